@@ -1,0 +1,5 @@
+"""phiguard: HIPAA compliance scanner for Google Cloud."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
