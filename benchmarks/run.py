@@ -1,0 +1,404 @@
+"""Benchmark `phiguard scan` on a synthetic organization: wall time, throughput, peak memory.
+
+Generates the snapshot once per (assets, seed, shards, gzip) under benchmarks/out/ (git-ignored)
+and reuses it, then runs `phiguard scan SNAPSHOT --config CFG --format F --output /dev/null
+--jobs J --at AT` as a child process for every combination asked for, and times `phiguard --help`.
+
+Memory is measured three ways, because `--jobs` runs worker processes:
+  - tree RSS: the peak, over 50 ms polls of /proc, of the summed RSS of the child and all its
+    descendants (counts pages shared between forked workers once per process: an upper bound);
+  - tree PSS: the same with proportional set size (shared pages split between sharers), the
+    fairest single figure for "how much memory did the scan use";
+  - max process RSS: the kernel's high-water mark of the largest single process in the tree
+    (`wait4` rusage of the child, which folds in its reaped descendants). This one never misses a
+    short spike; the polled sums can.
+
+Usage:
+    python benchmarks/run.py --assets 100000 --jobs 1 2
+    python benchmarks/run.py --assets 1000000 --jobs 2 --formats json --json > result.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402  (a sibling script, not a package)
+
+TARGET_WALL_S = 60.0  # for 1,000,000 assets, full rule pack, this 2-core machine
+TARGET_RSS_MIB = 1024.0
+TARGET_HELP_S = 0.3
+AT = "2026-11-25T00:00:00Z"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --------------------------------------------------------------------------------------------
+# Process-tree memory sampling.
+# --------------------------------------------------------------------------------------------
+
+
+def _children_map() -> dict[int, list[int]]:
+    """ppid -> pids, from /proc/*/stat (this kernel has no /proc/PID/task/TID/children)."""
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: split after the last ')'.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        kids.setdefault(int(fields[1]), []).append(int(entry.name))
+    return kids
+
+
+def _tree(root: int) -> list[int]:
+    kids = _children_map()
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(kids.get(pid, ()))
+    return out
+
+
+def _rss_pss(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of one process; (0, 0) once it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            rss = int(fh.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0, 0
+    pss = rss
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    return rss, pss
+
+
+class TreeSampler(threading.Thread):
+    """Polls the memory of a process tree until stopped; keeps the peaks and the process count."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.max_procs = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            pids = _tree(self.pid)
+            rss = pss = 0
+            for pid in pids:
+                r, p = _rss_pss(pid)
+                rss += r
+                pss += p
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_pss = max(self.peak_pss, pss)
+            self.max_procs = max(self.max_procs, len(pids))
+            self._done.wait(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+# --------------------------------------------------------------------------------------------
+# Running and measuring.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanResult:
+    assets: int
+    lines: int
+    format: str
+    jobs: int
+    run: int
+    exit_code: int
+    wall_s: float
+    assets_per_s: float
+    cpu_s: float  # user + system of the child and its reaped descendants
+    tree_rss_mib: float
+    tree_pss_mib: float
+    max_proc_rss_mib: float
+    max_procs: int
+    stderr_tail: str
+
+
+def measure(cmd: list[str]) -> tuple[int, float, Any, TreeSampler, str]:
+    """Run `cmd`; return (exit code, wall seconds, wait4 rusage, sampler, stderr tail)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=err)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        # wait4, not Popen.wait: its rusage is this child's alone (ru_maxrss: the largest
+        # process in its tree), where RUSAGE_CHILDREN accumulates over every run so far.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        sampler.stop()
+        err.seek(0)
+        tail = err.read()[-2000:].decode(errors="replace")
+    return proc.returncode, wall, usage, sampler, tail
+
+
+def scan(phiguard: str, snapshot: str, config: str, fmt: str, jobs: int, assets: int,
+         lines: int, run: int, at: str) -> ScanResult:
+    cmd = [phiguard, "scan", snapshot, "--config", config, "--format", fmt,
+           "--output", os.devnull, "--jobs", str(jobs), "--at", at]
+    code, wall, usage, sampler, tail = measure(cmd)
+    return ScanResult(
+        assets=assets, lines=lines, format=fmt, jobs=jobs, run=run, exit_code=code,
+        wall_s=round(wall, 3), assets_per_s=round(assets / wall),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 2),
+        tree_rss_mib=round(sampler.peak_rss / 2**20, 1),
+        tree_pss_mib=round(sampler.peak_pss / 2**20, 1),
+        max_proc_rss_mib=round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
+        max_procs=sampler.max_procs,
+        stderr_tail=tail if code not in (0, 1) else "",
+    )
+
+
+def time_help(phiguard: str, runs: int) -> dict[str, Any]:
+    """Median wall time of `phiguard --help` over `runs` runs, after one untimed warm-up."""
+    subprocess.run([phiguard, "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=False)
+    times, codes = [], set()
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run([phiguard, "--help"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - start)
+        codes.add(done.returncode)
+    out: dict[str, Any] = {
+        "runs": runs, "median_s": round(statistics.median(times), 4),
+        "min_s": round(min(times), 4), "max_s": round(max(times), 4),
+        "exit_codes": sorted(codes),
+    }
+    if out["median_s"] > TARGET_HELP_S:
+        out["slowest_imports"] = slowest_imports(phiguard)
+    return out
+
+
+def slowest_imports(phiguard: str, top: int = 8) -> list[dict[str, Any]]:
+    """The imports with the largest cumulative time in `phiguard --help` (python -X importtime)."""
+    script = Path(phiguard)
+    python = script.parent / "python"
+    if not python.exists():
+        return []
+    done = subprocess.run([str(python), "-X", "importtime", str(script), "--help"],
+                          capture_output=True, text=True, check=False)
+    rows = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cum_us, name = line[len("import time:"):].split("|", 2)
+        indent = len(name) - len(name.lstrip())
+        rows.append((indent, int(cum_us), name.strip()))
+    if not rows:
+        return []
+    # Keep the outermost imports only (deeper ones are indented), slowest first.
+    outer = min(r[0] for r in rows)
+    rows = sorted((r for r in rows if r[0] == outer), key=lambda r: -r[1])[:top]
+    return [{"module": name, "cumulative_ms": round(cum / 1000, 1)} for _, cum, name in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# Snapshots.
+# --------------------------------------------------------------------------------------------
+
+
+def snapshot_for(assets: int, seed: int, shards: int, gzip: bool, out_root: Path,
+                 log: Any) -> dict[str, Any]:
+    """Generate the snapshot for (assets, seed, shards, gzip), or reuse the cached one."""
+    name = f"n{assets}-seed{seed}" + (f"-shards{shards}" if shards > 1 else "") + (
+        "-gz" if gzip else "")
+    out = out_root / name
+    manifest = out / generate.MANIFEST
+    if manifest.exists():
+        m: dict[str, Any] = json.loads(manifest.read_text())
+        if (m.get("assets"), m.get("seed"), m.get("shards"), m.get("gzip")) == (
+            assets, seed, shards, gzip
+        ) and all(Path(f).exists() for f in m["files"]):
+            log(f"reusing {out} ({m['assets']:,} assets, generated in {m['seconds']} s)")
+            m["reused"] = True
+            return m
+    log(f"generating {assets:,} assets into {out} ...")
+    m = generate.generate(assets, out, seed=seed, shards=shards, compress=gzip)
+    log(f"generated {m['assets']:,} assets + {m['iam_policy_records']:,} IAM policies "
+        f"({m['bytes'] / 2**20:,.0f} MiB) in {m['seconds']} s")
+    m["reused"] = False
+    return m
+
+
+# --------------------------------------------------------------------------------------------
+# Report.
+# --------------------------------------------------------------------------------------------
+
+
+def markdown(results: list[ScanResult], help_timing: dict[str, Any] | None,
+             machine: dict[str, Any]) -> str:
+    lines = [
+        f"phiguard {machine['phiguard_version']} on {machine['cpus']} CPUs, "
+        f"Python {machine['python']}, {machine['platform']}",
+        "",
+        "| assets | format | jobs | run | exit | wall s | assets/s | s per 1M (linear) | CPU s "
+        "| tree RSS MiB | tree PSS MiB | max proc RSS MiB | procs |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.assets:,} | {r.format} | {r.jobs} | {r.run} | {r.exit_code} | {r.wall_s:.2f} "
+            f"| {r.assets_per_s:,} | {r.wall_s * 1_000_000 / r.assets:.0f} | {r.cpu_s:.1f} "
+            f"| {r.tree_rss_mib:,.0f} | {r.tree_pss_mib:,.0f} | {r.max_proc_rss_mib:,.0f} "
+            f"| {r.max_procs} |"
+        )
+    lines += ["", f"Targets at 1,000,000 assets: wall <= {TARGET_WALL_S:.0f} s, memory <= "
+              f"{TARGET_RSS_MIB:.0f} MiB; `phiguard --help` <= {TARGET_HELP_S * 1000:.0f} ms.", ""]
+    for r in results:
+        if r.stderr_tail:
+            lines += [f"exit {r.exit_code} at {r.assets:,} assets, {r.format}, --jobs {r.jobs}:",
+                      "```", r.stderr_tail.rstrip(), "```", ""]
+    if help_timing:
+        ok = "meets" if help_timing["median_s"] <= TARGET_HELP_S else "MISSES"
+        lines += [f"`phiguard --help`: median {help_timing['median_s'] * 1000:.0f} ms over "
+                  f"{help_timing['runs']} runs (min {help_timing['min_s'] * 1000:.0f}, max "
+                  f"{help_timing['max_s'] * 1000:.0f}); {ok} the {TARGET_HELP_S * 1000:.0f} ms "
+                  "target"]
+        for row in help_timing.get("slowest_imports", []):
+            lines.append(f"  - import {row['module']}: {row['cumulative_ms']} ms")
+    return "\n".join(lines) + "\n"
+
+
+def targets_met(results: list[ScanResult], help_timing: dict[str, Any] | None) -> bool:
+    ok = all(r.exit_code in (0, 1) for r in results)
+    for r in results:
+        if r.assets >= 1_000_000:
+            scale = r.assets / 1_000_000
+            ok &= r.wall_s <= TARGET_WALL_S * scale and r.tree_pss_mib <= TARGET_RSS_MIB
+    if help_timing:
+        ok &= help_timing["median_s"] <= TARGET_HELP_S
+    return ok
+
+
+def find_phiguard(given: str | None) -> str:
+    if given:
+        return given
+    beside = Path(sys.executable).parent / "phiguard"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("phiguard")
+    if not found:
+        sys.exit("run.py: no phiguard executable found; pass --phiguard PATH")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--assets", type=int, nargs="+", default=[100_000],
+                    help="snapshot sizes (default 100000)")
+    ap.add_argument("--jobs", type=int, nargs="+", default=[os.cpu_count() or 1],
+                    help="values of --jobs (default: CPU count)")
+    ap.add_argument("--formats", nargs="+", default=["json", "text"], choices=["json", "text"])
+    ap.add_argument("--repeat", type=int, default=1, help="runs per combination")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shards", type=int, default=1, help="snapshot shards (1: one NDJSON file)")
+    ap.add_argument("--gzip", action="store_true", help="gzip the snapshot")
+    ap.add_argument("--at", default=AT, help="evaluation time passed to phiguard scan --at")
+    ap.add_argument("--out", type=Path, default=HERE / "out", help="snapshot cache directory")
+    ap.add_argument("--snapshot", help="scan this snapshot instead of a generated one")
+    ap.add_argument("--config", help="phiguard.yaml for --snapshot")
+    ap.add_argument("--phiguard", help="phiguard executable (default: beside this Python)")
+    ap.add_argument("--help-runs", type=int, default=10, help="runs of `phiguard --help` (0: skip)")
+    ap.add_argument("--json", action="store_true", help="print machine-readable JSON instead")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 if a target is missed (1M-asset wall/PSS, --help time)")
+    args = ap.parse_args(argv)
+    if args.snapshot and not args.config:
+        ap.error("--snapshot needs --config")
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    phiguard = find_phiguard(args.phiguard)
+    version = subprocess.run([phiguard, "--version"], capture_output=True, text=True,
+                             check=False).stdout.strip() or "?"
+    machine = {
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "platform": platform.platform(terse=True), "phiguard_version": version,
+        "phiguard": phiguard,
+    }
+    snapshots = []
+    if args.snapshot:
+        snapshots.append({"snapshot": args.snapshot, "config": args.config, "assets": 0,
+                          "lines": 0})
+    else:
+        for n in args.assets:
+            snapshots.append(snapshot_for(n, args.seed, args.shards, args.gzip, args.out, log))
+
+    results: list[ScanResult] = []
+    for snap in snapshots:
+        for fmt in args.formats:
+            for jobs in args.jobs:
+                for run in range(1, args.repeat + 1):
+                    log(f"scan {snap['snapshot']} --format {fmt} --jobs {jobs} (run {run}) ...")
+                    r = scan(phiguard, snap["snapshot"], snap["config"], fmt, jobs,
+                             max(snap["assets"], 1), snap["lines"], run, args.at)
+                    log(f"  exit {r.exit_code}, {r.wall_s:.2f} s, {r.assets_per_s:,} assets/s, "
+                        f"tree PSS {r.tree_pss_mib:,.0f} MiB, max proc RSS "
+                        f"{r.max_proc_rss_mib:,.0f} MiB")
+                    results.append(r)
+    help_timing = time_help(phiguard, args.help_runs) if args.help_runs > 0 else None
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine["rusage_children_maxrss_mib"] = round(children.ru_maxrss / 1024, 1)
+
+    if args.json:
+        print(json.dumps({
+            "machine": machine,
+            "snapshots": [{k: v for k, v in s.items() if k != "asset_types"} for s in snapshots],
+            "runs": [asdict(r) for r in results],
+            "help": help_timing,
+            "targets": {"wall_s_per_1m": TARGET_WALL_S, "rss_mib": TARGET_RSS_MIB,
+                        "help_s": TARGET_HELP_S, "met": targets_met(results, help_timing)},
+        }, indent=2))
+    else:
+        print(markdown(results, help_timing, machine), end="")
+
+    if any(r.exit_code not in (0, 1) for r in results):
+        return 2
+    if args.check and not targets_met(results, help_timing):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
