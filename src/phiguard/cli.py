@@ -1,0 +1,297 @@
+"""Command line: parse, call the library, map errors to exit codes (0 ok, 1 failing, 2 error).
+
+Library modules are imported inside the commands so `phiguard --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from phiguard import __version__
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from phiguard.policy.rule import RulePack
+
+SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
+
+
+def _default_rules_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    packaged = here / "_data" / "rules"
+    if packaged.is_dir():
+        return packaged
+    return here.parent.parent / "rules"
+
+
+def _load_pack(rules: tuple[Path, ...]) -> RulePack:
+    from phiguard.policy.rule import load_pack
+
+    return load_pack(list(rules) or [_default_rules_dir()])
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or a file written atomically: a failed run leaves no partial output."""
+    if path in (None, "-"):
+        yield sys.stdout
+        return
+    assert path is not None
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        from phiguard.errors import UsageError
+
+        raise UsageError(f"--output {path}: directory {directory} does not exist")
+    if target.exists() and not target.is_file():
+        # /dev/null and other special files are written directly.
+        with target.open("w", encoding="utf-8") as fh:
+            yield fh
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run(fn: Callable[[], int | None], debug: bool) -> None:
+    from phiguard.errors import PhiguardError
+
+    try:
+        code = fn() or 0
+    except PhiguardError as exc:
+        if debug:
+            raise
+        click.echo(f"phiguard: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("phiguard: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code)
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from phiguard._util.times import parse_time
+
+    parsed = parse_time(value)
+    if parsed is None:
+        raise click.BadParameter(f"{value!r} is not an RFC 3339 time (2026-11-25T06:00:00Z) "
+                                 "or a date (2026-11-25)", param_hint="--at")
+    return parsed
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="phiguard")
+def main() -> None:
+    """phiguard: HIPAA Security Rule compliance scanner for Google Cloud.
+
+    Judges a Cloud Asset Inventory snapshot against a HIPAA rule pack and shows the evidence.
+    Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings, 2 usage, config
+    or input error.
+    """
+
+
+_rules_option = click.option(
+    "--rules", "rules", multiple=True, type=click.Path(path_type=Path),
+    help="Rule directory or rule.yaml (repeatable; default: the bundled HIPAA pack).")
+_debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+
+
+@main.command()
+@click.argument("snapshot", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--config", "-c", "config_path", type=click.Path(path_type=Path),
+              help="phiguard.yaml: organization, PHI scope, parameters, waivers.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", help="Write here instead of stdout (atomically).")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="low", show_default=True,
+              help="Exit 1 when a finding at or above this severity fails ('none': never).")
+@click.option("--at", "at", help="Evaluation time (RFC 3339); default: the snapshot's read time.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes for evaluation.")
+@click.option("--color/--no-color", default=None, help="Colour text output (default: on a TTY).")
+@_rules_option
+@_debug_option
+def scan(snapshot: tuple[Path, ...], config_path: Path | None, fmt: str, output: str | None,
+         fail_on: str, at: str | None, jobs: int, color: bool | None, rules: tuple[Path, ...],
+         debug: bool) -> None:
+    """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
+    when = _parse_at(at)
+
+    def run() -> int:
+        from phiguard.config import load_config
+        from phiguard.report.summary import Tally
+        from phiguard.scan import Scan
+
+        pack = _load_pack(rules)
+        config = load_config(config_path)
+        job = Scan(list(snapshot), pack, config, at=when, jobs=jobs)
+        tally = Tally()
+        run_info = job.run_info()
+        if fmt == "json":
+            from phiguard.report.json_report import write_findings
+
+            with _output(output) as out:
+                write_findings(out, run_info, job.findings(), tally, lambda: job.waivers)
+        else:
+            from phiguard.report.text import render_text
+
+            for finding in job.findings():
+                tally.add(finding)
+            with _output(output) as out:
+                use_color = color if color is not None else (output in (None, "-") and
+                                                             sys.stdout.isatty())
+                render_text(out, run_info, tally, pack, job.waivers, color=use_color)
+        if fail_on != "none" and tally.failing_at_or_above(fail_on):
+            return 1
+        return 0
+
+    _run(run, debug)
+
+
+@main.group()
+def rules() -> None:
+    """List, show and test rules."""
+
+
+@rules.command("list")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@_rules_option
+@_debug_option
+def rules_list(fmt: str, rules: tuple[Path, ...], debug: bool) -> None:
+    """Every rule with its severity, HIPAA controls and asset types."""
+
+    def run() -> int:
+        import json
+
+        pack = _load_pack(rules)
+        if fmt == "json":
+            items = [{"id": r.id, "title": r.title, "severity": r.severity,
+                      "controls": list(r.controls), "asset_types": list(r.asset_types),
+                      "scope": r.scope, "optional": r.optional,
+                      "params": {k: v.get("default") for k, v in r.params.items()}}
+                     for r in pack.rules]
+            click.echo(json.dumps({"rule_pack_digest": f"sha256:{pack.digest}", "rules": items},
+                                  indent=2))
+            return 0
+        for r in pack.rules:
+            controls = ", ".join(c.split("/", 1)[-1] for c in r.controls)
+            flag = " (optional)" if r.optional else ""
+            click.echo(f"{r.id:<9} {r.severity:<8} {r.title}{flag}\n{'':18}{controls}")
+        click.echo(f"\n{len(pack.rules)} rules · pack sha256:{pack.digest[:16]}")
+        return 0
+
+    _run(run, debug)
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@_rules_option
+@_debug_option
+def rules_show(rule_id: str, rules: tuple[Path, ...], debug: bool) -> None:
+    """A rule's full text: what it checks, why, its parameters and remediation."""
+
+    def run() -> int:
+        from phiguard.errors import UsageError
+
+        pack = _load_pack(rules)
+        rule = pack.by_id().get(rule_id.upper())
+        if rule is None:
+            raise UsageError(f"no rule {rule_id} (see `phiguard rules list`)")
+        click.echo(f"{rule.id}: {rule.title}")
+        click.echo(f"severity: {rule.severity}    scope: {rule.scope}"
+                   f"{'    optional (enable in phiguard.yaml rules.enable)' if rule.optional else ''}")
+        for control in rule.controls:
+            title = pack.controls[control].title if control in pack.controls else ""
+            click.echo(f"control:  {control}  {title}")
+        click.echo(f"asset types: {', '.join(rule.asset_types)}")
+        click.echo(f"\n{rule.description}\n")
+        for name, spec in rule.params.items():
+            click.echo(f"param {name} ({spec['type']}, default {spec['default']!r}): "
+                       f"{spec.get('description', '')}")
+        click.echo(f"\nremediation: {rule.remediation['summary']}")
+        if "terraform" in rule.remediation:
+            click.echo("\nterraform:\n" + rule.remediation["terraform"].rstrip())
+        for ref in rule.references:
+            click.echo(f"see: {ref}")
+        click.echo(f"\nfile: {rule.path}")
+        return 0
+
+    _run(run, debug)
+
+
+@rules.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--verbose", "-v", is_flag=True, help="List every example, not only failures.")
+@_debug_option
+def rules_test(paths: tuple[Path, ...], verbose: bool, debug: bool) -> None:
+    """Run every rule's pass/ and fail/ examples; exit 1 if any gives another outcome."""
+
+    def run() -> int:
+        from phiguard.policy.rule import load_pack
+        from phiguard.testing import check_examples
+
+        pack = load_pack(list(paths) or [_default_rules_dir()])
+        failed = total = 0
+        for rule in pack.rules:
+            for result in check_examples(rule):
+                total += 1
+                if not result.ok:
+                    failed += 1
+                    click.echo(f"FAIL {rule.id} {result.example}\n     {result.asset}\n"
+                               f"     expected {result.expected}, got {result.actual}: "
+                               f"{result.message}")
+                elif verbose:
+                    click.echo(f"ok   {rule.id} {result.example}")
+        click.echo(f"{len(pack.rules)} rules, {total} examples: {total - failed} passed, "
+                   f"{failed} failed")
+        return 1 if failed else 0
+
+    _run(run, debug)
+
+
+@rules.command("operators")
+def rules_operators() -> None:
+    """The operators and let forms a rule may use (from the registry)."""
+    from phiguard.policy.forms import LET_FORMS
+    from phiguard.policy.operators import OPERATORS
+
+    for name, op in OPERATORS.items():
+        click.echo(f"{name:<18} {op.doc}")
+    click.echo("")
+    for name, (_, doc) in LET_FORMS.items():
+        click.echo(f"let {name:<24} {doc}")
+
+
+@rules.command("schema")
+def rules_schema() -> None:
+    """The JSON Schema of rule.yaml, generated from the operator registry."""
+    import json
+
+    from phiguard.policy.schema import rule_schema
+
+    click.echo(json.dumps(rule_schema(), indent=2))
+
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,218 @@
+"""phiguard.yaml: organization, PHI scope, rule parameters, rule selection and waivers.
+
+The contract other tools rely on (extend it, never rename it):
+
+    organization: "123456789012"
+    phi: {all: false, projects: [...], folders: [...], project_labels: {k: v}, networks: [...]}
+    params: {RULE-ID: {name: value}}
+    rules: {enable: [RULE-ID], disable: [RULE-ID]}
+    waivers: [{rule, asset, reason, approved_by, expires}]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from phiguard._util.yamlloc import LocDict, LocList, load_yaml
+from phiguard.errors import ConfigError
+from phiguard.inventory.scope import PhiConfig
+from phiguard.policy.rule import RulePack, validate_param_value
+
+__all__ = ["Config", "Waiver", "load_config"]
+
+_TOP = ("organization", "phi", "params", "rules", "waivers")
+_PHI = ("all", "projects", "folders", "project_labels", "networks")
+_WAIVER = ("rule", "asset", "reason", "approved_by", "expires")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An accepted risk: turns one rule's FAIL on matching assets into WAIVED until it expires."""
+
+    rule: str
+    asset: str
+    reason: str
+    approved_by: str
+    expires: date
+    line: int = 0
+
+    def matches(self, rule_id: str, asset: str) -> bool:
+        if rule_id != self.rule:
+            return False
+        if any(c in self.asset for c in "*?["):
+            return fnmatch.fnmatchcase(asset, self.asset)
+        return asset == self.asset
+
+    def expired(self, at: datetime) -> bool:
+        """Expired once the evaluation time is past the end of the `expires` day (UTC)."""
+        return at > datetime.combine(self.expires, time.max, tzinfo=UTC)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "asset": self.asset, "reason": self.reason,
+                "approved_by": self.approved_by, "expires": self.expires.isoformat()}
+
+
+@dataclass(frozen=True)
+class Config:
+    organization: str | None = None
+    phi: PhiConfig = field(default_factory=PhiConfig)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    enable: frozenset[str] = frozenset()
+    disable: frozenset[str] = frozenset()
+    waivers: tuple[Waiver, ...] = ()
+    path: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The effective configuration, recorded with every run."""
+        return {
+            "organization": self.organization,
+            "phi": self.phi.to_json(),
+            "params": {k: dict(sorted(v.items())) for k, v in sorted(self.params.items())},
+            "rules": {"enable": sorted(self.enable), "disable": sorted(self.disable)},
+            "waivers": [w.to_json() for w in self.waivers],
+        }
+
+    def check_against(self, pack: RulePack) -> None:
+        """Every rule id and parameter the config names must exist in the pack, typed right."""
+        rules = pack.by_id()
+        raw_params = self.raw.get("params") or LocDict()
+        for rule_id, values in self.params.items():
+            if rule_id not in rules:
+                raise self._err(f"params names unknown rule {rule_id}", raw_params, rule_id)
+            specs = rules[rule_id].params
+            for name, value in values.items():
+                node = raw_params.get(rule_id)
+                if name not in specs:
+                    known = ", ".join(specs) or "none"
+                    raise self._err(f"rule {rule_id} has no parameter {name!r} (it has: {known})",
+                                    node, name)
+                if not validate_param_value(specs[name], value):
+                    raise self._err(f"{rule_id}.{name} must be of type {specs[name]['type']}",
+                                    node, name)
+        raw_rules = self.raw.get("rules") or LocDict()
+        for key in ("enable", "disable"):
+            items = raw_rules.get(key) or []
+            for i, rule_id in enumerate(items):
+                if rule_id not in rules:
+                    raise self._err(f"rules.{key} names unknown rule {rule_id}", items, i)
+        raw_waivers = self.raw.get("waivers") or []
+        for i, waiver in enumerate(self.waivers):
+            if waiver.rule not in rules:
+                raise self._err(f"waiver names unknown rule {waiver.rule}", raw_waivers[i], "rule")
+
+    def _err(self, msg: str, node: Any, key: Any) -> ConfigError:
+        line = col = None
+        if isinstance(node, LocDict | LocList):
+            line, col = node.pos(key)
+        return ConfigError(msg, file=self.path, line=line, column=col)
+
+
+def _strs(v: Any, node: LocDict, key: str, file: str) -> frozenset[str]:
+    if v is None:
+        return frozenset()
+    if not isinstance(v, list) or not all(isinstance(x, str | int) and not isinstance(x, bool)
+                                          for x in v):
+        line, col = node.pos(key)
+        raise ConfigError(f"`{key}` must be a list of strings", file=file, line=line, column=col)
+    return frozenset(str(x) for x in v)
+
+
+def _mapping(v: Any, what: str, parent: LocDict, key: str, file: str) -> LocDict:
+    if v is None:
+        return LocDict()
+    if not isinstance(v, dict):
+        line, col = parent.pos(key)
+        raise ConfigError(f"{what} must be a mapping", file=file, line=line, column=col)
+    return v  # type: ignore[return-value]
+
+
+def _unknown_keys(node: LocDict, allowed: tuple[str, ...], where: str, file: str) -> None:
+    for key in node:
+        if key not in allowed:
+            line, col = node.pos(key)
+            raise ConfigError(f"unknown key `{key}` in {where} (expected one of: "
+                              f"{', '.join(allowed)})", file=file, line=line, column=col)
+
+
+def load_config(path: Path | None) -> Config:
+    """Load phiguard.yaml; no path gives the default (nothing marked PHI)."""
+    if path is None:
+        return Config()
+    file = str(path)
+    raw = load_yaml(path, ConfigError)
+    if raw is None:
+        raw = LocDict()
+    if not isinstance(raw, dict):
+        raise ConfigError("phiguard.yaml must be a mapping of settings", file=file, line=1)
+    _unknown_keys(raw, _TOP, "phiguard.yaml", file)
+    org = raw.get("organization")
+    if org is not None and not isinstance(org, str | int):
+        line, col = raw.pos("organization")
+        raise ConfigError("`organization` must be the organization id, quoted",
+                          file=file, line=line, column=col)
+    phi_raw = _mapping(raw.get("phi"), "`phi`", raw, "phi", file)
+    _unknown_keys(phi_raw, _PHI, "phi", file)
+    everything = phi_raw.get("all", False)
+    if not isinstance(everything, bool):
+        line, col = phi_raw.pos("all")
+        raise ConfigError("`phi.all` must be true or false", file=file, line=line, column=col)
+    labels = _mapping(phi_raw.get("project_labels"), "`phi.project_labels`", phi_raw,
+                      "project_labels", file)
+    folders = _strs(phi_raw.get("folders"), phi_raw, "folders", file)
+    for folder in folders:
+        if not folder.startswith("folders/"):
+            line, col = phi_raw.pos("folders")
+            raise ConfigError(f"folder {folder!r} must be written folders/NUMBER",
+                              file=file, line=line, column=col)
+    phi = PhiConfig(
+        all=everything,
+        projects=_strs(phi_raw.get("projects"), phi_raw, "projects", file),
+        folders=folders,
+        project_labels={str(k): str(v) for k, v in labels.items()},
+        networks=_strs(phi_raw.get("networks"), phi_raw, "networks", file),
+    )
+    params_raw = _mapping(raw.get("params"), "`params`", raw, "params", file)
+    params: dict[str, dict[str, Any]] = {}
+    for rule_id, values in params_raw.items():
+        params[str(rule_id)] = dict(_mapping(values, f"params for {rule_id}", params_raw,
+                                             rule_id, file))
+    rules_raw = _mapping(raw.get("rules"), "`rules`", raw, "rules", file)
+    _unknown_keys(rules_raw, ("enable", "disable"), "rules", file)
+    waivers_raw = raw.get("waivers") or LocList()
+    if not isinstance(waivers_raw, list):
+        line, col = raw.pos("waivers")
+        raise ConfigError("`waivers` must be a list", file=file, line=line, column=col)
+    waivers = []
+    for i, w in enumerate(waivers_raw):
+        if not isinstance(w, dict):
+            line, col = waivers_raw.pos(i)
+            raise ConfigError("a waiver must be a mapping", file=file, line=line, column=col)
+        _unknown_keys(w, _WAIVER, "a waiver", file)
+        for key in _WAIVER:
+            if not isinstance(w.get(key), str) or not w[key].strip():
+                line, col = w.pos(key) if key in w else (w.line, w.column)
+                raise ConfigError(f"a waiver needs `{key}` (text)", file=file, line=line,
+                                  column=col)
+        try:
+            expires = date.fromisoformat(w["expires"].strip())
+        except ValueError:
+            line, col = w.pos("expires")
+            raise ConfigError(f"waiver `expires` must be a date (YYYY-MM-DD), got {w['expires']!r}",
+                              file=file, line=line, column=col) from None
+        waivers.append(Waiver(w["rule"], w["asset"], w["reason"], w["approved_by"], expires,
+                              w.line))
+    return Config(
+        organization=str(org) if org is not None else None,
+        phi=phi,
+        params=params,
+        enable=_strs(rules_raw.get("enable"), rules_raw, "enable", file),
+        disable=_strs(rules_raw.get("disable"), rules_raw, "disable", file),
+        waivers=tuple(waivers),
+        path=file,
+        raw=raw,
+    )

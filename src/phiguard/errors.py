@@ -1,0 +1,71 @@
+"""Errors phiguard raises on purpose; anything else is a bug.
+
+    PhiguardError                 root: the CLI prints the message and exits 2
+    ├── InputError                bad input: names the file, line, column and what was expected
+    │   ├── SnapshotError         a CAI export, API listing or directory file
+    │   ├── ConfigError           phiguard.yaml
+    │   └── RuleError             a rule file, its parameters or its examples
+    └── UsageError                a command-line combination that cannot work
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "PhiguardError",
+    "RuleError",
+    "SnapshotError",
+    "UsageError",
+]
+
+
+class PhiguardError(Exception):
+    """Root of every error phiguard raises deliberately."""
+
+    exit_code = 2
+
+
+class InputError(PhiguardError):
+    """Input that phiguard cannot accept, located as precisely as known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = str(self.file)
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        return f"{where}{self.message}"
+
+
+class SnapshotError(InputError):
+    """A snapshot file is unreadable or a record in it is malformed."""
+
+
+class ConfigError(InputError):
+    """phiguard.yaml is malformed or names something that does not exist."""
+
+
+class RuleError(InputError):
+    """A rule, its parameters or its examples are malformed."""
+
+
+class UsageError(PhiguardError):
+    """Options that cannot work together."""

@@ -1,0 +1,60 @@
+"""The asset: one Cloud Asset Inventory record, all content types merged, immutable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["USER_TYPE", "Asset", "Source", "UnknownValue"]
+
+# Directory users are not CAI assets; phiguard gives them a type so one engine judges everything.
+USER_TYPE = "admin.googleapis.com/User"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a record came from: a file and line, or a plan resource address."""
+
+    file: str
+    line: int = 0
+    address: str | None = None
+
+    def __str__(self) -> str:
+        if self.address:
+            return f"{self.file}#{self.address}"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One resource: CAI envelope fields plus the REST body in `data` (never mutated)."""
+
+    name: str
+    asset_type: str
+    data: dict[str, Any] = field(default_factory=dict)
+    iam_policy: dict[str, Any] | None = None
+    org_policy: tuple[dict[str, Any], ...] = ()
+    access_policy: dict[str, Any] | None = None
+    ancestors: tuple[str, ...] = ()
+    location: str | None = None
+    parent: str | None = None
+    update_time: str | None = None
+    source: Source | None = None
+
+
+class UnknownValue:
+    """A value that exists but is not known yet (a plan's "known after apply")."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str = "known only after apply") -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"<unknown: {self.why}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnknownValue)
+
+    def __hash__(self) -> int:
+        return hash(UnknownValue)

@@ -1,0 +1,360 @@
+"""The Inventory: assets the rules join to, indexed by every reference spelling, plus IAM and
+org-policy views over the resource hierarchy and the PHI scope.
+
+During a scan only the asset types that rules join to are held here (plus the hierarchy and
+every IAM / org policy); the assets being judged stream past it, so memory stays bounded by
+the referenced types, not by the size of the organization.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from phiguard.inventory.asset import Asset
+from phiguard.inventory.refs import project_of_name, ref_key, region_of
+from phiguard.inventory.scope import PhiConfig, PhiScope, ProjectIndex
+from phiguard.inventory.types import (
+    HIERARCHY_TYPES,
+    NETWORK_PATHS,
+    PROJECT_TYPE,
+    extract,
+    principals_of,
+)
+
+__all__ = ["Inventory", "learn_project"]
+
+_RM = "//cloudresourcemanager.googleapis.com/"
+_NUMBER = re.compile(r"^\d+$")
+
+
+def learn_project(projects: ProjectIndex, asset: Asset) -> None:
+    """Teach the project index what one asset reveals about project ids and numbers."""
+    if asset.asset_type == PROJECT_TYPE:
+        data = asset.data
+        number = data.get("projectNumber")
+        name = data.get("name")
+        if number is None and isinstance(name, str) and name.startswith("projects/"):
+            number = name.split("/", 1)[1]
+        if number is None:
+            number = asset.name.rsplit("/", 1)[-1]
+        labels = data.get("labels") if isinstance(data.get("labels"), dict) else None
+        projects.learn(number=str(number), project_id=data.get("projectId"), labels=labels,
+                       ancestors=asset.ancestors)
+        return
+    first = asset.ancestors[0] if asset.ancestors else ""
+    in_name = project_of_name(asset.name)
+    if first.startswith("projects/"):
+        number = first.split("/", 1)[1]
+        project_id = in_name if in_name and not _NUMBER.match(in_name) else None
+        projects.learn(number=number, project_id=project_id, ancestors=asset.ancestors)
+
+
+class Inventory:
+    """Join targets, hierarchy, policies and PHI scope for one evaluation."""
+
+    def __init__(
+        self,
+        assets: Iterable[Asset],
+        *,
+        phi: PhiConfig | None = None,
+        policies: Iterable[Asset] = (),
+        projects: ProjectIndex | None = None,
+        missing_sources: Iterable[str] = (),
+    ) -> None:
+        self.projects = projects or ProjectIndex()
+        self._by_key: dict[str, Asset] = {}
+        self._by_type: dict[str, list[Asset]] = defaultdict(list)
+        self._by_name: dict[str, Asset] = {}
+        for asset in assets:
+            self._add(asset)
+        # Every asset that carries an IAM or org policy, judged or not: the hierarchy views and
+        # the grants index need them all.
+        self._policy_owners: dict[str, Asset] = {}
+        for asset in policies:
+            self._policy_owners[asset.name] = asset
+        for asset in self._by_name.values():
+            if asset.iam_policy is not None or asset.org_policy:
+                self._policy_owners.setdefault(asset.name, asset)
+        for asset in [*self._by_name.values(), *self._policy_owners.values()]:
+            learn_project(self.projects, asset)
+        self.scope = PhiScope(phi or PhiConfig(), self.projects)
+        self.missing_sources = frozenset(missing_sources)
+        self._node_policies: dict[str, Asset] = {}
+        for owner in self._policy_owners.values():
+            if owner.asset_type in HIERARCHY_TYPES:
+                self._node_policies[ref_key(owner.name)] = owner
+        self._referrers: dict[tuple[tuple[str, ...], str], dict[str, list[Asset]]] = {}
+        self._in_project: dict[tuple[str, ...], dict[str, list[Asset]]] = {}
+        self._grants: dict[str, list[dict[str, Any]]] | None = None
+        self._facts: dict[str, dict[str, Any]] = {}
+
+    def _add(self, asset: Asset) -> None:
+        if asset.name in self._by_name:
+            return
+        self._by_name[asset.name] = asset
+        self._by_type[asset.asset_type].append(asset)
+        keys = {ref_key(asset.name)}
+        self_link = asset.data.get("selfLink")
+        if isinstance(self_link, str):
+            keys.add(ref_key(self_link))
+        for key in keys:
+            self._by_key.setdefault(key, asset)
+
+    # lookups ---------------------------------------------------------------------------------
+
+    def get(self, name: str) -> Asset | None:
+        """The held asset with this exact CAI name."""
+        return self._by_name.get(name) or self._policy_owners.get(name)
+
+    def lookup(self, ref: str, types: Iterable[str] | None = None) -> Asset | None:
+        """The held asset a reference points to, in any spelling, optionally of given types."""
+        key = ref_key(ref)
+        asset = self._by_key.get(key)
+        if asset is None:
+            asset = self._lookup_other_project_spelling(key)
+        if asset is not None and types is not None and asset.asset_type not in set(types):
+            return None
+        return asset
+
+    def _lookup_other_project_spelling(self, key: str) -> Asset | None:
+        # `projects/<number>/...` and `projects/<id>/...` name the same thing.
+        if not key.startswith("projects/"):
+            return None
+        parts = key.split("/", 2)
+        info = self.projects.get(parts[1])
+        if info is None:
+            return None
+        for alt in (info.id, info.number):
+            if alt and alt != parts[1]:
+                found = self._by_key.get("/".join(["projects", alt, *parts[2:]]))
+                if found is not None:
+                    return found
+        return None
+
+    def of_types(self, types: Iterable[str]) -> list[Asset]:
+        out: list[Asset] = []
+        for t in types:
+            out.extend(self._by_type.get(t, ()))
+        return out
+
+    def in_project(self, types: tuple[str, ...], project: str | None) -> list[Asset]:
+        """Held assets of these types in the same project (by id or number)."""
+        index = self._in_project.get(types)
+        if index is None:
+            index = defaultdict(list)
+            for asset in self.of_types(types):
+                facts = self.facts(asset)
+                for key in {facts["project"], facts["project_number"]}:
+                    if key:
+                        index[key].append(asset)
+            self._in_project[types] = index
+        if not project:
+            return []
+        return list(index.get(project, ()))
+
+    def referrers(self, types: tuple[str, ...], path: str, target: Asset) -> list[Asset]:
+        """Held assets of these types whose `path` references `target`."""
+        index = self._referrers.get((types, path))
+        if index is None:
+            index = defaultdict(list)
+            for asset in self.of_types(types):
+                for value in extract(asset.data, path):
+                    if isinstance(value, str):
+                        index[ref_key(value)].append(asset)
+            self._referrers[(types, path)] = index
+        keys = {ref_key(target.name)}
+        link = target.data.get("selfLink")
+        if isinstance(link, str):
+            keys.add(ref_key(link))
+        seen: dict[str, Asset] = {}
+        for key in keys:
+            for asset in index.get(key, ()):
+                seen.setdefault(asset.name, asset)
+        return list(seen.values())
+
+    # derived facts ---------------------------------------------------------------------------
+
+    def facts(self, asset: Asset) -> dict[str, Any]:
+        """The `asset` root rules see: project, region, PHI membership and the like."""
+        cached = self._facts.get(asset.name)
+        if cached is not None and cached["asset_type"] == asset.asset_type:
+            return cached
+        facts = self._compute_facts(asset)
+        if asset.name in self._by_name or asset.name in self._policy_owners:
+            self._facts[asset.name] = facts
+        return facts
+
+    def _compute_facts(self, asset: Asset) -> dict[str, Any]:
+        number = None
+        if asset.ancestors and asset.ancestors[0].startswith("projects/"):
+            number = asset.ancestors[0].split("/", 1)[1]
+        project_id = None
+        if asset.asset_type == PROJECT_TYPE:
+            project_id = asset.data.get("projectId")
+            number = number or asset.name.rsplit("/", 1)[-1]
+        else:
+            in_name = project_of_name(asset.name)
+            if in_name:
+                if _NUMBER.match(in_name):
+                    number = number or in_name
+                else:
+                    project_id = in_name
+        info = self.projects.get(number) or self.projects.get(project_id)
+        if info is not None:
+            number = number or info.number
+            project_id = project_id or info.id
+        location = asset.location or _location_from_data(asset.data)
+        phi = self.asset_is_phi(asset, project_id or number)
+        return {
+            "name": asset.name,
+            "asset_type": asset.asset_type,
+            "project": project_id or number,
+            "project_number": number,
+            "location": location,
+            "region": region_of(location),
+            "ancestors": list(asset.ancestors),
+            "phi": phi,
+            "update_time": asset.update_time,
+        }
+
+    def asset_is_phi(self, asset: Asset, project: str | None) -> bool:
+        scope = self.scope
+        if scope.config.all:
+            return True
+        if project and scope.project_is_phi(project, asset.ancestors):
+            return True
+        if any(a in scope.config.folders for a in asset.ancestors):
+            return True
+        for path in NETWORK_PATHS.get(asset.asset_type, ()):
+            for ref in extract(asset.data, path):
+                if isinstance(ref, str) and scope.network_is_phi(ref):
+                    return True
+        return False
+
+    # hierarchy views -------------------------------------------------------------------------
+
+    def _chain(self, asset: Asset) -> list[Asset]:
+        """The asset, then each ancestor that carries policies, nearest first."""
+        chain = [asset]
+        own = ref_key(asset.name) if asset.asset_type in HIERARCHY_TYPES else None
+        for node in asset.ancestors:
+            if node == own:
+                continue
+            owner = self._node_policies.get(node)
+            if owner is not None and owner.name != asset.name:
+                chain.append(owner)
+        return chain
+
+    def _policy_of(self, asset: Asset) -> dict[str, Any] | None:
+        if asset.iam_policy is not None:
+            return asset.iam_policy
+        owner = self._policy_owners.get(asset.name)
+        return owner.iam_policy if owner is not None else None
+
+    def effective_iam(self, asset: Asset) -> list[dict[str, Any]]:
+        """Bindings on the asset and on every ancestor, each with the resource that holds it."""
+        out: list[dict[str, Any]] = []
+        for node in self._chain(asset):
+            policy = self._policy_of(node)
+            for binding in (policy or {}).get("bindings", ()):
+                entry = {"role": binding["role"], "members": binding["members"],
+                         "resource": node.name}
+                if "condition" in binding:
+                    entry["condition"] = binding["condition"]
+                out.append(entry)
+        return out
+
+    def effective_audit_configs(self, asset: Asset) -> list[dict[str, Any]]:
+        """Audit configs on the asset and every ancestor, each with its resource."""
+        out: list[dict[str, Any]] = []
+        for node in self._chain(asset):
+            policy = self._policy_of(node)
+            for cfg in (policy or {}).get("auditConfigs", ()):
+                log_types = [c["logType"] for c in cfg["auditLogConfigs"]]
+                exempted = sorted({m for c in cfg["auditLogConfigs"] for m in c["exemptedMembers"]})
+                out.append({"service": cfg["service"], "logTypes": log_types,
+                            "exemptedMembers": exempted, "resource": node.name})
+        return out
+
+    def org_policy(self, asset: Asset, constraint: str) -> dict[str, Any] | None:
+        """The effective org policy for a constraint: nearest set policy, list merges inherited."""
+        found: list[tuple[Asset, dict[str, Any]]] = []
+        for node in self._chain(asset):
+            policies = node.org_policy
+            if not policies:
+                owner = self._policy_owners.get(node.name)
+                policies = owner.org_policy if owner is not None else ()
+            for policy in policies:
+                if policy.get("constraint") == constraint:
+                    found.append((node, policy))
+                    break
+        if not found:
+            return None
+        node, nearest = found[0]
+        result: dict[str, Any] = {"constraint": constraint, "resource": node.name}
+        if nearest.get("restoreDefault") is not None:
+            result.update(enforced=False, restoreDefault=True)
+            return result
+        if "booleanPolicy" in nearest:
+            result["enforced"] = bool(nearest["booleanPolicy"].get("enforced", False))
+            return result
+        allowed: list[str] = []
+        denied: list[str] = []
+        all_values = None
+        for _node, policy in found:
+            lp = policy.get("listPolicy") or {}
+            allowed.extend(lp.get("allowedValues") or [])
+            denied.extend(lp.get("deniedValues") or [])
+            all_values = all_values or lp.get("allValues")
+            if not lp.get("inheritFromParent"):
+                break
+        result.update(enforced=bool(allowed or denied or all_values == "DENY"),
+                      allowedValues=allowed, deniedValues=denied)
+        if all_values:
+            result["allValues"] = all_values
+        return result
+
+    def grants(self, asset: Asset, within: str = "all") -> list[dict[str, Any]]:
+        """The bindings that grant roles to a principal asset (user, service account)."""
+        members = principals_of(asset.asset_type, asset.data)
+        if not members:
+            return []
+        if self._grants is None:
+            self._grants = self._build_grants()
+        out: list[dict[str, Any]] = []
+        for member in members:
+            for grant in self._grants.get(member, ()):
+                if within == "phi" and not self._resource_is_phi(grant["resource"]):
+                    continue
+                out.append(grant)
+        return out
+
+    def _build_grants(self) -> dict[str, list[dict[str, Any]]]:
+        index: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for owner in self._policy_owners.values():
+            for binding in (owner.iam_policy or {}).get("bindings", ()):
+                for member in binding["members"]:
+                    grant = {"role": binding["role"], "resource": owner.name, "member": member}
+                    if "condition" in binding:
+                        grant["condition"] = binding["condition"]
+                    index[member.lower()].append(grant)
+        return index
+
+    def _resource_is_phi(self, name: str) -> bool:
+        owner = self.get(name)
+        if owner is None:
+            return False
+        if owner.asset_type in HIERARCHY_TYPES and not owner.asset_type.endswith("Project"):
+            return self.scope.node_is_phi(ref_key(owner.name))
+        return bool(self.facts(owner)["phi"])
+
+
+def _location_from_data(data: dict[str, Any]) -> str | None:
+    for key in ("region", "zone", "location"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value.rsplit("/", 1)[-1]
+    return None

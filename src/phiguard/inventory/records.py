@@ -1,0 +1,255 @@
+"""Parse one CAI record of any producer's flavour into a validated `Record`.
+
+Producers differ in envelope casing: `gcloud asset export` writes proto names (`asset_type`,
+`iam_policy`), the REST API and `gcloud asset list --format=json` write camelCase (`assetType`,
+`iamPolicy`). IAM audit configs may carry numeric log types. Everything is normalized here, so
+rules see one shape: envelope policies in camelCase with string enums, `data` untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from phiguard.errors import SnapshotError
+from phiguard.inventory.asset import Asset, Source
+
+__all__ = ["Record", "merge_records", "parse_record"]
+
+RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = "RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY"
+
+_LOG_TYPES = {0: "LOG_TYPE_UNSPECIFIED", 1: "ADMIN_READ", 2: "DATA_WRITE", 3: "DATA_READ"}
+_ALL_VALUES = {0: "ALL_VALUES_UNSPECIFIED", 1: "ALLOW", 2: "DENY"}
+_SNAKE = re.compile(r"_([a-z0-9])")
+
+
+def _camel(key: str) -> str:
+    return _SNAKE.sub(lambda m: m.group(1).upper(), key)
+
+
+def _camelize(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel(k): _camelize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camelize(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One parsed record: the content types it carries, validated and normalized."""
+
+    name: str
+    asset_type: str
+    kinds: frozenset[str]
+    data: dict[str, Any] | None
+    iam_policy: dict[str, Any] | None
+    org_policy: tuple[dict[str, Any], ...] | None
+    access_policy: dict[str, Any] | None
+    ancestors: tuple[str, ...]
+    location: str | None
+    parent: str | None
+    update_time: str | None
+    source: Source
+
+    def to_asset(self) -> Asset:
+        return Asset(
+            name=self.name,
+            asset_type=self.asset_type,
+            data=self.data or {},
+            iam_policy=self.iam_policy,
+            org_policy=self.org_policy or (),
+            access_policy=self.access_policy,
+            ancestors=self.ancestors,
+            location=self.location,
+            parent=self.parent,
+            update_time=self.update_time,
+            source=self.source,
+        )
+
+
+def _get(obj: dict[str, Any], snake: str, camel: str) -> Any:
+    value = obj.get(snake)
+    return obj.get(camel) if value is None else value
+
+
+class _Check:
+    def __init__(self, file: str, line: int) -> None:
+        self.file, self.line = file, line
+
+    def fail(self, what: str) -> SnapshotError:
+        return SnapshotError(what, file=self.file, line=self.line)
+
+    def typed(self, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+        if not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            expected = {"dict": "an object", "list": "an array", "str": "a string"}.get(names, names)
+            raise self.fail(f"{what} must be {expected}, got {_json_type(value)}")
+        return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(value), type(value).__name__)
+
+
+def _iam_policy(raw: Any, check: _Check) -> dict[str, Any]:
+    policy = check.typed(raw, dict, "iam_policy")
+    out: dict[str, Any] = {}
+    for key in ("etag", "version"):
+        if key in policy:
+            out[key] = policy[key]
+    bindings = []
+    for i, binding in enumerate(check.typed(policy.get("bindings") or [], list, "iam_policy.bindings")):
+        b = check.typed(binding, dict, f"iam_policy.bindings[{i}]")
+        role = check.typed(b.get("role"), str, f"iam_policy.bindings[{i}].role")
+        members = check.typed(b.get("members") or [], list, f"iam_policy.bindings[{i}].members")
+        for j, member in enumerate(members):
+            check.typed(member, str, f"iam_policy.bindings[{i}].members[{j}]")
+        item: dict[str, Any] = {"role": role, "members": list(members)}
+        if b.get("condition") is not None:
+            item["condition"] = check.typed(b["condition"], dict, f"iam_policy.bindings[{i}].condition")
+        bindings.append(item)
+    out["bindings"] = bindings
+    raw_audit = _get(policy, "audit_configs", "auditConfigs") or []
+    audit = []
+    for i, cfg in enumerate(check.typed(raw_audit, list, "iam_policy.audit_configs")):
+        c = check.typed(cfg, dict, f"iam_policy.audit_configs[{i}]")
+        service = check.typed(c.get("service"), str, f"iam_policy.audit_configs[{i}].service")
+        logs = []
+        raw_logs = _get(c, "audit_log_configs", "auditLogConfigs") or []
+        for j, log in enumerate(check.typed(raw_logs, list, f"iam_policy.audit_configs[{i}].audit_log_configs")):
+            lg = check.typed(log, dict, f"iam_policy.audit_configs[{i}].audit_log_configs[{j}]")
+            log_type = _get(lg, "log_type", "logType")
+            if isinstance(log_type, int) and not isinstance(log_type, bool):
+                log_type = _LOG_TYPES.get(log_type, str(log_type))
+            check.typed(log_type, str, f"iam_policy.audit_configs[{i}].audit_log_configs[{j}].log_type")
+            exempted = _get(lg, "exempted_members", "exemptedMembers") or []
+            check.typed(exempted, list, "exempted_members")
+            logs.append({"logType": log_type, "exemptedMembers": list(exempted)})
+        audit.append({"service": service, "auditLogConfigs": logs})
+    if audit:
+        out["auditConfigs"] = audit
+    return out
+
+
+def _org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
+    policies = check.typed(raw, list, "org_policy")
+    out = []
+    for i, pol in enumerate(policies):
+        p = _camelize(check.typed(pol, dict, f"org_policy[{i}]"))
+        check.typed(p.get("constraint"), str, f"org_policy[{i}].constraint")
+        lp = p.get("listPolicy")
+        if lp is not None:
+            check.typed(lp, dict, f"org_policy[{i}].list_policy")
+            if isinstance(lp.get("allValues"), int):
+                lp["allValues"] = _ALL_VALUES.get(lp["allValues"], str(lp["allValues"]))
+        if p.get("booleanPolicy") is not None:
+            check.typed(p["booleanPolicy"], dict, f"org_policy[{i}].boolean_policy")
+        out.append(p)
+    return tuple(out)
+
+
+def parse_record(obj: Any, file: str, line: int) -> Record:
+    """Validate and normalize one decoded JSON record; raise `SnapshotError` naming the line."""
+    check = _Check(file, line)
+    if not isinstance(obj, dict):
+        raise check.fail(f"expected a CAI asset object, got {_json_type(obj)}")
+    name = obj.get("name")
+    if not isinstance(name, str) or not name:
+        raise check.fail("record has no `name` (expected the CAI asset name, //service/path)")
+    asset_type = _get(obj, "asset_type", "assetType")
+    if not isinstance(asset_type, str) or not asset_type:
+        raise check.fail(f"record {name} has no `asset_type` (or `assetType`)")
+    kinds: set[str] = set()
+    data = location = parent = None
+    resource = obj.get("resource")
+    if resource is not None:
+        check.typed(resource, dict, "resource")
+        raw_data = resource.get("data")
+        data = check.typed(raw_data, dict, "resource.data") if raw_data is not None else {}
+        location = resource.get("location")
+        if location is not None:
+            check.typed(location, str, "resource.location")
+        parent = resource.get("parent")
+        if parent is not None:
+            check.typed(parent, str, "resource.parent")
+        kinds.add(RESOURCE)
+    raw_iam = _get(obj, "iam_policy", "iamPolicy")
+    iam = _iam_policy(raw_iam, check) if raw_iam is not None else None
+    if iam is not None:
+        kinds.add(IAM_POLICY)
+    raw_org = _get(obj, "org_policy", "orgPolicy")
+    org = _org_policies(raw_org, check) if raw_org is not None else None
+    if org is not None:
+        kinds.add(ORG_POLICY)
+    access = None
+    for snake, camel in (("access_policy", "accessPolicy"), ("access_level", "accessLevel"),
+                         ("service_perimeter", "servicePerimeter")):
+        raw = _get(obj, snake, camel)
+        if raw is not None:
+            access = {camel: _camelize(check.typed(raw, dict, snake))}
+            kinds.add(ACCESS_POLICY)
+    if not kinds:
+        raise check.fail(
+            f"record {name} carries no content (expected resource, iam_policy, org_policy "
+            "or an access policy)"
+        )
+    ancestors = obj.get("ancestors") or []
+    check.typed(ancestors, list, "ancestors")
+    for i, anc in enumerate(ancestors):
+        check.typed(anc, str, f"ancestors[{i}]")
+    update_time = _get(obj, "update_time", "updateTime")
+    if update_time is not None:
+        check.typed(update_time, str, "update_time")
+    return Record(
+        name=name,
+        asset_type=asset_type,
+        kinds=frozenset(kinds),
+        data=data,
+        iam_policy=iam,
+        org_policy=org,
+        access_policy=access,
+        ancestors=tuple(ancestors),
+        location=location,
+        parent=parent,
+        update_time=update_time,
+        source=Source(file, line),
+    )
+
+
+def merge_records(first: Record, second: Record) -> Record:
+    """Merge two records of one asset that carry different content types."""
+    if first.asset_type != second.asset_type:
+        raise SnapshotError(
+            f"{second.name} has asset type {second.asset_type} here but {first.asset_type} "
+            f"at {first.source}",
+            file=second.source.file,
+            line=second.source.line,
+        )
+    overlap = first.kinds & second.kinds
+    if overlap:
+        raise SnapshotError(
+            f"conflicting duplicate: {second.name} already has {', '.join(sorted(overlap))} "
+            f"content from {first.source}",
+            file=second.source.file,
+            line=second.source.line,
+        )
+    resource, other = (first, second) if RESOURCE in first.kinds else (second, first)
+    return Record(
+        name=first.name,
+        asset_type=first.asset_type,
+        kinds=first.kinds | second.kinds,
+        data=resource.data if RESOURCE in resource.kinds else None,
+        iam_policy=first.iam_policy if first.iam_policy is not None else second.iam_policy,
+        org_policy=first.org_policy if first.org_policy is not None else second.org_policy,
+        access_policy=first.access_policy or second.access_policy,
+        ancestors=resource.ancestors or other.ancestors,
+        location=resource.location or other.location,
+        parent=resource.parent or other.parent,
+        update_time=max(filter(None, (first.update_time, second.update_time)), default=None),
+        source=resource.source,
+    )

@@ -1,0 +1,141 @@
+"""PHI scope: which projects, folders and networks hold PHI, from configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from phiguard.inventory.refs import last_segment, ref_key
+
+__all__ = ["PhiConfig", "ProjectInfo", "ProjectIndex"]
+
+
+@dataclass(frozen=True)
+class PhiConfig:
+    """The `phi:` block of phiguard.yaml."""
+
+    all: bool = False
+    projects: frozenset[str] = frozenset()
+    folders: frozenset[str] = frozenset()
+    project_labels: Mapping[str, str] = field(default_factory=dict)
+    networks: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "all": self.all,
+            "projects": sorted(self.projects),
+            "folders": sorted(self.folders),
+            "project_labels": dict(sorted(self.project_labels.items())),
+            "networks": sorted(self.networks),
+        }
+
+
+@dataclass
+class ProjectInfo:
+    """What the snapshot tells about one project."""
+
+    number: str | None = None
+    id: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    ancestors: tuple[str, ...] = ()
+
+
+class ProjectIndex:
+    """Projects by id and by number, learned from Project assets and from asset names."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, ProjectInfo] = {}
+
+    def learn(self, *, number: str | None, project_id: str | None,
+              labels: Mapping[str, str] | None = None, ancestors: Iterable[str] = ()) -> None:
+        info = (self._by_key.get(number) if number else None) or (
+            self._by_key.get(project_id) if project_id else None) or ProjectInfo()
+        info.number = info.number or number
+        info.id = info.id or project_id
+        if labels:
+            info.labels = {str(k): str(v) for k, v in labels.items()}
+        anc = tuple(ancestors)
+        if len(anc) > len(info.ancestors):
+            info.ancestors = anc
+        for key in (info.number, info.id):
+            if key:
+                self._by_key[key] = info
+
+    def get(self, key: str | None) -> ProjectInfo | None:
+        if not key:
+            return None
+        if key.startswith("projects/"):
+            key = key[len("projects/"):]
+        return self._by_key.get(key)
+
+    def all(self) -> list[ProjectInfo]:
+        seen: dict[int, ProjectInfo] = {id(i): i for i in self._by_key.values()}
+        return list(seen.values())
+
+
+class PhiScope:
+    """Answers whether a project, network or hierarchy node holds PHI."""
+
+    def __init__(self, config: PhiConfig, projects: ProjectIndex) -> None:
+        self.config = config
+        self.projects = projects
+        self._network_keys = {ref_key(n) for n in config.networks if "/" in n}
+        self._network_names = {n for n in config.networks if "/" not in n}
+        self._project_cache: dict[str, bool] = {}
+        phi_ancestors: set[str] = set()
+        for info in projects.all():
+            if self._info_is_phi(info):
+                phi_ancestors.update(a for a in info.ancestors if not a.startswith("projects/"))
+        self.phi_ancestors = frozenset(phi_ancestors)
+
+    def _info_is_phi(self, info: ProjectInfo) -> bool:
+        cfg = self.config
+        if cfg.all:
+            return True
+        if (info.id and info.id in cfg.projects) or (info.number and info.number in cfg.projects):
+            return True
+        if any(a in cfg.folders for a in info.ancestors):
+            return True
+        return any(info.labels.get(k) == v for k, v in cfg.project_labels.items())
+
+    def project_is_phi(self, key: str | None, ancestors: Iterable[str] = ()) -> bool:
+        """Whether the project with this id or number (or `projects/X`) holds PHI."""
+        if self.config.all:
+            return True
+        if not key:
+            return False
+        if key.startswith("projects/"):
+            key = key[len("projects/"):]
+        cached = self._project_cache.get(key)
+        if cached is not None:
+            return cached
+        info = self.projects.get(key)
+        if info is None:
+            anc = tuple(ancestors)
+            result = key in self.config.projects or any(a in self.config.folders for a in anc)
+            return result
+        result = self._info_is_phi(info)
+        self._project_cache[key] = result
+        return result
+
+    def network_is_phi(self, ref: str | None) -> bool:
+        """Whether a VPC network (selfLink, path or name) is a PHI network."""
+        if self.config.all:
+            return True
+        if not ref:
+            return False
+        key = ref_key(ref)
+        if key in self._network_keys or last_segment(key) in self._network_names:
+            return True
+        if key.startswith("projects/"):
+            return self.project_is_phi(key.split("/")[1])
+        return False
+
+    def node_is_phi(self, node: str) -> bool:
+        """Whether a hierarchy node (`projects/N`, `folders/F`, `organizations/O`) holds PHI."""
+        if self.config.all:
+            return True
+        if node.startswith("projects/"):
+            return self.project_is_phi(node)
+        return node in self.phi_ancestors or node in self.config.folders

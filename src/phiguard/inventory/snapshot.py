@@ -1,0 +1,191 @@
+"""Load a snapshot in two passes so memory stays bounded by what rules join to.
+
+Pass 1 (`load_context`) reads every record: validates it, detects conflicting duplicates, learns
+project ids and numbers, keeps every IAM / org / access policy and the full records of the
+asset types rules join to. Pass 2 (`iter_items` + `materialize`) streams the records again and
+hands out each judged asset with its policies merged in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from phiguard._util.times import parse_time
+
+from phiguard.errors import SnapshotError
+from phiguard.inventory.asset import Asset
+from phiguard.inventory.inventory import Inventory, learn_project
+from phiguard.inventory.readers import RawItem, SnapshotFiles, decode_line, iter_raw, read_users
+from phiguard.inventory.records import RESOURCE, Record, merge_records, parse_record
+from phiguard.inventory.scope import PhiConfig, ProjectIndex
+from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
+
+__all__ = ["LoadedContext", "iter_items", "load_context", "materialize", "snapshot_assets"]
+
+
+@dataclass
+class LoadedContext:
+    """What pass 1 learned: the Inventory of join targets plus what pass 2 needs."""
+
+    inventory: Inventory
+    policies: dict[str, Record]
+    skip: frozenset[tuple[str, int]]
+    policy_only: list[str]
+    users: list[Asset]
+    read_time: datetime | None
+    counts: Counter[str] = field(default_factory=Counter)
+    records: int = 0
+
+
+def iter_items(files: SnapshotFiles) -> Iterator[RawItem]:
+    """Every record of every data file, in a stable order."""
+    for path in files.asset_files:
+        yield from iter_raw(path)
+
+
+def decode(item: RawItem) -> Record:
+    value = decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
+    return parse_record(value, item.file, item.line)
+
+
+def _digest(item: RawItem) -> int:
+    if item.raw is not None:
+        return hash(item.raw.strip())
+    return hash(orjson.dumps(item.value, option=orjson.OPT_SORT_KEYS))
+
+
+def _policy_part(record: Record) -> Record:
+    return replace(record, kinds=record.kinds - {RESOURCE}, data=None)
+
+
+def _resource_part(record: Record) -> Record:
+    return replace(record, kinds=frozenset({RESOURCE}), iam_policy=None, org_policy=None,
+                   access_policy=None)
+
+
+def _find_first(files: SnapshotFiles, key: int, before: RawItem) -> str:
+    for item in iter_items(files):
+        if (item.file, item.line) == (before.file, before.line):
+            break
+        record = decode(item)
+        if any(hash((record.name, k)) == key for k in record.kinds):
+            return f"{item.file}:{item.line}"
+    return "an earlier record"
+
+
+def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
+                 at_most_time: datetime | None = None) -> LoadedContext:
+    """Pass 1: validate everything, keep policies and the join-target types."""
+    wanted = set(context_types) | HIERARCHY_TYPES
+    seen: dict[int, int] = {}
+    skip: set[tuple[str, int]] = set()
+    policies: dict[str, Record] = {}
+    context: dict[str, Record] = {}
+    projects = ProjectIndex()
+    counts: Counter[str] = Counter()
+    latest: datetime | None = None
+    records = 0
+    for item in iter_items(files):
+        record = decode(item)
+        records += 1
+        digest = _digest(item)
+        duplicate = False
+        for kind in record.kinds:
+            key = hash((record.name, kind))
+            prior = seen.get(key)
+            if prior is None:
+                seen[key] = digest
+            elif prior == digest:
+                duplicate = True
+            else:
+                first = _find_first(files, key, item)
+                raise SnapshotError(
+                    f"conflicting duplicate: {record.name} ({kind}) differs from the record at "
+                    f"{first}", file=item.file, line=item.line)
+        if duplicate:
+            skip.add((item.file, item.line))
+            continue
+        if RESOURCE in record.kinds:
+            counts[record.asset_type] += 1
+        if record.update_time:
+            when = parse_time(record.update_time)
+            if when is None:
+                raise SnapshotError(f"update_time {record.update_time!r} is not an RFC 3339 time",
+                                    file=item.file, line=item.line)
+            if latest is None or when > latest:
+                latest = when
+        learn_project(projects, record.to_asset())
+        if record.kinds - {RESOURCE}:
+            part = _policy_part(record)
+            prior_part = policies.get(record.name)
+            policies[record.name] = merge_records(prior_part, part) if prior_part else part
+        if RESOURCE in record.kinds and record.asset_type in wanted:
+            context[record.name] = _resource_part(record)
+    users: list[Asset] = []
+    for path in files.user_files:
+        users.extend(read_users(path))
+    seen_users: set[str] = set()
+    for user in users:
+        if user.name in seen_users:
+            raise SnapshotError(f"directory user {user.name.rsplit('/', 1)[-1]} appears twice",
+                                file=user.source.file if user.source else None,
+                                line=user.source.line if user.source else None)
+        seen_users.add(user.name)
+    policy_only = [name for name in policies if hash((name, RESOURCE)) not in seen]
+    held = []
+    for name, record in context.items():
+        policy = policies.get(name)
+        held.append((merge_records(record, policy) if policy else record).to_asset())
+    owners = [p.to_asset() for p in policies.values()]
+    missing = [t for t in SOURCE_DEPENDENT_TYPES if not users]
+    inventory = Inventory([*held, *users], phi=phi, policies=owners, projects=projects,
+                          missing_sources=missing)
+    read_time = None
+    if files.manifest:
+        raw_time = files.manifest.get("read_time", files.manifest.get("readTime"))
+        read_time = parse_time(raw_time) if raw_time else None
+        if raw_time and read_time is None:
+            raise SnapshotError(f"read_time {raw_time!r} is not an RFC 3339 time",
+                                file=str(files.manifest_file))
+    counts.update(u.asset_type for u in users)
+    return LoadedContext(inventory, policies, frozenset(skip), policy_only, users,
+                         read_time or latest, counts, records)
+
+
+def materialize(item: RawItem, policies: dict[str, Record], skip: frozenset[tuple[str, int]],
+                types: frozenset[str] | None) -> Asset | None:
+    """Pass 2: the judged asset for one record, or None when the record is not one to judge."""
+    if (item.file, item.line) in skip:
+        return None
+    record = decode(item)
+    if RESOURCE not in record.kinds:
+        return None
+    if types is not None and record.asset_type not in types:
+        return None
+    resource = _resource_part(record) if len(record.kinds) > 1 else record
+    policy = policies.get(record.name)
+    return (merge_records(resource, policy) if policy else resource).to_asset()
+
+
+def snapshot_assets(loaded: LoadedContext, files: SnapshotFiles,
+                    types: frozenset[str] | None) -> Iterator[Asset]:
+    """Every judged asset, one pass, in file order; policy-only assets and users last."""
+    for item in iter_items(files):
+        asset = materialize(item, loaded.policies, loaded.skip, types)
+        if asset is not None:
+            yield asset
+    for name in loaded.policy_only:
+        record = loaded.policies[name]
+        if types is None or record.asset_type in types:
+            yield record.to_asset()
+    for user in loaded.users:
+        if types is None or user.asset_type in types:
+            yield user
+
+

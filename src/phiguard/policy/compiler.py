@@ -1,0 +1,440 @@
+"""Compile validated rules into closures, and evaluate them against one asset at a time.
+
+Three-valued logic throughout: PASS, FAIL, UNKNOWN. A leaf whose path is absent (and has no
+default), passes through an unresolved reference, or meets a value known only after apply is
+UNKNOWN; `all` fails if any child fails, `any` passes if any child passes, UNKNOWN otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from phiguard.inventory.asset import Asset, UnknownValue
+from phiguard.inventory.inventory import Inventory
+from phiguard.inventory.refs import ref_key
+from phiguard.policy.operators import OPERATORS
+from phiguard.policy.paths import MISSING, Path, Unresolved, parse_path, walk
+from phiguard.policy.rule import Rule
+
+__all__ = ["FAIL", "PASS", "UNKNOWN", "CompiledRule", "Env", "compile_rule"]
+
+PASS, FAIL, UNKNOWN = 1, 0, 2
+MAX_EVIDENCE = 40
+Result = tuple[int, list[str]]
+Cond = Callable[["Env"], Result]
+_NO_REASONS: list[str] = []
+
+
+class AssetView:
+    """An asset as rules see it: `data`, `iam_policy`, `org_policy`, `asset` (derived facts)."""
+
+    __slots__ = ("_facts", "asset", "inv")
+
+    def __init__(self, asset: Asset, inv: Inventory) -> None:
+        self.asset = asset
+        self.inv = inv
+        self._facts: dict[str, Any] | None = None
+
+    def facts(self) -> dict[str, Any]:
+        if self._facts is None:
+            self._facts = self.inv.facts(self.asset)
+        return self._facts
+
+    def field(self, key: str) -> Any:
+        if key == "data":
+            return self.asset.data
+        if key == "asset":
+            return self.facts()
+        if key == "iam_policy":
+            return self.asset.iam_policy if self.asset.iam_policy is not None else MISSING
+        if key == "org_policy":
+            return list(self.asset.org_policy)
+        if key in ("name", "asset_type"):
+            return getattr(self.asset, key)
+        return MISSING
+
+    def __repr__(self) -> str:
+        return f"<asset {self.asset.name}>"
+
+
+def _get(value: Any, key: str) -> Any:
+    if isinstance(value, dict):
+        got = value.get(key, MISSING)
+        return MISSING if got is None else got
+    if isinstance(value, AssetView):
+        return value.field(key)
+    return MISSING
+
+
+class Env:
+    """One evaluation of one rule on one asset: names in scope, evidence collected."""
+
+    __slots__ = ("ctx", "evidence", "inv", "let_cache", "lets", "now", "params", "subject",
+                 "vars")
+
+    def __init__(self, subject: AssetView, inv: Inventory, now: datetime,
+                 params: Mapping[str, Any], lets: Mapping[str, Callable[[Env], Any]]) -> None:
+        self.subject = subject
+        self.inv = inv
+        self.now = now
+        self.params = params
+        self.lets = lets
+        self.let_cache: dict[str, Any] = {}
+        self.vars: dict[str, tuple[Any, str]] = {}
+        self.evidence: dict[str, Any] = {}
+
+    # EvalContext for operators
+    def network_is_phi(self, ref: str) -> bool:
+        return self.inv.scope.network_is_phi(ref)
+
+    def project_is_phi(self, key: str) -> bool:
+        return self.inv.scope.project_is_phi(key)
+
+    def root(self, name: str) -> tuple[Any, str]:
+        bound = self.vars.get(name)
+        if bound is not None:
+            return bound
+        if name in self.lets:
+            if name not in self.let_cache:
+                self.let_cache[name] = self.lets[name](self)
+            return self.let_cache[name], name
+        if name == "params":
+            return self.params, name
+        return self.subject.field(name), name
+
+    def resolve(self, path: Path) -> tuple[Any, str]:
+        value, prefix = self.root(path.root)
+        if not path.segments:
+            return value, prefix
+        return walk(value, prefix, path.segments, _get)
+
+    def record(self, path: str, value: Any) -> None:
+        if path not in self.evidence and len(self.evidence) < MAX_EVIDENCE:
+            self.evidence[path] = value
+
+
+def evidence_value(value: Any) -> Any:
+    """A JSON-safe rendering of a value for evidence."""
+    if value is MISSING:
+        return None
+    if isinstance(value, AssetView):
+        return value.asset.name
+    if isinstance(value, Unresolved):
+        return f"<not in snapshot: {value.ref}>"
+    if isinstance(value, UnknownValue):
+        return f"<{value.why}>"
+    if isinstance(value, list):
+        return [evidence_value(v) for v in value[:50]]
+    if isinstance(value, dict):
+        return {k: evidence_value(v) for k, v in list(value.items())[:50]}
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(evidence_value(value))
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _blocked(value: Any, cpath: str) -> Result | None:
+    if isinstance(value, Unresolved):
+        return UNKNOWN, [f"{cpath}: {value.ref} is not in the snapshot"]
+    if isinstance(value, UnknownValue):
+        return UNKNOWN, [f"{cpath} is {value.why}"]
+    return None
+
+
+def _arg_getter(arg: Any) -> Callable[[Env], Any]:
+    if isinstance(arg, dict) and set(arg) == {"param"}:
+        name = arg["param"]
+        return lambda env: env.params.get(name, MISSING)
+    if isinstance(arg, dict) and set(arg) == {"path"}:
+        path = parse_path(arg["path"])
+
+        def from_path(env: Env) -> Any:
+            value, cpath = env.resolve(path)
+            env.record(cpath, value)
+            return value
+        return from_path
+    return lambda env: arg
+
+
+def _compile_leaf(node: Mapping[str, Any]) -> Cond:
+    path = parse_path(node["path"])
+    (op_name,) = set(node) - {"path", "default", "because"}
+    op = OPERATORS[op_name]
+    fn, judges_absence = op.fn, op.judges_absence
+    default = node.get("default", MISSING)
+    because = node.get("because")
+    get_arg = _arg_getter(node[op_name])
+
+    def leaf(env: Env) -> Result:
+        value, cpath = env.resolve(path)
+        if value is MISSING and default is not MISSING:
+            value = default
+        env.record(cpath, value)
+        blocked = _blocked(value, cpath)
+        if blocked:
+            return blocked
+        if value is MISSING and not judges_absence:
+            return UNKNOWN, [f"{cpath} is absent"]
+        arg = get_arg(env)
+        if arg is MISSING or isinstance(arg, Unresolved | UnknownValue):
+            return UNKNOWN, [f"the value compared with {cpath} is not known"]
+        verdict = fn(value, arg, env)
+        if verdict is None:
+            return UNKNOWN, [f"{cpath} = {_short(value)} cannot be judged by `{op_name}`"]
+        if verdict:
+            return PASS, _NO_REASONS
+        return FAIL, [because or f"{cpath} is {_short(value)}; expected {op_name} {_short(arg)}"]
+    return leaf
+
+
+def _compile_quantifier(node: Mapping[str, Any], quant: str) -> Cond:
+    path = parse_path(node["path"])
+    var = node.get("as", "item")
+    child = compile_condition(node[quant])
+    because = node.get("because")
+    default = node.get("default", MISSING)
+
+    def quantifier(env: Env) -> Result:
+        value, cpath = env.resolve(path)
+        if value is MISSING:
+            value = default if default is not MISSING else []
+        blocked = _blocked(value, cpath)
+        if blocked:
+            return blocked
+        if not isinstance(value, list):
+            env.record(cpath, value)
+            return UNKNOWN, [f"{cpath} is not a list"]
+        if not value:
+            env.record(cpath, [])
+        saved = env.vars.get(var)
+        unknown: list[str] = []
+        try:
+            for i, item in enumerate(value):
+                env.vars[var] = (item, f"{cpath}[{i}]")
+                verdict, reasons = child(env)
+                if verdict == UNKNOWN:
+                    unknown.extend(reasons[:1])
+                elif quant == "some" and verdict == PASS:
+                    return PASS, _NO_REASONS
+                elif quant == "every" and verdict == FAIL:
+                    return FAIL, [because] if because else reasons
+                elif quant == "none" and verdict == PASS:
+                    return FAIL, [because or f"{cpath}[{i}] matches a forbidden condition"]
+        finally:
+            if saved is None:
+                env.vars.pop(var, None)
+            else:
+                env.vars[var] = saved
+        if unknown:
+            return UNKNOWN, unknown
+        if quant == "some":
+            return FAIL, [because or f"no element of {cpath} satisfies the condition"]
+        return PASS, _NO_REASONS
+    return quantifier
+
+
+def compile_condition(node: Mapping[str, Any]) -> Cond:
+    """Turn a validated condition mapping into a closure over an `Env`."""
+    because = node.get("because")
+    if "all" in node or "any" in node:
+        is_all = "all" in node
+        children = [compile_condition(c) for c in node["all" if is_all else "any"]]
+
+        def combine(env: Env) -> Result:
+            unknown: list[str] = []
+            failed: list[str] = []
+            for child in children:
+                verdict, reasons = child(env)
+                if is_all and verdict == FAIL:
+                    return FAIL, [because] if because else reasons
+                if not is_all and verdict == PASS:
+                    return PASS, _NO_REASONS
+                if verdict == UNKNOWN:
+                    unknown.extend(reasons)
+                elif verdict == FAIL:
+                    failed.extend(reasons)
+            if unknown:
+                return UNKNOWN, unknown
+            if is_all:
+                return PASS, _NO_REASONS
+            return FAIL, [because] if because else failed
+        return combine
+    if "not" in node:
+        child = compile_condition(node["not"])
+
+        def negate(env: Env) -> Result:
+            verdict, reasons = child(env)
+            if verdict == PASS:
+                return FAIL, [because or "a forbidden condition holds"]
+            if verdict == FAIL:
+                return PASS, _NO_REASONS
+            return UNKNOWN, reasons
+        return negate
+    for quant in ("some", "every", "none"):
+        if quant in node:
+            return _compile_quantifier(node, quant)
+    return _compile_leaf(node)
+
+
+# let forms ------------------------------------------------------------------------------------
+
+LetFn = Callable[[Env], Any]
+
+
+def _let_ref(form: Mapping[str, Any], many: bool) -> LetFn:
+    path = parse_path(form["refs" if many else "ref"])
+    types = tuple(form["types"])
+
+    def one(env: Env, ref: Any) -> Any:
+        if not isinstance(ref, str) or not ref:
+            return MISSING
+        asset = env.inv.lookup(ref, types)
+        return AssetView(asset, env.inv) if asset is not None else Unresolved(ref)
+
+    def ref_fn(env: Env) -> Any:
+        value, cpath = env.resolve(path)
+        env.record(cpath, value)
+        if value is MISSING or _blocked(value, cpath):
+            return [] if many and value is MISSING else value
+        if many:
+            return [one(env, r) for r in (value if isinstance(value, list) else [value])]
+        return one(env, value)
+    return ref_fn
+
+
+def _let_referrers(form: Mapping[str, Any]) -> LetFn:
+    spec = form["referrers"]
+    types, path = tuple(spec["types"]), spec["path"]
+    return lambda env: [AssetView(a, env.inv)
+                        for a in env.inv.referrers(types, path, env.subject.asset)]
+
+
+def _owner_node(name: str) -> str:
+    parts = ref_key(name).split("/")
+    return "/".join(parts[:2])
+
+
+def _let_find(form: Mapping[str, Any]) -> LetFn:
+    spec = form["find"]
+    types = tuple(spec["types"])
+    within = spec.get("within", "all")
+    var = spec.get("as", "item")
+    where = compile_condition(spec["where"]) if "where" in spec else None
+    one = bool(spec.get("one", False))
+
+    def find(env: Env) -> Any:
+        inv = env.inv
+        facts = env.subject.facts()
+        if within == "project":
+            candidates = inv.in_project(types, facts["project"]) or inv.in_project(
+                types, facts["project_number"])
+        else:
+            candidates = inv.of_types(types)
+        if within == "ancestry":
+            nodes = set(env.subject.asset.ancestors)
+            keys = {facts["project"], facts["project_number"]} - {None}
+            nodes |= {f"projects/{k}" for k in keys}
+            candidates = [c for c in candidates if _owner_node(c.name) in nodes]
+        out = []
+        for cand in candidates:
+            view = AssetView(cand, inv)
+            if within == "phi" and not view.facts()["phi"]:
+                continue
+            if within == "nonphi" and view.facts()["phi"]:
+                continue
+            if where is not None:
+                saved = env.vars.get(var)
+                env.vars[var] = (view, f"{var}")
+                verdict, _ = where(env)
+                if saved is None:
+                    env.vars.pop(var, None)
+                else:
+                    env.vars[var] = saved
+                if verdict != PASS:
+                    continue
+            out.append(view)
+            if one:
+                return view
+        return MISSING if one else out
+    return find
+
+
+def _let_value(form: Mapping[str, Any]) -> LetFn:
+    path = parse_path(form["value"])
+    return lambda env: env.resolve(path)[0]
+
+
+def _let_grants(form: Mapping[str, Any]) -> LetFn:
+    within = (form["grants"] or {}).get("within", "all")
+    return lambda env: env.inv.grants(env.subject.asset, within)
+
+
+def _let_org_policy(form: Mapping[str, Any]) -> LetFn:
+    constraint = form["org_policy"]
+
+    def org_policy(env: Env) -> Any:
+        found = env.inv.org_policy(env.subject.asset, constraint)
+        return MISSING if found is None else found
+    return org_policy
+
+
+LET_COMPILERS: dict[str, Callable[[Mapping[str, Any]], LetFn]] = {
+    "ref": lambda f: _let_ref(f, many=False),
+    "refs": lambda f: _let_ref(f, many=True),
+    "referrers": _let_referrers,
+    "find": _let_find,
+    "grants": _let_grants,
+    "effective_iam": lambda f: lambda env: env.inv.effective_iam(env.subject.asset),
+    "effective_audit_configs": lambda f: lambda env: env.inv.effective_audit_configs(
+        env.subject.asset),
+    "org_policy": _let_org_policy,
+    "value": _let_value,
+}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    when: Cond | None
+    check: Cond
+    lets: Mapping[str, LetFn]
+    evidence: tuple[Path, ...]
+    params: Mapping[str, Any]
+
+    def context_types(self) -> set[str]:
+        """Asset types this rule joins to: they must be held in the Inventory."""
+        return _joined_types(self.rule)
+
+
+def _joined_types(rule: Rule) -> set[str]:
+    out: set[str] = set()
+    for form in rule.let.values():
+        if "types" in form:
+            out.update(form["types"])
+        for kind in ("referrers", "find"):
+            if kind in form:
+                out.update(form[kind]["types"])
+    return out
+
+
+def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> CompiledRule:
+    """Compile one validated rule with its parameters (defaults, then overrides)."""
+    params = rule.defaults()
+    params.update(overrides or {})
+    lets: dict[str, LetFn] = {}
+    for name, form in rule.let.items():
+        (kind,) = set(form) & set(LET_COMPILERS)
+        lets[name] = LET_COMPILERS[kind](form)
+    return CompiledRule(
+        rule=rule,
+        when=compile_condition(rule.when) if rule.when is not None else None,
+        check=compile_condition(rule.assert_),
+        lets=lets,
+        evidence=tuple(parse_path(p) for p in rule.evidence),
+        params=params,
+    )

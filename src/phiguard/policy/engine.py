@@ -1,0 +1,139 @@
+"""The engine: judges assets against compiled rules. Pure: no files, network or clock.
+
+`Engine` indexes rules by asset type, so each asset meets only the rules that apply to it.
+It holds nothing but compiled rules, so it pickles into worker processes unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from phiguard.findings import Finding, Outcome
+from phiguard.inventory.asset import Asset
+from phiguard.inventory.inventory import Inventory
+from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
+from phiguard.policy.compiler import (
+    FAIL,
+    PASS,
+    AssetView,
+    CompiledRule,
+    Env,
+    compile_rule,
+    evidence_value,
+)
+from phiguard.policy.rule import Rule
+
+__all__ = ["Engine", "evaluate"]
+
+_OUTCOME = {PASS: Outcome.PASS, FAIL: Outcome.FAIL}
+
+
+def _dedupe(reasons: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for reason in reasons:
+        if reason not in out:
+            out.append(reason)
+    return out
+
+
+class Engine:
+    """Compiled rules, indexed by the asset types they judge."""
+
+    def __init__(self, rules: Iterable[Rule], *, params: Mapping[str, Mapping[str, Any]] | None = None,
+                 enable: Iterable[str] = (), disable: Iterable[str] = ()) -> None:
+        enabled, disabled = set(enable), set(disable)
+        params = params or {}
+        self.rules: list[CompiledRule] = [
+            compile_rule(r, params.get(r.id))
+            for r in sorted(rules, key=lambda r: r.id)
+            if (not r.optional or r.id in enabled) and r.id not in disabled
+        ]
+        self._by_type: dict[str, list[CompiledRule]] = {}
+        self._any: list[CompiledRule] = []
+        for cr in self.rules:
+            if "*" in cr.rule.asset_types:
+                self._any.append(cr)
+            for t in cr.rule.asset_types:
+                if t != "*":
+                    self._by_type.setdefault(t, []).append(cr)
+        self._merged: dict[str, list[CompiledRule]] = {}
+
+    def context_types(self) -> set[str]:
+        """Types the rules join to: the Inventory must hold these in full."""
+        out = set(HIERARCHY_TYPES)
+        for cr in self.rules:
+            out |= cr.context_types()
+        return out
+
+    def subject_types(self) -> frozenset[str] | None:
+        """Types some rule judges; None when a rule judges every type."""
+        if self._any:
+            return None
+        return frozenset(self._by_type)
+
+    def rules_for(self, asset_type: str) -> list[CompiledRule]:
+        found = self._merged.get(asset_type)
+        if found is None:
+            found = sorted([*self._by_type.get(asset_type, ()), *self._any],
+                           key=lambda cr: cr.rule.id)
+            self._merged[asset_type] = found
+        return found
+
+    def evaluate_asset(self, asset: Asset, inv: Inventory, now: datetime) -> list[Finding]:
+        """Every applicable rule's outcome for one asset."""
+        rules = self.rules_for(asset.asset_type)
+        if not rules:
+            return []
+        view = AssetView(asset, inv)
+        out: list[Finding] = []
+        source = str(asset.source) if asset.source else None
+        for cr in rules:
+            rule = cr.rule
+            if rule.scope == "phi" and not view.facts()["phi"]:
+                continue
+            env = Env(view, inv, now, cr.params, cr.lets)
+            if cr.when is not None:
+                verdict, _ = cr.when(env)
+                if verdict == FAIL:
+                    continue
+            for path in cr.evidence:
+                value, cpath = env.resolve(path)
+                env.record(cpath, value)
+            verdict, reasons = cr.check(env)
+            outcome = _OUTCOME.get(verdict, Outcome.UNKNOWN)
+            if outcome is Outcome.PASS:
+                message = rule.title
+            elif outcome is Outcome.FAIL:
+                message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {rule.title}"
+            else:
+                message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
+            evidence = tuple((p, evidence_value(v)) for p, v in env.evidence.items())
+            out.append(Finding(rule.id, asset.name, asset.asset_type, outcome, rule.severity,
+                               rule.controls, message, evidence, None, source))
+        return out
+
+    def missing_source_findings(self, inv: Inventory, organization: str | None) -> list[Finding]:
+        """UNKNOWN for rules whose every asset type comes from a source the snapshot lacks."""
+        out: list[Finding] = []
+        subject = f"//cloudresourcemanager.googleapis.com/organizations/{organization or 'unknown'}"
+        for cr in self.rules:
+            types = [t for t in cr.rule.asset_types if t != "*"]
+            if types and all(t in inv.missing_sources for t in types):
+                what = "; ".join(SOURCE_DEPENDENT_TYPES[t] for t in types)
+                out.append(Finding(
+                    cr.rule.id, subject, "cloudresourcemanager.googleapis.com/Organization",
+                    Outcome.UNKNOWN, cr.rule.severity, cr.rule.controls,
+                    f"Cannot evaluate: the snapshot has no {what}", (("source", None),)))
+        return out
+
+
+def evaluate(assets: Iterable[Asset], inv: Inventory, engine: Engine, now: datetime,
+             organization: str | None = None) -> list[Finding]:
+    """Judge every asset; the in-memory form of a scan, for tests and small inputs."""
+    out: list[Finding] = []
+    for asset in assets:
+        out.extend(engine.evaluate_asset(asset, inv, now))
+    out.extend(engine.missing_source_findings(inv, organization))
+    return out

@@ -1,0 +1,368 @@
+"""The operator registry: every leaf operator a rule may use, with its argument schema.
+
+The rule validator and the JSON Schema of rules are generated from `OPERATORS`, so adding an
+operator here is the one place to change. An operator returns True, False, or None when the
+value cannot be judged (wrong type): None becomes UNKNOWN, never PASS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, Protocol
+
+from phiguard._util.times import parse_time
+from phiguard.policy.paths import MISSING
+
+__all__ = ["OPERATORS", "EvalContext", "Operator", "parse_time"]
+
+
+class EvalContext(Protocol):
+    """What operators may ask of the evaluation: the clock of the run and the PHI scope."""
+
+    now: datetime
+
+    def network_is_phi(self, ref: str) -> bool: ...
+
+    def project_is_phi(self, key: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator: its function, the JSON Schema of its argument, a one-line doc, an example."""
+
+    name: str
+    fn: Callable[[Any, Any, EvalContext], bool | None]
+    arg: dict[str, Any]
+    doc: str
+    example: dict[str, Any]
+    # `exists` is the only operator that judges absence itself.
+    judges_absence: bool = False
+
+
+OPERATORS: dict[str, Operator] = {}
+
+
+def _op(name: str, arg: dict[str, Any], doc: str, example: dict[str, Any],
+        judges_absence: bool = False) -> Callable[[Callable[..., bool | None]], Callable[..., bool | None]]:
+    def register(fn: Callable[..., bool | None]) -> Callable[..., bool | None]:
+        OPERATORS[name] = Operator(name, fn, arg, doc, example, judges_absence)
+        return fn
+    return register
+
+
+_ANY: dict[str, Any] = {}
+_BOOL = {"type": "boolean"}
+_STR = {"type": "string"}
+_NUM = {"type": "number"}
+_INT = {"type": "integer", "minimum": 0}
+_LIST = {"type": "array"}
+_STR_LIST = {"type": "array", "items": {"type": "string"}}
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("s") and text[:-1].replace(".", "", 1).isdigit():
+            text = text[:-1]
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@_op("exists", _BOOL, "is present (true) or absent (false)", {"path": "data.sslPolicy", "exists": True},
+     judges_absence=True)
+def _exists(value: Any, arg: bool, ctx: EvalContext) -> bool:
+    present = value is not MISSING and value is not None and value != [] and value != ""
+    return present == bool(arg)
+
+
+@_op("equals", _ANY, "equals the argument", {"path": "data.direction", "equals": "INGRESS"})
+def _equals(value: Any, arg: Any, ctx: EvalContext) -> bool:
+    return bool(value == arg)
+
+
+@_op("not_equals", _ANY, "differs from the argument", {"path": "data.name", "not_equals": "default"})
+def _not_equals(value: Any, arg: Any, ctx: EvalContext) -> bool:
+    return bool(value != arg)
+
+
+@_op("iequals", _STR, "equals the argument ignoring case",
+     {"path": "item.value", "iequals": "TRUE"})
+def _iequals(value: Any, arg: str, ctx: EvalContext) -> bool | None:
+    if not isinstance(value, str | bool):
+        return None
+    return str(value).lower() == str(arg).lower()
+
+
+@_op("in", _LIST, "is one of the listed values", {"path": "data.profile", "in": ["RESTRICTED"]})
+def _in(value: Any, arg: list[Any], ctx: EvalContext) -> bool:
+    return value in arg
+
+
+@_op("not_in", _LIST, "is none of the listed values",
+     {"path": "data.profile", "not_in": ["COMPATIBLE"]})
+def _not_in(value: Any, arg: list[Any], ctx: EvalContext) -> bool:
+    return value not in arg
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@_op("matches", {"type": "string", "format": "regex"}, "(a string) contains a match of the regex",
+     {"path": "item.role", "matches": "^roles/(owner|editor)$"})
+def _matches(value: Any, arg: str, ctx: EvalContext) -> bool | None:
+    if not isinstance(value, str):
+        return None
+    return _regex(arg).search(value) is not None
+
+
+@_op("not_matches", {"type": "string", "format": "regex"}, "(a string) has no match of the regex",
+     {"path": "data.email", "not_matches": "-compute@developer"})
+def _not_matches(value: Any, arg: str, ctx: EvalContext) -> bool | None:
+    result = _matches(value, arg, ctx)
+    return None if result is None else not result
+
+
+@_op("contains", _ANY, "(a list) has the element, (a string) the substring",
+     {"path": "data.logTypes", "contains": "DATA_READ"})
+def _contains(value: Any, arg: Any, ctx: EvalContext) -> bool | None:
+    if isinstance(value, list):
+        return arg in value
+    if isinstance(value, str) and isinstance(arg, str):
+        return arg in value
+    return None
+
+
+@_op("not_contains", _ANY, "(a list) lacks the element, (a string) the substring",
+     {"path": "item.members", "not_contains": "allUsers"})
+def _not_contains(value: Any, arg: Any, ctx: EvalContext) -> bool | None:
+    result = _contains(value, arg, ctx)
+    return None if result is None else not result
+
+
+@_op("starts_with", _STR, "(a string) starts with the argument",
+     {"path": "item", "starts_with": "user:"})
+def _starts_with(value: Any, arg: str, ctx: EvalContext) -> bool | None:
+    return value.startswith(arg) if isinstance(value, str) else None
+
+
+@_op("ends_with", _STR, "(a string) ends with the argument",
+     {"path": "data.email", "ends_with": ".iam.gserviceaccount.com"})
+def _ends_with(value: Any, arg: str, ctx: EvalContext) -> bool | None:
+    return value.endswith(arg) if isinstance(value, str) else None
+
+
+def _compare(cmp: Callable[[float, float], bool]) -> Callable[[Any, Any, EvalContext], bool | None]:
+    def fn(value: Any, arg: Any, ctx: EvalContext) -> bool | None:
+        a, b = _num(value), _num(arg)
+        if a is None or b is None:
+            return None
+        return cmp(a, b)
+    return fn
+
+
+for _name, _cmp, _doc in (
+    ("gt", lambda a, b: a > b, "is greater than"),
+    ("gte", lambda a, b: a >= b, "is at least"),
+    ("lt", lambda a, b: a < b, "is less than"),
+    ("lte", lambda a, b: a <= b, "is at most"),
+):
+    OPERATORS[_name] = Operator(_name, _compare(_cmp), _NUM,
+                                f"{_doc} the number (numeric strings and \"600s\" durations too)",
+                                {"path": "data.autoscalingPolicy.cpuUtilization.utilizationTarget",
+                                 _name: 0.5})
+
+
+@_op("count_gte", _INT, "(a list) has at least N elements", {"path": "data.healthChecks", "count_gte": 1})
+def _count_gte(value: Any, arg: int, ctx: EvalContext) -> bool | None:
+    return len(value) >= arg if isinstance(value, list | dict | str) else None
+
+
+@_op("count_lte", _INT, "(a list) has at most N elements", {"path": "data.peerings", "count_lte": 0})
+def _count_lte(value: Any, arg: int, ctx: EvalContext) -> bool | None:
+    return len(value) <= arg if isinstance(value, list | dict | str) else None
+
+
+def _hashable(value: Any) -> Any:
+    return repr(value) if isinstance(value, dict | list) else value
+
+
+@_op("distinct_gte", _INT, "(a list) has at least N distinct values",
+     {"path": "tier[*].asset.region", "distinct_gte": 2})
+def _distinct_gte(value: Any, arg: int, ctx: EvalContext) -> bool | None:
+    if not isinstance(value, list):
+        return None
+    return len({_hashable(v) for v in value if v is not None}) >= arg
+
+
+_VERSION_PART = re.compile(r"\d+")
+
+
+def _version(value: Any) -> tuple[int, ...] | None:
+    if not isinstance(value, str):
+        return None
+    parts = tuple(int(p) for p in _VERSION_PART.findall(value))
+    return parts or None
+
+
+@_op("version_gte", _STR, "is the same version or newer (TLS_1_3 > TLS_1_2 > TLS_1_0)",
+     {"path": "policy.data.minTlsVersion", "version_gte": "TLS_1_2"})
+def _version_gte(value: Any, arg: str, ctx: EvalContext) -> bool | None:
+    a, b = _version(value), _version(arg)
+    return None if a is None or b is None else a >= b
+
+
+@_op("version_lt", _STR, "is an older version",
+     {"path": "data.minTlsVersion", "version_lt": "TLS_1_2"})
+def _version_lt(value: Any, arg: str, ctx: EvalContext) -> bool | None:
+    a, b = _version(value), _version(arg)
+    return None if a is None or b is None else a < b
+
+
+def _days(value: Any) -> float | None:
+    seconds = _num(value)
+    return None if seconds is None else seconds / 86400.0
+
+
+@_op("duration_gt_days", _NUM, "(a \"7776000s\" duration or seconds) is longer than N days",
+     {"path": "data.rotationPeriod", "duration_gt_days": 90})
+def _duration_gt_days(value: Any, arg: float, ctx: EvalContext) -> bool | None:
+    days = _days(value)
+    return None if days is None else days > arg
+
+
+@_op("duration_lte_days", _NUM, "(a duration or seconds) is at most N days",
+     {"path": "data.rotationPeriod", "duration_lte_days": 90})
+def _duration_lte_days(value: Any, arg: float, ctx: EvalContext) -> bool | None:
+    days = _days(value)
+    return None if days is None else days <= arg
+
+
+@_op("older_than_days", _NUM, "(an RFC 3339 time) is more than N days before the evaluation time",
+     {"path": "data.validAfterTime", "older_than_days": 90})
+def _older_than_days(value: Any, arg: float, ctx: EvalContext) -> bool | None:
+    when = parse_time(value)
+    if when is None:
+        return None
+    return ctx.now - when > timedelta(days=float(arg))
+
+
+_INTERNET = {"0.0.0.0/0", "::/0", "0.0.0.0", "::", "::0"}
+
+
+@lru_cache(maxsize=4096)
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+@_op("cidr_internet", _BOOL, "(a CIDR or list) includes an any-address range (true) or not (false)",
+     {"path": "data.sourceRanges", "cidr_internet": True})
+def _cidr_internet(value: Any, arg: bool, ctx: EvalContext) -> bool | None:
+    items = _as_list(value)
+    if not all(isinstance(v, str) for v in items):
+        return None
+    hit = any(v.strip() in _INTERNET or (_network(v) is not None and _network(v).prefixlen == 0)  # type: ignore[union-attr]
+              for v in items)
+    return hit == bool(arg)
+
+
+@_op("cidr_overlaps", {"type": "array", "items": {"type": "string"}},
+     "(a CIDR or list) overlaps any CIDR of the argument",
+     {"path": "data.sourceRanges", "cidr_overlaps": ["10.20.0.0/16"]})
+def _cidr_overlaps(value: Any, arg: list[str], ctx: EvalContext) -> bool | None:
+    mine = [_network(v) for v in _as_list(value) if isinstance(v, str)]
+    theirs = [_network(v) for v in _as_list(arg) if isinstance(v, str)]
+    if any(n is None for n in mine):
+        return None
+    return any(a.version == b.version and a.overlaps(b)  # type: ignore[arg-type]
+               for a in mine if a for b in theirs if b)
+
+
+@_op("cidr_prefix_lt", _INT, "(a CIDR or list) has a range with a prefix shorter than N",
+     {"path": "data.settings.ipConfiguration.authorizedNetworks[*].value", "cidr_prefix_lt": 8})
+def _cidr_prefix_lt(value: Any, arg: int, ctx: EvalContext) -> bool | None:
+    nets = [_network(v) for v in _as_list(value) if isinstance(v, str)]
+    if any(n is None for n in nets):
+        return None
+    return any(n.prefixlen < arg for n in nets if n)
+
+
+def _port_range(text: Any) -> tuple[int, int] | None:
+    text = str(text).strip()
+    if "-" in text:
+        lo, _, hi = text.partition("-")
+        if lo.isdigit() and hi.isdigit():
+            return int(lo), int(hi)
+        return None
+    return (int(text), int(text)) if text.isdigit() else None
+
+
+@_op("ports_include", {"type": "array"},
+     "(a firewall `ports` list; absent or empty = every port) opens any of the ports or ranges",
+     {"path": "item.ports", "ports_include": ["22", "3389"]}, judges_absence=True)
+def _ports_include(value: Any, arg: list[Any], ctx: EvalContext) -> bool | None:
+    wanted = [_port_range(a) for a in arg]
+    if value is MISSING or value is None or value == []:
+        return True
+    opened = [_port_range(v) for v in _as_list(value)]
+    if any(o is None for o in opened) or any(w is None for w in wanted):
+        return None
+    return any(o[0] <= w[1] and w[0] <= o[1] for o in opened if o for w in wanted if w)
+
+
+@_op("phi_network", _BOOL, "(a network reference) is a PHI network (true) or not (false)",
+     {"path": "item.network", "phi_network": False})
+def _phi_network(value: Any, arg: bool, ctx: EvalContext) -> bool | None:
+    if not isinstance(value, str):
+        return None
+    return ctx.network_is_phi(value) == bool(arg)
+
+
+@_op("phi_project", _BOOL, "(a project id, number or projects/X) is a PHI project (true) or not",
+     {"path": "asset.project", "phi_project": True})
+def _phi_project(value: Any, arg: bool, ctx: EvalContext) -> bool | None:
+    if not isinstance(value, str | int):
+        return None
+    return ctx.project_is_phi(str(value)) == bool(arg)
+
+
+def _member_domain(member: str) -> str | None:
+    kind, _, ident = member.partition(":")
+    if kind in ("user", "group", "serviceAccount", "deleted"):
+        _, at, domain = ident.rpartition("@")
+        return domain.split("?")[0].lower() if at else None
+    if kind == "domain":
+        return ident.lower()
+    return None
+
+
+@_op("member_domain_in", _STR_LIST,
+     "(an IAM member: user:, group:, domain:) has its domain in the list (case-insensitive)",
+     {"path": "item", "member_domain_in": ["example-health.com"]})
+def _member_domain_in(value: Any, arg: list[str], ctx: EvalContext) -> bool | None:
+    if not isinstance(value, str):
+        return None
+    domain = _member_domain(value)
+    if domain is None:
+        return None
+    return domain in {a.lower() for a in arg}

@@ -1,0 +1,130 @@
+"""Rule paths: `root.key[0].other[*]['odd.key']`, parsed once and resolved per asset."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from phiguard.inventory.asset import UnknownValue
+
+__all__ = ["ALL", "MISSING", "Path", "PathSyntaxError", "Unresolved", "parse_path"]
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+    def __reduce__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # a path that leads nowhere
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A reference whose target is not in the snapshot: anything read through it is UNKNOWN."""
+
+    ref: str
+
+
+ALL = object()  # the `[*]` segment
+
+_TOKEN = re.compile(
+    r"""\.?(?P<name>[A-Za-z_$][A-Za-z0-9_$-]*)   # .name
+      |\[(?P<index>-?\d+)\]                        # [3]
+      |\[(?P<all>\*)\]                             # [*]
+      |\[(?P<q>['"])(?P<quoted>.*?)(?P=q)\]        # ['key.with/dots']
+    """,
+    re.VERBOSE,
+)
+
+
+class PathSyntaxError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A parsed path: the root name and the segments after it."""
+
+    text: str
+    root: str
+    segments: tuple[Any, ...]  # str key, int index, or ALL
+
+    @property
+    def fans_out(self) -> bool:
+        return any(s is ALL for s in self.segments)
+
+
+def parse_path(text: str) -> Path:
+    """Parse a path or raise `PathSyntaxError` saying where it breaks."""
+    if not isinstance(text, str) or not text:
+        raise PathSyntaxError("a path must be a non-empty string")
+    pos = 0
+    segments: list[Any] = []
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or (pos == 0 and text.startswith(".")):
+            raise PathSyntaxError(f"bad path {text!r} at character {pos + 1}")
+        if match.group("name") is not None:
+            if pos > 0 and not match.group(0).startswith("."):
+                raise PathSyntaxError(f"bad path {text!r}: expected '.' at character {pos + 1}")
+            segments.append(match.group("name"))
+        elif match.group("index") is not None:
+            segments.append(int(match.group("index")))
+        elif match.group("all") is not None:
+            segments.append(ALL)
+        else:
+            segments.append(match.group("quoted"))
+        pos = match.end()
+    if not segments or not isinstance(segments[0], str):
+        raise PathSyntaxError(f"bad path {text!r}: it must start with a name")
+    return Path(text, segments[0], tuple(segments[1:]))
+
+
+def _fmt(prefix: str, seg: Any) -> str:
+    if isinstance(seg, int):
+        return f"{prefix}[{seg}]"
+    if re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$-]*", seg):
+        return f"{prefix}.{seg}"
+    return f"{prefix}[{seg!r}]"
+
+
+Getter = Callable[[Any, str], Any]
+
+
+def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tuple[Any, str]:
+    """Follow segments from a value; fan-out gives a list. Returns (value, concrete path)."""
+    for i, seg in enumerate(segments):
+        if value is MISSING or isinstance(value, Unresolved) or _is_unknown(value):
+            return value, prefix
+        if seg is ALL:
+            if not isinstance(value, list):
+                return MISSING, prefix
+            rest = segments[i + 1:]
+            out = []
+            for j, item in enumerate(value):
+                sub, _ = walk(item, f"{prefix}[{j}]", rest, get)
+                if isinstance(sub, Unresolved) or _is_unknown(sub):
+                    return sub, f"{prefix}[{j}]"
+                if sub is not MISSING:
+                    out.append(sub)
+            return out, f"{prefix}[*]" + "".join(_fmt("", s) for s in rest if s is not ALL)
+        if isinstance(seg, int):
+            if isinstance(value, list) and -len(value) <= seg < len(value):
+                value = value[seg]
+            else:
+                value = MISSING
+        else:
+            value = get(value, seg)
+        prefix = _fmt(prefix, seg)
+    return value, prefix
+
+
+def _is_unknown(value: Any) -> bool:
+    return isinstance(value, UnknownValue)

@@ -1,0 +1,432 @@
+"""Rules: the YAML model, its validation (positions in every error) and the rule pack."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from phiguard.errors import RuleError
+from phiguard.findings import SEVERITIES
+from phiguard._util.yamlloc import LocDict, LocList, load_yaml
+from phiguard.policy.forms import LET_FORMS, WITHIN_FIND, WITHIN_GRANTS
+from phiguard.policy.operators import OPERATORS
+from phiguard.policy.paths import PathSyntaxError, parse_path
+
+__all__ = ["Control", "Rule", "RulePack", "load_pack", "load_rule", "validate_param_value"]
+
+ROOTS = frozenset({"data", "iam_policy", "org_policy", "asset", "params"})
+COMBINATORS = ("all", "any", "not")
+QUANTIFIERS = ("some", "every", "none")
+RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{3}$")
+CONTROL_ID = re.compile(r"^[a-z0-9-]+/\d{3}\.\d{3}(\([A-Za-z0-9]+\))*$")
+ASSET_TYPE = re.compile(r"^([a-z0-9-]+\.)+googleapis\.com/[A-Za-z0-9]+$")
+PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str, "integer": int, "number": (int, float), "boolean": bool,
+    "list": list, "object": dict,
+}
+TOP_KEYS = {
+    "id": True, "title": True, "severity": True, "controls": True, "description": True,
+    "asset_types": True, "assert": True, "remediation": True, "scope": False,
+    "optional": False, "params": False, "when": False, "let": False, "evidence": False,
+    "references": False,
+}
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    title: str
+    section: str
+    standard: str
+    kind: str
+    covered: bool
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A validated rule; the raw mappings stay as data for the compiler and for display."""
+
+    id: str
+    title: str
+    severity: str
+    controls: tuple[str, ...]
+    description: str
+    asset_types: tuple[str, ...]
+    scope: str
+    optional: bool
+    params: Mapping[str, Mapping[str, Any]]
+    when: Mapping[str, Any] | None
+    let: Mapping[str, Mapping[str, Any]]
+    assert_: Mapping[str, Any]
+    evidence: tuple[str, ...]
+    remediation: Mapping[str, Any]
+    references: tuple[str, ...]
+    path: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: spec.get("default") for name, spec in self.params.items()}
+
+
+@dataclass(frozen=True)
+class RulePack:
+    """Every rule found under one or more directories, with the control catalogs beside them."""
+
+    rules: tuple[Rule, ...]
+    controls: Mapping[str, Control]
+    digest: str
+    roots: tuple[str, ...]
+
+    def by_id(self) -> dict[str, Rule]:
+        return {r.id: r for r in self.rules}
+
+
+class _V:
+    """Validator state: the file being checked."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def err(self, msg: str, node: Any = None, key: Any = None) -> RuleError:
+        line = col = None
+        if isinstance(node, LocDict):
+            line, col = node.pos(key) if key is not None else (node.line, node.column)
+        elif isinstance(node, LocList):
+            line, col = node.pos(key) if isinstance(key, int) else (node.line, node.column)
+        return RuleError(msg, file=self.file, line=line or None, column=col or None)
+
+    def mapping(self, node: Any, what: str, parent: Any = None, key: Any = None) -> LocDict:
+        if not isinstance(node, dict):
+            raise self.err(f"{what} must be a mapping", parent, key)
+        return node  # type: ignore[return-value]
+
+    def str_list(self, node: Any, what: str, parent: Any, key: Any) -> list[str]:
+        if not isinstance(node, list) or not all(isinstance(x, str) for x in node):
+            raise self.err(f"{what} must be a list of strings", parent, key)
+        return list(node)
+
+    def path(self, text: Any, names: frozenset[str], parent: Any, key: Any) -> None:
+        if not isinstance(text, str):
+            raise self.err("`path` must be a string", parent, key)
+        try:
+            parsed = parse_path(text)
+        except PathSyntaxError as exc:
+            raise self.err(str(exc), parent, key) from None
+        if parsed.root not in names:
+            known = ", ".join(sorted(names))
+            raise self.err(f"path {text!r} starts with unknown name {parsed.root!r} "
+                           f"(known here: {known})", parent, key)
+
+    def arg(self, op: str, value: Any, names: frozenset[str], params: Mapping[str, Any],
+            parent: LocDict) -> None:
+        if isinstance(value, dict) and set(value) == {"param"}:
+            if value["param"] not in params:
+                raise self.err(f"unknown parameter {value['param']!r} (declare it under params)",
+                               parent, op)
+            return
+        if isinstance(value, dict) and set(value) == {"path"}:
+            self.path(value["path"], names, parent, op)
+            return
+        schema = OPERATORS[op].arg
+        problem = _check_schema(value, schema)
+        if problem:
+            raise self.err(f"operator `{op}` {problem}", parent, op)
+
+    def condition(self, node: Any, names: frozenset[str], params: Mapping[str, Any],
+                  parent: Any = None, key: Any = None) -> None:
+        node = self.mapping(node, "a condition", parent, key)
+        keys = set(node) - {"because"}
+        if "because" in node and not isinstance(node["because"], str):
+            raise self.err("`because` must be a sentence", node, "because")
+        kinds = keys & {*COMBINATORS}
+        if kinds:
+            if len(keys) != 1:
+                raise self.err(f"`{next(iter(kinds))}` cannot be combined with "
+                               f"{', '.join(sorted(keys - kinds))}", node)
+            kind = kinds.pop()
+            if kind == "not":
+                self.condition(node["not"], names, params, node, "not")
+                return
+            children = node[kind]
+            if not isinstance(children, list) or not children:
+                raise self.err(f"`{kind}` takes a non-empty list of conditions", node, kind)
+            for i, child in enumerate(children):
+                self.condition(child, names, params, children, i)
+            return
+        if "path" not in node:
+            raise self.err("a condition needs `all`, `any`, `not`, or a `path` with an operator "
+                           f"(got {', '.join(sorted(keys)) or 'nothing'})", node)
+        self.path(node["path"], names, node, "path")
+        quants = keys & set(QUANTIFIERS)
+        if quants:
+            extra = keys - quants - {"path", "as", "default"}
+            if len(quants) > 1 or extra:
+                raise self.err(f"unexpected {', '.join(sorted(extra | quants))} beside a "
+                               "quantifier", node)
+            quant = quants.pop()
+            var = node.get("as", "item")
+            if not isinstance(var, str) or not var.isidentifier() or var in ROOTS:
+                raise self.err("`as` must be a name that is not a root", node, "as")
+            self.condition(node[quant], names | {var}, params, node, quant)
+            return
+        ops = keys - {"path", "default"}
+        unknown = ops - set(OPERATORS)
+        if unknown:
+            op = sorted(unknown)[0]
+            raise self.err(f"unknown operator `{op}` (see `phiguard rules operators`)", node, op)
+        if len(ops) != 1:
+            raise self.err(f"a leaf takes exactly one operator, got {len(ops)}: "
+                           f"{', '.join(sorted(ops)) or 'none'}", node)
+        op = ops.pop()
+        self.arg(op, node[op], names, params, node)
+
+
+def _check_schema(value: Any, schema: Mapping[str, Any]) -> str | None:
+    """A small JSON Schema subset, enough for operator arguments: type, items, format regex."""
+    kind = schema.get("type")
+    if kind == "boolean" and not isinstance(value, bool):
+        return "takes true or false"
+    if kind == "string" and not isinstance(value, str):
+        return "takes a string"
+    if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return "takes a number"
+    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        return "takes an integer"
+    if kind == "array":
+        if not isinstance(value, list):
+            return "takes a list"
+        items = schema.get("items")
+        if items:
+            for item in value:
+                problem = _check_schema(item, items)
+                if problem:
+                    return f"takes a list whose items are each: {problem[6:]}"
+    if schema.get("format") == "regex":
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return f"has an invalid regex: {exc}"
+    if "minimum" in schema and isinstance(value, int | float) and value < schema["minimum"]:
+        return f"takes a value of at least {schema['minimum']}"
+    return None
+
+
+def validate_param_value(spec: Mapping[str, Any], value: Any) -> bool:
+    kind = PARAM_TYPES[spec["type"]]
+    if isinstance(value, bool) and spec["type"] in ("integer", "number"):
+        return False
+    return isinstance(value, kind)
+
+
+def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
+    v = _V(file)
+    doc = v.mapping(raw, "a rule file")
+    for key in doc:
+        if key not in TOP_KEYS:
+            raise v.err(f"unknown key `{key}` (expected one of: {', '.join(TOP_KEYS)})", doc, key)
+    for key, required in TOP_KEYS.items():
+        if required and key not in doc:
+            raise v.err(f"missing required key `{key}`", doc)
+    rid = doc["id"]
+    if not isinstance(rid, str) or not RULE_ID.match(rid):
+        raise v.err("`id` must look like AREA-NNN (e.g. TLS-002)", doc, "id")
+    if folder_id is not None and rid != folder_id:
+        raise v.err(f"`id` {rid} differs from its folder name {folder_id}", doc, "id")
+    title = doc["title"]
+    if not isinstance(title, str) or not title.strip():
+        raise v.err("`title` must be a sentence", doc, "title")
+    if title.lower().startswith("ensure"):
+        raise v.err("`title` states what is true when the rule passes; don't start with 'Ensure'",
+                    doc, "title")
+    if doc["severity"] not in SEVERITIES:
+        raise v.err(f"`severity` must be one of {', '.join(SEVERITIES)}", doc, "severity")
+    controls = v.str_list(doc["controls"], "`controls`", doc, "controls")
+    if not controls:
+        raise v.err("`controls` must name at least one control", doc, "controls")
+    for i, control in enumerate(controls):
+        if not CONTROL_ID.match(control):
+            raise v.err(f"control id {control!r} does not look like hipaa/164.312(e)(1)",
+                        doc["controls"], i)
+    if not isinstance(doc["description"], str):
+        raise v.err("`description` must be text", doc, "description")
+    types = v.str_list(doc["asset_types"], "`asset_types`", doc, "asset_types")
+    if not types:
+        raise v.err("`asset_types` must name at least one type", doc, "asset_types")
+    for i, t in enumerate(types):
+        if t != "*" and not ASSET_TYPE.match(t):
+            raise v.err(f"{t!r} is not a CAI asset type (service.googleapis.com/Kind)",
+                        doc["asset_types"], i)
+    scope = doc.get("scope", "phi")
+    if scope not in ("phi", "all"):
+        raise v.err("`scope` must be phi or all", doc, "scope")
+    optional = doc.get("optional", False)
+    if not isinstance(optional, bool):
+        raise v.err("`optional` must be true or false", doc, "optional")
+    params = v.mapping(doc.get("params") or LocDict(), "`params`", doc, "params")
+    for name, spec in params.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise v.err(f"parameter name {name!r} must be an identifier", params, name)
+        spec = v.mapping(spec, f"parameter {name}", params, name)
+        for key in spec:
+            if key not in ("type", "default", "description"):
+                raise v.err(f"unknown key `{key}` in parameter {name}", spec, key)
+        if spec.get("type") not in PARAM_TYPES:
+            raise v.err(f"parameter {name} needs a type: {', '.join(PARAM_TYPES)}", spec, "type")
+        if "default" not in spec or not validate_param_value(spec, spec["default"]):
+            raise v.err(f"parameter {name} needs a default of type {spec['type']}", spec)
+    names = ROOTS
+    lets = v.mapping(doc.get("let") or LocDict(), "`let`", doc, "let")
+    for name, form in lets.items():
+        if not isinstance(name, str) or not name.isidentifier() or name in ROOTS or name == "item":
+            raise v.err(f"`let` name {name!r} must be an identifier other than a root name",
+                        lets, name)
+        form = v.mapping(form, f"let {name}", lets, name)
+        kinds = set(form) & set(LET_FORMS)
+        if len(kinds) != 1:
+            raise v.err(f"let {name} needs exactly one of: {', '.join(LET_FORMS)}", form)
+        kind = kinds.pop()
+        extra = set(form) - {kind, "types"}
+        if extra or ("types" in form) != (kind in ("ref", "refs")):
+            need = "with `types`" if kind in ("ref", "refs") else "alone"
+            raise v.err(f"let {name}: `{kind}` is used {need}", form)
+        arg = form[kind]
+        if kind in ("ref", "refs", "value"):
+            v.path(arg, names, form, kind)
+        if "types" in form:
+            v.str_list(form["types"], "`types`", form, "types")
+        if kind in ("referrers", "find"):
+            sub = v.mapping(arg, f"{kind} arguments", form, kind)
+            allowed = {"types", "path"} if kind == "referrers" else {"types", "within", "where", "one", "as"}
+            for key in sub:
+                if key not in allowed:
+                    raise v.err(f"unknown key `{key}` in {kind}", sub, key)
+            if "types" not in sub:
+                raise v.err(f"{kind} needs `types`", sub)
+            v.str_list(sub["types"], "`types`", sub, "types")
+            if kind == "referrers":
+                if not isinstance(sub.get("path"), str):
+                    raise v.err("referrers needs a `path` (in the referring assets' data)", sub)
+            else:
+                if sub.get("within", "all") not in WITHIN_FIND:
+                    raise v.err(f"`within` must be one of {', '.join(WITHIN_FIND)}", sub, "within")
+                if "one" in sub and not isinstance(sub["one"], bool):
+                    raise v.err("`one` must be true or false", sub, "one")
+                if "where" in sub:
+                    var = sub.get("as", "item")
+                    v.condition(sub["where"], names | {var}, params, sub, "where")
+        if kind == "grants":
+            sub = v.mapping(arg, "grants arguments", form, kind)
+            for key in sub:
+                if key != "within":
+                    raise v.err(f"unknown key `{key}` in grants", sub, key)
+            if sub.get("within", "all") not in WITHIN_GRANTS:
+                raise v.err("grants `within` must be phi or all", sub, "within")
+        if kind in ("effective_iam", "effective_audit_configs") and arg is not True:
+            raise v.err(f"`{kind}` takes true", form, kind)
+        if kind == "org_policy" and not (isinstance(arg, str) and arg.startswith("constraints/")):
+            raise v.err("`org_policy` takes a constraint name like constraints/iam.x", form, kind)
+        names = names | {name}
+    if "when" in doc:
+        v.condition(doc["when"], names, params, doc, "when")
+    v.condition(doc["assert"], names, params, doc, "assert")
+    evidence = v.str_list(doc.get("evidence") or [], "`evidence`", doc, "evidence")
+    for i, path in enumerate(evidence):
+        v.path(path, names, doc["evidence"], i)
+    rem = v.mapping(doc["remediation"], "`remediation`", doc, "remediation")
+    for key in rem:
+        if key not in ("summary", "terraform", "fix", "console", "gcloud"):
+            raise v.err(f"unknown key `{key}` in remediation", rem, key)
+        if not isinstance(rem[key], str):
+            raise v.err(f"remediation `{key}` must be text", rem, key)
+    if "summary" not in rem:
+        raise v.err("remediation needs a `summary`", rem)
+    refs = v.str_list(doc.get("references") or [], "`references`", doc, "references")
+    return Rule(
+        id=rid, title=title.strip(), severity=doc["severity"], controls=tuple(controls),
+        description=doc["description"].strip(), asset_types=tuple(types), scope=scope,
+        optional=optional, params={k: dict(s) for k, s in params.items()},
+        when=doc.get("when"), let=dict(lets), assert_=doc["assert"], evidence=tuple(evidence),
+        remediation=dict(rem), references=tuple(refs), path=file, raw=doc,
+    )
+
+
+def load_rule(path: FsPath) -> Rule:
+    """Load and validate one rule.yaml; its folder name must be its id."""
+    raw = load_yaml(path, RuleError)
+    return _validate(raw, str(path), path.parent.name)
+
+
+def _load_controls(path: FsPath) -> dict[str, Control]:
+    raw = load_yaml(path, RuleError)
+    v = _V(str(path))
+    doc = v.mapping(raw, "a control catalog")
+    items = doc.get("controls")
+    if not isinstance(items, list):
+        raise v.err("a control catalog needs a `controls` list", doc)
+    out: dict[str, Control] = {}
+    for i, item in enumerate(items):
+        item = v.mapping(item, "a control", items, i)
+        cid = item.get("id")
+        if not isinstance(cid, str) or not CONTROL_ID.match(cid):
+            raise v.err("control `id` must look like hipaa/164.312(e)(1)", item, "id")
+        if cid in out:
+            raise v.err(f"duplicate control {cid}", item, "id")
+        if not isinstance(item.get("title"), str):
+            raise v.err(f"control {cid} needs its official `title`", item)
+        out[cid] = Control(cid, item["title"], str(item.get("section", "")),
+                           str(item.get("standard", "")), str(item.get("kind", "")),
+                           bool(item.get("covered", False)))
+    return out
+
+
+def _rule_files(root: FsPath) -> list[FsPath]:
+    if root.is_file():
+        return [root]
+    return sorted(root.rglob("rule.yaml"))
+
+
+def _find_controls(roots: Iterable[FsPath]) -> list[FsPath]:
+    found: list[FsPath] = []
+    for root in roots:
+        base = root if root.is_dir() else root.parent
+        for candidate in (base / "controls", base.parent / "controls", base.parent.parent / "controls"):
+            if candidate.is_dir():
+                found.extend(sorted(candidate.glob("*.yaml")))
+                break
+    return sorted(set(found))
+
+
+def load_pack(roots: Iterable[FsPath]) -> RulePack:
+    """Load every rule under the roots and the control catalogs; check ids and control links."""
+    roots = list(roots)
+    controls: dict[str, Control] = {}
+    for path in _find_controls(roots):
+        controls.update(_load_controls(path))
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    digest = hashlib.sha256()
+    for root in roots:
+        if not root.exists():
+            raise RuleError("no such rule directory or file", file=str(root))
+        for path in _rule_files(root):
+            rule = load_rule(path)
+            if rule.id in seen:
+                raise RuleError(f"rule {rule.id} is also defined in {seen[rule.id]}",
+                                file=str(path))
+            seen[rule.id] = str(path)
+            if controls:
+                for i, control in enumerate(rule.controls):
+                    if control not in controls:
+                        line, col = rule.raw["controls"].pos(i)
+                        raise RuleError(f"control {control} is not in the control catalog",
+                                        file=str(path), line=line, column=col)
+            rules.append(rule)
+            digest.update(rule.id.encode() + b"\0" + path.read_bytes() + b"\0")
+    for control_file in _find_controls(roots):
+        digest.update(control_file.read_bytes())
+    rules.sort(key=lambda r: r.id)
+    return RulePack(tuple(rules), controls, digest.hexdigest(), tuple(str(r) for r in roots))

@@ -1,0 +1,48 @@
+"""Findings JSON v1: versioned, deterministic, streamed one result per line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+import orjson
+
+from phiguard.errors import InputError
+from phiguard.findings import Finding
+from phiguard.report.summary import Tally
+
+__all__ = ["FINDINGS_SCHEMA", "read_findings", "write_findings"]
+
+FINDINGS_SCHEMA = "phiguard.findings/v1"
+
+
+def _dump(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def write_findings(out: IO[str], run: dict[str, Any], findings: Iterable[Finding], tally: Tally,
+                   waivers: Callable[[], list[dict[str, Any]]]) -> None:
+    """Write the findings document; `waivers` is read after every finding has been written."""
+    out.write('{"schema": "' + FINDINGS_SCHEMA + '",\n"run": ' + _dump(run) + ',\n"results": [')
+    first = True
+    for finding in findings:
+        tally.add(finding)
+        out.write(("\n" if first else ",\n") + _dump(finding.to_json()))
+        first = False
+    out.write("\n],\n\"summary\": " + _dump(tally.to_json()))
+    out.write(",\n\"waivers\": " + _dump(waivers()) + "}\n")
+
+
+def read_findings(path: str) -> dict[str, Any]:
+    """Load a findings document written by `write_findings`, checking its schema."""
+    try:
+        with open(path, "rb") as fh:
+            doc = orjson.loads(fh.read())
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=path) from None
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc}", file=path) from None
+    if not isinstance(doc, dict) or doc.get("schema") != FINDINGS_SCHEMA:
+        raise InputError(f"not a phiguard findings file (expected schema {FINDINGS_SCHEMA})",
+                         file=path)
+    return doc

@@ -1,0 +1,65 @@
+"""Tally findings as they stream past: counts for every view, details for the failures."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from phiguard.findings import SEVERITIES, Finding, Outcome, severity_rank
+
+__all__ = ["Tally"]
+
+OUTCOMES = ("PASS", "FAIL", "UNKNOWN", "WAIVED")
+
+
+class Tally:
+    """Counts by outcome, severity, rule and control; keeps up to `keep` non-passing findings."""
+
+    def __init__(self, keep: int = 5000) -> None:
+        self.keep = keep
+        self.outcomes: Counter[str] = Counter()
+        self.failing_by_severity: Counter[str] = Counter()
+        self.by_rule: dict[str, Counter[str]] = defaultdict(Counter)
+        self.by_control: dict[str, Counter[str]] = defaultdict(Counter)
+        self.rules_of_control: dict[str, set[str]] = defaultdict(set)
+        self.assets: set[str] = set()
+        self.notable: list[Finding] = []
+        self.dropped = 0
+        self.worst_failing = -1
+
+    def add(self, finding: Finding) -> None:
+        outcome = finding.outcome.value
+        self.outcomes[outcome] += 1
+        self.by_rule[finding.rule_id][outcome] += 1
+        for control in finding.controls:
+            self.by_control[control][outcome] += 1
+            self.rules_of_control[control].add(finding.rule_id)
+        if finding.outcome is Outcome.FAIL:
+            self.failing_by_severity[finding.severity] += 1
+            self.worst_failing = max(self.worst_failing, severity_rank(finding.severity))
+        if finding.outcome is not Outcome.PASS:
+            if len(self.notable) < self.keep:
+                self.notable.append(finding)
+            else:
+                self.dropped += 1
+
+    def watch(self, findings: Iterable[Finding]) -> Iterator[Finding]:
+        for finding in findings:
+            self.add(finding)
+            yield finding
+
+    def failing_at_or_above(self, severity: str) -> int:
+        threshold = severity_rank(severity)
+        return sum(n for sev, n in self.failing_by_severity.items()
+                   if severity_rank(sev) >= threshold)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcomes": {o: self.outcomes.get(o, 0) for o in OUTCOMES},
+            "failing_by_severity": {s: self.failing_by_severity.get(s, 0) for s in SEVERITIES},
+            "rules": {rid: {o: c.get(o, 0) for o in OUTCOMES}
+                      for rid, c in sorted(self.by_rule.items())},
+            "controls": {cid: {o: c.get(o, 0) for o in OUTCOMES}
+                         for cid, c in sorted(self.by_control.items())},
+        }

@@ -1,0 +1,118 @@
+"""The terminal summary: failures first, grouped by HIPAA control and severity, with evidence."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import IO, Any
+
+from phiguard.findings import Finding, Outcome, severity_rank
+from phiguard.policy.rule import RulePack
+from phiguard.report.summary import OUTCOMES, Tally
+
+__all__ = ["render_text"]
+
+_SEV_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
+              "low": "cyan", "info": "dim"}
+_OUT_STYLE = {"PASS": "green", "FAIL": "bold red", "UNKNOWN": "yellow", "WAIVED": "magenta"}
+MAX_DETAILED = 200
+
+
+def _value(value: Any) -> str:
+    text = "absent" if value is None else repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
+                waivers: list[dict[str, Any]], *, color: bool = False, width: int = 110) -> None:
+    """Write the human summary of a finished scan."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=out, force_terminal=color, no_color=not color, width=width,
+                      highlight=False, soft_wrap=False)
+    org = run["config"].get("organization") or "(organization not set)"
+    console.print(Text(f"phiguard {run['tool_version']} · HIPAA Security Rule scan · "
+                       f"organization {org}", style="bold"))
+    console.print(f"snapshot {run['snapshot_time'] or 'n/a'} · evaluated at {run['evaluated_at']}"
+                  f" · {run['records']} records · {len(run['rules_evaluated'])} rules · pack "
+                  f"{run['rule_pack_digest'][:19]}")
+    counts = Text("outcomes  ")
+    for outcome in OUTCOMES:
+        counts.append(f"{outcome} {tally.outcomes.get(outcome, 0)}   ", style=_OUT_STYLE[outcome])
+    console.print(counts)
+
+    controls = pack.controls
+    rules = pack.by_id()
+    failing = [f for f in tally.notable if f.outcome is Outcome.FAIL]
+    if failing:
+        console.print()
+        console.print(Text("Failures, by HIPAA control and severity", style="bold underline"))
+        groups: dict[str, list[Finding]] = defaultdict(list)
+        for finding in failing:
+            groups[finding.controls[0]].append(finding)
+        shown = 0
+        for control_id in sorted(groups):
+            title = controls[control_id].title if control_id in controls else ""
+            console.print(Text(f"\n{control_id.split('/', 1)[-1]} {title}", style="bold"))
+            items = sorted(groups[control_id],
+                           key=lambda f: (-severity_rank(f.severity), f.rule_id, f.asset))
+            for finding in items:
+                if shown >= MAX_DETAILED:
+                    break
+                shown += 1
+                line = Text("  ")
+                line.append(f"{finding.severity.upper():<8}", style=_SEV_STYLE[finding.severity])
+                line.append(f" {finding.rule_id}  ", style="bold")
+                rule = rules.get(finding.rule_id)
+                line.append(rule.title if rule else "")
+                console.print(line)
+                console.print(Text(f"            {finding.asset}", style="dim"))
+                console.print(Text(f"            {finding.message}"))
+                for path, value in finding.evidence[:4]:
+                    console.print(Text(f"              {path} = {_value(value)}", style="dim"))
+                if finding.waiver and finding.waiver.get("status") == "expired":
+                    console.print(Text(f"            waiver expired {finding.waiver['expires']}",
+                                       style="magenta"))
+        rest = len(failing) - shown + tally.dropped
+        if rest > 0:
+            console.print(f"\n  … and {rest} more failing findings (use --format json for all)")
+
+    unknown = [f for f in tally.notable if f.outcome is Outcome.UNKNOWN]
+    if unknown:
+        console.print()
+        console.print(Text(f"Not evaluable ({tally.outcomes['UNKNOWN']}): the data needed is "
+                           "absent; UNKNOWN never counts as PASS", style="bold yellow"))
+        for finding in unknown[:20]:
+            console.print(f"  {finding.rule_id:<9} {finding.asset}\n            {finding.message}")
+        if len(unknown) > 20:
+            console.print(f"  … and {tally.outcomes['UNKNOWN'] - 20} more")
+
+    console.print()
+    table = Table(title="HIPAA control matrix", title_justify="left", show_lines=False)
+    for col in ("control", "title", "rules", *OUTCOMES, "status"):
+        table.add_column(col, justify="right" if col in OUTCOMES else "left")
+    for control_id in sorted(set(controls) | set(tally.by_control)):
+        c = tally.by_control.get(control_id)
+        title = controls[control_id].title if control_id in controls else ""
+        n_rules = len(tally.rules_of_control.get(control_id, ()))
+        if not c:
+            table.add_row(control_id.split("/", 1)[-1], title, str(n_rules), "0", "0", "0", "0",
+                          Text("no data", style="dim"))
+            continue
+        status = ("FAIL" if c["FAIL"] else "UNKNOWN" if c["UNKNOWN"] else "PASS")
+        table.add_row(control_id.split("/", 1)[-1], title, str(n_rules),
+                      *(str(c.get(o, 0)) for o in OUTCOMES), Text(status, style=_OUT_STYLE[status]))
+    console.print(table)
+
+    if waivers:
+        console.print()
+        console.print(Text("Waivers", style="bold underline"))
+        for w in waivers:
+            style = {"active": "green", "expired": "bold red", "unused": "yellow"}[w["status"]]
+            line = Text("  ")
+            line.append(f"{w['status'].upper():<8}", style=style)
+            line.append(f" {w['rule']}  {w['asset']}  (expires {w['expires']}, approved by "
+                        f"{w['approved_by']}, matched {w['matched']})")
+            console.print(line)
+            console.print(Text(f"            {w['reason']}", style="dim"))
