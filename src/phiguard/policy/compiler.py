@@ -310,6 +310,8 @@ def _let_ref(form: Mapping[str, Any], many: bool) -> LetFn:
 def _let_referrers(form: Mapping[str, Any]) -> LetFn:
     spec = form["referrers"]
     types, path = tuple(spec["types"]), spec["path"]
+    # The path is read in the referring assets' REST body; a leading `data.` is accepted.
+    path = path[len("data."):] if path.startswith("data.") else path
     return lambda env: [AssetView(a, env.inv)
                         for a in env.inv.referrers(types, path, env.subject.asset)]
 

@@ -107,12 +107,17 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
             if not isinstance(value, list):
                 return MISSING, prefix
             rest = segments[i + 1:]
-            out = []
+            nested = any(s is ALL for s in rest)
+            out: list[Any] = []
             for j, item in enumerate(value):
                 sub, _ = walk(item, f"{prefix}[{j}]", rest, get)
                 if isinstance(sub, Unresolved) or _is_unknown(sub):
                     return sub, f"{prefix}[{j}]"
-                if sub is not MISSING:
+                if sub is MISSING:
+                    continue
+                if nested and isinstance(sub, list):
+                    out.extend(sub)  # a later [*] fans out again: keep the result flat
+                else:
                     out.append(sub)
             return out, f"{prefix}[*]" + "".join(_fmt("", s) for s in rest if s is not ALL)
         if isinstance(seg, int):
