@@ -1,0 +1,31 @@
+"""The socket guard itself: loopback works, anything else fails the test."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from conftest import NonLoopbackConnection
+
+
+def test_metadata_probe_disabled() -> None:
+    """Credential discovery is told there is no GCE metadata server."""
+    assert os.environ["NO_GCE_CHECK"] == "true"
+
+
+def test_non_loopback_connection_is_refused() -> None:
+    """Connecting to the metadata server address raises before any packet leaves."""
+    with socket.socket() as sock, pytest.raises(NonLoopbackConnection):
+        sock.connect(("169.254.169.254", 80))
+
+
+def test_loopback_connection_is_allowed() -> None:
+    """A server on 127.0.0.1 is reachable."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            conn, _ = server.accept()
+            conn.close()
