@@ -127,7 +127,8 @@ def _open(path: Path) -> BinaryIO:
     except OSError as exc:
         raise SnapshotError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+        fh.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return fh
 
 
