@@ -305,13 +305,20 @@ def read_users(path: Path) -> list[Asset]:
                             column=exc.colno) from None
     pages = doc if isinstance(doc, list) else [doc]
     users: list[Asset] = []
+    cursor = 0
+    line = 1
     for page in pages:
         if not isinstance(page, dict) or not isinstance(page.get("users", []), list):
             raise SnapshotError("expected an Admin SDK users.list response with a `users` array",
                                 file=file, line=1)
         for user in page.get("users", []):
             email = user.get("primaryEmail") if isinstance(user, dict) else None
-            line = _line_of(text, f'"{email}"') if isinstance(email, str) else 1
+            if isinstance(email, str):
+                # Users appear in file order: search forward from the previous one.
+                index = text.find(f'"{email}"', cursor)
+                if index >= 0:
+                    line += text.count("\n", cursor, index)
+                    cursor = index
             users.append(user_asset(user, file, line))
     return users
 

@@ -21,6 +21,7 @@ from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import Inventory, learn_project
+from phiguard.inventory.refs import project_of_name
 from phiguard.inventory.readers import RawItem, SnapshotFiles, decode_line, iter_raw, read_users
 from phiguard.inventory.records import RESOURCE, Record, merge_records, parse_record
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
@@ -79,6 +80,48 @@ def _find_first(files: SnapshotFiles, key: int, before: RawItem) -> str:
     return "an earlier record"
 
 
+_RESOURCE_ONLY = frozenset({RESOURCE})
+_POLICY_KEYS = ("iam_policy", "iamPolicy", "org_policy", "orgPolicy", "access_policy",
+                "accessPolicy", "access_level", "accessLevel", "service_perimeter",
+                "servicePerimeter")
+
+
+def _light_envelope(value: Any, wanted: set[str]) -> tuple[str, str, str | None, list[str]] | None:
+    """The envelope of a plain RESOURCE record of a type nothing joins to, or None.
+
+    Such records (most of a large org) are judged, and fully validated, in pass 2; pass 1 only
+    needs their name, type, time and ancestry. Anything unusual takes the full parse.
+    """
+    if type(value) is not dict:
+        return None
+    name = value.get("name")
+    asset_type = value.get("asset_type") or value.get("assetType")
+    if type(name) is not str or not name or type(asset_type) is not str or not asset_type:
+        return None
+    if asset_type in wanted or type(value.get("resource")) is not dict:
+        return None
+    for key in _POLICY_KEYS:
+        if key in value:
+            return None
+    update_time = value.get("update_time") or value.get("updateTime")
+    if update_time is not None and type(update_time) is not str:
+        return None
+    ancestors = value.get("ancestors") or []
+    if type(ancestors) is not list or not all(type(a) is str for a in ancestors):
+        return None
+    return name, asset_type, update_time, ancestors
+
+
+def _learn_from_name(projects: ProjectIndex, name: str, ancestors: list[str]) -> None:
+    first = ancestors[0] if ancestors else ""
+    if first.startswith("projects/"):
+        in_name = project_of_name(name)
+        number = first[9:]
+        if projects.get(number) is None or (in_name and projects.get(in_name) is None):
+            project_id = in_name if in_name and not in_name.isdigit() else None
+            projects.learn(number=number, project_id=project_id, ancestors=ancestors)
+
+
 def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
                  at_most_time: datetime | None = None) -> LoadedContext:
     """Pass 1: validate everything, keep policies and the join-target types."""
@@ -91,13 +134,23 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     counts: Counter[str] = Counter()
     latest: datetime | None = None
     records = 0
+    best = ""  # the latest update_time text seen; only later-looking ones are parsed
     for item in iter_items(files):
-        record = decode(item)
+        value = decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
         records += 1
+        light = _light_envelope(value, wanted)
+        record: Record | None = None
+        if light is None:
+            record = parse_record(value, item.file, item.line)
+            name, asset_type, kinds = record.name, record.asset_type, record.kinds
+            update_time, ancestors = record.update_time, record.ancestors
+        else:
+            name, asset_type, update_time, ancestors = light
+            kinds = _RESOURCE_ONLY
         digest = _digest(item)
         duplicate = False
-        for kind in record.kinds:
-            key = hash((record.name, kind))
+        for kind in kinds:
+            key = hash((name, kind))
             prior = seen.get(key)
             if prior is None:
                 seen[key] = digest
@@ -106,20 +159,23 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
             else:
                 first = _find_first(files, key, item)
                 raise SnapshotError(
-                    f"conflicting duplicate: {record.name} ({kind}) differs from the record at "
+                    f"conflicting duplicate: {name} ({kind}) differs from the record at "
                     f"{first}", file=item.file, line=item.line)
         if duplicate:
             skip.add((item.file, item.line))
             continue
-        if RESOURCE in record.kinds:
-            counts[record.asset_type] += 1
-        if record.update_time:
-            when = parse_time(record.update_time)
+        if RESOURCE in kinds:
+            counts[asset_type] += 1
+        if update_time and update_time[:19] >= best[:19]:
+            when = parse_time(update_time)
             if when is None:
-                raise SnapshotError(f"update_time {record.update_time!r} is not an RFC 3339 time",
+                raise SnapshotError(f"update_time {update_time!r} is not an RFC 3339 time",
                                     file=item.file, line=item.line)
             if latest is None or when > latest:
-                latest = when
+                latest, best = when, update_time
+        if record is None:
+            _learn_from_name(projects, name, ancestors)
+            continue
         learn_project(projects, record.to_asset())
         if record.kinds - {RESOURCE}:
             part = _policy_part(record)
@@ -163,7 +219,12 @@ def materialize(item: RawItem, policies: dict[str, Record], skip: frozenset[tupl
     """Pass 2: the judged asset for one record, or None when the record is not one to judge."""
     if (item.file, item.line) in skip:
         return None
-    record = decode(item)
+    value = decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
+    if types is not None and type(value) is dict:
+        asset_type = value.get("asset_type") or value.get("assetType")
+        if asset_type not in types and not any(k in value for k in _POLICY_KEYS):
+            return None
+    record = parse_record(value, item.file, item.line)
     if RESOURCE not in record.kinds:
         return None
     if types is not None and record.asset_type not in types:
