@@ -87,12 +87,26 @@ def parse_path(text: str) -> Path:
     return Path(text, segments[0], tuple(segments[1:]))
 
 
+_SUFFIX: dict[Any, str] = {}
+_PLAIN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
+
+
+def _suffix(seg: Any) -> str:
+    text = _SUFFIX.get(seg)
+    if text is None:
+        if isinstance(seg, int):
+            text = f"[{seg}]"
+        elif _PLAIN.fullmatch(seg):
+            text = f".{seg}"
+        else:
+            text = f"[{seg!r}]"
+        if len(_SUFFIX) < 100_000:
+            _SUFFIX[seg] = text
+    return text
+
+
 def _fmt(prefix: str, seg: Any) -> str:
-    if isinstance(seg, int):
-        return f"{prefix}[{seg}]"
-    if re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$-]*", seg):
-        return f"{prefix}.{seg}"
-    return f"{prefix}[{seg!r}]"
+    return prefix + _suffix(seg)
 
 
 Getter = Callable[[Any, str], Any]
