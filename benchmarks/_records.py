@@ -146,6 +146,33 @@ def gen_project_base(c: Ctx) -> Iterator[None]:
         yield from gen_service_account(c, sa.split("@")[0])
     for key in c.keys:
         yield from gen_crypto_key(c, key)
+    for region in c.regions:
+        yield from gen_snapshot_schedule(c, region)
+
+
+def gen_snapshot_schedule(c: Ctx, region: str) -> Iterator[None]:
+    """The `daily-snapshots` resource policy that compliant disks attach."""
+    rng = c.rng
+    link = f"{c.cpath}/regions/{region}/resourcePolicies/daily-snapshots"
+    c.w.add(
+        f"//compute.googleapis.com/projects/{c.p.id}/regions/{region}/resourcePolicies/"
+        "daily-snapshots",
+        "compute.googleapis.com/ResourcePolicy",
+        {
+            "kind": "compute#resourcePolicy", "id": number(rng, 19), "name": "daily-snapshots",
+            "creationTimestamp": COMPUTE_TIMES[rng.getrandbits(12)],
+            "region": f"{c.cpath}/regions/{region}", "selfLink": link, "status": "READY",
+            "snapshotSchedulePolicy": {
+                "schedule": {"dailySchedule": {"daysInCycle": 1, "startTime": "04:00",
+                                               "duration": "PT14400S"}},
+                "retentionPolicy": {"maxRetentionDays": rng.choice([7, 14, 35]),
+                                    "onSourceDiskDelete": "KEEP_AUTO_SNAPSHOTS"},
+                "snapshotProperties": {"storageLocations": [region.split("-")[0]]},
+            },
+        },
+        c.crm_parent(), region, c.p.ancestors,
+    )
+    yield
 
 
 # --- weighted groups (the bulk of every project) ---------------------------------------------

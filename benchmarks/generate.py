@@ -41,6 +41,7 @@ from typing import Any
 from _cai import (
     ASSETS_PER_PROJECT,
     ENVS,
+    GENERATOR_VERSION,
     MANIFEST,
     PART_ASSETS,
     TEAMS,
@@ -298,6 +299,7 @@ def generate(
     elapsed = time.perf_counter() - started
     manifest: dict[str, Any] = {
         "generator": "benchmarks/generate.py",
+        "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "assets": n_assets,
         "iam_policy_records": n_iam,
@@ -308,6 +310,8 @@ def generate(
         "snapshot": str(files[0] if shards == 1 else out / "assets"),
         "files": [str(f) for f in files],
         "users": str(users_file),
+        # What to pass to `phiguard scan`: the snapshot, and the users file when it is not inside.
+        "scan_paths": [str(files[0]), str(users_file)] if shards == 1 else [str(out / "assets")],
         "directory_users": len(users["users"]),
         "config": str(out / "phiguard.yaml"),
         "organization": f"organizations/{plan.org_id}",

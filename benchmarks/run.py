@@ -21,11 +21,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -152,18 +154,28 @@ class ScanResult:
     stderr_tail: str
 
 
-def measure(cmd: list[str]) -> tuple[int, float, Any, TreeSampler, str]:
-    """Run `cmd`; return (exit code, wall seconds, wait4 rusage, sampler, stderr tail)."""
+def measure(cmd: list[str], timeout: float | None = None
+            ) -> tuple[int, float, Any, TreeSampler, str]:
+    """Run `cmd`; return (exit code, wall seconds, wait4 rusage, sampler, stderr tail).
+
+    After `timeout` seconds the child's whole process group is killed (exit code -9).
+    """
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err)
+                                stderr=err, start_new_session=True)
         sampler = TreeSampler(proc.pid)
         sampler.start()
+        timer = None
+        if timeout:
+            timer = threading.Timer(timeout, _kill_group, (proc.pid,))
+            timer.start()
         # wait4, not Popen.wait: its rusage is this child's alone (ru_maxrss: the largest
         # process in its tree), where RUSAGE_CHILDREN accumulates over every run so far.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        if timer:
+            timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop()
         err.seek(0)
@@ -171,11 +183,18 @@ def measure(cmd: list[str]) -> tuple[int, float, Any, TreeSampler, str]:
     return proc.returncode, wall, usage, sampler, tail
 
 
-def scan(phiguard: str, snapshot: str, config: str, fmt: str, jobs: int, assets: int,
-         lines: int, run: int, at: str) -> ScanResult:
-    cmd = [phiguard, "scan", snapshot, "--config", config, "--format", fmt,
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def scan(phiguard: str, paths: list[str], config: str, fmt: str, jobs: int, assets: int,
+         lines: int, run: int, at: str, timeout: float | None) -> ScanResult:
+    cmd = [phiguard, "scan", *paths, "--config", config, "--format", fmt,
            "--output", os.devnull, "--jobs", str(jobs), "--at", at]
-    code, wall, usage, sampler, tail = measure(cmd)
+    code, wall, usage, sampler, tail = measure(cmd, timeout)
+    if code == -signal.SIGKILL and timeout and wall >= timeout:
+        tail = f"killed after the {timeout:.0f} s timeout\n" + tail
     return ScanResult(
         assets=assets, lines=lines, format=fmt, jobs=jobs, run=run, exit_code=code,
         wall_s=round(wall, 3), assets_per_s=round(assets / wall),
@@ -246,9 +265,11 @@ def snapshot_for(assets: int, seed: int, shards: int, gzip: bool, out_root: Path
     manifest = out / generate.MANIFEST
     if manifest.exists():
         m: dict[str, Any] = json.loads(manifest.read_text())
-        if (m.get("assets"), m.get("seed"), m.get("shards"), m.get("gzip")) == (
-            assets, seed, shards, gzip
-        ) and all(Path(f).exists() for f in m["files"]):
+        key = (m.get("generator_version"), m.get("assets"), m.get("seed"), m.get("shards"),
+               m.get("gzip"))
+        if key == (generate.GENERATOR_VERSION, assets, seed, shards, gzip) and all(
+            Path(f).exists() for f in m["files"]
+        ):
             log(f"reusing {out} ({m['assets']:,} assets, generated in {m['seconds']} s)")
             m["reused"] = True
             return m
@@ -268,7 +289,7 @@ def snapshot_for(assets: int, seed: int, shards: int, gzip: bool, out_root: Path
 def markdown(results: list[ScanResult], help_timing: dict[str, Any] | None,
              machine: dict[str, Any]) -> str:
     lines = [
-        f"phiguard {machine['phiguard_version']} on {machine['cpus']} CPUs, "
+        f"{machine['phiguard_version']} (checkout {machine['commit']}) on {machine['cpus']} CPUs, "
         f"Python {machine['python']}, {machine['platform']}",
         "",
         "| assets | format | jobs | run | exit | wall s | assets/s | s per 1M (linear) | CPU s "
@@ -310,6 +331,19 @@ def targets_met(results: list[ScanResult], help_timing: dict[str, Any] | None) -
     return ok
 
 
+def checkout_commit() -> str:
+    """HEAD of the checkout this script is in, with `+dirty` when src/ or rules/ have changes."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(HERE.parent), *args], capture_output=True,
+                              text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "?"
+    return head + ("+dirty" if git("status", "--porcelain", "--", "src", "rules") else "")
+
+
 def find_phiguard(given: str | None) -> str:
     if given:
         return given
@@ -333,11 +367,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--shards", type=int, default=1, help="snapshot shards (1: one NDJSON file)")
     ap.add_argument("--gzip", action="store_true", help="gzip the snapshot")
+    ap.add_argument("--no-users", action="store_true",
+                    help="leave the directory users export out of the scan (MFA rules see none)")
     ap.add_argument("--at", default=AT, help="evaluation time passed to phiguard scan --at")
     ap.add_argument("--out", type=Path, default=HERE / "out", help="snapshot cache directory")
-    ap.add_argument("--snapshot", help="scan this snapshot instead of a generated one")
+    ap.add_argument("--snapshot", nargs="+",
+                    help="scan these paths (files or directories) instead of a generated snapshot")
     ap.add_argument("--config", help="phiguard.yaml for --snapshot")
     ap.add_argument("--phiguard", help="phiguard executable (default: beside this Python)")
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="kill a scan after this many seconds (reported as exit -9)")
     ap.add_argument("--help-runs", type=int, default=10, help="runs of `phiguard --help` (0: skip)")
     ap.add_argument("--json", action="store_true", help="print machine-readable JSON instead")
     ap.add_argument("--check", action="store_true",
@@ -353,17 +392,23 @@ def main(argv: list[str] | None = None) -> int:
     version = subprocess.run([phiguard, "--version"], capture_output=True, text=True,
                              check=False).stdout.strip() or "?"
     machine = {
+        "commit": checkout_commit(),
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "platform": platform.platform(terse=True), "phiguard_version": version,
         "phiguard": phiguard,
     }
     snapshots = []
     if args.snapshot:
-        snapshots.append({"snapshot": args.snapshot, "config": args.config, "assets": 0,
-                          "lines": 0})
+        snapshots.append({"snapshot": args.snapshot, "scan_paths": args.snapshot,
+                          "config": args.config, "assets": 0, "lines": 0})
     else:
         for n in args.assets:
-            snapshots.append(snapshot_for(n, args.seed, args.shards, args.gzip, args.out, log))
+            snap = snapshot_for(n, args.seed, args.shards, args.gzip, args.out, log)
+            if args.no_users:
+                if args.shards > 1:
+                    ap.error("--no-users needs --shards 1 (shards hold users.json)")
+                snap["scan_paths"] = snap["scan_paths"][:1]
+            snapshots.append(snap)
 
     results: list[ScanResult] = []
     for snap in snapshots:
@@ -371,8 +416,8 @@ def main(argv: list[str] | None = None) -> int:
             for jobs in args.jobs:
                 for run in range(1, args.repeat + 1):
                     log(f"scan {snap['snapshot']} --format {fmt} --jobs {jobs} (run {run}) ...")
-                    r = scan(phiguard, snap["snapshot"], snap["config"], fmt, jobs,
-                             max(snap["assets"], 1), snap["lines"], run, args.at)
+                    r = scan(phiguard, snap["scan_paths"], snap["config"], fmt, jobs,
+                             max(snap["assets"], 1), snap["lines"], run, args.at, args.timeout)
                     log(f"  exit {r.exit_code}, {r.wall_s:.2f} s, {r.assets_per_s:,} assets/s, "
                         f"tree PSS {r.tree_pss_mib:,.0f} MiB, max proc RSS "
                         f"{r.max_proc_rss_mib:,.0f} MiB")
