@@ -30,7 +30,7 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
     from rich.text import Text
 
     console = Console(file=out, force_terminal=color, no_color=not color, width=width,
-                      highlight=False, soft_wrap=False)
+                      highlight=False, soft_wrap=True)
     org = run["config"].get("organization") or "(organization not set)"
     console.print(Text(f"phiguard {run['tool_version']} · HIPAA Security Rule scan · "
                        f"organization {org}", style="bold"))
