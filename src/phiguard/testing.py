@@ -21,9 +21,10 @@ from phiguard.inventory.readers import user_asset
 from phiguard.inventory.records import Record, merge_records, parse_record
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.engine import Engine
-from phiguard.policy.rule import Rule, RulePack
+from phiguard.policy.rule import Rule, RulePack, validate_param_value
 
-__all__ = ["DEFAULT_AT", "ExampleResult", "assets_from_records", "check_examples", "run_rule"]
+__all__ = ["DEFAULT_AT", "ExampleResult", "assets_from_records", "check_examples", "check_pack",
+           "run_rule"]
 
 DEFAULT_AT = "2026-11-25T00:00:00Z"
 _OUTCOME_OF_FOLDER = {"pass": "PASS", "fail": "FAIL", "unknown": "UNKNOWN"}
@@ -42,8 +43,19 @@ def assets_from_records(records: list[Any], file: str = "<records>",
     return assets
 
 
+_PHI_KEYS = ("all", "projects", "folders", "project_labels", "networks")
+
+
 def _phi(config: dict[str, Any] | None) -> PhiConfig:
-    phi = (config or {"phi": {"all": True}}).get("phi") or {}
+    config = config if config is not None else {"phi": {"all": True}}
+    if not isinstance(config, dict) or set(config) - {"phi"}:
+        raise RuleError("an example's `config` takes only `phi`")
+    phi = config.get("phi") or {}
+    unknown = set(phi) - set(_PHI_KEYS) if isinstance(phi, dict) else {"?"}
+    if unknown:
+        # A misspelt key would silently put nothing in PHI scope.
+        raise RuleError(f"unknown `config.phi` keys: {', '.join(sorted(unknown))} "
+                        f"(expected: {', '.join(_PHI_KEYS)})")
     return PhiConfig(
         all=bool(phi.get("all", False)),
         projects=frozenset(str(p) for p in phi.get("projects", [])),
@@ -58,7 +70,17 @@ def run_rule(rule: Rule, assets: list[Asset], *, config: dict[str, Any] | None =
              at: datetime | str = DEFAULT_AT) -> dict[str, Finding]:
     """Evaluate one rule over a small set of assets; findings by asset name."""
     now = parse_time(at) if isinstance(at, str) else at
-    assert now is not None, f"bad time {at!r}"
+    if now is None:
+        raise RuleError(f"`at` {at!r} is not an RFC 3339 time", file=rule.path)
+    for name, value in (params or {}).items():
+        # A misspelt parameter would silently leave the default in force.
+        spec = rule.params.get(name)
+        if spec is None:
+            raise RuleError(f"rule {rule.id} has no parameter {name!r} "
+                            f"(it has: {', '.join(rule.params) or 'none'})", file=rule.path)
+        if not validate_param_value(spec, value):
+            raise RuleError(f"parameter {name} of rule {rule.id} takes a {spec['type']}, "
+                            f"got {value!r}", file=rule.path)
     has_users = any(a.asset_type == "admin.googleapis.com/User" for a in assets)
     inv = Inventory(assets, phi=_phi(config),
                     missing_sources=() if has_users else ["admin.googleapis.com/User"])
@@ -115,8 +137,11 @@ def check_examples(rule: Rule) -> list[ExampleResult]:
                 raise RuleError(exc.message, file=str(path), line=exc.line) from None
             subject = doc.get("subject") or assets[0].name
             expect = {subject: expected, **(doc.get("expect") or {})}
-            findings = run_rule(rule, assets, config=doc.get("config"),
-                                params=doc.get("params"), at=doc.get("at", DEFAULT_AT))
+            try:
+                findings = run_rule(rule, assets, config=doc.get("config"),
+                                    params=doc.get("params"), at=doc.get("at", DEFAULT_AT))
+            except RuleError as exc:
+                raise RuleError(exc.message, file=str(path)) from None
             for name, want in expect.items():
                 got = findings.get(name)
                 results.append(ExampleResult(

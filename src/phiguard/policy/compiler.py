@@ -111,8 +111,10 @@ class Env:
             return value, prefix
         return walk(value, prefix, path.segments, _get)
 
-    def record(self, path: str, value: Any) -> None:
-        if path not in self.evidence and len(self.evidence) < MAX_EVIDENCE:
+    def record(self, path: str, value: Any, *, always: bool = False) -> None:
+        """Keep the first value seen at a concrete path; `always` ignores the size cap (the
+        rule's declared `evidence` must not be crowded out by a long list's elements)."""
+        if path not in self.evidence and (always or len(self.evidence) < MAX_EVIDENCE):
             self.evidence[path] = value
 
 
@@ -352,11 +354,18 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
             if where is not None:
                 saved = env.vars.get(var)
                 env.vars[var] = (view, f"{var}")
-                verdict, _ = where(env)
-                if saved is None:
-                    env.vars.pop(var, None)
-                else:
-                    env.vars[var] = saved
+                # The filter's reads are about candidates, not the subject: recorded under
+                # `item...` they would show whichever candidate came first as if it decided.
+                kept = env.evidence
+                env.evidence = {}
+                try:
+                    verdict, _ = where(env)
+                finally:
+                    env.evidence = kept
+                    if saved is None:
+                        env.vars.pop(var, None)
+                    else:
+                        env.vars[var] = saved
                 if verdict != PASS:
                     continue
             out.append(view)

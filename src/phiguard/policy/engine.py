@@ -39,12 +39,19 @@ def _dedupe(reasons: Iterable[str]) -> list[str]:
 
 
 class Engine:
-    """Compiled rules, indexed by the asset types they judge."""
+    """Compiled rules, indexed by the asset types they judge.
 
-    def __init__(self, rules: Iterable[Rule], *, params: Mapping[str, Mapping[str, Any]] | None = None,
+    Compiled rules are closures, which pickle cannot carry; an Engine pickles as the rules and
+    settings it was built from and compiles them again on arrival (each worker process once).
+    """
+
+    def __init__(self, rules: Iterable[Rule], *,
+                 params: Mapping[str, Mapping[str, Any]] | None = None,
                  enable: Iterable[str] = (), disable: Iterable[str] = ()) -> None:
+        rules = tuple(rules)
         enabled, disabled = set(enable), set(disable)
-        params = params or {}
+        params = {k: dict(v) for k, v in (params or {}).items()}
+        self._spec = (rules, params, frozenset(enabled), frozenset(disabled))
         self.rules: list[CompiledRule] = [
             compile_rule(r, params.get(r.id))
             for r in sorted(rules, key=lambda r: r.id)
@@ -59,6 +66,14 @@ class Engine:
                 if t != "*":
                     self._by_type.setdefault(t, []).append(cr)
         self._merged: dict[str, list[CompiledRule]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        rules, params, enabled, disabled = self._spec
+        return {"rules": rules, "params": params, "enable": enabled, "disable": disabled}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["rules"], params=state["params"],  # type: ignore[misc]
+                      enable=state["enable"], disable=state["disable"])
 
     def context_types(self) -> set[str]:
         """Types the rules join to: the Inventory must hold these in full."""
@@ -100,7 +115,7 @@ class Engine:
                     continue
             for path in cr.evidence:
                 value, cpath = env.resolve(path)
-                env.record(cpath, value)
+                env.record(cpath, value, always=True)
             verdict, reasons = cr.check(env)
             outcome = _OUTCOME.get(verdict, Outcome.UNKNOWN)
             if outcome is Outcome.PASS:

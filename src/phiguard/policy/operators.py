@@ -8,6 +8,7 @@ value cannot be judged (wrong type): None becomes UNKNOWN, never PASS.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ OPERATORS: dict[str, Operator] = {}
 
 
 def _op(name: str, arg: dict[str, Any], doc: str, example: dict[str, Any],
-        judges_absence: bool = False) -> Callable[[Callable[..., bool | None]], Callable[..., bool | None]]:
+        judges_absence: bool = False,
+        ) -> Callable[[Callable[..., bool | None]], Callable[..., bool | None]]:
     def register(fn: Callable[..., bool | None]) -> Callable[..., bool | None]:
         OPERATORS[name] = Operator(name, fn, arg, doc, example, judges_absence)
         return fn
@@ -74,9 +76,11 @@ def _num(value: Any) -> float | None:
         if text.endswith("s") and text[:-1].replace(".", "", 1).isdigit():
             text = text[:-1]
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             return None
+        # "nan" and "inf" parse as floats but are no measurement: they compare False either way.
+        return number if math.isfinite(number) else None
     return None
 
 
@@ -84,7 +88,8 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-@_op("exists", _BOOL, "is present (true) or absent (false)", {"path": "data.sslPolicy", "exists": True},
+@_op("exists", _BOOL, "is present (true) or absent (false)",
+     {"path": "data.sslPolicy", "exists": True},
      judges_absence=True)
 def _exists(value: Any, arg: bool, ctx: EvalContext) -> bool:
     present = value is not MISSING and value is not None and value != [] and value != ""
@@ -96,7 +101,8 @@ def _equals(value: Any, arg: Any, ctx: EvalContext) -> bool:
     return bool(value == arg)
 
 
-@_op("not_equals", _ANY, "differs from the argument", {"path": "data.name", "not_equals": "default"})
+@_op("not_equals", _ANY, "differs from the argument",
+     {"path": "data.name", "not_equals": "default"})
 def _not_equals(value: Any, arg: Any, ctx: EvalContext) -> bool:
     return bool(value != arg)
 
@@ -190,12 +196,14 @@ for _name, _cmp, _doc in (
                                  _name: 0.5})
 
 
-@_op("count_gte", _INT, "(a list) has at least N elements", {"path": "data.healthChecks", "count_gte": 1})
+@_op("count_gte", _INT, "(a list) has at least N elements",
+     {"path": "data.healthChecks", "count_gte": 1})
 def _count_gte(value: Any, arg: int, ctx: EvalContext) -> bool | None:
     return len(value) >= arg if isinstance(value, list | dict | str) else None
 
 
-@_op("count_lte", _INT, "(a list) has at most N elements", {"path": "data.peerings", "count_lte": 0})
+@_op("count_lte", _INT, "(a list) has at most N elements",
+     {"path": "data.peerings", "count_lte": 0})
 def _count_lte(value: Any, arg: int, ctx: EvalContext) -> bool | None:
     return len(value) <= arg if isinstance(value, list | dict | str) else None
 
@@ -222,18 +230,28 @@ def _version(value: Any) -> tuple[int, ...] | None:
     return parts or None
 
 
+def _version_cmp(value: Any, arg: Any) -> int | None:
+    """-1, 0 or 1 comparing two versions part by part; missing parts count as 0 (1.2 == 1.2.0)."""
+    a, b = _version(value), _version(arg)
+    if a is None or b is None:
+        return None
+    width = max(len(a), len(b))
+    a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
+    return (a > b) - (a < b)
+
+
 @_op("version_gte", _STR, "is the same version or newer (TLS_1_3 > TLS_1_2 > TLS_1_0)",
      {"path": "policy.data.minTlsVersion", "version_gte": "TLS_1_2"})
 def _version_gte(value: Any, arg: str, ctx: EvalContext) -> bool | None:
-    a, b = _version(value), _version(arg)
-    return None if a is None or b is None else a >= b
+    order = _version_cmp(value, arg)
+    return None if order is None else order >= 0
 
 
 @_op("version_lt", _STR, "is an older version",
      {"path": "data.minTlsVersion", "version_lt": "TLS_1_2"})
 def _version_lt(value: Any, arg: str, ctx: EvalContext) -> bool | None:
-    a, b = _version(value), _version(arg)
-    return None if a is None or b is None else a < b
+    order = _version_cmp(value, arg)
+    return None if order is None else order < 0
 
 
 def _days(value: Any) -> float | None:
@@ -281,8 +299,11 @@ def _cidr_internet(value: Any, arg: bool, ctx: EvalContext) -> bool | None:
     items = _as_list(value)
     if not all(isinstance(v, str) for v in items):
         return None
-    hit = any(v.strip() in _INTERNET or (_network(v) is not None and _network(v).prefixlen == 0)  # type: ignore[union-attr]
-              for v in items)
+    nets = [_network(v) for v in items]
+    if any(n is None for n in nets):
+        return None  # a range we cannot read might be the internet: never guess "not exposed"
+    hit = any(v.strip() in _INTERNET or (n is not None and n.prefixlen == 0)
+              for v, n in zip(items, nets, strict=True))
     return hit == bool(arg)
 
 
@@ -294,7 +315,7 @@ def _cidr_overlaps(value: Any, arg: list[str], ctx: EvalContext) -> bool | None:
     theirs = [_network(v) for v in _as_list(arg) if isinstance(v, str)]
     if any(n is None for n in mine):
         return None
-    return any(a.version == b.version and a.overlaps(b)  # type: ignore[arg-type]
+    return any(a.version == b.version and a.overlaps(b)
                for a in mine if a for b in theirs if b)
 
 
@@ -307,14 +328,19 @@ def _cidr_prefix_lt(value: Any, arg: int, ctx: EvalContext) -> bool | None:
     return any(n.prefixlen < arg for n in nets if n)
 
 
+_PORTS = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?")
+
+
 def _port_range(text: Any) -> tuple[int, int] | None:
-    text = str(text).strip()
-    if "-" in text:
-        lo, _, hi = text.partition("-")
-        if lo.isdigit() and hi.isdigit():
-            return int(lo), int(hi)
+    """`"22"` or `"1000-2000"` as an inclusive (low, high); None if it is neither."""
+    if isinstance(text, bool):
         return None
-    return (int(text), int(text)) if text.isdigit() else None
+    match = _PORTS.fullmatch(str(text).strip())
+    if match is None:
+        return None
+    lo = int(match.group(1))
+    hi = int(match.group(2)) if match.group(2) is not None else lo
+    return (lo, hi) if lo <= hi else None
 
 
 @_op("ports_include", {"type": "array"},
@@ -322,10 +348,12 @@ def _port_range(text: Any) -> tuple[int, int] | None:
      {"path": "item.ports", "ports_include": ["22", "3389"]}, judges_absence=True)
 def _ports_include(value: Any, arg: list[Any], ctx: EvalContext) -> bool | None:
     wanted = [_port_range(a) for a in arg]
+    if any(w is None for w in wanted):
+        return None
     if value is MISSING or value is None or value == []:
         return True
     opened = [_port_range(v) for v in _as_list(value)]
-    if any(o is None for o in opened) or any(w is None for w in wanted):
+    if any(o is None for o in opened):
         return None
     return any(o[0] <= w[1] and w[0] <= o[1] for o in opened if o for w in wanted if w)
 
@@ -346,7 +374,14 @@ def _phi_project(value: Any, arg: bool, ctx: EvalContext) -> bool | None:
     return ctx.project_is_phi(str(value)) == bool(arg)
 
 
+# Members that name no identity in any domain: never in a list of domains.
+_DOMAINLESS = ("allUsers", "allAuthenticatedUsers", "projectOwner:", "projectEditor:",
+               "projectViewer:")
+
+
 def _member_domain(member: str) -> str | None:
+    if member.startswith(_DOMAINLESS):
+        return ""
     kind, _, ident = member.partition(":")
     if kind in ("user", "group", "serviceAccount", "deleted"):
         _, at, domain = ident.rpartition("@")

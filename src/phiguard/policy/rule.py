@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from phiguard._util.yamlloc import LocDict, LocList, load_yaml
 from phiguard.errors import RuleError
 from phiguard.findings import SEVERITIES
-from phiguard._util.yamlloc import LocDict, LocList, load_yaml
 from phiguard.policy.forms import LET_FORMS, WITHIN_FIND, WITHIN_GRANTS
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import PathSyntaxError, parse_path
@@ -90,6 +90,7 @@ class _V:
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self.params: Mapping[str, Any] = {}
 
     def err(self, msg: str, node: Any = None, key: Any = None) -> RuleError:
         line = col = None
@@ -120,6 +121,12 @@ class _V:
             known = ", ".join(sorted(names))
             raise self.err(f"path {text!r} starts with unknown name {parsed.root!r} "
                            f"(known here: {known})", parent, key)
+        if parsed.root == "params" and parsed.segments:
+            first = parsed.segments[0]
+            if not isinstance(first, str) or first not in self.params:
+                declared = ", ".join(self.params) or "none"
+                raise self.err(f"path {text!r} names unknown parameter {first!r} "
+                               f"(declared: {declared})", parent, key)
 
     def arg(self, op: str, value: Any, names: frozenset[str], params: Mapping[str, Any],
             parent: LocDict) -> None:
@@ -278,6 +285,7 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
             raise v.err(f"parameter {name} needs a type: {', '.join(PARAM_TYPES)}", spec, "type")
         if "default" not in spec or not validate_param_value(spec, spec["default"]):
             raise v.err(f"parameter {name} needs a default of type {spec['type']}", spec)
+    v.params = params
     names = ROOTS
     lets = v.mapping(doc.get("let") or LocDict(), "`let`", doc, "let")
     for name, form in lets.items():
@@ -300,7 +308,8 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
             v.str_list(form["types"], "`types`", form, "types")
         if kind in ("referrers", "find"):
             sub = v.mapping(arg, f"{kind} arguments", form, kind)
-            allowed = {"types", "path"} if kind == "referrers" else {"types", "within", "where", "one", "as"}
+            allowed = ({"types", "path"} if kind == "referrers"
+                       else {"types", "within", "where", "one", "as"})
             for key in sub:
                 if key not in allowed:
                     raise v.err(f"unknown key `{key}` in {kind}", sub, key)
@@ -393,7 +402,8 @@ def _find_controls(roots: Iterable[FsPath]) -> list[FsPath]:
     found: list[FsPath] = []
     for root in roots:
         base = root if root.is_dir() else root.parent
-        for candidate in (base / "controls", base.parent / "controls", base.parent.parent / "controls"):
+        for candidate in (base / "controls", base.parent / "controls",
+                          base.parent.parent / "controls"):
             if candidate.is_dir():
                 found.extend(sorted(candidate.glob("*.yaml")))
                 break

@@ -24,20 +24,31 @@ class WaiverBook:
             self._by_rule.setdefault(w.rule, []).append(i)
 
     def apply(self, finding: Finding) -> Finding:
+        """The finding, WAIVED if an unexpired waiver matches; a FAIL that only an expired
+        waiver matches stays FAIL and carries that waiver with status `expired`."""
         if finding.outcome is not Outcome.FAIL:
             return finding
+        expired: int | None = None
         for i in self._by_rule.get(finding.rule_id, ()):
             waiver = self.waivers[i]
-            if waiver.matches(finding.rule_id, finding.asset):
-                self.matched[i] += 1
-                info = waiver.to_json()
-                if waiver.expired(self.at):
-                    info["status"] = "expired"
-                    return replace(finding, waiver=info,
-                                   message=f"{finding.message} (waiver expired {waiver.expires})")
-                info["status"] = "active"
-                return replace(finding, outcome=Outcome.WAIVED, waiver=info)
-        return finding
+            if not waiver.matches(finding.rule_id, finding.asset):
+                continue
+            if waiver.expired(self.at):
+                # A renewed waiver may follow the expired one: keep looking for an active one.
+                expired = i if expired is None else expired
+                continue
+            self.matched[i] += 1
+            info = waiver.to_json()
+            info["status"] = "active"
+            return replace(finding, outcome=Outcome.WAIVED, waiver=info)
+        if expired is None:
+            return finding
+        self.matched[expired] += 1
+        waiver = self.waivers[expired]
+        info = waiver.to_json()
+        info["status"] = "expired"
+        return replace(finding, waiver=info,
+                       message=f"{finding.message} (waiver expired {waiver.expires})")
 
     def report(self) -> list[dict[str, Any]]:
         """Each waiver with its status: active, expired, or unused (matched no failing finding)."""

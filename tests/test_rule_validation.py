@@ -1,0 +1,320 @@
+"""Rule validation: every error names the rule file, line and column; the JSON Schema agrees."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from phiguard.errors import RuleError
+from phiguard.policy.rule import load_pack, load_rule
+from phiguard.policy.schema import rule_schema
+from phiguard.testing import check_examples
+
+GOOD = """\
+id: TST-001
+title: Firewall rules keep SSH closed to the internet
+severity: high
+controls: [hipaa/164.312(e)(1)]
+description: a test rule
+asset_types: [compute.googleapis.com/Firewall]
+params:
+  ports: {type: list, default: ["22"]}
+let:
+  net: {ref: data.network, types: [compute.googleapis.com/Network]}
+assert:
+  all:
+    - {path: data.sourceRanges, cidr_internet: false}
+    - path: data.allowed
+      none: {path: item.ports, ports_include: {param: ports}}
+remediation:
+  summary: close it
+"""
+
+
+def load(tmp_path: Path, text: str, folder: str = "TST-001") -> Any:
+    path = tmp_path / folder / "rule.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return load_rule(path)
+
+
+def error(tmp_path: Path, text: str, folder: str = "TST-001") -> RuleError:
+    with pytest.raises(RuleError) as info:
+        load(tmp_path, text, folder)
+    err = info.value
+    assert err.file == str(tmp_path / folder / "rule.yaml")
+    return err
+
+
+def test_the_base_rule_is_valid(tmp_path: Path) -> None:
+    """The rule the other cases break is itself valid (so each failure is the edit's doing)."""
+    rule = load(tmp_path, GOOD)
+    assert rule.id == "TST-001" and rule.scope == "phi" and not rule.optional
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    """An unknown top-level key is named with its line and column."""
+    err = error(tmp_path, GOOD + "sevrity: low\n")
+    assert "unknown key `sevrity`" in err.message
+    assert (err.line, err.column) == (18, 1)
+    assert str(err).startswith(f"{tmp_path / 'TST-001' / 'rule.yaml'}:18:1: ")
+
+
+def test_unknown_operator(tmp_path: Path) -> None:
+    """An unknown operator is named at its own position."""
+    err = error(tmp_path, GOOD.replace("cidr_internet: false", "cidr_anywhere: false"))
+    assert "unknown operator `cidr_anywhere`" in err.message
+    assert (err.line, err.column) == (13, 33)
+
+
+def test_two_operators_in_a_leaf(tmp_path: Path) -> None:
+    """A leaf with two operators is rejected at the leaf."""
+    err = error(tmp_path, GOOD.replace("cidr_internet: false}",
+                                       "cidr_internet: false, exists: true}"))
+    assert "exactly one operator, got 2" in err.message
+    assert (err.line, err.column) == (13, 7)
+
+
+def test_leaf_without_operator(tmp_path: Path) -> None:
+    """A leaf with a path and no operator is rejected."""
+    err = error(tmp_path, GOOD.replace(", cidr_internet: false}", "}"))
+    assert "exactly one operator, got 0" in err.message
+    assert err.line == 13
+
+
+def test_bad_path_syntax(tmp_path: Path) -> None:
+    """A path that does not parse is reported at its key with where it breaks."""
+    err = error(tmp_path, GOOD.replace("path: data.sourceRanges", "path: data..sourceRanges"))
+    assert "bad path 'data..sourceRanges'" in err.message
+    assert (err.line, err.column) == (13, 8)
+
+
+def test_unknown_path_root(tmp_path: Path) -> None:
+    """A path starting at an unknown name lists the names known there."""
+    err = error(tmp_path, GOOD.replace("path: data.sourceRanges", "path: dta.sourceRanges"))
+    assert "unknown name 'dta'" in err.message and "net" in err.message
+    assert (err.line, err.column) == (13, 8)
+
+
+def test_item_is_unknown_outside_a_quantifier(tmp_path: Path) -> None:
+    """`item` is only a name inside a quantifier."""
+    err = error(tmp_path, GOOD.replace("path: data.sourceRanges", "path: item.sourceRanges"))
+    assert "unknown name 'item'" in err.message
+
+
+def test_unknown_param_reference(tmp_path: Path) -> None:
+    """`{param: X}` must name a declared parameter."""
+    err = error(tmp_path, GOOD.replace("{param: ports}", "{param: port}"))
+    assert "unknown parameter 'port'" in err.message
+    assert (err.line, err.column) == (15, 32)  # the operator it feeds
+
+
+def test_unknown_param_in_a_path(tmp_path: Path) -> None:
+    """A `params.X` path must name a declared parameter, or it would always be UNKNOWN."""
+    text = GOOD.replace("- {path: data.sourceRanges, cidr_internet: false}",
+                        "- {path: params.prots, count_gte: 1}")
+    err = error(tmp_path, text)
+    assert "unknown parameter 'prots'" in err.message
+    assert (err.line, err.column) == (13, 8)
+    load(tmp_path / "ok", text.replace("params.prots", "params.ports"))
+
+
+def test_param_default_must_match_its_type(tmp_path: Path) -> None:
+    """A parameter's default must have its declared type."""
+    err = error(tmp_path, GOOD.replace('default: ["22"]', "default: 22"))
+    assert "parameter ports needs a default of type list" in err.message
+    assert err.line == 8
+
+
+@pytest.mark.parametrize("control", ["164.312(e)(1)", "hipaa/164.312e1", "HIPAA/164.312(e)(1)"])
+def test_bad_control_id(tmp_path: Path, control: str) -> None:
+    """A control id must look like hipaa/164.312(e)(1); the error points at the item."""
+    err = error(tmp_path, GOOD.replace("[hipaa/164.312(e)(1)]", f"['{control}']"))
+    assert "does not look like" in err.message
+    assert (err.line, err.column) == (4, 12)
+
+
+@pytest.mark.parametrize("title", ["Ensure SSH is closed", "ensure ssh is closed"])
+def test_title_must_not_start_with_ensure(tmp_path: Path, title: str) -> None:
+    """A title states what is true when the rule passes, never "Ensure ..."."""
+    err = error(tmp_path, GOOD.replace("Firewall rules keep SSH closed to the internet", title))
+    assert "Ensure" in err.message
+    assert (err.line, err.column) == (2, 1)
+
+
+def test_id_must_match_its_folder(tmp_path: Path) -> None:
+    """The rule id equals its folder name."""
+    err = error(tmp_path, GOOD, folder="TST-002")
+    assert "differs from its folder name TST-002" in err.message
+    assert (err.line, err.column) == (1, 1)
+
+
+@pytest.mark.parametrize("rid", ["CKV_GCP_56", "tls-002", "TLS-2", "TLS002"])
+def test_id_format(tmp_path: Path, rid: str) -> None:
+    """Ids are readable AREA-NNN."""
+    err = error(tmp_path, GOOD.replace("id: TST-001", f"id: {rid}"), folder=rid)
+    assert "AREA-NNN" in err.message
+
+
+def test_bad_severity(tmp_path: Path) -> None:
+    """Severity is an enum."""
+    err = error(tmp_path, GOOD.replace("severity: high", "severity: urgent"))
+    assert "`severity` must be one of" in err.message and err.line == 3
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    """A missing required key is named."""
+    err = error(tmp_path, GOOD.replace("remediation:\n  summary: close it\n", ""))
+    assert "missing required key `remediation`" in err.message
+
+
+def test_bad_asset_type(tmp_path: Path) -> None:
+    """Asset types look like service.googleapis.com/Kind."""
+    err = error(tmp_path, GOOD.replace("[compute.googleapis.com/Firewall]", "[Firewall]"))
+    assert "not a CAI asset type" in err.message and (err.line, err.column) == (6, 15)
+
+
+def test_unknown_key_in_a_let_form(tmp_path: Path) -> None:
+    """A let form with an unknown key, or a ref without types, is rejected."""
+    err = error(tmp_path, GOOD.replace(", types: [compute.googleapis.com/Network]", ""))
+    assert "`ref` is used with `types`" in err.message and err.line == 10
+    err = error(tmp_path / "b", GOOD.replace("net: {ref:", "net: {refz:"))
+    assert "needs exactly one of" in err.message
+
+
+def test_unknown_key_beside_a_quantifier(tmp_path: Path) -> None:
+    """A quantifier takes only path, as, default and because beside it."""
+    err = error(tmp_path, GOOD.replace("      none:", "      every: {path: item, exists: true}\n"
+                                                      "      none:"))
+    assert "beside a quantifier" in err.message and err.line == 14
+
+
+def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
+    """A YAML mapping with a key twice is an error at the second key."""
+    err = error(tmp_path, GOOD.replace("severity: high\n", "severity: high\nseverity: low\n"))
+    assert "duplicate key 'severity'" in err.message and (err.line, err.column) == (4, 1)
+
+
+def test_bad_operator_argument_type(tmp_path: Path) -> None:
+    """An operator argument of the wrong type is reported against the operator's schema."""
+    err = error(tmp_path, GOOD.replace("cidr_internet: false", "cidr_internet: nope"))
+    assert "takes true or false" in err.message and (err.line, err.column) == (13, 33)
+    err = error(tmp_path / "b", GOOD.replace("{param: ports}", "'22'"))
+    assert "takes a list" in err.message
+
+
+def test_bad_regex(tmp_path: Path) -> None:
+    """A `matches` argument must be a valid regex."""
+    err = error(tmp_path, GOOD.replace("cidr_internet: false", "matches: '(['"))
+    assert "invalid regex" in err.message
+
+
+def test_missing_examples_are_rejected(tmp_path: Path) -> None:
+    """A rule without a pass/ or without a fail/ example is rejected when its examples run."""
+    rule = load(tmp_path, GOOD)
+    with pytest.raises(RuleError, match="no pass/ example"):
+        check_examples(rule)
+    example = {"assets": [{"name": "//compute.googleapis.com/projects/p/global/firewalls/f",
+                           "asset_type": "compute.googleapis.com/Firewall",
+                           "resource": {"data": {"sourceRanges": ["10.0.0.0/8"]}},
+                           "ancestors": ["projects/1"]}]}
+    (tmp_path / "TST-001" / "pass").mkdir()
+    (tmp_path / "TST-001" / "pass" / "a.json").write_text(json.dumps(example))
+    with pytest.raises(RuleError, match="no fail/ example"):
+        check_examples(rule)
+
+
+def test_example_with_unknown_param_is_rejected(tmp_path: Path) -> None:
+    """An example's misspelt parameter is an error naming the example, not a silent default."""
+    rule = load(tmp_path, GOOD)
+    example = {"params": {"prots": ["23"]},
+               "assets": [{"name": "//compute.googleapis.com/projects/p/global/firewalls/f",
+                           "asset_type": "compute.googleapis.com/Firewall",
+                           "resource": {"data": {}}, "ancestors": ["projects/1"]}]}
+    path = tmp_path / "TST-001" / "pass" / "a.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(example))
+    with pytest.raises(RuleError, match="no parameter 'prots'") as info:
+        check_examples(rule)
+    assert info.value.file == str(path)
+    example["params"] = {}
+    example["config"] = {"phi": {"project": ["p"]}}
+    path.write_text(json.dumps(example))
+    with pytest.raises(RuleError, match=r"unknown `config.phi` keys: project"):
+        check_examples(rule)
+
+
+def test_pack_rejects_unknown_controls_and_duplicate_ids(tmp_path: Path) -> None:
+    """A pack names a control missing from its catalog with position, and a duplicate id."""
+    (tmp_path / "controls").mkdir()
+    (tmp_path / "controls" / "hipaa.yaml").write_text(
+        "controls:\n  - {id: hipaa/164.312(b), title: Audit controls}\n")
+    load(tmp_path / "pack", GOOD)
+    with pytest.raises(RuleError, match=r"control hipaa/164.312\(e\)\(1\) is not in the") as info:
+        load_pack([tmp_path / "pack"])
+    assert (info.value.line, info.value.column) == (4, 12)
+    with pytest.raises(RuleError, match="no such rule directory"):
+        load_pack([tmp_path / "nowhere"])
+
+
+# JSON Schema ---------------------------------------------------------------------------------
+
+def _bundled(rules_dir: Path) -> list[Path]:
+    return sorted(rules_dir.glob("*/*/rule.yaml"))
+
+
+def test_schema_is_a_valid_2020_12_schema() -> None:
+    """rule_schema() is itself a valid JSON Schema 2020-12 document."""
+    jsonschema.Draft202012Validator.check_schema(rule_schema())
+
+
+def test_schema_accepts_every_bundled_rule(rules_dir: Path) -> None:
+    """Every bundled rule.yaml satisfies the generated JSON Schema."""
+    validator = jsonschema.Draft202012Validator(rule_schema())
+    files = _bundled(rules_dir)
+    assert len(files) >= 40
+    problems = {}
+    for path in files:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        errors = [e.message[:200] for e in validator.iter_errors(doc)]
+        if errors:
+            problems[str(path)] = errors[:2]
+    assert problems == {}
+
+
+def _break(doc: dict[str, Any], how: str) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    if how == "unknown top key":
+        doc["sevrity"] = "low"
+    elif how == "unknown operator":
+        doc["assert"] = {"path": "data.x", "cidr_anywhere": True}
+    elif how == "two operators":
+        doc["assert"] = {"path": "data.x", "exists": True, "equals": 1}
+    elif how == "bad severity":
+        doc["severity"] = "urgent"
+    elif how == "bad id":
+        doc["id"] = "CKV_GCP_56"
+    elif how == "bad arg":
+        doc["assert"] = {"path": "data.x", "cidr_internet": "yes"}
+    elif how == "ref without types":
+        doc["let"] = {"n": {"ref": "data.network"}}
+    elif how == "empty all":
+        doc["assert"] = {"all": []}
+    return doc
+
+
+@pytest.mark.parametrize("how", ["unknown top key", "unknown operator", "two operators",
+                                 "bad severity", "bad id", "bad arg", "ref without types",
+                                 "empty all"])
+def test_schema_rejects_a_broken_rule(how: str) -> None:
+    """The schema accepts the base rule and rejects each way of breaking it."""
+    validator = jsonschema.Draft202012Validator(rule_schema())
+    doc = yaml.safe_load(GOOD)
+    assert list(validator.iter_errors(doc)) == []
+    assert list(validator.iter_errors(_break(doc, how))) != []
