@@ -14,8 +14,9 @@ __all__ = ["last_segment", "project_of_name", "ref_key", "region_of"]
 _URL = re.compile(r"^https?://[^/]+/")
 # REST selfLinks carry an API prefix before the resource path: compute/v1/, compute/beta/,
 # sql/v1beta4/, storage/v1/b/, v1/ ...
-_API_PREFIX = re.compile(r"^(?:[a-z]+/)?(?:v\d[a-z0-9]*)/")
+_API_PREFIX = re.compile(r"^(?:[a-z]+/)?(?:v\d[a-z0-9]*|beta|alpha)/")
 _CAI = re.compile(r"^//[^/]+/")
+_HOST = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.googleapis\.com/")
 
 
 def ref_key(ref: str) -> str:
@@ -28,6 +29,9 @@ def ref_key(ref: str) -> str:
         key = _API_PREFIX.sub("", key, count=1)
         if key.startswith("b/") and "/o/" not in key:  # storage JSON API bucket links
             key = key[2:]
+    elif _HOST.match(ref):
+        # Log sink destinations: `logging.googleapis.com/projects/...`, `storage.googleapis.com/b`.
+        key = _HOST.sub("", ref, count=1)
     else:
         key = ref
     return key.strip("/")
