@@ -12,6 +12,7 @@ The contract other tools rely on (extend it, never rename it):
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = ["Config", "Waiver", "load_config"]
 _TOP = ("organization", "phi", "params", "rules", "waivers")
 _PHI = ("all", "projects", "folders", "project_labels", "networks")
 _WAIVER = ("rule", "asset", "reason", "approved_by", "expires")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,25 @@ def _strs(v: Any, node: LocDict, key: str, file: str) -> frozenset[str]:
 def _mapping(v: Any, what: str, parent: LocDict, key: str, file: str) -> LocDict:
     if v is None:
         return LocDict()
-    if not isinstance(v, dict):
+    if not isinstance(v, LocDict):
         line, col = parent.pos(key)
         raise ConfigError(f"{what} must be a mapping", file=file, line=line, column=col)
-    return v  # type: ignore[return-value]
+    return v
+
+
+def _labels(node: LocDict, file: str) -> dict[str, str]:
+    """Label values as GCP writes them: YAML `true` and `5` mean the label text "true", "5"."""
+    out: dict[str, str] = {}
+    for key, value in node.items():
+        if isinstance(value, bool):
+            out[str(key)] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            out[str(key)] = str(value)
+        else:
+            line, col = node.pos(key)
+            raise ConfigError(f"`phi.project_labels.{key}` must be a label value (text)",
+                              file=file, line=line, column=col)
+    return out
 
 
 def _unknown_keys(node: LocDict, allowed: tuple[str, ...], where: str, file: str) -> None:
@@ -147,7 +164,7 @@ def load_config(path: Path | None) -> Config:
     raw = load_yaml(path, ConfigError)
     if raw is None:
         raw = LocDict()
-    if not isinstance(raw, dict):
+    if not isinstance(raw, LocDict):
         raise ConfigError("phiguard.yaml must be a mapping of settings", file=file, line=1)
     _unknown_keys(raw, _TOP, "phiguard.yaml", file)
     org = raw.get("organization")
@@ -173,7 +190,7 @@ def load_config(path: Path | None) -> Config:
         all=everything,
         projects=_strs(phi_raw.get("projects"), phi_raw, "projects", file),
         folders=folders,
-        project_labels={str(k): str(v) for k, v in labels.items()},
+        project_labels=_labels(labels, file),
         networks=_strs(phi_raw.get("networks"), phi_raw, "networks", file),
     )
     params_raw = _mapping(raw.get("params"), "`params`", raw, "params", file)
@@ -183,23 +200,30 @@ def load_config(path: Path | None) -> Config:
                                              rule_id, file))
     rules_raw = _mapping(raw.get("rules"), "`rules`", raw, "rules", file)
     _unknown_keys(rules_raw, ("enable", "disable"), "rules", file)
-    waivers_raw = raw.get("waivers") or LocList()
-    if not isinstance(waivers_raw, list):
+    waivers_raw = raw.get("waivers")
+    if waivers_raw is None:
+        waivers_raw = LocList()
+    if not isinstance(waivers_raw, LocList):
         line, col = raw.pos("waivers")
         raise ConfigError("`waivers` must be a list", file=file, line=line, column=col)
     waivers = []
     for i, w in enumerate(waivers_raw):
-        if not isinstance(w, dict):
+        if not isinstance(w, LocDict):
             line, col = waivers_raw.pos(i)
             raise ConfigError("a waiver must be a mapping", file=file, line=line, column=col)
         _unknown_keys(w, _WAIVER, "a waiver", file)
         for key in _WAIVER:
+            if key == "expires" and w.get(key) is not None and not isinstance(w[key], str):
+                w[key] = str(w[key])  # `expires: 20270131` is a YAML number: report it as a date
             if not isinstance(w.get(key), str) or not w[key].strip():
                 line, col = w.pos(key) if key in w else (w.line, w.column)
                 raise ConfigError(f"a waiver needs `{key}` (text)", file=file, line=line,
                                   column=col)
         try:
-            expires = date.fromisoformat(w["expires"].strip())
+            text = w["expires"].strip()
+            if not _DATE.match(text):
+                raise ValueError(text)
+            expires = date.fromisoformat(text)
         except ValueError:
             line, col = w.pos("expires")
             raise ConfigError(f"waiver `expires` must be a date (YYYY-MM-DD), got {w['expires']!r}",

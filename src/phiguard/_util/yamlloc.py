@@ -24,7 +24,8 @@ class LocDict(dict[str, Any]):
     key_pos: dict[str, tuple[int, int]]
 
     def pos(self, key: str) -> tuple[int, int]:
-        return getattr(self, "key_pos", {}).get(key, (self.line, self.column))
+        positions: dict[str, tuple[int, int]] = getattr(self, "key_pos", {})
+        return positions.get(key, (self.line, self.column))
 
 
 class LocList(list[Any]):
@@ -97,9 +98,10 @@ def load_yaml(path: Path, error: type[InputError] = InputError) -> Any:
     except OSError as exc:
         raise error(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     except UnicodeDecodeError as exc:
-        raise error(f"not valid UTF-8 (byte {exc.start})", file=str(path)) from None
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise error(f"not valid UTF-8 (byte {exc.start})", file=str(path), line=line) from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
@@ -108,3 +110,5 @@ def load_yaml(path: Path, error: type[InputError] = InputError) -> Any:
         raise error(what, file=str(path)) from None
     except yaml.YAMLError as exc:
         raise error(f"invalid YAML: {exc}", file=str(path)) from None
+    except RecursionError:
+        raise error("YAML nested too deeply", file=str(path)) from None

@@ -33,16 +33,21 @@ _NUMBER = re.compile(r"^\d+$")
 def learn_project(projects: ProjectIndex, asset: Asset) -> None:
     """Teach the project index what one asset reveals about project ids and numbers."""
     if asset.asset_type == PROJECT_TYPE:
+        # `data` is the producer's REST body: take only values of the documented types.
         data = asset.data
         number = data.get("projectNumber")
-        name = data.get("name")
-        if number is None and isinstance(name, str) and name.startswith("projects/"):
-            number = name.split("/", 1)[1]
-        if number is None:
-            number = asset.name.rsplit("/", 1)[-1]
+        if isinstance(number, int) and not isinstance(number, bool):
+            number = str(number)
+        if not isinstance(number, str) or not number:
+            name = data.get("name")
+            number = (name.split("/", 1)[1] if isinstance(name, str)
+                      and name.startswith("projects/") else asset.name.rsplit("/", 1)[-1])
+        project_id = data.get("projectId")
         labels = data.get("labels") if isinstance(data.get("labels"), dict) else None
-        projects.learn(number=str(number), project_id=data.get("projectId"), labels=labels,
-                       ancestors=asset.ancestors)
+        projects.learn(number=number,
+                       project_id=project_id if isinstance(project_id, str) and project_id
+                       else None,
+                       labels=labels, ancestors=asset.ancestors)
         return
     first = asset.ancestors[0] if asset.ancestors else ""
     in_name = project_of_name(asset.name)
@@ -119,19 +124,22 @@ class Inventory:
             return None
         return asset
 
-    def _lookup_other_project_spelling(self, key: str) -> Asset | None:
-        # `projects/<number>/...` and `projects/<id>/...` name the same thing.
+    def _project_spellings(self, key: str) -> list[str]:
+        """The key with its project spelled the other way (`projects/<number>` vs `<id>`)."""
         if not key.startswith("projects/"):
-            return None
+            return []
         parts = key.split("/", 2)
         info = self.projects.get(parts[1])
         if info is None:
-            return None
-        for alt in (info.id, info.number):
-            if alt and alt != parts[1]:
-                found = self._by_key.get("/".join(["projects", alt, *parts[2:]]))
-                if found is not None:
-                    return found
+            return []
+        return ["/".join(["projects", alt, *parts[2:]]) for alt in (info.id, info.number)
+                if alt and alt != parts[1]]
+
+    def _lookup_other_project_spelling(self, key: str) -> Asset | None:
+        for alt in self._project_spellings(key):
+            found = self._by_key.get(alt)
+            if found is not None:
+                return found
         return None
 
     def of_types(self, types: Iterable[str]) -> list[Asset]:
@@ -169,6 +177,7 @@ class Inventory:
         link = target.data.get("selfLink")
         if isinstance(link, str):
             keys.add(ref_key(link))
+        keys |= {alt for key in keys for alt in self._project_spellings(key)}
         seen: dict[str, Asset] = {}
         for key in keys:
             for asset in index.get(key, ()):
@@ -193,7 +202,8 @@ class Inventory:
             number = asset.ancestors[0].split("/", 1)[1]
         project_id = None
         if asset.asset_type == PROJECT_TYPE:
-            project_id = asset.data.get("projectId")
+            raw_id = asset.data.get("projectId")
+            project_id = raw_id if isinstance(raw_id, str) and raw_id else None
             number = number or asset.name.rsplit("/", 1)[-1]
         else:
             in_name = project_of_name(asset.name)

@@ -38,12 +38,17 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True, slots=True)
 class RawItem:
-    """One record as read: its position and either the raw NDJSON line or the decoded value."""
+    """One record as read: its position and either the raw NDJSON line or the decoded value.
+
+    `index` is the record's ordinal in its file: unique even where a compact JSON array puts
+    many records on one line, so it is what identifies a record between the two passes.
+    """
 
     file: str
     line: int
     raw: bytes | None
     value: Any = None
+    index: int = 0
 
 
 @dataclass
@@ -84,7 +89,8 @@ def discover(paths: list[Path]) -> SnapshotFiles:
     candidates: list[Path] = []
     for path in paths:
         if path.is_dir():
-            candidates.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_data_file(p)))
+            candidates.extend(sorted(p for p in path.rglob("*")
+                                     if p.is_file() and _is_data_file(p)))
         elif path.is_file():
             candidates.append(path)
         else:
@@ -107,10 +113,11 @@ def discover(paths: list[Path]) -> SnapshotFiles:
 
 def _load_manifest(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(_read_all(path))
+        value = json.loads(_read_all(path), parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise SnapshotError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno,
-                            column=exc.colno) from None
+        raise _json_error(exc, str(path)) from None
+    except (ValueError, RecursionError):
+        raise SnapshotError("a snapshot manifest must be a JSON object", file=str(path)) from None
     if not isinstance(value, dict):
         raise SnapshotError("a snapshot manifest must be a JSON object", file=str(path))
     read_time = value.get("read_time", value.get("readTime"))
@@ -137,12 +144,14 @@ def _read_all(path: Path) -> str:
         try:
             data = fh.read()
         except (OSError, EOFError, zlib.error) as exc:
-            raise SnapshotError(f"unreadable compressed data: {exc}", file=str(path)) from None
+            raise SnapshotError(f"unreadable compressed data (truncated or corrupt gzip?): {exc}",
+                                file=str(path)) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise SnapshotError(f"not valid UTF-8 (byte {exc.start})", file=str(path), line=line) from None
+        raise SnapshotError(f"not valid UTF-8 (byte {exc.start})", file=str(path),
+                            line=line) from None
 
 
 def _first_char(path: Path) -> bytes:
@@ -156,93 +165,216 @@ def _first_char(path: Path) -> bytes:
 
 
 def _is_user_file(path: Path) -> bool:
-    """A directory export: a `users.list` response (`{"kind": "admin#directory#users", ...}`)."""
-    if _first_char(path) != b"{":
+    """A directory export: a `users.list` response, or an array of such pages.
+
+    Detected by the `admin#directory#users` kind, or by a `users` key in a file that carries
+    no CAI envelope key, so a users file with a broken user still reads as one (and fails with
+    a message about users, not about CAI records).
+    """
+    if _first_char(path) not in (b"{", b"["):
         return False
     with _open(path) as fh:
         try:
             head = fh.read(65536)
         except (OSError, EOFError, zlib.error):
             return False
-    return b'"admin#directory#users"' in head or (b'"users"' in head and b'"primaryEmail"' in head)
+    if b'"admin#directory#users"' in head:
+        return True
+    if b'"users"' not in head:
+        return False
+    return not any(key in head for key in (b'"asset_type"', b'"assetType"', b'"assets"'))
+
+
+def _json_error(exc: json.JSONDecodeError | orjson.JSONDecodeError, file: str,
+                line: int | None = None) -> SnapshotError:
+    msg = str(exc)
+    what = getattr(exc, "msg", msg)
+    lowered = msg.lower()
+    if "utf-8" in lowered:
+        return SnapshotError("not valid UTF-8", file=file, line=line or exc.lineno)
+    if "recursion" in lowered:
+        return SnapshotError("JSON nested too deeply to be a CAI record", file=file,
+                             line=line or exc.lineno)
+    truncated = (" (truncated record?)" if "eof" in lowered or "unexpected end" in lowered
+                 else "")
+    return SnapshotError(f"invalid JSON: {what}{truncated}", file=file, line=line or exc.lineno,
+                         column=exc.colno)
 
 
 def decode_line(raw: bytes, file: str, line: int) -> Any:
     """Decode one NDJSON line, naming the file and line on failure."""
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw.rstrip(b"\r\n"))
     except orjson.JSONDecodeError as exc:
-        msg = str(exc)
-        if "UTF-8" in msg or "utf-8" in msg:
-            raise SnapshotError("not valid UTF-8", file=file, line=line) from None
-        column = getattr(exc, "colno", None)
-        what = getattr(exc, "msg", msg)
-        truncated = " (truncated record?)" if "EOF" in msg or "unexpected end" in msg.lower() else ""
-        raise SnapshotError(f"invalid JSON: {what}{truncated}", file=file, line=line,
-                            column=column) from None
+        raise _json_error(exc, file, line) from None
 
 
 def _iter_ndjson(path: Path) -> Iterator[RawItem]:
     file = str(path)
     with _open(path) as fh:
         line_no = 0
+        index = 0
         while True:
             try:
                 raw = fh.readline(MAX_LINE_BYTES + 1)
             except (OSError, EOFError, zlib.error) as exc:
-                raise SnapshotError(f"unreadable compressed data after line {line_no}: {exc}",
-                                    file=file) from None
+                raise SnapshotError(f"unreadable compressed data after line {line_no} "
+                                    f"(truncated or corrupt gzip?): {exc}",
+                                    file=file, line=line_no + 1) from None
             if not raw:
                 return
             line_no += 1
-            if len(raw) > MAX_LINE_BYTES:
+            if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
                 raise SnapshotError(
-                    f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB: not a CAI record",
+                    f"line longer than {MAX_LINE_BYTES} bytes: not a CAI record "
+                    "(a binary file, or JSON that is not one record per line?)",
                     file=file, line=line_no)
+            if line_no == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
             if raw.strip():
-                yield RawItem(file, line_no, raw)
+                index += 1
+                yield RawItem(file, line_no, raw, index=index)
+
+
+_BOM = b"\xef\xbb\xbf"
+_WS = " \t\r\n"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class _Document:
+    """A JSON document read with positions: an array of records or a ListAssets object."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+        self.decoder = json.JSONDecoder(parse_constant=_reject_constant)
+        self._pos, self._line = 0, 1  # line counting resumes here: positions mostly increase
+
+    def line_at(self, pos: int) -> int:
+        if pos < self._pos:
+            self._pos, self._line = 0, 1
+        self._line += self.text.count("\n", self._pos, pos)
+        self._pos = pos
+        return self._line
+
+    def skip_ws(self, pos: int) -> int:
+        text = self.text
+        while pos < len(text) and text[pos] in _WS:
+            pos += 1
+        return pos
+
+    def fail(self, what: str, pos: int) -> SnapshotError:
+        line = self.line_at(pos)
+        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        return SnapshotError(what, file=self.file, line=line, column=column)
+
+    def value(self, pos: int) -> tuple[Any, int]:
+        try:
+            return self.decoder.raw_decode(self.text, pos)
+        except json.JSONDecodeError as exc:
+            raise _json_error(exc, self.file) from None
+        except ValueError as exc:  # NaN, Infinity
+            raise self.fail(f"invalid JSON: {exc}", pos) from None
+        except RecursionError:
+            raise self.fail("JSON nested too deeply to be a CAI record", pos) from None
+
+    def end(self, pos: int) -> None:
+        pos = self.skip_ws(pos)
+        if pos < len(self.text):
+            raise self.fail("unexpected text after the JSON document", pos)
+
+    def array(self, pos: int) -> Iterator[tuple[int, Any, int]]:
+        """(line, value, position after it) for each element of the array starting at `pos`."""
+        text = self.text
+        pos = self.skip_ws(pos + 1)
+        if pos < len(text) and text[pos] == "]":
+            yield -1, None, pos + 1
+            return
+        while True:
+            pos = self.skip_ws(pos)
+            if pos >= len(text):
+                raise SnapshotError("unterminated JSON array (truncated file?)", file=self.file,
+                                    line=self.line_at(pos))
+            value, after = self.value(pos)
+            line = self.line_at(pos)
+            pos = self.skip_ws(after)
+            if pos >= len(text):
+                raise SnapshotError("unterminated JSON array (truncated file?)", file=self.file,
+                                    line=self.line_at(pos))
+            if text[pos] == "]":
+                yield line, value, pos + 1
+                return
+            if text[pos] != ",":
+                raise self.fail("expected `,` or `]` between array elements", pos)
+            yield line, value, -1
+            pos += 1
 
 
 def _iter_json_document(path: Path) -> Iterator[RawItem]:
     """A JSON array of records, or one object holding `assets` (a ListAssets page)."""
     file = str(path)
-    text = _read_all(path)
-    decoder = json.JSONDecoder()
-    pos = len(text) - len(text.lstrip("\ufeff \t\r\n"))
-    try:
-        if text.startswith("{", pos):
-            doc, _ = decoder.raw_decode(text, pos)
-            items = doc.get("assets")
-            if not isinstance(items, list):
-                raise SnapshotError(
-                    "expected a JSON array of assets, NDJSON, or an object with an `assets` array",
-                    file=file, line=1)
-            for item in items:
-                name = item.get("name") if isinstance(item, dict) else None
-                line = _line_of(text, f'"{name}"') if isinstance(name, str) else 1
-                yield RawItem(file, line, None, item)
-            return
-        if not text.startswith("[", pos):
-            raise SnapshotError("expected a JSON array or NDJSON of CAI asset records",
-                                file=file, line=text.count("\n", 0, pos) + 1)
+    doc = _Document(_read_all(path), file)
+    text = doc.text
+    pos = doc.skip_ws(len(text) - len(text.lstrip("\ufeff")))
+    if text.startswith("{", pos):
+        yield from _iter_list_response(doc, pos)
+        return
+    if not text.startswith("[", pos):
+        raise doc.fail("expected a JSON array or NDJSON of CAI asset records", pos)
+    index = 0
+    for line, value, after in doc.array(pos):
+        if line >= 0:
+            index += 1
+            yield RawItem(file, line, None, value, index=index)
+        if after >= 0:
+            doc.end(after)
+
+
+def _iter_list_response(doc: _Document, pos: int) -> Iterator[RawItem]:
+    """The `assets` of a ListAssets response object, each at the line where it starts."""
+    text, file = doc.text, doc.file
+    found = False
+    index = 0
+    pos = doc.skip_ws(pos + 1)
+    if text.startswith("}", pos):
         pos += 1
-        line = 1 + text.count("\n", 0, pos)
-        last = pos
+    else:
         while True:
-            while pos < len(text) and text[pos] in " \t\r\n,":
-                pos += 1
+            if not text.startswith('"', pos):
+                raise doc.fail("invalid JSON: expected a property name", pos)
+            key, pos = doc.value(pos)
+            pos = doc.skip_ws(pos)
+            if not text.startswith(":", pos):
+                raise doc.fail("invalid JSON: expected `:`", pos)
+            pos = doc.skip_ws(pos + 1)
+            if key == "assets" and text.startswith("[", pos):
+                found = True
+                for line, value, after in doc.array(pos):
+                    if line >= 0:
+                        index += 1
+                        yield RawItem(file, line, None, value, index=index)
+                    if after >= 0:
+                        pos = after
+            else:
+                _, pos = doc.value(pos)
+            pos = doc.skip_ws(pos)
             if pos >= len(text):
-                raise SnapshotError("unterminated JSON array (truncated file?)", file=file,
-                                    line=text.count("\n") + 1)
-            if text[pos] == "]":
-                return
-            line += text.count("\n", last, pos)
-            last = pos
-            value, pos = decoder.raw_decode(text, pos)
-            yield RawItem(file, line, None, value)
-    except json.JSONDecodeError as exc:
-        raise SnapshotError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno,
-                            column=exc.colno) from None
+                raise SnapshotError("unterminated JSON object (truncated file?)", file=file,
+                                    line=doc.line_at(pos))
+            if text[pos] == "}":
+                pos += 1
+                break
+            if text[pos] != ",":
+                raise doc.fail("invalid JSON: expected `,` or `}`", pos)
+            pos = doc.skip_ws(pos + 1)
+    if not found:
+        raise SnapshotError(
+            "expected a JSON array of assets, NDJSON, or an object with an `assets` array",
+            file=file, line=1)
+    doc.end(pos)
 
 
 def _looks_like_ndjson(path: Path) -> bool:
@@ -250,16 +382,19 @@ def _looks_like_ndjson(path: Path) -> bool:
         try:
             first = fh.readline(MAX_LINE_BYTES + 1)
         except (OSError, EOFError, zlib.error) as exc:
-            raise SnapshotError(f"unreadable compressed data: {exc}", file=str(path)) from None
+            raise SnapshotError(f"unreadable compressed data (truncated or corrupt gzip?): {exc}",
+                                file=str(path)) from None
     first = first.strip()
+    if first.startswith(_BOM):
+        first = first[len(_BOM):].strip()
     if not first.startswith(b"{"):
         return False
     try:
         value = orjson.loads(first)
     except orjson.JSONDecodeError:
-        # A pretty-printed object has an incomplete first line; NDJSON with a bad first line
-        # still reports that line, because a document parse fails at line 1 as well.
-        return not first.endswith(b"{")
+        # A pretty-printed document's first line is incomplete (`{`, `{"assets": [`); an NDJSON
+        # file with a bad first line reports that line.
+        return not first.endswith((b"{", b"[", b",", b":"))
     return isinstance(value, dict) and "assets" not in value
 
 
@@ -286,10 +421,11 @@ def user_asset(user: Any, file: str, line: int) -> Asset:
         if key in user and not isinstance(user[key], bool):
             raise SnapshotError(f"directory user {email}: `{key}` must be true or false",
                                 file=file, line=line)
-    aliases = user.get("aliases", [])
-    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise SnapshotError(f"directory user {email}: `aliases` must be an array of strings",
-                            file=file, line=line)
+    for key in ("aliases", "nonEditableAliases"):
+        aliases = user.get(key, [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise SnapshotError(f"directory user {email}: `{key}` must be an array of strings",
+                                file=file, line=line)
     return Asset(name=f"//admin.googleapis.com/users/{email.lower()}", asset_type=USER_TYPE,
                  data=dict(user), source=Source(file, line))
 
@@ -299,10 +435,13 @@ def read_users(path: Path) -> list[Asset]:
     file = str(path)
     text = _read_all(path)
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise SnapshotError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno,
-                            column=exc.colno) from None
+        raise _json_error(exc, file) from None
+    except ValueError as exc:
+        raise SnapshotError(f"invalid JSON: {exc}", file=file) from None
+    except RecursionError:
+        raise SnapshotError("JSON nested too deeply", file=file) from None
     pages = doc if isinstance(doc, list) else [doc]
     users: list[Asset] = []
     cursor = 0

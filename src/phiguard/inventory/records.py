@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset, Source
 
 __all__ = ["Record", "merge_records", "parse_record"]
 
-RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = "RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY"
+RESOURCE, IAM_POLICY = "RESOURCE", "IAM_POLICY"
+ORG_POLICY, ACCESS_POLICY = "ORG_POLICY", "ACCESS_POLICY"
 
 _LOG_TYPES = {0: "LOG_TYPE_UNSPECIFIED", 1: "ADMIN_READ", 2: "DATA_WRITE", 3: "DATA_READ"}
 _ALL_VALUES = {0: "ALL_VALUES_UNSPECIFIED", 1: "ALLOW", 2: "DENY"}
@@ -81,10 +83,22 @@ class _Check:
     def fail(self, what: str) -> SnapshotError:
         return SnapshotError(what, file=self.file, line=self.line)
 
+    def listed(self, value: Any, what: str) -> list[Any]:
+        """A list field: absent (null) is empty, anything else must be an array."""
+        return [] if value is None else list(self.typed(value, list, what))
+
+    def strings(self, value: Any, what: str) -> list[str]:
+        """A list of strings: absent (null) is empty."""
+        items = self.listed(value, what)
+        for i, item in enumerate(items):
+            self.typed(item, str, f"{what}[{i}]")
+        return items
+
     def typed(self, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
         if not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            expected = {"dict": "an object", "list": "an array", "str": "a string"}.get(names, names)
+            expected = {"dict": "an object", "list": "an array", "str": "a string",
+                        "bool": "true or false"}.get(names, names)
             raise self.fail(f"{what} must be {expected}, got {_json_type(value)}")
         return value
 
@@ -103,32 +117,32 @@ def _iam_policy(raw: Any, check: _Check) -> dict[str, Any]:
         if key in policy:
             out[key] = policy[key]
     bindings = []
-    for i, binding in enumerate(check.typed(policy.get("bindings") or [], list, "iam_policy.bindings")):
+    for i, binding in enumerate(check.listed(policy.get("bindings"), "iam_policy.bindings")):
         b = check.typed(binding, dict, f"iam_policy.bindings[{i}]")
         role = check.typed(b.get("role"), str, f"iam_policy.bindings[{i}].role")
-        members = check.typed(b.get("members") or [], list, f"iam_policy.bindings[{i}].members")
-        for j, member in enumerate(members):
-            check.typed(member, str, f"iam_policy.bindings[{i}].members[{j}]")
+        members = check.strings(b.get("members"), f"iam_policy.bindings[{i}].members")
         item: dict[str, Any] = {"role": role, "members": list(members)}
         if b.get("condition") is not None:
-            item["condition"] = check.typed(b["condition"], dict, f"iam_policy.bindings[{i}].condition")
+            item["condition"] = check.typed(b["condition"], dict,
+                                            f"iam_policy.bindings[{i}].condition")
         bindings.append(item)
     out["bindings"] = bindings
-    raw_audit = _get(policy, "audit_configs", "auditConfigs") or []
+    raw_audit = _get(policy, "audit_configs", "auditConfigs")
     audit = []
-    for i, cfg in enumerate(check.typed(raw_audit, list, "iam_policy.audit_configs")):
+    for i, cfg in enumerate(check.listed(raw_audit, "iam_policy.audit_configs")):
         c = check.typed(cfg, dict, f"iam_policy.audit_configs[{i}]")
         service = check.typed(c.get("service"), str, f"iam_policy.audit_configs[{i}].service")
         logs = []
-        raw_logs = _get(c, "audit_log_configs", "auditLogConfigs") or []
-        for j, log in enumerate(check.typed(raw_logs, list, f"iam_policy.audit_configs[{i}].audit_log_configs")):
-            lg = check.typed(log, dict, f"iam_policy.audit_configs[{i}].audit_log_configs[{j}]")
+        where = f"iam_policy.audit_configs[{i}].audit_log_configs"
+        raw_logs = _get(c, "audit_log_configs", "auditLogConfigs")
+        for j, log in enumerate(check.listed(raw_logs, where)):
+            lg = check.typed(log, dict, f"{where}[{j}]")
             log_type = _get(lg, "log_type", "logType")
             if isinstance(log_type, int) and not isinstance(log_type, bool):
                 log_type = _LOG_TYPES.get(log_type, str(log_type))
-            check.typed(log_type, str, f"iam_policy.audit_configs[{i}].audit_log_configs[{j}].log_type")
-            exempted = _get(lg, "exempted_members", "exemptedMembers") or []
-            check.typed(exempted, list, "exempted_members")
+            check.typed(log_type, str, f"{where}[{j}].log_type")
+            exempted = check.strings(_get(lg, "exempted_members", "exemptedMembers"),
+                                     f"{where}[{j}].exempted_members")
             logs.append({"logType": log_type, "exemptedMembers": list(exempted)})
         audit.append({"service": service, "auditLogConfigs": logs})
     if audit:
@@ -144,18 +158,39 @@ def _org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
         check.typed(p.get("constraint"), str, f"org_policy[{i}].constraint")
         lp = p.get("listPolicy")
         if lp is not None:
-            check.typed(lp, dict, f"org_policy[{i}].list_policy")
-            if isinstance(lp.get("allValues"), int):
-                lp["allValues"] = _ALL_VALUES.get(lp["allValues"], str(lp["allValues"]))
-        if p.get("booleanPolicy") is not None:
-            check.typed(p["booleanPolicy"], dict, f"org_policy[{i}].boolean_policy")
+            where = f"org_policy[{i}].list_policy"
+            check.typed(lp, dict, where)
+            for key, snake in (("allowedValues", "allowed_values"),
+                               ("deniedValues", "denied_values")):
+                if key in lp:
+                    check.strings(lp[key], f"{where}.{snake}")
+            all_values = lp.get("allValues")
+            if isinstance(all_values, int) and not isinstance(all_values, bool):
+                lp["allValues"] = _ALL_VALUES.get(all_values, str(all_values))
+            elif all_values is not None:
+                check.typed(all_values, str, f"{where}.all_values")
+            if lp.get("inheritFromParent") is not None:
+                check.typed(lp["inheritFromParent"], bool, f"{where}.inherit_from_parent")
+        bp = p.get("booleanPolicy")
+        if bp is not None:
+            check.typed(bp, dict, f"org_policy[{i}].boolean_policy")
+            if bp.get("enforced") is not None:
+                check.typed(bp["enforced"], bool, f"org_policy[{i}].boolean_policy.enforced")
         out.append(p)
     return tuple(out)
 
 
 def parse_record(obj: Any, file: str, line: int) -> Record:
     """Validate and normalize one decoded JSON record; raise `SnapshotError` naming the line."""
-    check = _Check(file, line)
+    try:
+        return _parse_record(obj, _Check(file, line))
+    except RecursionError:
+        raise SnapshotError("record nested too deeply to be a CAI record", file=file,
+                            line=line) from None
+
+
+def _parse_record(obj: Any, check: _Check) -> Record:
+    file, line = check.file, check.line
     if not isinstance(obj, dict):
         raise check.fail(f"expected a CAI asset object, got {_json_type(obj)}")
     name = obj.get("name")
@@ -198,13 +233,12 @@ def parse_record(obj: Any, file: str, line: int) -> Record:
             f"record {name} carries no content (expected resource, iam_policy, org_policy "
             "or an access policy)"
         )
-    ancestors = obj.get("ancestors") or []
-    check.typed(ancestors, list, "ancestors")
-    for i, anc in enumerate(ancestors):
-        check.typed(anc, str, f"ancestors[{i}]")
+    ancestors = check.strings(obj.get("ancestors"), "ancestors")
     update_time = _get(obj, "update_time", "updateTime")
     if update_time is not None:
         check.typed(update_time, str, "update_time")
+        if parse_time(update_time) is None:
+            raise check.fail(f"update_time {update_time!r} is not an RFC 3339 time")
     return Record(
         name=name,
         asset_type=asset_type,
@@ -250,6 +284,16 @@ def merge_records(first: Record, second: Record) -> Record:
         ancestors=resource.ancestors or other.ancestors,
         location=resource.location or other.location,
         parent=resource.parent or other.parent,
-        update_time=max(filter(None, (first.update_time, second.update_time)), default=None),
+        update_time=_latest(first.update_time, second.update_time),
         source=resource.source,
     )
+
+
+def _latest(first: str | None, second: str | None) -> str | None:
+    """The later of two RFC 3339 times, compared as times (precision and zones differ)."""
+    if first is None or second is None:
+        return first or second
+    a, b = parse_time(first), parse_time(second)
+    if a is None or b is None:
+        return first
+    return second if b > a else first

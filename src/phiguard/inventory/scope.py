@@ -8,7 +8,7 @@ from typing import Any
 
 from phiguard.inventory.refs import last_segment, ref_key
 
-__all__ = ["PhiConfig", "ProjectInfo", "ProjectIndex"]
+__all__ = ["PhiConfig", "ProjectIndex", "ProjectInfo"]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ hands out each judged asset with its policies merged in.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -17,13 +19,20 @@ from typing import Any
 import orjson
 
 from phiguard._util.times import parse_time
-
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import Inventory, learn_project
-from phiguard.inventory.refs import project_of_name
 from phiguard.inventory.readers import RawItem, SnapshotFiles, decode_line, iter_raw, read_users
-from phiguard.inventory.records import RESOURCE, Record, merge_records, parse_record
+from phiguard.inventory.records import (
+    ACCESS_POLICY,
+    IAM_POLICY,
+    ORG_POLICY,
+    RESOURCE,
+    Record,
+    merge_records,
+    parse_record,
+)
+from phiguard.inventory.refs import project_of_name
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
 
@@ -36,7 +45,7 @@ class LoadedContext:
 
     inventory: Inventory
     policies: dict[str, Record]
-    skip: frozenset[tuple[str, int]]
+    skip: frozenset[tuple[str, int]]  # (file, record index) of duplicates not to judge again
     policy_only: list[str]
     users: list[Asset]
     read_time: datetime | None
@@ -55,14 +64,43 @@ def decode(item: RawItem) -> Record:
     return parse_record(value, item.file, item.line)
 
 
-def _digest(item: RawItem) -> int:
-    if item.raw is not None:
-        return hash(item.raw.strip())
-    return hash(orjson.dumps(item.value, option=orjson.OPT_SORT_KEYS))
+def _canonical(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson stops at 64-bit integers and 255 levels; json does not
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _policy_part(record: Record) -> Record:
-    return replace(record, kinds=record.kinds - {RESOURCE}, data=None)
+def _digest(part: list[Any], item: RawItem) -> bytes:
+    try:
+        blob = _canonical(part)
+    except RecursionError:
+        raise SnapshotError("record nested too deeply to be a CAI record", file=item.file,
+                            line=item.line) from None
+    return hashlib.blake2b(blob, digest_size=16).digest()
+
+
+def _content_digest(record: Record, kind: str, item: RawItem) -> bytes:
+    """A digest of one content type of a record as normalized, so the same content written in
+    another flavour, key order or spacing counts as the same (update_time does not count)."""
+    if kind == RESOURCE:
+        return _digest([record.asset_type, record.data or {}, record.location, record.parent,
+                        list(record.ancestors)], item)
+    content = {IAM_POLICY: record.iam_policy, ORG_POLICY: list(record.org_policy or ()),
+               ACCESS_POLICY: record.access_policy}[kind]
+    return _digest([record.asset_type, content], item)
+
+
+def _policy_part(record: Record, kinds: frozenset[str]) -> Record:
+    """The record's policy content of the given kinds only."""
+    return replace(
+        record,
+        kinds=kinds,
+        data=None,
+        iam_policy=record.iam_policy if IAM_POLICY in kinds else None,
+        org_policy=record.org_policy if ORG_POLICY in kinds else None,
+        access_policy=record.access_policy if ACCESS_POLICY in kinds else None,
+    )
 
 
 def _resource_part(record: Record) -> Record:
@@ -72,7 +110,7 @@ def _resource_part(record: Record) -> Record:
 
 def _find_first(files: SnapshotFiles, key: int, before: RawItem) -> str:
     for item in iter_items(files):
-        if (item.file, item.line) == (before.file, before.line):
+        if (item.file, item.index) == (before.file, before.index):
             break
         record = decode(item)
         if any(hash((record.name, k)) == key for k in record.kinds):
@@ -86,11 +124,20 @@ _POLICY_KEYS = ("iam_policy", "iamPolicy", "org_policy", "orgPolicy", "access_po
                 "servicePerimeter")
 
 
-def _light_envelope(value: Any, wanted: set[str]) -> tuple[str, str, str | None, list[str]] | None:
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    name: str
+    asset_type: str
+    update_time: str | None
+    ancestors: list[str]
+    resource: dict[str, Any]
+
+
+def _light_envelope(value: Any, wanted: set[str]) -> _Envelope | None:
     """The envelope of a plain RESOURCE record of a type nothing joins to, or None.
 
     Such records (most of a large org) are judged, and fully validated, in pass 2; pass 1 only
-    needs their name, type, time and ancestry. Anything unusual takes the full parse.
+    needs their name, type, time, ancestry and a digest. Anything unusual takes the full parse.
     """
     if type(value) is not dict:
         return None
@@ -98,7 +145,8 @@ def _light_envelope(value: Any, wanted: set[str]) -> tuple[str, str, str | None,
     asset_type = value.get("asset_type") or value.get("assetType")
     if type(name) is not str or not name or type(asset_type) is not str or not asset_type:
         return None
-    if asset_type in wanted or type(value.get("resource")) is not dict:
+    resource = value.get("resource")
+    if asset_type in wanted or type(resource) is not dict:
         return None
     for key in _POLICY_KEYS:
         if key in value:
@@ -106,10 +154,22 @@ def _light_envelope(value: Any, wanted: set[str]) -> tuple[str, str, str | None,
     update_time = value.get("update_time") or value.get("updateTime")
     if update_time is not None and type(update_time) is not str:
         return None
-    ancestors = value.get("ancestors") or []
+    ancestors = value.get("ancestors")
+    if ancestors is None:
+        ancestors = []
     if type(ancestors) is not list or not all(type(a) is str for a in ancestors):
         return None
-    return name, asset_type, update_time, ancestors
+    data = resource.get("data")
+    if data is not None and type(data) is not dict:
+        return None
+    return _Envelope(name, asset_type, update_time, ancestors, resource)
+
+
+def _light_digest(env: _Envelope, item: RawItem) -> bytes:
+    """The same digest `_content_digest` gives the RESOURCE content of the full parse."""
+    res = env.resource
+    return _digest([env.asset_type, res.get("data") or {}, res.get("location"),
+                    res.get("parent"), env.ancestors], item)
 
 
 def _learn_from_name(projects: ProjectIndex, name: str, ancestors: list[str]) -> None:
@@ -126,7 +186,8 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                  at_most_time: datetime | None = None) -> LoadedContext:
     """Pass 1: validate everything, keep policies and the join-target types."""
     wanted = set(context_types) | HIERARCHY_TYPES
-    seen: dict[int, int] = {}
+    # (name, content type) -> digest of that content; keyed by hash to bound memory
+    seen: dict[int, bytes] = {}
     skip: set[tuple[str, int]] = set()
     policies: dict[str, Record] = {}
     context: dict[str, Record] = {}
@@ -134,54 +195,61 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     counts: Counter[str] = Counter()
     latest: datetime | None = None
     records = 0
-    best = ""  # the latest update_time text seen; only later-looking ones are parsed
+    best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
     for item in iter_items(files):
         value = decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
         records += 1
         light = _light_envelope(value, wanted)
         record: Record | None = None
+        digests: dict[str, bytes]
         if light is None:
             record = parse_record(value, item.file, item.line)
             name, asset_type, kinds = record.name, record.asset_type, record.kinds
-            update_time, ancestors = record.update_time, record.ancestors
+            update_time, ancestors = record.update_time, list(record.ancestors)
+            digests = {k: _content_digest(record, k, item) for k in kinds}
         else:
-            name, asset_type, update_time, ancestors = light
+            name, asset_type = light.name, light.asset_type
+            update_time, ancestors = light.update_time, light.ancestors
             kinds = _RESOURCE_ONLY
-        digest = _digest(item)
-        duplicate = False
-        for kind in kinds:
+            digests = {RESOURCE: _light_digest(light, item)}
+        new: set[str] = set()
+        for kind in sorted(kinds):
             key = hash((name, kind))
             prior = seen.get(key)
             if prior is None:
-                seen[key] = digest
-            elif prior == digest:
-                duplicate = True
-            else:
+                seen[key] = digests[kind]
+                new.add(kind)
+            elif prior != digests[kind]:
                 first = _find_first(files, key, item)
                 raise SnapshotError(
                     f"conflicting duplicate: {name} ({kind}) differs from the record at "
                     f"{first}", file=item.file, line=item.line)
-        if duplicate:
-            skip.add((item.file, item.line))
+        if RESOURCE in kinds and RESOURCE not in new:
+            skip.add((item.file, item.index))  # judged once, where it first appeared
+        if not new:
             continue
-        if RESOURCE in kinds:
+        if RESOURCE in new:
             counts[asset_type] += 1
-        if update_time and update_time[:19] >= best[:19]:
+        utc = bool(update_time) and update_time[-1:] in "Zz"  # type: ignore[index]
+        if update_time and (not utc or update_time[:19] >= best[:19]):
             when = parse_time(update_time)
             if when is None:
                 raise SnapshotError(f"update_time {update_time!r} is not an RFC 3339 time",
                                     file=item.file, line=item.line)
             if latest is None or when > latest:
-                latest, best = when, update_time
+                latest = when
+                if utc:
+                    best = update_time
         if record is None:
             _learn_from_name(projects, name, ancestors)
             continue
         learn_project(projects, record.to_asset())
-        if record.kinds - {RESOURCE}:
-            part = _policy_part(record)
+        policy_kinds = frozenset(new - {RESOURCE})
+        if policy_kinds:
+            part = _policy_part(record, policy_kinds)
             prior_part = policies.get(record.name)
             policies[record.name] = merge_records(prior_part, part) if prior_part else part
-        if RESOURCE in record.kinds and record.asset_type in wanted:
+        if RESOURCE in new and record.asset_type in wanted:
             context[record.name] = _resource_part(record)
     users: list[Asset] = []
     for path in files.user_files:
@@ -217,7 +285,7 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
 def materialize(item: RawItem, policies: dict[str, Record], skip: frozenset[tuple[str, int]],
                 types: frozenset[str] | None) -> Asset | None:
     """Pass 2: the judged asset for one record, or None when the record is not one to judge."""
-    if (item.file, item.line) in skip:
+    if (item.file, item.index) in skip:
         return None
     value = decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
     if types is not None and type(value) is dict:
