@@ -135,6 +135,20 @@ def evidence_value(value: Any) -> Any:
     return value
 
 
+class _Why:
+    """A leaf's failure reason, formatted only if a message needs it (most are discarded)."""
+
+    __slots__ = ("arg", "cpath", "op", "value")
+
+    def __init__(self, cpath: str, value: Any, op: str, arg: Any) -> None:
+        self.cpath, self.value, self.op, self.arg = cpath, value, op, arg
+
+    def __str__(self) -> str:
+        if self.op == "":
+            return f"{self.cpath} = {_short(self.value)} cannot be judged by `{self.arg}`"
+        return f"{self.cpath} is {_short(self.value)}; expected {self.op} {_short(self.arg)}"
+
+
 def _short(value: Any) -> str:
     text = repr(evidence_value(value))
     return text if len(text) <= 120 else text[:117] + "..."
@@ -187,10 +201,10 @@ def _compile_leaf(node: Mapping[str, Any]) -> Cond:
             return UNKNOWN, [f"the value compared with {cpath} is not known"]
         verdict = fn(value, arg, env)
         if verdict is None:
-            return UNKNOWN, [f"{cpath} = {_short(value)} cannot be judged by `{op_name}`"]
+            return UNKNOWN, [_Why(cpath, value, "", op_name)]  # type: ignore[list-item]
         if verdict:
             return PASS, _NO_REASONS
-        return FAIL, [because or f"{cpath} is {_short(value)}; expected {op_name} {_short(arg)}"]
+        return FAIL, [because or _Why(cpath, value, op_name, arg)]  # type: ignore[list-item]
     return leaf
 
 

@@ -30,9 +30,10 @@ __all__ = ["Engine", "evaluate"]
 _OUTCOME = {PASS: Outcome.PASS, FAIL: Outcome.FAIL}
 
 
-def _dedupe(reasons: Iterable[str]) -> list[str]:
+def _dedupe(reasons: Iterable[object]) -> list[str]:
     out: list[str] = []
-    for reason in reasons:
+    for item in reasons:
+        reason = str(item)
         if reason not in out:
             out.append(reason)
     return out

@@ -114,18 +114,26 @@ Getter = Callable[[Any, str], Any]
 
 def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tuple[Any, str]:
     """Follow segments from a value; fan-out gives a list. Returns (value, concrete path)."""
+    suffixes = _SUFFIX
     for i, seg in enumerate(segments):
-        if value is MISSING or isinstance(value, Unresolved) or _is_unknown(value):
+        kind = type(value)
+        if kind is dict and type(seg) is str:
+            # The hot path: a key of a JSON object.
+            got = value.get(seg)
+            value = MISSING if got is None else got
+            prefix += suffixes.get(seg) or _suffix(seg)
+            continue
+        if value is MISSING or kind is Unresolved or kind is UnknownValue:
             return value, prefix
         if seg is ALL:
-            if not isinstance(value, list):
+            if kind is not list:
                 return MISSING, prefix
             rest = segments[i + 1:]
             nested = any(s is ALL for s in rest)
             out: list[Any] = []
             for j, item in enumerate(value):
                 sub, _ = walk(item, f"{prefix}[{j}]", rest, get)
-                if isinstance(sub, Unresolved) or _is_unknown(sub):
+                if isinstance(sub, Unresolved | UnknownValue):
                     return sub, f"{prefix}[{j}]"
                 if sub is MISSING:
                     continue
@@ -135,7 +143,7 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
                     out.append(sub)
             return out, f"{prefix}[*]" + "".join(_fmt("", s) for s in rest if s is not ALL)
         if isinstance(seg, int):
-            if isinstance(value, list) and -len(value) <= seg < len(value):
+            if kind is list and -len(value) <= seg < len(value):
                 value = value[seg]
             else:
                 value = MISSING
