@@ -8,13 +8,13 @@ import os
 os.environ["NO_GCE_CHECK"] = "true"
 os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
 
-import ipaddress  # noqa: E402
-import socket  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
-import pytest  # noqa: E402
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "rules"

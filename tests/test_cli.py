@@ -100,7 +100,8 @@ def test_fail_on_threshold(snapshot: Path, config: Path, tmp_path: Path) -> None
 def test_json_contract_and_determinism(snapshot: Path, config: Path, tmp_path: Path) -> None:
     """JSON output follows findings v1 and is byte-identical across runs and --jobs values."""
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    assert _invoke("scan", str(snapshot), "-c", str(config), "-f", "json", "-o", str(a)).exit_code == 1
+    first = _invoke("scan", str(snapshot), "-c", str(config), "-f", "json", "-o", str(a))
+    assert first.exit_code == 1
     assert _invoke("scan", str(snapshot), "-c", str(config), "-f", "json", "-o", str(b),
                    "--jobs", "2").exit_code == 1
     assert a.read_bytes() == b.read_bytes()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from phiguard.errors import RuleError
 from phiguard.policy.rule import Rule, RulePack, load_pack, load_rule
 from phiguard.testing import ExampleResult, check_examples
 

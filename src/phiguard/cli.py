@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -217,8 +217,8 @@ def rules_show(rule_id: str, rules: tuple[Path, ...], debug: bool) -> None:
         if rule is None:
             raise UsageError(f"no rule {rule_id} (see `phiguard rules list`)")
         click.echo(f"{rule.id}: {rule.title}")
-        click.echo(f"severity: {rule.severity}    scope: {rule.scope}"
-                   f"{'    optional (enable in phiguard.yaml rules.enable)' if rule.optional else ''}")
+        optional = "    optional (enable in phiguard.yaml rules.enable)" if rule.optional else ""
+        click.echo(f"severity: {rule.severity}    scope: {rule.scope}{optional}")
         for control in rule.controls:
             title = pack.controls[control].title if control in pack.controls else ""
             click.echo(f"control:  {control}  {title}")

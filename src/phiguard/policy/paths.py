@@ -143,10 +143,8 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
                     out.append(sub)
             return out, f"{prefix}[*]" + "".join(_fmt("", s) for s in rest if s is not ALL)
         if isinstance(seg, int):
-            if kind is list and -len(value) <= seg < len(value):
-                value = value[seg]
-            else:
-                value = MISSING
+            in_range = kind is list and -len(value) <= seg < len(value)
+            value = value[seg] if in_range else MISSING
         else:
             value = get(value, seg)
         prefix = _fmt(prefix, seg)
