@@ -118,9 +118,13 @@ _debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for 
 @click.argument("snapshot", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--config", "-c", "config_path", type=click.Path(path_type=Path),
               help="phiguard.yaml: organization, PHI scope, parameters, waivers.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option("--format", "-f", "fmt", default="text", show_default=True,
+              type=click.Choice(["text", "json", "html", "sarif", "junit", "markdown", "csv"]))
 @click.option("--output", "-o", help="Write here instead of stdout (atomically).")
+@click.option("--bundle", type=click.Path(path_type=Path),
+              help="Also write an evidence bundle (report, findings, config, manifest) here.")
+@click.option("--sign-key", type=click.Path(path_type=Path),
+              help="Ed25519 private key (PEM) to sign the bundle's manifest with.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="low", show_default=True,
               help="Exit 1 when a finding at or above this severity fails ('none': never).")
 @click.option("--at", "at", help="Evaluation time (RFC 3339); default: the snapshot's read time.")
@@ -130,7 +134,8 @@ _debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for 
 @_rules_option
 @_debug_option
 def scan(snapshot: tuple[Path, ...], config_path: Path | None, fmt: str, output: str | None,
-         fail_on: str, at: str | None, jobs: int, color: bool | None, rules: tuple[Path, ...],
+         bundle: Path | None, sign_key: Path | None, fail_on: str, at: str | None, jobs: int,
+         color: bool | None, rules: tuple[Path, ...],
          debug: bool) -> None:
     """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
     when = _parse_at(at)
@@ -143,6 +148,15 @@ def scan(snapshot: tuple[Path, ...], config_path: Path | None, fmt: str, output:
         pack = _load_pack(rules)
         config = load_config(config_path)
         job = Scan(list(snapshot), pack, config, at=when, jobs=jobs)
+        if bundle is not None or sign_key is not None or fmt not in ("text", "json"):
+            from phiguard.errors import UsageError
+            from phiguard.report.commands import scan_outputs
+
+            if sign_key is not None and bundle is None:
+                raise UsageError("--sign-key signs an evidence bundle: add --bundle DIR")
+            return scan_outputs(job, pack, fmt=fmt, output=output, bundle=bundle,
+                                sign_key=sign_key, config_path=config_path, color=color,
+                                fail_on=fail_on, open_output=_output)
         tally = Tally()
         run_info = job.run_info()
         if fmt == "json":
@@ -292,6 +306,15 @@ def rules_schema() -> None:
 
 
 
+
+def _add_report_commands() -> None:
+    from phiguard.report.commands import report_command, verify_command
+
+    main.add_command(report_command)
+    main.add_command(verify_command)
+
+
+_add_report_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

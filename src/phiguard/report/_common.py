@@ -1,0 +1,120 @@
+"""Helpers every renderer shares: templates, control order, value display, locations."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from phiguard.findings import SEVERITIES
+from phiguard.policy.rule import Rule, RulePack
+
+__all__ = [
+    "OUTCOMES",
+    "Location",
+    "control_order",
+    "control_status",
+    "display_value",
+    "fingerprint",
+    "normalize_asset",
+    "parse_source",
+    "rule_area",
+    "template_env",
+    "templates_dir",
+]
+
+OUTCOMES = ("PASS", "FAIL", "UNKNOWN", "WAIVED")
+_LINE = re.compile(r"^(?P<file>.+):(?P<line>\d+)$")
+
+
+def templates_dir() -> Path:
+    """The packaged templates (in a wheel) or the checkout's reports/templates."""
+    here = Path(__file__).resolve().parent.parent
+    packaged = here / "_data" / "templates"
+    if packaged.is_dir():
+        return packaged
+    return here.parent.parent / "reports" / "templates"
+
+
+def template_env() -> Environment:
+    """A Jinja2 environment over the report templates; autoescape is on for every template."""
+    return Environment(loader=FileSystemLoader(str(templates_dir())), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                       keep_trailing_newline=True)
+
+
+def display_value(value: Any, limit: int = 300) -> str:
+    """A compact one-line text of an evidence value; None reads as 'absent'."""
+    if value is None:
+        return "absent"
+    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def control_order(pack: RulePack, seen: set[str] | dict[str, Any]) -> list[str]:
+    """Catalog order, then any control only the findings name, sorted."""
+    ordered = list(pack.controls)
+    extra = sorted(set(seen) - set(ordered))
+    return ordered + extra
+
+
+def control_status(counts: dict[str, int]) -> str:
+    """FAIL if anything fails, else UNKNOWN if anything could not be judged, else PASS; NO DATA."""
+    if not any(counts.get(o, 0) for o in OUTCOMES):
+        return "NO DATA"
+    if counts.get("FAIL", 0):
+        return "FAIL"
+    if counts.get("UNKNOWN", 0):
+        return "UNKNOWN"
+    return "PASS"
+
+
+def rule_area(rule_id: str) -> str:
+    """The area a rule belongs to: its id's prefix (TLS-002 → TLS)."""
+    return rule_id.split("-", 1)[0]
+
+
+def severity_sort_key(rule: Rule | None, rule_id: str) -> tuple[int, str]:
+    sev = rule.severity if rule else "info"
+    return (SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES), rule_id)
+
+
+def normalize_asset(asset: str) -> str:
+    """The asset name as a stable key: trimmed, host lower-cased, no doubled or trailing slashes."""
+    text = asset.strip()
+    if text.startswith("//"):
+        host, _, path = text[2:].partition("/")
+        return "//" + host.lower() + "/" + re.sub(r"/{2,}", "/", path).strip("/")
+    return re.sub(r"/{2,}", "/", text).strip("/")
+
+
+def fingerprint(rule_id: str, asset: str) -> str:
+    """sha256 of rule id and normalized asset name: the same finding keeps it across runs."""
+    return hashlib.sha256(f"{rule_id}\0{normalize_asset(asset)}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding came from: a file, maybe a line, maybe a plan resource address."""
+
+    file: str | None
+    line: int | None
+    address: str | None
+
+
+def parse_source(source: str | None) -> Location:
+    """Split Finding.source: 'FILE:LINE' (snapshot input) or 'FILE#ADDRESS' (plan input)."""
+    if not source:
+        return Location(None, None, None)
+    if "#" in source:
+        file, _, address = source.partition("#")
+        return Location(file or None, None, address or None)
+    match = _LINE.match(source)
+    if match:
+        return Location(match["file"], int(match["line"]), None)
+    return Location(source, None, None)

@@ -1,0 +1,43 @@
+"""CSV for spreadsheets: one row per result, with the rule title and remediation beside it."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
+
+from phiguard.findings import Finding
+from phiguard.policy.rule import RulePack
+from phiguard.report._common import display_value
+from phiguard.report._redact import redact_evidence
+
+__all__ = ["COLUMNS", "render_csv"]
+
+COLUMNS = ("rule_id", "rule_title", "severity", "outcome", "asset", "asset_type", "controls",
+           "message", "evidence", "remediation", "waiver_reason", "waiver_approved_by",
+           "waiver_expires", "waiver_status", "source")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    # A cell starting like a formula runs as one in spreadsheets (CSV injection): quote it.
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def render_csv(out: IO[str], findings: Iterable[Finding], run: Mapping[str, Any],
+               pack: RulePack, waivers: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Write a header and one row per finding, streamed, evidence redacted."""
+    rules = pack.by_id()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for f in findings:
+        rule = rules.get(f.rule_id)
+        waiver = f.waiver or {}
+        evidence = "; ".join(f"{p} = {display_value(v, 500)}"
+                             for p, v in redact_evidence(f.evidence))
+        row = [f.rule_id, rule.title if rule else "", f.severity, f.outcome.value, f.asset,
+               f.asset_type, " ".join(f.controls), f.message, evidence,
+               " ".join(str(rule.remediation.get("summary", "")).split()) if rule else "",
+               waiver.get("reason", ""), waiver.get("approved_by", ""),
+               waiver.get("expires", ""), waiver.get("status", ""), f.source or ""]
+        writer.writerow([_cell(str(c)) for c in row])

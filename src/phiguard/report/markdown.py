@@ -1,0 +1,112 @@
+"""The PR-comment Markdown: counts, the failing findings table, details collapsed.
+
+Whatever the number of findings, the comment stays under GitHub's 65,536-character limit: the
+table and the details shrink until it fits, and say how many rows they leave out. Every value is
+escaped for both HTML and Markdown, so asset names and evidence cannot inject markup or links.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
+
+from markupsafe import Markup
+
+from phiguard.findings import Finding, Outcome, severity_rank
+from phiguard.policy.rule import RulePack
+from phiguard.report._common import (
+    OUTCOMES,
+    control_order,
+    control_status,
+    display_value,
+    template_env,
+)
+from phiguard.report._redact import redact_evidence
+from phiguard.report.summary import Tally
+
+__all__ = ["COMMENT_LIMIT", "md_escape", "render_markdown"]
+
+COMMENT_LIMIT = 65_536
+BUDGET = 60_000  # characters, leaving room for a bot's own header around the comment
+# Escaped: emphasis, code, links, images, headings, tables, HTML, and ':' and '.' so that no
+# autolink (https:, www.) forms. '-' and digits cannot start a block mid-line, so they stay.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+.!|~<>:\"'&=$])")
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;"}
+
+
+def md_escape(value: Any, limit: int = 0) -> Markup:
+    """Text safe in GitHub Markdown and HTML: no tags, links, emphasis, code or table breaks."""
+    text = str(value)
+    if limit and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = " ".join(text.split())  # a newline would end a table row
+
+    def sub(m: re.Match[str]) -> str:
+        ch = m.group(1)
+        return _ENTITIES.get(ch) or "\\" + ch
+
+    return Markup(_MD_SPECIAL.sub(sub, text))
+
+
+def _render(env_template: Any, context: dict[str, Any]) -> str:
+    return str(env_template.render(**context))
+
+
+def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str, Any],
+                    pack: RulePack, waivers: Sequence[Mapping[str, Any]] = (), *,
+                    limit: int = BUDGET) -> None:
+    """Write the comment, shrinking the tables until it is under `limit` characters."""
+    tally = Tally(keep=1000)
+    for finding in findings:
+        tally.add(finding)
+    rules = pack.by_id()
+    failing = sorted((f for f in tally.notable if f.outcome is Outcome.FAIL),
+                     key=lambda f: (-severity_rank(f.severity), f.rule_id, f.asset))
+    unknown = [f for f in tally.notable if f.outcome is Outcome.UNKNOWN]
+    total_failing = tally.outcomes.get("FAIL", 0)
+    controls = []
+    for cid in control_order(pack, tally.by_control):
+        counts: Mapping[str, int] = tally.by_control.get(cid, {})
+        control = pack.controls.get(cid)
+        controls.append({"short": cid.split("/", 1)[-1],
+                         "title": control.title if control else "",
+                         "counts": {o: counts.get(o, 0) for o in OUTCOMES},
+                         "status": control_status(dict(counts))})
+
+    def row(f: Finding) -> dict[str, Any]:
+        rule = rules.get(f.rule_id)
+        return {"rule_id": f.rule_id, "title": rule.title if rule else "",
+                "severity": f.severity, "asset": f.asset, "message": f.message,
+                "evidence": [(p, display_value(v, 200)) for p, v in redact_evidence(f.evidence)],
+                "remediation": str(rule.remediation.get("summary", "")) if rule else ""}
+
+    env = template_env()
+    env.filters["md"] = md_escape
+    template = env.get_template("comment.md.j2")
+    base = {
+        "run": run, "organization": (run.get("config") or {}).get("organization") or "(not set)",
+        "outcomes": {o: tally.outcomes.get(o, 0) for o in OUTCOMES},
+        "failing_by_severity": tally.to_json()["failing_by_severity"],
+        "total_failing": total_failing, "controls": controls,
+        "waivers": [dict(w) for w in waivers], "unknown_total": tally.outcomes.get("UNKNOWN", 0),
+    }
+    n_rows, n_details, show_matrix = min(len(failing), 300), min(len(failing), 50), True
+    while True:
+        context = dict(base, rows=[row(f) for f in failing[:n_rows]],
+                       details=[row(f) for f in failing[:n_details]],
+                       unknown=[row(f) for f in unknown[:min(n_details, 20)]],
+                       hidden_rows=total_failing - n_rows, show_matrix=show_matrix)
+        text = _render(template, context)
+        if len(text) <= limit:
+            break
+        if n_details:
+            n_details //= 2
+        elif n_rows:
+            n_rows //= 2
+        elif show_matrix:
+            show_matrix = False
+        else:  # only waivers can still be this long: cut hard, at a line boundary
+            text = text[: limit - 80].rsplit("\n", 1)[0] + "\n\n_…truncated to fit a comment._\n"
+            break
+    out.write(text)
