@@ -86,7 +86,8 @@ def _walk(value: Any, names: list[str]) -> Any:
         if (in_metadata or in_env) and _is_pair_list_item(value):
             label = str(value.get("key", value.get("name", "")))
             keep = in_metadata and not in_env and label in SAFE_METADATA_KEYS
-            out = {k: _walk(v, [*names, str(k)]) for k, v in value.items() if k != "value"}
+            out = {k: v if k in ("key", "name") else _walk(v, [*names, str(k)])
+                   for k, v in value.items() if k != "value"}
             out["value"] = value["value"] if keep else REDACTED
             return {k: out[k] for k in value}
         if (in_metadata or in_env) and last in _METADATA | _ENV:
