@@ -316,5 +316,14 @@ def _add_report_commands() -> None:
 
 _add_report_commands()
 
+
+def _add_plan_command() -> None:
+    from phiguard.terraform.command import plan_command
+
+    main.add_command(plan_command)
+
+
+_add_plan_command()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -346,7 +346,10 @@ class Inventory:
         index: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for owner in self._policy_owners.values():
             for binding in (owner.iam_policy or {}).get("bindings", ()):
-                for member in binding["members"]:
+                members = binding["members"]
+                for member in members if isinstance(members, list) else ():
+                    if not isinstance(member, str):
+                        continue  # a plan value known only after apply
                     grant = {"role": binding["role"], "resource": owner.name, "member": member}
                     if "condition" in binding:
                         grant["condition"] = binding["condition"]

@@ -1,0 +1,419 @@
+"""Converter tables for Compute Engine types (load balancing, VPC, VMs, disks, groups)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from phiguard.inventory.refs import ref_key
+from phiguard.terraform.convert import (
+    Context,
+    Converter,
+    Field,
+    Fix,
+    Part,
+    each,
+    kv_items,
+    register,
+)
+from phiguard.terraform.values import AFTER_APPLY, is_unknown, tf_get
+
+C = "//compute.googleapis.com/projects/{project}"
+GLOBAL = "projects/{project}/global"
+REGION = "projects/{project}/regions/{region}"
+NETWORK = GLOBAL + "/networks/{}"
+SUBNET = REGION + "/subnetworks/{}"
+COMPUTE_URL = "https://www.googleapis.com/compute/v1/"
+
+TLS_POLICY = Fix("ssl_policy", "google_compute_ssl_policy.<name>.id",
+                 'a policy with profile = "RESTRICTED" and min_tls_version = "TLS_1_2"')
+TLS13_POLICY = Fix("ssl_policy", "google_compute_ssl_policy.<name>.id",
+                   'a policy with profile = "RESTRICTED" and min_tls_version = "TLS_1_3"')
+PROXY_FIXES = {"TLS-001": TLS_POLICY, "TLS-002": TLS_POLICY, "TLS-004": TLS13_POLICY}
+REDIRECT = Fix("url_map", "google_compute_url_map.<redirect>.id",
+               "a URL map whose default_url_redirect has https_redirect = true and no backend")
+
+
+def zone_url(value: Any, ctx: Context) -> Any:
+    if isinstance(value, str) and "/" not in value and ctx.change is not None:
+        project = ctx.project_of(ctx.change, ctx.values(ctx.change))
+        return f"{COMPUTE_URL}projects/{project}/zones/{value}"
+    return value
+
+
+def region_url(value: Any, ctx: Context) -> Any:
+    if isinstance(value, str) and "/" not in value and ctx.change is not None:
+        project = ctx.project_of(ctx.change, ctx.values(ctx.change))
+        return f"{COMPUTE_URL}projects/{project}/regions/{value}"
+    return value
+
+
+def ref_list(value: Any, ctx: Context) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def scopes(value: Any, ctx: Context) -> Any:
+    if not isinstance(value, list):
+        return value
+    return [s if not isinstance(s, str) or s.startswith("https://")
+            else "https://www.googleapis.com/auth/" + s for s in value]
+
+
+def _ssl(regional: bool) -> Converter:
+    where = "/regions/{region}" if regional else "/global"
+    return Converter(
+        tf_type="google_compute_region_ssl_policy" if regional else "google_compute_ssl_policy",
+        asset_type="compute.googleapis.com/SslPolicy",
+        name=C + where + "/sslPolicies/{name}",
+        location="{region}" if regional else "global",
+        constants={"kind": "compute#sslPolicy"},
+        fields=(Field("name", "name"), Field("profile", "profile", api_default="COMPATIBLE"),
+                Field("min_tls_version", "minTlsVersion", api_default="TLS_1_0"),
+                Field("custom_features", "customFeatures"), Field("description", "description"),
+                *((Field("region", "region", region_url),) if regional else ())),
+        fixes={"TLS-003": Fix("profile", "RESTRICTED", 'and min_tls_version = "TLS_1_2"')})
+
+
+def _proxy(tf_type: str, collection: str, kind_name: str, regional: bool, *extra: Field,
+           fixes: dict[str, Fix] | None = None, kind: str = "") -> Converter:
+    where = "/regions/{region}" if regional else "/global"
+    policy_ref = (REGION if regional else GLOBAL) + "/sslPolicies/{}"
+    map_ref = (REGION if regional else GLOBAL) + "/urlMaps/{}"
+    fields = [Field("name", "name"), Field("ssl_policy", "sslPolicy", ref=policy_ref),
+              Field("ssl_certificates", "sslCertificates"), Field("url_map", "urlMap", ref=map_ref),
+              *extra]
+    if regional:
+        fields.append(Field("region", "region", region_url))
+    return Converter(tf_type=tf_type, asset_type=f"compute.googleapis.com/{kind_name}",
+                     name=C + where + f"/{collection}/{{name}}",
+                     location="{region}" if regional else "global",
+                     constants={"kind": kind} if kind else {},
+                     fields=tuple(fields), fixes=fixes if fixes is not None else PROXY_FIXES)
+
+
+REDIRECT_FIELDS = (Field("https_redirect", "httpsRedirect"),
+                   Field("redirect_response_code", "redirectResponseCode"),
+                   Field("strip_query", "stripQuery"))
+
+
+def _url_map(regional: bool) -> Converter:
+    base = REGION if regional else GLOBAL
+    svc = base + "/backendServices/{}"
+    return Converter(
+        tf_type="google_compute_region_url_map" if regional else "google_compute_url_map",
+        asset_type="compute.googleapis.com/UrlMap",
+        name=C + ("/regions/{region}" if regional else "/global") + "/urlMaps/{name}",
+        location="{region}" if regional else "global",
+        fields=(Field("name", "name"), Field("default_service", "defaultService", ref=svc),
+                Field("default_url_redirect", "defaultUrlRedirect", each(*REDIRECT_FIELDS)),
+                Field("path_matcher", "pathMatchers", each(
+                    Field("name", "name"), Field("default_service", "defaultService", ref=svc),
+                    Field("default_url_redirect.https_redirect",
+                          "defaultUrlRedirect.httpsRedirect"),
+                    Field("path_rule", "pathRules", each(Field("paths", "paths"),
+                                                          Field("service", "service", ref=svc))),
+                    Field("route_rules", "routeRules", each(Field("priority", "priority"),
+                                                             Field("service", "service", ref=svc))),
+                )),
+                Field("host_rule", "hostRules", each(Field("hosts", "hosts"),
+                                                     Field("path_matcher", "pathMatcher")))),
+        build=_first_redirect,
+        fixes={"TLS-005": Fix("default_url_redirect.https_redirect", True,
+                              "and no default_service or path rule that serves HTTP")})
+
+
+def _first_redirect(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    # a block list in Terraform, one object in REST
+    redirect = data.get("defaultUrlRedirect")
+    if isinstance(redirect, list):
+        if redirect:
+            data["defaultUrlRedirect"] = redirect[0]
+        else:
+            del data["defaultUrlRedirect"]
+
+
+def _forwarding(regional: bool) -> Converter:
+    return Converter(
+        tf_type="google_compute_forwarding_rule" if regional
+        else "google_compute_global_forwarding_rule",
+        asset_type="compute.googleapis.com/" + ("ForwardingRule" if regional
+                                                 else "GlobalForwardingRule"),
+        name=C + ("/regions/{region}" if regional else "/global") + "/forwardingRules/{name}",
+        location="{region}" if regional else "global",
+        fields=(Field("name", "name"), Field("target", "target", ref="{}"),
+                Field("backend_service", "backendService", ref="{}"),
+                Field("ip_address", "IPAddress"), Field("ip_protocol", "IPProtocol"),
+                Field("port_range", "portRange"), Field("ports", "ports"),
+                Field("load_balancing_scheme", "loadBalancingScheme"),
+                Field("network", "network", ref=NETWORK),
+                Field("subnetwork", "subnetwork", ref=SUBNET)))
+
+
+def _backend_service(regional: bool) -> Converter:
+    return Converter(
+        tf_type="google_compute_region_backend_service" if regional
+        else "google_compute_backend_service",
+        asset_type="compute.googleapis.com/" + ("RegionBackendService" if regional
+                                                 else "BackendService"),
+        name=C + ("/regions/{region}" if regional else "/global") + "/backendServices/{name}",
+        location="{region}" if regional else "global",
+        fields=(Field("name", "name"), Field("protocol", "protocol"),
+                Field("load_balancing_scheme", "loadBalancingScheme"),
+                Field("health_checks", "healthChecks", ref_list, ref="{}"),
+                Field("backend", "backends", each(Field("group", "group", ref="{}"),
+                                                  Field("balancing_mode", "balancingMode"))),
+                Field("security_policy", "securityPolicy", ref="{}"),
+                Field("log_config.enable", "logConfig.enable")),
+        fixes={"PLAT-001": Fix("health_checks", "[google_compute_health_check.<name>.id]")})
+
+
+def _peering_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    network = _resolved(values, "network", ctx)
+    if not isinstance(network, str):
+        return None
+    return "compute.googleapis.com/Network", "//compute.googleapis.com/" + ref_key(network)
+
+
+def _resolved(values: Any, attr: str, ctx: Context) -> Any:
+    value = tf_get(values, attr)
+    if is_unknown(value) and ctx.change is not None:
+        value = ctx.resolve(ctx.change, attr, True)
+    return value
+
+
+def _peering_piece(values: Any, ctx: Context) -> Any:
+    network = _resolved(values, "network", ctx)
+    peer = _resolved(values, "peer_network", ctx)
+    # ACTIVE once both sides exist; phiguard knows that only if the other side is planned too
+    state: Any = AFTER_APPLY
+    if isinstance(network, str) and isinstance(peer, str):
+        for change in ctx.plan.changes:
+            if change.type == "google_compute_network_peering" and change.exists_after:
+                other = ctx.values(change)
+                if (ref_key(str(tf_get(other, "network"))) == ref_key(peer)
+                        and ref_key(str(tf_get(other, "peer_network"))) == ref_key(network)):
+                    state = "ACTIVE"
+    piece = {"name": tf_get(values, "name"), "network": peer, "state": state,
+             "exportCustomRoutes": tf_get(values, "export_custom_routes", False),
+             "importCustomRoutes": tf_get(values, "import_custom_routes", False)}
+    return piece
+
+
+def _instance_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    # A NIC given only a subnetwork gets that subnetwork's network from the API.
+    for nic in data.get("networkInterfaces") or ():
+        if isinstance(nic, dict) and (is_unknown(nic.get("network")) or "network" not in nic):
+            subnet = ctx.find_planned(nic.get("subnetwork"), ("google_compute_subnetwork",))
+            if subnet is not None and isinstance(subnet.data.get("network"), str):
+                nic["network"] = subnet.data["network"]
+
+
+def _disk(regional: bool) -> Converter:
+    return Converter(
+        tf_type="google_compute_region_disk" if regional else "google_compute_disk",
+        asset_type="compute.googleapis.com/" + ("RegionDisk" if regional else "Disk"),
+        name=C + ("/regions/{region}" if regional else "/zones/{zone}") + "/disks/{name}",
+        location="{region}" if regional else "{zone}",
+        constants={"kind": "compute#disk"},
+        fields=(Field("name", "name"), Field("type", "type"), Field("size", "sizeGb"),
+                Field("zone" if not regional else "region", "zone" if not regional else "region",
+                      zone_url if not regional else region_url),
+                Field("replica_zones", "replicaZones"),
+                Field("disk_encryption_key.kms_key_self_link", "diskEncryptionKey.kmsKeyName",
+                      ref="{}"),
+                Field("disk_encryption_key.sha256", "diskEncryptionKey.sha256"),
+                Field("resource_policies", "resourcePolicies", ref="{}"),
+                Field("labels", "labels")),
+        fixes={"ENC-003": Fix("disk_encryption_key.kms_key_self_link",
+                              "google_kms_crypto_key.<key>.id"),
+               "BAK-003": Fix("resource_policies", "[google_compute_resource_policy.<daily>.id]",
+                              "a snapshot schedule keeping snapshots >= 7 days (or a "
+                              "google_compute_disk_resource_policy_attachment)"),
+               "BAK-004": Fix("resource_policies", "[google_compute_resource_policy.<daily>.id]",
+                              "a daily snapshot schedule")})
+
+
+def _attachment(regional: bool) -> Part:
+    def parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+        change = ctx.change
+        if change is None:
+            return None
+        scope = ctx.scope(change, values)
+        disk = tf_get(values, "disk")
+        if not isinstance(disk, str):
+            return None
+        disk = disk.rsplit("/", 1)[-1]
+        where = f"regions/{scope['region']}" if regional else f"zones/{scope['zone']}"
+        return ("compute.googleapis.com/" + ("RegionDisk" if regional else "Disk"),
+                f"//compute.googleapis.com/projects/{scope['project']}/{where}/disks/{disk}")
+
+    def piece(values: Any, ctx: Context) -> Any:
+        scope = ctx.scope(ctx.change, values) if ctx.change else {}
+        name = tf_get(values, "name")
+        return (f"projects/{scope.get('project')}/regions/{scope.get('region')}"
+                f"/resourcePolicies/{name}")
+
+    return Part(tf_type="google_compute_region_disk_resource_policy_attachment" if regional
+                else "google_compute_disk_resource_policy_attachment", kind="append",
+                target="resourcePolicies", parent=parent, piece=piece)
+
+
+def _igm(regional: bool) -> Converter:
+    fields: list[Field] = [Field("name", "name"), Field("base_instance_name", "baseInstanceName"),
+                           Field("target_size", "targetSize"),
+                           Field("version", "versions", each(
+                               Field("instance_template", "instanceTemplate", ref="{}"),
+                               Field("name", "name")))]
+    if regional:
+        fields += [Field("region", "region", region_url),
+                   Field("distribution_policy_zones", "distributionPolicy.zones",
+                         lambda v, ctx: [{"zone": zone_url(z, ctx)} for z in v]
+                         if isinstance(v, list) else v),
+                   Field("distribution_policy_target_shape", "distributionPolicy.targetShape")]
+    else:
+        fields.append(Field("zone", "zone", zone_url))
+    return Converter(
+        tf_type="google_compute_region_instance_group_manager" if regional
+        else "google_compute_instance_group_manager",
+        asset_type="compute.googleapis.com/" + ("RegionInstanceGroupManager" if regional
+                                                 else "InstanceGroupManager"),
+        name=C + ("/regions/{region}" if regional else "/zones/{zone}")
+        + "/instanceGroupManagers/{name}",
+        location="{region}" if regional else "{zone}",
+        fields=tuple(fields),
+        fixes={"DR-005": Fix("distribution_policy_zones",
+                             ["<region>-a", "<region>-b", "<region>-c"],
+                             "use google_compute_region_instance_group_manager")})
+
+
+def _autoscaler(regional: bool) -> Converter:
+    p = "autoscaling_policy."
+    return Converter(
+        tf_type="google_compute_region_autoscaler" if regional else "google_compute_autoscaler",
+        asset_type="compute.googleapis.com/" + ("RegionAutoscaler" if regional else "Autoscaler"),
+        name=C + ("/regions/{region}" if regional else "/zones/{zone}") + "/autoscalers/{name}",
+        location="{region}" if regional else "{zone}",
+        fields=(Field("name", "name"), Field("target", "target", ref="{}"),
+                Field(p + "min_replicas", "autoscalingPolicy.minNumReplicas"),
+                Field(p + "max_replicas", "autoscalingPolicy.maxNumReplicas"),
+                Field(p + "cooldown_period", "autoscalingPolicy.coolDownPeriodSec"),
+                Field(p + "mode", "autoscalingPolicy.mode", api_default="ON"),
+                Field(p + "cpu_utilization.target",
+                      "autoscalingPolicy.cpuUtilization.utilizationTarget", api_default=0.6)),
+        fixes={"PLAT-002": Fix("autoscaling_policy.cpu_utilization.target", 0.5,
+                               'with mode = "ON" and max_replicas > min_replicas')})
+
+
+register(
+    _ssl(False), _ssl(True),
+    _proxy("google_compute_target_https_proxy", "targetHttpsProxies", "TargetHttpsProxy", False,
+           Field("quic_override", "quicOverride"), kind="compute#targetHttpsProxy"),
+    _proxy("google_compute_region_target_https_proxy", "targetHttpsProxies", "TargetHttpsProxy",
+           True, kind="compute#targetHttpsProxy"),
+    _proxy("google_compute_target_ssl_proxy", "targetSslProxies", "TargetSslProxy", False,
+           Field("backend_service", "service", ref="{}")),
+    _proxy("google_compute_target_http_proxy", "targetHttpProxies", "TargetHttpProxy", False,
+           fixes={"TLS-005": REDIRECT}),
+    _proxy("google_compute_region_target_http_proxy", "targetHttpProxies", "TargetHttpProxy", True,
+           fixes={"TLS-005": REDIRECT}),
+    _url_map(False), _url_map(True), _forwarding(False), _forwarding(True),
+    _backend_service(False), _backend_service(True),
+    Converter(
+        tf_type="google_compute_firewall", asset_type="compute.googleapis.com/Firewall",
+        name=C + "/global/firewalls/{name}", location="global",
+        constants={"kind": "compute#firewall"},
+        fields=(Field("name", "name"), Field("network", "network", ref=NETWORK),
+                Field("direction", "direction", api_default="INGRESS"),
+                Field("disabled", "disabled", api_default=False),
+                Field("priority", "priority", api_default=1000),
+                Field("source_ranges", "sourceRanges", api_default=None),
+                Field("destination_ranges", "destinationRanges", api_default=None),
+                Field("source_tags", "sourceTags"), Field("target_tags", "targetTags"),
+                Field("source_service_accounts", "sourceServiceAccounts"),
+                Field("target_service_accounts", "targetServiceAccounts"),
+                Field("allow", "allowed", each(Field("protocol", "IPProtocol"),
+                                               Field("ports", "ports"))),
+                Field("deny", "denied", each(Field("protocol", "IPProtocol"),
+                                             Field("ports", "ports")))),
+        fixes={"NET-001": Fix("source_ranges", ["35.235.240.0/20"],
+                              "reach SSH/RDP through IAP, never from 0.0.0.0/0"),
+               "NET-002": Fix("source_ranges", ["<internal CIDR>"],
+                              "no internet source for data-store or admin ports"),
+               "NET-004": Fix("source_ranges", ["<PHI subnetwork CIDRs>"],
+                              "admit only PHI subnetworks and service accounts")}),
+    Converter(
+        tf_type="google_compute_network", asset_type="compute.googleapis.com/Network",
+        name=C + "/global/networks/{name}", location="global",
+        constants={"kind": "compute#network"},
+        fields=(Field("name", "name"),
+                Field("auto_create_subnetworks", "autoCreateSubnetworks", api_default=True),
+                Field("routing_mode", "routingConfig.routingMode", api_default="REGIONAL"),
+                Field("mtu", "mtu")),
+        build=lambda data, values, ctx: data.setdefault(
+            "selfLink", COMPUTE_URL + f"projects/{ctx.project_of(ctx.change, values)}"
+            f"/global/networks/{data.get('name')}") if ctx.change and isinstance(
+                data.get("name"), str) else None,
+        fixes={"NET-003": Fix("peer_network", "<a PHI network>",
+                              "remove the google_compute_network_peering to a non-PHI network"),
+               "NET-006": Fix("auto_create_subnetworks", False,
+                              'and a name other than "default"')}),
+    Converter(
+        tf_type="google_compute_subnetwork", asset_type="compute.googleapis.com/Subnetwork",
+        name=C + "/regions/{region}/subnetworks/{name}", location="{region}",
+        fields=(Field("name", "name"), Field("network", "network", ref=NETWORK),
+                Field("ip_cidr_range", "ipCidrRange"), Field("region", "region", region_url),
+                Field("secondary_ip_range", "secondaryIpRanges", each(
+                    Field("range_name", "rangeName"), Field("ip_cidr_range", "ipCidrRange"))),
+                Field("private_ip_google_access", "privateIpGoogleAccess"))),
+    Part(tf_type="google_compute_network_peering", kind="append", target="peerings",
+         parent=_peering_parent, piece=_peering_piece),
+    Converter(
+        tf_type="google_compute_instance", asset_type="compute.googleapis.com/Instance",
+        name=C + "/zones/{zone}/instances/{name}", location="{zone}",
+        constants={"kind": "compute#instance"},
+        fields=(Field("name", "name"), Field("zone", "zone", zone_url),
+                Field("machine_type", "machineType"),
+                Field("deletion_protection", "deletionProtection", api_default=False),
+                Field("labels", "labels"),
+                Field("metadata", "metadata.items", kv_items),
+                Field("network_interface", "networkInterfaces", each(
+                    Field("network", "network", ref=NETWORK),
+                    Field("subnetwork", "subnetwork", ref=SUBNET),
+                    Field("network_ip", "networkIP"),
+                    Field("access_config", "accessConfigs", each(Field("nat_ip", "natIP"))))),
+                Field("service_account", "serviceAccounts", each(
+                    Field("email", "email"), Field("scopes", "scopes", scopes)))),
+        build=_instance_build,
+        fixes={"BAK-008": Fix("deletion_protection", True),
+               "IAM-005": Fix("service_account.email", "google_service_account.<vm>.email",
+                              "a dedicated service account without the cloud-platform scope"),
+               "MFA-006": Fix("metadata",
+                              '{ enable-oslogin = "TRUE", enable-oslogin-2fa = "TRUE" }'),
+               "NET-005": Fix("network_interface", "<PHI subnetworks only>",
+                              "do not bridge PHI and non-PHI networks")}),
+    _disk(False), _disk(True), _attachment(False), _attachment(True),
+    Converter(
+        tf_type="google_compute_resource_policy",
+        asset_type="compute.googleapis.com/ResourcePolicy",
+        name=C + "/regions/{region}/resourcePolicies/{name}", location="{region}",
+        fields=(Field("name", "name"), Field("region", "region", region_url),
+                Field("snapshot_schedule_policy.retention_policy.max_retention_days",
+                      "snapshotSchedulePolicy.retentionPolicy.maxRetentionDays"),
+                Field("snapshot_schedule_policy.retention_policy.on_source_disk_delete",
+                      "snapshotSchedulePolicy.retentionPolicy.onSourceDiskDelete"),
+                Field("snapshot_schedule_policy.schedule.daily_schedule.days_in_cycle",
+                      "snapshotSchedulePolicy.schedule.dailySchedule.daysInCycle"),
+                Field("snapshot_schedule_policy.schedule.hourly_schedule.hours_in_cycle",
+                      "snapshotSchedulePolicy.schedule.hourlySchedule.hoursInCycle"))),
+    _igm(False), _igm(True), _autoscaler(False), _autoscaler(True),
+    Converter(
+        tf_type="google_compute_region_network_endpoint_group",
+        asset_type="compute.googleapis.com/NetworkEndpointGroup",
+        name=C + "/regions/{region}/networkEndpointGroups/{name}", location="{region}",
+        fields=(Field("name", "name"),
+                Field("network_endpoint_type", "networkEndpointType", api_default="GCE_VM_IP_PORT"),
+                Field("region", "region", region_url))),
+    Converter(
+        tf_type="google_compute_project_metadata", asset_type="compute.googleapis.com/Project",
+        name=C, location="global",
+        fields=(Field("metadata", "commonInstanceMetadata.items", kv_items),)),
+)

@@ -1,0 +1,584 @@
+"""Converter tables for Cloud SQL, Storage, IAM, GKE, KMS, Logging, org policy, Run and Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from phiguard.inventory.refs import ref_key
+from phiguard.terraform.convert import Context, Converter, Field, Fix, Part, each, register
+from phiguard.terraform.values import is_unknown, tf_get
+
+RM = "//cloudresourcemanager.googleapis.com/"
+PROJECT_TYPE = "cloudresourcemanager.googleapis.com/Project"
+FOLDER_TYPE = "cloudresourcemanager.googleapis.com/Folder"
+ORG_TYPE = "cloudresourcemanager.googleapis.com/Organization"
+NETWORK = "projects/{project}/global/networks/{}"
+KEY = "google_kms_crypto_key.<key>.id"
+S = "settings."
+BC = S + "backup_configuration."
+IPC = S + "ip_configuration."
+
+
+def _sql_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    if ctx.change is not None:
+        data["project"] = ctx.project_of(ctx.change, values)
+    master = data.get("masterInstanceName")
+    if "instanceType" not in data or is_unknown(data.get("instanceType")):
+        if isinstance(master, str) and master:
+            data["instanceType"] = "READ_REPLICA_INSTANCE"
+        elif master is None:
+            data["instanceType"] = "CLOUD_SQL_INSTANCE"
+    # With public IPv4 off, the instance gets no PRIMARY (public) address after apply.
+    addresses = tf_get(values, "ip_address")
+    ipv4 = (data.get("settings") or {}).get("ipConfiguration", {}).get("ipv4Enabled")
+    if isinstance(addresses, list):
+        data["ipAddresses"] = [{"ipAddress": a.get("ip_address"), "type": a.get("type")}
+                               for a in addresses if isinstance(a, dict)]
+    elif ipv4 is False:
+        data["ipAddresses"] = []
+
+
+SQL = Converter(
+    tf_type="google_sql_database_instance", asset_type="sqladmin.googleapis.com/Instance",
+    name="//cloudsql.googleapis.com/projects/{project}/instances/{name}", location="{region}",
+    constants={"kind": "sql#instance"},
+    fields=(Field("name", "name"), Field("region", "region"),
+            Field("database_version", "databaseVersion"),
+            Field("master_instance_name", "masterInstanceName"),
+            Field("instance_type", "instanceType"),
+            Field("encryption_key_name", "diskEncryptionConfiguration.kmsKeyName", ref="{}"),
+            Field(S + "tier", "settings.tier"),
+            Field(S + "availability_type", "settings.availabilityType", api_default="ZONAL"),
+            Field(S + "deletion_protection_enabled", "settings.deletionProtectionEnabled",
+                  api_default=False),
+            Field(S + "user_labels", "settings.userLabels"),
+            Field(BC + "enabled", "settings.backupConfiguration.enabled", api_default=False),
+            Field(BC + "binary_log_enabled", "settings.backupConfiguration.binaryLogEnabled",
+                  api_default=False),
+            Field(BC + "point_in_time_recovery_enabled",
+                  "settings.backupConfiguration.pointInTimeRecoveryEnabled", api_default=False),
+            Field(BC + "start_time", "settings.backupConfiguration.startTime"),
+            Field(BC + "location", "settings.backupConfiguration.location", api_default=None),
+            Field(BC + "transaction_log_retention_days",
+                  "settings.backupConfiguration.transactionLogRetentionDays"),
+            Field(BC + "backup_retention_settings.retained_backups",
+                  "settings.backupConfiguration.backupRetentionSettings.retainedBackups",
+                  api_default=7),
+            Field(BC + "backup_retention_settings.retention_unit",
+                  "settings.backupConfiguration.backupRetentionSettings.retentionUnit"),
+            Field(IPC + "ipv4_enabled", "settings.ipConfiguration.ipv4Enabled", api_default=True),
+            Field(IPC + "private_network", "settings.ipConfiguration.privateNetwork",
+                  ref=NETWORK),
+            Field(IPC + "ssl_mode", "settings.ipConfiguration.sslMode",
+                  api_default="ALLOW_UNENCRYPTED_AND_ENCRYPTED"),
+            Field(IPC + "require_ssl", "settings.ipConfiguration.requireSsl"),
+            Field(IPC + "authorized_networks", "settings.ipConfiguration.authorizedNetworks",
+                  each(Field("name", "name"), Field("value", "value"))),
+            Field(S + "database_flags", "settings.databaseFlags",
+                  each(Field("name", "name"), Field("value", "value")))),
+    build=_sql_build,
+    fixes={
+        "BAK-001": Fix(BC + "enabled", True),
+        "BAK-002": Fix(BC + "point_in_time_recovery_enabled", True,
+                       "binary_log_enabled for MySQL; backup_retention_settings.retained_backups"
+                       " >= 7"),
+        "BAK-007": Fix(S + "deletion_protection_enabled", True),
+        "DR-001": Fix(S + "availability_type", "REGIONAL"),
+        "DR-002": Fix(BC + "location", "us", "a multi-region, or a cross-region read replica"),
+        "ENC-002": Fix("encryption_key_name", KEY),
+        "LOG-006": Fix(S + "database_flags", '[{ name = "cloudsql.enable_pgaudit", value = "on" '
+                       '}, { name = "log_connections", value = "on" }, { name = '
+                       '"log_disconnections", value = "on" }]'),
+        "PUB-002": Fix(IPC + "ipv4_enabled", False, "with private_network set"),
+        "TLS-006": Fix(IPC + "ssl_mode", "ENCRYPTED_ONLY"),
+    })
+
+_MULTI = {"US", "EU", "ASIA"}
+_DUAL = {"NAM4", "EUR4", "EUR5", "EUR7", "EUR8", "ASIA1"}
+
+
+def _bucket_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    location = data.get("location")
+    placement = tf_get(values, "custom_placement_config.data_locations")
+    if isinstance(placement, list) and placement:
+        data["locationType"] = "dual-region"
+    elif isinstance(location, str):
+        data["locationType"] = ("multi-region" if location in _MULTI else
+                                "dual-region" if location in _DUAL else "region")
+    elif is_unknown(location):
+        data["locationType"] = location
+    name = data.get("name")
+    if isinstance(name, str):
+        data["selfLink"] = f"https://www.googleapis.com/storage/v1/b/{name}"
+
+
+BUCKET = Converter(
+    tf_type="google_storage_bucket", asset_type="storage.googleapis.com/Bucket",
+    name="//storage.googleapis.com/{name}",
+    constants={"kind": "storage#bucket"},
+    fields=(Field("name", "name"), Field("location", "location",
+                                         lambda v, c: v.upper() if isinstance(v, str) else v),
+            Field("storage_class", "storageClass"),
+            Field("versioning.enabled", "versioning.enabled", api_default=False),
+            Field("soft_delete_policy.retention_duration_seconds",
+                  "softDeletePolicy.retentionDurationSeconds", api_default=604800),
+            Field("encryption.default_kms_key_name", "encryption.defaultKmsKeyName", ref="{}"),
+            Field("uniform_bucket_level_access",
+                  "iamConfiguration.uniformBucketLevelAccess.enabled", api_default=False),
+            Field("public_access_prevention", "iamConfiguration.publicAccessPrevention",
+                  api_default="inherited"),
+            Field("labels", "labels"), Field("logging.log_bucket", "logging.logBucket")),
+    build=_bucket_build,
+    fixes={"BAK-005": Fix("versioning.enabled", True),
+           "DR-003": Fix("location", "US", "or a dual-region custom_placement_config"),
+           "ENC-001": Fix("encryption.default_kms_key_name", KEY),
+           "PUB-004": Fix("member", "<a named principal>",
+                          "remove every google_storage_bucket_iam_* grant to allUsers or "
+                          "allAuthenticatedUsers"),
+           "PUB-005": Fix("public_access_prevention", "enforced",
+                          "and uniform_bucket_level_access = true")})
+
+
+# IAM pieces ---------------------------------------------------------------------------------
+
+def _project_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    project = ctx.project_of(ctx.change, values) if ctx.change else None
+    if not project:
+        return None
+    project = project.removeprefix("projects/")
+    return PROJECT_TYPE, f"{RM}projects/{ctx.project_numbers.get(project, project)}"
+
+
+def _folder_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    folder = _known(values, "folder", ctx)
+    if not isinstance(folder, str):
+        return None
+    return FOLDER_TYPE, f"{RM}folders/{folder.removeprefix('folders/')}"
+
+
+def _org_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    org = _known(values, "org_id", ctx)
+    if not isinstance(org, str):
+        return None
+    return ORG_TYPE, f"{RM}organizations/{org.removeprefix('organizations/')}"
+
+
+def _bucket_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    bucket = _known(values, "bucket", ctx, want_ref=False)
+    if not isinstance(bucket, str):
+        return None
+    return "storage.googleapis.com/Bucket", "//storage.googleapis.com/" + ref_key(
+        bucket).removeprefix("b/").rsplit("/", 1)[-1]
+
+
+def _sa_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    sa = _known(values, "service_account_id", ctx)
+    if not isinstance(sa, str):
+        return None
+    return "iam.googleapis.com/ServiceAccount", "//iam.googleapis.com/" + ref_key(sa)
+
+
+def _known(values: Any, attr: str, ctx: Context, want_ref: bool = True) -> Any:
+    value = tf_get(values, attr)
+    if is_unknown(value) and ctx.change is not None:
+        value = ctx.resolve(ctx.change, attr, want_ref)
+    return value
+
+
+def _condition(values: Any) -> Any:
+    cond = tf_get(values, "condition")
+    if isinstance(cond, dict):
+        return {k: v for k, v in (("title", cond.get("title")),
+                                  ("expression", cond.get("expression"))) if v is not None}
+    return None
+
+
+def _member(values: Any, ctx: Context) -> Any:
+    member = _known(values, "member", ctx, want_ref=False)
+    if isinstance(member, str) and ":" not in member and member.endswith(
+            ".gserviceaccount.com"):
+        # `"serviceAccount:${google_service_account.x.email}"`: the plan gives only the
+        # reference, the template's prefix is implied by the address
+        member = f"serviceAccount:{member}"
+    return {"role": tf_get(values, "role"), "members": [member], "condition": _condition(values)}
+
+
+def _binding(values: Any, ctx: Context) -> Any:
+    members = tf_get(values, "members")
+    return {"role": tf_get(values, "role"),
+            "members": list(members) if isinstance(members, list) else members,
+            "condition": _condition(values)}
+
+
+def _policy(values: Any, ctx: Context) -> Any:
+    raw = tf_get(values, "policy_data")
+    if not isinstance(raw, str):
+        return raw  # unknown
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    bindings = [{"role": b.get("role"), "members": list(b.get("members") or []),
+                 **({"condition": b["condition"]} if b.get("condition") else {})}
+                for b in doc.get("bindings") or () if isinstance(b, dict)]
+    audit = []
+    for cfg in doc.get("auditConfigs") or doc.get("audit_configs") or ():
+        if isinstance(cfg, dict):
+            logs = [{"logType": c.get("logType") or c.get("log_type"),
+                     "exemptedMembers": list(c.get("exemptedMembers") or [])}
+                    for c in cfg.get("auditLogConfigs") or () if isinstance(c, dict)]
+            audit.append({"service": cfg.get("service"), "auditLogConfigs": logs})
+    return {"bindings": bindings, "auditConfigs": audit}
+
+
+def _audit(values: Any, ctx: Context) -> Any:
+    logs = tf_get(values, "audit_log_config")
+    out = []
+    for cfg in logs if isinstance(logs, list) else ():
+        if isinstance(cfg, dict):
+            exempted = cfg.get("exempted_members")
+            out.append({"logType": cfg.get("log_type"),
+                        "exemptedMembers": list(exempted) if isinstance(exempted, list) else []})
+    return {"service": tf_get(values, "service"), "auditLogConfigs": out}
+
+
+IAM_FIX = Fix("member", "<a group or service account>",
+              "no basic, impersonation or standing PHI-data role for a person; use a time-bound "
+              "condition or a group from the organization's domain")
+HIERARCHY_FIXES = {
+    "IAM-004": IAM_FIX, "IAM-007": IAM_FIX, "JIT-001": IAM_FIX, "MFA-004": IAM_FIX,
+    "LOG-001": Fix("audit_log_config", '[{ log_type = "DATA_READ" }, { log_type = "DATA_WRITE" }]',
+                   'a google_project_iam_audit_config with service = "allServices" and no '
+                   "exempted_members"),
+    "LOG-002": Fix("destination", "<central log bucket>",
+                   "a google_logging_project_sink (or a folder/org sink with include_children)"),
+    "MFA-005": Fix("constraint", "iam.allowedPolicyMemberDomains",
+                   "an org policy listing the organization's customer ID"),
+    "PLAT-003": Fix("region", "<a second region>", "place the PHI tier in two regions"),
+}
+
+
+def _iam_parts(prefix: str, parent: Any, fixes: dict[str, Fix], audit: bool) -> list[Part]:
+    parts = [Part(f"{prefix}_iam_member", "iam_member", parent, _member, fixes),
+             Part(f"{prefix}_iam_binding", "iam_binding", parent, _binding, fixes),
+             Part(f"{prefix}_iam_policy", "iam_policy", parent, _policy, fixes)]
+    if audit:
+        parts.append(Part(f"{prefix}_iam_audit_config", "audit_config", parent, _audit, fixes))
+    return parts
+
+
+# org policies -------------------------------------------------------------------------------
+
+def _hierarchy_of(node: Any) -> tuple[str, str] | None:
+    if not isinstance(node, str) or "/" not in node:
+        return None
+    kind, ident = node.split("/", 1)
+    asset_type = {"projects": PROJECT_TYPE, "folders": FOLDER_TYPE,
+                  "organizations": ORG_TYPE}.get(kind)
+    return (asset_type, f"{RM}{kind}/{ident}") if asset_type else None
+
+
+def _v2_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    found = _hierarchy_of(_known(values, "parent", ctx, want_ref=False))
+    if found and found[0] == PROJECT_TYPE:
+        project = found[1].rsplit("/", 1)[-1]
+        return PROJECT_TYPE, f"{RM}projects/{ctx.project_numbers.get(project, project)}"
+    return found
+
+
+def _v2_piece(values: Any, ctx: Context) -> Any:
+    name = tf_get(values, "name")
+    constraint = name.rsplit("/policies/", 1)[-1] if isinstance(name, str) else None
+    out: dict[str, Any] = {"constraint": f"constraints/{constraint}"}
+    spec = tf_get(values, "spec")
+    if is_unknown(spec):
+        out["booleanPolicy"] = {"enforced": spec}
+        return out
+    if tf_get(values, "spec.reset") is True:
+        out["restoreDefault"] = {}
+        return out
+    rules = tf_get(values, "spec", {})
+    rules = rules.get("rules") if isinstance(rules, dict) else None
+    allowed: list[Any] = []
+    denied: list[Any] = []
+    all_values = None
+    enforce = None
+    for rule in rules if isinstance(rules, list) else ():
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("enforce") is not None:
+            enforce = str(rule["enforce"]).upper() == "TRUE"
+        if str(rule.get("allow_all") or "").upper() == "TRUE":
+            all_values = "ALLOW"
+        if str(rule.get("deny_all") or "").upper() == "TRUE":
+            all_values = "DENY"
+        vals = tf_get(rule, "values")
+        if isinstance(vals, dict):
+            allowed += list(vals.get("allowed_values") or [])
+            denied += list(vals.get("denied_values") or [])
+    if enforce is not None:
+        out["booleanPolicy"] = {"enforced": enforce}
+    else:
+        lp: dict[str, Any] = {"inheritFromParent": bool(tf_get(values, "spec.inherit_from_parent",
+                                                                 False))}
+        if allowed:
+            lp["allowedValues"] = allowed
+        if denied:
+            lp["deniedValues"] = denied
+        if all_values:
+            lp["allValues"] = all_values
+        out["listPolicy"] = lp
+    return out
+
+
+def _v1_piece(values: Any, ctx: Context) -> Any:
+    constraint = tf_get(values, "constraint")
+    if isinstance(constraint, str) and not constraint.startswith("constraints/"):
+        constraint = f"constraints/{constraint}"
+    out: dict[str, Any] = {"constraint": constraint}
+    if tf_get(values, "restore_policy.default") is True:
+        out["restoreDefault"] = {}
+    elif tf_get(values, "boolean_policy") is not None:
+        out["booleanPolicy"] = {"enforced": tf_get(values, "boolean_policy.enforced", False)}
+    elif tf_get(values, "list_policy") is not None:
+        lp: dict[str, Any] = {"inheritFromParent": bool(tf_get(
+            values, "list_policy.inherit_from_parent", False))}
+        for side, key in (("allow", "allowedValues"), ("deny", "deniedValues")):
+            vals = tf_get(values, f"list_policy.{side}.values")
+            if isinstance(vals, list) and vals:
+                lp[key] = list(vals)
+            if tf_get(values, f"list_policy.{side}.all") is True:
+                lp["allValues"] = "ALLOW" if side == "allow" else "DENY"
+        out["listPolicy"] = lp
+    return out
+
+
+# GKE -----------------------------------------------------------------------------------------
+
+def _pool(block: Any) -> Any:
+    if not isinstance(block, dict):
+        return block
+    sa = tf_get(block, "node_config.service_account")
+    return {"name": block.get("name"),
+            "config": {"serviceAccount": sa if sa is not None and not is_unknown(sa)
+                       else "default"},
+            **({"locations": block["node_locations"]}
+               if isinstance(block.get("node_locations"), list) else {})}
+
+
+def _cluster_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    pools = []
+    if tf_get(values, "remove_default_node_pool") is not True:
+        pools.append(_pool({"name": "default-pool",
+                            "node_config": tf_get(values, "node_config")}))
+    inline = tf_get(values, "node_pool")
+    raw = values.get("node_pool") if isinstance(values, dict) else None
+    if isinstance(raw, list) and inline is not None:
+        pools += [_pool(p) for p in raw]
+    data["nodePools"] = pools
+    location = data.get("location")
+    if "locations" not in data and isinstance(location, str):
+        data["locations"] = [location] if location.count("-") == 2 else data.get("locations")
+        if data["locations"] is None:
+            del data["locations"]
+    network = data.get("networkConfig", {}).get("network")
+    if isinstance(network, str):
+        data["network"] = network.rsplit("/", 1)[-1]
+
+
+CLUSTER = Converter(
+    tf_type="google_container_cluster", asset_type="container.googleapis.com/Cluster",
+    name="//container.googleapis.com/projects/{project}/locations/{location}/clusters/{name}",
+    location="{location}",
+    fields=(Field("name", "name"), Field("location", "location"),
+            Field("node_locations", "locations"),
+            Field("network", "networkConfig.network", ref=NETWORK),
+            Field("subnetwork", "networkConfig.subnetwork", ref="{}"),
+            Field("logging_service", "loggingService",
+                  api_default="logging.googleapis.com/kubernetes"),
+            Field("logging_config.enable_components",
+                  "loggingConfig.componentConfig.enableComponents", api_default=None),
+            Field("database_encryption.state", "databaseEncryption.state",
+                  api_default="DECRYPTED"),
+            Field("database_encryption.key_name", "databaseEncryption.keyName", ref="{}",
+                  api_default=None),
+            Field("workload_identity_config.workload_pool", "workloadIdentityConfig.workloadPool",
+                  api_default=None),
+            Field("resource_labels", "resourceLabels")),
+    build=_cluster_build,
+    fixes={"DR-004": Fix("location", "<region>", "a regional cluster (or node_locations in "
+                         "two or more zones)"),
+           "ENC-005": Fix("database_encryption", f'{{ state = "ENCRYPTED", key_name = {KEY} }}'),
+           "IAM-006": Fix("node_config.service_account", "google_service_account.<nodes>.email",
+                          'and workload_identity_config.workload_pool = "<project>.svc.id.goog"'),
+           "LOG-007": Fix("logging_service", "logging.googleapis.com/kubernetes",
+                          'and logging_config.enable_components = ["SYSTEM_COMPONENTS", '
+                          '"WORKLOADS"]')})
+
+
+def _pool_cluster(values: Any, ctx: Context) -> tuple[str, str] | None:
+    cluster = _known(values, "cluster", ctx)
+    if not isinstance(cluster, str) or ctx.change is None:
+        return None
+    if "/" not in cluster:
+        scope = ctx.scope(ctx.change, values)
+        cluster = f"projects/{scope['project']}/locations/{scope['location']}/clusters/{cluster}"
+    return "container.googleapis.com/Cluster", "//container.googleapis.com/" + ref_key(cluster)
+
+
+
+def _sa_email(account: Any, ctx: Context) -> Any:
+    if not isinstance(account, str) or ctx.change is None:
+        return account
+    return f"{account}@{ctx.project_of(ctx.change, ctx.values(ctx.change))}.iam.gserviceaccount.com"
+
+
+def _named(data: dict[str, Any], values: Any, ctx: Context, collection: str, where: str) -> None:
+    """REST `name` = projects/P/locations/L/<collection>/N for the location-scoped APIs."""
+    if ctx.change is None:
+        return
+    scope = ctx.scope(ctx.change, values)
+    data["name"] = (f"projects/{scope['project']}/locations/{scope[where]}/{collection}/"
+                    f"{scope['name']}")
+
+
+def _sa_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    if ctx.change is None:
+        return
+    project = ctx.project_of(ctx.change, values)
+    account = tf_get(values, "account_id")
+    if not isinstance(data.get("email"), str) and isinstance(account, str):
+        data["email"] = f"{account}@{project}.iam.gserviceaccount.com"
+    data["projectId"] = project
+    if isinstance(data.get("email"), str):
+        data["name"] = f"projects/{project}/serviceAccounts/{data['email']}"
+
+
+def _sink(kind: str, attr: str) -> Converter:
+    plural = {"project": "projects", "folder": "folders", "organization": "organizations",
+              "billing_account": "billingAccounts"}[kind]
+    holder = "{project_ref}" if kind == "project" else "{holder}"
+    names = {} if kind == "project" else {
+        "holder": Field(attr, "", lambda v, c: v.rsplit("/", 1)[-1])}
+    return Converter(
+        tf_type=f"google_logging_{kind}_sink", asset_type="logging.googleapis.com/LogSink",
+        name=f"//logging.googleapis.com/{plural}/{holder}/sinks/{{name}}",
+        names=names,
+        fields=(Field("name", "name"), Field("destination", "destination"),
+                Field("filter", "filter", api_default=None),
+                Field("disabled", "disabled", api_default=False),
+                Field("include_children", "includeChildren", api_default=False),
+                Field("writer_identity", "writerIdentity"),
+                Field("exclusions", "exclusions", each(Field("name", "name"),
+                                                       Field("filter", "filter"),
+                                                       Field("disabled", "disabled")))))
+
+
+register(
+    SQL, BUCKET, CLUSTER,
+    *_iam_parts("google_project", _project_parent, HIERARCHY_FIXES, True),
+    *_iam_parts("google_folder", _folder_parent, HIERARCHY_FIXES, True),
+    *_iam_parts("google_organization", _org_parent, HIERARCHY_FIXES, True),
+    *_iam_parts("google_storage_bucket", _bucket_parent, dict(BUCKET.fixes), False),
+    *_iam_parts("google_service_account", _sa_parent, {}, False),
+    Part("google_org_policy_policy", "org_policy", _v2_parent, _v2_piece, HIERARCHY_FIXES),
+    Part("google_project_organization_policy", "org_policy", _project_parent, _v1_piece,
+         HIERARCHY_FIXES),
+    Part("google_folder_organization_policy", "org_policy", _folder_parent, _v1_piece),
+    Part("google_organization_policy", "org_policy", _org_parent, _v1_piece),
+    Part("google_container_node_pool", "append", _pool_cluster,
+         lambda values, ctx: _pool(values), target="nodePools"),
+    Converter(
+        tf_type="google_container_node_pool", asset_type="container.googleapis.com/NodePool",
+        name="//container.googleapis.com/projects/{project}/locations/{location}/clusters/"
+             "{cluster}/nodePools/{name}", location="{location}",
+        names={"cluster": Field("cluster", "", lambda v, c: v.rsplit("/", 1)[-1], ref="{}")},
+        fields=(Field("name", "name"),
+                Field("node_config.service_account", "config.serviceAccount",
+                      api_default="default"),
+                Field("node_locations", "locations"))),
+    Converter(
+        tf_type="google_service_account", asset_type="iam.googleapis.com/ServiceAccount",
+        name="//iam.googleapis.com/projects/{project}/serviceAccounts/{email}",
+        names={"email": Field("account_id", "", lambda v, c: _sa_email(v, c))},
+        fields=(Field("email", "email"), Field("display_name", "displayName"),
+                Field("disabled", "disabled", api_default=False)),
+        build=lambda data, values, ctx: _sa_build(data, values, ctx)),
+    Converter(
+        tf_type="google_service_account_key", asset_type="iam.googleapis.com/ServiceAccountKey",
+        name="//iam.googleapis.com/{account}/keys/({address})",
+        names={"account": Field("service_account_id", "", lambda v, c: ref_key(v), ref="{}"),
+               "address": Field("name", "", lambda v, c: v.rsplit("/", 1)[-1])},
+        project_from=Field("service_account_id", "", ref="{}"),
+        constants={"keyType": "USER_MANAGED", "disabled": False},
+        fields=(Field("key_algorithm", "keyAlgorithm"),
+                Field("valid_after", "validAfterTime"), Field("valid_before", "validBeforeTime")),
+        fixes={"IAM-002": Fix("", None, "delete this google_service_account_key; use Workload "
+                              "Identity or service account impersonation"),
+               "IAM-003": Fix("keepers", "{ rotated = \"<date>\" }",
+                              "rotate the key, or better delete it")}),
+    Converter(
+        tf_type="google_kms_key_ring", asset_type="cloudkms.googleapis.com/KeyRing",
+        name="//cloudkms.googleapis.com/projects/{project}/locations/{location}/keyRings/{name}",
+        location="{location}", fields=(Field("name", "name"),)),
+    Converter(
+        tf_type="google_kms_crypto_key", asset_type="cloudkms.googleapis.com/CryptoKey",
+        name="//cloudkms.googleapis.com/{key_ring}/cryptoKeys/{name}",
+        names={"key_ring": Field("key_ring", "", lambda v, c: ref_key(v), ref="{}")},
+        project_from=Field("key_ring", "", ref="{}"),
+        fields=(Field("purpose", "purpose", api_default="ENCRYPT_DECRYPT"),
+                Field("rotation_period", "rotationPeriod"),
+                Field("version_template.protection_level", "versionTemplate.protectionLevel",
+                      api_default="SOFTWARE"),
+                Field("version_template.algorithm", "versionTemplate.algorithm")),
+        fixes={"ENC-006": Fix("rotation_period", "7776000s", "90 days")}),
+    *(_sink(kind, attr) for kind, attr in (("project", "project"), ("folder", "folder"),
+                                           ("organization", "org_id"), ("billing_account",
+                                                                        "billing_account"))),
+    Converter(
+        tf_type="google_redis_instance", asset_type="redis.googleapis.com/Instance",
+        name="//redis.googleapis.com/projects/{project}/locations/{region}/instances/{name}",
+        location="{region}",
+        fields=(Field("tier", "tier"), Field("memory_size_gb", "memorySizeGb"),
+                Field("authorized_network", "authorizedNetwork", ref=NETWORK,
+                      api_default="projects/{project}/global/networks/default"),
+                Field("auth_enabled", "authEnabled", api_default=False),
+                Field("transit_encryption_mode", "transitEncryptionMode",
+                      api_default="DISABLED"),
+                Field("redis_version", "redisVersion"), Field("location_id", "locationId")),
+        build=lambda data, values, ctx: _named(data, values, ctx, "instances", "region"),
+        fixes={"TLS-007": Fix("transit_encryption_mode", "SERVER_AUTHENTICATION")}),
+    Converter(
+        tf_type="google_cloud_run_service", asset_type="run.googleapis.com/Service",
+        name="//run.googleapis.com/projects/{project}/locations/{location}/services/{name}",
+        location="{location}",
+        fields=(Field("name", "metadata.name"),
+                Field("template.spec.service_account_name",
+                      "spec.template.spec.serviceAccountName"),
+                Field("metadata.annotations", "metadata.annotations"))),
+    Converter(
+        tf_type="google_cloud_run_v2_service", asset_type="run.googleapis.com/Service",
+        name="//run.googleapis.com/projects/{project}/locations/{location}/services/{name}",
+        location="{location}",
+        fields=(Field("name", "name"), Field("ingress", "ingress"),
+                Field("template.service_account", "template.serviceAccount"),
+                Field("template.vpc_access.connector", "template.vpcAccess.connector"),
+                Field("template.vpc_access.egress", "template.vpcAccess.egress"))),
+    Converter(
+        tf_type="google_project", asset_type=PROJECT_TYPE,
+        name=RM + "projects/{project_ref}",
+        fields=(Field("project_id", "projectId"), Field("name", "name"),
+                Field("labels", "labels"), Field("number", "projectNumber"))),
+    Converter(
+        tf_type="google_project_service", asset_type="serviceusage.googleapis.com/Service",
+        name="//serviceusage.googleapis.com/projects/{project_ref}/services/{service}",
+        names={"service": Field("service", "")},
+        constants={"state": "ENABLED"},
+        fields=(Field("service", "config.name"),),
+        fixes={"GOV-001": Fix("", None, "remove this google_project_service: the API is not "
+                              "covered by the BAA")}),
+)

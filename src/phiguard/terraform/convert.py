@@ -1,0 +1,407 @@
+"""The converter machinery: one small table per google_* type turns a planned resource into the
+Asset CAI would show after apply; the tables themselves live in `_compute.py` and `_others.py`.
+
+A table (`Converter`) names the CAI asset type, the asset name template, the fields (Terraform
+attribute path -> REST field path, with an optional transform), API defaults for attributes the
+user left to the provider, and the Terraform fix for each rule that can fail on the type.
+Values known only after apply become `UnknownValue`; one that comes from another planned
+resource (`google_compute_ssl_policy.x.id`) is resolved through the plan's `configuration`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from phiguard.inventory.asset import Asset, Source, UnknownValue
+from phiguard.inventory.refs import project_of_name, ref_key
+from phiguard.terraform.plan import Plan, ResourceChange
+from phiguard.terraform.values import is_unknown, set_path, tf_get, with_unknowns
+
+__all__ = ["CONVERTERS", "PARTS", "Context", "Converter", "Field", "Fix", "Part", "register"]
+
+Transform = Callable[[Any, "Context"], Any]
+_ABSENT: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """The Terraform change that makes a rule pass: set `attribute` to `value`."""
+
+    attribute: str
+    value: Any
+    note: str = ""
+
+    def to_json(self, address: str) -> dict[str, Any]:
+        out = {"address": address, "attribute": self.attribute, "value": self.value}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    def text(self, address: str) -> str:
+        value = self.value if isinstance(self.value, str) and self.value.startswith(
+            ("google_", "[", "{", "(")) else _hcl(self.value)
+        note = f" ({self.note})" if self.note else ""
+        return f"fix: set {self.attribute} = {value} in {address}{note}"
+
+
+def _hcl(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_hcl(v) for v in value) + "]"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One Terraform attribute (dotted path, blocks entered) -> one REST field (dotted path).
+
+    `ref` marks a reference to another resource: a bare name is expanded with the template
+    (`projects/{project}/global/networks/{}`) and an unknown value is resolved through the
+    configuration. `api_default` is what the API shows when the configuration leaves the
+    attribute to the provider and the plan therefore has it only after apply.
+    """
+
+    src: str
+    dst: str
+    fn: Transform | None = None
+    ref: str | None = None
+    api_default: Any = _ABSENT
+
+
+@dataclass(frozen=True)
+class Converter:
+    """How one google_* type becomes an asset."""
+
+    tf_type: str
+    asset_type: str
+    name: str  # template with {project} {name} {region} {zone} {location} and `names` keys
+    fields: tuple[Field, ...] = ()
+    fixes: Mapping[str, Fix] = field(default_factory=dict)
+    names: Mapping[str, Field] = field(default_factory=dict)  # extra name variables
+    location: str | None = None  # template, e.g. "{zone}", "{region}", "global"
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    build: Callable[[dict[str, Any], Any, Context], None] | None = None  # extra shaping
+    project_from: Field | None = None  # where the project is when there is no `project`
+
+
+@dataclass(frozen=True)
+class Part:
+    """A Terraform resource that is not an asset of its own but changes one: IAM members,
+    bindings and policies, audit configs, peerings, disk policy attachments, org policies.
+
+    `parent` gives the (asset type, CAI name) it changes; `piece` the data `merge.py` applies.
+    """
+
+    tf_type: str
+    kind: str  # iam_member | iam_binding | iam_policy | audit_config | org_policy | append
+    parent: Callable[[Any, Context], tuple[str, str] | None]
+    piece: Callable[[Any, Context], Any]
+    fixes: Mapping[str, Fix] = field(default_factory=dict)
+    target: str = ""  # for `append`: the REST list field of the parent
+
+
+CONVERTERS: dict[str, Converter] = {}
+PARTS: dict[str, Part] = {}
+
+
+def register(*items: Converter | Part) -> None:
+    for item in items:
+        if isinstance(item, Part):
+            PARTS[item.tf_type] = item
+        else:
+            CONVERTERS[item.tf_type] = item
+
+
+_REF = re.compile(r"^(?P<type>google_[a-z0-9_]+)\.(?P<name>[A-Za-z0-9_-]+)"
+                  r"(?:\[(?P<index>[^\]]*)\])?(?:\.(?P<attr>[a-z0-9_]+))?")
+_ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
+
+
+def _region_of_zone(zone: Any) -> Any:
+    if isinstance(zone, str):
+        zone = zone.rstrip("/").rsplit("/", 1)[-1]
+        match = _ZONE.match(zone)
+        return match.group(1) if match else zone
+    return zone
+
+
+class Context:
+    """One side (`before` or `after`) of a plan being converted; resolves references between
+    planned resources and memoizes converted assets by address."""
+
+    def __init__(self, plan: Plan, side: str, project_numbers: Mapping[str, str] | None = None,
+                 ancestors: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        self.plan = plan
+        self.side = side
+        self.project_numbers = dict(project_numbers or {})
+        self.project_ancestors = dict(ancestors or {})
+        self._assets: dict[str, Asset | None] = {}
+        self._busy: set[str] = set()
+        self.change: ResourceChange | None = None
+        self.path = ""
+
+    # values ----------------------------------------------------------------------------------
+
+    def values(self, change: ResourceChange) -> Any:
+        """The resource's attributes on this side, unknowns marked."""
+        if self.side == "before":
+            return change.before
+        return with_unknowns(change.after, change.after_unknown)
+
+    def configured(self, change: ResourceChange, path: str) -> bool | None:
+        """Whether the configuration sets this attribute (None: no configuration in the plan)."""
+        if not self.plan.references:
+            return None
+        refs = self.plan.references.get(change.config_address)
+        if refs is None:
+            return None
+        return path in refs or any(k.startswith(path + ".") for k in refs)
+
+    def resolve(self, change: ResourceChange, path: str, want_ref: bool) -> Any:
+        """The value of an attribute that is unknown in the plan, from the planned resource its
+        expression references; an `UnknownValue` when it cannot be known before apply."""
+        refs = self.plan.references.get(change.config_address, {}).get(path)
+        for ref in refs or ():
+            match = _REF.match(ref)
+            if match is None:
+                continue
+            target = self._target(change, match.group("type"), match.group("name"),
+                                  match.group("index"))
+            if target is None:
+                continue
+            attr = match.group("attr") or "id"
+            asset = self.asset_of(target)
+            if asset is None:
+                continue
+            if want_ref or attr in ("id", "self_link", "self_link_unique"):
+                return ref_key(asset.name)
+            value = tf_get(self.values(target), attr)
+            if value is not None and not is_unknown(value):
+                return value
+            conv = CONVERTERS.get(target.type)
+            for f in conv.fields if conv else ():
+                if f.src == attr:
+                    got = _dig(asset.data, f.dst)
+                    if got is not None and not is_unknown(got):
+                        return got
+            return UnknownValue(f"known only after apply ({ref})")
+        return UnknownValue("known only after apply")
+
+    def _target(self, change: ResourceChange, rtype: str, rname: str,
+                index: str | None) -> ResourceChange | None:
+        found = self.plan.instances_of.get(f"{change.module}|{rtype}.{rname}")
+        if not found:
+            return None
+        if index is not None:
+            key: Any = int(index) if index.isdigit() else index.strip('"')
+            for cand in found:
+                if cand.index == key:
+                    return cand
+            return None
+        if len(found) == 1:
+            return found[0]
+        for cand in found:  # `x[count.index]` / `x[each.key]`: the same instance key
+            if cand.index == change.index:
+                return cand
+        return None
+
+    def asset_of(self, change: ResourceChange) -> Asset | None:
+        """The converted asset of a planned resource on this side (memoized)."""
+        if change.address in self._assets:
+            return self._assets[change.address]
+        if change.address in self._busy:
+            return None
+        conv = CONVERTERS.get(change.type)
+        if conv is None:
+            return None
+        self._busy.add(change.address)
+        try:
+            asset = convert(conv, change, self)
+        finally:
+            self._busy.discard(change.address)
+        self._assets[change.address] = asset
+        return asset
+
+    # reading attributes ----------------------------------------------------------------------
+
+    def read(self, change: ResourceChange, values: Any, f: Field) -> Any:
+        """One field's value: known, resolved through a reference, an API default, or unknown."""
+        value = tf_get(values, f.src, _ABSENT)
+        if is_unknown(value):
+            if f.ref is not None or self.plan.references:
+                configured = self.configured(change, f.src)
+                if configured is False and f.api_default is not _ABSENT:
+                    return f.api_default
+                if configured:
+                    value = self.resolve(change, f.src, f.ref is not None)
+            elif f.api_default is not _ABSENT:
+                return value
+        if value is _ABSENT:
+            return _ABSENT
+        if is_unknown(value):
+            return value
+        if f.ref is not None and isinstance(value, str) and value and "/" not in value:
+            value = f.ref.replace("{}", value).format(**self.scope(change, values))
+        if f.fn is None:
+            return value
+        self.change, self.path = change, f.src
+        return f.fn(value, self)
+
+    def find_planned(self, ref: Any, tf_types: tuple[str, ...]) -> Asset | None:
+        """The converted planned asset of these types that a reference names, if any."""
+        if not isinstance(ref, str):
+            return None
+        key = ref_key(ref)
+        for change in self.plan.changes:
+            if change.type in tf_types:
+                asset = self.asset_of(change)
+                if asset is not None and ref_key(asset.name) == key:
+                    return asset
+        return None
+
+    def project_of(self, change: ResourceChange, values: Any) -> str:
+        conv = CONVERTERS.get(change.type)
+        if conv is not None and conv.project_from is not None:
+            got = self.read(change, values, conv.project_from)
+            found = project_of_name(got) if isinstance(got, str) else None
+            if found:
+                return found
+        project = tf_get(values, "project")
+        if is_unknown(project):
+            resolved = self.resolve(change, "project", False)
+            project = resolved if isinstance(resolved, str) else None
+        return project if isinstance(project, str) and project else "(unknown project)"
+
+    def scope(self, change: ResourceChange, values: Any) -> dict[str, Any]:
+        """Name variables every template may use."""
+        zone = tf_get(values, "zone")
+        region = tf_get(values, "region")
+        location = tf_get(values, "location")
+        if not isinstance(region, str) and isinstance(zone, str):
+            region = _region_of_zone(zone)
+        if not isinstance(region, str) and isinstance(location, str):
+            region = location
+        name = tf_get(values, "name")
+        if not isinstance(name, str):
+            name = f"({change.address})"  # known only after apply: the address stands in
+        project = self.project_of(change, values)
+        return {"project": project, "name": name,
+                "project_ref": self.project_numbers.get(project, project),
+                "zone": zone if isinstance(zone, str) else "(unknown zone)",
+                "region": region if isinstance(region, str) else "(unknown region)",
+                "location": location if isinstance(location, str) else "(unknown location)"}
+
+    def ancestors_of(self, project: str) -> tuple[str, ...]:
+        known = self.project_ancestors.get(project)
+        if known:
+            return known
+        number = self.project_numbers.get(project)
+        return (f"projects/{number or project}",)
+
+
+def _dig(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def convert(conv: Converter, change: ResourceChange, ctx: Context) -> Asset | None:
+    """The asset one planned resource becomes on the context's side (None if it has no values)."""
+    values = ctx.values(change)
+    if not isinstance(values, dict):
+        return None
+    saved = ctx.change, ctx.path
+    try:
+        return _convert(conv, change, ctx, values)
+    finally:
+        ctx.change, ctx.path = saved
+
+
+def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any) -> Asset:
+    ctx.change = change
+    scope = ctx.scope(change, values)
+    for key, f in conv.names.items():
+        got = ctx.read(change, values, f)
+        if got is _ABSENT or is_unknown(got) or not isinstance(got, str):
+            got = f"({change.address}.{f.src})"
+        scope[key] = got
+    data: dict[str, Any] = dict(conv.constants)
+    for f in conv.fields:
+        value = ctx.read(change, values, f)
+        if value is _ABSENT:
+            continue
+        set_path(data, f.dst, value)
+    if conv.build is not None:
+        ctx.change = change
+        conv.build(data, values, ctx)
+    project = scope["project"]
+    name = conv.name.format(**scope)
+    location = conv.location.format(**scope) if conv.location else None
+    return Asset(name=name, asset_type=conv.asset_type, data=data,
+                 ancestors=ctx.ancestors_of(project), location=location,
+                 parent=f"//cloudresourcemanager.googleapis.com/projects/"
+                        f"{ctx.project_numbers.get(project, project)}",
+                 source=Source(file=ctx.plan.file, address=change.address))
+
+
+# transforms used by the tables ---------------------------------------------------------------
+
+def upper(value: Any, ctx: Context) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+def each(*fields: Field) -> Transform:
+    """Map a list of Terraform blocks to a list of REST objects, field by field."""
+    def mapper(value: Any, ctx: Context) -> Any:
+        if not isinstance(value, list):
+            return value
+        change = ctx.change
+        out = []
+        for item in value:
+            if is_unknown(item):
+                out.append(item)
+                continue
+            obj: dict[str, Any] = {}
+            for f in fields:
+                got = tf_get(item, f.src, _ABSENT)
+                if got is _ABSENT:
+                    continue
+                if is_unknown(got) and f.ref is not None and change is not None:
+                    got = ctx.resolve(change, f"{ctx.path}.{f.src}", True)
+                if f.ref is not None and isinstance(got, str) and got and "/" not in got \
+                        and change is not None:
+                    got = f.ref.replace("{}", got).format(**ctx.scope(change, ctx.values(change)))
+                if f.fn is not None and not is_unknown(got):
+                    got = f.fn(got, ctx)
+                set_path(obj, f.dst, got)
+            out.append(obj)
+        return out
+    return mapper
+
+
+def seconds(value: Any, ctx: Context) -> Any:
+    """Terraform durations are strings like "7776000s" already; numbers become such strings."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{int(value)}s"
+    return value
+
+
+def as_int(value: Any, ctx: Context) -> Any:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def kv_items(value: Any, ctx: Context) -> Any:
+    """A Terraform map (metadata) -> the REST `[{key, value}]` list."""
+    if isinstance(value, dict):
+        return [{"key": k, "value": v} for k, v in value.items()]
+    return value

@@ -1,0 +1,326 @@
+"""The PR gate: judge what a plan creates or changes (or, with `everything`, all of it), report
+deletions that remove a control another asset relies on, and drop what a baseline already has.
+
+`PlanGate(...).findings()` gives `PlanFinding`s: ordinary findings whose `source` is
+`PLANFILE#ADDRESS` and which carry the Terraform fix for the rule (`terraform_fix`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from phiguard import __version__
+from phiguard._util.times import format_time
+from phiguard.config import Config
+from phiguard.findings import Finding, Outcome
+from phiguard.inventory.asset import Asset
+from phiguard.inventory.inventory import Inventory
+from phiguard.inventory.refs import ref_key
+from phiguard.policy.engine import Engine
+from phiguard.policy.rule import Rule, RulePack
+from phiguard.policy.waivers import WaiverBook
+from phiguard.terraform.convert import CONVERTERS, PARTS, Fix
+from phiguard.terraform.plan import Plan, ResourceChange
+from phiguard.terraform.world import build_world
+
+__all__ = ["PlanFinding", "PlanGate", "fingerprint", "reads_only_bindings"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFinding(Finding):
+    """A finding on a planned change: the resource address and the Terraform fix."""
+
+    address: str | None = None
+    terraform_fix: dict[str, Any] | None = None
+    change: str | None = None  # create | update | delete | no-op | replace
+    location: dict[str, Any] | None = None  # {"file", "line"} of the .tf block (--tf-root)
+
+    def to_json(self) -> dict[str, Any]:
+        out = Finding.to_json(self)
+        if self.address:
+            out["address"] = self.address
+        if self.change:
+            out["change"] = self.change
+        if self.terraform_fix is not None:
+            out["terraform_fix"] = self.terraform_fix
+        if self.location is not None:
+            out["location"] = self.location
+        return out
+
+
+def _change_kind(change: ResourceChange) -> str:
+    if change.is_create and change.is_delete:
+        return "replace"
+    for kind in ("create", "update", "delete"):
+        if kind in change.actions:
+            return kind
+    return change.actions[0] if change.actions else "no-op"
+
+
+def fingerprint(rule_id: str, asset: str, ids: dict[str, str] | None = None) -> str:
+    """A stable key for "the same finding": rule id + normalized asset name (host lower-cased,
+    no doubled or trailing slashes, a project number replaced by its id when known)."""
+    text = asset.strip()
+    if text.startswith("//"):
+        host, _, path = text[2:].partition("/")
+        text = "//" + host.lower() + "/" + re.sub(r"/{2,}", "/", path).strip("/")
+    if ids:
+        text = _PROJECT.sub(lambda m: m.group(1) + ids.get(m.group(2), m.group(2)), text)
+    return f"{rule_id.upper()}|{text}"
+
+
+_PROJECT = re.compile(r"(/projects/)([^/]+)")
+
+
+def _paths(node: Any, out: list[str], names: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "path" and isinstance(value, str):
+                out.append(value)
+            elif key == "as" and isinstance(value, str):
+                names.add(value)
+            else:
+                _paths(value, out, names)
+    elif isinstance(node, list):
+        for item in node:
+            _paths(item, out, names)
+
+
+def reads_only_bindings(rule: Rule) -> bool:
+    """Whether a rule's verdict depends only on IAM bindings (own or effective), so it can be
+    judged on an asset the plan shows only through its IAM pieces."""
+    lets_ok = {name for name, form in rule.let.items() if "effective_iam" in form}
+    if len(lets_ok) != len(rule.let):
+        return False
+    paths: list[str] = []
+    names = {"item", "params", *lets_ok}
+    _paths(rule.assert_, paths, names)
+    if rule.when is not None:
+        _paths(rule.when, paths, names)
+    for path in paths:
+        root = path.split(".", 1)[0].split("[", 1)[0]
+        if root == "iam_policy":
+            if not path.startswith("iam_policy.bindings"):
+                return False
+        elif root not in names:
+            return False
+    return True
+
+
+class PlanGate:
+    """One evaluation of a plan, optionally over a current snapshot."""
+
+    def __init__(self, plan: Plan, pack: RulePack, config: Config, *, at: datetime,
+                 base: dict[str, Asset] | None = None, numbers: dict[str, str] | None = None,
+                 ancestors: dict[str, tuple[str, ...]] | None = None, everything: bool = False,
+                 baseline: Iterable[str] = (), snapshot_inputs: list[dict[str, str]] | None = None,
+                 ) -> None:
+        config.check_against(pack)
+        self.plan = plan
+        self.pack = pack
+        self.config = config
+        self.now = at
+        self.everything = everything
+        self.baseline = frozenset(baseline)
+        self.suppressed = 0
+        self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
+                             disable=config.disable)
+        self.book = WaiverBook(config.waivers, at)
+        self.after = build_world(plan, "after", base, numbers=numbers, ancestors=ancestors)
+        self._base = base
+        self._numbers = numbers
+        self._ancestors = ancestors
+        self.inventory = Inventory(self.after.assets.values(), phi=config.phi)
+        self._ids = {info.number: info.id for info in self.inventory.projects.all()
+                     if info.number and info.id}
+        self._partial_ok = {cr.rule.id for cr in self.engine.rules
+                            if reads_only_bindings(cr.rule)}
+        self.snapshot_inputs = snapshot_inputs or []
+
+    # --------------------------------------------------------------------------------------
+
+    def run_info(self) -> dict[str, Any]:
+        """The `run` block of the findings document."""
+        counts: dict[str, int] = {}
+        for asset in self.after.assets.values():
+            counts[asset.asset_type] = counts.get(asset.asset_type, 0) + 1
+        return {
+            "tool": "phiguard",
+            "tool_version": __version__,
+            "mode": "plan",
+            "rule_pack_digest": f"sha256:{self.pack.digest}",
+            "rules_evaluated": [cr.rule.id for cr in self.engine.rules],
+            "snapshot_time": None,
+            "evaluated_at": format_time(self.now),
+            "inputs": [{"path": self.plan.file, "kind": "terraform-plan"},
+                       *self.snapshot_inputs],
+            "plan": {"format_version": self.plan.format_version,
+                     "terraform_version": self.plan.terraform_version,
+                     "resources": len(self.plan.changes),
+                     "changed": sum(1 for c in self.plan.changes
+                                    if any(a in ("create", "update", "delete")
+                                           for a in c.actions)),
+                     "scope": "all" if self.everything else "changed"},
+            "not_evaluated": self.not_evaluated(),
+            "asset_counts": dict(sorted(counts.items())),
+            "records": len(self.after.assets),
+            "config": self.config.to_json(),
+        }
+
+    def not_evaluated(self) -> list[dict[str, Any]]:
+        """Planned resources of types phiguard does not convert: listed, never dropped."""
+        return [{"address": c.address, "type": c.type, "change": _change_kind(c)}
+                for c in self.after.not_evaluated]
+
+    def _subjects(self) -> list[Asset]:
+        if self.everything:
+            return list(self.after.assets.values())
+        return [self.after.assets[n] for n in self.after.changed if n in self.after.assets]
+
+    def findings(self) -> Iterator[PlanFinding]:
+        """Every reported finding, waivers applied, baseline removed, in a stable order."""
+        regressions = self._deletion_findings()
+        covered = {(f.rule_id, f.asset) for f in regressions}
+        out: list[PlanFinding] = list(regressions)
+        for asset in self._subjects():
+            for finding in self.engine.evaluate_asset(asset, self.inventory, self.now):
+                if (finding.rule_id, finding.asset) in covered:
+                    continue
+                out.append(self._decorate(finding, asset))
+        out.sort(key=lambda f: (f.address or "", f.rule_id, f.asset))
+        for finding in out:
+            applied = self.book.apply(finding)
+            if applied.outcome is not Outcome.PASS and self.baseline and fingerprint(
+                    applied.rule_id, applied.asset, self._ids) in self.baseline:
+                self.suppressed += 1
+                continue
+            yield applied  # type: ignore[misc]
+
+    @property
+    def waivers(self) -> list[dict[str, Any]]:
+        return self.book.report()
+
+    # --------------------------------------------------------------------------------------
+
+    def _primary(self, name: str) -> ResourceChange | None:
+        changed = self.after.changed.get(name)
+        if changed is not None:
+            return changed
+        origin = self.after.origin.get(name)
+        return origin[0] if origin else None
+
+    def _fix(self, rule_id: str, name: str) -> tuple[Fix, str] | None:
+        for change in [*([self.after.changed[name]] if name in self.after.changed else []),
+                       *self.after.origin.get(name, ())]:
+            table = CONVERTERS.get(change.type) or PARTS.get(change.type)
+            fix = table.fixes.get(rule_id) if table is not None else None
+            if fix is not None:
+                return fix, change.address
+        return None
+
+    def _decorate(self, finding: Finding, asset: Asset, *, change: ResourceChange | None = None,
+                  message: str | None = None, outcome: Outcome | None = None) -> PlanFinding:
+        change = change or self._primary(asset.name)
+        outcome = outcome or finding.outcome
+        message = message or finding.message
+        if asset.name in self.after.partial and finding.rule_id not in self._partial_ok \
+                and outcome in (Outcome.PASS, Outcome.FAIL):
+            outcome = Outcome.UNKNOWN
+            message = (f"Cannot evaluate: the plan shows {asset.name} only through the changes "
+                       "it makes to it; pass --snapshot to judge the rest")
+        fix_json = None
+        if outcome is Outcome.FAIL:
+            found = self._fix(finding.rule_id, asset.name)
+            if found is not None:
+                fix, fix_address = found
+                fix_json = fix.to_json(fix_address)
+                message = f"{message}; {fix.text(fix_address) if fix.attribute else fix.note}"
+        address = change.address if change is not None else None
+        source = f"{self.plan.file}#{address}" if address else finding.source
+        return PlanFinding(finding.rule_id, finding.asset, finding.asset_type, outcome,
+                           finding.severity, finding.controls, message, finding.evidence,
+                           finding.waiver, source, address=address, terraform_fix=fix_json,
+                           change=_change_kind(change) if change is not None else None)
+
+    def _deletion_findings(self) -> list[PlanFinding]:
+        """A control removed by a deletion: a rule that passes before the plan and not after,
+        on an asset that references (or holds) what the plan deletes."""
+        deleted = [c for c in self.plan.changes if c.is_delete and not c.is_create]
+        if not deleted:
+            return []
+        before = build_world(self.plan, "before", self._base, numbers=self._numbers,
+                             ancestors=self._ancestors)
+        before_inv = Inventory(before.assets.values(), phi=self.config.phi)
+        keys: dict[str, ResourceChange] = {}
+        holders: dict[str, ResourceChange] = {}
+        for change in deleted:
+            name = before.name_of.get(change.address)
+            if name is None:
+                continue
+            if change.type in CONVERTERS:
+                keys[ref_key(name)] = change
+            else:  # an IAM / policy / list piece: its holder loses it
+                holders.setdefault(name, change)
+        dependents: dict[str, ResourceChange] = dict(holders)
+        if keys:
+            for asset in self.after.assets.values():
+                for value in _strings(asset.data):
+                    hit = keys.get(ref_key(value)) if "/" in value else None
+                    if hit is not None:
+                        dependents.setdefault(asset.name, hit)
+                        break
+        out: list[PlanFinding] = []
+        for name, change in sorted(dependents.items()):
+            now_asset = self.after.assets.get(name)
+            then_asset = before.assets.get(name)
+            if now_asset is None or then_asset is None:
+                continue
+            then = {f.rule_id: f for f in self.engine.evaluate_asset(then_asset, before_inv,
+                                                                     self.now)}
+            for finding in self.engine.evaluate_asset(now_asset, self.inventory, self.now):
+                prior = then.get(finding.rule_id)
+                if prior is None or prior.outcome is not Outcome.PASS or \
+                        finding.outcome is Outcome.PASS:
+                    continue
+                why = finding.message.removeprefix("Cannot evaluate: ")
+                message = (f"deleting {change.address} removes a control {name} relies on: "
+                           f"{why}")
+                out.append(self._decorate(finding, now_asset, change=change, message=message,
+                                          outcome=Outcome.FAIL))
+        return out
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def snapshot_base(paths: list[Path], engine: Engine, config: Config) -> tuple[
+        dict[str, Asset], dict[str, str], dict[str, tuple[str, ...]], list[dict[str, str]]]:
+    """Every asset of a current snapshot by name, project numbers and ancestors by project id,
+    and the inputs' manifest entries."""
+    from phiguard.inventory.readers import discover
+    from phiguard.inventory.snapshot import load_context, snapshot_assets
+
+    files = discover(paths)
+    loaded = load_context(files, engine.context_types(), config.phi)
+    assets = {a.name: a for a in snapshot_assets(loaded, files, None)}
+    numbers: dict[str, str] = {}
+    ancestors: dict[str, tuple[str, ...]] = {}
+    for info in loaded.inventory.projects.all():
+        if info.id and info.number:
+            numbers[info.id] = info.number
+            if info.ancestors:
+                ancestors[info.id] = tuple(info.ancestors)
+    return assets, numbers, ancestors, files.inputs()

@@ -1,0 +1,242 @@
+"""Read `terraform show -json` output once and index it by resource address.
+
+Accepts plan `format_version` 0.1 through 1.x (Terraform 0.12 to today). Anything that is not
+such a plan (not JSON, another format version, a missing or mistyped key) raises `PlanError`
+naming the file and what was expected, so a broken input never passes the gate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from phiguard.errors import InputError
+
+__all__ = ["Plan", "PlanError", "ResourceChange", "load_plan", "parse_plan"]
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?$")
+# `module.a["x"].module.b[0].google_x.y["k"]`: the module path, then type.name, then the key.
+_ADDRESS = re.compile(r"^(?P<module>(?:module\.[^.\[]+(?:\[[^\]]*\])?\.)*)"
+                      r"(?P<type>[^.\[]+)\.(?P<name>[^.\[]+)(?P<index>\[[^\]]*\])?$")
+
+
+class PlanError(InputError):
+    """The file is not a Terraform plan in JSON form that phiguard can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChange:
+    """One managed resource of the plan: its address, actions and before/after values."""
+
+    address: str
+    module: str  # "" for the root module, else `module.a.module.b` (instance keys kept)
+    type: str
+    name: str
+    index: Any  # count index (int), for_each key (str) or None
+    actions: tuple[str, ...]
+    before: Any
+    after: Any
+    after_unknown: Any
+    provider: str = ""
+
+    @property
+    def config_address(self) -> str:
+        """The address of the configuration block: module keys and the instance key dropped."""
+        mod = re.sub(r"\[[^\]]*\]", "", self.module)
+        return f"{mod}.{self.type}.{self.name}" if mod else f"{self.type}.{self.name}"
+
+    @property
+    def is_create(self) -> bool:
+        return "create" in self.actions
+
+    @property
+    def is_delete(self) -> bool:
+        return "delete" in self.actions
+
+    @property
+    def is_update(self) -> bool:
+        return "update" in self.actions
+
+    @property
+    def exists_after(self) -> bool:
+        """Whether the resource exists once the plan is applied."""
+        return "create" in self.actions or "delete" not in self.actions
+
+
+@dataclass
+class Plan:
+    """A parsed plan: changes by address, configuration references by config address."""
+
+    file: str
+    format_version: str
+    terraform_version: str | None
+    changes: list[ResourceChange]
+    by_address: dict[str, ResourceChange]
+    # config address -> attribute path ("ssl_policy", "settings.ip_configuration.private_network")
+    # -> the references of its expression, as Terraform wrote them
+    references: dict[str, dict[str, list[str]]]
+    module_sources: dict[str, str]  # module config path (`module.a.module.b`) -> source
+    data_sources: int = 0
+    instances_of: dict[str, list[ResourceChange]] = field(default_factory=dict)
+
+
+def _fail(file: str, what: str) -> PlanError:
+    return PlanError(what, file=file)
+
+
+def _check_version(doc: dict[str, Any], file: str) -> str:
+    version = doc.get("format_version")
+    if not isinstance(version, str):
+        raise _fail(file, "not a Terraform plan: no format_version (expected the output of "
+                          "`terraform show -json PLANFILE`)")
+    match = _VERSION.match(version)
+    if match is None or not (match.group(1) == "1" or (match.group(1) == "0"
+                                                       and int(match.group(2)) >= 1)):
+        raise _fail(file, f"unsupported plan format_version {version!r} "
+                          "(phiguard reads 0.1 through 1.x)")
+    return version
+
+
+def _parse_index(text: str | None) -> Any:
+    if not text:
+        return None
+    inner = text[1:-1]
+    if inner.isdigit():
+        return int(inner)
+    if len(inner) >= 2 and inner[0] == inner[-1] == '"':
+        return inner[1:-1]
+    return inner
+
+
+def _change(item: Any, i: int, file: str) -> ResourceChange | None:
+    where = f"resource_changes[{i}]"
+    if not isinstance(item, dict):
+        raise _fail(file, f"{where} must be an object")
+    address = item.get("address")
+    if not isinstance(address, str) or not address:
+        raise _fail(file, f"{where} has no address")
+    if item.get("mode", "managed") != "managed":
+        return None
+    rtype, name = item.get("type"), item.get("name")
+    if not isinstance(rtype, str) or not isinstance(name, str):
+        raise _fail(file, f"{where} ({address}) has no type or name")
+    change = item.get("change")
+    if not isinstance(change, dict):
+        raise _fail(file, f"{where} ({address}) has no change object")
+    actions = change.get("actions")
+    if not isinstance(actions, list) or not actions or not all(isinstance(a, str) for a in actions):
+        raise _fail(file, f"{where} ({address}) has no change.actions list")
+    module = item.get("module_address") or ""
+    index = item.get("index")
+    if "index" not in item:
+        match = _ADDRESS.match(address)
+        if match is not None:
+            index = _parse_index(match.group("index"))
+            module = module or match.group("module").rstrip(".")
+    for key in ("before", "after"):
+        value = change.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise _fail(file, f"{where} ({address}) change.{key} must be an object or null")
+    return ResourceChange(
+        address=address, module=module, type=rtype, name=name, index=index,
+        actions=tuple(actions), before=change.get("before"), after=change.get("after"),
+        after_unknown=change.get("after_unknown") or {},
+        provider=str(item.get("provider_name") or ""))
+
+
+def _expression_refs(expressions: Any, prefix: str, out: dict[str, list[str]]) -> None:
+    """Flatten a configuration block's expressions into attribute path -> references."""
+    if not isinstance(expressions, dict):
+        return
+    for key, expr in expressions.items():
+        path = f"{prefix}{key}"
+        if isinstance(expr, list):  # nested blocks: a list of expression maps
+            for block in expr:
+                _expression_refs(block, path + ".", out)
+        elif isinstance(expr, dict):
+            refs = expr.get("references")
+            if isinstance(refs, list):
+                out[path] = [r for r in refs if isinstance(r, str)]
+            elif "constant_value" in expr:
+                out[path] = []  # set, to a literal
+            else:  # a nested block written as one object
+                _expression_refs(expr, path + ".", out)
+
+
+def _walk_modules(module: Any, path: str, refs: dict[str, dict[str, list[str]]],
+                  sources: dict[str, str]) -> None:
+    if not isinstance(module, dict):
+        return
+    for res in module.get("resources") or ():
+        if not isinstance(res, dict) or res.get("mode", "managed") != "managed":
+            continue
+        local = res.get("address")
+        if not isinstance(local, str):
+            continue
+        entry: dict[str, list[str]] = {}
+        _expression_refs(res.get("expressions"), "", entry)
+        refs[f"{path}.{local}" if path else local] = entry
+    for call_name, call in (module.get("module_calls") or {}).items():
+        if not isinstance(call, dict):
+            continue
+        sub = f"{path}.module.{call_name}" if path else f"module.{call_name}"
+        if isinstance(call.get("source"), str):
+            sources[sub] = call["source"]
+        _walk_modules(call.get("module"), sub, refs, sources)
+
+
+def parse_plan(raw: bytes, file: str) -> Plan:
+    """Parse plan JSON bytes; raise `PlanError` for anything that is not a readable plan."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _fail(file, f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise _fail(file, "not a Terraform plan: the document is not a JSON object")
+    version = _check_version(doc, file)
+    if "resource_changes" not in doc and "planned_values" not in doc:
+        raise _fail(file, "not a Terraform plan: neither resource_changes nor planned_values "
+                          "(a state file? use `terraform show -json PLANFILE`)")
+    raw_changes = doc.get("resource_changes") or []
+    if not isinstance(raw_changes, list):
+        raise _fail(file, "resource_changes must be a list")
+    changes: list[ResourceChange] = []
+    data_sources = 0
+    for i, item in enumerate(raw_changes):
+        change = _change(item, i, file)
+        if change is None:
+            data_sources += 1
+        else:
+            changes.append(change)
+    by_address: dict[str, ResourceChange] = {}
+    instances: dict[str, list[ResourceChange]] = {}
+    for change in changes:
+        if change.address in by_address:
+            raise _fail(file, f"resource address {change.address} appears twice in "
+                              "resource_changes")
+        by_address[change.address] = change
+        instances.setdefault(f"{change.module}|{change.type}.{change.name}", []).append(change)
+    refs: dict[str, dict[str, list[str]]] = {}
+    sources: dict[str, str] = {}
+    config = doc.get("configuration")
+    if config is not None and not isinstance(config, dict):
+        raise _fail(file, "configuration must be an object")
+    _walk_modules((config or {}).get("root_module"), "", refs, sources)
+    tf_version = doc.get("terraform_version")
+    return Plan(file=file, format_version=version,
+                terraform_version=tf_version if isinstance(tf_version, str) else None,
+                changes=changes, by_address=by_address, references=refs,
+                module_sources=sources, data_sources=data_sources, instances_of=instances)
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and parse a plan file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _fail(str(path), f"cannot read: {exc.strerror}") from None
+    return parse_plan(raw, str(path))

@@ -1,0 +1,244 @@
+"""Build the world a plan leaves behind (or started from): converted planned assets overlaid on
+an optional current inventory, with IAM, org-policy and list pieces merged into their parents.
+
+Creates add, updates replace, deletes remove. IAM members, bindings, policies and audit configs
+of one project, folder, organization, bucket or service account merge into one effective
+`iam_policy`, as CAI shows it. When a parent is known neither from the plan nor from a snapshot,
+phiguard builds it from the pieces and marks it *partial*: the bindings it cannot see are an
+`UnknownValue`, so no rule passes on what the plan does not show.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from phiguard.inventory.asset import Asset, Source, UnknownValue
+from phiguard.terraform.convert import CONVERTERS, PARTS, Context, Part
+from phiguard.terraform.plan import Plan, ResourceChange
+
+__all__ = ["World", "build_world", "load_tables"]
+
+_UNSEEN = UnknownValue("not in the plan (pass --snapshot to see the rest of the policy)")
+
+
+def load_tables() -> None:
+    """Register every converter table (imported for their side effect, once)."""
+    for module in ("phiguard.terraform._compute", "phiguard.terraform._others"):
+        importlib.import_module(module)
+
+
+@dataclass
+class World:
+    """Assets by name on one side of the plan, and where each came from."""
+
+    assets: dict[str, Asset]
+    origin: dict[str, list[ResourceChange]] = field(default_factory=dict)  # name -> changes
+    changed: dict[str, ResourceChange] = field(default_factory=dict)  # created/updated/touched
+    partial: set[str] = field(default_factory=set)
+    not_evaluated: list[ResourceChange] = field(default_factory=list)
+    name_of: dict[str, str] = field(default_factory=dict)  # address -> asset name
+
+
+def _exists(change: ResourceChange, side: str) -> bool:
+    if side == "before":
+        return change.before is not None and change.actions != ("create",)
+    return change.exists_after and change.after is not None
+
+
+def _touches(change: ResourceChange) -> bool:
+    return any(a in ("create", "update", "delete") for a in change.actions)
+
+
+def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, *,
+                numbers: Mapping[str, str] | None = None,
+                ancestors: Mapping[str, tuple[str, ...]] | None = None) -> World:
+    """The assets on `side` ("before" or "after") of the plan, overlaid on `base`."""
+    load_tables()
+    ctx = Context(plan, side, numbers, ancestors)
+    before = ctx if side == "before" else Context(plan, "before", numbers, ancestors)
+    world = World(assets=dict(base or {}))
+    parts: list[tuple[ResourceChange, Part]] = []
+    for change in plan.changes:
+        conv = CONVERTERS.get(change.type)
+        part = PARTS.get(change.type)
+        if conv is None and part is None:
+            if side == "after":
+                world.not_evaluated.append(change)
+            continue
+        if part is not None:
+            parts.append((change, part))
+        if conv is None:
+            continue
+        if side == "after" and change.is_delete:
+            gone = before.asset_of(change)
+            if gone is not None and not (change.is_create and _same(ctx, change, gone)):
+                world.assets.pop(gone.name, None)
+                world.name_of.setdefault(change.address, gone.name)
+        if not _exists(change, side):
+            continue
+        asset = ctx.asset_of(change)
+        if asset is None:
+            continue
+        prior = world.assets.get(asset.name)
+        if prior is not None:
+            asset = replace(asset, iam_policy=prior.iam_policy, org_policy=prior.org_policy,
+                            ancestors=prior.ancestors or asset.ancestors,
+                            update_time=prior.update_time)
+        elif change.is_create and side == "after" and asset.asset_type in _POLICY_HOLDERS:
+            asset = replace(asset, iam_policy={"bindings": []})
+        world.assets[asset.name] = asset
+        world.name_of[change.address] = asset.name
+        world.origin.setdefault(asset.name, []).append(change)
+        if side == "after" and (change.is_create or change.is_update):
+            world.changed.setdefault(asset.name, change)
+    for change, part in parts:
+        _apply_part(world, ctx, before, change, part, side, base or {})
+    return world
+
+
+_POLICY_HOLDERS = {"storage.googleapis.com/Bucket", "iam.googleapis.com/ServiceAccount",
+                   "cloudresourcemanager.googleapis.com/Project",
+                   "cloudresourcemanager.googleapis.com/Folder",
+                   "cloudresourcemanager.googleapis.com/Organization"}
+
+
+def _same(ctx: Context, change: ResourceChange, gone: Asset) -> bool:
+    now = ctx.asset_of(change)
+    return now is not None and now.name == gone.name
+
+
+def _parent_asset(world: World, ctx: Context, change: ResourceChange, part: Part,
+                  values: Any, side: str, base: Mapping[str, Asset]) -> Asset | None:
+    ctx.change = change
+    found = part.parent(values, ctx)
+    if found is None:
+        return None
+    asset_type, name = found
+    asset = world.assets.get(name)
+    if asset is not None:
+        if asset.iam_policy is None and part.kind.startswith(("iam", "audit")):
+            known = name in base or any(c.is_create for c in world.origin.get(name, ()))
+            asset = replace(asset, iam_policy={"bindings": [] if known else
+                                               [{"role": _UNSEEN, "members": _UNSEEN}]})
+            if not known:
+                world.partial.add(name)
+        return asset
+    ident = name.rsplit("/", 1)[-1]
+    data: dict[str, Any] = {"name": ident}
+    ancestors: tuple[str, ...] = ()
+    if asset_type == "cloudresourcemanager.googleapis.com/Project":
+        project_id = next((p for p, n in ctx.project_numbers.items() if n == ident), ident)
+        data = {"projectId": project_id, "name": project_id}
+        ancestors = ctx.ancestors_of(project_id)
+    elif asset_type.startswith("cloudresourcemanager"):
+        ancestors = (name.split("//cloudresourcemanager.googleapis.com/", 1)[-1],)
+    world.partial.add(name)
+    return Asset(name=name, asset_type=asset_type, data=data,
+                 iam_policy={"bindings": [{"role": _UNSEEN, "members": _UNSEEN}]},
+                 ancestors=ancestors, source=Source(file=ctx.plan.file, address=change.address))
+
+
+def _apply_part(world: World, ctx: Context, before: Context, change: ResourceChange,
+                part: Part, side: str, base: Mapping[str, Asset]) -> None:
+    steps: list[tuple[Context, Any, bool]] = []  # (context, values, add?)
+    if side == "after":
+        if change.before is not None and (change.is_delete or change.is_update):
+            steps.append((before, change.before, False))
+        if _exists(change, "after"):
+            steps.append((ctx, ctx.values(change), True))
+    elif _exists(change, "before"):
+        steps.append((ctx, change.before, True))
+    for step_ctx, values, add in steps:
+        if not isinstance(values, dict):
+            continue
+        parent = _parent_asset(world, step_ctx, change, part, values, side, base)
+        if parent is None:
+            continue
+        step_ctx.change = change
+        piece = part.piece(values, step_ctx)
+        parent = _merge(parent, part, piece, add)
+        world.assets[parent.name] = parent
+        world.origin.setdefault(parent.name, []).append(change)
+        world.name_of.setdefault(change.address, parent.name)
+        if side == "after" and _touches(change):
+            world.changed.setdefault(parent.name, change)
+
+
+def _merge(asset: Asset, part: Part, piece: Any, add: bool) -> Asset:
+    kind = part.kind
+    if kind == "append":
+        current = asset.data.get(part.target)
+        items = list(current) if isinstance(current, list) else []
+        if add and piece not in items:
+            items.append(piece)
+        elif not add and piece in items:
+            items.remove(piece)
+        return replace(asset, data={**asset.data, part.target: items})
+    if kind == "org_policy":
+        if not isinstance(piece, dict):
+            return asset
+        kept = tuple(p for p in asset.org_policy if p.get("constraint") != piece.get("constraint"))
+        return replace(asset, org_policy=(*kept, piece) if add else kept)
+    policy = _copy_policy(asset.iam_policy)
+    if kind == "iam_policy":
+        if add:
+            policy = piece if isinstance(piece, dict) else {
+                "bindings": [{"role": _UNSEEN, "members": _UNSEEN}]}
+        else:
+            policy = {"bindings": [{"role": _UNSEEN, "members": _UNSEEN}]}
+    elif kind == "audit_config":
+        configs = [c for c in policy.get("auditConfigs", []) if c.get("service")
+                   != piece.get("service")]
+        if add:
+            configs.append(piece)
+        policy["auditConfigs"] = configs
+    else:
+        _merge_binding(policy, piece, kind, add)
+    return replace(asset, iam_policy=policy)
+
+
+def _copy_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
+    policy = policy or {"bindings": []}
+    out = dict(policy)
+    out["bindings"] = [dict(b) for b in policy.get("bindings", [])]
+    if "auditConfigs" in policy:
+        out["auditConfigs"] = list(policy["auditConfigs"])
+    return out
+
+
+def _merge_binding(policy: dict[str, Any], piece: Any, kind: str, add: bool) -> None:
+    if not isinstance(piece, dict):
+        return
+    role, members, cond = piece.get("role"), piece.get("members"), piece.get("condition")
+    bindings: list[dict[str, Any]] = policy["bindings"]
+    same = [b for b in bindings if b.get("role") == role and b.get("condition") == cond]
+    if kind == "iam_binding":  # authoritative for the role (and condition)
+        for b in same:
+            bindings.remove(b)
+        if add:
+            entry: dict[str, Any] = {"role": role, "members": members}
+            if cond:
+                entry["condition"] = cond
+            bindings.append(entry)
+        return
+    if not isinstance(members, list):
+        return
+    if same and isinstance(same[0].get("members"), list):
+        target = same[0]
+        current = list(target["members"])
+        for member in members:
+            if add and member not in current:
+                current.append(member)
+            elif not add and member in current:
+                current.remove(member)
+        target["members"] = current
+        if not current:
+            bindings.remove(target)
+    elif add:
+        entry = {"role": role, "members": list(members)}
+        if cond:
+            entry["condition"] = cond
+        bindings.append(entry)
