@@ -30,7 +30,7 @@ from phiguard.report.summary import Tally
 
 __all__ = ["build_view", "render_html"]
 
-MAX_ROWS_PER_CONTROL = 200
+MAX_ROWS_PER_CONTROL = 100
 MAX_PASSING_PER_RULE = 100
 _ORDER = {Outcome.FAIL: 0, Outcome.UNKNOWN: 1, Outcome.WAIVED: 2, Outcome.PASS: 3}
 BAR_WIDTH = 560
