@@ -202,6 +202,19 @@ def test_failed_run_leaves_no_output_file(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".out.json.*"))
 
 
+def test_output_file_is_readable_by_others(snapshot: Path, config: Path, tmp_path: Path) -> None:
+    """--output files get the usual permissions (umask), not the temp file's owner-only mode."""
+    import os
+
+    out = tmp_path / "r.json"
+    old = os.umask(0o022)
+    try:
+        _invoke("scan", str(snapshot), "-c", str(config), "-f", "json", "-o", str(out))
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+
+
 def test_rules_list_show_test() -> None:
     """rules list/show/test work on the bundled pack."""
     listed = _invoke("rules", "list", "--format", "json")

@@ -58,6 +58,9 @@ def _output(path: str | None) -> Iterator[IO[str]]:
             yield fh
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it owner-only; a report is meant to be read
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             yield fh
