@@ -369,9 +369,9 @@ def gen_mig(c: Ctx) -> Iterator[None]:
         c.crm_parent(), region if regional else zone, c.p.ancestors,
     )
     yield
-    for _ in range(size):
+    for i in range(size):
         iz = REGIONS[region][rng.randrange(len(REGIONS[region]))] if regional else zone
-        iname = f"{name}-{rng.getrandbits(16):04x}"
+        iname = f"{name}-{i}{rng.getrandbits(12):03x}"  # the index keeps names unique
         link = f"{c.cpath}/zones/{iz}/instances/{iname}"
         disk = _disk(c, iname, iz, link)
         yield
@@ -560,8 +560,8 @@ def gen_sql(c: Ctx) -> Iterator[None]:
 
 def gen_bucket(c: Ctx) -> Iterator[None]:
     rng, p = c.rng, c.p
-    name = f"{p.id}-{rng.choice(['data', 'exports', 'uploads', 'backups', 'logs', 'tmp'])}" \
-           f"-{rng.getrandbits(32):08x}"
+    kind = rng.choice(["data", "exports", "uploads", "backups", "logs", "tmp"])
+    name = f"{p.id}-{kind}-{c.uid('b')[2:]}"  # bucket names are global: project id + sequence
     loc_type = "multi-region" if c.ok() else rng.choice(["region", "dual-region", "region"])
     location = {"multi-region": "US", "dual-region": "NAM4"}.get(
         loc_type, c.regions[0].upper())
@@ -734,9 +734,9 @@ def gen_cluster(c: Ctx) -> Iterator[None]:
     c.w.add(f"//container.googleapis.com/projects/{p.id}/locations/{location}/clusters/{name}",
             "container.googleapis.com/Cluster", data, c.crm_parent(), location, p.ancestors)
     yield
-    for _ in range(2 + rng.randrange(3)):
+    for i in range(2 + rng.randrange(3)):
         iz = REGIONS[region][rng.randrange(3)] if regional else zone
-        iname = f"gke-{name}-default-pool-{rng.getrandbits(32):08x}"
+        iname = f"gke-{name}-default-pool-{rng.getrandbits(28):07x}{i}"
         link = f"{c.cpath}/zones/{iz}/instances/{iname}"
         disk = _disk(c, iname, iz, link)
         yield

@@ -151,6 +151,7 @@ class ScanResult:
     tree_pss_mib: float
     max_proc_rss_mib: float
     max_procs: int
+    crashed: bool  # exit other than 0/1, or a traceback (an uncaught exception also exits 1)
     stderr_tail: str
 
 
@@ -179,7 +180,7 @@ def measure(cmd: list[str], timeout: float | None = None
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop()
         err.seek(0)
-        tail = err.read()[-2000:].decode(errors="replace")
+        tail = err.read()[-3000:].decode(errors="replace")
     return proc.returncode, wall, usage, sampler, tail
 
 
@@ -203,7 +204,8 @@ def scan(phiguard: str, paths: list[str], config: str, fmt: str, jobs: int, asse
         tree_pss_mib=round(sampler.peak_pss / 2**20, 1),
         max_proc_rss_mib=round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
         max_procs=sampler.max_procs,
-        stderr_tail=tail if code not in (0, 1) else "",
+        crashed=code not in (0, 1) or "Traceback (most recent call last)" in tail,
+        stderr_tail=tail,
     )
 
 
@@ -306,7 +308,7 @@ def markdown(results: list[ScanResult], help_timing: dict[str, Any] | None,
     lines += ["", f"Targets at 1,000,000 assets: wall <= {TARGET_WALL_S:.0f} s, memory <= "
               f"{TARGET_RSS_MIB:.0f} MiB; `phiguard --help` <= {TARGET_HELP_S * 1000:.0f} ms.", ""]
     for r in results:
-        if r.stderr_tail:
+        if r.crashed:
             lines += [f"exit {r.exit_code} at {r.assets:,} assets, {r.format}, --jobs {r.jobs}:",
                       "```", r.stderr_tail.rstrip(), "```", ""]
     if help_timing:
@@ -321,7 +323,7 @@ def markdown(results: list[ScanResult], help_timing: dict[str, Any] | None,
 
 
 def targets_met(results: list[ScanResult], help_timing: dict[str, Any] | None) -> bool:
-    ok = all(r.exit_code in (0, 1) for r in results)
+    ok = not any(r.crashed for r in results)
     for r in results:
         if r.assets >= 1_000_000:
             scale = r.assets / 1_000_000
@@ -438,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(markdown(results, help_timing, machine), end="")
 
-    if any(r.exit_code not in (0, 1) for r in results):
+    if any(r.crashed for r in results):
         return 2
     if args.check and not targets_met(results, help_timing):
         return 1
