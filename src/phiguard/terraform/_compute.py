@@ -181,21 +181,26 @@ def _resolved(values: Any, attr: str, ctx: Context) -> Any:
 
 
 def _peering_piece(values: Any, ctx: Context) -> Any:
+    change = ctx.change
     network = _resolved(values, "network", ctx)
     peer = _resolved(values, "peer_network", ctx)
     # ACTIVE once both sides exist; phiguard knows that only if the other side is planned too
     state: Any = AFTER_APPLY
     if isinstance(network, str) and isinstance(peer, str):
-        for change in ctx.plan.changes:
-            if change.type == "google_compute_network_peering" and change.exists_after:
-                other = ctx.values(change)
-                if (ref_key(str(tf_get(other, "network"))) == ref_key(peer)
-                        and ref_key(str(tf_get(other, "peer_network"))) == ref_key(network)):
+        for other in ctx.plan.changes:
+            if other.type == "google_compute_network_peering" and other.exists_after \
+                    and other is not change:
+                ctx.change = other
+                theirs = ctx.values(other)
+                mine, their_peer = (_resolved(theirs, "network", ctx),
+                                    _resolved(theirs, "peer_network", ctx))
+                if isinstance(mine, str) and isinstance(their_peer, str) and \
+                        ref_key(mine) == ref_key(peer) and ref_key(their_peer) == ref_key(network):
                     state = "ACTIVE"
-    piece = {"name": tf_get(values, "name"), "network": peer, "state": state,
-             "exportCustomRoutes": tf_get(values, "export_custom_routes", False),
-             "importCustomRoutes": tf_get(values, "import_custom_routes", False)}
-    return piece
+        ctx.change = change
+    return {"name": tf_get(values, "name"), "network": peer, "state": state,
+            "exportCustomRoutes": tf_get(values, "export_custom_routes", False),
+            "importCustomRoutes": tf_get(values, "import_custom_routes", False)}
 
 
 def _instance_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
@@ -220,9 +225,12 @@ def _disk(regional: bool) -> Converter:
                 Field("replica_zones", "replicaZones"),
                 Field("disk_encryption_key.kms_key_self_link", "diskEncryptionKey.kmsKeyName",
                       ref="{}"),
-                Field("disk_encryption_key.sha256", "diskEncryptionKey.sha256"),
-                Field("resource_policies", "resourcePolicies", ref="{}"),
+                Field("disk_encryption_key.kms_key_name", "diskEncryptionKey.kmsKeyName",
+                      ref="{}"),
+                Field("disk_encryption_key.sha256", "diskEncryptionKey.sha256", api_default=None),
+                Field("resource_policies", "resourcePolicies", ref="{}", api_default=None),
                 Field("labels", "labels")),
+        after_apply={"BAK-004": "a disk's snapshots exist only after apply"},
         fixes={"ENC-003": Fix("disk_encryption_key.kms_key_self_link",
                               "google_kms_crypto_key.<key>.id"),
                "BAK-003": Fix("resource_policies", "[google_compute_resource_policy.<daily>.id]",

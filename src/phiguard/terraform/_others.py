@@ -359,15 +359,25 @@ def _v1_piece(values: Any, ctx: Context) -> Any:
 
 # GKE -----------------------------------------------------------------------------------------
 
-def _pool(block: Any) -> Any:
+def _pool(block: Any, sa: Any = "default") -> Any:
+    """A node pool as the cluster's REST body lists it; `sa` stands in for an unset account."""
     if not isinstance(block, dict):
         return block
-    sa = tf_get(block, "node_config.service_account")
+    account = tf_get(block, "node_config.service_account")
     return {"name": block.get("name"),
-            "config": {"serviceAccount": sa if sa is not None and not is_unknown(sa)
-                       else "default"},
+            "config": {"serviceAccount": account if account is not None and not is_unknown(
+                account) else sa},
             **({"locations": block["node_locations"]}
                if isinstance(block.get("node_locations"), list) else {})}
+
+
+def _pool_piece(values: Any, ctx: Context) -> Any:
+    sa: Any = "default"
+    change = ctx.change
+    if change is not None and is_unknown(tf_get(values, "node_config.service_account")) and \
+            ctx.configured(change, "node_config.service_account") is not False:
+        sa = ctx.resolve(change, "node_config.service_account", False)
+    return _pool(values, sa)
 
 
 def _cluster_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
@@ -381,10 +391,12 @@ def _cluster_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
         pools += [_pool(p) for p in raw]
     data["nodePools"] = pools
     location = data.get("location")
-    if "locations" not in data and isinstance(location, str):
-        data["locations"] = [location] if location.count("-") == 2 else data.get("locations")
-        if data["locations"] is None:
-            del data["locations"]
+    zonal = isinstance(location, str) and location.count("-") == 2
+    unset = "locations" not in data or (
+        is_unknown(data["locations"]) and ctx.change is not None
+        and ctx.configured(ctx.change, "node_locations") is False)
+    if zonal and unset:  # the API puts a zonal cluster's nodes in its zone
+        data["locations"] = [location]
     network = data.get("networkConfig", {}).get("network")
     if isinstance(network, str):
         data["network"] = network.rsplit("/", 1)[-1]
@@ -491,7 +503,7 @@ register(
     Part("google_folder_organization_policy", "org_policy", _folder_parent, _v1_piece),
     Part("google_organization_policy", "org_policy", _org_parent, _v1_piece),
     Part("google_container_node_pool", "append", _pool_cluster,
-         lambda values, ctx: _pool(values), target="nodePools"),
+         _pool_piece, target="nodePools"),
     Converter(
         tf_type="google_container_node_pool", asset_type="container.googleapis.com/NodePool",
         name="//container.googleapis.com/projects/{project}/locations/{location}/clusters/"
@@ -507,7 +519,9 @@ register(
         names={"email": Field("account_id", "", lambda v, c: _sa_email(v, c))},
         fields=(Field("email", "email"), Field("display_name", "displayName"),
                 Field("disabled", "disabled", api_default=False)),
-        build=lambda data, values, ctx: _sa_build(data, values, ctx)),
+        build=lambda data, values, ctx: _sa_build(data, values, ctx),
+        fixes={"IAM-001": Fix("role", "<a narrow predefined role>", "remove the basic or "
+                              "administrator role granted to this service account")}),
     Converter(
         tf_type="google_service_account_key", asset_type="iam.googleapis.com/ServiceAccountKey",
         name="//iam.googleapis.com/{account}/keys/({address})",
@@ -570,7 +584,8 @@ register(
                 Field("template.vpc_access.egress", "template.vpcAccess.egress"))),
     Converter(
         tf_type="google_project", asset_type=PROJECT_TYPE,
-        name=RM + "projects/{project_ref}",
+        name=RM + "projects/{project_ref}", project_from=Field("project_id", ""),
+        fixes=HIERARCHY_FIXES,
         fields=(Field("project_id", "projectId"), Field("name", "name"),
                 Field("labels", "labels"), Field("number", "projectNumber"))),
     Converter(

@@ -88,6 +88,8 @@ class Converter:
     constants: Mapping[str, Any] = field(default_factory=dict)
     build: Callable[[dict[str, Any], Any, Context], None] | None = None  # extra shaping
     project_from: Field | None = None  # where the project is when there is no `project`
+    # rules whose evidence exists only after apply (snapshots of a new disk): always UNKNOWN
+    after_apply: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,18 @@ class Context:
         self.side = side
         self.project_numbers = dict(project_numbers or {})
         self.project_ancestors = dict(ancestors or {})
+        for change in plan.changes:  # an existing google_project shows its number
+            values = change.after if side == "after" else change.before
+            if change.type == "google_project" and isinstance(values, dict):
+                pid, number = values.get("project_id"), values.get("number")
+                if isinstance(pid, str) and isinstance(number, str) and number:
+                    self.project_numbers.setdefault(pid, number)
+                if isinstance(pid, str) and pid not in self.project_ancestors:
+                    node = f"projects/{self.project_numbers.get(pid, pid)}"
+                    folder, org = values.get("folder_id"), values.get("org_id")
+                    parent = (f"folders/{folder}" if isinstance(folder, str) and folder else
+                              f"organizations/{org}" if isinstance(org, str) and org else None)
+                    self.project_ancestors[pid] = (node, parent) if parent else (node,)
         self._assets: dict[str, Asset | None] = {}
         self._busy: set[str] = set()
         self.change: ResourceChange | None = None
@@ -269,7 +283,8 @@ class Context:
         conv = CONVERTERS.get(change.type)
         if conv is not None and conv.project_from is not None:
             got = self.read(change, values, conv.project_from)
-            found = project_of_name(got) if isinstance(got, str) else None
+            found = (project_of_name(got) or (got if "/" not in got else None)) \
+                if isinstance(got, str) else None
             if found:
                 return found
         project = tf_get(values, "project")

@@ -207,11 +207,20 @@ class PlanGate:
 
     # --------------------------------------------------------------------------------------
 
-    def _primary(self, name: str) -> ResourceChange | None:
+    def _responsible(self, name: str, finding: Finding) -> ResourceChange | None:
+        """The planned resource a finding is about: for an asset several resources make up (a
+        project and its IAM members), the one whose values the evidence shows."""
+        origin = self.after.origin.get(name, [])
         changed = self.after.changed.get(name)
+        if len(origin) > 1 and finding.outcome is not Outcome.PASS:
+            # the last values recorded are the ones that decided the verdict
+            for _path, value in reversed(finding.evidence):
+                for keys in (("member", "members", "service", "constraint"), ("role",)):
+                    for change in origin:
+                        if _shows(change, keys, value):
+                            return change
         if changed is not None:
             return changed
-        origin = self.after.origin.get(name)
         return origin[0] if origin else None
 
     def _fix(self, rule_id: str, name: str) -> tuple[Fix, str] | None:
@@ -225,14 +234,19 @@ class PlanGate:
 
     def _decorate(self, finding: Finding, asset: Asset, *, change: ResourceChange | None = None,
                   message: str | None = None, outcome: Outcome | None = None) -> PlanFinding:
-        change = change or self._primary(asset.name)
+        regression = change is not None
+        change = change or self._responsible(asset.name, finding)
         outcome = outcome or finding.outcome
         message = message or finding.message
-        if asset.name in self.after.partial and finding.rule_id not in self._partial_ok \
-                and outcome in (Outcome.PASS, Outcome.FAIL):
-            outcome = Outcome.UNKNOWN
-            message = (f"Cannot evaluate: the plan shows {asset.name} only through the changes "
-                       "it makes to it; pass --snapshot to judge the rest")
+        if not regression and outcome in (Outcome.PASS, Outcome.FAIL):
+            table = CONVERTERS.get(change.type) if change is not None else None
+            why = table.after_apply.get(finding.rule_id) if table is not None else None
+            if why is not None:
+                outcome, message = Outcome.UNKNOWN, f"Cannot evaluate: {why}"
+            elif asset.name in self.after.partial and finding.rule_id not in self._partial_ok:
+                outcome = Outcome.UNKNOWN
+                message = (f"Cannot evaluate: the plan shows {asset.name} only through the "
+                           "changes it makes to it; pass --snapshot to judge the rest")
         fix_json = None
         if outcome is Outcome.FAIL:
             found = self._fix(finding.rule_id, asset.name)
@@ -293,6 +307,17 @@ class PlanGate:
                 out.append(self._decorate(finding, now_asset, change=change, message=message,
                                           outcome=Outcome.FAIL))
         return out
+
+
+def _shows(change: ResourceChange, keys: tuple[str, ...], value: Any) -> bool:
+    values = change.after if isinstance(change.after, dict) else {}
+    wanted = value if isinstance(value, list) else [value]
+    for key in keys:
+        got = values.get(key)
+        for item in got if isinstance(got, list) else [got]:
+            if isinstance(item, str) and item in wanted:
+                return True
+    return False
 
 
 def _strings(value: Any) -> Iterator[str]:
