@@ -15,7 +15,7 @@ ASSETS_PER_PROJECT = 2000
 PART_ASSETS = 2000
 DOMAIN = "example-health.com"
 # Bump when the records change, so cached snapshots (benchmarks/out/) are regenerated.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 MANIFEST = "generate.json"  # what was generated, beside the snapshot (not inside it)
 
 Record = dict[str, Any]
@@ -93,6 +93,7 @@ _API = {
     "run.googleapis.com": ("run", "v1"),
     "dns.googleapis.com": ("dns", "v1"),
     "monitoring.googleapis.com": ("monitoring", "v3"),
+    "redis.googleapis.com": ("redis", "v1"),
 }
 
 

@@ -465,6 +465,8 @@ def gen_lb(c: Ctx) -> Iterator[None]:
         crm, "global", anc,
     )
     yield
+    if rng.random() < 0.6:
+        yield from _http_listener(c, name, urlmap, ip)
     region = c.regions[0]
     c.w.add(
         f"//compute.googleapis.com/projects/{p.id}/regions/{region}/forwardingRules/{name}-ilb",
@@ -481,6 +483,69 @@ def gen_lb(c: Ctx) -> Iterator[None]:
         },
         crm, region, anc,
     )
+    yield
+
+
+def _http_listener(c: Ctx, name: str, urlmap: str, ip: str) -> Iterator[None]:
+    """Port 80 on the same address: a redirect-only URL map when compliant, else the content."""
+    rng, p, crm, anc = c.rng, c.p, c.crm_parent(), c.p.ancestors
+    if c.ok():
+        urlmap = f"{c.cpath}/global/urlMaps/{name}-redirect"
+        c.w.add(
+            f"//compute.googleapis.com/projects/{p.id}/global/urlMaps/{name}-redirect",
+            "compute.googleapis.com/UrlMap",
+            {"kind": "compute#urlMap", "id": number(rng, 19), "name": f"{name}-redirect",
+             "creationTimestamp": COMPUTE_TIMES[rng.getrandbits(12)], "selfLink": urlmap,
+             "defaultUrlRedirect": {"httpsRedirect": True, "stripQuery": False,
+                                    "redirectResponseCode": "MOVED_PERMANENTLY_DEFAULT"},
+             "fingerprint": etag(rng)},
+            crm, "global", anc,
+        )
+        yield
+    proxy = f"{c.cpath}/global/targetHttpProxies/{name}-http-proxy"
+    c.w.add(
+        f"//compute.googleapis.com/projects/{p.id}/global/targetHttpProxies/{name}-http-proxy",
+        "compute.googleapis.com/TargetHttpProxy",
+        {"kind": "compute#targetHttpProxy", "id": number(rng, 19), "name": f"{name}-http-proxy",
+         "creationTimestamp": COMPUTE_TIMES[rng.getrandbits(12)], "urlMap": urlmap,
+         "selfLink": proxy, "fingerprint": etag(rng)},
+        crm, "global", anc,
+    )
+    yield
+    c.w.add(
+        f"//compute.googleapis.com/projects/{p.id}/global/forwardingRules/{name}-http",
+        "compute.googleapis.com/GlobalForwardingRule",
+        {"kind": "compute#forwardingRule", "id": number(rng, 19), "name": f"{name}-http",
+         "creationTimestamp": COMPUTE_TIMES[rng.getrandbits(12)], "IPAddress": ip,
+         "IPProtocol": "TCP", "portRange": "80-80", "target": proxy,
+         "loadBalancingScheme": "EXTERNAL_MANAGED", "networkTier": "PREMIUM",
+         "selfLink": f"{c.cpath}/global/forwardingRules/{name}-http", "fingerprint": etag(rng)},
+        crm, "global", anc,
+    )
+    yield
+
+
+def gen_redis(c: Ctx) -> Iterator[None]:
+    """A Memorystore for Redis instance."""
+    rng, p = c.rng, c.p
+    region, zone = c.zone()
+    name = f"projects/{p.id}/locations/{region}/instances/{c.uid(p.team + '-cache')}"
+    data: Record = {
+        "name": name, "displayName": name.rsplit("/", 1)[1], "locationId": zone,
+        "redisVersion": "REDIS_7_0", "tier": "STANDARD_HA" if c.ok() else "BASIC",
+        "memorySizeGb": rng.choice([1, 5, 16]), "state": "READY",
+        "host": f"10.{rng.randrange(250)}.{rng.randrange(256)}.4", "port": 6379,
+        "authorizedNetwork": c.networks[-1].replace("https://www.googleapis.com/compute/v1/", ""),
+        "connectMode": "PRIVATE_SERVICE_ACCESS", "authEnabled": c.ok(),
+        "createTime": RFC3339[rng.getrandbits(12)],
+        "persistenceConfig": {"persistenceMode": "RDB", "rdbSnapshotPeriod": "TWELVE_HOURS"},
+    }
+    if c.ok():
+        data["transitEncryptionMode"] = "SERVER_AUTHENTICATION"
+    elif rng.random() < 0.5:
+        data["transitEncryptionMode"] = "DISABLED"
+    c.w.add(f"//redis.googleapis.com/{name}", "redis.googleapis.com/Instance", data,
+            c.crm_parent(), region, p.ancestors)
     yield
 
 
@@ -969,6 +1034,7 @@ GROUPS: list[tuple[Callable[[Ctx], Iterator[None]], float]] = [
     (gen_dns, 3.0),
     (gen_run, 5.0),
     (gen_alert, 3.0),
+    (gen_redis, 2.0),
 ]
 _GEN = [g for g, _ in GROUPS]
 _CUM: list[float] = []
@@ -1038,6 +1104,23 @@ def gen_header(plan: OrgPlan, w: Writer) -> None:
                                "@gcp-sa-logging.iam.gserviceaccount.com",
              "createTime": RFC3339[rng.getrandbits(12)]},
             f"//cloudresourcemanager.googleapis.com/{org}", "global", org_anc,
+        )
+        # The destination: a locked-retention bucket in the first project (the logging project).
+        home = plan.projects[0]
+        bucket = f"{sink}-{plan.org_id}"
+        w.add(
+            f"//storage.googleapis.com/{bucket}", "storage.googleapis.com/Bucket",
+            {"kind": "storage#bucket", "id": bucket, "name": bucket,
+             "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}",
+             "projectNumber": home.number, "location": "US", "locationType": "multi-region",
+             "storageClass": "COLDLINE", "timeCreated": RFC3339[rng.getrandbits(12)],
+             "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": True},
+                                  "bucketPolicyOnly": {"enabled": True},
+                                  "publicAccessPrevention": "enforced"},
+             "versioning": {"enabled": True},
+             "retentionPolicy": {"retentionPeriod": "189216000", "isLocked": sink != "org-all-logs",
+                                 "effectiveTime": RFC3339[rng.getrandbits(12)]}},
+            f"//cloudresourcemanager.googleapis.com/projects/{home.number}", "us", home.ancestors,
         )
 
 
