@@ -231,7 +231,7 @@ def time_help(phiguard: str, runs: int) -> dict[str, Any]:
 
 
 def slowest_imports(phiguard: str, top: int = 8) -> list[dict[str, Any]]:
-    """The imports with the largest cumulative time in `phiguard --help` (python -X importtime)."""
+    """The imports with the largest cumulative time in `phiguard --help` (`-X importtime`)."""
     script = Path(phiguard)
     python = script.parent / "python"
     if not python.exists():
@@ -247,10 +247,11 @@ def slowest_imports(phiguard: str, top: int = 8) -> list[dict[str, Any]]:
         rows.append((indent, int(cum_us), name.strip()))
     if not rows:
         return []
-    # Keep the outermost imports only (deeper ones are indented), slowest first.
+    # Slowest first at any depth (a package and the module that makes it slow both show).
     outer = min(r[0] for r in rows)
-    rows = sorted((r for r in rows if r[0] == outer), key=lambda r: -r[1])[:top]
-    return [{"module": name, "cumulative_ms": round(cum / 1000, 1)} for _, cum, name in rows]
+    rows = sorted(rows, key=lambda r: -r[1])[:top]
+    return [{"module": name, "depth": (indent - outer) // 2, "cumulative_ms": round(cum / 1000, 1)}
+            for indent, cum, name in rows]
 
 
 # --------------------------------------------------------------------------------------------
