@@ -116,9 +116,7 @@ def _url_map(regional: bool) -> Converter:
                 )),
                 Field("host_rule", "hostRules", each(Field("hosts", "hosts"),
                                                      Field("path_matcher", "pathMatcher")))),
-        build=_first_redirect,
-        fixes={"TLS-005": Fix("default_url_redirect.https_redirect", True,
-                              "and no default_service or path rule that serves HTTP")})
+        build=_first_redirect)
 
 
 def _first_redirect(data: dict[str, Any], values: Any, ctx: Context) -> None:

@@ -301,8 +301,9 @@ def _v2_piece(values: Any, ctx: Context) -> Any:
     if tf_get(values, "spec.reset") is True:
         out["restoreDefault"] = {}
         return out
-    rules = tf_get(values, "spec", {})
-    rules = rules.get("rules") if isinstance(rules, dict) else None
+    spec_block = values.get("spec") if isinstance(values, dict) else None
+    spec_block = spec_block[0] if isinstance(spec_block, list) and spec_block else spec_block
+    rules = spec_block.get("rules") if isinstance(spec_block, dict) else None
     allowed: list[Any] = []
     denied: list[Any] = []
     all_values = None
@@ -316,7 +317,8 @@ def _v2_piece(values: Any, ctx: Context) -> Any:
             all_values = "ALLOW"
         if str(rule.get("deny_all") or "").upper() == "TRUE":
             all_values = "DENY"
-        vals = tf_get(rule, "values")
+        vals = rule.get("values")
+        vals = vals[0] if isinstance(vals, list) and vals else vals
         if isinstance(vals, dict):
             allowed += list(vals.get("allowed_values") or [])
             denied += list(vals.get("denied_values") or [])

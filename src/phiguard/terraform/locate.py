@@ -13,7 +13,7 @@ from phiguard.terraform.plan import Plan
 
 __all__ = ["Locator"]
 
-_BLOCK = re.compile(r'^\s*resource\s+"(?P<type>[^"]+)"\s+"(?P<name>[^"]+)"', re.MULTILINE)
+_BLOCK = re.compile(r'^[ \t]*resource\s+"(?P<type>[^"]+)"\s+"(?P<name>[^"]+)"', re.MULTILINE)
 _MODULE_PART = re.compile(r"module\.([^.\[]+)(?:\[[^\]]*\])?\.")
 
 

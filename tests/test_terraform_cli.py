@@ -1,0 +1,243 @@
+"""`phiguard plan` end to end: exit codes, fixtures' expected findings, baseline, --all,
+deletions, snapshot overlay, output formats and malformed plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from _plans import change, plan_doc
+from click.testing import CliRunner
+
+from phiguard.cli import main
+
+PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
+CONFIG = PLANS / "phiguard.yaml"
+AT = "2026-11-25T00:00:00Z"
+P = "phi-prod"
+POLICY_LINK = f"https://www.googleapis.com/compute/v1/projects/{P}/global/sslPolicies/phi-tls12"
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(main, ["plan", *args], catch_exceptions=False)
+
+
+def _json(*args: str) -> tuple[int, dict[str, Any]]:
+    result = _invoke(*args, "-c", str(CONFIG), "--at", AT, "-f", "json")
+    return result.exit_code, json.loads(result.output)
+
+
+def _bad(results: dict[str, Any]) -> list[str]:
+    return sorted(f"{r['outcome']} {r['rule_id']} {r.get('address')}"
+                  for r in results["results"] if r["outcome"] != "PASS")
+
+
+EXPECTED = yaml.safe_load((PLANS / "expected.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_plans_give_exactly_the_expected_findings(name: str) -> None:
+    """Each fixture plan yields exactly its hand-checked FAIL/UNKNOWN findings and exit code."""
+    code, doc = _json(str(PLANS / name))
+    want = EXPECTED[name]
+    assert _bad(doc) == sorted(want["findings"])
+    assert code == want["exit"]
+    assert [x["address"] for x in doc["run"]["not_evaluated"]] == want["not_evaluated"]
+
+
+def _write_plan(tmp_path: Path, changes: list[dict[str, Any]],
+                config: dict[str, dict[str, Any]] | None = None) -> Path:
+    path = tmp_path / "plan.json"
+    path.write_bytes(orjson.dumps(plan_doc(changes, config)))
+    return path
+
+
+STRONG = {"name": "phi-tls12", "project": P, "profile": "RESTRICTED", "min_tls_version": "TLS_1_2"}
+
+
+def test_clean_plan_exits_0(tmp_path: Path) -> None:
+    """A plan whose every judged asset passes exits 0."""
+    plan = _write_plan(tmp_path, [change("google_compute_ssl_policy", "p", STRONG)])
+    code, doc = _json(str(plan))
+    assert code == 0
+    assert [r["outcome"] for r in doc["results"]] == ["PASS"]
+
+
+def test_findings_carry_address_source_and_terraform_fix(tmp_path: Path) -> None:
+    """A failing finding points at PLANFILE#ADDRESS and carries the attribute and value to set."""
+    weak = {**STRONG, "profile": "COMPATIBLE", "min_tls_version": "TLS_1_0"}
+    plan = _write_plan(tmp_path, [change("google_compute_ssl_policy", "p", weak,
+                                         module="module.lb")])
+    code, doc = _json(str(plan))
+    (result,) = doc["results"]
+    assert code == 1
+    assert result["source"] == f"{plan}#module.lb.google_compute_ssl_policy.p"
+    assert result["address"] == "module.lb.google_compute_ssl_policy.p"
+    assert result["terraform_fix"]["attribute"] == "profile"
+    assert result["terraform_fix"]["value"] == "RESTRICTED"
+    assert 'fix: set profile = "RESTRICTED"' in result["message"]
+
+
+@pytest.mark.parametrize("name", ["not-json.json", "state-file.json", "future-version.json",
+                                  "no-actions.json"])
+def test_malformed_plan_exits_2_with_file_and_reason(name: str) -> None:
+    """A malformed plan is exit 2 with the file in the message, never a pass."""
+    result = CliRunner().invoke(main, ["plan", str(PLANS / "malformed" / name)])
+    assert result.exit_code == 2
+    assert str(PLANS / "malformed" / name) in result.output
+    assert "Traceback" not in result.output
+
+
+def test_fail_on_threshold(tmp_path: Path) -> None:
+    """--fail-on critical ignores a failing high finding; --fail-on none never fails."""
+    weak = {**STRONG, "profile": "COMPATIBLE"}
+    plan = str(_write_plan(tmp_path, [change("google_compute_ssl_policy", "p", weak)]))
+    base = ["-c", str(CONFIG), "--at", AT]
+    assert _invoke(plan, *base).exit_code == 1
+    assert _invoke(plan, *base, "--fail-on", "critical").exit_code == 0
+    assert _invoke(plan, *base, "--fail-on", "none").exit_code == 0
+
+
+def test_baseline_reports_only_new_findings(tmp_path: Path) -> None:
+    """With the findings of main as baseline, a PR is judged only on what it introduces."""
+    main_out = tmp_path / "main.json"
+    _invoke(str(PLANS / "data-stores.json"), "-c", str(CONFIG), "--at", AT, "-f", "json",
+            "-o", str(main_out))
+    code, doc = _json(str(PLANS / "data-stores.json"), "--baseline", str(main_out))
+    assert code == 0 and _bad(doc) == []
+    assert doc["run"]["baseline"]["suppressed"] == len(_bad(json.loads(main_out.read_text())))
+    # a plan with one more problem reports only that one
+    more = json.loads((PLANS / "data-stores.json").read_text())
+    more["resource_changes"].append(change("google_redis_instance", "extra", {
+        "name": "extra", "project": P, "region": "us-east4",
+        "transit_encryption_mode": "DISABLED"}))
+    new_plan = tmp_path / "pr.json"
+    new_plan.write_text(json.dumps(more))
+    code, doc = _json(str(new_plan), "--baseline", str(main_out))
+    assert code == 1 and _bad(doc) == ["FAIL TLS-007 google_redis_instance.extra"]
+
+
+def test_all_reports_unchanged_resources_too(tmp_path: Path) -> None:
+    """By default a no-op resource is not judged; --all judges every planned asset."""
+    proxy = {"name": "web", "project": P, "ssl_policy": None, "url_map": "m"}
+    plan = str(_write_plan(tmp_path, [change("google_compute_target_https_proxy", "w", proxy,
+                                             actions=("no-op",), before=proxy)]))
+    code, doc = _json(plan)
+    assert code == 0 and doc["results"] == []
+    code, doc = _json(plan, "--all")
+    assert code == 1 and "FAIL TLS-001 google_compute_target_https_proxy.w" in _bad(doc)
+
+
+def _snapshot(tmp_path: Path, profile: str) -> Path:
+    records = [
+        {"name": "//cloudresourcemanager.googleapis.com/projects/111111111111",
+         "asset_type": "cloudresourcemanager.googleapis.com/Project",
+         "resource": {"data": {"projectNumber": "111111111111", "projectId": P, "name": P}},
+         "ancestors": ["projects/111111111111", "folders/222", "organizations/1"],
+         "iam_policy": {"bindings": [{"role": "roles/viewer", "members": ["group:a@x.com"]}]}},
+        {"name": f"//compute.googleapis.com/projects/{P}/global/sslPolicies/phi-tls12",
+         "asset_type": "compute.googleapis.com/SslPolicy",
+         "resource": {"data": {"name": "phi-tls12", "profile": profile,
+                               "minTlsVersion": "TLS_1_2", "selfLink": POLICY_LINK}},
+         "ancestors": ["projects/111111111111", "folders/222", "organizations/1"]},
+        {"name": f"//compute.googleapis.com/projects/{P}/global/targetHttpsProxies/old",
+         "asset_type": "compute.googleapis.com/TargetHttpsProxy",
+         "resource": {"data": {"name": "old", "sslPolicy": POLICY_LINK}},
+         "ancestors": ["projects/111111111111", "folders/222", "organizations/1"]},
+    ]
+    snap = tmp_path / f"snap-{profile}"
+    snap.mkdir()
+    (snap / "resources.ndjson").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return snap
+
+
+def test_snapshot_overlay_joins_existing_ssl_policy(tmp_path: Path) -> None:
+    """A planned proxy joins an SSL policy that exists only in the current snapshot."""
+    proxy = {"name": "web", "project": P, "ssl_policy": POLICY_LINK, "url_map": "m"}
+    plan = str(_write_plan(tmp_path, [change("google_compute_target_https_proxy", "w", proxy)]))
+    _, alone = _json(plan)
+    assert "UNKNOWN TLS-002 google_compute_target_https_proxy.w" in _bad(alone)
+    code, good = _json(plan, "--snapshot", str(_snapshot(tmp_path, "RESTRICTED")))
+    assert code == 0 and _bad(good) == []
+    code, weak = _json(plan, "--snapshot", str(_snapshot(tmp_path, "COMPATIBLE")))
+    assert code == 0 and _bad(weak) == []  # TLS-002 checks the version only: still 1.2
+
+
+def test_deleting_a_control_an_existing_asset_relies_on_is_reported(tmp_path: Path) -> None:
+    """Deleting the SSL policy a snapshot proxy uses is a failure against the deletion."""
+    policy = {**STRONG, "id": f"projects/{P}/global/sslPolicies/phi-tls12"}
+    plan = str(_write_plan(tmp_path, [change("google_compute_ssl_policy", "phi", None,
+                                             actions=("delete",), before=policy)]))
+    code, doc = _json(plan, "--snapshot", str(_snapshot(tmp_path, "RESTRICTED")))
+    assert code == 1
+    (finding,) = [r for r in doc["results"] if r["outcome"] == "FAIL"]
+    assert finding["rule_id"] == "TLS-002"
+    assert finding["asset"].endswith("/targetHttpsProxies/old")
+    assert finding["address"] == "google_compute_ssl_policy.phi"
+    assert "deleting google_compute_ssl_policy.phi" in finding["message"]
+
+
+def test_iam_member_merges_into_snapshot_project_policy(tmp_path: Path) -> None:
+    """With a snapshot, a planned member joins the project's known policy (by number) and the
+    project is judged in full."""
+    plan = str(_write_plan(tmp_path, [change("google_project_iam_member", "o", {
+        "project": P, "role": "roles/owner", "member": "user:dana@example-health.com"})]))
+    code, doc = _json(plan, "--snapshot", str(_snapshot(tmp_path, "RESTRICTED")))
+    bad = _bad(doc)
+    assert "FAIL IAM-007 google_project_iam_member.o" in bad
+    assert all("only through the changes" not in r["message"] for r in doc["results"])
+    assert {r["asset"] for r in doc["results"]} == {
+        "//cloudresourcemanager.googleapis.com/projects/111111111111"}
+    assert code == 1
+
+
+def test_sarif_points_at_tf_file_and_line(tmp_path: Path) -> None:
+    """SARIF carries the address as a logical location and, with --tf-root, the .tf file and
+    line of the resource block inside its module."""
+    root = tmp_path / "tf"
+    (root / "modules" / "lb").mkdir(parents=True)
+    (root / "main.tf").write_text('module "lb" {\n  source = "./modules/lb"\n}\n')
+    (root / "modules" / "lb" / "ssl.tf").write_text(
+        '# policies\n\nresource "google_compute_ssl_policy" "p" {\n  name = "x"\n}\n')
+    weak = {**STRONG, "profile": "COMPATIBLE"}
+    doc = plan_doc([change("google_compute_ssl_policy", "p", weak, module="module.lb")])
+    doc["configuration"]["root_module"]["module_calls"] = {"lb": {"source": "./modules/lb",
+                                                                  "module": {"resources": []}}}
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(orjson.dumps(doc))
+    out = tmp_path / "out.sarif"
+    result = _invoke(str(plan), "-c", str(CONFIG), "--at", AT, "-f", "sarif", "-o", str(out),
+                     "--tf-root", str(root))
+    assert result.exit_code == 1
+    sarif = json.loads(out.read_text())
+    (res,) = sarif["runs"][0]["results"]
+    loc = res["locations"][0]
+    assert loc["physicalLocation"]["artifactLocation"]["uri"].endswith("modules/lb/ssl.tf")
+    assert loc["physicalLocation"]["region"]["startLine"] == 3
+    assert "module.lb.google_compute_ssl_policy.p" in [
+        x["fullyQualifiedName"] for x in loc["logicalLocations"]]
+    assert res["properties"]["terraformFix"]["attribute"] == "profile"
+
+
+def test_markdown_comment_has_marker_fixes_and_not_evaluated() -> None:
+    """The PR comment is findable by its marker and lists fixes and unconverted resources."""
+    result = _invoke(str(PLANS / "iam.json"), "-c", str(CONFIG), "--at", AT, "-f", "markdown")
+    assert result.exit_code == 1
+    assert result.output.startswith("<!-- phiguard-plan -->")
+    assert "Where to fix it" in result.output
+    assert "Not evaluated: 1 planned resources" in result.output
+    assert "google\\_monitoring\\_alert\\_policy\\.errors" in result.output  # escaped
+
+
+def test_text_lists_not_evaluated_and_unknowns() -> None:
+    """The terminal summary shows failures with fixes, UNKNOWNs and unconverted types."""
+    result = _invoke(str(PLANS / "iam.json"), "-c", str(CONFIG), "--at", AT)
+    assert result.exit_code == 1
+    assert "Not evaluated (1)" in result.output and "google_monitoring_alert_policy.errors" \
+        in result.output
+    assert "UNKNOWN never counts as PASS" in result.output
+    assert "fix: set" in result.output

@@ -1,0 +1,101 @@
+"""Reading `terraform show -json`: versions, addresses, configuration references, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from _plans import change, plan_doc
+
+from phiguard.terraform.plan import PlanError, load_plan, parse_plan
+from phiguard.terraform.values import tf_get, with_unknowns
+
+MALFORMED = Path(__file__).resolve().parent.parent / "fixtures" / "plans" / "malformed"
+
+
+@pytest.mark.parametrize("version", ["0.1", "0.2", "1.0", "1.1", "1.2", "1.10"])
+def test_plan_format_versions_0_1_to_1_x_are_read(version: str) -> None:
+    """Terraform 0.12 through today write format_version 0.1 .. 1.x: all are accepted."""
+    doc = plan_doc([change("google_compute_network", "n", {"name": "n"})])
+    doc["format_version"] = version
+    assert parse_plan(orjson.dumps(doc), "p.json").format_version == version
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("not-json.json", "not JSON"),
+    ("state-file.json", "neither resource_changes nor planned_values"),
+    ("future-version.json", "unsupported plan format_version '2.0'"),
+    ("no-actions.json", "has no change.actions list"),
+])
+def test_malformed_plans_name_the_file_and_the_reason(name: str, reason: str) -> None:
+    """A malformed plan is an error with the file and what is wrong, never a pass."""
+    with pytest.raises(PlanError) as err:
+        load_plan(MALFORMED / name)
+    assert reason in str(err.value)
+    assert str(err.value).startswith(str(MALFORMED / name))
+
+
+def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
+    """An unreadable plan file is a PlanError naming it."""
+    with pytest.raises(PlanError, match="cannot read"):
+        load_plan(tmp_path / "nope.json")
+
+
+def test_module_count_and_for_each_addresses() -> None:
+    """Module paths, count indexes and for_each keys come from the address when the plan omits
+    `index` / `module_address` (older Terraform), and config addresses drop instance keys."""
+    items = [
+        {"address": 'module.a["x"].module.b.google_compute_network.n[2]', "mode": "managed",
+         "type": "google_compute_network", "name": "n",
+         "change": {"actions": ["create"], "after": {}, "before": None}},
+        {"address": 'google_compute_firewall.f["ssh"]', "mode": "managed",
+         "type": "google_compute_firewall", "name": "f",
+         "change": {"actions": ["no-op"], "after": {}, "before": {}}},
+        {"address": "data.google_project.p", "mode": "data", "type": "google_project",
+         "name": "p", "change": {"actions": ["read"], "after": {}}},
+    ]
+    plan = parse_plan(orjson.dumps({"format_version": "0.1", "resource_changes": items}), "p")
+    first, second = plan.changes
+    assert (first.module, first.index) == ('module.a["x"].module.b', 2)
+    assert first.config_address == "module.a.module.b.google_compute_network.n"
+    assert (second.module, second.index, second.config_address) == (
+        "", "ssh", "google_compute_firewall.f")
+    assert plan.data_sources == 1
+
+
+def test_configuration_references_flatten_nested_blocks() -> None:
+    """Expressions of nested blocks and module calls index by config address + dotted path."""
+    doc = plan_doc([])
+    doc["configuration"]["root_module"] = {
+        "resources": [{"address": "google_sql_database_instance.db", "mode": "managed",
+                       "expressions": {"name": {"constant_value": "db"}, "settings": [{
+                           "ip_configuration": [{"private_network": {
+                               "references": ["google_compute_network.v.id"]}}]}]}}],
+        "module_calls": {"m": {"source": "./m", "module": {"resources": [
+            {"address": "google_compute_network.v", "mode": "managed",
+             "expressions": {"name": {"references": ["var.name"]}}}]}}}}
+    plan = parse_plan(orjson.dumps(doc), "p")
+    assert plan.references["google_sql_database_instance.db"] == {
+        "name": [], "settings.ip_configuration.private_network": ["google_compute_network.v.id"]}
+    assert plan.references["module.m.google_compute_network.v"] == {"name": ["var.name"]}
+    assert plan.module_sources == {"module.m": "./m"}
+
+
+def test_duplicate_addresses_are_rejected() -> None:
+    """Two changes with one address cannot both be judged: the plan is malformed."""
+    one = change("google_compute_network", "n", {"name": "n"})
+    with pytest.raises(PlanError, match="appears twice"):
+        parse_plan(orjson.dumps(plan_doc([one, one])), "p")
+
+
+def test_after_unknown_marks_nested_values() -> None:
+    """after_unknown marks scalars, whole blocks and list elements; known values stay."""
+    after = {"a": 1, "blk": [{"x": None, "y": 2}], "lst": ["k", None]}
+    unknown = {"b": True, "blk": [{"x": True}], "lst": [False, True]}
+    out = with_unknowns(after, unknown)
+    assert out["a"] == 1 and out["blk"][0]["y"] == 2 and out["lst"][0] == "k"
+    assert repr(out["b"]).startswith("<unknown") and repr(out["blk"][0]["x"]).startswith("<unk")
+    assert repr(out["lst"][1]).startswith("<unknown")
+    assert after == {"a": 1, "blk": [{"x": None, "y": 2}], "lst": ["k", None]}  # not mutated
+    assert tf_get(out, "blk.y") == 2 and tf_get(out, "blk.z", "d") == "d"
