@@ -345,12 +345,22 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
     where = compile_condition(spec["where"]) if "where" in spec else None
     one = bool(spec.get("one", False))
 
+    required = _required_path(spec["where"], var) if "where" in spec else None
+    latest: list[Any] = [None, None]  # (inventory, its candidates that have `required`)
+
     def find(env: Env) -> Any:
         inv = env.inv
         facts = env.subject.facts()
         if within == "project":
             candidates = inv.in_project(types, facts["project"]) or inv.in_project(
                 types, facts["project_number"])
+            if required is not None:
+                candidates = [c for c in candidates if _has_path(c, required, inv)]
+        elif required is not None:
+            if latest[0] is not inv:
+                latest[0], latest[1] = inv, [c for c in inv.of_types(types)
+                                             if _has_path(c, required, inv)]
+            candidates = latest[1]
         else:
             candidates = inv.of_types(types)
         if within == "ancestry":
@@ -387,6 +397,30 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
                 return view
         return MISSING if one else out
     return find
+
+
+def _required_path(where: Mapping[str, Any], var: str) -> Path | None:
+    """A path every kept candidate must have: the first `all` conjunct that is a leaf on
+    `<var>.…` with no default and an operator that does not judge absence (a candidate without
+    a value there is UNKNOWN for that leaf, so `where` can never PASS for it)."""
+    leaves = where.get("all", [where]) if "all" in where or "path" in where else []
+    for leaf in leaves:
+        if not isinstance(leaf, Mapping) or "path" not in leaf or "default" in leaf:
+            continue
+        ops = set(leaf) - {"path", "because"}
+        if len(ops) != 1 or any(k in leaf for k in ("some", "every", "none", "as")):
+            continue
+        (op,) = ops
+        path = parse_path(leaf["path"])
+        if path.root == var and path.segments and op in OPERATORS \
+                and not OPERATORS[op].judges_absence and not path.fans_out:
+            return path
+    return None
+
+
+def _has_path(asset: Asset, path: Path, inv: Inventory) -> bool:
+    value, _ = walk(AssetView(asset, inv), path.root, path.segments, _get)
+    return value is not MISSING
 
 
 def _let_value(form: Mapping[str, Any]) -> LetFn:

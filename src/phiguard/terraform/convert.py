@@ -157,16 +157,22 @@ class Context:
                     self.project_ancestors[pid] = (node, parent) if parent else (node,)
         self._assets: dict[str, Asset | None] = {}
         self._busy: set[str] = set()
+        self._values: dict[str, Any] = {}
+        self._scopes: dict[str, tuple[Any, dict[str, Any]]] = {}
         self.change: ResourceChange | None = None
         self.path = ""
 
     # values ----------------------------------------------------------------------------------
 
     def values(self, change: ResourceChange) -> Any:
-        """The resource's attributes on this side, unknowns marked."""
+        """The resource's attributes on this side, unknowns marked (computed once)."""
         if self.side == "before":
             return change.before
-        return with_unknowns(change.after, change.after_unknown)
+        got = self._values.get(change.address)
+        if got is None:
+            got = with_unknowns(change.after, change.after_unknown)
+            self._values[change.address] = got
+        return got
 
     def configured(self, change: ResourceChange, path: str) -> bool | None:
         """Whether the configuration sets this attribute (None: no configuration in the plan)."""
@@ -295,6 +301,14 @@ class Context:
 
     def scope(self, change: ResourceChange, values: Any) -> dict[str, Any]:
         """Name variables every template may use."""
+        cached = self._scopes.get(change.address)
+        if cached is not None and cached[0] is values:
+            return dict(cached[1])
+        found = self._scope(change, values)
+        self._scopes[change.address] = (values, found)
+        return dict(found)
+
+    def _scope(self, change: ResourceChange, values: Any) -> dict[str, Any]:
         zone = tf_get(values, "zone")
         region = tf_get(values, "region")
         location = tf_get(values, "location")

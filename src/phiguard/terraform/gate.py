@@ -128,6 +128,8 @@ class PlanGate:
         self.everything = everything
         self.baseline = frozenset(baseline)
         self.suppressed = 0
+        self._covered: set[tuple[str, str]] = set()
+        self._kinds: dict[str, str] = {}
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
                              disable=config.disable)
         self.book = WaiverBook(config.waivers, at)
@@ -187,11 +189,8 @@ class PlanGate:
         regressions = self._deletion_findings()
         covered = {(f.rule_id, f.asset) for f in regressions}
         out: list[PlanFinding] = list(regressions)
-        for asset in self._subjects():
-            for finding in self.engine.evaluate_asset(asset, self.inventory, self.now):
-                if (finding.rule_id, finding.asset) in covered:
-                    continue
-                out.append(self._decorate(finding, asset))
+        self._covered = covered
+        out.extend(self._judge(self._subjects()))
         out.sort(key=lambda f: (f.address or "", f.rule_id, f.asset))
         for finding in out:
             applied = self.book.apply(finding)
@@ -204,6 +203,16 @@ class PlanGate:
     @property
     def waivers(self) -> list[dict[str, Any]]:
         return self.book.report()
+
+    def _judge(self, subjects: list[Asset]) -> list[PlanFinding]:
+        out: list[PlanFinding] = []
+        covered = self._covered
+        for asset in subjects:
+            for finding in self.engine.evaluate_asset(asset, self.inventory, self.now):
+                if covered and (finding.rule_id, finding.asset) in covered:
+                    continue
+                out.append(self._decorate(finding, asset))
+        return out
 
     # --------------------------------------------------------------------------------------
 
@@ -238,6 +247,15 @@ class PlanGate:
         change = change or self._responsible(asset.name, finding)
         outcome = outcome or finding.outcome
         message = message or finding.message
+        if outcome is Outcome.PASS and asset.name not in self.after.partial:
+            table = CONVERTERS.get(change.type) if change is not None else None
+            if table is None or finding.rule_id not in table.after_apply:
+                address = change.address if change is not None else None
+                return PlanFinding(finding.rule_id, finding.asset, finding.asset_type, outcome,
+                                   finding.severity, finding.controls, message,
+                                   finding.evidence, finding.waiver,
+                                   f"{self.plan.file}#{address}" if address else finding.source,
+                                   address, None, self._kind(change))
         if not regression and outcome in (Outcome.PASS, Outcome.FAIL):
             table = CONVERTERS.get(change.type) if change is not None else None
             why = table.after_apply.get(finding.rule_id) if table is not None else None
@@ -259,7 +277,15 @@ class PlanGate:
         return PlanFinding(finding.rule_id, finding.asset, finding.asset_type, outcome,
                            finding.severity, finding.controls, message, finding.evidence,
                            finding.waiver, source, address=address, terraform_fix=fix_json,
-                           change=_change_kind(change) if change is not None else None)
+                           change=self._kind(change))
+
+    def _kind(self, change: ResourceChange | None) -> str | None:
+        if change is None:
+            return None
+        kind = self._kinds.get(change.address)
+        if kind is None:
+            kind = self._kinds[change.address] = _change_kind(change)
+        return kind
 
     def _deletion_findings(self) -> list[PlanFinding]:
         """A control removed by a deletion: a rule that passes before the plan and not after,

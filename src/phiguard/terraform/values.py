@@ -52,10 +52,23 @@ def with_unknowns(after: Any, unknown: Any) -> Any:
 _MISSING = object()
 
 
+_SPLIT: dict[str, tuple[str, ...]] = {}
+
+
+def _keys(path: str) -> tuple[str, ...]:
+    keys = _SPLIT.get(path)
+    if keys is None:
+        keys = _SPLIT[path] = tuple(path.split("."))
+    return keys
+
+
 def tf_get(value: Any, path: str, default: Any = None) -> Any:
     """The attribute at a dotted path; blocks (lists of objects) are entered at their first
     element. An unknown on the way gives that unknown; an absent part gives `default`."""
-    for key in path.split("."):
+    if type(value) is dict and "." not in path:  # the common case: a top-level attribute
+        got = value.get(path)
+        return default if got is None else got
+    for key in _keys(path):
         if isinstance(value, UnknownValue):
             return value
         if isinstance(value, list):
@@ -74,7 +87,10 @@ def tf_get(value: Any, path: str, default: Any = None) -> Any:
 
 def set_path(target: dict[str, Any], path: str, value: Any) -> None:
     """Set `a.b.c` in a nested dict, creating the dicts on the way."""
-    keys = path.split(".")
+    keys = _keys(path)
+    if len(keys) == 1:
+        target[path] = value
+        return
     node = target
     for key in keys[:-1]:
         nxt = node.get(key)
