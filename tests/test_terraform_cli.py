@@ -241,3 +241,29 @@ def test_text_lists_not_evaluated_and_unknowns() -> None:
         in result.output
     assert "UNKNOWN never counts as PASS" in result.output
     assert "fix: set" in result.output
+
+
+def test_composite_action_runs_the_gate(tmp_path: Path) -> None:
+    """action.yml takes plan, config, fail-on and baseline, writes SARIF/Markdown/JSON and
+    exits 1 on a failing finding at or above fail-on (its script run as the runner would)."""
+    import os
+    import subprocess
+    import sys
+
+    action = yaml.safe_load((PLANS.parent.parent / "action.yml").read_text())
+    assert {"plan", "config", "fail-on", "baseline"} <= set(action["inputs"])
+    script = action["runs"]["steps"][1]["run"]
+    out = tmp_path / "gh_output"
+    env = {**os.environ, "PLAN": str(PLANS / "lb-tls.json"), "CONFIG": str(CONFIG),
+           "FAIL_ON": "high", "BASELINE": "", "SNAPSHOT": "", "TF_ROOT": "",
+           "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(out),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert outputs["exit-code"] == "1"
+    assert json.loads(Path(outputs["sarif"]).read_text())["version"] == "2.1.0"
+    assert Path(outputs["markdown"]).read_text().startswith("<!-- phiguard-plan -->")
+    env["FAIL_ON"] = "critical"
+    assert subprocess.run(["bash", "-c", script], env=env, capture_output=True).returncode == 0

@@ -203,7 +203,8 @@ def _peering_piece(values: Any, ctx: Context) -> Any:
 
 def _instance_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
     # A NIC given only a subnetwork gets that subnetwork's network from the API.
-    for nic in data.get("networkInterfaces") or ():
+    nics = data.get("networkInterfaces")
+    for nic in nics if isinstance(nics, list) else ():
         if isinstance(nic, dict) and (is_unknown(nic.get("network")) or "network" not in nic):
             subnet = ctx.find_planned(nic.get("subnetwork"), ("google_compute_subnetwork",))
             if subnet is not None and isinstance(subnet.data.get("network"), str):

@@ -32,7 +32,9 @@ def _sql_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
             data["instanceType"] = "CLOUD_SQL_INSTANCE"
     # With public IPv4 off, the instance gets no PRIMARY (public) address after apply.
     addresses = tf_get(values, "ip_address")
-    ipv4 = (data.get("settings") or {}).get("ipConfiguration", {}).get("ipv4Enabled")
+    settings = data.get("settings")
+    ip_config = settings.get("ipConfiguration") if isinstance(settings, dict) else None
+    ipv4 = ip_config.get("ipv4Enabled") if isinstance(ip_config, dict) else None
     if isinstance(addresses, list):
         data["ipAddresses"] = [{"ipAddress": a.get("ip_address"), "type": a.get("type")}
                                for a in addresses if isinstance(a, dict)]
@@ -399,7 +401,8 @@ def _cluster_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
         and ctx.configured(ctx.change, "node_locations") is False)
     if zonal and unset:  # the API puts a zonal cluster's nodes in its zone
         data["locations"] = [location]
-    network = data.get("networkConfig", {}).get("network")
+    config = data.get("networkConfig")
+    network = config.get("network") if isinstance(config, dict) else None
     if isinstance(network, str):
         data["network"] = network.rsplit("/", 1)[-1]
 
