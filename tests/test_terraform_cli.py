@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from _plans import change, plan_doc
 from click.testing import CliRunner
 
+from _plans import change, plan_doc
 from phiguard.cli import main
 
 PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"

@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
+from _plans import change, make_plan
+from conftest import RULES
 from phiguard.inventory.asset import UnknownValue
 from phiguard.policy.rule import load_pack
 from phiguard.terraform.convert import CONVERTERS, PARTS
 from phiguard.terraform.world import build_world, load_tables
-from _plans import change, make_plan
-
-from conftest import RULES
 
 P = "phi-prod"
 C = "//compute.googleapis.com/projects/phi-prod"
@@ -425,8 +424,10 @@ def test_peerings_attachments_and_node_pools_extend_their_parent() -> None:
     assert peerings == [{"name": "ab", "network": other, "state": "ACTIVE",
                          "exportCustomRoutes": False, "importCustomRoutes": False}]
     disk = world.assets[f"{C}/zones/us-east4-a/disks/d"]
-    assert disk.data["resourcePolicies"] == [f"projects/{P}/regions/us-east4/resourcePolicies/daily"]
-    cluster = world.assets[f"//container.googleapis.com/projects/{P}/locations/us-east4/clusters/c"]
+    daily = f"projects/{P}/regions/us-east4/resourcePolicies/daily"
+    assert disk.data["resourcePolicies"] == [daily]
+    gke = f"//container.googleapis.com/projects/{P}/locations/us-east4/clusters/c"
+    cluster = world.assets[gke]
     assert cluster.data["nodePools"] == [{"name": "np", "config": {"serviceAccount": "default"}}]
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from _plans import change, plan_doc
 
+from _plans import change, plan_doc
 from phiguard.terraform.plan import PlanError, load_plan, parse_plan
 from phiguard.terraform.values import tf_get, with_unknowns
 

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from _plans import change
-from conftest import RULES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_terraform_convert import CASES
 
+from _plans import change
+from conftest import RULES
 from phiguard.findings import Outcome
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
@@ -24,6 +23,7 @@ from phiguard.terraform.convert import CONVERTERS, PARTS
 from phiguard.terraform.gate import PlanGate
 from phiguard.terraform.plan import parse_plan
 from phiguard.terraform.world import build_world, load_tables
+from test_terraform_convert import CASES
 
 load_tables()
 PACK = load_pack([RULES])
