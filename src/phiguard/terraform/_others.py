@@ -448,6 +448,15 @@ def _pool_cluster(values: Any, ctx: Context) -> tuple[str, str] | None:
 
 
 
+def _last(value: Any, ctx: Context) -> Any:
+    """The last path segment of a reference (a bare name stays as it is)."""
+    return value.rsplit("/", 1)[-1] if isinstance(value, str) else value
+
+
+def _key(value: Any, ctx: Context) -> Any:
+    return ref_key(value) if isinstance(value, str) else value
+
+
 def _sa_email(account: Any, ctx: Context) -> Any:
     if not isinstance(account, str) or ctx.change is None:
         return account
@@ -480,7 +489,7 @@ def _sink(kind: str, attr: str) -> Converter:
               "billing_account": "billingAccounts"}[kind]
     holder = "{project_ref}" if kind == "project" else "{holder}"
     names = {} if kind == "project" else {
-        "holder": Field(attr, "", lambda v, c: v.rsplit("/", 1)[-1])}
+        "holder": Field(attr, "", _last)}
     return Converter(
         tf_type=f"google_logging_{kind}_sink", asset_type="logging.googleapis.com/LogSink",
         name=f"//logging.googleapis.com/{plural}/{holder}/sinks/{{name}}",
@@ -513,7 +522,7 @@ register(
         tf_type="google_container_node_pool", asset_type="container.googleapis.com/NodePool",
         name="//container.googleapis.com/projects/{project}/locations/{location}/clusters/"
              "{cluster}/nodePools/{name}", location="{location}",
-        names={"cluster": Field("cluster", "", lambda v, c: v.rsplit("/", 1)[-1], ref="{}")},
+        names={"cluster": Field("cluster", "", _last, ref="{}")},
         fields=(Field("name", "name"),
                 Field("node_config.service_account", "config.serviceAccount",
                       api_default="default"),
@@ -530,8 +539,8 @@ register(
     Converter(
         tf_type="google_service_account_key", asset_type="iam.googleapis.com/ServiceAccountKey",
         name="//iam.googleapis.com/{account}/keys/({address})",
-        names={"account": Field("service_account_id", "", lambda v, c: ref_key(v), ref="{}"),
-               "address": Field("name", "", lambda v, c: v.rsplit("/", 1)[-1])},
+        names={"account": Field("service_account_id", "", _key, ref="{}"),
+               "address": Field("name", "", _last)},
         project_from=Field("service_account_id", "", ref="{}"),
         constants={"keyType": "USER_MANAGED", "disabled": False},
         fields=(Field("key_algorithm", "keyAlgorithm"),
@@ -547,7 +556,7 @@ register(
     Converter(
         tf_type="google_kms_crypto_key", asset_type="cloudkms.googleapis.com/CryptoKey",
         name="//cloudkms.googleapis.com/{key_ring}/cryptoKeys/{name}",
-        names={"key_ring": Field("key_ring", "", lambda v, c: ref_key(v), ref="{}")},
+        names={"key_ring": Field("key_ring", "", _key, ref="{}")},
         project_from=Field("key_ring", "", ref="{}"),
         fields=(Field("purpose", "purpose", api_default="ENCRYPT_DECRYPT"),
                 Field("rotation_period", "rotationPeriod"),

@@ -6,6 +6,7 @@ fast; the converter, engine and renderers load when the command runs.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -43,13 +44,15 @@ FORMATS = ("text", "json", "markdown", "sarif")
               default="low", show_default=True,
               help="Exit 1 when a finding at or above this severity fails ('none': never).")
 @click.option("--at", "at", help="Evaluation time (RFC 3339); default: now.")
+@click.option("--jobs", "-j", type=click.IntRange(0, 2), default=0, show_default=True,
+              help="Processes judging a large plan: 1 or 2 (0: 2 when there are 2 CPUs).")
 @click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path),
               help="Rule directory or rule.yaml (repeatable; default: the bundled HIPAA pack).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Path, ...],
                  everything: bool, baseline: Path | None, fmt: str, output: str | None,
-                 tf_root: Path | None, fail_on: str, at: str | None, rules: tuple[Path, ...],
-                 debug: bool) -> None:
+                 tf_root: Path | None, fail_on: str, at: str | None, jobs: int,
+                 rules: tuple[Path, ...], debug: bool) -> None:
     """Judge a Terraform plan (`terraform show -json plan.out`) before it is applied.
 
     Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings, 2 a usage,
@@ -93,7 +96,8 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
         now = when or datetime.now(UTC)
         gate = PlanGate(plan, pack, config, at=now, base=base, numbers=numbers,
                         ancestors=ancestors, everything=everything, baseline=prints,
-                        snapshot_inputs=inputs)
+                        snapshot_inputs=inputs,
+                        jobs=jobs or (2 if (os.cpu_count() or 1) >= 2 else 1))
         findings = list(gate.findings())
         locator = Locator(tf_root, plan) if tf_root is not None else None
         if locator is not None:

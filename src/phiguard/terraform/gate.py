@@ -7,6 +7,9 @@ deletions that remove a control another asset relies on, and drop what a baselin
 
 from __future__ import annotations
 
+import gc
+import os
+import pickle
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -119,7 +122,7 @@ class PlanGate:
                  base: dict[str, Asset] | None = None, numbers: dict[str, str] | None = None,
                  ancestors: dict[str, tuple[str, ...]] | None = None, everything: bool = False,
                  baseline: Iterable[str] = (), snapshot_inputs: list[dict[str, str]] | None = None,
-                 ) -> None:
+                 jobs: int = 1) -> None:
         config.check_against(pack)
         self.plan = plan
         self.pack = pack
@@ -130,6 +133,7 @@ class PlanGate:
         self.suppressed = 0
         self._covered: set[tuple[str, str]] = set()
         self._kinds: dict[str, str] = {}
+        self.jobs = max(1, jobs)
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
                              disable=config.disable)
         self.book = WaiverBook(config.waivers, at)
@@ -190,7 +194,11 @@ class PlanGate:
         covered = {(f.rule_id, f.asset) for f in regressions}
         out: list[PlanFinding] = list(regressions)
         self._covered = covered
-        out.extend(self._judge(self._subjects()))
+        subjects = self._subjects()
+        if self.jobs > 1 and len(subjects) >= PARALLEL_FROM and hasattr(os, "fork"):
+            out.extend(self._judge_forked(subjects))
+        else:
+            out.extend(self._judge(subjects))
         out.sort(key=lambda f: (f.address or "", f.rule_id, f.asset))
         for finding in out:
             applied = self.book.apply(finding)
@@ -213,6 +221,35 @@ class PlanGate:
                     continue
                 out.append(self._decorate(finding, asset))
         return out
+
+    def _judge_forked(self, subjects: list[Asset]) -> list[PlanFinding]:
+        """Judge the second half in a forked child that sends its findings back as pickled plain
+        tuples (pickling the dataclasses costs more than judging them); the parent judges the
+        first half meanwhile. Any failure of the child falls back to judging its half here."""
+        half = len(subjects) // 2
+        read_fd, write_fd = os.pipe()
+        gc.freeze()  # keep the inherited heap shared: no collector pass touches it in the child
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                os.close(read_fd)
+                rows = [_row(f) for f in self._judge(subjects[half:])]
+                blob = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write_fd, "wb") as fh:
+                    fh.write(blob)
+                code = 0
+            finally:
+                os._exit(code)
+        gc.unfreeze()
+        os.close(write_fd)
+        mine = self._judge(subjects[:half])
+        with os.fdopen(read_fd, "rb") as fh:
+            blob = fh.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            return mine + self._judge(subjects[half:])
+        return mine + [_unrow(r) for r in pickle.loads(blob)]
 
     # --------------------------------------------------------------------------------------
 
@@ -333,6 +370,20 @@ class PlanGate:
                 out.append(self._decorate(finding, now_asset, change=change, message=message,
                                           outcome=Outcome.FAIL))
         return out
+
+
+PARALLEL_FROM = 3000  # subjects; below this a fork costs more than it saves
+_OUTCOMES = {o.value: o for o in Outcome}
+
+
+def _row(f: PlanFinding) -> tuple[Any, ...]:
+    return (f.rule_id, f.asset, f.asset_type, f.outcome.value, f.severity, f.controls,
+            f.message, f.evidence, f.waiver, f.source, f.address, f.terraform_fix, f.change,
+            f.location)
+
+
+def _unrow(r: tuple[Any, ...]) -> PlanFinding:
+    return PlanFinding(r[0], r[1], r[2], _OUTCOMES[r[3]], *r[4:])
 
 
 def _shows(change: ResourceChange, keys: tuple[str, ...], value: Any) -> bool:

@@ -8,6 +8,7 @@ naming the file and what was expected, so a broken input never passes the gate.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ class Plan:
     by_address: dict[str, ResourceChange]
     # config address -> attribute path ("ssl_policy", "settings.ip_configuration.private_network")
     # -> the references of its expression, as Terraform wrote them
-    references: dict[str, dict[str, list[str]]]
+    references: Mapping[str, dict[str, list[str]]]
     module_sources: dict[str, str]  # module config path (`module.a.module.b`) -> source
     data_sources: int = 0
     instances_of: dict[str, list[ResourceChange]] = field(default_factory=dict)
@@ -167,8 +168,32 @@ def _expression_refs(expressions: Any, prefix: str, out: dict[str, list[str]]) -
                 _expression_refs(expr, path + ".", out)
 
 
-def _walk_modules(module: Any, path: str, refs: dict[str, dict[str, list[str]]],
-                  sources: dict[str, str]) -> None:
+class References(Mapping[str, dict[str, list[str]]]):
+    """Config address -> attribute path -> the references of its expression, flattened on
+    first use (most resources of a large plan never need theirs)."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, Any] = {}
+        self._flat: dict[str, dict[str, list[str]]] = {}
+
+    def __getitem__(self, address: str) -> dict[str, list[str]]:
+        flat = self._flat.get(address)
+        if flat is None:
+            if address not in self.raw:
+                raise KeyError(address)
+            flat = {}
+            _expression_refs(self.raw[address], "", flat)
+            self._flat[address] = flat
+        return flat
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+def _walk_modules(module: Any, path: str, refs: References, sources: dict[str, str]) -> None:
     if not isinstance(module, dict):
         return
     for res in module.get("resources") or ():
@@ -177,9 +202,7 @@ def _walk_modules(module: Any, path: str, refs: dict[str, dict[str, list[str]]],
         local = res.get("address")
         if not isinstance(local, str):
             continue
-        entry: dict[str, list[str]] = {}
-        _expression_refs(res.get("expressions"), "", entry)
-        refs[f"{path}.{local}" if path else local] = entry
+        refs.raw[f"{path}.{local}" if path else local] = res.get("expressions")
     for call_name, call in (module.get("module_calls") or {}).items():
         if not isinstance(call, dict):
             continue
@@ -220,7 +243,7 @@ def parse_plan(raw: bytes, file: str) -> Plan:
                               "resource_changes")
         by_address[change.address] = change
         instances.setdefault(f"{change.module}|{change.type}.{change.name}", []).append(change)
-    refs: dict[str, dict[str, list[str]]] = {}
+    refs = References()
     sources: dict[str, str] = {}
     config = doc.get("configuration")
     if config is not None and not isinstance(config, dict):
