@@ -385,7 +385,7 @@ def test_rules_are_indexed_by_type_and_star_rules_see_everything(tmp_path: Path)
     assert [cr.rule.id for cr in engine.rules_for(FW)] == ["ENG-001", "ENG-002"]
     assert [cr.rule.id for cr in engine.rules_for(NET)] == ["ENG-002", "ENG-003"]
     assert [cr.rule.id for cr in engine.rules_for("x.googleapis.com/Y")] == ["ENG-002"]
-    assert engine.subject_types() is None
+    assert engine.any_type_needs() == frozenset()
     assert Engine([fw_rule, net_rule]).subject_types() == frozenset({FW, NET})
     assert Engine([fw_rule]).rules_for(NET) == []
 

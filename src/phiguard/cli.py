@@ -161,17 +161,14 @@ def scan(snapshot: tuple[Path, ...], config_path: Path | None, fmt: str, output:
                                 sign_key=sign_key, config_path=config_path, color=color,
                                 fail_on=fail_on, open_output=_output)
         tally = Tally()
-        run_info = job.run_info()
         if fmt == "json":
-            from phiguard.report.json_report import write_findings
-
             with _output(output) as out:
-                write_findings(out, run_info, job.findings(), tally, lambda: job.waivers)
+                job.write_json(out, tally)
         else:
             from phiguard.report.text import render_text
 
-            for finding in job.findings():
-                tally.add(finding)
+            run_info = job.run_info()
+            job.tally(tally)
             with _output(output) as out:
                 use_color = color if color is not None else (output in (None, "-") and
                                                              sys.stdout.isatty())

@@ -1,76 +1,112 @@
 """A scan: snapshot files + rule pack + config in, a stream of findings out.
 
-Pass 1 builds the Inventory of join targets (serially); pass 2 streams the judged assets
-through the engine, in worker processes when `jobs > 1`. Order is stable either way: files in
-sorted order, records in file order, rules by id; so the same inputs give the same output.
+Pass 1 builds the Inventory of join targets (serially, reading most records by envelope only);
+pass 2 streams every record through the engine, in worker processes when `jobs > 1`. Workers
+read uncompressed NDJSON shards themselves from byte offsets found in pass 1, apply waivers,
+tally, and (for JSON output) serialize their findings, so the parent only stitches results
+together in order. Order is stable either way: files sorted, records in file order, rules by
+id; the same inputs give byte-identical output whatever `jobs` is.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from phiguard import __version__
 from phiguard._util.times import format_time
-from phiguard.config import Config
+from phiguard.config import Config, Waiver
 from phiguard.errors import UsageError
 from phiguard.findings import Finding
-from phiguard.inventory.readers import RawItem, SnapshotFiles, discover
-from phiguard.inventory.records import Record
-from phiguard.inventory.snapshot import LoadedContext, iter_items, load_context, materialize
+from phiguard.inventory.readers import RawItem, SnapshotFiles, discover, iter_ndjson_range, iter_raw
+from phiguard.inventory.snapshot import LoadedContext, load_context, materialize
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import RulePack
 from phiguard.policy.waivers import WaiverBook
+from phiguard.report.json_report import finding_line, write_footer, write_header
+from phiguard.report.summary import Tally
 
 __all__ = ["Scan", "default_jobs"]
 
-CHUNK = 500
+CHUNK = 2000  # records per task when the parent reads them (gzip, JSON documents)
+NOTABLE_PER_TASK = 500
+
+# A task: (file, byte offset, lines before, records before, end offset) of an uncompressed
+# NDJSON shard, which the worker reads itself; or records the parent read.
+Task = tuple[str, int, int, int, int] | list[RawItem]
 
 
 @dataclass
-class _WorkerState:
+class _State:
     engine: Engine
     loaded: LoadedContext
-    types: frozenset[str] | None
+    types: frozenset[str]
+    needs: frozenset[str] | None
     now: datetime
+    waivers: tuple[Waiver, ...]
+    mode: str  # "objects" | "json" | "tally"
 
 
-_STATE: _WorkerState | None = None  # set in the parent just before forking the pool
+@dataclass
+class _Result:
+    tally: Tally
+    matched: list[int]
+    findings: list[Finding] = field(default_factory=list)
+    text: str = ""
 
 
-def _judge(chunk: list[RawItem]) -> list[Finding]:
+_STATE: _State | None = None  # set in the parent just before forking the pool
+
+
+def _work(task: Task) -> _Result:
     state = _STATE
     assert state is not None, "worker started without scan state"
-    return _judge_items(state, chunk)
+    return _run(state, task)
 
 
-def _judge_items(state: _WorkerState, items: list[RawItem] | Iterator[RawItem]) -> list[Finding]:
-    out: list[Finding] = []
-    policies: dict[str, Record] = state.loaded.policies
+def _items(task: Task) -> Iterator[RawItem]:
+    if isinstance(task, list):
+        return iter(task)
+    file, offset, lines, records, end = task
+    return iter_ndjson_range(Path(file), offset, lines, records, end)
+
+
+def _run(state: _State, task: Task | Iterable[RawItem]) -> _Result:
+    """Judge the records of one task: waivers applied, tallied, serialized for JSON."""
+    book = WaiverBook(state.waivers, state.now)
+    tally = Tally(keep=NOTABLE_PER_TASK)
+    result = _Result(tally, book.matched)
     inv = state.loaded.inventory
+    policies, skip = state.loaded.policies, state.loaded.skip
+    evaluate, now = state.engine.evaluate_asset, state.now
+    lines: list[str] = []
+    items = task if not isinstance(task, list | tuple) else _items(task)
     for item in items:
-        asset = materialize(item, policies, state.loaded.skip, state.types)
-        if asset is not None:
-            out.extend(state.engine.evaluate_asset(asset, inv, state.now))
-    return out
-
-
-def _chunks(items: Iterator[RawItem], size: int) -> Iterator[list[RawItem]]:
-    while True:
-        chunk = list(islice(items, size))
-        if not chunk:
-            return
-        yield chunk
+        asset = materialize(item, policies, skip, state.types, state.needs)
+        if asset is None:
+            continue
+        for finding in evaluate(asset, inv, now):
+            finding = book.apply(finding)
+            tally.add(finding)
+            if state.mode == "json":
+                lines.append(finding_line(finding))
+            elif state.mode == "objects":
+                result.findings.append(finding)
+    if lines:
+        result.text = ",\n".join(lines)
+    return result
 
 
 class Scan:
-    """One evaluation of a snapshot; iterate `findings()` once, then read `waivers`."""
+    """One evaluation of a snapshot. Consume it once: `findings()`, `write_json()` or
+    `tally()`; then read `waivers`."""
 
     def __init__(self, paths: list[Path], pack: RulePack, config: Config, *,
                  at: datetime | None = None, jobs: int = 1) -> None:
@@ -105,36 +141,100 @@ class Scan:
             "config": self.config.to_json(),
         }
 
-    def findings(self) -> Iterator[Finding]:
-        """Every finding, waivers applied, in a stable order."""
+    # pass 2 ----------------------------------------------------------------------------------
+
+    def _tasks(self) -> Iterator[Task]:
+        segments = self.loaded.segments
+        for path in self.files.asset_files:
+            starts = segments.get(str(path))
+            if starts:
+                for i, (offset, lines, records) in enumerate(starts):
+                    end = starts[i + 1][0] if i + 1 < len(starts) else -1
+                    yield (str(path), offset, lines, records, end)
+                continue
+            items = iter_raw(path)
+            while True:
+                chunk = list(islice(items, CHUNK))
+                if not chunk:
+                    break
+                yield chunk
+
+    def _results(self, mode: str) -> Iterator[_Result]:
         global _STATE
-        state = _WorkerState(self.engine, self.loaded, self.engine.subject_types(), self.now)
-        items = iter_items(self.files)
+        state = _State(self.engine, self.loaded, self.engine.subject_types(),
+                       self.engine.any_type_needs(), self.now, self.config.waivers, mode)
         fork = "fork" in multiprocessing.get_all_start_methods()
         if self.jobs > 1 and fork:
             _STATE = state
+            # Freeze the parent's heap (the Inventory) so workers' garbage collection does
+            # not touch, and so copy, the pages they share with it.
+            gc.collect()
+            gc.freeze()
             try:
                 ctx = multiprocessing.get_context("fork")
                 with ctx.Pool(self.jobs) as pool:
-                    for batch in pool.imap(_judge, _chunks(items, CHUNK), chunksize=1):
-                        for finding in batch:
-                            yield self.book.apply(finding)
+                    yield from pool.imap(_work, self._tasks(), chunksize=1)
             finally:
                 _STATE = None
+                gc.unfreeze()
         else:
-            for chunk in _chunks(items, CHUNK):
-                for finding in _judge_items(state, chunk):
-                    yield self.book.apply(finding)
-        inv = self.loaded.inventory
+            for task in self._tasks():
+                yield _run(state, task)
+        # Assets that only exist as policies, and directory users, are judged here.
         tail = [self.loaded.policies[n].to_asset() for n in self.loaded.policy_only]
         tail += self.loaded.users
-        types = state.types
-        for asset in tail:
-            if types is None or asset.asset_type in types:
-                for finding in self.engine.evaluate_asset(asset, inv, self.now):
-                    yield self.book.apply(finding)
-        for finding in self.engine.missing_source_findings(inv, self.config.organization):
-            yield self.book.apply(finding)
+        yield self._judge_tail(state, tail)
+
+    def _judge_tail(self, state: _State, assets: list[Any]) -> _Result:
+        book = WaiverBook(state.waivers, state.now)
+        tally = Tally(keep=NOTABLE_PER_TASK)
+        result = _Result(tally, book.matched)
+        inv = self.loaded.inventory
+        lines: list[str] = []
+        findings: list[Finding] = []
+        needs = state.needs
+        for asset in assets:
+            if asset.asset_type not in state.types and needs is None:
+                continue
+            findings.extend(self.engine.evaluate_asset(asset, inv, self.now))
+        findings.extend(self.engine.missing_source_findings(inv, self.config.organization))
+        for finding in findings:
+            finding = book.apply(finding)
+            tally.add(finding)
+            if state.mode == "json":
+                lines.append(finding_line(finding))
+            elif state.mode == "objects":
+                result.findings.append(finding)
+        result.text = ",\n".join(lines)
+        return result
+
+    def _absorb(self, result: _Result, tally: Tally | None) -> None:
+        for i, count in enumerate(result.matched):
+            self.book.matched[i] += count
+        if tally is not None:
+            tally.merge(result.tally)
+
+    def findings(self) -> Iterator[Finding]:
+        """Every finding, waivers applied, in a stable order."""
+        for result in self._results("objects"):
+            self._absorb(result, None)
+            yield from result.findings
+
+    def write_json(self, out: IO[str], tally: Tally) -> None:
+        """The findings document (JSON v1), serialized by the workers; `tally` is filled."""
+        write_header(out, self.run_info())
+        first = True
+        for result in self._results("json"):
+            self._absorb(result, tally)
+            if result.text:
+                out.write(("\n" if first else ",\n") + result.text)
+                first = False
+        write_footer(out, tally, self.waivers)
+
+    def tally(self, tally: Tally) -> None:
+        """Only the counts and the notable (non-passing) findings: what the text view needs."""
+        for result in self._results("tally"):
+            self._absorb(result, tally)
 
     @property
     def waivers(self) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ __all__ = [
     "SnapshotFiles",
     "decode_line",
     "discover",
+    "iter_ndjson_range",
     "iter_raw",
     "user_asset",
 ]
@@ -49,6 +50,7 @@ class RawItem:
     raw: bytes | None
     value: Any = None
     index: int = 0
+    offset: int = -1  # byte offset of the line in an uncompressed file (pass 2 seeks there)
 
 
 @dataclass
@@ -210,11 +212,19 @@ def decode_line(raw: bytes, file: str, line: int) -> Any:
 
 
 def _iter_ndjson(path: Path) -> Iterator[RawItem]:
+    yield from iter_ndjson_range(path)
+
+
+def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int = 0,
+                      end: int = -1) -> Iterator[RawItem]:
+    """NDJSON records from byte `offset` (which is line `line_no + 1`) up to byte `end`."""
     file = str(path)
     with _open(path) as fh:
-        line_no = 0
-        index = 0
-        while True:
+        plain = not isinstance(fh, gzip.GzipFile)
+        if offset:
+            fh.seek(offset)
+        pos = offset
+        while end < 0 or pos < end:
             try:
                 raw = fh.readline(MAX_LINE_BYTES + 1)
             except (OSError, EOFError, zlib.error) as exc:
@@ -223,6 +233,8 @@ def _iter_ndjson(path: Path) -> Iterator[RawItem]:
                                     file=file, line=line_no + 1) from None
             if not raw:
                 return
+            start = pos
+            pos += len(raw)
             line_no += 1
             if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
                 raise SnapshotError(
@@ -233,7 +245,7 @@ def _iter_ndjson(path: Path) -> Iterator[RawItem]:
                 raw = raw[len(_BOM):]
             if raw.strip():
                 index += 1
-                yield RawItem(file, line_no, raw, index=index)
+                yield RawItem(file, line_no, raw, index=index, offset=start if plain else -1)
 
 
 _BOM = b"\xef\xbb\xbf"

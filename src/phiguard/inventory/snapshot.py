@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,9 @@ class LoadedContext:
     read_time: datetime | None
     counts: Counter[str] = field(default_factory=Counter)
     records: int = 0
+    # uncompressed NDJSON file -> (byte offset, lines before, records before) every SEGMENT
+    # records: pass 2 workers read those files themselves from there
+    segments: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
 
 
 def iter_items(files: SnapshotFiles) -> Iterator[RawItem]:
@@ -59,9 +63,12 @@ def iter_items(files: SnapshotFiles) -> Iterator[RawItem]:
         yield from iter_raw(path)
 
 
+def _value(item: RawItem) -> Any:
+    return decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
+
+
 def decode(item: RawItem) -> Record:
-    value = decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
-    return parse_record(value, item.file, item.line)
+    return parse_record(_value(item), item.file, item.line)
 
 
 def _canonical(value: Any) -> bytes:
@@ -133,6 +140,50 @@ class _Envelope:
     resource: dict[str, Any]
 
 
+_POLICY_BYTES = re.compile(
+    rb'"(?:iam_policy|iamPolicy|org_policy|orgPolicy|access_policy|accessPolicy|access_level|'
+    rb'accessLevel|service_perimeter|servicePerimeter|v2_org_policies|v2OrgPolicies)"')
+_NAME_BYTES = re.compile(rb'"name"\s*:\s*"([^"\\]+)"')
+_TYPE_BYTES = re.compile(rb'"(?:asset_type|assetType)"\s*:\s*"([^"\\]+)"')
+_ANCESTOR_BYTES = re.compile(rb'"ancestors"\s*:\s*\[\s*"([^"\\]+)"')
+_TIME_BYTES = re.compile(rb'"(?:update_time|updateTime)"\s*:\s*"([^"\\]+)"')
+
+
+def _raw_envelope(raw: bytes, wanted: set[str]) -> tuple[str, str, str | None, list[str]] | None:
+    """Name, type, update time and first ancestor of a plain RESOURCE line, without decoding.
+
+    Pass 1 only needs these for the records nothing joins to (most of a large org); pass 2
+    decodes and validates every line anyway. Lines with policy content, of joined types, or
+    that do not look like an export record's envelope take the full decode.
+    """
+    if _POLICY_BYTES.search(raw):
+        return None
+    type_match = _TYPE_BYTES.search(raw)
+    name_match = _NAME_BYTES.search(raw)
+    if type_match is None or name_match is None:
+        return None
+    # The envelope's `name` precedes `resource` in every producer's key order; a `name` found
+    # after the type's position but inside `resource` would be the body's, so require order.
+    resource_at = raw.find(b'"resource"')
+    if resource_at != -1 and name_match.start() > resource_at:
+        return None
+    asset_type = type_match.group(1).decode()
+    if asset_type in wanted:
+        return None
+    update_time = None
+    for key in (b'"update_time"', b'"updateTime"'):
+        at = raw.rfind(key)
+        if at != -1:
+            time_match = _TIME_BYTES.match(raw, at)
+            if time_match is None:
+                return None
+            update_time = time_match.group(1).decode()
+            break
+    ancestor = _ANCESTOR_BYTES.search(raw)
+    ancestors = [ancestor.group(1).decode()] if ancestor else []
+    return name_match.group(1).decode(), asset_type, update_time, ancestors
+
+
 def _light_envelope(value: Any, wanted: set[str]) -> _Envelope | None:
     """The envelope of a plain RESOURCE record of a type nothing joins to, or None.
 
@@ -182,6 +233,28 @@ def _learn_from_name(projects: ProjectIndex, name: str, ancestors: list[str]) ->
             projects.learn(number=number, project_id=project_id, ancestors=ancestors)
 
 
+def _canonical_digest(value: Any, item: RawItem, kind: str) -> bytes:
+    record = parse_record(value, item.file, item.line)
+    return _content_digest(record, kind, item)
+
+
+def _same_content(files: SnapshotFiles, key: int, item: RawItem, kind: str,
+                  wanted: set[str]) -> bool:
+    """Whether an earlier record under `key` has the same content as `item` once both are
+    decoded and normalized (raw-byte digests differ across flavours and key orders)."""
+    mine = _canonical_digest(_value(item), item, kind)
+    for earlier in iter_items(files):
+        if (earlier.file, earlier.index) == (item.file, item.index):
+            break
+        record = decode(earlier)
+        if hash((record.name, kind)) == key and kind in record.kinds:
+            return _content_digest(record, kind, earlier) == mine
+    return False
+
+
+SEGMENT = 2000  # records per pass-2 task
+
+
 def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
                  at_most_time: datetime | None = None) -> LoadedContext:
     """Pass 1: validate everything, keep policies and the join-target types."""
@@ -196,13 +269,27 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     latest: datetime | None = None
     records = 0
     best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
+    segments: dict[str, list[tuple[int, int, int]]] = {}
     for item in iter_items(files):
-        value = decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
         records += 1
-        light = _light_envelope(value, wanted)
+        if item.offset >= 0:
+            starts = segments.setdefault(item.file, [])
+            if item.index % SEGMENT == 1:
+                starts.append((item.offset, item.line - 1, item.index - 1))
         record: Record | None = None
         digests: dict[str, bytes]
-        if light is None:
+        raw_env = _raw_envelope(item.raw, wanted) if item.raw is not None else None
+        light = None
+        if raw_env is None:
+            value = _value(item)
+            light = _light_envelope(value, wanted)
+        if raw_env is not None:
+            # Not decoded here: pass 2 decodes and validates it before judging it.
+            name, asset_type, update_time, ancestors = raw_env
+            kinds = _RESOURCE_ONLY
+            raw = item.raw or b""
+            digests = {RESOURCE: b"r" + hashlib.blake2b(raw.strip(), digest_size=16).digest()}
+        elif light is None:
             record = parse_record(value, item.file, item.line)
             name, asset_type, kinds = record.name, record.asset_type, record.kinds
             update_time, ancestors = record.update_time, list(record.ancestors)
@@ -220,6 +307,9 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                 seen[key] = digests[kind]
                 new.add(kind)
             elif prior != digests[kind]:
+                if (prior[:1] == b"r" or digests[kind][:1] == b"r") and _same_content(
+                        files, key, item, kind, wanted):
+                    continue  # the same content spelt differently: a duplicate
                 first = _find_first(files, key, item)
                 raise SnapshotError(
                     f"conflicting duplicate: {name} ({kind}) differs from the record at "
@@ -279,27 +369,53 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                                 file=str(files.manifest_file))
     counts.update(u.asset_type for u in users)
     return LoadedContext(inventory, policies, frozenset(skip), policy_only, users,
-                         read_time or latest, counts, records)
+                         read_time or latest, counts, records, segments)
+
+
+_NO_TYPES: set[str] = set()
 
 
 def materialize(item: RawItem, policies: dict[str, Record], skip: frozenset[tuple[str, int]],
-                types: frozenset[str] | None) -> Asset | None:
-    """Pass 2: the judged asset for one record, or None when the record is not one to judge."""
+                types: frozenset[str] | None,
+                any_needs: frozenset[str] | None = None) -> Asset | None:
+    """Pass 2: the judged asset for one record, or None when the record is not one to judge.
+
+    `types` are the types rules name (None: every type); `any_needs` says which other assets
+    are judged too (see `Engine.any_type_needs`). Every record is decoded and validated here,
+    judged or not, so a malformed line stops the run even where pass 1 only read its envelope.
+    """
     if (item.file, item.index) in skip:
         return None
-    value = decode_line(item.raw, item.file, item.line) if item.raw is not None else item.value
+    value = _value(item)
     if types is not None and type(value) is dict:
         asset_type = value.get("asset_type") or value.get("assetType")
-        if asset_type not in types and not any(k in value for k in _POLICY_KEYS):
+        if asset_type not in types and not _judged_anyway(value, policies, any_needs):
+            if _light_envelope(value, _NO_TYPES) is None:
+                parse_record(value, item.file, item.line)  # raises on a malformed record
             return None
     record = parse_record(value, item.file, item.line)
     if RESOURCE not in record.kinds:
         return None
-    if types is not None and record.asset_type not in types:
-        return None
     resource = _resource_part(record) if len(record.kinds) > 1 else record
     policy = policies.get(record.name)
     return (merge_records(resource, policy) if policy else resource).to_asset()
+
+
+def _judged_anyway(value: dict[str, Any], policies: dict[str, Record],
+                   needs: frozenset[str] | None) -> bool:
+    """Whether a rule on every type (`*`) judges this record, given the content it needs."""
+    if needs is None:
+        return False
+    if not needs:
+        return True
+    name = value.get("name")
+    held = policies.get(name) if isinstance(name, str) else None
+    kinds = set(held.kinds) if held is not None else set()
+    if any(k in value for k in ("iam_policy", "iamPolicy")):
+        kinds.add("IAM_POLICY")
+    if any(k in value for k in ("org_policy", "orgPolicy")):
+        kinds.add("ORG_POLICY")
+    return bool(kinds & needs)
 
 
 def snapshot_assets(loaded: LoadedContext, files: SnapshotFiles,

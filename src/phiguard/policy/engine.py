@@ -39,6 +39,19 @@ def _dedupe(reasons: Iterable[object]) -> list[str]:
     return out
 
 
+def _carries(asset: Asset, kinds: tuple[str, ...]) -> bool:
+    for kind in kinds:
+        if kind == "IAM_POLICY" and asset.iam_policy is not None:
+            return True
+        if kind == "ORG_POLICY" and asset.org_policy:
+            return True
+        if kind == "ACCESS_POLICY" and asset.access_policy is not None:
+            return True
+        if kind == "RESOURCE" and asset.data:
+            return True
+    return False
+
+
 class Engine:
     """Compiled rules, indexed by the asset types they judge.
 
@@ -83,11 +96,21 @@ class Engine:
             out |= cr.context_types()
         return out
 
-    def subject_types(self) -> frozenset[str] | None:
-        """Types some rule judges; None when a rule judges every type."""
-        if self._any:
-            return None
+    def subject_types(self) -> frozenset[str]:
+        """Types some rule names explicitly (rules on `*` are described by `any_type_needs`)."""
         return frozenset(self._by_type)
+
+    def any_type_needs(self) -> frozenset[str] | None:
+        """What makes an asset of any other type a subject: None, nothing (no rule on `*`);
+        an empty set, every asset; else the content types one of those rules requires."""
+        if not self._any:
+            return None
+        needs: set[str] = set()
+        for cr in self._any:
+            if not cr.rule.content_types:
+                return frozenset()
+            needs.update(cr.rule.content_types)
+        return frozenset(needs)
 
     def rules_for(self, asset_type: str) -> list[CompiledRule]:
         found = self._merged.get(asset_type)
@@ -107,6 +130,8 @@ class Engine:
         source = str(asset.source) if asset.source else None
         for cr in rules:
             rule = cr.rule
+            if rule.content_types and not _carries(asset, rule.content_types):
+                continue
             if rule.scope == "phi" and not view.facts()["phi"]:
                 continue
             env = Env(view, inv, now, cr.params, cr.lets)

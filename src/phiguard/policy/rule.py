@@ -32,8 +32,9 @@ TOP_KEYS = {
     "id": True, "title": True, "severity": True, "controls": True, "description": True,
     "asset_types": True, "assert": True, "remediation": True, "scope": False,
     "optional": False, "params": False, "when": False, "let": False, "evidence": False,
-    "references": False,
+    "references": False, "content_types": False,
 }
+CONTENT_TYPES = ("RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Rule:
     references: tuple[str, ...]
     path: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    # CAI content types an asset must carry for this rule to judge it (empty: any asset).
+    content_types: tuple[str, ...] = ()
 
     def defaults(self) -> dict[str, Any]:
         return {name: spec.get("default") for name, spec in self.params.items()}
@@ -354,12 +357,18 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
     if "summary" not in rem:
         raise v.err("remediation needs a `summary`", rem)
     refs = v.str_list(doc.get("references") or [], "`references`", doc, "references")
+    content = v.str_list(doc.get("content_types") or [], "`content_types`", doc, "content_types")
+    for i, kind in enumerate(content):
+        if kind not in CONTENT_TYPES:
+            raise v.err(f"content type {kind!r} is not one of {', '.join(CONTENT_TYPES)}",
+                        doc["content_types"], i)
     return Rule(
         id=rid, title=title.strip(), severity=doc["severity"], controls=tuple(controls),
         description=doc["description"].strip(), asset_types=tuple(types), scope=scope,
         optional=optional, params={k: dict(s) for k, s in params.items()},
         when=doc.get("when"), let=dict(lets), assert_=doc["assert"], evidence=tuple(evidence),
         remediation=dict(rem), references=tuple(refs), path=file, raw=doc,
+        content_types=tuple(content),
     )
 
 

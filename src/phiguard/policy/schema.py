@@ -78,6 +78,8 @@ def rule_schema() -> dict[str, Any]:
                                            ("summary", "terraform", "fix", "console", "gcloud")},
                             "additionalProperties": False},
             "references": {"type": "array", "items": {"type": "string"}},
+            "content_types": {"type": "array", "items": {"enum": ["RESOURCE", "IAM_POLICY",
+                                                                  "ORG_POLICY", "ACCESS_POLICY"]}},
         },
         "$defs": {"condition": {"oneOf": [*combinators, *quantifiers, *leaves]}},
     }

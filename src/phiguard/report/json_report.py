@@ -11,7 +11,8 @@ from phiguard.errors import InputError
 from phiguard.findings import Finding
 from phiguard.report.summary import Tally
 
-__all__ = ["FINDINGS_SCHEMA", "read_findings", "write_findings"]
+__all__ = ["FINDINGS_SCHEMA", "finding_line", "read_findings", "write_findings", "write_footer",
+           "write_header"]
 
 FINDINGS_SCHEMA = "phiguard.findings/v1"
 
@@ -20,17 +21,30 @@ def _dump(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def finding_line(finding: Finding) -> str:
+    """One result as it appears in the `results` array (workers serialize with this too)."""
+    return _dump(finding.to_json())
+
+
+def write_header(out: IO[str], run: dict[str, Any]) -> None:
+    out.write('{"schema": "' + FINDINGS_SCHEMA + '",\n"run": ' + _dump(run) + ',\n"results": [')
+
+
+def write_footer(out: IO[str], tally: Tally, waivers: list[dict[str, Any]]) -> None:
+    out.write("\n],\n\"summary\": " + _dump(tally.to_json()))
+    out.write(",\n\"waivers\": " + _dump(waivers) + "}\n")
+
+
 def write_findings(out: IO[str], run: dict[str, Any], findings: Iterable[Finding], tally: Tally,
                    waivers: Callable[[], list[dict[str, Any]]]) -> None:
     """Write the findings document; `waivers` is read after every finding has been written."""
-    out.write('{"schema": "' + FINDINGS_SCHEMA + '",\n"run": ' + _dump(run) + ',\n"results": [')
+    write_header(out, run)
     first = True
     for finding in findings:
         tally.add(finding)
-        out.write(("\n" if first else ",\n") + _dump(finding.to_json()))
+        out.write(("\n" if first else ",\n") + finding_line(finding))
         first = False
-    out.write("\n],\n\"summary\": " + _dump(tally.to_json()))
-    out.write(",\n\"waivers\": " + _dump(waivers()) + "}\n")
+    write_footer(out, tally, waivers())
 
 
 def read_findings(path: str) -> dict[str, Any]:

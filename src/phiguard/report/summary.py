@@ -44,6 +44,21 @@ class Tally:
             else:
                 self.dropped += 1
 
+    def merge(self, other: Tally) -> None:
+        """Fold in a tally kept elsewhere (a worker's), keeping this one's `keep` limit."""
+        self.outcomes.update(other.outcomes)
+        self.failing_by_severity.update(other.failing_by_severity)
+        for rule_id, counts in other.by_rule.items():
+            self.by_rule[rule_id].update(counts)
+        for control, counts in other.by_control.items():
+            self.by_control[control].update(counts)
+        for control, rules in other.rules_of_control.items():
+            self.rules_of_control[control] |= rules
+        room = max(0, self.keep - len(self.notable))
+        self.notable.extend(other.notable[:room])
+        self.dropped += other.dropped + max(0, len(other.notable) - room)
+        self.worst_failing = max(self.worst_failing, other.worst_failing)
+
     def watch(self, findings: Iterable[Finding]) -> Iterator[Finding]:
         for finding in findings:
             self.add(finding)

@@ -168,6 +168,34 @@ def _expression_refs(expressions: Any, prefix: str, out: dict[str, list[str]]) -
                 _expression_refs(expr, path + ".", out)
 
 
+def _add_unchanged(module: Any, changes: list[ResourceChange],
+                   by_address: dict[str, ResourceChange],
+                   instances: dict[str, list[ResourceChange]]) -> None:
+    """Resources in `planned_values` that `resource_changes` leaves out (some Terraform
+    versions omit unchanged ones) join the plan as no-op changes."""
+    if not isinstance(module, dict):
+        return
+    for res in module.get("resources") or ():
+        if not isinstance(res, dict) or res.get("mode", "managed") != "managed":
+            continue
+        address, rtype, name = res.get("address"), res.get("type"), res.get("name")
+        values = res.get("values")
+        if not (isinstance(address, str) and isinstance(rtype, str) and isinstance(name, str)) \
+                or address in by_address or not isinstance(values, dict):
+            continue
+        match = _ADDRESS.match(address)
+        mod = match.group("module").rstrip(".") if match else ""
+        change = ResourceChange(address=address, module=mod, type=rtype, name=name,
+                                index=res.get("index"), actions=("no-op",), before=values,
+                                after=values, after_unknown={},
+                                provider=str(res.get("provider_name") or ""))
+        changes.append(change)
+        by_address[address] = change
+        instances.setdefault(f"{mod}|{rtype}.{name}", []).append(change)
+    for child in module.get("child_modules") or ():
+        _add_unchanged(child, changes, by_address, instances)
+
+
 class References(Mapping[str, dict[str, list[str]]]):
     """Config address -> attribute path -> the references of its expression, flattened on
     first use (most resources of a large plan never need theirs)."""
@@ -243,6 +271,9 @@ def parse_plan(raw: bytes, file: str) -> Plan:
                               "resource_changes")
         by_address[change.address] = change
         instances.setdefault(f"{change.module}|{change.type}.{change.name}", []).append(change)
+    planned = doc.get("planned_values")
+    if isinstance(planned, dict):
+        _add_unchanged(planned.get("root_module"), changes, by_address, instances)
     refs = References()
     sources: dict[str, str] = {}
     config = doc.get("configuration")
