@@ -99,3 +99,20 @@ def test_after_unknown_marks_nested_values() -> None:
     assert repr(out["lst"][1]).startswith("<unknown")
     assert after == {"a": 1, "blk": [{"x": None, "y": 2}], "lst": ["k", None]}  # not mutated
     assert tf_get(out, "blk.y") == 2 and tf_get(out, "blk.z", "d") == "d"
+
+
+def test_planned_values_fill_in_resources_the_changes_omit() -> None:
+    """A resource only in planned_values (nested child_modules too) joins as a no-op."""
+    doc = plan_doc([change("google_compute_network", "n", {"name": "n"})])
+    doc["planned_values"] = {"root_module": {"resources": [
+        {"address": "google_compute_network.n", "mode": "managed",
+         "type": "google_compute_network", "name": "n", "values": {"name": "n"}}],
+        "child_modules": [{"address": "module.m", "resources": [
+            {"address": "module.m.google_compute_ssl_policy.p[0]", "mode": "managed",
+             "type": "google_compute_ssl_policy", "name": "p", "index": 0,
+             "values": {"name": "p", "profile": "COMPATIBLE"}}]}]}}
+    plan = parse_plan(orjson.dumps(doc), "p")
+    extra = plan.by_address["module.m.google_compute_ssl_policy.p[0]"]
+    assert (extra.actions, extra.module, extra.index) == (("no-op",), "module.m", 0)
+    assert extra.before == extra.after == {"name": "p", "profile": "COMPATIBLE"}
+    assert len(plan.changes) == 2

@@ -267,7 +267,7 @@ class Context:
         if is_unknown(value):
             return value
         if f.ref is not None and isinstance(value, str) and value and "/" not in value:
-            value = f.ref.replace("{}", value).format(**self.scope(change, values))
+            value = _expand(f.ref, value, self.scope(change, values))
         if f.fn is None:
             return value
         self.change, self.path = change, f.src
@@ -332,6 +332,13 @@ class Context:
             return known
         number = self.project_numbers.get(project)
         return (f"projects/{number or project}",)
+
+
+def _expand(template: str, value: str, scope: Mapping[str, Any]) -> str:
+    """A bare name made a reference: `projects/{project}/global/networks/{}` with the name in
+    `{}` (the value itself is never read as a template)."""
+    head, _, tail = template.partition("{}")
+    return head.format(**scope) + value + tail.format(**scope)
 
 
 def _dig(data: Any, path: str) -> Any:
@@ -407,7 +414,7 @@ def each(*fields: Field) -> Transform:
                     got = ctx.resolve(change, f"{ctx.path}.{f.src}", True)
                 if f.ref is not None and isinstance(got, str) and got and "/" not in got \
                         and change is not None:
-                    got = f.ref.replace("{}", got).format(**ctx.scope(change, ctx.values(change)))
+                    got = _expand(f.ref, got, ctx.scope(change, ctx.values(change)))
                 if f.fn is not None and not is_unknown(got):
                     got = f.fn(got, ctx)
                 set_path(obj, f.dst, got)
