@@ -724,3 +724,22 @@ def test_waiver_glob_matches_assets() -> None:
     exact = WaiverBook((_waiver(A[:-1], date(2027, 1, 1)),), NOW)
     assert exact.apply(_finding(A)).outcome is Outcome.FAIL
     assert book.report()[0]["matched"] == 1
+
+
+def test_asset_independent_find_is_computed_once_per_scan() -> None:
+    """A `find` that reads nothing of the judged asset runs once, not once per asset, and a
+    `find` whose filter reads the asset (directly or through another let) is not cached."""
+    from phiguard.policy.compiler import _independent
+
+    assert _independent({"find": {"types": ["t/A"], "within": "nonphi"}}, set())
+    assert _independent({"find": {"types": ["t/A"], "where": {"path": "item.data.x",
+                                                              "equals": 1}}}, set())
+    assert not _independent({"find": {"types": ["t/A"], "within": "project"}}, set())
+    assert not _independent({"find": {"types": ["t/A"], "where": {
+        "path": "item.data.x", "equals": {"path": "data.y"}}}}, set())
+    assert not _independent({"find": {"types": ["t/A"], "where": {
+        "path": "item.data.x", "equals": {"path": "mine"}}}}, set())
+    assert _independent({"find": {"types": ["t/A"], "where": {
+        "path": "item.data.x", "equals": {"path": "shared"}}}}, {"shared"})
+    assert _independent({"value": "shared[*].data.ipCidrRange"}, {"shared"})
+    assert not _independent({"value": "data.x"}, set())

@@ -481,14 +481,78 @@ def _joined_types(rule: Rule) -> set[str]:
     return out
 
 
+_SUBJECT_ROOTS = frozenset({"data", "iam_policy", "org_policy", "asset"})
+
+
+def _roots(node: Any) -> set[str]:
+    """Every path root a condition reads (operator arguments included)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "path" and isinstance(value, str):
+                found.add(parse_path(value).root)
+            else:
+                found |= _roots(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _roots(item)
+    return found
+
+
+def _bound_names(node: Any) -> set[str]:
+    """Names quantifiers inside a condition bind (`as:`)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if "as" in node and isinstance(node["as"], str):
+            found.add(node["as"])
+        for value in node.values():
+            found |= _bound_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _bound_names(item)
+    return found
+
+
+def _independent(form: Mapping[str, Any], independent: set[str]) -> bool:
+    """Whether a let gives the same value for every asset (so it is computed once per scan)."""
+    if "value" in form:
+        root = parse_path(form["value"]).root
+        return root == "params" or root in independent
+    if "find" in form:
+        spec = form["find"]
+        if spec.get("within", "all") not in ("all", "phi", "nonphi"):
+            return False
+        where = spec.get("where", {})
+        allowed = {"params", "item", spec.get("as", "item"), *independent, *_bound_names(where)}
+        return _roots(where) <= allowed
+    return False
+
+
+def _once_per_inventory(fn: LetFn) -> LetFn:
+    cell: list[Any] = [None, None]
+
+    def memo(env: Env) -> Any:
+        if cell[0] is not env.inv:
+            cell[0], cell[1] = env.inv, fn(env)
+        return cell[1]
+    return memo
+
+
 def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> CompiledRule:
     """Compile one validated rule with its parameters (defaults, then overrides)."""
     params = rule.defaults()
     params.update(overrides or {})
     lets: dict[str, LetFn] = {}
+    independent: set[str] = set()
     for name, form in rule.let.items():
         (kind,) = set(form) & set(LET_COMPILERS)
-        lets[name] = LET_COMPILERS[kind](form)
+        fn = LET_COMPILERS[kind](form)
+        # A let that reads nothing of the asset (all non-PHI subnetworks, say) is computed
+        # once per scan: per asset it would make a rule quadratic in the organization's size.
+        if _independent(form, independent):
+            independent.add(name)
+            fn = _once_per_inventory(fn)
+        lets[name] = fn
     return CompiledRule(
         rule=rule,
         when=compile_condition(rule.when) if rule.when is not None else None,

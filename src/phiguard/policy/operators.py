@@ -7,6 +7,7 @@ value cannot be judged (wrong type): None becomes UNKNOWN, never PASS.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import math
 import re
@@ -312,11 +313,51 @@ def _cidr_internet(value: Any, arg: bool, ctx: EvalContext) -> bool | None:
      {"path": "data.sourceRanges", "cidr_overlaps": ["10.20.0.0/16"]})
 def _cidr_overlaps(value: Any, arg: list[str], ctx: EvalContext) -> bool | None:
     mine = [_network(v) for v in _as_list(value) if isinstance(v, str)]
-    theirs = [_network(v) for v in _as_list(arg) if isinstance(v, str)]
     if any(n is None for n in mine):
         return None
-    return any(a.version == b.version and a.overlaps(b)
-               for a in mine if a for b in theirs if b)
+    index = _interval_index(arg)
+    for net in mine:
+        assert net is not None
+        starts, ends = index.get(net.version, ((), ()))
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        i = bisect.bisect_right(starts, hi) - 1
+        if i >= 0 and ends[i] >= lo:
+            return True
+    return False
+
+
+_LAST_INDEX: list[Any] = [None, None]  # (argument list, its interval index)
+
+
+def _interval_index(arg: Any) -> dict[int, tuple[list[int], list[int]]]:
+    """Merged, sorted address intervals of a CIDR list, per IP version, for binary search.
+
+    Rules compare every firewall against the same list (all non-PHI ranges, say); the index
+    of the most recent list object is kept, so that costs one sort, not one per asset.
+    """
+    if _LAST_INDEX[0] is arg and arg is not None:
+        return _LAST_INDEX[1]  # type: ignore[no-any-return]
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for text in _as_list(arg):
+        net = _network(text) if isinstance(text, str) else None
+        if net is not None:
+            spans.setdefault(net.version, []).append(
+                (int(net.network_address), int(net.broadcast_address)))
+    index: dict[int, tuple[list[int], list[int]]] = {}
+    for version, items in spans.items():
+        items.sort()
+        starts: list[int] = []
+        ends: list[int] = []
+        for lo, hi in items:
+            if starts and lo <= ends[-1] + 1:
+                ends[-1] = max(ends[-1], hi)
+            else:
+                starts.append(lo)
+                ends.append(hi)
+        index[version] = (starts, ends)
+    if isinstance(arg, list):
+        _LAST_INDEX[0], _LAST_INDEX[1] = arg, index
+    return index
 
 
 @_op("cidr_prefix_lt", _INT, "(a CIDR or list) has a range with a prefix shorter than N",
