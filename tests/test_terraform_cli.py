@@ -267,3 +267,17 @@ def test_composite_action_runs_the_gate(tmp_path: Path) -> None:
     assert Path(outputs["markdown"]).read_text().startswith("<!-- phiguard-plan -->")
     env["FAIL_ON"] = "critical"
     assert subprocess.run(["bash", "-c", script], env=env, capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["data-stores.json", "iam.json", "deletions.json"])
+def test_forked_judging_gives_the_same_findings(name: str, monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    """Judging half of a large plan in a forked child changes nothing in the output."""
+    from phiguard.terraform import gate
+
+    args = [str(PLANS / name), "-c", str(CONFIG), "--at", AT, "-f", "json"]
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    _invoke(*args, "-j", "1", "-o", str(one))
+    monkeypatch.setattr(gate, "PARALLEL_FROM", 2)
+    _invoke(*args, "-j", "2", "-o", str(two))
+    assert one.read_text() == two.read_text()
