@@ -29,7 +29,7 @@ from phiguard.policy.rule import Rule, RulePack
 from phiguard.policy.waivers import WaiverBook
 from phiguard.terraform.convert import CONVERTERS, PARTS, Fix
 from phiguard.terraform.plan import Plan, ResourceChange
-from phiguard.terraform.world import build_world
+from phiguard.terraform.world import World, build_world
 
 __all__ = ["PlanFinding", "PlanGate", "fingerprint", "reads_only_bindings"]
 
@@ -137,24 +137,38 @@ class PlanGate:
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
                              disable=config.disable)
         self.book = WaiverBook(config.waivers, at)
-        self.after = build_world(plan, "after", base, numbers=numbers, ancestors=ancestors)
         self._base = base
         self._numbers = numbers
         self._ancestors = ancestors
-        self.inventory = Inventory(self.after.assets.values(), phi=config.phi)
-        self._ids = {info.number: info.id for info in self.inventory.projects.all()
-                     if info.number and info.id}
+        self._other_assets: dict[str, str] = {}  # name -> type, judged by the forked child
+        # A large plan without deletions or a snapshot is split in two: each process converts
+        # its half (plus the join targets and IAM holders every rule may need) and judges it.
+        self._split = (self.jobs > 1 and hasattr(os, "fork") and base is None
+                       and not everything and len(plan.changes) >= PARALLEL_FROM
+                       and not any(c.is_delete for c in plan.changes))
+        if self._split:
+            self._use(build_world(plan, "after", only=lambda c: False))  # run facts only
+        else:
+            self._use(build_world(plan, "after", base, numbers=numbers, ancestors=ancestors))
         self._partial_ok = {cr.rule.id for cr in self.engine.rules
                             if reads_only_bindings(cr.rule)}
         self.snapshot_inputs = snapshot_inputs or []
+
+    def _use(self, world: World) -> None:
+        self.after = world
+        self.inventory = Inventory(world.assets.values(), phi=self.config.phi)
+        self._ids = {info.number: info.id for info in self.inventory.projects.all()
+                     if info.number and info.id}
 
     # --------------------------------------------------------------------------------------
 
     def run_info(self) -> dict[str, Any]:
         """The `run` block of the findings document."""
+        types = {a.name: a.asset_type for a in self.after.assets.values()}
+        types.update(self._other_assets)
         counts: dict[str, int] = {}
-        for asset in self.after.assets.values():
-            counts[asset.asset_type] = counts.get(asset.asset_type, 0) + 1
+        for asset_type in types.values():
+            counts[asset_type] = counts.get(asset_type, 0) + 1
         return {
             "tool": "phiguard",
             "tool_version": __version__,
@@ -174,7 +188,7 @@ class PlanGate:
                      "scope": "all" if self.everything else "changed"},
             "not_evaluated": self.not_evaluated(),
             "asset_counts": dict(sorted(counts.items())),
-            "records": len(self.after.assets),
+            "records": len(types),
             "config": self.config.to_json(),
         }
 
@@ -194,11 +208,10 @@ class PlanGate:
         covered = {(f.rule_id, f.asset) for f in regressions}
         out: list[PlanFinding] = list(regressions)
         self._covered = covered
-        subjects = self._subjects()
-        if self.jobs > 1 and len(subjects) >= PARALLEL_FROM and hasattr(os, "fork"):
-            out.extend(self._judge_forked(subjects))
+        if self._split:
+            out.extend(self._judge_split())
         else:
-            out.extend(self._judge(subjects))
+            out.extend(self._judge(self._subjects()))
         out.sort(key=lambda f: (f.address or "", f.rule_id, f.asset))
         for finding in out:
             applied = self.book.apply(finding)
@@ -222,11 +235,22 @@ class PlanGate:
                 out.append(self._decorate(finding, asset))
         return out
 
-    def _judge_forked(self, subjects: list[Asset]) -> list[PlanFinding]:
-        """Judge the second half in a forked child that sends its findings back as pickled plain
-        tuples (pickling the dataclasses costs more than judging them); the parent judges the
-        first half meanwhile. Any failure of the child falls back to judging its half here."""
-        half = len(subjects) // 2
+    def _half(self, lo: int, hi: int) -> list[Asset]:
+        """Build this process's share of the world; its subjects: the assets whose first
+        change falls in [lo, hi)."""
+        shared = _shared_types(self.engine)
+        index = {c.address: i for i, c in enumerate(self.plan.changes)}
+        self._use(build_world(self.plan, "after", numbers=self._numbers,
+                              ancestors=self._ancestors,
+                              only=lambda c: lo <= index[c.address] < hi or c.type in shared))
+        return [self.after.assets[n] for n, c in self.after.changed.items()
+                if n in self.after.assets and lo <= index[c.address] < hi]
+
+    def _judge_split(self) -> list[PlanFinding]:
+        """Judge the second half of the plan in a forked child that sends its findings back as
+        pickled plain tuples (pickling the dataclasses costs more than judging them) while
+        the parent judges the first half. If the child fails, the parent judges its half."""
+        mid = len(self.plan.changes) // 2
         read_fd, write_fd = os.pipe()
         gc.freeze()  # keep the inherited heap shared: no collector pass touches it in the child
         pid = os.fork()
@@ -234,8 +258,9 @@ class PlanGate:
             code = 1
             try:
                 os.close(read_fd)
-                rows = [_row(f) for f in self._judge(subjects[half:])]
-                blob = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+                rows = [_row(f) for f in self._judge(self._half(mid, len(self.plan.changes)))]
+                names = {a.name: a.asset_type for a in self.after.assets.values()}
+                blob = pickle.dumps((rows, names), protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_fd, "wb") as fh:
                     fh.write(blob)
                 code = 0
@@ -243,13 +268,16 @@ class PlanGate:
                 os._exit(code)
         gc.unfreeze()
         os.close(write_fd)
-        mine = self._judge(subjects[:half])
+        mine = self._judge(self._half(0, mid))
         with os.fdopen(read_fd, "rb") as fh:
             blob = fh.read()
         _, status = os.waitpid(pid, 0)
         if status != 0:
-            return mine + self._judge(subjects[half:])
-        return mine + [_unrow(r) for r in pickle.loads(blob)]
+            mine += self._judge(self._half(0, len(self.plan.changes)))
+            return mine
+        rows, names = pickle.loads(blob)
+        self._other_assets = names
+        return mine + [_unrow(r) for r in rows]
 
     # --------------------------------------------------------------------------------------
 
@@ -372,7 +400,20 @@ class PlanGate:
         return out
 
 
-PARALLEL_FROM = 3000  # subjects; below this a fork costs more than it saves
+PARALLEL_FROM = 3000  # planned resources; below this a fork costs more than it saves
+# holders of IAM / list pieces: converted in both halves so a piece never lands on a stand-in
+_HOLDERS = frozenset({"cloudresourcemanager.googleapis.com/Project",
+                      "cloudresourcemanager.googleapis.com/Folder",
+                      "cloudresourcemanager.googleapis.com/Organization",
+                      "storage.googleapis.com/Bucket", "iam.googleapis.com/ServiceAccount",
+                      "compute.googleapis.com/Network", "compute.googleapis.com/Disk",
+                      "compute.googleapis.com/RegionDisk", "container.googleapis.com/Cluster"})
+
+
+def _shared_types(engine: Engine) -> frozenset[str]:
+    """Terraform types both halves convert: join targets of the rules and piece holders."""
+    wanted = engine.context_types() | _HOLDERS
+    return frozenset(t for t, conv in CONVERTERS.items() if conv.asset_type in wanted)
 _OUTCOMES = {o.value: o for o in Outcome}
 
 

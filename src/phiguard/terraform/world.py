@@ -11,7 +11,7 @@ phiguard builds it from the pieces and marks it *partial*: the bindings it canno
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -54,8 +54,10 @@ def _touches(change: ResourceChange) -> bool:
 
 def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, *,
                 numbers: Mapping[str, str] | None = None,
-                ancestors: Mapping[str, tuple[str, ...]] | None = None) -> World:
-    """The assets on `side` ("before" or "after") of the plan, overlaid on `base`."""
+                ancestors: Mapping[str, tuple[str, ...]] | None = None,
+                only: Callable[[ResourceChange], bool] | None = None) -> World:
+    """The assets on `side` ("before" or "after") of the plan, overlaid on `base`; with
+    `only`, just the converted resources it accepts (IAM and other pieces always apply)."""
     load_tables()
     ctx = Context(plan, side, numbers, ancestors)
     before = ctx if side == "before" else Context(plan, "before", numbers, ancestors)
@@ -70,7 +72,7 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
             continue
         if part is not None:
             parts.append((change, part))
-        if conv is None:
+        if conv is None or (only is not None and not only(change)):
             continue
         if side == "after" and change.is_delete:
             gone = before.asset_of(change)
