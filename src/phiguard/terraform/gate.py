@@ -392,7 +392,8 @@ class PlanGate:
                 if prior is None or prior.outcome is not Outcome.PASS or \
                         finding.outcome is Outcome.PASS:
                     continue
-                why = finding.message.removeprefix("Cannot evaluate: ")
+                why = finding.message.removeprefix("Cannot evaluate: ").replace(
+                    "is not in the snapshot", "no longer exists after this plan")
                 message = (f"deleting {change.address} removes a control {name} relies on: "
                            f"{why}")
                 out.append(self._decorate(finding, now_asset, change=change, message=message,
