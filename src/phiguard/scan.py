@@ -117,7 +117,8 @@ class Scan:
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
                              disable=config.disable)
         self.files: SnapshotFiles = discover(paths)
-        self.loaded = load_context(self.files, self.engine.context_types(), config.phi)
+        self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
+                                   jobs=self.jobs)
         now = at or self.loaded.read_time
         if now is None:
             raise UsageError("the snapshot has no read time (no manifest and no update_time): "

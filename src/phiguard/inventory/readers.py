@@ -27,6 +27,7 @@ __all__ = [
     "SnapshotFiles",
     "decode_line",
     "discover",
+    "is_plain_ndjson",
     "iter_ndjson_range",
     "iter_raw",
     "user_asset",
@@ -408,6 +409,14 @@ def _looks_like_ndjson(path: Path) -> bool:
         # file with a bad first line reports that line.
         return not first.endswith((b"{", b"[", b",", b":"))
     return isinstance(value, dict) and "assets" not in value
+
+
+def is_plain_ndjson(path: Path) -> bool:
+    """An uncompressed NDJSON file: one that can be read from any line's byte offset."""
+    with _open(path) as fh:
+        if isinstance(fh, gzip.GzipFile):
+            return False
+    return _first_char(path) == b"{" and _looks_like_ndjson(path)
 
 
 def iter_raw(path: Path) -> Iterator[RawItem]:

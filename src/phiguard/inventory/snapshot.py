@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,7 +26,15 @@ from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import Inventory, learn_project
-from phiguard.inventory.readers import RawItem, SnapshotFiles, decode_line, iter_raw, read_users
+from phiguard.inventory.readers import (
+    RawItem,
+    SnapshotFiles,
+    decode_line,
+    is_plain_ndjson,
+    iter_ndjson_range,
+    iter_raw,
+    read_users,
+)
 from phiguard.inventory.records import (
     ACCESS_POLICY,
     IAM_POLICY,
@@ -252,13 +263,149 @@ def _same_content(files: SnapshotFiles, key: int, item: RawItem, kind: str,
     return False
 
 
-SEGMENT = 2000  # records per pass-2 task
+RANGE_BYTES = 16 * 1024 * 1024  # uncompressed NDJSON is read in byte ranges of about this
+
+
+@dataclass
+class _Range:
+    """What one byte range (or one whole file) of pass 1 found, in positions relative to it."""
+
+    file: str
+    start: int  # byte offset; -1 for files read whole (gzip, JSON documents)
+    end: int
+    lines: int = 0
+    records: int = 0
+    # (hash of (name, content type), content digest, record number in the range, asset type,
+    # content type)
+    entries: list[tuple[int, bytes, int, str, str]] = field(default_factory=list)
+    parsed: dict[int, Record] = field(default_factory=dict)  # records kept whole, by number
+    latest: datetime | None = None
+    projects: list[tuple[str | None, str | None, dict[str, str], tuple[str, ...]]] = field(
+        default_factory=list)
+    error: SnapshotError | None = None
+
+
+def _scan(items: Iterable[RawItem], wanted: set[str], result: _Range) -> _Range:
+    """Pass 1 over some records: envelopes, digests, and the records worth keeping whole."""
+    projects = ProjectIndex()
+    latest: datetime | None = None
+    best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
+    intern = sys.intern
+    try:
+        for item in items:
+            result.records = item.index
+            result.lines = item.line
+            raw_env = _raw_envelope(item.raw, wanted) if item.raw is not None else None
+            if raw_env is not None:
+                # Not decoded here: pass 2 decodes and validates it before judging it.
+                name, asset_type, update_time, ancestors = raw_env
+                raw = item.raw or b""
+                digest = b"r" + hashlib.blake2b(raw.strip(), digest_size=16).digest()
+                result.entries.append((hash((name, RESOURCE)), digest, item.index,
+                                       intern(asset_type), RESOURCE))
+                _learn_from_name(projects, name, ancestors)
+            else:
+                value = _value(item)
+                light = _light_envelope(value, wanted)
+                if light is not None:
+                    name, asset_type = light.name, light.asset_type
+                    update_time, ancestors = light.update_time, light.ancestors
+                    result.entries.append((hash((name, RESOURCE)), _light_digest(light, item),
+                                           item.index, intern(asset_type), RESOURCE))
+                    _learn_from_name(projects, name, ancestors)
+                else:
+                    record = parse_record(value, item.file, item.line)
+                    update_time = record.update_time
+                    for kind in sorted(record.kinds):
+                        result.entries.append((hash((record.name, kind)),
+                                               _content_digest(record, kind, item), item.index,
+                                               intern(record.asset_type), kind))
+                    if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
+                        result.parsed[item.index] = record
+                    learn_project(projects, record.to_asset())
+            if update_time:
+                utc = update_time[-1:] in "Zz"
+                if not utc or update_time[:19] >= best[:19]:
+                    when = parse_time(update_time)
+                    if when is None:
+                        raise SnapshotError(f"update_time {update_time!r} is not an RFC 3339 "
+                                            "time", file=item.file, line=item.line)
+                    if latest is None or when > latest:
+                        latest = when
+                        if utc:
+                            best = update_time
+    except SnapshotError as exc:
+        result.error = exc
+    result.latest = latest
+    result.projects = [(i.number, i.id, dict(i.labels), tuple(i.ancestors))
+                       for i in projects.all()]
+    return result
+
+
+def _scan_task(task: tuple[str, int, int, frozenset[str]]) -> _Range:
+    file, start, end, wanted = task
+    items = iter_ndjson_range(Path(file), start, 0, 0, end)
+    return _scan(items, set(wanted), _Range(file, start, end))
+
+
+def _ranges(path: Path, size: int) -> list[tuple[int, int]]:
+    """Byte ranges of an uncompressed NDJSON file, each starting at a line start."""
+    total = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as fh:
+        while bounds[-1] + size < total:
+            fh.seek(bounds[-1] + size)
+            fh.readline()  # finish the line the cut fell in
+            position = fh.tell()
+            if position >= total:
+                break
+            bounds.append(position)
+    return [(lo, bounds[i + 1] if i + 1 < len(bounds) else -1) for i, lo in enumerate(bounds)]
+
+
+def _pass1_tasks(files: SnapshotFiles, wanted: frozenset[str],
+                 jobs: int) -> Iterator[tuple[str, int, int, frozenset[str]] | Path]:
+    for path in files.asset_files:
+        if is_plain_ndjson(path):
+            for lo, hi in _ranges(path, RANGE_BYTES):
+                yield (str(path), lo, hi, wanted)
+        else:
+            yield path
+
+
+def _pass1(files: SnapshotFiles, wanted: frozenset[str], jobs: int) -> Iterator[_Range]:
+    """Pass 1 results in file order; byte ranges of big files in worker processes."""
+    tasks = list(_pass1_tasks(files, wanted, jobs))
+    ranged = [t for t in tasks if not isinstance(t, Path)]
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    if jobs > 1 and fork and len(ranged) > 1:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs) as pool:
+            done = pool.imap(_scan_task, ranged, chunksize=1)
+            for task in tasks:
+                if isinstance(task, Path):
+                    yield _scan(iter_raw(task), set(wanted), _Range(str(task), -1, -1))
+                else:
+                    yield next(done)
+        return
+    for task in tasks:
+        if isinstance(task, Path):
+            yield _scan(iter_raw(task), set(wanted), _Range(str(task), -1, -1))
+        else:
+            yield _scan_task(task)
+
+
+def _item_at(files: SnapshotFiles, file: str, index: int) -> RawItem:
+    for item in iter_raw(Path(file)):
+        if item.index == index:
+            return item
+    raise SnapshotError(f"record {index} vanished while reading", file=file)
 
 
 def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
-                 at_most_time: datetime | None = None) -> LoadedContext:
-    """Pass 1: validate everything, keep policies and the join-target types."""
-    wanted = set(context_types) | HIERARCHY_TYPES
+                 at_most_time: datetime | None = None, jobs: int = 1) -> LoadedContext:
+    """Pass 1: validate envelopes, find duplicates, keep policies and the join-target types."""
+    wanted = frozenset(context_types) | HIERARCHY_TYPES
     # (name, content type) -> digest of that content; keyed by hash to bound memory
     seen: dict[int, bytes] = {}
     skip: set[tuple[str, int]] = set()
@@ -268,79 +415,54 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     counts: Counter[str] = Counter()
     latest: datetime | None = None
     records = 0
-    best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
     segments: dict[str, list[tuple[int, int, int]]] = {}
-    for item in iter_items(files):
-        records += 1
-        if item.offset >= 0:
-            starts = segments.setdefault(item.file, [])
-            if item.index % SEGMENT == 1:
-                starts.append((item.offset, item.line - 1, item.index - 1))
-        record: Record | None = None
-        digests: dict[str, bytes]
-        raw_env = _raw_envelope(item.raw, wanted) if item.raw is not None else None
-        light = None
-        if raw_env is None:
-            value = _value(item)
-            light = _light_envelope(value, wanted)
-        if raw_env is not None:
-            # Not decoded here: pass 2 decodes and validates it before judging it.
-            name, asset_type, update_time, ancestors = raw_env
-            kinds = _RESOURCE_ONLY
-            raw = item.raw or b""
-            digests = {RESOURCE: b"r" + hashlib.blake2b(raw.strip(), digest_size=16).digest()}
-        elif light is None:
-            record = parse_record(value, item.file, item.line)
-            name, asset_type, kinds = record.name, record.asset_type, record.kinds
-            update_time, ancestors = record.update_time, list(record.ancestors)
-            digests = {k: _content_digest(record, k, item) for k in kinds}
-        else:
-            name, asset_type = light.name, light.asset_type
-            update_time, ancestors = light.update_time, light.ancestors
-            kinds = _RESOURCE_ONLY
-            digests = {RESOURCE: _light_digest(light, item)}
-        new: set[str] = set()
-        for kind in sorted(kinds):
-            key = hash((name, kind))
+    before: dict[str, tuple[int, int]] = {}  # file -> (lines, records) of its earlier ranges
+    for part in _pass1(files, wanted, jobs):
+        lines_before, records_before = before.get(part.file, (0, 0))
+        if part.error is not None:
+            error = part.error
+            if error.line is not None and part.start > 0:
+                error.line += lines_before
+                error.args = (str(error),)
+            raise error
+        if part.start >= 0:
+            segments.setdefault(part.file, []).append((part.start, lines_before, records_before))
+        fresh: dict[int, set[str]] = {}
+        for key, digest, number, asset_type, kind in part.entries:
             prior = seen.get(key)
             if prior is None:
-                seen[key] = digests[kind]
-                new.add(kind)
-            elif prior != digests[kind]:
-                if (prior[:1] == b"r" or digests[kind][:1] == b"r") and _same_content(
-                        files, key, item, kind, wanted):
-                    continue  # the same content spelt differently: a duplicate
-                first = _find_first(files, key, item)
-                raise SnapshotError(
-                    f"conflicting duplicate: {name} ({kind}) differs from the record at "
-                    f"{first}", file=item.file, line=item.line)
-        if RESOURCE in kinds and RESOURCE not in new:
-            skip.add((item.file, item.index))  # judged once, where it first appeared
-        if not new:
-            continue
-        if RESOURCE in new:
-            counts[asset_type] += 1
-        utc = bool(update_time) and update_time[-1:] in "Zz"  # type: ignore[index]
-        if update_time and (not utc or update_time[:19] >= best[:19]):
-            when = parse_time(update_time)
-            if when is None:
-                raise SnapshotError(f"update_time {update_time!r} is not an RFC 3339 time",
-                                    file=item.file, line=item.line)
-            if latest is None or when > latest:
-                latest = when
-                if utc:
-                    best = update_time
-        if record is None:
-            _learn_from_name(projects, name, ancestors)
-            continue
-        learn_project(projects, record.to_asset())
-        policy_kinds = frozenset(new - {RESOURCE})
-        if policy_kinds:
-            part = _policy_part(record, policy_kinds)
-            prior_part = policies.get(record.name)
-            policies[record.name] = merge_records(prior_part, part) if prior_part else part
-        if RESOURCE in new and record.asset_type in wanted:
-            context[record.name] = _resource_part(record)
+                seen[key] = digest
+                fresh.setdefault(number, set()).add(kind)
+                if kind == RESOURCE:
+                    counts[asset_type] += 1
+                continue
+            index = records_before + number
+            if prior != digest:
+                item = _item_at(files, part.file, index)
+                if not ((prior[:1] == b"r" or digest[:1] == b"r")
+                        and _same_content(files, key, item, kind, set(wanted))):
+                    first = _find_first(files, key, item)
+                    raise SnapshotError(
+                        f"conflicting duplicate: {decode(item).name} ({kind}) differs from the "
+                        f"record at {first}", file=item.file, line=item.line)
+            if kind == RESOURCE:
+                skip.add((part.file, index))  # judged once, where it first appeared
+        for number, record in part.parsed.items():
+            new = fresh.get(number, set())
+            policy_kinds = frozenset(new - {RESOURCE})
+            if policy_kinds:
+                piece = _policy_part(record, policy_kinds)
+                prior_part = policies.get(record.name)
+                policies[record.name] = merge_records(prior_part, piece) if prior_part else piece
+            if RESOURCE in new and record.asset_type in wanted:
+                context[record.name] = _resource_part(record)
+        for number_, id_, labels, ancestors in part.projects:
+            projects.learn(number=number_, project_id=id_, labels=labels or None,
+                           ancestors=ancestors)
+        if part.latest is not None and (latest is None or part.latest > latest):
+            latest = part.latest
+        records += part.records
+        before[part.file] = (lines_before + part.lines, records_before + part.records)
     users: list[Asset] = []
     for path in files.user_files:
         users.extend(read_users(path))
