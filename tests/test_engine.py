@@ -743,3 +743,37 @@ def test_asset_independent_find_is_computed_once_per_scan() -> None:
         "path": "item.data.x", "equals": {"path": "shared"}}}}, {"shared"})
     assert _independent({"value": "shared[*].data.ipCidrRange"}, {"shared"})
     assert not _independent({"value": "data.x"}, set())
+
+
+def test_format_builds_strings_and_is_absent_when_a_part_is(tmp_path: Path) -> None:
+    """`format` joins path values into text; a missing part makes the whole value absent."""
+    rule = make_rule(tmp_path, {"path": "ref", "equals": "phi-prod:db-1"},
+                     let={"ref": {"format": "{data.proj}:{data.label}"}})
+    ok = run([rule], [fw("fw-a", proj="phi-prod", label="db-1")])
+    assert [f.outcome for f in ok.values()] == [Outcome.PASS]
+    missing = run([rule], [fw("fw-b", proj="phi-prod")])
+    assert [f.outcome for f in missing.values()] == [Outcome.UNKNOWN]
+
+
+def test_find_by_equality_matches_a_full_scan(tmp_path: Path) -> None:
+    """A `find` whose `where` requires item.P == a value of the asset (looked up through an
+    index) keeps exactly the candidates a candidate-by-candidate test keeps."""
+    from phiguard.policy import compiler
+
+    where = {"all": [{"path": "item.data.peer", "equals": {"path": "data.label"}},
+                     {"path": "item.data.zone", "not_equals": "z-1"}]}
+    assert compiler._equality_key(where, "item") is not None
+    assert compiler._equality_key({"any": [where]}, "item") is None
+    indexed = make_rule(tmp_path, {"path": "peers", "count_gte": 2}, rid="ENG-010",
+                        let={"peers": {"find": {"types": [FW], "where": where}}})
+    scanned = make_rule(tmp_path, {"path": "peers", "count_gte": 2}, rid="ENG-011",
+                        let={"peers": {"find": {"types": [FW], "where": {"any": [where]}}}})
+    records = [fw("a", label="a"), fw("b", label="b", peer="a", zone="z-2"),
+               fw("c", label="c", peer="a", zone="z-3"), fw("d", label="d", peer="a", zone="z-1"),
+               fw("e", label="e", peer="b", zone="z-2")]
+    got_indexed = {a.rsplit("/", 1)[-1]: f.outcome
+                   for (_, a), f in run([indexed], records).items()}
+    got_scanned = {a.rsplit("/", 1)[-1]: f.outcome
+                   for (_, a), f in run([scanned], records).items()}
+    assert got_indexed == got_scanned
+    assert got_indexed["a"] is Outcome.PASS and got_indexed["b"] is Outcome.FAIL

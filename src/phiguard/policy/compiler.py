@@ -7,6 +7,7 @@ UNKNOWN; `all` fails if any child fails, `any` passes if any child passes, UNKNO
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,9 +108,21 @@ class Env:
 
     def resolve(self, path: Path) -> tuple[Any, str]:
         value, prefix = self.root(path.root)
-        if not path.segments:
+        segments = path.segments
+        if not segments:
             return value, prefix
-        return walk(value, prefix, path.segments, _get)
+        keys = path.keys_only
+        if keys is not None and type(value) is dict:
+            # The common case, a chain of JSON object keys, without the general walk.
+            for i, seg in enumerate(segments):
+                got = value.get(seg)
+                if got is None:
+                    return MISSING, prefix + keys[i]
+                value = got
+                if type(value) is not dict and i + 1 < len(segments):
+                    return walk(value, prefix + keys[i], segments[i + 1:], _get)
+            return value, prefix + keys[-1]
+        return walk(value, prefix, segments, _get)
 
     def record(self, path: str, value: Any, *, always: bool = False) -> None:
         """Keep the first value seen at a concrete path; `always` ignores the size cap (the
@@ -347,6 +360,10 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
 
     required = _required_path(spec["where"], var) if "where" in spec else None
     latest: list[Any] = [None, None]  # (inventory, its candidates that have `required`)
+    # `where` requires item.P == <a value of the subject>: look candidates up by P instead of
+    # testing each (a scan of every candidate per asset is quadratic in the org's size).
+    keyed = _equality_key(spec["where"], var) if "where" in spec else None
+    by_key: list[Any] = [None, None]  # (inventory, {value of P: candidates})
 
     def find(env: Env) -> Any:
         inv = env.inv
@@ -356,6 +373,15 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
                 types, facts["project_number"])
             if required is not None:
                 candidates = [c for c in candidates if _has_path(c, required, inv)]
+        elif keyed is not None and _key_value(env, keyed[1]) is not None:
+            if by_key[0] is not inv:
+                index: dict[Any, list[Asset]] = {}
+                for cand in inv.of_types(types):
+                    value, _ = walk(AssetView(cand, inv), keyed[0].root, keyed[0].segments, _get)
+                    if isinstance(value, str | int | float | bool):
+                        index.setdefault(value, []).append(cand)
+                by_key[0], by_key[1] = inv, index
+            candidates = by_key[1].get(_key_value(env, keyed[1]), [])
         elif required is not None:
             if latest[0] is not inv:
                 latest[0], latest[1] = inv, [c for c in inv.of_types(types)
@@ -399,6 +425,29 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
     return find
 
 
+def _equality_key(where: Mapping[str, Any], var: str) -> tuple[Path, Path] | None:
+    """(item path, subject path) when `where` demands `{path: <var>.P, equals: {path: Q}}`
+    as itself or as a conjunct of a top-level `all`, with Q not reading the candidate."""
+    leaves = where.get("all", []) if "all" in where else [where]
+    for leaf in leaves:
+        if not isinstance(leaf, Mapping) or "default" in leaf or "path" not in leaf:
+            continue
+        arg = leaf.get("equals")
+        if set(leaf) - {"path", "equals", "because"} or not (
+                isinstance(arg, Mapping) and set(arg) == {"path"}):
+            continue
+        item_path, other = parse_path(leaf["path"]), parse_path(arg["path"])
+        if item_path.root == var and not item_path.fans_out and other.root != var \
+                and not other.fans_out:
+            return item_path, other
+    return None
+
+
+def _key_value(env: Env, path: Path) -> Any:
+    value, _ = env.resolve(path)
+    return value if isinstance(value, str | int | float | bool) else None
+
+
 def _required_path(where: Mapping[str, Any], var: str) -> Path | None:
     """A path every kept candidate must have: the first `all` conjunct that is a leaf on
     `<var>.…` with no default and an operator that does not judge absence (a candidate without
@@ -421,6 +470,25 @@ def _required_path(where: Mapping[str, Any], var: str) -> Path | None:
 def _has_path(asset: Asset, path: Path, inv: Inventory) -> bool:
     value, _ = walk(AssetView(asset, inv), path.root, path.segments, _get)
     return value is not MISSING
+
+
+def _let_format(form: Mapping[str, Any]) -> LetFn:
+    template = form["format"]
+    pieces = re.split(r"\{([^{}]+)\}", template)  # text, path, text, path, ..., text
+    paths = [parse_path(p) for p in pieces[1::2]]
+
+    def fmt(env: Env) -> Any:
+        out = [pieces[0]]
+        for i, path in enumerate(paths):
+            value, _ = env.resolve(path)
+            if value is MISSING or isinstance(value, Unresolved | UnknownValue):
+                return value if value is not MISSING else MISSING
+            if not isinstance(value, str | int | float):
+                return MISSING
+            out.append(str(value))
+            out.append(pieces[2 * i + 2])
+        return "".join(out)
+    return fmt
 
 
 def _let_value(form: Mapping[str, Any]) -> LetFn:
@@ -453,6 +521,7 @@ LET_COMPILERS: dict[str, Callable[[Mapping[str, Any]], LetFn]] = {
         env.subject.asset),
     "org_policy": _let_org_policy,
     "value": _let_value,
+    "format": _let_format,
 }
 
 
@@ -518,6 +587,9 @@ def _independent(form: Mapping[str, Any], independent: set[str]) -> bool:
     if "value" in form:
         root = parse_path(form["value"]).root
         return root == "params" or root in independent
+    if "format" in form:
+        roots = {parse_path(p).root for p in re.findall(r"\{([^{}]+)\}", form["format"])}
+        return roots <= {"params", *independent}
     if "find" in form:
         spec = form["find"]
         if spec.get("within", "all") not in ("all", "phi", "nonphi"):

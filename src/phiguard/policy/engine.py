@@ -28,6 +28,7 @@ from phiguard.policy.rule import Rule
 __all__ = ["Engine", "evaluate"]
 
 _OUTCOME = {PASS: Outcome.PASS, FAIL: Outcome.FAIL}
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _dedupe(reasons: Iterable[object]) -> list[str]:
@@ -150,7 +151,8 @@ class Engine:
                 message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {rule.title}"
             else:
                 message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
-            evidence = tuple((p, evidence_value(v)) for p, v in env.evidence.items())
+            evidence = tuple((p, v if type(v) in _PLAIN else evidence_value(v))
+                             for p, v in env.evidence.items())
             out.append(Finding(rule.id, asset.name, asset.asset_type, outcome, rule.severity,
                                rule.controls, message, evidence, None, source))
         return out

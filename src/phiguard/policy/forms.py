@@ -34,4 +34,6 @@ LET_FORMS: dict[str, tuple[dict[str, Any], str]] = {
     "org_policy": ({"type": "string", "pattern": "^constraints/"},
                    "the effective org policy for a constraint"),
     "value": ({"type": "string", "format": "path"}, "the value at a path"),
+    "format": ({"type": "string"},
+               "a string built from paths: \"{data.project}:{data.name}\" (absent if any is)"),
 }

@@ -326,17 +326,18 @@ def _cidr_overlaps(value: Any, arg: list[str], ctx: EvalContext) -> bool | None:
     return False
 
 
-_LAST_INDEX: list[Any] = [None, None]  # (argument list, its interval index)
+_INDEXES: dict[int, tuple[Any, dict[int, tuple[list[int], list[int]]]]] = {}
 
 
 def _interval_index(arg: Any) -> dict[int, tuple[list[int], list[int]]]:
     """Merged, sorted address intervals of a CIDR list, per IP version, for binary search.
 
     Rules compare every firewall against the same list (all non-PHI ranges, say); the index
-    of the most recent list object is kept, so that costs one sort, not one per asset.
+    of the last few list objects is kept, so that costs one sort, not one per asset.
     """
-    if _LAST_INDEX[0] is arg and arg is not None:
-        return _LAST_INDEX[1]  # type: ignore[no-any-return]
+    cached = _INDEXES.get(id(arg))
+    if cached is not None and cached[0] is arg:
+        return cached[1]
     spans: dict[int, list[tuple[int, int]]] = {}
     for text in _as_list(arg):
         net = _network(text) if isinstance(text, str) else None
@@ -356,7 +357,9 @@ def _interval_index(arg: Any) -> dict[int, tuple[list[int], list[int]]]:
                 ends.append(hi)
         index[version] = (starts, ends)
     if isinstance(arg, list):
-        _LAST_INDEX[0], _LAST_INDEX[1] = arg, index
+        if len(_INDEXES) >= 16:
+            _INDEXES.clear()
+        _INDEXES[id(arg)] = (arg, index)  # the entry keeps `arg` alive, so its id stays its own
     return index
 
 

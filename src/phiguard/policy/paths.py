@@ -55,6 +55,8 @@ class Path:
     text: str
     root: str
     segments: tuple[Any, ...]  # str key, int index, or ALL
+    # For paths of plain keys only: the concrete path text after the root up to each segment.
+    keys_only: tuple[str, ...] | None = None
 
     @property
     def fans_out(self) -> bool:
@@ -84,7 +86,15 @@ def parse_path(text: str) -> Path:
         pos = match.end()
     if not segments or not isinstance(segments[0], str):
         raise PathSyntaxError(f"bad path {text!r}: it must start with a name")
-    return Path(text, segments[0], tuple(segments[1:]))
+    rest = tuple(segments[1:])
+    keys_only = None
+    if all(isinstance(seg, str) for seg in rest):
+        cumulative, acc = [], ""
+        for seg in rest:
+            acc += _suffix(seg)
+            cumulative.append(acc)
+        keys_only = tuple(cumulative)
+    return Path(text, segments[0], rest, keys_only)
 
 
 _SUFFIX: dict[Any, str] = {}

@@ -21,6 +21,7 @@ __all__ = ["Control", "Rule", "RulePack", "load_pack", "load_rule", "validate_pa
 ROOTS = frozenset({"data", "iam_policy", "org_policy", "asset", "params"})
 COMBINATORS = ("all", "any", "not")
 QUANTIFIERS = ("some", "every", "none")
+FORMAT_FIELD = re.compile(r"\{([^{}]+)\}")
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{3}$")
 CONTROL_ID = re.compile(r"^[a-z0-9-]+/\d{3}\.\d{3}(\([A-Za-z0-9]+\))*$")
 ASSET_TYPE = re.compile(r"^([a-z0-9-]+\.)+googleapis\.com/[A-Za-z0-9]+$")
@@ -307,6 +308,12 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         arg = form[kind]
         if kind in ("ref", "refs", "value"):
             v.path(arg, names, form, kind)
+        if kind == "format":
+            if not isinstance(arg, str) or not FORMAT_FIELD.search(arg):
+                raise v.err("`format` takes text with {path} fields, e.g. \"{data.project}:"
+                            "{data.name}\"", form, kind)
+            for field_path in FORMAT_FIELD.findall(arg):
+                v.path(field_path, names, form, kind)
         if "types" in form:
             v.str_list(form["types"], "`types`", form, "types")
         if kind in ("referrers", "find"):
