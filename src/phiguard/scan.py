@@ -118,7 +118,7 @@ class Scan:
                              disable=config.disable)
         self.files: SnapshotFiles = discover(paths)
         self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
-                                   jobs=self.jobs)
+                                   jobs=self.jobs, fields=self.engine.context_fields())
         now = at or self.loaded.read_time
         if now is None:
             raise UsageError("the snapshot has no read time (no manifest and no update_time): "

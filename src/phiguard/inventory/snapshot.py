@@ -14,7 +14,7 @@ import multiprocessing
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -285,7 +285,19 @@ class _Range:
     error: SnapshotError | None = None
 
 
-def _scan(items: Iterable[RawItem], wanted: set[str], result: _Range) -> _Range:
+Fields = Mapping[str, frozenset[str] | None]
+
+
+def _project(record: Record, fields: Fields) -> Record:
+    """The record with only the `data` keys rules read of its type (see policy.projection)."""
+    keep = fields.get(record.asset_type)
+    if keep is None or not record.data:
+        return record
+    return replace(record, data={k: v for k, v in record.data.items() if k in keep})
+
+
+def _scan(items: Iterable[RawItem], wanted: set[str], result: _Range,
+          fields: Fields | None = None) -> _Range:
     """Pass 1 over some records: envelopes, digests, and the records worth keeping whole."""
     projects = ProjectIndex()
     latest: datetime | None = None
@@ -321,7 +333,7 @@ def _scan(items: Iterable[RawItem], wanted: set[str], result: _Range) -> _Range:
                                                _content_digest(record, kind, item), item.index,
                                                intern(record.asset_type), kind))
                     if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
-                        result.parsed[item.index] = record
+                        result.parsed[item.index] = _project(record, fields or {})
                     learn_project(projects, record.to_asset())
             if update_time:
                 utc = update_time[-1:] in "Zz"
@@ -342,10 +354,13 @@ def _scan(items: Iterable[RawItem], wanted: set[str], result: _Range) -> _Range:
     return result
 
 
+_FIELDS: Fields = {}  # set in the parent before forking pass-1 workers
+
+
 def _scan_task(task: tuple[str, int, int, frozenset[str]]) -> _Range:
     file, start, end, wanted = task
     items = iter_ndjson_range(Path(file), start, 0, 0, end)
-    return _scan(items, set(wanted), _Range(file, start, end))
+    return _scan(items, set(wanted), _Range(file, start, end), _FIELDS)
 
 
 def _ranges(path: Path, size: int) -> list[tuple[int, int]]:
@@ -384,13 +399,14 @@ def _pass1(files: SnapshotFiles, wanted: frozenset[str], jobs: int) -> Iterator[
             done = pool.imap(_scan_task, ranged, chunksize=1)
             for task in tasks:
                 if isinstance(task, Path):
-                    yield _scan(iter_raw(task), set(wanted), _Range(str(task), -1, -1))
+                    yield _scan(iter_raw(task), set(wanted), _Range(str(task), -1, -1),
+                                _FIELDS)
                 else:
                     yield next(done)
         return
     for task in tasks:
         if isinstance(task, Path):
-            yield _scan(iter_raw(task), set(wanted), _Range(str(task), -1, -1))
+            yield _scan(iter_raw(task), set(wanted), _Range(str(task), -1, -1), _FIELDS)
         else:
             yield _scan_task(task)
 
@@ -403,8 +419,14 @@ def _item_at(files: SnapshotFiles, file: str, index: int) -> RawItem:
 
 
 def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
-                 at_most_time: datetime | None = None, jobs: int = 1) -> LoadedContext:
-    """Pass 1: validate envelopes, find duplicates, keep policies and the join-target types."""
+                 at_most_time: datetime | None = None, jobs: int = 1,
+                 fields: Fields | None = None) -> LoadedContext:
+    """Pass 1: validate envelopes, find duplicates, keep policies and the join-target types.
+
+    `fields` limits the held copies of joined types to the `data` keys rules read of them.
+    """
+    global _FIELDS
+    _FIELDS = dict(fields or {})
     wanted = frozenset(context_types) | HIERARCHY_TYPES
     # (name, content type) -> digest of that content; keyed by hash to bound memory
     seen: dict[int, bytes] = {}

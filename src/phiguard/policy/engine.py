@@ -97,6 +97,12 @@ class Engine:
             out |= cr.context_types()
         return out
 
+    def context_fields(self) -> dict[str, frozenset[str] | None]:
+        """The `data` keys of each joined type that the rules read (None: all of them)."""
+        from phiguard.policy.projection import context_fields
+
+        return context_fields(cr.rule for cr in self.rules)
+
     def subject_types(self) -> frozenset[str]:
         """Types some rule names explicitly (rules on `*` are described by `any_type_needs`)."""
         return frozenset(self._by_type)
