@@ -167,6 +167,7 @@ class Scan:
         fork = "fork" in multiprocessing.get_all_start_methods()
         if self.jobs > 1 and fork:
             _STATE = state
+            self.engine.warm(self.loaded.inventory)
             # Freeze the parent's heap (the Inventory) so workers' garbage collection does
             # not touch, and so copy, the pages they share with it.
             gc.collect()

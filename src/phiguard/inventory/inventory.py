@@ -148,8 +148,7 @@ class Inventory:
             out.extend(self._by_type.get(t, ()))
         return out
 
-    def in_project(self, types: tuple[str, ...], project: str | None) -> list[Asset]:
-        """Held assets of these types in the same project (by id or number)."""
+    def _project_index(self, types: tuple[str, ...]) -> dict[str, list[Asset]]:
         index = self._in_project.get(types)
         if index is None:
             index = defaultdict(list)
@@ -159,12 +158,9 @@ class Inventory:
                     if key:
                         index[key].append(asset)
             self._in_project[types] = index
-        if not project:
-            return []
-        return list(index.get(project, ()))
+        return index
 
-    def referrers(self, types: tuple[str, ...], path: str, target: Asset) -> list[Asset]:
-        """Held assets of these types whose `path` references `target`."""
+    def _referrer_index(self, types: tuple[str, ...], path: str) -> dict[str, list[Asset]]:
         index = self._referrers.get((types, path))
         if index is None:
             index = defaultdict(list)
@@ -173,6 +169,31 @@ class Inventory:
                     if isinstance(value, str):
                         index[ref_key(value)].append(asset)
             self._referrers[(types, path)] = index
+        return index
+
+    def warm(self, referrers: Iterable[tuple[tuple[str, ...], str]] = (),
+             projects: Iterable[tuple[str, ...]] = ()) -> None:
+        """Build the lazy indexes now: before worker processes fork, so they share them
+        instead of each building (and holding) its own copy."""
+        for asset in [*self._by_name.values(), *self._policy_owners.values()]:
+            self.facts(asset)
+        if self._grants is None:
+            self._grants = self._build_grants()
+        for types, path in referrers:
+            self._referrer_index(types, path)
+        for types in projects:
+            self._project_index(types)
+
+    def in_project(self, types: tuple[str, ...], project: str | None) -> list[Asset]:
+        """Held assets of these types in the same project (by id or number)."""
+        index = self._project_index(types)
+        if not project:
+            return []
+        return list(index.get(project, ()))
+
+    def referrers(self, types: tuple[str, ...], path: str, target: Asset) -> list[Asset]:
+        """Held assets of these types whose `path` references `target`."""
+        index = self._referrer_index(types, path)
         keys = {ref_key(target.name)}
         link = target.data.get("selfLink")
         if isinstance(link, str):

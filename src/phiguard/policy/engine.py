@@ -97,6 +97,20 @@ class Engine:
             out |= cr.context_types()
         return out
 
+    def warm(self, inv: Inventory) -> None:
+        """Build every Inventory index these rules will use (see `Inventory.warm`)."""
+        referrers: set[tuple[tuple[str, ...], str]] = set()
+        projects: set[tuple[str, ...]] = set()
+        for cr in self.rules:
+            for form in cr.rule.let.values():
+                if "referrers" in form:
+                    path = form["referrers"]["path"]
+                    path = path[len("data."):] if path.startswith("data.") else path
+                    referrers.add((tuple(form["referrers"]["types"]), path))
+                if "find" in form and form["find"].get("within") == "project":
+                    projects.add(tuple(form["find"]["types"]))
+        inv.warm(sorted(referrers), sorted(projects))
+
     def context_fields(self) -> dict[str, frozenset[str] | None]:
         """The `data` keys of each joined type that the rules read (None: all of them)."""
         from phiguard.policy.projection import context_fields
