@@ -9,6 +9,7 @@ the referenced types, not by the size of the organization.
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -175,8 +176,8 @@ class Inventory:
              projects: Iterable[tuple[str, ...]] = ()) -> None:
         """Build the lazy indexes now: before worker processes fork, so they share them
         instead of each building (and holding) its own copy."""
-        for asset in [*self._by_name.values(), *self._policy_owners.values()]:
-            self.facts(asset)
+        for asset in self._policy_owners.values():
+            self.facts(asset)  # grants within PHI scope ask each owner's
         if self._grants is None:
             self._grants = self._build_grants()
         for types, path in referrers:
@@ -239,13 +240,16 @@ class Inventory:
             project_id = project_id or info.id
         location = asset.location or _location_from_data(asset.data)
         phi = self.asset_is_phi(asset, project_id or number)
+        region = region_of(location)
+        # Interned: a large org repeats a few hundred projects and regions across 100k+ facts.
+        project = project_id or number
         return {
             "name": asset.name,
             "asset_type": asset.asset_type,
-            "project": project_id or number,
-            "project_number": number,
-            "location": location,
-            "region": region_of(location),
+            "project": sys.intern(project) if project else None,
+            "project_number": sys.intern(number) if number else None,
+            "location": sys.intern(location) if location else None,
+            "region": sys.intern(region) if region else None,
             "ancestors": list(asset.ancestors),
             "phi": phi,
             "update_time": asset.update_time,

@@ -136,7 +136,7 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
         if value is MISSING or kind is Unresolved or kind is UnknownValue:
             return value, prefix
         if seg is ALL:
-            if kind is not list:
+            if kind is not list and kind is not tuple:
                 return MISSING, prefix
             rest = segments[i + 1:]
             nested = any(s is ALL for s in rest)
@@ -153,7 +153,7 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
                     out.append(sub)
             return out, f"{prefix}[*]" + "".join(_fmt("", s) for s in rest if s is not ALL)
         if isinstance(seg, int):
-            in_range = kind is list and -len(value) <= seg < len(value)
+            in_range = (kind is list or kind is tuple) and -len(value) <= seg < len(value)
             value = value[seg] if in_range else MISSING
         else:
             value = get(value, seg)
