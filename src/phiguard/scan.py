@@ -37,6 +37,9 @@ __all__ = ["Scan", "default_jobs"]
 
 CHUNK = 2000  # records per task when the parent reads them (gzip, JSON documents)
 NOTABLE_PER_TASK = 500
+# Workers are replaced after this many tasks: their heaps, and the pages they copied from the
+# parent, go back to the system instead of growing through a long scan.
+MAX_TASKS_PER_WORKER = 12
 
 # A task: (file, byte offset, lines before, records before, end offset) of an uncompressed
 # NDJSON shard, which the worker reads itself; or records the parent read.
@@ -174,7 +177,7 @@ class Scan:
             gc.freeze()
             try:
                 ctx = multiprocessing.get_context("fork")
-                with ctx.Pool(self.jobs) as pool:
+                with ctx.Pool(self.jobs, maxtasksperchild=MAX_TASKS_PER_WORKER) as pool:
                     yield from pool.imap(_work, self._tasks(), chunksize=1)
             finally:
                 _STATE = None
