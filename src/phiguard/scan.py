@@ -81,30 +81,36 @@ def _items(task: Task) -> Iterator[RawItem]:
     return iter_ndjson_range(Path(file), offset, lines, records, end)
 
 
-def _run(state: _State, task: Task | Iterable[RawItem]) -> _Result:
-    """Judge the records of one task: waivers applied, tallied, serialized for JSON."""
+def _collect(state: _State, findings: Iterable[Finding]) -> _Result:
+    """Waivers applied, tallied, and kept as objects or serialized, as the mode asks."""
     book = WaiverBook(state.waivers, state.now)
-    tally = Tally(keep=NOTABLE_PER_TASK)
-    result = _Result(tally, book.matched)
+    result = _Result(Tally(keep=NOTABLE_PER_TASK), book.matched)
+    lines: list[str] = []
+    for finding in findings:
+        finding = book.apply(finding)
+        result.tally.add(finding)
+        if state.mode == "json":
+            lines.append(finding_line(finding))
+        elif state.mode == "objects":
+            result.findings.append(finding)
+    result.text = ",\n".join(lines)
+    return result
+
+
+def _run(state: _State, task: Task | Iterable[RawItem]) -> _Result:
+    """Judge the records of one task."""
+    return _collect(state, _judged(state, task))
+
+
+def _judged(state: _State, task: Task | Iterable[RawItem]) -> Iterator[Finding]:
     inv = state.loaded.inventory
     policies, skip = state.loaded.policies, state.loaded.skip
     evaluate, now = state.engine.evaluate_asset, state.now
-    lines: list[str] = []
     items = task if not isinstance(task, list | tuple) else _items(task)
     for item in items:
         asset = materialize(item, policies, skip, state.types, state.needs)
-        if asset is None:
-            continue
-        for finding in evaluate(asset, inv, now):
-            finding = book.apply(finding)
-            tally.add(finding)
-            if state.mode == "json":
-                lines.append(finding_line(finding))
-            elif state.mode == "objects":
-                result.findings.append(finding)
-    if lines:
-        result.text = ",\n".join(lines)
-    return result
+        if asset is not None:
+            yield from evaluate(asset, inv, now)
 
 
 class Scan:
@@ -191,27 +197,14 @@ class Scan:
         yield self._judge_tail(state, tail)
 
     def _judge_tail(self, state: _State, assets: list[Any]) -> _Result:
-        book = WaiverBook(state.waivers, state.now)
-        tally = Tally(keep=NOTABLE_PER_TASK)
-        result = _Result(tally, book.matched)
         inv = self.loaded.inventory
-        lines: list[str] = []
         findings: list[Finding] = []
-        needs = state.needs
         for asset in assets:
-            if asset.asset_type not in state.types and needs is None:
+            if asset.asset_type not in state.types and state.needs is None:
                 continue
             findings.extend(self.engine.evaluate_asset(asset, inv, self.now))
         findings.extend(self.engine.missing_source_findings(inv, self.config.organization))
-        for finding in findings:
-            finding = book.apply(finding)
-            tally.add(finding)
-            if state.mode == "json":
-                lines.append(finding_line(finding))
-            elif state.mode == "objects":
-                result.findings.append(finding)
-        result.text = ",\n".join(lines)
-        return result
+        return _collect(state, findings)
 
     def _absorb(self, result: _Result, tally: Tally | None) -> None:
         for i, count in enumerate(result.matched):
