@@ -97,8 +97,9 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
         title = controls[control_id].title if control_id in controls else ""
         n_rules = len(tally.rules_of_control.get(control_id, ()))
         if not c:
+            covered = control_id in controls and controls[control_id].covered
             table.add_row(control_id.split("/", 1)[-1], title, str(n_rules), "0", "0", "0", "0",
-                          Text("no data", style="dim"))
+                          Text("no data" if covered else "not covered", style="dim"))
             continue
         status = ("FAIL" if c["FAIL"] else "UNKNOWN" if c["UNKNOWN"] else "PASS")
         table.add_row(control_id.split("/", 1)[-1], title, str(n_rules),
