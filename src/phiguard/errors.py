@@ -5,17 +5,21 @@
     │   ├── SnapshotError         a CAI export, API listing or directory file
     │   ├── ConfigError           phiguard.yaml
     │   └── RuleError             a rule file, its parameters or its examples
-    └── UsageError                a command-line combination that cannot work
+    ├── UsageError                a command-line combination that cannot work
+    ├── CollectError              live collection: no credentials, a scope that cannot be read
+    └── StoreError                the run-history store cannot be opened or is too new
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CollectError",
     "ConfigError",
     "InputError",
     "PhiguardError",
     "RuleError",
     "SnapshotError",
+    "StoreError",
     "UsageError",
 ]
 
@@ -69,3 +73,11 @@ class RuleError(InputError):
 
 class UsageError(PhiguardError):
     """Options that cannot work together."""
+
+
+class CollectError(PhiguardError):
+    """Live collection cannot start or cannot produce a snapshot (what to do is in the text)."""
+
+
+class StoreError(PhiguardError):
+    """The run-history store is unreadable, or was written by a newer phiguard."""
