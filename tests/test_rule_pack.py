@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from phiguard.policy.rule import Rule, RulePack, load_pack, load_rule
-from phiguard.testing import ExampleResult, check_examples
+from phiguard.testing import ExampleResult, check_examples, check_pack
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
@@ -130,3 +130,16 @@ def test_docs_yaml_example_validates(tmp_path: Path) -> None:
     rule = _load_text(tmp_path, _doc_example())
     assert rule.id == "TLS-002"
     assert rule.defaults() == {"min_version": "TLS_1_2"}
+
+
+def test_examples_judge_joins_through_the_scan_projection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Examples evaluate joins against assets cut down as a scan cuts them, so a projection
+    that drops a field a rule reads makes that rule's examples fail."""
+    from phiguard.policy import projection
+
+    real = projection.context_fields
+    monkeypatch.setattr(projection, "context_fields",
+                        lambda rules: {t: frozenset({"selfLink"}) for t in real(list(rules))})
+    pack = load_pack([RULES])
+    broken = {r.rule_id for r in check_pack(pack) if not r.ok}
+    assert {"TLS-002", "DR-002", "NET-004", "BAK-004"} <= broken

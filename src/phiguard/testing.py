@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,13 @@ def _phi(config: dict[str, Any] | None) -> PhiConfig:
     )
 
 
+def _projected(asset: Asset, fields: dict[str, frozenset[str] | None]) -> Asset:
+    keep = fields.get(asset.asset_type)
+    if keep is None:
+        return asset
+    return replace(asset, data={k: v for k, v in asset.data.items() if k in keep})
+
+
 def run_rule(rule: Rule, assets: list[Asset], *, config: dict[str, Any] | None = None,
              params: dict[str, Any] | None = None,
              at: datetime | str = DEFAULT_AT) -> dict[str, Finding]:
@@ -82,9 +89,13 @@ def run_rule(rule: Rule, assets: list[Asset], *, config: dict[str, Any] | None =
             raise RuleError(f"parameter {name} of rule {rule.id} takes a {spec['type']}, "
                             f"got {value!r}", file=rule.path)
     has_users = any(a.asset_type == "admin.googleapis.com/User" for a in assets)
-    inv = Inventory(assets, phi=_phi(config),
-                    missing_sources=() if has_users else ["admin.googleapis.com/User"])
     engine = Engine([rule], params={rule.id: params or {}}, enable=[rule.id])
+    # As in a scan: the Inventory holds joined assets cut down to the fields the rule reads,
+    # so an example also proves the projection keeps everything the rule needs.
+    fields = engine.context_fields()
+    held = [_projected(a, fields) for a in assets]
+    inv = Inventory(held, phi=_phi(config),
+                    missing_sources=() if has_users else ["admin.googleapis.com/User"])
     out: dict[str, Finding] = {}
     for asset in assets:
         for finding in engine.evaluate_asset(asset, inv, now):

@@ -18,9 +18,9 @@ from phiguard.policy.rule import FORMAT_FIELD, Rule
 
 __all__ = ["ALWAYS_KEPT", "context_fields"]
 
-# Read by phiguard itself: reference keys, location, and what names a service account.
-ALWAYS_KEPT = frozenset({"selfLink", "name", "id", "region", "zone", "location", "email",
-                         "project", "projectId", "projectNumber", "parent", "labels"})
+# Read by phiguard itself: the reference key, the location, what names a service account.
+# (Project labels and ids come from the hierarchy types, which are always kept whole.)
+ALWAYS_KEPT = frozenset({"selfLink", "name", "region", "zone", "location", "email"})
 
 Scope = Mapping[str, frozenset[str]]
 
