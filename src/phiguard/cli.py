@@ -325,5 +325,16 @@ def _add_plan_command() -> None:
 
 _add_plan_command()
 
+
+def _add_collect_commands() -> None:
+    from phiguard.collect.commands import audit_command, collect_command
+    from phiguard.store.commands import diff_command, history_command
+
+    for command in (collect_command, audit_command, history_command, diff_command):
+        main.add_command(command)
+
+
+_add_collect_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

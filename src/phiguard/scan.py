@@ -149,6 +149,9 @@ class Scan:
             "asset_counts": dict(sorted(self.loaded.counts.items())),
             "records": self.loaded.records,
             "config": self.config.to_json(),
+            # A collected snapshot's failed sources (see phiguard.collect), shown as gaps.
+            **({"coverage_gaps": gaps} if (gaps := (self.files.manifest or {})
+                                           .get("coverage_gaps")) else {}),
         }
 
     # pass 2 ----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ class Clients:
         if self.endpoint is not None:
             from google.auth.credentials import AnonymousCredentials
 
-            return AnonymousCredentials()
+            return AnonymousCredentials()  # type: ignore[no-untyped-call]
         import google.auth
         from google.auth.exceptions import DefaultCredentialsError
 

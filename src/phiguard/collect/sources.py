@@ -4,6 +4,7 @@ Manager folder/project tree, and Directory users. Records come out as plain JSON
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from phiguard.collect.retry import RetryPolicy
@@ -73,6 +74,10 @@ def _folder_json(folder: Any) -> dict[str, Any]:
             "state": folder.state.name}
 
 
+def _all(method: Callable[..., Any], parent: str, timeout: float) -> list[Any]:
+    return list(method(request={"parent": parent}, retry=None, timeout=timeout))
+
+
 def list_hierarchy(folders_client: Any, projects_client: Any, parents: list[str], *,
                    policy: RetryPolicy, timeout: float, on_retry: OnRetry | None = None
                    ) -> dict[str, list[dict[str, Any]]]:
@@ -83,18 +88,18 @@ def list_hierarchy(folders_client: Any, projects_client: Any, parents: list[str]
     queue = [p for p in parents if not p.startswith("projects/")]
     for parent in parents:
         if parent.startswith("projects/"):
-            got = policy.call(lambda p=parent: projects_client.get_project(
-                name=p, retry=None, timeout=timeout), on_retry)
+            got = policy.call(partial(projects_client.get_project, name=parent, retry=None,
+                                      timeout=timeout), on_retry)
             projects.append(_project_json(got))
     while queue:
         parent = queue.pop(0)
-        found = policy.call(lambda p=parent: list(folders_client.list_folders(
-            request={"parent": p}, retry=None, timeout=timeout)), on_retry)
+        found = policy.call(partial(_all, folders_client.list_folders, parent, timeout),
+                            on_retry)
         for folder in found:
             folders.append(_folder_json(folder))
             queue.append(folder.name)
-        listed = policy.call(lambda p=parent: list(projects_client.list_projects(
-            request={"parent": p}, retry=None, timeout=timeout)), on_retry)
+        listed = policy.call(partial(_all, projects_client.list_projects, parent, timeout),
+                             on_retry)
         projects.extend(_project_json(p) for p in listed)
     return {"folders": folders, "projects": projects}
 

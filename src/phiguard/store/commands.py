@@ -1,0 +1,98 @@
+"""`phiguard history` and `phiguard diff` over the SQLite run store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+__all__ = ["diff_command", "history_command"]
+
+
+def _existing(path: Path) -> Path:
+    from phiguard.errors import StoreError
+
+    if not path.is_file():
+        raise StoreError(f"{path}: no such store (phiguard audit --store creates one)")
+    return path
+
+
+@click.command("history")
+@click.option("--store", "store_path", required=True, type=click.Path(path_type=Path))
+@click.option("--limit", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def history_command(store_path: Path, limit: int, fmt: str, debug: bool) -> None:
+    """Recorded runs with their counts, the failure trend and mean time to remediate."""
+    from phiguard import cli
+
+    def run() -> int:
+        from phiguard.store.db import Store
+        from phiguard.store.drift import mean_time_to_remediate
+
+        with Store(_existing(store_path)) as store:
+            runs = store.runs(limit)
+            mttr = mean_time_to_remediate(store)
+        if fmt == "json":
+            click.echo(json.dumps({"runs": [asdict(r) for r in runs],
+                                   "mean_days_to_remediate": mttr}, indent=2))
+            return 0
+        previous: int | None = None
+        click.echo(f"{'run':>4}  {'snapshot':<20}  {'FAIL':>5} {'Δ':>4} {'UNKN':>5} "
+                   f"{'WAIV':>5} {'PASS':>6}  gaps  scope")
+        for r in runs:
+            fails = r.counts.get("FAIL", 0)
+            delta = "" if previous is None else f"{fails - previous:+d}"
+            click.echo(f"{r.id:>4}  {(r.snapshot_time or r.recorded_at):<20}  {fails:>5} "
+                       f"{delta:>4} {r.counts.get('UNKNOWN', 0):>5} "
+                       f"{r.counts.get('WAIVED', 0):>5} {r.counts.get('PASS', 0):>6}  "
+                       f"{len(r.coverage_gaps):>4}  {r.scope}")
+            previous = fails
+        if mttr:
+            click.echo("mean days to remediate: " +
+                       ", ".join(f"{area} {days}" for area, days in mttr.items()))
+        return 0
+
+    cli._run(run, debug)
+
+
+@click.command("diff")
+@click.option("--store", "store_path", required=True, type=click.Path(path_type=Path))
+@click.argument("run_a", type=int, required=False)
+@click.argument("run_b", type=int, required=False)
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def diff_command(store_path: Path, run_a: int | None, run_b: int | None, fmt: str,
+                 debug: bool) -> None:
+    """New, resolved and persisting failures between two runs (default: the last two)."""
+    from phiguard import cli
+
+    def run() -> int:
+        from phiguard.store.db import Store
+        from phiguard.store.drift import drift
+
+        with Store(_existing(store_path)) as store:
+            change = drift(store, run_a, run_b)
+        if fmt == "json":
+            click.echo(json.dumps({
+                "before": change.before.id if change.before else None,
+                "after": change.after.id,
+                "new": [asdict(c) for c in change.new],
+                "resolved": [asdict(c) for c in change.resolved],
+                "persisting": [asdict(c) for c in change.persisting]}, indent=2))
+            return 0
+        before = f"run {change.before.id}" if change.before else "nothing"
+        click.echo(f"run {change.after.id} against {before}: {len(change.new)} new, "
+                   f"{len(change.resolved)} resolved, {len(change.persisting)} persisting")
+        for label, items in (("new", change.new), ("resolved", change.resolved),
+                             ("persisting", change.persisting)):
+            for c in items:
+                click.echo(f"  {label:<10} {c.severity:<8} {c.rule_id:<9} first seen "
+                           f"{c.first_seen} ({c.age_days} d)  {c.asset}")
+        return 0
+
+    cli._run(run, debug)

@@ -1,0 +1,181 @@
+"""The SQLite store: versioned migrations, WAL, one transaction per recorded run.
+
+A store written by an older phiguard is migrated forward when opened; one written by a newer
+phiguard (a schema version this one does not know) is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from phiguard.errors import StoreError
+from phiguard.findings import Finding
+from phiguard.inventory.refs import ref_key
+
+__all__ = ["MIGRATIONS", "Run", "Store", "fingerprint"]
+
+# Each entry moves the schema from version i to i + 1. Never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        recorded_at TEXT NOT NULL,
+        snapshot_time TEXT,
+        scope TEXT NOT NULL,
+        config_digest TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        rule_pack_digest TEXT NOT NULL,
+        counts TEXT NOT NULL
+    );
+    CREATE TABLE results (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        PRIMARY KEY (run_id, fingerprint)
+    );
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN coverage_gaps TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX results_fingerprint ON results(fingerprint, run_id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def fingerprint(rule_id: str, asset: str) -> str:
+    """Stable across runs and producers: the rule id and the asset's normalized name."""
+    key = f"{rule_id.upper()}\0{ref_key(asset)}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    recorded_at: str
+    snapshot_time: str | None
+    scope: str
+    config_digest: str
+    tool_version: str
+    rule_pack_digest: str
+    counts: dict[str, int]
+    coverage_gaps: list[dict[str, Any]]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Store:
+    """`with Store(path) as store:`; opening migrates the schema to the current version."""
+
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a phiguard store ({exc})") from None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self, target: int = SCHEMA_VERSION) -> None:
+        self.db.execute("BEGIN IMMEDIATE")  # two phiguards opening a new store: one migrates
+        try:
+            version = self.version
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: schema version {version} was written by a "
+                                 f"newer phiguard (this one knows up to {SCHEMA_VERSION})")
+            for i in range(version, target):
+                for statement in MIGRATIONS[i].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {i + 1}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def record(self, run_info: dict[str, Any], findings: Iterable[Finding], *, scope: str,
+               coverage_gaps: list[dict[str, Any]] | None = None) -> int:
+        """Store one run and all its results in one transaction; nothing if anything fails."""
+        config = json.dumps(run_info.get("config"), sort_keys=True, separators=(",", ":"))
+        counts: Counter[str] = Counter()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute(
+                "INSERT INTO runs (recorded_at, snapshot_time, scope, config_digest, "
+                "tool_version, rule_pack_digest, counts, coverage_gaps) "
+                "VALUES (?, ?, ?, ?, ?, ?, '{}', ?)",
+                (_now(), run_info.get("snapshot_time"), scope,
+                 "sha256:" + hashlib.sha256(config.encode()).hexdigest(),
+                 str(run_info.get("tool_version", "")), str(run_info.get("rule_pack_digest", "")),
+                 json.dumps(coverage_gaps or [])))
+            run_id = int(cur.lastrowid or 0)
+            rows = []
+            for f in findings:
+                counts[f.outcome.value] += 1
+                rows.append((run_id, fingerprint(f.rule_id, f.asset), f.rule_id, f.asset,
+                             f.outcome.value, f.severity))
+                if len(rows) >= 5000:
+                    self._insert(rows)
+                    rows = []
+            self._insert(rows)
+            self.db.execute("UPDATE runs SET counts = ? WHERE id = ?",
+                            (json.dumps(dict(sorted(counts.items()))), run_id))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return run_id
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        # The same (rule, asset) twice in one run keeps the worse outcome: FAIL over the rest.
+        self.db.executemany(
+            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, fingerprint) "
+            "DO UPDATE SET outcome = excluded.outcome WHERE excluded.outcome = 'FAIL'", rows)
+
+    def runs(self, limit: int | None = None) -> list[Run]:
+        """Runs, oldest first (the last `limit` if given)."""
+        sql = ("SELECT id, recorded_at, snapshot_time, scope, config_digest, tool_version, "
+               "rule_pack_digest, counts, coverage_gaps FROM runs ORDER BY id DESC")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self.db.execute(sql).fetchall()
+        return [Run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), json.loads(r[8]))
+                for r in reversed(rows)]
+
+    def run(self, run_id: int) -> Run:
+        for r in self.runs():
+            if r.id == run_id:
+                return r
+        raise StoreError(f"{self.path}: no run {run_id} (see `phiguard history`)")
+
+    def failing(self, run_id: int) -> dict[str, tuple[str, str, str]]:
+        """fingerprint -> (rule id, asset, severity) of the run's FAIL results."""
+        rows = self.db.execute("SELECT fingerprint, rule_id, asset, severity FROM results "
+                               "WHERE run_id = ? AND outcome = 'FAIL'", (run_id,))
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}

@@ -1,0 +1,102 @@
+"""Drift between two runs: new, resolved and persisting failures, first-seen dates and age."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from phiguard._util.times import parse_time
+from phiguard.store.db import Run, Store
+
+__all__ = ["Change", "Drift", "drift", "mean_time_to_remediate"]
+
+
+@dataclass(frozen=True)
+class Change:
+    rule_id: str
+    asset: str
+    severity: str
+    first_seen: str  # recorded_at of the first run of the unbroken failing streak
+    age_days: float
+
+
+@dataclass
+class Drift:
+    before: Run | None
+    after: Run
+    new: list[Change] = field(default_factory=list)
+    resolved: list[Change] = field(default_factory=list)
+    persisting: list[Change] = field(default_factory=list)
+
+
+def _when(run: Run) -> datetime:
+    parsed = parse_time(run.snapshot_time or run.recorded_at) or parse_time(run.recorded_at)
+    assert parsed is not None
+    return parsed
+
+
+def _first_seen(store: Store, runs: list[Run], upto: int) -> dict[str, Run]:
+    """For each failure of runs[upto], the first run of its unbroken streak of failing."""
+    open_ = set(store.failing(runs[upto].id))
+    first = {fp: runs[upto] for fp in open_}
+    for i in range(upto - 1, -1, -1):
+        if not open_:
+            break
+        still = open_ & set(store.failing(runs[i].id))
+        for fp in still:
+            first[fp] = runs[i]
+        open_ = still
+    return first
+
+
+def drift(store: Store, before: int | None = None, after: int | None = None) -> Drift:
+    """Drift from run `before` to run `after` (default: the last two runs)."""
+    runs = store.runs()
+    if not runs:
+        from phiguard.errors import StoreError
+
+        raise StoreError(f"{store.path}: no runs recorded yet")
+    ids = [r.id for r in runs]
+    b_index = ids.index(store.run(after).id) if after is not None else len(runs) - 1
+    if before is not None:
+        a_index: int | None = ids.index(store.run(before).id)
+    else:
+        a_index = b_index - 1 if b_index > 0 else None
+    out = Drift(runs[a_index] if a_index is not None else None, runs[b_index])
+    now = _when(runs[b_index])
+    after_fail = store.failing(runs[b_index].id)
+    before_fail = store.failing(runs[a_index].id) if a_index is not None else {}
+    first = _first_seen(store, runs, b_index)
+    for fp, (rule, asset, sev) in sorted(after_fail.items(), key=lambda kv: kv[1]):
+        seen = first[fp]
+        change = Change(rule, asset, sev, seen.snapshot_time or seen.recorded_at,
+                        round((now - _when(seen)).total_seconds() / 86400, 1))
+        (out.persisting if fp in before_fail else out.new).append(change)
+    if a_index is not None:
+        earlier = _first_seen(store, runs, a_index)
+        for fp, (rule, asset, sev) in sorted(before_fail.items(), key=lambda kv: kv[1]):
+            if fp not in after_fail:
+                seen = earlier[fp]
+                out.resolved.append(Change(rule, asset, sev, seen.snapshot_time or
+                                           seen.recorded_at,
+                                           round((now - _when(seen)).total_seconds() / 86400,
+                                                 1)))
+    return out
+
+
+def mean_time_to_remediate(store: Store) -> dict[str, float]:
+    """Mean days from first failing to the first run without the failure, per rule area
+    (the rule id's prefix: TLS, MFA, ...), over every failure resolved in the history."""
+    runs = store.runs()
+    spans: dict[str, list[float]] = {}
+    streak: dict[str, tuple[str, Run]] = {}
+    for run in runs:
+        failing = store.failing(run.id)
+        for fp, (rule, _asset, _sev) in failing.items():
+            streak.setdefault(fp, (rule, run))
+        for fp in [fp for fp in streak if fp not in failing]:
+            rule, since = streak.pop(fp)
+            area = rule.split("-")[0]
+            spans.setdefault(area, []).append((_when(run) - _when(since)).total_seconds()
+                                              / 86400)
+    return {area: round(sum(v) / len(v), 1) for area, v in sorted(spans.items())}
