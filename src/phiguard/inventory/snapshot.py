@@ -8,11 +8,12 @@ hands out each judged asset with its policies merged in.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import multiprocessing
 import re
-import sys
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -266,6 +267,46 @@ def _same_content(files: SnapshotFiles, key: int, item: RawItem, kind: str,
 RANGE_BYTES = 16 * 1024 * 1024  # uncompressed NDJSON is read in byte ranges of about this
 
 
+_KIND_CODES = {RESOURCE: 0, IAM_POLICY: 1, ORG_POLICY: 2, ACCESS_POLICY: 3}
+_KINDS = (RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY)
+DIGEST_BYTES = 17  # a flag byte (r: of the raw line, c: of the normalized content) + 16
+
+
+class _Entries:
+    """(name, content type) occurrences in compact arrays: one per record and content type.
+
+    A million of them cost about 40 MiB here, against several times that as Python objects
+    (and those would fragment the heap the workers later share).
+    """
+
+    __slots__ = ("digests", "files", "keys", "kinds", "numbers", "type_ids", "type_names")
+
+    def __init__(self) -> None:
+        self.keys = array("q")        # hash((name, content type))
+        self.digests = bytearray()    # DIGEST_BYTES each
+        self.numbers = array("q")     # record number (in the range; absolute once merged)
+        self.kinds = bytearray()      # _KIND_CODES
+        self.type_ids = array("l")    # into type_names
+        self.files = array("l")       # file ordinal (merged entries only)
+        self.type_names: dict[str, int] = {}
+
+    def add(self, key: int, digest: bytes, number: int, asset_type: str, kind: str) -> None:
+        self.keys.append(key)
+        self.digests += digest
+        self.numbers.append(number)
+        self.kinds.append(_KIND_CODES[kind])
+        type_id = self.type_names.get(asset_type)
+        if type_id is None:
+            type_id = self.type_names[asset_type] = len(self.type_names)
+        self.type_ids.append(type_id)
+
+    def digest(self, i: int) -> bytes:
+        return bytes(self.digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 @dataclass
 class _Range:
     """What one byte range (or one whole file) of pass 1 found, in positions relative to it."""
@@ -275,9 +316,7 @@ class _Range:
     end: int
     lines: int = 0
     records: int = 0
-    # (hash of (name, content type), content digest, record number in the range, asset type,
-    # content type)
-    entries: list[tuple[int, bytes, int, str, str]] = field(default_factory=list)
+    entries: _Entries = field(default_factory=_Entries)
     parsed: dict[int, Record] = field(default_factory=dict)  # records kept whole, by number
     latest: datetime | None = None
     projects: list[tuple[str | None, str | None, dict[str, str], tuple[str, ...]]] = field(
@@ -302,7 +341,6 @@ def _scan(items: Iterable[RawItem], wanted: set[str], result: _Range,
     projects = ProjectIndex()
     latest: datetime | None = None
     best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
-    intern = sys.intern
     try:
         for item in items:
             result.records = item.index
@@ -313,8 +351,8 @@ def _scan(items: Iterable[RawItem], wanted: set[str], result: _Range,
                 name, asset_type, update_time, ancestors = raw_env
                 raw = item.raw or b""
                 digest = b"r" + hashlib.blake2b(raw.strip(), digest_size=16).digest()
-                result.entries.append((hash((name, RESOURCE)), digest, item.index,
-                                       intern(asset_type), RESOURCE))
+                result.entries.add(hash((name, RESOURCE)), digest, item.index, asset_type,
+                                   RESOURCE)
                 _learn_from_name(projects, name, ancestors)
             else:
                 value = _value(item)
@@ -322,16 +360,16 @@ def _scan(items: Iterable[RawItem], wanted: set[str], result: _Range,
                 if light is not None:
                     name, asset_type = light.name, light.asset_type
                     update_time, ancestors = light.update_time, light.ancestors
-                    result.entries.append((hash((name, RESOURCE)), _light_digest(light, item),
-                                           item.index, intern(asset_type), RESOURCE))
+                    result.entries.add(hash((name, RESOURCE)), b"c" + _light_digest(light, item),
+                                       item.index, asset_type, RESOURCE)
                     _learn_from_name(projects, name, ancestors)
                 else:
                     record = parse_record(value, item.file, item.line)
                     update_time = record.update_time
                     for kind in sorted(record.kinds):
-                        result.entries.append((hash((record.name, kind)),
-                                               _content_digest(record, kind, item), item.index,
-                                               intern(record.asset_type), kind))
+                        result.entries.add(hash((record.name, kind)),
+                                           b"c" + _content_digest(record, kind, item),
+                                           item.index, record.asset_type, kind)
                     if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
                         result.parsed[item.index] = _project(record, fields or {})
                     learn_project(projects, record.to_asset())
@@ -418,6 +456,67 @@ def _item_at(files: SnapshotFiles, file: str, index: int) -> RawItem:
     raise SnapshotError(f"record {index} vanished while reading", file=file)
 
 
+def _absorb(into: _Entries, part: _Entries, file_id: int, records_before: int) -> None:
+    """Append a range's entries with absolute record numbers and global type ids."""
+    into.keys.extend(part.keys)
+    into.digests += part.digests
+    into.kinds += part.kinds
+    into.numbers.extend(n + records_before for n in part.numbers)
+    into.files.extend([file_id] * len(part.keys))
+    remap = {}
+    for name, local in part.type_names.items():
+        global_id = into.type_names.get(name)
+        if global_id is None:
+            global_id = into.type_names[name] = len(into.type_names)
+        remap[local] = global_id
+    into.type_ids.extend(remap[t] for t in part.type_ids)
+
+
+def _duplicates(entries: _Entries, file_names: list[str], files: SnapshotFiles,
+                wanted: frozenset[str]) -> tuple[set[int], array[int]]:
+    """Entries that repeat an earlier (name, content type): identical content is a duplicate;
+    different content is a conflict, reported at the earliest place it occurs. Also gives the
+    sorted keys, for membership tests."""
+    keys = entries.keys
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: ties stay in input order
+    duplicates: set[int] = set()
+    conflicts: list[int] = []
+    i = 0
+    total = len(order)
+    while i < total:
+        first = order[i]
+        j = i + 1
+        while j < total and keys[order[j]] == keys[first]:
+            j += 1
+        if j - i > 1:
+            first_digest = entries.digest(first)
+            for later in order[i + 1:j]:
+                digest = entries.digest(later)
+                if digest != first_digest and not (
+                        (digest[:1] == b"r" or first_digest[:1] == b"r")
+                        and _same_content(files, keys[later],
+                                          _item_at(files, file_names[entries.files[later]],
+                                                   entries.numbers[later]),
+                                          _KINDS[entries.kinds[later]], set(wanted))):
+                    conflicts.append(later)
+                duplicates.add(later)
+        i = j
+    if conflicts:
+        worst = min(conflicts)  # entries are in input order: the earliest conflict
+        item = _item_at(files, file_names[entries.files[worst]], entries.numbers[worst])
+        kind = _KINDS[entries.kinds[worst]]
+        first_place = _find_first(files, keys[worst], item)
+        raise SnapshotError(
+            f"conflicting duplicate: {decode(item).name} ({kind}) differs from the record at "
+            f"{first_place}", file=item.file, line=item.line)
+    return duplicates, array("q", (keys[k] for k in order))
+
+
+def _contains_sorted(values: array[int], key: int) -> bool:
+    at = bisect.bisect_left(values, key)
+    return at < len(values) and values[at] == key
+
+
 def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
                  at_most_time: datetime | None = None, jobs: int = 1,
                  fields: Fields | None = None) -> LoadedContext:
@@ -428,8 +527,6 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     global _FIELDS
     _FIELDS = dict(fields or {})
     wanted = frozenset(context_types) | HIERARCHY_TYPES
-    # (name, content type) -> digest of that content; keyed by hash to bound memory
-    seen: dict[int, bytes] = {}
     skip: set[tuple[str, int]] = set()
     policies: dict[str, Record] = {}
     context: dict[str, Record] = {}
@@ -439,6 +536,10 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     records = 0
     segments: dict[str, list[tuple[int, int, int]]] = {}
     before: dict[str, tuple[int, int]] = {}  # file -> (lines, records) of its earlier ranges
+    entries = _Entries()
+    file_names: list[str] = []
+    file_ids: dict[str, int] = {}
+    parsed: list[tuple[int, int, Record]] = []  # (file id, record index, record), input order
     for part in _pass1(files, wanted, jobs):
         lines_before, records_before = before.get(part.file, (0, 0))
         if part.error is not None:
@@ -449,35 +550,13 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
             raise error
         if part.start >= 0:
             segments.setdefault(part.file, []).append((part.start, lines_before, records_before))
-        fresh: dict[int, set[str]] = {}
-        for key, digest, number, asset_type, kind in part.entries:
-            prior = seen.get(key)
-            if prior is None:
-                seen[key] = digest
-                fresh.setdefault(number, set()).add(kind)
-                if kind == RESOURCE:
-                    counts[asset_type] += 1
-                continue
-            index = records_before + number
-            if prior != digest:
-                item = _item_at(files, part.file, index)
-                if not ((prior[:1] == b"r" or digest[:1] == b"r")
-                        and _same_content(files, key, item, kind, set(wanted))):
-                    first = _find_first(files, key, item)
-                    raise SnapshotError(
-                        f"conflicting duplicate: {decode(item).name} ({kind}) differs from the "
-                        f"record at {first}", file=item.file, line=item.line)
-            if kind == RESOURCE:
-                skip.add((part.file, index))  # judged once, where it first appeared
+        file_id = file_ids.get(part.file)
+        if file_id is None:
+            file_id = file_ids[part.file] = len(file_names)
+            file_names.append(part.file)
+        _absorb(entries, part.entries, file_id, records_before)
         for number, record in part.parsed.items():
-            new = fresh.get(number, set())
-            policy_kinds = frozenset(new - {RESOURCE})
-            if policy_kinds:
-                piece = _policy_part(record, policy_kinds)
-                prior_part = policies.get(record.name)
-                policies[record.name] = merge_records(prior_part, piece) if prior_part else piece
-            if RESOURCE in new and record.asset_type in wanted:
-                context[record.name] = _resource_part(record)
+            parsed.append((file_id, records_before + number, record))
         for number_, id_, labels, ancestors in part.projects:
             projects.learn(number=number_, project_id=id_, labels=labels or None,
                            ancestors=ancestors)
@@ -485,6 +564,26 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
             latest = part.latest
         records += part.records
         before[part.file] = (lines_before + part.lines, records_before + part.records)
+    duplicates, sorted_keys = _duplicates(entries, file_names, files, wanted)
+    names = {v: k for k, v in entries.type_names.items()}
+    for i, kind in enumerate(entries.kinds):
+        if kind == 0 and i not in duplicates:
+            counts[names[entries.type_ids[i]]] += 1
+    repeated = {(entries.files[i], entries.numbers[i], _KINDS[entries.kinds[i]])
+                for i in duplicates}
+    for file_id, index in {(entries.files[i], entries.numbers[i]) for i in duplicates
+                           if entries.kinds[i] == 0}:
+        skip.add((file_names[file_id], index))  # judged once, where it first appeared
+    for file_id, index, record in parsed:
+        new = {k for k in record.kinds if (file_id, index, k) not in repeated}
+        policy_kinds = frozenset(new - {RESOURCE})
+        if policy_kinds:
+            piece = _policy_part(record, policy_kinds)
+            prior_part = policies.get(record.name)
+            policies[record.name] = merge_records(prior_part, piece) if prior_part else piece
+        if RESOURCE in new and record.asset_type in wanted:
+            context[record.name] = _resource_part(record)
+    del parsed, entries
     users: list[Asset] = []
     for path in files.user_files:
         users.extend(read_users(path))
@@ -495,7 +594,8 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                                 file=user.source.file if user.source else None,
                                 line=user.source.line if user.source else None)
         seen_users.add(user.name)
-    policy_only = [name for name in policies if hash((name, RESOURCE)) not in seen]
+    policy_only = [name for name in policies
+                   if not _contains_sorted(sorted_keys, hash((name, RESOURCE)))]
     held = []
     for name, record in context.items():
         policy = policies.get(name)
