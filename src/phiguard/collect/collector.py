@@ -42,7 +42,8 @@ class CollectOptions:
 
     parents: list[str]  # organizations/N, folders/N or projects/ID
     output: Path
-    asset_types: list[str] = field(default_factory=list)  # empty: every type
+    # content type -> asset types to list; a missing or empty entry lists every type
+    asset_types: dict[str, list[str]] = field(default_factory=dict)
     content_types: tuple[str, ...] = CONTENT_TYPES
     directory_customer: str | None = None
     concurrency: int = 4
@@ -137,7 +138,8 @@ class _Run:
         try:
             with path.open("w", encoding="utf-8") as out:
                 pages = list_asset_pages(client, shard.parent, shard.content_type,
-                                         opts.asset_types, self.read_time,
+                                         opts.asset_types.get(shard.content_type, []),
+                                         self.read_time,
                                          page_size=opts.page_size, policy=opts.retry,
                                          timeout=opts.timeout, on_retry=self._retried(shard))
                 for records, read_time in pages:
@@ -174,25 +176,32 @@ class _Run:
         client = self.clients.asset()
         done: list[_Shard] = []
         pending = list(shards)
-        # Until the API has told us its read time, list serially; then every other listing
-        # asks for that same time, concurrently.
-        while pending and self.read_time is None:
-            done.append(self.list_shard(client, pending.pop(0)))
-        with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
-            futures: list[Future[_Shard]] = [pool.submit(self.list_shard, client, s)
-                                             for s in pending]
-            done.extend(f.result() for f in futures)
+        try:
+            # Until the API has told us its read time, list serially; then every other
+            # listing asks for that same time, concurrently.
+            while pending and self.read_time is None:
+                done.append(self.list_shard(client, pending.pop(0)))
+            with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
+                futures: list[Future[_Shard]] = [pool.submit(self.list_shard, client, s)
+                                                 for s in pending]
+                done.extend(f.result() for f in futures)
+        finally:
+            client.transport.close()
         return sorted(done, key=shards.index)
 
     def hierarchy(self) -> dict[str, Any] | None:
         opts = self.options
+        folders, projects = self.clients.folders(), self.clients.projects()
         try:
-            tree = list_hierarchy(self.clients.folders(), self.clients.projects(),
-                                  opts.parents, policy=opts.retry, timeout=opts.timeout)
+            tree = list_hierarchy(folders, projects, opts.parents, policy=opts.retry,
+                                  timeout=opts.timeout)
         except Exception as exc:
             self.gap("resourcemanager", "folders and projects", exc,
                      "scope and ancestry come from Cloud Asset records only")
             return None
+        finally:
+            folders.transport.close()
+            projects.transport.close()
         self.log(f"resource manager: {len(tree['folders'])} folders, "
                  f"{len(tree['projects'])} projects")
         return tree
@@ -202,12 +211,15 @@ class _Run:
         if customer is None:
             return {"source": "directory", "status": "not requested (no --directory-customer)",
                     "records": 0}
+        directory = self.clients.directory()
         try:
-            users = list_users(self.clients.directory(), customer, policy=self.options.retry)
+            users = list_users(directory, customer, policy=self.options.retry)
         except Exception as exc:
             self.gap("directory", f"users of customer {customer}", exc,
                      "rules on directory users (2-Step Verification) report UNKNOWN")
             return None
+        finally:
+            directory.close()
         path = self.tmp / USERS_FILE
         doc = {"kind": "admin#directory#users", "users": users}
         path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -274,7 +286,8 @@ def _manifest(options: CollectOptions, shards: list[_Shard], hierarchy: dict[str
         "tool": "phiguard",
         "tool_version": __version__,
         "content_types": list(options.content_types),
-        "asset_types_requested": list(options.asset_types) or "*",
+        "asset_types_requested": {c: options.asset_types.get(c) or "*"
+                                  for c in options.content_types},
         "sources": sources,
         "asset_types": dict(sorted(types.items())),
         "coverage_gaps": run.gaps,

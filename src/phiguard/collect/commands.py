@@ -36,16 +36,18 @@ def scope_parents(org: str | None, folder: str | None, projects: tuple[str, ...]
     return [f"projects/{p.removeprefix('projects/')}" for p in projects]
 
 
-def asset_types_for(pack: RulePack, config: Config) -> list[str]:
-    """The asset types the enabled rules judge or join to; empty (every type) when a rule
-    applies to `*`."""
+def asset_types_for(pack: RulePack, config: Config) -> dict[str, list[str]]:
+    """Per content type, the asset types the enabled rules judge or join to; an empty list
+    (every type) for the content types a rule on `*` reads."""
+    from phiguard.collect.sources import CONTENT_TYPES
     from phiguard.policy.engine import Engine
 
     engine = Engine(pack.rules, params=config.params, enable=config.enable,
                     disable=config.disable)
-    if engine.any_type_needs() is not None:
-        return []
-    return sorted(set(engine.subject_types()) | engine.context_types())
+    types = sorted(set(engine.subject_types()) | engine.context_types())
+    needs = engine.any_type_needs()
+    every = set(CONTENT_TYPES) if needs == frozenset() else set(needs or ())
+    return {c: ([] if c in every else types) for c in CONTENT_TYPES}
 
 
 def _logger() -> Callable[[str], None]:
@@ -81,10 +83,12 @@ def _run_collect(parents: list[str], output: Path, pack: RulePack, config: Confi
                  asset_types: tuple[str, ...], directory_customer: str | None,
                  concurrency: int) -> dict[str, Any]:
     from phiguard.collect.collector import CollectOptions, collect
+    from phiguard.collect.sources import CONTENT_TYPES
     from phiguard.collect.clients import Clients
 
     options = CollectOptions(parents, output,
-                             asset_types=list(asset_types) or asset_types_for(pack, config),
+                             asset_types=({c: list(asset_types) for c in CONTENT_TYPES}
+                                          if asset_types else asset_types_for(pack, config)),
                              directory_customer=directory_customer, concurrency=concurrency)
     log = _logger()
     manifest = collect(Clients.from_env(), options, log)
