@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from emulator import Emulator
 
+from emulator import Emulator
 from phiguard.cli import main
 from phiguard.collect.clients import Clients
 from phiguard.collect.collector import CollectOptions, collect
