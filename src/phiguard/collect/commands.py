@@ -82,9 +82,9 @@ def _scope_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _run_collect(parents: list[str], output: Path, pack: RulePack, config: Config,
                  asset_types: tuple[str, ...], directory_customer: str | None,
                  concurrency: int) -> dict[str, Any]:
+    from phiguard.collect.clients import Clients
     from phiguard.collect.collector import CollectOptions, collect
     from phiguard.collect.sources import CONTENT_TYPES
-    from phiguard.collect.clients import Clients
 
     options = CollectOptions(parents, output,
                              asset_types=({c: list(asset_types) for c in CONTENT_TYPES}
