@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emulator.server import Emulator  # noqa: E402  (needs the path above)
+from emulator.server import Emulator  # importable through the path above
 
 root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("fixtures/orgs/demo-health")
 with Emulator(root) as emu:
