@@ -94,7 +94,7 @@ class Inventory:
                 self._node_policies[ref_key(owner.name)] = owner
         self._referrers: dict[tuple[tuple[str, ...], str], dict[str, list[Asset]]] = {}
         self._in_project: dict[tuple[str, ...], dict[str, list[Asset]]] = {}
-        self._grants: dict[str, list[dict[str, Any]]] | None = None
+        self._grants: dict[str, list[tuple[dict[str, Any], str, str]]] | None = None
         self._facts: dict[str, dict[str, Any]] = {}
 
     def _add(self, asset: Asset) -> None:
@@ -361,24 +361,26 @@ class Inventory:
             self._grants = self._build_grants()
         out: list[dict[str, Any]] = []
         for member in members:
-            for grant in self._grants.get(member, ()):
-                if within == "phi" and not self._resource_is_phi(grant["resource"]):
+            for binding, resource, spelled in self._grants.get(member, ()):
+                if within == "phi" and not self._resource_is_phi(resource):
                     continue
+                grant = {"role": binding["role"], "resource": resource, "member": spelled}
+                if "condition" in binding:
+                    grant["condition"] = binding["condition"]
                 out.append(grant)
         return out
 
-    def _build_grants(self) -> dict[str, list[dict[str, Any]]]:
-        index: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    def _build_grants(self) -> dict[str, list[tuple[dict[str, Any], str, str]]]:
+        # (binding, resource, member as written): the bindings themselves are shared, not
+        # copied, so the index stays small on an organization with many policies.
+        index: dict[str, list[tuple[dict[str, Any], str, str]]] = defaultdict(list)
         for owner in self._policy_owners.values():
             for binding in (owner.iam_policy or {}).get("bindings", ()):
                 members = binding["members"]
                 for member in members if isinstance(members, list) else ():
                     if not isinstance(member, str):
                         continue  # a plan value known only after apply
-                    grant = {"role": binding["role"], "resource": owner.name, "member": member}
-                    if "condition" in binding:
-                        grant["condition"] = binding["condition"]
-                    index[member.lower()].append(grant)
+                    index[sys.intern(member.lower())].append((binding, owner.name, member))
         return index
 
     def _resource_is_phi(self, name: str) -> bool:
