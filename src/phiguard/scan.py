@@ -39,7 +39,7 @@ CHUNK = 2000  # records per task when the parent reads them (gzip, JSON document
 NOTABLE_PER_TASK = 500
 # Workers are replaced after this many tasks: their heaps, and the pages they copied from the
 # parent, go back to the system instead of growing through a long scan.
-MAX_TASKS_PER_WORKER = 2
+MAX_TASKS_PER_WORKER = 4
 
 # A task: (file, byte offset, lines before, records before, end offset) of an uncompressed
 # NDJSON shard, which the worker reads itself; or records the parent read.

@@ -264,7 +264,7 @@ def _same_content(files: SnapshotFiles, key: int, item: RawItem, kind: str,
     return False
 
 
-RANGE_BYTES = 16 * 1024 * 1024  # uncompressed NDJSON is read in byte ranges of about this
+RANGE_BYTES = 8 * 1024 * 1024  # uncompressed NDJSON is read in byte ranges of about this
 
 
 _KIND_CODES = {RESOURCE: 0, IAM_POLICY: 1, ORG_POLICY: 2, ACCESS_POLICY: 3}
