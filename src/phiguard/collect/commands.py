@@ -160,6 +160,7 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
         from phiguard.scan import Scan
         from phiguard.store.db import Store
         from phiguard.store.drift import drift
+        from phiguard.store.trend import trend_view
 
         parents = scope_parents(org, folder, projects)
         pack = cli._load_pack(rules)
@@ -177,18 +178,19 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
             job = Scan([target], pack, config)
             run_info = job.run_info()
             tally = Tally()
+            findings = list(tally.watch(job.findings()))
+            with Store(store_path) as store:  # the history this run is reported against
+                trend = trend_view(store, findings)
             if bundle is not None:
                 from phiguard.report.bundle import write_bundle
 
-                findings = write_bundle(bundle, run_info, tally.watch(job.findings()), pack,
-                                        lambda: job.waivers, config_file=config_path)
-            else:
-                findings = list(tally.watch(job.findings()))
+                findings = write_bundle(bundle, run_info, findings, pack, lambda: job.waivers,
+                                        config_file=config_path, trend=trend)
             if output is not None:
                 from phiguard.report.html_report import render_html
 
                 with cli._output(output) as out:
-                    render_html(out, findings, run_info, pack, job.waivers)
+                    render_html(out, findings, run_info, pack, job.waivers, trend=trend)
         finally:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)

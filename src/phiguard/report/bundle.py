@@ -97,7 +97,8 @@ def _public_b64(public_key: Any) -> str:
 def write_bundle(target: Path, run: Mapping[str, Any], findings: Iterable[Finding],
                  pack: RulePack, waivers: Callable[[], Sequence[Mapping[str, Any]]], *,
                  config_file: Path | None = None, sign_key: Path | None = None,
-                 now: datetime | None = None) -> list[Finding]:
+                 now: datetime | None = None,
+                 trend: Mapping[str, Any] | None = None) -> list[Finding]:
     """Write the bundle at `target` atomically and return the findings it holds."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"--bundle {target}: exists and is not an empty directory")
@@ -114,7 +115,7 @@ def write_bundle(target: Path, run: Mapping[str, Any], findings: Iterable[Findin
             write_findings(out, dict(run), _keep(findings, kept), Tally(keep=0),
                            lambda: [dict(w) for w in waivers()])
         with (tmp / "report.html").open("w", encoding="utf-8") as out:
-            render_html(out, kept, run, pack, list(waivers()), generated_at=created)
+            render_html(out, kept, run, pack, list(waivers()), generated_at=created, trend=trend)
         (tmp / "config.json").write_bytes(_dump(run.get("config") or {}))
         inputs = [dict(i) for i in run.get("inputs") or []]
         if config_file is not None:
