@@ -44,7 +44,7 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
                    counts.get(area, 0)) for j, (_, counts) in enumerate(columns)]
         series.append({"area": area, "color": PALETTE[i % len(PALETTE)], "points": points,
                        "polyline": " ".join(f"{x},{y}" for x, y, _ in points)})
-    changes: dict[str, list[dict[str, str]]] | None = None
+    changes: dict[str, Any] | None = None
     if runs:
         before = store.failing(runs[-1].id)
         new = [current[k] for k in sorted(current) if k not in before]
