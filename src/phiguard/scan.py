@@ -26,7 +26,7 @@ from phiguard.config import Config, Waiver
 from phiguard.errors import UsageError
 from phiguard.findings import Finding
 from phiguard.inventory.readers import RawItem, SnapshotFiles, discover, iter_ndjson_range, iter_raw
-from phiguard.inventory.snapshot import LoadedContext, load_context, materialize
+from phiguard.inventory.snapshot import LoadedContext, decode, iter_items, load_context, materialize
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import RulePack
 from phiguard.policy.waivers import WaiverBook
@@ -130,6 +130,10 @@ class Scan:
                                    jobs=self.jobs, fields=self.engine.context_fields())
         now = at or self.loaded.read_time
         if now is None:
+            # Pass 1 does not decode every line; a malformed record (a truncated export has
+            # no update_time to find) is the error to report, not the missing read time.
+            for item in iter_items(self.files):
+                decode(item)
             raise UsageError("the snapshot has no read time (no manifest and no update_time): "
                              "pass --at TIMESTAMP")
         self.now = now

@@ -48,15 +48,29 @@ def write_findings(out: IO[str], run: dict[str, Any], findings: Iterable[Finding
 
 
 def read_findings(path: str) -> dict[str, Any]:
-    """Load a findings document written by `write_findings`, checking its schema."""
+    """Load a findings document written by `write_findings`, checking its schema and fields."""
+    from phiguard.report.validate import check_findings_doc
+
     try:
         with open(path, "rb") as fh:
-            doc = orjson.loads(fh.read())
+            raw = fh.read()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=path) from None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"not valid UTF-8 (byte {exc.start})", file=path, line=line) from None
+    try:
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc}", file=path) from None
+        if not raw.strip():
+            raise InputError("empty file (expected a phiguard findings JSON document)",
+                             file=path) from None
+        raise InputError(f"invalid JSON: {exc.msg}", file=path, line=exc.lineno,
+                         column=exc.colno) from None
     if not isinstance(doc, dict) or doc.get("schema") != FINDINGS_SCHEMA:
         raise InputError(f"not a phiguard findings file (expected schema {FINDINGS_SCHEMA})",
                          file=path)
+    check_findings_doc(doc, raw, path)
     return doc

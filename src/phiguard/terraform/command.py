@@ -37,7 +37,7 @@ FORMATS = ("text", "json", "markdown", "sarif")
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="text",
               show_default=True)
 @click.option("--output", "-o", help="Write here instead of stdout (atomically).")
-@click.option("--tf-root", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--tf-root", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Terraform root directory: point findings at the .tf file and line.")
 @click.option("--fail-on", type=click.Choice(("critical", "high", "medium", "low", "info",
                                               "none")),

@@ -20,6 +20,7 @@ from phiguard.errors import InputError
 __all__ = ["Plan", "PlanError", "ResourceChange", "load_plan", "parse_plan"]
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?$")
+_ACTIONS = frozenset({"no-op", "create", "read", "update", "delete", "forget"})
 # `module.a["x"].module.b[0].google_x.y["k"]`: the module path, then type.name, then the key.
 _ADDRESS = re.compile(r"^(?P<module>(?:module\.[^.\[]+(?:\[[^\]]*\])?\.)*)"
                       r"(?P<type>[^.\[]+)\.(?P<name>[^.\[]+)(?P<index>\[[^\]]*\])?$")
@@ -91,6 +92,8 @@ def _fail(file: str, what: str) -> PlanError:
 
 def _check_version(doc: dict[str, Any], file: str) -> str:
     version = doc.get("format_version")
+    if version is not None and not isinstance(version, str):
+        raise _fail(file, f"format_version must be a string like \"1.2\", got {version!r}")
     if not isinstance(version, str):
         raise _fail(file, "not a Terraform plan: no format_version (expected the output of "
                           "`terraform show -json PLANFILE`)")
@@ -131,6 +134,10 @@ def _change(item: Any, i: int, file: str) -> ResourceChange | None:
     actions = change.get("actions")
     if not isinstance(actions, list) or not actions or not all(isinstance(a, str) for a in actions):
         raise _fail(file, f"{where} ({address}) has no change.actions list")
+    unknown_actions = [a for a in actions if a not in _ACTIONS]
+    if unknown_actions:
+        raise _fail(file, f"{where} ({address}) change.actions has {unknown_actions[0]!r} "
+                          f"(expected {', '.join(sorted(_ACTIONS))})")
     module = item.get("module_address") or ""
     index = item.get("index")
     if "index" not in item:
@@ -142,6 +149,9 @@ def _change(item: Any, i: int, file: str) -> ResourceChange | None:
         value = change.get(key)
         if value is not None and not isinstance(value, dict):
             raise _fail(file, f"{where} ({address}) change.{key} must be an object or null")
+    unknown = change.get("after_unknown")
+    if unknown is not None and not isinstance(unknown, dict | bool):
+        raise _fail(file, f"{where} ({address}) change.after_unknown must be an object")
     return ResourceChange(
         address=address, module=module, type=rtype, name=name, index=index,
         actions=tuple(actions), before=change.get("before"), after=change.get("after"),
@@ -245,14 +255,25 @@ def parse_plan(raw: bytes, file: str) -> Plan:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise _fail(file, f"not JSON: {exc}") from None
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise PlanError(f"not valid UTF-8 (byte {bad.start})", file=file,
+                            line=raw.count(b"\n", 0, bad.start) + 1) from None
+        if not raw.strip():
+            raise _fail(file, "empty file (expected the output of "
+                              "`terraform show -json PLANFILE`)") from None
+        raise PlanError(f"not JSON: {exc.msg}", file=file, line=exc.lineno,
+                        column=exc.colno) from None
     if not isinstance(doc, dict):
         raise _fail(file, "not a Terraform plan: the document is not a JSON object")
     version = _check_version(doc, file)
     if "resource_changes" not in doc and "planned_values" not in doc:
         raise _fail(file, "not a Terraform plan: neither resource_changes nor planned_values "
                           "(a state file? use `terraform show -json PLANFILE`)")
-    raw_changes = doc.get("resource_changes") or []
+    raw_changes = doc.get("resource_changes")
+    if raw_changes is None:
+        raw_changes = []
     if not isinstance(raw_changes, list):
         raise _fail(file, "resource_changes must be a list")
     changes: list[ResourceChange] = []
@@ -272,6 +293,8 @@ def parse_plan(raw: bytes, file: str) -> Plan:
         by_address[change.address] = change
         instances.setdefault(f"{change.module}|{change.type}.{change.name}", []).append(change)
     planned = doc.get("planned_values")
+    if planned is not None and not isinstance(planned, dict):
+        raise _fail(file, "planned_values must be an object")
     if isinstance(planned, dict):
         _add_unchanged(planned.get("root_module"), changes, by_address, instances)
     refs = References()
