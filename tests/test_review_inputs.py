@@ -151,3 +151,35 @@ def test_plan_tf_root_must_exist(tmp_path: Path) -> None:
     result = _run("plan", str(PLANS / "lb-tls.json"), "--tf-root", str(tmp_path / "nope"))
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+# collect, history -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["--org", "my-org"], ["--folder", "folders/eng"]])
+def test_collect_scope_must_be_numeric(tmp_path: Path, args: list[str]) -> None:
+    """A non-numeric organization or folder id is a usage error before any call (the emulator
+    used to answer `--org abc` with the whole demo organization)."""
+    line = _error(_run("collect", *args, "--output", str(tmp_path / "snap")))
+    assert "expected the numeric id" in line
+    assert not (tmp_path / "snap").exists()
+
+
+def test_history_refuses_another_applications_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    assert "not a phiguard store" in _error(_run("history", "--store", str(path)))
+
+
+# rules ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [["rules", "test"], ["scan", str(DEMO), "--rules"]])
+def test_a_rule_directory_without_rules_is_an_error(tmp_path: Path, command: list[str]) -> None:
+    """`--rules` at a directory holding no rule used to judge nothing and exit 0."""
+    empty = tmp_path / "my-rules"
+    empty.mkdir()
+    assert "no rules found" in _error(_run(*command, str(empty)))

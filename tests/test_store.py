@@ -68,6 +68,22 @@ def test_store_from_a_newer_phiguard_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
+def test_another_applications_database_is_not_migrated_into(tmp_path: Path) -> None:
+    """`--store` pointing at some other SQLite file is refused, and the file is left as it was
+    (it used to gain phiguard's tables and WAL mode, even from `history`)."""
+    path = tmp_path / "app.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE accounts (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match=r"not a phiguard store.*accounts"):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["accounts"]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    db.close()
+
+
 def test_run_that_fails_midway_records_nothing(tmp_path: Path) -> None:
     """An error while the findings stream is read rolls the whole run back."""
     def findings() -> Iterator[Finding]:

@@ -29,6 +29,11 @@ def scope_parents(org: str | None, folder: str | None, projects: tuple[str, ...]
     if sum(given) != 1:
         raise UsageError("give exactly one scope: --org N, --folder N or --project ID "
                          "(repeatable)")
+    for flag, value, prefix in (("--org", org, "organizations/"), ("--folder", folder, "folders/")):
+        if value and not value.removeprefix(prefix).isdigit():
+            raise UsageError(f"{flag} {value!r}: expected the numeric id (e.g. 123456789012), "
+                             "as `gcloud organizations list` / `gcloud resource-manager "
+                             "folders list` show it")
     if org:
         return [f"organizations/{org.removeprefix('organizations/')}"]
     if folder:

@@ -438,7 +438,11 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
     for root in roots:
         if not root.exists():
             raise RuleError("no such rule directory or file", file=str(root))
-        for path in _rule_files(root):
+        files = _rule_files(root)
+        if not files and not _find_controls([root]):
+            raise RuleError("no rules found (expected ID/rule.yaml folders or a rule.yaml)",
+                            file=str(root))
+        for path in files:
             rule = load_rule(path)
             if rule.id in seen:
                 raise RuleError(f"rule {rule.id} is also defined in {seen[rule.id]}",

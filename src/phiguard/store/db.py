@@ -83,11 +83,23 @@ class Store:
         self.path = path
         try:
             self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+            self._refuse_foreign()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a phiguard store ({exc})") from None
+
+    def _refuse_foreign(self) -> None:
+        """Another application's SQLite database is not migrated into (nor switched to WAL)."""
+        if self.version != 0:
+            return
+        tables = sorted(r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        if tables:
+            self.db.close()
+            raise StoreError(f"{self.path}: not a phiguard store (a SQLite database with other "
+                             f"tables: {', '.join(tables[:5])})")
 
     def __enter__(self) -> Store:
         return self
