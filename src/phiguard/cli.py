@@ -336,5 +336,14 @@ def _add_collect_commands() -> None:
 
 _add_collect_commands()
 
+
+def _add_fix_commands() -> None:
+    from phiguard.fix.commands import fix_group
+
+    main.add_command(fix_group)
+
+
+_add_fix_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from emulator.cloud import CloudState
+
 CONTENT_FILES = {
     "RESOURCE": "resources.ndjson",
     "IAM_POLICY": "iam_policy.ndjson",
@@ -27,7 +29,8 @@ CONTENT_FILES = {
 }
 CONTENT_ENUM = {"1": "RESOURCE", "2": "IAM_POLICY", "4": "ORG_POLICY", "5": "ACCESS_POLICY"}
 STATUS_NAMES = {403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE",
-                404: "NOT_FOUND", 400: "INVALID_ARGUMENT"}
+                404: "NOT_FOUND", 400: "INVALID_ARGUMENT", 409: "ABORTED",
+                412: "FAILED_PRECONDITION", 405: "METHOD_NOT_ALLOWED"}
 
 
 def _camel(key: str) -> str:
@@ -83,7 +86,9 @@ class _Org:
     project_numbers: dict[str, str] = field(default_factory=dict)
 
 
-def load_org(root: Path) -> _Org:
+def load_org(root: Path | None) -> _Org:
+    if root is None:  # only the mutable cloud state (fix tests)
+        return _Org("2026-01-01T00:00:00Z", {}, [], [], [])
     manifest = json.loads((root / "manifest.json").read_text())
     records: dict[str, list[dict[str, Any]]] = {}
     for content, name in CONTENT_FILES.items():
@@ -113,8 +118,9 @@ def load_org(root: Path) -> _Org:
 class Emulator:
     """`with Emulator(fixture_dir) as emu:` then point clients at `emu.base`."""
 
-    def __init__(self, root: Path, *, page_size: int = 50) -> None:
+    def __init__(self, root: Path | None = None, *, page_size: int = 50) -> None:
         self.org = load_org(root)
+        self.cloud = CloudState()
         self.default_page_size = page_size
         self.faults: list[Fault] = []
         self.requests: list[str] = []
@@ -223,6 +229,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        payload = json.loads(raw) if raw.strip() else {}
         query = parse_qs(parts.query)
         fault = self.emu.take_fault(parts.path, query)
         if fault is not None:
@@ -235,10 +244,11 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.status is not None:
                 self._send(fault.status, None)
                 return
-        status, body = self.emu.route(parts.path, query)
+        reply = self.emu.cloud.route(self.command, parts.path, query, payload)
+        status, body = reply if reply is not None else self.emu.route(parts.path, query)
         self._send(status, body)
 
-    do_POST = do_GET
+    do_POST = do_PATCH = do_PUT = do_GET
 
     def _send(self, status: int, body: Any) -> None:
         if status >= 400:

@@ -1,0 +1,160 @@
+"""`phiguard fix plan | show | apply | terraform`: click commands over the fix library."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["fix_group"]
+
+_debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _run(fn: Any, debug: bool) -> None:
+    from phiguard.cli import _run as run
+
+    run(fn, debug)
+
+
+@click.group("fix")
+def fix_group() -> None:
+    """Turn findings into a reviewed plan of API changes, and apply exactly that plan."""
+
+
+@fix_group.command("plan")
+@click.argument("findings", type=click.Path(path_type=Path))
+@click.option("--output", "-o", required=True, help="Write the plan here (atomically).")
+@click.option("--rule", help="Only findings of this rule id.")
+@click.option("--asset", "asset_glob", help="Only assets whose name matches this glob.")
+@_debug_option
+def plan_command(findings: Path, output: str, rule: str | None, asset_glob: str | None,
+                 debug: bool) -> None:
+    """Read each failing resource through the API and write the changes that fix it.
+
+    Nothing is changed. Exit 1 when some resource could not be read.
+    """
+
+    def run() -> int:
+        import json
+
+        from phiguard.cli import _output
+        from phiguard.fix.api import FixApi
+        from phiguard.fix.plan import build_plan, select_findings
+        from phiguard.report.json_report import read_findings
+
+        doc = read_findings(str(findings))
+        selected = select_findings(doc, rule, asset_glob)
+        with FixApi() as api:
+            plan = build_plan(api, selected, source=str(findings), created=_now())
+        with _output(output) as out:
+            out.write(json.dumps(plan, indent=2) + "\n")
+        counts: dict[str, int] = {}
+        for entry in plan["actions"]:
+            counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
+        click.echo(f"{len(selected)} failing findings -> {summary}; plan {output}", err=True)
+        return 1 if counts.get("unreadable") else 0
+
+    _run(run, debug)
+
+
+def _fmt(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+@fix_group.command("show")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@_debug_option
+def show_command(plan_file: Path, debug: bool) -> None:
+    """Each planned change: before -> after, why, the precondition and permissions."""
+
+    def run() -> int:
+        from phiguard.fix.plan import read_plan
+
+        plan = read_plan(str(plan_file))
+        for e in plan["actions"]:
+            click.echo(f"[{e['id']}] {e['rule_id']} {e['asset']}: {e['status']}")
+            if e["status"] == "change":
+                click.echo(f"    {e['summary']}")
+                click.echo(f"    call:   {e['request']['method']} {_fmt(e['request']['params'])}")
+                click.echo(f"    before: {_fmt(e['before'])}")
+                click.echo(f"    after:  {_fmt(e['after'])}")
+                click.echo(f"    guard:  {e['precondition']['field']} = "
+                           f"{e['precondition']['value']}")
+                click.echo(f"    needs:  {', '.join(e['permissions'])}")
+                if e.get("caution"):
+                    click.echo(f"    caution: {e['caution']}")
+            elif e.get("reason"):
+                click.echo(f"    {e['reason']}")
+        click.echo(f"plan {plan['digest']} from {plan.get('findings')} ({plan.get('created')})")
+        return 0
+
+    _run(run, debug)
+
+
+@fix_group.command("apply")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.option("--journal", type=click.Path(path_type=Path),
+              help="NDJSON journal, appended and fsynced after every action (needed with --yes).")
+@click.option("--yes", is_flag=True, help="Change things (default: dry run).")
+@click.option("--resume", is_flag=True, help="Continue the run recorded in --journal.")
+@_debug_option
+def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool,
+                  debug: bool) -> None:
+    """Apply exactly the plan; resources changed since it are skipped, never overwritten.
+
+    Exit 0 when every action is applied or already in place, 1 when any was skipped.
+    """
+
+    def run() -> int:
+        from phiguard.fix.api import FixApi
+        from phiguard.fix.apply import apply_plan
+        from phiguard.fix.plan import read_plan
+
+        plan = read_plan(str(plan_file))
+        go = yes
+        if not go and sys.stdin.isatty() and journal is not None:
+            go = click.confirm(f"apply {plan_file} and journal to {journal}?", default=False)
+        if not go:
+            click.echo("dry run: nothing will change (add --yes to apply)")
+        with FixApi() as api:
+            report = apply_plan(api, plan, journal=journal, yes=go, resume=resume, now=_now,
+                                echo=click.echo)
+        counts: dict[str, int] = {}
+        for o in report.outcomes:
+            counts[o.result] = counts.get(o.result, 0) + 1
+        click.echo(", ".join(f"{n} {r}" for r, n in sorted(counts.items())) or "no changes")
+        return 0 if report.ok else 1
+
+    _run(run, debug)
+
+
+@fix_group.command("terraform")
+@click.argument("findings", type=click.Path(path_type=Path))
+@click.option("--rule", help="Only findings of this rule id.")
+@click.option("--asset", "asset_glob", help="Only assets whose name matches this glob.")
+@_debug_option
+def terraform_command(findings: Path, rule: str | None, asset_glob: str | None,
+                      debug: bool) -> None:
+    """The fixes as Terraform attribute changes (the live fix alone is reverted by IaC)."""
+
+    def run() -> int:
+        from phiguard.fix.plan import select_findings
+        from phiguard.fix.terraform import terraform_snippets
+        from phiguard.report.json_report import read_findings
+
+        doc = read_findings(str(findings))
+        click.echo(terraform_snippets(select_findings(doc, rule, asset_glob)), nl=False)
+        return 0
+
+    _run(run, debug)

@@ -1,0 +1,149 @@
+"""`fix plan`: failing findings -> a reviewed, digest-sealed list of API changes (reads only)."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from phiguard.errors import InputError
+from phiguard.fix.actions import NO_FIX, Action, action_by_id, actions_for
+from phiguard.fix.api import ApiError, FixApi
+
+__all__ = ["PLAN_SCHEMA", "build_plan", "plan_digest", "read_plan", "select_findings"]
+
+PLAN_SCHEMA = "phiguard.fixplan/v1"
+STATUSES = ("change", "compliant", "manual", "unreadable")
+_ENTRY_KEYS = ("id", "rule_id", "asset", "status")
+_CHANGE_KEYS = ("action", "target", "read", "request", "before", "after", "precondition",
+                "permissions")
+
+
+def select_findings(doc: dict[str, Any], rule: str | None = None,
+                    asset: str | None = None) -> list[dict[str, Any]]:
+    """The failing results of a findings document, filtered by rule id and asset glob."""
+    out = []
+    for result in doc.get("results", []):
+        if result.get("outcome") != "FAIL":
+            continue
+        if rule is not None and result.get("rule_id", "").upper() != rule.upper():
+            continue
+        if asset is not None and not fnmatch.fnmatchcase(result.get("asset", ""), asset):
+            continue
+        out.append(result)
+    return out
+
+
+def _project(current: Any, after: Any) -> Any:
+    """The part of `current` that `after` overwrites (None where it is unset)."""
+    if isinstance(after, dict):
+        cur = current if isinstance(current, dict) else {}
+        return {k: _project(cur.get(k), v) for k, v in after.items()}
+    return current
+
+
+def _entry_id(index: int, rule_id: str, asset: str, action: str) -> str:
+    digest = hashlib.sha256(f"{rule_id}\0{asset}\0{action}".encode()).hexdigest()[:8]
+    return f"{index:03d}-{digest}"
+
+
+def plan_action(api: FixApi, action: Action, target: dict[str, str]) -> dict[str, Any]:
+    """Read the resource and describe the change the action would make (no writes)."""
+    kind = action.kind
+    params = kind.read_params(target)
+    read = {"method": kind.read_call, "params": params, "body": kind.read_body}
+    current = api.call(kind.read_call, params, kind.read_body)
+    after = action.change(current, target)
+    token = kind.token(current)
+    out: dict[str, Any] = {"action": action.id, "summary": action.summary, "target": target,
+                           "read": read, "permissions": list(action.permissions),
+                           "precondition": {"field": kind.precondition, "value": token}}
+    if after is None:
+        return {**out, "status": "compliant", "before": None, "after": None, "request": None}
+    req_params, body = kind.request(target, after, token)
+    request = {"method": kind.write_call, "params": req_params, "body": body}
+    if kind.operation == "compute-global":
+        request["params"]["requestId"] = str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                        f"phiguard:{token}:{json.dumps(after)}"))
+    return {**out, "status": "change", "before": _project(current, after), "after": after,
+            "request": request, "caution": action.caution,
+            "terraform": {"type": kind.terraform_type, "snippet": action.terraform}}
+
+
+
+def build_plan(api: FixApi, findings: Iterable[dict[str, Any]], *, source: str,
+               created: datetime) -> dict[str, Any]:
+    """One plan entry per (failing finding, action); reads each resource once per action."""
+    entries: list[dict[str, Any]] = []
+    for finding in findings:
+        rule_id, asset = finding["rule_id"], finding["asset"]
+        actions = actions_for(rule_id)
+        base = {"rule_id": rule_id, "asset": asset, "message": finding.get("message", "")}
+        if not actions:
+            reason = NO_FIX.get(rule_id, f"no automatic fix is registered for {rule_id}: "
+                                         f"see `phiguard rules show {rule_id}`")
+            entries.append({"id": _entry_id(len(entries) + 1, rule_id, asset, ""), **base,
+                            "status": "manual", "reason": reason})
+            continue
+        for action in actions:
+            entry_id = _entry_id(len(entries) + 1, rule_id, asset, action.id)
+            match = action.kind.pattern.fullmatch(asset)
+            if match is None:
+                entries.append({"id": entry_id, **base, "status": "manual", "action": action.id,
+                                "reason": f"{action.id} does not handle this resource name"})
+                continue
+            try:
+                planned = plan_action(api, action, match.groupdict())
+            except ApiError as exc:
+                entries.append({"id": entry_id, **base, "status": "unreadable",
+                                "action": action.id, "reason": str(exc),
+                                "permissions": list(action.permissions)})
+                continue
+            entries.append({"id": entry_id, **base, **planned})
+    plan = {"schema": PLAN_SCHEMA, "created": created.isoformat().replace("+00:00", "Z"),
+            "findings": source, "actions": entries}
+    plan["digest"] = plan_digest(plan)
+    return plan
+
+
+def plan_digest(plan: dict[str, Any]) -> str:
+    body = json.dumps(plan.get("actions"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def read_plan(path: str) -> dict[str, Any]:
+    """Load and check a plan file; any problem names the file and the reason (exit 2)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            plan = json.load(fh)
+    except OSError as exc:
+        raise InputError(f"cannot read fix plan: {exc.strerror}", file=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a fix plan: invalid JSON: {exc}", file=path) from None
+    if not isinstance(plan, dict) or plan.get("schema") != PLAN_SCHEMA:
+        raise InputError(f"not a phiguard fix plan (expected schema {PLAN_SCHEMA})", file=path)
+    actions = plan.get("actions")
+    if not isinstance(actions, list):
+        raise InputError("fix plan has no `actions` list", file=path)
+    if plan.get("digest") != plan_digest(plan):
+        raise InputError("fix plan was changed after `fix plan` wrote it (digest mismatch): "
+                         "plan again rather than editing it", file=path)
+    seen: set[str] = set()
+    for n, entry in enumerate(actions):
+        where = f"actions[{n}]"
+        if not isinstance(entry, dict) or any(k not in entry for k in _ENTRY_KEYS):
+            raise InputError(f"{where}: expected an object with {', '.join(_ENTRY_KEYS)}",
+                             file=path)
+        if entry["status"] not in STATUSES or entry["id"] in seen:
+            raise InputError(f"{where}: bad status or duplicate id {entry['id']!r}", file=path)
+        seen.add(entry["id"])
+        if entry["status"] == "change":
+            missing = [k for k in _CHANGE_KEYS if k not in entry]
+            if missing or action_by_id(entry["action"]) is None:
+                raise InputError(f"{where}: a change needs {', '.join(missing) or 'a known action'}"
+                                 f" (action {entry.get('action')!r})", file=path)
+    return plan

@@ -1,0 +1,204 @@
+"""Mutable compute / sqladmin / storage / resource-manager state with the real preconditions.
+
+Writes are checked the way Google checks them: compute `fingerprint` in the body (412), Cloud SQL
+`settings.settingsVersion` in the body (409), storage `ifMetagenerationMatch` (412) and IAM
+policy `etag` (412 for buckets, 409 for projects). Every write is recorded with its body so
+tests can assert the precondition was sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import threading
+from typing import Any
+
+__all__ = ["CloudState"]
+
+Reply = tuple[int, Any]
+
+
+def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """PATCH semantics: nested objects merge, everything else replaces."""
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+class CloudState:
+    """Resources by kind and key; tests seed them with `add_*` and mutate them directly."""
+
+    def __init__(self) -> None:
+        self.ssl_policies: dict[tuple[str, str], dict[str, Any]] = {}
+        self.firewalls: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sql: dict[tuple[str, str], dict[str, Any]] = {}
+        self.buckets: dict[str, dict[str, Any]] = {}
+        self.bucket_iam: dict[str, dict[str, Any]] = {}
+        self.project_iam: dict[str, dict[str, Any]] = {}
+        self.sql_ops: dict[str, int] = {}  # operation name -> polls left before DONE
+        self.writes: list[dict[str, Any]] = []
+        self.lock = threading.RLock()
+        self._serial = itertools.count(1)
+
+    def _tag(self) -> str:
+        return f"tag-{next(self._serial)}"
+
+    # seeding ------------------------------------------------------------------------------------
+
+    def add_ssl_policy(self, project: str, name: str, **data: Any) -> dict[str, Any]:
+        res = {"name": name, "kind": "compute#sslPolicy", "fingerprint": self._tag(), **data}
+        self.ssl_policies[(project, name)] = res
+        return res
+
+    def add_firewall(self, project: str, name: str, **data: Any) -> dict[str, Any]:
+        res = {"name": name, "kind": "compute#firewall", "disabled": False,
+               "fingerprint": self._tag(), **data}
+        self.firewalls[(project, name)] = res
+        return res
+
+    def add_sql(self, project: str, name: str, settings: dict[str, Any],
+                **data: Any) -> dict[str, Any]:
+        res = {"name": name, "project": project, "kind": "sql#instance",
+               "settings": {"settingsVersion": "1", **settings}, **data}
+        self.sql[(project, name)] = res
+        return res
+
+    def add_bucket(self, name: str, **data: Any) -> dict[str, Any]:
+        res = {"name": name, "kind": "storage#bucket", "metageneration": "1", **data}
+        self.buckets[name] = res
+        return res
+
+    def set_bucket_iam(self, name: str, bindings: list[dict[str, Any]]) -> None:
+        self.bucket_iam[name] = {"kind": "storage#policy", "bindings": bindings,
+                                 "etag": self._tag(), "version": 1}
+
+    def set_project_iam(self, project: str, bindings: list[dict[str, Any]]) -> None:
+        self.project_iam[project] = {"bindings": bindings, "etag": self._tag(), "version": 1}
+
+    # concurrent changes (what another admin does between plan and apply) ----------------------
+
+    def touch_ssl_policy(self, project: str, name: str, **fields: Any) -> None:
+        with self.lock:
+            merge(self.ssl_policies[(project, name)], {**fields, "fingerprint": self._tag()})
+
+    def touch_bucket(self, name: str, **fields: Any) -> None:
+        with self.lock:
+            res = self.buckets[name]
+            merge(res, fields)
+            res["metageneration"] = str(int(res["metageneration"]) + 1)
+
+    # routing -------------------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, q: dict[str, list[str]],
+              body: Any) -> Reply | None:
+        with self.lock:
+            return self._route(method, path, q, body)
+
+    def _record(self, method: str, path: str, q: dict[str, list[str]], body: Any) -> None:
+        self.writes.append({"method": method, "path": path,
+                            "query": {k: v[0] for k, v in q.items()}, "body": body})
+
+    def _route(self, method: str, path: str, q: dict[str, list[str]], body: Any) -> Reply | None:
+        m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/(sslPolicies|firewalls)/([^/]+)",
+                         path)
+        if m:
+            table = self.ssl_policies if m.group(2) == "sslPolicies" else self.firewalls
+            return self._compute(table, (m.group(1), m.group(3)), method, path, q, body)
+        m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/operations/([^/]+)(/wait)?", path)
+        if m:
+            return 200, {"kind": "compute#operation", "name": m.group(2), "status": "DONE"}
+        m = re.fullmatch(r"/sqladmin/v1/projects/([^/]+)/instances/([^/]+)", path)
+        if m:
+            return self._sql((m.group(1), m.group(2)), method, path, q, body)
+        m = re.fullmatch(r"/sqladmin/v1/projects/([^/]+)/operations/([^/]+)", path)
+        if m:
+            left = self.sql_ops.get(m.group(2))
+            if left is None:
+                return 404, None
+            self.sql_ops[m.group(2)] = max(0, left - 1)
+            return 200, {"kind": "sql#operation", "name": m.group(2),
+                         "status": "DONE" if left == 0 else "RUNNING"}
+        m = re.fullmatch(r"/storage/v1/b/([^/]+)(/iam)?", path)
+        if m:
+            if m.group(2):
+                return self._iam(self.bucket_iam, m.group(1), method, path, q, body,
+                                 "PUT", 412)
+            return self._bucket(m.group(1), method, path, q, body)
+        m = re.fullmatch(r"/crm/v3/projects/([^/:]+):(getIamPolicy|setIamPolicy)", path)
+        if m:
+            if m.group(2) == "getIamPolicy":
+                return self._iam(self.project_iam, m.group(1), "GET", path, q, body, "", 409)
+            return self._iam(self.project_iam, m.group(1), "SET", path, q, body, "SET", 409)
+        return None
+
+    def _compute(self, table: dict[tuple[str, str], dict[str, Any]], key: tuple[str, str],
+                 method: str, path: str, q: dict[str, list[str]], body: Any) -> Reply:
+        res = table.get(key)
+        if res is None:
+            return 404, None
+        if method == "GET":
+            return 200, res
+        if method != "PATCH":
+            return 405, None
+        self._record(method, path, q, body)
+        if body.get("fingerprint") != res["fingerprint"]:
+            return 412, None
+        merge(res, {k: v for k, v in body.items() if k != "fingerprint"})
+        res["fingerprint"] = self._tag()
+        return 200, {"kind": "compute#operation", "name": f"operation-{self._tag()}",
+                     "status": "DONE"}
+
+    def _sql(self, key: tuple[str, str], method: str, path: str, q: dict[str, list[str]],
+             body: Any) -> Reply:
+        res = self.sql.get(key)
+        if res is None:
+            return 404, None
+        if method == "GET":
+            return 200, res
+        if method != "PATCH":
+            return 405, None
+        self._record(method, path, q, body)
+        settings = body.get("settings", {})
+        if settings.get("settingsVersion") != res["settings"]["settingsVersion"]:
+            return 409, None
+        merge(res, {**body, "settings": {k: v for k, v in settings.items()
+                                         if k != "settingsVersion"}})
+        res["settings"]["settingsVersion"] = str(int(res["settings"]["settingsVersion"]) + 1)
+        name = f"op-{self._tag()}"
+        self.sql_ops[name] = 1  # one RUNNING poll, then DONE
+        return 200, {"kind": "sql#operation", "name": name, "status": "PENDING"}
+
+    def _bucket(self, name: str, method: str, path: str, q: dict[str, list[str]],
+                body: Any) -> Reply:
+        res = self.buckets.get(name)
+        if res is None:
+            return 404, None
+        if method == "GET":
+            return 200, res
+        if method != "PATCH":
+            return 405, None
+        self._record(method, path, q, body)
+        want = q.get("ifMetagenerationMatch", [None])[0]
+        if want is not None and want != res["metageneration"]:
+            return 412, None
+        merge(res, body)
+        res["metageneration"] = str(int(res["metageneration"]) + 1)
+        return 200, res
+
+    def _iam(self, table: dict[str, dict[str, Any]], key: str, method: str, path: str,
+             q: dict[str, list[str]], body: Any, write: str, conflict: int) -> Reply:
+        policy = table.get(key)
+        if policy is None:
+            return 404, None
+        if method != write:
+            return 200, policy
+        self._record(method, path, q, body)
+        new = body.get("policy", body) if write == "SET" else body
+        if new.get("etag") != policy["etag"]:
+            return conflict, None
+        table[key] = {**policy, "bindings": copy.deepcopy(new.get("bindings", [])),
+                      "etag": self._tag()}
+        return 200, table[key]

@@ -1,0 +1,262 @@
+"""fix plan / apply against the emulator, with the real discovery clients."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from emulator import Emulator
+from phiguard.cli import main
+
+SA = "app@p1.iam.gserviceaccount.com"
+POLICY = "//compute.googleapis.com/projects/p1/global/sslPolicies/weak"
+GOOD_POLICY = "//compute.googleapis.com/projects/p1/global/sslPolicies/good"
+FIREWALL = "//compute.googleapis.com/projects/p1/global/firewalls/open-ssh"
+DB = "//sqladmin.googleapis.com/projects/p1/instances/db1"
+BUCKET = "//storage.googleapis.com/phi-bkt"
+ACCOUNT = f"//iam.googleapis.com/projects/p1/serviceAccounts/{SA}"
+
+FAILING = [("TLS-003", POLICY), ("TLS-003", GOOD_POLICY), ("NET-001", FIREWALL),
+           ("TLS-006", DB), ("BAK-001", DB), ("BAK-007", DB), ("TLS-007", DB),
+           ("BAK-005", BUCKET), ("PUB-005", BUCKET), ("PUB-004", BUCKET), ("IAM-001", ACCOUNT)]
+
+
+def _finding(rule_id: str, asset: str, outcome: str = "FAIL") -> dict[str, Any]:
+    return {"rule_id": rule_id, "asset": asset, "asset_type": "x", "outcome": outcome,
+            "severity": "high", "controls": [], "message": f"{rule_id} fails", "evidence": [],
+            "waiver": None}
+
+
+@pytest.fixture()
+def emu() -> Iterator[Emulator]:
+    with Emulator() as server:
+        c = server.cloud
+        c.add_ssl_policy("p1", "weak", minTlsVersion="TLS_1_0", profile="COMPATIBLE")
+        c.add_ssl_policy("p1", "good", minTlsVersion="TLS_1_2", profile="MODERN")
+        c.add_firewall("p1", "open-ssh", sourceRanges=["0.0.0.0/0"],
+                       allowed=[{"IPProtocol": "tcp", "ports": ["22"]}])
+        c.add_sql("p1", "db1", {
+            "ipConfiguration": {"sslMode": "ALLOW_UNENCRYPTED_AND_ENCRYPTED"},
+            "backupConfiguration": {"enabled": False}, "deletionProtectionEnabled": False,
+            "tier": "db-custom-2-7680"}, databaseVersion="POSTGRES_15")
+        c.add_bucket("phi-bkt", iamConfiguration={
+            "uniformBucketLevelAccess": {"enabled": False},
+            "publicAccessPrevention": "inherited"})
+        c.set_bucket_iam("phi-bkt", [
+            {"role": "roles/storage.objectViewer", "members": ["allUsers", "group:eng@x.org"]},
+            {"role": "roles/storage.legacyBucketReader", "members": ["allAuthenticatedUsers"]}])
+        c.set_project_iam("p1", [
+            {"role": "roles/owner", "members": [f"serviceAccount:{SA}", "user:alice@x.org"]},
+            {"role": "roles/editor", "members": [f"serviceAccount:{SA}"]},
+            {"role": "roles/cloudsql.client", "members": [f"serviceAccount:{SA}"]}])
+        yield server
+
+
+@pytest.fixture()
+def findings(tmp_path: Path) -> Path:
+    results = [_finding(r, a) for r, a in FAILING] + [_finding("BAK-002", DB, "PASS")]
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps({"schema": "phiguard.findings/v1", "run": {}, "results": results,
+                                "summary": {}, "waivers": []}))
+    return path
+
+
+def cli(emu: Emulator, *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env={"PHIGUARD_GCP_ENDPOINT": emu.base})
+
+
+def state(emu: Emulator) -> dict[str, Any]:
+    c = emu.cloud
+    return copy.deepcopy({"ssl": c.ssl_policies, "fw": c.firewalls, "sql": c.sql,
+                          "buckets": c.buckets, "biam": c.bucket_iam, "piam": c.project_iam})
+
+
+def make_plan(emu: Emulator, findings: Path, tmp_path: Path, *extra: str) -> Path:
+    out = tmp_path / "fixplan.json"
+    result = cli(emu, "fix", "plan", str(findings), "--output", str(out), *extra)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def journal_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_plan_reads_current_state_and_changes_nothing(emu: Emulator, findings: Path,
+                                                      tmp_path: Path) -> None:
+    """Planning records request, before, after, precondition and permissions, and writes
+    nothing: the emulator sees no write and every resource is as it was."""
+    before = state(emu)
+    plan = json.loads(make_plan(emu, findings, tmp_path).read_text())
+    assert emu.cloud.writes == [] and state(emu) == before
+    by = {(e["rule_id"], e["asset"]): e for e in plan["actions"]}
+    weak = by[("TLS-003", POLICY)]
+    assert weak["status"] == "change"
+    assert weak["before"] == {"minTlsVersion": "TLS_1_0", "profile": "COMPATIBLE"}
+    assert weak["after"] == {"minTlsVersion": "TLS_1_2", "profile": "MODERN"}
+    assert weak["request"]["body"]["fingerprint"] == weak["precondition"]["value"]
+    assert "compute.sslPolicies.update" in weak["permissions"]
+    assert by[("TLS-003", GOOD_POLICY)]["status"] == "compliant"
+    assert by[("TLS-007", DB)]["status"] == "manual"
+    assert "recreate" in by[("TLS-007", DB)]["reason"]
+    assert by[("IAM-001", ACCOUNT)]["after"]["bindings"] == [
+        {"role": "roles/owner", "members": ["user:alice@x.org"]},
+        {"role": "roles/cloudsql.client", "members": [f"serviceAccount:{SA}"]}]
+    assert ("BAK-002", DB) not in by  # passing findings are not planned
+    shown = cli(emu, "fix", "show", str(tmp_path / "fixplan.json"))
+    assert shown.exit_code == 0, shown.output
+    assert 'before: {"minTlsVersion": "TLS_1_0", "profile": "COMPATIBLE"}' in shown.output
+    assert "guard:  fingerprint = " in shown.output and "needs:  compute.sslPolicies.get" \
+        in shown.output
+
+
+def test_plan_filters_by_rule_and_asset(emu: Emulator, findings: Path, tmp_path: Path) -> None:
+    """--rule and --asset narrow the plan to the matching failing findings."""
+    plan = json.loads(make_plan(emu, findings, tmp_path, "--rule", "tls-003",
+                                "--asset", "*/weak").read_text())
+    assert [(e["rule_id"], e["asset"]) for e in plan["actions"]] == [("TLS-003", POLICY)]
+
+
+def test_apply_changes_exactly_the_plan_then_is_a_no_op(emu: Emulator, findings: Path,
+                                                        tmp_path: Path) -> None:
+    """Apply sends the planned requests with their preconditions, verifies each by re-reading,
+    leaves unplanned resources alone, and a second apply writes nothing."""
+    plan_path = make_plan(emu, findings, tmp_path)
+    journal = tmp_path / "fixes.ndjson"
+    dry = cli(emu, "fix", "apply", str(plan_path))
+    assert dry.exit_code == 0, dry.output
+    assert "dry run" in dry.output and emu.cloud.writes == []
+    good = copy.deepcopy(emu.cloud.ssl_policies[("p1", "good")])
+
+    result = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes")
+    assert result.exit_code == 0, result.output
+    c = emu.cloud
+    assert c.ssl_policies[("p1", "weak")]["minTlsVersion"] == "TLS_1_2"
+    assert c.ssl_policies[("p1", "good")] == good
+    assert c.firewalls[("p1", "open-ssh")]["disabled"] is True
+    settings = c.sql[("p1", "db1")]["settings"]
+    assert settings["ipConfiguration"]["sslMode"] == "ENCRYPTED_ONLY"
+    assert settings["backupConfiguration"] == {"enabled": True,
+                                               "pointInTimeRecoveryEnabled": True}
+    assert settings["deletionProtectionEnabled"] is True and settings["tier"] == "db-custom-2-7680"
+    bucket = c.buckets["phi-bkt"]
+    assert bucket["versioning"] == {"enabled": True}
+    assert bucket["iamConfiguration"]["publicAccessPrevention"] == "enforced"
+    members = [m for b in c.bucket_iam["phi-bkt"]["bindings"] for m in b["members"]]
+    assert members == ["group:eng@x.org"]
+    owners = [b for b in c.project_iam["p1"]["bindings"] if b["role"] == "roles/owner"]
+    assert owners == [{"role": "roles/owner", "members": ["user:alice@x.org"]}]
+    # Every write carried its precondition, checked at the emulator.
+    for w in c.writes:
+        body = w["body"]
+        assert (body.get("fingerprint") or w["query"].get("ifMetagenerationMatch")
+                or body.get("etag") or body.get("policy", {}).get("etag")
+                or body.get("settings", {}).get("settingsVersion")), w
+    assert len(c.writes) == 9
+    lines = journal_lines(journal)
+    assert [x["result"] for x in lines] == ["applied"] * 9
+    assert all(x["verified"] for x in lines)
+
+    again = tmp_path / "again.ndjson"
+    writes = len(c.writes)
+    second = cli(emu, "fix", "apply", str(plan_path), "--journal", str(again), "--yes")
+    assert second.exit_code == 0, second.output
+    assert len(c.writes) == writes
+    assert {x["result"] for x in journal_lines(again)} == {"already-applied"}
+
+
+def test_concurrent_change_is_skipped_not_overwritten(emu: Emulator, findings: Path,
+                                                      tmp_path: Path) -> None:
+    """A resource changed between plan and apply is reported and left as the other person
+    set it; the rest of the plan still applies, and the exit code is 1."""
+    plan_path = make_plan(emu, findings, tmp_path, "--rule", "TLS-003")
+    emu.cloud.touch_ssl_policy("p1", "weak", description="edited by someone else")
+    journal = tmp_path / "j.ndjson"
+    dry = cli(emu, "fix", "apply", str(plan_path))
+    assert dry.exit_code == 1 and "changed since the plan" in dry.output
+    result = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes")
+    assert result.exit_code == 1, result.output
+    assert "skipped-changed" in result.output
+    assert emu.cloud.ssl_policies[("p1", "weak")]["minTlsVersion"] == "TLS_1_0"
+    assert emu.cloud.writes == []
+    assert [x["result"] for x in journal_lines(journal)] == ["skipped-changed"]
+
+
+def test_change_racing_the_write_is_refused_by_the_precondition(emu: Emulator, findings: Path,
+                                                                tmp_path: Path) -> None:
+    """A change landing after apply's re-read but before its write gets a 412 from the API
+    because the request carries the metageneration the plan saw: skipped, not overwritten."""
+    plan_path = make_plan(emu, findings, tmp_path, "--rule", "BAK-005")
+    original = emu.cloud._bucket
+
+    def racing(name: str, method: str, *args: Any) -> Any:
+        if method == "PATCH":
+            emu.cloud.touch_bucket(name, labels={"owner": "other"})
+        return original(name, method, *args)
+
+    emu.cloud._bucket = racing  # type: ignore[method-assign]
+    journal = tmp_path / "j.ndjson"
+    result = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes")
+    assert result.exit_code == 1, result.output
+    assert "versioning" not in emu.cloud.buckets["phi-bkt"]
+    assert emu.cloud.writes[0]["query"]["ifMetagenerationMatch"] == "1"
+    assert journal_lines(journal)[0]["result"] == "skipped-conflict"
+
+
+def test_api_error_midway_leaves_a_resumable_journal(emu: Emulator, findings: Path,
+                                                     tmp_path: Path) -> None:
+    """An API error stops the run (exit 2) with a journal that says what completed;
+    --resume finishes the rest without redoing anything."""
+    plan_path = make_plan(emu, findings, tmp_path)
+    emu.fault("/sqladmin/v1/projects/p1/instances/db1", status=503, times=1)
+    journal = tmp_path / "j.ndjson"
+    first = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes")
+    assert first.exit_code == 2 and "--resume" in first.output
+    lines = journal_lines(journal)
+    assert [x["result"] for x in lines] == ["applied", "applied", "failed"]
+    writes = len(emu.cloud.writes)
+    assert writes == 2
+
+    again = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes")
+    assert again.exit_code == 2 and "already has entries" in again.output
+
+    resumed = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes",
+                  "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.output.count("earlier run") == 2
+    assert len(emu.cloud.writes) == 9
+    results = [x["result"] for x in journal_lines(journal)]
+    assert results.count("applied") == 9 and results.count("failed") == 1
+
+
+def test_killed_mid_write_resumes_from_the_journal(emu: Emulator, findings: Path,
+                                                   tmp_path: Path) -> None:
+    """A journal whose last line was torn by a kill is still read; the torn action is redone
+    only if the resource does not already show it."""
+    plan_path = make_plan(emu, findings, tmp_path, "--rule", "TLS-003")
+    journal = tmp_path / "j.ndjson"
+    first = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes")
+    assert first.exit_code == 0
+    text = journal.read_text()
+    journal.write_text(text[: len(text) // 2])  # the kill hit while writing the only line
+    resumed = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes",
+                  "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert len(emu.cloud.writes) == 1
+    assert [x["result"] for x in journal_lines(journal)] == ["already-applied"]
+
+
+def test_terraform_snippets(emu: Emulator, findings: Path) -> None:
+    """fix terraform prints attribute changes per resource type, and says when none exists."""
+    result = cli(emu, "fix", "terraform", str(findings))
+    assert result.exit_code == 0, result.output
+    assert 'resource "google_compute_ssl_policy" "weak"' in result.output
+    assert 'ssl_mode = "ENCRYPTED_ONLY"' in result.output
+    assert "# no Terraform change: the SSL mode is fixed at creation" in result.output
+    assert emu.cloud.writes == []
