@@ -183,3 +183,11 @@ def test_a_rule_directory_without_rules_is_an_error(tmp_path: Path, command: lis
     empty = tmp_path / "my-rules"
     empty.mkdir()
     assert "no rules found" in _error(_run(*command, str(empty)))
+
+
+@pytest.mark.parametrize("extra", [[], ["--at", "2026-11-25"]])
+def test_scan_of_an_empty_export_is_an_error_not_a_pass(tmp_path: Path, extra: list[str]) -> None:
+    """An empty export used to exit 0 with every control `no data` when --at was given."""
+    empty = tmp_path / "export.ndjson"
+    empty.write_bytes(b"")
+    assert "holds no records" in _error(_run("scan", str(empty), *extra))

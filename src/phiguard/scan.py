@@ -128,6 +128,10 @@ class Scan:
         self.files: SnapshotFiles = discover(paths)
         self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
                                    jobs=self.jobs, fields=self.engine.context_fields())
+        if self.loaded.records == 0 and not self.loaded.users:
+            names = ", ".join(str(p) for p in paths)
+            raise UsageError(f"{names}: the snapshot holds no records (an empty export judges "
+                             "nothing; check the export or collection)")
         now = at or self.loaded.read_time
         if now is None:
             # Pass 1 does not decode every line; a malformed record (a truncated export has
