@@ -252,3 +252,18 @@ def test_help_does_not_import_google_libraries() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_scan_without_config_treats_everything_as_phi(snapshot: Path, tmp_path: Path) -> None:
+    """Without --config the whole inventory is PHI scope (no silent pass for want of a scope),
+    and the user is told so after the run, not before an error."""
+    out = tmp_path / "f.json"
+    result = CliRunner().invoke(main, ["scan", str(snapshot), "-f", "json", "-o", str(out)])
+    assert result.exit_code == 1
+    assert json.loads(out.read_text())["run"]["config"]["phi"]["all"] is True
+    assert "every resource is treated as holding PHI" in result.stderr
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text("{\n")
+    failed = CliRunner().invoke(main, ["scan", str(bad)])
+    assert failed.exit_code == 2
+    assert "treated as holding PHI" not in failed.stderr

@@ -10,6 +10,7 @@ import pytest
 
 from phiguard.config import Config, load_config
 from phiguard.errors import ConfigError
+from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.rule import RulePack, load_pack
 
 CONTRACT = """\
@@ -82,8 +83,9 @@ def test_demo_config_loads(pack: RulePack) -> None:
 
 
 def test_no_file_and_empty_file_give_defaults(write: Any) -> None:
-    """No path or an empty file means nothing is PHI and nothing is overridden."""
-    assert load_config(None) == Config()
+    """No config at all treats everything as PHI (never a silent pass for want of a scope);
+    an empty file is an explicit config: nothing is PHI and nothing is overridden."""
+    assert load_config(None) == Config(phi=PhiConfig(all=True))
     config = load_config(write("phiguard.yaml", "# nothing\n"))
     assert (config.phi.all, config.params, config.waivers) == (False, {}, ())
 

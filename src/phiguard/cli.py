@@ -72,6 +72,20 @@ def _output(path: str | None) -> Iterator[IO[str]]:
         raise
 
 
+def _noting_scope(fn: Callable[[], int | None],
+                  config_path: Path | None) -> Callable[[], int | None]:
+    """After a successful run without --config, say that everything was treated as PHI."""
+
+    def run() -> int | None:
+        code = fn()
+        if config_path is None:
+            from phiguard.config import NO_CONFIG_NOTE
+
+            click.echo(f"phiguard: note: {NO_CONFIG_NOTE}", err=True)
+        return code
+    return run
+
+
 def _run(fn: Callable[[], int | None], debug: bool) -> None:
     from phiguard.errors import PhiguardError
 
@@ -177,7 +191,7 @@ def scan(snapshot: tuple[Path, ...], config_path: Path | None, fmt: str, output:
             return 1
         return 0
 
-    _run(run, debug)
+    _run(_noting_scope(run, config_path), debug)
 
 
 @main.group()

@@ -156,10 +156,15 @@ def _unknown_keys(node: LocDict, allowed: tuple[str, ...], where: str, file: str
                               f"{', '.join(allowed)})", file=file, line=line, column=col)
 
 
+NO_CONFIG_NOTE = ("no --config given: every resource is treated as holding PHI (write a "
+                  "phiguard.yaml with a `phi:` scope to judge only what holds PHI)")
+
+
 def load_config(path: Path | None) -> Config:
-    """Load phiguard.yaml; no path gives the default (nothing marked PHI)."""
+    """Load phiguard.yaml. Without one, everything is in PHI scope: a scanner that silently
+    judged nothing for want of a scope would look like a pass."""
     if path is None:
-        return Config()
+        return Config(phi=PhiConfig(all=True))
     file = str(path)
     raw = load_yaml(path, ConfigError)
     if raw is None:

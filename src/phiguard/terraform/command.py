@@ -58,7 +58,7 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
     Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings, 2 a usage,
     config or input error (a malformed plan is never a pass).
     """
-    from phiguard.cli import _load_pack, _output, _parse_at, _run
+    from phiguard.cli import _load_pack, _noting_scope, _output, _parse_at, _run
 
     when = _parse_at(at)
 
@@ -130,7 +130,7 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
             return 1
         return 0
 
-    _run(run, debug)
+    _run(_noting_scope(run, config_path), debug)
 
 
 def _render_other(fmt: str, out: IO[str], run_info: dict[str, Any],
