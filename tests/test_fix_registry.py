@@ -53,16 +53,21 @@ def test_actions_fix_existing_rules_and_no_fix_rules_exist() -> None:
     assert set(NO_FIX) <= RULE_IDS and not set(NO_FIX) & fixed
 
 
-def test_rule_remediation_fix_names_a_registered_action() -> None:
-    """A rule's `remediation.fix`, where present, names a registered action for that rule."""
+def test_rule_remediation_fix_and_the_registry_agree() -> None:
+    """Every rule's `remediation.fix` names a registered action that fixes that rule, and every
+    rule an action fixes names that action in its YAML (the link is declared next to the rule)."""
     import yaml
 
     ids = {a.id: a for a in ACTIONS}
+    declared: dict[str, str] = {}
     for path in (REPO / "rules" / "hipaa").glob("*/rule.yaml"):
         rule = yaml.safe_load(path.read_text())
         fix = rule.get("remediation", {}).get("fix")
-        if fix is not None and fix in ids:
+        if fix is not None:
+            assert fix in ids, f"{path}: remediation.fix {fix!r} is not a registered action"
             assert rule["id"] in ids[fix].rules, path
+            declared[rule["id"]] = fix
+    assert declared == {r: a.id for a in ACTIONS for r in a.rules}
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.id)

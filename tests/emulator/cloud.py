@@ -1,8 +1,10 @@
-"""Mutable compute / sqladmin / storage / resource-manager state with the real preconditions.
+"""Mutable compute / sqladmin / storage / resource-manager / IAM state with the real preconditions.
 
 Writes are checked the way Google checks them: compute `fingerprint` in the body (412), Cloud SQL
 `settings.settingsVersion` in the body (409), storage `ifMetagenerationMatch` (412) and IAM
-policy `etag` (412 for buckets, 409 for projects). Every write is recorded with its body so
+policy `etag` (412 for buckets, 409 for projects); project setIamPolicy honours `updateMask`.
+Target HTTPS proxies' setSslPolicy and service account key disable carry no precondition, as
+in the real APIs. Every write is recorded with its body so
 tests can assert the precondition was sent.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 __all__ = ["CloudState"]
 
 Reply = tuple[int, Any]
+COMPUTE = "https://www.googleapis.com/compute/v1/"
 
 
 def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
@@ -38,6 +41,8 @@ class CloudState:
         self.buckets: dict[str, dict[str, Any]] = {}
         self.bucket_iam: dict[str, dict[str, Any]] = {}
         self.project_iam: dict[str, dict[str, Any]] = {}
+        self.https_proxies: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sa_keys: dict[str, dict[str, Any]] = {}  # "projects/P/serviceAccounts/A/keys/K"
         self.sql_ops: dict[str, int] = {}  # operation name -> polls left before DONE
         self.writes: list[dict[str, Any]] = []
         self.lock = threading.RLock()
@@ -49,7 +54,8 @@ class CloudState:
     # seeding ------------------------------------------------------------------------------------
 
     def add_ssl_policy(self, project: str, name: str, **data: Any) -> dict[str, Any]:
-        res = {"name": name, "kind": "compute#sslPolicy", "fingerprint": self._tag(), **data}
+        res = {"name": name, "kind": "compute#sslPolicy", "fingerprint": self._tag(),
+               "selfLink": f"{COMPUTE}projects/{project}/global/sslPolicies/{name}", **data}
         self.ssl_policies[(project, name)] = res
         return res
 
@@ -75,14 +81,36 @@ class CloudState:
         self.bucket_iam[name] = {"kind": "storage#policy", "bindings": bindings,
                                  "etag": self._tag(), "version": 1}
 
-    def set_project_iam(self, project: str, bindings: list[dict[str, Any]]) -> None:
+    def set_project_iam(self, project: str, bindings: list[dict[str, Any]],
+                        audit_configs: list[dict[str, Any]] | None = None) -> None:
         self.project_iam[project] = {"bindings": bindings, "etag": self._tag(), "version": 1}
+        if audit_configs is not None:
+            self.project_iam[project]["auditConfigs"] = audit_configs
+
+    def add_https_proxy(self, project: str, name: str, **data: Any) -> dict[str, Any]:
+        res = {"name": name, "kind": "compute#targetHttpsProxy", "fingerprint": self._tag(),
+               "selfLink": f"{COMPUTE}projects/{project}/global/targetHttpsProxies/{name}",
+               **data}
+        self.https_proxies[(project, name)] = res
+        return res
+
+    def add_sa_key(self, project: str, account: str, key: str, **data: Any) -> dict[str, Any]:
+        name = f"projects/{project}/serviceAccounts/{account}/keys/{key}"
+        res = {"name": name, "keyType": "USER_MANAGED", "keyOrigin": "GOOGLE_PROVIDED",
+               "keyAlgorithm": "KEY_ALG_RSA_2048", "validAfterTime": "2026-01-01T00:00:00Z",
+               "validBeforeTime": "9999-12-31T23:59:59Z", **data}
+        self.sa_keys[name] = res
+        return res
 
     # concurrent changes (what another admin does between plan and apply) ----------------------
 
     def touch_ssl_policy(self, project: str, name: str, **fields: Any) -> None:
         with self.lock:
             merge(self.ssl_policies[(project, name)], {**fields, "fingerprint": self._tag()})
+
+    def touch_https_proxy(self, project: str, name: str, **fields: Any) -> None:
+        with self.lock:
+            merge(self.https_proxies[(project, name)], {**fields, "fingerprint": self._tag()})
 
     def touch_bucket(self, name: str, **fields: Any) -> None:
         with self.lock:
@@ -107,6 +135,18 @@ class CloudState:
         if m:
             table = self.ssl_policies if m.group(2) == "sslPolicies" else self.firewalls
             return self._compute(table, (m.group(1), m.group(3)), method, path, q, body)
+        m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/sslPolicies", path)
+        if m and method == "GET":
+            items = [v for (p, _), v in sorted(self.ssl_policies.items()) if p == m.group(1)]
+            return 200, {"kind": "compute#sslPoliciesList", "items": items}
+        m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/targetHttpsProxies/([^/]+)"
+                         r"(/setSslPolicy)?", path)
+        if m:
+            return self._proxy((m.group(1), m.group(2)), method, path, q, body, bool(m.group(3)))
+        m = re.fullmatch(r"/iam/v1/(projects/[^/]+/serviceAccounts/[^/]+/keys/[^/:]+)(:disable)?",
+                         path)
+        if m:
+            return self._key(m.group(1), method, path, q, body, bool(m.group(2)))
         m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/operations/([^/]+)(/wait)?", path)
         if m:
             return 200, {"kind": "compute#operation", "name": m.group(2), "status": "DONE"}
@@ -150,6 +190,42 @@ class CloudState:
         res["fingerprint"] = self._tag()
         return 200, {"kind": "compute#operation", "name": f"operation-{self._tag()}",
                      "status": "DONE"}
+
+    def _proxy(self, key: tuple[str, str], method: str, path: str, q: dict[str, list[str]],
+               body: Any, set_policy: bool) -> Reply:
+        """setSslPolicy takes an SslPolicyReference only: like Google, no fingerprint check."""
+        res = self.https_proxies.get(key)
+        if res is None:
+            return 404, None
+        if not set_policy:
+            return (200, res) if method == "GET" else (405, None)
+        if method != "POST":
+            return 405, None
+        self._record(method, path, q, body)
+        ref = body.get("sslPolicy")
+        m = re.search(r"projects/([^/]+)/global/sslPolicies/([^/]+)$", ref or "")
+        if ref and (m is None or (m.group(1), m.group(2)) not in self.ssl_policies):
+            return 400, None
+        if ref:
+            res["sslPolicy"] = f"{COMPUTE}{m.group(0)}" if m else ref
+        else:
+            res.pop("sslPolicy", None)
+        res["fingerprint"] = self._tag()
+        return 200, {"kind": "compute#operation", "name": f"operation-{self._tag()}",
+                     "status": "DONE"}
+
+    def _key(self, name: str, method: str, path: str, q: dict[str, list[str]], body: Any,
+             disable: bool) -> Reply:
+        res = self.sa_keys.get(name)
+        if res is None:
+            return 404, None
+        if not disable:
+            return (200, res) if method == "GET" else (405, None)
+        if method != "POST":
+            return 405, None
+        self._record(method, path, q, body)
+        res["disabled"] = True
+        return 200, {}
 
     def _sql(self, key: tuple[str, str], method: str, path: str, q: dict[str, list[str]],
              body: Any) -> Reply:
@@ -199,6 +275,12 @@ class CloudState:
         new = body.get("policy", body) if write == "SET" else body
         if new.get("etag") != policy["etag"]:
             return conflict, None
-        table[key] = {**policy, "bindings": copy.deepcopy(new.get("bindings", [])),
-                      "etag": self._tag()}
-        return 200, table[key]
+        # setIamPolicy writes the fields in updateMask (default "bindings,etag"), nothing else.
+        mask = (body.get("updateMask") if write == "SET" else None) or "bindings,etag"
+        updated = dict(policy)
+        for name in (f.strip() for f in mask.split(",")):
+            if name != "etag":
+                updated[name] = copy.deepcopy(new.get(name, []))
+        updated["etag"] = self._tag()
+        table[key] = updated
+        return 200, updated

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ACTIONS", "NO_FIX", "Action", "Kind", "actions_for"]
+__all__ = ["ACTIONS", "NO_FIX", "Action", "Kind", "NoFix", "actions_for"]
 
 Json = dict[str, Any]
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
@@ -35,6 +35,13 @@ class Kind:
     read_body: Json | None = None
     terraform_type: str = ""
     operation: str | None = None  # "compute-global" or "sqladmin": long-running writes
+    # How verify wraps a re-read body: the CAI asset type, and whether the body is the
+    # resource's `data` or its IAM policy; `records` replaces that wrapping, `context` adds
+    # other assets the rule joins to (read through the API).
+    asset_type: str = ""
+    content: str = "RESOURCE"
+    records: Callable[[Kind, str, dict[str, str], Any], list[Json]] | None = None
+    context: Callable[[Any, dict[str, str], Any], list[Json]] | None = None
 
 
 def _compute_request(key: str) -> Callable[[dict[str, str], Json, str], tuple[Json, Any]]:
@@ -57,6 +64,18 @@ def _bucket_iam_request(target: dict[str, str], after: Json, token: str) -> tupl
     return {"bucket": target["bucket"]}, {**after, "etag": token}
 
 
+def _sa_with_project_policy(kind: Kind, asset: str, target: dict[str, str],
+                            policy: Any) -> list[Json]:
+    """IAM-001 judges the service account by the grants to it: the account, in its project,
+    and the project's re-read IAM policy."""
+    project = f"//cloudresourcemanager.googleapis.com/projects/{target['project']}"
+    return [{"name": asset, "assetType": kind.asset_type, "ancestors": [
+                f"projects/{target['project']}"],
+             "resource": {"parent": project, "data": {"email": target["email"]}}},
+            {"name": project, "assetType": "cloudresourcemanager.googleapis.com/Project",
+             "ancestors": [f"projects/{target['project']}"], "iamPolicy": policy}]
+
+
 def _project_iam_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
     return ({"resource": f"projects/{target['project']}"},
             {"policy": {**after, "etag": token}, "updateMask": "bindings,etag"})
@@ -69,7 +88,8 @@ SSL_POLICY = Kind(
     "compute.sslPolicies.get", "compute.sslPolicies.patch", "fingerprint",
     lambda t: {"project": t["project"], "sslPolicy": t["name"]},
     lambda cur: str(cur.get("fingerprint", "")), _compute_request("sslPolicy"),
-    terraform_type="google_compute_ssl_policy", operation="compute-global")
+    terraform_type="google_compute_ssl_policy", operation="compute-global",
+    asset_type="compute.googleapis.com/SslPolicy")
 
 FIREWALL = Kind(
     "compute.Firewall",
@@ -78,7 +98,8 @@ FIREWALL = Kind(
     "compute.firewalls.get", "compute.firewalls.patch", "fingerprint",
     lambda t: {"project": t["project"], "firewall": t["name"]},
     lambda cur: str(cur.get("fingerprint", "")), _compute_request("firewall"),
-    terraform_type="google_compute_firewall", operation="compute-global")
+    terraform_type="google_compute_firewall", operation="compute-global",
+    asset_type="compute.googleapis.com/Firewall")
 
 SQL_INSTANCE = Kind(
     "sqladmin.Instance",
@@ -87,7 +108,8 @@ SQL_INSTANCE = Kind(
     "sqladmin.instances.get", "sqladmin.instances.patch", "settings.settingsVersion",
     lambda t: {"project": t["project"], "instance": t["name"]},
     lambda cur: str(cur.get("settings", {}).get("settingsVersion", "")), _sql_request,
-    terraform_type="google_sql_database_instance", operation="sqladmin")
+    terraform_type="google_sql_database_instance", operation="sqladmin",
+    asset_type="sqladmin.googleapis.com/Instance")
 
 BUCKET = Kind(
     "storage.Bucket",
@@ -95,7 +117,7 @@ BUCKET = Kind(
     "storage.buckets.get", "storage.buckets.patch", "ifMetagenerationMatch",
     lambda t: {"bucket": t["bucket"]},
     lambda cur: str(cur.get("metageneration", "")), _bucket_request,
-    terraform_type="google_storage_bucket")
+    terraform_type="google_storage_bucket", asset_type="storage.googleapis.com/Bucket")
 
 BUCKET_IAM = Kind(
     "storage.Bucket IAM policy",
@@ -103,7 +125,8 @@ BUCKET_IAM = Kind(
     "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy", "etag",
     lambda t: {"bucket": t["bucket"]},
     lambda cur: str(cur.get("etag", "")), _bucket_iam_request,
-    terraform_type="google_storage_bucket_iam_member")
+    terraform_type="google_storage_bucket_iam_member", asset_type="storage.googleapis.com/Bucket",
+    content="IAM_POLICY")
 
 PROJECT_IAM_FOR_SA = Kind(
     "cloudresourcemanager.Project IAM policy",
@@ -114,7 +137,83 @@ PROJECT_IAM_FOR_SA = Kind(
     lambda t: {"resource": f"projects/{t['project']}"},
     lambda cur: str(cur.get("etag", "")), _project_iam_request,
     read_body={"options": {"requestedPolicyVersion": 3}},
-    terraform_type="google_project_iam_member")
+    terraform_type="google_project_iam_member", asset_type="iam.googleapis.com/ServiceAccount",
+    records=_sa_with_project_policy)
+
+
+def _proxy_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
+    # setSslPolicy carries no precondition: apply compares the proxy's fingerprint on a re-read
+    # immediately before the write (a change landing in between is not detected by the API).
+    return {"project": target["project"], "targetHttpsProxy": target["name"]}, after
+
+
+def _policy_ref(url: str) -> str:
+    """`projects/P/global/sslPolicies/N` from a full URL, a partial URL or a CAI name."""
+    m = re.search(r"projects/[^/]+/global/sslPolicies/[^/]+$", url or "")
+    return m.group(0) if m else (url or "")
+
+
+def _proxy_context(api: Any, target: dict[str, str], proxy: Any) -> list[Json]:
+    """TLS-002 follows the proxy to its SSL policy: read that policy too."""
+    m = re.fullmatch(r"projects/([^/]+)/global/sslPolicies/([^/]+)",
+                     _policy_ref(proxy.get("sslPolicy", "")))
+    if m is None:
+        return []
+    policy = api.call("compute.sslPolicies.get", {"project": m.group(1), "sslPolicy": m.group(2)})
+    return [{"name": f"//compute.googleapis.com/{m.group(0)}",
+             "assetType": "compute.googleapis.com/SslPolicy", "resource": {"data": policy}}]
+
+
+def _key_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
+    return {"name": _key_name(target)}, {}
+
+
+def _key_name(target: dict[str, str]) -> str:
+    return f"projects/{target['project']}/serviceAccounts/{target['account']}/keys/{target['key']}"
+
+
+def _audit_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
+    # Only auditConfigs (and the etag guard) are written: bindings are left as they are.
+    return ({"resource": f"projects/{target['project']}"},
+            {"policy": {**after, "etag": token}, "updateMask": "auditConfigs,etag"})
+
+
+HTTPS_PROXY = Kind(
+    "compute.TargetHttpsProxy",
+    re.compile(r"//compute\.googleapis\.com/projects/(?P<project>[^/]+)/global/"
+               r"targetHttpsProxies/(?P<name>[^/]+)"),
+    "compute.targetHttpsProxies.get", "compute.targetHttpsProxies.setSslPolicy",
+    "fingerprint (re-read)",
+    lambda t: {"project": t["project"], "targetHttpsProxy": t["name"]},
+    lambda cur: str(cur.get("fingerprint", "")), _proxy_request,
+    terraform_type="google_compute_target_https_proxy", operation="compute-global",
+    asset_type="compute.googleapis.com/TargetHttpsProxy", context=_proxy_context)
+
+SA_KEY = Kind(
+    "iam.ServiceAccountKey",
+    re.compile(r"//iam\.googleapis\.com/projects/(?P<project>[^/]+)/serviceAccounts/"
+               r"(?P<account>[^/]+)/keys/(?P<key>[^/]+)"),
+    "iam.projects.serviceAccounts.keys.get", "iam.projects.serviceAccounts.keys.disable",
+    "disabled (re-read)",
+    lambda t: {"name": _key_name(t)},
+    lambda cur: "true" if cur.get("disabled") else "false", _key_request,
+    terraform_type="google_service_account_key",
+    asset_type="iam.googleapis.com/ServiceAccountKey")
+
+PROJECT_AUDIT = Kind(
+    "cloudresourcemanager.Project IAM policy (audit configs)",
+    re.compile(r"//cloudresourcemanager\.googleapis\.com/projects/(?P<project>[^/]+)"),
+    "cloudresourcemanager.projects.getIamPolicy", "cloudresourcemanager.projects.setIamPolicy",
+    "etag",
+    lambda t: {"resource": f"projects/{t['project']}"},
+    lambda cur: str(cur.get("etag", "")), _audit_request,
+    read_body={"options": {"requestedPolicyVersion": 3}},
+    terraform_type="google_project_iam_audit_config",
+    asset_type="cloudresourcemanager.googleapis.com/Project", content="IAM_POLICY")
+
+
+class NoFix(Exception):
+    """Planning found no safe change for this resource; the message says why (manual)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +228,9 @@ class Action:
     change: Callable[[Json, dict[str, str]], Json | None]  # current, target -> after, or None
     terraform: str  # attribute lines inside the resource block
     caution: str = ""  # what else happens (a restart, a broken client) the reviewer must weigh
+    # Reads what the change needs beyond the resource (a policy to attach) into the target;
+    # raises NoFix when there is no safe choice. Gets the API and the `fix plan` options.
+    prepare: Callable[[Any, dict[str, str], dict[str, str]], dict[str, str]] | None = None
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -221,6 +323,70 @@ def _sa_basic_roles(cur: Json, target: dict[str, str]) -> Json | None:
     return _without(cur, lambda role, m: role in BASIC_ROLES and m == member)
 
 
+def _attach_policy(cur: Json, target: dict[str, str]) -> Json | None:
+    if _policy_ref(cur.get("sslPolicy", "")) == _policy_ref(target["ssl_policy"]):
+        return None
+    return {"sslPolicy": target["ssl_policy"]}
+
+
+_COMPUTE = "https://www.googleapis.com/compute/v1/"
+
+
+def _choose_policy(api: Any, target: dict[str, str], options: dict[str, str]) -> dict[str, str]:
+    """The SSL policy to attach: `--ssl-policy`, else a compliant one in the proxy's project
+    (TLS-003 PASS by the engine and a minimum of TLS 1.2, as TLS-002 asks); never a weak one."""
+    from phiguard.fix.verify import judge
+
+    project = target["project"]
+    named = options.get("ssl_policy")
+    if named:
+        ref = (_policy_ref(named) if "/" in named
+               else f"projects/{project}/global/sslPolicies/{named}")
+        m = re.fullmatch(r"projects/([^/]+)/global/sslPolicies/([^/]+)", ref)
+        if m is None:
+            raise NoFix(f"--ssl-policy {named!r} is not a global SSL policy name or URL")
+        candidates = [api.call("compute.sslPolicies.get",
+                               {"project": m.group(1), "sslPolicy": m.group(2)})]
+        refs = [ref]
+    else:
+        listed = api.call("compute.sslPolicies.list", {"project": project}).get("items", [])
+        candidates = sorted(listed, key=lambda p: str(p.get("name")))
+        refs = [f"projects/{project}/global/sslPolicies/{p.get('name')}" for p in candidates]
+    from datetime import UTC, datetime
+
+    for ref, policy in zip(refs, candidates, strict=True):
+        outcome, _ = judge(None, "TLS-003", f"//compute.googleapis.com/{ref}", SSL_POLICY, {},
+                           policy, datetime.now(UTC))
+        if outcome == "PASS" and policy.get("minTlsVersion") in ("TLS_1_2", "TLS_1_3"):
+            return {**target, "ssl_policy": _COMPUTE + ref}
+    if named:
+        raise NoFix(f"SSL policy {named} does not pass TLS-003 with TLS 1.2 or newer: fix it "
+                    "first (ssl-policy-modern-tls) or name another with --ssl-policy")
+    raise NoFix(f"no SSL policy in project {project} passes TLS-003 with TLS 1.2 or newer: "
+                "create one (profile RESTRICTED, TLS_1_2) or name one with --ssl-policy")
+
+
+def _key_disable(cur: Json, _: dict[str, str]) -> Json | None:
+    return None if cur.get("disabled") is True else {"disabled": True}
+
+
+AUDIT_LOG_TYPES = ("ADMIN_READ", "DATA_READ", "DATA_WRITE")
+
+
+def _audit_logs(cur: Json, _: dict[str, str]) -> Json | None:
+    configs = copy.deepcopy(cur.get("auditConfigs", []))
+    mine = next((c for c in configs if c.get("service") == "allServices"), None)
+    if mine is None:
+        mine = {"service": "allServices", "auditLogConfigs": []}
+        configs.append(mine)
+    have = {c.get("logType") for c in mine.setdefault("auditLogConfigs", [])}
+    missing = [t for t in AUDIT_LOG_TYPES if t not in have]
+    if not missing:
+        return None
+    mine["auditLogConfigs"] += [{"logType": t} for t in missing]
+    return {"auditConfigs": configs}
+
+
 _OP = "compute.globalOperations.get"
 ACTIONS: tuple[Action, ...] = (
     Action("ssl-policy-modern-tls", ("TLS-003",), SSL_POLICY,
@@ -273,18 +439,36 @@ ACTIONS: tuple[Action, ...] = (
            '# remove google_project_iam_member / _binding granting roles/owner, roles/editor or\n'
            '# roles/viewer to this service account; grant predefined roles instead',
            "workloads running as the account lose what the basic role gave them"),
+    Action("proxy-attach-ssl-policy", ("TLS-001", "TLS-002"), HTTPS_PROXY,
+           "attach a compliant SSL policy (TLS 1.2+, MODERN/RESTRICTED) to the HTTPS proxy",
+           ("compute.targetHttpsProxies.get", "compute.targetHttpsProxies.setSslPolicy",
+            "compute.sslPolicies.list", "compute.sslPolicies.get", "compute.sslPolicies.use", _OP),
+           _attach_policy,
+           "ssl_policy = google_compute_ssl_policy.phi.id  # a policy passing TLS-003",
+           "clients that only speak TLS 1.0/1.1 can no longer connect", prepare=_choose_policy),
+    Action("sa-key-disable", ("IAM-002",), SA_KEY,
+           "disable the user-managed service account key (it can be re-enabled; delete it later)",
+           ("iam.serviceAccountKeys.get", "iam.serviceAccountKeys.disable"), _key_disable,
+           "# keys cannot be disabled in Terraform: remove the google_service_account_key\n"
+           "# resource and move the workload to a keyless credential",
+           "whatever authenticates with this key stops working"),
+    Action("audit-logs-data-access", ("LOG-001",), PROJECT_AUDIT,
+           "enable ADMIN_READ, DATA_READ and DATA_WRITE audit logs for allServices on the project",
+           ("resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"),
+           _audit_logs,
+           'service = "allServices"\naudit_log_config {\n  log_type = "ADMIN_READ"\n}\n'
+           'audit_log_config {\n  log_type = "DATA_READ"\n}\n'
+           'audit_log_config {\n  log_type = "DATA_WRITE"\n}',
+           "Data Access logs are billed by volume; existing exemptions are left for review"),
 )
 
 # Rules whose failures have no safe automatic fix, and why (the plan says so).
 NO_FIX: dict[str, str] = {
-    "TLS-001": "attaching an SSL policy needs a choice of policy: attach one that passes TLS-003",
-    "TLS-002": "fix the SSL policy the proxy uses (TLS-003) or attach a compliant one (TLS-001)",
     "TLS-007": "the SSL mode is fixed at creation: recreate the instance",
     "PUB-002": "removing the public IP breaks clients that use it: move them to private IP first",
     "ENC-001": "a customer-managed key must be created and granted first",
     "ENC-003": "a disk's key is fixed at creation: recreate the disk from a snapshot",
     "DR-003": "a bucket's location is fixed at creation: copy into a dual-region bucket",
-    "IAM-002": "disabling a key breaks whatever uses it: move the workload off keys first",
 }
 
 

@@ -19,6 +19,7 @@ SERVICES = {
     "sqladmin": ("v1", "/sqladmin/"),
     "storage": ("v1", "/storage/v1/"),
     "cloudresourcemanager": ("v3", "/crm/"),
+    "iam": ("v1", "/iam/"),
 }
 
 

@@ -21,6 +21,7 @@ from typing import IO, Any
 from phiguard.errors import InputError
 from phiguard.fix.actions import Action, action_by_id
 from phiguard.fix.api import ApiError, FixApi, FixError
+from phiguard.fix.verify import judge
 
 __all__ = ["FINAL", "ApplyReport", "Outcome", "apply_plan", "read_journal"]
 
@@ -202,9 +203,11 @@ def _one(api: FixApi, entry: dict[str, Any], action: Action, log: _Journal | Non
             log.write(entry, "failed", message=str(exc))
         return Outcome(entry["id"], "failed", str(exc))
     if action.change(current, target) is None:
-        if log is not None:
-            log.write(entry, "already-applied", verified=True)
-        return Outcome(entry["id"], "already-applied", "")
+        if log is None:
+            return Outcome(entry["id"], "already-applied", "")
+        rule, why = judge(api, entry["rule_id"], entry["asset"], kind, target, current, log.now())
+        log.write(entry, "already-applied", verified=True, rule_outcome=rule, rule_message=why)
+        return Outcome(entry["id"], "already-applied", f"{entry['rule_id']} {rule}")
     seen = kind.token(current)
     if seen != planned and _follow(ours.get(key, {}), planned, seen):
         params, body = kind.request(target, entry["after"], seen)
@@ -238,10 +241,14 @@ def _one(api: FixApi, entry: dict[str, Any], action: Action, log: _Journal | Non
     verified = action.change(reread, target) is None
     after_token = kind.token(reread)
     ours.setdefault(key, {})[seen] = after_token
+    # The rule itself, re-evaluated by the engine on the re-read resource: PASS is expected;
+    # UNKNOWN where the rule joins assets a single resource cannot show.
+    rule, why = judge(api, entry["rule_id"], entry["asset"], kind, target, reread, log.now())
     log.write(entry, "applied", operation=operation, verified=verified, sent=request,
               resource=key, token_before=seen, token_after=after_token,
+              rule_outcome=rule, rule_message=why,
               message="" if verified else "re-read does not show the planned state")
     if not verified:
         return Outcome(entry["id"], "unverified", "re-read does not show the planned state")
     suffix = f" (operation {operation})" if operation else ""
-    return Outcome(entry["id"], "applied", "verified" + suffix)
+    return Outcome(entry["id"], "applied", f"verified, {entry['rule_id']} {rule}" + suffix)

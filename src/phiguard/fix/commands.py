@@ -34,9 +34,11 @@ def fix_group() -> None:
 @click.option("--output", "-o", required=True, help="Write the plan here (atomically).")
 @click.option("--rule", help="Only findings of this rule id.")
 @click.option("--asset", "asset_glob", help="Only assets whose name matches this glob.")
+@click.option("--ssl-policy", help="SSL policy to attach to proxies without a compliant one "
+              "(name or URL; default: a compliant policy in the proxy's project).")
 @_debug_option
 def plan_command(findings: Path, output: str, rule: str | None, asset_glob: str | None,
-                 debug: bool) -> None:
+                 ssl_policy: str | None, debug: bool) -> None:
     """Read each failing resource through the API and write the changes that fix it.
 
     Nothing is changed. Exit 1 when some resource could not be read.
@@ -53,7 +55,8 @@ def plan_command(findings: Path, output: str, rule: str | None, asset_glob: str 
         doc = read_findings(str(findings))
         selected = select_findings(doc, rule, asset_glob)
         with FixApi() as api:
-            plan = build_plan(api, selected, source=str(findings), created=_now())
+            plan = build_plan(api, selected, source=str(findings), created=_now(),
+                              options={"ssl_policy": ssl_policy} if ssl_policy else {})
         with _output(output) as out:
             out.write(json.dumps(plan, indent=2) + "\n")
         counts: dict[str, int] = {}

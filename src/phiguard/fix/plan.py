@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from phiguard.errors import InputError
-from phiguard.fix.actions import NO_FIX, Action, action_by_id, actions_for
+from phiguard.fix.actions import NO_FIX, Action, NoFix, action_by_id, actions_for
 from phiguard.fix.api import ApiError, FixApi
 
 __all__ = ["PLAN_SCHEMA", "build_plan", "plan_digest", "read_plan", "select_findings"]
@@ -74,10 +74,13 @@ def plan_action(api: FixApi, action: Action, target: dict[str, str]) -> dict[str
             "terraform": {"type": kind.terraform_type, "snippet": action.terraform}}
 
 
-
 def build_plan(api: FixApi, findings: Iterable[dict[str, Any]], *, source: str,
-               created: datetime) -> dict[str, Any]:
-    """One plan entry per (failing finding, action); reads each resource once per action."""
+               created: datetime, options: dict[str, str] | None = None) -> dict[str, Any]:
+    """One plan entry per (failing finding, action); reads each resource once per action.
+
+    `options` carry choices an action cannot make alone (`ssl_policy`: the policy to attach).
+    """
+    options = options or {}
     entries: list[dict[str, Any]] = []
     for finding in findings:
         rule_id, asset = finding["rule_id"], finding["asset"]
@@ -97,7 +100,14 @@ def build_plan(api: FixApi, findings: Iterable[dict[str, Any]], *, source: str,
                                 "reason": f"{action.id} does not handle this resource name"})
                 continue
             try:
-                planned = plan_action(api, action, match.groupdict())
+                target = match.groupdict()
+                if action.prepare is not None:
+                    target = action.prepare(api, target, options)
+                planned = plan_action(api, action, target)
+            except NoFix as exc:
+                entries.append({"id": entry_id, **base, "status": "manual", "action": action.id,
+                                "reason": str(exc)})
+                continue
             except ApiError as exc:
                 entries.append({"id": entry_id, **base, "status": "unreadable",
                                 "action": action.id, "reason": str(exc),
