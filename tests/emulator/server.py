@@ -3,7 +3,8 @@
 The server binds 127.0.0.1 on an ephemeral port and answers the JSON-over-HTTP requests the real
 client libraries send (REST transport for the GAPIC clients, discovery for the Admin SDK). Routes
 carry a prefix per service so one port serves them all: `/cloudasset/v1/...`, `/crm/v3/...`,
-`/admin/directory/v1/...`. Faults are injected per request: a status (429, 503, 403), a delay,
+`/admin/directory/v1/...`; ExportAssets, its operations and the Cloud Storage objects it writes
+come from `emulator/export.py`. Faults are injected per request: a status (429, 503, 403), a delay,
 or a connection dropped before the answer.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from emulator.cloud import CloudState
+from emulator.export import ExportState
 
 CONTENT_FILES = {
     "RESOURCE": "resources.ndjson",
@@ -121,6 +123,7 @@ class Emulator:
     def __init__(self, root: Path | None = None, *, page_size: int = 50) -> None:
         self.org = load_org(root)
         self.cloud = CloudState()
+        self.export = ExportState(self.records, self.org.read_time)
         self.default_page_size = page_size
         self.faults: list[Fault] = []
         self.requests: list[str] = []
@@ -128,7 +131,8 @@ class Emulator:
         handler = type("Handler", (_Handler,), {"emu": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                                       kwargs={"poll_interval": 0.05})
 
     @property
     def base(self) -> str:
@@ -170,12 +174,14 @@ class Emulator:
             ident = self.org.project_numbers[ident]
         return f"{kind}/{ident}" in rec.get("ancestors", [])
 
+    def records(self, content: str, types: set[str], parent: str) -> list[dict[str, Any]]:
+        return [r for r in self.org.records.get(content, [])
+                if (not types or r["assetType"] in types) and self.in_scope(r, parent)]
+
     def list_assets(self, parent: str, q: dict[str, list[str]]) -> dict[str, Any]:
         raw = q.get("contentType", ["RESOURCE"])[0]
         content = CONTENT_ENUM.get(raw, raw)
-        types = set(q.get("assetTypes", []))
-        records = [r for r in self.org.records.get(content, [])
-                   if (not types or r["assetType"] in types) and self.in_scope(r, parent)]
+        records = self.records(content, set(q.get("assetTypes", [])), parent)
         size = int(q.get("pageSize", [str(self.default_page_size)])[0] or 0)
         size = min(size or self.default_page_size, self.default_page_size)
         start = int(q.get("pageToken", ["0"])[0] or 0)
@@ -223,6 +229,7 @@ class Emulator:
 class _Handler(BaseHTTPRequestHandler):
     emu: Emulator
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body written separately: no 40 ms stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -245,6 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(fault.status, None)
                 return
         reply = self.emu.cloud.route(self.command, parts.path, query, payload)
+        if reply is None:
+            reply = self.emu.export.route(self.command, parts.path, query, payload)
         status, body = reply if reply is not None else self.emu.route(parts.path, query)
         self._send(status, body)
 
@@ -256,10 +265,12 @@ class _Handler(BaseHTTPRequestHandler):
                               "status": STATUS_NAMES.get(status, "UNKNOWN"),
                               "errors": [{"reason": STATUS_NAMES.get(status, "error").lower(),
                                           "message": f"emulated {status}"}]}}
-        data = json.dumps(body).encode()
+        media = isinstance(body, bytes)  # a Cloud Storage media download
+        data = body if media else json.dumps(body).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", "application/octet-stream" if media
+                             else "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -83,3 +83,11 @@ class Clients:
         document = json.loads(doc.read_text(encoding="utf-8"))
         return build_from_document(document, credentials=self.credentials,
                                    client_options=self._options("/"))
+
+    def storage(self) -> Any:
+        """Cloud Storage JSON API v1 (objects list and media download of export shards), from
+        the discovery document bundled with google-api-python-client."""
+        from googleapiclient.discovery import build
+
+        return build("storage", "v1", credentials=self.credentials, static_discovery=True,
+                     cache_discovery=False, client_options=self._options("/storage/v1/"))

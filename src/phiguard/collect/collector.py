@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +25,14 @@ from typing import IO, Any
 
 from phiguard import __version__
 from phiguard.collect.clients import Clients
+from phiguard.collect.export import (
+    ExportError,
+    ExportPolling,
+    export_prefix,
+    parse_gcs_uri,
+    run_export,
+)
+from phiguard.collect.progress import Progress
 from phiguard.collect.retry import RetryPolicy, status_of
 from phiguard.collect.sources import CONTENT_TYPES, list_asset_pages, list_hierarchy, list_users
 from phiguard.errors import CollectError
@@ -50,6 +58,9 @@ class CollectOptions:
     page_size: int = 500
     timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # gs://BUCKET/PREFIX: ExportAssets there and download the shards instead of listing
+    export: str | None = None
+    export_polling: ExportPolling = field(default_factory=ExportPolling)
 
 
 @dataclass
@@ -62,6 +73,7 @@ class _Shard:
     retries: int = 0
     types: Counter[str] = field(default_factory=Counter)
     error: dict[str, Any] | None = None
+    operation: dict[str, Any] | None = None
 
 
 def _slug(parent: str) -> str:
@@ -75,6 +87,9 @@ def _shard_name(content_type: str, parent: str, single: bool) -> str:
 
 def _describe(exc: BaseException) -> dict[str, Any]:
     status = status_of(exc)
+    if isinstance(exc, ExportError):
+        return {"error": type(exc).__name__, "status": None, "reason": exc.reason,
+                "message": str(exc)[:500]}
     reason = {403: "permission denied", 429: "quota exhausted after retries",
               503: "service unavailable after retries", 404: "not found"}.get(status or 0)
     return {"error": type(exc).__name__, "status": status,
@@ -108,11 +123,14 @@ def _prepare_output(output: Path) -> Path:
 
 
 class _Run:
-    def __init__(self, clients: Clients, options: CollectOptions, tmp: Path, log: Log) -> None:
+    def __init__(self, clients: Clients, options: CollectOptions, tmp: Path, log: Log,
+                 progress: Progress) -> None:
         self.clients = clients
         self.options = options
         self.tmp = tmp
         self.log = log
+        self.progress = progress
+        self.run_id = datetime.now(UTC).strftime("phiguard-%Y%m%dT%H%M%S%fZ")
         self.read_time: Any = None
         self.lock = threading.Lock()
         self.gaps: list[dict[str, Any]] = []
@@ -130,20 +148,48 @@ class _Run:
                      f"{type(exc).__name__}")
         return on_retry
 
-    def list_shard(self, client: Any, shard: _Shard) -> _Shard:
-        """One content type under one parent into its shard; a failure is a gap, and the
-        partial shard is removed so nothing half-listed is scanned."""
-        path = self.tmp / shard.file
+    def _pages(self, client: Any, storage: Any, shard: _Shard, task: Any
+               ) -> Iterator[tuple[list[dict[str, Any]], Any]]:
         opts = self.options
+        types = opts.asset_types.get(shard.content_type, [])
+        if opts.export is None:
+            return list_asset_pages(client, shard.parent, shard.content_type, types,
+                                    self.read_time, page_size=opts.page_size,
+                                    policy=opts.retry, timeout=opts.timeout,
+                                    on_retry=self._retried(shard))
+        bucket, base = parse_gcs_uri(opts.export)
+        prefix = export_prefix(base, self.run_id, shard.parent, shard.content_type)
+        shard.operation = {"uri_prefix": f"gs://{bucket}/{prefix}"}
+        what = f"{shard.content_type} {shard.parent}"
+
+        def on_poll(polls: int) -> None:
+            self.progress.update(task, description=f"{what}: export running ({polls} polls)")
+
+        def on_objects(count: int) -> None:
+            shard.operation = {**(shard.operation or {}), "objects": count}
+            self.progress.update(task, description=f"{what}: downloading {count} shards")
+            self.log(f"{what}: export done, downloading {count} shards")
+
+        return run_export(client, storage, parent=shard.parent,
+                          content_type=shard.content_type, asset_types=types,
+                          read_time=self.read_time, bucket=bucket, prefix=prefix,
+                          scratch=self.tmp, polling=opts.export_polling, policy=opts.retry,
+                          timeout=opts.timeout, on_retry=self._retried(shard),
+                          on_poll=on_poll, on_objects=on_objects)
+
+    def list_shard(self, client: Any, shard: _Shard) -> _Shard:
+        """One content type under one parent into its shard (listed, or exported and
+        downloaded); a failure is a gap, and the partial shard is removed so nothing
+        half-collected is scanned."""
+        path = self.tmp / shard.file
+        task = self.progress.task(f"{shard.content_type} {shard.parent}")
+        # one storage client per export: googleapiclient's HTTP is not thread-safe
+        storage = self.clients.storage() if self.options.export else None
         try:
             with path.open("w", encoding="utf-8") as out:
-                pages = list_asset_pages(client, shard.parent, shard.content_type,
-                                         opts.asset_types.get(shard.content_type, []),
-                                         self.read_time,
-                                         page_size=opts.page_size, policy=opts.retry,
-                                         timeout=opts.timeout, on_retry=self._retried(shard))
-                for records, read_time in pages:
+                for records, read_time in self._pages(client, storage, shard, task):
                     self._write(out, records, shard)
+                    self.progress.update(task, advance=len(records))
                     shard.pages += 1
                     with self.lock:
                         if self.read_time is None and read_time is not None:
@@ -153,12 +199,18 @@ class _Run:
         except Exception as exc:
             path.unlink(missing_ok=True)
             shard.error = _describe(exc)
+            self.progress.finish(task, f"{shard.content_type} {shard.parent}: failed")
             self.gap("cloudasset", f"{shard.content_type} under {shard.parent}", exc,
                      f"no {shard.content_type} content for {shard.parent}: rules that need it "
                      "cannot see those assets")
             return shard
+        finally:
+            if storage is not None:
+                storage.close()
+        self.progress.finish(task)
+        unit = "shards" if self.options.export else "pages"
         self.log(f"{shard.content_type} {shard.parent}: {shard.records} records in "
-                 f"{shard.pages} pages")
+                 f"{shard.pages} {unit}")
         return shard
 
     @staticmethod
@@ -228,23 +280,27 @@ class _Run:
                 "customer": customer, "sha256": _sha256(path)}
 
 
-def collect(clients: Clients, options: CollectOptions, log: Log | None = None
-            ) -> dict[str, Any]:
-    """Collect into `options.output` (which must be new or empty); return the manifest."""
+def collect(clients: Clients, options: CollectOptions, log: Log | None = None,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """Collect into `options.output` (which must be new or empty); return the manifest.
+    `log` gets one line per event; `progress` (default: none) shows bars."""
     if not options.parents:
         raise CollectError("nothing to collect: give --org, --folder or --project")
-    log = log or (lambda _msg: None)
+    if options.export is not None:
+        parse_gcs_uri(options.export)  # a bad URI is a usage error before any work
+    progress = progress or Progress(log)
+    log = log or progress.log
     started = datetime.now(UTC)
     tmp = _prepare_output(options.output)
     try:
         _ = clients.credentials  # fail early, before any partial work, when there are none
-        run = _Run(clients, options, tmp, log)
+        run = _Run(clients, options, tmp, log, progress)
         shards = run.assets()
         hierarchy = run.hierarchy()
         users = run.users()
         if run.read_time is None:
-            raise CollectError("no Cloud Asset listing succeeded, so the snapshot has no read "
-                               "time: " + "; ".join(f"{g['what']}: {g['reason']}"
+            raise CollectError("no Cloud Asset listing or export succeeded, so the snapshot has "
+                               "no read time: " + "; ".join(f"{g['what']}: {g['reason']}"
                                                     for g in run.gaps))
         manifest = _manifest(options, shards, hierarchy, users, run, started)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
@@ -273,6 +329,8 @@ def _manifest(options: CollectOptions, shards: list[_Shard], hierarchy: dict[str
                 types.update(shard.types)
         else:
             entry["error"] = shard.error
+        if shard.operation is not None:
+            entry["export"] = shard.operation
         sources.append(entry)
     if users is not None:
         sources.append(users)
@@ -285,6 +343,7 @@ def _manifest(options: CollectOptions, shards: list[_Shard], hierarchy: dict[str
         "collected_at": _time_text(started),
         "tool": "phiguard",
         "tool_version": __version__,
+        "method": "export" if options.export else "list",
         "content_types": list(options.content_types),
         "asset_types_requested": {c: options.asset_types.get(c) or "*"
                                   for c in options.content_types},

@@ -6,7 +6,6 @@ cli.py registers these; the Google client libraries are imported only when a com
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -55,16 +54,6 @@ def asset_types_for(pack: RulePack, config: Config) -> dict[str, list[str]]:
     return {c: ([] if c in every else types) for c in CONTENT_TYPES}
 
 
-def _logger() -> Callable[[str], None]:
-    """Rich log lines on a terminal, plain `phiguard: ...` lines in CI."""
-    if sys.stderr.isatty():
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        return lambda msg: console.log(msg)
-    return lambda msg: click.echo(f"phiguard: {msg}", err=True)
-
-
 def _scope_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--org", help="Organization id (numeric)."),
@@ -79,6 +68,14 @@ def _scope_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "rule pack needs)."),
         click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
                      help="Concurrent Cloud Asset listings (respect your quota)."),
+        click.option("--export", "export_uri", metavar="gs://BUCKET/PREFIX",
+                     help="For very large orgs: ExportAssets to this Cloud Storage prefix "
+                          "(one export per content type, at one read time), wait for the "
+                          "operations and download the shards, instead of listing."),
+        click.option("--export-timeout", type=click.FloatRange(min=1), default=3600.0,
+                     show_default=True,
+                     help="Seconds to wait for each export operation; one that has not "
+                          "finished is a coverage gap."),
     ]):
         fn = option(fn)
     return fn
@@ -86,17 +83,22 @@ def _scope_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _run_collect(parents: list[str], output: Path, pack: RulePack, config: Config,
                  asset_types: tuple[str, ...], directory_customer: str | None,
-                 concurrency: int) -> dict[str, Any]:
+                 concurrency: int, export_uri: str | None = None,
+                 export_timeout: float = 3600.0) -> dict[str, Any]:
     from phiguard.collect.clients import Clients
     from phiguard.collect.collector import CollectOptions, collect
+    from phiguard.collect.export import ExportPolling
+    from phiguard.collect.progress import progress_for_stderr
     from phiguard.collect.sources import CONTENT_TYPES
 
     options = CollectOptions(parents, output,
                              asset_types=({c: list(asset_types) for c in CONTENT_TYPES}
                                           if asset_types else asset_types_for(pack, config)),
-                             directory_customer=directory_customer, concurrency=concurrency)
-    log = _logger()
-    manifest = collect(Clients.from_env(), options, log)
+                             directory_customer=directory_customer, concurrency=concurrency,
+                             export=export_uri,
+                             export_polling=ExportPolling(timeout=export_timeout))
+    with progress_for_stderr() as progress:  # bars on a terminal, plain lines in CI
+        manifest = collect(Clients.from_env(), options, progress=progress)
     for gap in manifest["coverage_gaps"]:
         click.echo(f"phiguard: warning: coverage gap: {gap['source']} {gap['what']}: "
                    f"{gap['reason']}", err=True)
@@ -114,7 +116,8 @@ def _run_collect(parents: list[str], output: Path, pack: RulePack, config: Confi
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def collect_command(org: str | None, folder: str | None, projects: tuple[str, ...],
                     directory_customer: str | None, asset_types: tuple[str, ...],
-                    concurrency: int, output: Path, config_path: Path | None,
+                    concurrency: int, export_uri: str | None, export_timeout: float,
+                    output: Path, config_path: Path | None,
                     rules: tuple[Path, ...], debug: bool) -> None:
     """Collect a snapshot from the live organization (Application Default Credentials)."""
     from phiguard import cli
@@ -125,7 +128,7 @@ def collect_command(org: str | None, folder: str | None, projects: tuple[str, ..
         parents = scope_parents(org, folder, projects)
         pack = cli._load_pack(rules)
         manifest = _run_collect(parents, output, pack, load_config(config_path), asset_types,
-                                directory_customer, concurrency)
+                                directory_customer, concurrency, export_uri, export_timeout)
         records = sum(s.get("records", 0) for s in manifest["sources"])
         click.echo(f"{output}: {records} records at {manifest['read_time']}, "
                    f"{len(manifest['coverage_gaps'])} coverage gaps")
@@ -153,7 +156,8 @@ def collect_command(org: str | None, folder: str | None, projects: tuple[str, ..
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...],
                   directory_customer: str | None, asset_types: tuple[str, ...],
-                  concurrency: int, config_path: Path | None, store_path: Path,
+                  concurrency: int, export_uri: str | None, export_timeout: float,
+                  config_path: Path | None, store_path: Path,
                   bundle: Path | None, output: str | None, snapshot: Path | None,
                   fail_on: str, rules: tuple[Path, ...], debug: bool) -> None:
     """Collect, scan, report and record one run in the history store."""
@@ -179,7 +183,8 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
             target = scratch / "snapshot"
         try:
             manifest = _run_collect(parents, target, pack, config, asset_types,
-                                    directory_customer, concurrency)
+                                    directory_customer, concurrency, export_uri,
+                                    export_timeout)
             job = Scan([target], pack, config)
             run_info = job.run_info()
             tally = Tally()

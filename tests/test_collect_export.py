@@ -1,0 +1,189 @@
+"""The export path (ExportAssets to Cloud Storage, long-running operation, shard download)
+and collection progress, against the local emulator with the real client libraries."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from emulator import Emulator
+from phiguard.cli import main
+from phiguard.collect.clients import Clients
+from phiguard.collect.collector import CollectOptions, collect
+from phiguard.collect.export import ExportPolling
+from phiguard.collect.progress import PlainProgress, RichProgress, progress_for_stderr
+from phiguard.collect.retry import RetryPolicy
+from phiguard.errors import CollectError
+
+ORG = "organizations/123456789012"
+EXPORT = "gs://phi-exports/nightly"
+
+
+@pytest.fixture()
+def emu(demo_dir: Path) -> Iterator[Emulator]:
+    with Emulator(demo_dir) as server:
+        yield server
+
+
+def _options(out: Path, sleeps: list[float] | None = None, timeout: float = 60.0,
+             **kw: Any) -> CollectOptions:
+    record = sleeps if sleeps is not None else []
+
+    def sleep(seconds: float) -> None:  # really waits (the timeout is wall-clock), and records
+        record.append(seconds)
+        time.sleep(seconds)
+
+    polling = ExportPolling(initial=0.01, maximum=0.04, multiplier=2.0, timeout=timeout,
+                            sleep=sleep)
+    retry = RetryPolicy(attempts=3, initial=0.01, sleep=lambda _s: None, rng=lambda: 1.0)
+    kw.setdefault("directory_customer", "my_customer")
+    return CollectOptions([ORG], out, retry=retry, timeout=5.0, export=EXPORT,
+                          export_polling=polling, **kw)
+
+
+def _results(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return sorted((r["rule_id"], r["asset"], r["outcome"],
+                   json.dumps(r["evidence"], sort_keys=True)) for r in doc["results"])
+
+
+def _scan(snapshot: Path, demo_dir: Path, out: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["scan", str(snapshot), "--config",
+                                       str(demo_dir / "phiguard.yaml"), "-f", "json", "-o",
+                                       str(out)], catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    return dict(json.loads(out.read_text()))
+
+
+def test_export_then_scan_gives_the_fixture_findings(emu: Emulator, demo_dir: Path,
+                                                     tmp_path: Path) -> None:
+    """`collect --export gs://...`: one ExportAssets per content type at one read time, each
+    operation polled until done, every shard listed (several pages) and downloaded; scanning
+    the snapshot gives exactly the findings of scanning the fixture export directly."""
+    emu.export.polls = 0  # done at once (the CLI polls every 2 s; tests below poll)
+    result = CliRunner(env={"PHIGUARD_GCP_ENDPOINT": emu.base}).invoke(main, [
+        "collect", "--org", "123456789012", "--output", str(tmp_path / "snap"),
+        "--export", EXPORT, "--directory-customer", "my_customer",
+        "--config", str(demo_dir / "phiguard.yaml")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "0 coverage gaps" in result.output
+    assert "phiguard: RESOURCE organizations/123456789012: export done, downloading" in (
+        result.output)
+    manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
+    assert manifest["method"] == "export" and manifest["complete"] is True
+    assert manifest["read_time"] == "2026-11-25T06:00:00Z"
+    exports = emu.export.requests
+    assert sorted(r["contentType"] for r in exports) == [1, 2, 4, 5]
+    assert all("readTime" in r for r in exports[1:])  # the first export's time, for all
+    assert {r["outputConfig"]["gcsDestination"]["uriPrefix"].rsplit("/", 1)[0]
+            for r in exports} == {manifest["sources"][0]["export"]["uri_prefix"]
+                                  .rsplit("/", 1)[0]}
+    assert emu.count("/storage/v1/b/phi-exports/o?") > 4  # objects.list paged
+    resource = manifest["sources"][0]
+    assert resource["records"] > 300 and resource["pages"] == resource["export"]["objects"]
+    assert not [p for p in (tmp_path / "snap").iterdir() if p.name.startswith(".")]
+
+    direct = _scan(demo_dir, demo_dir, tmp_path / "direct.json")
+    exported = _scan(tmp_path / "snap", demo_dir, tmp_path / "export.json")
+    assert _results(exported) == _results(direct)
+    assert exported["run"]["snapshot_time"] == direct["run"]["snapshot_time"]
+
+
+def test_failed_operation_is_a_coverage_gap(emu: Emulator, tmp_path: Path,
+                                            demo_dir: Path) -> None:
+    """An operation that ends with an error (PERMISSION_DENIED writing the bucket) is a gap for
+    its content type; the others are collected and the scan shows the gap."""
+    emu.export.fail["IAM_POLICY"] = (7, "caller lacks storage.objects.create on phi-exports")
+    emu.export.polls = 2
+    manifest = collect(Clients(emu.base), _options(tmp_path / "s"))
+    assert emu.count("/operations/ExportAssets/") == 2 * 4  # done after two polls each
+    assert next(s for s in manifest["sources"] if s["content_type"] == "RESOURCE"
+                )["records"] == 473
+    [gap] = manifest["coverage_gaps"]
+    assert "IAM_POLICY" in gap["what"] and gap["reason"] == "permission denied"
+    assert "storage.objects.create" in gap["message"]
+    assert manifest["complete"] is False
+    assert not (tmp_path / "s" / "iam_policy.ndjson").exists()
+    assert (tmp_path / "s" / "resource.ndjson").exists()
+    doc = _scan(tmp_path / "s", demo_dir, tmp_path / "f.json")
+    assert doc["run"]["coverage_gaps"][0]["what"].startswith("IAM_POLICY")
+
+
+def test_operation_that_never_finishes_times_out_with_backoff(emu: Emulator,
+                                                              tmp_path: Path) -> None:
+    """A stuck operation is polled with growing waits (capped) until the overall timeout, then
+    is a gap that names the operation and what to run."""
+    emu.export.stuck.add("ORG_POLICY")
+    sleeps: list[float] = []
+    manifest = collect(Clients(emu.base), _options(tmp_path / "s", sleeps, timeout=0.3))
+    [gap] = manifest["coverage_gaps"]
+    assert gap["reason"] == "export did not finish in time"
+    assert "operations/ExportAssets/ORG_POLICY" in gap["message"]
+    assert "gcloud asset operations describe" in gap["message"]
+    assert sleeps[:3] == [0.01, 0.02, 0.04] and max(sleeps) <= 0.04
+    assert not (tmp_path / "s" / "org_policy.ndjson").exists()
+
+
+def test_reported_shards_missing_is_a_gap(emu: Emulator, tmp_path: Path) -> None:
+    """Shards the operation reports but the bucket does not hold (deleted by a lifecycle
+    rule, say) are a gap, never a silently short content type."""
+    emu.export.drop_objects.add("ACCESS_POLICY")
+    manifest = collect(Clients(emu.base), _options(tmp_path / "s"))
+    assert [g["reason"] for g in manifest["coverage_gaps"]] == ["export shards missing"]
+
+
+def test_every_export_failing_leaves_no_snapshot(emu: Emulator, tmp_path: Path) -> None:
+    """When no export succeeds there is no read time: a clear error (exit 2), and neither the
+    snapshot nor a partial directory is left behind."""
+    for content in ("RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY"):
+        emu.export.fail[content] = (8, "quota exhausted")
+    with pytest.raises(CollectError, match="no Cloud Asset listing or export succeeded"):
+        collect(Clients(emu.base), _options(tmp_path / "s"))
+    assert list(tmp_path.iterdir()) == []
+    result = CliRunner(env={"PHIGUARD_GCP_ENDPOINT": emu.base}).invoke(main, [
+        "collect", "--org", "123456789012", "--output", str(tmp_path / "s"),
+        "--export", EXPORT, "--export-timeout", "5"])
+    assert result.exit_code == 2 and "quota" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_export_uri_is_a_usage_error(emu: Emulator, tmp_path: Path) -> None:
+    result = CliRunner(env={"PHIGUARD_GCP_ENDPOINT": emu.base}).invoke(main, [
+        "collect", "--org", "123456789012", "--output", str(tmp_path / "s"),
+        "--export", "s3://bucket/x"])
+    assert result.exit_code == 2 and "gs://BUCKET/PREFIX" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_bars_on_a_terminal_and_plain_lines_otherwise(emu: Emulator,
+                                                               tmp_path: Path) -> None:
+    """A TTY gets rich bars (one per content type, with record counts); anything else gets
+    plain `phiguard:` lines and no escape codes."""
+    from rich.console import Console
+
+    assert isinstance(progress_for_stderr(tty=True), RichProgress)
+    assert isinstance(progress_for_stderr(tty=False), PlainProgress)
+    bars = RichProgress()
+    buffer = io.StringIO()
+    bars.console = bars.bars.live.console = Console(file=buffer, force_terminal=True,
+                                                    width=120)
+    with bars:
+        options = _options(tmp_path / "s")
+        options.export = None
+        collect(Clients(emu.base), options, progress=bars)
+    shown = buffer.getvalue()
+    assert "RESOURCE organizations/123456789012" in shown and "473 records" in shown
+    assert "\x1b[" in shown
+
+    result = CliRunner(env={"PHIGUARD_GCP_ENDPOINT": emu.base}).invoke(main, [
+        "collect", "--org", "123456789012", "--output", str(tmp_path / "p"),
+        "--concurrency", "2"])
+    assert result.exit_code == 0, result.output
+    assert "phiguard: IAM_POLICY organizations/123456789012: 46 records in" in result.output
+    assert "\x1b[" not in result.output
