@@ -113,9 +113,11 @@ def _iter_findings(results: list[dict[str, Any]], path: str) -> Iterator[Finding
 @click.option("--output", "-o", help="Write here instead of stdout (atomically).")
 @click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path),
               help="Rule directory for titles and texts (default: the bundled HIPAA pack).")
+@click.option("--journal", "journals", multiple=True, type=click.Path(path_type=Path),
+              help="A `fix apply` journal: the HTML shows its fixes as remediation evidence.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def report_command(findings_file: Path, fmt: str, output: str | None, rules: tuple[Path, ...],
-                   debug: bool) -> None:
+                   journals: tuple[Path, ...], debug: bool) -> None:
     """Re-render a findings JSON (v1) as html, markdown, csv, junit or sarif, without rescanning."""
     from phiguard import cli
 
@@ -134,6 +136,17 @@ def report_command(findings_file: Path, fmt: str, output: str | None, rules: tup
                        f"({run_info.get('rule_pack_digest')}); titles and texts come from "
                        f"sha256:{pack.digest}", err=True)
         findings = _iter_findings(results, str(findings_file))
+        if journals:
+            from phiguard.errors import UsageError
+            from phiguard.report.fixes import fix_rows, read_journal_records
+            from phiguard.report.html_report import render_html
+
+            if fmt != "html":
+                raise UsageError("--journal adds applied fixes to the html report: use -f html")
+            rows = fix_rows([r for path in journals for r in read_journal_records(path)])
+            with cli._output(output) as out:
+                render_html(out, findings, run_info, pack, doc.get("waivers") or [], fixes=rows)
+            return 0
         with cli._output(output) as out:
             render(fmt, out, findings, run_info, pack, doc.get("waivers") or [])
         return 0

@@ -83,7 +83,8 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
                max_rows_per_control: int = MAX_ROWS_PER_CONTROL,
                max_passing_per_rule: int = MAX_PASSING_PER_RULE,
                generated_at: str | None = None,
-               trend: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               trend: Mapping[str, Any] | None = None,
+               fixes: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
     """The report's data, computed in one pass over the findings with bounded memory."""
     tally = Tally(keep=0)
     buckets: dict[str, _RuleBucket] = {}
@@ -174,6 +175,7 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
         "bar_width": BAR_WIDTH,
         "waivers": [dict(w) for w in waivers],
         "trend": trend,
+        "fixes": [dict(f) for f in fixes],
         "appendix": [rule_view(rid) for rid in evaluated],
         "max_rows_per_control": max_rows_per_control,
         "max_passing_per_rule": max_passing_per_rule,
@@ -185,14 +187,16 @@ def render_html(out: IO[str], findings: Iterable[Finding], run: Mapping[str, Any
                 max_rows_per_control: int = MAX_ROWS_PER_CONTROL,
                 max_passing_per_rule: int = MAX_PASSING_PER_RULE,
                 generated_at: str | None = None,
-                trend: Mapping[str, Any] | None = None) -> None:
+                trend: Mapping[str, Any] | None = None,
+                fixes: Sequence[Mapping[str, str]] = ()) -> None:
     """Write the auditor report for these findings; everything shown is escaped and redacted.
 
-    `trend` (from `phiguard.store.trend.trend_view`) adds the history section of an audit.
+    `trend` (from `phiguard.store.trend.trend_view`) adds the history section of an audit;
+    `fixes` (from `phiguard.report.fixes.fix_rows`) the applied fixes as remediation evidence.
     """
     view = build_view(findings, run, pack, waivers, max_rows_per_control=max_rows_per_control,
                       max_passing_per_rule=max_passing_per_rule, generated_at=generated_at,
-                      trend=trend)
+                      trend=trend, fixes=fixes)
     template = template_env().get_template("report.html.j2")
     for chunk in template.generate(**view):
         out.write(chunk)
