@@ -9,7 +9,6 @@ manifest, which the scan and the report show.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from phiguard import __version__
+from phiguard._util.hashing import sha256_file
 from phiguard.collect.clients import Clients
 from phiguard.collect.export import (
     ExportError,
@@ -103,13 +103,6 @@ def _time_text(value: Any) -> str | None:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
     return str(value)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _prepare_output(output: Path) -> Path:
@@ -277,7 +270,7 @@ class _Run:
         path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         self.log(f"directory: {len(users)} users")
         return {"file": USERS_FILE, "content_type": "DIRECTORY_USERS", "records": len(users),
-                "customer": customer, "sha256": _sha256(path)}
+                "customer": customer, "sha256": sha256_file(path)}
 
 
 def collect(clients: Clients, options: CollectOptions, log: Log | None = None,
@@ -324,7 +317,7 @@ def _manifest(options: CollectOptions, shards: list[_Shard], hierarchy: dict[str
                                  "records": shard.records, "pages": shard.pages,
                                  "retries": shard.retries}
         if shard.error is None:
-            entry["sha256"] = _sha256(run.tmp / shard.file)
+            entry["sha256"] = sha256_file(run.tmp / shard.file)
             if shard.content_type == "RESOURCE":
                 types.update(shard.types)
         else:

@@ -8,7 +8,6 @@ other `*.json`, `*.ndjson`, `*.jsonl` (optionally `.gz`) file holds CAI records.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import zlib
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from phiguard._util.hashing import sha256_file
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import USER_TYPE, Asset, Source
 
@@ -68,15 +68,8 @@ class SnapshotFiles:
         """Every input file with its sha256, for the run record."""
         files = sorted({*self.asset_files, *self.user_files,
                         *([self.manifest_file] if self.manifest_file else [])})
-        return [{"path": str(p), "sha256": _sha256(p)} for p in files]
+        return [{"path": str(p), "sha256": sha256_file(p)} for p in files]
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _is_data_file(path: Path) -> bool:

@@ -16,7 +16,6 @@ list, and checks the signature.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from phiguard._util.hashing import sha256_file
 from phiguard.errors import InputError, UsageError
 from phiguard.findings import Finding
 from phiguard.policy.rule import RulePack
@@ -41,14 +41,6 @@ BUNDLE_SCHEMA = "phiguard.bundle/v1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _dump(value: Any) -> bytes:
