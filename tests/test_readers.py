@@ -627,3 +627,14 @@ def test_region_of_zone_drops_the_zone_letter(region: str, suffix: str) -> None:
     assert region_of(f"https://www.googleapis.com/compute/v1/projects/p/zones/{region}-{suffix}") \
         == region
     assert region_of(region) == region
+
+
+def test_wrong_type_name_is_named_as_such(tmp_path: Path) -> None:
+    """A `name` or `asset_type` of the wrong JSON type is reported as that, not as missing."""
+    from phiguard.errors import SnapshotError
+    from phiguard.inventory.records import parse_record
+
+    with pytest.raises(SnapshotError, match=r"`name` must be a string.*number"):
+        parse_record({"name": 5, "asset_type": "t.googleapis.com/T", "resource": {}}, "f", 3)
+    with pytest.raises(SnapshotError, match=r"`asset_type` must be a string.*array"):
+        parse_record({"name": "//x", "asset_type": [], "resource": {}}, "f", 3)

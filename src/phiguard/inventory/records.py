@@ -194,10 +194,15 @@ def _parse_record(obj: Any, check: _Check) -> Record:
     if not isinstance(obj, dict):
         raise check.fail(f"expected a CAI asset object, got {_json_type(obj)}")
     name = obj.get("name")
-    if not isinstance(name, str) or not name:
+    if name is not None and not isinstance(name, str):
+        raise check.fail(f"`name` must be a string (the CAI asset name), got {_json_type(name)}")
+    if not name:
         raise check.fail("record has no `name` (expected the CAI asset name, //service/path)")
     asset_type = _get(obj, "asset_type", "assetType")
-    if not isinstance(asset_type, str) or not asset_type:
+    if asset_type is not None and not isinstance(asset_type, str):
+        raise check.fail(f"record {name}: `asset_type` must be a string, got "
+                         f"{_json_type(asset_type)}")
+    if not asset_type:
         raise check.fail(f"record {name} has no `asset_type` (or `assetType`)")
     kinds: set[str] = set()
     data = location = parent = None
