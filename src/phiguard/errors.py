@@ -7,7 +7,8 @@
     │   └── RuleError             a rule file, its parameters or its examples
     ├── UsageError                a command-line combination that cannot work
     ├── CollectError              live collection: no credentials, a scope that cannot be read
-    └── StoreError                the run-history store cannot be opened or is too new
+    ├── StoreError                the run-history store cannot be opened or is too new
+    └── FixError                  a fix run that cannot go on: an API error, another plan's journal
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "CollectError",
     "ConfigError",
+    "FixError",
     "InputError",
     "PhiguardError",
     "RuleError",
@@ -77,6 +79,10 @@ class UsageError(PhiguardError):
 
 class CollectError(PhiguardError):
     """Live collection cannot start or cannot produce a snapshot (what to do is in the text)."""
+
+
+class FixError(PhiguardError):
+    """A fix run that cannot go on: an API error midway, a journal for another plan."""
 
 
 class StoreError(PhiguardError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from phiguard.collect.clients import Clients
-from phiguard.errors import PhiguardError
+from phiguard.errors import FixError
 
 __all__ = ["ApiError", "FixApi", "FixError"]
 
@@ -21,10 +21,6 @@ SERVICES = {
     "cloudresourcemanager": ("v3", "/crm/"),
     "iam": ("v1", "/iam/"),
 }
-
-
-class FixError(PhiguardError):
-    """A fix run that cannot go on: an API error midway, a journal for another plan."""
 
 
 class ApiError(Exception):
