@@ -142,3 +142,21 @@ def test_concurrent_runs_do_not_corrupt_the_store(tmp_path: Path) -> None:
     with Store(path) as store:
         assert [r.counts for r in store.runs()] == [{"FAIL": 2000}, {"FAIL": 2000}]
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_reading_commands_leave_empty_files_and_directories_alone(tmp_path: Path) -> None:
+    """`history`/`diff` on an empty file or a directory exit 2 saying what it is, and do not
+    turn the empty file into a store."""
+    from click.testing import CliRunner
+
+    from phiguard.cli import main
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    for args in (["history", "--store", str(empty)], ["diff", "--store", str(empty)]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2
+        assert "empty file" in result.output
+    assert empty.read_bytes() == b""
+    result = CliRunner().invoke(main, ["history", "--store", str(tmp_path)])
+    assert result.exit_code == 2 and "is a directory" in result.output

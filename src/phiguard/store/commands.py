@@ -14,8 +14,15 @@ __all__ = ["diff_command", "history_command"]
 def _existing(path: Path) -> Path:
     from phiguard.errors import StoreError
 
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory; --store takes the SQLite file "
+                         "`phiguard audit --store` writes")
     if not path.is_file():
         raise StoreError(f"{path}: no such store (phiguard audit --store creates one)")
+    if path.stat().st_size == 0:
+        # Reading must not turn an empty file into a store.
+        raise StoreError(f"{path}: empty file, not a phiguard store (phiguard audit --store "
+                         "creates one)")
     return path
 
 
