@@ -267,3 +267,20 @@ def test_scan_without_config_treats_everything_as_phi(snapshot: Path, tmp_path: 
     failed = CliRunner().invoke(main, ["scan", str(bad)])
     assert failed.exit_code == 2
     assert "treated as holding PHI" not in failed.stderr
+
+
+def test_usage_errors_use_the_phiguard_error_form() -> None:
+    """A bad option value or unknown command exits 2 with `phiguard: error:` like every other
+    error, after the usage line; --version and --help still exit 0."""
+    bad = subprocess.run([sys.executable, "-m", "phiguard.cli", "scan", "x", "--fail-on", "bogus"],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert "phiguard: error: Invalid value for '--fail-on'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    unknown = subprocess.run([sys.executable, "-m", "phiguard.cli", "nosuch"],
+                             capture_output=True, text=True, check=False)
+    assert unknown.returncode == 2 and "phiguard: error: No such command" in unknown.stderr
+    for flag in ("--version", "--help"):
+        ok = subprocess.run([sys.executable, "-m", "phiguard.cli", flag], capture_output=True,
+                            text=True, check=False)
+        assert ok.returncode == 0 and ok.stdout
