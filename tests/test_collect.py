@@ -296,6 +296,10 @@ def test_audit_twice_records_history_and_drift(emu: Emulator, tmp_path: Path,
         assert result.exit_code == 1, result.output
     assert "0 new, 0 resolved, 35 persisting" in result.output
     assert (tmp_path / "ev2" / "report.html").exists()
+    inputs = json.loads((tmp_path / "ev2" / "findings.json").read_text())["run"]["inputs"]
+    # the collected snapshot was in a temporary directory: inputs are named by their place in it
+    assert {i["path"] for i in inputs} >= {"collected:manifest.json", "collected:resource.ndjson"}
+    assert all(len(i["sha256"]) == 64 for i in inputs)
     history = runner.invoke(main, ["history", "--store", str(store), "-f", "json"])
     runs = json.loads(history.output)["runs"]
     assert [r["counts"]["FAIL"] for r in runs] == [35, 35]

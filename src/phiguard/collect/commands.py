@@ -187,6 +187,11 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
                                     export_timeout)
             job = Scan([target], pack, config)
             run_info = job.run_info()
+            if scratch is not None:
+                # The collected snapshot lives in a directory deleted after the run: name its
+                # files by their place in the snapshot (their sha256 stays the evidence).
+                for entry in run_info["inputs"]:
+                    entry["path"] = "collected:" + str(Path(entry["path"]).relative_to(target))
             tally = Tally()
             findings = list(tally.watch(job.findings()))
             with Store(store_path) as store:  # the history this run is reported against
