@@ -155,7 +155,9 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
             "standard": catalog_entry.standard if catalog_entry else "",
             "kind": catalog_entry.kind if catalog_entry else "",
             "counts": {o: counts.get(o, 0) for o in OUTCOMES},
-            "status": control_status(dict(counts)),
+            # A paragraph the catalog does not claim (no rule can evidence it from CAI) says so.
+            "status": ("NOT COVERED" if catalog_entry is not None and not catalog_entry.covered
+                       and not rule_views else control_status(dict(counts))),
             "rules": rule_views,
         })
     config = run.get("config") or {}
