@@ -65,3 +65,13 @@ def test_report_renders_the_trend_section(tmp_path: Path) -> None:
     without = io.StringIO()
     render_html(without, current, _run("2026-11-25T06:00:00Z"), pack, [])
     assert 'id="trend"' not in without.getvalue()
+
+
+def test_paragraph_no_rule_can_evidence_is_marked_not_covered() -> None:
+    """A control the catalog marks `covered: false` shows NOT COVERED, not a status."""
+    out = io.StringIO()
+    pack = load_pack([REPO / "rules"])
+    render_html(out, [_finding("NET-001", "//a")], _run("2026-11-25T06:00:00Z"), pack, [])
+    page = out.getvalue()
+    row = page[page.index('<tr data-control="hipaa/164.308(a)(5)(ii)(C)">'):]
+    assert "NOT COVERED" in row[:row.index("</tr>")]
