@@ -23,12 +23,6 @@ _OUTCOME = {"pass": "PASS", "fail": "FAIL", "unknown": "UNKNOWN"}
 AREA_MINIMUMS = {"TLS": 5, "NET": 5, "MFA": 4, "IAM": 6, "BAK": 5, "DR": 4, "LOG+ENC": 6,
                  "JIT": 1, "PLAT": 3}
 
-# Controls the catalog marks `covered: true` that no rule cites yet. Each is a real gap in the
-# pack (or an over-claim in rules/controls/hipaa.yaml); the xfail is strict, so adding the rule
-# makes the test pass and the entry must then be removed here.
-KNOWN_UNCOVERED: set[str] = set()
-
-
 @cache
 def pack() -> RulePack:
     return load_pack([RULES])
@@ -88,9 +82,7 @@ def _covered() -> list[str]:
     return sorted(c for c, v in load_pack([RULES]).controls.items() if v.covered)
 
 
-@pytest.mark.parametrize("control", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="no rule cites it yet"))
-    if c in KNOWN_UNCOVERED else c for c in _covered()])
+@pytest.mark.parametrize("control", _covered())
 def test_every_covered_control_has_a_rule(control: str) -> None:
     """Every control marked `covered: true` is cited by at least one rule."""
     assert any(control in r.controls for r in pack().rules)
