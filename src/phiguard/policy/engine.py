@@ -24,6 +24,7 @@ from phiguard.policy.compiler import (
     evidence_value,
 )
 from phiguard.policy.rule import Rule
+from phiguard.redaction import redact
 
 __all__ = ["Engine", "evaluate"]
 
@@ -171,7 +172,8 @@ class Engine:
                 message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {rule.title}"
             else:
                 message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
-            evidence = tuple((p, v if type(v) in _PLAIN else evidence_value(v))
+            # Redacted here, once, so no output can show a secret the rule read.
+            evidence = tuple((p, redact(p, v if type(v) in _PLAIN else evidence_value(v)))
                              for p, v in env.evidence.items())
             out.append(Finding(rule.id, asset.name, asset.asset_type, outcome, rule.severity,
                                rule.controls, message, evidence, None, source))
