@@ -116,3 +116,44 @@ def test_planned_values_fill_in_resources_the_changes_omit() -> None:
     assert (extra.actions, extra.module, extra.index) == (("no-op",), "module.m", 0)
     assert extra.before == extra.after == {"name": "p", "profile": "COMPATIBLE"}
     assert len(plan.changes) == 2
+
+
+def test_duplicate_keys_are_refused_with_their_line_and_column(tmp_path: Path) -> None:
+    """A key written twice in one object (in `after` or anywhere) is refused at the second
+    occurrence; JSON parsers keep the last silently, which would hide the first value."""
+    text = ('{"format_version": "1.2",\n "resource_changes": [{"address": "google_x.a",\n'
+            '  "mode": "managed", "type": "google_x", "name": "a",\n'
+            '  "change": {"actions": ["create"], "before": null,\n'
+            '   "after": {"name": "a", "enabled": false,\n'
+            '             "enabled": true}}}]}\n')
+    path = tmp_path / "plan.json"
+    path.write_text(text)
+    with pytest.raises(PlanError) as err:
+        load_plan(path)
+    assert err.value.line == 6 and err.value.column == 14
+    assert "duplicate key 'enabled'" in str(err.value)
+    assert str(err.value).startswith(f"{path}:6:14: ")
+
+
+@pytest.mark.parametrize("text", [
+    '{"format_version": "1.2", "format_version": "1.2", "resource_changes": []}',
+    '{"format_version": "1.2", "resource_changes": [], "x": [{"a": {"b": 1, "b": 2}}]}',
+    '{"format_version": "1.2", "resource_changes": [], "x": {"\\u0062": 1, "b": 2}}',
+])
+def test_duplicate_keys_at_any_depth_are_refused(text: str) -> None:
+    """Duplicates are found at the top level, deep in lists, and through escapes."""
+    with pytest.raises(PlanError, match="duplicate key"):
+        parse_plan(text.encode(), "p.json")
+
+
+def test_equal_keys_in_different_objects_are_fine() -> None:
+    """The same key in sibling or nested objects is no duplicate."""
+    text = '{"format_version": "1.2", "resource_changes": [], "a": {"a": {"a": 1}}, "b": {"a": 2}}'
+    assert parse_plan(text.encode(), "p.json").changes == []
+
+
+@pytest.mark.parametrize("text", ['{"format_version": NaN}', '{"a": "\\ud800"}'])
+def test_values_json_does_not_define_are_refused(text: str) -> None:
+    """NaN and lone surrogate escapes are not JSON text phiguard accepts."""
+    with pytest.raises(PlanError, match="not JSON"):
+        parse_plan(text.encode(), "p.json")

@@ -7,6 +7,8 @@ naming the file and what was expected, so a broken input never passes the gate.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -250,8 +252,101 @@ def _walk_modules(module: Any, path: str, refs: References, sources: dict[str, s
         _walk_modules(call.get("module"), sub, refs, sources)
 
 
-def parse_plan(raw: bytes, file: str) -> Plan:
-    """Parse plan JSON bytes; raise `PlanError` for anything that is not a readable plan."""
+class _Duplicate(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
+    return out
+
+
+def _int(text: str) -> int | float:
+    value = int(text)  # as orjson: beyond 64 bits an integer is read as a float
+    return value if -(1 << 63) <= value < (1 << 64) else float(value)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is infinity")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_TOKEN = re.compile(r'[ \t\n\r]*(?:([][{}",:])|(-?[0-9][0-9.eE+-]*|true|false|null))')
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _duplicate_at(text: str) -> int | None:
+    """The index of the first key written twice in one object (the second one's quote)."""
+    stack: list[set[str] | None] = []  # a set of keys per open object, None per array
+    expect_key = False
+    pos = 0
+    while True:
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            return None
+        pos = match.end()
+        char = match.group(1)
+        if char == '"':
+            value, end = json.decoder.scanstring(text, pos)  # type: ignore[attr-defined]
+            keys = stack[-1] if stack else None
+            if expect_key and keys is not None:
+                if value in keys:
+                    return pos - 1
+                keys.add(value)
+                expect_key = False
+            pos = end
+        elif char == "{":
+            stack.append(set())
+            expect_key = True
+        elif char == "[":
+            stack.append(None)
+        elif char in ("}", "]"):
+            if not stack:
+                return None
+            stack.pop()
+            if not stack:
+                return None
+        elif char == ",":
+            expect_key = bool(stack) and stack[-1] is not None
+
+
+def _loads(raw: bytes, file: str) -> Any:
+    """The JSON document; a key written twice in one object is refused with its place.
+
+    The standard library's C parser reports each object's keys to a hook (orjson keeps the
+    last value of a repeated key without a word); anything it refuses is parsed again by
+    orjson, whose messages name the line and column."""
+    try:
+        text = raw.decode("utf-8")
+        if _LONE_SURROGATE.search(raw):
+            orjson.loads(raw)  # refuses lone surrogates, accepts pairs
+        return json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float,
+                          parse_constant=_constant)
+    except _Duplicate as dup:
+        at = _duplicate_at(text)
+        line = column = None
+        if at is not None:
+            line = text.count("\n", 0, at) + 1
+            column = at - text.rfind("\n", 0, at)
+        raise PlanError(f"duplicate key {dup.key!r} in one object (JSON parsers keep one of "
+                        "the values silently; write each key once)", file=file, line=line,
+                        column=column) from None
+    except (ValueError, RecursionError, orjson.JSONDecodeError):
+        pass
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -265,6 +360,13 @@ def parse_plan(raw: bytes, file: str) -> Plan:
                               "`terraform show -json PLANFILE`)") from None
         raise PlanError(f"not JSON: {exc.msg}", file=file, line=exc.lineno,
                         column=exc.colno) from None
+    del doc
+    raise _fail(file, "not JSON phiguard reads: nested too deeply or a number out of range")
+
+
+def parse_plan(raw: bytes, file: str) -> Plan:
+    """Parse plan JSON bytes; raise `PlanError` for anything that is not a readable plan."""
+    doc = _loads(raw, file)
     if not isinstance(doc, dict):
         raise _fail(file, "not a Terraform plan: the document is not a JSON object")
     version = _check_version(doc, file)
