@@ -48,14 +48,25 @@ def op(name: str, value: Any, arg: Any, ctx: Any = CTX) -> bool | None:
 
 
 def test_exists_judges_presence_and_absence() -> None:
-    """`exists` is True for a value and False for absence, null, [] and ""; never None."""
-    assert op("exists", "x", True) is True
-    assert op("exists", 0, True) is True
-    assert op("exists", False, True) is True
-    for absent in (MISSING, None, [], ""):
+    """`exists` is True for any value, empty ones included, and False for absence and null."""
+    for present in ("x", 0, False, "", [], {}):
+        assert op("exists", present, True) is True
+        assert op("exists", present, False) is False
+    for absent in (MISSING, None):
         assert op("exists", absent, True) is False
         assert op("exists", absent, False) is True
     assert OPERATORS["exists"].judges_absence
+
+
+def test_empty_counts_absence_null_and_empty_values_as_empty() -> None:
+    """`empty` is True for absence, null, "", [] and {}; False for any other value."""
+    for empty in (MISSING, None, "", [], {}):
+        assert op("empty", empty, True) is True
+        assert op("empty", empty, False) is False
+    for value in ("x", 0, False, ["a"], {"k": "v"}):
+        assert op("empty", value, True) is False
+        assert op("empty", value, False) is True
+    assert OPERATORS["empty"].judges_absence
 
 
 def test_equals_is_case_sensitive_and_iequals_is_not() -> None:
@@ -368,7 +379,7 @@ def test_operators_never_raise_on_strange_strings(text: str) -> None:
 
 def test_registry_is_not_empty_and_names_match() -> None:
     """Every operator is registered under its own name, including each one docs/rules.md lists."""
-    documented = {"exists", "equals", "not_equals", "iequals", "in", "not_in", "matches",
+    documented = {"exists", "empty", "equals", "not_equals", "iequals", "in", "not_in", "matches",
                   "not_matches", "contains", "not_contains", "starts_with", "ends_with", "gt",
                   "gte", "lt", "lte", "count_gte", "count_lte", "distinct_gte", "version_gte",
                   "version_lt", "duration_gt_days", "duration_lte_days", "older_than_days",

@@ -42,7 +42,7 @@ class Operator:
     arg: dict[str, Any]
     doc: str
     example: dict[str, Any]
-    # `exists` is the only operator that judges absence itself.
+    # `exists`, `empty` and `ports_include` judge absence themselves.
     judges_absence: bool = False
 
 
@@ -89,12 +89,25 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-@_op("exists", _BOOL, "is present (true) or absent (false)",
-     {"path": "data.sslPolicy", "exists": True},
+@_op("exists", _BOOL, "is present, even if empty (true), or absent or null (false)",
+     {"path": "data.labels['goog-gke-node']", "exists": False},
      judges_absence=True)
 def _exists(value: Any, arg: bool, ctx: EvalContext) -> bool:
-    present = value is not MISSING and value is not None and value != [] and value != ""
+    # A label `goog-gke-node: ""` is there: an empty value is a value. Null is no value
+    # (Google's JSON omits unset fields; a producer that writes null means the same).
+    present = value is not MISSING and value is not None
     return present == bool(arg)
+
+
+@_op("empty", _BOOL, "is absent, null, \"\", [] or {} (true), or has content (false)",
+     {"path": "data.sslPolicy", "empty": False},
+     judges_absence=True)
+def _empty(value: Any, arg: bool, ctx: EvalContext) -> bool:
+    # For fields where the API (or a Terraform state) writes "" or [] for "not set": a
+    # reference or a key name that is empty configures nothing.
+    blank = value is MISSING or value is None or (
+        isinstance(value, str | list | dict) and not value)
+    return blank == bool(arg)
 
 
 @_op("equals", _ANY, "equals the argument", {"path": "data.direction", "equals": "INGRESS"})
