@@ -209,3 +209,56 @@ def test_params_of_the_right_type_pass(write: Any, pack: RulePack) -> None:
                                "params:\n  BAK-002: {min_retained_backups: 14}\n"))
     config.check_against(pack)
     assert config.params["BAK-002"]["min_retained_backups"] == 14
+
+
+ALIAS_BOMB = """\
+params:
+  NET-001:
+    ports: &a9 [&a8 [&a7 [&a6 [&a5 [&a4 [&a3 [&a2 [&a1 ["22"]]]]]]]]]
+a: &b1 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]
+b: &b2 [*b1, *b1, *b1, *b1, *b1, *b1, *b1, *b1, *b1]
+c: &b3 [*b2, *b2, *b2, *b2, *b2, *b2, *b2, *b2, *b2]
+d: &b4 [*b3, *b3, *b3, *b3, *b3, *b3, *b3, *b3, *b3]
+e: &b5 [*b4, *b4, *b4, *b4, *b4, *b4, *b4, *b4, *b4]
+f: &b6 [*b5, *b5, *b5, *b5, *b5, *b5, *b5, *b5, *b5]
+g: &b7 [*b6, *b6, *b6, *b6, *b6, *b6, *b6, *b6, *b6]
+h: &b8 [*b7, *b7, *b7, *b7, *b7, *b7, *b7, *b7, *b7]
+i: &b9 [*b8, *b8, *b8, *b8, *b8, *b8, *b8, *b8, *b8]
+"""
+
+
+def test_yaml_aliases_are_refused_with_their_place(write: Any) -> None:
+    """An alias bomb (a 1 KB file that expands to billions of items) is a ConfigError at the
+    reused anchor's line, found before anything walks the expansion."""
+    text = ("params:\n  NET-001:\n    ports: &p [\"22\"]\n    protocols: *p\n")
+    _fails(write, text, "aliases", 3)
+    _fails(write, ALIAS_BOMB, "aliases", 4)
+
+
+def test_a_yaml_anchor_that_is_never_reused_is_harmless(write: Any) -> None:
+    """An anchor alone expands nothing: the config loads."""
+    config = load_config(write("phiguard.yaml", "phi: &scope {projects: [phi-prod]}\n"))
+    assert config.phi.projects == frozenset({"phi-prod"})
+
+
+@pytest.mark.parametrize(("text", "match", "line"), [
+    ("params:\n  NET-001:\n    ports: [\"22\", [\"3389\"]]\n",
+     "NET-001.ports must be a list of strings: item 2 is a list", 3),
+    ("params:\n  NET-001:\n    ports: [\"22\", {a: b}]\n",
+     "NET-001.ports must be a list of strings: item 2 is a mapping", 3),
+    ("params:\n  NET-001:\n    ports: [22]\n",
+     "NET-001.ports must be a list of strings: item 1 is a number", 3),
+    ("params:\n  IAM-001:\n    admin_role_pattern: '(?<=x)admin'\n",
+     "IAM-001.admin_role_pattern is not a regular expression phiguard can run", 3),
+    ("params:\n  IAM-001:\n    admin_role_pattern: '(['\n",
+     "IAM-001.admin_role_pattern is not a regular expression phiguard can run", 3),
+])
+def test_list_and_regex_params_are_type_checked(write: Any, pack: RulePack, text: str,
+                                                match: str, line: int) -> None:
+    """List parameter items must be strings, and a parameter used as a regex must compile in
+    the linear-time regex engine: both are ConfigErrors naming rule, parameter and line."""
+    config = load_config(write("phiguard.yaml", text))
+    with pytest.raises(ConfigError) as info:
+        config.check_against(pack)
+    assert match in info.value.message, info.value.message
+    assert info.value.line == line

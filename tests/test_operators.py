@@ -437,3 +437,23 @@ def test_every_operator_example_evaluates(name: str) -> None:
         if value is MISSING and not operator.judges_absence:
             continue
         assert operator.fn(value, operator.example[name], CTX) in (True, False, None)
+
+
+def test_a_catastrophic_regex_runs_in_linear_time() -> None:
+    """`^(a+)+$` against "aaaa...b" backtracks for minutes in a backtracking engine; rules run
+    regexes with RE2, so the match is decided at once (and is False)."""
+    import time
+
+    started = time.perf_counter()
+    assert op("matches", "a" * 28 + "b", "^(a+)+$") is False
+    assert op("matches", "a" * 100_000 + "!", "^(a+)+$") is False
+    assert op("not_matches", "a" * 28, "^(a+)+$") is False
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_regex_read_from_data_that_cannot_run_is_unknown() -> None:
+    """A pattern that comes from data (`matches: {path: ...}`) and RE2 refuses gives None
+    (UNKNOWN), never an exception."""
+    assert op("matches", "abc", "(?=a)") is None
+    assert op("matches", "abc", "([") is None
+    assert op("not_matches", "abc", "(a)\\1") is None

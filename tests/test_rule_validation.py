@@ -318,3 +318,33 @@ def test_schema_rejects_a_broken_rule(how: str) -> None:
     doc = yaml.safe_load(GOOD)
     assert list(validator.iter_errors(doc)) == []
     assert list(validator.iter_errors(_break(doc, how))) != []
+
+
+def test_yaml_aliases_in_a_rule_are_refused(tmp_path: Path) -> None:
+    """A rule that reuses an anchor (the way an alias bomb does) is a RuleError at the
+    anchor's line, before anything expands it."""
+    text = GOOD.replace('ports: {type: list, default: ["22"]}',
+                        'ports: {type: list, default: &p ["22"]}\n  more: {type: list, '
+                        'default: *p}')
+    err = error(tmp_path, text)
+    assert "aliases" in err.message and err.line == 8
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    (("cidr_internet: false", "matches: '(?=x)'"), "invalid regex"),
+    (("cidr_internet: false", "matches: '(a)\\1'"), "invalid regex"),
+    (('ports: {type: list, default: ["22"]}',
+      'ports: {type: list, default: ["22"]}\n  pat: {type: string, default: "(?<=a)b"}'),
+     "parameter pat is used as a regular expression"),
+    (('ports: {type: list, default: ["22"]}', 'ports: {type: list, default: [22, ["x"]]}'),
+     "parameter ports needs a default of type list of strings"),
+])
+def test_regexes_must_run_in_linear_time(tmp_path: Path, edit: tuple[str, str],
+                                         match: str) -> None:
+    """Regexes (literal or parameter defaults) must compile in RE2, which cannot backtrack
+    catastrophically; list parameter defaults hold strings."""
+    text = GOOD.replace(*edit)
+    if "pat:" in text:
+        text = text.replace("cidr_internet: false", "matches: {param: pat}")
+    err = error(tmp_path, text)
+    assert match in err.message, err.message

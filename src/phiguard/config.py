@@ -21,7 +21,7 @@ from typing import Any
 from phiguard._util.yamlloc import LocDict, LocList, load_yaml
 from phiguard.errors import ConfigError
 from phiguard.inventory.scope import PhiConfig
-from phiguard.policy.rule import RulePack, validate_param_value
+from phiguard.policy.rule import RulePack, param_problem
 
 __all__ = ["Config", "Waiver", "load_config"]
 
@@ -93,9 +93,9 @@ class Config:
                     known = ", ".join(specs) or "none"
                     raise self._err(f"rule {rule_id} has no parameter {name!r} (it has: {known})",
                                     node, name)
-                if not validate_param_value(specs[name], value):
-                    raise self._err(f"{rule_id}.{name} must be of type {specs[name]['type']}",
-                                    node, name)
+                problem = param_problem(rules[rule_id], name, value)
+                if problem:
+                    raise self._err(problem, node, name)
         raw_rules = self.raw.get("rules") or LocDict()
         for key in ("enable", "disable"):
             items = raw_rules.get(key) or []

@@ -1,4 +1,5 @@
-"""YAML loading with positions: safe_load semantics, duplicate keys rejected, lines kept.
+"""YAML loading with positions: safe_load semantics, duplicate keys and aliases rejected,
+lines kept.
 
 Mappings load as `LocDict` and sequences as `LocList`; both remember where they start and
 where each key or element sits, so validators can report file, line and column.
@@ -52,7 +53,15 @@ _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Loader(_Base):  # type: ignore[valid-type,misc]
-    pass
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # The composer turns an alias into the anchored node itself, so a node met twice is
+        # an alias. Aliases are refused, not expanded: a 1 KB "billion laughs" file expands
+        # to gigabytes in whatever walks it, and no phiguard file needs them.
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases (*name) are not accepted: write the value out "
+                "(the anchor reused is the one here)", node.start_mark)
+        return super().construct_object(node, deep=deep)
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from phiguard._util.times import parse_time
 from phiguard.policy.paths import MISSING
+from phiguard.policy.regex import RegexError, compile_regex
 
 __all__ = ["OPERATORS", "EvalContext", "Operator", "parse_time"]
 
@@ -140,17 +141,18 @@ def _not_in(value: Any, arg: list[Any], ctx: EvalContext) -> bool:
     return value not in arg
 
 
-@lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-@_op("matches", {"type": "string", "format": "regex"}, "(a string) contains a match of the regex",
+@_op("matches", {"type": "string", "format": "regex"},
+     "(a string) contains a match of the regex (RE2 syntax, linear time)",
      {"path": "item.role", "matches": "^roles/(owner|editor)$"})
 def _matches(value: Any, arg: str, ctx: EvalContext) -> bool | None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not isinstance(arg, str):
         return None
-    return _regex(arg).search(value) is not None
+    try:
+        return compile_regex(arg).search(value)
+    except (RegexError, UnicodeError):
+        # Validation refuses bad literal and parameter patterns at load time; this is a
+        # pattern read from data (`{path: ...}`) or a value that is not valid text.
+        return None
 
 
 @_op("not_matches", {"type": "string", "format": "regex"}, "(a string) has no match of the regex",

@@ -15,8 +15,10 @@ from phiguard.findings import SEVERITIES
 from phiguard.policy.forms import LET_FORMS, WITHIN_FIND, WITHIN_GRANTS
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import PathSyntaxError, parse_path
+from phiguard.policy.regex import RegexError, compile_regex
 
-__all__ = ["Control", "Rule", "RulePack", "load_pack", "load_rule", "validate_param_value"]
+__all__ = ["Control", "Rule", "RulePack", "load_pack", "load_rule", "param_problem",
+           "validate_param_value"]
 
 ROOTS = frozenset({"data", "iam_policy", "org_policy", "asset", "params"})
 COMBINATORS = ("all", "any", "not")
@@ -71,6 +73,8 @@ class Rule:
     raw: Mapping[str, Any] = field(repr=False, compare=False)
     # CAI content types an asset must carry for this rule to judge it (empty: any asset).
     content_types: tuple[str, ...] = ()
+    # Parameters some operator uses as a regular expression (their values must compile).
+    regex_params: frozenset[str] = frozenset()
 
     def defaults(self) -> dict[str, Any]:
         return {name: spec.get("default") for name, spec in self.params.items()}
@@ -95,6 +99,7 @@ class _V:
     def __init__(self, file: str) -> None:
         self.file = file
         self.params: Mapping[str, Any] = {}
+        self.regex_params: set[str] = set()
 
     def err(self, msg: str, node: Any = None, key: Any = None) -> RuleError:
         line = col = None
@@ -138,6 +143,8 @@ class _V:
             if value["param"] not in params:
                 raise self.err(f"unknown parameter {value['param']!r} (declare it under params)",
                                parent, op)
+            if OPERATORS[op].arg.get("format") == "regex":
+                self.regex_params.add(value["param"])
             return
         if isinstance(value, dict) and set(value) == {"path"}:
             self.path(value["path"], names, parent, op)
@@ -217,20 +224,54 @@ def _check_schema(value: Any, schema: Mapping[str, Any]) -> str | None:
                 if problem:
                     return f"takes a list whose items are each: {problem[6:]}"
     if schema.get("format") == "regex":
-        try:
-            re.compile(value)
-        except re.error as exc:
-            return f"has an invalid regex: {exc}"
+        problem = regex_problem(value)
+        if problem:
+            return f"has an invalid regex: {problem}"
     if "minimum" in schema and isinstance(value, int | float) and value < schema["minimum"]:
         return f"takes a value of at least {schema['minimum']}"
     return None
 
 
+def regex_problem(pattern: Any) -> str | None:
+    """Why a pattern cannot be run (None if it can): rules run regexes with RE2."""
+    try:
+        compile_regex(pattern)
+    except RegexError as exc:
+        return str(exc)
+    return None
+
+
+_JSON_KIND: dict[type, str] = {dict: "a mapping", list: "a list", bool: "true/false",
+                               int: "a number", float: "a number", type(None): "null"}
+
+
 def validate_param_value(spec: Mapping[str, Any], value: Any) -> bool:
+    """Whether a value has the parameter's type (a `list` is a list of strings)."""
     kind = PARAM_TYPES[spec["type"]]
     if isinstance(value, bool) and spec["type"] in ("integer", "number"):
         return False
+    if spec["type"] == "list" and isinstance(value, list):
+        return all(isinstance(item, str) for item in value)
     return isinstance(value, kind)
+
+
+def param_problem(rule: Rule, name: str, value: Any) -> str | None:
+    """What is wrong with a value for one of a rule's parameters (None: nothing)."""
+    spec = rule.params[name]
+    where = f"{rule.id}.{name}"
+    if spec["type"] == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                what = next((text for kind, text in _JSON_KIND.items()
+                             if isinstance(item, kind)), type(item).__name__)
+                return f"{where} must be a list of strings: item {i + 1} is {what}"
+    if not validate_param_value(spec, value):
+        return f"{where} must be of type {spec['type']}"
+    if name in rule.regex_params:
+        problem = regex_problem(value)
+        if problem:
+            return f"{where} is not a regular expression phiguard can run: {problem}"
+    return None
 
 
 def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
@@ -288,7 +329,8 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         if spec.get("type") not in PARAM_TYPES:
             raise v.err(f"parameter {name} needs a type: {', '.join(PARAM_TYPES)}", spec, "type")
         if "default" not in spec or not validate_param_value(spec, spec["default"]):
-            raise v.err(f"parameter {name} needs a default of type {spec['type']}", spec)
+            kind = "list of strings" if spec["type"] == "list" else spec["type"]
+            raise v.err(f"parameter {name} needs a default of type {kind}", spec)
     v.params = params
     names = ROOTS
     lets = v.mapping(doc.get("let") or LocDict(), "`let`", doc, "let")
@@ -363,6 +405,11 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
             raise v.err(f"remediation `{key}` must be text", rem, key)
     if "summary" not in rem:
         raise v.err("remediation needs a `summary`", rem)
+    for name in sorted(v.regex_params):
+        problem = regex_problem(params[name]["default"])
+        if problem:
+            raise v.err(f"parameter {name} is used as a regular expression, but its default is "
+                        f"not one phiguard can run: {problem}", params, name)
     refs = v.str_list(doc.get("references") or [], "`references`", doc, "references")
     content = v.str_list(doc.get("content_types") or [], "`content_types`", doc, "content_types")
     for i, kind in enumerate(content):
@@ -375,7 +422,7 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         optional=optional, params={k: dict(s) for k, s in params.items()},
         when=doc.get("when"), let=dict(lets), assert_=doc["assert"], evidence=tuple(evidence),
         remediation=dict(rem), references=tuple(refs), path=file, raw=doc,
-        content_types=tuple(content),
+        content_types=tuple(content), regex_params=frozenset(v.regex_params),
     )
 
 
