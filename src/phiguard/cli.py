@@ -9,13 +9,14 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
 from phiguard import __version__
+from phiguard.errors import OutputError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -39,6 +40,32 @@ def _load_pack(rules: tuple[Path, ...]) -> RulePack:
     return load_pack(list(rules) or [_default_rules_dir()])
 
 
+class _Writer:
+    """A text file whose write errors (a full disk, /dev/full) name the output they failed."""
+
+    def __init__(self, fh: IO[str], label: str) -> None:
+        self._fh = fh
+        self._label = label
+
+    def _failed(self, exc: OSError) -> OutputError:
+        return OutputError(f"{self._label}: cannot write: {exc.strerror or exc}")
+
+    def write(self, text: str) -> int:
+        try:
+            return self._fh.write(text)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
 @contextmanager
 def _output(path: str | None) -> Iterator[IO[str]]:
     """stdout, or a file written atomically: a failed run leaves no partial output."""
@@ -46,30 +73,61 @@ def _output(path: str | None) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     assert path is not None
+    from phiguard._util.outputs import writable_target
+
+    label = f"--output {path}"
+    writable_target("--output", path)
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        from phiguard.errors import UsageError
-
-        raise UsageError(f"--output {path}: directory {directory} does not exist")
     if target.exists() and not target.is_file():
         # /dev/null and other special files are written directly.
-        with target.open("w", encoding="utf-8") as fh:
-            yield fh
+        try:
+            raw = target.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{label}: cannot write: {exc.strerror or exc}") from None
+        writer = _Writer(raw, label)
+        try:
+            yield cast(IO[str], writer)
+            writer.flush()
+        finally:
+            with suppress(OSError):  # a failed flush above already said why
+                raw.close()
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot create a file in {directory}: "
+                          f"{exc.strerror or exc}") from None
     umask = os.umask(0)
     os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it owner-only; a report is meant to be read
     try:
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it owner-only; a report is meant to be read
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+            writer = _Writer(fh, label)
+            yield cast(IO[str], writer)
+            writer.flush()
+            try:
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise writer._failed(exc) from None
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputError(f"{label}: cannot replace: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _refuse_inputs(outputs: list[tuple[str, str | Path | None]],
+                   inputs: list[str | Path | None]) -> None:
+    """Before reading anything: no output may be an input (see phiguard._util.outputs)."""
+    from phiguard._util.outputs import refuse_inputs, writable_target
+
+    for label, path in outputs:
+        if path is not None and str(path) != "-":
+            writable_target(label, path, directory=label == "--bundle")
+    refuse_inputs(outputs, inputs)
 
 
 def _noting_scope(fn: Callable[[], int | None],
@@ -86,6 +144,44 @@ def _noting_scope(fn: Callable[[], int | None],
     return run
 
 
+def _stdout_failed() -> bool:
+    """After an OSError: whether standard output itself can no longer be written (a full disk,
+    a closed pipe). If so, point it at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        sys.stdout.flush()
+        return False
+    except (OSError, ValueError):
+        pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return True
+
+
+def _fail_unexpected(exc: BaseException, debug: bool) -> NoReturn:
+    """An exception phiguard did not raise on purpose: exit 2 with one line (and the traceback
+    with --debug), never exit 1, which CI reads as failing findings."""
+    import traceback
+
+    if isinstance(exc, OSError) and _stdout_failed():
+        click.echo(f"phiguard: error: cannot write standard output: {exc.strerror or exc}",
+                   err=True)
+        sys.exit(2)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, OSError):
+        click.echo(f"phiguard: error: {exc}", err=True)
+    else:
+        text = " ".join(str(exc).split())[:300]
+        click.echo(f"phiguard: error: internal error: {type(exc).__name__}: {text} (a bug in "
+                   "phiguard; run again with --debug for the traceback and report it)",
+                   err=True)
+    sys.exit(2)
+
+
 def _run(fn: Callable[[], int | None], debug: bool) -> None:
     from phiguard.errors import PhiguardError
 
@@ -93,12 +189,16 @@ def _run(fn: Callable[[], int | None], debug: bool) -> None:
         code = fn() or 0
     except PhiguardError as exc:
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
         click.echo(f"phiguard: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("phiguard: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        _fail_unexpected(exc, debug)
     sys.exit(code)
 
 
@@ -132,9 +232,24 @@ class _Phiguard(click.Group):
         except click.ClickException as exc:
             click.echo(f"phiguard: error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
-            click.echo("phiguard: aborted", err=True)
-            sys.exit(1)
+        except click.exceptions.Abort as exc:
+            # Ctrl-C (click turns it into Abort) is 130 as usual; any other abort is not a
+            # finding, so never exit 1.
+            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+            click.echo("phiguard: interrupted" if interrupted else "phiguard: aborted", err=True)
+            sys.exit(130 if interrupted else 2)
+        except KeyboardInterrupt:
+            click.echo("phiguard: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            # Commands outside `_run` (verify, rules operators) end here too.
+            from phiguard.errors import PhiguardError
+
+            argv = list(args) if args is not None else sys.argv[1:]
+            if isinstance(exc, PhiguardError):
+                click.echo(f"phiguard: error: {exc}", err=True)
+                sys.exit(exc.exit_code)
+            _fail_unexpected(exc, "--debug" in argv)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -186,6 +301,8 @@ def scan(snapshot: tuple[Path, ...], config_path: Path | None, fmt: str, output:
         from phiguard.report.summary import Tally
         from phiguard.scan import Scan
 
+        _refuse_inputs([("--output", output), ("--bundle", bundle)],
+                       [*snapshot, config_path, sign_key, *(rules or [_default_rules_dir()])])
         pack = _load_pack(rules)
         config = load_config(config_path)
         job = Scan(list(snapshot), pack, config, at=when, jobs=jobs)

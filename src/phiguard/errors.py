@@ -8,6 +8,7 @@
     ├── UsageError                a command-line combination that cannot work
     ├── CollectError              live collection: no credentials, a scope that cannot be read
     ├── StoreError                the run-history store cannot be opened or is too new
+    ├── OutputError               an output that cannot be written (a directory, a full disk)
     └── FixError                  a fix run that cannot go on: an API error, another plan's journal
 """
 
@@ -18,6 +19,7 @@ __all__ = [
     "ConfigError",
     "FixError",
     "InputError",
+    "OutputError",
     "PhiguardError",
     "RuleError",
     "SnapshotError",
@@ -87,3 +89,7 @@ class FixError(PhiguardError):
 
 class StoreError(PhiguardError):
     """The run-history store is unreadable, or was written by a newer phiguard."""
+
+
+class OutputError(PhiguardError):
+    """An output (--output, --bundle, standard output) that cannot be written."""

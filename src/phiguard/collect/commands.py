@@ -171,6 +171,8 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
         from phiguard.store.drift import drift
         from phiguard.store.trend import trend_view
 
+        cli._refuse_inputs([("--output", output), ("--bundle", bundle)],
+                           [config_path, store_path, *(rules or [cli._default_rules_dir()])])
         parents = scope_parents(org, folder, projects)
         pack = cli._load_pack(rules)
         config = load_config(config_path)

@@ -47,11 +47,12 @@ def plan_command(findings: Path, output: str, rule: str | None, asset_glob: str 
     def run() -> int:
         import json
 
-        from phiguard.cli import _output
+        from phiguard.cli import _output, _refuse_inputs
         from phiguard.fix.api import FixApi
         from phiguard.fix.plan import build_plan, select_findings
         from phiguard.report.json_report import read_findings
 
+        _refuse_inputs([("--output", output)], [findings])  # before reading (H6's guard)
         doc = read_findings(str(findings))
         selected = select_findings(doc, rule, asset_glob)
         with FixApi() as api:

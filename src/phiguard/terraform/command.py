@@ -58,7 +58,15 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
     Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings, 2 a usage,
     config or input error (a malformed plan is never a pass).
     """
-    from phiguard.cli import _load_pack, _noting_scope, _output, _parse_at, _run
+    from phiguard.cli import (
+        _default_rules_dir,
+        _load_pack,
+        _noting_scope,
+        _output,
+        _parse_at,
+        _refuse_inputs,
+        _run,
+    )
 
     when = _parse_at(at)
 
@@ -73,6 +81,9 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
         from phiguard.terraform.plan import load_plan
         from phiguard.terraform.render import render_plan_text
 
+        _refuse_inputs([("--output", output)],  # before reading anything (H6's guard)
+                       [plan_file, config_path, *snapshots, baseline,
+                        *(rules or [_default_rules_dir()])])
         plan = load_plan(plan_file)
         pack = _load_pack(rules)
         config = load_config(config_path)
