@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -154,95 +155,218 @@ def _keep(findings: Iterable[Finding], into: list[Finding]) -> Iterable[Finding]
 
 @dataclass
 class VerifyResult:
-    """What `verify` found: intact, or the problems; `unreadable` when it could not tell."""
+    """What `verify` found: `problems` show the bundle is not intact; `unverified` says what
+    could not be checked (an unreadable file, a signature without a trusted key)."""
 
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    unreadable: bool = False
+    warnings: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+
+    @property
+    def unreadable(self) -> bool:
+        return bool(self.unverified) and not self.problems
 
     @property
     def exit_code(self) -> int:
-        return 2 if self.unreadable else 1 if self.problems else 0
+        return 1 if self.problems else 2 if self.unverified else 0
+
+    def cannot_tell(self, problem: str) -> VerifyResult:
+        self.unverified.append(problem)
+        return self
 
 
-def verify_bundle(directory: Path, public_key: Path | None = None) -> VerifyResult:
-    """Re-hash every file the manifest lists and check the signature (0 intact, 1, 2)."""
+# What write_bundle lists; a manifest without one of them was not written by phiguard.
+STANDARD_OUTPUTS = frozenset({"report.html", "findings.json", "config.json"})
+MAX_MANIFEST_BYTES = 64 << 20
+_HEX = frozenset("0123456789abcdef")
+
+
+def _kind(mode: int) -> str | None:
+    """What a non-regular entry is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "a special file"
+
+
+def _entries(directory: Path) -> dict[str, int]:
+    """Every entry under the bundle directory (links not followed) and its lstat mode."""
+    found: dict[str, int] = {}
+    pending = [(directory, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                rel = prefix + entry.name
+                mode = entry.stat(follow_symlinks=False).st_mode
+                found[rel] = mode
+                if stat.S_ISDIR(mode) and len(found) < 10_000:
+                    pending.append((Path(entry.path), rel + "/"))
+    return found
+
+
+def _listed_outputs(manifest: dict[str, Any], problems: list[str]) -> dict[str, str]:
+    """name -> sha256 of the manifest's outputs; malformed entries become problems."""
+    outputs = manifest.get("outputs")
+    if not isinstance(outputs, list):
+        problems.append(f"{MANIFEST}: `outputs` is not a list (not a manifest phiguard wrote)")
+        return {}
+    listed: dict[str, str] = {}
+    for i, entry in enumerate(outputs):
+        name = entry.get("path") if isinstance(entry, dict) else None
+        digest = entry.get("sha256") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not isinstance(digest, str):
+            problems.append(f"{MANIFEST}: outputs[{i}] is not a {{path, sha256}} entry")
+            continue
+        if (not name or "/" in name or "\\" in name or name in (".", "..")
+                or name in (MANIFEST, SIGNATURE)):
+            problems.append(f"{MANIFEST}: outputs[{i}] {name!r}: listed path is not a file "
+                            "name inside the bundle")
+            continue
+        if name in listed:
+            problems.append(f"{MANIFEST}: {name} is listed twice")
+            continue
+        if len(digest) != 64 or not set(digest) <= _HEX:
+            problems.append(f"{MANIFEST}: {name}: sha256 is not a hex digest")
+        listed[name] = digest
+    for name in sorted(STANDARD_OUTPUTS - set(listed)):
+        problems.append(f"{name}: not listed in the manifest (every bundle lists it)")
+    return listed
+
+
+def verify_bundle(directory: Path, public_key: Path | None = None, *,
+                  require_signature: bool = False) -> VerifyResult:
+    """Check that a bundle is intact (exit 0), not intact (1) or cannot be checked (2).
+
+    Intact: the directory holds exactly manifest.json, the files it lists and, when signed,
+    manifest.sig; each is a regular file (no links, FIFOs or directories) whose sha256 matches.
+    A signature is checked only against a key the caller trusts (`public_key`): a signed
+    bundle without one cannot be called intact (2), since anyone can re-sign with a key of
+    their own. An unsigned bundle is intact with a warning, unless `require_signature` or a
+    trusted key is given, when it is not.
+    """
     result = VerifyResult()
-    manifest_path = directory / MANIFEST
-    try:
-        body = manifest_path.read_bytes()
-        manifest = orjson.loads(body)
-    except OSError as exc:
-        result.unreadable = True
-        result.problems.append(f"{manifest_path}: cannot read: {exc.strerror}")
-        return result
-    except orjson.JSONDecodeError:
-        # A bundle whose manifest no longer parses was changed after it was written.
-        result.problems.append(f"{manifest_path}: not valid JSON (modified?)")
-        return result
-    if not isinstance(manifest, dict) or manifest.get("schema") != BUNDLE_SCHEMA:
-        result.problems.append(f"{manifest_path}: not a {BUNDLE_SCHEMA} manifest")
-        return result
     key = None
     if public_key is not None:
         try:
             key = load_public_key(public_key)
         except InputError as exc:
-            result.unreadable = True
-            result.problems.append(str(exc))
-            return result
-    listed = {MANIFEST}
-    for entry in manifest.get("outputs") or []:
-        name = str(entry.get("path", ""))
-        path = directory / name
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            result.problems.append(f"{name}: listed path leaves the bundle")
-            continue
-        listed.add(name)
-        if not path.is_file():
+            return result.cannot_tell(str(exc))
+    try:
+        entries = _entries(directory)
+    except OSError as exc:
+        return result.cannot_tell(f"{directory}: cannot read: {exc.strerror or exc}")
+    manifest_path = directory / MANIFEST
+    if MANIFEST not in entries:
+        return result.cannot_tell(f"{manifest_path}: missing (not an evidence bundle?)")
+    kind = _kind(entries[MANIFEST])
+    if kind is not None:
+        result.problems.append(f"{MANIFEST}: is {kind}, not a regular file in the bundle")
+        return result
+    try:
+        with manifest_path.open("rb") as fh:
+            body = fh.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        return result.cannot_tell(f"{manifest_path}: cannot read: {exc.strerror or exc}")
+    if len(body) > MAX_MANIFEST_BYTES:
+        result.problems.append(f"{MANIFEST}: larger than {MAX_MANIFEST_BYTES >> 20} MiB "
+                               "(not a manifest phiguard wrote)")
+        return result
+    try:
+        manifest = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        # A bundle whose manifest no longer parses was changed after it was written.
+        result.problems.append(f"{MANIFEST}: not valid JSON (modified?)")
+        return result
+    if not isinstance(manifest, dict) or manifest.get("schema") != BUNDLE_SCHEMA:
+        result.problems.append(f"{MANIFEST}: not a {BUNDLE_SCHEMA} manifest")
+        return result
+    listed = _listed_outputs(manifest, result.problems)
+    for name, digest in listed.items():
+        mode = entries.get(name)
+        if mode is None:
             result.problems.append(f"{name}: missing")
-        elif sha256_file(path) != entry.get("sha256"):
+            continue
+        kind = _kind(mode)
+        if kind is not None:  # never opened: a FIFO would block, a link leads elsewhere
+            result.problems.append(f"{name}: is {kind}, not a regular file in the bundle")
+            continue
+        try:
+            actual = sha256_file(directory / name)
+        except OSError as exc:
+            return result.cannot_tell(f"{directory / name}: cannot read: {exc.strerror}")
+        if actual != digest:
             result.problems.append(f"{name}: sha256 differs from the manifest (modified)")
     sig = manifest.get("signature")
-    sig_path = directory / SIGNATURE
+    expected = {MANIFEST, *listed}
     if sig is not None:
-        listed.add(SIGNATURE)
-        result.problems += _check_signature(body, sig, sig_path, key, result.notes)
-    elif key is not None:
-        result.problems.append("the manifest is not signed, but a public key was given")
-    elif sig_path.exists():
-        result.problems.append(f"{SIGNATURE} exists but the manifest names no signature")
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory).as_posix()
-        if path.is_file() and rel not in listed:
-            result.problems.append(f"{rel}: not listed in the manifest")
+        expected.add(SIGNATURE)
+        result.problems += _check_signature(body, sig, directory, entries, key, result)
+    else:
+        if SIGNATURE in entries:
+            result.problems.append(f"{SIGNATURE} exists but the manifest names no signature")
+        if key is not None or require_signature:
+            why = ("a public key is configured" if key is not None
+                   else "--require-signature was given")
+            result.problems.append(f"the manifest is not signed, but {why}")
+        else:
+            result.warnings.append(
+                "the bundle is not signed: this shows the files match the manifest, not that "
+                "nobody rewrote both; sign bundles (--sign-key) and verify with --public-key")
+    for rel in sorted(set(entries) - expected):
+        kind = _kind(entries[rel])
+        what = f" ({kind})" if kind else ""
+        result.problems.append(f"{rel}: not listed in the manifest{what}")
     return result
 
 
-def _check_signature(body: bytes, sig: Any, sig_path: Path, key: Any,
-                     notes: list[str]) -> list[str]:
+def _check_signature(body: bytes, sig: Any, directory: Path, entries: dict[str, int], key: Any,
+                     result: VerifyResult) -> list[str]:
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     if not isinstance(sig, dict) or sig.get("algorithm") != "Ed25519":
-        return ["the manifest's signature block is not Ed25519"]
-    try:
-        signature = base64.b64decode(sig_path.read_text().strip(), validate=True)
-    except OSError:
+        return [f"{MANIFEST}: the signature block is not Ed25519"]
+    if not isinstance(sig.get("public_key"), str):
+        return [f"{MANIFEST}: the signature block names no public key"]
+    if SIGNATURE not in entries:
         return [f"{SIGNATURE}: missing"]
+    kind = _kind(entries[SIGNATURE])
+    if kind is not None:
+        return [f"{SIGNATURE}: is {kind}, not a regular file in the bundle"]
+    try:
+        with (directory / SIGNATURE).open("rb") as fh:
+            raw = fh.read(4096)
+        signature = base64.b64decode(raw.strip(), validate=True)
+    except OSError as exc:
+        result.cannot_tell(f"{directory / SIGNATURE}: cannot read: {exc.strerror}")
+        return []
     except ValueError:
         return [f"{SIGNATURE}: not base64 (modified)"]
     if key is None:
+        # The key inside the manifest is whoever signed last: a signature that does not even
+        # match it shows tampering, one that does proves nothing about who signed.
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
-            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(sig["public_key"]))
-        except (KeyError, ValueError, TypeError):
-            return ["the manifest's embedded public key is invalid"]
-        notes.append("signature checked against the key embedded in the manifest; pass "
-                     "--public-key to check who signed it")
-    elif _public_b64(key) != sig.get("public_key"):
-        notes.append("the manifest names a different public key than --public-key")
+            embedded = Ed25519PublicKey.from_public_bytes(
+                base64.b64decode(sig["public_key"], validate=True))
+            embedded.verify(signature, body)
+        except (ValueError, InvalidSignature):
+            return ["the signature does not match the manifest and the key it names"]
+        result.cannot_tell("the bundle is signed, but no trusted key was given, so who signed "
+                           "it is unknown: pass --public-key KEY.pub.pem (or set "
+                           "PHIGUARD_PUBLIC_KEY) with the signer's public key")
+        return []
+    if _public_b64(key) != sig.get("public_key"):
+        result.notes.append("the manifest names a different public key than --public-key")
     try:
         key.verify(signature, body)
     except InvalidSignature:
-        return ["the signature does not match the manifest and key"]
+        return ["the signature does not match the manifest and the trusted public key"]
     return []

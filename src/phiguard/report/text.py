@@ -9,12 +9,23 @@ from phiguard.findings import Finding, Outcome, severity_rank
 from phiguard.policy.rule import RulePack
 from phiguard.report.summary import OUTCOMES, Tally
 
-__all__ = ["render_text"]
+__all__ = ["printable", "render_text"]
 
 _SEV_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
               "low": "cyan", "info": "dim"}
 _OUT_STYLE = {"PASS": "green", "FAIL": "bold red", "UNKNOWN": "yellow", "WAIVED": "magenta"}
 MAX_DETAILED = 200
+
+# Control characters (C0, DEL, C1) and the bidirectional overrides: from an asset name or a
+# finding they could move the cursor, retitle the terminal or reorder what a reader sees.
+_UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_UNPRINTABLE.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F),
+                                                  *range(0x2066, 0x206A))})
+
+
+def printable(text: str) -> str:
+    """The text with control characters shown as escapes (`\\x1b`), safe on a terminal."""
+    return text.translate(_UNPRINTABLE)
 
 
 def _value(value: Any) -> str:
