@@ -1,11 +1,15 @@
 """Mutable compute / sqladmin / storage / resource-manager / IAM state with the real preconditions.
 
-Writes are checked the way Google checks them: compute `fingerprint` in the body (412), Cloud SQL
+Writes are checked the way Google checks them: SSL policy `fingerprint` in the body (412), Cloud SQL
 `settings.settingsVersion` in the body (409), storage `ifMetagenerationMatch` (412) and IAM
 policy `etag` (412 for buckets, 409 for projects); project setIamPolicy honours `updateMask`.
 Target HTTPS proxies' setSslPolicy and service account key disable carry no precondition, as
-in the real APIs. Every write is recorded with its body so
-tests can assert the precondition was sent.
+in the real APIs; neither do firewalls, whose resource has no `fingerprint` in compute v1, beta or
+alpha (a body naming one is refused, as Google refuses an unknown field). A Cloud SQL for SQL
+Server instance refuses `sslMode: ENCRYPTED_ONLY` unless `requireSsl` is true (sqladmin v1
+IpConfiguration.sslMode), and a bucket policy with conditions is only read with
+`optionsRequestedPolicyVersion=3` and only written as version 3. Every write is recorded with its
+body so tests can assert the precondition was sent.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class CloudState:
         self.project_iam: dict[str, dict[str, Any]] = {}
         self.https_proxies: dict[tuple[str, str], dict[str, Any]] = {}
         self.sa_keys: dict[str, dict[str, Any]] = {}  # "projects/P/serviceAccounts/A/keys/K"
+        self.service_accounts: dict[tuple[str, str], dict[str, Any]] = {}  # (project, email)
         self.sql_ops: dict[str, int] = {}  # operation name -> polls left before DONE
         self.writes: list[dict[str, Any]] = []
         self.lock = threading.RLock()
@@ -60,8 +65,7 @@ class CloudState:
         return res
 
     def add_firewall(self, project: str, name: str, **data: Any) -> dict[str, Any]:
-        res = {"name": name, "kind": "compute#firewall", "disabled": False,
-               "fingerprint": self._tag(), **data}
+        res = {"name": name, "kind": "compute#firewall", "disabled": False, **data}
         self.firewalls[(project, name)] = res
         return res
 
@@ -94,6 +98,12 @@ class CloudState:
         self.https_proxies[(project, name)] = res
         return res
 
+    def add_service_account(self, project: str, email: str, unique_id: str) -> dict[str, Any]:
+        res = {"name": f"projects/{project}/serviceAccounts/{email}", "projectId": project,
+               "uniqueId": unique_id, "email": email, "oauth2ClientId": unique_id}
+        self.service_accounts[(project, email)] = res
+        return res
+
     def add_sa_key(self, project: str, account: str, key: str, **data: Any) -> dict[str, Any]:
         name = f"projects/{project}/serviceAccounts/{account}/keys/{key}"
         res = {"name": name, "keyType": "USER_MANAGED", "keyOrigin": "GOOGLE_PROVIDED",
@@ -107,6 +117,10 @@ class CloudState:
     def touch_ssl_policy(self, project: str, name: str, **fields: Any) -> None:
         with self.lock:
             merge(self.ssl_policies[(project, name)], {**fields, "fingerprint": self._tag()})
+
+    def touch_firewall(self, project: str, name: str, **fields: Any) -> None:
+        with self.lock:
+            merge(self.firewalls[(project, name)], fields)
 
     def touch_https_proxy(self, project: str, name: str, **fields: Any) -> None:
         with self.lock:
@@ -133,8 +147,10 @@ class CloudState:
         m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/(sslPolicies|firewalls)/([^/]+)",
                          path)
         if m:
-            table = self.ssl_policies if m.group(2) == "sslPolicies" else self.firewalls
-            return self._compute(table, (m.group(1), m.group(3)), method, path, q, body)
+            if m.group(2) == "firewalls":
+                return self._firewall((m.group(1), m.group(3)), method, path, q, body)
+            return self._compute(self.ssl_policies, (m.group(1), m.group(3)), method, path, q,
+                                 body)
         m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/sslPolicies", path)
         if m and method == "GET":
             items = [v for (p, _), v in sorted(self.ssl_policies.items()) if p == m.group(1)]
@@ -143,6 +159,13 @@ class CloudState:
                          r"(/setSslPolicy)?", path)
         if m:
             return self._proxy((m.group(1), m.group(2)), method, path, q, body, bool(m.group(3)))
+        m = re.fullmatch(r"/iam/v1/projects/([^/]+)/serviceAccounts/([^/:]+)", path)
+        if m and method == "GET":  # the account is named by its email or its unique id
+            for (project, _), account in sorted(self.service_accounts.items()):
+                if project == m.group(1) and m.group(2) in (account["email"],
+                                                            account["uniqueId"]):
+                    return 200, account
+            return 404, None
         m = re.fullmatch(r"/iam/v1/(projects/[^/]+/serviceAccounts/[^/]+/keys/[^/:]+)(:disable)?",
                          path)
         if m:
@@ -188,6 +211,23 @@ class CloudState:
             return 412, None
         merge(res, {k: v for k, v in body.items() if k != "fingerprint"})
         res["fingerprint"] = self._tag()
+        return 200, {"kind": "compute#operation", "name": f"operation-{self._tag()}",
+                     "status": "DONE"}
+
+    def _firewall(self, key: tuple[str, str], method: str, path: str, q: dict[str, list[str]],
+                  body: Any) -> Reply:
+        """Compute Firewall has no fingerprint: a PATCH merges without any precondition."""
+        res = self.firewalls.get(key)
+        if res is None:
+            return 404, None
+        if method == "GET":
+            return 200, res
+        if method != "PATCH":
+            return 405, None
+        self._record(method, path, q, body)
+        if "fingerprint" in body:  # not a Firewall field: Google answers "Unknown name"
+            return 400, None
+        merge(res, body)
         return 200, {"kind": "compute#operation", "name": f"operation-{self._tag()}",
                      "status": "DONE"}
 
@@ -240,6 +280,10 @@ class CloudState:
         settings = body.get("settings", {})
         if settings.get("settingsVersion") != res["settings"]["settingsVersion"]:
             return 409, None
+        ip = {**res["settings"].get("ipConfiguration", {}), **settings.get("ipConfiguration", {})}
+        if (str(res.get("databaseVersion", "")).startswith("SQLSERVER")
+                and ip.get("sslMode") == "ENCRYPTED_ONLY" and ip.get("requireSsl") is not True):
+            return 400, None  # SQL Server pairs ENCRYPTED_ONLY with requireSsl true only
         merge(res, {**body, "settings": {k: v for k, v in settings.items()
                                          if k != "settingsVersion"}})
         res["settings"]["settingsVersion"] = str(int(res["settings"]["settingsVersion"]) + 1)
@@ -269,12 +313,19 @@ class CloudState:
         policy = table.get(key)
         if policy is None:
             return 404, None
+        conditional = any("condition" in b for b in policy.get("bindings", []))
         if method != write:
+            if (write == "PUT" and conditional
+                    and q.get("optionsRequestedPolicyVersion", ["1"])[0] != "3"):
+                return 400, None  # a policy with conditions needs the version 3 request
             return 200, policy
         self._record(method, path, q, body)
         new = body.get("policy", body) if write == "SET" else body
         if new.get("etag") != policy["etag"]:
             return conflict, None
+        if (any("condition" in b for b in new.get("bindings", []))
+                and int(new.get("version") or 1) < 3):
+            return 400, None  # conditions are only written in a version 3 policy
         # setIamPolicy writes the fields in updateMask (default "bindings,etag"), nothing else.
         mask = (body.get("updateMask") if write == "SET" else None) or "bindings,etag"
         updated = dict(policy)

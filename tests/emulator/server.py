@@ -5,7 +5,7 @@ client libraries send (REST transport for the GAPIC clients, discovery for the A
 carry a prefix per service so one port serves them all: `/cloudasset/v1/...`, `/crm/v3/...`,
 `/admin/directory/v1/...`; ExportAssets, its operations and the Cloud Storage objects it writes
 come from `emulator/export.py`. Faults are injected per request: a status (429, 503, 403), a delay,
-or a connection dropped before the answer.
+a connection dropped before the answer, or (`lost`) a request served and its answer lost.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from emulator.cloud import CloudState
+from emulator.contract import ApiError, check_asset_types, check_request, check_response
 from emulator.export import ExportState
 
 CONTENT_FILES = {
@@ -31,7 +32,7 @@ CONTENT_FILES = {
 }
 CONTENT_ENUM = {"1": "RESOURCE", "2": "IAM_POLICY", "4": "ORG_POLICY", "5": "ACCESS_POLICY"}
 STATUS_NAMES = {403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE",
-                404: "NOT_FOUND", 400: "INVALID_ARGUMENT", 409: "ABORTED",
+                404: "NOT_FOUND", 400: "INVALID_ARGUMENT", 409: "ABORTED", 500: "INTERNAL",
                 412: "FAILED_PRECONDITION", 405: "METHOD_NOT_ALLOWED"}
 
 
@@ -55,7 +56,9 @@ def to_api_json(value: Any, path: str = "") -> Any:
 @dataclass
 class Fault:
     """One injected misbehaviour: matches requests whose path contains `route` (and, for asset
-    listings, whose content type is `content_type`; `paged` matches only follow-up pages)."""
+    listings, whose content type is `content_type`; `paged` matches only follow-up pages;
+    `method` only that HTTP method). `lost`: the request is served (a write happens), then after
+    `delay` the connection is closed without the answer."""
 
     route: str
     status: int | None = None
@@ -64,10 +67,12 @@ class Fault:
     times: int | None = 1  # None: every matching request
     content_type: str | None = None
     paged: bool | None = None
+    method: str | None = None
+    lost: bool = False
     hits: int = 0
 
-    def matches(self, path: str, query: dict[str, list[str]]) -> bool:
-        if self.route not in path:
+    def matches(self, path: str, query: dict[str, list[str]], method: str | None = None) -> bool:
+        if self.route not in path or self.method not in (None, method):
             return False
         if self.content_type is not None:
             raw = query.get("contentType", [""])[0]
@@ -157,11 +162,12 @@ class Emulator:
 
     # ------------------------------------------------------------------------------------------
 
-    def take_fault(self, path: str, query: dict[str, list[str]]) -> Fault | None:
+    def take_fault(self, path: str, query: dict[str, list[str]],
+                   method: str | None = None) -> Fault | None:
         with self.lock:
             self.requests.append(path + "?" + "&".join(f"{k}={v[0]}" for k, v in query.items()))
             for fault in self.faults:
-                if fault.matches(path, query):
+                if fault.matches(path, query, method):
                     fault.hits += 1
                     return fault
         return None
@@ -175,8 +181,11 @@ class Emulator:
         return f"{kind}/{ident}" in rec.get("ancestors", [])
 
     def records(self, content: str, types: set[str], parent: str) -> list[dict[str, Any]]:
+        """The records a listing or export returns; an asset type Cloud Asset does not define
+        is INVALID_ARGUMENT (ApiError 400), as the API answers, never silently skipped."""
+        wanted = set(check_asset_types(types))
         return [r for r in self.org.records.get(content, [])
-                if (not types or r["assetType"] in types) and self.in_scope(r, parent)]
+                if (not types or r["assetType"] in wanted) and self.in_scope(r, parent)]
 
     def list_assets(self, parent: str, q: dict[str, list[str]]) -> dict[str, Any]:
         raw = q.get("contentType", ["RESOURCE"])[0]
@@ -240,8 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         payload = json.loads(raw) if raw.strip() else {}
         query = parse_qs(parts.query)
-        fault = self.emu.take_fault(parts.path, query)
-        if fault is not None:
+        fault = self.emu.take_fault(parts.path, query, self.command)
+        if fault is not None and not fault.lost:
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.drop:
@@ -251,20 +260,31 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.status is not None:
                 self._send(fault.status, None)
                 return
-        reply = self.emu.cloud.route(self.command, parts.path, query, payload)
-        if reply is None:
-            reply = self.emu.export.route(self.command, parts.path, query, payload)
-        status, body = reply if reply is not None else self.emu.route(parts.path, query)
+        try:
+            check_request(self.command, parts.path, query, payload)
+            reply = self.emu.cloud.route(self.command, parts.path, query, payload)
+            if reply is None:
+                reply = self.emu.export.route(self.command, parts.path, query, payload)
+            status, body = reply if reply is not None else self.emu.route(parts.path, query)
+            check_response(self.command, parts.path, status, body)
+        except ApiError as exc:  # what Google answers instead (Google's error JSON shape)
+            status, body = exc.status, exc.message
+        if fault is not None and fault.lost:  # served, then the answer never arrives
+            time.sleep(fault.delay)
+            self.close_connection = True
+            self.connection.close()
+            return
         self._send(status, body)
 
     do_POST = do_PATCH = do_PUT = do_GET
 
     def _send(self, status: int, body: Any) -> None:
         if status >= 400:
-            body = {"error": {"code": status, "message": f"emulated {status}",
+            message = body if isinstance(body, str) else f"emulated {status}"
+            body = {"error": {"code": status, "message": message,
                               "status": STATUS_NAMES.get(status, "UNKNOWN"),
                               "errors": [{"reason": STATUS_NAMES.get(status, "error").lower(),
-                                          "message": f"emulated {status}"}]}}
+                                          "message": message}]}}
         media = isinstance(body, bytes)  # a Cloud Storage media download
         data = body if media else json.dumps(body).encode()
         try:

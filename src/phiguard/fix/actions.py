@@ -8,12 +8,16 @@ data and small per-kind functions, never in the plan or apply loops.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ACTIONS", "NO_FIX", "Action", "Kind", "NoFix", "actions_for"]
+__all__ = ["ACTIONS", "NO_FIX", "Action", "Kind", "NoFix", "action_by_id", "actions_for",
+           "build_request"]
 
 Json = dict[str, Any]
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
@@ -28,7 +32,7 @@ class Kind:
     pattern: re.Pattern[str]  # over the CAI asset name; named groups become the target
     read_call: str
     write_call: str
-    precondition: str  # the field (or query parameter) that guards the write
+    precondition: str  # the field (or query parameter) that guards the write, or how apply guards
     read_params: Callable[[dict[str, str]], Json]
     token: Callable[[Json], str]
     request: Callable[[dict[str, str], Json, str], tuple[Json, Any]]  # target, after, token
@@ -42,6 +46,27 @@ class Kind:
     content: str = "RESOURCE"
     records: Callable[[Kind, str, dict[str, str], Any], list[Json]] | None = None
     context: Callable[[Any, dict[str, str], Any], list[Json]] | None = None
+    # Whether the API itself checks the token on the write (412/409); otherwise apply compares
+    # it on a re-read just before the write, and a change landing in between is not detected.
+    server_checked: bool = True
+
+
+def build_request(kind: Kind, target: dict[str, str], after: Json, token: str) -> Json:
+    """The one write request the registry sends for `after` on `target`, guarded by `token`.
+
+    Compute writes carry a `requestId` derived from the token and the change, so Compute
+    treats a resend of the same request as the same operation."""
+    params, body = kind.request(target, after, token)
+    if kind.operation == "compute-global":
+        change = json.dumps(after, sort_keys=True, separators=(",", ":"))
+        params["requestId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"phiguard:{token}:{change}"))
+    return {"method": kind.write_call, "params": params, "body": body}
+
+
+def _resource_digest(cur: Json) -> str:
+    """A digest of the whole resource as read: the guard for resources with no precondition."""
+    text = json.dumps(cur, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _compute_request(key: str) -> Callable[[dict[str, str], Json, str], tuple[Json, Any]]:
@@ -54,6 +79,11 @@ def _sql_request(target: dict[str, str], after: Json, token: str) -> tuple[Json,
     body = copy.deepcopy(after)
     body.setdefault("settings", {})["settingsVersion"] = token
     return {"project": target["project"], "instance": target["name"]}, body
+
+
+def _firewall_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
+    # compute Firewall (v1, beta, alpha) has no fingerprint: the body is the change alone.
+    return {"project": target["project"], "firewall": target["name"]}, after
 
 
 def _bucket_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
@@ -95,11 +125,13 @@ FIREWALL = Kind(
     "compute.Firewall",
     re.compile(r"//compute\.googleapis\.com/projects/(?P<project>[^/]+)/global/firewalls/"
                r"(?P<name>[^/]+)"),
-    "compute.firewalls.get", "compute.firewalls.patch", "fingerprint",
+    "compute.firewalls.get", "compute.firewalls.patch",
+    "resource digest, compared on a re-read just before the write (Compute firewalls have no "
+    "fingerprint or etag: a change landing between that re-read and the write is not detected)",
     lambda t: {"project": t["project"], "firewall": t["name"]},
-    lambda cur: str(cur.get("fingerprint", "")), _compute_request("firewall"),
+    _resource_digest, _firewall_request,
     terraform_type="google_compute_firewall", operation="compute-global",
-    asset_type="compute.googleapis.com/Firewall")
+    asset_type="compute.googleapis.com/Firewall", server_checked=False)
 
 SQL_INSTANCE = Kind(
     "sqladmin.Instance",
@@ -123,15 +155,17 @@ BUCKET_IAM = Kind(
     "storage.Bucket IAM policy",
     BUCKET.pattern,
     "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy", "etag",
-    lambda t: {"bucket": t["bucket"]},
+    # Version 3 is asked for: a policy with conditions is refused to an older request.
+    lambda t: {"bucket": t["bucket"], "optionsRequestedPolicyVersion": 3},
     lambda cur: str(cur.get("etag", "")), _bucket_iam_request,
     terraform_type="google_storage_bucket_iam_member", asset_type="storage.googleapis.com/Bucket",
     content="IAM_POLICY")
 
 PROJECT_IAM_FOR_SA = Kind(
     "cloudresourcemanager.Project IAM policy",
+    # CAI names a service account by its unique numeric id; older tools by its email.
     re.compile(r"//iam\.googleapis\.com/projects/(?P<project>[^/]+)/serviceAccounts/"
-               r"(?P<email>[^/]+)"),
+               r"(?P<account>[^/]+)"),
     "cloudresourcemanager.projects.getIamPolicy", "cloudresourcemanager.projects.setIamPolicy",
     "etag",
     lambda t: {"resource": f"projects/{t['project']}"},
@@ -183,22 +217,25 @@ HTTPS_PROXY = Kind(
     re.compile(r"//compute\.googleapis\.com/projects/(?P<project>[^/]+)/global/"
                r"targetHttpsProxies/(?P<name>[^/]+)"),
     "compute.targetHttpsProxies.get", "compute.targetHttpsProxies.setSslPolicy",
-    "fingerprint (re-read)",
+    "fingerprint, compared on a re-read just before the write (setSslPolicy takes no "
+    "precondition: a change landing between that re-read and the write is not detected)",
     lambda t: {"project": t["project"], "targetHttpsProxy": t["name"]},
     lambda cur: str(cur.get("fingerprint", "")), _proxy_request,
     terraform_type="google_compute_target_https_proxy", operation="compute-global",
-    asset_type="compute.googleapis.com/TargetHttpsProxy", context=_proxy_context)
+    asset_type="compute.googleapis.com/TargetHttpsProxy", context=_proxy_context,
+    server_checked=False)
 
 SA_KEY = Kind(
     "iam.ServiceAccountKey",
     re.compile(r"//iam\.googleapis\.com/projects/(?P<project>[^/]+)/serviceAccounts/"
                r"(?P<account>[^/]+)/keys/(?P<key>[^/]+)"),
     "iam.projects.serviceAccounts.keys.get", "iam.projects.serviceAccounts.keys.disable",
-    "disabled (re-read)",
+    "disabled flag, compared on a re-read just before the write (keys.disable takes no "
+    "precondition; disabling twice has the same effect)",
     lambda t: {"name": _key_name(t)},
     lambda cur: "true" if cur.get("disabled") else "false", _key_request,
     terraform_type="google_service_account_key",
-    asset_type="iam.googleapis.com/ServiceAccountKey")
+    asset_type="iam.googleapis.com/ServiceAccountKey", server_checked=False)
 
 PROJECT_AUDIT = Kind(
     "cloudresourcemanager.Project IAM policy (audit configs)",
@@ -231,6 +268,12 @@ class Action:
     # Reads what the change needs beyond the resource (a policy to attach) into the target;
     # raises NoFix when there is no safe choice. Gets the API and the `fix plan` options.
     prepare: Callable[[Any, dict[str, str], dict[str, str]], dict[str, str]] | None = None
+    # Target keys `prepare` adds beyond the asset name's groups, each with the form its value
+    # must have; apply re-runs `prepare` and refuses a plan whose target differs.
+    extras: tuple[tuple[str, str], ...] = ()
+    # When the change finds nothing to change although the rule failed, the plan says this
+    # (status manual) rather than calling the resource compliant.
+    unmatched: str = ""
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -261,7 +304,12 @@ def _sql_ssl(cur: Json, _: dict[str, str]) -> Json | None:
     mode = _get(cur, "settings.ipConfiguration.sslMode")
     if mode in ("ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"):
         return None
-    return {"settings": {"ipConfiguration": {"sslMode": "ENCRYPTED_ONLY"}}}
+    ip: Json = {"sslMode": "ENCRYPTED_ONLY"}
+    if str(cur.get("databaseVersion", "")).startswith("SQLSERVER"):
+        # sqladmin v1 IpConfiguration.sslMode: for SQL Server the only valid pair with
+        # ENCRYPTED_ONLY is requireSsl true.
+        ip["requireSsl"] = True
+    return {"settings": {"ipConfiguration": ip}}
 
 
 def _sql_backups(cur: Json, _: dict[str, str]) -> Json | None:
@@ -311,7 +359,9 @@ def _without(cur: Json, drop: Callable[[str, str], bool]) -> Json | None:
             bindings.append({**binding, "members": kept})
     if not changed:
         return None
-    return {"bindings": bindings, "version": cur.get("version", 1)}
+    # A policy that keeps a conditional binding is written as version 3, or it is refused.
+    version = 3 if any("condition" in b for b in bindings) else cur.get("version", 1)
+    return {"bindings": bindings, "version": version}
 
 
 def _bucket_public(cur: Json, _: dict[str, str]) -> Json | None:
@@ -321,6 +371,23 @@ def _bucket_public(cur: Json, _: dict[str, str]) -> Json | None:
 def _sa_basic_roles(cur: Json, target: dict[str, str]) -> Json | None:
     member = f"serviceAccount:{target['email']}"
     return _without(cur, lambda role, m: role in BASIC_ROLES and m == member)
+
+
+def _resolve_account(api: Any, target: dict[str, str],
+                     options: dict[str, str]) -> dict[str, str]:
+    """The account's email: the name's own, or read from IAM when CAI names it by unique id."""
+    account = target["account"]
+    if "@" in account:
+        return {**target, "email": account}
+    sa = api.call("iam.projects.serviceAccounts.get",
+                  {"name": f"projects/{target['project']}/serviceAccounts/{account}"})
+    email = sa.get("email") if isinstance(sa, dict) else None
+    if not isinstance(email, str) or not re.fullmatch(_EMAIL, email):
+        raise NoFix(f"service account {account}: IAM returned no email to match grants against")
+    return {**target, "email": email}
+
+
+_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+"
 
 
 def _attach_policy(cur: Json, target: dict[str, str]) -> Json | None:
@@ -402,7 +469,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("sql-ssl-encrypted-only", ("TLS-006",), SQL_INSTANCE,
            "accept only encrypted connections (sslMode ENCRYPTED_ONLY)",
            ("cloudsql.instances.get", "cloudsql.instances.update"), _sql_ssl,
-           'settings {\n  ip_configuration {\n    ssl_mode = "ENCRYPTED_ONLY"\n  }\n}',
+           'settings {\n  ip_configuration {\n    ssl_mode = "ENCRYPTED_ONLY"\n'
+           '    # SQL Server also: require_ssl = true\n  }\n}',
            "clients connecting without TLS are refused"),
     Action("sql-backups-pitr", ("BAK-001", "BAK-002"), SQL_INSTANCE,
            "turn on automated backups and point-in-time recovery",
@@ -434,18 +502,26 @@ ACTIONS: tuple[Action, ...] = (
            '# "allUsers" or "allAuthenticatedUsers"'),
     Action("sa-remove-basic-roles", ("IAM-001",), PROJECT_IAM_FOR_SA,
            "remove basic roles (owner, editor, viewer) held by the service account on its project",
-           ("resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"),
+           ("iam.serviceAccounts.get", "resourcemanager.projects.getIamPolicy",
+            "resourcemanager.projects.setIamPolicy"),
            _sa_basic_roles,
            '# remove google_project_iam_member / _binding granting roles/owner, roles/editor or\n'
            '# roles/viewer to this service account; grant predefined roles instead',
-           "workloads running as the account lose what the basic role gave them"),
+           "workloads running as the account lose what the basic role gave them",
+           prepare=_resolve_account, extras=(("email", _EMAIL),),
+           unmatched="serviceAccount:{email} holds no basic role in the IAM policy of "
+                     "projects/{project}: the grant IAM-001 found is elsewhere (an "
+                     "administrator role, another project, a folder or the organization); "
+                     "remove it there"),
     Action("proxy-attach-ssl-policy", ("TLS-001", "TLS-002"), HTTPS_PROXY,
            "attach a compliant SSL policy (TLS 1.2+, MODERN/RESTRICTED) to the HTTPS proxy",
            ("compute.targetHttpsProxies.get", "compute.targetHttpsProxies.setSslPolicy",
             "compute.sslPolicies.list", "compute.sslPolicies.get", "compute.sslPolicies.use", _OP),
            _attach_policy,
            "ssl_policy = google_compute_ssl_policy.phi.id  # a policy passing TLS-003",
-           "clients that only speak TLS 1.0/1.1 can no longer connect", prepare=_choose_policy),
+           "clients that only speak TLS 1.0/1.1 can no longer connect", prepare=_choose_policy,
+           extras=(("ssl_policy", re.escape(_COMPUTE)
+                    + r"projects/[^/]+/global/sslPolicies/[^/]+"),)),
     Action("sa-key-disable", ("IAM-002",), SA_KEY,
            "disable the user-managed service account key (it can be re-enabled; delete it later)",
            ("iam.serviceAccountKeys.get", "iam.serviceAccountKeys.disable"), _key_disable,

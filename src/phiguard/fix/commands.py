@@ -12,6 +12,9 @@ import click
 __all__ = ["fix_group"]
 
 _debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+_timeout_option = click.option(
+    "--timeout", type=click.FloatRange(min=0.1, max=3600), default=60.0, show_default=True,
+    help="Seconds to wait for the API to connect and for each answer.")
 
 
 def _now() -> datetime:
@@ -36,9 +39,14 @@ def fix_group() -> None:
 @click.option("--asset", "asset_glob", help="Only assets whose name matches this glob.")
 @click.option("--ssl-policy", help="SSL policy to attach to proxies without a compliant one "
               "(name or URL; default: a compliant policy in the proxy's project).")
+@click.option("--sign-key", type=click.Path(path_type=Path),
+              help="Sign the plan with this Ed25519 private key (PEM, as for evidence bundles); "
+                   "`fix apply --public-key` then accepts only plans signed by it.")
+@_timeout_option
 @_debug_option
 def plan_command(findings: Path, output: str, rule: str | None, asset_glob: str | None,
-                 ssl_policy: str | None, debug: bool) -> None:
+                 ssl_policy: str | None, sign_key: Path | None, timeout: float,
+                 debug: bool) -> None:
     """Read each failing resource through the API and write the changes that fix it.
 
     Nothing is changed. Exit 1 when some resource could not be read.
@@ -49,15 +57,21 @@ def plan_command(findings: Path, output: str, rule: str | None, asset_glob: str 
 
         from phiguard.cli import _output, _refuse_inputs
         from phiguard.fix.api import FixApi
+        from phiguard.fix.integrity import sign_plan
         from phiguard.fix.plan import build_plan, select_findings
+        from phiguard.report.bundle import load_private_key
         from phiguard.report.json_report import read_findings
 
         _refuse_inputs([("--output", output)], [findings])  # before reading (H6's guard)
+        if sign_key is not None:
+            load_private_key(sign_key)  # a bad key is said before any API call
         doc = read_findings(str(findings))
         selected = select_findings(doc, rule, asset_glob)
-        with FixApi() as api:
+        with FixApi(timeout=timeout) as api:
             plan = build_plan(api, selected, source=str(findings), created=_now(),
                               options={"ssl_policy": ssl_policy} if ssl_policy else {})
+        if sign_key is not None:
+            sign_plan(plan, sign_key)
         with _output(output) as out:
             out.write(json.dumps(plan, indent=2) + "\n")
         counts: dict[str, int] = {}
@@ -76,31 +90,52 @@ def _fmt(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+_public_key_option = click.option(
+    "--public-key", type=click.Path(path_type=Path),
+    help="Accept only a plan signed by this Ed25519 public key (PEM).")
+
+
 @fix_group.command("show")
 @click.argument("plan_file", type=click.Path(path_type=Path))
+@_public_key_option
 @_debug_option
-def show_command(plan_file: Path, debug: bool) -> None:
-    """Each planned change: before -> after, why, the precondition and permissions."""
+def show_command(plan_file: Path, public_key: Path | None, debug: bool) -> None:
+    """Each planned change: the exact request apply sends, before -> after, guard, permissions.
+
+    The request shown is the one the registry builds from the entry; a plan whose recorded
+    request differs is refused, as apply refuses it."""
 
     def run() -> int:
+        import os
+
+        from phiguard.collect.clients import ENDPOINT_ENV
+        from phiguard.fix.api import describe
         from phiguard.fix.plan import read_plan
 
-        plan = read_plan(str(plan_file))
+        plan = read_plan(str(plan_file), public_key)
+        endpoint = os.environ.get(ENDPOINT_ENV) or None
         for e in plan["actions"]:
             click.echo(f"[{e['id']}] {e['rule_id']} {e['asset']}: {e['status']}")
             if e["status"] == "change":
+                req = e["request"]
+                verb, url = describe(req["method"], req["params"], req["body"], endpoint)
                 click.echo(f"    {e['summary']}")
-                click.echo(f"    call:   {e['request']['method']} {_fmt(e['request']['params'])}")
+                click.echo(f"    sends:  {verb} {url}  ({req['method']})")
+                click.echo(f"    body:   {_fmt(req['body'])}")
                 click.echo(f"    before: {_fmt(e['before'])}")
                 click.echo(f"    after:  {_fmt(e['after'])}")
-                click.echo(f"    guard:  {e['precondition']['field']} = "
-                           f"{e['precondition']['value']}")
+                guard = e["precondition"]
+                click.echo(f"    guard:  {guard['field']} = {guard['value']}; checked by "
+                           f"{guard['checked_by']}")
                 click.echo(f"    needs:  {', '.join(e['permissions'])}")
                 if e.get("caution"):
                     click.echo(f"    caution: {e['caution']}")
             elif e.get("reason"):
                 click.echo(f"    {e['reason']}")
-        click.echo(f"plan {plan['digest']} from {plan.get('findings')} ({plan.get('created')})")
+        click.echo(f"plan {plan['digest']} from {plan.get('findings')} ({plan.get('created')}); "
+                   f"{plan['signed']}")
+        click.echo("apply re-reads each resource, rebuilds each request from the action "
+                   "registry and refuses the plan if it differs from what is shown here")
         return 0
 
     _run(run, debug)
@@ -112,9 +147,11 @@ def show_command(plan_file: Path, debug: bool) -> None:
               help="NDJSON journal, appended and fsynced after every action (needed with --yes).")
 @click.option("--yes", is_flag=True, help="Change things (default: dry run).")
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --journal.")
+@_public_key_option
+@_timeout_option
 @_debug_option
 def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool,
-                  debug: bool) -> None:
+                  public_key: Path | None, timeout: float, debug: bool) -> None:
     """Apply exactly the plan; resources changed since it are skipped, never overwritten.
 
     Exit 0 when every action is applied or already in place, 1 when any was skipped.
@@ -125,13 +162,16 @@ def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool
         from phiguard.fix.apply import apply_plan
         from phiguard.fix.plan import read_plan
 
-        plan = read_plan(str(plan_file))
+        plan = read_plan(str(plan_file), public_key)
         go = yes
         if not go and sys.stdin.isatty() and journal is not None:
             go = click.confirm(f"apply {plan_file} and journal to {journal}?", default=False)
         if not go:
             click.echo("dry run: nothing will change (add --yes to apply)")
-        with FixApi() as api:
+        if public_key is None:
+            click.echo(f"note: {plan['signed']}; --public-key KEY accepts only plans signed "
+                       "by KEY", err=True)
+        with FixApi(timeout=timeout) as api:
             report = apply_plan(api, plan, journal=journal, yes=go, resume=resume, now=_now,
                                 echo=click.echo)
         counts: dict[str, int] = {}

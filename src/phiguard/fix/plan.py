@@ -1,26 +1,41 @@
-"""`fix plan`: failing findings -> a reviewed, digest-sealed list of API changes (reads only)."""
+"""`fix plan`: failing findings -> a reviewed list of API changes (reads only), maybe signed.
+
+The plan's `digest` is a checksum against accidental edits only; anyone can recompute it. What
+protects `fix apply` from an edited plan is that it sends nothing as recorded: see
+`phiguard.fix.integrity`.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
 import json
-import uuid
+import os
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from phiguard.errors import InputError
-from phiguard.fix.actions import NO_FIX, Action, NoFix, action_by_id, actions_for
+from phiguard.fix.actions import NO_FIX, Action, NoFix, actions_for
 from phiguard.fix.api import ApiError, FixApi
+from phiguard.fix.integrity import (
+    PlanRefused,
+    check_entry,
+    check_signature,
+    expected_entry,
+    project_before,
+)
 
-__all__ = ["PLAN_SCHEMA", "build_plan", "plan_digest", "read_plan", "select_findings"]
+__all__ = ["MAX_PLAN_BYTES", "PLAN_SCHEMA", "build_plan", "plan_digest", "read_plan",
+           "select_findings"]
 
 PLAN_SCHEMA = "phiguard.fixplan/v1"
 STATUSES = ("change", "compliant", "manual", "unreadable")
 _ENTRY_KEYS = ("id", "rule_id", "asset", "status")
 _CHANGE_KEYS = ("action", "target", "read", "request", "before", "after", "precondition",
                 "permissions")
+MAX_PLAN_BYTES = 64 * 1024 * 1024
 
 
 def select_findings(doc: dict[str, Any], rule: str | None = None,
@@ -38,14 +53,6 @@ def select_findings(doc: dict[str, Any], rule: str | None = None,
     return out
 
 
-def _project(current: Any, after: Any) -> Any:
-    """The part of `current` that `after` overwrites (None where it is unset)."""
-    if isinstance(after, dict):
-        cur = current if isinstance(current, dict) else {}
-        return {k: _project(cur.get(k), v) for k, v in after.items()}
-    return current
-
-
 def _entry_id(index: int, rule_id: str, asset: str, action: str) -> str:
     digest = hashlib.sha256(f"{rule_id}\0{asset}\0{action}".encode()).hexdigest()[:8]
     return f"{index:03d}-{digest}"
@@ -55,23 +62,17 @@ def plan_action(api: FixApi, action: Action, target: dict[str, str]) -> dict[str
     """Read the resource and describe the change the action would make (no writes)."""
     kind = action.kind
     params = kind.read_params(target)
-    read = {"method": kind.read_call, "params": params, "body": kind.read_body}
     current = api.call(kind.read_call, params, kind.read_body)
     after = action.change(current, target)
     token = kind.token(current)
-    out: dict[str, Any] = {"action": action.id, "summary": action.summary, "target": target,
-                           "read": read, "permissions": list(action.permissions),
-                           "precondition": {"field": kind.precondition, "value": token}}
+    if after is None and action.unmatched:
+        # The rule failed but the action finds nothing to change here: say so, never "compliant".
+        return {"action": action.id, "target": target, "status": "manual",
+                "reason": action.unmatched.format(**target)}
+    out = expected_entry(action, target, after, token)
     if after is None:
-        return {**out, "status": "compliant", "before": None, "after": None, "request": None}
-    req_params, body = kind.request(target, after, token)
-    request = {"method": kind.write_call, "params": req_params, "body": body}
-    if kind.operation == "compute-global":
-        request["params"]["requestId"] = str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                                        f"phiguard:{token}:{json.dumps(after)}"))
-    return {**out, "status": "change", "before": _project(current, after), "after": after,
-            "request": request, "caution": action.caution,
-            "terraform": {"type": kind.terraform_type, "snippet": action.terraform}}
+        return {**out, "status": "compliant", "before": None, "after": None}
+    return {**out, "status": "change", "before": project_before(current, after), "after": after}
 
 
 def build_plan(api: FixApi, findings: Iterable[dict[str, Any]], *, source: str,
@@ -125,15 +126,35 @@ def plan_digest(plan: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
-def read_plan(path: str) -> dict[str, Any]:
-    """Load and check a plan file; any problem names the file and the reason (exit 2)."""
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def read_plan(path: str, public_key: Path | None = None) -> dict[str, Any]:
+    """Load and check a plan file; any problem names the file and the reason (exit 2).
+
+    Every `change` entry is checked against the registry (see `phiguard.fix.integrity`), and the
+    signature, if any, must verify; with `public_key` the plan must be signed by that key.
+    The plan's `signed` says how it is signed, in words."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            plan = json.load(fh)
+        if os.stat(path).st_size > MAX_PLAN_BYTES:
+            raise InputError(f"fix plan is larger than {MAX_PLAN_BYTES} bytes", file=path)
+        with open(path, encoding="utf-8-sig") as fh:
+            plan = json.load(fh, object_pairs_hook=_no_duplicates)
     except OSError as exc:
-        raise InputError(f"cannot read fix plan: {exc.strerror}", file=path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a fix plan: invalid JSON: {exc}", file=path) from None
+        raise InputError(f"cannot read fix plan: {exc.strerror or exc}", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not a fix plan: invalid JSON: {exc.msg}", file=path,
+                         line=exc.lineno, column=exc.colno) from None
+    except UnicodeDecodeError:
+        raise InputError("not a fix plan: not valid UTF-8", file=path) from None
+    except (ValueError, RecursionError) as exc:  # a duplicate key, absurd nesting
+        raise InputError(f"not a fix plan: {exc}", file=path) from None
     if not isinstance(plan, dict) or plan.get("schema") != PLAN_SCHEMA:
         raise InputError(f"not a phiguard fix plan (expected schema {PLAN_SCHEMA})", file=path)
     actions = plan.get("actions")
@@ -145,15 +166,21 @@ def read_plan(path: str) -> dict[str, Any]:
     seen: set[str] = set()
     for n, entry in enumerate(actions):
         where = f"actions[{n}]"
-        if not isinstance(entry, dict) or any(k not in entry for k in _ENTRY_KEYS):
-            raise InputError(f"{where}: expected an object with {', '.join(_ENTRY_KEYS)}",
-                             file=path)
+        if (not isinstance(entry, dict) or any(k not in entry for k in _ENTRY_KEYS)
+                or not all(isinstance(entry[k], str) for k in _ENTRY_KEYS)):
+            raise InputError(f"{where}: expected an object with the strings "
+                             f"{', '.join(_ENTRY_KEYS)}", file=path)
         if entry["status"] not in STATUSES or entry["id"] in seen:
             raise InputError(f"{where}: bad status or duplicate id {entry['id']!r}", file=path)
         seen.add(entry["id"])
         if entry["status"] == "change":
-            missing = [k for k in _CHANGE_KEYS if k not in entry]
-            if missing or action_by_id(entry["action"]) is None:
-                raise InputError(f"{where}: a change needs {', '.join(missing) or 'a known action'}"
-                                 f" (action {entry.get('action')!r})", file=path)
+            missing = [k for k in _CHANGE_KEYS if entry.get(k) is None]
+            if missing:
+                raise InputError(f"{where}: a change needs {', '.join(missing)} "
+                                 f"(action {entry.get('action')!r})", file=path)
+            try:
+                check_entry(entry, where)
+            except PlanRefused as exc:
+                raise InputError(str(exc), file=path) from None
+    plan["signed"] = check_signature(plan, path, public_key)
     return plan
