@@ -9,6 +9,7 @@ import pytest
 
 from _plans import change, make_plan
 from conftest import RULES
+from phiguard.google import is_cai_asset_type
 from phiguard.inventory.asset import UnknownValue
 from phiguard.policy.rule import load_pack
 from phiguard.terraform.convert import CONVERTERS, PARTS
@@ -135,7 +136,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
     ("google_compute_region_instance_group_manager",
      {"name": "g", "project": P, "region": "us-east4",
       "distribution_policy_zones": ["us-east4-a", "us-east4-b"]},
-     "compute.googleapis.com/RegionInstanceGroupManager",
+     "compute.googleapis.com/InstanceGroupManager",
      f"{C}/regions/us-east4/instanceGroupManagers/g",
      {"region": f"{URL}/regions/us-east4",
       "distributionPolicy": {"zones": [{"zone": f"{URL}/zones/us-east4-a"},
@@ -148,7 +149,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
      {"autoscalingPolicy": {"minNumReplicas": 1, "maxNumReplicas": 5, "mode": "ON",
                             "cpuUtilization": {"utilizationTarget": 0.5}}}),
     ("google_compute_region_autoscaler", {"name": "a", "project": P, "region": "us-east4"},
-     "compute.googleapis.com/RegionAutoscaler", f"{C}/regions/us-east4/autoscalers/a", {}),
+     "compute.googleapis.com/Autoscaler", f"{C}/regions/us-east4/autoscalers/a", {}),
     ("google_compute_region_network_endpoint_group",
      {"name": "neg", "project": P, "region": "us-east4", "network_endpoint_type": "SERVERLESS"},
      "compute.googleapis.com/NetworkEndpointGroup",
@@ -178,7 +179,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
                            "publicAccessPrevention": "enforced"}}),
     ("google_service_account", {"account_id": "etl", "project": P, "display_name": "ETL"},
      "iam.googleapis.com/ServiceAccount",
-     f"//iam.googleapis.com/projects/{P}/serviceAccounts/etl@{P}.iam.gserviceaccount.com",
+     f"//iam.googleapis.com/projects/{P}/serviceAccounts/(google_service_account.x.unique_id)",
      {"email": f"etl@{P}.iam.gserviceaccount.com", "projectId": P,
       "name": f"projects/{P}/serviceAccounts/etl@{P}.iam.gserviceaccount.com"}),
     ("google_service_account_key",
@@ -251,7 +252,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
     ("google_project_service", {"project": P, "service": "sqladmin.googleapis.com"},
      "serviceusage.googleapis.com/Service",
      f"//serviceusage.googleapis.com/projects/{P}/services/sqladmin.googleapis.com",
-     {"state": "ENABLED", "config": {"name": "sqladmin.googleapis.com"}}),
+     {"state": "ENABLED", "name": "sqladmin.googleapis.com", "parent": f"projects/{P}"}),
 ]
 
 
@@ -280,6 +281,16 @@ def test_every_converted_type_has_a_case() -> None:
     load_tables()
     tested = {c[0] for c in CASES} | set(PART_CASES)
     assert set(CONVERTERS) | set(PARTS) <= tested, sorted((set(CONVERTERS) | set(PARTS)) - tested)
+
+
+def test_every_converter_emits_a_real_cai_asset_type() -> None:
+    """Each table's asset type is one Cloud Asset Inventory defines (Google's published list in
+    phiguard.google); regional autoscalers and managers share the global type names."""
+    load_tables()
+    wrong = {t: c.asset_type for t, c in CONVERTERS.items() if not is_cai_asset_type(c.asset_type)}
+    assert wrong == {}
+    for tf_type, case_type in ((c[0], c[2]) for c in CASES):
+        assert is_cai_asset_type(case_type), (tf_type, case_type)
 
 
 def test_fix_tables_name_rules_that_judge_the_type() -> None:

@@ -281,8 +281,8 @@ def _igm(regional: bool) -> Converter:
     return Converter(
         tf_type="google_compute_region_instance_group_manager" if regional
         else "google_compute_instance_group_manager",
-        asset_type="compute.googleapis.com/" + ("RegionInstanceGroupManager" if regional
-                                                 else "InstanceGroupManager"),
+        # CAI lists regional managers under the one type, told apart by their regions/ name
+        asset_type="compute.googleapis.com/InstanceGroupManager",
         name=C + ("/regions/{region}" if regional else "/zones/{zone}")
         + "/instanceGroupManagers/{name}",
         location="{region}" if regional else "{zone}",
@@ -296,7 +296,7 @@ def _autoscaler(regional: bool) -> Converter:
     p = "autoscaling_policy."
     return Converter(
         tf_type="google_compute_region_autoscaler" if regional else "google_compute_autoscaler",
-        asset_type="compute.googleapis.com/" + ("RegionAutoscaler" if regional else "Autoscaler"),
+        asset_type="compute.googleapis.com/Autoscaler",  # regional ones too, as CAI lists them
         name=C + ("/regions/{region}" if regional else "/zones/{zone}") + "/autoscalers/{name}",
         location="{region}" if regional else "{zone}",
         fields=(Field("name", "name"), Field("target", "target", ref="{}"),

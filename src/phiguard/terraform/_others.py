@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from phiguard.inventory.refs import ref_key
+from phiguard.inventory.refs import project_of_name, ref_key
 from phiguard.terraform.convert import Context, Converter, Field, Fix, Part, each, register
 from phiguard.terraform.values import is_unknown, tf_get
 
@@ -97,6 +97,10 @@ SQL = Converter(
         "TLS-006": Fix(IPC + "ssl_mode", "ENCRYPTED_ONLY"),
     })
 
+def _int64(value: Any, ctx: Context) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 _MULTI = {"US", "EU", "ASIA"}
 _DUAL = {"NAM4", "EUR4", "EUR5", "EUR7", "EUR8", "ASIA1"}
 
@@ -131,7 +135,12 @@ BUCKET = Converter(
                   "iamConfiguration.uniformBucketLevelAccess.enabled", api_default=False),
             Field("public_access_prevention", "iamConfiguration.publicAccessPrevention",
                   api_default="inherited"),
-            Field("labels", "labels"), Field("logging.log_bucket", "logging.logBucket")),
+            Field("labels", "labels"), Field("logging.log_bucket", "logging.logBucket"),
+            # REST int64 fields are JSON strings, as Google's converter writes them
+            Field("retention_policy.retention_period", "retentionPolicy.retentionPeriod",
+                  _int64),
+            # `is_locked = true` makes the provider lock the policy right after creation
+            Field("retention_policy.is_locked", "retentionPolicy.isLocked")),
     build=_bucket_build,
     fixes={"BAK-005": Fix("versioning.enabled", True),
            "DR-003": Fix("location", "US", "or a dual-region custom_placement_config"),
@@ -457,10 +466,43 @@ def _key(value: Any, ctx: Context) -> Any:
     return ref_key(value) if isinstance(value, str) else value
 
 
-def _sa_email(account: Any, ctx: Context) -> Any:
-    if not isinstance(account, str) or ctx.change is None:
-        return account
-    return f"{account}@{ctx.project_of(ctx.change, ctx.values(ctx.change))}.iam.gserviceaccount.com"
+NO_EXPIRY = "9999-12-31T23:59:59Z"  # the IAM API's validBeforeTime of a key that never expires
+
+
+def _key_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    """A key this plan creates is judged as just created, when the plan is applied: its
+    validAfterTime is the evaluation time, and it is not expired (validBeforeTime is the IAM
+    API's no-expiry value; an expiry org policy makes it creation + N hours, also after
+    creation). Only verdicts these facts decide change; an existing key keeps its values."""
+    change = ctx.change
+    if change is None or not change.is_create or ctx.side != "after":
+        return
+    if is_unknown(data.get("validBeforeTime")) or "validBeforeTime" not in data:
+        data["validBeforeTime"] = NO_EXPIRY
+    applied = ctx.plan.applied_at
+    if applied is not None and (is_unknown(data.get("validAfterTime"))
+                                or "validAfterTime" not in data):
+        data["validAfterTime"] = applied
+
+
+def _service_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    if ctx.change is not None:
+        project = ctx.project_of(ctx.change, values)
+        data["parent"] = f"projects/{ctx.project_numbers.get(project, project)}"
+
+
+def _project_in(ref: Any, ctx: Context) -> Any:
+    """The project a reference names (`projects/P/...`); "" for a bare name, which names none
+    (Google's converter then takes the provider's default project, which a plan does not show)."""
+    return (project_of_name(ref) or "") if isinstance(ref, str) else ref
+
+
+def _sa_project(ref: Any, ctx: Context) -> Any:
+    """The project of a service account reference: `projects/P/serviceAccounts/E`, or an email
+    `name@P.iam.gserviceaccount.com`."""
+    if isinstance(ref, str) and "/" not in ref and ref.endswith(".iam.gserviceaccount.com"):
+        return ref.split("@", 1)[-1].split(".", 1)[0]
+    return _project_in(ref, ctx)
 
 
 def _named(data: dict[str, Any], values: Any, ctx: Context, collection: str, where: str) -> None:
@@ -529,9 +571,12 @@ register(
                 Field("node_locations", "locations"))),
     Converter(
         tf_type="google_service_account", asset_type="iam.googleapis.com/ServiceAccount",
-        name="//iam.googleapis.com/projects/{project}/serviceAccounts/{email}",
-        names={"email": Field("account_id", "", lambda v, c: _sa_email(v, c))},
+        # CAI names an account by its unique id (Google's converter too); a new account's id
+        # is known only after apply, and its address stands in (the email is in data.email)
+        name="//iam.googleapis.com/projects/{project}/serviceAccounts/{unique_id}",
+        names={"unique_id": Field("unique_id", "")},
         fields=(Field("email", "email"), Field("display_name", "displayName"),
+                Field("description", "description"), Field("unique_id", "uniqueId"),
                 Field("disabled", "disabled", api_default=False)),
         build=lambda data, values, ctx: _sa_build(data, values, ctx),
         fixes={"IAM-001": Fix("role", "<a narrow predefined role>", "remove the basic or "
@@ -541,10 +586,12 @@ register(
         name="//iam.googleapis.com/{account}/keys/({address})",
         names={"account": Field("service_account_id", "", _key, ref="{}"),
                "address": Field("name", "", _last)},
-        project_from=Field("service_account_id", "", ref="{}"),
+        project_from=Field("service_account_id", "", _sa_project, ref="{}"),
+        # a key Terraform creates is user-managed and enabled: the type determines it
         constants={"keyType": "USER_MANAGED", "disabled": False},
         fields=(Field("key_algorithm", "keyAlgorithm"),
                 Field("valid_after", "validAfterTime"), Field("valid_before", "validBeforeTime")),
+        build=_key_build,
         fixes={"IAM-002": Fix("", None, "delete this google_service_account_key; use Workload "
                               "Identity or service account impersonation"),
                "IAM-003": Fix("keepers", "{ rotated = \"<date>\" }",
@@ -557,7 +604,7 @@ register(
         tf_type="google_kms_crypto_key", asset_type="cloudkms.googleapis.com/CryptoKey",
         name="//cloudkms.googleapis.com/{key_ring}/cryptoKeys/{name}",
         names={"key_ring": Field("key_ring", "", _key, ref="{}")},
-        project_from=Field("key_ring", "", ref="{}"),
+        project_from=Field("key_ring", "", _project_in, ref="{}"),
         fields=(Field("purpose", "purpose", api_default="ENCRYPT_DECRYPT"),
                 Field("rotation_period", "rotationPeriod"),
                 Field("version_template.protection_level", "versionTemplate.protectionLevel",
@@ -606,8 +653,10 @@ register(
         tf_type="google_project_service", asset_type="serviceusage.googleapis.com/Service",
         name="//serviceusage.googleapis.com/projects/{project_ref}/services/{service}",
         names={"service": Field("service", "")},
+        # CAI's record (and Google's converter's): {name, parent, state}, no `config`
         constants={"state": "ENABLED"},
-        fields=(Field("service", "config.name"),),
+        fields=(Field("service", "name"),),
+        build=_service_build,
         fixes={"GOV-001": Fix("", None, "remove this google_project_service: the API is not "
                               "covered by the BAA")}),
 )

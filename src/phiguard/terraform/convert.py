@@ -250,8 +250,9 @@ class Context:
 
     # reading attributes ----------------------------------------------------------------------
 
-    def read(self, change: ResourceChange, values: Any, f: Field) -> Any:
-        """One field's value: known, resolved through a reference, an API default, or unknown."""
+    def read(self, change: ResourceChange, values: Any, f: Field, expand: bool = True) -> Any:
+        """One field's value: known, resolved through a reference, an API default, or unknown.
+        With `expand` false a bare name stays bare (the scope is not consulted)."""
         value = tf_get(values, f.src, _ABSENT)
         if is_unknown(value):
             if f.ref is not None or self.plan.references:
@@ -266,7 +267,7 @@ class Context:
             return _ABSENT
         if is_unknown(value):
             return value
-        if f.ref is not None and isinstance(value, str) and value and "/" not in value:
+        if expand and f.ref is not None and isinstance(value, str) and value and "/" not in value:
             value = _expand(f.ref, value, self.scope(change, values))
         if f.fn is None:
             return value
@@ -288,9 +289,11 @@ class Context:
     def project_of(self, change: ResourceChange, values: Any) -> str:
         conv = CONVERTERS.get(change.type)
         if conv is not None and conv.project_from is not None:
-            got = self.read(change, values, conv.project_from)
+            # read without expanding a bare name: expanding needs the scope, which needs the
+            # project (a bare key ring name would recurse forever)
+            got = self.read(change, values, conv.project_from, expand=False)
             found = (project_of_name(got) or (got if "/" not in got else None)) \
-                if isinstance(got, str) else None
+                if isinstance(got, str) and got else None
             if found:
                 return found
         project = tf_get(values, "project")
@@ -304,11 +307,19 @@ class Context:
         cached = self._scopes.get(change.address)
         if cached is not None and cached[0] is values:
             return dict(cached[1])
-        found = self._scope(change, values)
+        key = f"scope|{change.address}"
+        if key in self._busy:  # a table whose project needs its own scope: no project then
+            return self._scope(change, values, own_project=False)
+        self._busy.add(key)
+        try:
+            found = self._scope(change, values)
+        finally:
+            self._busy.discard(key)
         self._scopes[change.address] = (values, found)
         return dict(found)
 
-    def _scope(self, change: ResourceChange, values: Any) -> dict[str, Any]:
+    def _scope(self, change: ResourceChange, values: Any,
+               own_project: bool = True) -> dict[str, Any]:
         zone = tf_get(values, "zone")
         region = tf_get(values, "region")
         location = tf_get(values, "location")
@@ -319,7 +330,11 @@ class Context:
         name = tf_get(values, "name")
         if not isinstance(name, str):
             name = f"({change.address})"  # known only after apply: the address stands in
-        project = self.project_of(change, values)
+        if own_project:
+            project = self.project_of(change, values)
+        else:
+            got = tf_get(values, "project")
+            project = got if isinstance(got, str) and got else "(unknown project)"
         return {"project": project, "name": name,
                 "project_ref": self.project_numbers.get(project, project),
                 "zone": zone if isinstance(zone, str) else "(unknown zone)",

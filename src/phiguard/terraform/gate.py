@@ -128,6 +128,7 @@ class PlanGate:
         self.pack = pack
         self.config = config
         self.now = at
+        plan.applied_at = format_time(at)
         self.everything = everything
         self.baseline = frozenset(baseline)
         self.suppressed = 0

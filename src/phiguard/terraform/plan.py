@@ -86,6 +86,9 @@ class Plan:
     module_sources: dict[str, str]  # module config path (`module.a.module.b`) -> source
     data_sources: int = 0
     instances_of: dict[str, list[ResourceChange]] = field(default_factory=dict)
+    # the moment the world after apply is judged (the gate's evaluation time): what a
+    # resource created by this plan shows as its creation time
+    applied_at: str | None = None
 
 
 def _fail(file: str, what: str) -> PlanError:

@@ -40,6 +40,22 @@ class World:
     partial: set[str] = field(default_factory=set)
     not_evaluated: list[ResourceChange] = field(default_factory=list)
     name_of: dict[str, str] = field(default_factory=dict)  # address -> asset name
+    _accounts: dict[str, str] | None = None  # service account email -> asset name
+
+    def account(self, name: str) -> Asset | None:
+        """The service account a name spells by email (`.../serviceAccounts/EMAIL`): CAI and
+        Google's converter name accounts by unique id, Terraform references them by email."""
+        email = name.rsplit("/", 1)[-1].lower()
+        if "@" not in email:
+            return None
+        if self._accounts is None:
+            self._accounts = {}
+            for asset in self.assets.values():
+                got = asset.data.get("email") if asset.asset_type == _SA else None
+                if isinstance(got, str):
+                    self._accounts.setdefault(got.lower(), asset.name)
+        found = self._accounts.get(email)
+        return self.assets.get(found) if found else None
 
 
 def _exists(change: ResourceChange, side: str) -> bool:
@@ -101,7 +117,8 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
     return world
 
 
-_POLICY_HOLDERS = {"storage.googleapis.com/Bucket", "iam.googleapis.com/ServiceAccount",
+_SA = "iam.googleapis.com/ServiceAccount"
+_POLICY_HOLDERS = {"storage.googleapis.com/Bucket", _SA,
                    "cloudresourcemanager.googleapis.com/Project",
                    "cloudresourcemanager.googleapis.com/Folder",
                    "cloudresourcemanager.googleapis.com/Organization"}
@@ -120,6 +137,9 @@ def _parent_asset(world: World, ctx: Context, change: ResourceChange, part: Part
         return None
     asset_type, name = found
     asset = world.assets.get(name)
+    if asset is None and asset_type == _SA:
+        asset = world.account(name)
+        name = asset.name if asset is not None else name
     if asset is not None:
         if asset.iam_policy is None and part.kind.startswith(("iam", "audit")):
             known = name in base or any(c.is_create for c in world.origin.get(name, ()))
