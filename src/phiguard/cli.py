@@ -306,6 +306,8 @@ def scan(snapshot: tuple[Path, ...], config_path: Path | None, fmt: str, output:
         pack = _load_pack(rules)
         config = load_config(config_path)
         job = Scan(list(snapshot), pack, config, at=when, jobs=jobs)
+        for note in job.notes:
+            click.echo(f"phiguard: note: {note}", err=True)
         if bundle is not None or sign_key is not None or fmt not in ("text", "json"):
             from phiguard.errors import UsageError
             from phiguard.report.commands import scan_outputs

@@ -13,9 +13,9 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -26,7 +26,7 @@ from phiguard.config import Config, Waiver
 from phiguard.errors import UsageError
 from phiguard.findings import Finding
 from phiguard.inventory.readers import RawItem, SnapshotFiles, discover, iter_ndjson_range, iter_raw
-from phiguard.inventory.snapshot import LoadedContext, decode, iter_items, load_context, materialize
+from phiguard.inventory.snapshot import LoadedContext, load_context, materialize
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import RulePack
 from phiguard.policy.waivers import WaiverBook
@@ -118,7 +118,8 @@ class Scan:
     `tally()`; then read `waivers`."""
 
     def __init__(self, paths: list[Path], pack: RulePack, config: Config, *,
-                 at: datetime | None = None, jobs: int = 1) -> None:
+                 at: datetime | None = None, jobs: int = 1,
+                 clock: Callable[[], datetime] | None = None) -> None:
         config.check_against(pack)
         self.pack = pack
         self.config = config
@@ -132,14 +133,19 @@ class Scan:
             names = ", ".join(str(p) for p in paths)
             raise UsageError(f"{names}: the snapshot holds no records (an empty export judges "
                              "nothing; check the export or collection)")
+        # Said to the user (on stderr) before the results: what was not read, and why.
+        self.notes = [f"skipped {path}: {why}" for path, why in self.files.skipped]
         now = at or self.loaded.read_time
         if now is None:
-            # Pass 1 does not decode every line; a malformed record (a truncated export has
-            # no update_time to find) is the error to report, not the missing read time.
-            for item in iter_items(self.files):
-                decode(item)
-            raise UsageError("the snapshot has no read time (no manifest and no update_time): "
-                             "pass --at TIMESTAMP")
+            # Google's Terraform converter output and older export dumps carry no time at all:
+            # judge them as of the run (what "scan this now" means), and say so; the run
+            # record keeps snapshot_time null so nobody mistakes it for the snapshot's.
+            now = (clock or _utc_now)()
+            self.notes.append(
+                "the snapshot carries no read time (no manifest read_time, no update_time on "
+                f"any record): judged as of now, {format_time(now)}; time-dependent rules (key "
+                "age, waiver expiry) count from then. Pass --at TIME to judge it as of another "
+                "time")
         self.now = now
         self.book = WaiverBook(config.waivers, now)
 
@@ -248,6 +254,10 @@ class Scan:
     @property
     def waivers(self) -> list[dict[str, Any]]:
         return self.book.report()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def default_jobs() -> int:

@@ -2,13 +2,18 @@
 
 A snapshot is a file or a directory of shards. Inside a directory, `manifest.json` gives the read
 time, a file holding an Admin SDK `users.list` response gives the directory users, and every
-other `*.json`, `*.ndjson`, `*.jsonl` (optionally `.gz`) file holds CAI records.
+other `*.json`, `*.ndjson`, `*.jsonl` (optionally `.gz`) file holds CAI records, as does every
+extensionless file whose content is JSON (the objects `gcloud asset export
+--output-path-prefix` writes, `<prefix>/<asset type>/<shard number>`). See `_files` for what
+the walk refuses or skips, and the decompression bounds. A UTF-8 byte order mark is accepted at
+the start of every file.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +24,7 @@ import orjson
 
 from phiguard._util.hashing import sha256_file
 from phiguard.errors import SnapshotError
+from phiguard.inventory._files import is_data_name, open_binary, walk
 from phiguard.inventory.asset import USER_TYPE, Asset, Source
 
 __all__ = [
@@ -34,7 +40,6 @@ __all__ = [
 ]
 
 MAX_LINE_BYTES = 32 * 1024 * 1024  # one CAI record; the largest real ones are a few MB
-_SUFFIXES = (".json", ".ndjson", ".jsonl")
 MANIFEST = "manifest.json"
 
 
@@ -63,6 +68,7 @@ class SnapshotFiles:
     user_files: list[Path] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     manifest_file: Path | None = None
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, why), said to users
 
     def inputs(self) -> list[dict[str, str]]:
         """Every input file with its sha256, for the run record."""
@@ -71,26 +77,21 @@ class SnapshotFiles:
         return [{"path": str(p), "sha256": sha256_file(p)} for p in files]
 
 
-
-def _is_data_file(path: Path) -> bool:
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    return name.endswith(_SUFFIXES)
-
-
 def discover(paths: list[Path]) -> SnapshotFiles:
     """Find the data files, the directory-user files and the manifest under `paths`."""
     found = SnapshotFiles(roots=list(paths))
     candidates: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            candidates.extend(sorted(p for p in path.rglob("*")
-                                     if p.is_file() and _is_data_file(p)))
-        elif path.is_file():
-            candidates.append(path)
-        else:
-            raise SnapshotError("no such file or directory", file=str(path))
+        for file in walk(path):
+            if file == path or is_data_name(file.name):
+                candidates.append(file)
+                continue
+            # An extensionless export shard: JSON inside (maybe gzip), or not ours at all.
+            if _first_char(file) in (b"{", b"[", b""):  # an empty shard holds no records
+                candidates.append(file)
+            else:
+                found.skipped.append((file, "not a snapshot file (an extensionless file whose "
+                                            "content is not JSON)"))
     for path in candidates:
         if path.name == MANIFEST:
             found.manifest = _load_manifest(path)
@@ -100,8 +101,10 @@ def discover(paths: list[Path]) -> SnapshotFiles:
         else:
             found.asset_files.append(path)
     if not found.asset_files and not found.user_files:
+        skipped = "".join(f"; skipped {p}: {why}" for p, why in found.skipped[:5])
         raise SnapshotError(
-            "no snapshot data found (expected *.json, *.ndjson or *.jsonl files, optionally gzip)",
+            "no snapshot data found (expected *.json, *.ndjson or *.jsonl files, optionally gzip, "
+            f"or extensionless export shards){skipped}",
             file=", ".join(str(p) for p in paths),
         )
     return found
@@ -123,16 +126,7 @@ def _load_manifest(path: Path) -> dict[str, Any]:
 
 
 def _open(path: Path) -> BinaryIO:
-    try:
-        fh = path.open("rb")
-        magic = fh.read(2)
-        fh.seek(0)
-    except OSError as exc:
-        raise SnapshotError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
-    if magic == b"\x1f\x8b":
-        fh.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return fh
+    return open_binary(path)
 
 
 def _read_all(path: Path) -> str:
@@ -143,7 +137,7 @@ def _read_all(path: Path) -> str:
             raise SnapshotError(f"unreadable compressed data (truncated or corrupt gzip?): {exc}",
                                 file=str(path)) from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a leading byte order mark is dropped
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise SnapshotError(f"not valid UTF-8 (byte {exc.start})", file=str(path),
@@ -151,13 +145,18 @@ def _read_all(path: Path) -> str:
 
 
 def _first_char(path: Path) -> bytes:
+    """The first byte after a byte order mark and any whitespace (b"" for a blank file)."""
     with _open(path) as fh:
         try:
-            head = fh.read(4096)
+            chunk = fh.read(4096).removeprefix(_BOM)
+            while chunk:
+                stripped = chunk.lstrip(b" \t\r\n")
+                if stripped:
+                    return stripped[:1]
+                chunk = fh.read(1 << 16)
         except (OSError, EOFError, zlib.error) as exc:
             raise SnapshotError(f"unreadable compressed data: {exc}", file=str(path)) from None
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return stripped[:1]
+    return b""
 
 
 def _is_user_file(path: Path) -> bool:
@@ -240,10 +239,39 @@ def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int 
             if raw.strip():
                 index += 1
                 yield RawItem(file, line_no, raw, index=index, offset=start if plain else -1)
+            else:
+                skipped, lines = _skip_blank_lines(fh, end - pos if end >= 0 else -1)
+                pos += skipped
+                line_no += lines
+
+
+def _skip_blank_lines(fh: BinaryIO, limit: int) -> tuple[int, int]:
+    """Skip whole blank lines in bulk (bytes, lines), at most `limit` bytes (-1: no limit).
+
+    A flood of blank lines would otherwise cost one `readline` each.
+    """
+    peek = getattr(fh, "peek", None)
+    if peek is None:
+        return 0, 0
+    skipped = lines = 0
+    while limit < 0 or skipped < limit:
+        buf = peek(1 << 16)
+        if limit >= 0:
+            buf = buf[:limit - skipped]
+        blank = len(buf) - len(buf.lstrip(b" \t\r\n"))
+        cut = buf.rfind(b"\n", 0, blank) + 1  # only whole lines
+        if cut == 0:
+            break
+        fh.read(cut)
+        skipped += cut
+        lines += buf.count(b"\n", 0, cut)
+        if cut < len(buf):
+            break
+    return skipped, lines
 
 
 _BOM = b"\xef\xbb\xbf"
-_WS = " \t\r\n"
+_WS_RUN = re.compile(r"[ \t\r\n]*")
 
 
 def _reject_constant(name: str) -> Any:
@@ -267,10 +295,8 @@ class _Document:
         return self._line
 
     def skip_ws(self, pos: int) -> int:
-        text = self.text
-        while pos < len(text) and text[pos] in _WS:
-            pos += 1
-        return pos
+        match = _WS_RUN.match(self.text, pos)
+        return match.end() if match else pos
 
     def fail(self, what: str, pos: int) -> SnapshotError:
         line = self.line_at(pos)
@@ -386,13 +412,14 @@ def _iter_list_response(doc: _Document, pos: int) -> Iterator[RawItem]:
 def _looks_like_ndjson(path: Path) -> bool:
     with _open(path) as fh:
         try:
-            first = fh.readline(MAX_LINE_BYTES + 1)
+            first = fh.readline(MAX_LINE_BYTES + 1).removeprefix(_BOM)
+            while first and not first.strip():  # the first line with something on it
+                _skip_blank_lines(fh, -1)
+                first = fh.readline(MAX_LINE_BYTES + 1)
         except (OSError, EOFError, zlib.error) as exc:
             raise SnapshotError(f"unreadable compressed data (truncated or corrupt gzip?): {exc}",
                                 file=str(path)) from None
     first = first.strip()
-    if first.startswith(_BOM):
-        first = first[len(_BOM):].strip()
     if not first.startswith(b"{"):
         return False
     try:

@@ -1,0 +1,505 @@
+"""The snapshot input path as Google writes it and as a hostile or careless user hands it over:
+extensionless export shards, links, pipes, unreadable folders, decompression bombs, blank-line
+floods, byte order marks, snapshots without a read time, and random mutations of valid input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phiguard.cli import main
+from phiguard.errors import SnapshotError
+from phiguard.inventory import _files
+from phiguard.inventory.readers import discover
+from phiguard.inventory.scope import PhiConfig
+from phiguard.inventory.snapshot import load_context
+
+ORG = "organizations/9"
+ANCESTORS = ["projects/123", ORG]
+PROJECT = {"name": "//cloudresourcemanager.googleapis.com/projects/123",
+           "asset_type": "cloudresourcemanager.googleapis.com/Project",
+           "resource": {"version": "v1", "discovery_name": "Project",
+                        "data": {"projectNumber": "123", "projectId": "phi-prod"},
+                        "parent": "//cloudresourcemanager.googleapis.com/organizations/9"},
+           "ancestors": ANCESTORS, "update_time": "2026-11-01T00:00:00Z"}
+BUCKET = {"name": "//storage.googleapis.com/phi-bucket",
+          "asset_type": "storage.googleapis.com/Bucket",
+          "resource": {"version": "v1", "discovery_name": "Bucket",
+                       "data": {"name": "phi-bucket", "location": "US",
+                                "iamConfiguration": {"uniformBucketLevelAccess": {
+                                    "enabled": True}}},
+                       "parent": "//cloudresourcemanager.googleapis.com/projects/123"},
+          "ancestors": ANCESTORS, "update_time": "2026-11-02T00:00:00Z"}
+USERS = {"kind": "admin#directory#users",
+         "users": [{"primaryEmail": "a@example.com", "isEnrolledIn2Sv": True}]}
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode() + b"\n"
+
+
+def _scan(*args: str, env: dict[str, str] | None = None) -> Result:
+    result = CliRunner(env=env).invoke(main, ["scan", *args], catch_exceptions=True)
+    assert "Traceback" not in result.output, result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def _records(path: Path) -> int:
+    files = discover([path])
+    return load_context(files, [], PhiConfig()).records
+
+
+def export_prefix(root: Path) -> Path:
+    """A download of `gcloud asset export --output-path-prefix=gs://b/snap`: objects named
+    `<prefix>/<asset type>/<shard number>` with no file extension, shards from 0."""
+    snap = root / "snap"
+    for asset_type, shards in (("cloudresourcemanager.googleapis.com/Project", [[PROJECT]]),
+                               ("storage.googleapis.com/Bucket", [[BUCKET], []])):
+        folder = snap / asset_type
+        folder.mkdir(parents=True)
+        for n, records in enumerate(shards):
+            (folder / str(n)).write_bytes(b"".join(_line(r) for r in records))
+    return snap
+
+
+# export layouts ---------------------------------------------------------------------------
+
+def test_extensionless_export_shards_are_read(tmp_path: Path) -> None:
+    """A `--output-path-prefix` download (no file extensions, one folder per asset type) is
+    read by sniffing its content: every record is there."""
+    snap = export_prefix(tmp_path)
+    assert _records(snap) == 2
+    result = _scan(str(snap), "-f", "json")
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads(result.stdout)["run"]["records"] == 2
+
+
+def test_extensionless_shards_next_to_directory_users_are_not_zero_records(
+        tmp_path: Path) -> None:
+    """Shards beside a `directory-users.json` are scanned too, never a run of 0 records."""
+    snap = export_prefix(tmp_path)
+    (snap / "directory-users.json").write_text(json.dumps(USERS), encoding="utf-8")
+    result = _scan(str(snap), "-f", "json")
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads(result.stdout)["run"]["records"] == 2
+
+
+def test_gzipped_extensionless_shard_is_read(tmp_path: Path) -> None:
+    """A shard someone gzipped in place (`0.gz`, or `0` with gzip content) is read too."""
+    snap = tmp_path / "snap" / "storage.googleapis.com" / "Bucket"
+    snap.mkdir(parents=True)
+    (snap / "0").write_bytes(gzip.compress(_line(BUCKET)))
+    (snap / "1.gz").write_bytes(gzip.compress(_line(PROJECT)))
+    assert _records(tmp_path / "snap") == 2
+
+
+def test_extensionless_file_that_is_not_json_is_named_as_skipped(tmp_path: Path) -> None:
+    """An extensionless file that is not JSON is not read, and the run says so."""
+    snap = export_prefix(tmp_path)
+    (snap / "LICENSE").write_text("Apache License\n", encoding="utf-8")
+    files = discover([snap])
+    assert [path for path, _ in files.skipped] == [snap / "LICENSE"]
+    result = _scan(str(snap), "-f", "json")
+    assert result.exit_code in (0, 1)
+    assert f"phiguard: note: skipped {snap / 'LICENSE'}: " in result.stderr
+
+
+def test_directory_of_only_non_json_shards_is_an_error_naming_them(tmp_path: Path) -> None:
+    """A folder whose extensionless files are all something else is exit 2, naming them."""
+    (tmp_path / "snap").mkdir()
+    (tmp_path / "snap" / "0").write_bytes(b"\x00\x01binary")
+    result = _scan(str(tmp_path / "snap"))
+    assert result.exit_code == 2
+    assert str(tmp_path / "snap" / "0") in result.stderr
+
+
+# links, pipes, unreadable folders -----------------------------------------------------------
+
+def test_shards_behind_a_directory_link_are_read(tmp_path: Path) -> None:
+    """A folder linked into the snapshot is part of it (its shards are not skipped)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "buckets.ndjson").write_bytes(_line(BUCKET))
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "projects.ndjson").write_bytes(_line(PROJECT))
+    (snap / "more").symlink_to(elsewhere, target_is_directory=True)
+    assert _records(snap) == 2
+
+
+def test_directory_link_loop_is_an_error(tmp_path: Path) -> None:
+    """A link back into the snapshot (a loop) is exit 2 naming the link, not a silent skip."""
+    snap = tmp_path / "snap"
+    (snap / "sub").mkdir(parents=True)
+    (snap / "a.ndjson").write_bytes(_line(PROJECT))
+    (snap / "sub" / "back").symlink_to(snap, target_is_directory=True)
+    result = _scan(str(snap))
+    assert result.exit_code == 2
+    assert str(snap / "sub" / "back") in result.stderr
+    assert "already part of the snapshot" in result.stderr
+
+
+def test_self_looping_link_is_an_error(tmp_path: Path) -> None:
+    """`loop.ndjson -> loop.ndjson` is exit 2 naming it."""
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "a.ndjson").write_bytes(_line(PROJECT))
+    (snap / "loop.ndjson").symlink_to(snap / "loop.ndjson")
+    result = _scan(str(snap))
+    assert result.exit_code == 2
+    assert f"{snap / 'loop.ndjson'}: " in result.stderr
+    assert "link" in result.stderr
+
+
+def test_dangling_link_to_a_shard_is_an_error(tmp_path: Path) -> None:
+    """A link to a shard that is gone is a missing shard: exit 2 naming it."""
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "a.ndjson").write_bytes(_line(PROJECT))
+    (snap / "b.ndjson").symlink_to(tmp_path / "gone.ndjson")
+    result = _scan(str(snap))
+    assert result.exit_code == 2
+    assert str(snap / "b.ndjson") in result.stderr
+
+
+def test_fifo_in_a_snapshot_is_refused_without_hanging(tmp_path: Path) -> None:
+    """A named pipe called `*.ndjson` is exit 2 at once (it is never opened, so never waited
+    on)."""
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "a.ndjson").write_bytes(_line(PROJECT))
+    os.mkfifo(snap / "b.ndjson")
+    start = time.monotonic()
+    result = _scan(str(snap))
+    assert time.monotonic() - start < 10
+    assert result.exit_code == 2
+    assert f"{snap / 'b.ndjson'}: not a regular file" in result.stderr
+
+
+def test_fifo_given_as_the_snapshot_is_refused(tmp_path: Path) -> None:
+    """`phiguard scan <(zcat x.gz)` gets a pipe: refused with the reason (read twice)."""
+    pipe = tmp_path / "p.ndjson"
+    os.mkfifo(pipe)
+    result = _scan(str(pipe))
+    assert result.exit_code == 2
+    assert f"{pipe}: not a regular file" in result.stderr
+    assert "no such file" not in result.stderr
+
+
+def test_unreadable_subdirectory_is_an_error(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder the user cannot list is exit 2 naming it (tests run as root, who can read
+    anything, so listing it is made to fail as it does for everyone else)."""
+    snap = tmp_path / "snap"
+    (snap / "locked").mkdir(parents=True)
+    (snap / "a.ndjson").write_bytes(_line(PROJECT))
+    real = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if Path(path) == snap / "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(_files.os, "scandir", scandir)
+    with pytest.raises(SnapshotError, match="cannot list this folder: Permission denied") as err:
+        discover([snap])
+    assert err.value.file == str(snap / "locked")
+
+
+# decompression and blank lines --------------------------------------------------------------
+
+def test_gzip_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    """A gzip shard that expands past the uncompressed-size limit is exit 2 with the limit and
+    how to raise it."""
+    path = tmp_path / "big.ndjson.gz"
+    path.write_bytes(gzip.compress(_line(BUCKET) + b" " * (3 << 20) + b"\n"))
+    result = _scan(str(path), env={"PHIGUARD_MAX_UNCOMPRESSED": "1M"})
+    assert result.exit_code == 2
+    assert f"phiguard: error: {path}" in result.stderr
+    assert "PHIGUARD_MAX_UNCOMPRESSED" in result.stderr
+
+
+def test_gzip_bomb_is_refused_by_its_ratio(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gzip that expands hundreds of times (a decompression bomb) is refused early: the
+    ratio is checked once a little has been expanded."""
+    monkeypatch.setattr(_files, "RATIO_CHECK_FROM", 1 << 20)
+    path = tmp_path / "bomb.ndjson.gz"
+    path.write_bytes(gzip.compress(_line(BUCKET) * 40000, 9))  # ~ 14 MB, ~ 600 x
+    with pytest.raises(SnapshotError, match="expands more than 200 times") as err:
+        _records(path)
+    assert err.value.file == str(path)
+
+
+def test_bad_limit_in_the_environment_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "a.ndjson.gz"
+    path.write_bytes(gzip.compress(_line(BUCKET)))
+    result = _scan(str(path), env={"PHIGUARD_MAX_GZIP_RATIO": "lots"})
+    assert result.exit_code == 2
+    assert "PHIGUARD_MAX_GZIP_RATIO" in result.stderr
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_flood_of_blank_lines_is_cheap(tmp_path: Path, compress: bool) -> None:
+    """Millions of blank lines are skipped in bulk (they used to cost a read each), and the
+    line numbers after them stay right."""
+    body = b"\n" * 8_000_000 + b"\r\n \t\n" + b'{"name": 1}\n'
+    path = tmp_path / ("a.ndjson.gz" if compress else "a.ndjson")
+    path.write_bytes(gzip.compress(body, 1) if compress else body)
+    start = time.monotonic()
+    with pytest.raises(SnapshotError) as err:
+        _records(path)
+    assert time.monotonic() - start < 1.5
+    assert err.value.line == 8_000_003
+
+
+def test_whitespace_flood_inside_a_json_array_is_cheap(tmp_path: Path) -> None:
+    """Megabytes of whitespace between array elements cost no per-character work."""
+    path = tmp_path / "a.json"
+    path.write_bytes(b"[" + _line(PROJECT) + b" " * 24_000_000 + b"," + _line(BUCKET) + b"]")
+    start = time.monotonic()
+    assert _records(path) == 2
+    assert time.monotonic() - start < 1.5
+
+
+# byte order marks -------------------------------------------------------------------------
+
+def test_byte_order_marks_are_accepted_everywhere(tmp_path: Path) -> None:
+    """Windows and some Google tools write a UTF-8 BOM: manifest.json, directory-users.json,
+    JSON arrays and NDJSON shards all read with one."""
+    bom = b"\xef\xbb\xbf"
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "manifest.json").write_bytes(bom + b'{"read_time": "2026-11-25T06:00:00Z"}')
+    (snap / "directory-users.json").write_bytes(bom + json.dumps(USERS).encode())
+    (snap / "a.ndjson").write_bytes(bom + _line(PROJECT))
+    (snap / "b.json").write_bytes(bom + json.dumps([BUCKET]).encode())
+    (snap / "0").write_bytes(bom + _line({**BUCKET, "name": "//storage.googleapis.com/b2"}))
+    result = _scan(str(snap), "-f", "json")
+    assert result.exit_code in (0, 1), result.stderr
+    run = json.loads(result.stdout)["run"]
+    assert run["records"] == 3
+    assert run["snapshot_time"] == "2026-11-25T06:00:00Z"
+    assert run["asset_counts"]["admin.googleapis.com/User"] == 1
+
+
+# no read time -----------------------------------------------------------------------------
+
+def test_snapshot_without_read_time_is_judged_now_and_says_so(tmp_path: Path) -> None:
+    """Google's converter output and older export dumps carry no read time: the snapshot is
+    judged as of the run's clock, the note says so, and the run records no snapshot time."""
+    path = tmp_path / "old.json"
+    bare = [{k: v for k, v in r.items() if k != "update_time"} for r in (PROJECT, BUCKET)]
+    path.write_text(json.dumps(bare), encoding="utf-8")
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = _scan(str(path), "-f", "json")
+    after = datetime.now(UTC)
+    assert result.exit_code in (0, 1), result.stderr
+    run = json.loads(result.stdout)["run"]
+    assert run["snapshot_time"] is None
+    evaluated = datetime.fromisoformat(run["evaluated_at"].replace("Z", "+00:00"))
+    assert before <= evaluated <= after
+    assert "phiguard: note: the snapshot carries no read time" in result.stderr
+    assert "--at" in result.stderr
+
+
+def test_at_sets_the_evaluation_time_of_a_snapshot_without_read_time(tmp_path: Path) -> None:
+    """`--at` judges such a snapshot as of the given time, with no note."""
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps([{k: v for k, v in PROJECT.items() if k != "update_time"}]),
+                    encoding="utf-8")
+    result = _scan(str(path), "-f", "json", "--at", "2026-01-02T03:04:05Z")
+    assert result.exit_code in (0, 1)
+    assert json.loads(result.stdout)["run"]["evaluated_at"] == "2026-01-02T03:04:05Z"
+    assert "no read time" not in result.stderr
+
+
+# random mutations of valid input ----------------------------------------------------------
+
+VALID = [PROJECT, BUCKET,
+         {"name": PROJECT["name"], "asset_type": PROJECT["asset_type"], "ancestors": ANCESTORS,
+          "iam_policy": {"version": 1, "bindings": [{"role": "roles/owner",
+                                                     "members": ["user:a@example.com"]}]}}]
+
+
+def _valid_ndjson() -> bytes:
+    return b"".join(_line(r) for r in VALID)
+
+
+def _mutate_value(value: Any, path: list[str], kind: str, replacement: Any) -> Any:
+    """`value` with the item at `path` deleted or replaced."""
+    if not path:
+        return replacement
+    if isinstance(value, dict) and path[0] in value:
+        out = dict(value)
+        if len(path) == 1 and kind == "delete":
+            del out[path[0]]
+        else:
+            out[path[0]] = _mutate_value(value[path[0]], path[1:], kind, replacement)
+        return out
+    return value
+
+
+def _paths(value: Any, prefix: list[str]) -> list[list[str]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_paths(item, [*prefix, key]))
+    return found
+
+
+ALL_PATHS = [(i, p) for i, r in enumerate(VALID) for p in _paths(r, [])]
+REPLACEMENTS = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),
+                         st.just([]), st.just({}), st.just([1, "x"]), st.just({"a": None}))
+
+
+@st.composite
+def mutated(draw: Any) -> tuple[str, bytes]:
+    """(how, bytes) of a snapshot shard mutated once."""
+    how = draw(st.sampled_from(["truncate", "inject", "delete", "retype"]))
+    body = _valid_ndjson()
+    if how == "truncate":
+        cut = draw(st.integers(0, len(body) - 1))
+        return how, body[:cut]
+    if how == "inject":
+        at = draw(st.integers(0, len(body)))
+        junk = draw(st.binary(min_size=1, max_size=6))
+        return how, body[:at] + junk + body[at:]
+    index, path = draw(st.sampled_from(ALL_PATHS))
+    records = list(VALID)
+    if how == "delete":
+        records[index] = _mutate_value(records[index], path, "delete", None)
+    else:
+        records[index] = _mutate_value(records[index], path, "replace", draw(REPLACEMENTS))
+    return how, b"".join(_line(r) for r in records)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(case=mutated(), form=st.sampled_from(["ndjson", "gzip", "shard", "array"]))
+def test_mutated_snapshots_never_crash_hang_or_pass_when_invalid(
+        tmp_path_factory: pytest.TempPathFactory, case: tuple[str, bytes],
+        form: str) -> None:
+    """Truncated, retyped, pruned or byte-injected snapshots give exit 0/1 only when they
+    still read as valid CAI, otherwise exit 2 naming the file; never a traceback, never more
+    than a few seconds."""
+    how, body = case
+    folder = tmp_path_factory.mktemp("mut")
+    if form == "array":
+        lines = [ln for ln in body.split(b"\n") if ln.strip()]
+        body = b"[" + b",\n".join(lines) + b"]"
+    name = {"ndjson": "a.ndjson", "gzip": "a.ndjson.gz", "shard": "0", "array": "a.json"}[form]
+    data = gzip.compress(body) if form == "gzip" else body
+    (folder / name).write_bytes(data)
+    valid = _still_valid(folder)
+    start = time.monotonic()
+    result = _scan(str(folder), "-f", "json", "--at", "2026-11-25T00:00:00Z")
+    assert time.monotonic() - start < 20
+    if valid:
+        assert result.exit_code in (0, 1), (how, body, result.stderr)
+    else:
+        assert result.exit_code == 2, (how, body, result.output)
+        assert result.stderr.startswith("phiguard: error: "), result.stderr
+        assert "\n" not in result.stderr.rstrip("\n"), result.stderr
+
+
+def _still_valid(folder: Path) -> bool:
+    """An independent judge of validity: the file is UTF-8 JSON (an optional BOM first), every
+    non-blank line (or array element) a record of the shape Cloud Asset writes, at least one
+    record, and no name with two asset types."""
+    (path,) = list(folder.iterdir())
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return False
+    stripped = text.strip(" \t\r\n")
+    if not stripped:
+        return False
+    try:
+        if stripped.startswith("["):
+            values = json.loads(stripped, parse_constant=_no_constant)
+        else:
+            values = [json.loads(ln, parse_constant=_no_constant) for ln in text.split("\n")
+                      if ln.strip(" \t\r")]
+    except ValueError:
+        return False
+    return bool(values) and all(_valid_record(v) for v in values) and _consistent(values)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _optional(value: Any, kind: type) -> bool:
+    return value is None or isinstance(value, kind)
+
+
+def _strings(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _valid_record(value: Any) -> bool:
+    if not isinstance(value, dict) or not _text(value.get("name")):
+        return False
+    if not _text(value.get("asset_type")):
+        return False
+    resource, iam = value.get("resource"), value.get("iam_policy")
+    if resource is None and iam is None:
+        return False
+    if resource is not None and not (
+            isinstance(resource, dict) and _optional(resource.get("data"), dict)
+            and _optional(resource.get("location"), str)
+            and _optional(resource.get("parent"), str)):
+        return False
+    if iam is not None and not _valid_iam(iam):
+        return False
+    when = value.get("update_time")
+    if when is not None and not (isinstance(when, str) and _rfc3339(when)):
+        return False
+    return _strings(value.get("ancestors"))
+
+
+def _valid_iam(iam: Any) -> bool:
+    if not isinstance(iam, dict):
+        return False
+    bindings = iam.get("bindings")
+    if bindings is None:
+        return True
+    if not isinstance(bindings, list):
+        return False
+    return all(isinstance(b, dict) and isinstance(b.get("role"), str)
+               and _strings(b.get("members")) and _optional(b.get("condition"), dict)
+               for b in bindings)
+
+
+def _rfc3339(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _consistent(values: list[Any]) -> bool:
+    """No name with two asset types (a single mutation can make a record disagree with its
+    twin of the same name)."""
+    types: dict[str, str] = {}
+    return all(types.setdefault(v["name"], v["asset_type"]) == v["asset_type"] for v in values)
