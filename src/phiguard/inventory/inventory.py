@@ -106,6 +106,7 @@ class Inventory:
         self_link = asset.data.get("selfLink")
         if isinstance(self_link, str):
             keys.add(ref_key(self_link))
+        keys.update(_account_keys(asset))
         for key in keys:
             self._by_key.setdefault(key, asset)
 
@@ -199,6 +200,7 @@ class Inventory:
         link = target.data.get("selfLink")
         if isinstance(link, str):
             keys.add(ref_key(link))
+        keys.update(_account_keys(target))
         keys |= {alt for key in keys for alt in self._project_spellings(key)}
         seen: dict[str, Asset] = {}
         for key in keys:
@@ -390,6 +392,21 @@ class Inventory:
         if owner.asset_type in HIERARCHY_TYPES and not owner.asset_type.endswith("Project"):
             return self.scope.node_is_phi(ref_key(owner.name))
         return bool(self.facts(owner)["phi"])
+
+
+def _account_keys(asset: Asset) -> list[str]:
+    """A service account's other spellings: CAI names it by unique id, references name it
+    `projects/P/serviceAccounts/EMAIL` (or `projects/-/...`, as the IAM API accepts)."""
+    if asset.asset_type != "iam.googleapis.com/ServiceAccount":
+        return []
+    email = asset.data.get("email")
+    if not isinstance(email, str) or "@" not in email:
+        return []
+    project = asset.data.get("projectId") or project_of_name(asset.name)
+    keys = [f"projects/-/serviceAccounts/{email}"]
+    if isinstance(project, str) and project:
+        keys.append(f"projects/{project}/serviceAccounts/{email}")
+    return keys
 
 
 def _location_from_data(data: dict[str, Any]) -> str | None:
