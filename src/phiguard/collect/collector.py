@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +36,7 @@ from phiguard.collect.progress import Progress
 from phiguard.collect.retry import RetryPolicy, status_of
 from phiguard.collect.sources import CONTENT_TYPES, list_asset_pages, list_hierarchy, list_users
 from phiguard.errors import CollectError
+from phiguard.google import is_cai_asset_type
 
 __all__ = ["MANIFEST_FORMAT", "USERS_FILE", "CollectOptions", "collect"]
 
@@ -103,6 +104,27 @@ def _time_text(value: Any) -> str | None:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
     return str(value)
 
+
+
+def cai_request(options: CollectOptions) -> tuple[CollectOptions, list[str]]:
+    """The options with only asset types Cloud Asset Inventory defines, and the types left
+    out. Cloud Asset answers INVALID_ARGUMENT for a type it does not define (the whole listing
+    fails), so phiguard's own directory-user type (the Admin SDK gives those) and any other
+    type outside the CAI list are never sent; a content type whose every requested type is
+    left out is not requested at all (an empty list would mean every type)."""
+    kept: dict[str, list[str]] = {}
+    dropped: set[str] = set()
+    content_types = []
+    for content in options.content_types:
+        wanted = options.asset_types.get(content) or []
+        real = [t for t in wanted if is_cai_asset_type(t)]
+        dropped.update(t for t in wanted if t not in real)
+        if wanted and not real:
+            continue
+        kept[content] = real
+        content_types.append(content)
+    return (replace(options, asset_types=kept, content_types=tuple(content_types)),
+            sorted(dropped))
 
 
 def _prepare_output(output: Path) -> Path:
@@ -283,6 +305,10 @@ def collect(clients: Clients, options: CollectOptions, log: Log | None = None,
         parse_gcs_uri(options.export)  # a bad URI is a usage error before any work
     progress = progress or Progress(log)
     log = log or progress.log
+    options, not_cai = cai_request(options)
+    if not_cai:
+        log("not requested from Cloud Asset (not Cloud Asset Inventory asset types): "
+            + ", ".join(not_cai))
     started = datetime.now(UTC)
     tmp = _prepare_output(options.output)
     try:
@@ -296,6 +322,8 @@ def collect(clients: Clients, options: CollectOptions, log: Log | None = None,
                                "no read time: " + "; ".join(f"{g['what']}: {g['reason']}"
                                                     for g in run.gaps))
         manifest = _manifest(options, shards, hierarchy, users, run, started)
+        if not_cai:
+            manifest["asset_types_not_requested"] = not_cai
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
                                            encoding="utf-8")
         if options.output.exists():
