@@ -323,8 +323,10 @@ def test_an_unexpected_exception_in_a_subprocess_is_exit_2(tmp_path: Path) -> No
             "from phiguard.cli import main\n"
             "main(sys.argv[1:])\n")
     findings = tmp_path / "f.json"
-    findings.write_text(json.dumps({"schema": "phiguard.findings/v1",
-                                    "run": {"config": {}}, "results": []}))
+    run = {"config": {}, "tool_version": "0", "rule_pack_digest": "sha256:0",
+           "evaluated_at": "2026-11-25T06:00:00Z"}
+    findings.write_text(json.dumps({"schema": "phiguard.findings/v1", "run": run,
+                                    "results": []}))
     proc = subprocess.run([sys.executable, "-c", code, "report", str(findings), "-f", "csv"],
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "NO_GCE_CHECK": "true"})

@@ -124,10 +124,12 @@ def report_command(findings_file: Path, fmt: str, output: str | None, rules: tup
     def run() -> int:
         from phiguard.errors import InputError
         from phiguard.report.json_report import read_findings
+        from phiguard.report.validate import check_renderable_run
 
         cli._refuse_inputs([("--output", output)],
                            [findings_file, *journals, *(rules or [cli._default_rules_dir()])])
         doc = read_findings(str(findings_file))
+        check_renderable_run(doc, str(findings_file))
         run_info, results = doc.get("run"), doc.get("results")
         if not isinstance(run_info, dict) or not isinstance(results, list):
             raise InputError("findings file has no run block or results list",

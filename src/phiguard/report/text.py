@@ -40,14 +40,18 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
     from rich.table import Table
     from rich.text import Text
 
+    # No markup or emoji codes: asset names like `fw[/]x` or `:warning:` are text, and every
+    # string from a snapshot, config or rule pack goes through `printable` (P) first.
     console = Console(file=out, force_terminal=color, no_color=not color, width=width,
-                      highlight=False, soft_wrap=True)
-    org = run["config"].get("organization") or "(organization not set)"
-    console.print(Text(f"phiguard {run['tool_version']} · HIPAA Security Rule scan · "
+                      highlight=False, soft_wrap=True, markup=False, emoji=False)
+    P = printable  # short on purpose: it wraps every dynamic string below
+    org = P(str(run["config"].get("organization") or "(organization not set)"))
+    console.print(Text(f"phiguard {P(str(run['tool_version']))} · HIPAA Security Rule scan · "
                        f"organization {org}", style="bold"))
-    console.print(f"snapshot {run['snapshot_time'] or 'n/a'} · evaluated at {run['evaluated_at']}"
-                  f" · {run['records']} records · {len(run['rules_evaluated'])} rules · pack "
-                  f"{run['rule_pack_digest'][:19]}")
+    console.print(Text(f"snapshot {P(str(run['snapshot_time'] or 'n/a'))} · evaluated at "
+                       f"{P(str(run['evaluated_at']))} · {run['records']} records · "
+                       f"{len(run['rules_evaluated'])} rules · pack "
+                       f"{P(str(run['rule_pack_digest']))[:19]}"))
     counts = Text("outcomes  ")
     for outcome in OUTCOMES:
         counts.append(f"{outcome} {tally.outcomes.get(outcome, 0)}   ", style=_OUT_STYLE[outcome])
@@ -65,7 +69,7 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
         shown = 0
         for control_id in sorted(groups):
             title = controls[control_id].title if control_id in controls else ""
-            console.print(Text(f"\n{control_id.split('/', 1)[-1]} {title}", style="bold"))
+            console.print(Text(P(f"\n{control_id.split('/', 1)[-1]} {title}"), style="bold"))
             items = sorted(groups[control_id],
                            key=lambda f: (-severity_rank(f.severity), f.rule_id, f.asset))
             for finding in items:
@@ -74,17 +78,18 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
                 shown += 1
                 line = Text("  ")
                 line.append(f"{finding.severity.upper():<8}", style=_SEV_STYLE[finding.severity])
-                line.append(f" {finding.rule_id}  ", style="bold")
+                line.append(f" {P(finding.rule_id)}  ", style="bold")
                 rule = rules.get(finding.rule_id)
-                line.append(rule.title if rule else "")
+                line.append(P(rule.title) if rule else "")
                 console.print(line)
-                console.print(Text(f"            {finding.asset}", style="dim"))
-                console.print(Text(f"            {finding.message}"))
+                console.print(Text(f"            {P(finding.asset)}", style="dim"))
+                console.print(Text(f"            {P(finding.message)}"))
                 for path, value in finding.evidence[:4]:
-                    console.print(Text(f"              {path} = {_value(value)}", style="dim"))
+                    console.print(Text(f"              {P(path)} = {P(_value(value))}",
+                                       style="dim"))
                 if finding.waiver and finding.waiver.get("status") == "expired":
-                    console.print(Text(f"            waiver expired {finding.waiver['expires']}",
-                                       style="magenta"))
+                    expires = P(str(finding.waiver.get("expires")))
+                    console.print(Text(f"            waiver expired {expires}", style="magenta"))
         rest = len(failing) - shown + tally.dropped
         if rest > 0:
             console.print(f"\n  … and {rest} more failing findings (use --format json for all)")
@@ -95,7 +100,8 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
         console.print(Text(f"Not evaluable ({tally.outcomes['UNKNOWN']}): the data needed is "
                            "absent; UNKNOWN never counts as PASS", style="bold yellow"))
         for finding in unknown[:20]:
-            console.print(f"  {finding.rule_id:<9} {finding.asset}\n            {finding.message}")
+            console.print(Text(f"  {P(finding.rule_id):<9} {P(finding.asset)}\n"
+                               f"            {P(finding.message)}"))
         if len(unknown) > 20:
             console.print(f"  … and {tally.outcomes['UNKNOWN'] - 20} more")
 
@@ -105,15 +111,15 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
         table.add_column(col, justify="right" if col in OUTCOMES else "left")
     for control_id in sorted(set(controls) | set(tally.by_control)):
         c = tally.by_control.get(control_id)
-        title = controls[control_id].title if control_id in controls else ""
+        title = P(controls[control_id].title) if control_id in controls else ""
         n_rules = len(tally.rules_of_control.get(control_id, ()))
         if not c:
             covered = control_id in controls and controls[control_id].covered
-            table.add_row(control_id.split("/", 1)[-1], title, str(n_rules), "0", "0", "0", "0",
+            table.add_row(P(control_id.split("/", 1)[-1]), title, str(n_rules), "0", "0", "0", "0",
                           Text("no data" if covered else "not covered", style="dim"))
             continue
         status = ("FAIL" if c["FAIL"] else "UNKNOWN" if c["UNKNOWN"] else "PASS")
-        table.add_row(control_id.split("/", 1)[-1], title, str(n_rules),
+        table.add_row(P(control_id.split("/", 1)[-1]), title, str(n_rules),
                       *(str(c.get(o, 0)) for o in OUTCOMES), Text(status, style=_OUT_STYLE[status]))
     console.print(table)
 
@@ -121,10 +127,12 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
         console.print()
         console.print(Text("Waivers", style="bold underline"))
         for w in waivers:
-            style = {"active": "green", "expired": "bold red", "unused": "yellow"}[w["status"]]
+            status = str(w.get("status"))
+            style = {"active": "green", "expired": "bold red", "unused": "yellow"}.get(status,
+                                                                                   "")
             line = Text("  ")
-            line.append(f"{w['status'].upper():<8}", style=style)
-            line.append(f" {w['rule']}  {w['asset']}  (expires {w['expires']}, approved by "
-                        f"{w['approved_by']}, matched {w['matched']})")
+            line.append(f"{P(status.upper()):<8}", style=style)
+            line.append(P(f" {w.get('rule')}  {w.get('asset')}  (expires {w.get('expires')}, "
+                          f"approved by {w.get('approved_by')}, matched {w.get('matched')})"))
             console.print(line)
-            console.print(Text(f"            {w['reason']}", style="dim"))
+            console.print(Text(f"            {P(str(w.get('reason')))}", style="dim"))

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from phiguard.errors import InputError
 from phiguard.findings import SEVERITIES, Outcome
 
-__all__ = ["check_findings_doc"]
+__all__ = ["check_findings_doc", "check_renderable_run"]
 
 _OUTCOMES = frozenset(o.value for o in Outcome)
 _RUN_STRINGS = ("tool_version", "rule_pack_digest", "snapshot_time", "evaluated_at")
@@ -47,8 +47,14 @@ def check_findings_doc(doc: dict[str, Any], raw: bytes, path: str) -> None:
     for key in _RUN_STRINGS:
         if run.get(key) is not None and not isinstance(run[key], str):
             fail(f"`run.{key}` must be a string, got {_kind(run[key])}", 2)
-    if run.get("config") is not None and not isinstance(run["config"], dict):
-        fail(f"`run.config` must be an object, got {_kind(run['config'])}", 2)
+    if run.get("config") is not None:
+        problem = _config_problem(run["config"])
+        if problem:
+            fail(problem, 2)
+    gaps = run.get("coverage_gaps")
+    if gaps is not None and not (isinstance(gaps, list)
+                                 and all(isinstance(g, dict) for g in gaps)):
+        fail("`run.coverage_gaps` must be an array of objects", 2)
     rules = run.get("rules_evaluated")
     if rules is not None and not (isinstance(rules, list)
                                   and all(isinstance(r, str) for r in rules)):
@@ -74,6 +80,43 @@ def check_findings_doc(doc: dict[str, Any], raw: bytes, path: str) -> None:
                 fail(f"waivers[{i}].{key} must be a string, got {_kind(w.get(key))}")
         if not isinstance(w.get("matched", 0), int):
             fail(f"waivers[{i}].matched must be a number, got {_kind(w.get('matched'))}")
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _config_problem(config: Any) -> str | None:
+    """What is wrong with `run.config` for the renderers (organization, PHI scope), if anything."""
+    if not isinstance(config, dict):
+        return f"`run.config` must be an object, got {_kind(config)}"
+    org = config.get("organization")
+    if org is not None and not isinstance(org, str):
+        return f"`run.config.organization` must be a string, got {_kind(org)}"
+    phi = config.get("phi")
+    if phi is None:
+        return None
+    if not isinstance(phi, dict):
+        return f"`run.config.phi` must be an object, got {_kind(phi)}"
+    if phi.get("all") is not None and not isinstance(phi["all"], bool):
+        return f"`run.config.phi.all` must be a boolean, got {_kind(phi['all'])}"
+    for key in ("projects", "folders", "networks"):
+        if phi.get(key) is not None and not _strings(phi[key]):
+            return f"`run.config.phi.{key}` must be an array of strings"
+    labels = phi.get("project_labels")
+    if labels is not None and not (isinstance(labels, dict) and all(
+            isinstance(v, str) for v in labels.values())):
+        return "`run.config.phi.project_labels` must be an object of label: value strings"
+    return None
+
+
+def check_renderable_run(doc: dict[str, Any], path: str) -> None:
+    """The run fields every report shows (`phiguard report`): present, and strings."""
+    run = doc.get("run") or {}
+    for key in ("tool_version", "rule_pack_digest", "evaluated_at"):
+        if not isinstance(run.get(key), str):
+            raise InputError(f"`run.{key}` must be a string (a findings file phiguard wrote "
+                             f"has it), got {_kind(run.get(key))}", file=path, line=2)
 
 
 def _result_problem(obj: Any) -> str | None:
