@@ -37,10 +37,11 @@ def history_command(store_path: Path, limit: int, fmt: str, debug: bool) -> None
     from phiguard import cli
 
     def run() -> int:
+        from phiguard.report.text import printable
         from phiguard.store.db import Store
         from phiguard.store.drift import mean_time_to_remediate
 
-        with Store(_existing(store_path)) as store:
+        with Store.for_reading(_existing(store_path)) as store:
             runs = store.runs(limit)
             mttr = mean_time_to_remediate(store)
         if fmt == "json":
@@ -56,7 +57,7 @@ def history_command(store_path: Path, limit: int, fmt: str, debug: bool) -> None
             click.echo(f"{r.id:>4}  {(r.snapshot_time or r.recorded_at):<20}  {fails:>5} "
                        f"{delta:>4} {r.counts.get('UNKNOWN', 0):>5} "
                        f"{r.counts.get('WAIVED', 0):>5} {r.counts.get('PASS', 0):>6}  "
-                       f"{len(r.coverage_gaps):>4}  {r.scope}")
+                       f"{len(r.coverage_gaps):>4}  {printable(r.scope)}")
             previous = fails
         if mttr:
             click.echo("mean days to remediate: " +
@@ -79,10 +80,11 @@ def diff_command(store_path: Path, run_a: int | None, run_b: int | None, fmt: st
     from phiguard import cli
 
     def run() -> int:
+        from phiguard.report.text import printable
         from phiguard.store.db import Store
         from phiguard.store.drift import drift
 
-        with Store(_existing(store_path)) as store:
+        with Store.for_reading(_existing(store_path)) as store:
             change = drift(store, run_a, run_b)
         if fmt == "json":
             click.echo(json.dumps({
@@ -99,7 +101,7 @@ def diff_command(store_path: Path, run_a: int | None, run_b: int | None, fmt: st
                              ("persisting", change.persisting)):
             for c in items:
                 click.echo(f"  {label:<10} {c.severity:<8} {c.rule_id:<9} first seen "
-                           f"{c.first_seen} ({c.age_days} d)  {c.asset}")
+                           f"{c.first_seen} ({c.age_days} d)  {printable(c.asset)}")
         return 0
 
     cli._run(run, debug)

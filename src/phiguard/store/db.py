@@ -72,23 +72,111 @@ class Run:
     coverage_gaps: list[dict[str, Any]]
 
 
+def _json_or_none(text: Any) -> Any:
+    """The JSON value of a text column, or None when it is not text holding JSON."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Store:
-    """`with Store(path) as store:`; opening migrates the schema to the current version."""
+def _code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
 
-    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
+
+def _read_only_error(exc: sqlite3.Error) -> bool:
+    return _code(exc) == sqlite3.SQLITE_READONLY or "readonly database" in str(exc)
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """The StoreError for an SQLite failure, saying what the user can do about it."""
+    code = _code(exc)
+    if _read_only_error(exc):
+        return StoreError(f"{path}: the store is read-only for this user (recording a run "
+                          "writes the file and a -wal journal beside it): make the file and "
+                          "its directory writable, or record into a copy")
+    if code == sqlite3.SQLITE_CANTOPEN:
+        return StoreError(f"{path}: cannot open the store ({exc}); check that the file and its "
+                          "directory exist and are accessible")
+    if code == sqlite3.SQLITE_NOTADB or "not a database" in str(exc):
+        return StoreError(f"{path}: not a phiguard store ({exc})")
+    if code == sqlite3.SQLITE_CORRUPT or "malformed" in str(exc):
+        return StoreError(f"{path}: the store is damaged ({exc}); restore it from a backup")
+    return StoreError(f"{path}: cannot use the store ({exc})")
+
+
+def _ro_uri(path: Path, immutable: bool) -> str:
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    return uri + "&immutable=1" if immutable else uri
+
+
+class Store:
+    """`with Store(path) as store:`; opening migrates the schema to the current version.
+
+    `Store.for_reading(path)` (history, diff) falls back to a read-only connection when the
+    user may not write the store: reading needs no write access.
+    """
+
+    def __init__(self, path: Path, *, timeout: float = 30.0, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         try:
+            if read_only:
+                self.db = self._connect_read_only(timeout)
+                self._check_readable()
+                return
             self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
             self._refuse_foreign()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: not a phiguard store ({exc})") from None
+        except sqlite3.Error as exc:
+            raise store_error(path, exc) from None
+
+    @classmethod
+    def for_reading(cls, path: Path) -> Store:
+        """Open to read: writable (migrating an older schema) when allowed, else read-only."""
+        try:
+            return cls(path)
+        except StoreError as exc:
+            if "read-only" not in str(exc):
+                raise
+        return cls(path, read_only=True)
+
+    def _connect_read_only(self, timeout: float) -> sqlite3.Connection:
+        db = sqlite3.connect(_ro_uri(self.path, False), uri=True, timeout=timeout,
+                             isolation_level=None)
+        try:
+            db.execute("PRAGMA user_version").fetchone()
+            return db
+        except sqlite3.Error as exc:
+            db.close()
+            if not _read_only_error(exc) and _code(exc) != sqlite3.SQLITE_CANTOPEN:
+                raise
+        # A WAL store in a directory we may not write cannot make its shared-memory file:
+        # read the file as it is (a -wal journal left by a crashed writer is not seen).
+        return sqlite3.connect(_ro_uri(self.path, True), uri=True, timeout=timeout,
+                               isolation_level=None)
+
+    def _check_readable(self) -> None:
+        version = self.version
+        if version == SCHEMA_VERSION:
+            return
+        self.db.close()
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema version {version} was written by a newer "
+                             f"phiguard (this one knows up to {SCHEMA_VERSION})")
+        raise StoreError(f"{self.path}: the store is read-only and its schema (version "
+                         f"{version}) must be migrated first: run phiguard with write access "
+                         "to it once")
 
     def _refuse_foreign(self) -> None:
         """Another application's SQLite database is not migrated into (nor switched to WAL)."""
@@ -176,9 +264,34 @@ class Store:
                "rule_pack_digest, counts, coverage_gaps FROM runs ORDER BY id DESC")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        rows = self.db.execute(sql).fetchall()
-        return [Run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), json.loads(r[8]))
-                for r in reversed(rows)]
+        try:
+            rows = self.db.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+        return [self._run_row(r) for r in reversed(rows)]
+
+    def _run_row(self, r: tuple[Any, ...]) -> Run:
+        """A runs row checked for the types phiguard writes: a row edited by hand or damaged
+        is a StoreError naming the run, not a crash later."""
+        def bad(column: str, expected: str) -> StoreError:
+            return StoreError(f"{self.path}: run {r[0]}: `{column}` is not {expected} (the "
+                              "store was edited or damaged)")
+
+        if not isinstance(r[0], int):
+            raise bad("id", "an integer")
+        for i, column in ((1, "recorded_at"), (3, "scope"), (4, "config_digest"),
+                          (5, "tool_version"), (6, "rule_pack_digest")):
+            if not isinstance(r[i], str):
+                raise bad(column, "text")
+        if r[2] is not None and not isinstance(r[2], str):
+            raise bad("snapshot_time", "text or NULL")
+        counts, gaps = _json_or_none(r[7]), _json_or_none(r[8])
+        if not (isinstance(counts, dict) and all(isinstance(k, str) and type(v) is int
+                                                 for k, v in counts.items())):
+            raise bad("counts", "a JSON object of outcome counts")
+        if not (isinstance(gaps, list) and all(isinstance(g, dict) for g in gaps)):
+            raise bad("coverage_gaps", "a JSON array of gaps")
+        return Run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts, gaps)
 
     def run(self, run_id: int) -> Run:
         for r in self.runs():
@@ -188,6 +301,15 @@ class Store:
 
     def failing(self, run_id: int) -> dict[str, tuple[str, str, str]]:
         """fingerprint -> (rule id, asset, severity) of the run's FAIL results."""
-        rows = self.db.execute("SELECT fingerprint, rule_id, asset, severity FROM results "
-                               "WHERE run_id = ? AND outcome = 'FAIL'", (run_id,))
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+        try:
+            rows = self.db.execute("SELECT fingerprint, rule_id, asset, severity FROM results "
+                                   "WHERE run_id = ? AND outcome = 'FAIL'", (run_id,)).fetchall()
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+        out: dict[str, tuple[str, str, str]] = {}
+        for r in rows:
+            if not all(isinstance(v, str) for v in r):
+                raise StoreError(f"{self.path}: run {run_id}: a result row holds a value that "
+                                 "is not text (the store was edited or damaged)")
+            out[r[0]] = (r[1], r[2], r[3])
+        return out
