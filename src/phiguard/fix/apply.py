@@ -64,7 +64,7 @@ def _check_record(rec: Any, digest: str, ids: set[str]) -> str | None:
         return "expected a JSON object"
     if rec.get("plan_digest") != digest:
         return f"belongs to another plan ({rec.get('plan_digest')!r}, this plan is {digest})"
-    if rec.get("action_id") not in ids:
+    if not isinstance(rec.get("action_id"), str) or rec["action_id"] not in ids:
         return f"action_id {rec.get('action_id')!r} is not a change in this plan"
     if rec.get("result") not in RESULTS:
         return f"result {rec.get('result')!r} is not one of {', '.join(RESULTS)}"
@@ -262,7 +262,8 @@ def apply_plan(api: FixApi, plan: dict[str, Any], *, journal: Path | None, yes: 
                                f"{journal} records what completed: rerun with --resume")
     finally:
         if fh is not None:
-            fh.close()
+            with contextlib.suppress(OSError):  # a failed write was already said (FixError)
+                fh.close()
     return report
 
 
