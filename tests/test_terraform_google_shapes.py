@@ -249,3 +249,46 @@ def test_owner_grant_to_a_person_fails_despite_unknowns_elsewhere(tmp_path: Path
         "condition": []}, unknown={"etag": True, "id": True})
     _, doc = _run(tmp_path, [project, owner])
     assert _outcomes(doc, "IAM-007") == ["FAIL"]
+
+
+# compute instances: what Google's converter shows and ours missed ----------------------------
+
+def _instance(after: dict[str, Any], unknown: dict[str, Any] | None = None,
+              config: dict[str, Any] | None = None) -> Asset:
+    base = {"name": "vm", "project": P, "zone": "us-east4-a", "machine_type": "e2-small"}
+    plan = make_plan([change("google_compute_instance", "vm", {**base, **after},
+                             unknown=unknown)],
+                     {"google_compute_instance.vm": config} if config is not None else None)
+    (asset,) = build_world(plan, "after").assets.values()
+    return asset
+
+
+def test_instance_can_ip_forward_and_startup_script_are_converted() -> None:
+    """NET-005 reads canIpForward and MFA-006/BAK-008 read metadata items: Google's converter
+    writes both (the startup script as the `startup-script` item)."""
+    asset = _instance({"can_ip_forward": True, "metadata": {"enable-oslogin": "TRUE"},
+                       "metadata_startup_script": "echo hi"})
+    assert asset.data["canIpForward"] is True
+    assert asset.data["metadata"]["items"] == [{"key": "enable-oslogin", "value": "TRUE"},
+                                               {"key": "startup-script", "value": "echo hi"}]
+
+
+def test_instance_subnetwork_in_another_project_keeps_that_project() -> None:
+    """`subnetwork_project` names the (Shared VPC host) project of a bare subnetwork name."""
+    asset = _instance({"network_interface": [{"subnetwork": "phi-subnet",
+                                              "subnetwork_project": "host-project"}]})
+    assert asset.data["networkInterfaces"][0]["subnetwork"] == \
+        "projects/host-project/regions/us-east4/subnetworks/phi-subnet"
+
+
+def test_instance_without_an_email_runs_as_the_default_compute_account() -> None:
+    """A `service_account` block without `email` gets the project's default compute account
+    from the API (IAM-005 then fails); nothing is assumed without configuration."""
+    block = {"service_account": [{"scopes": ["cloud-platform"]}]}
+    unknown = {"service_account": [{"email": True}]}
+    config = {"service_account": [{"scopes": {"constant_value": ["cloud-platform"]}}]}
+    asset = _instance(block, unknown, config)
+    email = asset.data["serviceAccounts"][0]["email"]
+    assert isinstance(email, str) and email.endswith("-compute@developer.gserviceaccount.com")
+    asset = _instance(block, unknown)
+    assert not isinstance(asset.data["serviceAccounts"][0]["email"], str)

@@ -202,13 +202,49 @@ def _peering_piece(values: Any, ctx: Context) -> Any:
 
 
 def _instance_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
-    # A NIC given only a subnetwork gets that subnetwork's network from the API.
     nics = data.get("networkInterfaces")
-    for nic in nics if isinstance(nics, list) else ():
-        if isinstance(nic, dict) and (is_unknown(nic.get("network")) or "network" not in nic):
+    blocks = values.get("network_interface") if isinstance(values, dict) else None
+    for i, nic in enumerate(nics if isinstance(nics, list) else ()):
+        if not isinstance(nic, dict):
+            continue
+        # a bare subnetwork name lives in `subnetwork_project` when that is set (Shared VPC)
+        block = blocks[i] if isinstance(blocks, list) and i < len(blocks) else None
+        host = block.get("subnetwork_project") if isinstance(block, dict) else None
+        bare = block.get("subnetwork") if isinstance(block, dict) else None
+        if isinstance(host, str) and host and isinstance(bare, str) and bare and "/" not in bare \
+                and ctx.change is not None:
+            region = ctx.scope(ctx.change, values)["region"]
+            nic["subnetwork"] = f"projects/{host}/regions/{region}/subnetworks/{bare}"
+        # A NIC given only a subnetwork gets that subnetwork's network from the API.
+        if is_unknown(nic.get("network")) or "network" not in nic:
             subnet = ctx.find_planned(nic.get("subnetwork"), ("google_compute_subnetwork",))
             if subnet is not None and isinstance(subnet.data.get("network"), str):
                 nic["network"] = subnet.data["network"]
+    # `metadata_startup_script` is the `startup-script` metadata item (as the API shows it)
+    script = tf_get(values, "metadata_startup_script")
+    if isinstance(script, str):
+        items = tf_get(data, "metadata.items")
+        items = list(items) if isinstance(items, list) else []
+        items.append({"key": "startup-script", "value": script})
+        data.setdefault("metadata", {})["items"] = items
+    _default_account(data, values, ctx)
+
+
+def _default_account(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    """A `service_account` block without `email` runs the VM as the project's default compute
+    account, `NUMBER-compute@developer.gserviceaccount.com`: set when the configuration shows
+    the email is not given (the number stands in as `(number of P)` when unknown)."""
+    accounts = data.get("serviceAccounts")
+    change = ctx.change
+    if not isinstance(accounts, list) or change is None or \
+            ctx.configured(change, "service_account.email") is not False:
+        return
+    project = ctx.project_of(change, values)
+    number = ctx.project_numbers.get(project) or f"(number of {project})"
+    for account in accounts:
+        if isinstance(account, dict) and (is_unknown(account.get("email"))
+                                          or "email" not in account):
+            account["email"] = f"{number}-compute@developer.gserviceaccount.com"
 
 
 def _disk(regional: bool) -> Converter:
@@ -380,6 +416,7 @@ register(
         fields=(Field("name", "name"), Field("zone", "zone", zone_url),
                 Field("machine_type", "machineType"),
                 Field("deletion_protection", "deletionProtection", api_default=False),
+                Field("can_ip_forward", "canIpForward", api_default=False),
                 Field("labels", "labels"),
                 Field("metadata", "metadata.items", kv_items),
                 Field("network_interface", "networkInterfaces", each(
