@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -181,8 +181,8 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
         scratch = None
         target = snapshot
         if target is None:
-            scratch = Path(tempfile.mkdtemp(prefix="phiguard-audit-"))
-            target = scratch / "snapshot"
+            scratch = _scratch_dir(store_path)
+            target = scratch.path / "snapshot"
         try:
             manifest = _run_collect(parents, target, pack, config, asset_types,
                                     directory_customer, concurrency, export_uri,
@@ -210,7 +210,7 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
                     render_html(out, findings, run_info, pack, job.waivers, trend=trend)
         finally:
             if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
+                scratch.remove()
         scope = ",".join(parents)
         with Store(store_path) as store:
             run_id = store.record(run_info, findings, scope=scope,
@@ -228,6 +228,41 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
         return 0
 
     cli._run(run, debug)
+
+
+class _Scratch:
+    """A run's scratch directory, locked (flock) while the run lives: the lock dies with the
+    process, so a killed run's directory is recognisably stale."""
+
+    def __init__(self, path: Path, lock: IO[str]) -> None:
+        self.path = path
+        self._lock = lock
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._lock.close()
+
+
+def _scratch_dir(store: Path) -> _Scratch:
+    """A new scratch directory for a collected snapshot, beside the store (a predictable place:
+    `.STORE.audit/run-*`), after removing those of runs that were killed (SIGKILL, power loss)."""
+    import fcntl
+
+    root = store.parent / f".{store.name}.audit"
+    root.mkdir(mode=0o700, exist_ok=True)
+    for old in root.glob("run-*"):
+        try:
+            with open(old / ".lock", "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(old, ignore_errors=True)  # lock free: its run is gone
+        except BlockingIOError:
+            continue  # another audit is using it
+        except OSError:
+            continue  # not ours to judge (no lock file can be made): leave it
+    path = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+    lock = open(path / ".lock", "w")  # noqa: SIM115 - held open for the run's lifetime
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return _Scratch(path, lock)
 
 
 def store_counts(findings: list[Any]) -> str:
