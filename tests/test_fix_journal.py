@@ -235,3 +235,15 @@ def test_malformed_journal_on_resume_is_one_line(emu: Emulator, findings: Path, 
                                "--yes", "--resume"))
     assert f"{journal}:" in line and reason in line
     assert len(emu.cloud.writes) == writes
+
+
+def test_report_rows_show_only_unsettled_intents() -> None:
+    """The auditor report lists an intent only while no outcome follows it for that action."""
+    from phiguard.report.fixes import fix_rows
+
+    def rec(action_id: str, result: str) -> dict[str, Any]:
+        return {"plan_digest": "sha256:p", "action_id": action_id, "rule_id": "NET-001",
+                "asset": "a", "result": result}
+
+    rows = fix_rows([rec("001", "intent"), rec("001", "applied"), rec("002", "intent")])
+    assert [(r["result"]) for r in rows] == ["applied", "intent"]

@@ -48,9 +48,16 @@ def _compact(value: Any, limit: int = 300) -> str:
 
 
 def fix_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One row per journal record, as text for the report (escaped by the template)."""
+    """One row per journal record, as text for the report (escaped by the template). The
+    `intent` apply writes before each write is shown only while no outcome follows it (a run
+    stopped mid-write: the change was sent, its outcome unknown until `--resume`)."""
     rows = []
-    for record in records:
+    settled = {(r.get("plan_digest"), r.get("action_id")): n for n, r in enumerate(records)
+               if r.get("result") != "intent"}
+    for n, record in enumerate(records):
+        if (record.get("result") == "intent"
+                and settled.get((record.get("plan_digest"), record.get("action_id")), -1) > n):
+            continue
         row = {key: str(record.get(key) or "") for key in _SHOWN}
         row["before"] = _compact(record.get("before"))
         row["after"] = _compact(record.get("after"))
