@@ -503,3 +503,18 @@ def _consistent(values: list[Any]) -> bool:
     twin of the same name)."""
     types: dict[str, str] = {}
     return all(types.setdefault(v["name"], v["asset_type"]) == v["asset_type"] for v in values)
+
+
+def test_pretty_printed_records_one_after_another_are_read(tmp_path: Path) -> None:
+    """Records pretty-printed one after another (`jq . export.ndjson`, and some of Google's
+    own test fixtures) read like NDJSON, each at the line where it starts."""
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(PROJECT, indent=4) + "\n" + json.dumps(BUCKET, indent=4) + "\n",
+                    encoding="utf-8")
+    files = discover([path])
+    loaded = load_context(files, [], PhiConfig())
+    assert loaded.records == 2
+    path.write_text(json.dumps(PROJECT, indent=4) + "\n[1]\n", encoding="utf-8")
+    with pytest.raises(SnapshotError, match="expected a JSON object") as err:
+        _records(path)
+    assert err.value.line == len(json.dumps(PROJECT, indent=4).splitlines()) + 1

@@ -346,13 +346,19 @@ class _Document:
 
 
 def _iter_json_document(path: Path) -> Iterator[RawItem]:
-    """A JSON array of records, or one object holding `assets` (a ListAssets page)."""
+    """A JSON array of records, one object holding `assets` (a ListAssets page), or records
+    as pretty-printed objects one after another (what `jq . export.ndjson` writes)."""
     file = str(path)
     doc = _Document(_read_all(path), file)
     text = doc.text
     pos = doc.skip_ws(len(text) - len(text.lstrip("\ufeff")))
     if text.startswith("{", pos):
-        yield from _iter_list_response(doc, pos)
+        first, _ = doc.value(pos)
+        if isinstance(first, dict) and "assets" not in first and (
+                "name" in first or "asset_type" in first or "assetType" in first):
+            yield from _iter_objects(doc, pos)
+        else:
+            yield from _iter_list_response(doc, pos)
         return
     if not text.startswith("[", pos):
         raise doc.fail("expected a JSON array or NDJSON of CAI asset records", pos)
@@ -363,6 +369,23 @@ def _iter_json_document(path: Path) -> Iterator[RawItem]:
             yield RawItem(file, line, None, value, index=index)
         if after >= 0:
             doc.end(after)
+
+
+def _iter_objects(doc: _Document, pos: int) -> Iterator[RawItem]:
+    """JSON objects one after another, each at the line where it starts."""
+    text = doc.text
+    index = 0
+    while True:
+        pos = doc.skip_ws(pos)
+        if pos >= len(text):
+            return
+        if text[pos] != "{":
+            raise doc.fail("expected a JSON object (the next CAI record) or the end of the file",
+                           pos)
+        line = doc.line_at(pos)
+        value, pos = doc.value(pos)
+        index += 1
+        yield RawItem(doc.file, line, None, value, index=index)
 
 
 def _iter_list_response(doc: _Document, pos: int) -> Iterator[RawItem]:

@@ -1,0 +1,212 @@
+"""Real CAI data written by Google's tools (see tests/realdata/README.md) as scan input.
+
+Every file that parses as JSON (a document, or NDJSON line by line) scans with exit 0 or 1 and
+no traceback, and every UNKNOWN verdict is honest: the path or content it says is missing is
+really missing from the record or the snapshot. A rule that reads a field the real data has,
+but comes out UNKNOWN, fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from phiguard.cli import main
+from phiguard.policy.paths import parse_path
+
+REALDATA = Path(__file__).parent / "realdata"
+FILES = sorted(REALDATA.glob("*/*.json"))
+# Deliberately refused, with the reason in tests/realdata/README.md.
+REFUSED = {"policy-library/vpc_sc_project_perimeter.json": "conflicting duplicate"}
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(REALDATA).as_posix()
+
+
+def _values(path: Path) -> list[Any] | None:
+    """The records of a file that parses as JSON (a document or NDJSON), else None."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            return None
+    return doc if isinstance(doc, list) else [doc]
+
+
+def _all_objects(path: Path) -> list[dict[str, Any]]:
+    """Every top-level record, also of files of pretty-printed objects one after another."""
+    values = _values(path)
+    if values is not None:
+        return values
+    decoder, text, pos, out = json.JSONDecoder(), path.read_text(encoding="utf-8"), 0, []
+    while pos < len(text):
+        if text[pos].isspace():
+            pos += 1
+            continue
+        value, pos = decoder.raw_decode(text, pos)
+        out.append(value)
+    return out
+
+
+@dataclass
+class Scanned:
+    exit_code: int
+    output: str
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def scanned() -> dict[str, Scanned]:
+    runner = CliRunner()
+    out: dict[str, Scanned] = {}
+    for path in FILES:
+        # No --at: most of these files carry no read time, as a user would scan them.
+        result = runner.invoke(main, ["scan", str(path), "-f", "json"])
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            _rel(path), result.exception)
+        findings = (json.loads(result.stdout)["results"] if result.exit_code in (0, 1)
+                    else [])
+        out[_rel(path)] = Scanned(result.exit_code, result.output, findings)
+    return out
+
+
+def test_there_is_real_data_from_each_source() -> None:
+    assert {p.parent.name for p in FILES} == {"policy-library", "professional-services"}
+    assert len(FILES) >= 20
+
+
+def test_every_real_file_has_its_origin_in_the_readme() -> None:
+    """Each file kept here is listed, with where it came from, in the README beside it."""
+    readme = (REALDATA / "README.md").read_text(encoding="utf-8")
+    for path in FILES:
+        assert f"`{_rel(path)}`" in readme, _rel(path)
+    assert (REALDATA / "LICENSE-Apache-2.0.txt").is_file()
+
+
+@pytest.mark.parametrize("name", [_rel(p) for p in FILES])
+def test_real_file_scans_without_error(scanned: dict[str, Scanned], name: str) -> None:
+    """A real file that parses as JSON scans to exit 0 or 1 with no traceback; the one kept
+    to show a deliberate refusal is exit 2 with its reason."""
+    result = scanned[name]
+    assert "Traceback" not in result.output
+    if name in REFUSED:
+        assert result.exit_code == 2
+        assert REFUSED[name] in result.output
+        return
+    if _values(REALDATA / name) is None and not _all_objects(REALDATA / name):
+        pytest.fail(f"{name} parses neither as JSON nor as JSON objects one after another")
+    assert result.exit_code in (0, 1), result.output
+    assert result.findings, name
+
+
+# honest UNKNOWNs --------------------------------------------------------------------------
+
+_ABSENT = re.compile(r"(?P<path>\S+) is absent")
+_UNKNOWN = re.compile(r"(?P<path>\S+) is unknown: (?P<why>.*)")
+_NOT_IN = re.compile(r"(?P<path>\S+): (?P<ref>\S+) is not in the snapshot")
+
+
+class Snapshot:
+    """The records of one real file, for checking what a reason says is missing."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+        self.resources = {r["name"]: (r.get("resource") or {}).get("data") or {}
+                          for r in records if r.get("resource") is not None}
+
+    def has(self, key: str) -> bool:
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)
+        return any(key in r or camel in r for r in self.records)
+
+    def mentions(self, ref: str) -> bool:
+        tail = ref.split("/compute/v1/")[-1].split("//")[-1]
+        return any(tail in json.dumps(r) and r.get("resource") is not None
+                   and (r["name"].endswith(tail)
+                        or (r["resource"].get("data") or {}).get("selfLink", "").endswith(tail))
+                   for r in self.records)
+
+
+def _present(data: Any, path: str) -> bool:
+    """Whether a concrete `data...` path has a non-null value in the record's data."""
+    parsed = parse_path(path)
+    value = data
+    for segment in parsed.segments:
+        if isinstance(segment, str) and isinstance(value, dict):
+            value = value.get(segment)
+        elif isinstance(segment, int) and isinstance(value, list) and segment < len(value):
+            value = value[segment]
+        else:
+            return False
+        if value is None:
+            return False
+    return True
+
+
+def _check_reason(reason: str, finding: dict[str, Any], snap: Snapshot) -> None:
+    asset = finding["asset"]
+    where = f"{finding['rule_id']} on {asset}: {reason!r}"
+    if reason.startswith("the snapshot has no directory users"):
+        assert not snap.has("primaryEmail"), where
+        return
+    if m := _ABSENT.fullmatch(reason):
+        path = m["path"]
+        if path.startswith("data.") or path.startswith("data["):
+            assert asset in snap.resources, where
+            assert not _present(snap.resources[asset], path), (
+                f"UNKNOWN for a field the real data has: {where}")
+            return
+        if path == "project":
+            project = re.search(r"/projects/([^/]+)/", asset)
+            assert project is not None, where
+            assert not any(data.get("projectId") == project[1]
+                           for data in snap.resources.values()), where
+            return
+    elif m := _UNKNOWN.fullmatch(reason):
+        why = m["why"]
+        if why.startswith("the snapshot has no IAM policies"):
+            assert not snap.has("iam_policy"), where
+            return
+        if why.startswith("the snapshot has no org policies"):
+            assert not snap.has("org_policy"), where
+            return
+        if why.startswith("the snapshot holds this asset's policies but not its resource"):
+            assert asset not in snap.resources, where
+            return
+    elif m := _NOT_IN.fullmatch(reason):
+        assert not snap.mentions(m["ref"]), where
+        return
+    pytest.fail(f"an UNKNOWN reason this test cannot check yet (teach it): {where}")
+
+
+@pytest.mark.parametrize("name", [_rel(p) for p in FILES if _rel(p) not in REFUSED])
+def test_unknown_verdicts_name_what_the_real_data_lacks(scanned: dict[str, Scanned],
+                                                        name: str) -> None:
+    """Every UNKNOWN names a path or a content type, and the real record really lacks it."""
+    snap = Snapshot(_all_objects(REALDATA / name))
+    for finding in scanned[name].findings:
+        if finding["outcome"] != "UNKNOWN":
+            continue
+        message = finding["message"]
+        assert message.startswith("Cannot evaluate: "), message
+        for reason in message.removeprefix("Cannot evaluate: ").split("; "):
+            _check_reason(reason, finding, snap)
+
+
+def test_the_unknown_check_catches_a_present_field() -> None:
+    """The check above is not vacuous: a reason naming a field the record has fails it."""
+    snap = Snapshot([{"name": "//x/a", "asset_type": "t",
+                      "resource": {"data": {"settings": {"ipConfiguration": {"ssl": 1}}}}}])
+    finding = {"asset": "//x/a", "rule_id": "R"}
+    with pytest.raises(AssertionError, match="UNKNOWN for a field the real data has"):
+        _check_reason("data.settings.ipConfiguration.ssl is absent", finding, snap)
+    _check_reason("data.settings.ipConfiguration.requireSsl is absent", finding, snap)
