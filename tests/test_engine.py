@@ -81,8 +81,15 @@ def make_rule(tmp_path: Path, assert_: Any, *, rid: str = "ENG-001", **extra: An
     }
     folder = tmp_path / rid
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "rule.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    # Written out in full: PyYAML would write a repeated object as an alias, which rules refuse.
+    text = yaml.dump(doc, Dumper=_NoAliases, sort_keys=False)
+    (folder / "rule.yaml").write_text(text, encoding="utf-8")
     return load_rule(folder / "rule.yaml")
+
+
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def run(rules: list[Rule], records: list[dict[str, Any]], *, phi: PhiConfig | None = None,
@@ -777,3 +784,95 @@ def test_find_by_equality_matches_a_full_scan(tmp_path: Path) -> None:
                    for (_, a), f in run([scanned], records).items()}
     assert got_indexed == got_scanned
     assert got_indexed["a"] is Outcome.PASS and got_indexed["b"] is Outcome.FAIL
+
+
+# content types the snapshot lacks: UNKNOWN, never PASS (nor FAIL) -----------------------------
+
+DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "orgs" / "demo-health"
+
+
+def _scan_outcomes(snapshot: Path, config: Path | None = None) -> dict[str, list[Any]]:
+    """`phiguard scan -f json` of a directory: {rule id: [(asset, outcome, message), ...]}."""
+    import json
+
+    from click.testing import CliRunner
+
+    from phiguard.cli import main
+
+    args = ["scan", str(snapshot), "-f", "json", "--fail-on", "none"]
+    if config is not None:
+        args += ["-c", str(config)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    out: dict[str, list[Any]] = {}
+    for item in json.loads(result.stdout)["results"]:
+        out.setdefault(item["rule_id"], []).append(
+            (item["asset"], item["outcome"], item["message"]))
+    return out
+
+
+def _copy(tmp_path: Path, *names: str) -> Path:
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    for name in names:
+        (snap / name).write_bytes((DEMO / name).read_bytes())
+    return snap
+
+
+def test_a_resource_only_export_leaves_iam_rules_unknown(tmp_path: Path) -> None:
+    """A real-shaped export with RESOURCE content only (no IAM_POLICY records): rules that read
+    IAM policies (directly or through effective IAM) are UNKNOWN on every project, saying that
+    the snapshot has no IAM policies; none PASSes for want of bindings."""
+    snap = _copy(tmp_path, "resources.ndjson", "directory-users.json")
+    found = _scan_outcomes(snap, DEMO / "phiguard.yaml")
+    for rule_id in ("IAM-004", "IAM-007", "JIT-001"):
+        outcomes = found[rule_id]
+        assert outcomes, rule_id
+        assert {o for _, o, _ in outcomes} == {"UNKNOWN"}, (rule_id, outcomes)
+        assert all("IAM_POLICY" in message for _, _, message in outcomes), outcomes
+
+
+def test_an_iam_only_record_is_unknown_for_rules_that_read_the_resource(tmp_path: Path) -> None:
+    """A bucket that the snapshot knows only by its IAM policy (an IAM_POLICY record, no
+    RESOURCE record) is UNKNOWN for PUB-005, which reads the bucket's `iamConfiguration`:
+    absent resource content is not an absent setting."""
+    snap = _copy(tmp_path, "iam_policy.ndjson", "org_policy.ndjson", "directory-users.json")
+    config = tmp_path / "phiguard.yaml"
+    config.write_text("phi: {all: true}\n", encoding="utf-8")
+    found = _scan_outcomes(snap, config)
+    buckets = found["PUB-005"]
+    assert buckets
+    assert {o for _, o, _ in buckets} == {"UNKNOWN"}, buckets
+    assert all("RESOURCE" in message for _, _, message in buckets), buckets
+
+
+def test_a_coverage_gap_in_the_manifest_makes_iam_rules_unknown(tmp_path: Path) -> None:
+    """The collector lists IAM_POLICY under the PHI folder as a coverage gap: even though
+    other IAM records are there, rules reading IAM are UNKNOWN on the projects below the gap."""
+    import json
+
+    snap = _copy(tmp_path, "resources.ndjson", "iam_policy.ndjson", "org_policy.ndjson",
+                 "access_policy.ndjson", "directory-users.json")
+    manifest = json.loads((DEMO / "manifest.json").read_text(encoding="utf-8"))
+    # As `phiguard collect` writes a shard that failed: no file, the error, and a gap.
+    manifest["sources"].append({"file": None, "content_type": "IAM_POLICY",
+                                "parent": "folders/587410229301", "records": 0,
+                                "error": {"reason": "PERMISSION_DENIED", "error": "403"}})
+    manifest["coverage_gaps"] = [{"source": "cloudasset",
+                                  "what": "IAM_POLICY under folders/587410229301",
+                                  "reason": "PERMISSION_DENIED", "error": "403"}]
+    (snap / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    found = _scan_outcomes(snap, DEMO / "phiguard.yaml")
+    for rule_id in ("IAM-007", "JIT-001"):
+        below = [f for f in found[rule_id] if f[0].endswith(("/projects/731209564122",
+                                                              "/projects/731209564018"))]
+        assert below, found[rule_id]
+        assert {o for _, o, _ in below} == {"UNKNOWN"}, below
+        assert all("coverage gap" in m for _, _, m in below), below
+
+
+def test_the_full_demo_export_still_judges_iam_rules(tmp_path: Path) -> None:
+    """With every content type present, IAM rules are judged (PASS and FAIL), not UNKNOWN."""
+    found = _scan_outcomes(DEMO, DEMO / "phiguard.yaml")
+    assert {o for _, o, _ in found["IAM-007"]} >= {"PASS"}
+    assert "FAIL" in {o for _, o, _ in found["JIT-001"]}

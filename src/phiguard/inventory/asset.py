@@ -5,10 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["USER_TYPE", "Asset", "Source", "UnknownValue"]
+__all__ = ["CONTENT_TYPES", "USER_TYPE", "Asset", "Source", "UnknownValue", "content_set"]
 
 # Directory users are not CAI assets; phiguard gives them a type so one engine judges everything.
 USER_TYPE = "admin.googleapis.com/User"
+
+# The CAI content types a record can carry.
+CONTENT_TYPES = ("RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY")
+_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def content_set(kinds: frozenset[str]) -> frozenset[str]:
+    """One shared frozenset per combination of content types (a million assets hold a few)."""
+    return _SETS.setdefault(kinds, kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,9 @@ class Asset:
     parent: str | None = None
     update_time: str | None = None
     source: Source | None = None
+    # The CAI content types the snapshot holds for this asset; None when the producer does not
+    # say (a plan, a directory user, a hand-built asset): then `data` is the resource.
+    content: frozenset[str] | None = None
 
 
 class UnknownValue:

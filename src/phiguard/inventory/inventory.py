@@ -14,7 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from phiguard.inventory.asset import Asset
+from phiguard.inventory.asset import Asset, UnknownValue
+from phiguard.inventory.coverage import ACCESS_POLICY, IAM_POLICY, ORG_POLICY, RESOURCE, Coverage
 from phiguard.inventory.refs import project_of_name, ref_key, region_of
 from phiguard.inventory.scope import PhiConfig, PhiScope, ProjectIndex
 from phiguard.inventory.types import (
@@ -69,7 +70,11 @@ class Inventory:
         policies: Iterable[Asset] = (),
         projects: ProjectIndex | None = None,
         missing_sources: Iterable[str] = (),
+        content: Iterable[str] | None = None,
+        content_gaps: Iterable[tuple[str, str]] = (),
     ) -> None:
+        """`content`: the content types the snapshot was collected with (None: those some
+        asset carries); `content_gaps`: (content type, parent) pairs not collected."""
         self.projects = projects or ProjectIndex()
         self._by_key: dict[str, Asset] = {}
         self._by_type: dict[str, list[Asset]] = defaultdict(list)
@@ -87,6 +92,16 @@ class Inventory:
         for asset in [*self._by_name.values(), *self._policy_owners.values()]:
             learn_project(self.projects, asset)
         self.scope = PhiScope(phi or PhiConfig(), self.projects)
+        held = {RESOURCE, *(content or ())}
+        for owner in self._policy_owners.values():
+            if owner.iam_policy is not None:
+                held.add(IAM_POLICY)
+            if owner.org_policy:
+                held.add(ORG_POLICY)
+            if owner.access_policy is not None:
+                held.add(ACCESS_POLICY)
+        self.coverage = Coverage(held, [(kind, alt) for kind, parent in content_gaps
+                                        for alt in (parent, *self._project_spellings(parent))])
         self.missing_sources = frozenset(missing_sources)
         self._node_policies: dict[str, Asset] = {}
         for owner in self._policy_owners.values():
@@ -207,6 +222,15 @@ class Inventory:
             for asset in index.get(key, ()):
                 seen.setdefault(asset.name, asset)
         return list(seen.values())
+
+    def content_gap(self, kind: str, asset: Asset) -> UnknownValue | None:
+        """Why the snapshot cannot tell `kind` content of this asset (None: it can)."""
+        content = asset.content
+        if content is not None and kind in content:
+            return None
+        if kind == RESOURCE:
+            return None if content is None else self.coverage.resource_absent
+        return self.coverage.gap_for(kind, asset.ancestors or _own_node(asset))
 
     # derived facts ---------------------------------------------------------------------------
 
@@ -407,6 +431,13 @@ def _account_keys(asset: Asset) -> list[str]:
     if isinstance(project, str) and project:
         keys.append(f"projects/{project}/serviceAccounts/{email}")
     return keys
+
+
+def _own_node(asset: Asset) -> tuple[str, ...]:
+    """A hierarchy asset without ancestors listed is still below itself."""
+    if asset.asset_type in HIERARCHY_TYPES:
+        return (ref_key(asset.name),)
+    return ()
 
 
 def _location_from_data(data: dict[str, Any]) -> str | None:

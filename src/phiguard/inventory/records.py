@@ -14,7 +14,7 @@ from typing import Any
 
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
-from phiguard.inventory.asset import Asset, Source
+from phiguard.inventory.asset import Asset, Source, content_set
 
 __all__ = ["Record", "merge_records", "parse_record"]
 
@@ -68,6 +68,7 @@ class Record:
             parent=self.parent,
             update_time=self.update_time,
             source=self.source,
+            content=content_set(self.kinds),
         )
 
 

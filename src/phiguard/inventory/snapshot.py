@@ -26,6 +26,7 @@ import orjson
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset
+from phiguard.inventory.coverage import coverage_from_manifest
 from phiguard.inventory.inventory import Inventory, learn_project
 from phiguard.inventory.readers import (
     RawItem,
@@ -602,8 +603,9 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
         held.append((merge_records(record, policy) if policy else record).to_asset())
     owners = [p.to_asset() for p in policies.values()]
     missing = [t for t in SOURCE_DEPENDENT_TYPES if not users]
+    content, gaps = coverage_from_manifest(files.manifest)
     inventory = Inventory([*held, *users], phi=phi, policies=owners, projects=projects,
-                          missing_sources=missing)
+                          missing_sources=missing, content=content, content_gaps=gaps)
     read_time = None
     if files.manifest:
         raw_time = files.manifest.get("read_time", files.manifest.get("readTime"))

@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from phiguard.inventory.asset import Asset, UnknownValue
+from phiguard.inventory.coverage import IAM_POLICY, ORG_POLICY, RESOURCE
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.refs import ref_key
+from phiguard.inventory.types import principals_of
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import MISSING, Path, Unresolved, parse_path, walk
 from phiguard.policy.rule import Rule
@@ -45,14 +47,23 @@ class AssetView:
         return self._facts
 
     def field(self, key: str) -> Any:
+        # Content the snapshot does not hold for this asset is an unknown value, never an empty
+        # one: no resource record is not "no settings", no IAM export is not "no bindings".
         if key == "data":
-            return self.asset.data
+            content = self.asset.content
+            if content is None or RESOURCE in content:
+                return self.asset.data
+            return self.inv.content_gap(RESOURCE, self.asset)
         if key == "asset":
             return self.facts()
         if key == "iam_policy":
-            return self.asset.iam_policy if self.asset.iam_policy is not None else MISSING
+            if self.asset.iam_policy is not None:
+                return self.asset.iam_policy
+            return self.inv.content_gap(IAM_POLICY, self.asset) or MISSING
         if key == "org_policy":
-            return list(self.asset.org_policy)
+            if self.asset.org_policy:
+                return list(self.asset.org_policy)
+            return self.inv.content_gap(ORG_POLICY, self.asset) or []
         if key in ("name", "asset_type"):
             return getattr(self.asset, key)
         return MISSING
@@ -498,13 +509,36 @@ def _let_value(form: Mapping[str, Any]) -> LetFn:
 
 def _let_grants(form: Mapping[str, Any]) -> LetFn:
     within = (form["grants"] or {}).get("within", "all")
-    return lambda env: env.inv.grants(env.subject.asset, within)
+
+    def grants(env: Env) -> Any:
+        asset = env.subject.asset
+        # A grant may sit on any resource: IAM content missing anywhere leaves them unknown.
+        gap = env.inv.coverage.gap_anywhere(IAM_POLICY)
+        if gap is not None:
+            return gap
+        if not principals_of(asset.asset_type, asset.data):
+            missing = env.inv.content_gap(RESOURCE, asset)
+            return missing or UnknownValue(
+                "unknown: the principal's identity (its email) is absent, so the bindings "
+                "that name it cannot be found")
+        return env.inv.grants(asset, within)
+    return grants
+
+
+def _let_effective(kind: str, view: Callable[[Inventory, Asset], Any]) -> LetFn:
+    def effective(env: Env) -> Any:
+        gap = env.inv.coverage.gap_for(kind, env.subject.asset.ancestors)
+        return gap if gap is not None else view(env.inv, env.subject.asset)
+    return effective
 
 
 def _let_org_policy(form: Mapping[str, Any]) -> LetFn:
     constraint = form["org_policy"]
 
     def org_policy(env: Env) -> Any:
+        gap = env.inv.coverage.gap_for(ORG_POLICY, env.subject.asset.ancestors)
+        if gap is not None:
+            return gap
         found = env.inv.org_policy(env.subject.asset, constraint)
         return MISSING if found is None else found
     return org_policy
@@ -516,9 +550,9 @@ LET_COMPILERS: dict[str, Callable[[Mapping[str, Any]], LetFn]] = {
     "referrers": _let_referrers,
     "find": _let_find,
     "grants": _let_grants,
-    "effective_iam": lambda f: lambda env: env.inv.effective_iam(env.subject.asset),
-    "effective_audit_configs": lambda f: lambda env: env.inv.effective_audit_configs(
-        env.subject.asset),
+    "effective_iam": lambda f: _let_effective(IAM_POLICY, Inventory.effective_iam),
+    "effective_audit_configs": lambda f: _let_effective(IAM_POLICY,
+                                                        Inventory.effective_audit_configs),
     "org_policy": _let_org_policy,
     "value": _let_value,
     "format": _let_format,

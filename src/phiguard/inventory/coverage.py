@@ -1,0 +1,90 @@
+"""Which CAI content a snapshot holds, so a rule never judges content that was not collected.
+
+A resource-only export has no IAM policies: a rule that reads bindings would find none and
+pass. `Coverage` answers, per asset, whether a content type was collected for it; when it was
+not, rules see an unknown value (UNKNOWN, with the reason), never an empty policy. It knows:
+
+- the content types the snapshot holds: the manifest's `content_types` when a manifest says so,
+  else the types some record carries;
+- the coverage gaps: (content type, parent) pairs whose collection failed (manifest `sources`
+  entries with an `error`), which leave every asset below that parent uncovered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from phiguard.inventory.asset import CONTENT_TYPES, UnknownValue
+
+__all__ = ["Coverage", "coverage_from_manifest"]
+
+RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = CONTENT_TYPES
+
+_WHAT = {RESOURCE: "resource", IAM_POLICY: "IAM policies", ORG_POLICY: "org policies",
+         ACCESS_POLICY: "access policies"}
+
+
+class Coverage:
+    """The content types held, and the parents below which one was not collected."""
+
+    def __init__(self, held: Iterable[str], gaps: Iterable[tuple[str, str]] = ()) -> None:
+        self.held = frozenset(held)
+        self.gaps: dict[str, frozenset[str]] = {}
+        for kind, parent in gaps:
+            self.gaps[kind] = self.gaps.get(kind, frozenset()) | {parent}
+        self._absent = {kind: UnknownValue(
+            f"unknown: the snapshot has no {_WHAT[kind]} (no {kind} content was collected)")
+            for kind in CONTENT_TYPES}
+        self._resource_absent = UnknownValue(
+            "unknown: the snapshot holds this asset's policies but not its resource "
+            "(no RESOURCE record)")
+
+    def gap_for(self, kind: str, nodes: Iterable[str]) -> UnknownValue | None:
+        """The unknown value explaining why `kind` is missing below these hierarchy nodes
+        (an asset's ancestors), or None when it was collected there."""
+        if kind not in self.held:
+            return self._absent[kind]
+        parents = self.gaps.get(kind)
+        if parents:
+            for node in nodes:
+                if node in parents:
+                    return UnknownValue(f"unknown: {kind} content under {node} was not "
+                                        "collected (a coverage gap in the snapshot's manifest)")
+        return None
+
+    def gap_anywhere(self, kind: str) -> UnknownValue | None:
+        """Why `kind` may be incomplete somewhere in the snapshot (None: complete)."""
+        if kind not in self.held:
+            return self._absent[kind]
+        parents = self.gaps.get(kind)
+        if parents:
+            where = ", ".join(sorted(parents)[:3])
+            return UnknownValue(f"unknown: {kind} content under {where} was not collected "
+                                "(a coverage gap in the snapshot's manifest)")
+        return None
+
+    @property
+    def resource_absent(self) -> UnknownValue:
+        return self._resource_absent
+
+
+def coverage_from_manifest(manifest: Mapping[str, Any] | None,
+                           ) -> tuple[frozenset[str] | None, tuple[tuple[str, str], ...]]:
+    """(content types collected, coverage gaps) a snapshot manifest states; (None, ()) when
+    it states nothing usable. Shapes not understood are ignored: this only ever narrows."""
+    if not isinstance(manifest, Mapping):
+        return None, ()
+    raw = manifest.get("content_types")
+    held = None
+    if isinstance(raw, list) and all(isinstance(k, str) for k in raw):
+        held = frozenset(k.upper() for k in raw) & frozenset(CONTENT_TYPES)
+    gaps: list[tuple[str, str]] = []
+    sources = manifest.get("sources")
+    for source in sources if isinstance(sources, list) else ():
+        if not isinstance(source, Mapping) or not source.get("error"):
+            continue
+        kind, parent = source.get("content_type"), source.get("parent")
+        if isinstance(kind, str) and kind.upper() in CONTENT_TYPES and isinstance(parent, str):
+            gaps.append((kind.upper(), parent))
+    return held, tuple(gaps)
