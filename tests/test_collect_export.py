@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,6 +139,18 @@ def test_reported_shards_missing_is_a_gap(emu: Emulator, tmp_path: Path) -> None
     assert [g["reason"] for g in manifest["coverage_gaps"]] == ["export shards missing"]
 
 
+def test_damaged_shard_is_a_gap_naming_object_and_line(emu: Emulator, tmp_path: Path) -> None:
+    """A shard whose last line is cut short is a gap that names the object and the line,
+    never a traceback and never a silently shorter content type."""
+    emu.export.damaged.add("IAM_POLICY")
+    manifest = collect(Clients(emu.base), _options(tmp_path / "s"))
+    [gap] = manifest["coverage_gaps"]
+    assert gap["reason"] == "export shard unreadable"
+    assert re.search(r"gs://phi-exports/nightly/\S+/[a-z0-9.-]+\.googleapis\.com/[A-Za-z]+/"
+                     r"\d+:\d+: ", gap["message"]), gap["message"]
+    assert not (tmp_path / "s" / "iam_policy.ndjson").exists()
+
+
 def test_every_export_failing_leaves_no_snapshot(emu: Emulator, tmp_path: Path) -> None:
     """When no export succeeds there is no read time: a clear error (exit 2), and neither the
     snapshot nor a partial directory is left behind."""
@@ -187,3 +200,78 @@ def test_progress_bars_on_a_terminal_and_plain_lines_otherwise(emu: Emulator,
     assert result.exit_code == 0, result.output
     assert "phiguard: IAM_POLICY organizations/123456789012: 46 records in" in result.output
     assert "\x1b[" not in result.output
+
+
+def _download(emu: Emulator, bucket: str, into: Path) -> list[str]:
+    """The bucket's objects written under `into` by name, as `gcloud storage cp -r` does."""
+    names = []
+    for (b, name), data in sorted(emu.export.objects.items()):
+        if b == bucket:
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            (into / name).write_bytes(data)
+            names.append(name)
+    return names
+
+
+def test_a_plain_download_of_export_objects_scans_like_the_fixture(
+        emu: Emulator, demo_dir: Path, tmp_path: Path) -> None:
+    """Objects named as ExportAssets names them (`PREFIX/<asset type>/<shard>`, shards from 0,
+    no file extension), downloaded as they are, scan to the fixture's findings: the reader
+    takes extensionless shards by content."""
+    emu.export.polls = 0
+    emu.export.shard_lines = 7  # several shards per type
+    result = CliRunner(env={"PHIGUARD_GCP_ENDPOINT": emu.base}).invoke(main, [
+        "collect", "--org", "123456789012", "--output", str(tmp_path / "snap"),
+        "--export", EXPORT, "--directory-customer", "my_customer",
+        "--config", str(demo_dir / "phiguard.yaml")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    names = _download(emu, "phi-exports", tmp_path / "download")
+    shard = re.compile(r"nightly/[^/]+/organizations-123456789012/[a-z_]+/"
+                       r"(?P<type>[a-z0-9-]+(?:\.[a-z0-9-]+)+/[A-Za-z]+)/(?P<n>\d+)")
+    by_type: dict[str, list[int]] = {}
+    for name in names:
+        m = shard.fullmatch(name)
+        assert m is not None, name
+        by_type.setdefault(name.rsplit("/", 1)[0], []).append(int(m["n"]))
+    assert any(len(ns) > 1 for ns in by_type.values())
+    assert all(sorted(ns) == list(range(len(ns))) for ns in by_type.values())
+    (tmp_path / "download" / "nightly" / "directory-users.json").write_bytes(
+        (demo_dir / "directory-users.json").read_bytes())
+
+    at = json.loads((demo_dir / "manifest.json").read_text())["read_time"]
+    outputs = []
+    for snapshot in (demo_dir, tmp_path / "download" / "nightly"):
+        out = tmp_path / f"{len(outputs)}.json"
+        scanned = CliRunner().invoke(main, [
+            "scan", str(snapshot), "--config", str(demo_dir / "phiguard.yaml"), "-f", "json",
+            "-o", str(out), "--at", at], catch_exceptions=False)
+        assert scanned.exit_code in (0, 1), scanned.output
+        outputs.append(json.loads(out.read_text()))
+    direct, downloaded = outputs
+    assert downloaded["run"]["records"] > 300
+    assert _results(downloaded) == _results(direct)
+
+
+def test_export_to_one_object_and_to_an_existing_object_name(emu: Emulator,
+                                                            tmp_path: Path) -> None:
+    """`uri` (gcloud's --output-path) writes every record into that one object, which scans
+    as a file whatever its name; a `uri_prefix` naming an existing object is INVALID_ARGUMENT,
+    as the API documents."""
+    from google.api_core import exceptions
+
+    emu.export.polls = 0
+    client = Clients(emu.base).asset()
+    request = {"parent": ORG, "content_type": "RESOURCE",
+               "output_config": {"gcs_destination": {"uri": "gs://phi-exports/one/all"}}}
+    response = client.export_assets(request=request).result(timeout=30)
+    assert list(response.output_result.gcs_result.uris) == ["gs://phi-exports/one/all"]
+    _download(emu, "phi-exports", tmp_path)
+    scanned = CliRunner().invoke(main, ["scan", str(tmp_path / "one" / "all"), "-f", "json",
+                                        "--at", "2026-11-25T06:00:00Z"])
+    assert scanned.exit_code in (0, 1), scanned.output
+    assert json.loads(scanned.stdout)["run"]["records"] > 300
+
+    clash = {**request, "output_config": {"gcs_destination": {
+        "uri_prefix": "gs://phi-exports/one/all"}}}
+    with pytest.raises(exceptions.BadRequest, match="already exists"):
+        client.export_assets(request=clash)

@@ -2,9 +2,12 @@
 writes (JSON API objects list and media download).
 
 `POST /cloudasset/v1/{parent}:exportAssets` writes the matching records of the fixture org, in
-the `gcloud asset export` shape (snake_case), as objects `PREFIX/ASSET_TYPE/N` in an in-memory
-bucket and answers an operation that is done after `polls` GETs of
-`/cloudasset/v1/{operation name}`. Tests make one content type's operation fail
+the `gcloud asset export` shape (snake_case NDJSON), to an in-memory bucket laid out as
+ExportAssets documents it (cloudasset v1 discovery, `GcsDestination`): with `uriPrefix`, one
+object per asset type and shard, `PREFIX/<asset type>/<shard number>` from 0, no extension
+(`PREFIX/compute.googleapis.com/Disk/0`), INVALID_ARGUMENT when an object named PREFIX exists;
+with `uri`, every record in that one object. It answers an operation that is done after `polls`
+GETs of `/cloudasset/v1/{operation name}`. Tests make one content type's operation fail
 (`fail[content_type] = (grpc code, message)`) or never finish (`stuck`).
 """
 
@@ -40,6 +43,10 @@ def to_export_json(value: Any, path: str = "") -> Any:
     return value
 
 
+def _invalid(message: str) -> Reply:
+    return 400, message  # the server wraps it as an INVALID_ARGUMENT error body
+
+
 @dataclass
 class _Operation:
     name: str
@@ -61,6 +68,7 @@ class ExportState:
     fail: dict[str, tuple[int, str]] = field(default_factory=dict)
     stuck: set[str] = field(default_factory=set)  # content types whose export never finishes
     drop_objects: set[str] = field(default_factory=set)  # written, reported, then deleted
+    damaged: set[str] = field(default_factory=set)  # content types whose last shard is cut short
     operations: dict[str, _Operation] = field(default_factory=dict)
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -95,22 +103,36 @@ class ExportState:
         self.requests.append({"parent": parent, **body})
         raw = str(body.get("contentType", "RESOURCE"))
         content = ENUM_NAMES.get(raw, raw)
-        uri = body["outputConfig"]["gcsDestination"]["uriPrefix"]
-        bucket, _, prefix = uri.removeprefix("gs://").partition("/")
+        gcs = body.get("outputConfig", {}).get("gcsDestination", {})
+        if ("uri" in gcs) == ("uriPrefix" in gcs):
+            return _invalid("output_config.gcs_destination needs exactly one of uri and "
+                            "uri_prefix")
+        target = gcs.get("uri") or gcs["uriPrefix"]
+        bucket, _, prefix = target.removeprefix("gs://").partition("/")
+        if "uriPrefix" in gcs and (bucket, prefix) in self.objects:
+            return _invalid(f"an object named {target} already exists; uri_prefix must not "
+                            "name an existing object")
         records = self.records(content, set(body.get("assetTypes", [])), parent)
         by_type: dict[str, list[str]] = {}
         for rec in records:
             line = json.dumps(to_export_json(rec), separators=(",", ":"))
             by_type.setdefault(rec["assetType"], []).append(line)
-        uris = []
-        if content not in self.fail:
+        written: dict[str, list[str]] = {}
+        if "uri" in gcs:
+            written[prefix] = [line for _, lines in sorted(by_type.items()) for line in lines]
+        else:
             for asset_type, lines in sorted(by_type.items()):
                 for n, start in enumerate(range(0, len(lines), self.shard_lines)):
-                    name = f"{prefix}/{asset_type}/{n}"
-                    chunk = lines[start:start + self.shard_lines]
-                    uris.append(f"gs://{bucket}/{name}")
-                    if content not in self.drop_objects:
-                        self.objects[(bucket, name)] = ("\n".join(chunk) + "\n").encode()
+                    written[f"{prefix}/{asset_type}/{n}"] = lines[start:start + self.shard_lines]
+        uris = []
+        if content not in self.fail:
+            for name, chunk in written.items():
+                uris.append(f"gs://{bucket}/{name}")
+                if content not in self.drop_objects:
+                    self.objects[(bucket, name)] = ("\n".join(chunk) + "\n").encode()
+            if content in self.damaged and uris:
+                last = (bucket, uris[-1].removeprefix(f"gs://{bucket}/"))
+                self.objects[last] = self.objects[last][:-40]
         name = f"{parent}/operations/ExportAssets/{content}/{next(self._serial)}"
         read_time = body.get("readTime") or self.read_time
         response = {"@type": "type.googleapis.com/google.cloud.asset.v1.ExportAssetsResponse",

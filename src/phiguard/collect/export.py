@@ -112,13 +112,23 @@ def _download(storage: Any, bucket: str, name: str, target: Path, policy: RetryP
     policy.call(fetch, on_retry)
 
 
-def _records(path: Path) -> Iterator[dict[str, Any]]:
+def _records(path: Path, uri: str) -> Iterator[dict[str, Any]]:
+    """The records of one downloaded shard (NDJSON); a line that does not parse is an
+    ExportError naming the object and line (a damaged or foreign object), never a traceback."""
     from google.cloud import asset_v1
+    from google.protobuf.json_format import Error as ProtoJsonError
 
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield asset_record(asset_v1.Asset.from_json(line, ignore_unknown_fields=True))
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                asset = asset_v1.Asset.from_json(raw.decode("utf-8"), ignore_unknown_fields=True)
+            except (ProtoJsonError, ValueError, TypeError) as exc:
+                what = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                raise ExportError("export shard unreadable",
+                                  f"{uri}:{number}: not a Cloud Asset record ({what})") from None
+            yield asset_record(asset)
 
 
 def run_export(client: Any, storage: Any, *, parent: str, content_type: str,
@@ -156,7 +166,7 @@ def run_export(client: Any, storage: Any, *, parent: str, content_type: str,
         for name in names:
             _download(storage, bucket, name, target, policy, on_retry)
             chunk: list[dict[str, Any]] = []
-            for record in _records(target):
+            for record in _records(target, f"gs://{bucket}/{name}"):
                 chunk.append(record)
                 if len(chunk) >= 1000:
                     yield chunk, response.read_time
