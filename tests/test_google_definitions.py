@@ -109,6 +109,15 @@ def test_validate_resource_names_each_problem_with_its_path() -> None:
     assert google.validate_resource("x.googleapis.com/Y", {})[0].path == "asset_type"
 
 
+def test_an_enum_may_be_sent_as_its_number_as_proto_json_allows() -> None:
+    """GAPIC REST clients send enums as numbers (`enum-encoding=int`): ExportAssets with
+    `contentType: 1` is valid, a negative number or a float is not."""
+    body = {"contentType": 1, "outputConfig": {"gcsDestination": {"uriPrefix": "gs://b/p"}}}
+    assert google.validate_body("cloudasset", "v1", "ExportAssetsRequest", body) == []
+    body["contentType"] = -1
+    assert google.validate_body("cloudasset", "v1", "ExportAssetsRequest", body) != []
+
+
 def test_collect_asks_cloud_asset_for_cai_types_only(demo_dir: Path, tmp_path: Path) -> None:
     """With the default rule pack, `collect` sends Cloud Asset only CAI types (the emulator
     would answer 400 otherwise), records the directory-user type as not requested, gets the

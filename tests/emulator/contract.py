@@ -26,6 +26,8 @@ SERVED_APIS = {
     "/storage/v1/": ("storage", "v1"),
     "/crm/": ("cloudresourcemanager", "v3"),
     "/iam/": ("iam", "v1"),
+    "/cloudasset/": ("cloudasset", "v1"),
+    "/": ("admin", "directory_v1"),  # the Admin SDK's own paths start admin/directory/v1/
 }
 # Query parameters every client library may add that no discovery document lists.
 _TRANSPORT_PARAMS = {"$alt", "alt", "prettyPrint", "fields", "key", "quotaUser", "userIp",
@@ -50,12 +52,16 @@ class ServedMethod:
     raw: dict[str, Any]
 
 
-def _pattern(prefix: str, template: str) -> re.Pattern[str]:
+def _pattern(prefix: str, template: str, params: dict[str, Any]) -> re.Pattern[str]:
+    """The request paths a discovery path template stands for: `{x}` one segment, `{+x}` the
+    parameter's own pattern (e.g. `^projects/[^/]+$`) or anything."""
     out = re.escape(prefix)
     for literal, plus, name in re.findall(r"([^{]*)(?:\{(\+?)([^}]+)\})?", template):
         out += re.escape(literal)
         if name:
-            out += "(.+?)" if plus else "([^/]+)"
+            own = str(params.get(name, {}).get("pattern", "")).removeprefix("^")
+            own = own.removesuffix("$")
+            out += f"({own})" if plus and own else "(.+?)" if plus else "([^/]+)"
     return re.compile(out)
 
 
@@ -64,7 +70,9 @@ def _methods() -> tuple[tuple[str, re.Pattern[str], ServedMethod], ...]:
     found = []
     for prefix, (api, version) in SERVED_APIS.items():
         for raw in discovery(api, version)["methods"].values():
-            found.append((raw["httpMethod"], _pattern(prefix, raw.get("flatPath", raw["path"])),
+            # flatPath names each segment ({projectsId}); path has {+name} with a pattern
+            found.append((raw["httpMethod"], _pattern(prefix, raw.get("flatPath", raw["path"]),
+                                                      raw.get("parameters", {})),
                           ServedMethod(api, version, raw["id"], raw)))
     return tuple(found)
 

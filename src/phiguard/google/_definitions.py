@@ -323,6 +323,9 @@ def _check(doc: Mapping[str, Any], schema: Mapping[str, Any], value: Any, at: li
         if schema.get("format") in _INT_FORMATS and isinstance(value, int) \
                 and not isinstance(value, bool):
             return  # JSON readers of Google's APIs accept a number for an int64 string
+        if "enum" in schema and isinstance(value, int) and not isinstance(value, bool) \
+                and value >= 0:
+            return  # proto JSON accepts an enum's number (clients send `enum-encoding=int`)
         if not isinstance(value, str):
             yield Problem(where, f"expected a string, found {_json_type(value)}")
             return
