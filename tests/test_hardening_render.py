@@ -168,3 +168,21 @@ def test_a_mistyped_run_config_is_exit_2(tmp_path: Path, config: Any, fmt: str) 
     result = CliRunner().invoke(main, ["report", str(path), "-f", fmt])
     assert result.exit_code == 2, result.output
     assert "run.config" in result.output and "Traceback" not in result.output
+
+
+def test_plan_text_shows_escapes_in_addresses_and_messages(tmp_path: Path) -> None:
+    """`phiguard plan` text: a resource key chosen by the pull request's author that holds
+    terminal escapes is printed escaped."""
+    import orjson
+
+    from _plans import change, plan_doc
+
+    weak = {"name": "p", "project": "phi-prod", "profile": "COMPATIBLE",
+            "min_tls_version": "TLS_1_0"}
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(orjson.dumps(plan_doc([change("google_compute_ssl_policy", "p", weak,
+                                                   index=f"k{ESCAPES}")])))
+    result = CliRunner().invoke(main, ["plan", str(plan)])
+    assert result.exit_code == 1, result.output
+    assert "\\x1b]0;owned\\x07" in result.output
+    assert not _RAW_CONTROL.search(result.output)

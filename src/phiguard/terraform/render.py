@@ -8,6 +8,7 @@ from typing import IO, Any
 
 from phiguard.findings import Finding, Outcome, severity_rank
 from phiguard.report.summary import OUTCOMES, Tally
+from phiguard.report.text import printable
 
 __all__ = ["render_plan_text"]
 
@@ -34,30 +35,32 @@ def render_plan_text(out: IO[str], run: dict[str, Any], tally: Tally,
             where = locate(_address(f)) if locate else None
             if where:
                 out.write(f"           at {where[0]}:{where[1]}\n")
-            out.write(f"           {f.message}\n")
+            out.write(f"           {printable(f.message)}\n")
     unknown = [f for f in tally.notable if f.outcome is Outcome.UNKNOWN]
     if unknown:
         out.write(f"\nNot evaluable ({len(unknown)}): a value known only after apply, or data "
                   "the plan does not show; UNKNOWN never counts as PASS\n")
         for f in unknown[:30]:
-            out.write(f"  {f.rule_id:<9} {_address(f)}\n           {f.message}\n")
+            out.write(f"  {f.rule_id:<9} {_address(f)}\n           {printable(f.message)}\n")
         if len(unknown) > 30:
             out.write(f"  … and {len(unknown) - 30} more (use --format json)\n")
     skipped = run.get("not_evaluated") or []
     if skipped:
         out.write(f"\nNot evaluated ({len(skipped)}): phiguard does not convert these types\n")
         for item in skipped[:30]:
-            out.write(f"  {item['change']:<8} {item['address']}\n")
+            out.write(f"  {printable(str(item['change'])):<8} {printable(str(item['address']))}\n")
         if len(skipped) > 30:
             out.write(f"  … and {len(skipped) - 30} more\n")
     for w in waivers:
         if w["status"] != "unused":
-            out.write(f"waiver {w['status']}: {w['rule']} {w['asset']} (expires {w['expires']})\n")
+            out.write(printable(f"waiver {w['status']}: {w['rule']} {w['asset']} "
+                                f"(expires {w['expires']})") + "\n")
 
 
 def _address(finding: Finding) -> str:
     address = getattr(finding, "address", None)
-    return address if isinstance(address, str) and address else finding.asset
+    # printable: an address or asset name from a plan may carry terminal escape sequences
+    return printable(address if isinstance(address, str) and address else finding.asset)
 
 
 def stream(findings: Iterable[Finding], tally: Tally) -> Iterable[Finding]:
