@@ -132,6 +132,24 @@ def test_the_emulator_never_serves_an_invented_field(cloud: Emulator) -> None:
     assert status == 500 and "fingerprints" in body["error"]["message"]
 
 
+def test_the_emulator_never_lists_a_cai_record_with_an_invented_field(demo_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    """A fixture org whose record carries a field Google does not define is not served: the
+    listing is a 500 naming the field, so no test can rest on invented CAI data."""
+    import shutil
+
+    org_dir = tmp_path / "org"
+    shutil.copytree(demo_dir, org_dir)
+    lines = (org_dir / "resources.ndjson").read_text().splitlines()
+    i = next(n for n, line in enumerate(lines) if '"compute.googleapis.com/Firewall"' in line)
+    record = json.loads(lines[i])
+    record["resource"]["data"]["fingerprint"] = "abc="
+    lines[i] = json.dumps(record)
+    (org_dir / "resources.ndjson").write_text("\n".join(lines) + "\n")
+    with Emulator(org_dir) as emu, pytest.raises(gexc.InternalServerError, match="fingerprint"):
+        _list(emu, ["compute.googleapis.com/Firewall"])
+
+
 def test_every_seeded_resource_the_emulator_serves_validates(cloud: Emulator) -> None:
     """What each CloudState seeding helper makes, read back through its GET method, is a body
     its discovery response schema allows."""

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from phiguard.google import cai_asset_types, discovery, validate_body
+from phiguard.google import (
+    cai_asset_types,
+    discovery,
+    schema_of,
+    validate_body,
+    validate_resource,
+)
 
 __all__ = ["ApiError", "ServedMethod", "check_asset_types", "check_request", "check_response",
            "served_method"]
@@ -116,6 +122,11 @@ def check_response(http_method: str, path: str, status: int, body: Any) -> None:
     if ref is None:
         return
     problems = validate_body(served.api, served.version, ref, body)
+    if served.id == "cloudasset.assets.list":  # `resource.data` is a Struct: its own schema
+        for asset in body.get("assets", []):
+            resource = asset.get("resource") or {}
+            if "data" in resource and schema_of(asset.get("assetType", "")) is not None:
+                problems += validate_resource(asset["assetType"], resource["data"])
     if problems:
         raise ApiError(500, f"emulator bug: {served.id} would serve a {ref} that Google's "
                             "schema does not allow: " + "; ".join(str(p) for p in problems))
