@@ -379,7 +379,7 @@ def test_operators_never_raise_on_strange_strings(text: str) -> None:
 
 def test_registry_is_not_empty_and_names_match() -> None:
     """Every operator is registered under its own name, including each one docs/rules.md lists."""
-    documented = {"exists", "empty", "equals", "not_equals", "iequals", "in", "not_in", "matches",
+    documented = {"exists", "empty", "protocol_in", "equals", "not_equals", "iequals", "in", "not_in", "matches",
                   "not_matches", "contains", "not_contains", "starts_with", "ends_with", "gt",
                   "gte", "lt", "lte", "count_gte", "count_lte", "distinct_gte", "version_gte",
                   "version_lt", "duration_gt_days", "duration_lte_days", "older_than_days",
@@ -457,3 +457,18 @@ def test_a_regex_read_from_data_that_cannot_run_is_unknown() -> None:
     assert op("matches", "abc", "(?=a)") is None
     assert op("matches", "abc", "([") is None
     assert op("not_matches", "abc", "(a)\\1") is None
+
+
+def test_protocol_in_normalizes_what_the_compute_api_accepts() -> None:
+    """Firewall `IPProtocol` is a well-known name (any case) or the IP protocol number: "TCP",
+    "tcp", "6" and 6 are all TCP; names not in the list, and odd types, are not guessed."""
+    for value in ("tcp", "TCP", "Tcp", "6", 6, " tcp "):
+        assert op("protocol_in", value, ["tcp", "all"]) is True, value
+    assert op("protocol_in", "ALL", ["all"]) is True
+    assert op("protocol_in", "17", ["udp"]) is True
+    assert op("protocol_in", "udp", ["6"]) is False
+    assert op("protocol_in", "132", ["sctp"]) is True
+    assert op("protocol_in", "47", ["tcp", "all"]) is False
+    assert op("protocol_in", "47", ["47"]) is True
+    for odd in (True, None, {"x": 1}, [6], ""):
+        assert op("protocol_in", odd, ["tcp"]) is None, odd

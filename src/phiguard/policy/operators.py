@@ -433,6 +433,32 @@ def _phi_project(value: Any, arg: bool, ctx: EvalContext) -> bool | None:
     return ctx.project_is_phi(str(value)) == bool(arg)
 
 
+# compute v1 Firewall.allowed[].IPProtocol: "one of the following well known protocol strings
+# (tcp, udp, icmp, esp, ah, ipip, sctp) or the IP protocol number" (and `all`); names are
+# matched without regard to case. Numbers are the IANA assignments of those names.
+_PROTOCOL_NUMBERS = {"1": "icmp", "6": "tcp", "17": "udp", "50": "esp", "51": "ah", "94": "ipip",
+                     "132": "sctp"}
+
+
+def _protocol(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().lower()
+    return _PROTOCOL_NUMBERS.get(text, text)
+
+
+@_op("protocol_in", _STR_LIST,
+     "(a firewall IPProtocol: a name in any case or the protocol number) is one of the listed "
+     "protocols", {"path": "item.IPProtocol", "protocol_in": ["tcp", "all"]})
+def _protocol_in(value: Any, arg: list[str], ctx: EvalContext) -> bool | None:
+    mine = _protocol(value)
+    if mine is None:
+        return None
+    return mine in {_protocol(a) for a in arg}
+
+
 # Members that name no identity in any domain: never in a list of domains.
 _DOMAINLESS = ("allUsers", "allAuthenticatedUsers", "projectOwner:", "projectEditor:",
                "projectViewer:")
