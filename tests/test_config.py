@@ -262,3 +262,25 @@ def test_list_and_regex_params_are_type_checked(write: Any, pack: RulePack, text
         config.check_against(pack)
     assert match in info.value.message, info.value.message
     assert info.value.line == line
+
+
+def test_a_phi_scope_that_matches_nothing_is_warned_on_stderr_and_in_the_run(
+        tmp_path: Path) -> None:
+    """`phiguard scan` with a misspelt PHI project warns on stderr and records the warning in
+    the findings' run metadata; the scan itself still runs (exit 0 or 1)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from phiguard.cli import main
+
+    demo = Path(__file__).resolve().parent.parent / "fixtures" / "orgs" / "demo-health"
+    config = tmp_path / "phiguard.yaml"
+    config.write_text("phi: {projects: [oh-phi-prd]}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["scan", str(demo), "-c", str(config), "-f", "json",
+                                       "--fail-on", "none"])
+    assert result.exit_code == 0, result.output
+    assert "phi.projects: oh-phi-prd" in result.stderr
+    assert "nothing in the snapshot is in PHI scope" in result.stderr
+    run = json.loads(result.stdout)["run"]
+    assert any("oh-phi-prd" in w for w in run["scope_warnings"])

@@ -362,3 +362,34 @@ def test_project_is_phi_whatever_the_spelling(asked: str, configured: str) -> No
     assert inv.scope.project_is_phi(asked) is True
     assert inv.scope.project_is_phi("web") is False
     assert inv.scope.project_is_phi("projects/456") is False
+
+
+@pytest.mark.parametrize(("phi", "unmatched"), [
+    (PhiConfig(projects=frozenset({"phi-prod", "123"})), []),
+    (PhiConfig(projects=frozenset({"phi-prd"})), ["phi.projects: phi-prd"]),
+    (PhiConfig(folders=frozenset({"folders/77", "folders/78"})), ["phi.folders: folders/78"]),
+    (PhiConfig(project_labels={"data": "phi", "env": "phi"}), ["phi.project_labels: env=phi"]),
+    (PhiConfig(all=True), []),
+])
+def test_scope_entries_that_match_nothing_are_named(phi: PhiConfig,
+                                                    unmatched: list[str]) -> None:
+    """Each `phi:` entry that matches no project, folder or network of the snapshot is named
+    (a typo would otherwise leave PHI resources out of scope without a word)."""
+    inv, _ = build(phi=phi)
+    assert inv.scope.unmatched() == unmatched
+
+
+def test_a_scope_that_matches_nothing_says_so() -> None:
+    """When nothing at all is in PHI scope, the warning says that rules on PHI judge nothing."""
+    inv, _ = build(phi=PhiConfig(projects=frozenset({"phi-prd"})))
+    warnings = inv.scope.warnings()
+    assert any("phi-prd" in w for w in warnings)
+    assert any("nothing in the snapshot is in PHI scope" in w for w in warnings)
+    inv, _ = build(phi=PhiConfig(projects=frozenset({"phi-prod", "gone"})))
+    assert inv.scope.warnings() == [
+        "PHI scope entry matches nothing in the snapshot: phi.projects: gone"]
+    # Networks are matched by the references resources make, seen only while judging them:
+    # with a network configured, the warning says only networks can put resources in scope.
+    inv, _ = build(phi=PhiConfig(projects=frozenset({"gone"}),
+                                 networks=frozenset({"projects/shared/global/networks/x"})))
+    assert any("only resources on the PHI networks" in w for w in inv.scope.warnings())

@@ -135,6 +135,8 @@ class Scan:
                              "nothing; check the export or collection)")
         # Said to the user (on stderr) before the results: what was not read, and why.
         self.notes = [f"skipped {path}: {why}" for path, why in self.files.skipped]
+        self.scope_warnings = self.loaded.inventory.scope.warnings()
+        self.notes += [f"warning: {w}" for w in self.scope_warnings]
         now = at or self.loaded.read_time
         if now is None:
             # Google's Terraform converter output and older export dumps carry no time at all:
@@ -163,6 +165,7 @@ class Scan:
             "asset_counts": dict(sorted(self.loaded.counts.items())),
             "records": self.loaded.records,
             "config": self.config.to_json(),
+            **({"scope_warnings": self.scope_warnings} if self.scope_warnings else {}),
             # A collected snapshot's failed sources (see phiguard.collect), shown as gaps.
             **({"coverage_gaps": gaps} if (gaps := (self.files.manifest or {})
                                            .get("coverage_gaps")) else {}),

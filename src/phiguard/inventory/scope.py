@@ -132,6 +132,38 @@ class PhiScope:
             return self.project_is_phi(key.split("/")[1])
         return False
 
+    def unmatched(self) -> list[str]:
+        """The `phi:` project, folder and label entries that match nothing in the snapshot.
+
+        Networks are not checked: a network is matched by the references resources make to
+        it (often to a host or producer project outside the export), seen only while judging.
+        """
+        cfg = self.config
+        if cfg.all:
+            return []
+        infos = self.projects.all()
+        out = [f"phi.projects: {p}" for p in sorted(cfg.projects) if self.projects.get(p) is None]
+        seen = {a for info in infos for a in info.ancestors}
+        out += [f"phi.folders: {f}" for f in sorted(cfg.folders) if f not in seen]
+        out += [f"phi.project_labels: {k}={v}" for k, v in sorted(cfg.project_labels.items())
+                if not any(info.labels.get(k) == v for info in infos)]
+        return out
+
+    def warnings(self) -> list[str]:
+        """What a user must hear about the scope before trusting the results."""
+        out = [f"PHI scope entry matches nothing in the snapshot: {entry}"
+               for entry in self.unmatched()]
+        cfg = self.config
+        if cfg.all or any(self._info_is_phi(info) for info in self.projects.all()):
+            return out
+        if cfg.networks:
+            out.append("no PHI project, folder or label matches the snapshot: only resources "
+                       "on the PHI networks are in PHI scope")
+        else:
+            out.append("nothing in the snapshot is in PHI scope: rules with scope phi judge "
+                       "nothing (check the `phi:` block of phiguard.yaml)")
+        return out
+
     def node_is_phi(self, node: str) -> bool:
         """Whether a hierarchy node (`projects/N`, `folders/F`, `organizations/O`) holds PHI."""
         if self.config.all:
