@@ -312,6 +312,9 @@ def _policy(world: Any, name: str) -> Any:
 
 PROJECT = "//cloudresourcemanager.googleapis.com/projects/phi-prod"
 PART_CASES = {
+    *(f"google_{holder}_iam_{kind}" for holder in ("compute_instance", "cloud_run_service",
+                                                   "kms_crypto_key")
+      for kind in ("member", "binding", "policy")),
     "google_project_iam_member", "google_project_iam_binding", "google_project_iam_policy",
     "google_project_iam_audit_config", "google_folder_iam_member", "google_folder_iam_binding",
     "google_folder_iam_policy", "google_folder_iam_audit_config",
@@ -389,6 +392,36 @@ def test_folder_org_bucket_and_service_account_iam_attach_to_their_holders() -> 
     assert _policy(world, sa)["bindings"][-1]["role"] == "r/d"
 
 
+def test_instance_run_service_and_crypto_key_iam_attach_to_their_holders() -> None:
+    """IAM on a VM, a Cloud Run service and a KMS key becomes that asset's iam_policy (as
+    Google's converter writes it), so MFA-004 and the public-exposure rules see it."""
+    plan = make_plan([
+        change("google_compute_instance_iam_member", "i", {
+            "project": P, "zone": "us-east4-a", "instance_name": "vm",
+            "role": "roles/compute.osLogin", "member": "user:a@gmail.com"}),
+        change("google_cloud_run_service_iam_binding", "r", {
+            "project": P, "location": "us-east4", "service": "api",
+            "role": "roles/run.invoker", "members": ["allUsers"]}),
+        change("google_kms_crypto_key_iam_member", "k", {
+            "crypto_key_id": "us/ring/key", "role": "roles/cloudkms.admin",
+            "member": "allAuthenticatedUsers"}),
+        change("google_kms_crypto_key_iam_member", "k2", {
+            "crypto_key_id": f"projects/{P}/locations/us/keyRings/ring/cryptoKeys/k2",
+            "role": "roles/cloudkms.admin", "member": "user:b@x.com"}),
+    ])
+    world = build_world(plan, "after")
+    vm = f"{C}/zones/us-east4-a/instances/vm"
+    assert _policy(world, vm)["bindings"][-1] == {"role": "roles/compute.osLogin",
+                                                  "members": ["user:a@gmail.com"]}
+    run = f"//run.googleapis.com/projects/{P}/locations/us-east4/services/api"
+    assert _policy(world, run)["bindings"][-1]["members"] == ["allUsers"]
+    key = "//cloudkms.googleapis.com/projects/(unknown project)/locations/us/keyRings/ring/" \
+          "cryptoKeys/key"
+    assert _policy(world, key)["bindings"][-1]["members"] == ["allAuthenticatedUsers"]
+    key2 = f"//cloudkms.googleapis.com/projects/{P}/locations/us/keyRings/ring/cryptoKeys/k2"
+    assert world.assets[key2].asset_type == "cloudkms.googleapis.com/CryptoKey"
+
+
 def test_org_policies_v1_and_v2_become_cai_org_policies() -> None:
     """google_org_policy_policy and google_*_organization_policy set the holder's org_policy."""
     plan = make_plan([
@@ -403,7 +436,7 @@ def test_org_policies_v1_and_v2_become_cai_org_policies() -> None:
     world = build_world(plan, "after")
     assert world.assets[PROJECT].org_policy == ({
         "constraint": "constraints/iam.allowedPolicyMemberDomains",
-        "listPolicy": {"inheritFromParent": False, "allowedValues": ["C0abc"]}},)
+        "listPolicy": {"allowedValues": ["C0abc"]}},)
     folder = world.assets["//cloudresourcemanager.googleapis.com/folders/9"]
     assert folder.org_policy == ({"constraint": "constraints/storage.publicAccessPrevention",
                                   "booleanPolicy": {"enforced": True}},)

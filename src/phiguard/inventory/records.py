@@ -181,6 +181,45 @@ def _org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
+def _v2_org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
+    """Org Policy v2 policies (`{name: .../policies/C, spec: {rules, reset, ...}}`, as Google's
+    Terraform converter writes them) in the v1 form the rules read."""
+    out = []
+    for i, pol in enumerate(check.typed(raw, list, "v2_org_policies")):
+        where = f"v2_org_policies[{i}]"
+        p = _camelize(check.typed(pol, dict, where))
+        name = check.typed(p.get("name"), str, f"{where}.name")
+        if "/policies/" not in name:
+            raise check.fail(f"{where}.name {name!r} is not PARENT/policies/CONSTRAINT")
+        v1: dict[str, Any] = {"constraint": "constraints/" + name.rsplit("/policies/", 1)[1]}
+        spec = p.get("spec") or {}
+        check.typed(spec, dict, f"{where}.spec")
+        rules = check.typed(spec.get("rules") or [], list, f"{where}.spec.rules")
+        if spec.get("reset") is True:
+            v1["restoreDefault"] = {}
+        elif any(isinstance(r, dict) and "enforce" in r for r in rules):
+            enforce = next(r["enforce"] for r in rules if isinstance(r, dict) and "enforce" in r)
+            v1["booleanPolicy"] = {"enforced": enforce is True or str(enforce).upper() == "TRUE"}
+        else:
+            lp: dict[str, Any] = {}
+            if spec.get("inheritFromParent") is True:
+                lp["inheritFromParent"] = True
+            for j, rule in enumerate(rules):
+                rule = check.typed(rule, dict, f"{where}.spec.rules[{j}]")
+                values = check.typed(rule.get("values") or {}, dict,
+                                     f"{where}.spec.rules[{j}].values")
+                for key in ("allowedValues", "deniedValues"):
+                    if key in values:
+                        lp[key] = [*lp.get(key, []),
+                                   *check.strings(values[key], f"{where}.spec.rules[{j}]")]
+                for key, word in (("allowAll", "ALLOW"), ("denyAll", "DENY")):
+                    if rule.get(key) is True or str(rule.get(key)).upper() == "TRUE":
+                        lp["allValues"] = word
+            v1["listPolicy"] = lp
+        out.append(v1)
+    return tuple(out)
+
+
 def parse_record(obj: Any, file: str, line: int) -> Record:
     """Validate and normalize one decoded JSON record; raise `SnapshotError` naming the line."""
     try:
@@ -225,6 +264,9 @@ def _parse_record(obj: Any, check: _Check) -> Record:
         kinds.add(IAM_POLICY)
     raw_org = _get(obj, "org_policy", "orgPolicy")
     org = _org_policies(raw_org, check) if raw_org is not None else None
+    raw_v2 = _get(obj, "v2_org_policies", "v2OrgPolicies")  # Google's Terraform converter
+    if raw_v2 is not None:
+        org = (*(org or ()), *_v2_org_policies(raw_v2, check))
     if org is not None:
         kinds.add(ORG_POLICY)
     access = None
@@ -236,8 +278,8 @@ def _parse_record(obj: Any, check: _Check) -> Record:
             kinds.add(ACCESS_POLICY)
     if not kinds:
         raise check.fail(
-            f"record {name} carries no content (expected resource, iam_policy, org_policy "
-            "or an access policy)"
+            f"record {name} carries no content (expected resource, iam_policy, org_policy, "
+            "v2_org_policies or an access policy)"
         )
     ancestors = check.strings(obj.get("ancestors"), "ancestors")
     update_time = _get(obj, "update_time", "updateTime")

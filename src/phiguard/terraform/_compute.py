@@ -6,6 +6,7 @@ from typing import Any
 
 from phiguard.inventory.refs import ref_key
 from phiguard.terraform.convert import (
+    ABSENT,
     Context,
     Converter,
     Field,
@@ -45,6 +46,10 @@ def region_url(value: Any, ctx: Context) -> Any:
         project = ctx.project_of(ctx.change, ctx.values(ctx.change))
         return f"{COMPUTE_URL}projects/{project}/regions/{value}"
     return value
+
+
+def _ports(value: Any, ctx: Context) -> Any:
+    return ABSENT if value == [] else value
 
 
 def ref_list(value: Any, ctx: Context) -> Any:
@@ -373,10 +378,11 @@ register(
                 Field("source_tags", "sourceTags"), Field("target_tags", "targetTags"),
                 Field("source_service_accounts", "sourceServiceAccounts"),
                 Field("target_service_accounts", "targetServiceAccounts"),
+                # `ports = []` is every port: the API then shows no `ports` at all
                 Field("allow", "allowed", each(Field("protocol", "IPProtocol"),
-                                               Field("ports", "ports"))),
+                                               Field("ports", "ports", _ports))),
                 Field("deny", "denied", each(Field("protocol", "IPProtocol"),
-                                             Field("ports", "ports")))),
+                                             Field("ports", "ports", _ports)))),
         fixes={"NET-001": Fix("source_ranges", ["35.235.240.0/20"],
                               "reach SSH/RDP through IAP, never from 0.0.0.0/0"),
                "NET-002": Fix("source_ranges", ["<internal CIDR>"],

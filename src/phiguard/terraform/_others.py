@@ -77,7 +77,8 @@ SQL = Converter(
                   api_default="ALLOW_UNENCRYPTED_AND_ENCRYPTED"),
             Field(IPC + "require_ssl", "settings.ipConfiguration.requireSsl"),
             Field(IPC + "authorized_networks", "settings.ipConfiguration.authorizedNetworks",
-                  each(Field("name", "name"), Field("value", "value"))),
+                  each(Field("name", "name"), Field("value", "value"),
+                       Field("expiration_time", "expirationTime"))),
             Field(S + "database_flags", "settings.databaseFlags",
                   each(Field("name", "name"), Field("value", "value")))),
     build=_sql_build,
@@ -162,17 +163,29 @@ def _project_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     return PROJECT_TYPE, f"{RM}projects/{ctx.project_numbers.get(project, project)}"
 
 
+def _placeholder(values: Any, attr: str, ctx: Context) -> str | None:
+    """A holder known only after apply (`folder = random_string.x.result`) still holds the
+    planned grant: it is named by the address, as Google's converter names it `placeholder-`."""
+    if is_unknown(tf_get(values, attr)) and ctx.change is not None:
+        return f"({ctx.change.address}.{attr})"
+    return None
+
+
 def _folder_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     folder = _known(values, "folder", ctx)
     if not isinstance(folder, str):
-        return None
+        folder = _placeholder(values, "folder", ctx)
+        if folder is None:
+            return None
     return FOLDER_TYPE, f"{RM}folders/{folder.removeprefix('folders/')}"
 
 
 def _org_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     org = _known(values, "org_id", ctx)
     if not isinstance(org, str):
-        return None
+        org = _placeholder(values, "org_id", ctx)
+        if org is None:
+            return None
     return ORG_TYPE, f"{RM}organizations/{org.removeprefix('organizations/')}"
 
 
@@ -189,6 +202,52 @@ def _sa_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     if not isinstance(sa, str):
         return None
     return "iam.googleapis.com/ServiceAccount", "//iam.googleapis.com/" + ref_key(sa)
+
+
+def _instance_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    name = _known(values, "instance_name", ctx, want_ref=False)
+    zone = tf_get(values, "zone")
+    if not isinstance(name, str) or ctx.change is None:
+        return None
+    if "/" not in name:
+        if not isinstance(zone, str):
+            return None
+        name = f"projects/{ctx.project_of(ctx.change, values)}/zones/{zone}/instances/{name}"
+    return "compute.googleapis.com/Instance", "//compute.googleapis.com/" + ref_key(name)
+
+
+def _run_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    name = _known(values, "service", ctx, want_ref=False)
+    location = tf_get(values, "location")
+    if not isinstance(name, str) or ctx.change is None:
+        return None
+    if "/" not in name:
+        if not isinstance(location, str):
+            return None
+        name = (f"projects/{ctx.project_of(ctx.change, values)}/locations/{location}/"
+                f"services/{name}")
+    return "run.googleapis.com/Service", "//run.googleapis.com/" + ref_key(name)
+
+
+def _crypto_key_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    """`crypto_key_id`: projects/P/locations/L/keyRings/R/cryptoKeys/K, P/L/R/K or L/R/K (the
+    provider's project)."""
+    key = _known(values, "crypto_key_id", ctx)
+    if not isinstance(key, str) or ctx.change is None:
+        return None
+    key = ref_key(key)
+    parts = key.split("/")
+    kind = "cloudkms.googleapis.com/CryptoKey"
+    if not key.startswith("projects/") and len(parts) in (3, 4):
+        if len(parts) == 3:
+            tail = "/locations/{}/keyRings/{}/cryptoKeys/{}".format(*parts)
+            planned = [a.name for c in ctx.plan.changes if c.type == "google_kms_crypto_key"
+                       for a in (ctx.asset_of(c),) if a is not None and a.name.endswith(tail)]
+            if len(planned) == 1:  # the one planned key of that location, ring and name
+                return kind, planned[0]
+            parts.insert(0, ctx.project_of(ctx.change, values))
+        key = "projects/{}/locations/{}/keyRings/{}/cryptoKeys/{}".format(*parts)
+    return kind, "//cloudkms.googleapis.com/" + key
 
 
 def _known(values: Any, attr: str, ctx: Context, want_ref: bool = True) -> Any:
@@ -336,8 +395,9 @@ def _v2_piece(values: Any, ctx: Context) -> Any:
     if enforce is not None:
         out["booleanPolicy"] = {"enforced": enforce}
     else:
-        lp: dict[str, Any] = {"inheritFromParent": bool(tf_get(values, "spec.inherit_from_parent",
-                                                                 False))}
+        lp: dict[str, Any] = {}
+        if tf_get(values, "spec.inherit_from_parent") is True:
+            lp["inheritFromParent"] = True
         if allowed:
             lp["allowedValues"] = allowed
         if denied:
@@ -348,6 +408,11 @@ def _v2_piece(values: Any, ctx: Context) -> Any:
     return out
 
 
+def _has_block(values: Any, name: str) -> bool:
+    block = values.get(name) if isinstance(values, dict) else None
+    return bool(block) if isinstance(block, list | dict) else block is not None
+
+
 def _v1_piece(values: Any, ctx: Context) -> Any:
     constraint = tf_get(values, "constraint")
     if isinstance(constraint, str) and not constraint.startswith("constraints/"):
@@ -355,11 +420,12 @@ def _v1_piece(values: Any, ctx: Context) -> Any:
     out: dict[str, Any] = {"constraint": constraint}
     if tf_get(values, "restore_policy.default") is True:
         out["restoreDefault"] = {}
-    elif tf_get(values, "boolean_policy") is not None:
+    elif _has_block(values, "boolean_policy"):  # an empty block list is no block
         out["booleanPolicy"] = {"enforced": tf_get(values, "boolean_policy.enforced", False)}
-    elif tf_get(values, "list_policy") is not None:
-        lp: dict[str, Any] = {"inheritFromParent": bool(tf_get(
-            values, "list_policy.inherit_from_parent", False))}
+    elif _has_block(values, "list_policy"):
+        lp: dict[str, Any] = {}
+        if tf_get(values, "list_policy.inherit_from_parent") is True:
+            lp["inheritFromParent"] = True  # false is the API's default, and not shown
         for side, key in (("allow", "allowedValues"), ("deny", "deniedValues")):
             vals = tf_get(values, f"list_policy.{side}.values")
             if isinstance(vals, list) and vals:
@@ -553,6 +619,9 @@ register(
     *_iam_parts("google_organization", _org_parent, HIERARCHY_FIXES, True),
     *_iam_parts("google_storage_bucket", _bucket_parent, dict(BUCKET.fixes), False),
     *_iam_parts("google_service_account", _sa_parent, {}, False),
+    *_iam_parts("google_compute_instance", _instance_parent, {}, False),
+    *_iam_parts("google_cloud_run_service", _run_parent, {}, False),
+    *_iam_parts("google_kms_crypto_key", _crypto_key_parent, {}, False),
     Part("google_org_policy_policy", "org_policy", _v2_parent, _v2_piece, HIERARCHY_FIXES),
     Part("google_project_organization_policy", "org_policy", _project_parent, _v1_piece,
          HIERARCHY_FIXES),

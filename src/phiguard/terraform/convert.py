@@ -20,10 +20,12 @@ from phiguard.inventory.refs import project_of_name, ref_key
 from phiguard.terraform.plan import Plan, ResourceChange
 from phiguard.terraform.values import is_unknown, set_path, tf_get, with_unknowns
 
-__all__ = ["CONVERTERS", "PARTS", "Context", "Converter", "Field", "Fix", "Part", "register"]
+__all__ = ["ABSENT", "CONVERTERS", "PARTS", "Context", "Converter", "Field", "Fix", "Part",
+           "register"]
 
 Transform = Callable[[Any, "Context"], Any]
 _ABSENT: Any = object()
+ABSENT = _ABSENT  # a transform's answer for "the API shows no such field"
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +302,10 @@ class Context:
         if is_unknown(project):
             resolved = self.resolve(change, "project", False)
             project = resolved if isinstance(resolved, str) else None
+            if project is None and not self.configured(change, "project"):
+                project = self.plan.default_project  # the provider's project
+        elif project is None:
+            project = self.plan.default_project
         return project if isinstance(project, str) and project else "(unknown project)"
 
     def scope(self, change: ResourceChange, values: Any) -> dict[str, Any]:
@@ -334,6 +340,7 @@ class Context:
             project = self.project_of(change, values)
         else:
             got = tf_get(values, "project")
+            got = self.plan.default_project if got is None else got
             project = got if isinstance(got, str) and got else "(unknown project)"
         return {"project": project, "name": name,
                 "project_ref": self.project_numbers.get(project, project),
@@ -432,6 +439,8 @@ def each(*fields: Field) -> Transform:
                     got = _expand(f.ref, got, ctx.scope(change, ctx.values(change)))
                 if f.fn is not None and not is_unknown(got):
                     got = f.fn(got, ctx)
+                    if got is _ABSENT:  # the transform says the API shows no such field
+                        continue
                 set_path(obj, f.dst, got)
             out.append(obj)
         return out

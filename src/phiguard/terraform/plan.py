@@ -89,6 +89,9 @@ class Plan:
     # the moment the world after apply is judged (the gate's evaluation time): what a
     # resource created by this plan shows as its creation time
     applied_at: str | None = None
+    # the google provider's `project` (a constant in its configuration): where a resource
+    # without `project` goes, as the provider (and Google's converter) put it
+    default_project: str | None = None
 
 
 def _fail(file: str, what: str) -> PlanError:
@@ -367,6 +370,22 @@ def _loads(raw: bytes, file: str) -> Any:
     raise _fail(file, "not JSON phiguard reads: nested too deeply or a number out of range")
 
 
+def _provider_project(providers: Any) -> str | None:
+    """The constant `project` of the google / google-beta providers without an alias, when
+    they agree on one."""
+    found = set()
+    for key, provider in (providers or {}).items() if isinstance(providers, dict) else ():
+        if key not in ("google", "google-beta") or not isinstance(provider, dict):
+            continue
+        expr = (provider.get("expressions") or {}).get("project")
+        value = expr.get("constant_value") if isinstance(expr, dict) else None
+        if isinstance(value, str) and value:
+            found.add(value)
+        elif expr is not None:
+            return None  # set from a variable: not known
+    return found.pop() if len(found) == 1 else None
+
+
 def parse_plan(raw: bytes, file: str) -> Plan:
     """Parse plan JSON bytes; raise `PlanError` for anything that is not a readable plan."""
     doc = _loads(raw, file)
@@ -408,11 +427,13 @@ def parse_plan(raw: bytes, file: str) -> Plan:
     if config is not None and not isinstance(config, dict):
         raise _fail(file, "configuration must be an object")
     _walk_modules((config or {}).get("root_module"), "", refs, sources)
+    default_project = _provider_project((config or {}).get("provider_config"))
     tf_version = doc.get("terraform_version")
     return Plan(file=file, format_version=version,
                 terraform_version=tf_version if isinstance(tf_version, str) else None,
                 changes=changes, by_address=by_address, references=refs,
-                module_sources=sources, data_sources=data_sources, instances_of=instances)
+                module_sources=sources, data_sources=data_sources, instances_of=instances,
+                default_project=default_project)
 
 
 def load_plan(path: Path) -> Plan:
