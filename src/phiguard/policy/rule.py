@@ -326,7 +326,7 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         for key in spec:
             if key not in ("type", "default", "description"):
                 raise v.err(f"unknown key `{key}` in parameter {name}", spec, key)
-        if spec.get("type") not in PARAM_TYPES:
+        if not isinstance(spec.get("type"), str) or spec["type"] not in PARAM_TYPES:
             raise v.err(f"parameter {name} needs a type: {', '.join(PARAM_TYPES)}", spec, "type")
         if "default" not in spec or not validate_param_value(spec, spec["default"]):
             kind = "list of strings" if spec["type"] == "list" else spec["type"]
