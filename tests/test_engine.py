@@ -876,3 +876,23 @@ def test_the_full_demo_export_still_judges_iam_rules(tmp_path: Path) -> None:
     found = _scan_outcomes(DEMO, DEMO / "phiguard.yaml")
     assert {o for _, o, _ in found["IAM-007"]} >= {"PASS"}
     assert "FAIL" in {o for _, o, _ in found["JIT-001"]}
+
+
+def test_unknown_content_that_cannot_change_the_verdict_does_not_hide_a_fail() -> None:
+    """Kleene logic over absent content: with no org policies in the snapshot, a bucket with
+    uniform access off still FAILs PUB-005 (that branch alone decides), while a bucket whose
+    only gap is the org policy is UNKNOWN."""
+    rule = load_rule(Path(__file__).resolve().parent.parent / "rules" / "hipaa" / "PUB-005"
+                     / "rule.yaml")
+
+    def bucket(name: str, uniform: bool) -> dict[str, Any]:
+        return rec(f"//storage.googleapis.com/{name}", "storage.googleapis.com/Bucket",
+                   {"name": name, "iamConfiguration": {
+                       "publicAccessPrevention": "inherited",
+                       "uniformBucketLevelAccess": {"enabled": uniform}}})
+
+    found = run([rule], [*hierarchy(), bucket("acl-bucket", False), bucket("ubla-bucket", True)])
+    assert found[("PUB-005", "//storage.googleapis.com/acl-bucket")].outcome is Outcome.FAIL
+    unknown = found[("PUB-005", "//storage.googleapis.com/ubla-bucket")]
+    assert unknown.outcome is Outcome.UNKNOWN
+    assert "no ORG_POLICY content" in unknown.message

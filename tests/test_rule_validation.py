@@ -348,3 +348,10 @@ def test_regexes_must_run_in_linear_time(tmp_path: Path, edit: tuple[str, str],
         text = text.replace("cidr_internet: false", "matches: {param: pat}")
     err = error(tmp_path, text)
     assert match in err.message, err.message
+
+
+@pytest.mark.parametrize("kind", ["[]", "{a: b}", "null", "3"])
+def test_a_parameter_type_that_is_not_a_name_is_a_rule_error(tmp_path: Path, kind: str) -> None:
+    """`type: []` once raised TypeError (found by the property tests): it is a RuleError."""
+    err = error(tmp_path, GOOD.replace("ports: {type: list,", f"ports: {{type: {kind},"))
+    assert "needs a type" in err.message and err.line == 8

@@ -12,6 +12,7 @@ from typing import Any
 
 from phiguard.findings import Finding, Outcome
 from phiguard.inventory.asset import Asset
+from phiguard.inventory.coverage import RESOURCE
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
 from phiguard.policy.compiler import (
@@ -49,7 +50,8 @@ def _carries(asset: Asset, kinds: tuple[str, ...]) -> bool:
             return True
         if kind == "ACCESS_POLICY" and asset.access_policy is not None:
             return True
-        if kind == "RESOURCE" and asset.data:
+        if kind == "RESOURCE" and (RESOURCE in asset.content if asset.content is not None
+                                   else bool(asset.data)):
             return True
     return False
 
