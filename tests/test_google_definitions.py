@@ -142,6 +142,23 @@ def test_collect_asks_cloud_asset_for_cai_types_only(demo_dir: Path, tmp_path: P
     assert any("/regions/" in n for n in igms)
 
 
+def test_collect_of_only_types_cai_does_not_define_is_a_usage_error(tmp_path: Path) -> None:
+    """`--asset-type compute.googleapis.com/RegionSslPolicy` alone is exit 2 naming the type,
+    before any request or output directory."""
+    from click.testing import CliRunner
+
+    from phiguard.cli import main
+
+    result = CliRunner().invoke(main, ["collect", "--org", "123", "--output",
+                                       str(tmp_path / "snap"), "--asset-type",
+                                       "compute.googleapis.com/RegionSslPolicy"],
+                                env={"PHIGUARD_GCP_ENDPOINT": "http://127.0.0.1:9"})
+    assert result.exit_code == 2, result.output
+    assert "compute.googleapis.com/RegionSslPolicy is not a Cloud Asset Inventory asset type" \
+        in result.output
+    assert not (tmp_path / "snap").exists()
+
+
 # Where Google's Terraform converter writes CAI data that the REST schema does not define. These
 # are the converter's own artifacts (its test inputs, or fields it copies from Terraform), not
 # what Cloud Asset writes, so they are not exceptions of phiguard's definitions; each is named

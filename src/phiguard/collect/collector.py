@@ -306,6 +306,10 @@ def collect(clients: Clients, options: CollectOptions, log: Log | None = None,
     progress = progress or Progress(log)
     log = log or progress.log
     options, not_cai = cai_request(options)
+    if not options.content_types:
+        raise CollectError("nothing to request from Cloud Asset: "
+                           + ", ".join(not_cai) + " is not a Cloud Asset Inventory asset type "
+                           "(see docs/google-definitions.md)")
     if not_cai:
         log("not requested from Cloud Asset (not Cloud Asset Inventory asset types): "
             + ", ".join(not_cai))
