@@ -302,6 +302,19 @@ def test_record_contract_catches_an_invented_field(asset_type: str, mutate: Any,
     assert any(expected in str(p) for p in check_record(record))
 
 
+def test_record_contract_catches_an_invented_iam_policy_field() -> None:
+    """An IAM policy binding with a field Policy's Binding lacks, or an audit log type Google
+    does not define, is named (the export's snake_case names are read as camelCase)."""
+    record = next(copy.deepcopy(r) for _, r in _demo_records()
+                  if r.get("iam_policy", {}).get("audit_configs"))
+    assert check_record(record) == []
+    record["iam_policy"]["bindings"][0]["expires"] = "2027-01-01"
+    record["iam_policy"]["audit_configs"][0]["audit_log_configs"][0]["log_type"] = "DATA_READS"
+    found = [str(p) for p in check_record(record)]
+    assert any("iam_policy.bindings[*].expires: unknown field" in p for p in found)
+    assert any("'DATA_READS' is not one of" in p for p in found)
+
+
 def test_record_contract_catches_an_invented_asset_type() -> None:
     record = _first("compute.googleapis.com/InstanceGroupManager")
     record["asset_type"] = "compute.googleapis.com/RegionInstanceGroupManager"

@@ -22,6 +22,7 @@ from phiguard.google._definitions import (
     field_schema,
     is_cai_asset_type,
     schema_of,
+    validate_body,
     validate_resource,
 )
 from phiguard.policy.paths import ALL as PATH_ALL
@@ -273,9 +274,10 @@ def check_rule(rule: Rule) -> list[str]:
 
 def check_record(record: Mapping[str, Any]) -> list[Problem]:
     """Problems of one CAI record (either envelope flavour): an asset type CAI does not define,
-    and `resource.data` against its discovery schema. Records of a type without a shipped schema
-    are checked for the type only; `iam_policy` is a protobuf message (google.iam.v1.Policy),
-    not a discovery schema, and is not checked here."""
+    `resource.data` against its discovery schema, and `iam_policy` against the IAM `Policy`
+    schema (the export writes that protobuf message with snake_case names, the API with
+    camelCase: both are read). Records of a type without a shipped schema are checked for
+    the type and the IAM policy only."""
     asset_type = str(record.get("asset_type") or record.get("assetType") or "")
     ref = schema_of(asset_type)
     problems: list[Problem] = []
@@ -285,4 +287,21 @@ def check_record(record: Mapping[str, Any]) -> list[Problem]:
     resource = record.get("resource")
     if isinstance(resource, Mapping) and "data" in resource and ref is not None:
         problems.extend(validate_resource(asset_type, resource["data"], cai=ref.cai))
+    for key in ("iam_policy", "iamPolicy"):
+        if isinstance(record.get(key), Mapping):
+            problems.extend(validate_body("cloudresourcemanager", "v1", "Policy",
+                                          _camel_keys(record[key]), prefix=key))
     return problems
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {_camel(str(k)): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
