@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from phiguard.google import (
+    Problem,
     cai_asset_types,
     discovery,
     schema_of,
@@ -124,6 +125,9 @@ def check_response(http_method: str, path: str, status: int, body: Any) -> None:
     problems = validate_body(served.api, served.version, ref, body)
     if served.id == "cloudasset.assets.list":  # `resource.data` is a Struct: its own schema
         for asset in body.get("assets", []):
+            if asset.get("assetType") not in cai_asset_types():
+                problems.append(Problem("assets[*].assetType", f"{asset.get('assetType')!r} is "
+                                        "not a Cloud Asset Inventory asset type"))
             resource = asset.get("resource") or {}
             if "data" in resource and schema_of(asset.get("assetType", "")) is not None:
                 problems += validate_resource(asset["assetType"], resource["data"])
