@@ -149,6 +149,31 @@ def test_scan_bundle_inside_the_snapshot_is_refused(snapshot: Path, config: Path
     assert not (snapshot / "evidence").exists()
 
 
+def test_scan_output_inside_its_own_bundle_is_refused(snapshot: Path, config: Path,
+                                                      tmp_path: Path) -> None:
+    """-o inside --bundle would add a file the manifest does not list (verify: not intact)."""
+    bundle = tmp_path / "ev"
+    result = _invoke("scan", str(snapshot), "-c", str(config), "--bundle", str(bundle),
+                     "-f", "html", "-o", str(bundle / "extra.html"))
+    assert result.exit_code == 2, result.output
+    assert "--bundle" in result.output and not bundle.exists()
+
+
+def test_a_closed_pipe_is_quiet(snapshot: Path, config: Path) -> None:
+    """`phiguard rules list | head -1`: the reader leaving is not an error worth a message."""
+    proc = subprocess.Popen([sys.executable, "-m", "phiguard.cli", "rules", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "NO_GCE_CHECK": "true"})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    code = proc.wait(timeout=60)
+    assert code in (0, 141), err
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
 @pytest.mark.parametrize("fmt", ["html", "sarif", "markdown", "csv", "junit"])
 def test_report_onto_its_findings_file_is_refused(findings: Path, fmt: str) -> None:
     """`report findings.json -f html -o findings.json` would turn the findings into HTML."""

@@ -125,6 +125,13 @@ def test_mentions_in_names_and_waivers_notify_nobody() -> None:
     assert "octocat" in text and "security-team" in text
 
 
+def test_issue_references_link_nothing() -> None:
+    """`#1` and `owner/repo#1` would link (and back-reference) issues from the comment."""
+    text = _markdown([_finding("//x/octo/repo#12", message="see #7 and a/b#3")], [])
+    assert not re.search(r"(?<!&)#[0-9]", text)  # &#8203; is the entity itself
+    assert "repo\\#&#8203;12" in text
+
+
 def test_a_crafted_waiver_status_injects_no_link() -> None:
     """A findings file's waiver `status` is shown escaped like every other field."""
     waiver = {"rule": "NET-001", "asset": "a", "status": "[click](https://evil.example/x)",

@@ -122,12 +122,17 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 def _refuse_inputs(outputs: list[tuple[str, str | Path | None]],
                    inputs: list[str | Path | None]) -> None:
     """Before reading anything: no output may be an input (see phiguard._util.outputs)."""
-    from phiguard._util.outputs import refuse_inputs, writable_target
+    from phiguard._util.outputs import refuse_inputs, refuse_inside, writable_target
 
+    refuse_inputs(outputs, inputs)
+    bundles = [path for label, path in outputs if label == "--bundle" and path is not None]
+    others = [(label, path) for label, path in outputs if label != "--bundle"]
+    for bundle in bundles:
+        # A file written into the bundle would be one its manifest does not list.
+        refuse_inside(others, Path(bundle), "--bundle")
     for label, path in outputs:
         if path is not None and str(path) != "-":
             writable_target(label, path, directory=label == "--bundle")
-    refuse_inputs(outputs, inputs)
 
 
 def _noting_scope(fn: Callable[[], int | None],
@@ -166,6 +171,9 @@ def _fail_unexpected(exc: BaseException, debug: bool) -> NoReturn:
     with --debug), never exit 1, which CI reads as failing findings."""
     import traceback
 
+    if isinstance(exc, BrokenPipeError):
+        _stdout_failed()
+        sys.exit(141)  # the reader went away (`| head`): quiet, as the shell's SIGPIPE is
     if isinstance(exc, OSError) and _stdout_failed():
         click.echo(f"phiguard: error: cannot write standard output: {exc.strerror or exc}",
                    err=True)

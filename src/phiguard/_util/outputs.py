@@ -17,7 +17,7 @@ from pathlib import Path
 
 from phiguard.errors import OutputError, UsageError
 
-__all__ = ["refuse_inputs", "writable_target"]
+__all__ = ["refuse_inputs", "refuse_inside", "writable_target"]
 
 Target = tuple[str, "str | Path | None"]
 
@@ -83,3 +83,12 @@ def refuse_inputs(outputs: Iterable[Target], inputs: Iterable[str | Path | None]
             if where == resolved or (same is not None and same == _identity(source)):
                 raise UsageError(f"{label} {raw}: is an input of this command ({source}); "
                                  "refusing to overwrite it: write the output elsewhere")
+
+
+def refuse_inside(outputs: Iterable[Target], directory: Path, label: str) -> None:
+    """Raise UsageError when an output lies inside `directory`, another output of the run."""
+    root = _resolved(directory)
+    for name, raw in outputs:
+        if not _is_stdout(raw) and _inside(_resolved(Path(str(raw))), root):
+            raise UsageError(f"{name} {raw}: is inside {label} {directory}, which holds only "
+                             "what its manifest lists: write it elsewhere")

@@ -46,9 +46,11 @@ def md_escape(value: Any, limit: int = 0) -> Markup:
         ch = m.group(1)
         return _ENTITIES.get(ch) or "\\" + ch
 
-    # A backslash does not stop GitHub's @mentions (they are found in the rendered text): a
-    # zero-width space after '@' does, so `@team` in an asset name notifies nobody.
-    return Markup(_MD_SPECIAL.sub(sub, text).replace("@", "@&#8203;"))
+    # A backslash does not stop GitHub's @mentions and #123 / owner/repo#123 references (they
+    # are found in the rendered text): a zero-width space after '@' and '#' does, so an asset
+    # name notifies nobody and links no issue.
+    escaped = _MD_SPECIAL.sub(sub, text).replace("\\#", "\\#&#8203;")
+    return Markup(escaped.replace("@", "@&#8203;"))
 
 
 def _render(env_template: Any, context: dict[str, Any]) -> str:
