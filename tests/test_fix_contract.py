@@ -202,3 +202,32 @@ def test_conditional_bucket_policy_is_read_and_written_as_version_3(emu: Emulato
     policy = emu.cloud.bucket_iam["phi-bkt"]
     assert [b.get("condition") for b in policy["bindings"]] == [None, CONDITION]
     assert "allUsers" not in json.dumps(policy)
+
+
+def test_emulator_refuses_the_old_requests_as_google_does(emu: Emulator) -> None:
+    """The requests the fix module used to send are refused: a conditional bucket policy read
+    without version 3 or written as version 1, ENCRYPTED_ONLY alone on SQL Server, and a
+    firewall body naming a fingerprint."""
+    from phiguard.collect.clients import Clients
+    from phiguard.fix.api import ApiError, FixApi
+
+    with FixApi(Clients(emu.base)) as api:
+        def status(call: str, params: dict[str, Any], body: Any = None) -> int:
+            try:
+                api.call(call, params, body)
+            except ApiError as exc:
+                return exc.status
+            return 200
+
+        assert status("storage.buckets.getIamPolicy", {"bucket": "phi-bkt"}) == 400
+        policy = api.call("storage.buckets.getIamPolicy",
+                          {"bucket": "phi-bkt", "optionsRequestedPolicyVersion": 3})
+        assert status("storage.buckets.setIamPolicy", {"bucket": "phi-bkt"},
+                      {**policy, "version": 1}) == 400
+        settings = {"settingsVersion": "1", "ipConfiguration": {"sslMode": "ENCRYPTED_ONLY"}}
+        assert status("sqladmin.instances.patch", {"project": "p1", "instance": "mssql"},
+                      {"settings": settings}) == 400
+        assert status("compute.firewalls.patch", {"project": "p1", "firewall": "open-ssh"},
+                      {"disabled": True, "fingerprint": "x"}) == 400
+    assert emu.cloud.bucket_iam["phi-bkt"]["bindings"][0]["members"][0] == "allUsers"
+    assert emu.cloud.firewalls[("p1", "open-ssh")]["disabled"] is False
