@@ -135,7 +135,9 @@ def show_command(plan_file: Path, public_key: Path | None, debug: bool) -> None:
         click.echo(f"plan {plan['digest']} from {plan.get('findings')} ({plan.get('created')}); "
                    f"{plan['signed']}")
         click.echo("apply re-reads each resource, rebuilds each request from the action "
-                   "registry and refuses the plan if it differs from what is shown here")
+                   "registry and refuses the plan if it differs from what is shown here; where "
+                   "an earlier change of this plan wrote the same resource first, the request "
+                   "carries the guard that write left (and an IAM policy the bindings it left)")
         return 0
 
     _run(run, debug)
