@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -241,6 +242,8 @@ class _Scratch:
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
         self._lock.close()
+        with suppress(OSError):  # the root goes too when no other run is using it
+            self.path.parent.rmdir()
 
 
 def _scratch_dir(store: Path) -> _Scratch:
