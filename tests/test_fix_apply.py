@@ -271,3 +271,22 @@ def test_terraform_snippets(emu: Emulator, findings: Path) -> None:
     assert 'ssl_mode = "ENCRYPTED_ONLY"' in result.output
     assert "# no Terraform change: the SSL mode is fixed at creation" in result.output
     assert emu.cloud.writes == []
+
+
+def test_two_changes_to_one_policy_keep_each_other(emu: Emulator, tmp_path: Path) -> None:
+    """Two accounts' basic roles removed from one project policy: the second write follows the
+    etag the first left and is rebuilt from the policy as the first left it, so it does not
+    put the first account's role back."""
+    other = "job@p1.iam.gserviceaccount.com"
+    emu.cloud.project_iam["p1"]["bindings"][0]["members"].append(f"serviceAccount:{other}")
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps({"schema": "phiguard.findings/v1", "run": {}, "summary": {},
+                                "waivers": [], "results": [
+                                    _finding("IAM-001", ACCOUNT),
+                                    _finding("IAM-001", ACCOUNT.replace(SA, other))]}))
+    plan = make_plan(emu, path, tmp_path)
+    result = cli(emu, "fix", "apply", str(plan), "--journal", str(tmp_path / "j"), "--yes")
+    assert result.exit_code == 0, result.output
+    members = [m for b in emu.cloud.project_iam["p1"]["bindings"] if b["role"] in
+               ("roles/owner", "roles/editor") for m in b["members"]]
+    assert members == ["user:alice@x.org"]
