@@ -125,3 +125,23 @@ def test_engine_findings_carry_redacted_evidence(snapshot: Path, config: Path) -
     findings = list(Scan([snapshot], pack, load_config(config)).findings())
     assert any(f.rule_id == "MFA-006" for f in findings)
     assert SECRET not in repr([f.evidence for f in findings])
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "sarif"])
+def test_plan_gate_redacts_a_secret_in_planned_metadata(tmp_path: Path, fmt: str) -> None:
+    """`phiguard plan`: an instance's planned metadata `db-password` is judged (MFA-006 reads
+    the metadata) but never printed, in any format."""
+    import orjson
+
+    from _plans import change, plan_doc
+
+    instance = {"name": "db-1", "project": "phi-prod", "zone": "us-central1-a",
+                "machine_type": "e2-small",
+                "metadata": {"db-password": SECRET, "enable-oslogin": "FALSE"},
+                "network_interface": [{"network": "default"}]}
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(orjson.dumps(plan_doc([change("google_compute_instance", "db", instance)])))
+    result = CliRunner().invoke(main, ["plan", str(plan), "-f", fmt], catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    assert "db-1" in result.output or "google_compute_instance.db" in result.output
+    assert SECRET not in result.output
