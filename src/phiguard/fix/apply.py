@@ -311,7 +311,7 @@ def _decide(api: FixApi, entry: dict[str, Any], action: Action, resumed: _Resume
                              f"changed since the plan: {exc}")
         if derived != target:
             raise PlanRefused(f"{where}, action {action.id}: the plan's target {target} is not "
-                              f"what {action.id} derives now ({derived}): nothing was sent")
+                              f"what {action.id} derives now ({derived}): this change was not sent")
     current = _read(api, entry, action, "re-reading before the write")
     seen = action.kind.token(current)
     after = action.change(current, target)
@@ -324,7 +324,7 @@ def _decide(api: FixApi, entry: dict[str, Any], action: Action, resumed: _Resume
                 or project_before(current, after) != entry["before"]):
             raise PlanRefused(f"{where}, action {action.id}: the plan's change is not what "
                               f"{action.id} computes for the resource as it is (and as the plan "
-                              f"saw it): the plan was edited; nothing was sent: plan again")
+                              f"saw it): the plan was edited; this change was not sent: plan again")
     elif not resumed.follows(_resource_key(entry["read"]), planned, seen):
         return _Decision(target, current, seen, None,
                          f"changed since the plan ({action.kind.precondition.split(',')[0]} "
