@@ -380,7 +380,8 @@ def test_operators_never_raise_on_strange_strings(text: str) -> None:
 def test_registry_is_not_empty_and_names_match() -> None:
     """Every operator is registered under its own name, including each one docs/rules.md lists."""
     documented = {"exists", "empty", "protocol_in", "equals", "not_equals", "iequals", "in",
-                  "not_in", "matches", "not_matches", "contains", "not_contains", "starts_with", "ends_with", "gt",
+                  "not_in", "matches", "not_matches", "contains", "not_contains", "starts_with",
+                  "ends_with", "gt",
                   "gte", "lt", "lte", "count_gte", "count_lte", "distinct_gte", "version_gte",
                   "version_lt", "duration_gt_days", "duration_lte_days", "older_than_days",
                   "cidr_internet", "cidr_overlaps", "cidr_prefix_lt", "ports_include",
