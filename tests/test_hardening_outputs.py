@@ -358,3 +358,34 @@ def test_an_unexpected_exception_in_a_subprocess_is_exit_2(tmp_path: Path) -> No
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "internal error: ValueError: injected" in proc.stderr
+
+
+def test_a_full_disk_for_a_regular_file_names_the_output(snapshot: Path, config: Path,
+                                                         tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC while writing the temporary file of a regular --output: one line naming the
+    output, exit 2, and neither the temporary file nor a partial output is left."""
+    import errno
+    import io
+
+    real_fdopen = os.fdopen
+
+    class Full(io.TextIOWrapper):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self) -> None:  # close() flushes too, and fails again
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+        raw = real_fdopen(fd, "wb")
+        return Full(raw, encoding="utf-8")
+
+    monkeypatch.setattr("phiguard.cli.os.fdopen", fdopen)
+    out = tmp_path / "out" / "report.html"
+    out.parent.mkdir()
+    result = CliRunner().invoke(main, ["scan", str(snapshot), "-c", str(config), "-f", "html",
+                                       "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert f"--output {out}: cannot write: No space left on device" in result.output
+    assert list(out.parent.iterdir()) == []

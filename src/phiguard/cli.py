@@ -102,7 +102,8 @@ def _output(path: str | None) -> Iterator[IO[str]]:
     os.umask(umask)
     try:
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it owner-only; a report is meant to be read
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh = os.fdopen(fd, "w", encoding="utf-8")
+        try:
             writer = _Writer(fh, label)
             yield cast(IO[str], writer)
             writer.flush()
@@ -110,6 +111,11 @@ def _output(path: str | None) -> Iterator[IO[str]]:
                 os.fsync(fh.fileno())
             except OSError as exc:
                 raise writer._failed(exc) from None
+        finally:
+            # Closed here, not by `with`: a close that fails again (the same full disk) must
+            # not replace the error that names the output.
+            with suppress(OSError):
+                fh.close()
         try:
             os.replace(tmp, target)
         except OSError as exc:
