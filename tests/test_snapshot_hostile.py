@@ -518,3 +518,20 @@ def test_pretty_printed_records_one_after_another_are_read(tmp_path: Path) -> No
     with pytest.raises(SnapshotError, match="expected a JSON object") as err:
         _records(path)
     assert err.value.line == len(json.dumps(PROJECT, indent=4).splitlines()) + 1
+
+
+def test_gzip_members_padding_and_trailing_garbage(tmp_path: Path) -> None:
+    """Concatenated gzip members are one stream (each member CRC-checked), zero padding after
+    the last is allowed, and anything else after it is an error naming the file."""
+    path = tmp_path / "a.ndjson.gz"
+    path.write_bytes(gzip.compress(_line(PROJECT)) + gzip.compress(_line(BUCKET)) + b"\0" * 9)
+    assert _records(path) == 2
+    path.write_bytes(gzip.compress(_line(PROJECT)) + b"trailing")
+    with pytest.raises(SnapshotError, match="unreadable compressed data") as err:
+        _records(path)
+    assert err.value.file == str(path)
+    body = bytearray(gzip.compress(_line(PROJECT)))
+    body[-6] ^= 0xFF  # the CRC
+    path.write_bytes(bytes(body))
+    with pytest.raises(SnapshotError, match="unreadable compressed data"):
+        _records(path)

@@ -19,18 +19,19 @@ real Cloud Asset exports compress about 10 to 1).
 
 from __future__ import annotations
 
-import gzip
+import io
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from phiguard.errors import SnapshotError, UsageError
 
-__all__ = ["BoundedGzip", "Limits", "is_data_name", "is_shard_name", "limits", "open_binary",
-           "walk"]
+__all__ = ["GzipStream", "Limits", "is_compressed", "is_data_name", "is_shard_name", "limits",
+           "open_binary", "walk"]
 
 DATA_SUFFIXES = (".json", ".ndjson", ".jsonl")
 DEFAULT_MAX_UNCOMPRESSED = 32 << 30
@@ -74,21 +75,59 @@ def _human(n: int) -> str:
     return f"{n} bytes"
 
 
-class BoundedGzip(gzip.GzipFile):
-    """A gzip reader that stops with a SnapshotError past the size or ratio bound."""
+class GzipStream(io.RawIOBase):
+    """Gzip decompression (any number of members, each CRC-checked by zlib) that stops with a
+    SnapshotError past the size or ratio bound. Wrapped in a BufferedReader, lines and peeks
+    are the C reader's, so the bound costs nothing per line."""
 
     def __init__(self, path: Path, bounds: Limits) -> None:
-        self._raw = path.open("rb")
-        super().__init__(fileobj=self._raw, mode="rb")
+        super().__init__()
+        self._fh = path.open("rb")
         self._path = str(path)
         self._bounds = bounds
+        self._z = zlib.decompressobj(31)
+        self._tail = b""  # compressed bytes read but not yet decompressed
+        self._fresh = True  # between members: the end of the file here is a clean end
         self._out = 0
         self._check_at = min(_CHECK_EVERY, bounds.max_bytes or _CHECK_EVERY)
 
-    def _count(self, n: int) -> None:
-        self._out += n
-        if self._out >= self._check_at:
-            self._check()
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        try:
+            self._fh.close()
+        finally:
+            super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        size = len(buffer)
+        while True:
+            if not self._tail:
+                self._tail = self._fh.read(1 << 16)
+                if not self._tail:
+                    if self._fresh:
+                        return 0
+                    raise EOFError("compressed file ended before the end-of-stream marker "
+                                   "was reached")
+            if self._fresh:
+                if not self._tail.strip(b"\x00"):  # zero padding after the last member
+                    self._tail = b""
+                    continue
+                self._fresh = False
+            data = self._z.decompress(self._tail, size)
+            if self._z.eof:
+                self._tail = self._z.unused_data
+                self._z = zlib.decompressobj(31)
+                self._fresh = True
+            else:
+                self._tail = self._z.unconsumed_tail
+            if data:
+                buffer[:len(data)] = data
+                self._out += len(data)
+                if self._out >= self._check_at:
+                    self._check()
+                return len(data)
 
     def _check(self) -> None:
         bounds, out = self._bounds, self._out
@@ -96,7 +135,7 @@ class BoundedGzip(gzip.GzipFile):
             raise SnapshotError(
                 f"gzip data expands past {_human(bounds.max_bytes)}, the limit for one file "
                 "(set PHIGUARD_MAX_UNCOMPRESSED, e.g. 64G, to allow more)", file=self._path)
-        raw = self._raw.tell()  # compressed bytes consumed so far
+        raw = self._fh.tell() - len(self._tail)  # compressed bytes consumed so far
         if bounds.max_ratio and out >= bounds.ratio_from and out > bounds.max_ratio * max(raw, 1):
             raise SnapshotError(
                 f"gzip data expands more than {bounds.max_ratio} times ({_human(raw)} to "
@@ -105,32 +144,6 @@ class BoundedGzip(gzip.GzipFile):
         self._check_at = out + _CHECK_EVERY
         if bounds.max_bytes:
             self._check_at = min(self._check_at, bounds.max_bytes + 1)
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._raw.close()
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:  # whole file: in bounded steps, so the bound can stop it
-            parts = []
-            while chunk := self.read(_CHECK_EVERY):
-                parts.append(chunk)
-            return b"".join(parts)
-        data = super().read(size)
-        self._count(len(data))
-        return data
-
-    def read1(self, size: int = -1) -> bytes:
-        data = super().read1(size if size >= 0 else _CHECK_EVERY)
-        self._count(len(data))
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        data = super().readline(size)
-        self._count(len(data))
-        return data
 
 
 def open_binary(path: Path) -> BinaryIO:
@@ -143,8 +156,13 @@ def open_binary(path: Path) -> BinaryIO:
         raise SnapshotError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     if magic == b"\x1f\x8b":
         fh.close()
-        return BoundedGzip(path, limits())  # type: ignore[return-value]
+        return io.BufferedReader(GzipStream(path, limits()), 1 << 16)
     return fh
+
+
+def is_compressed(fh: BinaryIO) -> bool:
+    """Whether a file from `open_binary` is decompressed (so not seekable by byte offset)."""
+    return isinstance(getattr(fh, "raw", None), GzipStream)
 
 
 def is_data_name(name: str) -> bool:

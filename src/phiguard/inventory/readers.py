@@ -11,7 +11,6 @@ the start of every file.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import zlib
@@ -24,7 +23,7 @@ import orjson
 
 from phiguard._util.hashing import sha256_file
 from phiguard.errors import SnapshotError
-from phiguard.inventory._files import is_data_name, open_binary, walk
+from phiguard.inventory._files import is_compressed, is_data_name, open_binary, walk
 from phiguard.inventory.asset import USER_TYPE, Asset, Source
 
 __all__ = [
@@ -213,7 +212,7 @@ def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int 
     """NDJSON records from byte `offset` (which is line `line_no + 1`) up to byte `end`."""
     file = str(path)
     with _open(path) as fh:
-        plain = not isinstance(fh, gzip.GzipFile)
+        plain = not is_compressed(fh)
         if offset:
             fh.seek(offset)
         pos = offset
@@ -457,7 +456,7 @@ def _looks_like_ndjson(path: Path) -> bool:
 def is_plain_ndjson(path: Path) -> bool:
     """An uncompressed NDJSON file: one that can be read from any line's byte offset."""
     with _open(path) as fh:
-        if isinstance(fh, gzip.GzipFile):
+        if is_compressed(fh):
             return False
     return _first_char(path) == b"{" and _looks_like_ndjson(path)
 
