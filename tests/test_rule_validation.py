@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +356,25 @@ def test_a_parameter_type_that_is_not_a_name_is_a_rule_error(tmp_path: Path, kin
     """`type: []` once raised TypeError (found by the property tests): it is a RuleError."""
     err = error(tmp_path, GOOD.replace("ports: {type: list,", f"ports: {{type: {kind},"))
     assert "needs a type" in err.message and err.line == 8
+
+
+def test_example_params_are_checked_like_config_overrides(tmp_path: Path) -> None:
+    """An example's parameter override is type-checked (list items are strings) and a regex
+    parameter must compile in RE2, as in phiguard.yaml: an error naming the example."""
+    text = GOOD.replace('ports: {type: list, default: ["22"]}',
+                        'ports: {type: list, default: ["22"]}\n  pat: {type: string, '
+                        'default: "^allow"}')
+    rule = load(tmp_path, text.replace("cidr_internet: false", "matches: {param: pat}"))
+    example: dict[str, Any] = {
+        "assets": [{"name": "//compute.googleapis.com/projects/p/global/firewalls/f",
+                    "asset_type": "compute.googleapis.com/Firewall",
+                    "resource": {"data": {}}, "ancestors": ["projects/1"]}]}
+    path = tmp_path / "TST-001" / "pass" / "a.json"
+    path.parent.mkdir()
+    for params, match in (({"ports": [22]}, "takes a list"),
+                          ({"pat": "(?<=x)y"}, "not a regular expression phiguard can run")):
+        example["params"] = params
+        path.write_text(json.dumps(example))
+        with pytest.raises(RuleError, match=re.escape(match)) as info:
+            check_examples(rule)
+        assert info.value.file == str(path)

@@ -21,7 +21,7 @@ from phiguard.inventory.readers import user_asset
 from phiguard.inventory.records import Record, merge_records, parse_record
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.engine import Engine
-from phiguard.policy.rule import Rule, RulePack, validate_param_value
+from phiguard.policy.rule import Rule, RulePack, param_problem, validate_param_value
 
 __all__ = ["DEFAULT_AT", "ExampleResult", "assets_from_records", "check_examples", "check_pack",
            "run_rule"]
@@ -88,6 +88,9 @@ def run_rule(rule: Rule, assets: list[Asset], *, config: dict[str, Any] | None =
         if not validate_param_value(spec, value):
             raise RuleError(f"parameter {name} of rule {rule.id} takes a {spec['type']}, "
                             f"got {value!r}", file=rule.path)
+        problem = param_problem(rule, name, value)  # e.g. a regex RE2 cannot run
+        if problem:
+            raise RuleError(problem, file=rule.path)
     has_users = any(a.asset_type == "admin.googleapis.com/User" for a in assets)
     engine = Engine([rule], params={rule.id: params or {}}, enable=[rule.id])
     # As in a scan: the Inventory holds joined assets cut down to the fields the rule reads,
