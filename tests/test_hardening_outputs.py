@@ -389,3 +389,32 @@ def test_a_full_disk_for_a_regular_file_names_the_output(snapshot: Path, config:
     assert result.exit_code == 2, result.output
     assert f"--output {out}: cannot write: No space left on device" in result.output
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_full_disk_while_writing_the_bundle_names_it(snapshot: Path, config: Path,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC while the bundle's report is written: exit 2 naming --bundle, nothing left."""
+    import errno
+    import io
+    import pathlib
+
+    real_open = pathlib.Path.open
+
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fake_open(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if self.name == "report.html" and self.parent.name.startswith(".ev.") and "w" in mode:
+            return Full()
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "open", fake_open)
+    bundle = tmp_path / "ev"
+    result = CliRunner().invoke(main, ["scan", str(snapshot), "-c", str(config),
+                                       "--bundle", str(bundle), "-f", "json",
+                                       "-o", str(tmp_path / "f.json")])
+    assert result.exit_code == 2, result.output
+    assert f"--bundle {bundle}: cannot write: No space left on device" in result.output
+    assert not bundle.exists() and not list(tmp_path.glob(".ev.*"))

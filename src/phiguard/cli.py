@@ -40,32 +40,6 @@ def _load_pack(rules: tuple[Path, ...]) -> RulePack:
     return load_pack(list(rules) or [_default_rules_dir()])
 
 
-class _Writer:
-    """A text file whose write errors (a full disk, /dev/full) name the output they failed."""
-
-    def __init__(self, fh: IO[str], label: str) -> None:
-        self._fh = fh
-        self._label = label
-
-    def _failed(self, exc: OSError) -> OutputError:
-        return OutputError(f"{self._label}: cannot write: {exc.strerror or exc}")
-
-    def write(self, text: str) -> int:
-        try:
-            return self._fh.write(text)
-        except OSError as exc:
-            raise self._failed(exc) from None
-
-    def flush(self) -> None:
-        try:
-            self._fh.flush()
-        except OSError as exc:
-            raise self._failed(exc) from None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._fh, name)
-
-
 @contextmanager
 def _output(path: str | None) -> Iterator[IO[str]]:
     """stdout, or a file written atomically: a failed run leaves no partial output."""
@@ -73,6 +47,7 @@ def _output(path: str | None) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     assert path is not None
+    from phiguard._util.outputs import OutputWriter as _Writer
     from phiguard._util.outputs import writable_target
 
     label = f"--output {path}"
@@ -110,7 +85,7 @@ def _output(path: str | None) -> Iterator[IO[str]]:
             try:
                 os.fsync(fh.fileno())
             except OSError as exc:
-                raise writer._failed(exc) from None
+                raise writer.failed(exc) from None
         finally:
             # Closed here, not by `with`: a close that fails again (the same full disk) must
             # not replace the error that names the output.

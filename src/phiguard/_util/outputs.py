@@ -12,14 +12,74 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any, cast
 
 from phiguard.errors import OutputError, UsageError
 
-__all__ = ["refuse_inputs", "refuse_inside", "writable_target"]
+__all__ = ["OutputWriter", "output_file", "put_bytes", "refuse_inputs", "refuse_inside",
+           "writable_target"]
 
 Target = tuple[str, "str | Path | None"]
+
+
+class OutputWriter:
+    """A text file whose write errors (a full disk, /dev/full) are an OutputError naming the
+    output, so they are told apart from errors reading an input."""
+
+    def __init__(self, fh: IO[str], label: str) -> None:
+        self._fh = fh
+        self._label = label
+
+    def failed(self, exc: OSError) -> OutputError:
+        return OutputError(f"{self._label}: cannot write: {exc.strerror or exc}")
+
+    def write(self, text: str) -> int:
+        try:
+            return self._fh.write(text)
+        except OSError as exc:
+            raise self.failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise self.failed(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
+@contextmanager
+def output_file(path: Path, label: str) -> Iterator[IO[str]]:
+    """A new text file at `path` whose open, write, flush and close errors are one
+    OutputError naming `label` (a close failing after another error does not replace it)."""
+    try:
+        fh = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot write {path.name}: {exc.strerror or exc}") from None
+    writer = OutputWriter(fh, label)
+    done = False
+    try:
+        yield cast(IO[str], writer)
+        writer.flush()
+        done = True
+    finally:
+        try:
+            fh.close()
+        except OSError as exc:
+            if done:
+                raise writer.failed(exc) from None
+
+
+def put_bytes(path: Path, data: bytes, label: str) -> None:
+    """Write `data` to `path`; an OSError is an OutputError naming `label`."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot write {path.name}: {exc.strerror or exc}") from None
 
 
 def _is_stdout(path: str | Path | None) -> bool:

@@ -29,7 +29,8 @@ from typing import Any
 import orjson
 
 from phiguard._util.hashing import sha256_file
-from phiguard.errors import InputError, UsageError
+from phiguard._util.outputs import output_file, put_bytes
+from phiguard.errors import InputError, OutputError, UsageError
 from phiguard.findings import Finding
 from phiguard.policy.rule import RulePack
 from phiguard.report.html_report import render_html
@@ -100,16 +101,21 @@ def write_bundle(target: Path, run: Mapping[str, Any], findings: Iterable[Findin
         raise UsageError(f"--bundle {target}: directory {parent} does not exist")
     key = load_private_key(sign_key) if sign_key else None
     created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a bundle is meant to be read
+    label = f"--bundle {target}"
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot create a directory in {parent}: "
+                          f"{exc.strerror or exc}") from None
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a bundle is meant to be read
         kept: list[Finding] = []
-        with (tmp / "findings.json").open("w", encoding="utf-8") as out:
+        with output_file(tmp / "findings.json", label) as out:
             write_findings(out, dict(run), _keep(findings, kept), Tally(keep=0),
                            lambda: [dict(w) for w in waivers()])
-        with (tmp / "report.html").open("w", encoding="utf-8") as out:
+        with output_file(tmp / "report.html", label) as out:
             render_html(out, kept, run, pack, list(waivers()), generated_at=created, trend=trend)
-        (tmp / "config.json").write_bytes(_dump(run.get("config") or {}))
+        put_bytes(tmp / "config.json", _dump(run.get("config") or {}), label)
         inputs = [dict(i) for i in run.get("inputs") or []]
         if config_file is not None:
             inputs.append({"path": str(config_file), "sha256": sha256_file(config_file),
@@ -132,15 +138,18 @@ def write_bundle(target: Path, run: Mapping[str, Any], findings: Iterable[Findin
             manifest["signature"] = {"algorithm": "Ed25519", "file": SIGNATURE,
                                      "public_key": _public_b64(key.public_key())}
         body = _dump(manifest)
-        (tmp / MANIFEST).write_bytes(body)
+        put_bytes(tmp / MANIFEST, body, label)
         if key is not None:
-            (tmp / SIGNATURE).write_text(base64.b64encode(key.sign(body)).decode() + "\n")
-        for path in tmp.iterdir():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-        if target.exists():
-            target.rmdir()  # empty, checked above
-        os.replace(tmp, target)
+            put_bytes(tmp / SIGNATURE, base64.b64encode(key.sign(body)) + b"\n", label)
+        try:
+            for path in tmp.iterdir():
+                with path.open("rb") as fh:
+                    os.fsync(fh.fileno())
+            if target.exists():
+                target.rmdir()  # empty, checked above
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputError(f"{label}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
