@@ -239,9 +239,18 @@ def apply_plan(api: FixApi, plan: dict[str, Any], *, journal: Path | None, yes: 
                 _decide(api, entry, action, resumed)
     fh = None
     if yes and journal is not None:
+        created = not journal.exists()
         try:
             fh = journal.open("a", encoding="utf-8")
+            if created:  # the new file's name must survive a crash as well as its records
+                directory = os.open(journal.parent, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
         except OSError as exc:
+            if fh is not None:
+                fh.close()
             raise FixError(f"cannot open the journal {journal}: {exc.strerror or exc}: "
                            "nothing was sent") from None
     try:
