@@ -151,3 +151,18 @@ def test_store_errors_name_the_file(tmp_path: Path) -> None:
     path.write_bytes(b"SQLite format 3\0" + b"\xff" * 200)
     with pytest.raises(StoreError, match=r"x\.db"):
         Store(path)
+
+
+def test_a_failed_record_is_a_store_error_and_records_nothing(tmp_path: Path) -> None:
+    """The disk filling up (SQLite: database or disk is full) while a run is recorded: a
+    StoreError naming the store, and no half-recorded run."""
+    path = _make_store(tmp_path / "h.db", runs=1)
+    with Store(path) as store:
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count = {pages}")  # no room for another page
+        many = [_f("NET-001", f"//a/{i}") for i in range(5000)]
+        with pytest.raises(StoreError, match=r"h\.db"):
+            store.record({"config": {}, "tool_version": "1", "rule_pack_digest": "x"}, many,
+                         scope="organizations/1")
+    with Store(path) as store:
+        assert len(store.runs()) == 1

@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,8 +248,11 @@ class Store:
             self.db.execute("UPDATE runs SET counts = ? WHERE id = ?",
                             (json.dumps(dict(sorted(counts.items()))), run_id))
             self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):  # a full disk can fail the rollback too
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise store_error(self.path, exc) from None
             raise
         return run_id
 
