@@ -277,3 +277,25 @@ def test_duplicate_key_in_plan_is_refused(emu: Emulator, findings: Path, tmp_pat
     text = path.read_text().replace('"disabled": true', '"disabled": true, "disabled": false', 1)
     path.write_text(text)
     assert "duplicate key" in one_line_exit_2(cli(emu, "fix", "show", str(path)))
+
+
+def test_bad_sign_key_is_refused_before_any_call(emu: Emulator, findings: Path,
+                                                 tmp_path: Path) -> None:
+    """fix plan --sign-key with a key that is not an Ed25519 PEM private key: exit 2 in one
+    line, before the API is read and without writing a plan."""
+    key = tmp_path / "key.pem"
+    key.write_text("not a key\n")
+    out = tmp_path / "p.json"
+    line = one_line_exit_2(cli(emu, "fix", "plan", str(findings), "-o", str(out),
+                               "--sign-key", str(key)))
+    assert str(key) in line and emu.requests == [] and not out.exists()
+
+
+def test_show_with_a_foreign_public_key_is_refused(emu: Emulator, findings: Path,
+                                                   tmp_path: Path) -> None:
+    """fix show --public-key refuses a plan signed by another key, as apply does."""
+    ours, _ = _keypair(tmp_path, "ours")
+    _, theirs_pub = _keypair(tmp_path, "theirs")
+    path = make_plan(emu, findings, tmp_path, "--rule", "NET-001", "--sign-key", str(ours))
+    assert "another key" in one_line_exit_2(cli(emu, "fix", "show", str(path), "--public-key",
+                                                str(theirs_pub)))
