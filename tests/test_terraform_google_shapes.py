@@ -311,3 +311,14 @@ def test_provider_project_is_the_default_project() -> None:
         "references": ["var.project"]}
     (asset,) = build_world(parse_plan(orjson.dumps(doc), "p.json"), "after").assets.values()
     assert asset.parent == "//cloudresourcemanager.googleapis.com/projects/(unknown project)"
+
+
+def test_owner_grant_on_a_project_the_plan_only_touches_fails(tmp_path: Path) -> None:
+    """The project is neither planned nor in a snapshot (the rest of its policy is unknown):
+    the known owner grant to a person still decides IAM-007, and a consumer account MFA-004."""
+    owner = change("google_project_iam_member", "owner", {
+        "project": P, "role": "roles/owner", "member": "user:alice@gmail.com",
+        "condition": []}, unknown={"etag": True, "id": True})
+    _, doc = _run(tmp_path, [owner])
+    assert _outcomes(doc, "IAM-007") == ["FAIL"]
+    assert _outcomes(doc, "MFA-004") == ["FAIL"]
