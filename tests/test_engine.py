@@ -791,7 +791,8 @@ def test_find_by_equality_matches_a_full_scan(tmp_path: Path) -> None:
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "orgs" / "demo-health"
 
 
-def _scan_outcomes(snapshot: Path, config: Path | None = None) -> dict[str, list[Any]]:
+def _scan_outcomes(snapshot: Path, config: Path | None = None,
+                   stderr: list[str] | None = None) -> dict[str, list[Any]]:
     """`phiguard scan -f json` of a directory: {rule id: [(asset, outcome, message), ...]}."""
     import json
 
@@ -804,6 +805,9 @@ def _scan_outcomes(snapshot: Path, config: Path | None = None) -> dict[str, list
         args += ["-c", str(config)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    if stderr is not None:
+        stderr.append(result.stderr)
+        stderr.append(json.dumps(json.loads(result.stdout)["run"].get("content_missing")))
     out: dict[str, list[Any]] = {}
     for item in json.loads(result.stdout)["results"]:
         out.setdefault(item["rule_id"], []).append(
@@ -824,7 +828,10 @@ def test_a_resource_only_export_leaves_iam_rules_unknown(tmp_path: Path) -> None
     IAM policies (directly or through effective IAM) are UNKNOWN on every project, saying that
     the snapshot has no IAM policies; none PASSes for want of bindings."""
     snap = _copy(tmp_path, "resources.ndjson", "directory-users.json")
-    found = _scan_outcomes(snap, DEMO / "phiguard.yaml")
+    said: list[str] = []
+    found = _scan_outcomes(snap, DEMO / "phiguard.yaml", said)
+    # Said up front too, on stderr and in the run block: the snapshot lacks IAM content.
+    assert all("holds no IAM_POLICY content" in text for text in said), said
     for rule_id in ("IAM-004", "IAM-007", "JIT-001"):
         outcomes = found[rule_id]
         assert outcomes, rule_id

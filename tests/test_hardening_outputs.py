@@ -317,7 +317,9 @@ def test_an_unexpected_exception_is_exit_2_with_one_line(snapshot: Path, config:
     result = CliRunner().invoke(main, ["scan", str(snapshot), "-c", str(config)])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("phiguard:")]
+    # Notes and warnings about the input may come first; the error is one line.
+    lines = [line for line in result.output.splitlines() if line.startswith("phiguard: error:")]
+    assert len(lines) == 1, result.output
     assert lines[0].startswith("phiguard: error: internal error: RuntimeError: injected failure")
     assert "--debug" in lines[0]
 

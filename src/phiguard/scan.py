@@ -137,6 +137,8 @@ class Scan:
         self.notes = [f"skipped {path}: {why}" for path, why in self.files.skipped]
         self.scope_warnings = self.loaded.inventory.scope.warnings()
         self.notes += [f"warning: {w}" for w in self.scope_warnings]
+        self.content_missing = self.loaded.inventory.coverage.missing()
+        self.notes += [f"warning: {w}" for w in self.content_missing]
         now = at or self.loaded.read_time
         if now is None:
             # Google's Terraform converter output and older export dumps carry no time at all:
@@ -166,6 +168,7 @@ class Scan:
             "records": self.loaded.records,
             "config": self.config.to_json(),
             **({"scope_warnings": self.scope_warnings} if self.scope_warnings else {}),
+            **({"content_missing": self.content_missing} if self.content_missing else {}),
             # A collected snapshot's failed sources (see phiguard.collect), shown as gaps.
             **({"coverage_gaps": gaps} if (gaps := (self.files.manifest or {})
                                            .get("coverage_gaps")) else {}),

@@ -64,6 +64,15 @@ class Coverage:
                                 "(a coverage gap in the snapshot's manifest)")
         return None
 
+    def missing(self) -> list[str]:
+        """What the snapshot lacks, in sentences for the user (IAM and org policies, gaps)."""
+        out = [f"the snapshot holds no {kind} content: rules that read {_WHAT[kind]} are "
+               "UNKNOWN" for kind in (IAM_POLICY, ORG_POLICY) if kind not in self.held]
+        for kind, parents in sorted(self.gaps.items()):
+            out.append(f"{kind} content was not collected under {', '.join(sorted(parents))}: "
+                       f"rules that read {_WHAT[kind]} are UNKNOWN below it")
+        return out
+
     @property
     def resource_absent(self) -> UnknownValue:
         return self._resource_absent
