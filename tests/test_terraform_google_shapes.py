@@ -33,7 +33,7 @@ def _run(tmp_path: Path, changes: list[dict[str, Any]], *args: str,
     path.write_bytes(orjson.dumps(plan_doc(changes, config)))
     result = CliRunner().invoke(main, ["plan", str(path), "-c", str(CONFIG), "--at", AT,
                                        "-f", "json", *args], catch_exceptions=False)
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def _outcomes(doc: dict[str, Any], rule: str) -> list[str]:
@@ -322,3 +322,16 @@ def test_owner_grant_on_a_project_the_plan_only_touches_fails(tmp_path: Path) ->
     _, doc = _run(tmp_path, [owner])
     assert _outcomes(doc, "IAM-007") == ["FAIL"]
     assert _outcomes(doc, "MFA-004") == ["FAIL"]
+
+
+def test_planned_account_without_its_unique_id_is_the_snapshots_account() -> None:
+    """An existing account whose plan lacks `unique_id` (older providers) is still the one
+    account the snapshot names by unique id: matched by email, not added twice."""
+    after = {"account_id": "etl", "project": P, "email": f"etl@{P}.iam.gserviceaccount.com",
+             "display_name": "ETL"}
+    plan = make_plan([change("google_service_account", "etl", after, actions=("update",),
+                             before=dict(after, display_name="etl"))])
+    world = build_world(plan, "after", {SNAP_SA.name: SNAP_SA})
+    accounts = [a for a in world.assets.values() if a.asset_type == SA_TYPE]
+    assert [(a.name, a.data["displayName"]) for a in accounts] == [(SNAP_SA.name, "ETL")]
+    assert world.name_of["google_service_account.etl"] == SNAP_SA.name

@@ -527,9 +527,9 @@ def test_plan_findings_agree_with_a_scan_of_googles_cai(tmp_path: Path) -> None:
             (pair, planned.output[-400:], scanned.output[-400:])
         back = {ours: theirs for (p, theirs), ours in NAMES.items() if p == pair}
         names = {_SAME.get(r["name"], r["name"]) for r in _expected(pair)}
-        mine = {k: v for k, v in _verdicts(json.loads(planned.output), back).items()
+        mine = {k: v for k, v in _verdicts(json.loads(planned.stdout), back).items()
                 if k[1] in names}
-        theirs = {k: v for k, v in _verdicts(json.loads(scanned.output), {}).items()
+        theirs = {k: v for k, v in _verdicts(json.loads(scanned.stdout), {}).items()
                   if k[1] in names}
         for key in sorted(set(mine) | set(theirs)):
             total += 1

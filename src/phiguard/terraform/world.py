@@ -57,6 +57,10 @@ class World:
         found = self._accounts.get(email)
         return self.assets.get(found) if found else None
 
+    def forget_accounts(self) -> None:
+        """An account was added or renamed: index the emails again when next asked."""
+        self._accounts = None
+
 
 def _exists(change: ResourceChange, side: str) -> bool:
     if side == "before":
@@ -100,6 +104,11 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
         asset = ctx.asset_of(change)
         if asset is None:
             continue
+        if asset.asset_type == _SA and asset.name not in world.assets:
+            email = asset.data.get("email")  # one account, however each side names it
+            same = world.account(f"serviceAccounts/{email}") if isinstance(email, str) else None
+            if same is not None:
+                asset = replace(asset, name=same.name)
         prior = world.assets.get(asset.name)
         if prior is not None:
             asset = replace(asset, iam_policy=prior.iam_policy, org_policy=prior.org_policy,
@@ -108,6 +117,8 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
         elif change.is_create and side == "after" and asset.asset_type in _POLICY_HOLDERS:
             asset = replace(asset, iam_policy={"bindings": []})
         world.assets[asset.name] = asset
+        if asset.asset_type == _SA:
+            world.forget_accounts()
         world.name_of[change.address] = asset.name
         world.origin.setdefault(asset.name, []).append(change)
         if side == "after" and (change.is_create or change.is_update):
