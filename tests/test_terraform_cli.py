@@ -28,7 +28,7 @@ def _invoke(*args: str) -> Any:
 
 def _json(*args: str) -> tuple[int, dict[str, Any]]:
     result = _invoke(*args, "-c", str(CONFIG), "--at", AT, "-f", "json")
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def _bad(results: dict[str, Any]) -> list[str]:
