@@ -535,3 +535,141 @@ def test_gzip_members_padding_and_trailing_garbage(tmp_path: Path) -> None:
     path.write_bytes(bytes(body))
     with pytest.raises(SnapshotError, match="unreadable compressed data"):
         _records(path)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("coverage_gaps", "x"), ("coverage_gaps", [1]), ("coverage_gaps", {"a": 1}),
+    ("coverage_gaps", [None]), ("content_types", "RESOURCE"), ("content_types", [1]),
+    ("sources", {"file": "x"}), ("sources", [[]]), ("read_time", 5), ("read_time", "")])
+def test_mistyped_manifest_fields_are_named(tmp_path: Path, key: str, value: Any) -> None:
+    """A manifest field of the wrong JSON type is exit 2 naming the manifest and the field,
+    for every output format (the HTML report used to stop with an internal error)."""
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "a.ndjson").write_bytes(_line(PROJECT))
+    (snap / "manifest.json").write_text(json.dumps({"read_time": "2026-11-25T06:00:00Z",
+                                                    key: value}), encoding="utf-8")
+    for fmt in ("text", "html"):
+        result = _scan(str(snap), "-f", fmt, "-o", str(tmp_path / f"out.{fmt}"))
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"phiguard: error: {snap / 'manifest.json'}: "), (
+            result.stderr)
+        assert key in result.stderr
+
+
+# random mutations of the manifest and the directory users ---------------------------------
+
+MANIFEST = {"read_time": "2026-11-25T06:00:00Z", "content_types": ["RESOURCE", "IAM_POLICY"],
+            "sources": [{"file": "a.ndjson", "content_type": "RESOURCE", "records": 2}],
+            "coverage_gaps": []}
+DIRECTORY = {"kind": "admin#directory#users", "users": [
+    {"primaryEmail": "a@example.com", "isEnrolledIn2Sv": True, "isEnforcedIn2Sv": False,
+     "aliases": ["b@example.com"], "suspended": False},
+    {"primaryEmail": "c@example.com", "isEnrolledIn2Sv": False}]}
+SIDE_FIELDS = {
+    "manifest.json": ["read_time", "content_types", "sources", "coverage_gaps"],
+    "directory-users.json": ["users", "users.0.primaryEmail", "users.0.isEnrolledIn2Sv",
+                             "users.0.aliases", "users.0.suspended", "users.1.primaryEmail"],
+}
+SIDE_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.sampled_from(
+    ["", "x", "a@example.com", "C@EXAMPLE.COM", "2026-11-25T06:00:00Z", "2026-13-01T00:00:00Z"]),
+    st.just([]), st.just({}), st.just(["x"]), st.just([1]), st.just([{"a": 1}]))
+
+
+def _set(doc: Any, path: list[str], value: Any, delete: bool) -> Any:
+    if isinstance(doc, list):
+        index = int(path[0])
+        out_list = list(doc)
+        out_list[index] = _set(doc[index], path[1:], value, delete) if path[1:] else value
+        return out_list
+    out = dict(doc)
+    if len(path) == 1:
+        if delete:
+            out.pop(path[0], None)
+        else:
+            out[path[0]] = value
+    else:
+        out[path[0]] = _set(doc[path[0]], path[1:], value, delete)
+    return out
+
+
+@st.composite
+def side_mutation(draw: Any) -> tuple[str, bytes]:
+    name = draw(st.sampled_from(sorted(SIDE_FIELDS)))
+    doc = MANIFEST if name == "manifest.json" else DIRECTORY
+    body = json.dumps(doc, indent=1).encode()
+    how = draw(st.sampled_from(["truncate", "delete", "retype", "bom"]))
+    if how == "truncate":
+        return name, body[:draw(st.integers(0, len(body) - 1))]
+    if how == "bom":
+        return name, b"\xef\xbb\xbf" + body
+    path = draw(st.sampled_from(SIDE_FIELDS[name])).split(".")
+    changed = _set(doc, path, draw(SIDE_VALUES), how == "delete")
+    return name, json.dumps(changed).encode()
+
+
+def _side_valid(name: str, body: bytes) -> bool:
+    if name != "manifest.json" and not body.removeprefix(b"\xef\xbb\xbf").strip():
+        return True  # an empty *.json file is an empty shard: no users, MFA rules UNKNOWN
+    try:
+        doc = json.loads(body.decode("utf-8").removeprefix("\ufeff"),
+                         parse_constant=_no_constant)
+    except ValueError:
+        return False
+    if name == "manifest.json":
+        return isinstance(doc, dict) and _manifest_valid(doc)
+    pages = doc if isinstance(doc, list) else [doc]
+    emails: list[str] = []
+    for page in pages:
+        if not isinstance(page, dict) or not isinstance(page.get("users", []), list):
+            return False
+        for user in page.get("users", []):
+            if not _user_valid(user):
+                return False
+            emails.append(user["primaryEmail"].lower())
+    return len(emails) == len(set(emails))
+
+
+def _manifest_valid(doc: dict[str, Any]) -> bool:
+    when = doc.get("read_time")
+    if when is not None and not (isinstance(when, str) and when and _rfc3339(when)):
+        return False
+    for key, kind in (("content_types", str), ("sources", dict), ("coverage_gaps", dict)):
+        items = doc.get(key)
+        if items is not None and not (isinstance(items, list)
+                                      and all(isinstance(i, kind) for i in items)):
+            return False
+    return True
+
+
+def _user_valid(user: Any) -> bool:
+    if not isinstance(user, dict):
+        return False
+    email = user.get("primaryEmail")
+    if not isinstance(email, str) or "@" not in email:
+        return False
+    if any(k in user and not isinstance(user[k], bool)
+           for k in ("isEnrolledIn2Sv", "isEnforcedIn2Sv", "suspended")):
+        return False
+    return _strings(user.get("aliases", [])) and user.get("aliases", []) is not None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(case=side_mutation())
+def test_mutated_manifest_or_directory_users_never_crash_or_pass_when_invalid(
+        tmp_path_factory: pytest.TempPathFactory, case: tuple[str, bytes]) -> None:
+    """A truncated, retyped or pruned manifest.json or directory-users.json (or one with a
+    BOM) is exit 2 naming that file when it is invalid, and scans when it is valid."""
+    name, body = case
+    folder = tmp_path_factory.mktemp("side")
+    (folder / "a.ndjson").write_bytes(_valid_ndjson())
+    (folder / "manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")
+    (folder / "directory-users.json").write_text(json.dumps(DIRECTORY), encoding="utf-8")
+    (folder / name).write_bytes(body)
+    result = _scan(str(folder), "-f", "json", "--at", "2026-11-25T00:00:00Z")
+    if _side_valid(name, body):
+        assert result.exit_code in (0, 1), (name, body, result.stderr)
+    else:
+        assert result.exit_code == 2, (name, body, result.output)
+        assert result.stderr.startswith("phiguard: error: "), result.stderr

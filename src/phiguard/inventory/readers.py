@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from phiguard._util.hashing import sha256_file
+from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory._files import is_compressed, is_data_name, open_binary, walk
 from phiguard.inventory.asset import USER_TYPE, Asset, Source
@@ -119,8 +120,16 @@ def _load_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SnapshotError("a snapshot manifest must be a JSON object", file=str(path))
     read_time = value.get("read_time", value.get("readTime"))
-    if read_time is not None and not isinstance(read_time, str):
-        raise SnapshotError("manifest read_time must be an RFC 3339 string", file=str(path))
+    if read_time is not None and not (isinstance(read_time, str) and parse_time(read_time)):
+        raise SnapshotError(f"manifest read_time {read_time!r} is not an RFC 3339 time "
+                            "(2026-11-25T06:00:00Z)", file=str(path))
+    # What reports and the coverage check read from it: arrays of the right things, or absent.
+    for key, kind, what in (("coverage_gaps", dict, "objects"), ("sources", dict, "objects"),
+                            ("content_types", str, "strings")):
+        items = value.get(key)
+        if items is not None and not (isinstance(items, list)
+                                      and all(isinstance(i, kind) for i in items)):
+            raise SnapshotError(f"manifest {key} must be an array of {what}", file=str(path))
     return value
 
 
