@@ -411,8 +411,14 @@ def test_mutated_snapshots_never_crash_hang_or_pass_when_invalid(
         assert result.exit_code in (0, 1), (how, body, result.stderr)
     else:
         assert result.exit_code == 2, (how, body, result.output)
-        assert result.stderr.startswith("phiguard: error: "), result.stderr
-        assert "\n" not in result.stderr.rstrip("\n"), result.stderr
+        _one_error(result.stderr)
+
+
+def _one_error(stderr: str) -> None:
+    """Exactly one `phiguard: error:` line (notes may come before it), nothing else."""
+    lines = stderr.splitlines()
+    assert all(line.startswith("phiguard: ") for line in lines), stderr
+    assert [line for line in lines if line.startswith("phiguard: error: ")] == lines[-1:], stderr
 
 
 def _still_valid(folder: Path) -> bool:
@@ -552,8 +558,9 @@ def test_mistyped_manifest_fields_are_named(tmp_path: Path, key: str, value: Any
     for fmt in ("text", "html"):
         result = _scan(str(snap), "-f", fmt, "-o", str(tmp_path / f"out.{fmt}"))
         assert result.exit_code == 2, result.output
-        assert result.stderr.startswith(f"phiguard: error: {snap / 'manifest.json'}: "), (
-            result.stderr)
+        _one_error(result.stderr)
+        assert result.stderr.splitlines()[-1].startswith(
+            f"phiguard: error: {snap / 'manifest.json'}: "), result.stderr
         assert key in result.stderr
 
 
@@ -672,4 +679,4 @@ def test_mutated_manifest_or_directory_users_never_crash_or_pass_when_invalid(
         assert result.exit_code in (0, 1), (name, body, result.stderr)
     else:
         assert result.exit_code == 2, (name, body, result.output)
-        assert result.stderr.startswith("phiguard: error: "), result.stderr
+        _one_error(result.stderr)
