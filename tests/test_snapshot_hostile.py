@@ -386,7 +386,7 @@ def mutated(draw: Any) -> tuple[str, bytes]:
     return how, b"".join(_line(r) for r in records)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(case=mutated(), form=st.sampled_from(["ndjson", "gzip", "shard", "array"]))
 def test_mutated_snapshots_never_crash_hang_or_pass_when_invalid(
