@@ -41,8 +41,8 @@ def project_before(current: Any, after: Any) -> Any:
 
 def _refuse(where: str, entry: dict[str, Any], why: str) -> PlanRefused:
     return PlanRefused(f"{where} ({entry.get('id')}, action {entry.get('action')!r}): {why}: "
-                       "the plan was edited after `fix plan` wrote it; nothing was sent: "
-                       "plan again")
+                       "the plan was edited after `fix plan` wrote it (or written by another "
+                       "phiguard version); nothing was sent: plan again")
 
 
 def registry_target(action: Action, entry: dict[str, Any], where: str) -> dict[str, str]:
