@@ -9,7 +9,7 @@ import pytest
 
 from _plans import change, make_plan
 from conftest import RULES
-from phiguard.google import is_cai_asset_type
+from phiguard.google import is_cai_asset_type, validate_resource
 from phiguard.inventory.asset import UnknownValue
 from phiguard.policy.rule import load_pack
 from phiguard.terraform.convert import CONVERTERS, PARTS
@@ -241,10 +241,20 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
      f"//run.googleapis.com/projects/{P}/locations/us-east4/services/run",
      {"metadata": {"name": "run"}}),
     ("google_cloud_run_v2_service",
-     {"name": "run", "project": P, "location": "us-east4", "ingress": "INGRESS_TRAFFIC_ALL"},
+     {"name": "run", "project": P, "location": "us-east4", "ingress": "INGRESS_TRAFFIC_ALL",
+      "template": [{"service_account": "run@p.iam.gserviceaccount.com", "vpc_access": [
+          {"connector": "projects/p/locations/us-east4/connectors/c",
+           "egress": "ALL_TRAFFIC"}]}]},
      "run.googleapis.com/Service",
      f"//run.googleapis.com/projects/{P}/locations/us-east4/services/run",
-     {"ingress": "INGRESS_TRAFFIC_ALL"}),
+     # CAI shows a Cloud Run service in the v1 (Knative) form, whichever API created it
+     {"metadata": {"name": "run", "annotations": {"run.googleapis.com/ingress": "all"}},
+      "spec": {"template": {
+          "metadata": {"annotations": {
+              "run.googleapis.com/vpc-access-connector":
+                  "projects/p/locations/us-east4/connectors/c",
+              "run.googleapis.com/vpc-access-egress": "all-traffic"}},
+          "spec": {"serviceAccountName": "run@p.iam.gserviceaccount.com"}}}}),
     ("google_project", {"project_id": P, "name": "PHI prod", "number": "111",
                         "folder_id": "222"},
      "cloudresourcemanager.googleapis.com/Project",
@@ -281,6 +291,29 @@ def test_every_converted_type_has_a_case() -> None:
     load_tables()
     tested = {c[0] for c in CASES} | set(PART_CASES)
     assert set(CONVERTERS) | set(PARTS) <= tested, sorted((set(CONVERTERS) | set(PARTS)) - tested)
+
+
+def _known(value: Any) -> Any:
+    if isinstance(value, UnknownValue):
+        return None
+    if isinstance(value, dict):
+        return {k: _known(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_converted_data_has_only_fields_google_defines(
+        case: tuple[str, dict[str, Any], str, str, dict[str, Any]]) -> None:
+    """Every field a converter writes exists, with its type and enum values, in the discovery
+    schema of the asset type (phiguard.google): no invented field (a `config.name` on a
+    serviceusage Service, v2 fields on a Cloud Run service CAI shows in v1 form)."""
+    rtype, after, asset_type = case[0], case[1], case[2]
+    world = build_world(make_plan([change(rtype, "x", after)]), "after")
+    for asset in world.assets.values():
+        if asset.asset_type == asset_type:
+            assert validate_resource(asset_type, _known(asset.data)) == [], asset.data
 
 
 def test_every_converter_emits_a_real_cai_asset_type() -> None:

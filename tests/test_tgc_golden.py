@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from phiguard.cli import main
+from phiguard.google import schema_of, validate_resource
 from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
 from phiguard.inventory.records import parse_record
 from phiguard.policy.rule import FORMAT_FIELD, Rule, load_pack
@@ -380,6 +381,25 @@ def test_compared_fields_are_not_vacuous() -> None:
                      for p in paths.get(r["asset_type"], ())
                      if extract(view(parse_record(r, pair, i + 1).to_asset()), p))
     assert with_value >= 100, with_value
+
+
+def _known(value: Any) -> Any:
+    if isinstance(value, UnknownValue):
+        return None
+    if isinstance(value, dict):
+        return {k: _known(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_converted_assets_have_only_fields_google_defines(pair: str) -> None:
+    """Every asset phiguard makes of a golden plan validates against its type's discovery
+    schema: no field, type or enum value Google does not define."""
+    for asset in _world(pair).assets.values():
+        if schema_of(asset.asset_type) is not None:
+            assert validate_resource(asset.asset_type, _known(asset.data)) == [], asset.name
 
 
 # Google's converter output read as a snapshot ------------------------------------------------

@@ -551,6 +551,35 @@ def _key_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
         data["validAfterTime"] = applied
 
 
+RUN = "run.googleapis.com/"
+# Cloud Run v2 enums -> the v1 annotation values (cloud.google.com/run/docs reference)
+_INGRESS = {"INGRESS_TRAFFIC_ALL": "all", "INGRESS_TRAFFIC_INTERNAL_ONLY": "internal",
+            "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER": "internal-and-cloud-load-balancing"}
+_EGRESS = {"ALL_TRAFFIC": "all-traffic", "PRIVATE_RANGES_ONLY": "private-ranges-only"}
+
+
+def _run_v2_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    """The v2 attributes CAI shows as v1 annotations (their keys hold dots)."""
+    def annotate(node: dict[str, Any], key: str, value: Any) -> None:
+        if value is not None:
+            node.setdefault("annotations", {})[RUN + key] = value
+    ingress = tf_get(values, "ingress")
+    annotate(data.setdefault("metadata", {}), "ingress",
+             _INGRESS.get(ingress, ingress) if isinstance(ingress, str) else ingress)
+    template = data.setdefault("spec", {}).setdefault("template", {}).setdefault("metadata", {})
+    annotate(template, "vpc-access-connector", tf_get(values, "template.vpc_access.connector"))
+    egress = tf_get(values, "template.vpc_access.egress")
+    annotate(template, "vpc-access-egress",
+             _EGRESS.get(egress, egress) if isinstance(egress, str) else egress)
+    if not template:  # nothing to annotate: leave no empty objects behind
+        spec = data["spec"]
+        del spec["template"]["metadata"]
+        if not spec["template"]:
+            del spec["template"]
+        if not spec:
+            del data["spec"]
+
+
 def _service_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
     if ctx.change is not None:
         project = ctx.project_of(ctx.change, values)
@@ -708,10 +737,10 @@ register(
         tf_type="google_cloud_run_v2_service", asset_type="run.googleapis.com/Service",
         name="//run.googleapis.com/projects/{project}/locations/{location}/services/{name}",
         location="{location}",
-        fields=(Field("name", "name"), Field("ingress", "ingress"),
-                Field("template.service_account", "template.serviceAccount"),
-                Field("template.vpc_access.connector", "template.vpcAccess.connector"),
-                Field("template.vpc_access.egress", "template.vpcAccess.egress"))),
+        # CAI shows every Cloud Run service in the v1 (Knative) form, whichever API made it
+        fields=(Field("name", "metadata.name"),
+                Field("template.service_account", "spec.template.spec.serviceAccountName")),
+        build=_run_v2_build),
     Converter(
         tf_type="google_project", asset_type=PROJECT_TYPE,
         name=RM + "projects/{project_ref}", project_from=Field("project_id", ""),
