@@ -3,19 +3,22 @@ rules read, for every google_* type phiguard converts."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from _plans import change, make_plan
 from conftest import RULES
-from phiguard.google import is_cai_asset_type, validate_resource
+from phiguard.google import is_cai_asset_type, schema_of, validate_resource
 from phiguard.inventory.asset import UnknownValue
 from phiguard.policy.rule import load_pack
 from phiguard.terraform.convert import CONVERTERS, PARTS
+from phiguard.terraform.plan import load_plan
 from phiguard.terraform.world import build_world, load_tables
 
 P = "phi-prod"
+PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
 C = "//compute.googleapis.com/projects/phi-prod"
 URL = "https://www.googleapis.com/compute/v1/projects/phi-prod"
 
@@ -314,6 +317,15 @@ def test_converted_data_has_only_fields_google_defines(
     for asset in world.assets.values():
         if asset.asset_type == asset_type:
             assert validate_resource(asset_type, _known(asset.data)) == [], asset.data
+
+
+@pytest.mark.parametrize("plan", sorted(p.name for p in PLANS.glob("*.json")))
+def test_fixture_plans_convert_to_fields_google_defines(plan: str) -> None:
+    """The same contract on every asset of the fixture plans, both sides of the plan."""
+    for side in ("before", "after"):
+        for asset in build_world(load_plan(PLANS / plan), side).assets.values():
+            if schema_of(asset.asset_type) is not None:
+                assert validate_resource(asset.asset_type, _known(asset.data)) == [], asset.name
 
 
 def test_every_converter_emits_a_real_cai_asset_type() -> None:
