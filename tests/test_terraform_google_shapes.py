@@ -335,3 +335,11 @@ def test_planned_account_without_its_unique_id_is_the_snapshots_account() -> Non
     accounts = [a for a in world.assets.values() if a.asset_type == SA_TYPE]
     assert [(a.name, a.data["displayName"]) for a in accounts] == [(SNAP_SA.name, "ETL")]
     assert world.name_of["google_service_account.etl"] == SNAP_SA.name
+
+
+def test_an_empty_name_part_is_a_stand_in_not_an_empty_segment() -> None:
+    """`unique_id = ""` (or any empty name part) never makes a name with an empty segment."""
+    plan = make_plan([change("google_service_account", "etl", {
+        "account_id": "etl", "project": P, "unique_id": ""})])
+    (asset,) = build_world(plan, "after").assets.values()
+    assert asset.name.endswith("/serviceAccounts/(google_service_account.etl.unique_id)")

@@ -388,7 +388,7 @@ def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any)
     scope = ctx.scope(change, values)
     for key, f in conv.names.items():
         got = ctx.read(change, values, f)
-        if got is _ABSENT or is_unknown(got) or not isinstance(got, str):
+        if got is _ABSENT or is_unknown(got) or not isinstance(got, str) or not got:
             got = f"({change.address}.{f.src})"
         scope[key] = got
     data: dict[str, Any] = dict(conv.constants)
