@@ -903,3 +903,22 @@ def test_unknown_content_that_cannot_change_the_verdict_does_not_hide_a_fail() -
     unknown = found[("PUB-005", "//storage.googleapis.com/ubla-bucket")]
     assert unknown.outcome is Outcome.UNKNOWN
     assert "no ORG_POLICY content" in unknown.message
+
+
+def test_a_fail_decided_by_known_values_is_not_hidden_by_values_known_after_apply() -> None:
+    """A planned project whose owner binding's members are known only after apply, but which
+    grants Editor to a person: IAM-007 FAILs (the known binding decides); with the unknown
+    binding alone it is UNKNOWN, never PASS."""
+    rule = load_rule(Path(__file__).resolve().parent.parent / "rules" / "hipaa" / "IAM-007"
+                     / "rule.yaml")
+
+    def project(*bindings: dict[str, Any]) -> Asset:
+        return Asset(name=CRM + "projects/111", asset_type=PROJECT,
+                     data={"projectId": "phi-prod", "projectNumber": "111"},
+                     iam_policy={"bindings": list(bindings)}, ancestors=tuple(PHI_ANC))
+
+    unknown = {"role": "roles/owner", "members": [UnknownValue()]}
+    person = {"role": "roles/editor", "members": ["user:dev@example-health.com"]}
+    for bindings, want in (((unknown, person), Outcome.FAIL), ((unknown,), Outcome.UNKNOWN)):
+        found = run([rule], hierarchy()[2:], assets=[project(*bindings)], phi=PHI)
+        assert found[("IAM-007", CRM + "projects/111")].outcome is want, bindings
