@@ -378,3 +378,11 @@ def test_example_params_are_checked_like_config_overrides(tmp_path: Path) -> Non
         with pytest.raises(RuleError, match=re.escape(match)) as info:
             check_examples(rule)
         assert info.value.file == str(path)
+
+
+def test_a_list_parameter_used_as_a_regex_is_a_rule_error(tmp_path: Path) -> None:
+    """A parameter that feeds `matches` must be a string parameter (a list once crashed the
+    validator with an unhashable-type error)."""
+    err = error(tmp_path, GOOD.replace("cidr_internet: false", "matches: {param: ports}"))
+    assert "used as a regular expression, so its type must be string" in err.message
+    assert err.line == 8

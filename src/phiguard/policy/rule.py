@@ -234,6 +234,8 @@ def _check_schema(value: Any, schema: Mapping[str, Any]) -> str | None:
 
 def regex_problem(pattern: Any) -> str | None:
     """Why a pattern cannot be run (None if it can): rules run regexes with RE2."""
+    if not isinstance(pattern, str):
+        return "a regular expression must be text"
     try:
         compile_regex(pattern)
     except RegexError as exc:
@@ -406,6 +408,9 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
     if "summary" not in rem:
         raise v.err("remediation needs a `summary`", rem)
     for name in sorted(v.regex_params):
+        if params[name]["type"] != "string":
+            raise v.err(f"parameter {name} is used as a regular expression, so its type must "
+                        "be string", params, name)
         problem = regex_problem(params[name]["default"])
         if problem:
             raise v.err(f"parameter {name} is used as a regular expression, but its default is "
