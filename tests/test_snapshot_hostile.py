@@ -680,3 +680,14 @@ def test_mutated_manifest_or_directory_users_never_crash_or_pass_when_invalid(
     else:
         assert result.exit_code == 2, (name, body, result.output)
         _one_error(result.stderr)
+
+
+def test_hidden_folders_are_not_entered_and_are_named(tmp_path: Path) -> None:
+    """A `.git` (or any hidden folder) inside a snapshot is not read, and the run says so."""
+    snap = export_prefix(tmp_path)
+    (snap / ".git" / "objects").mkdir(parents=True)
+    (snap / ".git" / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+    (snap / ".git" / "config.json").write_text("{}", encoding="utf-8")
+    files = discover([snap])
+    assert files.skipped == [(snap / ".git", "a hidden folder, not read")]
+    assert _records(snap) == 2

@@ -272,7 +272,8 @@ _debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for 
               help="Ed25519 private key (PEM) to sign the bundle's manifest with.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="low", show_default=True,
               help="Exit 1 when a finding at or above this severity fails ('none': never).")
-@click.option("--at", "at", help="Evaluation time (RFC 3339); default: the snapshot's read time.")
+@click.option("--at", "at", help="Evaluation time (RFC 3339); default: the snapshot's read time, "
+              "or the time of the run when the snapshot has none (a note says so).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes for evaluation.")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: on a TTY).")

@@ -200,9 +200,10 @@ def _not_regular(path: Path, mode: int) -> SnapshotError:
                          "to a file first", file=str(path))
 
 
-def walk(path: Path) -> Iterator[Path]:
+def walk(path: Path, skipped: list[tuple[Path, str]] | None = None) -> Iterator[Path]:
     """The candidate data files under one snapshot path (a file, or a folder walked in sorted
-    order, following links to folders once each)."""
+    order, following links to folders once each). Hidden folders (`.git`) are not entered;
+    they are added to `skipped` with the reason."""
     info = _stat(path)
     if stat.S_ISREG(info.st_mode):
         yield path
@@ -210,10 +211,11 @@ def walk(path: Path) -> Iterator[Path]:
     if not stat.S_ISDIR(info.st_mode):
         raise _not_regular(path, info.st_mode)
     seen: dict[tuple[int, int], Path] = {(info.st_dev, info.st_ino): path}
-    yield from _walk_dir(path, seen)
+    yield from _walk_dir(path, seen, skipped if skipped is not None else [])
 
 
-def _walk_dir(folder: Path, seen: dict[tuple[int, int], Path]) -> Iterator[Path]:
+def _walk_dir(folder: Path, seen: dict[tuple[int, int], Path],
+              skipped: list[tuple[Path, str]]) -> Iterator[Path]:
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -231,13 +233,16 @@ def _walk_dir(folder: Path, seen: dict[tuple[int, int], Path]) -> Iterator[Path]
             continue  # a pipe or socket with a name that is no snapshot file's: not ours
         info = _stat(path)
         if stat.S_ISDIR(info.st_mode):
+            if entry.name.startswith("."):
+                skipped.append((path, "a hidden folder, not read"))
+                continue
             key = (info.st_dev, info.st_ino)
             if key in seen:
                 raise SnapshotError(f"leads to {seen[key]}, which is already part of the "
                                     "snapshot (a link loop, or a second path to the same "
                                     "shards)", file=str(path))
             seen[key] = path
-            yield from _walk_dir(path, seen)
+            yield from _walk_dir(path, seen, skipped)
         elif stat.S_ISREG(info.st_mode):
             if wanted:
                 yield path

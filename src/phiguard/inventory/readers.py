@@ -82,7 +82,7 @@ def discover(paths: list[Path]) -> SnapshotFiles:
     found = SnapshotFiles(roots=list(paths))
     candidates: list[Path] = []
     for path in paths:
-        for file in walk(path):
+        for file in walk(path, found.skipped):
             if file == path or is_data_name(file.name):
                 candidates.append(file)
                 continue
