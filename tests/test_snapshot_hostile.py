@@ -691,3 +691,20 @@ def test_hidden_folders_are_not_entered_and_are_named(tmp_path: Path) -> None:
     files = discover([snap])
     assert files.skipped == [(snap / ".git", "a hidden folder, not read")]
     assert _records(snap) == 2
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("bad", [{"name": "//x/bad"},  # caught in pass 1
+                                 {**BUCKET, "name": "//x/bad", "ancestors": "projects/1"}])
+def test_line_numbers_stay_right_after_blank_lines_across_byte_ranges(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str,
+        bad: dict[str, Any]) -> None:
+    """A large NDJSON file is read in byte ranges; blank lines at the end of a range are
+    counted, so an error further on names its true line (it was off by their number)."""
+    monkeypatch.setattr("phiguard.inventory.snapshot.RANGE_BYTES", 200)
+    lines = [_line(PROJECT), b"\n" * 1000, _line(BUCKET), _line(bad)]
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(b"".join(lines))
+    result = _scan(str(path), "--jobs", jobs, "--at", "2026-11-25T00:00:00Z")
+    assert result.exit_code == 2
+    assert f"phiguard: error: {path}:1003: " in result.stderr, result.stderr

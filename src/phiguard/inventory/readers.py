@@ -217,8 +217,12 @@ def _iter_ndjson(path: Path) -> Iterator[RawItem]:
 
 
 def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int = 0,
-                      end: int = -1) -> Iterator[RawItem]:
-    """NDJSON records from byte `offset` (which is line `line_no + 1`) up to byte `end`."""
+                      end: int = -1, lines_read: list[int] | None = None) -> Iterator[RawItem]:
+    """NDJSON records from byte `offset` (which is line `line_no + 1`) up to byte `end`.
+
+    When the range is read to its end, `lines_read[0]` is set to the last line number in it,
+    blank lines included (the next range's line numbers start from there).
+    """
     file = str(path)
     with _open(path) as fh:
         plain = not is_compressed(fh)
@@ -233,7 +237,7 @@ def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int 
                                     f"(truncated or corrupt gzip?): {exc}",
                                     file=file, line=line_no + 1) from None
             if not raw:
-                return
+                break
             start = pos
             pos += len(raw)
             line_no += 1
@@ -251,6 +255,8 @@ def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int 
                 skipped, lines = _skip_blank_lines(fh, end - pos if end >= 0 else -1)
                 pos += skipped
                 line_no += lines
+    if lines_read is not None:
+        lines_read[0] = line_no
 
 
 def _skip_blank_lines(fh: BinaryIO, limit: int) -> tuple[int, int]:

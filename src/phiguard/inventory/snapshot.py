@@ -398,8 +398,12 @@ _FIELDS: Fields = {}  # set in the parent before forking pass-1 workers
 
 def _scan_task(task: tuple[str, int, int, frozenset[str]]) -> _Range:
     file, start, end, wanted = task
-    items = iter_ndjson_range(Path(file), start, 0, 0, end)
-    return _scan(items, set(wanted), _Range(file, start, end), _FIELDS)
+    lines_read = [0]
+    items = iter_ndjson_range(Path(file), start, 0, 0, end, lines_read)
+    result = _scan(items, set(wanted), _Range(file, start, end), _FIELDS)
+    # Blank lines after the range's last record count too: the next range starts after them.
+    result.lines = max(result.lines, lines_read[0])
+    return result
 
 
 def _ranges(path: Path, size: int) -> list[tuple[int, int]]:
