@@ -5,14 +5,13 @@ time, a file holding an Admin SDK `users.list` response gives the directory user
 other `*.json`, `*.ndjson`, `*.jsonl` (optionally `.gz`) file holds CAI records, as does every
 extensionless file whose content is JSON (the objects `gcloud asset export
 --output-path-prefix` writes, `<prefix>/<asset type>/<shard number>`). See `_files` for what
-the walk refuses or skips, and the decompression bounds. A UTF-8 byte order mark is accepted at
-the start of every file.
+the walk refuses or skips, and the decompression bounds, and `_documents` for JSON documents.
+A UTF-8 byte order mark is accepted at the start of every file.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,9 @@ import orjson
 from phiguard._util.hashing import sha256_file
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
+from phiguard.inventory._documents import RawItem, iter_document
+from phiguard.inventory._documents import json_error as _json_error
+from phiguard.inventory._documents import reject_constant as _reject_constant
 from phiguard.inventory._files import is_compressed, is_data_name, open_binary, walk
 from phiguard.inventory.asset import USER_TYPE, Asset, Source
 
@@ -41,22 +43,6 @@ __all__ = [
 
 MAX_LINE_BYTES = 32 * 1024 * 1024  # one CAI record; the largest real ones are a few MB
 MANIFEST = "manifest.json"
-
-
-@dataclass(frozen=True, slots=True)
-class RawItem:
-    """One record as read: its position and either the raw NDJSON line or the decoded value.
-
-    `index` is the record's ordinal in its file: unique even where a compact JSON array puts
-    many records on one line, so it is what identifies a record between the two passes.
-    """
-
-    file: str
-    line: int
-    raw: bytes | None
-    value: Any = None
-    index: int = 0
-    offset: int = -1  # byte offset of the line in an uncompressed file (pass 2 seeks there)
 
 
 @dataclass
@@ -188,22 +174,6 @@ def _is_user_file(path: Path) -> bool:
     return not any(key in head for key in (b'"asset_type"', b'"assetType"', b'"assets"'))
 
 
-def _json_error(exc: json.JSONDecodeError | orjson.JSONDecodeError, file: str,
-                line: int | None = None) -> SnapshotError:
-    msg = str(exc)
-    what = getattr(exc, "msg", msg)
-    lowered = msg.lower()
-    if "utf-8" in lowered:
-        return SnapshotError("not valid UTF-8", file=file, line=line or exc.lineno)
-    if "recursion" in lowered:
-        return SnapshotError("JSON nested too deeply to be a CAI record", file=file,
-                             line=line or exc.lineno)
-    truncated = (" (truncated record?)" if "eof" in lowered or "unexpected end" in lowered
-                 else "")
-    return SnapshotError(f"invalid JSON: {what}{truncated}", file=file, line=line or exc.lineno,
-                         column=exc.colno)
-
-
 def decode_line(raw: bytes, file: str, line: int) -> Any:
     """Decode one NDJSON line, naming the file and line on failure."""
     try:
@@ -285,165 +255,6 @@ def _skip_blank_lines(fh: BinaryIO, limit: int) -> tuple[int, int]:
 
 
 _BOM = b"\xef\xbb\xbf"
-_WS_RUN = re.compile(r"[ \t\r\n]*")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-class _Document:
-    """A JSON document read with positions: an array of records or a ListAssets object."""
-
-    def __init__(self, text: str, file: str) -> None:
-        self.text = text
-        self.file = file
-        self.decoder = json.JSONDecoder(parse_constant=_reject_constant)
-        self._pos, self._line = 0, 1  # line counting resumes here: positions mostly increase
-
-    def line_at(self, pos: int) -> int:
-        if pos < self._pos:
-            self._pos, self._line = 0, 1
-        self._line += self.text.count("\n", self._pos, pos)
-        self._pos = pos
-        return self._line
-
-    def skip_ws(self, pos: int) -> int:
-        match = _WS_RUN.match(self.text, pos)
-        return match.end() if match else pos
-
-    def fail(self, what: str, pos: int) -> SnapshotError:
-        line = self.line_at(pos)
-        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        return SnapshotError(what, file=self.file, line=line, column=column)
-
-    def value(self, pos: int) -> tuple[Any, int]:
-        try:
-            return self.decoder.raw_decode(self.text, pos)
-        except json.JSONDecodeError as exc:
-            raise _json_error(exc, self.file) from None
-        except ValueError as exc:  # NaN, Infinity
-            raise self.fail(f"invalid JSON: {exc}", pos) from None
-        except RecursionError:
-            raise self.fail("JSON nested too deeply to be a CAI record", pos) from None
-
-    def end(self, pos: int) -> None:
-        pos = self.skip_ws(pos)
-        if pos < len(self.text):
-            raise self.fail("unexpected text after the JSON document", pos)
-
-    def array(self, pos: int) -> Iterator[tuple[int, Any, int]]:
-        """(line, value, position after it) for each element of the array starting at `pos`."""
-        text = self.text
-        pos = self.skip_ws(pos + 1)
-        if pos < len(text) and text[pos] == "]":
-            yield -1, None, pos + 1
-            return
-        while True:
-            pos = self.skip_ws(pos)
-            if pos >= len(text):
-                raise SnapshotError("unterminated JSON array (truncated file?)", file=self.file,
-                                    line=self.line_at(pos))
-            value, after = self.value(pos)
-            line = self.line_at(pos)
-            pos = self.skip_ws(after)
-            if pos >= len(text):
-                raise SnapshotError("unterminated JSON array (truncated file?)", file=self.file,
-                                    line=self.line_at(pos))
-            if text[pos] == "]":
-                yield line, value, pos + 1
-                return
-            if text[pos] != ",":
-                raise self.fail("expected `,` or `]` between array elements", pos)
-            yield line, value, -1
-            pos += 1
-
-
-def _iter_json_document(path: Path) -> Iterator[RawItem]:
-    """A JSON array of records, one object holding `assets` (a ListAssets page), or records
-    as pretty-printed objects one after another (what `jq . export.ndjson` writes)."""
-    file = str(path)
-    doc = _Document(_read_all(path), file)
-    text = doc.text
-    pos = doc.skip_ws(len(text) - len(text.lstrip("\ufeff")))
-    if text.startswith("{", pos):
-        first, _ = doc.value(pos)
-        if isinstance(first, dict) and "assets" not in first and (
-                "name" in first or "asset_type" in first or "assetType" in first):
-            yield from _iter_objects(doc, pos)
-        else:
-            yield from _iter_list_response(doc, pos)
-        return
-    if not text.startswith("[", pos):
-        raise doc.fail("expected a JSON array or NDJSON of CAI asset records", pos)
-    index = 0
-    for line, value, after in doc.array(pos):
-        if line >= 0:
-            index += 1
-            yield RawItem(file, line, None, value, index=index)
-        if after >= 0:
-            doc.end(after)
-
-
-def _iter_objects(doc: _Document, pos: int) -> Iterator[RawItem]:
-    """JSON objects one after another, each at the line where it starts."""
-    text = doc.text
-    index = 0
-    while True:
-        pos = doc.skip_ws(pos)
-        if pos >= len(text):
-            return
-        if text[pos] != "{":
-            raise doc.fail("expected a JSON object (the next CAI record) or the end of the file",
-                           pos)
-        line = doc.line_at(pos)
-        value, pos = doc.value(pos)
-        index += 1
-        yield RawItem(doc.file, line, None, value, index=index)
-
-
-def _iter_list_response(doc: _Document, pos: int) -> Iterator[RawItem]:
-    """The `assets` of a ListAssets response object, each at the line where it starts."""
-    text, file = doc.text, doc.file
-    found = False
-    index = 0
-    pos = doc.skip_ws(pos + 1)
-    if text.startswith("}", pos):
-        pos += 1
-    else:
-        while True:
-            if not text.startswith('"', pos):
-                raise doc.fail("invalid JSON: expected a property name", pos)
-            key, pos = doc.value(pos)
-            pos = doc.skip_ws(pos)
-            if not text.startswith(":", pos):
-                raise doc.fail("invalid JSON: expected `:`", pos)
-            pos = doc.skip_ws(pos + 1)
-            if key == "assets" and text.startswith("[", pos):
-                found = True
-                for line, value, after in doc.array(pos):
-                    if line >= 0:
-                        index += 1
-                        yield RawItem(file, line, None, value, index=index)
-                    if after >= 0:
-                        pos = after
-            else:
-                _, pos = doc.value(pos)
-            pos = doc.skip_ws(pos)
-            if pos >= len(text):
-                raise SnapshotError("unterminated JSON object (truncated file?)", file=file,
-                                    line=doc.line_at(pos))
-            if text[pos] == "}":
-                pos += 1
-                break
-            if text[pos] != ",":
-                raise doc.fail("invalid JSON: expected `,` or `}`", pos)
-            pos = doc.skip_ws(pos + 1)
-    if not found:
-        raise SnapshotError(
-            "expected a JSON array of assets, NDJSON, or an object with an `assets` array",
-            file=file, line=1)
-    doc.end(pos)
 
 
 def _looks_like_ndjson(path: Path) -> bool:
@@ -484,7 +295,7 @@ def iter_raw(path: Path) -> Iterator[RawItem]:
     if lead == b"{" and _looks_like_ndjson(path):
         yield from _iter_ndjson(path)
     else:
-        yield from _iter_json_document(path)
+        yield from iter_document(_read_all(path), str(path))
 
 
 def user_asset(user: Any, file: str, line: int) -> Asset:
@@ -538,10 +349,3 @@ def read_users(path: Path) -> list[Asset]:
                     cursor = index
             users.append(user_asset(user, file, line))
     return users
-
-
-def _line_of(text: str, needle: str) -> int:
-    index = text.find(needle)
-    return text.count("\n", 0, index) + 1 if index >= 0 else 1
-
-
