@@ -708,3 +708,14 @@ def test_line_numbers_stay_right_after_blank_lines_across_byte_ranges(
     result = _scan(str(path), "--jobs", jobs, "--at", "2026-11-25T00:00:00Z")
     assert result.exit_code == 2
     assert f"phiguard: error: {path}:1003: " in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_records_after_many_leading_blank_lines_are_read(tmp_path: Path,
+                                                         compress: bool) -> None:
+    """A shard that starts with more than a few KiB of blank lines is not taken for an empty
+    one (its records were silently dropped)."""
+    body = b"\n" * 10_000 + _line(PROJECT) + _line(BUCKET)
+    path = tmp_path / ("a.ndjson.gz" if compress else "a.ndjson")
+    path.write_bytes(gzip.compress(body) if compress else body)
+    assert _records(path) == 2
