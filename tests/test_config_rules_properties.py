@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -274,3 +275,71 @@ def test_rules_list_of_a_mutated_rule_exits_0_or_2_never_a_traceback(blob: bytes
             assert str(path) in result.stderr
         else:
             assert result.exit_code == 0, result.output
+
+
+# structural mutations: a value anywhere in the parsed document replaced by another value --------
+
+_WORDS = ["", "x", "a.b", "item", "params", "(?=x)", "^(a+)+$", "tcp", "string", "list",
+          "INGRESS", "data.name", "constraints/x", "phi", "project", "[*]", "TST-001",
+          "data.allowed[*].ports", "folders/1", "NET-001", "2027-01-31"]
+_KEYS = ["param", "path", "all", "any", "not", "some", "as", "types", "equals", "matches",
+         "within", "where", "one", "x", "type", "default", "projects", "enable"]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False, width=16)
+    | st.sampled_from(_WORDS),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner,
+                                                                 max_size=2),
+    max_leaves=6)
+
+
+class _Plain(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _places(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _places(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _places(value, (*prefix, i))
+    return out
+
+
+@st.composite
+def restructured(draw: Any, text: str) -> str:
+    """The document with one or two values (anywhere in its tree) replaced by other JSON-like
+    values, written back out as plain YAML."""
+    doc = yaml.safe_load(text)
+    for _ in range(draw(st.integers(1, 2))):
+        place = draw(st.sampled_from(_places(doc)))
+        node = doc
+        for key in place[:-1]:
+            node = node[key]
+        node[place[-1]] = draw(JSON_VALUES)
+    return str(yaml.dump(doc, Dumper=_Plain))
+
+
+@SETTINGS
+@given(restructured(CONFIG))
+def test_a_restructured_config_loads_or_is_a_config_error(text: str) -> None:
+    """Any value of phiguard.yaml replaced by any other: a ConfigError naming the file, or a
+    config that checks against the pack; never another exception."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "phiguard.yaml"
+        path.write_text(text, encoding="utf-8")
+        _config_outcome(path)
+
+
+@SETTINGS
+@given(restructured(RULE))
+def test_a_restructured_rule_loads_and_evaluates_or_is_a_rule_error(text: str) -> None:
+    """Any value of a rule replaced by any other: a RuleError naming the file, or a rule that
+    evaluates on odd data without an exception."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "TST-001" / "rule.yaml"
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+        _rule_outcome(path)

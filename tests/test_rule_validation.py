@@ -386,3 +386,10 @@ def test_a_list_parameter_used_as_a_regex_is_a_rule_error(tmp_path: Path) -> Non
     err = error(tmp_path, GOOD.replace("cidr_internet: false", "matches: {param: ports}"))
     assert "used as a regular expression, so its type must be string" in err.message
     assert err.line == 8
+
+
+def test_a_param_reference_that_is_not_a_name_is_a_rule_error(tmp_path: Path) -> None:
+    """`{param: {all: x}}` once raised an unhashable-type TypeError (found by fuzzing the
+    rule's structure): it is an unknown parameter at the operator's line."""
+    err = error(tmp_path, GOOD.replace("cidr_internet: false", "matches: {param: {all: x}}"))
+    assert "unknown parameter" in err.message and err.line == 13

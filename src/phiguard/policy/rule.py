@@ -140,7 +140,7 @@ class _V:
     def arg(self, op: str, value: Any, names: frozenset[str], params: Mapping[str, Any],
             parent: LocDict) -> None:
         if isinstance(value, dict) and set(value) == {"param"}:
-            if value["param"] not in params:
+            if not isinstance(value["param"], str) or value["param"] not in params:
                 raise self.err(f"unknown parameter {value['param']!r} (declare it under params)",
                                parent, op)
             if OPERATORS[op].arg.get("format") == "regex":
