@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from phiguard.collect.collector import CollectOptions, cai_request
-from phiguard.collect.commands import asset_types_for
 from phiguard.config import load_config
 from phiguard.fix import actions as fix_actions
 from phiguard.fix.actions import ACTIONS, Action, NoFix
@@ -32,6 +31,7 @@ from phiguard.google import (
 )
 from phiguard.google.contracts import check_record, check_rule, rule_asset_types
 from phiguard.policy.rule import Rule, load_pack
+from phiguard.runs.collect import asset_types_for
 from phiguard.terraform.convert import CONVERTERS
 from phiguard.terraform.plan import load_plan
 from phiguard.terraform.world import build_world, load_tables

@@ -14,11 +14,11 @@ from emulator import Emulator
 from phiguard import google
 from phiguard.collect.clients import Clients
 from phiguard.collect.collector import CollectOptions, collect
-from phiguard.collect.commands import asset_types_for
 from phiguard.config import load_config
 from phiguard.google import _refresh
 from phiguard.google.contracts import check_record
 from phiguard.policy.rule import load_pack
+from phiguard.runs.collect import asset_types_for
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -344,7 +344,7 @@ def test_an_unexpected_exception_in_a_command_without_debug_is_exit_2(
 
 def test_an_unexpected_exception_in_a_subprocess_is_exit_2(tmp_path: Path) -> None:
     """The real entry point: a findings file that makes a renderer fail unexpectedly."""
-    code = ("import sys, phiguard.report.commands as c\n"
+    code = ("import sys, phiguard.report.formats as c\n"
             "def boom(*a, **k): raise ValueError('injected')\n"
             "c.render = boom\n"
             "from phiguard.cli import main\n"
@@ -383,7 +383,7 @@ def test_a_full_disk_for_a_regular_file_names_the_output(snapshot: Path, config:
         raw = real_fdopen(fd, "wb")
         return Full(raw, encoding="utf-8")
 
-    monkeypatch.setattr("phiguard.cli.os.fdopen", fdopen)
+    monkeypatch.setattr("phiguard._util.outputs.os.fdopen", fdopen)
     out = tmp_path / "out" / "report.html"
     out.parent.mkdir()
     result = CliRunner().invoke(main, ["scan", str(snapshot), "-c", str(config), "-f", "html",

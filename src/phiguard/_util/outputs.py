@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
+import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, cast
 
 from phiguard.errors import OutputError, UsageError
 
-__all__ = ["OutputWriter", "output_file", "put_bytes", "refuse_inputs", "refuse_inside",
-           "writable_target"]
+__all__ = ["OutputWriter", "atomic_output", "check_outputs", "output_file", "put_bytes",
+           "refuse_inputs", "refuse_inside", "writable_target"]
 
 Target = tuple[str, "str | Path | None"]
 
@@ -152,3 +154,75 @@ def refuse_inside(outputs: Iterable[Target], directory: Path, label: str) -> Non
         if not _is_stdout(raw) and _inside(_resolved(Path(str(raw))), root):
             raise UsageError(f"{name} {raw}: is inside {label} {directory}, which holds only "
                              "what its manifest lists: write it elsewhere")
+
+
+@contextmanager
+def atomic_output(path: str | Path | None, option: str = "--output") -> Iterator[IO[str]]:
+    """Standard output (None or '-'), or a file written atomically: a failed run leaves no
+    partial output. Write errors are an OutputError naming `option` and the path."""
+    if _is_stdout(path):
+        yield sys.stdout
+        return
+    assert path is not None
+    label = f"{option} {path}"
+    writable_target(option, path)
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if target.exists() and not target.is_file():
+        # /dev/null and other special files are written directly.
+        try:
+            raw = target.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{label}: cannot write: {exc.strerror or exc}") from None
+        writer = OutputWriter(raw, label)
+        try:
+            yield cast(IO[str], writer)
+            writer.flush()
+        finally:
+            with suppress(OSError):  # a failed flush above already said why
+                raw.close()
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot create a file in {directory}: "
+                          f"{exc.strerror or exc}") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it owner-only; a report is meant to be read
+        fh = os.fdopen(fd, "w", encoding="utf-8")
+        try:
+            writer = OutputWriter(fh, label)
+            yield cast(IO[str], writer)
+            writer.flush()
+            try:
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise writer.failed(exc) from None
+        finally:
+            # Closed here, not by `with`: a close that fails again (the same full disk) must
+            # not replace the error that names the output.
+            with suppress(OSError):
+                fh.close()
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputError(f"{label}: cannot replace: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_outputs(outputs: list[Target], inputs: Iterable[str | Path | None]) -> None:
+    """Before reading anything: no output is an input or lies in an input directory, none lies
+    inside the run's --bundle, and each can be written as asked."""
+    refuse_inputs(outputs, inputs)
+    bundles = [path for label, path in outputs if label == "--bundle" and path is not None]
+    others = [(label, path) for label, path in outputs if label != "--bundle"]
+    for bundle in bundles:
+        # A file written into the bundle would be one its manifest does not list.
+        refuse_inside(others, Path(bundle), "--bundle")
+    for label, raw in outputs:
+        if raw is not None and str(raw) != "-":
+            writable_target(label, raw, directory=label in ("--bundle", "--output-dir"))

@@ -25,10 +25,10 @@ NOT_EVALUATED = "NOT-EVALUATED"
 
 @lru_cache(maxsize=1)
 def _rules() -> dict[str, Rule]:
-    from phiguard.cli import _default_rules_dir
+    from phiguard._util.bundled import rules_dir
     from phiguard.policy.rule import load_pack
 
-    return {r.id: r for r in load_pack([_default_rules_dir()]).rules}
+    return {r.id: r for r in load_pack([rules_dir()]).rules}
 
 
 def record_for(kind: Kind, asset: str, body: Any) -> dict[str, Any]:

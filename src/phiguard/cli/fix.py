@@ -1,30 +1,22 @@
-"""`phiguard fix plan | show | apply | terraform`: click commands over the fix library."""
+"""`phiguard fix plan | show | apply | terraform`: click commands over the fix runs
+(phiguard.runs.fix) and the fix library."""
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from phiguard.cli._errors import run
+from phiguard.cli._options import debug_option
+
 __all__ = ["fix_group"]
 
-_debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 _timeout_option = click.option(
     "--timeout", type=click.FloatRange(min=0.1, max=3600), default=60.0, show_default=True,
     help="Seconds to wait for the API to connect and for each answer.")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _run(fn: Any, debug: bool) -> None:
-    from phiguard.cli import _run as run
-
-    run(fn, debug)
 
 
 @click.group("fix")
@@ -43,7 +35,7 @@ def fix_group() -> None:
               help="Sign the plan with this Ed25519 private key (PEM, as for evidence bundles); "
                    "`fix apply --public-key` then accepts only plans signed by it.")
 @_timeout_option
-@_debug_option
+@debug_option
 def plan_command(findings: Path, output: str, rule: str | None, asset_glob: str | None,
                  ssl_policy: str | None, sign_key: Path | None, timeout: float,
                  debug: bool) -> None:
@@ -52,36 +44,17 @@ def plan_command(findings: Path, output: str, rule: str | None, asset_glob: str 
     Nothing is changed. Exit 1 when some resource could not be read.
     """
 
-    def run() -> int:
-        import json
+    def body() -> int:
+        from phiguard.runs.fix import build_fix_plan
 
-        from phiguard.cli import _output, _refuse_inputs
-        from phiguard.fix.api import FixApi
-        from phiguard.fix.integrity import sign_plan
-        from phiguard.fix.plan import build_plan, select_findings
-        from phiguard.report.bundle import load_private_key
-        from phiguard.report.json_report import read_findings
+        result = build_fix_plan(findings, output, rule=rule, asset_glob=asset_glob,
+                                ssl_policy=ssl_policy, sign_key=sign_key, timeout=timeout)
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(result.counts.items())) \
+            or "nothing"
+        click.echo(f"{result.selected} failing findings -> {summary}; plan {output}", err=True)
+        return 1 if result.unreadable else 0
 
-        _refuse_inputs([("--output", output)], [findings])  # before reading (H6's guard)
-        if sign_key is not None:
-            load_private_key(sign_key)  # a bad key is said before any API call
-        doc = read_findings(str(findings))
-        selected = select_findings(doc, rule, asset_glob)
-        with FixApi(timeout=timeout) as api:
-            plan = build_plan(api, selected, source=str(findings), created=_now(),
-                              options={"ssl_policy": ssl_policy} if ssl_policy else {})
-        if sign_key is not None:
-            sign_plan(plan, sign_key)
-        with _output(output) as out:
-            out.write(json.dumps(plan, indent=2) + "\n")
-        counts: dict[str, int] = {}
-        for entry in plan["actions"]:
-            counts[entry["status"]] = counts.get(entry["status"], 0) + 1
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
-        click.echo(f"{len(selected)} failing findings -> {summary}; plan {output}", err=True)
-        return 1 if counts.get("unreadable") else 0
-
-    _run(run, debug)
+    run(body, debug)
 
 
 def _fmt(value: Any) -> str:
@@ -98,14 +71,14 @@ _public_key_option = click.option(
 @fix_group.command("show")
 @click.argument("plan_file", type=click.Path(path_type=Path))
 @_public_key_option
-@_debug_option
+@debug_option
 def show_command(plan_file: Path, public_key: Path | None, debug: bool) -> None:
     """Each planned change: the exact request apply sends, before -> after, guard, permissions.
 
     The request shown is the one the registry builds from the entry; a plan whose recorded
     request differs is refused, as apply refuses it."""
 
-    def run() -> int:
+    def body() -> int:
         import os
 
         from phiguard.collect.clients import ENDPOINT_ENV
@@ -140,7 +113,7 @@ def show_command(plan_file: Path, public_key: Path | None, debug: bool) -> None:
                    "carries the guard that write left (and an IAM policy the bindings it left)")
         return 0
 
-    _run(run, debug)
+    run(body, debug)
 
 
 @fix_group.command("apply")
@@ -151,7 +124,7 @@ def show_command(plan_file: Path, public_key: Path | None, debug: bool) -> None:
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --journal.")
 @_public_key_option
 @_timeout_option
-@_debug_option
+@debug_option
 def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool,
                   public_key: Path | None, timeout: float, debug: bool) -> None:
     """Apply exactly the plan; resources changed since it are skipped, never overwritten.
@@ -159,10 +132,9 @@ def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool
     Exit 0 when every action is applied or already in place, 1 when any was skipped.
     """
 
-    def run() -> int:
-        from phiguard.fix.api import FixApi
-        from phiguard.fix.apply import apply_plan
+    def body() -> int:
         from phiguard.fix.plan import read_plan
+        from phiguard.runs.fix import apply_fix_plan
 
         plan = read_plan(str(plan_file), public_key)
         go = yes
@@ -173,8 +145,7 @@ def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool
         if public_key is None:
             click.echo(f"note: {plan['signed']}; --public-key KEY accepts only plans signed "
                        "by KEY", err=True)
-        with FixApi(timeout=timeout) as api:
-            report = apply_plan(api, plan, journal=journal, yes=go, resume=resume, now=_now,
+        report = apply_fix_plan(plan, journal=journal, yes=go, resume=resume, timeout=timeout,
                                 echo=click.echo)
         counts: dict[str, int] = {}
         for o in report.outcomes:
@@ -182,19 +153,19 @@ def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool
         click.echo(", ".join(f"{n} {r}" for r, n in sorted(counts.items())) or "no changes")
         return 0 if report.ok else 1
 
-    _run(run, debug)
+    run(body, debug)
 
 
 @fix_group.command("terraform")
 @click.argument("findings", type=click.Path(path_type=Path))
 @click.option("--rule", help="Only findings of this rule id.")
 @click.option("--asset", "asset_glob", help="Only assets whose name matches this glob.")
-@_debug_option
+@debug_option
 def terraform_command(findings: Path, rule: str | None, asset_glob: str | None,
                       debug: bool) -> None:
     """The fixes as Terraform attribute changes (the live fix alone is reverted by IaC)."""
 
-    def run() -> int:
+    def body() -> int:
         from phiguard.fix.plan import select_findings
         from phiguard.fix.terraform import terraform_snippets
         from phiguard.report.json_report import read_findings
@@ -203,4 +174,4 @@ def terraform_command(findings: Path, rule: str | None, asset_glob: str | None,
         click.echo(terraform_snippets(select_findings(doc, rule, asset_glob)), nl=False)
         return 0
 
-    _run(run, debug)
+    run(body, debug)

@@ -1,4 +1,4 @@
-"""`phiguard history` and `phiguard diff` over the SQLite run store."""
+"""`phiguard history` and `phiguard diff`: the SQLite run store that `audit` records into."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
+
+from phiguard.cli._errors import run
+from phiguard.cli._options import debug_option, single_format_option
 
 __all__ = ["diff_command", "history_command"]
 
@@ -29,14 +32,12 @@ def _existing(path: Path) -> Path:
 @click.command("history")
 @click.option("--store", "store_path", required=True, type=click.Path(path_type=Path))
 @click.option("--limit", type=click.IntRange(1), default=30, show_default=True)
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@single_format_option(("text", "json"))
+@debug_option
 def history_command(store_path: Path, limit: int, fmt: str, debug: bool) -> None:
     """Recorded runs with their counts, the failure trend and mean time to remediate."""
-    from phiguard import cli
 
-    def run() -> int:
+    def body() -> int:
         from phiguard.report.text import printable
         from phiguard.store.db import Store
         from phiguard.store.drift import mean_time_to_remediate
@@ -64,22 +65,20 @@ def history_command(store_path: Path, limit: int, fmt: str, debug: bool) -> None
                        ", ".join(f"{area} {days}" for area, days in mttr.items()))
         return 0
 
-    cli._run(run, debug)
+    run(body, debug)
 
 
 @click.command("diff")
 @click.option("--store", "store_path", required=True, type=click.Path(path_type=Path))
 @click.argument("run_a", type=int, required=False)
 @click.argument("run_b", type=int, required=False)
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@single_format_option(("text", "json"))
+@debug_option
 def diff_command(store_path: Path, run_a: int | None, run_b: int | None, fmt: str,
                  debug: bool) -> None:
     """New, resolved and persisting failures between two runs (default: the last two)."""
-    from phiguard import cli
 
-    def run() -> int:
+    def body() -> int:
         from phiguard.report.text import printable
         from phiguard.store.db import Store
         from phiguard.store.drift import drift
@@ -104,4 +103,4 @@ def diff_command(store_path: Path, run_a: int | None, run_b: int | None, fmt: st
                            f"{c.first_seen} ({c.age_days} d)  {printable(c.asset)}")
         return 0
 
-    cli._run(run, debug)
+    run(body, debug)

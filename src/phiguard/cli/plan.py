@@ -1,0 +1,70 @@
+"""`phiguard plan PLAN.json`: the PR gate on `terraform show -json` output
+(phiguard.runs.plan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from phiguard.cli._errors import run
+from phiguard.cli._options import (
+    at_option,
+    chosen_outputs,
+    config_option,
+    debug_option,
+    fail_on_option,
+    jobs_option,
+    noting_scope,
+    output_options,
+    parse_at,
+    rules_option,
+)
+
+__all__ = ["plan_command"]
+
+FORMATS = ("text", "json", "markdown", "sarif")
+
+
+@click.command("plan")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@config_option()
+@click.option("--snapshot", "snapshots", multiple=True, type=click.Path(path_type=Path),
+              help="Current CAI snapshot to overlay the plan on (creates add, updates "
+                   "replace, deletes remove). Repeatable.")
+@click.option("--all", "everything", is_flag=True,
+              help="Judge every asset (plan and snapshot), not only what the plan creates or "
+                   "updates.")
+@click.option("--baseline", type=click.Path(path_type=Path),
+              help="Findings JSON (e.g. of main): report only findings not already in it.")
+@output_options(FORMATS)
+@click.option("--tf-root", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Terraform root directory: point findings at the .tf file and line.")
+@fail_on_option
+@at_option("now.")
+@jobs_option(0, 2, 0, "Processes judging a large plan: 1 or 2 (0: 2 when there are 2 CPUs).")
+@rules_option()
+@debug_option
+def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Path, ...],
+                 everything: bool, baseline: Path | None, fmt: tuple[str, ...],
+                 output: tuple[str, ...], output_dir: str | None, tf_root: Path | None,
+                 fail_on: str, at: str | None, jobs: int, rules: tuple[Path, ...],
+                 debug: bool) -> None:
+    """Judge a Terraform plan (`terraform show -json plan.out`) before it is applied.
+
+    Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings, 2 a usage,
+    config or input error (a malformed plan is never a pass).
+    """
+    when = parse_at(at)
+
+    def body() -> int:
+        from phiguard.runs.plan import run_plan_gate
+
+        outputs = chosen_outputs(fmt, output, output_dir, FORMATS)
+        result = run_plan_gate(plan_file, rules=rules, config_path=config_path,
+                               snapshots=snapshots, everything=everything, baseline=baseline,
+                               tf_root=tf_root, outputs=outputs, output_dir=output_dir,
+                               at=when, jobs=jobs)
+        return 1 if result.failing(fail_on) else 0
+
+    run(noting_scope(body, config_path), debug)

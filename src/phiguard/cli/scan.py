@@ -1,0 +1,62 @@
+"""`phiguard scan`: judge a Cloud Asset Inventory snapshot (phiguard.runs.scan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from phiguard.cli._errors import run
+from phiguard.cli._options import (
+    at_option,
+    chosen_outputs,
+    config_option,
+    debug_option,
+    fail_on_option,
+    jobs_option,
+    noting_scope,
+    output_options,
+    parse_at,
+    rules_option,
+)
+
+__all__ = ["scan_command"]
+
+FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv")
+
+
+@click.command("scan")
+@click.argument("snapshot", nargs=-1, required=True, type=click.Path(path_type=Path))
+@config_option()
+@output_options(FORMATS)
+@click.option("--bundle", type=click.Path(path_type=Path),
+              help="Also write an evidence bundle (report, findings, config, manifest) here.")
+@click.option("--sign-key", type=click.Path(path_type=Path),
+              help="Ed25519 private key (PEM) to sign the bundle's manifest with.")
+@fail_on_option
+@at_option("the snapshot's read time, or the time of the run when the snapshot has none "
+           "(a note says so).")
+@jobs_option(1, 64, 1, "Worker processes for evaluation.")
+@click.option("--color/--no-color", default=None, help="Colour text output (default: on a TTY).")
+@rules_option()
+@debug_option
+def scan_command(snapshot: tuple[Path, ...], config_path: Path | None, fmt: tuple[str, ...],
+                 output: tuple[str, ...], output_dir: str | None, bundle: Path | None,
+                 sign_key: Path | None, fail_on: str, at: str | None, jobs: int,
+                 color: bool | None, rules: tuple[Path, ...], debug: bool) -> None:
+    """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
+    when = parse_at(at)
+
+    def body() -> int:
+        from phiguard.runs.scan import run_scan
+
+        outputs = chosen_outputs(fmt, output, output_dir, FORMATS)
+        result = run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
+                          output_dir=output_dir, bundle=bundle, sign_key=sign_key, at=when,
+                          jobs=jobs, color=color,
+                          notify=lambda note: click.echo(f"phiguard: note: {note}", err=True))
+        if bundle is not None:
+            click.echo(f"phiguard: evidence bundle written to {bundle}", err=True)
+        return 1 if result.failing(fail_on) else 0
+
+    run(noting_scope(body, config_path), debug)

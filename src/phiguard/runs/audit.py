@@ -1,0 +1,147 @@
+"""The audit run: collect, scan, report and record one run in the history store."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from phiguard.runs.collect import collect_snapshot, scope_parents
+from phiguard.runs.common import failing, load_pack, rule_inputs
+
+if TYPE_CHECKING:
+    from phiguard.findings import Finding
+    from phiguard.report.summary import Tally
+    from phiguard.store.drift import Drift
+
+__all__ = ["AuditResult", "outcome_counts", "run_audit"]
+
+
+@dataclass
+class AuditResult:
+    """The recorded run: its id in the store, its findings, and the drift from the run before."""
+
+    run_id: int
+    findings: list[Finding]
+    tally: Tally
+    change: Drift
+    manifest: dict[str, Any]
+
+    def failing(self, fail_on: str) -> bool:
+        return failing(self.tally, fail_on)
+
+
+def run_audit(store_path: Path, *, org: str | None = None, folder: str | None = None,
+              projects: Sequence[str] = (), rules: Sequence[Path] = (),
+              config_path: Path | None = None, bundle: Path | None = None,
+              output: str | None = None, snapshot: Path | None = None,
+              asset_types: Sequence[str] = (), directory_customer: str | None = None,
+              concurrency: int = 4, export_uri: str | None = None,
+              export_timeout: float = 3600.0,
+              on_gap: Callable[[dict[str, Any]], None] = lambda gap: None) -> AuditResult:
+    """Collect the scope (into `snapshot`, or a scratch directory beside the store removed
+    afterwards), scan it, write the bundle and the HTML report (`output`) with the trend, and
+    record the run in the store."""
+    from phiguard._util.outputs import atomic_output, check_outputs
+    from phiguard.config import load_config
+    from phiguard.report.summary import Tally
+    from phiguard.scan import Scan
+    from phiguard.store.db import Store
+    from phiguard.store.drift import drift
+    from phiguard.store.trend import trend_view
+
+    check_outputs([("--output", output), ("--bundle", bundle)],
+                  [config_path, store_path, *rule_inputs(rules)])
+    parents = scope_parents(org, folder, projects)
+    pack = load_pack(rules)
+    config = load_config(config_path)
+    with Store(store_path) as store:  # open (and migrate) before the long part
+        pass
+    scratch = None
+    target = snapshot
+    if target is None:
+        scratch = _scratch_dir(store_path)
+        target = scratch.path / "snapshot"
+    try:
+        manifest = collect_snapshot(parents, target, pack, config, asset_types=asset_types,
+                                    directory_customer=directory_customer,
+                                    concurrency=concurrency, export_uri=export_uri,
+                                    export_timeout=export_timeout, on_gap=on_gap)
+        job = Scan([target], pack, config)
+        run_info = job.run_info()
+        if scratch is not None:
+            # The collected snapshot lives in a directory deleted after the run: name its
+            # files by their place in the snapshot (their sha256 stays the evidence).
+            for entry in run_info["inputs"]:
+                entry["path"] = "collected:" + str(Path(entry["path"]).relative_to(target))
+        tally = Tally()
+        findings = list(tally.watch(job.findings()))
+        with Store(store_path) as store:  # the history this run is reported against
+            trend = trend_view(store, findings)
+        if bundle is not None:
+            from phiguard.report.bundle import write_bundle
+
+            findings = write_bundle(bundle, run_info, findings, pack, lambda: job.waivers,
+                                    config_file=config_path, trend=trend)
+        if output is not None:
+            from phiguard.report.html_report import render_html
+
+            with atomic_output(output) as out:
+                render_html(out, findings, run_info, pack, job.waivers, trend=trend)
+    finally:
+        if scratch is not None:
+            scratch.remove()
+    with Store(store_path) as store:
+        run_id = store.record(run_info, findings, scope=",".join(parents),
+                              coverage_gaps=manifest["coverage_gaps"])
+        change = drift(store)
+    return AuditResult(run_id, findings, tally, change, manifest)
+
+
+def outcome_counts(findings: list[Any]) -> str:
+    """`N FAIL, N UNKNOWN, N WAIVED, N PASS`."""
+    from collections import Counter
+
+    counts = Counter(f.outcome.value for f in findings)
+    return ", ".join(f"{counts.get(k, 0)} {k}" for k in ("FAIL", "UNKNOWN", "WAIVED", "PASS"))
+
+
+class _Scratch:
+    """A run's scratch directory, locked (flock) while the run lives: the lock dies with the
+    process, so a killed run's directory is recognisably stale."""
+
+    def __init__(self, path: Path, lock: IO[str]) -> None:
+        self.path = path
+        self._lock = lock
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._lock.close()
+        with suppress(OSError):  # the root goes too when no other run is using it
+            self.path.parent.rmdir()
+
+
+def _scratch_dir(store: Path) -> _Scratch:
+    """A new scratch directory for a collected snapshot, beside the store (a predictable place:
+    `.STORE.audit/run-*`), after removing those of runs that were killed (SIGKILL, power loss)."""
+    import fcntl
+
+    root = store.parent / f".{store.name}.audit"
+    root.mkdir(mode=0o700, exist_ok=True)
+    for old in root.glob("run-*"):
+        try:
+            with open(old / ".lock", "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(old, ignore_errors=True)  # lock free: its run is gone
+        except BlockingIOError:
+            continue  # another audit is using it
+        except OSError:
+            continue  # not ours to judge (no lock file can be made): leave it
+    path = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+    lock = open(path / ".lock", "w")  # noqa: SIM115 - held open for the run's lifetime
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return _Scratch(path, lock)

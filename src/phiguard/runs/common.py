@@ -1,0 +1,31 @@
+"""What every run shares: the rule pack it judges with, and the evaluation time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from phiguard._util.bundled import rules_dir
+
+if TYPE_CHECKING:
+    from phiguard.policy.rule import RulePack
+    from phiguard.report.summary import Tally
+
+__all__ = ["failing", "load_pack", "rule_inputs"]
+
+
+def rule_inputs(rules: Sequence[Path]) -> list[Path]:
+    """The rule directories a run reads: those given, or the bundled pack."""
+    return list(rules) or [rules_dir()]
+
+
+def load_pack(rules: Sequence[Path]) -> RulePack:
+    from phiguard.policy.rule import load_pack as load
+
+    return load(rule_inputs(rules))
+
+
+def failing(tally: Tally, fail_on: str) -> bool:
+    """Whether a finding at or above `fail_on` fails ('none': never)."""
+    return fail_on != "none" and bool(tally.failing_at_or_above(fail_on))

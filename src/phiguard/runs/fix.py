@@ -1,0 +1,75 @@
+"""The fix runs: a reviewed plan of API changes from failing findings, and applying exactly
+that plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from phiguard.fix.apply import ApplyReport
+
+__all__ = ["FixPlanResult", "apply_fix_plan", "build_fix_plan"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class FixPlanResult:
+    plan: dict[str, Any]
+    selected: int  # failing findings the plan was built from
+    counts: dict[str, int]  # actions by status
+
+    @property
+    def unreadable(self) -> bool:
+        return bool(self.counts.get("unreadable"))
+
+
+def build_fix_plan(findings: Path, output: str, *, rule: str | None = None,
+                   asset_glob: str | None = None, ssl_policy: str | None = None,
+                   sign_key: Path | None = None, timeout: float = 60.0,
+                   now: Callable[[], datetime] = _now) -> FixPlanResult:
+    """Read each failing resource of `findings` through the API and write the plan of changes
+    that fixes it to `output` (atomically). Nothing is changed."""
+    import json
+
+    from phiguard._util.outputs import atomic_output, check_outputs
+    from phiguard.fix.api import FixApi
+    from phiguard.fix.integrity import sign_plan
+    from phiguard.fix.plan import build_plan, select_findings
+    from phiguard.report.bundle import load_private_key
+    from phiguard.report.json_report import read_findings
+
+    check_outputs([("--output", output)], [findings])  # before reading anything
+    if sign_key is not None:
+        load_private_key(sign_key)  # a bad key is said before any API call
+    doc = read_findings(str(findings))
+    selected = select_findings(doc, rule, asset_glob)
+    with FixApi(timeout=timeout) as api:
+        plan = build_plan(api, selected, source=str(findings), created=now(),
+                          options={"ssl_policy": ssl_policy} if ssl_policy else {})
+    if sign_key is not None:
+        sign_plan(plan, sign_key)
+    with atomic_output(output) as out:
+        out.write(json.dumps(plan, indent=2) + "\n")
+    counts: dict[str, int] = {}
+    for entry in plan["actions"]:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    return FixPlanResult(plan, len(selected), counts)
+
+
+def apply_fix_plan(plan: dict[str, Any], *, journal: Path | None, yes: bool, resume: bool,
+                   timeout: float = 60.0, echo: Callable[[str], Any] = print,
+                   now: Callable[[], datetime] = _now) -> ApplyReport:
+    """Apply exactly `plan` (read with phiguard.fix.plan.read_plan); a dry run unless `yes`."""
+    from phiguard.fix.api import FixApi
+    from phiguard.fix.apply import apply_plan
+
+    with FixApi(timeout=timeout) as api:
+        return apply_plan(api, plan, journal=journal, yes=yes, resume=resume, now=now,
+                          echo=echo)

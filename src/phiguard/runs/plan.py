@@ -1,0 +1,172 @@
+"""The plan gate run: a Terraform plan (`terraform show -json`) judged once before it is
+applied, optionally over the current snapshot and against a baseline, written in every
+format asked (the PR gate writes SARIF, the Markdown comment and JSON from one judgement)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from phiguard.runs.common import failing, load_pack, rule_inputs
+from phiguard.runs.outputs import Output, check, open_outputs
+
+if TYPE_CHECKING:
+    from phiguard.policy.rule import RulePack
+    from phiguard.report.summary import Tally
+    from phiguard.terraform.gate import PlanFinding, PlanGate
+
+__all__ = ["PLAN_FORMATS", "PlanResult", "run_plan_gate"]
+
+PLAN_FORMATS = ("text", "json", "markdown", "sarif")
+
+
+@dataclass
+class PlanResult:
+    """The judged plan: every finding (passing ones too), their tally, the files written."""
+
+    gate: PlanGate
+    run: dict[str, Any]
+    findings: list[PlanFinding]
+    tally: Tally
+    outputs: list[Output] = field(default_factory=list)
+
+    def failing(self, fail_on: str) -> bool:
+        return failing(self.tally, fail_on)
+
+
+def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
+                  config_path: Path | None = None, snapshots: Sequence[Path] = (),
+                  everything: bool = False, baseline: Path | None = None,
+                  tf_root: Path | None = None, outputs: Sequence[Output] = (),
+                  output_dir: str | None = None, at: datetime | None = None,
+                  jobs: int = 0) -> PlanResult:
+    """Judge `plan_file` and write `outputs`. `jobs` 0 means 2 processes when there are 2
+    CPUs. Raises a PhiguardError for bad input (a malformed plan is never a pass)."""
+    from datetime import UTC
+
+    from phiguard.config import load_config
+    from phiguard.report.json_report import read_findings
+    from phiguard.report.summary import Tally
+    from phiguard.terraform.gate import PlanGate, fingerprint, snapshot_base
+    from phiguard.terraform.locate import Locator
+    from phiguard.terraform.plan import load_plan
+
+    check(outputs, [plan_file, config_path, *snapshots, baseline, *rule_inputs(rules)],
+          output_dir=output_dir)
+    plan = load_plan(plan_file)
+    pack = load_pack(rules)
+    config = load_config(config_path)
+    base = numbers = ancestors = None
+    inputs: list[dict[str, str]] = []
+    if snapshots:
+        from phiguard.policy.engine import Engine
+
+        engine = Engine(pack.rules, params=config.params, enable=config.enable,
+                        disable=config.disable)
+        base, numbers, ancestors, inputs = snapshot_base(list(snapshots), engine, config)
+    prints: set[str] = set()
+    if baseline is not None:
+        doc = read_findings(str(baseline))
+        ids = {n: i for i, n in numbers.items()} if numbers else {}
+        for item in doc.get("results") or ():
+            if isinstance(item, dict) and item.get("outcome") != "PASS":
+                prints.add(fingerprint(str(item.get("rule_id")), str(item.get("asset")), ids))
+    gate = PlanGate(plan, pack, config, at=at or datetime.now(UTC), base=base, numbers=numbers,
+                    ancestors=ancestors, everything=everything, baseline=prints,
+                    snapshot_inputs=inputs,
+                    jobs=jobs or (2 if (os.cpu_count() or 1) >= 2 else 1))
+    findings = list(gate.findings())
+    locator = Locator(tf_root, plan) if tf_root is not None else None
+    if locator is not None:
+        from dataclasses import replace
+
+        located = []
+        for f in findings:
+            where = locator.locate(f.address) if f.address and f.outcome.value != "PASS" \
+                else None
+            located.append(replace(f, location={"file": where[0], "line": where[1]})
+                           if where else f)
+        findings = located
+    run_info = gate.run_info()
+    if baseline is not None:
+        run_info["baseline"] = {"path": str(baseline), "suppressed": gate.suppressed}
+    tally = Tally()
+    for f in findings:
+        tally.add(f)
+    result = PlanResult(gate, run_info, findings, tally, list(outputs))
+    with open_outputs(result.outputs) as streams:
+        for output, out in zip(result.outputs, streams, strict=True):
+            _render(output.fmt, out, result, pack, locator.locate if locator else None)
+    return result
+
+
+def _render(fmt: str, out: IO[str], result: PlanResult, pack: RulePack,
+            locate: Any) -> None:
+    from phiguard.report.summary import Tally
+
+    gate, run_info, findings = result.gate, result.run, result.findings
+    if fmt == "json":
+        from phiguard.report.json_report import write_findings
+
+        write_findings(out, run_info, findings, Tally(), lambda: gate.waivers)
+    elif fmt == "text":
+        from phiguard.terraform.render import render_plan_text
+
+        render_plan_text(out, run_info, result.tally, gate.waivers, gate.suppressed, locate)
+    elif fmt == "sarif":
+        _render_sarif(out, run_info, findings, pack, gate.waivers)
+    else:
+        _render_markdown(out, run_info, findings, pack, gate.waivers)
+
+
+def _render_sarif(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
+                  pack: RulePack, waivers: list[dict[str, Any]]) -> None:
+    """SARIF through the report package, with the plan's addresses, fixes and .tf
+    locations added."""
+    import orjson
+
+    from phiguard.report.sarif import sarif_document
+
+    doc = sarif_document(findings, run_info, pack, waivers)
+    shown = [f for f in findings if f.outcome.value != "PASS"]
+    for result, finding in zip(doc["runs"][0]["results"], shown, strict=True):
+        if finding.location is not None:
+            for loc in result["locations"]:
+                loc["physicalLocation"] = {
+                    "artifactLocation": {"uri": finding.location["file"]},
+                    "region": {"startLine": finding.location["line"]}}
+        if finding.terraform_fix is not None:
+            result["properties"]["terraformFix"] = finding.terraform_fix
+        if finding.address:
+            result["properties"]["address"] = finding.address
+    doc["runs"][0]["properties"]["notEvaluated"] = run_info.get("not_evaluated", [])
+    out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _render_markdown(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
+                     pack: RulePack, waivers: list[dict[str, Any]]) -> None:
+    """The PR comment: the report package's Markdown, then where to fix each failure."""
+    from phiguard.report.markdown import md_escape, render_markdown
+
+    out.write("<!-- phiguard-plan -->\n")
+    render_markdown(out, findings, run_info, pack, waivers)
+    failing_ = [f for f in findings if f.outcome.value == "FAIL"]
+    if failing_:
+        out.write("\n#### Where to fix it\n\n| rule | resource | fix |\n|---|---|---|\n")
+        for f in failing_[:100]:
+            fix = f.terraform_fix or {}
+            text = f"{fix.get('attribute')} = {fix.get('value')}" if fix.get("attribute") \
+                else fix.get("note", "")
+            out.write(f"| {md_escape(f.rule_id)} | {md_escape(f.address or f.asset, 120)} | "
+                      f"{md_escape(text, 160)} |\n")
+    skipped = run_info.get("not_evaluated") or []
+    if skipped:
+        out.write(f"\n<details><summary>Not evaluated: {len(skipped)} planned resources of "
+                  "types phiguard does not convert</summary>\n\n")
+        for item in skipped[:200]:
+            out.write(f"- {md_escape(item['change'])} {md_escape(item['address'], 160)}\n")
+        out.write("\n</details>\n")

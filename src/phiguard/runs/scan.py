@@ -1,0 +1,113 @@
+"""The scan run: a Cloud Asset Inventory snapshot judged once, written in every format asked."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from phiguard.runs.common import failing, load_pack, rule_inputs
+from phiguard.runs.outputs import Output, check, open_outputs
+
+if TYPE_CHECKING:
+    from phiguard.findings import Finding
+    from phiguard.policy.rule import RulePack
+    from phiguard.report.summary import Tally
+    from phiguard.scan import Scan
+
+__all__ = ["SCAN_FORMATS", "ScanResult", "run_scan"]
+
+SCAN_FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv")
+
+
+@dataclass
+class ScanResult:
+    """What a scan found and wrote. `findings` is the list of every finding when the run kept
+    them (several formats, a bundle, or no output at all); a single JSON or text report is
+    streamed, and only `tally` (counts and the non-passing findings) is kept."""
+
+    scan: Scan
+    pack: RulePack
+    tally: Tally
+    findings: list[Finding] | None
+    outputs: list[Output] = field(default_factory=list)
+    bundle: Path | None = None
+
+    def failing(self, fail_on: str) -> bool:
+        return failing(self.tally, fail_on)
+
+
+def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
+             config_path: Path | None = None, outputs: Sequence[Output] = (),
+             output_dir: str | None = None, bundle: Path | None = None,
+             sign_key: Path | None = None, at: datetime | None = None, jobs: int = 1,
+             color: bool | None = None,
+             notify: Callable[[str], None] = lambda note: None) -> ScanResult:
+    """Judge the snapshot (export files or a snapshot directory) and write `outputs`.
+
+    `notify` hears the notes about the input (skipped files, scope warnings) before any
+    report is written. Raises a PhiguardError for bad input; nothing is written then.
+    """
+    from phiguard.config import load_config
+    from phiguard.errors import UsageError
+    from phiguard.report.summary import Tally
+    from phiguard.scan import Scan
+
+    check(outputs, [*snapshot, config_path, sign_key, *rule_inputs(rules)],
+          output_dir=output_dir, others=[("--bundle", bundle)])
+    pack = load_pack(rules)
+    config = load_config(config_path)
+    job = Scan(list(snapshot), pack, config, at=at, jobs=jobs)
+    for note in job.notes:
+        notify(note)
+    if sign_key is not None and bundle is None:
+        raise UsageError("--sign-key signs an evidence bundle: add --bundle DIR")
+    tally = Tally()
+    result = ScanResult(job, pack, tally, None, list(outputs), bundle)
+    formats = [o.fmt for o in outputs]
+    if bundle is None and formats == ["json"]:
+        with open_outputs(outputs) as (out,):
+            job.write_json(out, tally)  # serialized by the workers, never held whole
+        return result
+    if bundle is None and formats == ["text"]:
+        job.tally(tally)
+        _write(result, job.run_info(), color)
+        return result
+    run_info = job.run_info()
+    if bundle is not None:
+        from phiguard.report.bundle import write_bundle
+
+        result.findings = write_bundle(bundle, run_info, tally.watch(job.findings()), pack,
+                                       lambda: job.waivers, config_file=config_path,
+                                       sign_key=sign_key)
+    else:
+        result.findings = list(tally.watch(job.findings()))
+    _write(result, run_info, color)
+    return result
+
+
+def _write(result: ScanResult, run_info: dict[str, Any], color: bool | None) -> None:
+    from phiguard.report.summary import Tally
+
+    waivers = result.scan.waivers
+    with open_outputs(result.outputs) as streams:
+        for output, out in zip(result.outputs, streams, strict=True):
+            if output.fmt == "text":
+                from phiguard.report.text import render_text
+
+                use_color = color if color is not None else (output.to_stdout and
+                                                             sys.stdout.isatty())
+                render_text(out, run_info, result.tally, result.pack, waivers, color=use_color)
+            elif output.fmt == "json":
+                from phiguard.report.json_report import write_findings
+
+                assert result.findings is not None
+                write_findings(out, run_info, result.findings, Tally(keep=0), lambda: waivers)
+            else:
+                from phiguard.report.formats import render
+
+                assert result.findings is not None
+                render(output.fmt, out, result.findings, run_info, result.pack, waivers)
