@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from phiguard.fix.actions import Kind
+    from phiguard.fix.kinds import Kind
     from phiguard.fix.api import FixApi
     from phiguard.policy.rule import Rule
 
