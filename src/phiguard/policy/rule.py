@@ -35,8 +35,9 @@ TOP_KEYS = {
     "id": True, "title": True, "severity": True, "controls": True, "description": True,
     "asset_types": True, "assert": True, "remediation": True, "scope": False,
     "optional": False, "params": False, "when": False, "let": False, "evidence": False,
-    "references": False, "content_types": False,
+    "references": False, "content_types": False, "unknown_in_plan": False,
 }
+TF_TYPE = re.compile(r"^google_[a-z0-9_]+$")
 CONTENT_TYPES = ("RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY")
 
 
@@ -75,6 +76,11 @@ class Rule:
     content_types: tuple[str, ...] = ()
     # Parameters some operator uses as a regular expression (their values must compile).
     regex_params: frozenset[str] = frozenset()
+    # Terraform resource type -> the change that makes this rule pass on a plan
+    # ({attribute, value, note}), from `remediation.terraform_fixes`.
+    terraform_fixes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Terraform resource type -> why this rule cannot judge a planned one (`unknown_in_plan`).
+    unknown_in_plan: Mapping[str, str] = field(default_factory=dict)
 
     def defaults(self) -> dict[str, Any]:
         return {name: spec.get("default") for name, spec in self.params.items()}
@@ -401,12 +407,18 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         v.path(path, names, doc["evidence"], i)
     rem = v.mapping(doc["remediation"], "`remediation`", doc, "remediation")
     for key in rem:
-        if key not in ("summary", "terraform", "fix", "console", "gcloud"):
+        if key not in ("summary", "terraform", "fix", "manual", "console", "gcloud",
+                       "terraform_fixes"):
             raise v.err(f"unknown key `{key}` in remediation", rem, key)
-        if not isinstance(rem[key], str):
+        if key != "terraform_fixes" and not isinstance(rem[key], str):
             raise v.err(f"remediation `{key}` must be text", rem, key)
     if "summary" not in rem:
         raise v.err("remediation needs a `summary`", rem)
+    if "fix" in rem and "manual" in rem:
+        raise v.err("remediation names a `fix` action and says why there is none (`manual`): "
+                    "keep one", rem, "manual")
+    tf_fixes = _terraform_fixes(v, rem)
+    unknown_in_plan = _unknown_in_plan(v, doc)
     for name in sorted(v.regex_params):
         if params[name]["type"] != "string":
             raise v.err(f"parameter {name} is used as a regular expression, so its type must "
@@ -428,6 +440,7 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         when=doc.get("when"), let=dict(lets), assert_=doc["assert"], evidence=tuple(evidence),
         remediation=dict(rem), references=tuple(refs), path=file, raw=doc,
         content_types=tuple(content), regex_params=frozenset(v.regex_params),
+        terraform_fixes=tf_fixes, unknown_in_plan=unknown_in_plan,
     )
 
 
@@ -476,6 +489,74 @@ def _find_controls(roots: Iterable[FsPath]) -> list[FsPath]:
                 found.extend(sorted(candidate.glob("*.yaml")))
                 break
     return sorted(set(found))
+
+
+def _tf_types(v: _V, node: Any, parent: Any, key: Any, seen: dict[str, str]) -> list[str]:
+    types = v.str_list(node, "`resource_types`", parent, key)
+    if not types:
+        raise v.err("`resource_types` must list at least one Terraform resource type",
+                    parent, key)
+    for i, tf_type in enumerate(types):
+        if not TF_TYPE.match(tf_type):
+            raise v.err(f"{tf_type!r} is not a Terraform resource type of the google provider "
+                        "(google_...)", node, i)
+        if tf_type in seen:
+            raise v.err(f"{tf_type} is listed twice", node, i)
+        seen[tf_type] = tf_type
+    return types
+
+
+def _terraform_fixes(v: _V, rem: LocDict) -> dict[str, dict[str, Any]]:
+    """`remediation.terraform_fixes`: [{resource_types, attribute, value, note}] -> by type.
+
+    An entry either sets `attribute` to `value` (with an optional `note`), or, without an
+    attribute, says in `note` what to do instead (delete the resource)."""
+    if "terraform_fixes" not in rem:
+        return {}
+    node = rem["terraform_fixes"]
+    if not isinstance(node, list) or not node:
+        raise v.err("remediation `terraform_fixes` must be a non-empty list", rem,
+                    "terraform_fixes")
+    out: dict[str, dict[str, Any]] = {}
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(node):
+        entry = v.mapping(entry, "a terraform_fixes entry", node, i)
+        for key in entry:
+            if key not in ("resource_types", "attribute", "value", "note"):
+                raise v.err(f"unknown key `{key}` in a terraform_fixes entry", entry, key)
+        if "resource_types" not in entry:
+            raise v.err("a terraform_fixes entry needs `resource_types`", entry)
+        for key in ("attribute", "note"):
+            if key in entry and not (isinstance(entry[key], str) and entry[key]):
+                raise v.err(f"`{key}` must be non-empty text", entry, key)
+        if ("attribute" in entry) != ("value" in entry):
+            raise v.err("a terraform_fixes entry sets an `attribute` to a `value`: give both "
+                        "(or neither, and say what to do in `note`)", entry)
+        if "attribute" not in entry and "note" not in entry:
+            raise v.err("a terraform_fixes entry without an attribute needs a `note`", entry)
+        fix = {"attribute": entry.get("attribute", ""), "value": entry.get("value"),
+               "note": entry.get("note", "")}
+        for tf_type in _tf_types(v, entry["resource_types"], entry, "resource_types", seen):
+            out[tf_type] = fix
+    return out
+
+
+def _unknown_in_plan(v: _V, doc: LocDict) -> dict[str, str]:
+    """`unknown_in_plan: {resource_types, reason}`: planned resources of these types are
+    UNKNOWN to this rule (its evidence exists only after apply)."""
+    if "unknown_in_plan" not in doc:
+        return {}
+    node = v.mapping(doc["unknown_in_plan"], "`unknown_in_plan`", doc, "unknown_in_plan")
+    for key in node:
+        if key not in ("resource_types", "reason"):
+            raise v.err(f"unknown key `{key}` in unknown_in_plan", node, key)
+    reason = node.get("reason")
+    if not (isinstance(reason, str) and reason):
+        raise v.err("unknown_in_plan needs a `reason` (text)", node, "reason" if "reason" in
+                    node else None)
+    if "resource_types" not in node:
+        raise v.err("unknown_in_plan needs `resource_types`", node)
+    return {t: reason for t in _tf_types(v, node["resource_types"], node, "resource_types", {})}
 
 
 def load_pack(roots: Iterable[FsPath]) -> RulePack:

@@ -47,6 +47,8 @@ def rule_schema() -> dict[str, Any]:
             required.append("types")
         lets.append({"type": "object", "required": required, "properties": props,
                      "additionalProperties": False})
+    tf_types = {"type": "array", "minItems": 1, "uniqueItems": True,
+                "items": {"type": "string", "pattern": "^google_[a-z0-9_]+$"}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "phiguard rule",
@@ -74,9 +76,23 @@ def rule_schema() -> dict[str, Any]:
             "assert": {"$ref": "#/$defs/condition"},
             "evidence": {"type": "array", "items": {"type": "string"}},
             "remediation": {"type": "object", "required": ["summary"],
-                            "properties": {k: {"type": "string"} for k in
-                                           ("summary", "terraform", "fix", "console", "gcloud")},
+                            "properties": {
+                                **{k: {"type": "string"} for k in
+                                   ("summary", "terraform", "fix", "manual", "console",
+                                    "gcloud")},
+                                "terraform_fixes": {"type": "array", "minItems": 1, "items": {
+                                    "type": "object", "required": ["resource_types"],
+                                    "properties": {"resource_types": tf_types,
+                                                   "attribute": {"type": "string",
+                                                                 "minLength": 1},
+                                                   "value": {},
+                                                   "note": {"type": "string", "minLength": 1}},
+                                    "additionalProperties": False}}},
                             "additionalProperties": False},
+            "unknown_in_plan": {"type": "object", "required": ["resource_types", "reason"],
+                                "properties": {"resource_types": tf_types,
+                                               "reason": {"type": "string", "minLength": 1}},
+                                "additionalProperties": False},
             "references": {"type": "array", "items": {"type": "string"}},
             "content_types": {"type": "array", "items": {"enum": ["RESOURCE", "IAM_POLICY",
                                                                   "ORG_POLICY", "ACCESS_POLICY"]}},
