@@ -284,3 +284,43 @@ def test_usage_errors_use_the_phiguard_error_form() -> None:
         ok = subprocess.run([sys.executable, "-m", "phiguard.cli", flag], capture_output=True,
                             text=True, check=False)
         assert ok.returncode == 0 and ok.stdout
+
+
+def test_one_scan_writes_several_formats_as_separate_scans_would(snapshot: Path, config: Path,
+                                                                 tmp_path: Path) -> None:
+    """--format json --format sarif --format markdown --format text --output-dir DIR: the
+    bytes of four separate scans, one evaluation; --output FORMAT=PATH alike."""
+    formats = {"json": "phiguard.json", "sarif": "phiguard.sarif", "markdown": "phiguard.md",
+               "text": "phiguard.txt", "html": "phiguard.html", "csv": "phiguard.csv",
+               "junit": "phiguard.xml"}
+    base = [str(snapshot), "-c", str(config), "--no-color"]
+    want = {}
+    for fmt in formats:
+        target = tmp_path / f"alone.{fmt}"
+        assert _invoke("scan", *base, "-f", fmt, "-o", str(target)).exit_code == 1
+        want[fmt] = target.read_bytes()
+    out = tmp_path / "all"
+    result = _invoke("scan", *base, *(x for f in formats for x in ("-f", f)),
+                     "--output-dir", str(out))
+    assert result.exit_code == 1, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(formats.values())
+    for fmt, name in formats.items():
+        assert (out / name).read_bytes() == want[fmt], fmt
+    pairs = [x for f in ("sarif", "json") for x in ("-o", f"{f}={tmp_path / ('pair.' + f)}")]
+    bundle = tmp_path / "bundle"
+    result = _invoke("scan", *base, *pairs, "--bundle", str(bundle))
+    assert result.exit_code == 1, result.output
+    assert (tmp_path / "pair.sarif").read_bytes() == want["sarif"]
+    assert (tmp_path / "pair.json").read_bytes() == want["json"]
+    assert (bundle / "manifest.json").is_file()
+
+
+def test_several_formats_need_somewhere_to_go(snapshot: Path, config: Path,
+                                              tmp_path: Path) -> None:
+    result = _invoke("scan", str(snapshot), "-c", str(config), "-f", "json", "-f", "sarif")
+    assert result.exit_code == 2
+    assert "only one format can go to standard output" in result.output
+    inside = _invoke("scan", str(snapshot), "-c", str(config), "-f", "json",
+                     "--output-dir", str(snapshot / "reports"))
+    assert inside.exit_code == 2 and "inside the input directory" in inside.output
+    assert not (snapshot / "reports").exists()

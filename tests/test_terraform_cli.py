@@ -281,3 +281,110 @@ def test_forked_judging_gives_the_same_findings(name: str, monkeypatch: pytest.M
     monkeypatch.setattr(gate, "PARALLEL_FROM", 2)
     _invoke(*args, "-j", "2", "-o", str(two))
     assert one.read_text() == two.read_text()
+
+
+# --- one judgement, several formats ---------------------------------------------------------
+
+
+def _plan_args(*extra: str) -> list[str]:
+    return [str(PLANS / "lb-tls.json"), "-c", str(CONFIG), "--at", AT, *extra]
+
+
+def _separately(tmp_path: Path, formats: tuple[str, ...]) -> dict[str, bytes]:
+    """Each format from its own run, as the PR gate used to produce them."""
+    out = {}
+    for fmt in formats:
+        target = tmp_path / "separate" / fmt
+        target.parent.mkdir(exist_ok=True)
+        assert _invoke(*_plan_args("-f", fmt, "-o", str(target))).exit_code == 1
+        out[fmt] = target.read_bytes()
+    return out
+
+
+def test_one_run_writes_every_format_byte_identical_to_separate_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--format sarif --format markdown --format json --output-dir DIR judges the plan once
+    and writes the same bytes three runs wrote; the exit code is the judgement's."""
+    from phiguard.terraform.gate import PlanGate
+
+    formats = ("sarif", "markdown", "json", "text")
+    want = _separately(tmp_path, formats)
+    judged = []
+    real = PlanGate.findings
+
+    def counting(self: PlanGate) -> Any:
+        judged.append(1)
+        return real(self)
+
+    monkeypatch.setattr(PlanGate, "findings", counting)
+    out = tmp_path / "gate"
+    result = _invoke(*_plan_args(*(x for f in formats for x in ("-f", f)),
+                                 "--output-dir", str(out)))
+    assert result.exit_code == 1, result.output
+    assert judged == [1]
+    assert result.stdout == ""
+    names = {"sarif": "phiguard.sarif", "markdown": "phiguard.md", "json": "phiguard.json",
+             "text": "phiguard.txt"}
+    assert sorted(p.name for p in out.iterdir()) == sorted(names.values())
+    for fmt in formats:
+        assert (out / names[fmt]).read_bytes() == want[fmt], fmt
+
+
+def test_output_format_equals_path_is_repeatable(tmp_path: Path) -> None:
+    """--output FORMAT=PATH names each file; the format need not be repeated in --format."""
+    want = _separately(tmp_path, ("sarif", "json"))
+    sarif, doc = tmp_path / "a.sarif", tmp_path / "b.json"
+    result = _invoke(*_plan_args("-o", f"sarif={sarif}", "--output", f"json={doc}"))
+    assert result.exit_code == 1, result.output
+    assert sarif.read_bytes() == want["sarif"] and doc.read_bytes() == want["json"]
+    # with a format on standard output beside them
+    result = _invoke(*_plan_args("-f", "text", "-o", f"json={doc}"))
+    assert result.exit_code == 1 and "FAIL" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-f", "json", "-f", "sarif"], "only one format can go to standard output"),
+    (["-f", "json", "-f", "sarif", "-o", "x.out"], "a plain --output FILE takes exactly one"),
+    (["-o", "json=same.out", "-o", "sarif=same.out"], "would be written there"),
+    (["-o", "json=a.json", "-o", "json=b.json"], "given twice"),
+    (["-o", "a.out", "-o", "b.out"], "one --output FILE per run"),
+    (["-f", "json", "-o", "json=", ], "give a path after json="),
+])
+def test_ambiguous_outputs_are_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["plan", *_plan_args(*args)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_dir_never_replaces_an_input(tmp_path: Path) -> None:
+    """DIR/phiguard.json may be the plan itself: refused before anything is read."""
+    plan = tmp_path / "phiguard.json"
+    plan.write_bytes((PLANS / "lb-tls.json").read_bytes())
+    before = plan.read_bytes()
+    result = CliRunner().invoke(main, ["plan", str(plan), "-f", "json", "--output-dir",
+                                       str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "is an input of this command" in result.output
+    assert plan.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["phiguard.json"]
+
+
+def test_a_failing_report_leaves_none_of_the_run_outputs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files of one run are replaced together: when the Markdown fails after the SARIF
+    was written, neither exists afterwards (and no temporary file is left)."""
+    import phiguard.runs.plan as run_plan
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(run_plan, "_render_markdown", boom)
+    out = tmp_path / "gate"
+    result = CliRunner().invoke(main, ["plan", *_plan_args("-f", "sarif", "-f", "markdown",
+                                                           "--output-dir", str(out))])
+    assert result.exit_code == 2, result.output
+    assert "internal error: RuntimeError: injected" in result.output
+    assert list(out.iterdir()) == []
