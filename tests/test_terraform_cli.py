@@ -244,8 +244,9 @@ def test_text_lists_not_evaluated_and_unknowns() -> None:
 
 
 def test_composite_action_runs_the_gate(tmp_path: Path) -> None:
-    """action.yml takes plan, config, fail-on and baseline, writes SARIF/Markdown/JSON and
-    exits 1 on a failing finding at or above fail-on (its script run as the runner would)."""
+    """action.yml takes plan, config, fail-on and baseline, judges the plan once into
+    SARIF/Markdown/JSON and exits 1 on a failing finding at or above fail-on, 2 on a
+    malformed plan (its script run as the runner would)."""
     import os
     import subprocess
     import sys
@@ -253,6 +254,7 @@ def test_composite_action_runs_the_gate(tmp_path: Path) -> None:
     action = yaml.safe_load((PLANS.parent.parent / "action.yml").read_text())
     assert {"plan", "config", "fail-on", "baseline"} <= set(action["inputs"])
     script = action["runs"]["steps"][1]["run"]
+    assert script.count("phiguard plan") == 1
     out = tmp_path / "gh_output"
     env = {**os.environ, "PLAN": str(PLANS / "lb-tls.json"), "CONFIG": str(CONFIG),
            "FAIL_ON": "high", "BASELINE": "", "SNAPSHOT": "", "TF_ROOT": "",
@@ -265,8 +267,12 @@ def test_composite_action_runs_the_gate(tmp_path: Path) -> None:
     assert outputs["exit-code"] == "1"
     assert json.loads(Path(outputs["sarif"]).read_text())["version"] == "2.1.0"
     assert Path(outputs["markdown"]).read_text().startswith("<!-- phiguard-plan -->")
+    assert json.loads(Path(outputs["json"]).read_text())["schema"] == "phiguard.findings/v1"
     env["FAIL_ON"] = "critical"
     assert subprocess.run(["bash", "-c", script], env=env, capture_output=True).returncode == 0
+    env["PLAN"] = str(PLANS / "malformed" / "state-file.json")
+    assert subprocess.run(["bash", "-c", script], env=env, capture_output=True).returncode == 2
+    assert out.read_text().splitlines()[-1] == "exit-code=2"
 
 
 @pytest.mark.parametrize("name", ["data-stores.json", "iam.json", "deletions.json"])
