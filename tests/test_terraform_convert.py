@@ -338,17 +338,16 @@ def test_every_converter_emits_a_real_cai_asset_type() -> None:
         assert is_cai_asset_type(case_type), (tf_type, case_type)
 
 
-def test_fix_tables_name_rules_that_judge_the_type() -> None:
-    """Every Terraform fix is keyed by a real rule id that judges the converted asset type."""
+def test_rules_terraform_fixes_name_converted_types_the_rule_judges() -> None:
+    """Every resource type a rule's `remediation.terraform_fixes` or `unknown_in_plan` names is
+    one phiguard converts, and (but for hierarchy-wide rules) one whose asset the rule judges."""
     load_tables()
-    pack = {r.id: r for r in load_pack([RULES]).rules}
     hierarchy = {"cloudresourcemanager.googleapis.com/Project", "*"}
-    for table in [*CONVERTERS.values(), *PARTS.values()]:
-        for rule_id in table.fixes:
-            assert rule_id in pack, (table.tf_type, rule_id)
-            types = set(pack[rule_id].asset_types)
-            if table in CONVERTERS.values() and not (types & hierarchy):
-                assert table.asset_type in types, (table.tf_type, rule_id)  # type: ignore[union-attr]
+    for rule in load_pack([RULES]).rules:
+        for tf_type in [*rule.terraform_fixes, *rule.unknown_in_plan]:
+            assert tf_type in CONVERTERS or tf_type in PARTS, (rule.id, tf_type)
+            if tf_type in CONVERTERS and not (set(rule.asset_types) & hierarchy):
+                assert CONVERTERS[tf_type].asset_type in rule.asset_types, (rule.id, tf_type)
 
 
 def _policy(world: Any, name: str) -> Any:

@@ -1,9 +1,10 @@
 """The converter machinery: one small table per google_* type turns a planned resource into the
-Asset CAI would show after apply; the tables themselves live in `_compute.py` and `_others.py`.
+Asset CAI would show after apply; the tables themselves live in `tables/`, one module per service.
 
 A table (`Converter`) names the CAI asset type, the asset name template, the fields (Terraform
 attribute path -> REST field path, with an optional transform), API defaults for attributes the
-user left to the provider, and the Terraform fix for each rule that can fail on the type.
+user left to the provider. The Terraform fix for a rule is the rule's own
+(`remediation.terraform_fixes`, per resource type), read through `Fix.of_rule`.
 Values known only after apply become `UnknownValue`; one that comes from another planned
 resource (`google_compute_ssl_policy.x.id`) is resolved through the plan's `configuration`.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from phiguard.inventory.asset import Asset, Source, UnknownValue
 from phiguard.inventory.refs import project_of_name, ref_key
+from phiguard.policy.rule import Rule
 from phiguard.terraform.plan import Plan, ResourceChange
 from phiguard.terraform.values import is_unknown, set_path, tf_get, with_unknowns
 
@@ -30,11 +32,21 @@ ABSENT = _ABSENT  # a transform's answer for "the API shows no such field"
 
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """The Terraform change that makes a rule pass: set `attribute` to `value`."""
+    """The Terraform change that makes a rule pass: set `attribute` to `value` (no attribute:
+    `note` says what to do instead). Rules declare it per resource type in
+    `remediation.terraform_fixes`."""
 
     attribute: str
     value: Any
     note: str = ""
+
+    @classmethod
+    def of_rule(cls, rule: Rule | None, tf_type: str) -> Fix | None:
+        """The fix `rule` declares for resources of `tf_type`, or None."""
+        spec = rule.terraform_fixes.get(tf_type) if rule is not None else None
+        if spec is None:
+            return None
+        return cls(spec["attribute"], _plain(spec["value"]), spec["note"])
 
     def to_json(self, address: str) -> dict[str, Any]:
         out = {"address": address, "attribute": self.attribute, "value": self.value}
@@ -47,6 +59,15 @@ class Fix:
             ("google_", "[", "{", "(")) else _hcl(self.value)
         note = f" ({self.note})" if self.note else ""
         return f"fix: set {self.attribute} = {value} in {address}{note}"
+
+
+def _plain(value: Any) -> Any:
+    """YAML's position-carrying containers as plain lists and dicts (for any JSON writer)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 def _hcl(value: Any) -> str:
@@ -84,14 +105,11 @@ class Converter:
     asset_type: str
     name: str  # template with {project} {name} {region} {zone} {location} and `names` keys
     fields: tuple[Field, ...] = ()
-    fixes: Mapping[str, Fix] = field(default_factory=dict)
     names: Mapping[str, Field] = field(default_factory=dict)  # extra name variables
     location: str | None = None  # template, e.g. "{zone}", "{region}", "global"
     constants: Mapping[str, Any] = field(default_factory=dict)
     build: Callable[[dict[str, Any], Any, Context], None] | None = None  # extra shaping
     project_from: Field | None = None  # where the project is when there is no `project`
-    # rules whose evidence exists only after apply (snapshots of a new disk): always UNKNOWN
-    after_apply: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,7 +124,6 @@ class Part:
     kind: str  # iam_member | iam_binding | iam_policy | audit_config | org_policy | append
     parent: Callable[[Any, Context], tuple[str, str] | None]
     piece: Callable[[Any, Context], Any]
-    fixes: Mapping[str, Fix] = field(default_factory=dict)
     target: str = ""  # for `append`: the REST list field of the parent
 
 

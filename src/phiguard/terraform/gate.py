@@ -27,7 +27,7 @@ from phiguard.inventory.refs import ref_key
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import Rule, RulePack
 from phiguard.policy.waivers import WaiverBook
-from phiguard.terraform.convert import CONVERTERS, PARTS, Fix
+from phiguard.terraform.convert import CONVERTERS, Fix
 from phiguard.terraform.plan import Plan, ResourceChange
 from phiguard.terraform.world import World, build_world
 
@@ -126,6 +126,7 @@ class PlanGate:
         config.check_against(pack)
         self.plan = plan
         self.pack = pack
+        self._rules = pack.by_id()  # each rule's Terraform fixes and unknown_in_plan types
         self.config = config
         self.now = at
         plan.applied_at = format_time(at)
@@ -301,11 +302,16 @@ class PlanGate:
     def _fix(self, rule_id: str, name: str) -> tuple[Fix, str] | None:
         for change in [*([self.after.changed[name]] if name in self.after.changed else []),
                        *self.after.origin.get(name, ())]:
-            table = CONVERTERS.get(change.type) or PARTS.get(change.type)
-            fix = table.fixes.get(rule_id) if table is not None else None
+            fix = Fix.of_rule(self._rules.get(rule_id), change.type)
             if fix is not None:
                 return fix, change.address
         return None
+
+    def _unknown_in_plan(self, rule_id: str, change: ResourceChange | None) -> str | None:
+        """Why the rule cannot judge this planned resource (its evidence exists only after
+        apply), or None."""
+        rule = self._rules.get(rule_id)
+        return rule.unknown_in_plan.get(change.type) if rule and change is not None else None
 
     def _decorate(self, finding: Finding, asset: Asset, *, change: ResourceChange | None = None,
                   message: str | None = None, outcome: Outcome | None = None) -> PlanFinding:
@@ -313,18 +319,16 @@ class PlanGate:
         change = change or self._responsible(asset.name, finding)
         outcome = outcome or finding.outcome
         message = message or finding.message
-        if outcome is Outcome.PASS and asset.name not in self.after.partial:
-            table = CONVERTERS.get(change.type) if change is not None else None
-            if table is None or finding.rule_id not in table.after_apply:
-                address = change.address if change is not None else None
-                return PlanFinding(finding.rule_id, finding.asset, finding.asset_type, outcome,
-                                   finding.severity, finding.controls, message,
-                                   finding.evidence, finding.waiver,
-                                   f"{self.plan.file}#{address}" if address else finding.source,
-                                   address, None, self._kind(change))
+        if outcome is Outcome.PASS and asset.name not in self.after.partial \
+                and self._unknown_in_plan(finding.rule_id, change) is None:
+            address = change.address if change is not None else None
+            return PlanFinding(finding.rule_id, finding.asset, finding.asset_type, outcome,
+                               finding.severity, finding.controls, message,
+                               finding.evidence, finding.waiver,
+                               f"{self.plan.file}#{address}" if address else finding.source,
+                               address, None, self._kind(change))
         if not regression and outcome in (Outcome.PASS, Outcome.FAIL):
-            table = CONVERTERS.get(change.type) if change is not None else None
-            why = table.after_apply.get(finding.rule_id) if table is not None else None
+            why = self._unknown_in_plan(finding.rule_id, change)
             if why is not None:
                 outcome, message = Outcome.UNKNOWN, f"Cannot evaluate: {why}"
             elif asset.name in self.after.partial and finding.rule_id not in self._partial_ok:

@@ -26,8 +26,7 @@ _UNSEEN = UnknownValue("not in the plan (pass --snapshot to see the rest of the 
 
 def load_tables() -> None:
     """Register every converter table (imported for their side effect, once)."""
-    for module in ("phiguard.terraform._compute", "phiguard.terraform._others"):
-        importlib.import_module(module)
+    importlib.import_module("phiguard.terraform.tables")
 
 
 @dataclass

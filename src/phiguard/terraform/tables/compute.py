@@ -1,4 +1,6 @@
-"""Converter tables for Compute Engine types (load balancing, VPC, VMs, disks, groups)."""
+"""Converter tables for Compute Engine: load balancing (SSL policies, proxies, URL maps,
+forwarding rules, backend services), VPC (networks, subnetworks, peerings, firewalls), VMs,
+disks and their snapshot schedules, instance groups and autoscalers."""
 
 from __future__ import annotations
 
@@ -10,28 +12,24 @@ from phiguard.terraform.convert import (
     Context,
     Converter,
     Field,
-    Fix,
     Part,
     each,
     kv_items,
     register,
 )
+from phiguard.terraform.tables._refs import (
+    NETWORK,
+    known,
+)
+from phiguard.terraform.tables.iam import iam_parts
 from phiguard.terraform.values import AFTER_APPLY, is_unknown, tf_get
 
-C = "//compute.googleapis.com/projects/{project}"
+COMPUTE_PROJECT = "//compute.googleapis.com/projects/{project}"  # CAI name prefix
 GLOBAL = "projects/{project}/global"
 REGION = "projects/{project}/regions/{region}"
-NETWORK = GLOBAL + "/networks/{}"
 SUBNET = REGION + "/subnetworks/{}"
 COMPUTE_URL = "https://www.googleapis.com/compute/v1/"
 
-TLS_POLICY = Fix("ssl_policy", "google_compute_ssl_policy.<name>.id",
-                 'a policy with profile = "RESTRICTED" and min_tls_version = "TLS_1_2"')
-TLS13_POLICY = Fix("ssl_policy", "google_compute_ssl_policy.<name>.id",
-                   'a policy with profile = "RESTRICTED" and min_tls_version = "TLS_1_3"')
-PROXY_FIXES = {"TLS-001": TLS_POLICY, "TLS-002": TLS_POLICY, "TLS-004": TLS13_POLICY}
-REDIRECT = Fix("url_map", "google_compute_url_map.<redirect>.id",
-               "a URL map whose default_url_redirect has https_redirect = true and no backend")
 
 
 def zone_url(value: Any, ctx: Context) -> Any:
@@ -68,18 +66,17 @@ def _ssl(regional: bool) -> Converter:
     return Converter(
         tf_type="google_compute_region_ssl_policy" if regional else "google_compute_ssl_policy",
         asset_type="compute.googleapis.com/SslPolicy",
-        name=C + where + "/sslPolicies/{name}",
+        name=COMPUTE_PROJECT + where + "/sslPolicies/{name}",
         location="{region}" if regional else "global",
         constants={"kind": "compute#sslPolicy"},
         fields=(Field("name", "name"), Field("profile", "profile", api_default="COMPATIBLE"),
                 Field("min_tls_version", "minTlsVersion", api_default="TLS_1_0"),
                 Field("custom_features", "customFeatures"), Field("description", "description"),
-                *((Field("region", "region", region_url),) if regional else ())),
-        fixes={"TLS-003": Fix("profile", "RESTRICTED", 'and min_tls_version = "TLS_1_2"')})
+                *((Field("region", "region", region_url),) if regional else ())))
 
 
 def _proxy(tf_type: str, collection: str, kind_name: str, regional: bool, *extra: Field,
-           fixes: dict[str, Fix] | None = None, kind: str = "") -> Converter:
+           kind: str = "") -> Converter:
     where = "/regions/{region}" if regional else "/global"
     policy_ref = (REGION if regional else GLOBAL) + "/sslPolicies/{}"
     map_ref = (REGION if regional else GLOBAL) + "/urlMaps/{}"
@@ -89,10 +86,10 @@ def _proxy(tf_type: str, collection: str, kind_name: str, regional: bool, *extra
     if regional:
         fields.append(Field("region", "region", region_url))
     return Converter(tf_type=tf_type, asset_type=f"compute.googleapis.com/{kind_name}",
-                     name=C + where + f"/{collection}/{{name}}",
+                     name=COMPUTE_PROJECT + where + f"/{collection}/{{name}}",
                      location="{region}" if regional else "global",
                      constants={"kind": kind} if kind else {},
-                     fields=tuple(fields), fixes=fixes if fixes is not None else PROXY_FIXES)
+                     fields=tuple(fields))
 
 
 REDIRECT_FIELDS = (Field("https_redirect", "httpsRedirect"),
@@ -106,7 +103,7 @@ def _url_map(regional: bool) -> Converter:
     return Converter(
         tf_type="google_compute_region_url_map" if regional else "google_compute_url_map",
         asset_type="compute.googleapis.com/UrlMap",
-        name=C + ("/regions/{region}" if regional else "/global") + "/urlMaps/{name}",
+        name=COMPUTE_PROJECT + ("/regions/{region}" if regional else "/global") + "/urlMaps/{name}",
         location="{region}" if regional else "global",
         fields=(Field("name", "name"), Field("default_service", "defaultService", ref=svc),
                 Field("default_url_redirect", "defaultUrlRedirect", each(*REDIRECT_FIELDS)),
@@ -140,7 +137,8 @@ def _forwarding(regional: bool) -> Converter:
         else "google_compute_global_forwarding_rule",
         asset_type="compute.googleapis.com/" + ("ForwardingRule" if regional
                                                  else "GlobalForwardingRule"),
-        name=C + ("/regions/{region}" if regional else "/global") + "/forwardingRules/{name}",
+        name=COMPUTE_PROJECT + ("/regions/{region}" if regional else "/global")
+        + "/forwardingRules/{name}",
         location="{region}" if regional else "global",
         fields=(Field("name", "name"), Field("target", "target", ref="{}"),
                 Field("backend_service", "backendService", ref="{}"),
@@ -157,7 +155,8 @@ def _backend_service(regional: bool) -> Converter:
         else "google_compute_backend_service",
         asset_type="compute.googleapis.com/" + ("RegionBackendService" if regional
                                                  else "BackendService"),
-        name=C + ("/regions/{region}" if regional else "/global") + "/backendServices/{name}",
+        name=COMPUTE_PROJECT + ("/regions/{region}" if regional else "/global")
+        + "/backendServices/{name}",
         location="{region}" if regional else "global",
         fields=(Field("name", "name"), Field("protocol", "protocol"),
                 Field("load_balancing_scheme", "loadBalancingScheme"),
@@ -165,8 +164,7 @@ def _backend_service(regional: bool) -> Converter:
                 Field("backend", "backends", each(Field("group", "group", ref="{}"),
                                                   Field("balancing_mode", "balancingMode"))),
                 Field("security_policy", "securityPolicy", ref="{}"),
-                Field("log_config.enable", "logConfig.enable")),
-        fixes={"PLAT-001": Fix("health_checks", "[google_compute_health_check.<name>.id]")})
+                Field("log_config.enable", "logConfig.enable")))
 
 
 def _peering_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
@@ -256,7 +254,8 @@ def _disk(regional: bool) -> Converter:
     return Converter(
         tf_type="google_compute_region_disk" if regional else "google_compute_disk",
         asset_type="compute.googleapis.com/" + ("RegionDisk" if regional else "Disk"),
-        name=C + ("/regions/{region}" if regional else "/zones/{zone}") + "/disks/{name}",
+        name=COMPUTE_PROJECT + ("/regions/{region}" if regional else "/zones/{zone}")
+        + "/disks/{name}",
         location="{region}" if regional else "{zone}",
         constants={"kind": "compute#disk"},
         fields=(Field("name", "name"), Field("type", "type"), Field("size", "sizeGb"),
@@ -269,15 +268,7 @@ def _disk(regional: bool) -> Converter:
                       ref="{}"),
                 Field("disk_encryption_key.sha256", "diskEncryptionKey.sha256", api_default=None),
                 Field("resource_policies", "resourcePolicies", ref="{}", api_default=None),
-                Field("labels", "labels")),
-        after_apply={"BAK-004": "a disk's snapshots exist only after apply"},
-        fixes={"ENC-003": Fix("disk_encryption_key.kms_key_self_link",
-                              "google_kms_crypto_key.<key>.id"),
-               "BAK-003": Fix("resource_policies", "[google_compute_resource_policy.<daily>.id]",
-                              "a snapshot schedule keeping snapshots >= 7 days (or a "
-                              "google_compute_disk_resource_policy_attachment)"),
-               "BAK-004": Fix("resource_policies", "[google_compute_resource_policy.<daily>.id]",
-                              "a daily snapshot schedule")})
+                Field("labels", "labels")))
 
 
 def _attachment(regional: bool) -> Part:
@@ -324,13 +315,10 @@ def _igm(regional: bool) -> Converter:
         else "google_compute_instance_group_manager",
         # CAI lists regional managers under the one type, told apart by their regions/ name
         asset_type="compute.googleapis.com/InstanceGroupManager",
-        name=C + ("/regions/{region}" if regional else "/zones/{zone}")
+        name=COMPUTE_PROJECT + ("/regions/{region}" if regional else "/zones/{zone}")
         + "/instanceGroupManagers/{name}",
         location="{region}" if regional else "{zone}",
-        fields=tuple(fields),
-        fixes={"DR-005": Fix("distribution_policy_zones",
-                             ["<region>-a", "<region>-b", "<region>-c"],
-                             "use google_compute_region_instance_group_manager")})
+        fields=tuple(fields))
 
 
 def _autoscaler(regional: bool) -> Converter:
@@ -338,7 +326,8 @@ def _autoscaler(regional: bool) -> Converter:
     return Converter(
         tf_type="google_compute_region_autoscaler" if regional else "google_compute_autoscaler",
         asset_type="compute.googleapis.com/Autoscaler",  # regional ones too, as CAI lists them
-        name=C + ("/regions/{region}" if regional else "/zones/{zone}") + "/autoscalers/{name}",
+        name=COMPUTE_PROJECT + ("/regions/{region}" if regional else "/zones/{zone}")
+        + "/autoscalers/{name}",
         location="{region}" if regional else "{zone}",
         fields=(Field("name", "name"), Field("target", "target", ref="{}"),
                 Field(p + "min_replicas", "autoscalingPolicy.minNumReplicas"),
@@ -346,12 +335,23 @@ def _autoscaler(regional: bool) -> Converter:
                 Field(p + "cooldown_period", "autoscalingPolicy.coolDownPeriodSec"),
                 Field(p + "mode", "autoscalingPolicy.mode", api_default="ON"),
                 Field(p + "cpu_utilization.target",
-                      "autoscalingPolicy.cpuUtilization.utilizationTarget", api_default=0.6)),
-        fixes={"PLAT-002": Fix("autoscaling_policy.cpu_utilization.target", 0.5,
-                               'with mode = "ON" and max_replicas > min_replicas')})
+                      "autoscalingPolicy.cpuUtilization.utilizationTarget", api_default=0.6)))
+
+
+def _instance_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+    name = known(values, "instance_name", ctx, want_ref=False)
+    zone = tf_get(values, "zone")
+    if not isinstance(name, str) or ctx.change is None:
+        return None
+    if "/" not in name:
+        if not isinstance(zone, str):
+            return None
+        name = f"projects/{ctx.project_of(ctx.change, values)}/zones/{zone}/instances/{name}"
+    return "compute.googleapis.com/Instance", "//compute.googleapis.com/" + ref_key(name)
 
 
 register(
+    *iam_parts("google_compute_instance", _instance_parent),
     _ssl(False), _ssl(True),
     _proxy("google_compute_target_https_proxy", "targetHttpsProxies", "TargetHttpsProxy", False,
            Field("quic_override", "quicOverride"), kind="compute#targetHttpsProxy"),
@@ -359,15 +359,13 @@ register(
            True, kind="compute#targetHttpsProxy"),
     _proxy("google_compute_target_ssl_proxy", "targetSslProxies", "TargetSslProxy", False,
            Field("backend_service", "service", ref="{}")),
-    _proxy("google_compute_target_http_proxy", "targetHttpProxies", "TargetHttpProxy", False,
-           fixes={"TLS-005": REDIRECT}),
-    _proxy("google_compute_region_target_http_proxy", "targetHttpProxies", "TargetHttpProxy", True,
-           fixes={"TLS-005": REDIRECT}),
+    _proxy("google_compute_target_http_proxy", "targetHttpProxies", "TargetHttpProxy", False),
+    _proxy("google_compute_region_target_http_proxy", "targetHttpProxies", "TargetHttpProxy", True),
     _url_map(False), _url_map(True), _forwarding(False), _forwarding(True),
     _backend_service(False), _backend_service(True),
     Converter(
         tf_type="google_compute_firewall", asset_type="compute.googleapis.com/Firewall",
-        name=C + "/global/firewalls/{name}", location="global",
+        name=COMPUTE_PROJECT + "/global/firewalls/{name}", location="global",
         constants={"kind": "compute#firewall"},
         fields=(Field("name", "name"), Field("network", "network", ref=NETWORK),
                 Field("direction", "direction", api_default="INGRESS"),
@@ -382,16 +380,10 @@ register(
                 Field("allow", "allowed", each(Field("protocol", "IPProtocol"),
                                                Field("ports", "ports", _ports))),
                 Field("deny", "denied", each(Field("protocol", "IPProtocol"),
-                                             Field("ports", "ports", _ports)))),
-        fixes={"NET-001": Fix("source_ranges", ["35.235.240.0/20"],
-                              "reach SSH/RDP through IAP, never from 0.0.0.0/0"),
-               "NET-002": Fix("source_ranges", ["<internal CIDR>"],
-                              "no internet source for data-store or admin ports"),
-               "NET-004": Fix("source_ranges", ["<PHI subnetwork CIDRs>"],
-                              "admit only PHI subnetworks and service accounts")}),
+                                             Field("ports", "ports", _ports))))),
     Converter(
         tf_type="google_compute_network", asset_type="compute.googleapis.com/Network",
-        name=C + "/global/networks/{name}", location="global",
+        name=COMPUTE_PROJECT + "/global/networks/{name}", location="global",
         constants={"kind": "compute#network"},
         fields=(Field("name", "name"),
                 Field("auto_create_subnetworks", "autoCreateSubnetworks", api_default=True),
@@ -400,14 +392,10 @@ register(
         build=lambda data, values, ctx: data.setdefault(
             "selfLink", COMPUTE_URL + f"projects/{ctx.project_of(ctx.change, values)}"
             f"/global/networks/{data.get('name')}") if ctx.change and isinstance(
-                data.get("name"), str) else None,
-        fixes={"NET-003": Fix("peer_network", "<a PHI network>",
-                              "remove the google_compute_network_peering to a non-PHI network"),
-               "NET-006": Fix("auto_create_subnetworks", False,
-                              'and a name other than "default"')}),
+                data.get("name"), str) else None),
     Converter(
         tf_type="google_compute_subnetwork", asset_type="compute.googleapis.com/Subnetwork",
-        name=C + "/regions/{region}/subnetworks/{name}", location="{region}",
+        name=COMPUTE_PROJECT + "/regions/{region}/subnetworks/{name}", location="{region}",
         fields=(Field("name", "name"), Field("network", "network", ref=NETWORK),
                 Field("ip_cidr_range", "ipCidrRange"), Field("region", "region", region_url),
                 Field("secondary_ip_range", "secondaryIpRanges", each(
@@ -417,7 +405,7 @@ register(
          parent=_peering_parent, piece=_peering_piece),
     Converter(
         tf_type="google_compute_instance", asset_type="compute.googleapis.com/Instance",
-        name=C + "/zones/{zone}/instances/{name}", location="{zone}",
+        name=COMPUTE_PROJECT + "/zones/{zone}/instances/{name}", location="{zone}",
         constants={"kind": "compute#instance"},
         fields=(Field("name", "name"), Field("zone", "zone", zone_url),
                 Field("machine_type", "machineType"),
@@ -432,19 +420,12 @@ register(
                     Field("access_config", "accessConfigs", each(Field("nat_ip", "natIP"))))),
                 Field("service_account", "serviceAccounts", each(
                     Field("email", "email"), Field("scopes", "scopes", scopes)))),
-        build=_instance_build,
-        fixes={"BAK-008": Fix("deletion_protection", True),
-               "IAM-005": Fix("service_account.email", "google_service_account.<vm>.email",
-                              "a dedicated service account without the cloud-platform scope"),
-               "MFA-006": Fix("metadata",
-                              '{ enable-oslogin = "TRUE", enable-oslogin-2fa = "TRUE" }'),
-               "NET-005": Fix("network_interface", "<PHI subnetworks only>",
-                              "do not bridge PHI and non-PHI networks")}),
+        build=_instance_build),
     _disk(False), _disk(True), _attachment(False), _attachment(True),
     Converter(
         tf_type="google_compute_resource_policy",
         asset_type="compute.googleapis.com/ResourcePolicy",
-        name=C + "/regions/{region}/resourcePolicies/{name}", location="{region}",
+        name=COMPUTE_PROJECT + "/regions/{region}/resourcePolicies/{name}", location="{region}",
         fields=(Field("name", "name"), Field("region", "region", region_url),
                 Field("snapshot_schedule_policy.retention_policy.max_retention_days",
                       "snapshotSchedulePolicy.retentionPolicy.maxRetentionDays"),
@@ -458,12 +439,13 @@ register(
     Converter(
         tf_type="google_compute_region_network_endpoint_group",
         asset_type="compute.googleapis.com/NetworkEndpointGroup",
-        name=C + "/regions/{region}/networkEndpointGroups/{name}", location="{region}",
+        name=COMPUTE_PROJECT + "/regions/{region}/networkEndpointGroups/{name}",
+        location="{region}",
         fields=(Field("name", "name"),
                 Field("network_endpoint_type", "networkEndpointType", api_default="GCE_VM_IP_PORT"),
                 Field("region", "region", region_url))),
     Converter(
         tf_type="google_compute_project_metadata", asset_type="compute.googleapis.com/Project",
-        name=C, location="global",
+        name=COMPUTE_PROJECT, location="global",
         fields=(Field("metadata", "commonInstanceMetadata.items", kv_items),)),
 )

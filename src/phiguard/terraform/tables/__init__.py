@@ -1,0 +1,26 @@
+"""The converter tables, one module per Google Cloud service: each turns the google_* resource
+types of that service into the assets Cloud Asset Inventory would show after apply.
+
+Importing this package registers every table (`phiguard.terraform.convert.register`). The
+tables hold resource-type knowledge only (fields, names, API defaults); which Terraform change
+fixes a rule is declared by the rule (`remediation.terraform_fixes` in its rule.yaml).
+"""
+
+from __future__ import annotations
+
+from phiguard.terraform.tables import (
+    compute,
+    container,
+    iam,
+    kms,
+    logging_sinks,
+    redis,
+    resourcemanager,
+    run,
+    serviceusage,
+    sql,
+    storage,
+)
+
+__all__ = ["compute", "container", "iam", "kms", "logging_sinks", "redis", "resourcemanager",
+           "run", "serviceusage", "sql", "storage"]

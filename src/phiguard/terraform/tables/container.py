@@ -1,0 +1,112 @@
+"""Converter tables for GKE clusters and node pools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from phiguard.inventory.refs import ref_key
+from phiguard.terraform.convert import (
+    Context,
+    Converter,
+    Field,
+    Part,
+    register,
+)
+from phiguard.terraform.tables._refs import (
+    NETWORK,
+    known,
+    last_segment,
+)
+from phiguard.terraform.values import is_unknown, tf_get
+
+
+def _pool(block: Any, sa: Any = "default") -> Any:
+    """A node pool as the cluster's REST body lists it; `sa` stands in for an unset account."""
+    if not isinstance(block, dict):
+        return block
+    account = tf_get(block, "node_config.service_account")
+    return {"name": block.get("name"),
+            "config": {"serviceAccount": account if account is not None and not is_unknown(
+                account) else sa},
+            **({"locations": block["node_locations"]}
+               if isinstance(block.get("node_locations"), list) else {})}
+
+
+def _pool_piece(values: Any, ctx: Context) -> Any:
+    sa: Any = "default"
+    change = ctx.change
+    if change is not None and is_unknown(tf_get(values, "node_config.service_account")) and \
+            ctx.configured(change, "node_config.service_account") is not False:
+        sa = ctx.resolve(change, "node_config.service_account", False)
+    return _pool(values, sa)
+
+
+def _cluster_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    pools = []
+    if tf_get(values, "remove_default_node_pool") is not True:
+        pools.append(_pool({"name": "default-pool",
+                            "node_config": tf_get(values, "node_config")}))
+    inline = tf_get(values, "node_pool")
+    raw = values.get("node_pool") if isinstance(values, dict) else None
+    if isinstance(raw, list) and inline is not None:
+        pools += [_pool(p) for p in raw]
+    data["nodePools"] = pools
+    location = data.get("location")
+    zonal = isinstance(location, str) and location.count("-") == 2
+    unset = "locations" not in data or (
+        is_unknown(data["locations"]) and ctx.change is not None
+        and ctx.configured(ctx.change, "node_locations") is False)
+    if zonal and unset:  # the API puts a zonal cluster's nodes in its zone
+        data["locations"] = [location]
+    config = data.get("networkConfig")
+    network = config.get("network") if isinstance(config, dict) else None
+    if isinstance(network, str):
+        data["network"] = network.rsplit("/", 1)[-1]
+
+
+CLUSTER = Converter(
+    tf_type="google_container_cluster", asset_type="container.googleapis.com/Cluster",
+    name="//container.googleapis.com/projects/{project}/locations/{location}/clusters/{name}",
+    location="{location}",
+    fields=(Field("name", "name"), Field("location", "location"),
+            Field("node_locations", "locations"),
+            Field("network", "networkConfig.network", ref=NETWORK),
+            Field("subnetwork", "networkConfig.subnetwork", ref="{}"),
+            Field("logging_service", "loggingService",
+                  api_default="logging.googleapis.com/kubernetes"),
+            Field("logging_config.enable_components",
+                  "loggingConfig.componentConfig.enableComponents", api_default=None),
+            Field("database_encryption.state", "databaseEncryption.state",
+                  api_default="DECRYPTED"),
+            Field("database_encryption.key_name", "databaseEncryption.keyName", ref="{}",
+                  api_default=None),
+            Field("workload_identity_config.workload_pool", "workloadIdentityConfig.workloadPool",
+                  api_default=None),
+            Field("resource_labels", "resourceLabels")),
+    build=_cluster_build)
+
+
+def _pool_cluster(values: Any, ctx: Context) -> tuple[str, str] | None:
+    cluster = known(values, "cluster", ctx)
+    if not isinstance(cluster, str) or ctx.change is None:
+        return None
+    if "/" not in cluster:
+        scope = ctx.scope(ctx.change, values)
+        cluster = f"projects/{scope['project']}/locations/{scope['location']}/clusters/{cluster}"
+    return "container.googleapis.com/Cluster", "//container.googleapis.com/" + ref_key(cluster)
+
+
+register(
+    CLUSTER,
+    Part("google_container_node_pool", "append", _pool_cluster, _pool_piece,
+         target="nodePools"),
+    Converter(
+        tf_type="google_container_node_pool", asset_type="container.googleapis.com/NodePool",
+        name="//container.googleapis.com/projects/{project}/locations/{location}/clusters/"
+             "{cluster}/nodePools/{name}", location="{location}",
+        names={"cluster": Field("cluster", "", last_segment, ref="{}")},
+        fields=(Field("name", "name"),
+                Field("node_config.service_account", "config.serviceAccount",
+                      api_default="default"),
+                Field("node_locations", "locations"))),
+)
