@@ -719,3 +719,17 @@ def test_records_after_many_leading_blank_lines_are_read(tmp_path: Path,
     path = tmp_path / ("a.ndjson.gz" if compress else "a.ndjson")
     path.write_bytes(gzip.compress(body) if compress else body)
     assert _records(path) == 2
+
+
+@pytest.mark.parametrize("name", ["a.json", "a.ndjson", "0", "manifest.json",
+                                  "directory-users.json"])
+def test_utf16_files_are_named_as_such(tmp_path: Path, name: str) -> None:
+    """A UTF-16 file (a PowerShell `>` redirect of `gcloud asset list`) is exit 2 saying it is
+    UTF-16 and what to do, not "not valid UTF-8" or a silent skip."""
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "b.ndjson").write_bytes(_line(PROJECT))
+    (snap / name).write_text(json.dumps([BUCKET]), encoding="utf-16")
+    result = _scan(str(snap), "--at", "2026-11-25T00:00:00Z")
+    assert result.exit_code == 2
+    assert f"phiguard: error: {snap / name}: UTF-16 text, not UTF-8" in result.stderr

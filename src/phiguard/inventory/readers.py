@@ -130,6 +130,8 @@ def _read_all(path: Path) -> str:
         except (OSError, EOFError, zlib.error) as exc:
             raise SnapshotError(f"unreadable compressed data (truncated or corrupt gzip?): {exc}",
                                 file=str(path)) from None
+    if data.startswith(_UTF16_BOMS):
+        raise _utf16_error(path)
     try:
         return data.decode("utf-8-sig")  # a leading byte order mark is dropped
     except UnicodeDecodeError as exc:
@@ -138,11 +140,22 @@ def _read_all(path: Path) -> str:
                             line=line) from None
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _utf16_error(path: Path) -> SnapshotError:
+    return SnapshotError("UTF-16 text, not UTF-8 (what a Windows PowerShell `>` redirect "
+                         "writes): save it as UTF-8, e.g. `Out-File -Encoding utf8`",
+                         file=str(path))
+
+
 def _first_char(path: Path) -> bytes:
     """The first byte after a byte order mark and any whitespace (b"" for a blank file)."""
     with _open(path) as fh:
         try:
             chunk = fh.read(4096).removeprefix(_BOM)
+            if chunk.startswith(_UTF16_BOMS):
+                raise _utf16_error(path)
             while chunk:
                 stripped = chunk.lstrip(b" \t\r\n")
                 if stripped:
