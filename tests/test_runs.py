@@ -1,0 +1,59 @@
+"""The named runs as a library: they return data and write only what they are asked to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from phiguard.errors import UsageError
+from phiguard.runs.outputs import Output, choose_outputs
+from phiguard.runs.plan import run_plan_gate
+from phiguard.runs.scan import run_scan
+
+
+def test_run_scan_returns_the_findings_the_json_report_holds(demo_dir: Path,
+                                                             tmp_path: Path) -> None:
+    notes: list[str] = []
+    kept = run_scan([demo_dir], config_path=demo_dir / "phiguard.yaml", notify=notes.append)
+    assert kept.findings is not None and kept.outputs == []
+    assert sorted(tmp_path.iterdir()) == []  # nothing written without outputs
+    target = tmp_path / "f.json"
+    written = run_scan([demo_dir], config_path=demo_dir / "phiguard.yaml",
+                       outputs=[Output("json", str(target))])
+    assert written.findings is None  # a single JSON report is streamed, not kept
+    doc = json.loads(target.read_text())
+    assert [f.to_json() for f in kept.findings] == doc["results"]
+    assert kept.tally.outcomes == written.tally.outcomes
+    assert kept.failing("high") == written.failing("high") is True
+    assert not kept.failing("none")
+
+
+def test_run_plan_gate_returns_findings_and_tally(demo_dir: Path) -> None:
+    plans = demo_dir.parent.parent / "plans"
+    result = run_plan_gate(plans / "unknowns.json", config_path=plans / "phiguard.yaml")
+    assert result.findings and {f.outcome.value for f in result.findings} == {"UNKNOWN"}
+    assert result.tally.outcomes["UNKNOWN"] == len(result.findings)
+    assert not result.failing("info")
+
+
+@pytest.mark.parametrize("formats, outputs, directory, want", [
+    ((), (), None, [Output("text")]),
+    (("json",), ("f.json",), None, [Output("json", "f.json")]),
+    (("json", "sarif"), (), "d", [Output("json", "d/phiguard.json", "--output-dir"),
+                                   Output("sarif", "d/phiguard.sarif", "--output-dir")]),
+    (("text",), ("json=a.json",), None, [Output("text"), Output("json", "a.json")]),
+    # a plain path that merely contains '=' is a path
+    ((), ("x=y.txt",), None, [Output("text", "x=y.txt")]),
+])
+def test_choose_outputs(formats: tuple[str, ...], outputs: tuple[str, ...],
+                        directory: str | None, want: list[Output]) -> None:
+    got = choose_outputs(formats, outputs, directory,
+                         choices=("text", "json", "sarif"), default="text")
+    assert got == want
+
+
+def test_choose_outputs_refuses_a_plain_file_beside_an_output_dir() -> None:
+    with pytest.raises(UsageError, match="name the format"):
+        choose_outputs(("json",), ("f.json",), "d", choices=("json",))
