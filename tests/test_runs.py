@@ -33,9 +33,10 @@ def test_run_scan_returns_the_findings_the_json_report_holds(demo_dir: Path,
 def test_run_plan_gate_returns_findings_and_tally(demo_dir: Path) -> None:
     plans = demo_dir.parent.parent / "plans"
     result = run_plan_gate(plans / "unknowns.json", config_path=plans / "phiguard.yaml")
-    assert result.findings and {f.outcome.value for f in result.findings} == {"UNKNOWN"}
-    assert result.tally.outcomes["UNKNOWN"] == len(result.findings)
-    assert not result.failing("info")
+    outcomes = [f.outcome.value for f in result.findings]
+    assert "UNKNOWN" in outcomes and "FAIL" not in outcomes  # every read value unknown
+    assert result.tally.outcomes["UNKNOWN"] == outcomes.count("UNKNOWN")
+    assert result.run["rules_evaluated"] and not result.failing("info")
 
 
 @pytest.mark.parametrize("formats, outputs, directory, want", [
