@@ -4,6 +4,7 @@ journal, against the emulator with the real discovery clients."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from emulator import Emulator
 from phiguard.fix.actions import HTTPS_PROXY, PROJECT_IAM_FOR_SA, SSL_POLICY
-from phiguard.fix.verify import judge
+from phiguard.fix.verify import Verifier
 from test_fix_apply import _finding, cli, journal_lines
 
 SA = "app@p1.iam.gserviceaccount.com"
@@ -24,6 +25,8 @@ KEY = f"//iam.googleapis.com/{KEY_NAME}"
 PROJECT = "//cloudresourcemanager.googleapis.com/projects/p1"
 COMPUTE = "https://www.googleapis.com/compute/v1/projects/p1/global/sslPolicies/"
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+judge = Verifier.of_recorded(None).judge  # the bundled pack, default parameters
 
 
 @pytest.fixture()
@@ -165,3 +168,30 @@ def test_judge_uses_the_engine_not_the_action() -> None:
     proxy = {"name": "x", "sslPolicy": COMPUTE + "gone"}
     assert judge(None, "TLS-002", BARE, HTTPS_PROXY, {}, proxy, NOW)[0] == "UNKNOWN"
     assert judge(None, "NOPE-1", BARE, HTTPS_PROXY, {}, proxy, NOW)[0] == "NOT-EVALUATED"
+
+
+def test_verifier_judges_with_the_findings_parameters_and_waivers() -> None:
+    """The findings' parameters decide the verdict (TLS 1.2 MODERN fails a raised minimum), an
+    active waiver the findings carry turns that FAIL into WAIVED, an expired one does not, and
+    malformed recorded settings are refused with what is wrong."""
+    name = "//compute.googleapis.com/projects/p1/global/sslPolicies/w"
+    fixed = {"name": "w", "profile": "MODERN", "minTlsVersion": "TLS_1_2"}
+    raised = {"TLS-003": {"min_version": "TLS_1_3"}}
+    assert judge(None, "TLS-003", name, SSL_POLICY, {}, fixed, NOW)[0] == "PASS"
+    strict = Verifier.of_recorded({"params": raised})
+    assert strict.judge(None, "TLS-003", name, SSL_POLICY, {}, fixed, NOW)[0] == "FAIL"
+    waiver = {"rule": "TLS-003", "asset": name, "reason": "legacy clients until Q3",
+              "approved_by": "sec@x.org", "expires": "2099-01-01"}
+    waived = Verifier.of_recorded({"params": raised, "waivers": [waiver]})
+    assert waived.judge(None, "TLS-003", name, SSL_POLICY, {}, fixed, NOW)[0] == "WAIVED"
+    lapsed = Verifier.of_recorded({"params": raised,
+                                   "waivers": [{**waiver, "expires": "2000-01-01"}]})
+    assert lapsed.judge(None, "TLS-003", name, SSL_POLICY, {}, fixed, NOW)[0] == "FAIL"
+    unknown = Verifier.of_recorded({"params": {"TLS-003": {"nope": 1}}})
+    outcome, why = unknown.judge(None, "TLS-003", name, SSL_POLICY, {}, fixed, NOW)
+    assert outcome == "NOT-EVALUATED" and "nope" in why
+    for bad, what in (({"params": []}, "params"), ({"waivers": [{"rule": 1}]}, "waivers[0]"),
+                      ({"waivers": [{**waiver, "expires": "soon"}]}, "expires"),
+                      ({"rule_pack_digest": 5}, "rule_pack_digest")):
+        with pytest.raises(ValueError, match=re.escape(what)):
+            Verifier.of_recorded(bad)

@@ -290,3 +290,80 @@ def test_two_changes_to_one_policy_keep_each_other(emu: Emulator, tmp_path: Path
     members = [m for b in emu.cloud.project_iam["p1"]["bindings"] if b["role"] in
                ("roles/owner", "roles/editor") for m in b["members"]]
     assert members == ["user:alice@x.org"]
+
+
+def _ssl_policy_record(data: dict[str, Any]) -> dict[str, Any]:
+    return {"name": POLICY, "asset_type": "compute.googleapis.com/SslPolicy",
+            "resource": {"version": "v1", "discovery_name": "SslPolicy", "location": "global",
+                         "data": data},
+            "ancestors": ["projects/p1"], "update_time": "2026-11-24T12:00:00Z"}
+
+
+def _scan_policy(tmp_path: Path, name: str, data: dict[str, Any], config: Path) -> Path:
+    snap = tmp_path / name
+    snap.mkdir()
+    (snap / "resources.ndjson").write_text(json.dumps(_ssl_policy_record(data)) + "\n")
+    out = tmp_path / f"{name}.json"
+    result = CliRunner().invoke(main, ["scan", str(snap), "-c", str(config), "-f", "json",
+                                       "-o", str(out), "--fail-on", "none",
+                                       "--at", "2026-11-25T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _outcome(findings: Path, rule_id: str, asset: str) -> str:
+    doc = json.loads(findings.read_text())
+    return next(r["outcome"] for r in doc["results"]
+                if r["rule_id"] == rule_id and r["asset"] == asset)
+
+
+def test_journal_verdict_is_the_next_scans_with_the_findings_parameters(
+        emu: Emulator, tmp_path: Path) -> None:
+    """A team that raised TLS-003's min_version to TLS_1_3 scans, plans and applies the fix
+    (which sets TLS 1.2 with MODERN): the journal judges the re-read policy with the findings'
+    parameters, FAIL, exactly as the next scan of the fixed policy does (it was PASS, judged
+    with the default parameters, while that scan says FAIL)."""
+    config = tmp_path / "phiguard.yaml"
+    config.write_text("phi: {all: true}\nparams:\n  TLS-003: {min_version: TLS_1_3}\n")
+    before = _scan_policy(tmp_path, "before", emu.cloud.ssl_policies[("p1", "weak")], config)
+    assert _outcome(before, "TLS-003", POLICY) == "FAIL"
+    plan = make_plan(emu, before, tmp_path, "--rule", "TLS-003", "--asset", POLICY)
+    journal = tmp_path / "fixes.ndjson"
+    result = cli(emu, "fix", "apply", str(plan), "--journal", str(journal), "--yes")
+    assert result.exit_code == 0, result.output
+    (line,) = journal_lines(journal)
+    assert line["result"] == "applied" and line["after"] == {"minTlsVersion": "TLS_1_2",
+                                                             "profile": "MODERN"}
+    after = _scan_policy(tmp_path, "after", emu.cloud.ssl_policies[("p1", "weak")], config)
+    assert line["rule_outcome"] == _outcome(after, "TLS-003", POLICY) == "FAIL"
+    assert "TLS-003 FAIL" in result.output
+
+
+def test_a_plan_records_what_the_findings_were_judged_with_and_apply_checks_it(
+        emu: Emulator, tmp_path: Path) -> None:
+    """The plan records the findings' rule pack digest, parameters and waivers (covered by its
+    digest); findings judged with another rule pack are applied but not verified."""
+    config = tmp_path / "phiguard.yaml"
+    config.write_text("phi: {all: true}\nparams:\n  TLS-003: {min_version: TLS_1_3}\n")
+    findings = _scan_policy(tmp_path, "before", emu.cloud.ssl_policies[("p1", "weak")], config)
+    plan_path = make_plan(emu, findings, tmp_path, "--rule", "TLS-003")
+    plan = json.loads(plan_path.read_text())
+    run = json.loads(findings.read_text())["run"]
+    assert plan["judged_with"] == {"rule_pack_digest": run["rule_pack_digest"],
+                                   "params": {"TLS-003": {"min_version": "TLS_1_3"}},
+                                   "waivers": []}
+    plan["judged_with"]["params"] = {}
+    plan_path.write_text(json.dumps(plan))
+    edited = cli(emu, "fix", "show", str(plan_path))
+    assert edited.exit_code == 2 and "digest mismatch" in edited.output
+
+    doc = json.loads(findings.read_text())
+    doc["run"]["rule_pack_digest"] = "sha256:" + "0" * 64
+    findings.write_text(json.dumps(doc))
+    plan_path = make_plan(emu, findings, tmp_path, "--rule", "TLS-003")
+    journal = tmp_path / "fixes.ndjson"
+    result = cli(emu, "fix", "apply", str(plan_path), "--journal", str(journal), "--yes")
+    assert result.exit_code == 0, result.output
+    (line,) = journal_lines(journal)
+    assert line["rule_outcome"] == "NOT-EVALUATED"
+    assert "judged with rule pack sha256:000" in line["rule_message"]

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from phiguard.cli import main
-from phiguard.fix import ACTIONS, NO_FIX
+from phiguard.fix import ACTIONS, Verifier, actions_for
 from phiguard.fix.api import SERVICES
 from phiguard.fix.plan import PLAN_SCHEMA, plan_digest
 
@@ -43,31 +43,38 @@ def test_permission_list_is_well_formed() -> None:
     assert len(names) == len(set(names)) and names == sorted(names)
 
 
-def test_actions_fix_existing_rules_and_no_fix_rules_exist() -> None:
-    """Each action names rules that exist; each 'no safe fix' reason is for a real rule with
-    no action; action ids are unique."""
+def test_every_action_is_named_by_a_rule_it_can_act_on() -> None:
+    """Action ids are unique; each action is some rule's `remediation.fix` (none is dead), and
+    the resource kind it acts on is one the naming rule judges."""
     assert len({a.id for a in ACTIONS}) == len(ACTIONS)
+    verifier = Verifier.of_recorded(None)
     for action in ACTIONS:
-        assert set(action.rules) <= RULE_IDS, action.id
-    fixed = {r for a in ACTIONS for r in a.rules}
-    assert set(NO_FIX) <= RULE_IDS and not set(NO_FIX) & fixed
+        rules = verifier.rules_fixed_by(action.id)
+        assert rules, f"no rule names {action.id} under remediation.fix"
+        for rule in rules:
+            assert action.kind.asset_type in rule.asset_types, (action.id, rule.id)
 
 
-def test_rule_remediation_fix_and_the_registry_agree() -> None:
-    """Every rule's `remediation.fix` names a registered action that fixes that rule, and every
-    rule an action fixes names that action in its YAML (the link is declared next to the rule)."""
-    import yaml
-
-    ids = {a.id: a for a in ACTIONS}
-    declared: dict[str, str] = {}
-    for path in (REPO / "rules" / "hipaa").glob("*/rule.yaml"):
-        rule = yaml.safe_load(path.read_text())
-        fix = rule.get("remediation", {}).get("fix")
+def test_rule_remediation_fix_names_a_registered_action() -> None:
+    """Every rule's `remediation.fix` names a registered action (the link lives in the rule
+    alone), and a rule without one says why under `remediation.manual` or gets the default."""
+    for rule in Verifier.of_recorded(None).pack.rules:
+        fix = rule.remediation.get("fix")
         if fix is not None:
-            assert fix in ids, f"{path}: remediation.fix {fix!r} is not a registered action"
-            assert rule["id"] in ids[fix].rules, path
-            declared[rule["id"]] = fix
-    assert declared == {r: a.id for a in ACTIONS for r in a.rules}
+            assert [a.id for a in actions_for(rule)] == [fix], f"{rule.path}: {fix!r}"
+        else:
+            assert actions_for(rule) == ()
+
+
+def test_no_rule_id_is_written_in_the_source() -> None:
+    """Rule knowledge lives in the rules: no rule id literal in the package's code (the Terraform
+    fixes, fix actions and plan-only unknowns are each rule's `remediation` / `unknown_in_plan`)."""
+    literal = re.compile(r'"(TLS|NET|PUB|MFA|IAM|JIT|BAK|DR|LOG|ENC|GOV|PLAT)-[0-9]{3}"')
+    found = [f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+             for path in sorted((REPO / "src" / "phiguard").rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if literal.search(line)]
+    assert found == []
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.id)
@@ -132,7 +139,9 @@ def test_change_entry_missing_fields_is_refused(tmp_path: Path) -> None:
 def test_show_lists_manual_reasons(tmp_path: Path) -> None:
     """fix show prints each entry and why a manual one has no automatic fix."""
     path = _plan(tmp_path, [{"id": "001", "rule_id": "TLS-007", "asset": "//x/db",
-                             "status": "manual", "reason": NO_FIX["TLS-007"]}])
+                             "status": "manual",
+                             "reason": Verifier.of_recorded(None).rule("TLS-007")
+                             .remediation["manual"]}])  # type: ignore[union-attr]
     result = CliRunner().invoke(main, ["fix", "show", str(path)])
     assert result.exit_code == 0
     assert "TLS-007 //x/db: manual" in result.output and "recreate" in result.output

@@ -100,6 +100,11 @@ def _method(call: str) -> tuple[str, str, dict[str, Any]] | None:
     return None
 
 
+def _fixed_by(action: Action) -> list[str]:
+    """The rules naming this action under `remediation.fix`."""
+    return [r.id for r in PACK.rules if r.remediation.get("fix") == action.id]
+
+
 def _iam_read(action: Action) -> bool:
     return action.kind.read_call.endswith("getIamPolicy")
 
@@ -108,7 +113,7 @@ def _targets(action: Action) -> Iterator[tuple[dict[str, str], Any]]:
     """(target, current body) from the fail examples of the rules the action fixes: the
     subject's resource data, or for IAM writes its IAM policy (the project's, for a service
     account's grants)."""
-    for rule_id in action.rules:
+    for rule_id in _fixed_by(action):
         for path in sorted((RULES / "hipaa" / rule_id / "fail").glob("*.json")):
             assets = json.loads(path.read_text())["assets"]
             policies = [a.get("iam_policy") or a.get("iamPolicy") for a in assets]
@@ -167,7 +172,8 @@ def fix_departures(actions: tuple[Action, ...]) -> list[str]:
             bad.extend(f"{action.id}: {kind.write_call} body {p}"
                        for p in validate_body(api, version, ref, request["body"]))
         if built == 0:
-            bad.append(f"{action.id}: no fail example of {action.rules} gave a request to check")
+            bad.append(f"{action.id}: no fail example of {_fixed_by(action)} gave a request "
+                       "to check")
     return sorted(set(bad))
 
 

@@ -6,7 +6,9 @@ before and after and the precondition (etag, fingerprint, metageneration, settin
 journals every action before the next one starts.
 """
 
-from phiguard.fix.actions import ACTIONS, NO_FIX, Action, actions_for
+from phiguard.fix.actions import ACTIONS, Action, action_by_id, actions_for, manual_reason
 from phiguard.fix.api import ApiError, FixApi, FixError
+from phiguard.fix.verify import Verifier
 
-__all__ = ["ACTIONS", "NO_FIX", "Action", "ApiError", "FixApi", "FixError", "actions_for"]
+__all__ = ["ACTIONS", "Action", "ApiError", "FixApi", "FixError", "Verifier", "action_by_id",
+           "actions_for", "manual_reason"]

@@ -1,9 +1,10 @@
-"""The remediation registry: rule id -> the actions that fix it through the API.
+"""The remediation registry: the actions that fix resources through the API, by action id.
 
-A `Kind` (`phiguard.fix.kinds`) knows how one resource type is addressed, read, written and
-guarded (its precondition); an `Action` says which fields to change and why. Type knowledge
-lives in these two modules, as data and small per-kind functions, never in the plan or apply
-loops.
+Which action fixes a rule is the rule's to say (`remediation.fix` in its rule.yaml; a rule with
+no safe automatic fix says why in `remediation.manual`). A `Kind` (`phiguard.fix.kinds`)
+knows how one resource type is addressed, read, written and guarded (its precondition); an
+`Action` says which fields to change and why. Type knowledge lives in these two modules, as
+data and small per-kind functions, never in the plan or apply loops, and never keyed by rule.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from phiguard.errors import FixError
 from phiguard.fix.kinds import (
     BUCKET,
     BUCKET_IAM,
@@ -29,15 +31,19 @@ from phiguard.fix.kinds import (
     policy_ref,
 )
 
-__all__ = ["ACTIONS", "FIREWALL", "HTTPS_PROXY", "NO_FIX", "PROJECT_IAM_FOR_SA", "SSL_POLICY",
-           "Action", "Kind", "NoFix", "action_by_id", "actions_for", "build_request"]
+if TYPE_CHECKING:
+    from phiguard.fix.verify import Verifier
+    from phiguard.policy.rule import Rule
+
+__all__ = ["ACTIONS", "FIREWALL", "HTTPS_PROXY", "PROJECT_IAM_FOR_SA", "SSL_POLICY", "Action",
+           "Kind", "NoFix", "action_by_id", "actions_for", "build_request", "manual_reason"]
 
 Json = dict[str, Any]
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 
 
-class NoFix(Exception):
+class NoFix(FixError):
     """Planning found no safe change for this resource; the message says why (manual)."""
 
 
@@ -46,7 +52,6 @@ class Action:
     """One registered fix: the fields it changes on one kind of resource, and its needs."""
 
     id: str
-    rules: tuple[str, ...]
     kind: Kind
     summary: str
     permissions: tuple[str, ...]
@@ -54,8 +59,10 @@ class Action:
     terraform: str  # attribute lines inside the resource block
     caution: str = ""  # what else happens (a restart, a broken client) the reviewer must weigh
     # Reads what the change needs beyond the resource (a policy to attach) into the target;
-    # raises NoFix when there is no safe choice. Gets the API and the `fix plan` options.
-    prepare: Callable[[Any, dict[str, str], dict[str, str]], dict[str, str]] | None = None
+    # raises NoFix when there is no safe choice. Gets the API, the `fix plan` options and the
+    # Verifier that judges as the findings were judged.
+    prepare: Callable[[Any, dict[str, str], dict[str, str], Verifier],
+                      dict[str, str]] | None = None
     # Target keys `prepare` adds beyond the asset name's groups, each with the form its value
     # must have; apply re-runs `prepare` and refuses a plan whose target differs.
     extras: tuple[tuple[str, str], ...] = ()
@@ -161,8 +168,8 @@ def _sa_basic_roles(cur: Json, target: dict[str, str]) -> Json | None:
     return _without(cur, lambda role, m: role in BASIC_ROLES and m == member)
 
 
-def _resolve_account(api: Any, target: dict[str, str],
-                     options: dict[str, str]) -> dict[str, str]:
+def _resolve_account(api: Any, target: dict[str, str], options: dict[str, str],
+                     verifier: Verifier) -> dict[str, str]:
     """The account's email: the name's own, or read from IAM when CAI names it by unique id."""
     account = target["account"]
     if "@" in account:
@@ -187,11 +194,13 @@ def _attach_policy(cur: Json, target: dict[str, str]) -> Json | None:
 _COMPUTE = "https://www.googleapis.com/compute/v1/"
 
 
-def _choose_policy(api: Any, target: dict[str, str], options: dict[str, str]) -> dict[str, str]:
+def _choose_policy(api: Any, target: dict[str, str], options: dict[str, str],
+                   verifier: Verifier) -> dict[str, str]:
     """The SSL policy to attach: `--ssl-policy`, else a compliant one in the proxy's project
-    (TLS-003 PASS by the engine and a minimum of TLS 1.2, as TLS-002 asks); never a weak one."""
-    from phiguard.fix.verify import judge
-
+    (passing, by the engine with the findings' parameters, every rule that
+    `ssl-policy-modern-tls` fixes, and a minimum of TLS 1.2); never a weak one."""
+    rules = [r.id for r in verifier.rules_fixed_by(SSL_POLICY_ACTION)]
+    judged = " and ".join(rules) or f"the rules {SSL_POLICY_ACTION} fixes"
     project = target["project"]
     named = options.get("ssl_policy")
     if named:
@@ -209,15 +218,17 @@ def _choose_policy(api: Any, target: dict[str, str], options: dict[str, str]) ->
         refs = [f"projects/{project}/global/sslPolicies/{p.get('name')}" for p in candidates]
     from datetime import UTC, datetime
 
+    now = datetime.now(UTC)
     for ref, policy in zip(refs, candidates, strict=True):
-        outcome, _ = judge(None, "TLS-003", f"//compute.googleapis.com/{ref}", SSL_POLICY, {},
-                           policy, datetime.now(UTC))
-        if outcome == "PASS" and policy.get("minTlsVersion") in ("TLS_1_2", "TLS_1_3"):
+        passes = bool(rules) and all(
+            verifier.judge(None, rule_id, f"//compute.googleapis.com/{ref}", SSL_POLICY, {},
+                           policy, now)[0] == "PASS" for rule_id in rules)
+        if passes and policy.get("minTlsVersion") in ("TLS_1_2", "TLS_1_3"):
             return {**target, "ssl_policy": _COMPUTE + ref}
     if named:
-        raise NoFix(f"SSL policy {named} does not pass TLS-003 with TLS 1.2 or newer: fix it "
-                    "first (ssl-policy-modern-tls) or name another with --ssl-policy")
-    raise NoFix(f"no SSL policy in project {project} passes TLS-003 with TLS 1.2 or newer: "
+        raise NoFix(f"SSL policy {named} does not pass {judged} with TLS 1.2 or newer: fix it "
+                    f"first ({SSL_POLICY_ACTION}) or name another with --ssl-policy")
+    raise NoFix(f"no SSL policy in project {project} passes {judged} with TLS 1.2 or newer: "
                 "create one (profile RESTRICTED, TLS_1_2) or name one with --ssl-policy")
 
 
@@ -243,52 +254,53 @@ def _audit_logs(cur: Json, _: dict[str, str]) -> Json | None:
 
 
 _OP = "compute.globalOperations.get"
+SSL_POLICY_ACTION = "ssl-policy-modern-tls"  # what a policy attached to a proxy must pass
 ACTIONS: tuple[Action, ...] = (
-    Action("ssl-policy-modern-tls", ("TLS-003",), SSL_POLICY,
+    Action(SSL_POLICY_ACTION, SSL_POLICY,
            "raise the SSL policy to TLS 1.2 with the MODERN profile",
            ("compute.sslPolicies.get", "compute.sslPolicies.update", _OP), _ssl_policy,
            'min_tls_version = "TLS_1_2"\nprofile         = "MODERN"',
            "clients that only speak TLS 1.0/1.1 can no longer connect"),
-    Action("firewall-disable", ("NET-001", "NET-002"), FIREWALL,
+    Action("firewall-disable", FIREWALL,
            "disable the internet-open firewall rule (it stays, for review, and can be narrowed)",
            ("compute.firewalls.get", "compute.firewalls.update", "compute.networks.updatePolicy",
             _OP), _firewall_disable, "disabled = true",
            "traffic the rule admitted stops: use IAP TCP forwarding for SSH/RDP"),
-    Action("sql-ssl-encrypted-only", ("TLS-006",), SQL_INSTANCE,
+    Action("sql-ssl-encrypted-only", SQL_INSTANCE,
            "accept only encrypted connections (sslMode ENCRYPTED_ONLY)",
            ("cloudsql.instances.get", "cloudsql.instances.update"), _sql_ssl,
            'settings {\n  ip_configuration {\n    ssl_mode = "ENCRYPTED_ONLY"\n'
            '    # SQL Server also: require_ssl = true\n  }\n}',
            "clients connecting without TLS are refused"),
-    Action("sql-backups-pitr", ("BAK-001", "BAK-002"), SQL_INSTANCE,
+    Action("sql-backups-pitr", SQL_INSTANCE,
            "turn on automated backups and point-in-time recovery",
            ("cloudsql.instances.get", "cloudsql.instances.update"), _sql_backups,
            "settings {\n  backup_configuration {\n    enabled                        = true\n"
            "    point_in_time_recovery_enabled = true  # binary_log_enabled on MySQL\n  }\n}"),
-    Action("sql-deletion-protection", ("BAK-007",), SQL_INSTANCE,
+    Action("sql-deletion-protection", SQL_INSTANCE,
            "turn on deletion protection",
            ("cloudsql.instances.get", "cloudsql.instances.update"), _sql_deletion_protection,
            "deletion_protection = true\nsettings {\n  deletion_protection_enabled = true\n}"),
-    Action("sql-regional", ("DR-001",), SQL_INSTANCE,
+    Action("sql-regional", SQL_INSTANCE,
            "make the instance highly available (availabilityType REGIONAL)",
            ("cloudsql.instances.get", "cloudsql.instances.update"), _sql_regional,
            'settings {\n  availability_type = "REGIONAL"\n}',
            "the instance restarts; schedule this in a maintenance window"),
-    Action("bucket-versioning", ("BAK-005",), BUCKET,
+    Action("bucket-versioning", BUCKET,
            "turn on object versioning",
            ("storage.buckets.get", "storage.buckets.update"), _bucket_versioning,
            "versioning {\n  enabled = true\n}"),
-    Action("bucket-uniform-access", ("PUB-005",), BUCKET,
+    Action("bucket-uniform-access", BUCKET,
            "enforce uniform bucket-level access and public access prevention",
            ("storage.buckets.get", "storage.buckets.update"), _bucket_access,
            'uniform_bucket_level_access = true\npublic_access_prevention    = "enforced"',
            "object ACLs stop applying; readers need IAM grants"),
-    Action("bucket-remove-public-members", ("PUB-004",), BUCKET_IAM,
+    Action("bucket-remove-public-members", BUCKET_IAM,
            "remove allUsers and allAuthenticatedUsers from the bucket's IAM policy",
            ("storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy"), _bucket_public,
            '# remove every google_storage_bucket_iam_member / _binding whose member is\n'
            '# "allUsers" or "allAuthenticatedUsers"'),
-    Action("sa-remove-basic-roles", ("IAM-001",), PROJECT_IAM_FOR_SA,
+    Action("sa-remove-basic-roles", PROJECT_IAM_FOR_SA,
            "remove basic roles (owner, editor, viewer) held by the service account on its project",
            ("iam.serviceAccounts.get", "resourcemanager.projects.getIamPolicy",
             "resourcemanager.projects.setIamPolicy"),
@@ -298,10 +310,10 @@ ACTIONS: tuple[Action, ...] = (
            "workloads running as the account lose what the basic role gave them",
            prepare=_resolve_account, extras=(("email", _EMAIL),),
            unmatched="serviceAccount:{email} holds no basic role in the IAM policy of "
-                     "projects/{project}: the grant IAM-001 found is elsewhere (an "
+                     "projects/{project}: the grant {rule_id} found is elsewhere (an "
                      "administrator role, another project, a folder or the organization); "
                      "remove it there"),
-    Action("proxy-attach-ssl-policy", ("TLS-001", "TLS-002"), HTTPS_PROXY,
+    Action("proxy-attach-ssl-policy", HTTPS_PROXY,
            "attach a compliant SSL policy (TLS 1.2+, MODERN/RESTRICTED) to the HTTPS proxy",
            ("compute.targetHttpsProxies.get", "compute.targetHttpsProxies.setSslPolicy",
             "compute.sslPolicies.list", "compute.sslPolicies.get", "compute.sslPolicies.use", _OP),
@@ -310,13 +322,13 @@ ACTIONS: tuple[Action, ...] = (
            "clients that only speak TLS 1.0/1.1 can no longer connect", prepare=_choose_policy,
            extras=(("ssl_policy", re.escape(_COMPUTE)
                     + r"projects/[^/]+/global/sslPolicies/[^/]+"),)),
-    Action("sa-key-disable", ("IAM-002",), SA_KEY,
+    Action("sa-key-disable", SA_KEY,
            "disable the user-managed service account key (it can be re-enabled; delete it later)",
            ("iam.serviceAccountKeys.get", "iam.serviceAccountKeys.disable"), _key_disable,
            "# keys cannot be disabled in Terraform: remove the google_service_account_key\n"
            "# resource and move the workload to a keyless credential",
            "whatever authenticates with this key stops working"),
-    Action("audit-logs-data-access", ("LOG-001",), PROJECT_AUDIT,
+    Action("audit-logs-data-access", PROJECT_AUDIT,
            "enable ADMIN_READ, DATA_READ and DATA_WRITE audit logs for allServices on the project",
            ("resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"),
            _audit_logs,
@@ -326,19 +338,17 @@ ACTIONS: tuple[Action, ...] = (
            "Data Access logs are billed by volume; existing exemptions are left for review"),
 )
 
-# Rules whose failures have no safe automatic fix, and why (the plan says so).
-NO_FIX: dict[str, str] = {
-    "TLS-007": "the SSL mode is fixed at creation: recreate the instance",
-    "PUB-002": "removing the public IP breaks clients that use it: move them to private IP first",
-    "ENC-001": "a customer-managed key must be created and granted first",
-    "ENC-003": "a disk's key is fixed at creation: recreate the disk from a snapshot",
-    "DR-003": "a bucket's location is fixed at creation: copy into a dual-region bucket",
-}
+def actions_for(rule: Rule | None) -> tuple[Action, ...]:
+    """The registered action the rule names under `remediation.fix` (empty when none)."""
+    fix = rule.remediation.get("fix") if rule is not None else None
+    action = action_by_id(fix) if isinstance(fix, str) else None
+    return (action,) if action is not None else ()
 
 
-def actions_for(rule_id: str) -> tuple[Action, ...]:
-    """The registered actions that fix failures of `rule_id` (empty when there are none)."""
-    return tuple(a for a in ACTIONS if rule_id in a.rules)
+def manual_reason(rule_id: str, rule: Rule | None) -> str | None:
+    """Why the rule has no safe automatic fix, as its `remediation.manual` says (or None)."""
+    reason = rule.remediation.get("manual") if rule is not None else None
+    return reason if isinstance(reason, str) else None
 
 
 def action_by_id(action_id: str) -> Action | None:

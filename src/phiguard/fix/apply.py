@@ -31,7 +31,7 @@ from phiguard.errors import InputError
 from phiguard.fix.actions import Action, NoFix, build_request
 from phiguard.fix.api import ApiError, FixApi, FixError, NoAnswer
 from phiguard.fix.integrity import PlanRefused, check_entry, project_before
-from phiguard.fix.verify import judge
+from phiguard.fix.verify import Verifier
 
 __all__ = ["FINAL", "ApplyReport", "Outcome", "apply_plan", "read_journal"]
 
@@ -169,10 +169,12 @@ def _wait(api: FixApi, action: Action, target: dict[str, str], response: Any,
     return str(name) if name else None
 
 
-def _changes(plan: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Action]]:
+def _changes(plan: dict[str, Any],
+             verifier: Verifier) -> Iterator[tuple[dict[str, Any], Action]]:
     for n, entry in enumerate(plan["actions"]):
         if entry["status"] == "change":
-            action, _ = check_entry(entry, f"actions[{n}]")  # read_plan checked it already
+            # read_plan checked it already
+            action, _ = check_entry(entry, f"actions[{n}]", verifier)
             yield entry, action
 
 
@@ -218,6 +220,9 @@ def apply_plan(api: FixApi, plan: dict[str, Any], *, journal: Path | None, yes: 
                echo: Callable[[str], None] = print, op_timeout: float = 600.0) -> ApplyReport:
     """Apply (or, without `yes`, dry-run) every `change` entry of a checked plan."""
     digest = plan["digest"]
+    # Each change is verified as the findings it fixes were judged: their pack, parameters and
+    # waivers, recorded in the plan.
+    verifier = Verifier.of_recorded(plan.get("judged_with"))
     report = ApplyReport()
     ids = {e["id"] for e in plan["actions"] if e["status"] == "change"}
     resumed = _Resumed()
@@ -231,12 +236,12 @@ def apply_plan(api: FixApi, plan: dict[str, Any], *, journal: Path | None, yes: 
             resumed = _Resumed.of(read_journal(journal, digest, ids))
             if journal.exists():
                 _drop_torn_tail(journal)
-    changes = list(_changes(plan))
+    changes = list(_changes(plan, verifier))
     # Every change is checked against the live resource before anything is sent.
     for entry, action in changes:
         if entry["id"] not in resumed.final:
             with contextlib.suppress(ApiError):  # unreadable: its own turn journals that
-                _decide(api, entry, action, resumed)
+                _decide(api, entry, action, resumed, verifier)
     fh = None
     if yes and journal is not None:
         created = not journal.exists()
@@ -262,7 +267,7 @@ def apply_plan(api: FixApi, plan: dict[str, Any], *, journal: Path | None, yes: 
                 report.outcomes.append(Outcome(entry["id"], "done-earlier", earlier["result"]))
                 echo(f"= {label}: {earlier['result']} in an earlier run (journal)")
                 continue
-            outcome = _one(api, entry, action, log, op_timeout, resumed)
+            outcome = _one(api, entry, action, log, op_timeout, resumed, verifier)
             report.outcomes.append(outcome)
             echo(f"{_MARK.get(outcome.result, '?')} {label}: {outcome.result}"
                  + (f": {outcome.message}" if outcome.message else ""))
@@ -303,17 +308,18 @@ def _read(api: FixApi, entry: dict[str, Any], action: Action, what: str) -> Any:
         raise FixError(f"{entry['id']} {action.id}: {what}: {exc}") from None
 
 
-def _decide(api: FixApi, entry: dict[str, Any], action: Action, resumed: _Resumed) -> _Decision:
+def _decide(api: FixApi, entry: dict[str, Any], action: Action, resumed: _Resumed,
+            verifier: Verifier) -> _Decision:
     """Re-derive the target and re-read the resource; the request the registry builds for it,
     or why nothing is sent. Refuses (PlanRefused) a plan whose change is not the action's own."""
     where = f"{entry['id']} ({entry['rule_id']} {entry['asset']})"
-    _, target = check_entry(entry, where)
+    _, target = check_entry(entry, where, verifier)
     if action.prepare is not None:
         base = action.kind.pattern.fullmatch(entry["asset"])
         assert base is not None  # check_entry matched it
         options = {key: target[key] for key, _ in action.extras}
         try:
-            derived = action.prepare(api, base.groupdict(), options)
+            derived = action.prepare(api, base.groupdict(), options, verifier)
         except NoFix as exc:
             current = _read(api, entry, action, "re-reading before the write")
             return _Decision(target, current, action.kind.token(current), None,
@@ -342,11 +348,11 @@ def _decide(api: FixApi, entry: dict[str, Any], action: Action, resumed: _Resume
 
 
 def _one(api: FixApi, entry: dict[str, Any], action: Action, log: _Journal | None,
-         op_timeout: float, resumed: _Resumed) -> Outcome:
+         op_timeout: float, resumed: _Resumed, verifier: Verifier) -> Outcome:
     kind = action.kind
     key = _resource_key(entry["read"])
     try:
-        decision = _decide(api, entry, action, resumed)
+        decision = _decide(api, entry, action, resumed, verifier)
     except ApiError as exc:
         if log is not None:
             log.write(entry, "failed", message=str(exc), failing="the read failed; nothing sent")
@@ -356,7 +362,8 @@ def _one(api: FixApi, entry: dict[str, Any], action: Action, log: _Journal | Non
     if decision.request is None and not decision.skip:
         if log is None:
             return Outcome(entry["id"], "already-applied", "")
-        rule, why = judge(api, entry["rule_id"], entry["asset"], kind, target, current, log.now())
+        rule, why = verifier.judge(api, entry["rule_id"], entry["asset"], kind, target, current,
+                                   log.now())
         if pending is not None:
             # An earlier run sent this write and was stopped before its outcome: it took effect.
             resumed.moved(key, pending["token_before"], seen)
@@ -423,7 +430,8 @@ def _one(api: FixApi, entry: dict[str, Any], action: Action, log: _Journal | Non
     resumed.moved(key, seen, after_token)
     # The rule itself, re-evaluated by the engine on the re-read resource: PASS is expected;
     # UNKNOWN where the rule joins assets a single resource cannot show.
-    rule, why = judge(api, entry["rule_id"], entry["asset"], kind, target, reread, log.now())
+    rule, why = verifier.judge(api, entry["rule_id"], entry["asset"], kind, target, reread,
+                               log.now())
     message = ("" if verified else "re-read does not show the planned state") if not lost else \
         f"the answer was lost ({lost}); the re-read shows the change"
     log.write(entry, "applied", operation=operation, verified=verified, reconciled=bool(lost),

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from phiguard.errors import FixError, InputError
-from phiguard.fix.actions import Action, action_by_id, build_request
+from phiguard.fix.actions import Action, action_by_id, actions_for, build_request
+from phiguard.fix.verify import Verifier
 
 __all__ = ["PlanRefused", "check_entry", "check_signature", "expected_entry", "project_before",
            "registry_target", "sign_plan"]
@@ -90,14 +91,17 @@ def expected_entry(action: Action, target: dict[str, str], after: Any,
             "terraform": {"type": kind.terraform_type, "snippet": action.terraform}}
 
 
-def check_entry(entry: dict[str, Any], where: str) -> tuple[Action, dict[str, str]]:
-    """Offline: the entry's action is registered for its rule, its target comes from its asset
+def check_entry(entry: dict[str, Any], where: str,
+                verifier: Verifier) -> tuple[Action, dict[str, str]]:
+    """Offline: the entry's action is the one its rule names (`remediation.fix` in `verifier`'s
+    pack), its target comes from its asset
     name, and its read, request, guard and texts are what the registry builds from its `after`
     and the token it recorded. Returns the action and the target."""
     action = action_by_id(entry["action"]) if isinstance(entry.get("action"), str) else None
     if action is None:
         raise _refuse(where, entry, "not a registered action")
-    if entry.get("rule_id") not in action.rules:
+    rule_id = entry.get("rule_id")
+    if action not in actions_for(verifier.rule(rule_id) if isinstance(rule_id, str) else None):
         raise _refuse(where, entry, f"{action.id} does not fix {entry.get('rule_id')!r}")
     target = registry_target(action, entry, where)
     after = entry.get("after")

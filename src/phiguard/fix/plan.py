@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from phiguard.errors import InputError
-from phiguard.fix.actions import NO_FIX, Action, NoFix, actions_for
+from phiguard.fix.actions import Action, NoFix, actions_for, manual_reason
 from phiguard.fix.api import ApiError, FixApi
 from phiguard.fix.integrity import (
     PlanRefused,
@@ -26,6 +26,7 @@ from phiguard.fix.integrity import (
     expected_entry,
     project_before,
 )
+from phiguard.fix.verify import Verifier
 
 __all__ = ["MAX_PLAN_BYTES", "PLAN_SCHEMA", "build_plan", "plan_digest", "read_plan",
            "select_findings"]
@@ -58,7 +59,8 @@ def _entry_id(index: int, rule_id: str, asset: str, action: str) -> str:
     return f"{index:03d}-{digest}"
 
 
-def plan_action(api: FixApi, action: Action, target: dict[str, str]) -> dict[str, Any]:
+def plan_action(api: FixApi, action: Action, target: dict[str, str],
+                rule_id: str = "") -> dict[str, Any]:
     """Read the resource and describe the change the action would make (no writes)."""
     kind = action.kind
     params = kind.read_params(target)
@@ -68,7 +70,7 @@ def plan_action(api: FixApi, action: Action, target: dict[str, str]) -> dict[str
     if after is None and action.unmatched:
         # The rule failed but the action finds nothing to change here: say so, never "compliant".
         return {"action": action.id, "target": target, "status": "manual",
-                "reason": action.unmatched.format(**target)}
+                "reason": action.unmatched.format(**target, rule_id=rule_id)}
     out = expected_entry(action, target, after, token)
     if after is None:
         return {**out, "status": "compliant", "before": None, "after": None}
@@ -76,20 +78,27 @@ def plan_action(api: FixApi, action: Action, target: dict[str, str]) -> dict[str
 
 
 def build_plan(api: FixApi, findings: Iterable[dict[str, Any]], *, source: str,
-               created: datetime, options: dict[str, str] | None = None) -> dict[str, Any]:
+               created: datetime, options: dict[str, str] | None = None,
+               verifier: Verifier | None = None) -> dict[str, Any]:
     """One plan entry per (failing finding, action); reads each resource once per action.
 
     `options` carry choices an action cannot make alone (`ssl_policy`: the policy to attach).
+    `verifier` holds the rules (each names its fix action) and the parameters and waivers the
+    findings were judged with (`Verifier.of_findings`); the plan records them (`judged_with`)
+    so that `fix apply` verifies each change as the findings' scan would judge it.
     """
     options = options or {}
+    verifier = verifier or Verifier.of_recorded(None)
     entries: list[dict[str, Any]] = []
     for finding in findings:
         rule_id, asset = finding["rule_id"], finding["asset"]
-        actions = actions_for(rule_id)
+        rule = verifier.rule(rule_id)
+        actions = actions_for(rule)
         base = {"rule_id": rule_id, "asset": asset, "message": finding.get("message", "")}
         if not actions:
-            reason = NO_FIX.get(rule_id, f"no automatic fix is registered for {rule_id}: "
-                                         f"see `phiguard rules show {rule_id}`")
+            reason = manual_reason(rule_id, rule) or (
+                f"no automatic fix is registered for {rule_id}: "
+                f"see `phiguard rules show {rule_id}`")
             entries.append({"id": _entry_id(len(entries) + 1, rule_id, asset, ""), **base,
                             "status": "manual", "reason": reason})
             continue
@@ -103,8 +112,8 @@ def build_plan(api: FixApi, findings: Iterable[dict[str, Any]], *, source: str,
             try:
                 target = match.groupdict()
                 if action.prepare is not None:
-                    target = action.prepare(api, target, options)
-                planned = plan_action(api, action, target)
+                    target = action.prepare(api, target, options, verifier)
+                planned = plan_action(api, action, target, rule_id)
             except NoFix as exc:
                 entries.append({"id": entry_id, **base, "status": "manual", "action": action.id,
                                 "reason": str(exc)})
@@ -115,14 +124,22 @@ def build_plan(api: FixApi, findings: Iterable[dict[str, Any]], *, source: str,
                                 "permissions": list(action.permissions)})
                 continue
             entries.append({"id": entry_id, **base, **planned})
-    plan = {"schema": PLAN_SCHEMA, "created": created.isoformat().replace("+00:00", "Z"),
-            "findings": source, "actions": entries}
+    plan: dict[str, Any] = {"schema": PLAN_SCHEMA,
+                            "created": created.isoformat().replace("+00:00", "Z"),
+                            "findings": source, "actions": entries}
+    judged_with = verifier.recorded()
+    if judged_with is not None:
+        plan["judged_with"] = judged_with
     plan["digest"] = plan_digest(plan)
     return plan
 
 
 def plan_digest(plan: dict[str, Any]) -> str:
-    body = json.dumps(plan.get("actions"), sort_keys=True, separators=(",", ":"))
+    """A checksum of the actions and, when recorded, of what the findings were judged with."""
+    covered: Any = plan.get("actions")
+    if "judged_with" in plan:
+        covered = {"actions": covered, "judged_with": plan["judged_with"]}
+    body = json.dumps(covered, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -163,6 +180,10 @@ def read_plan(path: str, public_key: Path | None = None) -> dict[str, Any]:
     if plan.get("digest") != plan_digest(plan):
         raise InputError("fix plan was changed after `fix plan` wrote it (digest mismatch): "
                          "plan again rather than editing it", file=path)
+    try:
+        verifier = Verifier.of_recorded(plan.get("judged_with"))  # what apply verifies with
+    except ValueError as exc:
+        raise InputError(f"fix plan: {exc}", file=path) from None
     seen: set[str] = set()
     for n, entry in enumerate(actions):
         where = f"actions[{n}]"
@@ -179,7 +200,7 @@ def read_plan(path: str, public_key: Path | None = None) -> dict[str, Any]:
                 raise InputError(f"{where}: a change needs {', '.join(missing)} "
                                  f"(action {entry.get('action')!r})", file=path)
             try:
-                check_entry(entry, where)
+                check_entry(entry, where, verifier)
             except PlanRefused as exc:
                 raise InputError(str(exc), file=path) from None
     plan["signed"] = check_signature(plan, path, public_key)

@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from phiguard.fix.actions import NO_FIX, actions_for
+from phiguard.fix.actions import actions_for, manual_reason
+from phiguard.fix.verify import Verifier
 
 __all__ = ["terraform_snippets"]
 
@@ -16,14 +17,18 @@ def _label(asset: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", last) or "this"
 
 
-def terraform_snippets(findings: Iterable[dict[str, Any]]) -> str:
-    """One commented block per (failing finding, action); rules without a fix say so."""
+def terraform_snippets(findings: Iterable[dict[str, Any]],
+                       verifier: Verifier | None = None) -> str:
+    """One commented block per (failing finding, action); rules without a fix say so. Each
+    rule names its action (`remediation.fix`) in `verifier`'s pack (default: the bundled one)."""
+    verifier = verifier or Verifier.of_recorded(None)
     out: list[str] = []
     for finding in findings:
         rule_id, asset = finding["rule_id"], finding["asset"]
-        actions = actions_for(rule_id)
+        rule = verifier.rule(rule_id)
+        actions = actions_for(rule)
         if not actions:
-            reason = NO_FIX.get(rule_id, "no automatic fix is registered")
+            reason = manual_reason(rule_id, rule) or "no automatic fix is registered"
             out.append(f"# {rule_id} {asset}\n# no Terraform change: {reason}\n")
             continue
         for action in actions:

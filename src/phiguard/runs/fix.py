@@ -42,6 +42,7 @@ def build_fix_plan(findings: Path, output: str, *, rule: str | None = None,
     from phiguard.fix.api import FixApi
     from phiguard.fix.integrity import sign_plan
     from phiguard.fix.plan import build_plan, select_findings
+    from phiguard.fix.verify import Verifier
     from phiguard.report.bundle import load_private_key
     from phiguard.report.json_report import read_findings
 
@@ -51,8 +52,10 @@ def build_fix_plan(findings: Path, output: str, *, rule: str | None = None,
     doc = read_findings(str(findings))
     selected = select_findings(doc, rule, asset_glob)
     with FixApi(timeout=timeout) as api:
+        # judged as the findings were: their rule pack, parameters and waivers (recorded)
         plan = build_plan(api, selected, source=str(findings), created=now(),
-                          options={"ssl_policy": ssl_policy} if ssl_policy else {})
+                          options={"ssl_policy": ssl_policy} if ssl_policy else {},
+                          verifier=Verifier.of_findings(doc))
     if sign_key is not None:
         sign_plan(plan, sign_key)
     with atomic_output(output) as out:
