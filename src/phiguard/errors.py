@@ -4,12 +4,28 @@
     ├── InputError                bad input: names the file, line, column and what was expected
     │   ├── SnapshotError         a CAI export, API listing or directory file
     │   ├── ConfigError           phiguard.yaml
-    │   └── RuleError             a rule file, its parameters or its examples
+    │   ├── RuleError             a rule file, its parameters or its examples
+    │   │   ├── PathSyntaxError   policy.paths: a field path that does not parse (also a ValueError)
+    │   │   └── RegexError        policy.regex: a pattern RE2 cannot run (also a ValueError)
+    │   └── PlanError             terraform.plan: a Terraform plan JSON
     ├── UsageError                a command-line combination that cannot work
     ├── CollectError              live collection: no credentials, a scope that cannot be read
+    │   └── ExportError           collect.export: an export that produced no shards
     ├── StoreError                the run-history store cannot be opened or is too new
     ├── OutputError               an output that cannot be written (a directory, a full disk)
     └── FixError                  a fix run that cannot go on: an API error, another plan's journal
+        ├── ApiError              fix.api: an API call answered with an HTTP error
+        ├── NoAnswer              fix.api: no answer came (unreachable, timed out, hung up)
+        ├── NoFix                 fix.actions: planning found no safe change (the action is manual)
+        └── PlanRefused           fix.integrity: a plan entry that is not the action's own change
+
+Classes drawn with a module live beside the code that raises them; PathSyntaxError and
+RegexError carry no location, and the rule loader re-raises them as a RuleError naming the
+file and line. tests/test_error_tree.py fails when a class is missing here or drawn under the
+wrong parent.
+
+Internal control flow (caught in the module that raises it, never seen by a user):
+    terraform.plan._Duplicate     a duplicate key in a plan's JSON, becomes a PlanError
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ OnRetry = Callable[[int, BaseException], None]
 _GCS = re.compile(r"gs://([a-z0-9][a-z0-9._-]{1,221}[a-z0-9])(?:/(.*))?")
 
 
-class ExportError(Exception):
+class ExportError(CollectError):
     """An export that did not produce its shards (the operation never finished, or the objects
     it reported are not there). `reason` goes to the manifest's coverage gap."""
 

@@ -34,7 +34,7 @@ SERVICES = {
 DEFAULT_TIMEOUT = 60.0  # seconds per request (connect and each read)
 
 
-class ApiError(Exception):
+class ApiError(FixError):
     """An API call answered with an HTTP error (`status` 409/412 mean a failed precondition)."""
 
     def __init__(self, call: str, status: int, message: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from phiguard.errors import RuleError
 from phiguard.inventory.asset import UnknownValue
 
 __all__ = ["ALL", "MISSING", "Path", "PathSyntaxError", "Unresolved", "parse_path"]
@@ -44,7 +45,7 @@ _TOKEN = re.compile(
 )
 
 
-class PathSyntaxError(ValueError):
+class PathSyntaxError(RuleError, ValueError):
     pass
 
 

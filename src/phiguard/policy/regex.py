@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import re2
 
+from phiguard.errors import RuleError
+
 __all__ = ["Regex", "RegexError", "compile_regex"]
 
 _OPTIONS = re2.Options()
@@ -20,7 +22,7 @@ _OPTIONS.log_errors = False  # the error is reported to the user, not logged to 
 _MEMO_LIMIT = 4096
 
 
-class RegexError(ValueError):
+class RegexError(RuleError, ValueError):
     """A pattern RE2 cannot compile: invalid, or a construct with no linear-time match."""
 
 
