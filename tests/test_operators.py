@@ -14,9 +14,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from phiguard.policy.language import ROOTS
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import MISSING
-from phiguard.policy.rule import ROOTS, load_rule
+from phiguard.policy.rule import load_rule
 from phiguard.policy.schema import rule_schema
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

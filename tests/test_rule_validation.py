@@ -393,3 +393,55 @@ def test_a_param_reference_that_is_not_a_name_is_a_rule_error(tmp_path: Path) ->
     rule's structure): it is an unknown parameter at the operator's line."""
     err = error(tmp_path, GOOD.replace("cidr_internet: false", "matches: {param: {all: x}}"))
     assert "unknown parameter" in err.message and err.line == 13
+
+
+# One definition: the loader and the schema come from the same tables ------------------------
+
+_BROKEN = {
+    "title starting with Ensure": ("title: Firewall rules", "title: Ensure firewall rules"),
+    "blank title": ("title: Firewall rules keep SSH closed to the internet", "title: '  '"),
+    "asset type that is not one": ("[compute.googleapis.com/Firewall]", "[Firewall]"),
+    "let named after a root": ("  net: {ref:", "  data: {ref:"),
+    "parameter default of another type": ('default: ["22"]', "default: 22"),
+    "parameter list of non-strings": ('default: ["22"]', "default: [22]"),
+    "parameter name not an identifier": ("  ports: {type", "  2ports: {type"),
+    "quantifier name not an identifier": ("      none:", "      as: 2x\n      none:"),
+    "format without a field": ("  net: {ref: data.network, types: [compute.googleapis.com/"
+                               "Network]}", "  net: {format: plain}"),
+    "fix and manual both": ("  summary: close it", "  summary: close it\n  fix: a\n  manual: b"),
+    "terraform fix attribute without value": (
+        "  summary: close it", "  summary: close it\n  terraform_fixes:\n"
+        "    - {resource_types: [google_compute_firewall], attribute: disabled}"),
+    "terraform fix with neither attribute nor note": (
+        "  summary: close it", "  summary: close it\n  terraform_fixes:\n"
+        "    - {resource_types: [google_compute_firewall]}"),
+    "unknown_in_plan without a reason": (
+        "remediation:", "unknown_in_plan: {resource_types: [google_compute_firewall]}\n"
+        "remediation:"),
+    "content type that is not one": ("remediation:", "content_types: [DATA]\nremediation:"),
+    "scope that is not one": ("remediation:", "scope: some\nremediation:"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(_BROKEN))
+def test_loader_and_schema_reject_the_same_rule(tmp_path: Path, how: str) -> None:
+    """Each broken rule is refused by the loader (with a position) and by the published JSON
+    Schema: both read the one definition of the language in `policy/language.py`."""
+    old, new = _BROKEN[how]
+    assert old in GOOD
+    text = GOOD.replace(old, new)
+    err = error(tmp_path, text)
+    assert err.line is not None
+    validator = jsonschema.Draft202012Validator(rule_schema())
+    assert list(validator.iter_errors(yaml.safe_load(text))) != []
+
+
+def test_every_let_form_is_declared_once_and_compiled() -> None:
+    """The let forms the loader, the schema and `rules operators` show are those the compiler
+    runs: one table declares them."""
+    from phiguard.policy.compiler import LET_COMPILERS
+    from phiguard.policy.language import LET_FORMS
+
+    assert set(LET_COMPILERS) == set(LET_FORMS)
+    schema_forms = {next(iter(b["required"])) for b in rule_schema()["$defs"]["let"]["oneOf"]}
+    assert schema_forms == set(LET_FORMS)

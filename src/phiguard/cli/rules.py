@@ -119,14 +119,14 @@ def rules_test(paths: tuple[Path, ...], verbose: bool, debug: bool) -> None:
 @rules_group.command("operators")
 def rules_operators() -> None:
     """The operators and let forms a rule may use (from the registry)."""
-    from phiguard.policy.forms import LET_FORMS
+    from phiguard.policy.language import LET_FORMS
     from phiguard.policy.operators import OPERATORS
 
     for name, op in OPERATORS.items():
         click.echo(f"{name:<18} {op.doc}")
     click.echo("")
-    for name, (_, doc) in LET_FORMS.items():
-        click.echo(f"let {name:<24} {doc}")
+    for name, form in LET_FORMS.items():
+        click.echo(f"let {name:<24} {form.doc}")
 
 
 @rules_group.command("schema")

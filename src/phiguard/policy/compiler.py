@@ -18,6 +18,7 @@ from phiguard.inventory.coverage import IAM_POLICY, ORG_POLICY, RESOURCE
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.refs import ref_key
 from phiguard.inventory.types import principals_of
+from phiguard.policy.language import LET_FORMS, QUANTIFIERS, joined_types, let_kind
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import MISSING, Path, Unresolved, parse_path, walk
 from phiguard.policy.rule import Rule
@@ -315,7 +316,7 @@ def compile_condition(node: Mapping[str, Any]) -> Cond:
                 return PASS, _NO_REASONS
             return UNKNOWN, reasons
         return negate
-    for quant in ("some", "every", "none"):
+    for quant in QUANTIFIERS:
         if quant in node:
             return _compile_quantifier(node, quant)
     return _compile_leaf(node)
@@ -557,6 +558,11 @@ LET_COMPILERS: dict[str, Callable[[Mapping[str, Any]], LetFn]] = {
     "value": _let_value,
     "format": _let_format,
 }
+# The language tables declare the forms; this is how each one runs. A form declared without a
+# way to run (or the reverse) is a bug caught at import, not a KeyError in the middle of a scan.
+if set(LET_COMPILERS) != set(LET_FORMS):  # pragma: no cover - a development error
+    raise RuntimeError(f"let forms without a compiler or declaration: "
+                       f"{sorted(set(LET_COMPILERS) ^ set(LET_FORMS))}")
 
 
 @dataclass(frozen=True)
@@ -574,14 +580,7 @@ class CompiledRule:
 
 
 def _joined_types(rule: Rule) -> set[str]:
-    out: set[str] = set()
-    for form in rule.let.values():
-        if "types" in form:
-            out.update(form["types"])
-        for kind in ("referrers", "find"):
-            if kind in form:
-                out.update(form[kind]["types"])
-    return out
+    return joined_types(rule.let)
 
 
 _SUBJECT_ROOTS = frozenset({"data", "iam_policy", "org_policy", "asset"})
@@ -651,8 +650,7 @@ def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> Comp
     lets: dict[str, LetFn] = {}
     independent: set[str] = set()
     for name, form in rule.let.items():
-        (kind,) = set(form) & set(LET_COMPILERS)
-        fn = LET_COMPILERS[kind](form)
+        fn = LET_COMPILERS[let_kind(form)](form)
         # A let that reads nothing of the asset (all non-PHI subnetworks, say) is computed
         # once per scan: per asset it would make a rule quadratic in the organization's size.
         if _independent(form, independent):

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from phiguard.inventory.types import HIERARCHY_TYPES, NETWORK_PATHS
+from phiguard.policy.language import FORMAT_FIELD
 from phiguard.policy.paths import ALL, Path, parse_path
-from phiguard.policy.rule import FORMAT_FIELD, Rule
+from phiguard.policy.rule import Rule
 
 __all__ = ["ALWAYS_KEPT", "context_fields"]
 

@@ -11,34 +11,32 @@ from typing import Any
 
 from phiguard._util.yamlloc import LocDict, LocList, load_yaml
 from phiguard.errors import RuleError
-from phiguard.findings import SEVERITIES
-from phiguard.policy.forms import LET_FORMS, WITHIN_FIND, WITHIN_GRANTS
+from phiguard.policy.language import (
+    ASSET_TYPE,
+    COMBINATORS,
+    CONTENT_TYPES,
+    CONTROL_ID,
+    FORMAT_FIELD,
+    LET_FORMS,
+    PARAM_KEYS,
+    PARAM_TYPES,
+    QUANTIFIERS,
+    REMEDIATION_KEYS,
+    ROOTS,
+    RULE_ID,
+    RULE_KEYS,
+    SCOPES,
+    TF_FIX_KEYS,
+    TF_TYPE,
+    UNKNOWN_IN_PLAN_KEYS,
+    Key,
+)
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import PathSyntaxError, parse_path
 from phiguard.policy.regex import RegexError, compile_regex
 
 __all__ = ["Control", "Rule", "RulePack", "load_pack", "load_rule", "param_problem",
            "validate_param_value"]
-
-ROOTS = frozenset({"data", "iam_policy", "org_policy", "asset", "params"})
-COMBINATORS = ("all", "any", "not")
-QUANTIFIERS = ("some", "every", "none")
-FORMAT_FIELD = re.compile(r"\{([^{}]+)\}")
-RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{3}$")
-CONTROL_ID = re.compile(r"^[a-z0-9-]+/\d{3}\.\d{3}(\([A-Za-z0-9]+\))*$")
-ASSET_TYPE = re.compile(r"^([a-z0-9-]+\.)+googleapis\.com/[A-Za-z0-9]+$")
-PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str, "integer": int, "number": (int, float), "boolean": bool,
-    "list": list, "object": dict,
-}
-TOP_KEYS = {
-    "id": True, "title": True, "severity": True, "controls": True, "description": True,
-    "asset_types": True, "assert": True, "remediation": True, "scope": False,
-    "optional": False, "params": False, "when": False, "let": False, "evidence": False,
-    "references": False, "content_types": False, "unknown_in_plan": False,
-}
-TF_TYPE = re.compile(r"^google_[a-z0-9_]+$")
-CONTENT_TYPES = ("RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY")
 
 
 @dataclass(frozen=True)
@@ -282,37 +280,116 @@ def param_problem(rule: Rule, name: str, value: Any) -> str | None:
     return None
 
 
-def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
+def fits(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether a value satisfies a JSON Schema of the subset the language tables use (`$ref`
+    parts are checked by the loader's own code, so they fit here)."""
+    if "$ref" in schema:
+        return True
+    if "const" in schema and (value != schema["const"] or type(value) is not type(
+            schema["const"])):
+        return False
+    if "enum" in schema and not any(value == e and type(value) is type(e)
+                                    for e in schema["enum"]):
+        return False
+    if "anyOf" in schema and not any(fits(value, s) for s in schema["anyOf"]):
+        return False
+    kind = schema.get("type")
+    if kind is not None and not _is_json_type(value, kind):
+        return False
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            return False
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return False
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            return False
+        if schema.get("uniqueItems") and len({repr(v) for v in value}) != len(value):
+            return False
+        items = schema.get("items")
+        if items is not None and not all(fits(item, items) for item in value):
+            return False
+    return True
+
+
+def _is_json_type(value: Any, kind: str) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "object":
+        return isinstance(value, dict)
+    return value is None if kind == "null" else False
+
+
+def _known_keys(v: _V, node: LocDict, table: tuple[Key, ...], where: str,
+                listing: bool = False) -> None:
+    """Every key of `node` is one of the table's (the error names it, at its position)."""
+    names = [k.name for k in table]
+    for key in node:
+        if key not in names:
+            expected = f" (expected one of: {', '.join(names)})" if listing else ""
+            raise v.err(f"unknown key `{key}`{where}{expected}", node, key)
+
+
+def _required_keys(v: _V, node: LocDict, table: tuple[Key, ...], needs: str) -> None:
+    for k in table:
+        if k.required and k.name not in node:
+            raise v.err(needs.format(k.name), node)
+
+
+def _checked(v: _V, node: LocDict, key: Key) -> Any:
+    """The value of a key that is present, checked against its schema with its sentence."""
+    value = node[key.name]
+    if not fits(value, key.schema):
+        raise v.err(key.expect, node, key.name)
+    return value
+
+
+_TOP = {k.name: k for k in RULE_KEYS}
+
+
+def _catalog_pattern(control: str, patterns: Mapping[str, re.Pattern[str]]) -> re.Pattern[str]:
+    """The id pattern of the catalog a control id names (`catalog/...`); the bundled
+    catalog's shape for a catalog that declares none."""
+    return patterns.get(control.split("/", 1)[0], CONTROL_ID)
+
+
+def _validate(raw: Any, file: str, folder_id: str | None,
+              patterns: Mapping[str, re.Pattern[str]] | None = None) -> Rule:
     v = _V(file)
     doc = v.mapping(raw, "a rule file")
-    for key in doc:
-        if key not in TOP_KEYS:
-            raise v.err(f"unknown key `{key}` (expected one of: {', '.join(TOP_KEYS)})", doc, key)
-    for key, required in TOP_KEYS.items():
-        if required and key not in doc:
-            raise v.err(f"missing required key `{key}`", doc)
+    _known_keys(v, doc, RULE_KEYS, "", listing=True)
+    _required_keys(v, doc, RULE_KEYS, "missing required key `{}`")
     rid = doc["id"]
     if not isinstance(rid, str) or not RULE_ID.match(rid):
-        raise v.err("`id` must look like AREA-NNN (e.g. TLS-002)", doc, "id")
+        raise v.err(_TOP["id"].expect, doc, "id")
     if folder_id is not None and rid != folder_id:
         raise v.err(f"`id` {rid} differs from its folder name {folder_id}", doc, "id")
     title = doc["title"]
     if not isinstance(title, str) or not title.strip():
-        raise v.err("`title` must be a sentence", doc, "title")
+        raise v.err(_TOP["title"].expect, doc, "title")
     if title.lower().startswith("ensure"):
         raise v.err("`title` states what is true when the rule passes; don't start with 'Ensure'",
                     doc, "title")
-    if doc["severity"] not in SEVERITIES:
-        raise v.err(f"`severity` must be one of {', '.join(SEVERITIES)}", doc, "severity")
+    _checked(v, doc, _TOP["severity"])
     controls = v.str_list(doc["controls"], "`controls`", doc, "controls")
     if not controls:
         raise v.err("`controls` must name at least one control", doc, "controls")
     for i, control in enumerate(controls):
-        if not CONTROL_ID.match(control):
-            raise v.err(f"control id {control!r} does not look like hipaa/164.312(e)(1)",
+        pattern = _catalog_pattern(control, patterns or {})
+        if not pattern.match(control):
+            example = ("hipaa/164.312(e)(1)" if pattern is CONTROL_ID
+                       else f"its catalog's pattern {pattern.pattern}")
+            raise v.err(f"control id {control!r} does not look like {example}",
                         doc["controls"], i)
-    if not isinstance(doc["description"], str):
-        raise v.err("`description` must be text", doc, "description")
+    _checked(v, doc, _TOP["description"])
     types = v.str_list(doc["asset_types"], "`asset_types`", doc, "asset_types")
     if not types:
         raise v.err("`asset_types` must name at least one type", doc, "asset_types")
@@ -320,20 +397,14 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         if t != "*" and not ASSET_TYPE.match(t):
             raise v.err(f"{t!r} is not a CAI asset type (service.googleapis.com/Kind)",
                         doc["asset_types"], i)
-    scope = doc.get("scope", "phi")
-    if scope not in ("phi", "all"):
-        raise v.err("`scope` must be phi or all", doc, "scope")
-    optional = doc.get("optional", False)
-    if not isinstance(optional, bool):
-        raise v.err("`optional` must be true or false", doc, "optional")
+    scope = _checked(v, doc, _TOP["scope"]) if "scope" in doc else SCOPES[0]
+    optional = _checked(v, doc, _TOP["optional"]) if "optional" in doc else False
     params = v.mapping(doc.get("params") or LocDict(), "`params`", doc, "params")
     for name, spec in params.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise v.err(f"parameter name {name!r} must be an identifier", params, name)
         spec = v.mapping(spec, f"parameter {name}", params, name)
-        for key in spec:
-            if key not in ("type", "default", "description"):
-                raise v.err(f"unknown key `{key}` in parameter {name}", spec, key)
+        _known_keys(v, spec, PARAM_KEYS, f" in parameter {name}")
         if not isinstance(spec.get("type"), str) or spec["type"] not in PARAM_TYPES:
             raise v.err(f"parameter {name} needs a type: {', '.join(PARAM_TYPES)}", spec, "type")
         if "default" not in spec or not validate_param_value(spec, spec["default"]):
@@ -346,58 +417,7 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         if not isinstance(name, str) or not name.isidentifier() or name in ROOTS or name == "item":
             raise v.err(f"`let` name {name!r} must be an identifier other than a root name",
                         lets, name)
-        form = v.mapping(form, f"let {name}", lets, name)
-        kinds = set(form) & set(LET_FORMS)
-        if len(kinds) != 1:
-            raise v.err(f"let {name} needs exactly one of: {', '.join(LET_FORMS)}", form)
-        kind = kinds.pop()
-        extra = set(form) - {kind, "types"}
-        if extra or ("types" in form) != (kind in ("ref", "refs")):
-            need = "with `types`" if kind in ("ref", "refs") else "alone"
-            raise v.err(f"let {name}: `{kind}` is used {need}", form)
-        arg = form[kind]
-        if kind in ("ref", "refs", "value"):
-            v.path(arg, names, form, kind)
-        if kind == "format":
-            if not isinstance(arg, str) or not FORMAT_FIELD.search(arg):
-                raise v.err("`format` takes text with {path} fields, e.g. \"{data.project}:"
-                            "{data.name}\"", form, kind)
-            for field_path in FORMAT_FIELD.findall(arg):
-                v.path(field_path, names, form, kind)
-        if "types" in form:
-            v.str_list(form["types"], "`types`", form, "types")
-        if kind in ("referrers", "find"):
-            sub = v.mapping(arg, f"{kind} arguments", form, kind)
-            allowed = ({"types", "path"} if kind == "referrers"
-                       else {"types", "within", "where", "one", "as"})
-            for key in sub:
-                if key not in allowed:
-                    raise v.err(f"unknown key `{key}` in {kind}", sub, key)
-            if "types" not in sub:
-                raise v.err(f"{kind} needs `types`", sub)
-            v.str_list(sub["types"], "`types`", sub, "types")
-            if kind == "referrers":
-                if not isinstance(sub.get("path"), str):
-                    raise v.err("referrers needs a `path` (in the referring assets' data)", sub)
-            else:
-                if sub.get("within", "all") not in WITHIN_FIND:
-                    raise v.err(f"`within` must be one of {', '.join(WITHIN_FIND)}", sub, "within")
-                if "one" in sub and not isinstance(sub["one"], bool):
-                    raise v.err("`one` must be true or false", sub, "one")
-                if "where" in sub:
-                    var = sub.get("as", "item")
-                    v.condition(sub["where"], names | {var}, params, sub, "where")
-        if kind == "grants":
-            sub = v.mapping(arg, "grants arguments", form, kind)
-            for key in sub:
-                if key != "within":
-                    raise v.err(f"unknown key `{key}` in grants", sub, key)
-            if sub.get("within", "all") not in WITHIN_GRANTS:
-                raise v.err("grants `within` must be phi or all", sub, "within")
-        if kind in ("effective_iam", "effective_audit_configs") and arg is not True:
-            raise v.err(f"`{kind}` takes true", form, kind)
-        if kind == "org_policy" and not (isinstance(arg, str) and arg.startswith("constraints/")):
-            raise v.err("`org_policy` takes a constraint name like constraints/iam.x", form, kind)
+        _let_form(v, name, v.mapping(form, f"let {name}", lets, name), names, params)
         names = names | {name}
     if "when" in doc:
         v.condition(doc["when"], names, params, doc, "when")
@@ -406,14 +426,11 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
     for i, path in enumerate(evidence):
         v.path(path, names, doc["evidence"], i)
     rem = v.mapping(doc["remediation"], "`remediation`", doc, "remediation")
-    for key in rem:
-        if key not in ("summary", "terraform", "fix", "manual", "console", "gcloud",
-                       "terraform_fixes"):
-            raise v.err(f"unknown key `{key}` in remediation", rem, key)
-        if key != "terraform_fixes" and not isinstance(rem[key], str):
-            raise v.err(f"remediation `{key}` must be text", rem, key)
-    if "summary" not in rem:
-        raise v.err("remediation needs a `summary`", rem)
+    _known_keys(v, rem, REMEDIATION_KEYS, " in remediation")
+    for key in REMEDIATION_KEYS:
+        if key.name in rem and key.name != "terraform_fixes":
+            _checked(v, rem, key)
+    _required_keys(v, rem, REMEDIATION_KEYS, "remediation needs a `{}`")
     if "fix" in rem and "manual" in rem:
         raise v.err("remediation names a `fix` action and says why there is none (`manual`): "
                     "keep one", rem, "manual")
@@ -442,6 +459,75 @@ def _validate(raw: Any, file: str, folder_id: str | None) -> Rule:
         content_types=tuple(content), regex_params=frozenset(v.regex_params),
         terraform_fixes=tf_fixes, unknown_in_plan=unknown_in_plan,
     )
+
+
+def _let_form(v: _V, name: str, form: LocDict, names: frozenset[str],
+              params: Mapping[str, Any]) -> None:
+    """One `let` entry, checked by its form's declaration in the language tables."""
+    kinds = set(form) & set(LET_FORMS)
+    if len(kinds) != 1:
+        raise v.err(f"let {name} needs exactly one of: {', '.join(LET_FORMS)}", form)
+    kind = kinds.pop()
+    decl = LET_FORMS[kind]
+    extra = set(form) - {kind, "types"}
+    if extra or ("types" in form) != decl.with_types:
+        need = "with `types`" if decl.with_types else "alone"
+        raise v.err(f"let {name}: `{kind}` is used {need}", form)
+    arg = form[kind]
+    if decl.arg == "path":
+        v.path(arg, names, form, kind)
+    elif decl.arg == "format":
+        if not isinstance(arg, str) or not FORMAT_FIELD.search(arg):
+            raise v.err("`format` takes text with {path} fields, e.g. \"{data.project}:"
+                        "{data.name}\"", form, kind)
+        for field_path in FORMAT_FIELD.findall(arg):
+            v.path(field_path, names, form, kind)
+    elif decl.arg == "true":
+        if arg is not True:
+            raise v.err(f"`{kind}` takes true", form, kind)
+    elif decl.arg == "constraint":
+        if not fits(arg, decl.schema):
+            raise v.err(f"`{kind}` takes a constraint name like constraints/iam.x", form, kind)
+    else:
+        _let_object(v, kind, v.mapping(arg, f"{kind} arguments", form, kind), names, params)
+    if "types" in form:
+        v.str_list(form["types"], "`types`", form, "types")
+
+
+def _let_object(v: _V, kind: str, sub: LocDict, names: frozenset[str],
+                params: Mapping[str, Any]) -> None:
+    """A let form whose argument is a mapping: its keys, required keys and enums from the
+    form's schema; a `where` is a condition with the form's `as` name in scope."""
+    schema = LET_FORMS[kind].schema
+    props: Mapping[str, Any] = schema.get("properties", {})
+    for key in sub:
+        if key not in props:
+            raise v.err(f"unknown key `{key}` in {kind}", sub, key)
+    for key in schema.get("required", ()):
+        if key not in sub:
+            raise v.err(f"{kind} needs `{key}`" + (
+                " (in the referring assets' data)" if key == "path" else ""), sub)
+    for key, prop in props.items():
+        if key not in sub or key == "where":
+            continue
+        value = sub[key]
+        if key == "types":
+            v.str_list(value, "`types`", sub, key)
+        elif "enum" in prop and not fits(value, prop):
+            raise v.err(f"{kind} `{key}` must be one of {', '.join(prop['enum'])}", sub, key)
+        elif prop.get("type") == "boolean" and not isinstance(value, bool):
+            raise v.err(f"`{key}` must be true or false", sub, key)
+        elif not fits(value, prop):
+            raise v.err(f"{kind} `{key}` must be {_describe(prop)}", sub, key)
+    if "where" in sub:
+        var = sub.get("as", "item")
+        v.condition(sub["where"], names | {var}, params, sub, "where")
+
+
+def _describe(schema: Mapping[str, Any]) -> str:
+    if schema.get("type") == "string":
+        return "an identifier" if "pattern" in schema else "text"
+    return "a " + str(schema.get("type", "value"))
 
 
 def load_rule(path: FsPath) -> Rule:
@@ -521,14 +607,11 @@ def _terraform_fixes(v: _V, rem: LocDict) -> dict[str, dict[str, Any]]:
     seen: dict[str, str] = {}
     for i, entry in enumerate(node):
         entry = v.mapping(entry, "a terraform_fixes entry", node, i)
-        for key in entry:
-            if key not in ("resource_types", "attribute", "value", "note"):
-                raise v.err(f"unknown key `{key}` in a terraform_fixes entry", entry, key)
-        if "resource_types" not in entry:
-            raise v.err("a terraform_fixes entry needs `resource_types`", entry)
-        for key in ("attribute", "note"):
-            if key in entry and not (isinstance(entry[key], str) and entry[key]):
-                raise v.err(f"`{key}` must be non-empty text", entry, key)
+        _known_keys(v, entry, TF_FIX_KEYS, " in a terraform_fixes entry")
+        _required_keys(v, entry, TF_FIX_KEYS, "a terraform_fixes entry needs `{}`")
+        for key in TF_FIX_KEYS:
+            if key.expect and key.name in entry:
+                _checked(v, entry, key)
         if ("attribute" in entry) != ("value" in entry):
             raise v.err("a terraform_fixes entry sets an `attribute` to a `value`: give both "
                         "(or neither, and say what to do in `note`)", entry)
@@ -547,16 +630,14 @@ def _unknown_in_plan(v: _V, doc: LocDict) -> dict[str, str]:
     if "unknown_in_plan" not in doc:
         return {}
     node = v.mapping(doc["unknown_in_plan"], "`unknown_in_plan`", doc, "unknown_in_plan")
-    for key in node:
-        if key not in ("resource_types", "reason"):
-            raise v.err(f"unknown key `{key}` in unknown_in_plan", node, key)
+    _known_keys(v, node, UNKNOWN_IN_PLAN_KEYS, " in unknown_in_plan")
+    reason_key = UNKNOWN_IN_PLAN_KEYS[1]
     reason = node.get("reason")
-    if not (isinstance(reason, str) and reason):
-        raise v.err("unknown_in_plan needs a `reason` (text)", node, "reason" if "reason" in
-                    node else None)
-    if "resource_types" not in node:
-        raise v.err("unknown_in_plan needs `resource_types`", node)
-    return {t: reason for t in _tf_types(v, node["resource_types"], node, "resource_types", {})}
+    if not fits(reason, reason_key.schema):
+        raise v.err(reason_key.expect, node, "reason" if "reason" in node else None)
+    _required_keys(v, node, UNKNOWN_IN_PLAN_KEYS, "unknown_in_plan needs `{}`")
+    types = _tf_types(v, node["resource_types"], node, "resource_types", {})
+    return {t: str(reason) for t in types}
 
 
 def load_pack(roots: Iterable[FsPath]) -> RulePack:

@@ -1,14 +1,33 @@
-"""The JSON Schema of rule.yaml, generated from the operator registry and the let forms."""
+"""The JSON Schema of rule.yaml, built from the language tables (`language`) and the operator
+registry: the loader checks the same tables, so the two cannot drift apart."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from phiguard.findings import SEVERITIES
-from phiguard.policy.forms import LET_FORMS
+from phiguard.policy.language import (
+    COMBINATORS,
+    IDENTIFIER,
+    LET_FORMS,
+    PARAM_DEFAULT_SCHEMA,
+    PARAM_KEYS,
+    QUANTIFIERS,
+    REMEDIATION_KEYS,
+    RULE_KEYS,
+    TF_FIX_KEYS,
+    UNKNOWN_IN_PLAN_KEYS,
+    Key,
+)
 from phiguard.policy.operators import OPERATORS
 
 __all__ = ["rule_schema"]
+
+
+def _object(keys: tuple[Key, ...], **more: Any) -> dict[str, Any]:
+    """A closed mapping of the table's keys, its required ones required."""
+    return {"type": "object", "required": [k.name for k in keys if k.required],
+            "properties": {k.name: dict(k.schema) for k in keys},
+            "additionalProperties": False, **more}
 
 
 def _arg(schema: dict[str, Any]) -> dict[str, Any]:
@@ -18,8 +37,7 @@ def _arg(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema or {}, ref]}
 
 
-def rule_schema() -> dict[str, Any]:
-    """A JSON Schema (2020-12) that every valid rule.yaml satisfies."""
+def _condition() -> dict[str, Any]:
     common = {"path": {"type": "string"}, "because": {"type": "string"}, "default": {}}
     leaves = []
     for name, op in OPERATORS.items():
@@ -27,79 +45,62 @@ def rule_schema() -> dict[str, Any]:
                        "properties": {**common, name: _arg(op.arg)},
                        "additionalProperties": False})
     quantifiers = [{"type": "object", "required": ["path", q],
-                    "properties": {**common, "as": {"type": "string"},
+                    "properties": {**common, "as": {"type": "string", "pattern": IDENTIFIER},
                                    q: {"$ref": "#/$defs/condition"}},
-                    "additionalProperties": False} for q in ("some", "every", "none")]
+                    "additionalProperties": False} for q in QUANTIFIERS]
+    lists, negation = COMBINATORS[:2], COMBINATORS[2]
     combinators = [
         {"type": "object", "required": [k], "additionalProperties": False,
          "properties": {k: {"type": "array", "minItems": 1,
                             "items": {"$ref": "#/$defs/condition"}},
-                        "because": {"type": "string"}}} for k in ("all", "any")]
-    combinators.append({"type": "object", "required": ["not"], "additionalProperties": False,
-                        "properties": {"not": {"$ref": "#/$defs/condition"},
+                        "because": {"type": "string"}}} for k in lists]
+    combinators.append({"type": "object", "required": [negation], "additionalProperties": False,
+                        "properties": {negation: {"$ref": "#/$defs/condition"},
                                        "because": {"type": "string"}}})
-    lets = []
-    for name, (schema, _) in LET_FORMS.items():
-        props: dict[str, Any] = {name: schema}
+    return {"oneOf": [*combinators, *quantifiers, *leaves]}
+
+
+def _let() -> dict[str, Any]:
+    forms = []
+    for name, form in LET_FORMS.items():
+        props: dict[str, Any] = {name: dict(form.schema)}
         required = [name]
-        if name in ("ref", "refs"):
+        if form.with_types:
             props["types"] = {"type": "array", "items": {"type": "string"}, "minItems": 1}
             required.append("types")
-        lets.append({"type": "object", "required": required, "properties": props,
-                     "additionalProperties": False})
-    tf_types = {"type": "array", "minItems": 1, "uniqueItems": True,
-                "items": {"type": "string", "pattern": "^google_[a-z0-9_]+$"}}
+        forms.append({"type": "object", "required": required, "properties": props,
+                      "additionalProperties": False})
+    return {"oneOf": forms}
+
+
+def _param() -> dict[str, Any]:
+    # The default has the declared type: one branch per type.
+    return {**_object(PARAM_KEYS), "oneOf": [
+        {"properties": {"type": {"const": name}, "default": schema}}
+        for name, schema in PARAM_DEFAULT_SCHEMA.items()]}
+
+
+def _terraform_fix() -> dict[str, Any]:
+    # An entry sets `attribute` to `value` (both or neither); without one it needs a `note`.
+    return _object(TF_FIX_KEYS, dependentRequired={"attribute": ["value"],
+                                                   "value": ["attribute"]},
+                   anyOf=[{"required": ["attribute"]}, {"required": ["note"]}])
+
+
+def rule_schema() -> dict[str, Any]:
+    """A JSON Schema (2020-12) that every valid rule.yaml satisfies."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "phiguard rule",
-        "type": "object",
-        "required": ["id", "title", "severity", "controls", "description", "asset_types",
-                     "assert", "remediation"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*-\d{3}$"},
-            "title": {"type": "string", "minLength": 1},
-            "severity": {"enum": list(SEVERITIES)},
-            "controls": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-            "description": {"type": "string"},
-            "asset_types": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-            "scope": {"enum": ["phi", "all"]},
-            "optional": {"type": "boolean"},
-            "params": {"type": "object", "additionalProperties": {
-                "type": "object", "required": ["type", "default"],
-                "properties": {"type": {"enum": ["string", "integer", "number", "boolean",
-                                                 "list", "object"]},
-                               "default": {}, "description": {"type": "string"}},
-                "additionalProperties": False}},
-            "when": {"$ref": "#/$defs/condition"},
-            "let": {"type": "object", "additionalProperties": {"oneOf": lets}},
-            "assert": {"$ref": "#/$defs/condition"},
-            "evidence": {"type": "array", "items": {"type": "string"}},
-            "remediation": {"type": "object", "required": ["summary"],
-                            "properties": {
-                                **{k: {"type": "string"} for k in
-                                   ("summary", "terraform", "fix", "manual", "console",
-                                    "gcloud")},
-                                "terraform_fixes": {"type": "array", "minItems": 1, "items": {
-                                    "type": "object", "required": ["resource_types"],
-                                    "properties": {"resource_types": tf_types,
-                                                   "attribute": {"type": "string",
-                                                                 "minLength": 1},
-                                                   "value": {},
-                                                   "note": {"type": "string", "minLength": 1}},
-                                    "dependentRequired": {"attribute": ["value"],
-                                                          "value": ["attribute"]},
-                                    "anyOf": [{"required": ["attribute"]},
-                                              {"required": ["note"]}],
-                                    "additionalProperties": False}}},
-                            "additionalProperties": False},
-            "unknown_in_plan": {"type": "object", "required": ["resource_types", "reason"],
-                                "properties": {"resource_types": tf_types,
-                                               "reason": {"type": "string", "minLength": 1}},
-                                "additionalProperties": False},
-            "references": {"type": "array", "items": {"type": "string"}},
-            "content_types": {"type": "array", "items": {"enum": ["RESOURCE", "IAM_POLICY",
-                                                                  "ORG_POLICY", "ACCESS_POLICY"]}},
+        **_object(RULE_KEYS),
+        "$defs": {
+            "condition": _condition(),
+            "let": _let(),
+            "param": _param(),
+            # A `fix` action and a reason there is none (`manual`) exclude each other.
+            "remediation": _object(REMEDIATION_KEYS,
+                                   **{"not": {"required": ["fix", "manual"]}}),
+            "terraform_fix": _terraform_fix(),
+            "unknown_in_plan": _object(UNKNOWN_IN_PLAN_KEYS),
         },
-        "$defs": {"condition": {"oneOf": [*combinators, *quantifiers, *leaves]}},
     }
