@@ -13,7 +13,7 @@ from phiguard.scan import Scan
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "fixtures" / "orgs" / "demo-health"
-SARIF_SCHEMA = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA = REPO / "tests" / "sarif" / "sarif-schema-2.1.0.json"  # origin: its README
 
 
 @cache
