@@ -13,7 +13,8 @@
     │   └── ExportError           collect.export: an export that produced no shards
     ├── StoreError                the run-history store cannot be opened or is too new
     ├── OutputError               an output that cannot be written (a directory, a full disk)
-    └── FixError                  a fix run that cannot go on: an API error, another plan's journal
+    ├── FixError                  a fix run that cannot go on: an API error, another plan's journal
+    └── PluginError               an installed plugin that fails to load or takes a built-in's name
         ├── ApiError              fix.api: an API call answered with an HTTP error
         ├── NoAnswer              fix.api: no answer came (unreachable, timed out, hung up)
         ├── NoFix                 fix.actions: planning found no safe change (the action is manual)
@@ -37,6 +38,7 @@ __all__ = [
     "InputError",
     "OutputError",
     "PhiguardError",
+    "PluginError",
     "RuleError",
     "SnapshotError",
     "StoreError",
@@ -109,3 +111,8 @@ class StoreError(PhiguardError):
 
 class OutputError(PhiguardError):
     """An output (--output, --bundle, standard output) that cannot be written."""
+
+
+class PluginError(PhiguardError):
+    """An installed plugin (a `phiguard.*` entry point) that fails to load, or that defines an
+    operator, converter or control catalog under a name something else already has."""
