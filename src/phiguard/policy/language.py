@@ -21,8 +21,8 @@ from typing import Any
 
 from phiguard.findings import SEVERITIES
 
-__all__ = ["ASSET_TYPE", "COMBINATORS", "CONTENT_TYPES", "CONTROL_ID", "CONTROL_KEYS",
-           "FORMAT_FIELD", "LET_FORMS", "LET_NAME", "PARAM_KEYS", "PARAM_TYPES",
+__all__ = ["ASSET_TYPE", "CATALOG_NAME", "COMBINATORS", "CONTENT_TYPES", "CONTROL_ID",
+           "CONTROL_KEYS", "FORMAT_FIELD", "LET_FORMS", "LET_NAME", "PARAM_KEYS", "PARAM_TYPES",
            "QUANTIFIERS", "REMEDIATION_KEYS", "ROOTS", "RULE_ID", "RULE_KEYS", "SCOPES",
            "TF_FIX_KEYS", "TF_TYPE", "UNKNOWN_IN_PLAN_KEYS", "WITHIN_FIND", "WITHIN_GRANTS",
            "Key", "LetForm", "joined_types"]
@@ -37,6 +37,7 @@ FORMAT_FIELD = re.compile(r"\{([^{}]+)\}")
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{3}$")
 # The bundled HIPAA catalog's control ids; a catalog may declare its own `id_pattern`.
 CONTROL_ID = re.compile(r"^[a-z0-9-]+/\d{3}\.\d{3}(\([A-Za-z0-9]+\))*$")
+CATALOG_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 ASSET_TYPE = re.compile(r"^([a-z0-9-]+\.)+googleapis\.com/[A-Za-z0-9]+$")
 TF_TYPE = re.compile(r"^google_[a-z0-9_]+$")
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -21,7 +21,7 @@ from phiguard._util.times import parse_time
 from phiguard.policy.paths import MISSING
 from phiguard.policy.regex import RegexError, compile_regex
 
-__all__ = ["OPERATORS", "EvalContext", "Operator", "parse_time"]
+__all__ = ["OPERATORS", "EvalContext", "Operator", "operator", "parse_time"]
 
 
 class EvalContext(Protocol):
@@ -45,6 +45,8 @@ class Operator:
     example: dict[str, Any]
     # `exists`, `empty` and `ports_include` judge absence themselves.
     judges_absence: bool = False
+    # Who defined it: "" for phiguard itself, else the plugin (entry point) that did.
+    origin: str = ""
 
 
 OPERATORS: dict[str, Operator] = {}
@@ -59,6 +61,54 @@ def _op(name: str, arg: dict[str, Any], doc: str, example: dict[str, Any],
     return register
 
 
+# The plugin whose entry point is being loaded (set by `policy.plugins`), so an operator it
+# registers records where it came from and a collision can name both sides.
+_loading: list[str] = []
+
+OPERATOR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# The argument schema keywords the validator understands (a subset of JSON Schema).
+ARG_KEYWORDS = frozenset({"type", "items", "format", "minimum", "description"})
+ARG_TYPES = frozenset({"boolean", "string", "number", "integer", "array"})
+
+
+def operator(name: str, *, arg: dict[str, Any] | None = None, doc: str,
+             example: dict[str, Any], judges_absence: bool = False,
+             ) -> Callable[[Callable[..., bool | None]], Callable[..., bool | None]]:
+    """Register a leaf operator a rule may use, as `{path: ..., <name>: <argument>}`.
+
+    The function is called as `fn(value, arg, ctx)` with the value at the path, the argument
+    (already checked against `arg`, a JSON Schema subset: `type` boolean, string, number,
+    integer or array, `items`, `minimum`, `format: regex`) and an `EvalContext`. It returns
+    True (the condition holds), False (it does not), or None (the value cannot be judged, which
+    the rule reports as UNKNOWN, never PASS). Absent values never reach it unless
+    `judges_absence` is set. `doc` is one line for `phiguard rules operators`; `example` a
+    condition using it. A name that is already taken raises PluginError.
+    """
+    from phiguard.errors import PluginError
+
+    arg = dict(arg or {})
+    origin = _loading[-1] if _loading else "the caller"
+    if not OPERATOR_NAME.match(name):
+        raise PluginError(f"{origin}: operator name {name!r} must be lower_case_with_underscores")
+    bad = set(arg) - ARG_KEYWORDS
+    if bad or ("type" in arg and arg["type"] not in ARG_TYPES):
+        raise PluginError(f"{origin}: operator `{name}`'s argument schema uses what the rule "
+                          f"validator does not check: {sorted(bad) or arg.get('type')} (use "
+                          f"{', '.join(sorted(ARG_KEYWORDS))}; type one of "
+                          f"{', '.join(sorted(ARG_TYPES))})")
+    if name in OPERATORS:
+        other = OPERATORS[name].origin or "phiguard's built-in operators"
+        raise PluginError(f"{origin}: operator `{name}` is already defined by {other}")
+    if not isinstance(example, dict) or example.get(name, _MISSING_EXAMPLE) is _MISSING_EXAMPLE:
+        raise PluginError(f"{origin}: operator `{name}` needs an example condition using it")
+
+    def register(fn: Callable[..., bool | None]) -> Callable[..., bool | None]:
+        OPERATORS[name] = Operator(name, fn, arg, doc, example, judges_absence, origin)
+        return fn
+    return register
+
+
+_MISSING_EXAMPLE = object()
 _ANY: dict[str, Any] = {}
 _BOOL = {"type": "boolean"}
 _STR = {"type": "string"}

@@ -10,9 +10,10 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from phiguard._util.yamlloc import LocDict, LocList, load_yaml
-from phiguard.errors import RuleError
+from phiguard.errors import PluginError, RuleError
 from phiguard.policy.language import (
     ASSET_TYPE,
+    CATALOG_NAME,
     COMBINATORS,
     CONTENT_TYPES,
     CONTROL_ID,
@@ -35,8 +36,8 @@ from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import PathSyntaxError, parse_path
 from phiguard.policy.regex import RegexError, compile_regex
 
-__all__ = ["Control", "Rule", "RulePack", "load_pack", "load_rule", "param_problem",
-           "validate_param_value"]
+__all__ = ["Catalog", "Control", "Rule", "RulePack", "load_pack", "load_rule",
+           "param_problem", "validate_param_value"]
 
 
 @dataclass(frozen=True)
@@ -530,16 +531,44 @@ def _describe(schema: Mapping[str, Any]) -> str:
     return "a " + str(schema.get("type", "value"))
 
 
-def load_rule(path: FsPath) -> Rule:
-    """Load and validate one rule.yaml; its folder name must be its id."""
+def load_rule(path: FsPath, patterns: Mapping[str, re.Pattern[str]] | None = None) -> Rule:
+    """Load and validate one rule.yaml; its folder name must be its id. `patterns` are the
+    control id patterns of catalogs that declare their own (by catalog name)."""
     raw = load_yaml(path, RuleError)
-    return _validate(raw, str(path), path.parent.name)
+    return _validate(raw, str(path), path.parent.name, patterns)
 
 
-def _load_controls(path: FsPath) -> dict[str, Control]:
+@dataclass(frozen=True)
+class Catalog:
+    """One control catalog file: its name (`catalog:`), id pattern and controls."""
+
+    name: str
+    pattern: re.Pattern[str] | None
+    controls: dict[str, Control]
+
+
+def _load_controls(path: FsPath, origin: str = "") -> Catalog:
     raw = load_yaml(path, RuleError)
     v = _V(str(path))
     doc = v.mapping(raw, "a control catalog")
+    name = doc.get("catalog", "")
+    if not isinstance(name, str) or (name and not CATALOG_NAME.match(name)):
+        raise v.err("`catalog` must be a lower-case name like hipaa", doc, "catalog")
+    pattern: re.Pattern[str] | None = None
+    if "id_pattern" in doc:
+        if not name:
+            raise v.err("a catalog with its own `id_pattern` needs its `catalog` name",
+                        doc, "id_pattern")
+        try:
+            pattern = re.compile(doc["id_pattern"]) if isinstance(doc["id_pattern"], str) \
+                else None
+        except re.error as exc:
+            raise v.err(f"`id_pattern` is not a regular expression: {exc}", doc,
+                        "id_pattern") from None
+        if pattern is None:
+            raise v.err("`id_pattern` must be a regular expression", doc, "id_pattern")
+    elif origin:
+        raise v.err(f"a catalog from {origin} needs its `catalog` name and `id_pattern`", doc)
     items = doc.get("controls")
     if not isinstance(items, list):
         raise v.err("a control catalog needs a `controls` list", doc)
@@ -547,7 +576,12 @@ def _load_controls(path: FsPath) -> dict[str, Control]:
     for i, item in enumerate(items):
         item = v.mapping(item, "a control", items, i)
         cid = item.get("id")
-        if not isinstance(cid, str) or not CONTROL_ID.match(cid):
+        if pattern is not None:
+            if not isinstance(cid, str) or not cid.startswith(f"{name}/") \
+                    or not pattern.match(cid):
+                raise v.err(f"control `id` must start with {name}/ and match the catalog's "
+                            f"id_pattern {pattern.pattern}", item, "id")
+        elif not isinstance(cid, str) or not CONTROL_ID.match(cid):
             raise v.err("control `id` must look like hipaa/164.312(e)(1)", item, "id")
         if cid in out:
             raise v.err(f"duplicate control {cid}", item, "id")
@@ -556,7 +590,7 @@ def _load_controls(path: FsPath) -> dict[str, Control]:
         out[cid] = Control(cid, item["title"], str(item.get("section", "")),
                            str(item.get("standard", "")), str(item.get("kind", "")),
                            bool(item.get("covered", False)))
-    return out
+    return Catalog(name, pattern, out)
 
 
 def _rule_files(root: FsPath) -> list[FsPath]:
@@ -641,11 +675,39 @@ def _unknown_in_plan(v: _V, doc: LocDict) -> dict[str, str]:
 
 
 def load_pack(roots: Iterable[FsPath]) -> RulePack:
-    """Load every rule under the roots and the control catalogs; check ids and control links."""
+    """Load every rule under the roots and the control catalogs; check ids and control links.
+
+    Installed plugins are loaded first (once): their operators may be used by the rules, their
+    control catalogs named by them."""
+    from phiguard.policy.plugins import catalog_files, load_operator_plugins
+
+    load_operator_plugins()
     roots = list(roots)
     controls: dict[str, Control] = {}
+    patterns: dict[str, re.Pattern[str]] = {}
+    plugin_catalogs: dict[str, str] = {}  # catalog name -> the plugin that provides it
     for path in _find_controls(roots):
-        controls.update(_load_controls(path))
+        catalog = _load_controls(path)
+        controls.update(catalog.controls)
+        if catalog.pattern is not None:
+            patterns[catalog.name] = catalog.pattern
+    own_catalogs = bool(controls)
+    extra = catalog_files()
+    for who, path in extra:
+        try:
+            catalog = _load_controls(path, who)
+        except RuleError as exc:
+            raise RuleError(f"{exc.message} (in {who})", file=exc.file, line=exc.line,
+                            column=exc.column) from None
+        taken = plugin_catalogs.get(catalog.name) or (
+            "the rule pack" if any(c.startswith(f"{catalog.name}/") for c in controls) else "")
+        if taken:
+            raise PluginError(f"{who}: control catalog {catalog.name!r} is already defined by "
+                              f"{taken}")
+        plugin_catalogs[catalog.name] = who
+        controls.update(catalog.controls)
+        assert catalog.pattern is not None
+        patterns[catalog.name] = catalog.pattern
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     digest = hashlib.sha256()
@@ -657,20 +719,22 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
             raise RuleError("no rules found (expected ID/rule.yaml folders or a rule.yaml)",
                             file=str(root))
         for path in files:
-            rule = load_rule(path)
+            rule = load_rule(path, patterns)
             if rule.id in seen:
                 raise RuleError(f"rule {rule.id} is also defined in {seen[rule.id]}",
                                 file=str(path))
             seen[rule.id] = str(path)
-            if controls:
-                for i, control in enumerate(rule.controls):
-                    if control not in controls:
-                        line, col = rule.raw["controls"].pos(i)
-                        raise RuleError(f"control {control} is not in the control catalog",
-                                        file=str(path), line=line, column=col)
+            for i, control in enumerate(rule.controls):
+                checked = own_catalogs or control.split("/", 1)[0] in plugin_catalogs
+                if checked and control not in controls:
+                    line, col = rule.raw["controls"].pos(i)
+                    raise RuleError(f"control {control} is not in the control catalog",
+                                    file=str(path), line=line, column=col)
             rules.append(rule)
             digest.update(rule.id.encode() + b"\0" + path.read_bytes() + b"\0")
     for control_file in _find_controls(roots):
+        digest.update(control_file.read_bytes())
+    for _, control_file in extra:
         digest.update(control_file.read_bytes())
     rules.sort(key=lambda r: r.id)
     return RulePack(tuple(rules), controls, digest.hexdigest(), tuple(str(r) for r in roots))

@@ -21,8 +21,11 @@ def rule_inputs(rules: Sequence[Path]) -> list[Path]:
 
 
 def load_pack(rules: Sequence[Path]) -> RulePack:
+    """The rule pack, after every installed plugin (operators, catalogs, converters) loaded."""
+    from phiguard.plugins import load_plugins
     from phiguard.policy.rule import load_pack as load
 
+    load_plugins()
     return load(rule_inputs(rules))
 
 
