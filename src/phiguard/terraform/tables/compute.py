@@ -24,6 +24,9 @@ from phiguard.terraform.tables._refs import (
 from phiguard.terraform.tables.iam import iam_parts
 from phiguard.terraform.values import AFTER_APPLY, is_unknown, tf_get
 
+NETWORK_TYPE = "compute.googleapis.com/Network"
+INSTANCE_TYPE = "compute.googleapis.com/Instance"
+
 COMPUTE_PROJECT = "//compute.googleapis.com/projects/{project}"  # CAI name prefix
 GLOBAL = "projects/{project}/global"
 REGION = "projects/{project}/regions/{region}"
@@ -171,7 +174,7 @@ def _peering_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     network = _resolved(values, "network", ctx)
     if not isinstance(network, str):
         return None
-    return "compute.googleapis.com/Network", "//compute.googleapis.com/" + ref_key(network)
+    return NETWORK_TYPE, "//compute.googleapis.com/" + ref_key(network)
 
 
 def _resolved(values: Any, attr: str, ctx: Context) -> Any:
@@ -347,7 +350,7 @@ def _instance_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
         if not isinstance(zone, str):
             return None
         name = f"projects/{ctx.project_of(ctx.change, values)}/zones/{zone}/instances/{name}"
-    return "compute.googleapis.com/Instance", "//compute.googleapis.com/" + ref_key(name)
+    return INSTANCE_TYPE, "//compute.googleapis.com/" + ref_key(name)
 
 
 register(
@@ -382,7 +385,7 @@ register(
                 Field("deny", "denied", each(Field("protocol", "IPProtocol"),
                                              Field("ports", "ports", _ports))))),
     Converter(
-        tf_type="google_compute_network", asset_type="compute.googleapis.com/Network",
+        tf_type="google_compute_network", asset_type=NETWORK_TYPE,
         name=COMPUTE_PROJECT + "/global/networks/{name}", location="global",
         constants={"kind": "compute#network"},
         fields=(Field("name", "name"),
@@ -404,7 +407,7 @@ register(
     Part(tf_type="google_compute_network_peering", kind="append", target="peerings",
          parent=_peering_parent, piece=_peering_piece),
     Converter(
-        tf_type="google_compute_instance", asset_type="compute.googleapis.com/Instance",
+        tf_type="google_compute_instance", asset_type=INSTANCE_TYPE,
         name=COMPUTE_PROJECT + "/zones/{zone}/instances/{name}", location="{zone}",
         constants={"kind": "compute#instance"},
         fields=(Field("name", "name"), Field("zone", "zone", zone_url),

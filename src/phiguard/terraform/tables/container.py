@@ -19,6 +19,8 @@ from phiguard.terraform.tables._refs import (
 )
 from phiguard.terraform.values import is_unknown, tf_get
 
+CLUSTER_TYPE = "container.googleapis.com/Cluster"
+
 
 def _pool(block: Any, sa: Any = "default") -> Any:
     """A node pool as the cluster's REST body lists it; `sa` stands in for an unset account."""
@@ -65,7 +67,7 @@ def _cluster_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
 
 
 CLUSTER = Converter(
-    tf_type="google_container_cluster", asset_type="container.googleapis.com/Cluster",
+    tf_type="google_container_cluster", asset_type=CLUSTER_TYPE,
     name="//container.googleapis.com/projects/{project}/locations/{location}/clusters/{name}",
     location="{location}",
     fields=(Field("name", "name"), Field("location", "location"),
@@ -93,7 +95,7 @@ def _pool_cluster(values: Any, ctx: Context) -> tuple[str, str] | None:
     if "/" not in cluster:
         scope = ctx.scope(ctx.change, values)
         cluster = f"projects/{scope['project']}/locations/{scope['location']}/clusters/{cluster}"
-    return "container.googleapis.com/Cluster", "//container.googleapis.com/" + ref_key(cluster)
+    return CLUSTER_TYPE, "//container.googleapis.com/" + ref_key(cluster)
 
 
 register(

@@ -23,6 +23,8 @@ from phiguard.terraform.tables._refs import (
 )
 from phiguard.terraform.values import is_unknown, tf_get
 
+SERVICE_ACCOUNT_TYPE = "iam.googleapis.com/ServiceAccount"
+
 
 def _condition(values: Any) -> Any:
     cond = tf_get(values, "condition")
@@ -98,7 +100,7 @@ def _sa_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     sa = known(values, "service_account_id", ctx)
     if not isinstance(sa, str):
         return None
-    return "iam.googleapis.com/ServiceAccount", "//iam.googleapis.com/" + ref_key(sa)
+    return SERVICE_ACCOUNT_TYPE, "//iam.googleapis.com/" + ref_key(sa)
 
 
 def _sa_project(ref: Any, ctx: Context) -> Any:
@@ -143,7 +145,7 @@ def _key_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
 register(
     *iam_parts("google_service_account", _sa_parent),
     Converter(
-        tf_type="google_service_account", asset_type="iam.googleapis.com/ServiceAccount",
+        tf_type="google_service_account", asset_type=SERVICE_ACCOUNT_TYPE,
         # CAI names an account by its unique id (Google's converter too); a new account's id
         # is known only after apply, and its address stands in (the email is in data.email)
         name="//iam.googleapis.com/projects/{project}/serviceAccounts/{unique_id}",

@@ -18,6 +18,8 @@ from phiguard.terraform.tables._refs import (
 )
 from phiguard.terraform.tables.iam import iam_parts
 
+CRYPTO_KEY_TYPE = "cloudkms.googleapis.com/CryptoKey"
+
 
 def _crypto_key_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     """`crypto_key_id`: projects/P/locations/L/keyRings/R/cryptoKeys/K, P/L/R/K or L/R/K (the
@@ -27,7 +29,7 @@ def _crypto_key_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
         return None
     key = ref_key(key)
     parts = key.split("/")
-    kind = "cloudkms.googleapis.com/CryptoKey"
+    kind = CRYPTO_KEY_TYPE
     if not key.startswith("projects/") and len(parts) in (3, 4):
         if len(parts) == 3:
             tail = "/locations/{}/keyRings/{}/cryptoKeys/{}".format(*parts)
@@ -46,7 +48,7 @@ register(
         name="//cloudkms.googleapis.com/projects/{project}/locations/{location}/keyRings/{name}",
         location="{location}", fields=(Field("name", "name"),)),
     Converter(
-        tf_type="google_kms_crypto_key", asset_type="cloudkms.googleapis.com/CryptoKey",
+        tf_type="google_kms_crypto_key", asset_type=CRYPTO_KEY_TYPE,
         name="//cloudkms.googleapis.com/{key_ring}/cryptoKeys/{name}",
         names={"key_ring": Field("key_ring", "", ref_key_of, ref="{}")},
         project_from=Field("key_ring", "", project_in, ref="{}"),

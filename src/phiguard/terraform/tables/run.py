@@ -18,7 +18,9 @@ from phiguard.terraform.tables._refs import (
 from phiguard.terraform.tables.iam import iam_parts
 from phiguard.terraform.values import tf_get
 
-RUN = "run.googleapis.com/"
+SERVICE_TYPE = "run.googleapis.com/Service"
+
+ANNOTATION_PREFIX = "run.googleapis.com/"  # v1 annotation keys
 # Cloud Run v2 enums -> the v1 annotation values (cloud.google.com/run/docs reference)
 _INGRESS = {"INGRESS_TRAFFIC_ALL": "all", "INGRESS_TRAFFIC_INTERNAL_ONLY": "internal",
             "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER": "internal-and-cloud-load-balancing"}
@@ -29,7 +31,7 @@ def _run_v2_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
     """The v2 attributes CAI shows as v1 annotations (their keys hold dots)."""
     def annotate(node: dict[str, Any], key: str, value: Any) -> None:
         if value is not None:
-            node.setdefault("annotations", {})[RUN + key] = value
+            node.setdefault("annotations", {})[ANNOTATION_PREFIX + key] = value
     ingress = tf_get(values, "ingress")
     annotate(data.setdefault("metadata", {}), "ingress",
              _INGRESS.get(ingress, ingress) if isinstance(ingress, str) else ingress)
@@ -57,12 +59,12 @@ def _run_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
             return None
         name = (f"projects/{ctx.project_of(ctx.change, values)}/locations/{location}/"
                 f"services/{name}")
-    return "run.googleapis.com/Service", "//run.googleapis.com/" + ref_key(name)
+    return SERVICE_TYPE, "//run.googleapis.com/" + ref_key(name)
 
 
 register(
     Converter(
-        tf_type="google_cloud_run_service", asset_type="run.googleapis.com/Service",
+        tf_type="google_cloud_run_service", asset_type=SERVICE_TYPE,
         name="//run.googleapis.com/projects/{project}/locations/{location}/services/{name}",
         location="{location}",
         fields=(Field("name", "metadata.name"),
@@ -70,7 +72,7 @@ register(
                       "spec.template.spec.serviceAccountName"),
                 Field("metadata.annotations", "metadata.annotations"))),
     Converter(
-        tf_type="google_cloud_run_v2_service", asset_type="run.googleapis.com/Service",
+        tf_type="google_cloud_run_v2_service", asset_type=SERVICE_TYPE,
         name="//run.googleapis.com/projects/{project}/locations/{location}/services/{name}",
         location="{location}",
         # CAI shows every Cloud Run service in the v1 (Knative) form, whichever API made it

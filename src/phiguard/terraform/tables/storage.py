@@ -17,6 +17,8 @@ from phiguard.terraform.tables._refs import (
 from phiguard.terraform.tables.iam import iam_parts
 from phiguard.terraform.values import is_unknown, tf_get
 
+BUCKET_TYPE = "storage.googleapis.com/Bucket"
+
 
 def _int64(value: Any, ctx: Context) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -42,7 +44,7 @@ def _bucket_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
 
 
 BUCKET = Converter(
-    tf_type="google_storage_bucket", asset_type="storage.googleapis.com/Bucket",
+    tf_type="google_storage_bucket", asset_type=BUCKET_TYPE,
     name="//storage.googleapis.com/{name}",
     constants={"kind": "storage#bucket"},
     fields=(Field("name", "name"), Field("location", "location",
@@ -69,7 +71,7 @@ def _bucket_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     bucket = known(values, "bucket", ctx, want_ref=False)
     if not isinstance(bucket, str):
         return None
-    return "storage.googleapis.com/Bucket", "//storage.googleapis.com/" + ref_key(
+    return BUCKET_TYPE, "//storage.googleapis.com/" + ref_key(
         bucket).removeprefix("b/").rsplit("/", 1)[-1]
 
 
