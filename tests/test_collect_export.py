@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,16 +33,27 @@ def emu(demo_dir: Path) -> Iterator[Emulator]:
         yield server
 
 
-def _options(out: Path, sleeps: list[float] | None = None, timeout: float = 60.0,
+class FakeClock:
+    """The export poller's clock and sleep: sleeping advances the calling thread's own time at
+    once (content types are exported on several threads) and records the wait."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return float(getattr(self._local, "now", 0.0))
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self._local.now = self.clock() + seconds
+
+
+def _options(out: Path, clock: FakeClock | None = None, timeout: float = 60.0,
              **kw: Any) -> CollectOptions:
-    record = sleeps if sleeps is not None else []
-
-    def sleep(seconds: float) -> None:  # really waits (the timeout is wall-clock), and records
-        record.append(seconds)
-        time.sleep(seconds)
-
-    polling = ExportPolling(initial=0.01, maximum=0.04, multiplier=2.0, timeout=timeout,
-                            sleep=sleep)
+    fake = clock or FakeClock()
+    polling = ExportPolling(initial=1.0, maximum=4.0, multiplier=2.0, timeout=timeout,
+                            sleep=fake.sleep, clock=fake.clock)
     retry = RetryPolicy(attempts=3, initial=0.01, sleep=lambda _s: None, rng=lambda: 1.0)
     kw.setdefault("directory_customer", "my_customer")
     return CollectOptions([ORG], out, retry=retry, timeout=5.0, export=EXPORT,
@@ -121,13 +132,17 @@ def test_operation_that_never_finishes_times_out_with_backoff(emu: Emulator,
     """A stuck operation is polled with growing waits (capped) until the overall timeout, then
     is a gap that names the operation and what to run."""
     emu.export.stuck.add("ORG_POLICY")
-    sleeps: list[float] = []
-    manifest = collect(Clients(emu.base), _options(tmp_path / "s", sleeps, timeout=0.3))
+    fake = FakeClock()
+    manifest = collect(Clients(emu.base), _options(tmp_path / "s", fake, timeout=30.0))
     [gap] = manifest["coverage_gaps"]
     assert gap["reason"] == "export did not finish in time"
     assert "operations/ExportAssets/ORG_POLICY" in gap["message"]
     assert "gcloud asset operations describe" in gap["message"]
-    assert sleeps[:3] == [0.01, 0.02, 0.04] and max(sleeps) <= 0.04
+    # the other content types are done at their first poll; ORG_POLICY waits 1, 2, then 4 s
+    # (the cap) until 30 s have passed, the last wait cut to the time left
+    stuck = [1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 3.0]
+    assert fake.sleeps == stuck
+    assert emu.count("/operations/ExportAssets/ORG_POLICY") == len(stuck) + 1
     assert not (tmp_path / "s" / "org_policy.ndjson").exists()
 
 
