@@ -121,12 +121,17 @@ def rules_operators() -> None:
     """The operators and let forms a rule may use (from the registry)."""
     from phiguard.policy.language import LET_FORMS
     from phiguard.policy.operators import OPERATORS
+    from phiguard.policy.plugins import load_operator_plugins
 
-    for name, op in OPERATORS.items():
-        click.echo(f"{name:<18} {op.doc}")
-    click.echo("")
-    for name, form in LET_FORMS.items():
-        click.echo(f"let {name:<24} {form.doc}")
+    def body() -> None:
+        load_operator_plugins()  # installed plugins' operators too (exit 2 if one fails)
+        for name, op in OPERATORS.items():
+            click.echo(f"{name:<18} {op.doc}")
+        click.echo("")
+        for name, form in LET_FORMS.items():
+            click.echo(f"let {name:<24} {form.doc}")
+
+    run(body, False)
 
 
 @rules_group.command("schema")
@@ -134,6 +139,11 @@ def rules_schema() -> None:
     """The JSON Schema of rule.yaml, generated from the operator registry."""
     import json
 
+    from phiguard.policy.plugins import load_operator_plugins
     from phiguard.policy.schema import rule_schema
 
-    click.echo(json.dumps(rule_schema(), indent=2))
+    def body() -> None:
+        load_operator_plugins()
+        click.echo(json.dumps(rule_schema(), indent=2))
+
+    run(body, False)
