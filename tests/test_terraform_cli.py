@@ -382,12 +382,12 @@ def test_a_failing_report_leaves_none_of_the_run_outputs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The files of one run are replaced together: when the Markdown fails after the SARIF
     was written, neither exists afterwards (and no temporary file is left)."""
-    import phiguard.runs.plan as run_plan
+    import phiguard.terraform.render as render
 
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(run_plan, "_render_markdown", boom)
+    monkeypatch.setattr(render, "render_plan_markdown", boom)
     out = tmp_path / "gate"
     result = CliRunner().invoke(main, ["plan", *_plan_args("-f", "sarif", "-f", "markdown",
                                                            "--output-dir", str(out))])

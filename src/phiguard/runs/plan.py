@@ -118,55 +118,10 @@ def _render(fmt: str, out: IO[str], result: PlanResult, pack: RulePack,
 
         render_plan_text(out, run_info, result.tally, gate.waivers, gate.suppressed, locate)
     elif fmt == "sarif":
-        _render_sarif(out, run_info, findings, pack, gate.waivers)
+        from phiguard.terraform.render import render_plan_sarif
+
+        render_plan_sarif(out, run_info, findings, pack, gate.waivers)
     else:
-        _render_markdown(out, run_info, findings, pack, gate.waivers)
+        from phiguard.terraform.render import render_plan_markdown
 
-
-def _render_sarif(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
-                  pack: RulePack, waivers: list[dict[str, Any]]) -> None:
-    """SARIF through the report package, with the plan's addresses, fixes and .tf
-    locations added."""
-    import orjson
-
-    from phiguard.report.sarif import sarif_document
-
-    doc = sarif_document(findings, run_info, pack, waivers)
-    shown = [f for f in findings if f.outcome.value != "PASS"]
-    for result, finding in zip(doc["runs"][0]["results"], shown, strict=True):
-        if finding.location is not None:
-            for loc in result["locations"]:
-                loc["physicalLocation"] = {
-                    "artifactLocation": {"uri": finding.location["file"]},
-                    "region": {"startLine": finding.location["line"]}}
-        if finding.terraform_fix is not None:
-            result["properties"]["terraformFix"] = finding.terraform_fix
-        if finding.address:
-            result["properties"]["address"] = finding.address
-    doc["runs"][0]["properties"]["notEvaluated"] = run_info.get("not_evaluated", [])
-    out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _render_markdown(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
-                     pack: RulePack, waivers: list[dict[str, Any]]) -> None:
-    """The PR comment: the report package's Markdown, then where to fix each failure."""
-    from phiguard.report.markdown import md_escape, render_markdown
-
-    out.write("<!-- phiguard-plan -->\n")
-    render_markdown(out, findings, run_info, pack, waivers)
-    failing_ = [f for f in findings if f.outcome.value == "FAIL"]
-    if failing_:
-        out.write("\n#### Where to fix it\n\n| rule | resource | fix |\n|---|---|---|\n")
-        for f in failing_[:100]:
-            fix = f.terraform_fix or {}
-            text = f"{fix.get('attribute')} = {fix.get('value')}" if fix.get("attribute") \
-                else fix.get("note", "")
-            out.write(f"| {md_escape(f.rule_id)} | {md_escape(f.address or f.asset, 120)} | "
-                      f"{md_escape(text, 160)} |\n")
-    skipped = run_info.get("not_evaluated") or []
-    if skipped:
-        out.write(f"\n<details><summary>Not evaluated: {len(skipped)} planned resources of "
-                  "types phiguard does not convert</summary>\n\n")
-        for item in skipped[:200]:
-            out.write(f"- {md_escape(item['change'])} {md_escape(item['address'], 160)}\n")
-        out.write("\n</details>\n")
+        render_plan_markdown(out, run_info, findings, pack, gate.waivers)

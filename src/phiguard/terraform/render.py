@@ -1,16 +1,21 @@
-"""Plan-gate outputs: a terminal summary and the findings JSON (schema phiguard.findings/v1
-with plan fields: `address`, `change`, `terraform_fix`, and `run.not_evaluated`)."""
+"""Plan-gate outputs: a terminal summary, SARIF with .tf locations, the Markdown PR comment
+(the findings JSON, schema phiguard.findings/v1, carries the plan fields `address`, `change`,
+`terraform_fix`, `location`, and `run.not_evaluated`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from phiguard.findings import Finding, Outcome, severity_rank
 from phiguard.report.summary import OUTCOMES, Tally
 from phiguard.report.text import printable
 
-__all__ = ["render_plan_text"]
+if TYPE_CHECKING:
+    from phiguard.policy.rule import RulePack
+    from phiguard.terraform.gate import PlanFinding
+
+__all__ = ["render_plan_markdown", "render_plan_sarif", "render_plan_text"]
 
 
 def render_plan_text(out: IO[str], run: dict[str, Any], tally: Tally,
@@ -67,3 +72,52 @@ def stream(findings: Iterable[Finding], tally: Tally) -> Iterable[Finding]:
     for finding in findings:
         tally.add(finding)
         yield finding
+
+
+def render_plan_sarif(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
+                      pack: RulePack, waivers: list[dict[str, Any]]) -> None:
+    """SARIF through the report package, with the plan's addresses, fixes and .tf
+    locations added."""
+    import orjson
+
+    from phiguard.report.sarif import sarif_document
+
+    doc = sarif_document(findings, run_info, pack, waivers)
+    shown = [f for f in findings if f.outcome.value != "PASS"]
+    for result, finding in zip(doc["runs"][0]["results"], shown, strict=True):
+        if finding.location is not None:
+            for loc in result["locations"]:
+                loc["physicalLocation"] = {
+                    "artifactLocation": {"uri": finding.location["file"]},
+                    "region": {"startLine": finding.location["line"]}}
+        if finding.terraform_fix is not None:
+            result["properties"]["terraformFix"] = finding.terraform_fix
+        if finding.address:
+            result["properties"]["address"] = finding.address
+    doc["runs"][0]["properties"]["notEvaluated"] = run_info.get("not_evaluated", [])
+    out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def render_plan_markdown(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
+                         pack: RulePack, waivers: list[dict[str, Any]]) -> None:
+    """The PR comment: the report package's Markdown, then where to fix each failure."""
+    from phiguard.report.markdown import md_escape, render_markdown
+
+    out.write("<!-- phiguard-plan -->\n")
+    render_markdown(out, findings, run_info, pack, waivers)
+    failing = [f for f in findings if f.outcome.value == "FAIL"]
+    if failing:
+        out.write("\n#### Where to fix it\n\n| rule | resource | fix |\n|---|---|---|\n")
+        for f in failing[:100]:
+            fix = f.terraform_fix or {}
+            text = f"{fix.get('attribute')} = {fix.get('value')}" if fix.get("attribute") \
+                else fix.get("note", "")
+            out.write(f"| {md_escape(f.rule_id)} | {md_escape(f.address or f.asset, 120)} | "
+                      f"{md_escape(text, 160)} |\n")
+    skipped = run_info.get("not_evaluated") or []
+    if skipped:
+        out.write(f"\n<details><summary>Not evaluated: {len(skipped)} planned resources of "
+                  "types phiguard does not convert</summary>\n\n")
+        for item in skipped[:200]:
+            out.write(f"- {md_escape(item['change'])} {md_escape(item['address'], 160)}\n")
+        out.write("\n</details>\n")
