@@ -138,7 +138,7 @@ def test_503_storm_is_bounded_and_recorded_as_a_gap(emu: Emulator, tmp_path: Pat
     emu.fault("/assets", status=503, times=None, content_type="ORG_POLICY")
     start = time.monotonic()
     manifest = collect(Clients(emu.base), _options(tmp_path / "s"))
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 60  # a hang guard only: the retries' waits are not slept
     assert emu.count("contentType=4") == 4
     [gap] = manifest["coverage_gaps"]
     assert gap["source"] == "cloudasset" and "ORG_POLICY" in gap["what"]

@@ -447,10 +447,12 @@ def test_a_catastrophic_regex_runs_in_linear_time() -> None:
     import time
 
     started = time.perf_counter()
-    assert op("matches", "a" * 28 + "b", "^(a+)+$") is False
+    assert op("matches", "a" * 34 + "b", "^(a+)+$") is False
     assert op("matches", "a" * 100_000 + "!", "^(a+)+$") is False
-    assert op("not_matches", "a" * 28, "^(a+)+$") is False
-    assert time.perf_counter() - started < 1.0
+    assert op("not_matches", "a" * 34, "^(a+)+$") is False
+    # 2**34 backtracking steps take hours; RE2 takes microseconds (a generous bound for a
+    # loaded machine, not a speed claim)
+    assert time.perf_counter() - started < 10.0
 
 
 def test_a_regex_read_from_data_that_cannot_run_is_unknown() -> None:

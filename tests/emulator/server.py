@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -133,6 +132,7 @@ class Emulator:
         self.faults: list[Fault] = []
         self.requests: list[str] = []
         self.lock = threading.Lock()
+        self.stopped = threading.Event()  # ends a fault's delay when the emulator stops
         handler = type("Handler", (_Handler,), {"emu": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
@@ -157,6 +157,7 @@ class Emulator:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -252,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.emu.take_fault(parts.path, query, self.command)
         if fault is not None and not fault.lost:
             if fault.delay:
-                time.sleep(fault.delay)
+                self.emu.stopped.wait(fault.delay)
             if fault.drop:
                 self.close_connection = True
                 self.connection.close()
@@ -270,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:  # what Google answers instead (Google's error JSON shape)
             status, body = exc.status, exc.message
         if fault is not None and fault.lost:  # served, then the answer never arrives
-            time.sleep(fault.delay)
+            self.emu.stopped.wait(fault.delay)
             self.close_connection = True
             self.connection.close()
             return
