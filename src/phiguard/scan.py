@@ -11,7 +11,6 @@ id; the same inputs give byte-identical output whatever `jobs` is.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from phiguard import __version__
+from phiguard._util.parallel import can_fork, ordered_map
 from phiguard._util.times import format_time
 from phiguard.config import Config, Waiver
 from phiguard.errors import UsageError
@@ -63,15 +63,6 @@ class _Result:
     matched: list[int]
     findings: list[Finding] = field(default_factory=list)
     text: str = ""
-
-
-_STATE: _State | None = None  # set in the parent just before forking the pool
-
-
-def _work(task: Task) -> _Result:
-    state = _STATE
-    assert state is not None, "worker started without scan state"
-    return _run(state, task)
 
 
 def _items(task: Task) -> Iterator[RawItem]:
@@ -193,27 +184,15 @@ class Scan:
                 yield chunk
 
     def _results(self, mode: str) -> Iterator[_Result]:
-        global _STATE
         state = _State(self.engine, self.loaded, self.engine.subject_types(),
                        self.engine.any_type_needs(), self.now, self.config.waivers, mode)
-        fork = "fork" in multiprocessing.get_all_start_methods()
-        if self.jobs > 1 and fork:
-            _STATE = state
+        if self.jobs > 1 and can_fork():
+            # Workers share the Inventory's lazy indexes: build them once, before forking,
+            # and collect garbage so none of it is frozen into the shared heap.
             self.engine.warm(self.loaded.inventory)
-            # Freeze the parent's heap (the Inventory) so workers' garbage collection does
-            # not touch, and so copy, the pages they share with it.
             gc.collect()
-            gc.freeze()
-            try:
-                ctx = multiprocessing.get_context("fork")
-                with ctx.Pool(self.jobs, maxtasksperchild=MAX_TASKS_PER_WORKER) as pool:
-                    yield from pool.imap(_work, self._tasks(), chunksize=1)
-            finally:
-                _STATE = None
-                gc.unfreeze()
-        else:
-            for task in self._tasks():
-                yield _run(state, task)
+        yield from ordered_map(_run, state, self._tasks(), jobs=self.jobs,
+                               tasks_per_worker=MAX_TASKS_PER_WORKER)
         # Assets that only exist as policies, and directory users, are judged here.
         tail = [self.loaded.policies[n].to_asset() for n in self.loaded.policy_only]
         tail += self.loaded.users

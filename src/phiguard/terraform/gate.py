@@ -7,9 +7,6 @@ deletions that remove a control another asset relies on, and drop what a baselin
 
 from __future__ import annotations
 
-import gc
-import os
-import pickle
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phiguard import __version__
+from phiguard._util.parallel import can_fork, ordered_map
 from phiguard._util.times import format_time
 from phiguard.config import Config
 from phiguard.findings import Finding, Outcome
@@ -142,10 +140,10 @@ class PlanGate:
         self._base = base
         self._numbers = numbers
         self._ancestors = ancestors
-        self._other_assets: dict[str, str] = {}  # name -> type, judged by the forked child
+        self._other_assets: dict[str, str] = {}  # name -> type, of the split halves
         # A large plan without deletions or a snapshot is split in two: each process converts
         # its half (plus the join targets and IAM holders every rule may need) and judges it.
-        self._split = (self.jobs > 1 and hasattr(os, "fork") and base is None
+        self._split = (self.jobs > 1 and can_fork() and base is None
                        and not everything and len(plan.changes) >= PARALLEL_FROM
                        and not any(c.is_delete for c in plan.changes))
         if self._split:
@@ -249,37 +247,18 @@ class PlanGate:
                 if n in self.after.assets and lo <= index[c.address] < hi]
 
     def _judge_split(self) -> list[PlanFinding]:
-        """Judge the second half of the plan in a forked child that sends its findings back as
-        pickled plain tuples (pickling the dataclasses costs more than judging them) while
-        the parent judges the first half. If the child fails, the parent judges its half."""
+        """Judge the plan in two halves, in forked workers when they can be had (see
+        `ordered_map`). Findings come back as plain tuples (pickling the dataclasses costs
+        more than judging them), with the names and types of the assets each half built."""
         mid = len(self.plan.changes) // 2
-        read_fd, write_fd = os.pipe()
-        gc.freeze()  # keep the inherited heap shared: no collector pass touches it in the child
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 1
-            try:
-                os.close(read_fd)
-                rows = [_row(f) for f in self._judge(self._half(mid, len(self.plan.changes)))]
-                names = {a.name: a.asset_type for a in self.after.assets.values()}
-                blob = pickle.dumps((rows, names), protocol=pickle.HIGHEST_PROTOCOL)
-                with os.fdopen(write_fd, "wb") as fh:
-                    fh.write(blob)
-                code = 0
-            finally:
-                os._exit(code)
-        gc.unfreeze()
-        os.close(write_fd)
-        mine = self._judge(self._half(0, mid))
-        with os.fdopen(read_fd, "rb") as fh:
-            blob = fh.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            mine += self._judge(self._half(0, len(self.plan.changes)))
-            return mine
-        rows, names = pickle.loads(blob)
-        self._other_assets = names
-        return mine + [_unrow(r) for r in rows]
+        halves = [(0, mid), (mid, len(self.plan.changes))]
+        out: list[PlanFinding] = []
+        for rows, names, ids in ordered_map(_judge_half, self, halves, jobs=self.jobs,
+                                            tasks_per_worker=1):
+            self._other_assets.update(names)
+            self._ids.update(ids)
+            out.extend(_unrow(r) for r in rows)
+        return out
 
     # --------------------------------------------------------------------------------------
 
@@ -421,6 +400,14 @@ def _shared_types(engine: Engine) -> frozenset[str]:
     wanted = engine.context_types() | _HOLDERS
     return frozenset(t for t, conv in CONVERTERS.items() if conv.asset_type in wanted)
 _OUTCOMES = {o.value: o for o in Outcome}
+
+
+def _judge_half(gate: PlanGate, half: tuple[int, int]) -> tuple[
+        list[tuple[Any, ...]], dict[str, str], dict[str, str]]:
+    """One half of a split plan judged: its findings as rows, its assets' types by name, and
+    the project ids by number it learned (for baseline fingerprints)."""
+    rows = [_row(f) for f in gate._judge(gate._half(*half))]
+    return rows, {a.name: a.asset_type for a in gate.after.assets.values()}, dict(gate._ids)
 
 
 def _row(f: PlanFinding) -> tuple[Any, ...]:

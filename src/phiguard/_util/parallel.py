@@ -1,0 +1,204 @@
+"""One ordered parallel map over forked worker processes, with its serial fallback.
+
+`ordered_map(work, state, tasks, jobs=...)` yields `work(state, task)` for every task, in task
+order, whatever `jobs` is. With `jobs > 1` (and `fork` available) it runs the calls in worker
+processes forked from this one: `state` (an Inventory, an engine, a plan) is inherited through
+the fork and shared copy-on-write, never pickled; each task goes to a worker pickled and each
+result comes back pickled. A worker is replaced after `tasks_per_worker` tasks, so its heap and
+the pages it copied go back to the system instead of growing through a long run; the heap is
+frozen (`gc.freeze`) across each fork so a worker's garbage collector does not touch, and so
+copy, the pages it shares with the parent.
+
+When a worker fails (raises, is killed, or cannot be forked), every worker is stopped and the
+tasks from the first one without a result on are run in this process, in order: the results
+are exactly the serial ones, and an error a task raises is raised here, from this process,
+as a serial run raises it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, Pipe, wait
+from typing import Any, Generic, TypeVar
+
+__all__ = ["can_fork", "ordered_map"]
+
+S = TypeVar("S")
+T = TypeVar("T")
+R = TypeVar("R")
+
+_OK, _FAILED = "ok", "failed"
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork")
+
+
+@dataclass
+class _Worker:
+    pid: int
+    conn: Connection
+    done: int = 0
+    task: int | None = None  # index of the task it holds
+
+
+@dataclass
+class _Run(Generic[T, R]):
+    tasks: Iterator[T]
+    pending: dict[int, T] = field(default_factory=dict)  # sent, no result yet
+    results: dict[int, R] = field(default_factory=dict)  # received, not yet yielded
+    sent: int = 0
+    exhausted: bool = False
+
+    def next_task(self) -> tuple[int, T] | None:
+        if self.exhausted:
+            return None
+        try:
+            task = next(self.tasks)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        index = self.sent
+        self.sent += 1
+        return index, task
+
+
+def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs: int,
+                tasks_per_worker: int | None = None, window: int | None = None) -> Iterator[R]:
+    """`work(state, task)` for each task, in order; in up to `jobs` forked workers.
+
+    `window` bounds how far ahead of the oldest result not yet yielded tasks are handed out
+    (default: twice `jobs`), which bounds the results held here.
+    """
+    if jobs <= 1 or not can_fork():
+        for task in tasks:
+            yield work(state, task)
+        return
+    run: _Run[T, R] = _Run(iter(tasks))
+    ahead = max(jobs, window or 2 * jobs)
+    workers: list[_Worker] = []
+    following = 0  # index of the next result to yield
+    failed = False
+    try:
+        while True:
+            # hand out tasks to idle workers, forking new ones as needed
+            while not failed and following + ahead > run.sent:
+                idle = next((w for w in workers if w.task is None), None)
+                if idle is None and len(workers) >= jobs:
+                    break
+                got = run.next_task()
+                if got is None:
+                    break
+                index, task = got
+                run.pending[index] = task
+                if idle is None:
+                    idle = _fork(work, state, workers)
+                    if idle is None:
+                        failed = True
+                        break
+                    workers.append(idle)
+                try:
+                    idle.conn.send((index, task))
+                    idle.task = index
+                except OSError:
+                    failed = True
+            if failed:
+                break
+            while following in run.results:
+                result = run.results.pop(following)
+                following += 1
+                yield result
+            if not run.pending:
+                if run.exhausted:
+                    return
+                continue
+            # wait for a result
+            busy = {w.conn: w for w in workers if w.task is not None}
+            for ready in wait(list(busy)):
+                worker = busy[ready]  # type: ignore[index]
+                try:
+                    index, status, value = worker.conn.recv()
+                except (EOFError, OSError):
+                    failed = True
+                    _retire(workers, worker, kill=True)
+                    continue
+                if status != _OK or index != worker.task:
+                    failed = True
+                    _retire(workers, worker, kill=True)
+                    continue
+                run.pending.pop(index)
+                run.results[index] = value
+                worker.task = None
+                worker.done += 1
+                if tasks_per_worker is not None and worker.done >= tasks_per_worker:
+                    _retire(workers, worker, kill=False)
+            if failed:
+                break
+    finally:
+        for worker in list(workers):
+            _retire(workers, worker, kill=True)
+    # A worker failed: the results already received stand; every other task runs here.
+    for index in range(following, run.sent):
+        if index in run.results:
+            yield run.results.pop(index)
+        else:
+            yield work(state, run.pending.pop(index))
+    for task in run.tasks:
+        yield work(state, task)
+
+
+def _fork(work: Callable[[Any, Any], Any], state: Any, workers: list[_Worker]) -> _Worker | None:
+    parent_end, child_end = Pipe(duplex=True)
+    gc.freeze()  # the inherited heap stays shared: no collector pass in the worker touches it
+    try:
+        pid = os.fork()
+    except OSError:
+        gc.unfreeze()
+        parent_end.close()
+        child_end.close()
+        return None
+    if pid == 0:  # pragma: no cover - runs in the worker
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what stops
+            parent_end.close()
+            for other in workers:
+                other.conn.close()
+            _serve(work, state, child_end)
+            code = 0
+        finally:
+            os._exit(code)
+    gc.unfreeze()
+    child_end.close()
+    return _Worker(pid, parent_end)
+
+
+def _serve(work: Callable[[Any, Any], Any], state: Any,
+           conn: Connection) -> None:  # pragma: no cover - runs in the worker
+    while True:
+        try:
+            index, task = conn.recv()
+        except EOFError:
+            return
+        try:
+            result = work(state, task)
+        except BaseException as exc:
+            conn.send((index, _FAILED, repr(exc)))
+            return
+        conn.send((index, _OK, result))
+
+
+def _retire(workers: list[_Worker], worker: _Worker, *, kill: bool) -> None:
+    """Stop a worker (closing its pipe ends its loop; `kill` does not wait for it) and reap it."""
+    workers.remove(worker)
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGKILL)
+    worker.conn.close()
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(worker.pid, 0)
