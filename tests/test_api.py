@@ -19,7 +19,12 @@ BLOCK = re.compile(r"```python\n(.*?)```\n\n```text\n(.*?)```", re.S)
 
 
 def test_every_public_name_resolves() -> None:
-    """Each name in `phiguard.__all__` is importable from `phiguard`."""
+    """Each name in `phiguard.__all__` is importable from `phiguard`, and stays itself after
+    every submodule is imported (a submodule named like a public name would replace it)."""
+    import pkgutil
+
+    for info in pkgutil.iter_modules(phiguard.__path__):
+        assert info.name not in phiguard.__all__, info.name
     for name in phiguard.__all__:
         assert getattr(phiguard, name) is not None, name
     with pytest.raises(AttributeError):

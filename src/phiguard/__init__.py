@@ -1,8 +1,9 @@
 """phiguard: HIPAA compliance scanner for Google Cloud.
 
 The names in `__all__` are the library's stable API (docs/api.md): load a rule pack and a
-configuration, judge a snapshot on disk (`scan`) or assets in memory (`assets_from_records`,
-`Inventory`, `Engine`, `evaluate`), read the findings, catch the errors, add an operator.
+configuration, judge a snapshot on disk (`scan_snapshot`) or assets in memory
+(`assets_from_records`, `Inventory`, `Engine`, `evaluate`), read the findings, catch the
+errors, add an operator.
 Everything else is internal and may change between releases.
 
 Names are imported on first use, so `import phiguard` (and the CLI's start) stays cheap.
@@ -48,7 +49,7 @@ __all__ = [
     "load_config",
     "load_pack",
     "operator",
-    "scan",
+    "scan_snapshot",
 ]
 
 # name -> the module that defines it (imported when the name is first used)
@@ -109,9 +110,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return load(Path(path) if path is not None else None)
 
 
-def scan(snapshot: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-         pack: RulePack | None = None, config: Config | None = None,
-         at: datetime | None = None, jobs: int = 1) -> list[Finding]:
+def scan_snapshot(snapshot: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+                  pack: RulePack | None = None, config: Config | None = None,
+                  at: datetime | None = None, jobs: int = 1) -> list[Finding]:
     """Judge a snapshot on disk (a snapshot directory or export files) and return every
     finding, waivers applied, as `phiguard scan` would report them. `at` is the evaluation
     time (default: the snapshot's read time). Raises a PhiguardError for bad input."""
