@@ -14,11 +14,11 @@
     ├── StoreError                the run-history store cannot be opened or is too new
     ├── OutputError               an output that cannot be written (a directory, a full disk)
     ├── FixError                  a fix run that cannot go on: an API error, another plan's journal
-    └── PluginError               an installed plugin that fails to load or takes a built-in's name
-        ├── ApiError              fix.api: an API call answered with an HTTP error
-        ├── NoAnswer              fix.api: no answer came (unreachable, timed out, hung up)
-        ├── NoFix                 fix.actions: planning found no safe change (the action is manual)
-        └── PlanRefused           fix.integrity: a plan entry that is not the action's own change
+    │   ├── ApiError              fix.api: an API call answered with an HTTP error
+    │   ├── NoAnswer              fix.api: no answer came (unreachable, timed out, hung up)
+    │   ├── NoFix                 fix.actions: planning found no safe change (the action is manual)
+    │   └── PlanRefused           fix.integrity: a plan entry that is not the action's own change
+    └── PluginError               an installed plugin that fails to load or takes a taken name
 
 Classes drawn with a module live beside the code that raises them; PathSyntaxError and
 RegexError carry no location, and the rule loader re-raises them as a RuleError naming the
