@@ -1,0 +1,206 @@
+"""Duplicate detection: every (name, content type) a snapshot holds, with a digest of its
+content, in compact arrays; a repeat with the same content is a duplicate (judged once), one
+with other content a conflict, reported at the earliest place it occurs.
+
+Digests of lines read by envelope only are of their raw bytes (`r`), the others of their
+normalized content (`c`); a raw digest that differs is confirmed by decoding both records, so
+the same content written in another flavour, key order or spacing is not a conflict.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+from array import array
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from phiguard.errors import SnapshotError
+from phiguard.inventory._envelopes import Envelope, decode, iter_items, value_of
+from phiguard.inventory.readers import RawItem, SnapshotFiles, iter_raw
+from phiguard.inventory.records import (
+    ACCESS_POLICY,
+    IAM_POLICY,
+    ORG_POLICY,
+    RESOURCE,
+    Record,
+    parse_record,
+)
+
+__all__ = ["DIGEST_BYTES", "KINDS", "Entries", "absorb", "contains_sorted", "content_digest",
+           "find_duplicates", "light_digest"]
+
+def _canonical(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson stops at 64-bit integers and 255 levels; json does not
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _digest(part: list[Any], item: RawItem) -> bytes:
+    try:
+        blob = _canonical(part)
+    except RecursionError:
+        raise SnapshotError("record nested too deeply to be a CAI record", file=item.file,
+                            line=item.line) from None
+    return hashlib.blake2b(blob, digest_size=16).digest()
+
+
+def content_digest(record: Record, kind: str, item: RawItem) -> bytes:
+    """A digest of one content type of a record as normalized, so the same content written in
+    another flavour, key order or spacing counts as the same (update_time does not count)."""
+    if kind == RESOURCE:
+        return _digest([record.asset_type, record.data or {}, record.location, record.parent,
+                        list(record.ancestors)], item)
+    content = {IAM_POLICY: record.iam_policy, ORG_POLICY: list(record.org_policy or ()),
+               ACCESS_POLICY: record.access_policy}[kind]
+    return _digest([record.asset_type, content], item)
+
+
+def light_digest(env: Envelope, item: RawItem) -> bytes:
+    """The same digest `content_digest` gives the RESOURCE content of the full parse."""
+    res = env.resource
+    return _digest([env.asset_type, res.get("data") or {}, res.get("location"),
+                    res.get("parent"), env.ancestors], item)
+
+
+def _find_first(files: SnapshotFiles, key: int, before: RawItem) -> str:
+    for item in iter_items(files):
+        if (item.file, item.index) == (before.file, before.index):
+            break
+        record = decode(item)
+        if any(hash((record.name, k)) == key for k in record.kinds):
+            return f"{item.file}:{item.line}"
+    return "an earlier record"
+
+
+def _canonical_digest(value: Any, item: RawItem, kind: str) -> bytes:
+    record = parse_record(value, item.file, item.line)
+    return content_digest(record, kind, item)
+
+
+def _same_content(files: SnapshotFiles, key: int, item: RawItem, kind: str,
+                  wanted: set[str]) -> bool:
+    """Whether an earlier record under `key` has the same content as `item` once both are
+    decoded and normalized (raw-byte digests differ across flavours and key orders)."""
+    mine = _canonical_digest(value_of(item), item, kind)
+    for earlier in iter_items(files):
+        if (earlier.file, earlier.index) == (item.file, item.index):
+            break
+        record = decode(earlier)
+        if hash((record.name, kind)) == key and kind in record.kinds:
+            return content_digest(record, kind, earlier) == mine
+    return False
+
+
+_KIND_CODES = {RESOURCE: 0, IAM_POLICY: 1, ORG_POLICY: 2, ACCESS_POLICY: 3}
+KINDS = (RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY)
+DIGEST_BYTES = 17  # a flag byte (r: of the raw line, c: of the normalized content) + 16
+
+
+class Entries:
+    """(name, content type) occurrences in compact arrays: one per record and content type.
+
+    A million of them cost about 40 MiB here, against several times that as Python objects
+    (and those would fragment the heap the workers later share).
+    """
+
+    __slots__ = ("digests", "files", "keys", "kinds", "numbers", "type_ids", "type_names")
+
+    def __init__(self) -> None:
+        self.keys = array("q")        # hash((name, content type))
+        self.digests = bytearray()    # DIGEST_BYTES each
+        self.numbers = array("q")     # record number (in the range; absolute once merged)
+        self.kinds = bytearray()      # _KIND_CODES
+        self.type_ids = array("l")    # into type_names
+        self.files = array("l")       # file ordinal (merged entries only)
+        self.type_names: dict[str, int] = {}
+
+    def add(self, key: int, digest: bytes, number: int, asset_type: str, kind: str) -> None:
+        self.keys.append(key)
+        self.digests += digest
+        self.numbers.append(number)
+        self.kinds.append(_KIND_CODES[kind])
+        type_id = self.type_names.get(asset_type)
+        if type_id is None:
+            type_id = self.type_names[asset_type] = len(self.type_names)
+        self.type_ids.append(type_id)
+
+    def digest(self, i: int) -> bytes:
+        return bytes(self.digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _item_at(files: SnapshotFiles, file: str, index: int) -> RawItem:
+    for item in iter_raw(Path(file)):
+        if item.index == index:
+            return item
+    raise SnapshotError(f"record {index} vanished while reading", file=file)
+
+
+def absorb(into: Entries, part: Entries, file_id: int, records_before: int) -> None:
+    """Append a range's entries with absolute record numbers and global type ids."""
+    into.keys.extend(part.keys)
+    into.digests += part.digests
+    into.kinds += part.kinds
+    into.numbers.extend(n + records_before for n in part.numbers)
+    into.files.extend([file_id] * len(part.keys))
+    remap = {}
+    for name, local in part.type_names.items():
+        global_id = into.type_names.get(name)
+        if global_id is None:
+            global_id = into.type_names[name] = len(into.type_names)
+        remap[local] = global_id
+    into.type_ids.extend(remap[t] for t in part.type_ids)
+
+
+def find_duplicates(entries: Entries, file_names: list[str], files: SnapshotFiles,
+                wanted: frozenset[str]) -> tuple[set[int], array[int]]:
+    """Entries that repeat an earlier (name, content type): identical content is a duplicate;
+    different content is a conflict, reported at the earliest place it occurs. Also gives the
+    sorted keys, for membership tests."""
+    keys = entries.keys
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: ties stay in input order
+    duplicates: set[int] = set()
+    conflicts: list[int] = []
+    i = 0
+    total = len(order)
+    while i < total:
+        first = order[i]
+        j = i + 1
+        while j < total and keys[order[j]] == keys[first]:
+            j += 1
+        if j - i > 1:
+            first_digest = entries.digest(first)
+            for later in order[i + 1:j]:
+                digest = entries.digest(later)
+                if digest != first_digest and not (
+                        (digest[:1] == b"r" or first_digest[:1] == b"r")
+                        and _same_content(files, keys[later],
+                                          _item_at(files, file_names[entries.files[later]],
+                                                   entries.numbers[later]),
+                                          KINDS[entries.kinds[later]], set(wanted))):
+                    conflicts.append(later)
+                duplicates.add(later)
+        i = j
+    if conflicts:
+        worst = min(conflicts)  # entries are in input order: the earliest conflict
+        item = _item_at(files, file_names[entries.files[worst]], entries.numbers[worst])
+        kind = KINDS[entries.kinds[worst]]
+        first_place = _find_first(files, keys[worst], item)
+        raise SnapshotError(
+            f"conflicting duplicate: {decode(item).name} ({kind}) differs from the record at "
+            f"{first_place}", file=item.file, line=item.line)
+    return duplicates, array("q", (keys[k] for k in order))
+
+
+def contains_sorted(values: array[int], key: int) -> bool:
+    at = bisect.bisect_left(values, key)
+    return at < len(values) and values[at] == key
+
+

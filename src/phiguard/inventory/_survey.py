@@ -1,0 +1,182 @@
+"""The first pass over a snapshot, one byte range (or one whole file) at a time: every record's
+envelope and content digests (for duplicate detection), the project ids and numbers it shows,
+its latest update time, and the records worth keeping whole (policies and the types rules join
+to, projected to the `data` keys rules read). Ranges are surveyed in worker processes when
+`jobs > 1` (`ordered_map`); the results come back in file order either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from phiguard._util.parallel import ordered_map
+from phiguard._util.times import parse_time
+from phiguard.errors import SnapshotError
+from phiguard.inventory._duplicates import Entries, content_digest, light_digest
+from phiguard.inventory._envelopes import light_envelope, raw_envelope, value_of
+from phiguard.inventory.inventory import learn_project
+from phiguard.inventory.readers import (
+    RawItem,
+    SnapshotFiles,
+    is_plain_ndjson,
+    iter_ndjson_range,
+    iter_raw,
+)
+from phiguard.inventory.records import RESOURCE, Record, parse_record
+from phiguard.inventory.refs import project_of_name
+from phiguard.inventory.scope import ProjectIndex
+
+__all__ = ["Fields", "Survey", "surveys"]
+
+Fields = Mapping[str, frozenset[str] | None]
+_RESOURCE_ONLY = frozenset({RESOURCE})
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every range's survey needs to know, inherited by the workers."""
+
+    wanted: frozenset[str]  # types kept whole (join targets, hierarchy)
+    fields: Fields  # the data keys rules read, by type
+
+
+# A range: (file, start byte, end byte or -1); a whole file (gzip, JSON documents): its path.
+Task = tuple[str, int, int] | Path
+
+
+@dataclass
+class Survey:
+    """What one byte range (or one whole file) of pass 1 found, in positions relative to it."""
+
+    file: str
+    start: int  # byte offset; -1 for files read whole (gzip, JSON documents)
+    end: int
+    lines: int = 0
+    records: int = 0
+    entries: Entries = field(default_factory=Entries)
+    parsed: dict[int, Record] = field(default_factory=dict)  # records kept whole, by number
+    latest: datetime | None = None
+    projects: list[tuple[str | None, str | None, dict[str, str], tuple[str, ...]]] = field(
+        default_factory=list)
+    error: SnapshotError | None = None
+
+
+def _project(record: Record, fields: Fields) -> Record:
+    """The record with only the `data` keys rules read of its type (see policy.projection)."""
+    keep = fields.get(record.asset_type)
+    if keep is None or not record.data:
+        return record
+    return replace(record, data={k: v for k, v in record.data.items() if k in keep})
+
+
+def _learn_from_name(projects: ProjectIndex, name: str, ancestors: list[str]) -> None:
+    first = ancestors[0] if ancestors else ""
+    if first.startswith("projects/"):
+        in_name = project_of_name(name)
+        number = first[9:]
+        if projects.get(number) is None or (in_name and projects.get(in_name) is None):
+            project_id = in_name if in_name and not in_name.isdigit() else None
+            projects.learn(number=number, project_id=project_id, ancestors=ancestors)
+
+
+def survey(items: Iterable[RawItem], wanted: set[str], result: Survey,
+           fields: Fields | None = None) -> Survey:
+    """Pass 1 over some records: envelopes, digests, and the records worth keeping whole."""
+    projects = ProjectIndex()
+    latest: datetime | None = None
+    best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
+    try:
+        for item in items:
+            result.records = item.index
+            result.lines = item.line
+            raw_env = raw_envelope(item.raw, wanted) if item.raw is not None else None
+            if raw_env is not None:
+                # Not decoded here: pass 2 decodes and validates it before judging it.
+                name, asset_type, update_time, ancestors = raw_env
+                raw = item.raw or b""
+                digest = b"r" + hashlib.blake2b(raw.strip(), digest_size=16).digest()
+                result.entries.add(hash((name, RESOURCE)), digest, item.index, asset_type,
+                                   RESOURCE)
+                _learn_from_name(projects, name, ancestors)
+            else:
+                value = value_of(item)
+                light = light_envelope(value, wanted)
+                if light is not None:
+                    name, asset_type = light.name, light.asset_type
+                    update_time, ancestors = light.update_time, light.ancestors
+                    result.entries.add(hash((name, RESOURCE)), b"c" + light_digest(light, item),
+                                       item.index, asset_type, RESOURCE)
+                    _learn_from_name(projects, name, ancestors)
+                else:
+                    record = parse_record(value, item.file, item.line)
+                    update_time = record.update_time
+                    for kind in sorted(record.kinds):
+                        result.entries.add(hash((record.name, kind)),
+                                           b"c" + content_digest(record, kind, item),
+                                           item.index, record.asset_type, kind)
+                    if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
+                        result.parsed[item.index] = _project(record, fields or {})
+                    learn_project(projects, record.to_asset())
+            if update_time:
+                utc = update_time[-1:] in "Zz"
+                if not utc or update_time[:19] >= best[:19]:
+                    when = parse_time(update_time)
+                    if when is None:
+                        raise SnapshotError(f"update_time {update_time!r} is not an RFC 3339 "
+                                            "time", file=item.file, line=item.line)
+                    if latest is None or when > latest:
+                        latest = when
+                        if utc:
+                            best = update_time
+    except SnapshotError as exc:
+        result.error = exc
+    result.latest = latest
+    result.projects = [(i.number, i.id, dict(i.labels), tuple(i.ancestors))
+                       for i in projects.all()]
+    return result
+
+
+def _survey_task(plan: _Plan, task: Task) -> Survey:
+    wanted = set(plan.wanted)
+    if isinstance(task, Path):
+        return survey(iter_raw(task), wanted, Survey(str(task), -1, -1), plan.fields)
+    file, start, end = task
+    lines_read = [0]
+    items = iter_ndjson_range(Path(file), start, 0, 0, end, lines_read)
+    result = survey(items, wanted, Survey(file, start, end), plan.fields)
+    # Blank lines after the range's last record count too: the next range starts after them.
+    result.lines = max(result.lines, lines_read[0])
+    return result
+
+
+def _ranges(path: Path, size: int) -> list[tuple[int, int]]:
+    """Byte ranges of an uncompressed NDJSON file, each starting at a line start."""
+    total = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as fh:
+        while bounds[-1] + size < total:
+            fh.seek(bounds[-1] + size)
+            fh.readline()  # finish the line the cut fell in
+            position = fh.tell()
+            if position >= total:
+                break
+            bounds.append(position)
+    return [(lo, bounds[i + 1] if i + 1 < len(bounds) else -1) for i, lo in enumerate(bounds)]
+
+
+def surveys(files: SnapshotFiles, wanted: frozenset[str], fields: Fields, *, jobs: int,
+            range_bytes: int) -> Iterator[Survey]:
+    """Every range's survey, in file order: uncompressed NDJSON in ranges of about
+    `range_bytes`, other files whole."""
+    tasks: list[Task] = []
+    for path in files.asset_files:
+        if is_plain_ndjson(path):
+            tasks.extend((str(path), lo, hi) for lo, hi in _ranges(path, range_bytes))
+        else:
+            tasks.append(path)
+    yield from ordered_map(_survey_task, _Plan(wanted, dict(fields)), tasks,
+                           jobs=jobs if len(tasks) > 1 else 1)
