@@ -58,3 +58,17 @@ def test_choose_outputs(formats: tuple[str, ...], outputs: tuple[str, ...],
 def test_choose_outputs_refuses_a_plain_file_beside_an_output_dir() -> None:
     with pytest.raises(UsageError, match="name the format"):
         choose_outputs(("json",), ("f.json",), "d", choices=("json",))
+
+
+def test_json_and_text_together_stay_streamed(demo_dir: Path, tmp_path: Path) -> None:
+    """JSON and text from one run keep no list of findings (memory stays that of one
+    report); the text is the one a text-only run writes."""
+    alone = tmp_path / "alone.txt"
+    run_scan([demo_dir], config_path=demo_dir / "phiguard.yaml", color=False,
+             outputs=[Output("text", str(alone))])
+    both = run_scan([demo_dir], config_path=demo_dir / "phiguard.yaml", color=False,
+                    outputs=[Output("text", str(tmp_path / "t.txt")),
+                             Output("json", str(tmp_path / "f.json"))])
+    assert both.findings is None
+    assert (tmp_path / "t.txt").read_bytes() == alone.read_bytes()
+    assert json.loads((tmp_path / "f.json").read_text())["results"]

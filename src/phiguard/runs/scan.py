@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from phiguard.runs.common import failing, load_pack, rule_inputs
 from phiguard.runs.outputs import Output, check, open_outputs
@@ -26,8 +26,9 @@ SCAN_FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv")
 @dataclass
 class ScanResult:
     """What a scan found and wrote. `findings` is the list of every finding when the run kept
-    them (several formats, a bundle, or no output at all); a single JSON or text report is
-    streamed, and only `tally` (counts and the non-passing findings) is kept."""
+    them (a format other than JSON and text, a bundle, or no output at all); JSON and text
+    reports alone are streamed, and only `tally` (counts and the non-passing findings) is
+    kept."""
 
     scan: Scan
     pack: RulePack
@@ -68,13 +69,18 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
     tally = Tally()
     result = ScanResult(job, pack, tally, None, list(outputs), bundle)
     formats = [o.fmt for o in outputs]
-    if bundle is None and formats == ["json"]:
-        with open_outputs(outputs) as (out,):
-            job.write_json(out, tally)  # serialized by the workers, never held whole
-        return result
-    if bundle is None and formats == ["text"]:
-        job.tally(tally)
-        _write(result, job.run_info(), color)
+    if bundle is None and formats and set(formats) <= {"json", "text"}:
+        # Streamed: the findings JSON is serialized by the workers and never held whole;
+        # the text summary needs only the tally.
+        with open_outputs(outputs) as streams:
+            for output, out in zip(outputs, streams, strict=True):
+                if output.fmt == "json":
+                    job.write_json(out, tally)
+            if "json" not in formats:
+                job.tally(tally)
+            for output, out in zip(outputs, streams, strict=True):
+                if output.fmt == "text":
+                    _text(out, output, result, job.run_info(), color)
         return result
     run_info = job.run_info()
     if bundle is not None:
@@ -96,11 +102,7 @@ def _write(result: ScanResult, run_info: dict[str, Any], color: bool | None) -> 
     with open_outputs(result.outputs) as streams:
         for output, out in zip(result.outputs, streams, strict=True):
             if output.fmt == "text":
-                from phiguard.report.text import render_text
-
-                use_color = color if color is not None else (output.to_stdout and
-                                                             sys.stdout.isatty())
-                render_text(out, run_info, result.tally, result.pack, waivers, color=use_color)
+                _text(out, output, result, run_info, color)
             elif output.fmt == "json":
                 from phiguard.report.json_report import write_findings
 
@@ -111,3 +113,11 @@ def _write(result: ScanResult, run_info: dict[str, Any], color: bool | None) -> 
 
                 assert result.findings is not None
                 render(output.fmt, out, result.findings, run_info, result.pack, waivers)
+
+
+def _text(out: IO[str], output: Output, result: ScanResult, run_info: dict[str, Any],
+          color: bool | None) -> None:
+    from phiguard.report.text import render_text
+
+    use_color = color if color is not None else output.to_stdout and sys.stdout.isatty()
+    render_text(out, run_info, result.tally, result.pack, result.scan.waivers, color=use_color)
