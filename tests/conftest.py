@@ -16,10 +16,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-RULES = REPO / "rules"
-DEMO = REPO / "fixtures" / "orgs" / "demo-health"
-SHARED = REPO.parent / "shared"
+from _paths import DEMO, RULES
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

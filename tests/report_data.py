@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from _paths import DEMO, REPO, RULES
 from phiguard.config import load_config
 from phiguard.findings import Finding, Outcome
 from phiguard.policy.rule import RulePack, load_pack
 from phiguard.scan import Scan
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "fixtures" / "orgs" / "demo-health"
 SARIF_SCHEMA = REPO / "tests" / "sarif" / "sarif-schema-2.1.0.json"  # origin: its README
 
 
 @cache
 def pack() -> RulePack:
-    return load_pack([REPO / "rules"])
+    return load_pack([RULES])
 
 
 @cache

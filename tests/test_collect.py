@@ -22,7 +22,6 @@ from phiguard.collect.collector import CollectOptions, collect
 from phiguard.collect.retry import RetryPolicy
 
 ORG = "organizations/123456789012"
-REPO = Path(__file__).resolve().parent.parent
 
 
 class Sleeps:

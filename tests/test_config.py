@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from _paths import DEMO, RULES
 from phiguard.config import Config, load_config
 from phiguard.errors import ConfigError
 from phiguard.inventory.scope import PhiConfig
@@ -36,7 +37,7 @@ waivers:
 
 @pytest.fixture(scope="module")
 def pack() -> RulePack:
-    return load_pack([Path(__file__).resolve().parent.parent / "rules"])
+    return load_pack([RULES])
 
 
 def _fails(write: Any, text: str, match: str, line: int | None = None,
@@ -76,7 +77,7 @@ def test_documented_contract_loads(write: Any, pack: RulePack) -> None:
 
 def test_demo_config_loads(pack: RulePack) -> None:
     """The demo organization's phiguard.yaml is valid against the bundled pack."""
-    path = Path(__file__).resolve().parent.parent / "fixtures/orgs/demo-health/phiguard.yaml"
+    path = DEMO / "phiguard.yaml"
     config = load_config(path)
     config.check_against(pack)
     assert config.waivers
@@ -274,7 +275,7 @@ def test_a_phi_scope_that_matches_nothing_is_warned_on_stderr_and_in_the_run(
 
     from phiguard.cli import main
 
-    demo = Path(__file__).resolve().parent.parent / "fixtures" / "orgs" / "demo-health"
+    demo = DEMO
     config = tmp_path / "phiguard.yaml"
     config.write_text("phi: {projects: [oh-phi-prd]}\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["scan", str(demo), "-c", str(config), "-f", "json",

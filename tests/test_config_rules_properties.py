@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _paths import RULES
 from phiguard.cli import main
 from phiguard.config import load_config
 from phiguard.errors import ConfigError, RuleError
@@ -30,7 +31,6 @@ from phiguard.policy.engine import Engine, evaluate
 from phiguard.policy.rule import RulePack, load_pack, load_rule
 from phiguard.testing import assets_from_records
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 CONFIG = """\
@@ -141,7 +141,7 @@ CLI_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
 
 @cache
 def pack() -> RulePack:
-    return load_pack([ROOT / "rules"])
+    return load_pack([RULES])
 
 
 def _config_outcome(path: Path) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from _paths import DEMO, RULES
 from phiguard.config import Waiver
 from phiguard.findings import Finding, Outcome
 from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
@@ -788,9 +789,6 @@ def test_find_by_equality_matches_a_full_scan(tmp_path: Path) -> None:
 
 # content types the snapshot lacks: UNKNOWN, never PASS (nor FAIL) -----------------------------
 
-DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "orgs" / "demo-health"
-
-
 def _scan_outcomes(snapshot: Path, config: Path | None = None,
                    stderr: list[str] | None = None) -> dict[str, list[Any]]:
     """`phiguard scan -f json` of a directory: {rule id: [(asset, outcome, message), ...]}."""
@@ -889,8 +887,7 @@ def test_unknown_content_that_cannot_change_the_verdict_does_not_hide_a_fail() -
     """Kleene logic over absent content: with no org policies in the snapshot, a bucket with
     uniform access off still FAILs PUB-005 (that branch alone decides), while a bucket whose
     only gap is the org policy is UNKNOWN."""
-    rule = load_rule(Path(__file__).resolve().parent.parent / "rules" / "hipaa" / "PUB-005"
-                     / "rule.yaml")
+    rule = load_rule(RULES / "hipaa" / "PUB-005" / "rule.yaml")
 
     def bucket(name: str, uniform: bool) -> dict[str, Any]:
         return rec(f"//storage.googleapis.com/{name}", "storage.googleapis.com/Bucket",
@@ -909,8 +906,7 @@ def test_a_fail_decided_by_known_values_is_not_hidden_by_values_known_after_appl
     """A planned project whose owner binding's members are known only after apply, but which
     grants Editor to a person: IAM-007 FAILs (the known binding decides); with the unknown
     binding alone it is UNKNOWN, never PASS."""
-    rule = load_rule(Path(__file__).resolve().parent.parent / "rules" / "hipaa" / "IAM-007"
-                     / "rule.yaml")
+    rule = load_rule(RULES / "hipaa" / "IAM-007" / "rule.yaml")
 
     def project(*bindings: dict[str, Any]) -> Asset:
         return Asset(name=CRM + "projects/111", asset_type=PROJECT,

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from _paths import REPO, RULES, SRC
 from phiguard.cli import main
 from phiguard.fix import ACTIONS, Verifier, actions_for
 from phiguard.fix.api import SERVICES
 from phiguard.fix.plan import PLAN_SCHEMA, plan_digest
 
-REPO = Path(__file__).resolve().parent.parent
-RULE_IDS = {p.name for p in (REPO / "rules" / "hipaa").iterdir() if p.is_dir()}
+RULE_IDS = {p.name for p in (RULES / "hipaa").iterdir() if p.is_dir()}
 
 
 def _known_permissions() -> set[str]:
@@ -71,7 +71,7 @@ def test_no_rule_id_is_written_in_the_source() -> None:
     fixes, fix actions and plan-only unknowns are each rule's `remediation` / `unknown_in_plan`)."""
     literal = re.compile(r'"(TLS|NET|PUB|MFA|IAM|JIT|BAK|DR|LOG|ENC|GOV|PLAT)-[0-9]{3}"')
     found = [f"{path.relative_to(REPO)}:{n}: {line.strip()}"
-             for path in sorted((REPO / "src" / "phiguard").rglob("*.py"))
+             for path in sorted((SRC / "phiguard").rglob("*.py"))
              for n, line in enumerate(path.read_text().splitlines(), 1)
              if literal.search(line)]
     assert found == []

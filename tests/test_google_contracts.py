@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from _paths import DEMO, PLANS, REPO, RULES, SRC
 from phiguard.collect.collector import CollectOptions, cai_request
 from phiguard.config import load_config
 from phiguard.fix import actions as fix_actions
@@ -36,9 +37,6 @@ from phiguard.terraform.convert import CONVERTERS
 from phiguard.terraform.plan import load_plan
 from phiguard.terraform.world import build_world, load_tables
 
-ROOT = Path(__file__).resolve().parents[1]
-RULES = ROOT / "rules"
-DEMO = ROOT / "fixtures" / "orgs" / "demo-health"
 PACK = load_pack([RULES])
 _TYPE = re.compile(r"""["']([a-z][a-z0-9]*(?:\.[a-z0-9]+)*\.googleapis\.com/"""
                    r"""[A-Z][A-Za-z0-9]*)["']""")
@@ -51,14 +49,14 @@ def _examples() -> Iterator[tuple[str, dict[str, Any]]]:
     for path in sorted(RULES.glob("*/*/*/*.json")):
         if path.parent.name in ("pass", "fail", "unknown"):
             for i, asset in enumerate(json.loads(path.read_text())["assets"]):
-                yield f"{path.relative_to(ROOT)} asset {i}", asset
+                yield f"{path.relative_to(REPO)} asset {i}", asset
 
 
 def _demo_records() -> Iterator[tuple[str, dict[str, Any]]]:
     for path in sorted(DEMO.glob("*.ndjson")):
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if line.strip():
-                yield f"{path.relative_to(ROOT)}:{n}", json.loads(line)
+                yield f"{path.relative_to(REPO)}:{n}", json.loads(line)
 
 
 def record_departures(records: Iterator[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -212,7 +210,7 @@ def test_rules_and_converters_name_only_cai_asset_types() -> None:
     and the fix module are CAI types (the synthetic directory-user type is phiguard's own and
     is allowed where phiguard reads users, not in Cloud Asset requests)."""
     named = set().union(*(rule_asset_types(r) for r in PACK.rules))
-    src = ROOT / "src" / "phiguard"
+    src = SRC / "phiguard"
     for folder in ("terraform", "inventory", "collect", "fix"):
         named |= _source_types(src / folder)
     load_tables()
@@ -224,7 +222,7 @@ def test_converted_plans_give_only_cai_asset_types() -> None:
     """Every asset the Terraform converter makes from the fixture plans, before and after,
     has a CAI asset type (types built at conversion time, e.g. regional variants, included)."""
     produced: set[str] = set()
-    for path in sorted((ROOT / "fixtures" / "plans").glob("*.json")):
+    for path in sorted(PLANS.glob("*.json")):
         plan = load_plan(path)
         for side in ("before", "after"):
             produced |= {a.asset_type for a in build_world(plan, side).assets.values()}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from _paths import REPO, RULES
 from emulator import Emulator
 from phiguard import google
 from phiguard.collect.clients import Clients
@@ -19,8 +20,6 @@ from phiguard.google import _refresh
 from phiguard.google.contracts import check_record
 from phiguard.policy.rule import load_pack
 from phiguard.runs.collect import asset_types_for
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_trimmed_documents_are_what_the_installed_client_library_ships() -> None:
@@ -124,7 +123,7 @@ def test_collect_asks_cloud_asset_for_cai_types_only(demo_dir: Path, tmp_path: P
     """With the default rule pack, `collect` sends Cloud Asset only CAI types (the emulator
     would answer 400 otherwise), records the directory-user type as not requested, gets the
     users from the Admin SDK, and regional groups arrive under InstanceGroupManager."""
-    pack = load_pack([REPO / "rules"])
+    pack = load_pack([RULES])
     wanted = asset_types_for(pack, load_config(demo_dir / "phiguard.yaml"))
     with Emulator(demo_dir) as emu:
         manifest = collect(Clients(emu.base), CollectOptions(["organizations/123456789012"],

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _paths import RULES
 from phiguard.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
 ORG = "organizations/123456789012"
 
 
@@ -133,7 +133,7 @@ def test_scan_output_onto_a_rule_file_is_refused(snapshot: Path, config: Path,
                                                 tmp_path: Path) -> None:
     """A rule file of a --rules directory is an input too."""
     rules = tmp_path / "rules"
-    rule = REPO / "rules" / "hipaa" / "NET-001"
+    rule = RULES / "hipaa" / "NET-001"
     (rules / "NET-001").mkdir(parents=True)
     (rules / "NET-001" / "rule.yaml").write_bytes((rule / "rule.yaml").read_bytes())
     before = _snapshot_bytes([rules])

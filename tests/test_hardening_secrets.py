@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _paths import RULES
 from phiguard.cli import main
 
 SECRET = "hunter2-Sup3rS3cret"
@@ -121,7 +122,7 @@ def test_engine_findings_carry_redacted_evidence(snapshot: Path, config: Path) -
     from phiguard.policy.rule import load_pack
     from phiguard.scan import Scan
 
-    pack = load_pack([Path(__file__).resolve().parent.parent / "rules"])
+    pack = load_pack([RULES])
     findings = list(Scan([snapshot], pack, load_config(config)).findings())
     assert any(f.rule_id == "MFA-006" for f in findings)
     assert SECRET not in repr([f.evidence for f in findings])

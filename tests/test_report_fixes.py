@@ -8,10 +8,8 @@ from pathlib import Path
 import html5lib
 from click.testing import CliRunner
 
+from _paths import DEMO
 from phiguard.cli import main
-
-REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "fixtures" / "orgs" / "demo-health"
 
 
 def _journal(path: Path, *, torn: bool = False) -> None:

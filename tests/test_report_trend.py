@@ -8,13 +8,12 @@ from typing import Any
 
 import html5lib
 
+from _paths import RULES
 from phiguard.findings import Finding, Outcome
 from phiguard.policy.rule import load_pack
 from phiguard.report.html_report import render_html
 from phiguard.store.db import Store
 from phiguard.store.trend import trend_view
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _finding(rule: str, asset: str, outcome: Outcome = Outcome.FAIL) -> Finding:
@@ -55,7 +54,7 @@ def test_report_renders_the_trend_section(tmp_path: Path) -> None:
         current = [_finding("NET-002", "//<script>x</script>")]
         trend = trend_view(store, current)
     out = io.StringIO()
-    pack = load_pack([REPO / "rules"])
+    pack = load_pack([RULES])
     render_html(out, current, _run("2026-11-25T06:00:00Z"), pack, [], trend=trend)
     page = out.getvalue()
     html5lib.HTMLParser(strict=True).parse(page)
@@ -70,7 +69,7 @@ def test_report_renders_the_trend_section(tmp_path: Path) -> None:
 def test_paragraph_no_rule_can_evidence_is_marked_not_covered() -> None:
     """A control the catalog marks `covered: false` shows NOT COVERED, not a status."""
     out = io.StringIO()
-    pack = load_pack([REPO / "rules"])
+    pack = load_pack([RULES])
     render_html(out, [_finding("NET-001", "//a")], _run("2026-11-25T06:00:00Z"), pack, [])
     page = out.getvalue()
     row = page[page.index('<tr data-control="hipaa/164.308(a)(5)(ii)(C)">'):]

@@ -10,11 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _paths import DEMO, PLANS
 from phiguard.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "fixtures" / "orgs" / "demo-health"
-PLANS = ROOT / "fixtures" / "plans"
 
 
 def _run(*args: str) -> Any:

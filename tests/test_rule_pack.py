@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from _paths import DOCS, RULES
 from phiguard.policy.rule import Rule, RulePack, load_pack, load_rule
 from phiguard.testing import ExampleResult, check_examples, check_pack
 
-RULES = Path(__file__).resolve().parent.parent / "rules"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+RULES_MD = DOCS / "rules.md"
 EXAMPLES = sorted(p for p in RULES.glob("*/*/*/*.json")
                   if p.parent.name in ("pass", "fail", "unknown"))
 RULE_DIRS = sorted(p.parent for p in RULES.glob("*/*/rule.yaml"))
@@ -105,7 +105,7 @@ def test_every_rule_validates_alone_and_ids_are_unique() -> None:
 
 
 def _doc_example() -> str:
-    match = re.search(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    match = re.search(r"```yaml\n(.*?)```", RULES_MD.read_text(encoding="utf-8"), re.S)
     assert match, "docs/rules.md has no yaml example"
     return match.group(1)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from _paths import RULES
 from phiguard.config import load_config
 from phiguard.errors import SnapshotError
 from phiguard.inventory import snapshot
@@ -16,7 +17,6 @@ from phiguard.policy.rule import load_pack
 from phiguard.report.summary import Tally
 from phiguard.scan import Scan
 
-REPO = Path(__file__).resolve().parent.parent
 ANCESTORS = ["projects/111111111111", "folders/222", "organizations/123456789012"]
 
 
@@ -48,7 +48,7 @@ def _lines(n: int) -> list[str]:
 
 
 def _scan(path: Path, jobs: int) -> str:
-    pack = load_pack([REPO / "rules"])
+    pack = load_pack([RULES])
     job = Scan([path], pack, load_config(None), jobs=jobs)
     out = path.parent / f"out-{jobs}.json"
     with out.open("w") as fh:

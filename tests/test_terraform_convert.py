@@ -3,13 +3,12 @@ rules read, for every google_* type phiguard converts."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _paths import PLANS, RULES
 from _plans import change, make_plan
-from conftest import RULES
 from phiguard.google import is_cai_asset_type, schema_of, validate_resource
 from phiguard.inventory.asset import UnknownValue
 from phiguard.policy.rule import load_pack
@@ -18,7 +17,6 @@ from phiguard.terraform.plan import load_plan
 from phiguard.terraform.world import build_world, load_tables
 
 P = "phi-prod"
-PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
 C = "//compute.googleapis.com/projects/phi-prod"
 URL = "https://www.googleapis.com/compute/v1/projects/phi-prod"
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _paths import PLANS
 from phiguard.cli import main
 
-PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
 CONFIG = PLANS / "phiguard.yaml"
 SOURCES = {name: (PLANS / name).read_bytes() for name in ("iam.json", "deletions.json",
                                                              "unknowns.json", "lb-tls.json")}

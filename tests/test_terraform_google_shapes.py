@@ -12,6 +12,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from _paths import PLANS
 from _plans import change, make_plan, plan_doc
 from phiguard.cli import main
 from phiguard.inventory.asset import Asset
@@ -20,7 +21,6 @@ from phiguard.terraform.convert import CONVERTERS, Converter
 from phiguard.terraform.plan import parse_plan
 from phiguard.terraform.world import build_world, load_tables
 
-PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
 CONFIG = PLANS / "phiguard.yaml"
 AT = "2026-11-25T00:00:00Z"
 P = "phi-prod"

@@ -7,11 +7,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _paths import PLANS
 from _plans import change, plan_doc
 from phiguard.terraform.plan import PlanError, load_plan, parse_plan
 from phiguard.terraform.values import tf_get, with_unknowns
 
-MALFORMED = Path(__file__).resolve().parent.parent / "fixtures" / "plans" / "malformed"
+MALFORMED = PLANS / "malformed"
 
 
 @pytest.mark.parametrize("version", ["0.1", "0.2", "1.0", "1.1", "1.2", "1.10"])

@@ -12,8 +12,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _paths import RULES
 from _plans import change
-from conftest import RULES
 from phiguard.findings import Outcome
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _paths import DOCS, REPO, RULES
 from phiguard.cli import main
 from phiguard.google import schema_of, validate_resource
 from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
@@ -28,9 +29,8 @@ from phiguard.terraform.convert import CONVERTERS, PARTS
 from phiguard.terraform.plan import parse_plan
 from phiguard.terraform.world import World, build_world, load_tables
 
-ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = Path(__file__).resolve().parent / "tgc_golden"
-DOCS = ROOT / "docs" / "terraform.md"
+GOLDEN = REPO / "tests" / "tgc_golden"
+TERRAFORM_MD = DOCS / "terraform.md"
 AT = "2026-11-25T00:00:00Z"
 PROJECT, ORG, FOLDER = "my-project", "123456789012", "345678901234"
 
@@ -239,7 +239,7 @@ def read_paths() -> dict[str, frozenset[str]]:
     """Asset type -> the leaf paths rules read of it (a path read only as the container of
     deeper reads is compared through those)."""
     found: dict[str, set[str]] = {}
-    for rule in load_pack([ROOT / "rules"]).rules:
+    for rule in load_pack([RULES]).rules:
         paths = _rule_paths(rule)
         for asset_type in rule.asset_types:
             found.setdefault(asset_type, set()).update(paths)
@@ -342,7 +342,7 @@ def test_every_expected_asset_is_converted(pair: str) -> None:
 
 
 def test_documented_names_are_in_the_docs() -> None:
-    text = DOCS.read_text()
+    text = TERRAFORM_MD.read_text()
     assert "placeholder-unique-id" in text and "drops `folders/`" in text
 
 
@@ -367,7 +367,7 @@ def test_rule_read_fields_equal_googles_or_are_documented() -> None:
 
 
 def test_differences_are_documented() -> None:
-    text = DOCS.read_text()
+    text = TERRAFORM_MD.read_text()
     for _pair, asset_type, path in DIFFERENCES:
         assert f"`{path}`" in text and asset_type.rsplit("/", 1)[-1] in text, path
     for asset_type, path in PHIGUARD_ONLY:
@@ -470,7 +470,7 @@ def _ndjson(path: Path, records: list[dict[str, Any]]) -> Path:
 def _directory_rules() -> frozenset[str]:
     """Rules on directory users: a scan without a user export reports them against the
     organization as a missing source; they judge nothing a plan converts."""
-    return frozenset(r.id for r in load_pack([ROOT / "rules"]).rules
+    return frozenset(r.id for r in load_pack([RULES]).rules
                      if set(r.asset_types) == {USER_TYPE})
 
 
