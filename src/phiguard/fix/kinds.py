@@ -92,7 +92,7 @@ def _bucket_iam_request(target: dict[str, str], after: Json, token: str) -> tupl
 
 def _sa_with_project_policy(kind: Kind, asset: str, target: dict[str, str],
                             policy: Any) -> list[Json]:
-    """IAM-001 judges the service account by the grants to it: the account, in its project,
+    """A service account is judged by the grants to it: the account, in its project,
     and the project's re-read IAM policy."""
     project = f"//cloudresourcemanager.googleapis.com/projects/{target['project']}"
     return [{"name": asset, "assetType": kind.asset_type, "ancestors": [
@@ -184,7 +184,7 @@ def policy_ref(url: str) -> str:
 
 
 def _proxy_context(api: Any, target: dict[str, str], proxy: Any) -> list[Json]:
-    """TLS-002 follows the proxy to its SSL policy: read that policy too."""
+    """Rules on a proxy follow it to its SSL policy: read that policy too."""
     m = re.fullmatch(r"projects/([^/]+)/global/sslPolicies/([^/]+)",
                      policy_ref(proxy.get("sslPolicy", "")))
     if m is None:
