@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from collections import Counter
@@ -15,7 +16,7 @@ ASSETS_PER_PROJECT = 2000
 PART_ASSETS = 2000
 DOMAIN = "example-health.com"
 # Bump when the records change, so cached snapshots (benchmarks/out/) are regenerated.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 MANIFEST = "generate.json"  # what was generated, beside the snapshot (not inside it)
 
 Record = dict[str, Any]
@@ -181,6 +182,7 @@ class Writer:
         self.types: Counter[str] = Counter()
         self.assets = 0
         self.iam = 0
+        self.org_policies = 0
 
     def add(
         self,
@@ -231,6 +233,37 @@ class Writer:
             )
         )
         self.iam += 1
+
+    def add_org_policy(
+        self, name: str, asset_type: str, policies: list[Record], ancestors: tuple[str, ...]
+    ) -> None:
+        """The org policies set on a hierarchy node, as `gcloud asset export
+        --content-type=org-policy` writes them (orgpolicy v1 `Policy`, snake_case)."""
+        stamp = UPDATE_TIMES[self.rng.getrandbits(12)]
+        self.lines.append(
+            _encode(
+                {
+                    "name": name,
+                    "asset_type": asset_type,
+                    "org_policy": [
+                        {**policy, "update_time": stamp, "etag": org_policy_etag(self.rng)}
+                        for policy in policies
+                    ],
+                    "ancestors": ancestors,
+                    "update_time": stamp,
+                }
+            )
+        )
+        self.org_policies += 1
+
+
+def org_policy_etag(rng: random.Random) -> str:
+    """An org policy etag: 8 random bytes, base64 (as Google writes them, e.g. TfV45AB2YRU=)."""
+    return base64.b64encode(rng.getrandbits(64).to_bytes(8, "big")).decode()
+
+
+def boolean_policy(constraint: str, enforced: bool) -> Record:
+    return {"constraint": f"constraints/{constraint}", "boolean_policy": {"enforced": enforced}}
 
 
 def etag(rng: random.Random) -> str:

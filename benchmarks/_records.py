@@ -26,9 +26,17 @@ from _cai import (
     Record,
     Writer,
     audit_configs,
+    boolean_policy,
     etag,
     number,
     user_member,
+)
+
+# Boolean constraints the organization enforces (the ones the HIPAA pack reads).
+ORG_GUARDRAILS = (
+    "compute.requireOsLogin", "compute.skipDefaultNetworkCreation",
+    "iam.disableServiceAccountKeyCreation", "sql.restrictPublicIp",
+    "storage.publicAccessPrevention", "storage.uniformBucketLevelAccess",
 )
 
 # --- project base set (part 0) -----------------------------------------------------------------
@@ -71,6 +79,9 @@ def gen_project_base(c: Ctx) -> Iterator[None]:
     if rng.random() < 0.5:
         policy["audit_configs"] = audit_configs(rng, c.good)
     w.add_iam(crm, "cloudresourcemanager.googleapis.com/Project", policy, p.ancestors)
+    if not c.ok():  # a project exempted from one of the organization's guardrails
+        w.add_org_policy(crm, "cloudresourcemanager.googleapis.com/Project",
+                         [boolean_policy(rng.choice(ORG_GUARDRAILS), False)], p.ancestors)
 
     items = [{"key": "enable-oslogin", "value": "TRUE" if c.ok() else "FALSE"}]
     if c.ok():
@@ -97,8 +108,8 @@ def gen_project_base(c: Ctx) -> Iterator[None]:
         w.add(
             f"//serviceusage.googleapis.com/projects/{p.number}/services/{api}",
             "serviceusage.googleapis.com/Service",
-            {"name": f"projects/{p.number}/services/{api}", "parent": f"projects/{p.number}",
-             "state": "ENABLED", "config": {"name": api, "title": api.split(".")[0]}},
+            # CAI writes only these three (the bare service name): see phiguard.google
+            {"name": api, "parent": f"projects/{p.number}", "state": "ENABLED"},
             crm, "global", p.ancestors,
         )
         yield
@@ -1057,12 +1068,13 @@ def gen_header(plan: OrgPlan, w: Writer) -> None:
     rng = w.rng
     org = f"organizations/{plan.org_id}"
     org_anc = (org,)
+    created = RFC3339[rng.getrandbits(12)]
+    customer = f"C0{rng.getrandbits(28):07x}"
     w.add(
         f"//cloudresourcemanager.googleapis.com/{org}",
         "cloudresourcemanager.googleapis.com/Organization",
         {"name": org, "displayName": DOMAIN, "lifecycleState": "ACTIVE",
-         "creationTime": RFC3339[rng.getrandbits(12)],
-         "owner": {"directoryCustomerId": f"C0{rng.getrandbits(28):07x}"}},
+         "creationTime": created, "owner": {"directoryCustomerId": customer}},
         None, "global", org_anc,
     )
     w.add_iam(
@@ -1080,6 +1092,14 @@ def gen_header(plan: OrgPlan, w: Writer) -> None:
          "audit_configs": audit_configs(rng, 0.9)},
         org_anc,
     )
+    # The organization's guardrails, as a real org sets them; one of them sometimes missing.
+    guards = [boolean_policy(c, True) for c in ORG_GUARDRAILS if rng.random() < 0.9]
+    guards.append({"constraint": "constraints/iam.allowedPolicyMemberDomains",
+                   "list_policy": {"allowed_values": [customer]}})
+    guards.append({"constraint": "constraints/gcp.resourceLocations",
+                   "list_policy": {"allowed_values": ["in:us-locations"]}})
+    w.add_org_policy(f"//cloudresourcemanager.googleapis.com/{org}",
+                     "cloudresourcemanager.googleapis.com/Organization", guards, org_anc)
     for f in plan.folders:
         name = f"//cloudresourcemanager.googleapis.com/folders/{f.id}"
         parent = f"//cloudresourcemanager.googleapis.com/{f.parent}"

@@ -208,7 +208,8 @@ def _init_worker(plan: OrgPlan) -> None:
     _PLAN = plan
 
 
-def _encode_part(part: Part, compress: bool, level: int) -> tuple[bytes, int, int, dict[str, int]]:
+def _encode_part(part: Part, compress: bool,
+                 level: int) -> tuple[bytes, int, int, int, dict[str, int]]:
     """Render one part in a worker (the plan was sent once, by the pool initializer)."""
     assert _PLAN is not None
     w = render_part(_PLAN, part)
@@ -216,7 +217,7 @@ def _encode_part(part: Part, compress: bool, level: int) -> tuple[bytes, int, in
     if compress:
         # Each part is its own gzip member; concatenated members are one valid gzip stream.
         payload = gzip.compress(payload, compresslevel=level, mtime=0)
-    return payload, w.assets, w.iam, dict(w.types)
+    return payload, w.assets, w.iam, w.org_policies, dict(w.types)
 
 
 def _shard_of(plan: OrgPlan, shards: int) -> dict[int, int]:
@@ -258,10 +259,10 @@ def generate(
     todo = parts(plan)
     workers = workers or min(os.cpu_count() or 1, 8)
     types: Counter[str] = Counter()
-    n_assets = n_iam = n_bytes = 0
+    n_assets = n_iam = n_org = n_bytes = 0
     try:
         with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan,)) as pool:
-            window: list[Future[tuple[bytes, int, int, dict[str, int]]]] = []
+            window: list[Future[tuple[bytes, int, int, int, dict[str, int]]]] = []
             it = iter(todo)
             next_part = 0
             done_parts = 0
@@ -274,12 +275,13 @@ def generate(
                     window.append(pool.submit(_encode_part, part, compress, level))
                 if not window:
                     break
-                payload, a, i, t = window.pop(0).result()
+                payload, a, i, o, t = window.pop(0).result()
                 part = todo[next_part]
                 next_part += 1
                 handles[shard_of[part.project]].write(payload)
                 n_assets += a
                 n_iam += i
+                n_org += o
                 n_bytes += len(payload)
                 types.update(t)
                 done_parts += 1
@@ -303,7 +305,8 @@ def generate(
         "seed": seed,
         "assets": n_assets,
         "iam_policy_records": n_iam,
-        "lines": n_assets + n_iam,
+        "org_policy_records": n_org,
+        "lines": n_assets + n_iam + n_org,
         "bytes": n_bytes,
         "gzip": compress,
         "shards": shards,
@@ -349,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     m = generate(args.assets, args.out, seed=args.seed, shards=args.shards, compress=args.gzip,
                  level=args.level, workers=args.workers, log=log)
     log(
-        f"wrote {m['assets']:,} assets + {m['iam_policy_records']:,} IAM policies "
+        f"wrote {m['assets']:,} assets + {m['iam_policy_records']:,} IAM policies + "
+        f"{m['org_policy_records']:,} org policies "
         f"({m['bytes'] / 2**20:,.0f} MiB, {m['projects']} projects, {m['phi_projects']} PHI) "
         f"in {m['seconds']:.1f} s to {m['snapshot']}"
     )

@@ -278,7 +278,8 @@ def snapshot_for(assets: int, seed: int, shards: int, gzip: bool, out_root: Path
             return m
     log(f"generating {assets:,} assets into {out} ...")
     m = generate.generate(assets, out, seed=seed, shards=shards, compress=gzip)
-    log(f"generated {m['assets']:,} assets + {m['iam_policy_records']:,} IAM policies "
+    log(f"generated {m['assets']:,} assets + {m['iam_policy_records']:,} IAM policies + "
+        f"{m['org_policy_records']:,} org policies "
         f"({m['bytes'] / 2**20:,.0f} MiB) in {m['seconds']} s")
     m["reused"] = False
     return m
