@@ -394,3 +394,18 @@ def test_a_failing_report_leaves_none_of_the_run_outputs(
     assert result.exit_code == 2, result.output
     assert "internal error: RuntimeError: injected" in result.output
     assert list(out.iterdir()) == []
+
+
+def test_a_refused_plan_creates_no_output_dir(tmp_path: Path) -> None:
+    """--output-dir is created only when the reports are written: a malformed plan (exit 2)
+    leaves no new directory; a good run creates it."""
+    out = tmp_path / "reports"
+    bad = CliRunner().invoke(main, ["plan", str(PLANS / "malformed" / "not-json.json"),
+                                    "-f", "json", "-f", "sarif", "--output-dir", str(out)])
+    assert bad.exit_code == 2, bad.output
+    assert not out.exists()
+    missing_parent = CliRunner().invoke(main, ["plan", *_plan_args(
+        "-f", "json", "--output-dir", str(tmp_path / "no" / "such"))])
+    assert missing_parent.exit_code == 2 and "does not exist" in missing_parent.output
+    assert _invoke(*_plan_args("-f", "json", "--output-dir", str(out))).exit_code == 1
+    assert [p.name for p in out.iterdir()] == ["phiguard.json"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from phiguard._util.outputs import atomic_output, check_outputs, refuse_inputs, writable_target
-from phiguard.errors import UsageError
+from phiguard.errors import OutputError, UsageError
 
 __all__ = ["EXTENSIONS", "Output", "check", "choose_outputs", "open_outputs"]
 
@@ -100,8 +100,9 @@ def check(outputs: Sequence[Output], inputs: Sequence[str | Path | None], *,
           output_dir: str | None = None,
           others: Sequence[tuple[str, str | Path | None]] = ()) -> None:
     """Before reading anything: no report may be an input or lie inside one (see
-    phiguard._util.outputs), nor inside the run's --bundle; each can be written as asked.
-    A missing --output-dir is created (its parent must exist)."""
+    phiguard._util.outputs), nor inside the run's --bundle; each can be written as asked
+    (a missing --output-dir needs an existing parent; it is created when the reports are
+    written, so a run refused for its input leaves no new directory)."""
     targets: list[tuple[str, str | Path | None]] = [*others]
     if output_dir is not None:
         targets.append(("--output-dir", output_dir))
@@ -110,21 +111,23 @@ def check(outputs: Sequence[Output], inputs: Sequence[str | Path | None], *,
                   inputs)
     if output_dir is not None:
         refuse_inputs(in_dir, inputs)  # DIR/phiguard.json may be an input file
-        directory = Path(output_dir)
-        if not directory.is_dir():
-            try:
-                directory.mkdir()
-            except OSError as exc:
-                raise UsageError(f"--output-dir {output_dir}: cannot create it: "
-                                 f"{exc.strerror or exc}") from None
-        for label, path in in_dir:
-            assert path is not None
-            writable_target(label, path)
+        if Path(output_dir).is_dir():  # else created when the reports are written
+            for label, path in in_dir:
+                assert path is not None
+                writable_target(label, path)
 
 
 @contextmanager
 def open_outputs(outputs: Sequence[Output]) -> Iterator[list[IO[str]]]:
     """One stream per report. Files are written to temporary names and all replaced when the
-    block ends without error; an error leaves none of them (and no partial file)."""
+    block ends without error; an error leaves none of them (and no partial file). A missing
+    --output-dir is created first."""
+    for directory in dict.fromkeys(Path(str(o.path)).parent for o in outputs
+                                   if o.option == "--output-dir"):
+        try:
+            directory.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"--output-dir {directory}: cannot create it: "
+                              f"{exc.strerror or exc}") from None
     with ExitStack() as stack:
         yield [stack.enter_context(atomic_output(o.path, o.option)) for o in outputs]
