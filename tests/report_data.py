@@ -1,4 +1,5 @@
-"""Findings for the report tests: the demo organization's scan and a synthetic org of any size."""
+"""Findings for tests: one builder of a single finding, the demo organization's scan (once per
+test run) and a synthetic org of any size."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from phiguard.policy.rule import RulePack, load_pack
 from phiguard.scan import Scan
 
 SARIF_SCHEMA = REPO / "tests" / "sarif" / "sarif-schema-2.1.0.json"  # origin: its README
+
+
+FIREWALL_TYPE = "compute.googleapis.com/Firewall"
+
+
+def finding(asset: str, outcome: Outcome = Outcome.FAIL, *, rule: str = "NET-001",
+            asset_type: str = FIREWALL_TYPE, severity: str = "high",
+            controls: tuple[str, ...] = ("hipaa/164.312(e)(1)",), message: str = "bad",
+            evidence: tuple[tuple[str, Any], ...] = (("data.name", "x"),),
+            waiver: dict[str, Any] | None = None) -> Finding:
+    """One finding, by default a failing NET-001 on a firewall with one piece of evidence."""
+    return Finding(rule, asset, asset_type, outcome, severity, controls, message, evidence,
+                   waiver, None)
 
 
 @cache

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from _fix import cli, findings_file, journal_lines
 from emulator import Emulator
 from phiguard.fix.actions import HTTPS_PROXY, PROJECT_IAM_FOR_SA, SSL_POLICY
 from phiguard.fix.verify import Verifier
-from test_fix_apply import _finding, cli, journal_lines
 
 SA = "app@p1.iam.gserviceaccount.com"
 KEY_NAME = f"projects/p1/serviceAccounts/{SA}/keys/k1"
@@ -47,13 +47,6 @@ def emu() -> Iterator[Emulator]:
                            {"service": "storage.googleapis.com",
                             "auditLogConfigs": [{"logType": "DATA_WRITE"}]}])
         yield server
-
-
-def findings_file(tmp_path: Path, *failing: tuple[str, str]) -> Path:
-    path = tmp_path / "findings.json"
-    path.write_text(json.dumps({"schema": "phiguard.findings/v1", "run": {}, "summary": {},
-                                "waivers": [], "results": [_finding(r, a) for r, a in failing]}))
-    return path
 
 
 ALL = (("TLS-001", BARE), ("TLS-002", WEAKLY), ("IAM-002", KEY), ("LOG-001", PROJECT))

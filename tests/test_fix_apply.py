@@ -1,96 +1,31 @@
 """fix plan / apply against the emulator, with the real discovery clients."""
+# ruff: noqa: F811  (pytest fixtures imported from _fix are requested as parameters)
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
+from _fix import (  # noqa: F401  (the fixtures emu and findings are requested by name)
+    ACCOUNT,
+    DB,
+    GOOD_POLICY,
+    POLICY,
+    SA,
+    cli,
+    emu,
+    finding_json,
+    findings,
+    journal_lines,
+    make_plan,
+    state,
+)
 from emulator import Emulator
 from phiguard.cli import main
-
-SA = "app@p1.iam.gserviceaccount.com"
-POLICY = "//compute.googleapis.com/projects/p1/global/sslPolicies/weak"
-GOOD_POLICY = "//compute.googleapis.com/projects/p1/global/sslPolicies/good"
-FIREWALL = "//compute.googleapis.com/projects/p1/global/firewalls/open-ssh"
-DB = "//sqladmin.googleapis.com/projects/p1/instances/db1"
-BUCKET = "//storage.googleapis.com/phi-bkt"
-ACCOUNT = f"//iam.googleapis.com/projects/p1/serviceAccounts/{SA}"
-
-FAILING = [("TLS-003", POLICY), ("TLS-003", GOOD_POLICY), ("NET-001", FIREWALL),
-           ("TLS-006", DB), ("BAK-001", DB), ("BAK-007", DB), ("TLS-007", DB),
-           ("BAK-005", BUCKET), ("PUB-005", BUCKET), ("PUB-004", BUCKET), ("IAM-001", ACCOUNT)]
-
-
-def _finding(rule_id: str, asset: str, outcome: str = "FAIL") -> dict[str, Any]:
-    return {"rule_id": rule_id, "asset": asset, "asset_type": "x", "outcome": outcome,
-            "severity": "high", "controls": [], "message": f"{rule_id} fails", "evidence": [],
-            "waiver": None}
-
-
-@pytest.fixture()
-def emu() -> Iterator[Emulator]:
-    with Emulator() as server:
-        c = server.cloud
-        c.add_ssl_policy("p1", "weak", minTlsVersion="TLS_1_0", profile="COMPATIBLE")
-        c.add_ssl_policy("p1", "good", minTlsVersion="TLS_1_2", profile="MODERN")
-        c.add_firewall("p1", "open-ssh", sourceRanges=["0.0.0.0/0"],
-                       allowed=[{"IPProtocol": "tcp", "ports": ["22"]}])
-        c.add_sql("p1", "db1", {
-            "ipConfiguration": {"sslMode": "ALLOW_UNENCRYPTED_AND_ENCRYPTED"},
-            "backupConfiguration": {"enabled": False}, "deletionProtectionEnabled": False,
-            "tier": "db-custom-2-7680"}, databaseVersion="POSTGRES_15")
-        c.add_bucket("phi-bkt", iamConfiguration={
-            "uniformBucketLevelAccess": {"enabled": False},
-            "publicAccessPrevention": "inherited"})
-        c.set_bucket_iam("phi-bkt", [
-            {"role": "roles/storage.objectViewer", "members": ["allUsers", "group:eng@x.org"]},
-            {"role": "roles/storage.legacyBucketReader", "members": ["allAuthenticatedUsers"]}])
-        c.set_project_iam("p1", [
-            {"role": "roles/owner", "members": [f"serviceAccount:{SA}", "user:alice@x.org"]},
-            {"role": "roles/editor", "members": [f"serviceAccount:{SA}"]},
-            {"role": "roles/cloudsql.client", "members": [f"serviceAccount:{SA}"]}])
-        yield server
-
-
-@pytest.fixture()
-def findings(tmp_path: Path) -> Path:
-    results = [_finding(r, a) for r, a in FAILING] + [_finding("BAK-002", DB, "PASS")]
-    path = tmp_path / "findings.json"
-    path.write_text(json.dumps({"schema": "phiguard.findings/v1", "run": {}, "results": results,
-                                "summary": {}, "waivers": []}))
-    return path
-
-
-def cli(emu: Emulator, *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env={"PHIGUARD_GCP_ENDPOINT": emu.base})
-
-
-def state(emu: Emulator) -> dict[str, Any]:
-    c = emu.cloud
-    return copy.deepcopy({"ssl": c.ssl_policies, "fw": c.firewalls, "sql": c.sql,
-                          "buckets": c.buckets, "biam": c.bucket_iam, "piam": c.project_iam})
-
-
-def make_plan(emu: Emulator, findings: Path, tmp_path: Path, *extra: str) -> Path:
-    out = tmp_path / "fixplan.json"
-    result = cli(emu, "fix", "plan", str(findings), "--output", str(out), *extra)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def journal_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def journal_lines(path: Path) -> list[dict[str, Any]]:
-    """The outcome records (the intent written before each write left out)."""
-    return [r for r in journal_records(path) if r["result"] != "intent"]
 
 
 def test_plan_reads_current_state_and_changes_nothing(emu: Emulator, findings: Path,
@@ -282,8 +217,8 @@ def test_two_changes_to_one_policy_keep_each_other(emu: Emulator, tmp_path: Path
     path = tmp_path / "findings.json"
     path.write_text(json.dumps({"schema": "phiguard.findings/v1", "run": {}, "summary": {},
                                 "waivers": [], "results": [
-                                    _finding("IAM-001", ACCOUNT),
-                                    _finding("IAM-001", ACCOUNT.replace(SA, other))]}))
+                                    finding_json("IAM-001", ACCOUNT),
+                                    finding_json("IAM-001", ACCOUNT.replace(SA, other))]}))
     plan = make_plan(emu, path, tmp_path)
     result = cli(emu, "fix", "apply", str(plan), "--journal", str(tmp_path / "j"), "--yes")
     assert result.exit_code == 0, result.output

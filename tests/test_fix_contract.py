@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
+from _fix import cli, findings_file, journal_lines
 from emulator import Emulator
 from phiguard.fix.api import SERVICES
 from phiguard.google import validate_body
-from test_fix_actions import findings_file
-from test_fix_apply import cli, journal_lines
 
 SA = "etl@p1.iam.gserviceaccount.com"
 SA_ID = "112233445566778899001"

@@ -1,7 +1,7 @@
 """A forged fix plan is never sent: every way to edit a plan (body, method, URL/target, params,
 action id, before/after, with the digest recomputed; signature stripped or foreign) is refused
 with exit 2 naming the action, and nothing reaches the API."""
-# ruff: noqa: F811  (pytest fixtures imported from test_fix_apply are requested as parameters)
+# ruff: noqa: F811  (pytest fixtures imported from _fix are requested as parameters)
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 from click.testing import Result
 
+# The fixtures `emu` and `findings` are shared with the other fix tests, requested by name.
+from _fix import cli, emu, findings, make_plan, one_line_exit_2  # noqa: F401
 from emulator import Emulator
 from phiguard.fix.plan import plan_digest
-
-# The fixtures `emu` and `findings` are shared with test_fix_apply, requested by name.
-from test_fix_apply import cli, emu, findings, make_plan  # noqa: F401
 
 Plan = dict[str, Any]
 
@@ -37,13 +36,6 @@ def cloud_state(emu: Emulator) -> str:
     c = emu.cloud
     return repr(sorted((str(k), json.dumps(v, sort_keys=True)) for table in (
         c.firewalls, c.bucket_iam, c.buckets, c.sql, c.project_iam) for k, v in table.items()))
-
-
-def one_line_exit_2(result: Result) -> str:
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
-    [line] = [x for x in result.output.splitlines() if x.startswith("phiguard: error:")]
-    return line
 
 
 def _add_public_admin(plan: Plan) -> None:

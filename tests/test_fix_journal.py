@@ -2,7 +2,7 @@
 journal that cannot be written stops the run before the API is touched, a lost answer is settled
 by re-reading (never by sending again), a SIGKILL mid-write resumes to the end, and unreachable,
 hanging or proxied endpoints end in one line with exit 2."""
-# ruff: noqa: F811  (pytest fixtures imported from test_fix_apply are requested as parameters)
+# ruff: noqa: F811  (pytest fixtures imported from _fix are requested as parameters)
 
 from __future__ import annotations
 
@@ -21,12 +21,18 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+# The fixtures `emu` and `findings` are shared with the other fix tests, requested by name.
+from _fix import (  # noqa: F401
+    cli,
+    emu,
+    findings,
+    journal_lines,
+    journal_records,
+    make_plan,
+    one_line_exit_2,
+)
 from emulator import Emulator
 from phiguard.cli import main
-
-# The fixtures `emu` and `findings` are shared with test_fix_apply, requested by name.
-from test_fix_apply import cli, emu, findings, journal_lines, journal_records, make_plan  # noqa: F401
-from test_fix_forgery import one_line_exit_2
 
 DB_RULES = ("--asset", "*/instances/db1")
 

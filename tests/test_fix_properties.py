@@ -15,11 +15,11 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _fix import BUCKET, FIREWALL, POLICY, SA, finding_json
 from emulator import Emulator
 from emulator.cloud import CloudState
 from phiguard.cli import main
 from phiguard.fix.plan import PLAN_SCHEMA, plan_digest
-from test_fix_apply import BUCKET, FIREWALL, POLICY, SA, _finding
 
 ACCOUNT = f"//iam.googleapis.com/projects/p1/serviceAccounts/{SA}"
 # One action per resource: a dropped entry cannot change what another one sends.
@@ -50,7 +50,7 @@ class World:
         findings = tmp / "findings.json"
         findings.write_text(json.dumps({"schema": "phiguard.findings/v1", "run": {},
                                         "summary": {}, "waivers": [],
-                                        "results": [_finding(r, a) for r, a in FAILING]}))
+                                        "results": [finding_json(r, a) for r, a in FAILING]}))
         self.plan_path = tmp / "fixplan.json"
         made = self.cli("fix", "plan", str(findings), "-o", str(self.plan_path))
         assert made.exit_code == 0, made.output
