@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 __all__ = ["REDACTED", "is_secret_name", "redact", "redact_evidence"]
@@ -70,65 +71,116 @@ def is_secret_name(name: str) -> bool:
     return joined in ("key", "sshkeys")
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_CONTAINERS = _METADATA | _ENV
+
+
+@lru_cache(maxsize=8192)
+def _key(name: str) -> tuple[bool, bool, bool, bool]:
+    """What a field name says, decided once per name: (secret-named, a metadata container, an
+    environment container, `value`)."""
+    low = name.lower()
+    return is_secret_name(name), low in _METADATA, low in _ENV, low == "value"
+
+
 @lru_cache(maxsize=4096)
-def _path_names_cached(path: str) -> tuple[str, ...]:
-    return tuple(m.group(0) for m in _SEGMENT.finditer(path))
-
-
-def _path_names(path: str) -> list[str]:
-    return list(_path_names_cached(path))
+def _context(path: str) -> tuple[str, bool, bool]:
+    """The last field name of an evidence path, and whether the path is inside instance
+    metadata or environment variables, decided once per path."""
+    names = [m.group(0) for m in _SEGMENT.finditer(path)]
+    in_metadata = any(_key(n)[1] for n in names)
+    in_env = any(_key(n)[2] for n in names)
+    return (names[-1] if names else ""), in_metadata, in_env
 
 
 @lru_cache(maxsize=4096)
 def _plain_is_secret(path: str) -> bool:
     """Whether a scalar read at `path` is redacted (what `_walk` decides for a scalar)."""
-    names = _path_names_cached(path)
-    if not names:
+    last, in_metadata, in_env = _context(path)
+    if not last:
         return False
-    if is_secret_name(names[-1]):
-        return True
-    inside = any(n.lower() in _METADATA or n.lower() in _ENV for n in names)
-    return inside and names[-1].lower() == "value"
+    secret, _, _, is_value = _key(last)
+    return secret or ((in_metadata or in_env) and is_value)
 
 
 def _is_pair_list_item(item: Mapping[str, Any]) -> bool:
     return "value" in item and ("key" in item or "name" in item)
 
 
-def _walk(value: Any, names: list[str]) -> Any:
-    last = names[-1].lower() if names else ""
-    if value is not None and names and is_secret_name(names[-1]):
+def _walk(value: Any, last: str, in_metadata: bool, in_env: bool) -> Any:
+    """The value read under field `last` with its secrets redacted; the very same object when
+    nothing in it is (so the common case copies nothing)."""
+    if value is not None and last and _key(last)[0]:
         return REDACTED
-    in_metadata = any(n.lower() in _METADATA for n in names)
-    in_env = any(n.lower() in _ENV for n in names)
     if isinstance(value, Mapping):
-        if (in_metadata or in_env) and _is_pair_list_item(value):
-            label = str(value.get("key", value.get("name", "")))
-            keep = in_metadata and not in_env and label in SAFE_METADATA_KEYS
-            out = {k: v if k in ("key", "name") else _walk(v, [*names, str(k)])
-                   for k, v in value.items() if k != "value"}
-            out["value"] = value["value"] if keep else REDACTED
-            return {k: out[k] for k in value}
-        if (in_metadata or in_env) and last in _METADATA | _ENV:
-            # A map of user-chosen names to values (GKE node metadata, Cloud Run env maps).
-            return {k: (v if in_metadata and not in_env and k in SAFE_METADATA_KEYS
-                        else _walk(v, [*names, str(k)]) if isinstance(v, Mapping | list)
-                        else REDACTED)
-                    for k, v in value.items()}
-        return {k: _walk(v, [*names, str(k)]) for k, v in value.items()}
+        return _walk_map(value, last, in_metadata, in_env)
     if isinstance(value, list):
-        return [_walk(v, names) for v in value]
-    if value is not None and (in_metadata or in_env) and last == "value":
+        return _walk_list(value, last, in_metadata, in_env)
+    if value is not None and (in_metadata or in_env) and last and _key(last)[3]:
         return REDACTED  # an items[i].value read on its own: its key is not known here
     return value
 
 
+def _child(value: Any, name: str, in_metadata: bool, in_env: bool) -> Any:
+    """`_walk` of a field `name` of a mapping, with a fast path for scalars."""
+    secret, metadata, env, is_value = _key(name)
+    if type(value) in _SCALARS:
+        if value is None:
+            return None
+        if secret or ((in_metadata or metadata or in_env or env) and is_value):
+            return REDACTED
+        return value
+    return _walk(value, name, in_metadata or metadata, in_env or env)
+
+
+def _walk_map(value: Mapping[str, Any], last: str, in_metadata: bool, in_env: bool) -> Any:
+    if in_metadata or in_env:
+        if _is_pair_list_item(value):
+            label = str(value.get("key", value.get("name", "")))
+            keep = in_metadata and not in_env and label in SAFE_METADATA_KEYS
+            out = {k: v if k in ("key", "name") else _child(v, str(k), in_metadata, in_env)
+                   for k, v in value.items() if k != "value"}
+            out["value"] = value["value"] if keep else REDACTED
+            return {k: out[k] for k in value}
+        if last.lower() in _CONTAINERS:
+            # A map of user-chosen names to values (GKE node metadata, Cloud Run env maps).
+            return {k: (v if in_metadata and not in_env and k in SAFE_METADATA_KEYS
+                        else _child(v, str(k), in_metadata, in_env)
+                        if isinstance(v, Mapping | list) else REDACTED)
+                    for k, v in value.items()}
+    copy: dict[str, Any] | None = None if type(value) is dict else {}
+    for i, (k, v) in enumerate(value.items()):
+        new = _child(v, str(k), in_metadata, in_env)
+        if copy is None:
+            if new is v:
+                continue
+            copy = dict(islice(value.items(), i))
+        copy[k] = new
+    return value if copy is None else copy
+
+
+def _walk_list(value: list[Any], last: str, in_metadata: bool, in_env: bool) -> Any:
+    scalar_redacted = (in_metadata or in_env) and bool(last) and _key(last)[3]
+    copy: list[Any] | None = None
+    for i, v in enumerate(value):
+        if type(v) in _SCALARS and not scalar_redacted:
+            new = v
+        else:
+            new = _walk(v, last, in_metadata, in_env)
+        if copy is None:
+            if new is v:
+                continue
+            copy = value[:i]
+        copy.append(new)
+    return value if copy is None else copy
+
+
 def redact(path: str, value: Any) -> Any:
     """The value with its secret-bearing parts replaced by REDACTED, given the path read."""
-    if value is None or isinstance(value, str | int | float | bool):
+    if type(value) in _SCALARS:
         # Most evidence is a scalar: its verdict depends on the path alone (cached).
         return REDACTED if value is not None and _plain_is_secret(path) else value
-    return _walk(value, _path_names(path))
+    return _walk(value, *_context(path))
 
 
 def redact_evidence(evidence: tuple[tuple[str, Any], ...]) -> list[tuple[str, Any]]:
