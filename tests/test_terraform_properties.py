@@ -12,6 +12,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _converter_cases import CASES
 from _paths import RULES
 from _plans import change
 from phiguard.findings import Outcome
@@ -23,7 +24,6 @@ from phiguard.terraform.convert import CONVERTERS, PARTS
 from phiguard.terraform.gate import PlanGate
 from phiguard.terraform.plan import parse_plan
 from phiguard.terraform.world import build_world, load_tables
-from test_terraform_convert import CASES
 
 load_tables()
 PACK = load_pack([RULES])
