@@ -21,6 +21,7 @@ from phiguard.policy.engine import Engine, evaluate
 from phiguard.policy.rule import Rule, load_rule
 from phiguard.policy.waivers import WaiverBook
 from phiguard.testing import assets_from_records
+from report_data import finding
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 FW = "compute.googleapis.com/Firewall"
@@ -666,10 +667,6 @@ def test_findings_are_immutable_and_inputs_untouched(tmp_path: Path) -> None:
 
 # waivers -------------------------------------------------------------------------------------
 
-def _finding(asset: str, outcome: Outcome = Outcome.FAIL, rule: str = "NET-001") -> Finding:
-    return Finding(rule, asset, FW, outcome, "high", ("hipaa/164.312(e)(1)",), "open to all")
-
-
 def _waiver(asset: str, expires: date, rule: str = "NET-001") -> Waiver:
     return Waiver(rule=rule, asset=asset, reason="vendor migration", approved_by="ciso@x.com",
                   expires=expires)
@@ -681,7 +678,7 @@ A = "//compute.googleapis.com/projects/phi-prod/global/firewalls/legacy-ssh"
 def test_waiver_turns_fail_into_waived_before_expiry() -> None:
     """A matching unexpired waiver turns a FAIL into WAIVED, with the waiver attached."""
     book = WaiverBook((_waiver(A, date(2026, 12, 31)),), NOW)
-    got = book.apply(_finding(A))
+    got = book.apply(finding(A))
     assert got.outcome is Outcome.WAIVED
     assert got.waiver is not None and got.waiver["status"] == "active"
     assert book.report()[0]["status"] == "active" and book.report()[0]["matched"] == 1
@@ -690,13 +687,13 @@ def test_waiver_turns_fail_into_waived_before_expiry() -> None:
 def test_waiver_lasts_to_the_end_of_its_day() -> None:
     """A waiver expiring today still applies until the day ends (UTC)."""
     book = WaiverBook((_waiver(A, date(2026, 11, 25)),), datetime(2026, 11, 25, 23, 59, tzinfo=UTC))
-    assert book.apply(_finding(A)).outcome is Outcome.WAIVED
+    assert book.apply(finding(A)).outcome is Outcome.WAIVED
 
 
 def test_expired_waiver_leaves_fail() -> None:
     """An expired waiver leaves the FAIL, attached with status `expired` and said so."""
     book = WaiverBook((_waiver(A, date(2026, 11, 1)),), NOW)
-    got = book.apply(_finding(A))
+    got = book.apply(finding(A))
     assert got.outcome is Outcome.FAIL
     assert got.waiver is not None and got.waiver["status"] == "expired"
     assert "waiver expired 2026-11-01" in got.message
@@ -707,7 +704,7 @@ def test_renewed_waiver_wins_over_an_expired_one() -> None:
     """When an expired and a renewed waiver both match, the finding is WAIVED by the renewal."""
     old, new = _waiver(A, date(2026, 6, 30)), _waiver(A, date(2027, 6, 30))
     book = WaiverBook((old, new), NOW)
-    got = book.apply(_finding(A))
+    got = book.apply(finding(A))
     assert got.outcome is Outcome.WAIVED
     assert got.waiver is not None and got.waiver["expires"] == "2027-06-30"
     assert [w["matched"] for w in book.report()] == [0, 1]
@@ -716,9 +713,9 @@ def test_renewed_waiver_wins_over_an_expired_one() -> None:
 def test_unused_waiver_is_reported_and_pass_is_never_waived() -> None:
     """A waiver that matched no FAIL is reported unused; PASS and UNKNOWN pass through."""
     book = WaiverBook((_waiver(A, date(2027, 1, 1)), _waiver("//other", date(2027, 1, 1))), NOW)
-    assert book.apply(_finding(A, Outcome.PASS)).outcome is Outcome.PASS
-    assert book.apply(_finding(A, Outcome.UNKNOWN)).outcome is Outcome.UNKNOWN
-    assert book.apply(_finding(A, rule="NET-002")).outcome is Outcome.FAIL
+    assert book.apply(finding(A, Outcome.PASS)).outcome is Outcome.PASS
+    assert book.apply(finding(A, Outcome.UNKNOWN)).outcome is Outcome.UNKNOWN
+    assert book.apply(finding(A, rule="NET-002")).outcome is Outcome.FAIL
     assert [w["status"] for w in book.report()] == ["unused", "unused"]
 
 
@@ -726,11 +723,11 @@ def test_waiver_glob_matches_assets() -> None:
     """A waiver asset with `*` matches by glob; a plain name matches exactly."""
     book = WaiverBook((_waiver("//compute.googleapis.com/projects/phi-prod/*/legacy-*",
                                date(2027, 1, 1)),), NOW)
-    assert book.apply(_finding(A)).outcome is Outcome.WAIVED
+    assert book.apply(finding(A)).outcome is Outcome.WAIVED
     other = A.replace("legacy-ssh", "web")
-    assert book.apply(_finding(other)).outcome is Outcome.FAIL
+    assert book.apply(finding(other)).outcome is Outcome.FAIL
     exact = WaiverBook((_waiver(A[:-1], date(2027, 1, 1)),), NOW)
-    assert exact.apply(_finding(A)).outcome is Outcome.FAIL
+    assert exact.apply(finding(A)).outcome is Outcome.FAIL
     assert book.report()[0]["matched"] == 1
 
 

@@ -22,18 +22,11 @@ from phiguard.findings import Finding, Outcome
 from phiguard.report.markdown import render_markdown
 from phiguard.report.summary import Tally
 from phiguard.report.text import render_text
-from report_data import demo, pack
+from report_data import demo, finding, pack
 
 ORG = "organizations/123456789012"
 ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31m\u202e"
 _RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _finding(asset: str, outcome: Outcome = Outcome.FAIL, message: str = "bad",
-             evidence: tuple[tuple[str, Any], ...] = (("data.name", "x"),),
-             waiver: dict[str, Any] | None = None) -> Finding:
-    return Finding("NET-001", asset, "compute.googleapis.com/Firewall", outcome, "high",
-                   ("hipaa/164.312(e)(1)",), message, evidence, waiver, None)
 
 
 def _text(findings: list[Finding], waivers: list[dict[str, Any]] | None = None,
@@ -52,13 +45,13 @@ def test_rich_markup_in_an_asset_name_is_printed_literally(outcome: Outcome) -> 
     """`[/]` (rich's closing tag) and `[bold]` in a name are characters, not markup: no
     MarkupError traceback, and the name appears as written."""
     name = "//compute.googleapis.com/projects/p/global/firewalls/a[/]b[bold red]c[/bold red]"
-    text = _text([_finding(name, outcome, message=f"msg [/] {name}")])
+    text = _text([finding(name, outcome, message=f"msg [/] {name}")])
     assert "a[/]b[bold red]c[/bold red]" in text
 
 
 def test_emoji_codes_stay_as_written() -> None:
     name = "//compute.googleapis.com/projects/p/global/firewalls/fw-:warning:"
-    assert ":warning:" in _text([_finding(name, Outcome.UNKNOWN)])
+    assert ":warning:" in _text([finding(name, Outcome.UNKNOWN)])
 
 
 def test_terminal_escapes_from_a_snapshot_are_shown_escaped() -> None:
@@ -67,9 +60,9 @@ def test_terminal_escapes_from_a_snapshot_are_shown_escaped() -> None:
     name = f"//compute.googleapis.com/projects/p/global/firewalls/fw{ESCAPES}"
     waiver = {"rule": "NET-001", "asset": name, "status": "active", "reason": ESCAPES,
               "approved_by": f"a{ESCAPES}", "expires": "2027-01-01", "matched": 1}
-    findings = [_finding(name, Outcome.FAIL, message=ESCAPES,
+    findings = [finding(name, Outcome.FAIL, message=ESCAPES,
                          evidence=((f"data.{ESCAPES}", ESCAPES),)),
-                _finding(name + "2", Outcome.UNKNOWN, message=ESCAPES)]
+                finding(name + "2", Outcome.UNKNOWN, message=ESCAPES)]
     text = _text(findings, [waiver], {"snapshot_time": ESCAPES,
                                       "config": {"organization": ESCAPES}})
     # strip the renderer's own colour codes: what remains must hold no raw control character
@@ -120,14 +113,14 @@ def test_mentions_in_names_and_waivers_notify_nobody() -> None:
     waiver = {"rule": "NET-001", "asset": "@octo/admins", "status": "active",
               "reason": "ask @alice", "approved_by": "@bob", "expires": "2027-01-01",
               "matched": 1}
-    text = _markdown([_finding("//x/@octocat", message="cc @security-team")], [waiver])
+    text = _markdown([finding("//x/@octocat", message="cc @security-team")], [waiver])
     assert not re.search(r"@[A-Za-z0-9]", text), [m for m in re.findall(r"@\S+", text)]
     assert "octocat" in text and "security-team" in text
 
 
 def test_issue_references_link_nothing() -> None:
     """`#1` and `owner/repo#1` would link (and back-reference) issues from the comment."""
-    text = _markdown([_finding("//x/octo/repo#12", message="see #7 and a/b#3")], [])
+    text = _markdown([finding("//x/octo/repo#12", message="see #7 and a/b#3")], [])
     assert not re.search(r"(?<!&)#[0-9]", text)  # &#8203; is the entity itself
     assert "repo\\#&#8203;12" in text
 

@@ -9,16 +9,12 @@ from typing import Any
 import html5lib
 
 from _paths import RULES
-from phiguard.findings import Finding, Outcome
+from phiguard.findings import Outcome
 from phiguard.policy.rule import load_pack
 from phiguard.report.html_report import render_html
 from phiguard.store.db import Store
 from phiguard.store.trend import trend_view
-
-
-def _finding(rule: str, asset: str, outcome: Outcome = Outcome.FAIL) -> Finding:
-    return Finding(rule, asset, "compute.googleapis.com/Firewall", outcome, "high",
-                   ("hipaa/164.312(e)(1)",), "m")
+from report_data import finding
 
 
 def _run(time: str) -> dict[str, Any]:
@@ -31,11 +27,11 @@ def test_trend_counts_failures_by_area_and_lists_changes(tmp_path: Path) -> None
     those that differ from the last recorded run."""
     with Store(tmp_path / "h.db") as store:
         store.record(_run("2026-11-23T06:00:00Z"),
-                     [_finding("NET-001", "//a"), _finding("TLS-002", "//b")], scope="o")
+                     [finding("//a", rule="NET-001"), finding("//b", rule="TLS-002")], scope="o")
         store.record(_run("2026-11-24T06:00:00Z"),
-                     [_finding("NET-001", "//a"), _finding("NET-002", "//c"),
-                      _finding("TLS-002", "//b", Outcome.PASS)], scope="o")
-        current = [_finding("NET-002", "//c"), _finding("IAM-001", "//d")]
+                     [finding("//a", rule="NET-001"), finding("//c", rule="NET-002"),
+                      finding("//b", Outcome.PASS, rule="TLS-002")], scope="o")
+        current = [finding("//c", rule="NET-002"), finding("//d", rule="IAM-001")]
         trend = trend_view(store, current)
     assert trend["columns"][-1] == "this run"
     assert len(trend["columns"]) == 3
@@ -50,8 +46,8 @@ def test_report_renders_the_trend_section(tmp_path: Path) -> None:
     """With history, the HTML report gains a chart per area and a changed-since table; the
     asset names in it are escaped."""
     with Store(tmp_path / "h.db") as store:
-        store.record(_run("2026-11-24T06:00:00Z"), [_finding("NET-001", "//a")], scope="o")
-        current = [_finding("NET-002", "//<script>x</script>")]
+        store.record(_run("2026-11-24T06:00:00Z"), [finding("//a", rule="NET-001")], scope="o")
+        current = [finding("//<script>x</script>", rule="NET-002")]
         trend = trend_view(store, current)
     out = io.StringIO()
     pack = load_pack([RULES])
@@ -70,7 +66,7 @@ def test_paragraph_no_rule_can_evidence_is_marked_not_covered() -> None:
     """A control the catalog marks `covered: false` shows NOT COVERED, not a status."""
     out = io.StringIO()
     pack = load_pack([RULES])
-    render_html(out, [_finding("NET-001", "//a")], _run("2026-11-25T06:00:00Z"), pack, [])
+    render_html(out, [finding("//a", rule="NET-001")], _run("2026-11-25T06:00:00Z"), pack, [])
     page = out.getvalue()
     row = page[page.index('<tr data-control="hipaa/164.308(a)(5)(ii)(C)">'):]
     assert "NOT COVERED" in row[:row.index("</tr>")]
