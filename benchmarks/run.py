@@ -111,6 +111,7 @@ class TreeSampler(threading.Thread):
         self.peak_rss = 0
         self.peak_pss = 0
         self.max_procs = 0
+        self.loads: list[float] = []  # 1-minute load average at each poll: how busy the machine was
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -124,6 +125,7 @@ class TreeSampler(threading.Thread):
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_pss = max(self.peak_pss, pss)
             self.max_procs = max(self.max_procs, len(pids))
+            self.loads.append(os.getloadavg()[0])
             self._done.wait(self.interval)
 
     def stop(self) -> None:
@@ -153,9 +155,15 @@ class ScanResult:
     max_procs: int
     crashed: bool  # exit other than 0/1, or a traceback (an uncaught exception also exits 1)
     stderr_tail: str
+    load_min: float = 0.0  # 1-minute load average during the scan (2 = both CPUs busy)
+    load_max: float = 0.0
+    floor_wall_s: float = 0.0  # the floor (_floor.py: decode every line, same --jobs)
+    floor_pss_mib: float = 0.0
+    wall_x_floor: float = 0.0  # wall_s / floor_wall_s
+    pss_x_floor: float = 0.0
 
 
-def measure(cmd: list[str], timeout: float | None = None
+def measure(cmd: list[str], timeout: float | None = None, stdout: Any = subprocess.DEVNULL
             ) -> tuple[int, float, Any, TreeSampler, str]:
     """Run `cmd`; return (exit code, wall seconds, wait4 rusage, sampler, stderr tail).
 
@@ -163,7 +171,7 @@ def measure(cmd: list[str], timeout: float | None = None
     """
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout,
                                 stderr=err, start_new_session=True)
         sampler = TreeSampler(proc.pid)
         sampler.start()
@@ -206,7 +214,36 @@ def scan(phiguard: str, paths: list[str], config: str, fmt: str, jobs: int, asse
         max_procs=sampler.max_procs,
         crashed=code not in (0, 1) or "Traceback (most recent call last)" in tail,
         stderr_tail=tail,
+        load_min=round(min(sampler.loads, default=0.0), 2),
+        load_max=round(max(sampler.loads, default=0.0), 2),
     )
+
+
+@dataclass
+class Floor:
+    wall_s: float
+    pss_mib: float
+    records: int
+    load_max: float
+
+
+def floor(paths: list[str], jobs: int) -> Floor:
+    """Decode every line of the snapshot once in `jobs` processes (see _floor.py)."""
+    with tempfile.NamedTemporaryFile("w+") as out:
+        cmd = [sys.executable, str(HERE / "_floor.py"), "--jobs", str(jobs), *paths]
+        code, wall, _, sampler, tail = measure(cmd, stdout=out)
+        out.seek(0)
+        if code != 0:
+            sys.exit(f"run.py: the floor run failed (exit {code}):\n{tail}")
+        return Floor(round(wall, 3), round(sampler.peak_pss / 2**20, 1), int(out.read()),
+                     round(max(sampler.loads, default=0.0), 2))
+
+
+def with_floor(r: ScanResult, f: Floor) -> ScanResult:
+    r.floor_wall_s, r.floor_pss_mib = f.wall_s, f.pss_mib
+    r.wall_x_floor = round(r.wall_s / f.wall_s, 2) if f.wall_s else 0.0
+    r.pss_x_floor = round(r.tree_pss_mib / f.pss_mib, 2) if f.pss_mib else 0.0
+    return r
 
 
 def time_help(phiguard: str, runs: int) -> dict[str, Any]:
@@ -291,22 +328,29 @@ def snapshot_for(assets: int, seed: int, shards: int, gzip: bool, out_root: Path
 
 
 def markdown(results: list[ScanResult], help_timing: dict[str, Any] | None,
-             machine: dict[str, Any]) -> str:
+             machine: dict[str, Any], floors: list[dict[str, Any]]) -> str:
     lines = [
         f"{machine['phiguard_version']} (checkout {machine['commit']}) on {machine['cpus']} CPUs, "
         f"Python {machine['python']}, {machine['platform']}",
         "",
         "| assets | format | jobs | run | exit | wall s | assets/s | s per 1M (linear) | CPU s "
-        "| tree RSS MiB | tree PSS MiB | max proc RSS MiB | procs |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| tree RSS MiB | tree PSS MiB | max proc RSS MiB | procs | wall x floor "
+        "| PSS x floor | load 1-min |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.assets:,} | {r.format} | {r.jobs} | {r.run} | {r.exit_code} | {r.wall_s:.2f} "
             f"| {r.assets_per_s:,} | {r.wall_s * 1_000_000 / r.assets:.0f} | {r.cpu_s:.1f} "
             f"| {r.tree_rss_mib:,.0f} | {r.tree_pss_mib:,.0f} | {r.max_proc_rss_mib:,.0f} "
-            f"| {r.max_procs} |"
+            f"| {r.max_procs} | {r.wall_x_floor:.2f} | {r.pss_x_floor:.1f} "
+            f"| {r.load_min:.1f}-{r.load_max:.1f} |"
         )
+    lines += ["", "floor: decoding every line of the same snapshot (benchmarks/_floor.py, same "
+              "--jobs, measured just before the scans): "
+              + "; ".join(f"{f['assets']:,} assets, --jobs {f['jobs']}: {f['wall_s']:.2f} s, "
+                          f"{f['pss_mib']:,.0f} MiB PSS (load up to {f['load_max']:.1f})"
+                          for f in floors)]
     lines += ["", f"Targets at 1,000,000 assets: wall <= {TARGET_WALL_S:.0f} s, memory <= "
               f"{TARGET_RSS_MIB:.0f} MiB; `phiguard --help` <= {TARGET_HELP_S * 1000:.0f} ms.", ""]
     for r in results:
@@ -415,16 +459,25 @@ def main(argv: list[str] | None = None) -> int:
             snapshots.append(snap)
 
     results: list[ScanResult] = []
+    floors: list[dict[str, Any]] = []
     for snap in snapshots:
+        floor_of = {}
+        for jobs in args.jobs:
+            log(f"floor: decode {snap['snapshot']} with {jobs} processes ...")
+            floor_of[jobs] = f = floor(snap["scan_paths"], jobs)
+            floors.append({"assets": snap["assets"], "jobs": jobs, **asdict(f)})
+            log(f"  {f.records:,} records, {f.wall_s:.2f} s, {f.pss_mib:,.0f} MiB PSS")
         for fmt in args.formats:
             for jobs in args.jobs:
                 for run in range(1, args.repeat + 1):
                     log(f"scan {snap['snapshot']} --format {fmt} --jobs {jobs} (run {run}) ...")
-                    r = scan(phiguard, snap["scan_paths"], snap["config"], fmt, jobs,
-                             max(snap["assets"], 1), snap["lines"], run, args.at, args.timeout)
-                    log(f"  exit {r.exit_code}, {r.wall_s:.2f} s, {r.assets_per_s:,} assets/s, "
-                        f"tree PSS {r.tree_pss_mib:,.0f} MiB, max proc RSS "
-                        f"{r.max_proc_rss_mib:,.0f} MiB")
+                    r = with_floor(scan(phiguard, snap["scan_paths"], snap["config"], fmt, jobs,
+                                        max(snap["assets"], 1), snap["lines"], run, args.at,
+                                        args.timeout), floor_of[jobs])
+                    log(f"  exit {r.exit_code}, {r.wall_s:.2f} s ({r.wall_x_floor:.2f} x floor), "
+                        f"{r.assets_per_s:,} assets/s, tree PSS {r.tree_pss_mib:,.0f} MiB, max "
+                        f"proc RSS {r.max_proc_rss_mib:,.0f} MiB, load {r.load_min:.1f}-"
+                        f"{r.load_max:.1f}")
                     results.append(r)
     help_timing = time_help(phiguard, args.help_runs) if args.help_runs > 0 else None
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -435,12 +488,13 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine,
             "snapshots": [{k: v for k, v in s.items() if k != "asset_types"} for s in snapshots],
             "runs": [asdict(r) for r in results],
+            "floors": floors,
             "help": help_timing,
             "targets": {"wall_s_per_1m": TARGET_WALL_S, "rss_mib": TARGET_RSS_MIB,
                         "help_s": TARGET_HELP_S, "met": targets_met(results, help_timing)},
         }, indent=2))
     else:
-        print(markdown(results, help_timing, machine), end="")
+        print(markdown(results, help_timing, machine, floors), end="")
 
     if any(r.crashed for r in results):
         return 2
