@@ -26,8 +26,6 @@ from phiguard.errors import StoreError
 from phiguard.findings import Finding, Outcome
 from phiguard.store.db import Store
 
-NOBODY = 65534
-
 
 def _f(rule: str, asset: str, outcome: str = "FAIL") -> Finding:
     return Finding(rule, asset, "t", Outcome(outcome), "high", ("hipaa/164.312(b)",), "m")
@@ -57,12 +55,18 @@ def shared_dir() -> Iterator[Path]:
 
 
 def _unprivileged() -> list[str]:
-    """A command prefix that drops root (which may write a read-only file) to nobody."""
+    """A command prefix under which the store's permission bits hold.
+
+    Root writes a read-only file through CAP_DAC_OVERRIDE. Dropping that capability (and
+    CAP_DAC_READ_SEARCH) from the bounding set keeps the user id, so the process still reaches
+    the virtual environment wherever the checkout lives (a clone in a private temporary folder
+    is not reachable by another user), while the store's mode 0444 in a 0555 folder applies.
+    """
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")
     assert setpriv, "setpriv (util-linux) is needed to test read-only stores as root"
-    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
 
 
 def _as_other_user(*args: str) -> subprocess.CompletedProcess[str]:
