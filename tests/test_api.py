@@ -8,13 +8,12 @@ import io
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import phiguard
+from _paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"```python\n(.*?)```\n\n```text\n(.*?)```", re.S)
 
 

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from _paths import DEMO, REPO
 from phiguard.errors import PluginError, RuleError
 from phiguard.policy import operators
 from phiguard.policy.plugins import load_group
 from phiguard.policy.rule import load_pack
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "tests" / "plugin_example"
-DEMO = REPO / "fixtures" / "orgs" / "demo-health"
 CONFIG = 'organization: "123456789012"\nphi:\n  all: false\n  projects: [oh-phi-prod]\n'
 
 
