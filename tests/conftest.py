@@ -72,6 +72,23 @@ def demo_dir() -> Path:
     return DEMO
 
 
+@pytest.fixture(scope="session")
+def demo_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The findings JSON of `phiguard scan` on the demo organization with its config, made
+    once per test run and read-only: a test that needs to change it copies it."""
+    from click.testing import CliRunner
+
+    from phiguard.cli import main
+
+    out = tmp_path_factory.mktemp("demo-scan") / "findings.json"
+    result = CliRunner().invoke(main, ["scan", str(DEMO), "--config", str(DEMO / "phiguard.yaml"),
+                                       "--format", "json", "--output", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output  # the demo has planted violations
+    out.chmod(0o444)
+    return out
+
+
 @pytest.fixture()
 def write(tmp_path: Path) -> Iterator[Any]:
     """write(name, text_or_bytes) -> Path inside tmp_path."""

@@ -81,13 +81,14 @@ def collected(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path
 
 
 def test_collect_then_scan_gives_the_fixture_findings(collected: tuple[Path, list[str]],
-                                                      demo_dir: Path, tmp_path: Path) -> None:
+                                                      demo_dir: Path, tmp_path: Path,
+                                                      demo_scan: Path) -> None:
     """Collecting the emulated demo org and scanning it gives exactly the findings (outcome and
     evidence) of scanning the fixture export directly."""
     snap, _ = collected
-    direct = _scan(demo_dir, demo_dir, tmp_path / "direct.json")
+    direct = json.loads(demo_scan.read_text())
     live = _scan(snap, demo_dir, tmp_path / "live.json")
-    assert sorted(_results(tmp_path / "live.json")) == sorted(_results(tmp_path / "direct.json"))
+    assert sorted(_results(tmp_path / "live.json")) == sorted(_results(demo_scan))
     assert live["run"]["snapshot_time"] == direct["run"]["snapshot_time"]
 
 

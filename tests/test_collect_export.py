@@ -74,7 +74,7 @@ def _scan(snapshot: Path, demo_dir: Path, out: Path) -> dict[str, Any]:
 
 
 def test_export_then_scan_gives_the_fixture_findings(emu: Emulator, demo_dir: Path,
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, demo_scan: Path) -> None:
     """`collect --export gs://...`: one ExportAssets per content type at one read time, each
     operation polled until done, every shard listed (several pages) and downloaded; scanning
     the snapshot gives exactly the findings of scanning the fixture export directly."""
@@ -101,7 +101,7 @@ def test_export_then_scan_gives_the_fixture_findings(emu: Emulator, demo_dir: Pa
     assert resource["records"] > 300 and resource["pages"] == resource["export"]["objects"]
     assert not [p for p in (tmp_path / "snap").iterdir() if p.name.startswith(".")]
 
-    direct = _scan(demo_dir, demo_dir, tmp_path / "direct.json")
+    direct = json.loads(demo_scan.read_text())
     exported = _scan(tmp_path / "snap", demo_dir, tmp_path / "export.json")
     assert _results(exported) == _results(direct)
     assert exported["run"]["snapshot_time"] == direct["run"]["snapshot_time"]

@@ -9,19 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
-
-from phiguard.cli import main
 
 
 @pytest.fixture(scope="module")
-def demo_findings(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("demo") / "findings.json"
-    result = CliRunner().invoke(main, ["scan", str(demo_dir), "--config",
-                                       str(demo_dir / "phiguard.yaml"), "--format", "json",
-                                       "--output", str(out)], catch_exceptions=False)
-    assert result.exit_code == 1, result.output
-    return dict(json.loads(out.read_text()))
+def demo_findings(demo_scan: Path) -> dict[str, Any]:
+    return dict(json.loads(demo_scan.read_text()))
 
 
 def test_scan_reports_exactly_the_planted_violations(demo_findings: dict[str, Any],

@@ -8,7 +8,6 @@ from pathlib import Path
 import html5lib
 from click.testing import CliRunner
 
-from _paths import DEMO
 from phiguard.cli import main
 
 
@@ -27,13 +26,11 @@ def _journal(path: Path, *, torn: bool = False) -> None:
     path.write_text(text + ('{"time": "2026-11-25T07:0' if torn else ""))
 
 
-def test_report_shows_applied_fixes_from_a_journal(tmp_path: Path) -> None:
+def test_report_shows_applied_fixes_from_a_journal(tmp_path: Path, demo_scan: Path) -> None:
     """`report --journal` adds each journal record (result, rule outcome after the change,
     before → after) to the HTML, escaped; a torn last line is ignored."""
-    findings = tmp_path / "findings.json"
+    findings = demo_scan
     runner = CliRunner()
-    runner.invoke(main, ["scan", str(DEMO), "-c", str(DEMO / "phiguard.yaml"), "-f", "json",
-                         "-o", str(findings)])
     journal = tmp_path / "fixes.ndjson"
     _journal(journal, torn=True)
     out = tmp_path / "report.html"
@@ -49,12 +46,10 @@ def test_report_shows_applied_fixes_from_a_journal(tmp_path: Path) -> None:
     assert "MODERN" in page
 
 
-def test_bad_journal_is_an_input_error(tmp_path: Path) -> None:
+def test_bad_journal_is_an_input_error(tmp_path: Path, demo_scan: Path) -> None:
     """A malformed journal line (not the torn last one) exits 2 naming the line."""
-    findings = tmp_path / "findings.json"
+    findings = demo_scan
     runner = CliRunner()
-    runner.invoke(main, ["scan", str(DEMO), "-c", str(DEMO / "phiguard.yaml"), "-f", "json",
-                         "-o", str(findings)])
     journal = tmp_path / "fixes.ndjson"
     journal.write_text('{"x": 1}\n{"action_id": "a"}\n')
     result = runner.invoke(main, ["report", str(findings), "-f", "html", "--journal",
