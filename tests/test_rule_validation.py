@@ -11,6 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from phiguard.errors import RuleError
 from phiguard.policy.rule import load_pack, load_rule
@@ -445,3 +447,72 @@ def test_every_let_form_is_declared_once_and_compiled() -> None:
     assert set(LET_COMPILERS) == set(LET_FORMS)
     schema_forms = {next(iter(b["required"])) for b in rule_schema()["$defs"]["let"]["oneOf"]}
     assert schema_forms == set(LET_FORMS)
+
+
+_RICH = GOOD.replace("remediation:\n  summary: close it\n", """\
+scope: all
+optional: false
+when: {path: data.disabled, equals: false, default: false}
+evidence: [data.sourceRanges]
+references: [https://cloud.google.com/firewall/docs/firewalls]
+content_types: [RESOURCE]
+unknown_in_plan: {resource_types: [google_compute_firewall], reason: known after apply}
+remediation:
+  summary: close it
+  gcloud: gcloud compute firewall-rules update
+  terraform_fixes:
+    - {resource_types: [google_compute_firewall], attribute: disabled, value: true}
+""")
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(
+    ["", "x", "data.name", "hipaa/164.312(b)", "Ensure x", "google_x", "TST-001", "phi",
+     "constraints/x", "{data.name}", "*", "RESOURCE", "low"]),
+    st.lists(st.sampled_from(["a", "22", "google_compute_firewall"]), max_size=2),
+    st.just({}), st.just({"x": 1}))
+
+
+def _spots(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [at]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _spots(value, (*at, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _spots(value, (*at, i))
+    return out
+
+
+@st.composite
+def _mutated_rules(draw: st.DrawFn) -> dict[str, Any]:
+    doc = yaml.safe_load(_RICH)
+    for _ in range(draw(st.integers(1, 2))):
+        spot = draw(st.sampled_from(_spots(doc)[1:]))
+        parent = doc
+        for step in spot[:-1]:
+            parent = parent[step]
+        how = draw(st.sampled_from(["replace", "delete", "add"]))
+        if how == "delete":
+            del parent[spot[-1]]
+        elif how == "add" and isinstance(parent, dict):
+            parent[draw(st.sampled_from(["types", "as", "note", "x", "because", "one"]))] = \
+                draw(_VALUES)
+        else:
+            parent[spot[-1]] = draw(_VALUES)
+    return doc
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_mutated_rules())
+def test_what_the_loader_accepts_the_schema_accepts(tmp_path: Path, doc: dict[str, Any]) -> None:
+    """Random edits of a rule using every top-level key: whenever the loader accepts the
+    result, the published JSON Schema accepts it too (the schema is never stricter than
+    phiguard, so an editor never flags a rule phiguard runs)."""
+    assert load(tmp_path / "rich", _RICH).id == "TST-001"
+    text = yaml.safe_dump(doc, sort_keys=False)
+    try:
+        load(tmp_path, text)
+    except RuleError:
+        return
+    validator = jsonschema.Draft202012Validator(rule_schema())
+    assert [e.message for e in validator.iter_errors(doc)] == []

@@ -58,7 +58,8 @@ PARAM_DEFAULT_SCHEMA: dict[str, dict[str, Any]] = {
 }
 
 _TEXT: dict[str, Any] = {"type": "string"}
-_STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+# Optional lists and mappings may be left empty in YAML (`evidence:` with nothing is null).
+_STRINGS: dict[str, Any] = {"type": ["array", "null"], "items": {"type": "string"}}
 _TF_TYPES: dict[str, Any] = {"type": "array", "minItems": 1, "uniqueItems": True,
                              "items": {"type": "string", "pattern": TF_TYPE.pattern}}
 
@@ -95,16 +96,17 @@ RULE_KEYS: tuple[Key, ...] = (
     Key("remediation", True, {"$ref": "#/$defs/remediation"}, "`remediation` must be a mapping"),
     Key("scope", False, {"enum": list(SCOPES)}, "`scope` must be phi or all"),
     Key("optional", False, {"type": "boolean"}, "`optional` must be true or false"),
-    Key("params", False, {"type": "object", "propertyNames": {"pattern": IDENTIFIER},
+    Key("params", False, {"type": ["object", "null"], "propertyNames": {"pattern": IDENTIFIER},
                           "additionalProperties": {"$ref": "#/$defs/param"}},
         "`params` must be a mapping"),
     Key("when", False, {"$ref": "#/$defs/condition"}),
-    Key("let", False, {"type": "object", "propertyNames": {"pattern": LET_NAME},
+    Key("let", False, {"type": ["object", "null"], "propertyNames": {"pattern": LET_NAME},
                        "additionalProperties": {"$ref": "#/$defs/let"}},
         "`let` must be a mapping"),
     Key("evidence", False, _STRINGS, "`evidence` must be a list of strings"),
     Key("references", False, _STRINGS, "`references` must be a list of strings"),
-    Key("content_types", False, {"type": "array", "items": {"enum": list(CONTENT_TYPES)}},
+    Key("content_types", False,
+        {"type": ["array", "null"], "items": {"enum": list(CONTENT_TYPES)}},
         "`content_types` must be a list of strings"),
     Key("unknown_in_plan", False, {"$ref": "#/$defs/unknown_in_plan"},
         "`unknown_in_plan` must be a mapping"),

@@ -295,7 +295,8 @@ def fits(value: Any, schema: Mapping[str, Any]) -> bool:
     if "anyOf" in schema and not any(fits(value, s) for s in schema["anyOf"]):
         return False
     kind = schema.get("type")
-    if kind is not None and not _is_json_type(value, kind):
+    kinds = [kind] if isinstance(kind, str) else kind
+    if kinds is not None and not any(_is_json_type(value, k) for k in kinds):
         return False
     if isinstance(value, str):
         if len(value) < schema.get("minLength", 0):
