@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from _paths import REPO, RULES
 from phiguard.config import load_config
 from phiguard.inventory import snapshot
 from phiguard.policy.rule import load_pack
 from phiguard.report.summary import Tally
 from phiguard.scan import Scan
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ def test_generated_org_scans_without_missing_content(synthetic_org: Path,
     """The benchmark's org holds every content type the rules read (no UNKNOWN for missing
     org policies), and one or two processes over many byte ranges give the same bytes."""
     monkeypatch.setattr(snapshot, "RANGE_BYTES", 512 * 1024)
-    pack = load_pack([REPO / "rules"])
+    pack = load_pack([RULES])
     config = load_config(synthetic_org / "phiguard.yaml")
     paths = [synthetic_org / "assets.ndjson", synthetic_org / "users.json"]
     outputs = []

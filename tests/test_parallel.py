@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from _paths import DEMO, PLANS, RULES
 from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
 from phiguard.config import load_config
@@ -21,9 +22,6 @@ from phiguard.policy.rule import load_pack
 from phiguard.report.summary import Tally
 from phiguard.scan import Scan
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "fixtures" / "orgs" / "demo-health"
-PLANS = REPO / "fixtures" / "plans"
 AT = "2026-11-25T00:00:00Z"
 
 FAILURES = ["raise", "exit", "kill"]
@@ -192,7 +190,7 @@ def test_plan_gate_split_gives_the_serial_findings(split_small_plans: None) -> N
 
 
 def _scan(jobs: int) -> str:
-    pack = load_pack([REPO / "rules"])
+    pack = load_pack([RULES])
     job = Scan([DEMO], pack, load_config(DEMO / "phiguard.yaml"), jobs=jobs, at=_at())
     from io import StringIO
 

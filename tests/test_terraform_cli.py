@@ -12,10 +12,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from _paths import PLANS, REPO
 from _plans import change, plan_doc
 from phiguard.cli import main
 
-PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
 CONFIG = PLANS / "phiguard.yaml"
 AT = "2026-11-25T00:00:00Z"
 P = "phi-prod"
@@ -251,7 +251,7 @@ def test_composite_action_runs_the_gate(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    action = yaml.safe_load((PLANS.parent.parent / "action.yml").read_text())
+    action = yaml.safe_load((REPO / "action.yml").read_text())
     assert {"plan", "config", "fail-on", "baseline"} <= set(action["inputs"])
     script = action["runs"]["steps"][1]["run"]
     assert script.count("phiguard plan") == 1
