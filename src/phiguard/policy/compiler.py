@@ -18,7 +18,13 @@ from phiguard.inventory.coverage import IAM_POLICY, ORG_POLICY, RESOURCE
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.refs import ref_key
 from phiguard.inventory.types import principals_of
-from phiguard.policy.language import LET_FORMS, QUANTIFIERS, joined_types, let_kind
+from phiguard.policy.language import (
+    LET_FORMS,
+    QUANTIFIERS,
+    joined_types,
+    let_kind,
+    referrers_path,
+)
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import MISSING, Path, Unresolved, parse_path, walk
 from phiguard.policy.rule import Rule
@@ -350,9 +356,7 @@ def _let_ref(form: Mapping[str, Any], many: bool) -> LetFn:
 
 def _let_referrers(form: Mapping[str, Any]) -> LetFn:
     spec = form["referrers"]
-    types, path = tuple(spec["types"]), spec["path"]
-    # The path is read in the referring assets' REST body; a leading `data.` is accepted.
-    path = path[len("data."):] if path.startswith("data.") else path
+    types, path = tuple(spec["types"]), referrers_path(spec)
     return lambda env: [AssetView(a, env.inv)
                         for a in env.inv.referrers(types, path, env.subject.asset)]
 

@@ -24,6 +24,7 @@ from phiguard.policy.compiler import (
     compile_rule,
     evidence_value,
 )
+from phiguard.policy.language import LET_FORMS, let_kind
 from phiguard.policy.rule import Rule
 from phiguard.redaction import redact
 
@@ -106,12 +107,10 @@ class Engine:
         projects: set[tuple[str, ...]] = set()
         for cr in self.rules:
             for form in cr.rule.let.values():
-                if "referrers" in form:
-                    path = form["referrers"]["path"]
-                    path = path[len("data."):] if path.startswith("data.") else path
-                    referrers.add((tuple(form["referrers"]["types"]), path))
-                if "find" in form and form["find"].get("within") == "project":
-                    projects.add(tuple(form["find"]["types"]))
+                need = LET_FORMS[let_kind(form)].index(form)
+                if need is not None:
+                    kind, key = need
+                    (referrers if kind == "referrers" else projects).add(key)
         inv.warm(sorted(referrers), sorted(projects))
 
     def context_fields(self) -> dict[str, frozenset[str] | None]:

@@ -25,7 +25,7 @@ __all__ = ["ASSET_TYPE", "CATALOG_NAME", "COMBINATORS", "CONTENT_TYPES", "CONTRO
            "CONTROL_KEYS", "FORMAT_FIELD", "LET_FORMS", "LET_NAME", "PARAM_KEYS", "PARAM_TYPES",
            "QUANTIFIERS", "REMEDIATION_KEYS", "ROOTS", "RULE_ID", "RULE_KEYS", "SCOPES",
            "TF_FIX_KEYS", "TF_TYPE", "UNKNOWN_IN_PLAN_KEYS", "WITHIN_FIND", "WITHIN_GRANTS",
-           "Key", "LetForm", "joined_types"]
+           "Key", "LetForm", "joined_types", "let_kind", "referrers_path"]
 
 # Names and patterns ----------------------------------------------------------------------------
 
@@ -173,6 +173,10 @@ class LetForm:
     with_types: bool = False
     types_in: Callable[[Mapping[str, Any]], list[str]] = field(
         default=lambda form: [], repr=False, compare=False)
+    # The Inventory index the form reads, built once before a scan (`Inventory.warm`):
+    # ("referrers", (types, path)) or ("project", types); None for none.
+    index: Callable[[Mapping[str, Any]], tuple[str, Any] | None] = field(
+        default=lambda form: None, repr=False, compare=False)
 
 
 _TYPES = {"type": "array", "items": {"type": "string"}, "minItems": 1}
@@ -188,7 +192,9 @@ LET_FORMS: dict[str, LetForm] = {form.name: form for form in (
                           "properties": {"types": _TYPES, "path": {"type": "string"}},
                           "additionalProperties": False},
             "assets of the types whose path references this asset", "object",
-            types_in=lambda f: list(f["referrers"]["types"])),
+            types_in=lambda f: list(f["referrers"]["types"]),
+            index=lambda f: ("referrers", (tuple(f["referrers"]["types"]),
+                                           referrers_path(f["referrers"])))),
     LetForm("find", {"type": "object", "required": ["types"],
                      "properties": {"types": _TYPES, "within": {"enum": list(WITHIN_FIND)},
                                     "where": {"$ref": "#/$defs/condition"},
@@ -196,7 +202,9 @@ LET_FORMS: dict[str, LetForm] = {form.name: form for form in (
                                     "as": {"type": "string", "pattern": IDENTIFIER}},
                      "additionalProperties": False},
             "assets of the types, filtered by place and condition", "object",
-            types_in=lambda f: list(f["find"]["types"])),
+            types_in=lambda f: list(f["find"]["types"]),
+            index=lambda f: (("project", tuple(f["find"]["types"]))
+                             if f["find"].get("within") == "project" else None)),
     LetForm("grants", {"type": "object",
                        "properties": {"within": {"enum": list(WITHIN_GRANTS)}},
                        "additionalProperties": False},
@@ -211,6 +219,13 @@ LET_FORMS: dict[str, LetForm] = {form.name: form for form in (
             "a string built from paths: \"{data.project}:{data.name}\" (absent if any is)",
             "format"),
 )}
+
+
+def referrers_path(spec: Mapping[str, Any]) -> str:
+    """The path a `referrers` form reads in the referring assets' REST body (a leading
+    `data.` is accepted)."""
+    path = str(spec["path"])
+    return path[len("data."):] if path.startswith("data.") else path
 
 
 def let_kind(form: Mapping[str, Any]) -> str:
