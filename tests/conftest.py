@@ -8,58 +8,16 @@ import os
 os.environ["NO_GCE_CHECK"] = "true"
 os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
 
-import ipaddress
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _net import install_loopback_guard
 from _paths import DEMO, RULES
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_create_connection = socket.create_connection
-
-
-def _loopback(address: Any) -> bool:
-    if isinstance(address, str | bytes):  # AF_UNIX paths stay on this machine
-        return True
-    host = address[0]
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class NonLoopbackConnection(AssertionError):
-    pass
-
-
-def _guarded_connect(self: socket.socket, address: Any) -> Any:
-    if not _loopback(address):
-        raise NonLoopbackConnection(f"test tried to connect to {address!r}: only loopback allowed")
-    return _real_connect(self, address)
-
-
-def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
-    if not _loopback(address):
-        raise NonLoopbackConnection(f"test tried to connect to {address!r}: only loopback allowed")
-    return _real_connect_ex(self, address)
-
-
-def _guarded_create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
-    if not _loopback(address):
-        raise NonLoopbackConnection(f"test tried to connect to {address!r}: only loopback allowed")
-    return _real_create_connection(address, *args, **kwargs)
-
-
-socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
-socket.create_connection = _guarded_create_connection
+install_loopback_guard()
 
 
 @pytest.fixture(scope="session")

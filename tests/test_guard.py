@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from conftest import NonLoopbackConnection
+from _net import NonLoopbackConnection
 
 
 def test_metadata_probe_disabled() -> None:
