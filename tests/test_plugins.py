@@ -72,8 +72,17 @@ def test_installed_plugin_operator_decides_the_scan(installed: Path, config: Pat
     assert {"PASS", "FAIL"} <= set(verdicts.values())
     fails = [r["message"] for r in results if r["outcome"] == "FAIL"]
     assert all("expected prefix_in" in m for m in fails)
+    digest = json.loads(run.stdout)["run"]["rule_pack_digest"]
     listed = _phiguard("rules", "operators", path=installed, cwd=tmp_path)
     assert "prefix_in" in listed.stdout
+    schema = json.loads(_phiguard("rules", "schema", path=installed, cwd=tmp_path).stdout)
+    assert any("prefix_in" in leaf["properties"]
+               for leaf in schema["$defs"]["condition"]["oneOf"])
+    # The pack digest records the installed operators that judged (not only the files).
+    again = _phiguard("scan", str(DEMO), "--config", str(config), "--at",
+                      "2026-11-25T00:00:00Z", "--rules", str(EXAMPLE / "rules"),
+                      "--format", "json", path=installed, cwd=tmp_path)
+    assert json.loads(again.stdout)["run"]["rule_pack_digest"] == digest
     tested = _phiguard("rules", "test", str(EXAMPLE / "rules"), path=installed, cwd=tmp_path)
     assert tested.returncode == 0 and "2 passed" in tested.stdout
 
@@ -231,3 +240,20 @@ def test_a_catalog_plugin_cannot_take_the_packs_catalog(tmp_path: Path) -> None:
         assert info.value.file == str(catalog) and info.value.line == 4
     finally:
         del plugins._done["phiguard.controls"]
+
+
+def test_pack_digest_names_installed_operators(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               registry: None) -> None:
+    """The same rule files judged with a plugin operator installed have another pack digest
+    (run records show that something beyond the files took part)."""
+    before = load_pack([REPO / "rules"]).digest
+    ep = _entry(tmp_path, monkeypatch, "phiguard.operators", "digest_op", "digest_op", """\
+        from phiguard.policy import operator
+
+        @operator("always_true", arg={"type": "boolean"}, doc="d",
+                  example={"path": "data.x", "always_true": True})
+        def always_true(value, arg, ctx):
+            return True
+        """)
+    load_group("phiguard.operators", [ep])
+    assert load_pack([REPO / "rules"]).digest != before

@@ -737,5 +737,8 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
         digest.update(control_file.read_bytes())
     for _, control_file in extra:
         digest.update(control_file.read_bytes())
+    # Installed operators decide verdicts too: the digest names each (and its distribution).
+    for op in sorted((o for o in OPERATORS.values() if o.origin), key=lambda o: o.name):
+        digest.update(f"operator {op.name} {op.origin}\0".encode())
     rules.sort(key=lambda r: r.id)
     return RulePack(tuple(rules), controls, digest.hexdigest(), tuple(str(r) for r in roots))
