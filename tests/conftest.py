@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from _net import install_loopback_guard
 from _paths import DEMO, RULES
 
 install_loopback_guard()
+
+# No per-example time limit by default (hypothesis's is 200 ms, a wall-clock assert that fails
+# on a loaded machine); a test that guards against hangs sets its own generous deadline.
+settings.register_profile("phiguard", deadline=None)
+settings.load_profile("phiguard")
 
 
 @pytest.fixture(scope="session")

@@ -63,3 +63,10 @@ def test_nothing_climbs_above_the_repository() -> None:
                     and node.right.value.replace("\\", "/").split("/")[0] == ".."):
                 found.append(f"{_rel(path)}:{node.lineno}: / {node.right.value!r}")
     assert found == []
+
+
+def test_no_hypothesis_example_has_a_wall_clock_limit_unless_it_asks() -> None:
+    """conftest's profile: hypothesis's default 200 ms per example would fail a loaded run."""
+    from hypothesis import settings
+
+    assert settings.default.deadline is None
