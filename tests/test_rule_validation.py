@@ -516,3 +516,15 @@ def test_what_the_loader_accepts_the_schema_accepts(tmp_path: Path, doc: dict[st
         return
     validator = jsonschema.Draft202012Validator(rule_schema())
     assert [e.message for e in validator.iter_errors(doc)] == []
+
+
+@pytest.mark.parametrize("name", ["café", "ports\n", "2x"])
+def test_names_are_ascii_identifiers_for_loader_and_schema(tmp_path: Path, name: str) -> None:
+    """A parameter name the JSON Schema refuses (not an ASCII identifier) the loader refuses
+    too, at the name."""
+    text = GOOD.replace("  ports: {type", f"  {json.dumps(name)}: {{type").replace(
+        "{param: ports}", "'22'")
+    err = error(tmp_path, text.replace("'22'", "['22']"))
+    assert "must be an identifier" in err.message and err.line == 8
+    doc = yaml.safe_load(text)
+    assert list(jsonschema.Draft202012Validator(rule_schema()).iter_errors(doc)) != []

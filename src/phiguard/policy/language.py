@@ -42,7 +42,7 @@ ASSET_TYPE = re.compile(r"^([a-z0-9-]+\.)+googleapis\.com/[A-Za-z0-9]+$")
 TF_TYPE = re.compile(r"^google_[a-z0-9_]+$")
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # A let name: an identifier that is neither a root nor `item` (which quantifiers bind).
-LET_NAME = r"^(?!(data|iam_policy|org_policy|asset|params|item)$)[A-Za-z_][A-Za-z0-9_]*$"
+LET_NAME = rf"^(?!({'|'.join(sorted(ROOTS | {'item'}))})$)[A-Za-z_][A-Za-z0-9_]*$"
 CONTENT_TYPES = ("RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY")
 WITHIN_FIND = ("project", "ancestry", "phi", "nonphi", "all")
 WITHIN_GRANTS = ("phi", "all")

@@ -18,6 +18,7 @@ from phiguard.policy.language import (
     CONTENT_TYPES,
     CONTROL_ID,
     FORMAT_FIELD,
+    IDENTIFIER,
     LET_FORMS,
     PARAM_KEYS,
     PARAM_TYPES,
@@ -192,7 +193,7 @@ class _V:
                                "quantifier", node)
             quant = quants.pop()
             var = node.get("as", "item")
-            if not isinstance(var, str) or not var.isidentifier() or var in ROOTS:
+            if not _identifier(var) or var in ROOTS:
                 raise self.err("`as` must be a name that is not a root", node, "as")
             self.condition(node[quant], names | {var}, params, node, quant)
             return
@@ -355,6 +356,12 @@ def _checked(v: _V, node: LocDict, key: Key) -> Any:
 
 
 _TOP = {k.name: k for k in RULE_KEYS}
+_IDENTIFIER = re.compile(IDENTIFIER)
+
+
+def _identifier(name: Any) -> bool:
+    """An ASCII identifier: the names the JSON Schema allows too (not every Python one)."""
+    return isinstance(name, str) and _IDENTIFIER.fullmatch(name) is not None
 
 
 def _catalog_pattern(control: str, patterns: Mapping[str, re.Pattern[str]]) -> re.Pattern[str]:
@@ -403,7 +410,7 @@ def _validate(raw: Any, file: str, folder_id: str | None,
     optional = _checked(v, doc, _TOP["optional"]) if "optional" in doc else False
     params = v.mapping(doc.get("params") or LocDict(), "`params`", doc, "params")
     for name, spec in params.items():
-        if not isinstance(name, str) or not name.isidentifier():
+        if not _identifier(name):
             raise v.err(f"parameter name {name!r} must be an identifier", params, name)
         spec = v.mapping(spec, f"parameter {name}", params, name)
         _known_keys(v, spec, PARAM_KEYS, f" in parameter {name}")
@@ -416,7 +423,7 @@ def _validate(raw: Any, file: str, folder_id: str | None,
     names = ROOTS
     lets = v.mapping(doc.get("let") or LocDict(), "`let`", doc, "let")
     for name, form in lets.items():
-        if not isinstance(name, str) or not name.isidentifier() or name in ROOTS or name == "item":
+        if not _identifier(name) or name in ROOTS or name == "item":
             raise v.err(f"`let` name {name!r} must be an identifier other than a root name",
                         lets, name)
         _let_form(v, name, v.mapping(form, f"let {name}", lets, name), names, params)
