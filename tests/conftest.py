@@ -36,6 +36,16 @@ def demo_dir() -> Path:
     return DEMO
 
 
+@pytest.fixture()
+def emu() -> Iterator[Any]:
+    """The emulated Google APIs serving the demo organization (a module whose tests need
+    another world defines its own `emu`)."""
+    from emulator import Emulator
+
+    with Emulator(DEMO) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def demo_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The findings JSON of `phiguard scan` on the demo organization with its config, made

@@ -34,12 +34,6 @@ class Sleeps:
         self.calls.append(seconds)
 
 
-@pytest.fixture()
-def emu(demo_dir: Path) -> Iterator[Emulator]:
-    with Emulator(demo_dir) as server:
-        yield server
-
-
 def _options(out: Path, sleeps: Sleeps | None = None, **kw: Any) -> CollectOptions:
     retry = RetryPolicy(attempts=4, initial=0.5, sleep=sleeps or Sleeps(), rng=lambda: 1.0)
     kw.setdefault("directory_customer", "my_customer")

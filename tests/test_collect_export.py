@@ -7,7 +7,6 @@ import io
 import json
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ from phiguard.errors import CollectError
 
 ORG = "organizations/123456789012"
 EXPORT = "gs://phi-exports/nightly"
-
-
-@pytest.fixture()
-def emu(demo_dir: Path) -> Iterator[Emulator]:
-    with Emulator(demo_dir) as server:
-        yield server
 
 
 class FakeClock:

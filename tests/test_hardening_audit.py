@@ -13,20 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from emulator import Emulator
 from phiguard.cli import main
-
-
-@pytest.fixture()
-def emu(demo_dir: Path) -> Iterator[Emulator]:
-    with Emulator(demo_dir) as server:
-        yield server
 
 
 def _audit_args(store: Path, demo_dir: Path) -> list[str]:
