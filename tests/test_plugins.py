@@ -154,12 +154,12 @@ def test_operator_argument_schema_is_checked_at_registration(
     ep = _entry(tmp_path, monkeypatch, "phiguard.operators", "enum_op", "enum_op", """\
         from phiguard.policy import operator
 
-        @operator("color_is", arg={"enum": ["red"]}, doc="d",
+        @operator("color_is", arg={"oneOf": [{"const": "red"}]}, doc="d",
                   example={"path": "data.c", "color_is": "red"})
         def color_is(value, arg, ctx):
             return value == arg
         """)
-    with pytest.raises(PluginError, match=r"plugin 'acme'.*color_is.*\['enum'\]"):
+    with pytest.raises(PluginError, match=r"plugin 'acme'.*color_is.*\['oneOf'\]"):
         load_group("phiguard.operators", [ep])
 
 
@@ -257,3 +257,29 @@ def test_pack_digest_names_installed_operators(tmp_path: Path, monkeypatch: pyte
         """)
     load_group("phiguard.operators", [ep])
     assert load_pack([REPO / "rules"]).digest != before
+
+
+def test_plugin_operator_enum_argument_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  registry: None) -> None:
+    """An operator declaring `enum` for its argument gets rules checked against it, at the
+    operator's position."""
+    ep = _entry(tmp_path, monkeypatch, "phiguard.operators", "enum_ok", "enum_ok", """\
+        from phiguard.policy import operator
+
+        @operator("tier_is", arg={"type": "string", "enum": ["gold", "silver"]}, doc="d",
+                  example={"path": "data.tier", "tier_is": "gold"})
+        def tier_is(value, arg, ctx):
+            return value == arg
+        """)
+    load_group("phiguard.operators", [ep])
+    rule = (EXAMPLE / "rules" / "NAM-001" / "rule.yaml").read_text(encoding="utf-8")
+    rule = rule.replace("controls: [acme/NM-01]", "controls: [hipaa/164.312(b)]")
+    path = tmp_path / "pack" / "NAM-001" / "rule.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(rule.replace("prefix_in: {param: prefixes}", "tier_is: bronze"),
+                    encoding="utf-8")
+    with pytest.raises(RuleError, match="operator `tier_is` takes one of gold, silver"):
+        load_pack([tmp_path / "pack"])
+    path.write_text(rule.replace("prefix_in: {param: prefixes}", "tier_is: gold"),
+                    encoding="utf-8")
+    assert load_pack([tmp_path / "pack"]).rules[0].id == "NAM-001"

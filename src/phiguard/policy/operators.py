@@ -67,8 +67,9 @@ _loading: list[str] = []
 
 OPERATOR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # The argument schema keywords the validator understands (a subset of JSON Schema).
-ARG_KEYWORDS = frozenset({"type", "items", "format", "minimum", "description"})
-ARG_TYPES = frozenset({"boolean", "string", "number", "integer", "array"})
+ARG_KEYWORDS = frozenset({"type", "items", "format", "minimum", "description", "enum", "const",
+                          "pattern", "minLength", "minItems", "uniqueItems"})
+ARG_TYPES = frozenset({"boolean", "string", "number", "integer", "array", "object"})
 
 
 def operator(name: str, *, arg: dict[str, Any] | None = None, doc: str,
@@ -78,7 +79,8 @@ def operator(name: str, *, arg: dict[str, Any] | None = None, doc: str,
 
     The function is called as `fn(value, arg, ctx)` with the value at the path, the argument
     (already checked against `arg`, a JSON Schema subset: `type` boolean, string, number,
-    integer or array, `items`, `minimum`, `format: regex`) and an `EvalContext`. It returns
+    integer, array or object, `items`, `enum`, `const`, `pattern`, `minLength`, `minItems`,
+    `uniqueItems`, `minimum`, `format: regex`) and an `EvalContext`. It returns
     True (the condition holds), False (it does not), or None (the value cannot be judged, which
     the rule reports as UNKNOWN, never PASS). Absent values never reach it unless
     `judges_absence` is set. `doc` is one line for `phiguard rules operators`; `example` a

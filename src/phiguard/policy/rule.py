@@ -209,26 +209,47 @@ class _V:
         self.arg(op, node[op], names, params, node)
 
 
+_TAKES = {"boolean": "true or false", "string": "a string", "number": "a number",
+          "integer": "an integer", "array": "a list", "object": "a mapping", "null": "null"}
+
+
 def _check_schema(value: Any, schema: Mapping[str, Any]) -> str | None:
-    """A small JSON Schema subset, enough for operator arguments: type, items, format regex."""
+    """What is wrong with a value under a JSON Schema of the subset the language uses (None:
+    nothing), as the end of a sentence: "takes a list". Operator arguments (the registry's
+    schemas) and the language tables' keys are both checked with it; `$ref` parts are checked
+    by the loader's own code."""
+    if "$ref" in schema:
+        return None
     kind = schema.get("type")
-    if kind == "boolean" and not isinstance(value, bool):
-        return "takes true or false"
-    if kind == "string" and not isinstance(value, str):
-        return "takes a string"
-    if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        return "takes a number"
-    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
-        return "takes an integer"
-    if kind == "array":
-        if not isinstance(value, list):
-            return "takes a list"
+    kinds = [kind] if isinstance(kind, str) else kind
+    if kinds is not None and not any(_is_json_type(value, k) for k in kinds):
+        return "takes " + " or ".join(_TAKES.get(k, k) for k in kinds)
+    if "const" in schema and (value != schema["const"] or type(value) is not type(
+            schema["const"])):
+        return f"takes {schema['const']!r}"
+    if "enum" in schema and not any(value == e and type(value) is type(e)
+                                    for e in schema["enum"]):
+        return "takes one of " + ", ".join(str(e) for e in schema["enum"])
+    if "anyOf" in schema:
+        problems = [_check_schema(value, s) for s in schema["anyOf"]]
+        if all(problems):
+            return str(problems[-1])
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            return f"takes a list of at least {schema['minItems']}"
+        if schema.get("uniqueItems") and len({repr(v) for v in value}) != len(value):
+            return "takes a list without repeats"
         items = schema.get("items")
         if items:
             for item in value:
                 problem = _check_schema(item, items)
                 if problem:
                     return f"takes a list whose items are each: {problem[6:]}"
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            return "takes non-empty text"
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return f"takes text matching {schema['pattern']}"
     if schema.get("format") == "regex":
         problem = regex_problem(value)
         if problem:
@@ -283,36 +304,8 @@ def param_problem(rule: Rule, name: str, value: Any) -> str | None:
 
 
 def fits(value: Any, schema: Mapping[str, Any]) -> bool:
-    """Whether a value satisfies a JSON Schema of the subset the language tables use (`$ref`
-    parts are checked by the loader's own code, so they fit here)."""
-    if "$ref" in schema:
-        return True
-    if "const" in schema and (value != schema["const"] or type(value) is not type(
-            schema["const"])):
-        return False
-    if "enum" in schema and not any(value == e and type(value) is type(e)
-                                    for e in schema["enum"]):
-        return False
-    if "anyOf" in schema and not any(fits(value, s) for s in schema["anyOf"]):
-        return False
-    kind = schema.get("type")
-    kinds = [kind] if isinstance(kind, str) else kind
-    if kinds is not None and not any(_is_json_type(value, k) for k in kinds):
-        return False
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            return False
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            return False
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            return False
-        if schema.get("uniqueItems") and len({repr(v) for v in value}) != len(value):
-            return False
-        items = schema.get("items")
-        if items is not None and not all(fits(item, items) for item in value):
-            return False
-    return True
+    """Whether a value satisfies a schema of the language's subset (see `_check_schema`)."""
+    return _check_schema(value, schema) is None
 
 
 def _is_json_type(value: Any, kind: str) -> bool:
