@@ -58,6 +58,8 @@ def _schema_ok(text: str) -> bool:
 
 
 def test_terraform_fixes_and_unknown_in_plan_are_read_by_resource_type(tmp_path: Path) -> None:
+    """Each entry is indexed by every type it lists; an entry without an attribute keeps its
+    note alone; the JSON Schema accepts the same rule."""
     rule = _load(tmp_path, GOOD)
     assert rule.terraform_fixes == {
         "google_compute_firewall": {"attribute": "source_ranges", "value": ["35.235.240.0/20"],
@@ -98,6 +100,7 @@ def test_bad_remediation_blocks_name_the_line(tmp_path: Path, edit: tuple[str, s
 
 
 def test_terraform_fixes_must_be_a_non_empty_list(tmp_path: Path) -> None:
+    """An empty `terraform_fixes` is an error for the loader and the schema (it fixes nothing)."""
     text = BASE + "  terraform_fixes: []\n"
     with pytest.raises(RuleError, match="non-empty list"):
         _load(tmp_path, text)
