@@ -60,6 +60,16 @@ def test_choose_outputs_refuses_a_plain_file_beside_an_output_dir() -> None:
         choose_outputs(("json",), ("f.json",), "d", choices=("json",))
 
 
+def test_choose_outputs_sends_one_format_at_most_to_standard_output() -> None:
+    """`-` is standard output: two formats there would be one unreadable stream."""
+    with pytest.raises(UsageError, match="only one format can go to standard output"):
+        choose_outputs((), ("json=-", "sarif=-"), None, choices=("json", "sarif"))
+    with pytest.raises(UsageError, match="only one format can go to standard output"):
+        choose_outputs(("text",), ("json=-",), None, choices=("text", "json"))
+    assert choose_outputs(("text",), ("json=-",), "d", choices=("text", "json")) == [
+        Output("text", "d/phiguard.txt", "--output-dir"), Output("json", "-")]
+
+
 def test_json_and_text_together_stay_streamed(demo_dir: Path, tmp_path: Path) -> None:
     """JSON and text from one run keep no list of findings (memory stays that of one
     report); the text is the one a text-only run writes."""

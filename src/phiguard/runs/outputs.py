@@ -84,6 +84,10 @@ def choose_outputs(formats: Sequence[str], outputs: Sequence[str], output_dir: s
         raise UsageError(f"{shown}: only one format can go to standard output; give "
                          "--output-dir DIR or --output FORMAT=PATH for each")
     result = [chosen[f] for f in order]
+    to_stdout = [o.fmt for o in result if o.to_stdout]
+    if len(to_stdout) > 1:
+        raise UsageError(f"{' and '.join(to_stdout)}: only one format can go to standard "
+                         "output; give --output-dir DIR or --output FORMAT=PATH for each")
     seen: dict[str, str] = {}
     for out in result:
         if out.to_stdout:
