@@ -63,6 +63,32 @@ def demo_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def pack_loaded_once() -> Iterator[None]:
+    """For a module whose many CLI runs judge with the same rules: each run's rule pack is
+    loaded once and reused (a load costs 0.3 s or more), where the rules are not the subject."""
+    import importlib
+    import pkgutil
+
+    import phiguard.runs
+    from phiguard.runs import common
+
+    loaded: dict[tuple[Path, ...], Any] = {}
+
+    def load_once(rules: Any) -> Any:
+        key = tuple(rules)
+        if key not in loaded:
+            loaded[key] = common.load_pack(rules)
+        return loaded[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        for info in pkgutil.iter_modules(phiguard.runs.__path__, "phiguard.runs."):
+            module = importlib.import_module(info.name)
+            if module is not common and hasattr(module, "load_pack"):
+                patch.setattr(module, "load_pack", load_once)
+        yield
+
+
 @pytest.fixture()
 def write(tmp_path: Path) -> Iterator[Any]:
     """write(name, text_or_bytes) -> Path inside tmp_path."""

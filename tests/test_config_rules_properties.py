@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -180,6 +181,7 @@ SNAPSHOT = ('{"name": "//compute.googleapis.com/projects/phi-prod/global/firewal
             '"update_time": "2026-11-20T00:00:00Z"}\n')
 
 
+@pytest.mark.usefixtures("pack_loaded_once")  # the config is the subject, not the rules
 @CLI_SETTINGS
 @given(mutated(CONFIG))
 def test_scan_with_a_mutated_config_exits_0_1_or_2_never_a_traceback(blob: bytes) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,7 @@ from phiguard.cli import main
 from phiguard.google import schema_of, validate_resource
 from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
 from phiguard.inventory.records import parse_record
-from phiguard.policy.rule import FORMAT_FIELD, Rule, RulePack, load_pack
-from phiguard.runs import common as runs_common
-from phiguard.runs import plan as runs_plan
-from phiguard.runs import scan as runs_scan
+from phiguard.policy.rule import FORMAT_FIELD, Rule, load_pack
 from phiguard.terraform.convert import CONVERTERS, PARTS
 from phiguard.terraform.plan import parse_plan
 from phiguard.terraform.world import World, build_world, load_tables
@@ -523,25 +520,14 @@ VERDICT_DIFFERENCES: dict[tuple[str, str, str], str] = {
 }
 
 
-def test_plan_findings_agree_with_a_scan_of_googles_cai(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("pack_loaded_once")  # ~100 runs, one bundled pack
+def test_plan_findings_agree_with_a_scan_of_googles_cai(tmp_path: Path) -> None:
     """`phiguard plan --all` on each golden plan and `phiguard scan` of Google's expected CAI,
     both given what Google's converter assumes offline (`baseline`), over the pairs all of
     whose resource types phiguard converts and the assets Google makes of them (a verdict on
     one side only counts as a disagreement): the plan never says PASS where the scan says FAIL
     or back, every difference is one listed in VERDICT_DIFFERENCES, and the share that agree
     is printed (93.0% at this writing: 174 of 187)."""
-    # every run judges with the same bundled pack: load it once, not for each of ~100 runs
-    loaded: dict[tuple[Path, ...], RulePack] = {}
-
-    def load_once(rules: Sequence[Path]) -> RulePack:
-        key = tuple(rules)
-        if key not in loaded:
-            loaded[key] = runs_common.load_pack(rules)
-        return loaded[key]
-
-    monkeypatch.setattr(runs_plan, "load_pack", load_once)
-    monkeypatch.setattr(runs_scan, "load_pack", load_once)
     config = tmp_path / "phiguard.yaml"
     config.write_text(f'organization: "{ORG}"\nphi:\n  projects: [{PROJECT}]\n')
     agree = total = 0
