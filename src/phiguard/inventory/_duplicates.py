@@ -27,11 +27,12 @@ from phiguard.inventory.records import (
     ORG_POLICY,
     RESOURCE,
     Record,
+    access_objects,
     parse_record,
 )
 
 __all__ = ["DIGEST_BYTES", "KINDS", "Entries", "absorb", "contains_sorted", "content_digest",
-           "find_duplicates", "light_digest"]
+           "content_entries", "find_duplicates", "light_digest"]
 
 def _canonical(value: Any) -> bytes:
     try:
@@ -60,6 +61,27 @@ def content_digest(record: Record, kind: str, item: RawItem) -> bytes:
     return _digest([record.asset_type, content], item)
 
 
+def _keyed(record: Record) -> list[tuple[int, str, str, Any]]:
+    """(key, content type, what, content) of each entry a record makes: one per content type,
+    but one per access-context object, keyed by its own name (an asset carries several)."""
+    out: list[tuple[int, str, str, Any]] = []
+    for kind in sorted(record.kinds):
+        if kind == ACCESS_POLICY:
+            out.extend((hash((record.name, kind, group, own)), kind, f"{kind} {group} {own!r}",
+                        [group, own, content])
+                       for group, own, content in access_objects(record.access_policy))
+        else:
+            out.append((hash((record.name, kind)), kind, kind, None))
+    return out
+
+
+def content_entries(record: Record, item: RawItem) -> list[tuple[int, str, bytes]]:
+    """(key, content type, digest) of each entry a record makes (see `_keyed`)."""
+    return [(key, kind, content_digest(record, kind, item) if part is None
+             else _digest([record.asset_type, *part], item))
+            for key, kind, _, part in _keyed(record)]
+
+
 def light_digest(env: Envelope, item: RawItem) -> bytes:
     """The same digest `content_digest` gives the RESOURCE content of the full parse."""
     res = env.resource
@@ -72,27 +94,26 @@ def _find_first(files: SnapshotFiles, key: int, before: RawItem) -> str:
         if (item.file, item.index) == (before.file, before.index):
             break
         record = decode(item)
-        if any(hash((record.name, k)) == key for k in record.kinds):
+        if any(k == key for k, _, _, _ in _keyed(record)):
             return f"{item.file}:{item.line}"
     return "an earlier record"
 
 
-def _canonical_digest(value: Any, item: RawItem, kind: str) -> bytes:
-    record = parse_record(value, item.file, item.line)
-    return content_digest(record, kind, item)
+def _digest_of(record: Record, key: int, item: RawItem) -> bytes | None:
+    return next((d for k, _, d in content_entries(record, item) if k == key), None)
 
 
 def _same_content(files: SnapshotFiles, key: int, item: RawItem, kind: str,
                   wanted: set[str]) -> bool:
     """Whether an earlier record under `key` has the same content as `item` once both are
     decoded and normalized (raw-byte digests differ across flavours and key orders)."""
-    mine = _canonical_digest(value_of(item), item, kind)
+    mine = _digest_of(parse_record(value_of(item), item.file, item.line), key, item)
     for earlier in iter_items(files):
         if (earlier.file, earlier.index) == (item.file, item.index):
             break
-        record = decode(earlier)
-        if hash((record.name, kind)) == key and kind in record.kinds:
-            return content_digest(record, kind, earlier) == mine
+        theirs = _digest_of(decode(earlier), key, earlier)
+        if theirs is not None:
+            return theirs == mine
     return False
 
 
@@ -191,10 +212,12 @@ def find_duplicates(entries: Entries, file_names: list[str], files: SnapshotFile
     if conflicts:
         worst = min(conflicts)  # entries are in input order: the earliest conflict
         item = _item_at(files, file_names[entries.files[worst]], entries.numbers[worst])
-        kind = KINDS[entries.kinds[worst]]
+        record = decode(item)
+        what = next((w for k, _, w, _ in _keyed(record) if k == keys[worst]),
+                    KINDS[entries.kinds[worst]])
         first_place = _find_first(files, keys[worst], item)
         raise SnapshotError(
-            f"conflicting duplicate: {decode(item).name} ({kind}) differs from the record at "
+            f"conflicting duplicate: {record.name} ({what}) differs from the record at "
             f"{first_place}", file=item.file, line=item.line)
     return duplicates, array("q", (keys[k] for k in order))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
-from phiguard.inventory._duplicates import Entries, content_digest, light_digest
+from phiguard.inventory._duplicates import Entries, content_entries, light_digest
 from phiguard.inventory._envelopes import light_envelope, raw_envelope, value_of
 from phiguard.inventory.inventory import learn_project
 from phiguard.inventory.readers import (
@@ -114,10 +114,9 @@ def survey(items: Iterable[RawItem], wanted: set[str], result: Survey,
                 else:
                     record = parse_record(value, item.file, item.line)
                     update_time = record.update_time
-                    for kind in sorted(record.kinds):
-                        result.entries.add(hash((record.name, kind)),
-                                           b"c" + content_digest(record, kind, item),
-                                           item.index, record.asset_type, kind)
+                    for key, kind, digest in content_entries(record, item):
+                        result.entries.add(key, b"c" + digest, item.index, record.asset_type,
+                                           kind)
                     if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
                         result.parsed[item.index] = _project(record, fields or {})
                     learn_project(projects, record.to_asset())

@@ -16,10 +16,18 @@ from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset, Source, content_set
 
-__all__ = ["Record", "merge_records", "parse_record"]
+__all__ = ["ACCESS_FIELDS", "Record", "access_objects", "merge_records", "parse_record"]
 
 RESOURCE, IAM_POLICY = "RESOURCE", "IAM_POLICY"
 ORG_POLICY, ACCESS_POLICY = "ORG_POLICY", "ACCESS_POLICY"
+
+# An asset's ACCESS_POLICY content: (proto field, camelCase field, group). A record carries one
+# access policy, access level or service perimeter; an asset may carry several records of them
+# (CAI hangs them on the organization), so `access_policy` groups them by each object's own
+# name: {"servicePerimeters": {"accessPolicies/P/servicePerimeters/X": {...}}, ...}.
+ACCESS_FIELDS = (("access_policy", "accessPolicy", "accessPolicies"),
+                 ("access_level", "accessLevel", "accessLevels"),
+                 ("service_perimeter", "servicePerimeter", "servicePerimeters"))
 
 _LOG_TYPES = {0: "LOG_TYPE_UNSPECIFIED", 1: "ADMIN_READ", 2: "DATA_WRITE", 3: "DATA_READ"}
 _ALL_VALUES = {0: "ALL_VALUES_UNSPECIFIED", 1: "ALLOW", 2: "DENY"}
@@ -269,12 +277,15 @@ def _parse_record(obj: Any, check: _Check) -> Record:
         org = (*(org or ()), *_v2_org_policies(raw_v2, check))
     if org is not None:
         kinds.add(ORG_POLICY)
-    access = None
-    for snake, camel in (("access_policy", "accessPolicy"), ("access_level", "accessLevel"),
-                         ("service_perimeter", "servicePerimeter")):
+    access: dict[str, Any] | None = None
+    for snake, camel, group in ACCESS_FIELDS:
         raw = _get(obj, snake, camel)
         if raw is not None:
-            access = {camel: _camelize(check.typed(raw, dict, snake))}
+            content = _camelize(check.typed(raw, dict, snake))
+            own = content.get("name", "")
+            check.typed(own, str, f"{snake}.name")
+            access = access or {}
+            access.setdefault(group, {})[own] = content
             kinds.add(ACCESS_POLICY)
     if not kinds:
         raise check.fail(
@@ -312,7 +323,7 @@ def merge_records(first: Record, second: Record) -> Record:
             file=second.source.file,
             line=second.source.line,
         )
-    overlap = first.kinds & second.kinds
+    overlap = first.kinds & second.kinds - {ACCESS_POLICY}
     if overlap:
         raise SnapshotError(
             f"conflicting duplicate: {second.name} already has {', '.join(sorted(overlap))} "
@@ -328,13 +339,38 @@ def merge_records(first: Record, second: Record) -> Record:
         data=resource.data if RESOURCE in resource.kinds else None,
         iam_policy=first.iam_policy if first.iam_policy is not None else second.iam_policy,
         org_policy=first.org_policy if first.org_policy is not None else second.org_policy,
-        access_policy=first.access_policy or second.access_policy,
+        access_policy=_merge_access(first, second),
         ancestors=resource.ancestors or other.ancestors,
         location=resource.location or other.location,
         parent=resource.parent or other.parent,
         update_time=_latest(first.update_time, second.update_time),
         source=resource.source,
     )
+
+
+def access_objects(access: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
+    """(group, object name, object) of each access policy, level and perimeter an asset holds."""
+    return [(group, own, content) for group, objects in (access or {}).items()
+            for own, content in objects.items()]
+
+
+def _merge_access(first: Record, second: Record) -> dict[str, Any] | None:
+    """Both records' access-context objects: the same object twice is one; two different
+    objects of one name are a conflict."""
+    if first.access_policy is None or second.access_policy is None:
+        return first.access_policy if first.access_policy is not None else second.access_policy
+    merged = {group: dict(objects) for group, objects in first.access_policy.items()}
+    for group, own, content in access_objects(second.access_policy):
+        held = merged.setdefault(group, {})
+        if own in held and held[own] != content:
+            raise SnapshotError(
+                f"conflicting duplicate: {second.name} carries {group} {own!r} with other "
+                f"content than at {first.source}",
+                file=second.source.file,
+                line=second.source.line,
+            )
+        held[own] = content
+    return merged
 
 
 def _latest(first: str | None, second: str | None) -> str | None:

@@ -134,7 +134,9 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                            if entries.kinds[i] == 0}:
         skip.add((file_names[file_id], index))  # judged once, where it first appeared
     for file_id, index, record in parsed:
-        new = {k for k in record.kinds if (file_id, index, k) not in repeated}
+        # a repeated access-context object merges into the one held (merge_records)
+        new = {k for k in record.kinds
+               if k == ACCESS_POLICY or (file_id, index, k) not in repeated}
         policy_kinds = frozenset(new - {RESOURCE})
         if policy_kinds:
             piece = _policy_part(record, policy_kinds)
