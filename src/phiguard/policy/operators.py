@@ -1,7 +1,8 @@
 """The operator registry: every leaf operator a rule may use, with its argument schema.
 
 The rule validator and the JSON Schema of rules are generated from `OPERATORS`, so adding an
-operator here is the one place to change. An operator returns True, False, or None when the
+operator here is the one place to change. Plugins add theirs with the public `operator(...)`
+(docs/extending.md); built-ins use `_op`, which skips the plugin checks. An operator returns True, False, or None when the
 value cannot be judged (wrong type): None becomes UNKNOWN, never PASS.
 """
 
