@@ -2,8 +2,9 @@
 
 The rule validator and the JSON Schema of rules are generated from `OPERATORS`, so adding an
 operator here is the one place to change. Plugins add theirs with the public `operator(...)`
-(docs/extending.md); built-ins use `_op`, which skips the plugin checks. An operator returns True, False, or None when the
-value cannot be judged (wrong type): None becomes UNKNOWN, never PASS.
+(docs/extending.md); built-ins use `_op`, which skips the plugin checks. An operator returns
+True, False, or None when the value cannot be judged (wrong type): None becomes UNKNOWN,
+never PASS.
 """
 
 from __future__ import annotations
