@@ -386,6 +386,7 @@ def mutated(draw: Any) -> tuple[str, bytes]:
     return how, b"".join(_line(r) for r in records)
 
 
+@pytest.mark.usefixtures("pack_loaded_once")  # the snapshot is the subject, not the rules
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(case=mutated(), form=st.sampled_from(["ndjson", "gzip", "shard", "array"]))
@@ -661,6 +662,7 @@ def _user_valid(user: Any) -> bool:
     return _strings(user.get("aliases", [])) and user.get("aliases", []) is not None
 
 
+@pytest.mark.usefixtures("pack_loaded_once")  # the snapshot is the subject, not the rules
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(case=side_mutation())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ CONFIG = PLANS / "phiguard.yaml"
 SOURCES = {name: (PLANS / name).read_bytes() for name in ("iam.json", "deletions.json",
                                                              "unknowns.json", "lb-tls.json")}
 BOUND_SECONDS = 20.0
+pytestmark = pytest.mark.usefixtures("pack_loaded_once")  # the plan is the subject
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
