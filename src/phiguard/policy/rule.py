@@ -224,11 +224,9 @@ def _check_schema(value: Any, schema: Mapping[str, Any]) -> str | None:
     kinds = [kind] if isinstance(kind, str) else kind
     if kinds is not None and not any(_is_json_type(value, k) for k in kinds):
         return "takes " + " or ".join(_TAKES.get(k, k) for k in kinds)
-    if "const" in schema and (value != schema["const"] or type(value) is not type(
-            schema["const"])):
+    if "const" in schema and not _same(value, schema["const"]):
         return f"takes {schema['const']!r}"
-    if "enum" in schema and not any(value == e and type(value) is type(e)
-                                    for e in schema["enum"]):
+    if "enum" in schema and not any(_same(value, e) for e in schema["enum"]):
         return "takes one of " + ", ".join(str(e) for e in schema["enum"])
     if "anyOf" in schema:
         problems = [_check_schema(value, s) for s in schema["anyOf"]]
@@ -301,6 +299,11 @@ def param_problem(rule: Rule, name: str, value: Any) -> str | None:
         if problem:
             return f"{where} is not a regular expression phiguard can run: {problem}"
     return None
+
+
+def _same(value: Any, expected: Any) -> bool:
+    """JSON equality: true is not 1 (Python's == says it is)."""
+    return value == expected and isinstance(value, bool) == isinstance(expected, bool)
 
 
 def fits(value: Any, schema: Mapping[str, Any]) -> bool:
