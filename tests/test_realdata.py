@@ -109,6 +109,18 @@ def test_real_file_scans_without_error(scanned: dict[str, Scanned], name: str) -
     assert result.findings, name
 
 
+def test_an_expired_key_is_not_an_active_key(scanned: dict[str, Scanned]) -> None:
+    """policy-library's `testkeyexpired` (validBeforeTime in 2017) is not active: IAM-002
+    passes it and so does IAM-003, which judges the rotation age of active keys; an old key
+    that has not expired still fails IAM-003."""
+    outcomes = {(f["asset"].rsplit("/", 1)[-1], f["rule_id"]): f["outcome"]
+                for f in scanned["policy-library/gcp_iam_restrict_service_account_key_age.json"]
+                .findings}
+    assert outcomes[("testkeyexpired", "IAM-002")] == "PASS"
+    assert outcomes[("testkeyexpired", "IAM-003")] == "PASS"
+    assert outcomes[("testkeyageover90days", "IAM-003")] == "FAIL"
+
+
 # honest UNKNOWNs --------------------------------------------------------------------------
 
 _ABSENT = re.compile(r"(?P<path>\S+) is absent")
