@@ -35,6 +35,7 @@ from phiguard.findings import Finding, Outcome
 from phiguard.store.db import Store
 from report_data import demo
 
+pytestmark = pytest.mark.usefixtures("pack_loaded_once")  # the findings are the subject
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
