@@ -226,3 +226,24 @@ def test_scan_with_a_failed_survey_worker_gives_the_serial_findings(
     assert _scan(2) == serial_scan
     assert not _children()
 
+
+
+def _freeze_count(state: None, task: int) -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_the_shared_heap_is_frozen_while_workers_run_and_thawed_after() -> None:
+    """Workers start from a frozen heap (their collector leaves shared pages alone); the
+    parent's heap is frozen while the map runs and as it was once the map ends."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    counts, parent = [], []
+    for count in ordered_map(_freeze_count, None, range(6), jobs=2, tasks_per_worker=2):
+        counts.append(count)
+        parent.append(gc.get_freeze_count())
+    assert all(c > 0 for c in counts)
+    assert all(c > 0 for c in parent)
+    assert gc.get_freeze_count() == 0

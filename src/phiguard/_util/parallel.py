@@ -5,9 +5,10 @@ order, whatever `jobs` is. With `jobs > 1` (and `fork` available) it runs the ca
 processes forked from this one: `state` (an Inventory, an engine, a plan) is inherited through
 the fork and shared copy-on-write, never pickled; each task goes to a worker pickled and each
 result comes back pickled. A worker is replaced after `tasks_per_worker` tasks, so its heap and
-the pages it copied go back to the system instead of growing through a long run; the heap is
-frozen (`gc.freeze`) across each fork so a worker's garbage collector does not touch, and so
-copy, the pages it shares with the parent.
+the pages it copied go back to the system instead of growing through a long run. The heap is
+frozen (`gc.freeze`) before each fork, so a worker's garbage collector does not touch, and so
+copy, the pages it shares with the parent, and stays frozen until the map ends, so the parent's
+collector does not walk the shared state (a large Inventory) over and over either.
 
 When a worker fails (raises, is killed, or cannot be forked), every worker is stopped and the
 tasks from the first one without a result on are run in this process, in order: the results
@@ -84,6 +85,7 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
     workers: list[_Worker] = []
     following = 0  # index of the next result to yield
     failed = False
+    thaw = gc.get_freeze_count() == 0  # leave a heap the caller froze as it was
     try:
         while True:
             # hand out tasks to idle workers, forking new ones as needed
@@ -142,6 +144,8 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
     finally:
         for worker in list(workers):
             _retire(workers, worker, kill=True)
+        if thaw:
+            gc.unfreeze()
     # A worker failed: the results already received stand; every other task runs here.
     for index in range(following, run.sent):
         if index in run.results:
@@ -158,7 +162,6 @@ def _fork(work: Callable[[Any, Any], Any], state: Any, workers: list[_Worker]) -
     try:
         pid = os.fork()
     except OSError:
-        gc.unfreeze()
         parent_end.close()
         child_end.close()
         return None
@@ -173,7 +176,6 @@ def _fork(work: Callable[[Any, Any], Any], state: Any, workers: list[_Worker]) -
             code = 0
         finally:
             os._exit(code)
-    gc.unfreeze()
     child_end.close()
     return _Worker(pid, parent_end)
 
