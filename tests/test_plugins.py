@@ -315,3 +315,28 @@ def test_plugin_operator_enum_argument_is_checked(tmp_path: Path, monkeypatch: p
     path.write_text(rule.replace("prefix_in: {param: prefixes}", "tier_is: gold"),
                     encoding="utf-8")
     assert load_pack([tmp_path / "pack"]).rules[0].id == "NAM-001"
+
+
+def test_installed_plugins_load_once_per_process(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's entry points are looked up and imported once: loading a pack again (a report
+    after a scan, say) does not import a plugin a second time."""
+    from phiguard.policy import plugins
+
+    (tmp_path / "counted.py").write_text("LOADED = True\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calls: list[str] = []
+
+    def found(group: str) -> list[EntryPoint]:
+        calls.append(group)
+        return [EntryPoint(name="acme", value="counted", group=group)]
+
+    monkeypatch.setattr(plugins, "entry_points", found)
+    monkeypatch.delitem(plugins._done, "phiguard.test-once", raising=False)
+    try:
+        first = load_group("phiguard.test-once")
+        assert load_group("phiguard.test-once") is first
+        assert calls == ["phiguard.test-once"]
+        assert first[0][1].LOADED
+    finally:
+        plugins._done.pop("phiguard.test-once", None)
