@@ -177,8 +177,10 @@ def test_dropped_connection_and_slow_page_are_retried(emu: Emulator, tmp_path: P
     """A connection dropped mid-listing and a page slower than the timeout are retried; the
     snapshot is still complete."""
     emu.fault("/assets", drop=True, times=1, paged=True, content_type="RESOURCE")
-    emu.fault("/assets", delay=1.0, times=1, paged=True, content_type="RESOURCE")
-    manifest = collect(Clients(emu.base), _options(tmp_path / "s", timeout=0.3))
+    # the slow page takes far longer than the timeout, and the timeout is far longer than an
+    # ordinary page takes on a loaded machine (0.3 s was not: a normal page retried too)
+    emu.fault("/assets", delay=60, times=1, paged=True, content_type="RESOURCE")
+    manifest = collect(Clients(emu.base), _options(tmp_path / "s", timeout=1.0))
     resource = next(s for s in manifest["sources"] if s["content_type"] == "RESOURCE")
     assert resource["retries"] == 2 and resource["records"] == 473
     assert manifest["coverage_gaps"] == []
