@@ -178,7 +178,7 @@ def test_dropped_connection_and_slow_page_are_retried(emu: Emulator, tmp_path: P
     snapshot is still complete."""
     emu.fault("/assets", drop=True, times=1, paged=True, content_type="RESOURCE")
     # the slow page takes far longer than the timeout, and the timeout is far longer than an
-    # ordinary page takes on a loaded machine (0.3 s was not: a normal page retried too)
+    # ordinary page takes on a loaded machine (0.3 s left a normal page little margin)
     emu.fault("/assets", delay=60, times=1, paged=True, content_type="RESOURCE")
     manifest = collect(Clients(emu.base), _options(tmp_path / "s", timeout=1.0))
     resource = next(s for s in manifest["sources"] if s["content_type"] == "RESOURCE")
