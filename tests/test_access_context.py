@@ -88,8 +88,10 @@ def test_two_different_objects_of_one_object_name_are_a_conflict(tmp_path: Path)
     assert "conflicting duplicate" in message
     assert f"{POLICY}/servicePerimeters/p1" in message
     assert "assets.ndjson:3" in message and "assets.ndjson:1" in message, message
-    with pytest.raises(SnapshotError, match="servicePerimeters/p1"):
+    with pytest.raises(SnapshotError, match="servicePerimeters/p1") as helper:
         assets_from_records(records)
+    assert "<records>:3" in str(helper.value) and "<records>:1" in str(helper.value), \
+        str(helper.value)
     result = CliRunner().invoke(main, ["scan", str(snap), "--at", "2026-11-25T00:00:00Z"])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output

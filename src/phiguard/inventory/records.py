@@ -344,7 +344,8 @@ def merge_records(first: Record, second: Record) -> Record:
         location=resource.location or other.location,
         parent=resource.parent or other.parent,
         update_time=_latest(first.update_time, second.update_time),
-        source=resource.source,
+        # the resource's place; of policy records alone, the earliest
+        source=resource.source if RESOURCE in resource.kinds else first.source,
     )
 
 
