@@ -43,6 +43,8 @@ class Asset:
     data: dict[str, Any] = field(default_factory=dict)
     iam_policy: dict[str, Any] | None = None
     org_policy: tuple[dict[str, Any], ...] = ()
+    # ACCESS_POLICY content by kind and each object's own name: {"accessPolicies" |
+    # "accessLevels" | "servicePerimeters": {"accessPolicies/P/...": {...}}}
     access_policy: dict[str, Any] | None = None
     ancestors: tuple[str, ...] = ()
     location: str | None = None
