@@ -231,7 +231,13 @@ class Floor:
 
 
 def floor(paths: list[str], jobs: int) -> Floor:
-    """Decode every line of the snapshot once in `jobs` processes (see _floor.py)."""
+    """Decode every line of the snapshot once in `jobs` processes (see _floor.py): the better
+    of two runs, so the first one's reading from disk into the page cache does not count."""
+    first, second = _floor_once(paths, jobs), _floor_once(paths, jobs)
+    return first if first.cpu_s < second.cpu_s else second
+
+
+def _floor_once(paths: list[str], jobs: int) -> Floor:
     with tempfile.NamedTemporaryFile("w+") as out:
         cmd = [sys.executable, str(HERE / "_floor.py"), "--jobs", str(jobs), *paths]
         code, wall, usage, sampler, tail = measure(cmd, stdout=out)
