@@ -211,6 +211,64 @@ def test_plan_onto_its_baseline_is_refused(findings: Path, tmp_path: Path) -> No
                      "-o", str(findings)), before)
 
 
+@pytest.mark.parametrize("name", ["main.tf", "modules/db/main.tf", "vars.tf.json",
+                                  "terraform.tfvars", ".terraform.lock.hcl"])
+def test_plan_onto_a_terraform_file_under_tf_root_is_refused(tmp_path: Path, name: str) -> None:
+    """`--tf-root DIR` is read: `-o DIR/main.tf` (or any Terraform file under it, even a new
+    one) would replace or add configuration, and is refused before anything is read."""
+    root = tmp_path / "infra"
+    (root / "modules" / "db").mkdir(parents=True)
+    for rel in ("main.tf", "modules/db/main.tf"):
+        (root / rel).write_text('resource "google_storage_bucket" "b" {\n}\n')
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"format_version": "1.2", "terraform_version": "1.9.0",
+                                "planned_values": {"root_module": {}},
+                                "resource_changes": [], "configuration": {}}))
+    before = _snapshot_bytes([plan, root])
+    target = root / name
+    result = _invoke("plan", str(plan), "--tf-root", str(root), "-f", "sarif", "-o", str(target))
+    assert result.exit_code == 2, result.output
+    assert "Terraform file under --tf-root" in result.output, result.output
+    assert "Traceback" not in result.output
+    assert _snapshot_bytes([plan, root]) == before
+
+
+def test_plan_onto_a_link_to_a_terraform_file_is_refused(tmp_path: Path) -> None:
+    """A symbolic or hard link elsewhere to `DIR/main.tf` is that file."""
+    root = tmp_path / "infra"
+    root.mkdir()
+    (root / "main.tf").write_text('resource "google_storage_bucket" "b" {\n}\n')
+    (tmp_path / "soft.sarif").symlink_to(root / "main.tf")
+    os.link(root / "main.tf", tmp_path / "hard.sarif")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"format_version": "1.2", "terraform_version": "1.9.0",
+                                "planned_values": {"root_module": {}},
+                                "resource_changes": [], "configuration": {}}))
+    before = (root / "main.tf").read_bytes()
+    for link in ("soft.sarif", "hard.sarif"):
+        result = _invoke("plan", str(plan), "--tf-root", str(root), "-f", "sarif", "-o",
+                         str(tmp_path / link))
+        assert result.exit_code == 2, result.output
+        assert "Terraform file under --tf-root" in result.output, result.output
+    assert (root / "main.tf").read_bytes() == before
+
+
+def test_plan_report_beside_the_terraform_files_is_written(tmp_path: Path) -> None:
+    """A report that is not a Terraform file may be written in the Terraform root (a CI job
+    working in it writes `phiguard.sarif` there)."""
+    root = tmp_path / "infra"
+    root.mkdir()
+    (root / "main.tf").write_text('resource "google_storage_bucket" "b" {\n}\n')
+    plan = root / "plan.json"
+    plan.write_text(json.dumps({"format_version": "1.2", "terraform_version": "1.9.0",
+                                "planned_values": {"root_module": {}},
+                                "resource_changes": [], "configuration": {}}))
+    result = _invoke("plan", str(plan), "--tf-root", str(root), "-f", "sarif", "-o",
+                     str(root / "phiguard.sarif"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((root / "phiguard.sarif").read_text())["version"] == "2.1.0"
+
+
 def test_fix_plan_onto_its_findings_is_refused(findings: Path) -> None:
     """`fix plan findings.json -o findings.json` is refused before any API is called."""
     before = _snapshot_bytes([findings])

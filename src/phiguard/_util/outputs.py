@@ -4,8 +4,10 @@ Every command that writes a file (`scan`, `plan`, `report`, `audit`, `fix plan`,
 calls `refuse_inputs` first with what it will write and what it will read. An output is
 refused when it is an input (the same path once links are resolved, or the same inode: a hard
 link), or lies inside an input directory (a snapshot directory is read whole, so a report
-written into it would become part of the next scan's input). `writable_target` turns what would
-otherwise fail midway (a directory, a parent that does not exist) into one clear error first.
+written into it would become part of the next scan's input). `plan --tf-root DIR` reads only
+the `.tf` files there, so `refuse_terraform_files` refuses Terraform's files under DIR, not a
+report beside them. `writable_target` turns what would otherwise fail midway (a directory, a
+parent that does not exist) into one clear error first.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import IO, Any, cast
 from phiguard.errors import OutputError, UsageError
 
 __all__ = ["OutputWriter", "atomic_output", "check_outputs", "output_file", "put_bytes",
-           "refuse_inputs", "refuse_inside", "writable_target"]
+           "refuse_inputs", "refuse_inside", "refuse_terraform_files", "writable_target"]
 
 Target = tuple[str, "str | Path | None"]
 
@@ -145,6 +147,48 @@ def refuse_inputs(outputs: Iterable[Target], inputs: Iterable[str | Path | None]
             if where == resolved or (same is not None and same == _identity(source)):
                 raise UsageError(f"{label} {raw}: is an input of this command ({source}); "
                                  "refusing to overwrite it: write the output elsewhere")
+
+
+# Terraform's own files in a configuration directory: configuration, variable values, the
+# dependency lock file; and everything under `.terraform/` (its working data).
+_TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
+_TERRAFORM_NAMES = (".terraform.lock.hcl",)
+
+
+def _terraform_name(name: str) -> bool:
+    return name.endswith(_TERRAFORM_SUFFIXES) or name in _TERRAFORM_NAMES
+
+
+def _terraform_file(path: Path, root: Path) -> bool:
+    return _terraform_name(path.name) or ".terraform" in path.relative_to(root).parts[:-1]
+
+
+def refuse_terraform_files(outputs: Iterable[Target], root: str | Path | None,
+                           option: str = "--tf-root") -> None:
+    """Raise UsageError when an output is a Terraform file under the Terraform root `root`
+    (once links are resolved, at any depth, existing or not), or a hard link to one of the
+    root's own. Other files there (a report beside the configuration) may be written: the root
+    is read for its `.tf` files alone, never whole."""
+    if root is None or not Path(root).is_dir():
+        return
+    base = _resolved(Path(root))
+    own: dict[tuple[int, int], Path] = {}
+    with suppress(OSError):
+        for entry in Path(root).iterdir():
+            ident = _identity(entry)
+            if ident is not None and _terraform_name(entry.name):
+                own.setdefault(ident, entry)
+    for label, raw in outputs:
+        if _is_stdout(raw):
+            continue
+        out = Path(str(raw))
+        where = _resolved(out)
+        same = _identity(out)
+        if (_inside(where, base) and where != base and _terraform_file(where, base)) \
+                or (same is not None and same in own):
+            raise UsageError(f"{label} {raw}: is a Terraform file under {option} {root}; "
+                             "refusing to write Terraform configuration: write the output "
+                             "elsewhere")
 
 
 def refuse_inside(outputs: Iterable[Target], directory: Path, label: str) -> None:

@@ -48,6 +48,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
     CPUs. Raises a PhiguardError for bad input (a malformed plan is never a pass)."""
     from datetime import UTC
 
+    from phiguard._util.outputs import refuse_terraform_files
     from phiguard.config import load_config
     from phiguard.report.json_report import read_findings
     from phiguard.report.summary import Tally
@@ -57,6 +58,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
 
     check(outputs, [plan_file, config_path, *snapshots, baseline, *rule_inputs(rules)],
           output_dir=output_dir)
+    refuse_terraform_files([(o.option, o.path) for o in outputs], tf_root)
     plan = load_plan(plan_file)
     pack = load_pack(rules)
     config = load_config(config_path)
