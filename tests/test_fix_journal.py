@@ -259,3 +259,27 @@ def test_report_rows_show_only_unsettled_intents() -> None:
 
     rows = fix_rows([rec("001", "intent"), rec("001", "applied"), rec("002", "intent")])
     assert [(r["result"]) for r in rows] == ["applied", "intent"]
+
+
+@pytest.mark.parametrize("flags", [("--yes",), ("--yes", "--resume"), ()],
+                         ids=["yes", "resume", "dry-run"])
+@pytest.mark.parametrize("how", ["plan", "plan-symlink", "plan-hardlink", "findings"])
+def test_journal_onto_the_plan_or_its_findings_is_refused(emu: Emulator, findings: Path,
+                                                          tmp_path: Path, how: str,
+                                                          flags: tuple[str, ...]) -> None:
+    """A --journal that is the plan file (its path, a link to it, the same inode) or the
+    findings file the plan was made from is an input: exit 2 in one line, nothing sent and
+    neither file changed, whatever the flags."""
+    plan = make_plan(emu, findings, tmp_path, "--rule", "NET-001")
+    journal = {"plan": plan, "findings": findings, "plan-symlink": tmp_path / "soft.ndjson",
+               "plan-hardlink": tmp_path / "hard.ndjson"}[how]
+    if how == "plan-symlink":
+        journal.symlink_to(plan)
+    elif how == "plan-hardlink":
+        os.link(plan, journal)
+    before = {p: p.read_bytes() for p in (plan, findings)}
+    line = one_line_exit_2(cli(emu, "fix", "apply", str(plan), "--journal", str(journal),
+                               *flags))
+    assert f"--journal {journal}: is an input of this command" in line
+    assert emu.cloud.writes == []
+    assert {p: p.read_bytes() for p in (plan, findings)} == before

@@ -134,9 +134,10 @@ def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool
 
     def body() -> int:
         from phiguard.fix.plan import read_plan
-        from phiguard.runs.fix import apply_fix_plan
+        from phiguard.runs.fix import apply_fix_plan, refuse_journal_on_inputs
 
         plan = read_plan(str(plan_file), public_key)
+        refuse_journal_on_inputs(journal, plan_file, plan)  # before asking or sending
         go = yes
         if not go and sys.stdin.isatty() and journal is not None:
             go = click.confirm(f"apply {plan_file} and journal to {journal}?", default=False)
@@ -146,7 +147,7 @@ def apply_command(plan_file: Path, journal: Path | None, yes: bool, resume: bool
             click.echo(f"note: {plan['signed']}; --public-key KEY accepts only plans signed "
                        "by KEY", err=True)
         report = apply_fix_plan(plan, journal=journal, yes=go, resume=resume, timeout=timeout,
-                                echo=click.echo)
+                                echo=click.echo, plan_file=plan_file)
         counts: dict[str, int] = {}
         for o in report.outcomes:
             counts[o.result] = counts.get(o.result, 0) + 1

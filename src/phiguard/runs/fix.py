@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from phiguard.fix.apply import ApplyReport
 
-__all__ = ["FixPlanResult", "apply_fix_plan", "build_fix_plan"]
+__all__ = ["FixPlanResult", "apply_fix_plan", "build_fix_plan", "refuse_journal_on_inputs"]
 
 
 def _now() -> datetime:
@@ -66,13 +66,27 @@ def build_fix_plan(findings: Path, output: str, *, rule: str | None = None,
     return FixPlanResult(plan, len(selected), counts)
 
 
+def refuse_journal_on_inputs(journal: Path | None, plan_file: Path | None,
+                             plan: dict[str, Any]) -> None:
+    """A UsageError when --journal is the plan file (its path, a link to it, the same inode)
+    or the findings file the plan names: appending to either would corrupt an input."""
+    from phiguard._util.outputs import refuse_inputs
+
+    findings = plan.get("findings")
+    refuse_inputs([("--journal", journal)],
+                  [plan_file, findings if isinstance(findings, str) and findings else None])
+
+
 def apply_fix_plan(plan: dict[str, Any], *, journal: Path | None, yes: bool, resume: bool,
                    timeout: float = 60.0, echo: Callable[[str], Any] = print,
-                   now: Callable[[], datetime] = _now) -> ApplyReport:
-    """Apply exactly `plan` (read with phiguard.fix.plan.read_plan); a dry run unless `yes`."""
+                   now: Callable[[], datetime] = _now,
+                   plan_file: Path | None = None) -> ApplyReport:
+    """Apply exactly `plan` (read with phiguard.fix.plan.read_plan, from `plan_file`); a dry
+    run unless `yes`. A journal that is an input is refused before the API is touched."""
     from phiguard.fix.api import FixApi
     from phiguard.fix.apply import apply_plan
 
+    refuse_journal_on_inputs(journal, plan_file, plan)
     with FixApi(timeout=timeout) as api:
         return apply_plan(api, plan, journal=journal, yes=yes, resume=resume, now=now,
                           echo=echo)
