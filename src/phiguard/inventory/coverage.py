@@ -17,25 +17,46 @@ from typing import Any
 
 from phiguard.inventory.asset import CONTENT_TYPES, UnknownValue
 
-__all__ = ["Coverage", "coverage_from_manifest"]
+__all__ = ["PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT", "Coverage", "coverage_from_manifest"]
 
 RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = CONTENT_TYPES
 
 _WHAT = {RESOURCE: "resource", IAM_POLICY: "IAM policies", ORG_POLICY: "org policies",
          ACCESS_POLICY: "access policies"}
 
+SNAPSHOT, PLAN, PLAN_AND_SNAPSHOT = "snapshot", "plan", "plan+snapshot"
+# Why a content type is absent everywhere, by where the content comes from ...
+_ABSENT = {
+    SNAPSHOT: "unknown: the snapshot has no {what} (no {kind} content was collected)",
+    PLAN: "unknown: the plan declares no {what} and no snapshot was given (pass --snapshot "
+          "to judge the {kind} content that exists)",
+    PLAN_AND_SNAPSHOT: "unknown: neither the plan declares nor the snapshot holds {what} "
+                       "(the snapshot has no {kind} content)",
+}
+# ... and below given hierarchy nodes (an asset's ancestors).
+_ABSENT_AT = {
+    PLAN: "unknown: the plan does not declare the {what} of {where} and no snapshot was "
+          "given (pass --snapshot to judge the {kind} content that exists)",
+    PLAN_AND_SNAPSHOT: "unknown: the plan does not declare the {what} of {where} and the "
+                       "snapshot has no {kind} content",
+}
+
 
 class Coverage:
     """The content types held, and the parents below which one was not collected."""
 
-    def __init__(self, held: Iterable[str], gaps: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, held: Iterable[str], gaps: Iterable[tuple[str, str]] = (),
+                 origin: str = SNAPSHOT) -> None:
+        """`origin` says where the content comes from, so a reason names what is missing:
+        the snapshot's content (SNAPSHOT), a plan's alone (PLAN) or a plan overlaid on a
+        snapshot (PLAN_AND_SNAPSHOT)."""
         self.held = frozenset(held)
+        self.origin = origin
         self.gaps: dict[str, frozenset[str]] = {}
         for kind, parent in gaps:
             self.gaps[kind] = self.gaps.get(kind, frozenset()) | {parent}
-        self._absent = {kind: UnknownValue(
-            f"unknown: the snapshot has no {_WHAT[kind]} (no {kind} content was collected)")
-            for kind in CONTENT_TYPES}
+        self._absent = {kind: UnknownValue(_ABSENT[origin].format(what=_WHAT[kind], kind=kind))
+                        for kind in CONTENT_TYPES}
         self._resource_absent = UnknownValue(
             "unknown: the snapshot holds this asset's policies but not its resource "
             "(no RESOURCE record)")
@@ -44,7 +65,13 @@ class Coverage:
         """The unknown value explaining why `kind` is missing below these hierarchy nodes
         (an asset's ancestors), or None when it was collected there."""
         if kind not in self.held:
-            return self._absent[kind]
+            if self.origin == SNAPSHOT:
+                return self._absent[kind]
+            nodes = tuple(nodes)
+            if not nodes:
+                return self._absent[kind]
+            return UnknownValue(_ABSENT_AT[self.origin].format(
+                what=_WHAT[kind], kind=kind, where=", ".join(nodes)))
         parents = self.gaps.get(kind)
         if parents:
             for node in nodes:

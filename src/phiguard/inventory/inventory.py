@@ -15,7 +15,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from phiguard.inventory.asset import Asset, UnknownValue
-from phiguard.inventory.coverage import ACCESS_POLICY, IAM_POLICY, ORG_POLICY, RESOURCE, Coverage
+from phiguard.inventory.coverage import (
+    ACCESS_POLICY,
+    IAM_POLICY,
+    ORG_POLICY,
+    RESOURCE,
+    SNAPSHOT,
+    Coverage,
+)
 from phiguard.inventory.refs import project_of_name, ref_key, region_of
 from phiguard.inventory.scope import PhiConfig, PhiScope, ProjectIndex
 from phiguard.inventory.types import (
@@ -72,9 +79,11 @@ class Inventory:
         missing_sources: Iterable[str] = (),
         content: Iterable[str] | None = None,
         content_gaps: Iterable[tuple[str, str]] = (),
+        origin: str = SNAPSHOT,
     ) -> None:
         """`content`: the content types the snapshot was collected with (None: those some
-        asset carries); `content_gaps`: (content type, parent) pairs not collected."""
+        asset carries); `content_gaps`: (content type, parent) pairs not collected; `origin`:
+        where the assets come from (see `Coverage`), so a reason names what is missing."""
         self.projects = projects or ProjectIndex()
         self._by_key: dict[str, Asset] = {}
         self._by_type: dict[str, list[Asset]] = defaultdict(list)
@@ -101,7 +110,8 @@ class Inventory:
             if owner.access_policy is not None:
                 held.add(ACCESS_POLICY)
         self.coverage = Coverage(held, [(kind, alt) for kind, parent in content_gaps
-                                        for alt in (parent, *self._project_spellings(parent))])
+                                        for alt in (parent, *self._project_spellings(parent))],
+                                 origin)
         self.missing_sources = frozenset(missing_sources)
         self._node_policies: dict[str, Asset] = {}
         for owner in self._policy_owners.values():

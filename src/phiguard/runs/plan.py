@@ -62,14 +62,18 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
     plan = load_plan(plan_file)
     pack = load_pack(rules)
     config = load_config(config_path)
-    base = numbers = ancestors = None
+    base = numbers = ancestors = content = None
     inputs: list[dict[str, str]] = []
+    gaps: tuple[tuple[str, str], ...] = ()
     if snapshots:
         from phiguard.policy.engine import Engine
 
         engine = Engine(pack.rules, params=config.params, enable=config.enable,
                         disable=config.disable)
-        base, numbers, ancestors, inputs = snapshot_base(list(snapshots), engine, config)
+        current = snapshot_base(list(snapshots), engine, config)
+        base, numbers, ancestors, inputs = (current.assets, current.numbers, current.ancestors,
+                                            current.inputs)
+        content, gaps = current.content, current.content_gaps
     prints: set[str] = set()
     if baseline is not None:
         doc = read_findings(str(baseline))
@@ -79,7 +83,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
                 prints.add(fingerprint(str(item.get("rule_id")), str(item.get("asset")), ids))
     gate = PlanGate(plan, pack, config, at=at or datetime.now(UTC), base=base, numbers=numbers,
                     ancestors=ancestors, everything=everything, baseline=prints,
-                    snapshot_inputs=inputs,
+                    snapshot_inputs=inputs, content=content, content_gaps=gaps,
                     jobs=jobs or (2 if (os.cpu_count() or 1) >= 2 else 1))
     findings = list(gate.findings())
     locator = Locator(tf_root, plan) if tf_root is not None else None

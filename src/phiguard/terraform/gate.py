@@ -20,6 +20,7 @@ from phiguard._util.times import format_time
 from phiguard.config import Config
 from phiguard.findings import Finding, Outcome
 from phiguard.inventory.asset import Asset
+from phiguard.inventory.coverage import PLAN, PLAN_AND_SNAPSHOT, coverage_from_manifest
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.refs import ref_key
 from phiguard.policy.engine import Engine
@@ -29,7 +30,8 @@ from phiguard.terraform.convert import CONVERTERS, Fix
 from phiguard.terraform.plan import Plan, ResourceChange
 from phiguard.terraform.world import World, build_world
 
-__all__ = ["PlanFinding", "PlanGate", "fingerprint", "reads_only_bindings"]
+__all__ = ["PlanFinding", "PlanGate", "SnapshotBase", "fingerprint", "reads_only_bindings",
+           "snapshot_base"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,10 @@ class PlanGate:
                  base: dict[str, Asset] | None = None, numbers: dict[str, str] | None = None,
                  ancestors: dict[str, tuple[str, ...]] | None = None, everything: bool = False,
                  baseline: Iterable[str] = (), snapshot_inputs: list[dict[str, str]] | None = None,
-                 jobs: int = 1) -> None:
+                 jobs: int = 1, content: Iterable[str] | None = None,
+                 content_gaps: Iterable[tuple[str, str]] = ()) -> None:
+        """`content` and `content_gaps`: the snapshot's coverage (see `SnapshotBase`), so
+        content it lacks is UNKNOWN in the overlay as in a scan of it."""
         config.check_against(pack)
         self.plan = plan
         self.pack = pack
@@ -140,6 +145,9 @@ class PlanGate:
         self._base = base
         self._numbers = numbers
         self._ancestors = ancestors
+        self._content = None if content is None else frozenset(content)
+        self._content_gaps = tuple(content_gaps)
+        self._origin = PLAN if base is None else PLAN_AND_SNAPSHOT
         self._other_assets: dict[str, str] = {}  # name -> type, of the split halves
         # A large plan without deletions or a snapshot is split in two: each process converts
         # its half (plus the join targets and IAM holders every rule may need) and judges it.
@@ -156,9 +164,13 @@ class PlanGate:
 
     def _use(self, world: World) -> None:
         self.after = world
-        self.inventory = Inventory(world.assets.values(), phi=self.config.phi)
+        self.inventory = self._inventory(world)
         self._ids = {info.number: info.id for info in self.inventory.projects.all()
                      if info.number and info.id}
+
+    def _inventory(self, world: World) -> Inventory:
+        return Inventory(world.assets.values(), phi=self.config.phi, content=self._content,
+                         content_gaps=self._content_gaps, origin=self._origin)
 
     # --------------------------------------------------------------------------------------
 
@@ -344,7 +356,7 @@ class PlanGate:
             return []
         before = build_world(self.plan, "before", self._base, numbers=self._numbers,
                              ancestors=self._ancestors)
-        before_inv = Inventory(before.assets.values(), phi=self.config.phi)
+        before_inv = self._inventory(before)
         keys: dict[str, ResourceChange] = {}
         holders: dict[str, ResourceChange] = {}
         for change in deleted:
@@ -442,10 +454,20 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def snapshot_base(paths: list[Path], engine: Engine, config: Config) -> tuple[
-        dict[str, Asset], dict[str, str], dict[str, tuple[str, ...]], list[dict[str, str]]]:
-    """Every asset of a current snapshot by name, project numbers and ancestors by project id,
-    and the inputs' manifest entries."""
+@dataclass
+class SnapshotBase:
+    """What the plan gate takes from a current snapshot."""
+
+    assets: dict[str, Asset]  # by name
+    numbers: dict[str, str]  # project number by id
+    ancestors: dict[str, tuple[str, ...]]  # by project id
+    inputs: list[dict[str, str]]  # the inputs' manifest entries
+    content: frozenset[str]  # the content types it holds (its manifest's, else its records')
+    content_gaps: tuple[tuple[str, str], ...]  # (content type, parent) its manifest lists
+
+
+def snapshot_base(paths: list[Path], engine: Engine, config: Config) -> SnapshotBase:
+    """What the plan gate takes from the current snapshot at `paths`."""
     from phiguard.inventory.readers import discover
     from phiguard.inventory.snapshot import load_context, snapshot_assets
 
@@ -459,4 +481,6 @@ def snapshot_base(paths: list[Path], engine: Engine, config: Config) -> tuple[
             numbers[info.id] = info.number
             if info.ancestors:
                 ancestors[info.id] = tuple(info.ancestors)
-    return assets, numbers, ancestors, files.inputs()
+    _, gaps = coverage_from_manifest(files.manifest)
+    return SnapshotBase(assets, numbers, ancestors, files.inputs(),
+                        loaded.inventory.coverage.held, gaps)
