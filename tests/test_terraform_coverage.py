@@ -137,3 +137,43 @@ def test_with_a_resource_only_snapshot_the_reason_names_both(tmp_path: Path) -> 
         assert "the snapshot has no IAM_POLICY content" in message, message
         outcome, message = scanned[(rule_id, PROJECT)]
         assert outcome == "UNKNOWN" and "the snapshot has no IAM policies" in message, message
+
+
+BUCKET = change("google_storage_bucket", "b", {"name": "phi-b", "project": P, "location": "US"})
+BUCKET_MEMBER = change("google_storage_bucket_iam_member", "m", {
+    "bucket": "phi-b", "role": "roles/storage.objectViewer",
+    "member": "serviceAccount:etl@phi-prod.iam.gserviceaccount.com"})
+
+
+def test_iam_one_planned_asset_declares_is_not_known_for_the_others(tmp_path: Path) -> None:
+    """A plan that creates a bucket (whose new IAM policy the plan does declare) and only
+    updates the project: the project's IAM policy and audit config are still undeclared, so
+    the rules that read them are UNKNOWN there (they were judged against an empty policy,
+    and LOG-001 FAILed on data nobody had), while the bucket's declared policy is judged."""
+    found = _outcomes(["plan", _plan(tmp_path, [PROJECT_UPDATE, NETWORK, BUCKET,
+                                                BUCKET_MEMBER])])
+    project = "//cloudresourcemanager.googleapis.com/projects/phi-prod"
+    for rule_id in ("IAM-004", "LOG-001", *IAM_RULES):
+        outcome, message = found[(rule_id, project)]
+        assert outcome == "UNKNOWN", (rule_id, outcome, message)
+        assert "the plan does not declare the IAM policies of projects/phi-prod" in message
+    bucket = [(k, v) for k, v in found.items() if k[1].endswith("/phi-b")
+              and k[0] == "PUB-004"]
+    assert bucket and all(v[0] != "UNKNOWN" for _, v in bucket), bucket
+
+
+def test_a_resource_only_snapshot_does_not_borrow_iam_from_the_plan(tmp_path: Path) -> None:
+    """Over a snapshot with no IAM content, a bucket the plan creates (with its declared
+    policy) does not make the snapshot's project policy known: the rules that read it are
+    UNKNOWN, not judged against an empty policy."""
+    snap = tmp_path / "resource-only"
+    snap.mkdir()
+    record = {"name": PROJECT, "asset_type": "cloudresourcemanager.googleapis.com/Project",
+              "resource": {"data": {"projectNumber": "111111111111", "projectId": P,
+                                    "name": P}}, "ancestors": ANCESTORS}
+    (snap / "resources.ndjson").write_text(json.dumps(record) + "\n")
+    found = _outcomes(["plan", _plan(tmp_path, [BUCKET, BUCKET_MEMBER]), "--snapshot",
+                       str(snap), "--all"])
+    for rule_id in ("IAM-004", "LOG-001", *IAM_RULES):
+        outcome, message = found[(rule_id, PROJECT)]
+        assert outcome == "UNKNOWN", (rule_id, outcome, message)

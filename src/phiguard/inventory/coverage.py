@@ -17,7 +17,8 @@ from typing import Any
 
 from phiguard.inventory.asset import CONTENT_TYPES, UnknownValue
 
-__all__ = ["PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT", "Coverage", "coverage_from_manifest"]
+__all__ = ["IAM_POLICY", "PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT", "Coverage",
+           "coverage_from_manifest"]
 
 RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = CONTENT_TYPES
 

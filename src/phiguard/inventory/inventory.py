@@ -343,7 +343,10 @@ class Inventory:
         out: list[dict[str, Any]] = []
         for node in self._chain(asset):
             policy = self._policy_of(node)
-            for cfg in (policy or {}).get("auditConfigs", ()):
+            configs = (policy or {}).get("auditConfigs", ())
+            if isinstance(configs, UnknownValue):  # a policy the plan does not declare
+                return configs  # type: ignore[return-value]
+            for cfg in configs:
                 log_types = [c["logType"] for c in cfg["auditLogConfigs"]]
                 exempted = sorted({m for c in cfg["auditLogConfigs"] for m in c["exemptedMembers"]})
                 out.append({"service": cfg["service"], "logTypes": log_types,

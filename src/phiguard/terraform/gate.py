@@ -20,7 +20,12 @@ from phiguard._util.times import format_time
 from phiguard.config import Config
 from phiguard.findings import Finding, Outcome
 from phiguard.inventory.asset import Asset
-from phiguard.inventory.coverage import PLAN, PLAN_AND_SNAPSHOT, coverage_from_manifest
+from phiguard.inventory.coverage import (
+    IAM_POLICY,
+    PLAN,
+    PLAN_AND_SNAPSHOT,
+    coverage_from_manifest,
+)
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.refs import ref_key
 from phiguard.policy.engine import Engine
@@ -147,6 +152,9 @@ class PlanGate:
         self._ancestors = ancestors
         self._content = None if content is None else frozenset(content)
         self._content_gaps = tuple(content_gaps)
+        # Whether the snapshot holds IAM content: a resource-only one does not tell the
+        # policies of what it holds.
+        self._base_iam = self._content is None or IAM_POLICY in self._content
         self._origin = PLAN if base is None else PLAN_AND_SNAPSHOT
         self._other_assets: dict[str, str] = {}  # name -> type, of the split halves
         # A large plan without deletions or a snapshot is split in two: each process converts
@@ -157,7 +165,8 @@ class PlanGate:
         if self._split:
             self._use(build_world(plan, "after", only=lambda c: False))  # run facts only
         else:
-            self._use(build_world(plan, "after", base, numbers=numbers, ancestors=ancestors))
+            self._use(build_world(plan, "after", base, numbers=numbers, ancestors=ancestors,
+                                  base_iam=self._base_iam))
         self._partial_ok = {cr.rule.id for cr in self.engine.rules
                             if reads_only_bindings(cr.rule)}
         self.snapshot_inputs = snapshot_inputs or []
@@ -355,7 +364,7 @@ class PlanGate:
         if not deleted:
             return []
         before = build_world(self.plan, "before", self._base, numbers=self._numbers,
-                             ancestors=self._ancestors)
+                             ancestors=self._ancestors, base_iam=self._base_iam)
         before_inv = self._inventory(before)
         keys: dict[str, ResourceChange] = {}
         holders: dict[str, ResourceChange] = {}

@@ -74,9 +74,11 @@ def _touches(change: ResourceChange) -> bool:
 def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, *,
                 numbers: Mapping[str, str] | None = None,
                 ancestors: Mapping[str, tuple[str, ...]] | None = None,
-                only: Callable[[ResourceChange], bool] | None = None) -> World:
+                only: Callable[[ResourceChange], bool] | None = None,
+                base_iam: bool = True) -> World:
     """The assets on `side` ("before" or "after") of the plan, overlaid on `base`; with
-    `only`, just the converted resources it accepts (IAM and other pieces always apply)."""
+    `only`, just the converted resources it accepts (IAM and other pieces always apply).
+    `base_iam`: the base holds IAM content (False for a resource-only snapshot)."""
     load_tables()
     ctx = Context(plan, side, numbers, ancestors)
     before = ctx if side == "before" else Context(plan, "before", numbers, ancestors)
@@ -122,9 +124,34 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
         world.origin.setdefault(asset.name, []).append(change)
         if side == "after" and (change.is_create or change.is_update):
             world.changed.setdefault(asset.name, change)
+    known_base = base if base is not None and base_iam else {}
     for change, part in parts:
-        _apply_part(world, ctx, before, change, part, side, base or {})
+        _apply_part(world, ctx, before, change, part, side, known_base)
+    _mark_undeclared_iam(world, side, known_base, snapshot=base is not None)
     return world
+
+
+def _mark_undeclared_iam(world: World, side: str, known_base: Mapping[str, Asset], *,
+                         snapshot: bool) -> None:
+    """Give every policy holder whose IAM policy neither the plan declares (it creates the
+    holder, or plans pieces of its policy) nor the base holds an unknown policy, so rules
+    that read its bindings or audit configs are UNKNOWN there, never judged against an empty
+    policy because some other planned asset carries one."""
+    for name, asset in list(world.assets.items()):
+        if asset.iam_policy is not None or asset.asset_type not in _POLICY_HOLDERS:
+            continue
+        if name in known_base:
+            continue
+        if side == "after" and any(c.is_create for c in world.origin.get(name, ())):
+            continue
+        where = name.split("//cloudresourcemanager.googleapis.com/", 1)[-1]
+        why = UnknownValue(
+            f"unknown: the plan does not declare the IAM policies of {where} and "
+            + ("the snapshot has no IAM_POLICY content for it" if snapshot else
+               "no snapshot was given (pass --snapshot to judge the IAM_POLICY content that "
+               "exists)"))
+        world.assets[name] = replace(asset, iam_policy={
+            "bindings": [{"role": why, "members": why}], "auditConfigs": why})
 
 
 _SA = "iam.googleapis.com/ServiceAccount"
