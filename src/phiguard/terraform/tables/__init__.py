@@ -9,6 +9,7 @@ fixes a rule is declared by the rule (`remediation.terraform_fixes` in its rule.
 from __future__ import annotations
 
 from phiguard.terraform.tables import (
+    cloudfunctions,
     compute,
     container,
     iam,
@@ -22,5 +23,5 @@ from phiguard.terraform.tables import (
     storage,
 )
 
-__all__ = ["compute", "container", "iam", "kms", "logging_sinks", "redis", "resourcemanager",
-           "run", "serviceusage", "sql", "storage"]
+__all__ = ["cloudfunctions", "compute", "container", "iam", "kms", "logging_sinks", "redis",
+           "resourcemanager", "run", "serviceusage", "sql", "storage"]

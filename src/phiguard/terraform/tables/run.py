@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from phiguard.inventory.asset import UnknownValue
 from phiguard.inventory.refs import ref_key
 from phiguard.terraform.convert import (
     Context,
@@ -16,7 +17,7 @@ from phiguard.terraform.tables._refs import (
     known,
 )
 from phiguard.terraform.tables.iam import iam_parts
-from phiguard.terraform.values import tf_get
+from phiguard.terraform.values import is_unknown, tf_get
 
 SERVICE_TYPE = "run.googleapis.com/Service"
 
@@ -27,14 +28,25 @@ _INGRESS = {"INGRESS_TRAFFIC_ALL": "all", "INGRESS_TRAFFIC_INTERNAL_ONLY": "inte
 _EGRESS = {"ALL_TRAFFIC": "all-traffic", "PRIVATE_RANGES_ONLY": "private-ranges-only"}
 
 
+def _v2_ingress(values: Any, ctx: Context) -> Any:
+    """The v1 annotation value of a v2 `ingress`: the API's default (all traffic) when the
+    configuration leaves it unset, unknown for a value with no v1 annotation form."""
+    ingress = tf_get(values, "ingress")
+    if is_unknown(ingress) and ctx.change is not None and ctx.configured(
+            ctx.change, "ingress") is False:
+        return _INGRESS["INGRESS_TRAFFIC_ALL"]
+    if isinstance(ingress, str):
+        return _INGRESS.get(ingress) or UnknownValue(
+            f"ingress {ingress} has no run.googleapis.com/ingress annotation value")
+    return ingress
+
+
 def _run_v2_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
     """The v2 attributes CAI shows as v1 annotations (their keys hold dots)."""
     def annotate(node: dict[str, Any], key: str, value: Any) -> None:
         if value is not None:
             node.setdefault("annotations", {})[ANNOTATION_PREFIX + key] = value
-    ingress = tf_get(values, "ingress")
-    annotate(data.setdefault("metadata", {}), "ingress",
-             _INGRESS.get(ingress, ingress) if isinstance(ingress, str) else ingress)
+    annotate(data.setdefault("metadata", {}), "ingress", _v2_ingress(values, ctx))
     template = data.setdefault("spec", {}).setdefault("template", {}).setdefault("metadata", {})
     annotate(template, "vpc-access-connector", tf_get(values, "template.vpc_access.connector"))
     egress = tf_get(values, "template.vpc_access.egress")
