@@ -37,6 +37,7 @@ __all__ = ["Inventory", "learn_project"]
 
 _RM = "//cloudresourcemanager.googleapis.com/"
 _NUMBER = re.compile(r"^\d+$")
+_NODE_TYPES = HIERARCHY_TYPES - {PROJECT_TYPE}  # folders and organizations
 
 
 def learn_project(projects: ProjectIndex, asset: Asset) -> None:
@@ -276,6 +277,10 @@ class Inventory:
             project_id = project_id or info.id
         location = asset.location or _location_from_data(asset.data)
         phi = self.asset_is_phi(asset, project_id or number)
+        # A grant on this asset reaches PHI: it is in PHI scope, or a folder or organization
+        # above a PHI project (`grants within: phi` asks the same of each binding's owner).
+        reach = phi or (asset.asset_type in _NODE_TYPES
+                        and self.scope.node_is_phi(ref_key(asset.name)))
         region = region_of(location)
         # Interned: a large org repeats a few hundred projects and regions across 100k+ facts.
         project = project_id or number
@@ -288,6 +293,7 @@ class Inventory:
             "region": sys.intern(region) if region else None,
             "ancestors": list(asset.ancestors),
             "phi": phi,
+            "phi_reach": reach,
             "update_time": asset.update_time,
         }
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from phiguard.inventory.asset import Asset, UnknownValue
+from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
 from phiguard.inventory.coverage import IAM_POLICY, ORG_POLICY, RESOURCE
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.refs import ref_key
-from phiguard.inventory.types import principals_of
+from phiguard.inventory.types import ORG_TYPE, principals_of
 from phiguard.policy.language import (
     LET_FORMS,
     QUANTIFIERS,
@@ -91,8 +91,8 @@ def _get(value: Any, key: str) -> Any:
 class Env:
     """One evaluation of one rule on one asset: names in scope, evidence collected."""
 
-    __slots__ = ("ctx", "evidence", "inv", "let_cache", "lets", "now", "params", "subject",
-                 "vars")
+    __slots__ = ("blame", "ctx", "evidence", "inv", "let_cache", "lets", "now", "params",
+                 "subject", "vars")
 
     def __init__(self, subject: AssetView, inv: Inventory, now: datetime,
                  params: Mapping[str, Any], lets: Mapping[str, Callable[[Env], Any]]) -> None:
@@ -104,6 +104,10 @@ class Env:
         self.let_cache: dict[str, Any] = {}
         self.vars: dict[str, tuple[Any, str]] = {}
         self.evidence: dict[str, Any] = {}
+        # What made the verdict FAIL, innermost first: (concrete path, value) of each failing
+        # leaf and of each list element a quantifier failed on. Conditions that do not FAIL
+        # take back what their children added, so after a FAIL only the deciding parts remain.
+        self.blame: list[tuple[str, Any]] = []
 
     # EvalContext for operators
     def network_is_phi(self, ref: str) -> bool:
@@ -229,12 +233,14 @@ def _compile_leaf(node: Mapping[str, Any]) -> Cond:
             return UNKNOWN, [f"{cpath} is absent"]
         arg = get_arg(env)
         if arg is MISSING or isinstance(arg, Unresolved | UnknownValue):
-            return UNKNOWN, [f"the value compared with {cpath} is not known"]
+            why = f": {arg.why.removeprefix('unknown: ')}" if isinstance(arg, UnknownValue) else ""
+            return UNKNOWN, [f"the value compared with {cpath} is not known{why}"]
         verdict = fn(value, arg, env)
         if verdict is None:
             return UNKNOWN, [_Why(cpath, value, "", op_name)]  # type: ignore[list-item]
         if verdict:
             return PASS, _NO_REASONS
+        env.blame.append((cpath, value))
         return FAIL, [because or _Why(cpath, value, op_name, arg)]  # type: ignore[list-item]
     return leaf
 
@@ -260,6 +266,8 @@ def _compile_quantifier(node: Mapping[str, Any], quant: str) -> Cond:
             env.record(cpath, [])
         saved = env.vars.get(var)
         unknown: list[str] = []
+        blame = env.blame
+        start = len(blame)
         try:
             for i, item in enumerate(value):
                 env.vars[var] = (item, f"{cpath}[{i}]")
@@ -267,11 +275,16 @@ def _compile_quantifier(node: Mapping[str, Any], quant: str) -> Cond:
                 if verdict == UNKNOWN:
                     unknown.extend(reasons[:1])
                 elif quant == "some" and verdict == PASS:
+                    del blame[start:]
                     return PASS, _NO_REASONS
                 elif quant == "every" and verdict == FAIL:
+                    blame.append((f"{cpath}[{i}]", item))
                     return FAIL, [because] if because else reasons
                 elif quant == "none" and verdict == PASS:
+                    del blame[start:]
+                    blame.append((f"{cpath}[{i}]", item))
                     return FAIL, [because or f"{cpath}[{i}] matches a forbidden condition"]
+                del blame[start:]
         finally:
             if saved is None:
                 env.vars.pop(var, None)
@@ -280,6 +293,7 @@ def _compile_quantifier(node: Mapping[str, Any], quant: str) -> Cond:
         if unknown:
             return UNKNOWN, unknown
         if quant == "some":
+            blame.append((cpath, value))
             return FAIL, [because or f"no element of {cpath} satisfies the condition"]
         return PASS, _NO_REASONS
     return quantifier
@@ -295,17 +309,24 @@ def compile_condition(node: Mapping[str, Any]) -> Cond:
         def combine(env: Env) -> Result:
             unknown: list[str] = []
             failed: list[str] = []
+            blame = env.blame
+            start = len(blame)
             for child in children:
+                mark = len(blame)
                 verdict, reasons = child(env)
                 if is_all and verdict == FAIL:
+                    del blame[start:mark]  # what earlier, unknown children left behind
                     return FAIL, [because] if because else reasons
                 if not is_all and verdict == PASS:
+                    del blame[start:]
                     return PASS, _NO_REASONS
                 if verdict == UNKNOWN:
                     unknown.extend(reasons)
+                    del blame[mark:]
                 elif verdict == FAIL:
                     failed.extend(reasons)
             if unknown:
+                del blame[start:]
                 return UNKNOWN, unknown
             if is_all:
                 return PASS, _NO_REASONS
@@ -315,7 +336,9 @@ def compile_condition(node: Mapping[str, Any]) -> Cond:
         child = compile_condition(node["not"])
 
         def negate(env: Env) -> Result:
+            start = len(env.blame)
             verdict, reasons = child(env)
+            del env.blame[start:]
             if verdict == PASS:
                 return FAIL, [because or "a forbidden condition holds"]
             if verdict == FAIL:
@@ -424,10 +447,12 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
                 # `item...` they would show whichever candidate came first as if it decided.
                 kept = env.evidence
                 env.evidence = {}
+                mark = len(env.blame)
                 try:
                     verdict, _ = where(env)
                 finally:
                     env.evidence = kept
+                    del env.blame[mark:]
                     if saved is None:
                         env.vars.pop(var, None)
                     else:
@@ -512,6 +537,24 @@ def _let_value(form: Mapping[str, Any]) -> LetFn:
     return lambda env: env.resolve(path)[0]
 
 
+_SA_TYPE = "iam.googleapis.com/ServiceAccount"
+_KEY_TYPE = "iam.googleapis.com/ServiceAccountKey"
+
+
+def _key_account(key: Asset, inv: Inventory) -> Asset | UnknownValue:
+    """The service account a key belongs to (its CAI name up to `/keys/`), held or, when the
+    name spells it by email, a stand-in that carries the email."""
+    account_name = key.name.partition("/keys/")[0]
+    found = inv.lookup(account_name, (_SA_TYPE,))
+    if found is not None:
+        return found
+    account = account_name.rpartition("/serviceAccounts/")[2]
+    if "@" in account:
+        return Asset(account_name, _SA_TYPE, {"email": account})
+    return UnknownValue(f"unknown: the key's service account ({account or key.name}) is not "
+                        f"in the snapshot, so the bindings that name it cannot be found")
+
+
 def _let_grants(form: Mapping[str, Any]) -> LetFn:
     within = (form["grants"] or {}).get("within", "all")
 
@@ -521,6 +564,11 @@ def _let_grants(form: Mapping[str, Any]) -> LetFn:
         gap = env.inv.coverage.gap_anywhere(IAM_POLICY)
         if gap is not None:
             return gap
+        if asset.asset_type == _KEY_TYPE:  # a key's grants are its service account's
+            account = _key_account(asset, env.inv)
+            if isinstance(account, UnknownValue):
+                return account
+            asset = account
         if not principals_of(asset.asset_type, asset.data):
             missing = env.inv.content_gap(RESOURCE, asset)
             return missing or UnknownValue(
@@ -549,6 +597,45 @@ def _let_org_policy(form: Mapping[str, Any]) -> LetFn:
     return org_policy
 
 
+_NO_DIRECTORY = UnknownValue(
+    "unknown: the snapshot has no directory users, so the organization's domains other than "
+    "the Organization's displayName are not known; collect the directory or set the rule's "
+    "allowed_domains")
+
+
+def _domain_of(email: Any) -> str | None:
+    if not isinstance(email, str) or "@" not in email:
+        return None
+    domain = email.rpartition("@")[2].strip().lower()
+    return domain or None
+
+
+def _let_org_domains(form: Mapping[str, Any]) -> LetFn:
+    cell: list[Any] = [None, None]  # (inventory, value): the same for every asset of a scan
+
+    def org_domains(env: Env) -> Any:
+        inv = env.inv
+        if cell[0] is inv:
+            return cell[1]
+        # An Organization's displayName is its primary domain (set by Google, not editable).
+        organization = sorted({str(o.data["displayName"]).strip().lower()
+                               for o in inv.of_types([ORG_TYPE])
+                               if isinstance(o.data.get("displayName"), str)
+                               and "." in o.data["displayName"]})
+        directory: Any
+        if USER_TYPE in inv.missing_sources:
+            directory = _NO_DIRECTORY
+        else:
+            found: set[str] = set()
+            for user in inv.of_types([USER_TYPE]):
+                emails = [user.data.get("primaryEmail"), *(user.data.get("aliases") or [])]
+                found.update(d for d in map(_domain_of, emails) if d)
+            directory = sorted(found)
+        cell[0], cell[1] = inv, {"organization": organization, "directory": directory}
+        return cell[1]
+    return org_domains
+
+
 LET_COMPILERS: dict[str, Callable[[Mapping[str, Any]], LetFn]] = {
     "ref": lambda f: _let_ref(f, many=False),
     "refs": lambda f: _let_ref(f, many=True),
@@ -559,6 +646,7 @@ LET_COMPILERS: dict[str, Callable[[Mapping[str, Any]], LetFn]] = {
     "effective_audit_configs": lambda f: _let_effective(IAM_POLICY,
                                                         Inventory.effective_audit_configs),
     "org_policy": _let_org_policy,
+    "org_domains": _let_org_domains,
     "value": _let_value,
     "format": _let_format,
 }

@@ -57,6 +57,19 @@ def _carries(asset: Asset, kinds: tuple[str, ...]) -> bool:
     return False
 
 
+def _failed_first(blame: list[tuple[str, Any]], recorded: dict[str, Any]) -> dict[str, Any]:
+    """A FAIL's evidence: what failed first (the failing value, then the list element that
+    held it), then the rule's declared evidence and the rest of what it read."""
+    if not blame:
+        return recorded
+    out: dict[str, Any] = {}
+    for path, value in blame:
+        out.setdefault(path, value)
+    for path, value in recorded.items():
+        out.setdefault(path, value)
+    return out
+
+
 class Engine:
     """Compiled rules, indexed by the asset types they judge.
 
@@ -165,17 +178,20 @@ class Engine:
             for path in cr.evidence:
                 value, cpath = env.resolve(path)
                 env.record(cpath, value, always=True)
+            env.blame.clear()
             verdict, reasons = cr.check(env)
             outcome = _OUTCOME.get(verdict, Outcome.UNKNOWN)
+            recorded = env.evidence
             if outcome is Outcome.PASS:
                 message = rule.title
             elif outcome is Outcome.FAIL:
                 message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {rule.title}"
+                recorded = _failed_first(env.blame, recorded)
             else:
                 message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
             # Redacted here, once, so no output can show a secret the rule read.
             evidence = tuple((p, redact(p, v if type(v) in _PLAIN else evidence_value(v)))
-                             for p, v in env.evidence.items())
+                             for p, v in recorded.items())
             out.append(Finding(rule.id, asset.name, asset.asset_type, outcome, rule.severity,
                                rule.controls, message, evidence, None, source))
         return out
