@@ -75,6 +75,12 @@ def rules_show(rule_id: str, rules: tuple[Path, ...], debug: bool) -> None:
         for name, spec in rule.params.items():
             click.echo(f"param {name} ({spec['type']}, default {spec['default']!r}): "
                        f"{spec.get('description', '')}")
+        if rule.uses:
+            click.echo("\nuses the pack's definitions:")
+            what = {"conditions": "condition", "lets": "let", "params": "param"}
+            for used in rule.uses:
+                click.echo(f"  {what[used.section]} {used.name} ({used.file}:{used.line}): "
+                           f"{used.description}")
         click.echo(f"\nremediation: {rule.remediation['summary']}")
         if "terraform" in rule.remediation:
             click.echo("\nterraform:\n" + rule.remediation["terraform"].rstrip())
@@ -135,15 +141,18 @@ def rules_operators() -> None:
 
 
 @rules_group.command("schema")
-def rules_schema() -> None:
+@click.option("--definitions", is_flag=True,
+              help="The schema of a pack's _definitions.yaml instead of rule.yaml.")
+def rules_schema(definitions: bool) -> None:
     """The JSON Schema of rule.yaml, generated from the operator registry."""
     import json
 
     from phiguard.policy.plugins import load_operator_plugins
-    from phiguard.policy.schema import rule_schema
+    from phiguard.policy.schema import definitions_schema, rule_schema
 
     def body() -> None:
         load_operator_plugins()
-        click.echo(json.dumps(rule_schema(), indent=2))
+        schema = definitions_schema() if definitions else rule_schema()
+        click.echo(json.dumps(schema, indent=2))
 
     run(body, False)

@@ -22,9 +22,11 @@ from typing import Any
 from phiguard.findings import SEVERITIES
 
 __all__ = ["ASSET_TYPE", "CATALOG_NAME", "COMBINATORS", "CONTENT_TYPES", "CONTROL_ID",
-           "CONTROL_KEYS", "FORMAT_FIELD", "LET_FORMS", "LET_NAME", "PARAM_KEYS", "PARAM_TYPES",
+           "CONTROL_KEYS", "DEFINITIONS_FILE", "DEFINITION_KEYS", "DEFINITION_SECTIONS",
+           "EXAMPLES_DIR", "FORMAT_FIELD", "LET_FORMS", "LET_NAME", "PARAM_KEYS", "PARAM_TYPES",
            "QUANTIFIERS", "REMEDIATION_KEYS", "ROOTS", "RULE_ID", "RULE_KEYS", "SCOPES",
-           "TF_FIX_KEYS", "TF_TYPE", "UNKNOWN_IN_PLAN_KEYS", "WITHIN_FIND", "WITHIN_GRANTS",
+           "TF_FIX_KEYS", "TF_TYPE", "UNKNOWN_IN_PLAN_KEYS", "USE", "WITHIN_FIND",
+           "WITHIN_GRANTS",
            "Key", "LetForm", "joined_types", "let_kind", "referrers_path"]
 
 # Names and patterns ----------------------------------------------------------------------------
@@ -97,11 +99,13 @@ RULE_KEYS: tuple[Key, ...] = (
     Key("scope", False, {"enum": list(SCOPES)}, "`scope` must be phi or all"),
     Key("optional", False, {"type": "boolean"}, "`optional` must be true or false"),
     Key("params", False, {"type": ["object", "null"], "propertyNames": {"pattern": IDENTIFIER},
-                          "additionalProperties": {"$ref": "#/$defs/param"}},
+                          "additionalProperties": {"anyOf": [{"$ref": "#/$defs/param"},
+                                                             {"$ref": "#/$defs/use"}]}},
         "`params` must be a mapping"),
     Key("when", False, {"$ref": "#/$defs/condition"}),
     Key("let", False, {"type": ["object", "null"], "propertyNames": {"pattern": LET_NAME},
-                       "additionalProperties": {"$ref": "#/$defs/let"}},
+                       "additionalProperties": {"anyOf": [{"$ref": "#/$defs/let"},
+                                                          {"$ref": "#/$defs/use"}]}},
         "`let` must be a mapping"),
     Key("evidence", False, _STRINGS, "`evidence` must be a list of strings"),
     Key("references", False, _STRINGS, "`references` must be a list of strings"),
@@ -153,6 +157,42 @@ CONTROL_KEYS: tuple[Key, ...] = (
     Key("kind", False, _TEXT),
     Key("covered", False, {"type": "boolean"}),
 )
+
+
+# Named definitions (`<pack>/_definitions.yaml`) ------------------------------------------------
+
+# The file beside a pack's rule folders that holds definitions its rules share, and the folder
+# beside them that holds example records the examples include by name.
+DEFINITIONS_FILE = "_definitions.yaml"
+EXAMPLES_DIR = "_examples"
+# `{use: NAME}` stands for a definition: a condition (with an optional `because` of its own),
+# a let entry, or a parameter.
+USE = "use"
+
+# The names a definition reads beyond the roots: let names (or a quantifier's variable) that
+# every rule using it must have in scope where it uses it.
+_NEEDS: dict[str, Any] = {
+    "type": "array", "uniqueItems": True,
+    "items": {"type": "string",
+              "pattern": rf"^(?!({'|'.join(sorted(ROOTS))})$)[A-Za-z_][A-Za-z0-9_]*$"}}
+
+# One entry of each section of the definitions file: (section, keys of an entry).
+DEFINITION_KEYS: dict[str, tuple[Key, ...]] = {
+    "conditions": (
+        Key("description", True, _TEXT, "a definition needs a `description` (text)"),
+        Key("condition", True, {"$ref": "#/$defs/condition"}),
+        Key("needs", False, _NEEDS, "`needs` must be a list of names (not roots)"),
+    ),
+    "lets": (
+        Key("description", True, _TEXT, "a definition needs a `description` (text)"),
+        Key("let", True, {"$ref": "#/$defs/let"}),
+        Key("needs", False, _NEEDS, "`needs` must be a list of names (not roots)"),
+    ),
+    # A parameter definition is a parameter's declaration (PARAM_KEYS).
+}
+# The sections, in the order a definition may refer to another: a condition may use a
+# condition; a let may use conditions in its `where`.
+DEFINITION_SECTIONS = ("conditions", "lets", "params")
 
 
 # let forms -------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ from phiguard.policy.language import (
     COMBINATORS,
     CONTENT_TYPES,
     CONTROL_ID,
+    DEFINITION_KEYS,
+    DEFINITION_SECTIONS,
+    DEFINITIONS_FILE,
     FORMAT_FIELD,
     IDENTIFIER,
     LET_FORMS,
@@ -31,14 +34,16 @@ from phiguard.policy.language import (
     TF_FIX_KEYS,
     TF_TYPE,
     UNKNOWN_IN_PLAN_KEYS,
+    USE,
     Key,
 )
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import PathSyntaxError, parse_path
 from phiguard.policy.regex import RegexError, compile_regex
 
-__all__ = ["Catalog", "Control", "Rule", "RulePack", "load_pack", "load_rule",
-           "param_problem", "validate_param_value"]
+__all__ = ["Catalog", "Control", "Definition", "Definitions", "Rule", "RulePack",
+           "definitions_beside", "load_definitions", "load_pack", "load_rule", "param_problem",
+           "validate_param_value"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,11 @@ class Rule:
     terraform_fixes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Terraform resource type -> why this rule cannot judge a planned one (`unknown_in_plan`).
     unknown_in_plan: Mapping[str, str] = field(default_factory=dict)
+    # The pack definitions this rule names with `use:` (in order of first use), and the
+    # definitions file they come from. `when`, `let`, `assert_` and `params` above hold them
+    # expanded: nothing downstream (compiler, projection, plan gate) sees a `use`.
+    uses: tuple[Definition, ...] = ()
+    definitions_file: str = ""
 
     def defaults(self) -> dict[str, Any]:
         return {name: spec.get("default") for name, spec in self.params.items()}
@@ -99,6 +109,143 @@ class RulePack:
         return {r.id: r for r in self.rules}
 
 
+@dataclass(frozen=True)
+class Definition:
+    """One named definition of a pack's `_definitions.yaml`, validated and with every `use`
+    inside it expanded: a condition, a let entry or a parameter declaration."""
+
+    section: str  # conditions | lets | params
+    name: str
+    description: str
+    needs: tuple[str, ...]
+    body: Mapping[str, Any] = field(repr=False, compare=False)
+    file: str = ""
+    line: int = 0
+
+
+_SINGULAR = {"conditions": "condition", "lets": "let", "params": "parameter"}
+
+
+class Definitions:
+    """A pack's definitions file: parsed, then every entry validated once, in order, with the
+    uses between definitions expanded (a cycle is an error at the `use` that closes it)."""
+
+    def __init__(self, file: str, raw: Any, digest: bytes) -> None:
+        self.file = file
+        self.digest = digest
+        self.entries: dict[str, dict[str, Definition]] = {s: {} for s in DEFINITION_SECTIONS}
+        v = _V(file)
+        doc = v.mapping(raw if raw is not None else LocDict(), "a definitions file")
+        for key in doc:
+            if key not in DEFINITION_SECTIONS:
+                raise v.err(f"unknown key `{key}` in a definitions file (expected one of: "
+                            f"{', '.join(DEFINITION_SECTIONS)})", doc, key)
+        self._raw: dict[str, LocDict] = {}
+        for section in DEFINITION_SECTIONS:
+            entries = v.mapping(doc.get(section) or LocDict(), f"`{section}`", doc, section)
+            self._raw[section] = entries
+            for name, entry in entries.items():
+                if not _identifier(name) or name in ROOTS or name == "item":
+                    raise v.err(f"definition name {name!r} must be an identifier other than "
+                                "a root name", entries, name)
+                v.mapping(entry, f"definition {name}", entries, name)
+        self._stack: list[tuple[str, str]] = []
+        for section in DEFINITION_SECTIONS:
+            for name in self._raw[section]:
+                self._resolve(section, name, None, None)
+
+    def _resolve(self, section: str, name: str, user: _V | None, at: LocDict | None
+                 ) -> Definition:
+        done = self.entries[section].get(name)
+        if done is not None:
+            return done
+        if (section, name) in self._stack:
+            chain = " -> ".join(n for _, n in [*self._stack[self._stack.index((section, name)):],
+                                                (section, name)])
+            assert user is not None and at is not None
+            raise user.err(f"definition {name} uses itself ({chain}): definitions may not "
+                           "form a cycle", at, USE)
+        entries = self._raw[section]
+        entry: LocDict = entries[name]
+        v = _V(self.file)
+        v.defs = self
+        needs: list[str] = []
+        self._stack.append((section, name))
+        try:
+            if section == "params":
+                _param_spec(v, name, entry)
+                body: Mapping[str, Any] = entry
+                description = str(entry.get("description", ""))
+            else:
+                keys = DEFINITION_KEYS[section]
+                _known_keys(v, entry, keys, f" in definition {name}", listing=True)
+                _required_keys(v, entry, keys, f"definition {name} needs `{{}}`")
+                for key in keys:
+                    if key.expect and key.name in entry:
+                        _checked(v, entry, key)
+                needs = list(entry.get("needs") or [])
+                names = ROOTS | set(needs)
+                description = entry["description"].strip()
+                if section == "conditions":
+                    body = v.condition(entry["condition"], frozenset(names), {}, entry,
+                                       "condition")
+                else:
+                    form = v.mapping(entry["let"], f"definition {name}'s `let`", entry, "let")
+                    _let_form(v, name, form, frozenset(names), {})
+                    body = form
+        finally:
+            self._stack.pop()
+        line = entries.pos(name)[0] if isinstance(entries, LocDict) else 0
+        done = Definition(section, name, description, tuple(needs), body, self.file, line)
+        self.entries[section][name] = done
+        return done
+
+    def use(self, section: str, v: _V, node: LocDict, names: frozenset[str]) -> Definition:
+        """The definition a `{use: NAME}` node names, checked where it is used: it exists, and
+        every name it needs is in scope there."""
+        what = _SINGULAR[section]
+        name = node[USE]
+        if not isinstance(name, str):
+            raise v.err(f"`use` takes the name of a {what} definition", node, USE)
+        if name not in self.entries[section] and name not in self._raw[section]:
+            known = ", ".join(sorted(self._raw[section])) or "none"
+            raise v.err(f"unknown {what} definition {name!r} (defined in {self.file}: "
+                        f"{known})", node, USE)
+        found = self._resolve(section, name, v, node)
+        missing = [n for n in found.needs if n not in names]
+        if missing:
+            raise v.err(f"{what} definition {name} reads {', '.join(missing)}, which "
+                        f"{'is' if len(missing) == 1 else 'are'} not defined here (define "
+                        "it as a `let` before this use)", node, USE)
+        return found
+
+
+_DEFINITIONS_CACHE: dict[tuple[str, bytes], Definitions] = {}
+
+
+def load_definitions(path: FsPath) -> Definitions:
+    """A pack's definitions file, validated (cached by path and content: a pack loads it once
+    however many rules use it)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RuleError(f"cannot read the definitions file: {exc.strerror}",
+                        file=str(path)) from None
+    key = (str(path), hashlib.sha256(data).digest())
+    cached = _DEFINITIONS_CACHE.get(key)
+    if cached is None:
+        cached = Definitions(str(path), load_yaml(path, RuleError), key[1])
+        if len(_DEFINITIONS_CACHE) > 32:
+            _DEFINITIONS_CACHE.clear()
+        _DEFINITIONS_CACHE[key] = cached
+    return cached
+
+
+def definitions_beside(rule_file: FsPath) -> FsPath:
+    """Where the definitions of a rule's pack live: `_definitions.yaml` beside its folder."""
+    return rule_file.parent.parent / DEFINITIONS_FILE
+
+
 class _V:
     """Validator state: the file being checked."""
 
@@ -106,6 +253,20 @@ class _V:
         self.file = file
         self.params: Mapping[str, Any] = {}
         self.regex_params: set[str] = set()
+        # The pack's definitions (None: the pack has none) and those this file uses.
+        self.defs: Definitions | None = None
+        self.def_file = ""
+        self.uses: list[Definition] = []
+
+    def use(self, section: str, node: Any, names: frozenset[str]) -> Definition:
+        if self.defs is None:
+            raise self.err(f"`use: {node[USE]}` names a definition, but the pack has no "
+                           f"definitions file ({self.def_file or DEFINITIONS_FILE} beside "
+                           "the rule folders)", node, USE)
+        found = self.defs.use(section, self, node, names)
+        if found not in self.uses:
+            self.uses.append(found)
+        return found
 
     def err(self, msg: str, node: Any = None, key: Any = None) -> RuleError:
         line = col = None
@@ -161,11 +322,22 @@ class _V:
             raise self.err(f"operator `{op}` {problem}", parent, op)
 
     def condition(self, node: Any, names: frozenset[str], params: Mapping[str, Any],
-                  parent: Any = None, key: Any = None) -> None:
+                  parent: Any = None, key: Any = None) -> Any:
+        """Check a condition; returns it with every `{use: NAME}` in it replaced by the named
+        definition's condition (the same node when it has none)."""
         node = self.mapping(node, "a condition", parent, key)
         keys = set(node) - {"because"}
         if "because" in node and not isinstance(node["because"], str):
             raise self.err("`because` must be a sentence", node, "because")
+        if USE in keys:
+            if len(keys) != 1:
+                raise self.err(f"`use` cannot be combined with "
+                               f"{', '.join(sorted(keys - {USE}))} (only `because`)", node)
+            body = self.use("conditions", node, names).body
+            if "because" not in node:
+                return body
+            # The user's own sentence replaces the definition's.
+            return {**body, "because": node["because"]}
         kinds = keys & {*COMBINATORS}
         if kinds:
             if len(keys) != 1:
@@ -173,14 +345,14 @@ class _V:
                                f"{', '.join(sorted(keys - kinds))}", node)
             kind = kinds.pop()
             if kind == "not":
-                self.condition(node["not"], names, params, node, "not")
-                return
+                node["not"] = self.condition(node["not"], names, params, node, "not")
+                return node
             children = node[kind]
             if not isinstance(children, list) or not children:
                 raise self.err(f"`{kind}` takes a non-empty list of conditions", node, kind)
             for i, child in enumerate(children):
-                self.condition(child, names, params, children, i)
-            return
+                children[i] = self.condition(child, names, params, children, i)
+            return node
         if "path" not in node:
             raise self.err("a condition needs `all`, `any`, `not`, or a `path` with an operator "
                            f"(got {', '.join(sorted(keys)) or 'nothing'})", node)
@@ -195,8 +367,8 @@ class _V:
             var = node.get("as", "item")
             if not _identifier(var) or var in ROOTS:
                 raise self.err("`as` must be a name that is not a root", node, "as")
-            self.condition(node[quant], names | {var}, params, node, quant)
-            return
+            node[quant] = self.condition(node[quant], names | {var}, params, node, quant)
+            return node
         ops = keys - {"path", "default"}
         unknown = ops - set(OPERATORS)
         if unknown:
@@ -207,6 +379,7 @@ class _V:
                            f"{', '.join(sorted(ops)) or 'none'}", node)
         op = ops.pop()
         self.arg(op, node[op], names, params, node)
+        return node
 
 
 _TAKES = {"boolean": "true or false", "string": "a string", "number": "a number",
@@ -366,9 +539,23 @@ def _catalog_pattern(control: str, patterns: Mapping[str, re.Pattern[str]]) -> r
     return patterns.get(control.split("/", 1)[0], CONTROL_ID)
 
 
+def _param_spec(v: _V, name: str, spec: Any, parent: Any = None) -> None:
+    """One parameter declaration: `{type, default, description}`, the default of its type."""
+    spec = v.mapping(spec, f"parameter {name}", parent, name)
+    _known_keys(v, spec, PARAM_KEYS, f" in parameter {name}")
+    if not isinstance(spec.get("type"), str) or spec["type"] not in PARAM_TYPES:
+        raise v.err(f"parameter {name} needs a type: {', '.join(PARAM_TYPES)}", spec, "type")
+    if "default" not in spec or not validate_param_value(spec, spec["default"]):
+        kind = "list of strings" if spec["type"] == "list" else spec["type"]
+        raise v.err(f"parameter {name} needs a default of type {kind}", spec)
+
+
 def _validate(raw: Any, file: str, folder_id: str | None,
-              patterns: Mapping[str, re.Pattern[str]] | None = None) -> Rule:
+              patterns: Mapping[str, re.Pattern[str]] | None = None,
+              definitions: Definitions | None = None, definitions_file: str = "") -> Rule:
     v = _V(file)
+    v.defs = definitions
+    v.def_file = definitions_file
     doc = v.mapping(raw, "a rule file")
     _known_keys(v, doc, RULE_KEYS, "", listing=True)
     _required_keys(v, doc, RULE_KEYS, "missing required key `{}`")
@@ -408,13 +595,13 @@ def _validate(raw: Any, file: str, folder_id: str | None,
     for name, spec in params.items():
         if not _identifier(name):
             raise v.err(f"parameter name {name!r} must be an identifier", params, name)
-        spec = v.mapping(spec, f"parameter {name}", params, name)
-        _known_keys(v, spec, PARAM_KEYS, f" in parameter {name}")
-        if not isinstance(spec.get("type"), str) or spec["type"] not in PARAM_TYPES:
-            raise v.err(f"parameter {name} needs a type: {', '.join(PARAM_TYPES)}", spec, "type")
-        if "default" not in spec or not validate_param_value(spec, spec["default"]):
-            kind = "list of strings" if spec["type"] == "list" else spec["type"]
-            raise v.err(f"parameter {name} needs a default of type {kind}", spec)
+        if isinstance(spec, dict) and USE in spec:
+            if len(spec) != 1:
+                raise v.err(f"parameter {name}: `use` stands alone (the definition declares "
+                            "type, default and description)", spec)
+            params[name] = v.use("params", spec, ROOTS).body
+            continue
+        _param_spec(v, name, spec, params)
     v.params = params
     names = ROOTS
     lets = v.mapping(doc.get("let") or LocDict(), "`let`", doc, "let")
@@ -422,11 +609,17 @@ def _validate(raw: Any, file: str, folder_id: str | None,
         if not _identifier(name) or name in ROOTS or name == "item":
             raise v.err(f"`let` name {name!r} must be an identifier other than a root name",
                         lets, name)
-        _let_form(v, name, v.mapping(form, f"let {name}", lets, name), names, params)
+        form = v.mapping(form, f"let {name}", lets, name)
+        if USE in form:
+            if len(form) != 1:
+                raise v.err(f"let {name}: `use` stands alone", form)
+            lets[name] = v.use("lets", form, names).body
+        else:
+            _let_form(v, name, form, names, params)
         names = names | {name}
     if "when" in doc:
-        v.condition(doc["when"], names, params, doc, "when")
-    v.condition(doc["assert"], names, params, doc, "assert")
+        doc["when"] = v.condition(doc["when"], names, params, doc, "when")
+    doc["assert"] = v.condition(doc["assert"], names, params, doc, "assert")
     evidence = v.str_list(doc.get("evidence") or [], "`evidence`", doc, "evidence")
     for i, path in enumerate(evidence):
         v.path(path, names, doc["evidence"], i)
@@ -462,7 +655,8 @@ def _validate(raw: Any, file: str, folder_id: str | None,
         when=doc.get("when"), let=dict(lets), assert_=doc["assert"], evidence=tuple(evidence),
         remediation=dict(rem), references=tuple(refs), path=file, raw=doc,
         content_types=tuple(content), regex_params=frozenset(v.regex_params),
-        terraform_fixes=tf_fixes, unknown_in_plan=unknown_in_plan,
+        terraform_fixes=tf_fixes, unknown_in_plan=unknown_in_plan, uses=tuple(v.uses),
+        definitions_file=definitions.file if definitions is not None else "",
     )
 
 
@@ -526,7 +720,7 @@ def _let_object(v: _V, kind: str, sub: LocDict, names: frozenset[str],
             raise v.err(f"{kind} `{key}` must be {_describe(prop)}", sub, key)
     if "where" in sub:
         var = sub.get("as", "item")
-        v.condition(sub["where"], names | {var}, params, sub, "where")
+        sub["where"] = v.condition(sub["where"], names | {var}, params, sub, "where")
 
 
 def _describe(schema: Mapping[str, Any]) -> str:
@@ -537,9 +731,13 @@ def _describe(schema: Mapping[str, Any]) -> str:
 
 def load_rule(path: FsPath, patterns: Mapping[str, re.Pattern[str]] | None = None) -> Rule:
     """Load and validate one rule.yaml; its folder name must be its id. `patterns` are the
-    control id patterns of catalogs that declare their own (by catalog name)."""
+    control id patterns of catalogs that declare their own (by catalog name). The pack's
+    definitions (`_definitions.yaml` beside the rule folders), when there is such a file, are
+    loaded once and expanded into the rule where it names them (`use:`)."""
     raw = load_yaml(path, RuleError)
-    return _validate(raw, str(path), path.parent.name, patterns)
+    defs_path = definitions_beside(path)
+    definitions = load_definitions(defs_path) if defs_path.is_file() else None
+    return _validate(raw, str(path), path.parent.name, patterns, definitions, str(defs_path))
 
 
 @dataclass(frozen=True)
@@ -736,6 +934,9 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
                                     file=str(path), line=line, column=col)
             rules.append(rule)
             digest.update(rule.id.encode() + b"\0" + path.read_bytes() + b"\0")
+    # The definitions the rules expand decide verdicts too.
+    for defs_file in sorted({r.definitions_file for r in rules if r.definitions_file}):
+        digest.update(b"definitions\0" + FsPath(defs_file).read_bytes() + b"\0")
     for control_file in _find_controls(roots):
         digest.update(control_file.read_bytes())
     for _, control_file in extra:

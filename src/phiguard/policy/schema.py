@@ -7,6 +7,7 @@ from typing import Any
 
 from phiguard.policy.language import (
     COMBINATORS,
+    DEFINITION_KEYS,
     IDENTIFIER,
     LET_FORMS,
     PARAM_DEFAULT_SCHEMA,
@@ -16,11 +17,12 @@ from phiguard.policy.language import (
     RULE_KEYS,
     TF_FIX_KEYS,
     UNKNOWN_IN_PLAN_KEYS,
+    USE,
     Key,
 )
 from phiguard.policy.operators import OPERATORS
 
-__all__ = ["rule_schema"]
+__all__ = ["definitions_schema", "rule_schema"]
 
 
 def _object(keys: tuple[Key, ...], **more: Any) -> dict[str, Any]:
@@ -57,7 +59,11 @@ def _condition() -> dict[str, Any]:
     combinators.append({"type": "object", "required": [negation], "additionalProperties": False,
                         "properties": {negation: {"$ref": "#/$defs/condition"},
                                        "because": {"type": "string"}}})
-    return {"oneOf": [*combinators, *quantifiers, *leaves]}
+    # A named condition of the pack's definitions file, with an optional sentence of its own.
+    use = {"type": "object", "required": [USE], "additionalProperties": False,
+           "properties": {USE: {"type": "string", "pattern": IDENTIFIER},
+                          "because": {"type": "string"}}}
+    return {"oneOf": [*combinators, *quantifiers, *leaves, use]}
 
 
 def _let() -> dict[str, Any]:
@@ -87,20 +93,45 @@ def _terraform_fix() -> dict[str, Any]:
                    anyOf=[{"required": ["attribute"]}, {"required": ["note"]}])
 
 
+def _defs() -> dict[str, Any]:
+    return {
+        "condition": _condition(),
+        "let": _let(),
+        "param": _param(),
+        # `{use: NAME}` for a let entry or a parameter: the definition stands for it.
+        "use": {"type": "object", "required": [USE], "additionalProperties": False,
+                "properties": {USE: {"type": "string", "pattern": IDENTIFIER}}},
+        # A `fix` action and a reason there is none (`manual`) exclude each other.
+        "remediation": _object(REMEDIATION_KEYS, **{"not": {"required": ["fix", "manual"]}}),
+        "terraform_fix": _terraform_fix(),
+        "unknown_in_plan": _object(UNKNOWN_IN_PLAN_KEYS),
+    }
+
+
+def definitions_schema() -> dict[str, Any]:
+    """A JSON Schema (2020-12) of a pack's `_definitions.yaml`: named conditions, let entries
+    and parameters that rules name with `use:`."""
+    def section(entry: dict[str, Any]) -> dict[str, Any]:
+        return {"type": ["object", "null"], "propertyNames": {"pattern": IDENTIFIER},
+                "additionalProperties": entry}
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "phiguard rule pack definitions",
+        "type": ["object", "null"], "additionalProperties": False,
+        "properties": {
+            **{name: section(_object(keys)) for name, keys in DEFINITION_KEYS.items()},
+            "params": section({"$ref": "#/$defs/param"}),
+        },
+        "$defs": _defs(),
+    }
+
+
 def rule_schema() -> dict[str, Any]:
     """A JSON Schema (2020-12) that every valid rule.yaml satisfies."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "phiguard rule",
         **_object(RULE_KEYS),
-        "$defs": {
-            "condition": _condition(),
-            "let": _let(),
-            "param": _param(),
-            # A `fix` action and a reason there is none (`manual`) exclude each other.
-            "remediation": _object(REMEDIATION_KEYS,
-                                   **{"not": {"required": ["fix", "manual"]}}),
-            "terraform_fix": _terraform_fix(),
-            "unknown_in_plan": _object(UNKNOWN_IN_PLAN_KEYS),
-        },
+        "$defs": _defs(),
     }
