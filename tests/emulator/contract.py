@@ -81,6 +81,12 @@ def _methods() -> tuple[tuple[str, re.Pattern[str], ServedMethod], ...]:
             found.append((raw["httpMethod"], _pattern(prefix, raw.get("flatPath", raw["path"]),
                                                       raw.get("parameters", {})),
                           ServedMethod(api, version, raw["id"], raw)))
+            # a media upload goes to its own path (Cloud Storage: /upload/storage/v1/...)
+            simple = raw.get("mediaUpload", {}).get("protocols", {}).get("simple", {})
+            if simple.get("path"):
+                found.append((raw["httpMethod"], _pattern("", simple["path"],
+                                                          raw.get("parameters", {})),
+                              ServedMethod(api, version, raw["id"], raw)))
     return tuple(found)
 
 

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from emulator.cloud import CloudState
 from emulator.contract import ApiError, check_asset_types, check_request, check_response
 from emulator.export import ExportState
+from emulator.storage import StorageState, upload_metadata
 
 CONTENT_FILES = {
     "RESOURCE": "resources.ndjson",
@@ -127,6 +128,7 @@ class Emulator:
     def __init__(self, root: Path | None = None, *, page_size: int = 50) -> None:
         self.org = load_org(root)
         self.cloud = CloudState()
+        self.storage = StorageState(self.cloud)
         self.export = ExportState(self.records, self.org.read_time)
         self.default_page_size = page_size
         self.faults: list[Fault] = []
@@ -248,7 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        payload = json.loads(raw) if raw.strip() else {}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        upload = parts.path.startswith("/upload/")  # media bytes, not a JSON body
+        payload = (upload_metadata(headers, raw) if upload
+                   else json.loads(raw) if raw.strip() else {})
         query = parse_qs(parts.query)
         fault = self.emu.take_fault(parts.path, query, self.command)
         if fault is not None and not fault.lost:
@@ -263,7 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         try:
             check_request(self.command, parts.path, query, payload)
-            reply = self.emu.cloud.route(self.command, parts.path, query, payload)
+            reply = self.emu.storage.route(self.command, parts.path, query, raw, headers)
+            if reply is None:
+                reply = self.emu.cloud.route(self.command, parts.path, query, payload)
             if reply is None:
                 reply = self.emu.export.route(self.command, parts.path, query, payload)
             status, body = reply if reply is not None else self.emu.route(parts.path, query)
@@ -277,19 +284,29 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(status, body)
 
-    do_POST = do_PATCH = do_PUT = do_GET
+    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
 
     def _send(self, status: int, body: Any) -> None:
+        extra: dict[str, str] = {}
         if status >= 400:
-            message = body if isinstance(body, str) else f"emulated {status}"
+            # Cloud Storage names its own reason (conditionNotMet, retentionPolicyNotMet ...)
+            given = body if isinstance(body, dict) and "reason" in body else {}
+            if "content-range" in given:
+                extra["Content-Range"] = given["content-range"]
+            message = (body if isinstance(body, str) else given.get("message")
+                       or f"emulated {status}")
+            reason = given.get("reason") or STATUS_NAMES.get(status, "error").lower()
             body = {"error": {"code": status, "message": message,
                               "status": STATUS_NAMES.get(status, "UNKNOWN"),
-                              "errors": [{"reason": STATUS_NAMES.get(status, "error").lower(),
-                                          "message": message}]}}
+                              "errors": [{"reason": reason, "message": message}]}}
+        if isinstance(body, tuple):  # a ranged media download: (bytes, Content-Range)
+            body, extra["Content-Range"] = body
         media = isinstance(body, bytes)  # a Cloud Storage media download
         data = body if media else json.dumps(body).encode()
         try:
             self.send_response(status)
+            for key, value in extra.items():
+                self.send_header(key, value)
             self.send_header("Content-Type", "application/octet-stream" if media
                              else "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))

@@ -16,10 +16,21 @@ __all__ = ["audit_command"]
 @click.command("audit")
 @scope_options
 @config_option()
-@click.option("--store", "store_path", required=True, type=click.Path(path_type=Path),
-              help="SQLite run history (created if missing).")
-@click.option("--bundle", type=click.Path(path_type=Path),
-              help="Write the evidence bundle (report, findings, manifest) here.")
+@click.option("--store", "store_path", required=True, metavar="FILE|gs://BUCKET/OBJECT",
+              help="SQLite run history (created if missing). In Cloud Storage it is downloaded "
+                   "and uploaded back only if nobody changed it meanwhile; an older restored "
+                   "copy is refused (see docs/evidence.md).")
+@click.option("--bundle", metavar="DIR|gs://BUCKET/PREFIX",
+              help="Write the evidence bundle (report, findings, manifest) here; in Cloud "
+                   "Storage it is uploaded object by object, never overwriting, manifest last.")
+@click.option("--evidence", metavar="DIR|gs://BUCKET/PREFIX",
+              help="Write the evidence bundle to a new folder under this location, named by "
+                   "the run's UTC time and number (PREFIX/20261207T060012Z-run57).")
+@click.option("--sign-key", type=click.Path(path_type=Path),
+              help="Ed25519 private key (PEM) to sign the bundle's manifest with.")
+@click.option("--accept-store-rollback", is_flag=True,
+              help="Continue from a --store that is older than runs already recorded (a "
+                   "restored copy); its next run is numbered after the highest recorded.")
 @click.option("--output", "-o", help="Also write the HTML report here.")
 @click.option("--snapshot", type=click.Path(path_type=Path),
               help="Keep the collected snapshot here (default: a temporary directory).")
@@ -29,20 +40,24 @@ __all__ = ["audit_command"]
 def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...],
                   directory_customer: str | None, asset_types: tuple[str, ...],
                   concurrency: int, export_uri: str | None, export_timeout: float,
-                  config_path: Path | None, store_path: Path,
-                  bundle: Path | None, output: str | None, snapshot: Path | None,
+                  config_path: Path | None, store_path: str,
+                  bundle: str | None, evidence: str | None, sign_key: Path | None,
+                  accept_store_rollback: bool, output: str | None, snapshot: Path | None,
                   fail_on: str, rules: tuple[Path, ...], debug: bool) -> None:
     """Collect, scan, report and record one run in the history store."""
 
     def body() -> int:
         from phiguard.runs.audit import outcome_counts, run_audit
 
-        result = run_audit(store_path, org=org, folder=folder, projects=projects, rules=rules,
-                           config_path=config_path, bundle=bundle, output=output,
+        store = store_path if store_path.startswith("gs://") else Path(store_path)
+        result = run_audit(store, org=org, folder=folder, projects=projects, rules=rules,
+                           config_path=config_path, bundle=bundle, evidence=evidence,
+                           sign_key=sign_key, output=output,
                            snapshot=snapshot, asset_types=asset_types,
                            directory_customer=directory_customer, concurrency=concurrency,
                            export_uri=export_uri, export_timeout=export_timeout,
-                           on_gap=warn_gap)
+                           accept_store_rollback=accept_store_rollback, on_gap=warn_gap,
+                           notify=lambda text: click.echo(f"phiguard: note: {text}", err=True))
         change, gaps = result.change, result.manifest["coverage_gaps"]
         click.echo(f"run {result.run_id}: {outcome_counts(result.findings)} · "
                    f"{len(change.new)} new, {len(change.resolved)} resolved, "

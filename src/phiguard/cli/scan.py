@@ -29,8 +29,10 @@ FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv")
 @click.argument("snapshot", nargs=-1, required=True, type=click.Path(path_type=Path))
 @config_option()
 @output_options(FORMATS)
-@click.option("--bundle", type=click.Path(path_type=Path),
-              help="Also write an evidence bundle (report, findings, config, manifest) here.")
+@click.option("--bundle", metavar="DIR|gs://BUCKET/PREFIX",
+              help="Also write an evidence bundle (report, findings, config, manifest) here; "
+                   "in Cloud Storage it is uploaded object by object, never overwriting, "
+                   "manifest last.")
 @click.option("--sign-key", type=click.Path(path_type=Path),
               help="Ed25519 private key (PEM) to sign the bundle's manifest with.")
 @fail_on_option
@@ -41,18 +43,20 @@ FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv")
 @rules_option()
 @debug_option
 def scan_command(snapshot: tuple[Path, ...], config_path: Path | None, fmt: tuple[str, ...],
-                 output: tuple[str, ...], output_dir: str | None, bundle: Path | None,
+                 output: tuple[str, ...], output_dir: str | None, bundle: str | None,
                  sign_key: Path | None, fail_on: str, at: str | None, jobs: int,
                  color: bool | None, rules: tuple[Path, ...], debug: bool) -> None:
     """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
     when = parse_at(at)
 
     def body() -> int:
+        from phiguard.report.remote import bundle_target
         from phiguard.runs.scan import run_scan
 
         outputs = chosen_outputs(fmt, output, output_dir, FORMATS)
         result = run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
-                          output_dir=output_dir, bundle=bundle, sign_key=sign_key, at=when,
+                          output_dir=output_dir, bundle=bundle_target(bundle),
+                          sign_key=sign_key, at=when,
                           jobs=jobs, color=color,
                           notify=lambda note: click.echo(f"phiguard: note: {note}", err=True))
         if bundle is not None:

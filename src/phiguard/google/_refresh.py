@@ -41,7 +41,9 @@ METHODS: dict[tuple[str, str], tuple[str, ...]] = {
                               "sql.operations.get"),
     ("storage", "v1"): ("storage.buckets.get", "storage.buckets.patch",
                         "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy",
-                        "storage.objects.get", "storage.objects.list"),
+                        "storage.objects.get", "storage.objects.list",
+                        "storage.objects.insert", "storage.objects.delete",
+                        "storage.buckets.testIamPermissions"),
     ("cloudresourcemanager", "v3"): (
         "cloudresourcemanager.projects.getIamPolicy",
         "cloudresourcemanager.projects.setIamPolicy", "cloudresourcemanager.projects.get",
@@ -125,7 +127,9 @@ def trim(doc: dict[str, Any], roots: Iterable[str], method_ids: Iterable[str]
         if method.get("id") not in wanted:
             continue
         kept: dict[str, Any] = {k: method[k] for k in ("id", "httpMethod", "path", "flatPath",
-                                       "parameterOrder", "request", "response")
+                                       "parameterOrder", "request", "response",
+                                       "supportsMediaUpload", "mediaUpload",
+                                       "supportsMediaDownload")
                 if k in method}
         kept["parameters"] = {name: {k: p[k] for k in _KEEP_PARAM if k in p}
                               for name, p in sorted(method.get("parameters", {}).items())}

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from phiguard.findings import Finding
     from phiguard.report.summary import Tally
     from phiguard.store.drift import Drift
+    from phiguard.store.gcs import GcsUrl
+    from phiguard.store.remote import RemoteStore
 
 __all__ = ["AuditResult", "outcome_counts", "run_audit"]
 
@@ -35,30 +38,99 @@ class AuditResult:
         return failing(self.tally, fail_on)
 
 
-def run_audit(store_path: Path, *, org: str | None = None, folder: str | None = None,
+def run_audit(store: Path | str, *, org: str | None = None, folder: str | None = None,
               projects: Sequence[str] = (), rules: Sequence[Path] = (),
-              config_path: Path | None = None, bundle: Path | None = None,
+              config_path: Path | None = None, bundle: Path | str | None = None,
+              evidence: str | None = None, sign_key: Path | None = None,
               output: str | None = None, snapshot: Path | None = None,
               asset_types: Sequence[str] = (), directory_customer: str | None = None,
               concurrency: int = 4, export_uri: str | None = None,
-              export_timeout: float = 3600.0,
-              on_gap: Callable[[dict[str, Any]], None] = lambda gap: None) -> AuditResult:
+              export_timeout: float = 3600.0, accept_store_rollback: bool = False,
+              on_gap: Callable[[dict[str, Any]], None] = lambda gap: None,
+              notify: Callable[[str], None] = lambda text: None) -> AuditResult:
     """Collect the scope (into `snapshot`, or a scratch directory beside the store removed
     afterwards), scan it, write the bundle and the HTML report (`output`) with the trend, and
-    record the run in the store."""
+    record the run in the store.
+
+    `store` and `bundle` may be gs:// locations (phiguard.store.remote, phiguard.report.remote):
+    the store is downloaded first and uploaded after recording with a generation precondition;
+    a Cloud Storage bundle is built locally and uploaded after the store, so a run that cannot
+    be recorded leaves no evidence behind. `evidence` (a directory or gs:// prefix) gets the
+    bundle in a new RUN folder named by the run's time and number."""
+    from phiguard.errors import UsageError
+    from phiguard.report.remote import bundle_target
+
+    if bundle is not None and evidence is not None:
+        raise UsageError("--bundle and --evidence both name where the bundle goes: give one")
+    if sign_key is not None and bundle is None and evidence is None:
+        raise UsageError("--sign-key signs an evidence bundle: add --evidence or --bundle")
+    target = bundle_target(bundle)
+    if evidence is not None:
+        bundle_target(evidence, "--evidence")  # a malformed location fails before any work
+    remote = None
+    if isinstance(store, str) and store.startswith("gs://"):
+        from phiguard.store.remote import RemoteStore
+
+        remote = RemoteStore(store)
+    try:
+        return _audit(remote, Path(store) if remote is None else remote.path,
+                      org=org, folder=folder, projects=projects, rules=rules,
+                      config_path=config_path, bundle_to=target, evidence=evidence,
+                      sign_key=sign_key, output=output, snapshot=snapshot,
+                      asset_types=asset_types, directory_customer=directory_customer,
+                      concurrency=concurrency, export_uri=export_uri,
+                      export_timeout=export_timeout,
+                      accept_store_rollback=accept_store_rollback, on_gap=on_gap,
+                      notify=notify)
+    finally:
+        if remote is not None:
+            remote.close()
+
+
+def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
+           folder: str | None, projects: Sequence[str], rules: Sequence[Path],
+           config_path: Path | None, bundle_to: GcsUrl | Path | None, evidence: str | None,
+           sign_key: Path | None, output: str | None, snapshot: Path | None,
+           asset_types: Sequence[str], directory_customer: str | None, concurrency: int,
+           export_uri: str | None, export_timeout: float, accept_store_rollback: bool,
+           on_gap: Callable[[dict[str, Any]], None],
+           notify: Callable[[str], None]) -> AuditResult:
     from phiguard._util.outputs import atomic_output, check_outputs
     from phiguard.config import load_config
+    from phiguard.errors import StoreError
     from phiguard.report.summary import Tally
     from phiguard.scan import Scan
     from phiguard.store.db import Store
     from phiguard.store.drift import drift
+    from phiguard.store.gcs import GcsUrl
     from phiguard.store.trend import trend_view
 
-    check_outputs([("--output", output), ("--bundle", bundle)],
-                  [config_path, store_path, *rule_inputs(rules)])
+    local_bundle = bundle_to if isinstance(bundle_to, Path) else None
+    check_outputs([("--output", output), ("--bundle", local_bundle)],
+                  [config_path, store_path if remote is None else None, sign_key,
+                   *rule_inputs(rules)])
     parents = scope_parents(org, folder, projects)
     pack = load_pack(rules)
     config = load_config(config_path)
+    if isinstance(bundle_to, GcsUrl):
+        from phiguard.report.remote import check_free
+        from phiguard.store.gcs import Gcs, GcsError
+
+        with Gcs() as gcs:
+            try:
+                check_free(gcs, bundle_to)
+            except GcsError as exc:
+                raise StoreError(f"--bundle {bundle_to}: cannot read: {exc}") from None
+    if remote is not None:
+        remote.download()
+        if remote.rollback is not None:
+            if not accept_store_rollback:
+                raise StoreError(remote.rollback.message(remote.url))
+            back = remote.rollback
+            notify(f"--accept-store-rollback: continuing from an older copy of {remote.url} "
+                   f"(its runs end at {back.store_run}; run {back.recorded} was recorded "
+                   f"before): the next run is numbered {back.recorded + 1}")
+            remote.accept_rollback()
     with Store(store_path) as store:  # open (and migrate) before the long part
         pass
     scratch = None
@@ -82,11 +154,12 @@ def run_audit(store_path: Path, *, org: str | None = None, folder: str | None = 
         findings = list(tally.watch(job.findings()))
         with Store(store_path) as store:  # the history this run is reported against
             trend = trend_view(store, findings)
-        if bundle is not None:
+        if local_bundle is not None:
             from phiguard.report.bundle import write_bundle
 
-            findings = write_bundle(bundle, run_info, findings, pack, lambda: job.waivers,
-                                    config_file=config_path, trend=trend)
+            findings = write_bundle(local_bundle, run_info, findings, pack,
+                                    lambda: job.waivers, config_file=config_path,
+                                    sign_key=sign_key, trend=trend)
         if output is not None:
             from phiguard.report.html_report import render_html
 
@@ -99,6 +172,21 @@ def run_audit(store_path: Path, *, org: str | None = None, folder: str | None = 
         run_id = store.record(run_info, findings, scope=",".join(parents),
                               coverage_gaps=manifest["coverage_gaps"])
         change = drift(store)
+    if remote is not None:
+        remote.upload(run_id, on_warning=notify)
+    place: GcsUrl | Path | None = bundle_to if isinstance(bundle_to, GcsUrl) else None
+    if evidence is not None:
+        from datetime import datetime
+
+        from phiguard.report.remote import evidence_location
+
+        place = evidence_location(evidence, datetime.now(UTC), run_id)
+    if place is not None:
+        from phiguard.report.remote import write_bundle_to
+
+        write_bundle_to(place, run_info, findings, pack, lambda: job.waivers,
+                        config_file=config_path, sign_key=sign_key, trend=trend)
+        notify(f"evidence bundle written to {place}")
     return AuditResult(run_id, findings, tally, change, manifest)
 
 

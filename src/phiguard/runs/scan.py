@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from phiguard.policy.rule import RulePack
     from phiguard.report.summary import Tally
     from phiguard.scan import Scan
+    from phiguard.store.gcs import GcsUrl
 
 __all__ = ["SCAN_FORMATS", "ScanResult", "run_scan"]
 
@@ -35,7 +36,7 @@ class ScanResult:
     tally: Tally
     findings: list[Finding] | None
     outputs: list[Output] = field(default_factory=list)
-    bundle: Path | None = None
+    bundle: Path | GcsUrl | None = None
 
     def failing(self, fail_on: str) -> bool:
         return failing(self.tally, fail_on)
@@ -43,7 +44,7 @@ class ScanResult:
 
 def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
              config_path: Path | None = None, outputs: Sequence[Output] = (),
-             output_dir: str | None = None, bundle: Path | None = None,
+             output_dir: str | None = None, bundle: Path | GcsUrl | None = None,
              sign_key: Path | None = None, at: datetime | None = None, jobs: int = 1,
              color: bool | None = None,
              notify: Callable[[str], None] = lambda note: None) -> ScanResult:
@@ -53,12 +54,22 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
     report is written. Raises a PhiguardError for bad input; nothing is written then.
     """
     from phiguard.config import load_config
-    from phiguard.errors import UsageError
+    from phiguard.errors import OutputError, UsageError
     from phiguard.report.summary import Tally
     from phiguard.scan import Scan
 
     check(outputs, [*snapshot, config_path, sign_key, *rule_inputs(rules)],
-          output_dir=output_dir, others=[("--bundle", bundle)])
+          output_dir=output_dir,
+          others=[("--bundle", bundle if isinstance(bundle, Path) else None)])
+    if bundle is not None and not isinstance(bundle, Path):
+        from phiguard.report.remote import check_free
+        from phiguard.store.gcs import Gcs, GcsError
+
+        with Gcs() as gcs:
+            try:
+                check_free(gcs, bundle)  # exit 2 before the scan when the prefix is taken
+            except GcsError as exc:
+                raise OutputError(f"--bundle {bundle}: cannot read: {exc}") from None
     pack = load_pack(rules)
     config = load_config(config_path)
     job = Scan(list(snapshot), pack, config, at=at, jobs=jobs)
@@ -84,11 +95,11 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
         return result
     run_info = job.run_info()
     if bundle is not None:
-        from phiguard.report.bundle import write_bundle
+        from phiguard.report.remote import write_bundle_to
 
-        result.findings = write_bundle(bundle, run_info, tally.watch(job.findings()), pack,
-                                       lambda: job.waivers, config_file=config_path,
-                                       sign_key=sign_key)
+        result.findings = write_bundle_to(bundle, run_info, tally.watch(job.findings()), pack,
+                                          lambda: job.waivers, config_file=config_path,
+                                          sign_key=sign_key)
     else:
         result.findings = list(tally.watch(job.findings()))
     _write(result, run_info, color)
