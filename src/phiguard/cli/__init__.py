@@ -11,6 +11,7 @@ from __future__ import annotations
 from phiguard.cli._app import main
 from phiguard.cli.audit import audit_command
 from phiguard.cli.collect import collect_command
+from phiguard.cli.evidence import evidence_group
 from phiguard.cli.fix import fix_group
 from phiguard.cli.history import diff_command, history_command
 from phiguard.cli.plan import plan_command
@@ -22,5 +23,6 @@ from phiguard.cli.verify import verify_command
 __all__ = ["main"]
 
 for _command in (scan_command, rules_group, report_command, verify_command, plan_command,
-                 collect_command, audit_command, history_command, diff_command, fix_group):
+                 collect_command, audit_command, history_command, diff_command, fix_group,
+                 evidence_group):
     main.add_command(_command)
