@@ -82,3 +82,21 @@ def test_function_ingress_left_to_the_api_is_allow_all() -> None:
                  {"name": "fn", "project": P, "region": "us-central1"},
                  {"ingress_settings": True}, {"name": {"constant_value": "fn"}})
     assert gen1["ingressSettings"] == "ALLOW_ALL"
+
+
+RUN_V1 = {"name": "portal", "project": P, "location": "us-central1",
+          "template": [{"spec": [{"containers": [{"image": "us-docker.pkg.dev/x/portal:1"}]}]}]}
+
+
+def test_run_v1_metadata_left_to_the_api_has_ingress_all() -> None:
+    """A google_cloud_run_service without a `metadata` block has its annotations only after
+    apply; Cloud Run's default ingress (all) is among them, as Google's CAI shows it."""
+    data = _data("google_cloud_run_service", RUN_V1, {"metadata": True},
+                 {"name": {"constant_value": "portal"}})
+    assert data["metadata"]["annotations"][INGRESS] == "all"
+
+
+def test_run_v1_annotations_from_an_expression_stay_unknown() -> None:
+    data = _data("google_cloud_run_service", RUN_V1, {"metadata": True},
+                 {"metadata": [{"annotations": {"references": ["var.annotations"]}}]})
+    assert isinstance(data["metadata"]["annotations"], UnknownValue)

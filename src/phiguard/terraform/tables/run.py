@@ -41,6 +41,16 @@ def _v2_ingress(values: Any, ctx: Context) -> Any:
     return ingress
 
 
+def _run_v1_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    """Annotations the configuration leaves to the API (the whole `metadata` block known only
+    after apply) still hold the ingress Cloud Run sets by default: all traffic."""
+    meta = data.get("metadata")
+    if (isinstance(meta, dict) and is_unknown(meta.get("annotations"))
+            and is_unknown(tf_get(values, "metadata")) and ctx.change is not None
+            and ctx.configured(ctx.change, "metadata") is False):
+        meta["annotations"] = {ANNOTATION_PREFIX + "ingress": "all"}
+
+
 def _run_v2_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
     """The v2 attributes CAI shows as v1 annotations (their keys hold dots)."""
     def annotate(node: dict[str, Any], key: str, value: Any) -> None:
@@ -82,7 +92,8 @@ register(
         fields=(Field("name", "metadata.name"),
                 Field("template.spec.service_account_name",
                       "spec.template.spec.serviceAccountName"),
-                Field("metadata.annotations", "metadata.annotations"))),
+                Field("metadata.annotations", "metadata.annotations")),
+        build=_run_v1_build),
     Converter(
         tf_type="google_cloud_run_v2_service", asset_type=SERVICE_TYPE,
         name="//run.googleapis.com/projects/{project}/locations/{location}/services/{name}",
