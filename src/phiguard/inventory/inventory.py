@@ -38,6 +38,8 @@ __all__ = ["Inventory", "learn_project"]
 _RM = "//cloudresourcemanager.googleapis.com/"
 _NUMBER = re.compile(r"^\d+$")
 _NODE_TYPES = HIERARCHY_TYPES - {PROJECT_TYPE}  # folders and organizations
+_REACH_UNKNOWN = UnknownValue("unknown: the folders and organization above the PHI projects are "
+                              "not known, so whether this node is above one is not known")
 
 
 def learn_project(projects: ProjectIndex, asset: Asset) -> None:
@@ -279,8 +281,10 @@ class Inventory:
         phi = self.asset_is_phi(asset, project_id or number)
         # A grant on this asset reaches PHI: it is in PHI scope, or a folder or organization
         # above a PHI project (`grants within: phi` asks the same of each binding's owner).
-        reach = phi or (asset.asset_type in _NODE_TYPES
-                        and self.scope.node_is_phi(ref_key(asset.name)))
+        reach: bool | UnknownValue = phi or (asset.asset_type in _NODE_TYPES
+                                             and self.scope.node_is_phi(ref_key(asset.name)))
+        if not reach and asset.asset_type in _NODE_TYPES and not self.scope.phi_ancestry_known:
+            reach = _REACH_UNKNOWN
         region = region_of(location)
         # Interned: a large org repeats a few hundred projects and regions across 100k+ facts.
         project = project_id or number

@@ -84,10 +84,16 @@ class PhiScope:
         self._network_names = {n for n in config.networks if "/" not in n}
         self._project_cache: dict[str, bool] = {}
         phi_ancestors: set[str] = set()
+        # Whether every PHI project's folders and organization are known (a Terraform plan
+        # without a snapshot may name a PHI project whose place in the hierarchy is not).
+        complete = all(projects.get(p) is not None for p in config.projects)
         for info in projects.all():
             if self._info_is_phi(info):
-                phi_ancestors.update(a for a in info.ancestors if not a.startswith("projects/"))
+                above = [a for a in info.ancestors if not a.startswith("projects/")]
+                phi_ancestors.update(above)
+                complete = complete and bool(above)
         self.phi_ancestors = frozenset(phi_ancestors)
+        self.phi_ancestry_known = complete
 
     def _info_is_phi(self, info: ProjectInfo) -> bool:
         cfg = self.config

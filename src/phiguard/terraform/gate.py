@@ -102,7 +102,9 @@ def _paths(node: Any, out: list[str], names: set[str]) -> None:
 def reads_only_bindings(rule: Rule) -> bool:
     """Whether a rule's verdict depends only on IAM bindings (own or effective), so it can be
     judged on an asset the plan shows only through its IAM pieces."""
-    lets_ok = {name for name, form in rule.let.items() if "effective_iam" in form}
+    # org_domains reads the Organization record and the directory, not the judged asset
+    lets_ok = {name for name, form in rule.let.items()
+               if "effective_iam" in form or "org_domains" in form}
     if len(lets_ok) != len(rule.let):
         return False
     paths: list[str] = []
@@ -114,6 +116,9 @@ def reads_only_bindings(rule: Rule) -> bool:
         root = path.split(".", 1)[0].split("[", 1)[0]
         if root == "iam_policy":
             if not path.startswith("iam_policy.bindings"):
+                return False
+        elif root == "asset":
+            if path != "asset.phi_reach":  # derived from the asset's name and the PHI scope
                 return False
         elif root not in names:
             return False
