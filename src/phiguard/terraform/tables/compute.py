@@ -226,6 +226,14 @@ def _instance_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
             subnet = ctx.find_planned(nic.get("subnetwork"), ("google_compute_subnetwork",))
             if subnet is not None and isinstance(subnet.data.get("network"), str):
                 nic["network"] = subnet.data["network"]
+        # an access config's type is fixed by its kind: the API's only IPv4 type is
+        # ONE_TO_ONE_NAT (an external address), the only IPv6 one DIRECT_IPV6
+        for key, kind in (("accessConfigs", "ONE_TO_ONE_NAT"),
+                          ("ipv6AccessConfigs", "DIRECT_IPV6")):
+            configs = nic.get(key)
+            for config in configs if isinstance(configs, list) else ():
+                if isinstance(config, dict):
+                    config.setdefault("type", kind)
     # `metadata_startup_script` is the `startup-script` metadata item (as the API shows it)
     script = tf_get(values, "metadata_startup_script")
     if isinstance(script, str):
@@ -420,7 +428,19 @@ register(
                     Field("network", "network", ref=NETWORK),
                     Field("subnetwork", "subnetwork", ref=SUBNET),
                     Field("network_ip", "networkIP"),
-                    Field("access_config", "accessConfigs", each(Field("nat_ip", "natIP"))))),
+                    Field("access_config", "accessConfigs", each(
+                        Field("nat_ip", "natIP"), Field("network_tier", "networkTier"))),
+                    Field("ipv6_access_config", "ipv6AccessConfigs", each(
+                        Field("external_ipv6", "externalIpv6"),
+                        Field("network_tier", "networkTier"))))),
+                # the provider's defaults are the API's: Secure Boot off, vTPM and integrity
+                # monitoring on (for an image that supports Shielded VM)
+                Field("shielded_instance_config.enable_secure_boot",
+                      "shieldedInstanceConfig.enableSecureBoot", api_default=False),
+                Field("shielded_instance_config.enable_vtpm",
+                      "shieldedInstanceConfig.enableVtpm", api_default=True),
+                Field("shielded_instance_config.enable_integrity_monitoring",
+                      "shieldedInstanceConfig.enableIntegrityMonitoring", api_default=True),
                 Field("service_account", "serviceAccounts", each(
                     Field("email", "email"), Field("scopes", "scopes", scopes)))),
         build=_instance_build),
