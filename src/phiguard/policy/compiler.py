@@ -334,12 +334,18 @@ def compile_condition(node: Mapping[str, Any]) -> Cond:
         return combine
     if "not" in node:
         child = compile_condition(node["not"])
+        inner = node["not"]
+        # A negated leaf fails on the value it passed for: that value is what to show.
+        leaf_path = parse_path(inner["path"]) if "path" in inner and not any(
+            q in inner for q in QUANTIFIERS) else None
 
         def negate(env: Env) -> Result:
             start = len(env.blame)
             verdict, reasons = child(env)
             del env.blame[start:]
             if verdict == PASS:
+                if leaf_path is not None:
+                    env.blame.append(env.resolve(leaf_path)[::-1])
                 return FAIL, [because or "a forbidden condition holds"]
             if verdict == FAIL:
                 return PASS, _NO_REASONS
