@@ -138,6 +138,11 @@ PHIGUARD_ONLY: dict[tuple[str, str], str] = {
     (SQL, "data.instanceType"): "a replica: master_instance_name is set",
     (SQL, "data.settings.ipConfiguration.privateNetwork"):
         "the planned network, through the configuration's reference",
+    ("run.googleapis.com/Service", "data.metadata.annotations['run.googleapis.com/ingress']"):
+        _DEFAULT,
+    ("cloudfunctions.googleapis.com/CloudFunction", "data.ingressSettings"):
+        "the plan's ingress_settings (the provider's default ALLOW_ALL); Google's converter "
+        "leaves it out",
 }
 
 
@@ -331,6 +336,7 @@ def test_every_converted_type_has_a_golden_pair() -> None:
         "compute.googleapis.com/ResourcePolicy", "compute.googleapis.com/TargetHttpProxy",
         "compute.googleapis.com/UrlMap", "iam.googleapis.com/ServiceAccountKey",
         "logging.googleapis.com/LogSink", "redis.googleapis.com/Instance",
+        "cloudfunctions.googleapis.com/Function",
     }
 
 
@@ -518,6 +524,11 @@ VERDICT_DIFFERENCES: dict[tuple[str, str, str], str] = {
                          f"disks/{name}"): _AFTER_APPLY for pair, name in _DISKS.items()},
     ("sql", "ENC-002", f"//cloudsql.googleapis.com/projects/{PROJECT}/instances/main-instance"):
         _DROPPED,
+    ("example_google_cloudfunctions_function", "SRV-003",
+     f"//cloudfunctions.googleapis.com/projects/{PROJECT}/locations/australia-southeast1/"
+     "functions/function-test"):
+        "Google's converter leaves out the plan's ingress_settings ALLOW_ALL, so the scan of its "
+        "output is UNKNOWN where the plan FAILs SRV-003",
     ("example_service_account_update", "MFA-004",
      f"//iam.googleapis.com/projects/{PROJECT}/serviceAccounts/108592438577779299646"):
         _UNDECLARED,
