@@ -36,6 +36,7 @@ from phiguard.runs.collect import asset_types_for
 from phiguard.terraform.convert import CONVERTERS
 from phiguard.terraform.plan import load_plan
 from phiguard.terraform.world import build_world, load_tables
+from phiguard.testing import load_example
 
 PACK = load_pack([RULES])
 _TYPE = re.compile(r"""["']([a-z][a-z0-9]*(?:\.[a-z0-9]+)*\.googleapis\.com/"""
@@ -46,10 +47,15 @@ _TYPE = re.compile(r"""["']([a-z][a-z0-9]*(?:\.[a-z0-9]+)*\.googleapis\.com/"""
 
 
 def _examples() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every record of every example, its includes resolved (an included record is checked
+    in each example that includes it, as the example sees it)."""
     for path in sorted(RULES.glob("*/*/*/*.json")):
         if path.parent.name in ("pass", "fail", "unknown"):
-            for i, asset in enumerate(json.loads(path.read_text())["assets"]):
-                yield f"{path.relative_to(REPO)} asset {i}", asset
+            example = load_example(path)
+            for i, (asset, (file, line)) in enumerate(zip(example.assets,
+                                                          example.asset_origins, strict=True)):
+                where = "" if file == str(path) else f" ({Path(file).relative_to(REPO)}:{line})"
+                yield f"{path.relative_to(REPO)} asset {i}{where}", asset
 
 
 def _demo_records() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -113,7 +119,7 @@ def _targets(action: Action) -> Iterator[tuple[dict[str, str], Any]]:
     account's grants)."""
     for rule_id in _fixed_by(action):
         for path in sorted((RULES / "hipaa" / rule_id / "fail").glob("*.json")):
-            assets = json.loads(path.read_text())["assets"]
+            assets = load_example(path).assets
             policies = [a.get("iam_policy") or a.get("iamPolicy") for a in assets]
             for asset in assets:
                 m = action.kind.pattern.fullmatch(asset["name"])

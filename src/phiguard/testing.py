@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+import json.decoder
+import json.scanner
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,11 @@ from phiguard.inventory.readers import user_asset
 from phiguard.inventory.records import Record, merge_records, parse_record
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.engine import Engine
+from phiguard.policy.language import EXAMPLES_DIR
 from phiguard.policy.rule import Rule, RulePack, param_problem, validate_param_value
 
-__all__ = ["DEFAULT_AT", "ExampleResult", "assets_from_records", "check_examples", "check_pack",
-           "run_rule"]
+__all__ = ["DEFAULT_AT", "Example", "ExampleResult", "assets_from_records", "check_examples",
+           "check_pack", "load_example", "run_rule"]
 
 DEFAULT_AT = "2026-11-25T00:00:00Z"
 _OUTCOME_OF_FOLDER = {"pass": "PASS", "fail": "FAIL", "unknown": "UNKNOWN"}
@@ -120,21 +123,192 @@ class ExampleResult:
         return self.expected == self.actual
 
 
-def _load_example(path: Path) -> dict[str, Any]:
+_EXAMPLE_KEYS = {"description", "subject", "at", "config", "params", "assets", "users", "expect"}
+_SHARED_KEYS = {"description", "assets", "users"}
+INCLUDE = "include"
+
+
+def _read_json(path: Path, positions: bool) -> tuple[Any, dict[int, int], str]:
+    """A JSON file, and (when asked) where each object in it starts: id(object) -> offset."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RuleError("not valid UTF-8", file=str(path)) from None
+    except OSError as exc:
+        raise RuleError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    starts: dict[int, int] = {}
+    decoder = json.JSONDecoder()
+    if positions:
+        # The pure-Python scanner calls the decoder's parse_object, which records each object's
+        # opening brace (the C scanner would not call it).
+        def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[Any, int]:
+            obj, end = json.decoder.JSONObject(s_and_end, *args)  # type: ignore[attr-defined]
+            starts[id(obj)] = s_and_end[1] - 1
+            return obj, end
+
+        decoder.parse_object = parse_object  # type: ignore[attr-defined]
+        decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    try:
+        return decoder.decode(text), starts, text
     except json.JSONDecodeError as exc:
         raise RuleError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno,
                         column=exc.colno) from None
-    except UnicodeDecodeError:
-        raise RuleError("not valid UTF-8", file=str(path)) from None
-    allowed = {"description", "subject", "at", "config", "params", "assets", "users", "expect"}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example file with its includes resolved: `doc` is the file as written but for its
+    `assets` and `users`, where each `{"include": NAME}` is replaced, in place, by the records
+    of `_examples/NAME.json` beside the rule folders. `origins` says where each asset and user
+    record is written ("file:line")."""
+
+    path: Path
+    doc: dict[str, Any]
+    assets: list[Any]
+    users: list[Any]
+    asset_origins: list[tuple[str, int]] = field(default_factory=list)
+    user_origins: list[tuple[str, int]] = field(default_factory=list)
+    includes: tuple[str, ...] = ()
+
+
+def _line(text: str, starts: dict[int, int], obj: Any) -> int | None:
+    offset = starts.get(id(obj))
+    return text.count("\n", 0, offset) + 1 if offset is not None else None
+
+
+def _shared(folder: Path, name: Any, key: str, cache: dict[str, Any], where: RuleError
+            ) -> tuple[list[Any], list[tuple[str, int]]]:
+    """The `key` records of one shared example file, with where each is written."""
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name \
+            or name.startswith("."):
+        raise RuleError(f"`include` takes the name of a file in {EXAMPLES_DIR}/ (without .json)",
+                        file=where.file, line=where.line)
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+        raise RuleError(f"unknown include {name!r}: no {path} (known: "
+                        f"{', '.join(known) or 'none'})", file=where.file, line=where.line)
+    if str(path) not in cache:
+        doc, starts, text = _read_json(path, True)
+        if not isinstance(doc, dict) or set(doc) - _SHARED_KEYS or not isinstance(
+                doc.get("description"), str) or not ({"assets", "users"} & set(doc)):
+            raise RuleError("a shared example file is an object with a `description` and "
+                            "`assets` and/or `users` lists", file=str(path))
+        for list_key in ("assets", "users"):
+            if list_key not in doc:
+                continue
+            items = doc[list_key]
+            if not isinstance(items, list) or not items:
+                raise RuleError(f"`{list_key}` must be a non-empty list", file=str(path))
+            for item in items:
+                if isinstance(item, dict) and INCLUDE in item:
+                    raise RuleError("a shared example file cannot include another",
+                                    file=str(path), line=_line(text, starts, item))
+        cache[str(path)] = (doc, [(str(path), _line(text, starts, item) or 0)
+                                  for item in doc.get("assets", [])],
+                            [(str(path), _line(text, starts, item) or 0)
+                             for item in doc.get("users", [])])
+    doc, asset_origins, user_origins = cache[str(path)]
+    if key not in doc:
+        raise RuleError(f"include {name!r} has no `{key}` ({path})", file=where.file,
+                        line=where.line)
+    return doc[key], asset_origins if key == "assets" else user_origins
+
+
+def _kinds(record: Any) -> set[str]:
+    """The CAI content types a raw record carries (for the duplicate check)."""
+    if not isinstance(record, dict):
+        return set()
+    pairs = (("resource", "RESOURCE"), ("iam_policy", "IAM_POLICY"), ("iamPolicy", "IAM_POLICY"),
+             ("org_policy", "ORG_POLICY"), ("orgPolicy", "ORG_POLICY"))
+    return {kind for key, kind in pairs if record.get(key) is not None}
+
+
+def _check_duplicate(seen: dict[str, list[tuple[set[str], str, bool]]], key: str, record: Any,
+                     where: str, included: bool, at: RuleError) -> None:
+    """An included record may not repeat content another record of the example gives (the
+    same asset's resource twice, say): which one counts would depend on the order."""
+    if not isinstance(record, dict):
+        return
+    name = record.get("name") if key == "assets" else record.get("primaryEmail")
+    if not isinstance(name, str):
+        return
+    kinds = _kinds(record) if key == "assets" else {"USER"}
+    for other_kinds, other_where, other_included in seen.get(name, []):
+        if (included or other_included) and kinds & other_kinds:
+            raise RuleError(f"conflicting duplicate: {name} is given by {other_where} and "
+                            f"again by {where}", file=at.file, line=at.line)
+    seen.setdefault(name, []).append((kinds, where, included))
+
+
+def load_example(path: Path) -> Example:
+    """Read one example file and resolve its includes. A missing or malformed include, and a
+    record that an include gives twice or that the file also gives with the same content
+    (conflicting duplicate), are errors with the example file and line."""
+    cache: dict[str, Any] = {}
+    with_includes = b'"include"' in path.read_bytes() if path.is_file() else False
+    doc, starts, text = _read_json(path, with_includes)
     if not isinstance(doc, dict) or not isinstance(doc.get("assets"), list) or not doc["assets"]:
         raise RuleError("an example is an object with a non-empty `assets` list", file=str(path))
-    unknown = set(doc) - allowed
+    unknown = set(doc) - _EXAMPLE_KEYS
     if unknown:
         raise RuleError(f"unknown example keys: {', '.join(sorted(unknown))}", file=str(path))
-    return doc
+    folder = path.parent.parent.parent / EXAMPLES_DIR
+    resolved: dict[str, tuple[list[Any], list[tuple[str, int]]]] = {}
+    names: list[str] = []
+    for key in ("assets", "users"):
+        items = doc.get(key)
+        if items is None:
+            resolved[key] = ([], [])
+            continue
+        if not isinstance(items, list):
+            raise RuleError(f"`{key}` must be a list", file=str(path))
+        out: list[Any] = []
+        origins: list[tuple[str, int]] = []
+        # name -> (content types, where it is given, whether an include gave it)
+        seen: dict[str, list[tuple[set[str], str, bool]]] = {}
+        for i, item in enumerate(items):
+            line = _line(text, starts, item) if with_includes else None
+            if isinstance(item, dict) and INCLUDE in item:
+                where = RuleError("", file=str(path), line=line)
+                if set(item) != {INCLUDE}:
+                    raise RuleError("an include entry is {\"include\": NAME} alone",
+                                    file=str(path), line=line)
+                records, record_origins = _shared(folder, item[INCLUDE], key, cache,
+                                                  where)
+                names.append(item[INCLUDE])
+                given = [(r, o, f"include {item[INCLUDE]!r} (line {line})")
+                         for r, o in zip(records, record_origins, strict=True)]
+            else:
+                given = [(item, (str(path), line or i + 1), "")]
+            for record, origin, via in given:
+                _check_duplicate(seen, key, record, via or f"line {origin[1]}", bool(via),
+                                 RuleError("", file=str(path), line=line))
+                out.append(record)
+                origins.append(origin)
+        resolved[key] = (out, origins)
+    if not names:
+        return Example(path, doc, doc["assets"], doc.get("users") or [],
+                       resolved["assets"][1], resolved["users"][1])
+    full = {**doc, "assets": resolved["assets"][0]}
+    if "users" in doc:
+        full["users"] = resolved["users"][0]
+    return Example(path, full, resolved["assets"][0], resolved["users"][0],
+                   resolved["assets"][1], resolved["users"][1], tuple(names))
+
+
+def _example_assets(example: Example) -> list[Asset]:
+    """The example's records and users as assets; an error names the file and line the bad
+    record is written at (its shared file, for an included one)."""
+    merged: dict[str, Record] = {}
+    for raw, (file, line) in zip(example.assets, example.asset_origins, strict=True):
+        record = parse_record(raw, file, line)
+        prior = merged.get(record.name)
+        merged[record.name] = merge_records(prior, record) if prior else record
+    assets = [r.to_asset() for r in merged.values()]
+    assets += [user_asset(u, file, line)
+               for u, (file, line) in zip(example.users, example.user_origins, strict=True)]
+    return assets
 
 
 def check_examples(rule: Rule) -> list[ExampleResult]:
@@ -144,11 +318,12 @@ def check_examples(rule: Rule) -> list[ExampleResult]:
     found = {"pass": 0, "fail": 0}
     for sub, expected in _OUTCOME_OF_FOLDER.items():
         for path in sorted((folder / sub).glob("*.json")):
-            doc = _load_example(path)
+            example = load_example(path)
+            doc = example.doc
             try:
-                assets = assets_from_records(doc["assets"], str(path), doc.get("users"))
+                assets = _example_assets(example)
             except SnapshotError as exc:
-                raise RuleError(exc.message, file=str(path), line=exc.line) from None
+                raise RuleError(exc.message, file=exc.file, line=exc.line) from None
             subject = doc.get("subject") or assets[0].name
             expect = {subject: expected, **(doc.get("expect") or {})}
             try:
