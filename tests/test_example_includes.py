@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _paths import RULES
 from phiguard.cli import main
 from phiguard.errors import RuleError
 from phiguard.google.contracts import check_record
@@ -250,3 +251,35 @@ def test_examples_without_includes_read_as_before(tmp_path: Path) -> None:
     example = load_example(path)
     assert example.doc == {"assets": [BUCKET, PROJECT]} and example.includes == ()
     assert example.asset_origins == [(str(path), 1), (str(path), 2)]
+
+
+# The bundled pack --------------------------------------------------------------------------
+
+def _bundled_examples() -> list[Path]:
+    return sorted(p for p in (RULES / "hipaa").glob("*/*/*.json")
+                  if p.parent.name in ("pass", "fail", "unknown"))
+
+
+def test_every_bundled_shared_record_is_included() -> None:
+    """Each file of rules/hipaa/_examples is included by at least one example (a shared record
+    nobody includes is checked by nothing)."""
+    shared = {p.stem for p in (RULES / "hipaa" / "_examples").glob("*.json")}
+    assert len(shared) >= 20
+    used = {name for path in _bundled_examples() for name in load_example(path).includes}
+    assert shared - used == set()
+
+
+def test_bundled_examples_write_out_what_they_judge() -> None:
+    """In the bundled examples the subject and every asset in `expect` are written out in the
+    example, never included, so the example shows what decides its outcome."""
+    hidden = []
+    for path in _bundled_examples():
+        example = load_example(path)
+        if not example.includes:
+            continue
+        judged = {example.doc.get("subject") or example.assets[0].get("name"),
+                  *(example.doc.get("expect") or {})}
+        for record, (file, _) in zip(example.assets, example.asset_origins, strict=True):
+            if file != str(path) and record.get("name") in judged:
+                hidden.append(f"{path.relative_to(RULES)}: {record['name']}")
+    assert hidden == []
