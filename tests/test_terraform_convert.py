@@ -270,8 +270,9 @@ def test_peerings_attachments_and_node_pools_extend_their_parent() -> None:
 
 def test_unconverted_types_are_listed_not_dropped() -> None:
     """A type phiguard does not convert is reported as not evaluated."""
-    plan = make_plan([change("google_pubsub_topic", "t", {"name": "t"}),
+    plan = make_plan([change("google_dataproc_cluster", "t", {"name": "t"}),
                       change("aws_s3_bucket", "b", {})])
     world = build_world(plan, "after")
-    assert [c.address for c in world.not_evaluated] == ["google_pubsub_topic.t", "aws_s3_bucket.b"]
+    assert [c.address for c in world.not_evaluated] == ["google_dataproc_cluster.t",
+                                                        "aws_s3_bucket.b"]
     assert world.assets == {}

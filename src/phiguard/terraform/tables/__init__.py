@@ -9,19 +9,29 @@ fixes a rule is declared by the rule (`remediation.terraform_fixes` in its rule.
 from __future__ import annotations
 
 from phiguard.terraform.tables import (
+    alloydb,
+    bigquery_tables,
     cloudfunctions,
     compute,
     container,
+    firestore,
+    healthcare_stores,
     iam,
     kms,
+    logging_buckets,
     logging_sinks,
+    pubsub_topics,
     redis,
     resourcemanager,
     run,
+    secretmanager_secrets,
     serviceusage,
+    spanner,
     sql,
     storage,
 )
 
-__all__ = ["cloudfunctions", "compute", "container", "iam", "kms", "logging_sinks", "redis",
-           "resourcemanager", "run", "serviceusage", "sql", "storage"]
+__all__ = ["alloydb", "bigquery_tables", "cloudfunctions", "compute", "container", "firestore",
+           "healthcare_stores", "iam", "kms", "logging_buckets", "logging_sinks",
+           "pubsub_topics", "redis", "resourcemanager", "run", "secretmanager_secrets",
+           "serviceusage", "spanner", "sql", "storage"]

@@ -23,7 +23,8 @@ register(
                 Field("auth_enabled", "authEnabled", api_default=False),
                 Field("transit_encryption_mode", "transitEncryptionMode",
                       api_default="DISABLED"),
-                Field("redis_version", "redisVersion"), Field("location_id", "locationId")),
+                Field("redis_version", "redisVersion"), Field("location_id", "locationId"),
+                Field("customer_managed_key", "customerManagedKey", ref="{}")),
         build=lambda data, values, ctx: location_scoped_name(data, values, ctx, "instances",
                                                           "region")),
 )
