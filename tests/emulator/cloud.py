@@ -8,8 +8,10 @@ in the real APIs; neither do firewalls, whose resource has no `fingerprint` in c
 alpha (a body naming one is refused, as Google refuses an unknown field). A Cloud SQL for SQL
 Server instance refuses `sslMode: ENCRYPTED_ONLY` unless `requireSsl` is true (sqladmin v1
 IpConfiguration.sslMode), and a bucket policy with conditions is only read with
-`optionsRequestedPolicyVersion=3` and only written as version 3. Every write is recorded with its
-body so tests can assert the precondition was sent.
+`optionsRequestedPolicyVersion=3` and only written as version 3. A VM's instances.setMetadata
+must carry the metadata `fingerprint` it was read with (412 conditionNotMet otherwise) and
+refuses a duplicate or malformed key (400). Every write is recorded with its body so tests can
+assert the precondition was sent.
 """
 
 from __future__ import annotations
@@ -35,6 +37,25 @@ def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
+def _retention_refusal(bucket: dict[str, Any], patch: dict[str, Any]) -> Reply | None:
+    """Bucket Lock as Google enforces it: a locked retention policy cannot be removed, unlocked
+    or shortened (403), and a retention policy and Object Versioning never coexist on a bucket
+    (400): they are mutually exclusive."""
+    old = bucket.get("retentionPolicy") or {}
+    if "retentionPolicy" in patch and old.get("isLocked") is True:
+        new = patch["retentionPolicy"] or {}
+        period = int(new.get("retentionPeriod", old.get("retentionPeriod")) or 0)
+        if (patch["retentionPolicy"] is None or new.get("isLocked") is False
+                or period < int(old.get("retentionPeriod") or 0)):
+            return 403, "The retention policy is locked: it cannot be removed or reduced."
+    after = copy.deepcopy(bucket)
+    merge(after, patch)
+    if (after.get("retentionPolicy") or {}).get("retentionPeriod") and (
+            (after.get("versioning") or {}).get("enabled") is True):
+        return 400, "Retention policies and Object Versioning are mutually exclusive."
+    return None
+
+
 class CloudState:
     """Resources by kind and key; tests seed them with `add_*` and mutate them directly."""
 
@@ -48,6 +69,7 @@ class CloudState:
         self.https_proxies: dict[tuple[str, str], dict[str, Any]] = {}
         self.sa_keys: dict[str, dict[str, Any]] = {}  # "projects/P/serviceAccounts/A/keys/K"
         self.service_accounts: dict[tuple[str, str], dict[str, Any]] = {}  # (project, email)
+        self.instances: dict[tuple[str, str, str], dict[str, Any]] = {}  # (project, zone, name)
         self.sql_ops: dict[str, int] = {}  # operation name -> polls left before DONE
         self.writes: list[dict[str, Any]] = []
         self.lock = threading.RLock()
@@ -118,6 +140,21 @@ class CloudState:
         with self.lock:
             merge(self.ssl_policies[(project, name)], {**fields, "fingerprint": self._tag()})
 
+    def add_instance(self, project: str, zone: str, name: str,
+                     items: list[dict[str, str]] | None = None, **data: Any) -> dict[str, Any]:
+        res = {"name": name, "kind": "compute#instance", "status": "RUNNING",
+               "zone": f"{COMPUTE}projects/{project}/zones/{zone}",
+               "metadata": {"kind": "compute#metadata", "fingerprint": self._tag(),
+                            "items": list(items or [])}, **data}
+        self.instances[(project, zone, name)] = res
+        return res
+
+    def touch_instance_metadata(self, project: str, zone: str, name: str,
+                                items: list[dict[str, str]]) -> None:
+        with self.lock:
+            self.instances[(project, zone, name)]["metadata"].update(
+                items=items, fingerprint=self._tag())
+
     def touch_firewall(self, project: str, name: str, **fields: Any) -> None:
         with self.lock:
             merge(self.firewalls[(project, name)], fields)
@@ -170,6 +207,16 @@ class CloudState:
                          path)
         if m:
             return self._key(m.group(1), method, path, q, body, bool(m.group(2)))
+        m = re.fullmatch(r"/compute/v1/projects/([^/]+)/zones/([^/]+)/instances/([^/]+)"
+                         r"(/setMetadata)?", path)
+        if m:
+            return self._instance((m.group(1), m.group(2), m.group(3)), method, path, q, body,
+                                  bool(m.group(4)))
+        m = re.fullmatch(r"/compute/v1/projects/([^/]+)/zones/([^/]+)/operations/([^/]+)"
+                         r"(/wait)?", path)
+        if m:
+            return 200, {"kind": "compute#operation", "name": m.group(3), "status": "DONE",
+                         "zone": f"{COMPUTE}projects/{m.group(1)}/zones/{m.group(2)}"}
         m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/operations/([^/]+)(/wait)?", path)
         if m:
             return 200, {"kind": "compute#operation", "name": m.group(2), "status": "DONE"}
@@ -254,6 +301,31 @@ class CloudState:
         return 200, {"kind": "compute#operation", "name": f"operation-{self._tag()}",
                      "status": "DONE"}
 
+    def _instance(self, key: tuple[str, str, str], method: str, path: str,
+                  q: dict[str, list[str]], body: Any, set_metadata: bool) -> Reply:
+        """setMetadata replaces every item; like Compute, it needs the current fingerprint
+        (412 conditionNotMet without it or with a stale one) and a key may appear once and must
+        match [a-zA-Z0-9-_]{1,128} (400)."""
+        res = self.instances.get(key)
+        if res is None:
+            return 404, None
+        if not set_metadata:
+            return (200, res) if method == "GET" else (405, None)
+        if method != "POST":
+            return 405, None
+        self._record(method, path, q, body)
+        if body.get("fingerprint") != res["metadata"]["fingerprint"]:
+            return 412, None
+        items = body.get("items") or []
+        keys = [i.get("key") for i in items]
+        if len(set(keys)) != len(keys) or not all(
+                isinstance(k, str) and re.fullmatch(r"[a-zA-Z0-9_-]{1,128}", k) for k in keys):
+            return 400, None
+        res["metadata"] = {"kind": "compute#metadata", "fingerprint": self._tag(),
+                           "items": copy.deepcopy(items)}
+        return 200, {"kind": "compute#operation", "name": f"operation-{self._tag()}",
+                     "status": "DONE", "zone": f"{COMPUTE}projects/{key[0]}/zones/{key[1]}"}
+
     def _key(self, name: str, method: str, path: str, q: dict[str, list[str]], body: Any,
              disable: bool) -> Reply:
         res = self.sa_keys.get(name)
@@ -304,6 +376,9 @@ class CloudState:
         want = q.get("ifMetagenerationMatch", [None])[0]
         if want is not None and want != res["metageneration"]:
             return 412, None
+        refused = _retention_refusal(res, body)
+        if refused is not None:
+            return refused
         merge(res, body)
         res["metageneration"] = str(int(res["metageneration"]) + 1)
         return 200, res

@@ -2,8 +2,9 @@
 
 Served for a bucket that exists in `CloudState.buckets` (export shards stay with ExportState):
 objects.insert by simple (`uploadType=media`) and multipart (`uploadType=multipart`) upload under
-`/upload/storage/v1/`, objects.get (metadata, or the bytes with `alt=media`, whole or a `Range`),
-objects.list (prefix, pages), objects.delete and buckets.testIamPermissions.
+`/upload/storage/v1/`, the storage.buckets.get grant of buckets.get, objects.get (metadata, or
+the bytes with `alt=media`, whole or a `Range`), objects.list (prefix, pages), objects.delete and
+buckets.testIamPermissions.
 
 What Google refuses, refused the same way:
 - `ifGenerationMatch` on a write: 0 means the object must not exist, another number must be its
@@ -93,6 +94,9 @@ class StorageState:
         m = re.fullmatch(r"/upload/storage/v1/b/([^/]+)/o", path)
         if m and method == "POST":
             return self._locked(m.group(1), lambda b: self._insert(b, q, raw, headers))
+        m = re.fullmatch(r"/storage/v1/b/([^/]+)", path)
+        if m and method == "GET":  # buckets.get itself is CloudState's; the grant is checked here
+            return self._locked(m.group(1), lambda b: self._denied(b, "storage.buckets.get"))
         m = re.fullmatch(r"/storage/v1/b/([^/]+)/iam/testPermissions", path)
         if m and method == "GET":
             return self._locked(m.group(1), lambda b: self._test(b, q))

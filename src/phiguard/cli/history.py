@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,12 +31,32 @@ def _existing(path: Path) -> Path:
     return path
 
 
+@contextmanager
+def _reading(value: str) -> Iterator[Path]:
+    """The store to read: a local file, or a downloaded copy of a gs:// store (a copy older
+    than the runs already recorded is read, with a warning)."""
+    if not value.startswith("gs://"):
+        yield _existing(Path(value))
+        return
+    from phiguard.errors import StoreError
+    from phiguard.store.remote import RemoteStore
+
+    with RemoteStore(value) as remote:
+        remote.download()
+        if remote.generation == 0:
+            raise StoreError(f"{value}: no such store (phiguard audit --store creates one)")
+        if remote.rollback is not None:
+            click.echo(f"phiguard: warning: {remote.rollback.message(remote.url)}", err=True)
+        yield remote.path
+
+
 @click.command("history")
-@click.option("--store", "store_path", required=True, type=click.Path(path_type=Path))
+@click.option("--store", "store_path", required=True, metavar="FILE|gs://BUCKET/OBJECT",
+              help="The run history `audit --store` writes (a gs:// store is downloaded).")
 @click.option("--limit", type=click.IntRange(1), default=30, show_default=True)
 @single_format_option(("text", "json"))
 @debug_option
-def history_command(store_path: Path, limit: int, fmt: str, debug: bool) -> None:
+def history_command(store_path: str, limit: int, fmt: str, debug: bool) -> None:
     """Recorded runs with their counts, the failure trend and mean time to remediate."""
 
     def body() -> int:
@@ -42,7 +64,7 @@ def history_command(store_path: Path, limit: int, fmt: str, debug: bool) -> None
         from phiguard.store.db import Store
         from phiguard.store.drift import mean_time_to_remediate
 
-        with Store.for_reading(_existing(store_path)) as store:
+        with _reading(store_path) as path, Store.for_reading(path) as store:
             runs = store.runs(limit)
             mttr = mean_time_to_remediate(store)
         if fmt == "json":
@@ -69,12 +91,13 @@ def history_command(store_path: Path, limit: int, fmt: str, debug: bool) -> None
 
 
 @click.command("diff")
-@click.option("--store", "store_path", required=True, type=click.Path(path_type=Path))
+@click.option("--store", "store_path", required=True, metavar="FILE|gs://BUCKET/OBJECT",
+              help="The run history `audit --store` writes (a gs:// store is downloaded).")
 @click.argument("run_a", type=int, required=False)
 @click.argument("run_b", type=int, required=False)
 @single_format_option(("text", "json"))
 @debug_option
-def diff_command(store_path: Path, run_a: int | None, run_b: int | None, fmt: str,
+def diff_command(store_path: str, run_a: int | None, run_b: int | None, fmt: str,
                  debug: bool) -> None:
     """New, resolved and persisting failures between two runs (default: the last two)."""
 
@@ -83,7 +106,7 @@ def diff_command(store_path: Path, run_a: int | None, run_b: int | None, fmt: st
         from phiguard.store.db import Store
         from phiguard.store.drift import drift
 
-        with Store.for_reading(_existing(store_path)) as store:
+        with _reading(store_path) as path, Store.for_reading(path) as store:
             change = drift(store, run_a, run_b)
         if fmt == "json":
             click.echo(json.dumps({

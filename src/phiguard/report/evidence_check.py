@@ -96,7 +96,11 @@ def _by_rules(bucket: str, data: dict[str, Any], pack: RulePack) -> list[BucketC
         if finding is None:
             out.append(BucketCheck(rule_id, "UNKNOWN", "the rule did not apply", rule_id))
             continue
-        out.append(BucketCheck(rule_id, finding.outcome.value, finding.message, rule_id))
+        message = finding.message
+        if finding.outcome.value == "UNKNOWN" and rule_id == "PUB-005":
+            message += ("; this check reads no org policy: set publicAccessPrevention to "
+                        "enforced on the evidence bucket itself")
+        out.append(BucketCheck(rule_id, finding.outcome.value, message, rule_id))
     return out
 
 
