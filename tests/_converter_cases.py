@@ -395,4 +395,74 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
      "serviceusage.googleapis.com/Service",
      f"//serviceusage.googleapis.com/projects/{P}/services/sqladmin.googleapis.com",
      {"state": "ENABLED", "name": "sqladmin.googleapis.com", "parent": f"projects/{P}"}),
+    ("google_bigquery_dataset",
+     {"dataset_id": "claims", "project": P, "location": "US",
+      "default_encryption_configuration": [{"kms_key_name": "projects/k/locations/us/"
+                                            "keyRings/r/cryptoKeys/bq"}],
+      "access": [{"role": "READER", "special_group": "allAuthenticatedUsers",
+                  "user_by_email": "", "group_by_email": "", "domain": "", "iam_member": "",
+                  "view": [], "dataset": [], "routine": [], "condition": []},
+                 {"role": "", "special_group": "", "user_by_email": "", "group_by_email": "",
+                  "domain": "", "iam_member": "", "dataset": [], "routine": [], "condition": [],
+                  "view": [{"project_id": P, "dataset_id": "reports", "table_id": "v"}]}]},
+     "bigquery.googleapis.com/Dataset", f"//bigquery.googleapis.com/projects/{P}/datasets/claims",
+     {"datasetReference": {"datasetId": "claims", "projectId": P}, "location": "US",
+      "defaultEncryptionConfiguration": {"kmsKeyName": "projects/k/locations/us/keyRings/r/"
+                                                       "cryptoKeys/bq"},
+      "access": [{"role": "READER", "specialGroup": "allAuthenticatedUsers"},
+                 {"view": {"projectId": P, "datasetId": "reports", "tableId": "v"}}]}),
 ]
+
+# IAM holders of the public-exposure rules (PUB-006..012): the Terraform prefix of their
+# `_iam_member/_binding/_policy` types, the attributes naming the holder, and the CAI asset
+# (type and name) the pieces land on (read by test_terraform_public_iam).
+PUBLIC_IAM_HOLDERS: list[tuple[str, dict[str, Any], str, str]] = [
+    ("google_bigquery_dataset", {"project": P, "dataset_id": "claims"},
+     "bigquery.googleapis.com/Dataset", f"//bigquery.googleapis.com/projects/{P}/datasets/claims"),
+    ("google_bigquery_table", {"project": P, "dataset_id": "claims", "table_id": "lines"},
+     "bigquery.googleapis.com/Table",
+     f"//bigquery.googleapis.com/projects/{P}/datasets/claims/tables/lines"),
+    ("google_pubsub_topic", {"project": P, "topic": "labs"}, "pubsub.googleapis.com/Topic",
+     f"//pubsub.googleapis.com/projects/{P}/topics/labs"),
+    ("google_pubsub_subscription", {"project": "other", "subscription":
+                                    f"projects/{P}/subscriptions/labs-ehr"},
+     "pubsub.googleapis.com/Subscription",
+     f"//pubsub.googleapis.com/projects/{P}/subscriptions/labs-ehr"),
+    ("google_secret_manager_secret", {"project": P, "secret_id": "db-password"},
+     "secretmanager.googleapis.com/Secret",
+     f"//secretmanager.googleapis.com/projects/{P}/secrets/db-password"),
+    ("google_kms_key_ring", {"key_ring_id": "us-east4/ring"}, "cloudkms.googleapis.com/KeyRing",
+     "//cloudkms.googleapis.com/projects/(unknown project)/locations/us-east4/keyRings/ring"),
+    ("google_cloud_run_v2_service", {"project": P, "location": "us-east4", "name": "api"},
+     "run.googleapis.com/Service",
+     f"//run.googleapis.com/projects/{P}/locations/us-east4/services/api"),
+    ("google_cloudfunctions_function", {"project": P, "region": "us-east4",
+                                        "cloud_function": "intake"},
+     "cloudfunctions.googleapis.com/CloudFunction",
+     f"//cloudfunctions.googleapis.com/projects/{P}/locations/us-east4/functions/intake"),
+    ("google_cloudfunctions2_function", {
+        "cloud_function": f"projects/{P}/locations/us-east4/functions/reports"},
+     "cloudfunctions.googleapis.com/Function",
+     f"//cloudfunctions.googleapis.com/projects/{P}/locations/us-east4/functions/reports"),
+    ("google_healthcare_dataset", {"dataset_id": f"{P}/us-central1/ehr"},
+     "healthcare.googleapis.com/Dataset",
+     f"//healthcare.googleapis.com/projects/{P}/locations/us-central1/datasets/ehr"),
+    ("google_healthcare_fhir_store", {
+        "fhir_store_id": f"projects/{P}/locations/us-central1/datasets/ehr/fhirStores/pt"},
+     "healthcare.googleapis.com/FhirStore",
+     f"//healthcare.googleapis.com/projects/{P}/locations/us-central1/datasets/ehr/fhirStores/pt"),
+    ("google_healthcare_hl7_v2_store", {"hl7_v2_store_id": f"{P}/us-central1/ehr/adt"},
+     "healthcare.googleapis.com/Hl7V2Store",
+     f"//healthcare.googleapis.com/projects/{P}/locations/us-central1/datasets/ehr/hl7V2Stores/adt"),
+    ("google_healthcare_dicom_store", {"dicom_store_id": f"{P}/us-central1/ehr/img"},
+     "healthcare.googleapis.com/DicomStore",
+     f"//healthcare.googleapis.com/projects/{P}/locations/us-central1/datasets/ehr/dicomStores/img"),
+    ("google_compute_image", {"project": P, "image": f"{URL}/global/images/golden"},
+     "compute.googleapis.com/Image", f"{C}/global/images/golden"),
+    ("google_artifact_registry_repository", {"project": P, "location": "us-east4",
+                                             "repository": "apps"},
+     "artifactregistry.googleapis.com/Repository",
+     f"//artifactregistry.googleapis.com/projects/{P}/locations/us-east4/repositories/apps"),
+]
+PUBLIC_IAM_PARTS = {f"{prefix}_iam_{kind}" for prefix, *_ in PUBLIC_IAM_HOLDERS
+                    for kind in ("member", "binding", "policy")}

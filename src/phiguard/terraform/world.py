@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from phiguard.google import field_exists, schema_of
 from phiguard.inventory.asset import Asset, Source, UnknownValue
 from phiguard.terraform.convert import CONVERTERS, PARTS, Context, Part
 from phiguard.terraform.plan import Plan, ResourceChange
@@ -186,7 +187,10 @@ def _parent_asset(world: World, ctx: Context, change: ResourceChange, part: Part
                 world.partial.add(name)
         return asset
     ident = name.rsplit("/", 1)[-1]
-    data: dict[str, Any] = {"name": ident}
+    # the short name, where the holder's REST schema has a `name` (a BigQuery dataset or
+    # table has none: it is named by its reference)
+    data: dict[str, Any] = {"name": ident} if (
+        schema_of(asset_type) is None or field_exists(asset_type, "name")) else {}
     ancestors: tuple[str, ...] = ()
     if asset_type == "cloudresourcemanager.googleapis.com/Project":
         project_id = next((p for p, n in ctx.project_numbers.items() if n == ident), ident)

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 from phiguard.terraform.tables import (
     alloydb,
+    bigquery,
     bigquery_tables,
     cloudfunctions,
     compute,
     container,
     firestore,
+    healthcare,
     healthcare_stores,
     iam,
+    images,
     kms,
     logging_buckets,
     logging_sinks,
+    pubsub,
     pubsub_topics,
     redis,
     resourcemanager,
     run,
+    secretmanager,
     secretmanager_secrets,
     serviceusage,
     spanner,
@@ -31,7 +36,8 @@ from phiguard.terraform.tables import (
     storage,
 )
 
-__all__ = ["alloydb", "bigquery_tables", "cloudfunctions", "compute", "container", "firestore",
-           "healthcare_stores", "iam", "kms", "logging_buckets", "logging_sinks",
-           "pubsub_topics", "redis", "resourcemanager", "run", "secretmanager_secrets",
-           "serviceusage", "spanner", "sql", "storage"]
+__all__ = ["alloydb", "bigquery", "bigquery_tables", "cloudfunctions", "compute", "container",
+           "firestore", "healthcare", "healthcare_stores", "iam", "images", "kms",
+           "logging_buckets", "logging_sinks", "pubsub", "pubsub_topics", "redis",
+           "resourcemanager", "run", "secretmanager", "secretmanager_secrets", "serviceusage",
+           "spanner", "sql", "storage"]

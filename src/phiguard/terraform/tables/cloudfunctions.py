@@ -5,7 +5,8 @@ Cloud Functions v1 `CloudFunction`) and 2nd gen (`google_cloudfunctions2_functio
 The runtime service account is left to the API when the configuration does not choose one
 (1st gen: the App Engine default, 2nd gen: the default compute account), so the plan knows it
 only after apply and the asset carries it as unknown. Ingress is `ALLOW_ALL` when not set, as
-the API documents. The functions' IAM resources are converted with the other `_iam_` types.
+the API documents. The functions' IAM resources (`_iam_member`, `_binding`, `_policy`) change
+the function's IAM policy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from phiguard.terraform.convert import (
     register,
 )
 from phiguard.terraform.tables._refs import location_scoped_name
+from phiguard.terraform.tables.iam import iam_parts, named_parent
 
 GEN1_TYPE = "cloudfunctions.googleapis.com/CloudFunction"
 GEN2_TYPE = "cloudfunctions.googleapis.com/Function"
@@ -69,4 +71,13 @@ register(
                 Field("service_config.uri", "serviceConfig.uri"),
                 Field("kms_key_name", "kmsKeyName"), Field("labels", "labels")),
         build=_gen2_build),
+)
+
+register(
+    *iam_parts("google_cloudfunctions_function", named_parent(
+        GEN1_TYPE, "cloudfunctions.googleapis.com", "cloud_function",
+        "projects/{project}/locations/{location}/functions/{name}", {"location": "region"})),
+    *iam_parts("google_cloudfunctions2_function", named_parent(
+        GEN2_TYPE, "cloudfunctions.googleapis.com", "cloud_function",
+        "projects/{project}/locations/{location}/functions/{name}", {"location": "location"})),
 )

@@ -3,6 +3,8 @@ resources share, service accounts and their keys."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -94,6 +96,54 @@ def iam_parts(prefix: str, parent: Any, audit: bool = False) -> list[Part]:
     if audit:
         parts.append(Part(f"{prefix}_iam_audit_config", "audit_config", parent, _audit))
     return parts
+
+
+_VAR = re.compile(r"\{(\w+)\}")
+
+
+def named_parent(asset_type: str, host: str, attr: str, template: str,
+                 attrs: Mapping[str, str] | None = None, *, by_number: bool = False
+                 ) -> Callable[[Any, Context], tuple[str, str] | None]:
+    """The holder of an IAM piece named by its `attr`: a full reference (`projects/...`, a URL
+    or a CAI name) as it is; the provider's short forms (the template's values joined by `/`,
+    with or without the project) and a bare name filled into `template`
+    (`projects/{project}/locations/{location}/keyRings/{name}`: the last variable is the value,
+    the others come from the resource's attributes in `attrs` and its project). `by_number`:
+    CAI names the holder with the project number (Secret Manager), used when it is known."""
+    names = _VAR.findall(template)
+    extra = dict(attrs or {})
+
+    def parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+        ref = known(values, attr, ctx, want_ref=False)
+        if not isinstance(ref, str) or not ref or ctx.change is None:
+            return None
+        key = ref_key(ref)
+        if not key.startswith("projects/"):
+            parts = key.split("/")
+            got: dict[str, str] = {}
+            if len(parts) == 1:
+                for var, src in extra.items():
+                    value = known(values, src, ctx, want_ref=False)
+                    if not isinstance(value, str) or not value:
+                        return None
+                    got[var] = last_segment(value, ctx)
+                got[names[-1]] = parts[0]
+            elif len(parts) in (len(names), len(names) - 1):
+                got = dict(zip(names[len(names) - len(parts):], parts, strict=True))
+            else:
+                return None
+            got.setdefault("project", ctx.project_of(ctx.change, values))
+            if set(got) != set(names):
+                return None
+            key = template.format(**got)
+        if by_number:
+            project = project_in(key, ctx)
+            number = ctx.project_numbers.get(project) if isinstance(project, str) else None
+            if number:
+                key = key.replace(f"projects/{project}/", f"projects/{number}/", 1)
+        return asset_type, f"//{host}/{key}"
+
+    return parent
 
 
 def _sa_parent(values: Any, ctx: Context) -> tuple[str, str] | None:

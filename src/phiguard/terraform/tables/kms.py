@@ -16,7 +16,7 @@ from phiguard.terraform.tables._refs import (
     project_in,
     ref_key_of,
 )
-from phiguard.terraform.tables.iam import iam_parts
+from phiguard.terraform.tables.iam import iam_parts, named_parent
 
 CRYPTO_KEY_TYPE = "cloudkms.googleapis.com/CryptoKey"
 
@@ -58,4 +58,7 @@ register(
                       api_default="SOFTWARE"),
                 Field("version_template.algorithm", "versionTemplate.algorithm"))),
     *iam_parts("google_kms_crypto_key", _crypto_key_parent),
+    *iam_parts("google_kms_key_ring", named_parent(
+        "cloudkms.googleapis.com/KeyRing", "cloudkms.googleapis.com", "key_ring_id",
+        "projects/{project}/locations/{location}/keyRings/{name}")),
 )

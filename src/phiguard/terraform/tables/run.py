@@ -16,7 +16,7 @@ from phiguard.terraform.convert import (
 from phiguard.terraform.tables._refs import (
     known,
 )
-from phiguard.terraform.tables.iam import iam_parts
+from phiguard.terraform.tables.iam import iam_parts, named_parent
 from phiguard.terraform.values import is_unknown, tf_get
 
 SERVICE_TYPE = "run.googleapis.com/Service"
@@ -103,4 +103,7 @@ register(
                 Field("template.service_account", "spec.template.spec.serviceAccountName")),
         build=_run_v2_build),
     *iam_parts("google_cloud_run_service", _run_parent),
+    *iam_parts("google_cloud_run_v2_service", named_parent(
+        SERVICE_TYPE, "run.googleapis.com", "name",
+        "projects/{project}/locations/{location}/services/{name}", {"location": "location"})),
 )
