@@ -12,6 +12,8 @@
     ├── CollectError              live collection: no credentials, a scope that cannot be read
     │   └── ExportError           collect.export: an export that produced no shards
     ├── StoreError                the run-history store cannot be opened or is too new
+    ├── GcsError                  store.gcs: Cloud Storage answered with an error, or not at all
+    │   └── Precondition          store.gcs: 412, the object is not at the generation required
     ├── OutputError               an output that cannot be written (a directory, a full disk)
     ├── FixError                  a fix run that cannot go on: an API error, another plan's journal
     │   ├── ApiError              fix.api: an API call answered with an HTTP error
@@ -27,6 +29,7 @@ wrong parent.
 
 Internal control flow (caught in the module that raises it, never seen by a user):
     terraform.plan._Duplicate     a duplicate key in a plan's JSON, becomes a PlanError
+    store.gcs._Unanswered         a request that got no answer (retried), becomes a GcsError
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from phiguard.collect.retry import RetryPolicy
-from phiguard.errors import UsageError
+from phiguard.errors import PhiguardError, UsageError
 
 __all__ = ["Gcs", "GcsError", "GcsUrl", "Precondition", "is_gcs", "parse_gcs_url"]
 
@@ -71,8 +71,9 @@ def parse_gcs_url(value: str, option: str, *, object_required: bool = False,
     return GcsUrl(bucket, name)
 
 
-class GcsError(Exception):
-    """An answer Cloud Storage gave (status), or none (status None)."""
+class GcsError(PhiguardError):
+    """An answer Cloud Storage gave (status), or none (status None). Callers turn it into a
+    StoreError or OutputError naming the option; one that escapes still exits 2."""
 
     def __init__(self, call: str, status: int | None, message: str) -> None:
         self.call = call
