@@ -24,6 +24,7 @@ SA_BY_ID = f"//iam.googleapis.com/projects/p1/serviceAccounts/{SA_ID}"
 FIREWALL = "//compute.googleapis.com/projects/p1/global/firewalls/open-ssh"
 MSSQL = "//sqladmin.googleapis.com/projects/p1/instances/mssql"
 BUCKET = "//storage.googleapis.com/phi-bkt"
+VM = "//compute.googleapis.com/projects/p1/zones/us-east4-a/instances/vm1"
 COMPUTE = "https://www.googleapis.com/compute/v1/projects/p1/global/sslPolicies/"
 EVERY_ACTION = (
     ("TLS-003", "//compute.googleapis.com/projects/p1/global/sslPolicies/weak"),
@@ -33,6 +34,7 @@ EVERY_ACTION = (
     ("TLS-001", "//compute.googleapis.com/projects/p1/global/targetHttpsProxies/bare"),
     ("IAM-002", f"//iam.googleapis.com/projects/p1/serviceAccounts/{SA}/keys/k1"),
     ("LOG-001", "//cloudresourcemanager.googleapis.com/projects/p1"),
+    ("VM-005", VM), ("VM-002", VM),
 )
 CONDITION = {"title": "office hours", "expression": "request.time.getHours('UTC') < 18"}
 
@@ -62,6 +64,7 @@ def emu() -> Iterator[Emulator]:
             {"role": "roles/viewer", "members": ["user:bob@x.org"]}])
         c.add_https_proxy("p1", "bare")
         c.add_sa_key("p1", SA, "k1")
+        c.add_instance("p1", "us-east4-a", "vm1", [{"key": "serial-port-enable", "value": "1"}])
         yield server
 
 
@@ -125,6 +128,9 @@ def test_every_fix_request_is_in_the_discovery_documents(emu: Emulator, tmp_path
     assert contract_problems("compute.globalOperations.wait",
                              {"project": "p1", "operation": "op"}, None) == []
     assert contract_problems("sqladmin.operations.get", {"project": "p1", "operation": "op"},
+                             None) == []
+    assert contract_problems("compute.zoneOperations.wait",
+                             {"project": "p1", "zone": "us-east4-a", "operation": "op"},
                              None) == []
     assert contract_problems("iam.projects.serviceAccounts.get",
                              {"name": f"projects/p1/serviceAccounts/{SA_ID}"}, None) == []

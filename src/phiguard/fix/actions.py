@@ -21,6 +21,7 @@ from phiguard.fix.kinds import (
     BUCKET_IAM,
     FIREWALL,
     HTTPS_PROXY,
+    INSTANCE_METADATA,
     PROJECT_AUDIT,
     PROJECT_IAM_FOR_SA,
     SA_KEY,
@@ -253,6 +254,29 @@ def _audit_logs(cur: Json, _: dict[str, str]) -> Json | None:
     return {"auditConfigs": configs}
 
 
+def _metadata_set(key: str, value: str) -> Callable[[Json, dict[str, str]], Json | None]:
+    """Set one instance metadata key (case-insensitively already `value`: no change), keeping
+    every other item. A VM of a managed instance group (metadata `created-by` naming an
+    instanceGroupManager) is left alone: recreating it from the template drops the change."""
+    def change(cur: Json, _: dict[str, str]) -> Json | None:
+        items = [dict(i) for i in _get(cur, "metadata.items") or [] if isinstance(i, dict)]
+        if any(i.get("key") == "created-by" and "/instanceGroupManagers/" in str(i.get("value"))
+               for i in items):
+            return None
+        mine = [i for i in items if i.get("key") == key]
+        if mine and all(str(i.get("value", "")).upper() == value.upper() for i in mine):
+            return None
+        kept = [i for i in items if i.get("key") != key]
+        return {"metadata": {"items": [*kept, {"key": key, "value": value}]}}
+    return change
+
+
+_MIG_NOTE = ("the VM's metadata already sets {key}, or the VM belongs to a managed instance "
+             "group (metadata created-by names an instanceGroupManager): its template would "
+             "restore the old metadata when the group recreates the VM, so set {key} in the "
+             "instance template and roll the group")
+
+
 _OP = "compute.globalOperations.get"
 SSL_POLICY_ACTION = "ssl-policy-modern-tls"  # what a policy attached to a proxy must pass
 ACTIONS: tuple[Action, ...] = (
@@ -336,6 +360,24 @@ ACTIONS: tuple[Action, ...] = (
            'audit_log_config {\n  log_type = "DATA_READ"\n}\n'
            'audit_log_config {\n  log_type = "DATA_WRITE"\n}',
            "Data Access logs are billed by volume; existing exemptions are left for review"),
+    Action("instance-block-project-ssh-keys", INSTANCE_METADATA,
+           "set block-project-ssh-keys=TRUE in the VM's metadata (instances.setMetadata, "
+           "fingerprint-guarded; the VM keeps running)",
+           ("compute.instances.get", "compute.instances.setMetadata", "compute.zoneOperations.get",
+            "iam.serviceAccounts.actAs"), _metadata_set("block-project-ssh-keys", "TRUE"),
+           'metadata = {\n  block-project-ssh-keys = "TRUE"\n}',
+           "SSH keys kept only in project metadata stop working on this VM: people log in with "
+           "OS Login or instance keys",
+           unmatched=_MIG_NOTE.format(key="block-project-ssh-keys")),
+    Action("instance-serial-port-off", INSTANCE_METADATA,
+           "set serial-port-enable=FALSE in the VM's metadata, which overrides the project's "
+           "(instances.setMetadata, fingerprint-guarded; the VM keeps running)",
+           ("compute.instances.get", "compute.instances.setMetadata", "compute.zoneOperations.get",
+            "iam.serviceAccounts.actAs"), _metadata_set("serial-port-enable", "FALSE"),
+           'metadata = {\n  serial-port-enable = "FALSE"\n}',
+           "open interactive serial console sessions end; troubleshoot through the serial port "
+           "output log",
+           unmatched=_MIG_NOTE.format(key="serial-port-enable")),
 )
 
 def actions_for(rule: Rule | None) -> tuple[Action, ...]:

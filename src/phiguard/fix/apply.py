@@ -159,6 +159,10 @@ def _wait(api: FixApi, action: Action, target: dict[str, str], response: Any,
         if action.kind.operation == "compute-global":
             response = api.call("compute.globalOperations.wait",
                                 {"project": target["project"], "operation": name})
+        elif action.kind.operation == "compute-zonal":
+            response = api.call("compute.zoneOperations.wait",
+                                {"project": target["project"], "zone": target["zone"],
+                                 "operation": name})
         else:
             time.sleep(delay)
             delay = min(delay * 2, 2.0)

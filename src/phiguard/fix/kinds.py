@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BUCKET", "BUCKET_IAM", "FIREWALL", "HTTPS_PROXY", "PROJECT_AUDIT",
+__all__ = ["BUCKET", "BUCKET_IAM", "FIREWALL", "HTTPS_PROXY", "INSTANCE_METADATA", "PROJECT_AUDIT",
            "PROJECT_IAM_FOR_SA", "SA_KEY", "SQL_INSTANCE", "SSL_POLICY", "Kind", "build_request",
            "policy_ref"]
 
@@ -34,7 +34,7 @@ class Kind:
     request: Callable[[dict[str, str], Json, str], tuple[Json, Any]]  # target, after, token
     read_body: Json | None = None
     terraform_type: str = ""
-    operation: str | None = None  # "compute-global" or "sqladmin": long-running writes
+    operation: str | None = None  # "compute-global", "compute-zonal" or "sqladmin": long-running
     # How verify wraps a re-read body: the CAI asset type, and whether the body is the
     # resource's `data` or its IAM policy; `records` replaces that wrapping, `context` adds
     # other assets the rule joins to (read through the API).
@@ -53,7 +53,7 @@ def build_request(kind: Kind, target: dict[str, str], after: Json, token: str) -
     Compute writes carry a `requestId` derived from the token and the change, so Compute
     treats a resend of the same request as the same operation."""
     params, body = kind.request(target, after, token)
-    if kind.operation == "compute-global":
+    if kind.operation in ("compute-global", "compute-zonal"):
         change = json.dumps(after, sort_keys=True, separators=(",", ":"))
         params["requestId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"phiguard:{token}:{change}"))
     return {"method": kind.write_call, "params": params, "body": body}
@@ -243,3 +243,22 @@ PROJECT_AUDIT = Kind(
     read_body={"options": {"requestedPolicyVersion": 3}},
     terraform_type="google_project_iam_audit_config",
     asset_type="cloudresourcemanager.googleapis.com/Project", content="IAM_POLICY")
+
+
+def _metadata_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
+    # instances.setMetadata replaces the whole Metadata (every item) and must carry the
+    # fingerprint the instance was read with, or Compute answers 412 conditionNotMet.
+    items = after["metadata"]["items"]
+    return ({"project": target["project"], "zone": target["zone"], "instance": target["name"]},
+            {"items": items, "fingerprint": token})
+
+
+INSTANCE_METADATA = Kind(
+    "compute.Instance metadata",
+    re.compile(r"//compute\.googleapis\.com/projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)/"
+               r"instances/(?P<name>[^/]+)"),
+    "compute.instances.get", "compute.instances.setMetadata", "metadata.fingerprint",
+    lambda t: {"project": t["project"], "zone": t["zone"], "instance": t["name"]},
+    lambda cur: str((cur.get("metadata") or {}).get("fingerprint", "")), _metadata_request,
+    terraform_type="google_compute_instance", operation="compute-zonal",
+    asset_type="compute.googleapis.com/Instance")

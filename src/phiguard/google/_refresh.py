@@ -35,6 +35,7 @@ METHODS: dict[tuple[str, str], tuple[str, ...]] = {
         "compute.targetSslProxies.setSslPolicy", "compute.regionTargetHttpsProxies.get",
         "compute.regionTargetHttpsProxies.patch", "compute.globalOperations.get",
         "compute.regionOperations.get", "compute.zoneOperations.get",
+        "compute.zoneOperations.wait", "compute.instances.get", "compute.instances.setMetadata",
     ),
     ("sqladmin", "v1"): ("sql.instances.get", "sql.instances.patch", "sql.operations.get"),
     ("sqladmin", "v1beta4"): ("sql.instances.get", "sql.instances.patch",
