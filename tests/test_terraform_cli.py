@@ -113,7 +113,8 @@ def test_baseline_reports_only_new_findings(tmp_path: Path) -> None:
     # a plan with one more problem reports only that one
     more = json.loads((PLANS / "data-stores.json").read_text())
     more["resource_changes"].append(change("google_redis_instance", "extra", {
-        "name": "extra", "project": P, "region": "us-east4",
+        "name": "extra", "project": P, "region": "us-east4", "auth_enabled": True,
+        "customer_managed_key": f"projects/{P}/locations/us-east4/keyRings/r/cryptoKeys/k",
         "transit_encryption_mode": "DISABLED"}))
     new_plan = tmp_path / "pr.json"
     new_plan.write_text(json.dumps(more))
