@@ -188,11 +188,15 @@ SA_WEB = account("tf-deployer@web-prod.iam.gserviceaccount.com", "11773009551612
 SA_MEMBER = "serviceAccount:tf-deployer@web-prod.iam.gserviceaccount.com"
 
 
-def test_service_account_without_phi_reach_gives_no_result() -> None:
+def test_service_account_without_phi_reach_passes_with_no_phi_grants() -> None:
+    """Its Editor grant on a non-PHI project is not judged: PASS, evidence `phi_grants: []`
+    (a PASS, not no result, so a fix that removes an account's last grant verifies)."""
     records = [SA_WEB, project("333333333333", "web-prod", WEB_ANC,
                                [{"role": "roles/editor", "members": [SA_MEMBER]}]),
                project("111111111111", "phi-prod", PHI_ANC), folder("222"), folder("444")]
-    assert SA_WEB["name"] not in judge("IAM-001", records)
+    found = judge("IAM-001", records)[SA_WEB["name"]]
+    assert found.outcome.value == "PASS"
+    assert dict(found.evidence)["phi_grants"] == []
 
 
 def test_service_account_with_a_phi_grant_is_judged_and_says_which() -> None:

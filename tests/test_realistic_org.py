@@ -178,8 +178,8 @@ def test_nothing_is_unknown(results: list[dict[str, Any]]) -> None:
     ("MFA-004", PHI_PROD, "PASS"),
     # Owner of his own sandbox only, 2SV not enforced: no privilege over PHI
     ("MFA-003", MARCO, None),
-    # Editor on the sandbox only, and its old key: no PHI reach
-    ("IAM-001", CI_ACCOUNT, None),
+    # Editor on the sandbox only, and its old key: no PHI reach (IAM-001 judges PHI grants)
+    ("IAM-001", CI_ACCOUNT, "PASS"),
     ("IAM-003", CI_KEY, None),
     # dedicated service account with the cloud-platform scope (CIS 4.2 passes it)
     ("IAM-005", FULL_SCOPE_VM, "PASS"),
