@@ -45,7 +45,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-cache-dir --no-index --find-links=/wheels "phiguard==${PHIGUARD_VERSION}" \
     && python -m pip uninstall --yes pip \
-    && useradd --system --uid 10001 --user-group --create-home --home-dir /home/phiguard \
+    && groupadd --system --gid 10001 phiguard \
+    && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/phiguard \
        --shell /usr/sbin/nologin phiguard
 USER 10001:10001
 WORKDIR /home/phiguard

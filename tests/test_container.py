@@ -138,9 +138,12 @@ def test_the_final_stage_runs_as_a_user_that_is_not_root(dockerfile: str) -> Non
     assert users, "the final stage sets no USER, so the image runs as root"
     user = users[-1].split(":")[0]
     assert user not in ("root", "0"), users[-1]
+    group = users[-1].partition(":")[2]
     created = " ".join(rest for word, rest in final if word == "RUN")
-    assert re.search(rf"useradd\b.*--uid {re.escape(user)}\b", created) or \
-        re.search(rf"useradd\b.*\b{re.escape(user)}$", created), "the USER is never created"
+    assert re.search(rf"useradd\b[^&]*--uid {re.escape(user)}\b", created), \
+        "the USER is never created"
+    assert not group or re.search(rf"groupadd\b[^&]*--gid {re.escape(group)}\b", created), \
+        "the USER's group is never created"
     # the last USER comes after every RUN: nothing later runs as root
     last_user = max(i for i, (word, _) in enumerate(final) if word == "USER")
     assert all(word != "RUN" for word, _ in final[last_user:])
