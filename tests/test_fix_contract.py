@@ -34,6 +34,7 @@ EVERY_ACTION = (
     ("TLS-001", "//compute.googleapis.com/projects/p1/global/targetHttpsProxies/bare"),
     ("IAM-002", f"//iam.googleapis.com/projects/p1/serviceAccounts/{SA}/keys/k1"),
     ("LOG-001", "//cloudresourcemanager.googleapis.com/projects/p1"),
+    ("SRV-001", "//run.googleapis.com/projects/p1/locations/us-east4/services/web"),
     ("VM-005", VM), ("VM-002", VM),
 )
 CONDITION = {"title": "office hours", "expression": "request.time.getHours('UTC') < 18"}
@@ -64,6 +65,7 @@ def emu() -> Iterator[Emulator]:
             {"role": "roles/viewer", "members": ["user:bob@x.org"]}])
         c.add_https_proxy("p1", "bare")
         c.add_sa_key("p1", SA, "k1")
+        server.run.add_service("p1", "111111111111", "us-east4", "web", ingress="all")
         c.add_instance("p1", "us-east4-a", "vm1", [{"key": "serial-port-enable", "value": "1"}])
         yield server
 

@@ -33,6 +33,7 @@ SERVED_APIS = {
     "/storage/v1/": ("storage", "v1"),
     "/crm/": ("cloudresourcemanager", "v3"),
     "/iam/": ("iam", "v1"),
+    "/run/": ("run", "v1"),
     "/cloudasset/": ("cloudasset", "v1"),
     "/": ("admin", "directory_v1"),  # the Admin SDK's own paths start admin/directory/v1/
 }

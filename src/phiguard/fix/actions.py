@@ -24,6 +24,7 @@ from phiguard.fix.kinds import (
     INSTANCE_METADATA,
     PROJECT_AUDIT,
     PROJECT_IAM_FOR_SA,
+    RUN_SERVICE,
     SA_KEY,
     SQL_INSTANCE,
     SSL_POLICY,
@@ -254,6 +255,45 @@ def _audit_logs(cur: Json, _: dict[str, str]) -> Json | None:
     return {"auditConfigs": configs}
 
 
+INGRESS_KEY = "run.googleapis.com/ingress"
+_RUN_INGRESS = ("internal-and-cloud-load-balancing", "internal")  # least disruptive first
+
+
+def _run_ingress(cur: Json, target: dict[str, str]) -> Json | None:
+    """The Service to replace the current one with: the same, with the chosen ingress. Only
+    what replaceService may carry is kept (apiVersion, kind, the name, namespace, labels and
+    annotations, spec); the ingress-status annotation is Cloud Run's to set."""
+    meta = cur.get("metadata") or {}
+    annotations = dict(meta.get("annotations") or {})
+    if annotations.get(INGRESS_KEY) in (target["ingress"], "internal"):
+        return None  # never widen: internal is the narrowest ingress Cloud Run has
+    annotations[INGRESS_KEY] = target["ingress"]
+    annotations.pop("run.googleapis.com/ingress-status", None)
+    kept = {k: copy.deepcopy(meta[k]) for k in ("name", "namespace", "labels") if k in meta}
+    return {"apiVersion": cur.get("apiVersion"), "kind": cur.get("kind"),
+            "metadata": {**kept, "annotations": annotations},
+            "spec": copy.deepcopy(cur.get("spec") or {})}
+
+
+def _choose_ingress(api: Any, target: dict[str, str], options: dict[str, str],
+                    verifier: Verifier) -> dict[str, str]:
+    """The ingress to set: the least disruptive one that passes, by the engine with the
+    findings' parameters, every rule this action fixes."""
+    from datetime import UTC, datetime
+
+    rules = [r.id for r in verifier.rules_fixed_by(RUN_INGRESS_ACTION)]
+    asset = (f"//run.googleapis.com/projects/{target['project']}/locations/"
+             f"{target['location']}/services/{target['name']}")
+    now = datetime.now(UTC)
+    for value in _RUN_INGRESS:
+        body = {"metadata": {"name": target["name"], "annotations": {INGRESS_KEY: value}}}
+        if rules and all(verifier.judge(None, rule_id, asset, RUN_SERVICE, target, body,
+                                        now)[0] == "PASS" for rule_id in rules):
+            return {**target, "ingress": value}
+    raise NoFix(f"neither {' nor '.join(_RUN_INGRESS)} passes the rules this fix is for "
+                "with the findings' parameters: set the ingress by hand")
+
+
 def _metadata_set(key: str, value: str) -> Callable[[Json, dict[str, str]], Json | None]:
     """Set one instance metadata key (case-insensitively already `value`: no change), keeping
     every other item. A VM of a managed instance group (metadata `created-by` naming an
@@ -279,6 +319,7 @@ _MIG_NOTE = ("the VM's metadata already sets {key}, or the VM belongs to a manag
 
 _OP = "compute.globalOperations.get"
 SSL_POLICY_ACTION = "ssl-policy-modern-tls"  # what a policy attached to a proxy must pass
+RUN_INGRESS_ACTION = "run-ingress-internal"
 ACTIONS: tuple[Action, ...] = (
     Action(SSL_POLICY_ACTION, SSL_POLICY,
            "raise the SSL policy to TLS 1.2 with the MODERN profile",
@@ -360,6 +401,17 @@ ACTIONS: tuple[Action, ...] = (
            'audit_log_config {\n  log_type = "DATA_READ"\n}\n'
            'audit_log_config {\n  log_type = "DATA_WRITE"\n}',
            "Data Access logs are billed by volume; existing exemptions are left for review"),
+    Action(RUN_INGRESS_ACTION, RUN_SERVICE,
+           "restrict the Cloud Run service's ingress to internal and Cloud Load Balancing "
+           "traffic (or internal only, when the rule's parameters allow no load balancer)",
+           ("run.services.get", "run.services.update", "iam.serviceAccounts.actAs"),
+           _run_ingress, 'ingress = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"',
+           "requests to the run.app URL from the internet are refused (404): put clients "
+           "behind a load balancer (serverless NEG) or in the VPC first; for a 2nd gen "
+           "function's service, set the function's ingress too, or its next deploy restores "
+           "the old one",
+           prepare=_choose_ingress,
+           extras=(("ingress", "internal|internal-and-cloud-load-balancing"),)),
     Action("instance-block-project-ssh-keys", INSTANCE_METADATA,
            "set block-project-ssh-keys=TRUE in the VM's metadata (instances.setMetadata, "
            "fingerprint-guarded; the VM keeps running)",

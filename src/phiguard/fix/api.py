@@ -30,6 +30,7 @@ SERVICES = {
     "storage": ("v1", "/storage/v1/"),
     "cloudresourcemanager": ("v3", "/crm/"),
     "iam": ("v1", "/iam/"),
+    "run": ("v1", "/run/"),
 }
 DEFAULT_TIMEOUT = 60.0  # seconds per request (connect and each read)
 

@@ -245,6 +245,29 @@ PROJECT_AUDIT = Kind(
     asset_type="cloudresourcemanager.googleapis.com/Project", content="IAM_POLICY")
 
 
+def _run_name(target: dict[str, str]) -> str:
+    return f"projects/{target['project']}/locations/{target['location']}/services/{target['name']}"
+
+
+def _run_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
+    # replaceService takes the whole Service; metadata.resourceVersion, the one read, makes
+    # Cloud Run refuse the replace (409) when the service changed since.
+    body = copy.deepcopy(after)
+    body.setdefault("metadata", {})["resourceVersion"] = token
+    return {"name": _run_name(target)}, body
+
+
+RUN_SERVICE = Kind(
+    "run.Service",
+    re.compile(r"//run\.googleapis\.com/projects/(?P<project>[^/]+)/locations/"
+               r"(?P<location>[^/]+)/services/(?P<name>[^/]+)"),
+    "run.projects.locations.services.get", "run.projects.locations.services.replaceService",
+    "metadata.resourceVersion",
+    lambda t: {"name": _run_name(t)},
+    lambda cur: str((cur.get("metadata") or {}).get("resourceVersion", "")), _run_request,
+    terraform_type="google_cloud_run_v2_service", asset_type="run.googleapis.com/Service")
+
+
 def _metadata_request(target: dict[str, str], after: Json, token: str) -> tuple[Json, Any]:
     # instances.setMetadata replaces the whole Metadata (every item) and must carry the
     # fingerprint the instance was read with, or Compute answers 412 conditionNotMet.

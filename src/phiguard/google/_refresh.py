@@ -58,6 +58,8 @@ METHODS: dict[tuple[str, str], tuple[str, ...]] = {
     ("admin", "directory_v1"): ("directory.users.list", "directory.users.get"),
     ("cloudasset", "v1"): ("cloudasset.assets.list", "cloudasset.exportAssets",
                            "cloudasset.operations.get"),
+    ("run", "v1"): ("run.projects.locations.services.get",
+                    "run.projects.locations.services.replaceService"),
 }
 
 # Schemas needed beyond the asset table and the methods' bodies.
