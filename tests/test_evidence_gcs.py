@@ -504,6 +504,8 @@ def test_audit_with_cloud_store_and_evidence(demo_emu: Emulator, tmp_path: Path)
     store_writes = [r for r in demo_emu.requests if r.startswith(f"/upload/storage/v1/b/{STATE}")
                     and "ifGenerationMatch=0" not in r]
     assert len(store_writes) == 1  # the second upload names the generation it replaced
+    # markers are read object by object: the job needs no list right on the state bucket
+    assert not [r for r in demo_emu.requests if r.startswith(f"/storage/v1/b/{STATE}/o?")]
     folders = sorted({n.split("/")[1] for n in demo_emu.storage.names(EVIDENCE, "nightly/")})
     assert len(folders) == 2 and folders[0].endswith("-run1") and folders[1].endswith("-run2")
     verified = cli(demo_emu, "verify", f"gs://{EVIDENCE}/nightly/{folders[1]}")

@@ -123,6 +123,8 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
                 raise StoreError(f"--bundle {bundle_to}: cannot read: {exc}") from None
     if remote is not None:
         remote.download()
+        for warning in remote.warnings:
+            notify(warning)
         if remote.rollback is not None:
             if not accept_store_rollback:
                 raise StoreError(remote.rollback.message(remote.url))

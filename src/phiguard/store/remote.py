@@ -8,7 +8,8 @@ the audit exits 2 saying to run it again. Nothing is lost.
 A restored older copy (someone copies a noncurrent generation back, or uploads an old file) would
 silently restart the history. Run markers catch it: after each successful upload, the audit
 creates `gs://BUCKET/phiguard.db.runs/<run number, 12 digits>` (ifGenerationMatch=0, never
-replaced; under the bucket's locked retention policy it cannot be deleted for six years either).
+replaced). Markers are read one object at a time (objects.get of run N+1, N+2, N+4 ...), never
+listed, so the job needs object rights only on names that start with the store's name.
 Markers live beside the store, not inside it, so restoring the store does not restore them. Before
 a run, the highest marker must not exceed the highest run number the store has ever assigned
 (SQLite's AUTOINCREMENT counter, which survives deleted rows); the store object's own metadata
@@ -81,6 +82,7 @@ class RemoteStore:
         self.generation = 0
         self.last_run_metadata = 0
         self.rollback: Rollback | None = None
+        self.warnings: list[str] = []
 
     @property
     def markers(self) -> GcsUrl:
@@ -109,10 +111,19 @@ class RemoteStore:
                 self.gcs.download(self.url, self.path, generation=str(self.generation))
                 raw = (meta.get("metadata") or {}).get(LAST_RUN_KEY, "")
                 self.last_run_metadata = int(raw) if str(raw).isdigit() else 0
-            marker = self._highest_marker()
         except GcsError as exc:
             raise self._fail("read the store", exc) from None
         store_run = highest_run(self.path)
+        try:
+            marker = self._highest_marker(store_run)
+        except GcsError as exc:
+            if exc.status != 403:
+                raise self._fail("read the run markers", exc) from None
+            marker = 0
+            self.warnings.append(
+                f"--store {self.url}: cannot read the run markers under {self.markers}/ "
+                f"({exc}); a restored older copy is detected from the store object's metadata "
+                "only: grant the job storage.objects.get and .create on them")
         candidates = []
         if marker:
             candidates.append((marker, f"marker {self.markers.child(f'{marker:012d}')}"))
@@ -125,13 +136,29 @@ class RemoteStore:
                 break
         return self
 
-    def _highest_marker(self) -> int:
-        top = 0
-        for item in self.gcs.list(self.markers):
-            tail = str(item.get("name", "")).rsplit("/", 1)[-1]
-            if tail.isdigit():
-                top = max(top, int(tail))
-        return top
+    def _marker_exists(self, run: int) -> bool:
+        return self.gcs.stat(self.markers.child(f"{run:012d}")) is not None
+
+    def _highest_marker(self, store_run: int) -> int:
+        """The highest run marker above `store_run` (0 if none): markers are written one per
+        run in order, so the marker of store_run + 1 exists exactly when a later run was
+        recorded. Found by reading single objects (objects.get), not by listing, so the job
+        needs no bucket-wide list permission: double the step while markers exist, then
+        halve it back."""
+        if not self._marker_exists(store_run + 1):
+            return 0
+        low, step = store_run + 1, 1
+        while self._marker_exists(low + step):
+            low += step
+            step *= 2
+        high = low + step  # absent
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._marker_exists(middle):
+                low = middle
+            else:
+                high = middle
+        return low
 
     def accept_rollback(self) -> None:
         """Continue from an older copy: its next run is numbered after the highest recorded."""
