@@ -21,6 +21,7 @@ import hcl2
 import pytest
 from click.testing import CliRunner
 
+from _cli_args import parse_command
 from _paths import DOCS, PLANS
 from phiguard.cli import main
 
@@ -198,6 +199,27 @@ def test_unknown_values_are_references_in_the_plan_configuration(plan: dict[str,
             refs = config[f"{change['type']}.{change['name']}"]["member"]["references"]
             assert refs[0] in ("google_service_account.auditor.email",
                                "google_service_account.scheduler.email"), change["address"]
+
+
+def test_the_job_runs_an_audit_into_the_two_buckets(plan: dict[str, Any]) -> None:
+    """The Cloud Run job's arguments parse with phiguard's own CLI: an audit whose store is the
+    state bucket's phiguard.db, whose evidence goes to the locked bucket, with the config from
+    the read-only mount of the state bucket, and findings that do not fail the execution."""
+    after = {c["address"]: c["change"]["after"] for c in plan["resource_changes"]}
+    job = after["google_cloud_run_v2_job.nightly"]["template"][0]["template"][0]
+    container = job["containers"][0]
+    name, values = parse_command(container["args"])
+    state = after["google_storage_bucket.state"]["name"]
+    evidence = after["google_storage_bucket.evidence"]["name"]
+    assert name == "audit"
+    assert values["store_path"] == f"gs://{state}/phiguard.db"
+    assert values["evidence"].startswith(f"gs://{evidence}/")
+    assert values["fail_on"] == "none" and values["org"] == "123456789012"
+    mount = container["volume_mounts"][0]
+    volume = next(v for v in job["volumes"] if v["name"] == mount["name"])
+    assert volume["gcs"] == [{"bucket": state, "read_only": True, "mount_options": None}]
+    assert values["config_path"].startswith(mount["mount_path"] + "/")
+    assert job["max_retries"] == 0 and job["timeout"] == "3600s"
 
 
 def test_docs_deploy_md_shows_main_tf_as_it_is() -> None:
