@@ -175,6 +175,13 @@ _CONVERTER_ARTIFACTS = {
         "snake_case spelling of displayName in two of the converter's folder templates",
     ("cloudkms.googleapis.com/KeyRing", "data"):
         "the converter writes `data: null` for a key ring with no fields",
+    ("cloudfunctions.googleapis.com/CloudFunction", "data.location"):
+        "Terraform's `region` argument, a path parameter of the REST API, not a field",
+    ("cloudfunctions.googleapis.com/CloudFunction", "data.trigger_http"):
+        "Terraform's `trigger_http` argument copied in snake_case; the REST resource has "
+        "httpsTrigger",
+    ("cloudfunctions.googleapis.com/CloudFunction", "data.timeout"):
+        "Terraform's `timeout` in seconds (a number); the REST field is a Duration string",
 }
 
 
