@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,19 @@ def test_the_job_runs_an_audit_into_the_two_buckets(plan: dict[str, Any]) -> Non
     assert volume["gcs"] == [{"bucket": state, "read_only": True, "mount_options": None}]
     assert values["config_path"].startswith(mount["mount_path"] + "/")
     assert job["max_retries"] == 0 and job["timeout"] == "3600s"
+
+
+def test_every_phiguard_command_in_docs_deploy_md_parses() -> None:
+    text = (DOCS / "deploy.md").read_text(encoding="utf-8")
+    lines = [ln.split(" #", 1)[0].strip()
+             for block in re.findall(r"```sh\n(.*?)```", text, re.S)
+             for ln in block.replace("\\\n", " ").splitlines()]
+    commands = [parse_command(shlex.split(ln)[1:]) for ln in lines if ln.startswith("phiguard ")]
+    assert {name for name, _ in commands} >= {"plan", "verify", "history", "evidence check"}
+    for name, values in commands:
+        for key in ("store_path", "bucket", "location"):
+            assert not isinstance(values.get(key), str) or values[key].startswith("gs://"), \
+                (name, values)
 
 
 def test_docs_deploy_md_shows_main_tf_as_it_is() -> None:
