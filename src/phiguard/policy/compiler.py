@@ -605,8 +605,8 @@ def _let_org_policy(form: Mapping[str, Any]) -> LetFn:
 
 _NO_DIRECTORY = UnknownValue(
     "unknown: the snapshot has no directory users, so the organization's domains other than "
-    "the Organization's displayName are not known; collect the directory or set the rule's "
-    "allowed_domains")
+    "the Organization's displayName are not known (collect the directory, or set the rule's "
+    "allowed_domains)")
 
 
 def _domain_of(email: Any) -> str | None:
