@@ -175,6 +175,9 @@ _CONVERTER_ARTIFACTS = {
         "snake_case spelling of displayName in two of the converter's folder templates",
     ("cloudkms.googleapis.com/KeyRing", "data"):
         "the converter writes `data: null` for a key ring with no fields",
+    ("bigquery.googleapis.com/Table", "data.tableReference.project"):
+        "the converter writes Terraform's `project` in the table reference; TableReference "
+        "has projectId",
     ("cloudfunctions.googleapis.com/CloudFunction", "data.location"):
         "Terraform's `region` argument, a path parameter of the REST API, not a field",
     ("cloudfunctions.googleapis.com/CloudFunction", "data.trigger_http"):

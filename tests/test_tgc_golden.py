@@ -129,6 +129,9 @@ PHIGUARD_ONLY: dict[tuple[str, str], str] = {
     ("container.googleapis.com/Cluster", "data.nodePools[*].config.serviceAccount"):
         "CAI's Cluster lists its node pools; Google's converter writes only NodePool assets",
     ("cloudkms.googleapis.com/CryptoKey", "data.versionTemplate.protectionLevel"): _DEFAULT,
+    ("bigquery.googleapis.com/Table", "data.type"):
+        "the API derives it from the view, materialized_view and external_data_configuration "
+        "blocks (TABLE when none is set)",
     (SQL, _BC + "backupRetentionSettings.retainedBackups"): _DEFAULT,
     (SQL, _BC + "binaryLogEnabled"): _DEFAULT,
     (SQL, _BC + "enabled"): _DEFAULT,
@@ -336,6 +339,13 @@ def test_every_converted_type_has_a_golden_pair() -> None:
         "compute.googleapis.com/ResourcePolicy", "compute.googleapis.com/TargetHttpProxy",
         "compute.googleapis.com/UrlMap", "iam.googleapis.com/ServiceAccountKey",
         "logging.googleapis.com/LogSink", "redis.googleapis.com/Instance",
+        # PHI stores: Google's golden plans have no pair for them (its spanner pair converts a
+        # CreateDatabaseRequest, not the Database resource CAI shows)
+        "alloydb.googleapis.com/Cluster", "firestore.googleapis.com/Database",
+        "healthcare.googleapis.com/Dataset", "healthcare.googleapis.com/DicomStore",
+        "healthcare.googleapis.com/FhirStore", "healthcare.googleapis.com/Hl7V2Store",
+        "logging.googleapis.com/LogBucket", "secretmanager.googleapis.com/Secret",
+        "spanner.googleapis.com/Database",
         "cloudfunctions.googleapis.com/Function",
     }
 
