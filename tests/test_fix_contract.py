@@ -6,6 +6,7 @@ bucket IAM policies with conditions read and written as version 3."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,9 @@ EVERY_ACTION = (
     ("LOG-001", "//cloudresourcemanager.googleapis.com/projects/p1"),
     ("SRV-001", "//run.googleapis.com/projects/p1/locations/us-east4/services/web"),
     ("VM-005", VM), ("VM-002", VM),
+    ("PUB-008", "//pubsub.googleapis.com/projects/p1/topics/labs"),
+    ("PUB-009", "//secretmanager.googleapis.com/projects/111/secrets/db-password"),
+    ("PUB-007", "//bigquery.googleapis.com/projects/p1/datasets/claims"),
 )
 CONDITION = {"title": "office hours", "expression": "request.time.getHours('UTC') < 18"}
 
@@ -67,6 +71,12 @@ def emu() -> Iterator[Emulator]:
         c.add_sa_key("p1", SA, "k1")
         server.run.add_service("p1", "111111111111", "us-east4", "web", ingress="all")
         c.add_instance("p1", "us-east4-a", "vm1", [{"key": "serial-port-enable", "value": "1"}])
+        h = server.holders
+        h.set_topic_iam("p1", "labs", [{"role": "roles/pubsub.publisher", "members": ["allUsers"]}])
+        h.set_secret_iam("111", "db-password", [
+            {"role": "roles/secretmanager.secretAccessor", "members": ["allAuthenticatedUsers"]}])
+        h.add_dataset("p1", "claims", [{"role": "OWNER", "specialGroup": "projectOwners"},
+                                       {"role": "READER", "iamMember": "allUsers"}])
         yield server
 
 
@@ -100,6 +110,9 @@ def contract_problems(call: str, params: dict[str, Any], body: Any) -> list[str]
     except KeyError:
         return [f"{call}: no such method"]
     known = set(method.get("parameters", {})) | set(doc.get("parameters", {}))
+    # googleapiclient takes a dotted parameter (options.requestedPolicyVersion) by the keyword
+    # with its dots made underscores, and sends it under its own name
+    known |= {re.sub(r"[^A-Za-z0-9_]", "_", p) for p in known}
     problems = [f"{call}: unknown parameter {p}" for p in sorted(set(params) - known)]
     problems += [f"{call}: missing required {p}" for p, spec in method.get("parameters", {})
                  .items() if spec.get("required") and p not in params]

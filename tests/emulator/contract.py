@@ -33,6 +33,9 @@ SERVED_APIS = {
     "/storage/v1/": ("storage", "v1"),
     "/crm/": ("cloudresourcemanager", "v3"),
     "/iam/": ("iam", "v1"),
+    "/pubsub/": ("pubsub", "v1"),
+    "/secretmanager/": ("secretmanager", "v1"),
+    "/bigquery/v2/": ("bigquery", "v2"),
     "/run/": ("run", "v1"),
     "/cloudasset/": ("cloudasset", "v1"),
     "/": ("admin", "directory_v1"),  # the Admin SDK's own paths start admin/directory/v1/

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from emulator.cloud import CloudState
 from emulator.contract import ApiError, check_asset_types, check_request, check_response
 from emulator.export import ExportState
+from emulator.holders import HolderState
 from emulator.run import RunState
 from emulator.storage import StorageState, upload_metadata
 
@@ -131,6 +132,7 @@ class Emulator:
         self.cloud = CloudState()
         self.storage = StorageState(self.cloud)
         self.run = RunState(self.cloud)
+        self.holders = HolderState(self.cloud)
         self.export = ExportState(self.records, self.org.read_time)
         self.default_page_size = page_size
         self.faults: list[Fault] = []
@@ -275,6 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = self.emu.cloud.route(self.command, parts.path, query, payload)
             if reply is None:
                 reply = self.emu.run.route(self.command, parts.path, query, payload)
+            if reply is None:
+                reply = self.emu.holders.route(self.command, parts.path, query, payload)
             if reply is None:
                 reply = self.emu.export.route(self.command, parts.path, query, payload)
             status, body = reply if reply is not None else self.emu.route(parts.path, query)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from phiguard.errors import FixError
+from phiguard.fix.holders import BIGQUERY_DATASET, PUBSUB_TOPIC_IAM, SECRET_IAM
 from phiguard.fix.kinds import (
     BUCKET,
     BUCKET_IAM,
@@ -163,6 +164,22 @@ def _without(cur: Json, drop: Callable[[str, str], bool]) -> Json | None:
 
 def _bucket_public(cur: Json, _: dict[str, str]) -> Json | None:
     return _without(cur, lambda role, member: member in PUBLIC_MEMBERS)
+
+
+def _public_members(cur: Json, _: dict[str, str]) -> Json | None:
+    return _without(cur, lambda role, member: member in PUBLIC_MEMBERS)
+
+
+def _dataset_public_access(cur: Json, _: dict[str, str]) -> Json | None:
+    """The dataset's access list without its public entries (the special group
+    allAuthenticatedUsers, an iamMember allUsers/allAuthenticatedUsers), or None."""
+    access = cur.get("access")
+    if not isinstance(access, list):
+        return None
+    kept = [e for e in access if not (isinstance(e, dict) and (
+        e.get("specialGroup") in PUBLIC_MEMBERS or e.get("iamMember") in PUBLIC_MEMBERS))]
+    # datasets.patch replaces the whole list: every other entry is sent back as read
+    return {"access": copy.deepcopy(kept)} if len(kept) != len(access) else None
 
 
 def _sa_basic_roles(cur: Json, target: dict[str, str]) -> Json | None:
@@ -315,8 +332,6 @@ _MIG_NOTE = ("the VM's metadata already sets {key}, or the VM belongs to a manag
              "group (metadata created-by names an instanceGroupManager): its template would "
              "restore the old metadata when the group recreates the VM, so set {key} in the "
              "instance template and roll the group")
-
-
 _OP = "compute.globalOperations.get"
 SSL_POLICY_ACTION = "ssl-policy-modern-tls"  # what a policy attached to a proxy must pass
 RUN_INGRESS_ACTION = "run-ingress-internal"
@@ -430,6 +445,26 @@ ACTIONS: tuple[Action, ...] = (
            "open interactive serial console sessions end; troubleshoot through the serial port "
            "output log",
            unmatched=_MIG_NOTE.format(key="serial-port-enable")),
+    Action("pubsub-topic-remove-public-members", PUBSUB_TOPIC_IAM,
+           "remove allUsers and allAuthenticatedUsers from the topic's IAM policy",
+           ("pubsub.topics.getIamPolicy", "pubsub.topics.setIamPolicy"), _public_members,
+           '# remove every google_pubsub_topic_iam_member / _binding whose member is\n'
+           '# "allUsers" or "allAuthenticatedUsers"',
+           "publishers or subscribers relying on the public grant lose access"),
+    Action("secret-remove-public-members", SECRET_IAM,
+           "remove allUsers and allAuthenticatedUsers from the secret's IAM policy",
+           ("secretmanager.secrets.getIamPolicy", "secretmanager.secrets.setIamPolicy"),
+           _public_members,
+           '# remove every google_secret_manager_secret_iam_member / _binding whose member is\n'
+           '# "allUsers" or "allAuthenticatedUsers"',
+           "the secret's value was readable by anyone: rotate it as well"),
+    Action("bigquery-dataset-remove-public-access", BIGQUERY_DATASET,
+           "remove the allUsers / allAuthenticatedUsers entries from the dataset's access list",
+           ("bigquery.datasets.get", "bigquery.datasets.update",
+            "bigquery.datasets.setIamPolicy"), _dataset_public_access,
+           '# remove every access block whose special_group is "allAuthenticatedUsers" or whose\n'
+           '# iam_member is "allUsers" or "allAuthenticatedUsers"',
+           "whoever reads the dataset through the public entry loses access"),
 )
 
 def actions_for(rule: Rule | None) -> tuple[Action, ...]:

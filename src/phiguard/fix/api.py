@@ -30,6 +30,9 @@ SERVICES = {
     "storage": ("v1", "/storage/v1/"),
     "cloudresourcemanager": ("v3", "/crm/"),
     "iam": ("v1", "/iam/"),
+    "pubsub": ("v1", "/pubsub/"),
+    "secretmanager": ("v1", "/secretmanager/"),
+    "bigquery": ("v2", "/bigquery/v2/"),
     "run": ("v1", "/run/"),
 }
 DEFAULT_TIMEOUT = 60.0  # seconds per request (connect and each read)
