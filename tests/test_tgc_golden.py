@@ -108,6 +108,12 @@ DIFFERENCES: dict[tuple[str, str, str], str] = {
        "the bucket's name is a random_string: Google's converter makes two placeholder buckets "
        "(one with the bucket, one with the IAM member), phiguard one bucket with both"
        for path in ("data.location", "iam_policy.bindings[*].members[*]")},
+    **{(pair, "compute.googleapis.com/Instance", "data.networkInterfaces[*].accessConfigs"):
+       "phiguard converts an access config's nat_ip and network_tier only and keeps an address "
+       "known only after apply as unknown; Google's converter writes every attribute it knows "
+       "and leaves unknown ones out. The access config and its type, which VM-001 reads, agree"
+       for pair in ("example_compute_instance_iam_binding", "example_compute_instance_iam_member",
+                    "example_compute_instance_iam_policy", "full_compute_instance", "instance")},
     ("instance", "compute.googleapis.com/Instance", "data.serviceAccounts[*].email"):
         "Google writes `default`, what the provider sends; the API resolves it and CAI shows "
         "the project's default compute account, NUMBER-compute@developer.gserviceaccount.com",

@@ -231,6 +231,8 @@ def _instance_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
         for key, kind in (("accessConfigs", "ONE_TO_ONE_NAT"),
                           ("ipv6AccessConfigs", "DIRECT_IPV6")):
             configs = nic.get(key)
+            if configs == []:  # the API leaves an interface without access configs bare
+                del nic[key]
             for config in configs if isinstance(configs, list) else ():
                 if isinstance(config, dict):
                     config.setdefault("type", kind)
