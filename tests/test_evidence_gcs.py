@@ -607,3 +607,89 @@ def test_bad_cloud_locations_are_exit_2(gcs_emu: Emulator, args: list[str]) -> N
     result = cli(gcs_emu, "audit", "--org", "123456789012", *args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+# retries, large objects, degraded rights ---------------------------------------------------------
+
+
+def test_transient_upload_failures_are_retried_within_bounds(gcs_emu: Emulator,
+                                                             tmp_path: Path) -> None:
+    """Two 503s, then success: three requests, one object. A 503 storm costs exactly the
+    policy's attempts and ends in an error, with nothing written."""
+    source = tmp_path / "x"
+    source.write_bytes(b"payload")
+    gcs_emu.fault("/upload/storage/v1/", status=503, times=2)
+    with Gcs() as gcs:
+        gcs.policy = type(gcs.policy)(attempts=4, initial=0.0, maximum=0.0)
+        gcs.upload(source, GcsUrl(STATE, "a"), if_generation=0)
+        assert gcs_emu.count("/upload/storage/v1/") == 3
+        gcs_emu.fault("/upload/storage/v1/", status=503, times=None)
+        with pytest.raises(Exception, match="HTTP 503"):
+            gcs.upload(source, GcsUrl(STATE, "b"), if_generation=0)
+    assert gcs_emu.count("/upload/storage/v1/") == 3 + 4
+    assert (STATE, "b") not in gcs_emu.storage.objects
+
+
+def test_a_large_object_is_downloaded_in_ranges(gcs_emu: Emulator, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import phiguard.store.gcs as gcs_module
+
+    monkeypatch.setattr(gcs_module, "CHUNK", 1000)
+    data = bytes(range(256)) * 20  # 5120 bytes: six ranges
+    gcs_emu.storage.put(STATE, "big", data)
+    with Gcs() as gcs:
+        size = gcs.download(GcsUrl(STATE, "big"), tmp_path / "big")
+    assert size == len(data) and (tmp_path / "big").read_bytes() == data
+    assert gcs_emu.count("/storage/v1/b/phi-state/o/big") == 6
+
+
+def test_audit_evidence_failure_after_recording_says_the_run_is_recorded(
+        demo_emu: Emulator, tmp_path: Path) -> None:
+    """The evidence bucket refuses the upload: exit 2, the message says the run is in the
+    store and its bundle is not complete; the store holds the run."""
+    demo_emu.storage.permissions[EVIDENCE] = CREATOR - {"storage.objects.create"}
+    result = _audit(demo_emu, "--evidence", f"gs://{EVIDENCE}/nightly")
+    assert result.exit_code == 2, result.output
+    assert "run 1 is recorded in the store, but its evidence bundle was not completed" in \
+        result.output
+    assert "Nothing of this bundle was uploaded" in result.output
+    assert _runs(demo_emu, tmp_path) == [1]
+
+
+def test_a_bad_signing_key_fails_before_anything_is_recorded(demo_emu: Emulator,
+                                                             tmp_path: Path) -> None:
+    key = tmp_path / "k.pem"
+    key.write_text("not a key")
+    result = _audit(demo_emu, "--evidence", f"gs://{EVIDENCE}/nightly", "--sign-key", str(key))
+    assert result.exit_code == 2 and "PEM" in result.output
+    assert (STATE, "phiguard.db") not in demo_emu.storage.objects
+
+
+def test_markers_the_job_may_not_read_degrade_to_a_warning(demo_emu: Emulator,
+                                                           tmp_path: Path) -> None:
+    """With no rights on the marker names (only the store object's), the audit still records
+    its run and says that a restored copy is now detected from the metadata only."""
+    assert _audit(demo_emu).exit_code in (0, 1)
+    original = demo_emu.storage._get
+
+    def no_markers(bucket: str, name: str, q: dict[str, list[str]],
+                   headers: dict[str, str]) -> tuple[int, object]:
+        if name.startswith("phiguard.db.runs/"):
+            return 403, {"reason": "forbidden", "message": "denied"}
+        return original(bucket, name, q, headers)
+
+    demo_emu.storage._get = no_markers  # type: ignore[method-assign]
+    result = _audit(demo_emu)
+    assert result.exit_code in (0, 1), result.output
+    assert "cannot read the run markers" in result.output
+    assert _runs(demo_emu, tmp_path) == [1, 2]
+
+
+def test_audit_evidence_in_a_local_directory(demo_emu: Emulator, tmp_path: Path) -> None:
+    (tmp_path / "evidence").mkdir()
+    result = _audit(demo_emu, "--evidence", str(tmp_path / "evidence"))
+    assert result.exit_code in (0, 1), result.output
+    [folder] = list((tmp_path / "evidence").iterdir())
+    assert folder.name.endswith("-run1")
+    verified = cli(demo_emu, "verify", str(folder))
+    assert verified.exit_code == 0, verified.output

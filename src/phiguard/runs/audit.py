@@ -112,6 +112,10 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
     parents = scope_parents(org, folder, projects)
     pack = load_pack(rules)
     config = load_config(config_path)
+    if sign_key is not None:
+        from phiguard.report.bundle import load_private_key
+
+        load_private_key(sign_key)  # a bad key fails now, not after the run is recorded
     if isinstance(bundle_to, GcsUrl):
         from phiguard.report.remote import check_free
         from phiguard.store.gcs import Gcs, GcsError
@@ -184,10 +188,16 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
 
         place = evidence_location(evidence, datetime.now(UTC), run_id)
     if place is not None:
+        from phiguard.errors import OutputError, UsageError
         from phiguard.report.remote import write_bundle_to
 
-        write_bundle_to(place, run_info, findings, pack, lambda: job.waivers,
-                        config_file=config_path, sign_key=sign_key, trend=trend)
+        try:
+            write_bundle_to(place, run_info, findings, pack, lambda: job.waivers,
+                            config_file=config_path, sign_key=sign_key, trend=trend)
+        except (OutputError, UsageError) as exc:
+            # The run is in the store already: say so, and where its evidence is missing.
+            raise type(exc)(f"run {run_id} is recorded in the store, but its evidence bundle "
+                            f"was not completed: {exc}") from None
         notify(f"evidence bundle written to {place}")
     return AuditResult(run_id, findings, tally, change, manifest)
 
