@@ -450,6 +450,27 @@ def test_evidence_check_unreadable_bucket_is_unknown_never_pass(gcs_emu: Emulato
     assert result.exit_code == 1
 
 
+def test_evidence_check_takes_rule_parameters_from_the_config(gcs_emu: Emulator,
+                                                               tmp_path: Path) -> None:
+    """phiguard.yaml's params tune the rules applied: a 14-day soft-delete minimum fails the
+    7-day bucket; a retention minimum below six years is not accepted as lowering the bar."""
+    gcs_emu.storage.permissions[EVIDENCE] = set(CREATOR)
+    config = tmp_path / "phiguard.yaml"
+    config.write_text("params:\n  BAK-005: {min_soft_delete_seconds: 1209600}\n"
+                      "  LOG-003: {min_retention_seconds: 60}\n")
+    gcs_emu.cloud.buckets[EVIDENCE]["retentionPolicy"] = {"retentionPeriod": "86400",
+                                                         "isLocked": True}
+    result = cli(gcs_emu, "evidence", "check", f"gs://{EVIDENCE}", "--config", str(config),
+                 "--format", "json")
+    assert result.exit_code == 1, result.output
+    checks = {c["check"]: c["outcome"] for c in json.loads(result.output)["checks"]}
+    assert checks == {"retention": "FAIL", "PUB-005": "PASS", "BAK-005": "FAIL",
+                      "no-delete": "PASS", "can-write": "PASS"}
+    config.write_text("params:\n  BAK-005: {no_such_param: 1}\n")
+    bad = cli(gcs_emu, "evidence", "check", f"gs://{EVIDENCE}", "--config", str(config))
+    assert bad.exit_code == 2 and "no parameter 'no_such_param'" in bad.output
+
+
 @pytest.mark.parametrize("bad", ["gs://x", "gs://phi-evidence/sub", "/tmp/bucket"])
 def test_evidence_check_bad_location_is_exit_2(gcs_emu: Emulator, bad: str) -> None:
     result = cli(gcs_emu, "evidence", "check", bad)

@@ -8,7 +8,12 @@ from pathlib import Path
 import click
 
 from phiguard.cli._errors import run
-from phiguard.cli._options import debug_option, rules_option, single_format_option
+from phiguard.cli._options import (
+    config_option,
+    debug_option,
+    rules_option,
+    single_format_option,
+)
 
 __all__ = ["evidence_group"]
 
@@ -21,9 +26,13 @@ def evidence_group() -> None:
 @evidence_group.command("check")
 @click.argument("bucket", metavar="gs://BUCKET")
 @single_format_option(("text", "json"))
+@config_option("phiguard.yaml whose `params` tune the rules applied (BAK-005's "
+               "min_soft_delete_seconds, LOG-003's min_retention_seconds, never below six "
+               "years).")
 @rules_option("Rule directory whose bucket rules are applied (default: the bundled pack).")
 @debug_option
-def check_command(bucket: str, fmt: str, rules: tuple[Path, ...], debug: bool) -> None:
+def check_command(bucket: str, fmt: str, config_path: Path | None, rules: tuple[Path, ...],
+                  debug: bool) -> None:
     """Check the evidence bucket: a locked retention policy of at least six years
     (164.316(b)(2)(i)), uniform bucket-level access and public access prevention (rule PUB-005),
     Object Versioning or soft delete (BAK-005), and that the identity running this command can
@@ -32,6 +41,7 @@ def check_command(bucket: str, fmt: str, rules: tuple[Path, ...], debug: bool) -
     or an unreachable bucket."""
 
     def body() -> int:
+        from phiguard.config import load_config
         from phiguard.errors import StoreError
         from phiguard.report.evidence_check import check_evidence_bucket
         from phiguard.report.text import printable
@@ -40,9 +50,11 @@ def check_command(bucket: str, fmt: str, rules: tuple[Path, ...], debug: bool) -
 
         url = parse_gcs_url(bucket, "evidence check", bucket_only=True)
         pack = load_pack(rules)
+        config = load_config(config_path)
+        config.check_against(pack)
         with Gcs() as gcs:
             try:
-                checks = check_evidence_bucket(url.bucket, pack, gcs)
+                checks = check_evidence_bucket(url.bucket, pack, gcs, config.params)
             except GcsError as exc:
                 raise StoreError(f"evidence check {url}: {exc}") from None
         if fmt == "json":

@@ -49,11 +49,13 @@ def _rule(pack: RulePack, rule_id: str) -> Any:
     return None
 
 
-def _retention(data: dict[str, Any], pack: RulePack) -> BucketCheck:
+def _retention(data: dict[str, Any], pack: RulePack,
+               params: dict[str, dict[str, Any]]) -> BucketCheck:
     rule = _rule(pack, RETENTION_RULE)
     spec = rule.params.get("min_retention_seconds") if rule is not None else None
     default = spec.get("default") if isinstance(spec, dict) else None
-    minimum = default if isinstance(default, int) else SIX_YEARS
+    default = params.get(RETENTION_RULE, {}).get("min_retention_seconds", default)
+    minimum = max(default, SIX_YEARS) if isinstance(default, int) else SIX_YEARS
     source = f"{RETENTION_RULE} min_retention_seconds" if spec else "164.316(b)(2)(i)"
     policy = data.get("retentionPolicy")
     if not isinstance(policy, dict):
@@ -74,7 +76,8 @@ def _retention(data: dict[str, Any], pack: RulePack) -> BucketCheck:
                        "locked", source)
 
 
-def _by_rules(bucket: str, data: dict[str, Any], pack: RulePack) -> list[BucketCheck]:
+def _by_rules(bucket: str, data: dict[str, Any], pack: RulePack,
+              params: dict[str, dict[str, Any]]) -> list[BucketCheck]:
     from phiguard.testing import assets_from_records, run_rule
 
     record = {"name": f"//storage.googleapis.com/{bucket}",
@@ -92,7 +95,7 @@ def _by_rules(bucket: str, data: dict[str, Any], pack: RulePack) -> list[BucketC
                                    rule_id))
             continue
         finding = run_rule(rule, assets, config={"phi": {"all": True}},
-                           at=_now()).get(assets[0].name)
+                           params=params.get(rule_id), at=_now()).get(assets[0].name)
         if finding is None:
             out.append(BucketCheck(rule_id, "UNKNOWN", "the rule did not apply", rule_id))
             continue
@@ -131,9 +134,13 @@ def _identity(held: set[str]) -> list[BucketCheck]:
     return out
 
 
-def check_evidence_bucket(bucket: str, pack: RulePack, gcs: Gcs) -> list[BucketCheck]:
-    """Every check, in a fixed order. A bucket the caller may not read (403) makes the bucket
-    checks UNKNOWN; a missing bucket (404) or any other failure raises GcsError."""
+def check_evidence_bucket(bucket: str, pack: RulePack, gcs: Gcs,
+                          params: dict[str, dict[str, Any]] | None = None) -> list[BucketCheck]:
+    """Every check, in a fixed order, with the rules' parameters from phiguard.yaml (`params`;
+    the retention minimum never drops below six years). A bucket the caller may not read (403)
+    makes the bucket checks UNKNOWN; a missing bucket (404) or any other failure raises
+    GcsError."""
+    params = params or {}
     from phiguard.store.gcs import GcsError
 
     held = gcs.permissions(bucket, list(WANTED))
@@ -147,4 +154,5 @@ def check_evidence_bucket(bucket: str, pack: RulePack, gcs: Gcs) -> list[BucketC
                "roles/storage.legacyBucketReader on the bucket")
         checks = [BucketCheck(name, "UNKNOWN", why, name) for name in ("retention", *RULES)]
         return [*checks, *_identity(held)]
-    return [_retention(data, pack), *_by_rules(bucket, data, pack), *_identity(held)]
+    return [_retention(data, pack, params), *_by_rules(bucket, data, pack, params),
+            *_identity(held)]
