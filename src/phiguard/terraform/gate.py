@@ -294,8 +294,11 @@ class PlanGate:
         origin = self.after.origin.get(name, [])
         changed = self.after.changed.get(name)
         if len(origin) > 1 and finding.outcome is not Outcome.PASS:
-            # the last values recorded are the ones that decided the verdict
-            for _path, value in reversed(finding.evidence):
+            # a FAIL's evidence starts with what failed; otherwise the last values recorded
+            # are the ones that decided the verdict
+            ordered = (finding.evidence if finding.outcome is Outcome.FAIL
+                       else tuple(reversed(finding.evidence)))
+            for _path, value in ordered:
                 for keys in (("member", "members", "service", "constraint"), ("role",)):
                     for change in origin:
                         if _shows(change, keys, value):
