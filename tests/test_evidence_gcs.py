@@ -714,3 +714,70 @@ def test_audit_evidence_in_a_local_directory(demo_emu: Emulator, tmp_path: Path)
     assert folder.name.endswith("-run1")
     verified = cli(demo_emu, "verify", str(folder))
     assert verified.exit_code == 0, verified.output
+
+
+def test_two_audits_racing_in_parallel_one_fails_clearly(demo_emu: Emulator, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two audits run at once in two threads; both have downloaded the same generation when
+    they reach the upload (a barrier holds each until the other is there). Exactly one records
+    its run; the other fails with the retryable message and leaves no evidence behind."""
+    import threading
+
+    from phiguard.runs.audit import run_audit
+
+    barrier = threading.Barrier(2, timeout=120)
+    original = RemoteStore.upload
+
+    def synced(self: RemoteStore, run_id: int, on_warning: object = None) -> None:
+        barrier.wait()
+        original(self, run_id)
+
+    monkeypatch.setattr(RemoteStore, "upload", synced)
+    outcome: dict[str, object] = {}
+
+    def one(name: str) -> None:
+        try:
+            outcome[name] = run_audit(
+                f"gs://{STATE}/phiguard.db", org="123456789012",
+                config_path=DEMO / "phiguard.yaml", directory_customer="my_customer",
+                concurrency=1, evidence=f"gs://{EVIDENCE}/{name}").run_id
+        except StoreError as exc:
+            outcome[name] = exc
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    won = [n for n, v in outcome.items() if v == 1]
+    lost = [n for n, v in outcome.items() if isinstance(v, StoreError)]
+    assert len(won) == 1 and len(lost) == 1, outcome
+    assert "another audit recorded a run meanwhile" in str(outcome[lost[0]])
+    assert _runs(demo_emu, tmp_path) == [1]
+    assert demo_emu.storage.names(EVIDENCE, f"{lost[0]}/") == []
+    assert len({n.split("/")[1] for n in demo_emu.storage.names(EVIDENCE, f"{won[0]}/")}) == 1
+
+
+def test_restoring_the_newest_generation_resolves_a_detected_rollback(
+        demo_emu: Emulator, tmp_path: Path) -> None:
+    """The remedy docs/evidence.md gives: versioning kept every replaced generation; copying
+    the newest one back (with its metadata, as `gcloud storage cp gs://...#GEN` does) makes
+    the store whole again, and the next audit records run 3 with nothing refused."""
+    assert _audit(demo_emu).exit_code in (0, 1)
+    assert _audit(demo_emu).exit_code in (0, 1)
+    newest = demo_emu.storage.objects[(STATE, "phiguard.db")]
+    first = demo_emu.storage.noncurrent[(STATE, "phiguard.db")][0]
+    demo_emu.storage.put(STATE, "phiguard.db", first.data)  # the mistake
+    assert _audit(demo_emu).exit_code == 2
+    with Gcs() as gcs:  # what `gcloud storage ls -a` shows: every generation
+        listed = [i for i in gcs._retried("list", lambda: gcs._objects().list(
+            bucket=STATE, prefix="phiguard.db", versions=True))["items"]
+            if i["name"] == "phiguard.db"]
+    assert [i["generation"] for i in listed] == [str(first.generation),
+                                                 str(newest.generation),
+                                                 str(demo_emu.storage.objects[
+                                                     (STATE, "phiguard.db")].generation)]
+    demo_emu.storage.put(STATE, "phiguard.db", newest.data, metadata=dict(newest.metadata))
+    restored = _audit(demo_emu)
+    assert restored.exit_code in (0, 1), restored.output
+    assert _runs(demo_emu, tmp_path) == [1, 2, 3]

@@ -15,7 +15,9 @@ What Google refuses, refused the same way:
   way (403) until it is released.
 - A caller without the permission a call needs gets 403 (`permissions[bucket]`, when a test sets
   it; replacing an object needs storage.objects.delete as well as create, as Google documents).
-Locked policies and versioning versus retention are enforced on buckets.patch in cloud.py.
+With Object Versioning on, a replaced or deleted object stays as a noncurrent generation
+(objects.get with `generation`, objects.list with `versions=true`). Locked policies and
+versioning versus retention are enforced on buckets.patch in cloud.py.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class StorageState:
 
     cloud: CloudState
     objects: dict[tuple[str, str], StoredObject] = field(default_factory=dict)
+    # earlier generations, kept when the bucket has Object Versioning on (oldest first)
+    noncurrent: dict[tuple[str, str], list[StoredObject]] = field(default_factory=dict)
     permissions: dict[str, set[str]] = field(default_factory=dict)
     now: datetime | None = None  # the emulator's clock (default: the real time)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -79,10 +83,21 @@ class StorageState:
     # seeding / tampering (what someone with the rights could do, bypassing phiguard) ----------
 
     def put(self, bucket: str, name: str, data: bytes, **fields: Any) -> StoredObject:
-        with self.lock:
+        with self.cloud.lock, self.lock:
             obj = StoredObject(data, next(self._generations), self.clock(), **fields)
-            self.objects[(bucket, name)] = obj
+            self._replace(bucket, name, obj)
             return obj
+
+    def _replace(self, bucket: str, name: str, obj: StoredObject | None) -> None:
+        """Make `obj` the live generation (None: delete); with versioning the old live one
+        becomes noncurrent instead of disappearing."""
+        old = self.objects.pop((bucket, name), None)
+        versioned = ((self.cloud.buckets.get(bucket) or {}).get("versioning") or {}).get(
+            "enabled") is True
+        if old is not None and versioned:
+            self.noncurrent.setdefault((bucket, name), []).append(old)
+        if obj is not None:
+            self.objects[(bucket, name)] = obj
 
     def names(self, bucket: str, prefix: str = "") -> list[str]:
         return sorted(n for b, n in self.objects if b == bucket and n.startswith(prefix))
@@ -219,7 +234,7 @@ class StorageState:
                            {str(k): str(v) for k, v in (meta.get("metadata") or {}).items()},
                            meta.get("contentType") or content_type,
                            bool(meta.get("eventBasedHold")), bool(meta.get("temporaryHold")))
-        self.objects[(bucket, name)] = obj
+        self._replace(bucket, name, obj)
         return 200, self._resource(bucket, name, obj)
 
     def _get(self, bucket: str, name: str, q: dict[str, list[str]],
@@ -232,8 +247,11 @@ class StorageState:
             return _error(404, "notFound", f"No such object: {bucket}/{name}")
         generation = q.get("generation", [None])[0]
         if generation is not None and generation != str(obj.generation):
-            # noncurrent generations are not kept (no versioning in the emulator)
-            return _error(404, "notFound", f"No such object: {bucket}/{name}#{generation}")
+            older = [o for o in self.noncurrent.get((bucket, name), [])
+                     if str(o.generation) == generation]
+            if not older:
+                return _error(404, "notFound", f"No such object: {bucket}/{name}#{generation}")
+            obj = older[0]
         if q.get("alt", [""])[0] != "media":
             return 200, self._resource(bucket, name, obj)
         m = re.fullmatch(r"bytes=(\d+)-(\d*)", headers.get("range", ""))
@@ -260,20 +278,24 @@ class StorageState:
         protected = self._protected(bucket, name, obj)
         if protected:
             return protected
-        del self.objects[(bucket, name)]
+        self._replace(bucket, name, None)
         return 204, b""
 
     def _list(self, bucket: str, q: dict[str, list[str]]) -> Reply:
         denied = self._denied(bucket, "storage.objects.list")
         if denied:
             return denied
-        names = self.names(bucket, q.get("prefix", [""])[0])
+        prefix = q.get("prefix", [""])[0]
+        every = q.get("versions", ["false"])[0] == "true"  # noncurrent generations too
+        items = [(n, o) for (b, n), olds in sorted(self.noncurrent.items())
+                 if every and b == bucket and n.startswith(prefix) for o in olds]
+        items += [(n, self.objects[(bucket, n)]) for n in self.names(bucket, prefix)]
+        items.sort(key=lambda item: (item[0], item[1].generation))
         start = int(q.get("pageToken", ["0"])[0] or 0)
         size = min(int(q.get("maxResults", ["1000"])[0]), 1000)
         out: dict[str, Any] = {"kind": "storage#objects", "items": [
-            self._resource(bucket, n, self.objects[(bucket, n)])
-            for n in names[start:start + size]]}
-        if start + size < len(names):
+            self._resource(bucket, n, o) for n, o in items[start:start + size]]}
+        if start + size < len(items):
             out["nextPageToken"] = str(start + size)
         return 200, out
 
