@@ -781,3 +781,29 @@ def test_restoring_the_newest_generation_resolves_a_detected_rollback(
     restored = _audit(demo_emu)
     assert restored.exit_code in (0, 1), restored.output
     assert _runs(demo_emu, tmp_path) == [1, 2, 3]
+
+
+def test_verify_in_place_refuses_an_oversized_manifest_without_downloading_it(
+        gcs_emu: Emulator, local_bundle: Path, keys: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import phiguard.report.remote as remote
+
+    _uploaded(gcs_emu, local_bundle)
+    monkeypatch.setattr(remote, "MAX_MANIFEST_BYTES", 100)
+    result = verify_remote(GcsUrl(EVIDENCE, "runs/r1"), keys[1])
+    assert result.exit_code == 1 and "manifest.json: larger than" in result.problems[0]
+    assert not [r for r in gcs_emu.requests if "manifest.json?" in r and "alt=media" in r]
+
+
+def test_an_unsigned_bundle_in_place_is_intact_with_the_local_warning(
+        gcs_emu: Emulator, local_bundle: Path, tmp_path: Path) -> None:
+    unsigned = tmp_path / "unsigned"
+    result = CliRunner().invoke(main, ["scan", str(DEMO), "--config",
+                                       str(DEMO / "phiguard.yaml"), "--bundle", str(unsigned),
+                                       "--format", "json", "--output", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    _uploaded(gcs_emu, unsigned, "runs/unsigned")
+    verified = _verify(gcs_emu, f"gs://{EVIDENCE}/runs/unsigned", None)
+    assert verified.exit_code == 0 and "not signed" in verified.output
+    with_key = cli(gcs_emu, "verify", f"gs://{EVIDENCE}/runs/unsigned", "--require-signature")
+    assert with_key.exit_code == 1 and "not signed" in with_key.output
