@@ -807,3 +807,16 @@ def test_an_unsigned_bundle_in_place_is_intact_with_the_local_warning(
     assert verified.exit_code == 0 and "not signed" in verified.output
     with_key = cli(gcs_emu, "verify", f"gs://{EVIDENCE}/runs/unsigned", "--require-signature")
     assert with_key.exit_code == 1 and "not signed" in with_key.output
+
+
+def test_a_deleted_store_is_a_rollback_too(demo_emu: Emulator, tmp_path: Path) -> None:
+    """The store object is gone but runs 1 and 2 were recorded: starting a new history
+    silently is refused; accepted, the new store's first run is 3."""
+    assert _audit(demo_emu).exit_code in (0, 1)
+    assert _audit(demo_emu).exit_code in (0, 1)
+    del demo_emu.storage.objects[(STATE, "phiguard.db")]
+    refused = _audit(demo_emu)
+    assert refused.exit_code == 2 and "runs end at 0, but run 2 was recorded" in refused.output
+    accepted = _audit(demo_emu, "--accept-store-rollback")
+    assert accepted.exit_code in (0, 1), accepted.output
+    assert _runs(demo_emu, tmp_path) == [3]

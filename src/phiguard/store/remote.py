@@ -163,6 +163,10 @@ class RemoteStore:
     def accept_rollback(self) -> None:
         """Continue from an older copy: its next run is numbered after the highest recorded."""
         assert self.rollback is not None
+        from phiguard.store.db import Store
+
+        with Store(self.path):  # a store that is gone entirely starts as a new one
+            pass
         db = sqlite3.connect(self.path)
         try:
             with db:
