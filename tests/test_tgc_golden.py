@@ -117,6 +117,12 @@ DIFFERENCES: dict[tuple[str, str, str], str] = {
     ("instance", "compute.googleapis.com/Instance", "data.serviceAccounts[*].email"):
         "Google writes `default`, what the provider sends; the API resolves it and CAI shows "
         "the project's default compute account, NUMBER-compute@developer.gserviceaccount.com",
+    **{(f"example_secret_manager_secret_iam_{kind}", "secretmanager.googleapis.com/Secret",
+        "data.topics"):
+       "Google's output of the secret IAM pairs holds the secret's IAM policy alone; phiguard "
+       "converts the planned secret too, whose `topics` is the plan's empty list (STO-002 "
+       "shows it as evidence only)"
+       for kind in ("binding", "member", "policy")},
 }
 
 # (asset type, path): fields phiguard sets and Google's converter leaves out (API defaults the
@@ -152,6 +158,9 @@ PHIGUARD_ONLY: dict[tuple[str, str], str] = {
     ("cloudfunctions.googleapis.com/CloudFunction", "data.ingressSettings"):
         "the plan's ingress_settings (the provider's default ALLOW_ALL); Google's converter "
         "leaves it out",
+    ("bigquery.googleapis.com/Dataset", "data.access[*].specialGroup"):
+        "BigQuery's access list for a dataset created without access blocks (the project's "
+        "special groups and the creator); Google's converter leaves it out",
 }
 
 
@@ -350,8 +359,7 @@ def test_every_converted_type_has_a_golden_pair() -> None:
         "alloydb.googleapis.com/Cluster", "firestore.googleapis.com/Database",
         "healthcare.googleapis.com/Dataset", "healthcare.googleapis.com/DicomStore",
         "healthcare.googleapis.com/FhirStore", "healthcare.googleapis.com/Hl7V2Store",
-        "logging.googleapis.com/LogBucket", "secretmanager.googleapis.com/Secret",
-        "spanner.googleapis.com/Database",
+        "logging.googleapis.com/LogBucket", "spanner.googleapis.com/Database",
         "cloudfunctions.googleapis.com/Function",
     }
 
@@ -548,6 +556,22 @@ VERDICT_DIFFERENCES: dict[tuple[str, str, str], str] = {
     ("example_service_account_update", "MFA-004",
      f"//iam.googleapis.com/projects/{PROJECT}/serviceAccounts/108592438577779299646"):
         _UNDECLARED,
+    **{(pair, "PUB-007", f"//bigquery.googleapis.com/projects/{PROJECT}/datasets/test-dataset"):
+       "Google's converter leaves out the access list BigQuery gives a dataset created without "
+       "access blocks, so the scan of its output is UNKNOWN where the plan PASSes"
+       for pair in ("example_bigquery_dataset", "example_bigquery_dataset_iam_binding",
+                    "example_bigquery_dataset_iam_member", "example_bigquery_dataset_iam_policy")},
+    **{(pair, "MFA-004", f"//cloudkms.googleapis.com/projects/{PROJECT}/locations/global/"
+                         "keyRings/keyring-example"):
+       "the key ring is neither in the plan nor in the snapshot: phiguard knows only the "
+       "planned member or binding (the rest of the policy is UNKNOWN); Google's converter "
+       "assumes the rest empty"
+       for pair in ("example_kms_key_ring_iam_binding", "example_kms_key_ring_iam_member")},
+    **{(f"example_secret_manager_secret_iam_{kind}", rule,
+        f"//secretmanager.googleapis.com/projects/{PROJECT}/secrets/secret"):
+       "Google's output of the secret IAM pairs holds the secret's IAM policy alone, so the "
+       "scan cannot judge its replication or rotation; the plan converts the planned secret"
+       for kind in ("binding", "member", "policy") for rule in ("ENC-010", "STO-002")},
 }
 
 
