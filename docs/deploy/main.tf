@@ -74,7 +74,7 @@ locals {
 # --- APIs the job uses ------------------------------------------------------------------------
 
 resource "google_project_service" "apis" {
-  for_each           = toset(["cloudasset.googleapis.com", "run.googleapis.com", "cloudscheduler.googleapis.com", "admin.googleapis.com"])
+  for_each           = toset(["cloudasset.googleapis.com", "cloudresourcemanager.googleapis.com", "storage.googleapis.com", "run.googleapis.com", "cloudscheduler.googleapis.com", "admin.googleapis.com"])
   project            = var.project_id
   service            = each.value
   disable_on_destroy = false
