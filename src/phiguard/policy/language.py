@@ -39,7 +39,8 @@ FORMAT_FIELD = re.compile(r"\{([^{}]+)\}")
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{3}$")
 # The bundled HIPAA catalog's control ids; a catalog may declare its own `id_pattern`.
 CONTROL_ID = re.compile(r"^[a-z0-9-]+/\d{3}\.\d{3}(\([A-Za-z0-9]+\))*$")
-CATALOG_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+# A catalog name: lower case, digits, hyphens, and dots between them (hipaa, cis-gcp-5.0).
+CATALOG_NAME = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$")
 ASSET_TYPE = re.compile(r"^([a-z0-9-]+\.)+googleapis\.com/[A-Za-z0-9]+$")
 TF_TYPE = re.compile(r"^google_[a-z0-9_]+$")
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -156,6 +157,13 @@ CONTROL_KEYS: tuple[Key, ...] = (
     Key("standard", False, _TEXT),
     Key("kind", False, _TEXT),
     Key("covered", False, {"type": "boolean"}),
+    # A benchmark's profile level (CIS: 1 or 2) and whether it can be assessed automatically;
+    # a manual recommendation is reported as "not automatable", never as not covered.
+    Key("level", False, {"type": "integer", "minimum": 1}),
+    Key("automated", False, {"type": "boolean"}),
+    # Rules that evidence this control though they do not name it (a user's baseline links
+    # the pack's rules to its own controls with one YAML file).
+    Key("rules", False, {"type": "array", "items": {"type": "string", "pattern": RULE_ID.pattern}}),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -17,6 +17,7 @@ from phiguard.policy.language import (
     COMBINATORS,
     CONTENT_TYPES,
     CONTROL_ID,
+    CONTROL_KEYS,
     DEFINITION_KEYS,
     DEFINITION_SECTIONS,
     DEFINITIONS_FILE,
@@ -42,8 +43,8 @@ from phiguard.policy.paths import PathSyntaxError, parse_path
 from phiguard.policy.regex import RegexError, compile_regex
 
 __all__ = ["Catalog", "Control", "Definition", "Definitions", "Rule", "RulePack",
-           "definitions_beside", "load_definitions", "load_pack", "load_rule", "param_problem",
-           "validate_param_value"]
+           "definitions_beside", "is_catalog_file", "load_definitions", "load_pack", "load_rule",
+           "param_problem", "validate_param_value"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class Control:
     standard: str
     kind: str
     covered: bool
+    # A benchmark's profile level (CIS 1 or 2), when the catalog gives one.
+    level: int | None = None
+    # False for a recommendation that is assessed by hand (reported as "not automatable").
+    automated: bool = True
+
+    @property
+    def catalog(self) -> str:
+        """The catalog this control belongs to: its id's prefix (`hipaa`, `cis-gcp-5.0`)."""
+        return self.id.split("/", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -104,9 +114,33 @@ class RulePack:
     controls: Mapping[str, Control]
     digest: str
     roots: tuple[str, ...]
+    # Every control catalog of the pack (and of plugins, and given with --rules), by name.
+    catalogs: Mapping[str, Catalog] = field(default_factory=dict)
+    # The catalog a framework view of the pack reports against (see `for_framework`); the
+    # full pack has none and its `controls` are those of every catalog.
+    framework: Catalog | None = None
 
     def by_id(self) -> dict[str, Rule]:
         return {r.id: r for r in self.rules}
+
+    def for_framework(self, name: str) -> RulePack:
+        """The pack as seen by one framework: its `controls` are that catalog's only (in
+        catalog order), each rule keeps only that catalog's controls, and rules naming none
+        of them are left out. The bundled default (hipaa) of a pack without a hipaa catalog
+        is the pack unchanged. Raises RuleError naming the catalogs there are."""
+        catalog = self.catalogs.get(name)
+        if catalog is None:
+            if name == DEFAULT_FRAMEWORK and not self.catalogs:
+                return self
+            known = ", ".join(sorted(self.catalogs)) or "none"
+            raise RuleError(f"no control catalog named {name!r} (catalogs: {known})")
+        mine = catalog.controls
+        rules = []
+        for rule in self.rules:
+            kept = tuple(c for c in rule.controls if c in mine)
+            if kept:
+                rules.append(replace(rule, controls=kept) if kept != rule.controls else rule)
+        return replace(self, rules=tuple(rules), controls=dict(mine), framework=catalog)
 
 
 @dataclass(frozen=True)
@@ -735,9 +769,17 @@ def load_rule(path: FsPath, patterns: Mapping[str, re.Pattern[str]] | None = Non
     definitions (`_definitions.yaml` beside the rule folders), when there is such a file, are
     loaded once and expanded into the rule where it names them (`use:`)."""
     raw = load_yaml(path, RuleError)
+    if patterns is None:
+        # Alone: the id patterns of the catalogs beside the pack (rules/controls/*.yaml).
+        patterns = {c.name: c.pattern for c in map(_load_controls, _find_controls([path.parent]))
+                    if c.pattern is not None}
     defs_path = definitions_beside(path)
     definitions = load_definitions(defs_path) if defs_path.is_file() else None
     return _validate(raw, str(path), path.parent.name, patterns, definitions, str(defs_path))
+
+
+# The framework reports follow when none is chosen.
+DEFAULT_FRAMEWORK = "hipaa"
 
 
 @dataclass(frozen=True)
@@ -747,6 +789,29 @@ class Catalog:
     name: str
     pattern: re.Pattern[str] | None
     controls: dict[str, Control]
+    title: str = ""
+    path: str = ""
+    # control id -> the rules its `rules:` list links to it (a baseline over the pack's rules)
+    links: Mapping[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
+    # controls whose `covered` the file leaves out: covered when some rule names them
+    implied: frozenset[str] = frozenset()
+
+    @property
+    def label(self) -> str:
+        """The short name reports print (HIPAA, CIS-GCP-5.0)."""
+        return self.name.upper()
+
+
+def is_catalog_file(path: FsPath) -> bool:
+    """Whether `path` is a control catalog file given where rules are expected (`--rules
+    acme.yaml`): a YAML mapping with `catalog` and `controls` and no rule `id`."""
+    if not path.is_file() or path.name == "rule.yaml" or path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        doc = load_yaml(path, RuleError)
+    except RuleError:
+        return False
+    return isinstance(doc, dict) and "catalog" in doc and "controls" in doc and "id" not in doc
 
 
 def _load_controls(path: FsPath, origin: str = "") -> Catalog:
@@ -755,7 +820,11 @@ def _load_controls(path: FsPath, origin: str = "") -> Catalog:
     doc = v.mapping(raw, "a control catalog")
     name = doc.get("catalog", "")
     if not isinstance(name, str) or (name and not CATALOG_NAME.match(name)):
-        raise v.err("`catalog` must be a lower-case name like hipaa", doc, "catalog")
+        raise v.err("`catalog` must be a lower-case name like hipaa or cis-gcp-5.0", doc,
+                    "catalog")
+    title = doc.get("title", "")
+    if not isinstance(title, str):
+        raise v.err("`title` must be text", doc, "title")
     pattern: re.Pattern[str] | None = None
     if "id_pattern" in doc:
         if not name:
@@ -775,8 +844,18 @@ def _load_controls(path: FsPath, origin: str = "") -> Catalog:
     if not isinstance(items, list):
         raise v.err("a control catalog needs a `controls` list", doc)
     out: dict[str, Control] = {}
+    links: dict[str, tuple[tuple[str, int, int], ...]] = {}
+    implied: set[str] = set()
     for i, item in enumerate(items):
         item = v.mapping(item, "a control", items, i)
+        _known_keys(v, item, CONTROL_KEYS, " in a control")
+        for key in CONTROL_KEYS[5:]:
+            if key.name in item and not fits(item[key.name], key.schema):
+                raise v.err(f"control `{key.name}` must be "
+                            + {"covered": "true or false", "level": "a whole number from 1",
+                               "automated": "true or false",
+                               "rules": "a list of rule ids like NET-001"}[key.name],
+                            item, key.name)
         cid = item.get("id")
         if pattern is not None:
             if not isinstance(cid, str) or not cid.startswith(f"{name}/") \
@@ -789,10 +868,18 @@ def _load_controls(path: FsPath, origin: str = "") -> Catalog:
             raise v.err(f"duplicate control {cid}", item, "id")
         if not isinstance(item.get("title"), str):
             raise v.err(f"control {cid} needs its official `title`", item)
+        if "covered" not in item:
+            implied.add(cid)
+        if "rules" in item:
+            node = item["rules"]
+            links[cid] = tuple((rid, *node.pos(j)) for j, rid in enumerate(node))
         out[cid] = Control(cid, item["title"], str(item.get("section", "")),
                            str(item.get("standard", "")), str(item.get("kind", "")),
-                           bool(item.get("covered", False)))
-    return Catalog(name, pattern, out)
+                           bool(item.get("covered", False)), item.get("level"),
+                           bool(item.get("automated", True)))
+    if not name and out:
+        name = next(iter(out)).split("/", 1)[0]
+    return Catalog(name, pattern, out, title, str(path), links, frozenset(implied))
 
 
 def _rule_files(root: FsPath) -> list[FsPath]:
@@ -885,15 +972,38 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
 
     load_operator_plugins()
     roots = list(roots)
+    # A catalog file given where rules are expected (`--rules acme.yaml`) adds that catalog.
+    catalog_roots = [r for r in roots if is_catalog_file(r)]
+    roots = [r for r in roots if r not in catalog_roots]
     controls: dict[str, Control] = {}
     patterns: dict[str, re.Pattern[str]] = {}
+    catalogs: dict[str, Catalog] = {}
     plugin_catalogs: dict[str, str] = {}  # catalog name -> the plugin that provides it
+    seen_files: set[FsPath] = set()
     for path in _find_controls(roots):
+        seen_files.add(path.resolve())
         catalog = _load_controls(path)
+        if catalog.name in catalogs:
+            raise RuleError(f"control catalog {catalog.name!r} is also defined in "
+                            f"{catalogs[catalog.name].path}", file=str(path))
+        catalogs[catalog.name] = catalog
         controls.update(catalog.controls)
         if catalog.pattern is not None:
             patterns[catalog.name] = catalog.pattern
     own_catalogs = bool(controls)
+    for path in catalog_roots:
+        if path.resolve() in seen_files:
+            continue
+        seen_files.add(path.resolve())
+        catalog = _load_controls(path, f"--rules {path}")
+        if catalog.name in catalogs:
+            raise RuleError(f"control catalog {catalog.name!r} is also defined in "
+                            f"{catalogs[catalog.name].path}", file=str(path))
+        catalogs[catalog.name] = catalog
+        plugin_catalogs[catalog.name] = f"--rules {path}"
+        controls.update(catalog.controls)
+        assert catalog.pattern is not None
+        patterns[catalog.name] = catalog.pattern
     extra = catalog_files()
     for who, path in extra:
         try:
@@ -907,9 +1017,13 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
             raise PluginError(f"{who}: control catalog {catalog.name!r} is already defined by "
                               f"{taken}")
         plugin_catalogs[catalog.name] = who
+        catalogs[catalog.name] = catalog
         controls.update(catalog.controls)
         assert catalog.pattern is not None
         patterns[catalog.name] = catalog.pattern
+    if not roots and catalog_roots:
+        raise RuleError("only control catalogs were given: add the rules they describe "
+                        "(--rules DIR)", file=str(catalog_roots[0]))
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     digest = hashlib.sha256()
@@ -934,10 +1048,13 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
                                     file=str(path), line=line, column=col)
             rules.append(rule)
             digest.update(rule.id.encode() + b"\0" + path.read_bytes() + b"\0")
+    rules = _link_catalogs(rules, catalogs, controls)
     # The definitions the rules expand decide verdicts too.
     for defs_file in sorted({r.definitions_file for r in rules if r.definitions_file}):
         digest.update(b"definitions\0" + FsPath(defs_file).read_bytes() + b"\0")
     for control_file in _find_controls(roots):
+        digest.update(control_file.read_bytes())
+    for control_file in catalog_roots:
         digest.update(control_file.read_bytes())
     for _, control_file in extra:
         digest.update(control_file.read_bytes())
@@ -945,4 +1062,31 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
     for op in sorted((o for o in OPERATORS.values() if o.origin), key=lambda o: o.name):
         digest.update(f"operator {op.name} {op.origin}\0".encode())
     rules.sort(key=lambda r: r.id)
-    return RulePack(tuple(rules), controls, digest.hexdigest(), tuple(str(r) for r in roots))
+    return RulePack(tuple(rules), controls, digest.hexdigest(),
+                    tuple(str(r) for r in [*roots, *catalog_roots]), catalogs)
+
+
+def _link_catalogs(rules: list[Rule], catalogs: dict[str, Catalog],
+                   controls: dict[str, Control]) -> list[Rule]:
+    """Apply the catalogs' `rules:` links (each linked rule gains the control) and settle
+    `covered` for controls whose catalog leaves it out: covered when some rule names them.
+    Rewrites `catalogs` and `controls` in place; returns the rules."""
+    by_id = {r.id: r for r in rules}
+    for catalog in catalogs.values():
+        for cid, linked in catalog.links.items():
+            for rid, line, col in linked:
+                rule = by_id.get(rid)
+                if rule is None:
+                    raise RuleError(f"control {cid} links rule {rid}, which is not in the "
+                                    "rule pack", file=catalog.path, line=line, column=col)
+                if cid not in rule.controls:
+                    by_id[rid] = replace(rule, controls=(*rule.controls, cid))
+    named = {c for r in by_id.values() for c in r.controls}
+    for name, catalog in list(catalogs.items()):
+        if not catalog.implied:
+            continue
+        settled = {cid: replace(c, covered=cid in named) if cid in catalog.implied else c
+                   for cid, c in catalog.controls.items()}
+        catalogs[name] = replace(catalog, controls=settled)
+        controls.update(settled)
+    return [by_id[r.id] for r in rules]

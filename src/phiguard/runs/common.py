@@ -16,8 +16,14 @@ __all__ = ["failing", "load_pack", "rule_inputs"]
 
 
 def rule_inputs(rules: Sequence[Path]) -> list[Path]:
-    """The rule directories a run reads: those given, or the bundled pack."""
-    return list(rules) or [rules_dir()]
+    """The rule directories a run reads: those given, or the bundled pack. Control catalog
+    files alone (`--rules acme-baseline.yaml`) are read beside the bundled pack."""
+    from phiguard.policy.rule import is_catalog_file
+
+    given = list(rules)
+    if all(is_catalog_file(p) for p in given):
+        return [rules_dir(), *given]
+    return given
 
 
 def load_pack(rules: Sequence[Path]) -> RulePack:
