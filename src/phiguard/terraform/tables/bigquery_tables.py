@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from phiguard.inventory.asset import UnknownValue
 from phiguard.terraform.convert import (
     Context,
     Converter,
@@ -42,6 +43,9 @@ def _table_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
             return
     if all(present is False for present, _ in seen):
         data["type"] = "TABLE"
+    else:  # a block known only after apply: a view or a table, not known yet
+        data["type"] = UnknownValue("a view, materialized view or external table block is "
+                                    "known only after apply")
 
 
 register(
