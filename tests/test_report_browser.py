@@ -211,15 +211,73 @@ def test_demo_report_in_chromium(browser: Browser, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     with page.open("w", encoding="utf-8") as out:
         render_html(out, findings, run, pack(), waivers)
+    hipaa = pack().for_framework("hipaa").controls  # the default framework's catalog
     browser.open(page)
     assert browser.evaluate("document.querySelectorAll('section.control').length") == \
-        len(pack().controls)
+        len(hipaa)
     assert browser.evaluate("document.scripts.length") == 0
     _assert_clean(browser, page, tmp_path / "demo.png")
 
     dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'p2'}", "--dump-dom",
                           page.as_uri()], capture_output=True, text=True, timeout=60).stdout
-    assert 'id="control-matrix"' in dom and dom.count('class="control"') == len(pack().controls)
+    assert 'id="control-matrix"' in dom and dom.count('class="control"') == len(hipaa)
+
+
+def test_cis_and_hipaa_reports_of_one_findings_file_in_chromium(browser: Browser,
+                                                                tmp_path: Path) -> None:
+    """One findings file (the demo scan) renders as the CIS GCP v5.0 report and as the HIPAA
+    report with `phiguard report --framework`: each loads in Chromium with no error and no
+    request and is not blank; the CIS one has a section per CIS recommendation, its cover
+    names the benchmark, its manual recommendations without rules read NOT AUTOMATABLE and
+    its matrix counts of 3.6 are NET-001's; the HIPAA one keeps the HIPAA paragraphs."""
+    from click.testing import CliRunner
+
+    from phiguard.cli import main
+    from phiguard.report.json_report import write_findings
+    from phiguard.report.summary import Tally
+
+    run, findings, waivers = demo()
+    findings_file = tmp_path / "findings.json"
+    with findings_file.open("w", encoding="utf-8") as out:
+        write_findings(out, run, findings, Tally(keep=0), lambda: list(waivers))
+    pages = {}
+    for framework in ("cis-gcp-5.0", "hipaa"):
+        pages[framework] = tmp_path / f"{framework}.html"
+        result = CliRunner().invoke(main, ["report", str(findings_file), "--framework",
+                                           framework, "-f", "html", "-o",
+                                           str(pages[framework])])
+        assert result.exit_code == 0, result.output
+    cis = pack().for_framework("cis-gcp-5.0")
+    manual_unclaimed = [c for c in cis.controls.values() if not c.automated
+                        and not any(c.id in r.controls for r in cis.rules)]
+    assert manual_unclaimed
+    browser.open(pages["cis-gcp-5.0"])
+    assert browser.evaluate("document.querySelectorAll('section.control').length") == \
+        len(cis.controls) == 93
+    assert "CIS Google Cloud Platform Foundation Benchmark" in browser.evaluate(
+        "document.querySelector('h1').textContent")
+    assert browser.evaluate("document.getElementById('framework').dataset.framework") == \
+        "cis-gcp-5.0"
+    statuses = browser.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('#control-matrix tbody tr')]"
+        ".map(r => [r.dataset.control, r.querySelector('.badge').textContent]))")
+    assert {c.id for c in manual_unclaimed} == {c for c, s in statuses.items()
+                                               if s == "NOT AUTOMATABLE"}
+    counts = browser.evaluate(
+        "Object.fromEntries([...document.querySelectorAll("
+        "'#control-matrix tr[data-control=\"cis-gcp-5.0/3.6\"] td[data-outcome]')]"
+        ".map(td => [td.dataset.outcome, +td.textContent]))")
+    net = [f for f in findings if f.rule_id == "NET-001"]
+    assert counts == {o: sum(f.outcome.value == o for f in net)
+                      for o in ("PASS", "FAIL", "UNKNOWN", "WAIVED")}
+    assert sum(counts.values()) > 0
+    _assert_clean(browser, pages["cis-gcp-5.0"], tmp_path / "cis.png")
+
+    browser.open(pages["hipaa"])
+    assert browser.evaluate("document.querySelectorAll('section.control').length") == \
+        len(pack().for_framework("hipaa").controls)
+    assert browser.evaluate("document.getElementById('framework').dataset.framework") == "hipaa"
+    _assert_clean(browser, pages["hipaa"], tmp_path / "hipaa.png")
 
 
 def test_100k_result_report_loads_in_chromium(browser: Browser, tmp_path: Path) -> None:

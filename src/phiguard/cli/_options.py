@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from phiguard.runs.outputs import Output
 
 __all__ = ["SEVERITY_CHOICES", "at_option", "config_option", "debug_option", "fail_on_option",
+           "framework_option",
            "jobs_option", "noting_scope", "output_options", "parse_at", "rules_option",
            "single_format_option"]
 
@@ -31,6 +32,12 @@ def rules_option(help: str = "Rule directory or rule.yaml (repeatable; default: 
                              "HIPAA pack).") -> Callable[[F], F]:
     return click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path),
                         help=help)
+
+
+framework_option = click.option(
+    "--framework", default="hipaa", show_default=True, metavar="CATALOG",
+    help="Report against this control catalog: hipaa, cis-gcp-5.0, or one given with --rules "
+         "(a catalog YAML). The findings JSON always keeps every control of every catalog.")
 
 
 def config_option(help: str = "phiguard.yaml: organization, PHI scope, parameters, "

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from phiguard.cli._errors import run
-from phiguard.cli._options import config_option, debug_option, fail_on_option, rules_option
+from phiguard.cli._options import (
+    config_option,
+    debug_option,
+    fail_on_option,
+    framework_option,
+    rules_option,
+)
 from phiguard.cli._scope import scope_options, warn_gap
 
 __all__ = ["audit_command"]
@@ -36,6 +42,7 @@ __all__ = ["audit_command"]
               help="Keep the collected snapshot here (default: a temporary directory).")
 @fail_on_option
 @rules_option("Rule directory (default: the bundled HIPAA pack).")
+@framework_option
 @debug_option
 def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...],
                   directory_customer: str | None, asset_types: tuple[str, ...],
@@ -43,7 +50,7 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
                   config_path: Path | None, store_path: str,
                   bundle: str | None, evidence: str | None, sign_key: Path | None,
                   accept_store_rollback: bool, output: str | None, snapshot: Path | None,
-                  fail_on: str, rules: tuple[Path, ...], debug: bool) -> None:
+                  fail_on: str, rules: tuple[Path, ...], framework: str, debug: bool) -> None:
     """Collect, scan, report and record one run in the history store."""
 
     def body() -> int:
@@ -57,6 +64,7 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
                            directory_customer=directory_customer, concurrency=concurrency,
                            export_uri=export_uri, export_timeout=export_timeout,
                            accept_store_rollback=accept_store_rollback, on_gap=warn_gap,
+                           framework=framework,
                            notify=lambda text: click.echo(f"phiguard: note: {text}", err=True))
         change, gaps = result.change, result.manifest["coverage_gaps"]
         click.echo(f"run {result.run_id}: {outcome_counts(result.findings)} · "

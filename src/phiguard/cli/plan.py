@@ -14,6 +14,7 @@ from phiguard.cli._options import (
     config_option,
     debug_option,
     fail_on_option,
+    framework_option,
     jobs_option,
     noting_scope,
     output_options,
@@ -44,12 +45,13 @@ FORMATS = ("text", "json", "markdown", "sarif")
 @at_option("now.")
 @jobs_option(0, 2, 0, "Processes judging a large plan: 1 or 2 (0: 2 when there are 2 CPUs).")
 @rules_option()
+@framework_option
 @debug_option
 def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Path, ...],
                  everything: bool, baseline: Path | None, fmt: tuple[str, ...],
                  output: tuple[str, ...], output_dir: str | None, tf_root: Path | None,
                  fail_on: str, at: str | None, jobs: int, rules: tuple[Path, ...],
-                 debug: bool) -> None:
+                 framework: str, debug: bool) -> None:
     """Judge a Terraform plan (`terraform show -json plan.out`) before it is applied.
 
     Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings, 2 a usage,
@@ -64,7 +66,7 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
         result = run_plan_gate(plan_file, rules=rules, config_path=config_path,
                                snapshots=snapshots, everything=everything, baseline=baseline,
                                tf_root=tf_root, outputs=outputs, output_dir=output_dir,
-                               at=when, jobs=jobs)
+                               at=when, jobs=jobs, framework=framework)
         return 1 if result.failing(fail_on) else 0
 
     run(noting_scope(body, config_path), debug)

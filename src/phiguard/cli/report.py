@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from phiguard.cli._errors import run
-from phiguard.cli._options import chosen_outputs, debug_option, output_options, rules_option
+from phiguard.cli._options import (
+    chosen_outputs,
+    debug_option,
+    framework_option,
+    output_options,
+    rules_option,
+)
 
 __all__ = ["report_command"]
 
@@ -20,10 +26,11 @@ FORMATS = ("html", "sarif", "junit", "markdown", "csv")
 @rules_option("Rule directory for titles and texts (default: the bundled HIPAA pack).")
 @click.option("--journal", "journals", multiple=True, type=click.Path(path_type=Path),
               help="A `fix apply` journal: the HTML shows its fixes as remediation evidence.")
+@framework_option
 @debug_option
 def report_command(findings_file: Path, fmt: tuple[str, ...], output: tuple[str, ...],
                    output_dir: str | None, rules: tuple[Path, ...], journals: tuple[Path, ...],
-                   debug: bool) -> None:
+                   framework: str, debug: bool) -> None:
     """Re-render a findings JSON (v1) as html, markdown, csv, junit or sarif, without rescanning."""
 
     def body() -> int:
@@ -31,7 +38,7 @@ def report_command(findings_file: Path, fmt: tuple[str, ...], output: tuple[str,
 
         outputs = chosen_outputs(fmt, output, output_dir, FORMATS, default=None)
         run_report(findings_file, outputs, rules=rules, journals=journals,
-                   output_dir=output_dir,
+                   output_dir=output_dir, framework=framework,
                    warn=lambda text: click.echo(f"phiguard: warning: {text}", err=True))
         return 0
 

@@ -22,7 +22,7 @@ def rules_group() -> None:
 @rules_option()
 @debug_option
 def rules_list(fmt: str, rules: tuple[Path, ...], debug: bool) -> None:
-    """Every rule with its severity, HIPAA controls and asset types."""
+    """Every rule with its severity, controls (of every catalog) and asset types."""
 
     def body() -> int:
         import json
@@ -31,13 +31,24 @@ def rules_list(fmt: str, rules: tuple[Path, ...], debug: bool) -> None:
 
         pack = load_pack(rules)
         if fmt == "json":
+            def by_catalog(controls: tuple[str, ...]) -> dict[str, list[str]]:
+                out: dict[str, list[str]] = {name: [] for name in sorted(pack.catalogs)}
+                for control in controls:
+                    out.setdefault(control.split("/", 1)[0], []).append(control)
+                return out
+
             items = [{"id": r.id, "title": r.title, "severity": r.severity,
-                      "controls": list(r.controls), "asset_types": list(r.asset_types),
+                      "controls": list(r.controls),
+                      "controls_by_catalog": by_catalog(r.controls),
+                      "asset_types": list(r.asset_types),
                       "scope": r.scope, "optional": r.optional,
                       "params": {k: v.get("default") for k, v in r.params.items()}}
                      for r in pack.rules]
-            click.echo(json.dumps({"rule_pack_digest": f"sha256:{pack.digest}", "rules": items},
-                                  indent=2))
+            catalogs = [{"name": c.name, "title": c.title, "controls": len(c.controls),
+                         "automated": sum(x.automated for x in c.controls.values())}
+                        for _, c in sorted(pack.catalogs.items())]
+            click.echo(json.dumps({"rule_pack_digest": f"sha256:{pack.digest}",
+                                   "catalogs": catalogs, "rules": items}, indent=2))
             return 0
         for r in pack.rules:
             controls = ", ".join(c.split("/", 1)[-1] for c in r.controls)

@@ -13,6 +13,7 @@ from phiguard.cli._options import (
     config_option,
     debug_option,
     fail_on_option,
+    framework_option,
     jobs_option,
     noting_scope,
     output_options,
@@ -41,11 +42,13 @@ FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv")
 @jobs_option(1, 64, 1, "Worker processes for evaluation.")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: on a TTY).")
 @rules_option()
+@framework_option
 @debug_option
 def scan_command(snapshot: tuple[Path, ...], config_path: Path | None, fmt: tuple[str, ...],
                  output: tuple[str, ...], output_dir: str | None, bundle: str | None,
                  sign_key: Path | None, fail_on: str, at: str | None, jobs: int,
-                 color: bool | None, rules: tuple[Path, ...], debug: bool) -> None:
+                 color: bool | None, rules: tuple[Path, ...], framework: str,
+                 debug: bool) -> None:
     """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
     when = parse_at(at)
 
@@ -57,7 +60,7 @@ def scan_command(snapshot: tuple[Path, ...], config_path: Path | None, fmt: tupl
         result = run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
                           output_dir=output_dir, bundle=bundle_target(bundle),
                           sign_key=sign_key, at=when,
-                          jobs=jobs, color=color,
+                          jobs=jobs, color=color, framework=framework,
                           notify=lambda note: click.echo(f"phiguard: note: {note}", err=True))
         if bundle is not None:
             click.echo(f"phiguard: evidence bundle written to {bundle}", err=True)

@@ -795,6 +795,9 @@ class Catalog:
     links: Mapping[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
     # controls whose `covered` the file leaves out: covered when some rule names them
     implied: frozenset[str] = frozenset()
+    # what reports call the framework under its title, and one of its controls
+    subtitle: str = ""
+    control_noun: str = "control"
 
     @property
     def label(self) -> str:
@@ -822,9 +825,10 @@ def _load_controls(path: FsPath, origin: str = "") -> Catalog:
     if not isinstance(name, str) or (name and not CATALOG_NAME.match(name)):
         raise v.err("`catalog` must be a lower-case name like hipaa or cis-gcp-5.0", doc,
                     "catalog")
+    for key in ("title", "subtitle", "control_noun"):
+        if not isinstance(doc.get(key, ""), str):
+            raise v.err(f"`{key}` must be text", doc, key)
     title = doc.get("title", "")
-    if not isinstance(title, str):
-        raise v.err("`title` must be text", doc, "title")
     pattern: re.Pattern[str] | None = None
     if "id_pattern" in doc:
         if not name:
@@ -849,13 +853,13 @@ def _load_controls(path: FsPath, origin: str = "") -> Catalog:
     for i, item in enumerate(items):
         item = v.mapping(item, "a control", items, i)
         _known_keys(v, item, CONTROL_KEYS, " in a control")
-        for key in CONTROL_KEYS[5:]:
-            if key.name in item and not fits(item[key.name], key.schema):
-                raise v.err(f"control `{key.name}` must be "
+        for ckey in CONTROL_KEYS[5:]:
+            if ckey.name in item and not fits(item[ckey.name], ckey.schema):
+                raise v.err(f"control `{ckey.name}` must be "
                             + {"covered": "true or false", "level": "a whole number from 1",
                                "automated": "true or false",
-                               "rules": "a list of rule ids like NET-001"}[key.name],
-                            item, key.name)
+                               "rules": "a list of rule ids like NET-001"}[ckey.name],
+                            item, ckey.name)
         cid = item.get("id")
         if pattern is not None:
             if not isinstance(cid, str) or not cid.startswith(f"{name}/") \
@@ -879,7 +883,8 @@ def _load_controls(path: FsPath, origin: str = "") -> Catalog:
                            bool(item.get("automated", True)))
     if not name and out:
         name = next(iter(out)).split("/", 1)[0]
-    return Catalog(name, pattern, out, title, str(path), links, frozenset(implied))
+    return Catalog(name, pattern, out, title, str(path), links, frozenset(implied),
+                   doc.get("subtitle", "") or title, doc.get("control_noun", "") or "control")
 
 
 def _rule_files(root: FsPath) -> list[FsPath]:

@@ -26,6 +26,13 @@ from phiguard.report._common import (
     template_env,
 )
 from phiguard.report._redact import redact_evidence
+from phiguard.report.framework import (
+    framework_findings,
+    framework_label,
+    framework_pack,
+    framework_title,
+    uncovered_status,
+)
 from phiguard.report.summary import Tally
 
 __all__ = ["build_view", "render_html"]
@@ -85,7 +92,10 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
                generated_at: str | None = None,
                trend: Mapping[str, Any] | None = None,
                fixes: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
-    """The report's data, computed in one pass over the findings with bounded memory."""
+    """The report's data, computed in one pass over the findings with bounded memory; the
+    contents follow the pack's framework (HIPAA unless a framework view is given)."""
+    pack = framework_pack(pack)
+    findings = framework_findings(findings, pack)
     tally = Tally(keep=0)
     buckets: dict[str, _RuleBucket] = {}
     areas: dict[str, Counter[str]] = {}
@@ -103,6 +113,8 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
                 kept.append(finding)
     rules = pack.by_id()
     evaluated = list(run.get("rules_evaluated") or sorted(buckets))
+    if pack.framework is not None:  # the appendix lists the framework's rules only
+        evaluated = [rid for rid in evaluated if rid in rules]
     rules_of_control: dict[str, set[str]] = {c: set(s) for c, s in tally.rules_of_control.items()}
     for rid in evaluated:
         rule = rules.get(rid)
@@ -154,16 +166,27 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
             "section": catalog_entry.section if catalog_entry else "",
             "standard": catalog_entry.standard if catalog_entry else "",
             "kind": catalog_entry.kind if catalog_entry else "",
+            "level": catalog_entry.level if catalog_entry else None,
+            "automated": catalog_entry.automated if catalog_entry else True,
             "counts": {o: counts.get(o, 0) for o in OUTCOMES},
-            # A paragraph the catalog does not claim (no rule can evidence it from CAI) says so.
-            "status": ("NOT COVERED" if catalog_entry is not None and not catalog_entry.covered
-                       and not rule_views else control_status(dict(counts))),
+            # A paragraph no rule can evidence from CAI says so (NOT COVERED), and a manual
+            # recommendation says it is not automatable; neither is a status of results.
+            "status": (uncovered_status(catalog_entry, bool(rule_views))
+                       or control_status(dict(counts))),
             "rules": rule_views,
         })
     config = run.get("config") or {}
     summary = tally.to_json()
+    catalog = pack.framework
     return {
         "run": run,
+        "framework": {
+            "name": catalog.name if catalog else "hipaa",
+            "title": framework_title(pack),
+            "subtitle": catalog.subtitle if catalog else "45 CFR Part 164, Subpart C",
+            "control_noun": catalog.control_noun if catalog else "HIPAA paragraph",
+            "label": framework_label(pack),
+        },
         "organization": config.get("organization") or "(not set)",
         "phi": config.get("phi") or {},
         "generated_at": generated_at,

@@ -16,6 +16,7 @@ from phiguard.findings import Finding, Outcome
 from phiguard.policy.rule import RulePack
 from phiguard.report._common import display_value
 from phiguard.report._redact import redact_evidence
+from phiguard.report.framework import framework_findings, framework_pack, framework_title
 
 __all__ = ["render_junit"]
 
@@ -39,11 +40,12 @@ def _details(finding: Finding) -> str:
 def render_junit(out: IO[str], findings: Iterable[Finding], run: Mapping[str, Any],
                  pack: RulePack, waivers: Sequence[Mapping[str, Any]] = ()) -> None:
     """Write the JUnit XML document, suites in rule-id order, cases in finding order."""
+    pack = framework_pack(pack)
     rules = pack.by_id()
     by_rule: dict[str, list[Finding]] = {}
-    for finding in findings:
+    for finding in framework_findings(findings, pack):
         by_rule.setdefault(finding.rule_id, []).append(finding)
-    root = ET.Element("testsuites", name="phiguard HIPAA Security Rule scan")
+    root = ET.Element("testsuites", name=f"phiguard {framework_title(pack)} scan")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     timestamp = str(run.get("evaluated_at", "")).replace("Z", "")
     for rule_id in sorted(by_rule):

@@ -23,6 +23,12 @@ from phiguard.report._common import (
     template_env,
 )
 from phiguard.report._redact import redact_evidence
+from phiguard.report.framework import (
+    framework_findings,
+    framework_label,
+    framework_pack,
+    uncovered_status,
+)
 from phiguard.report.summary import Tally
 
 __all__ = ["COMMENT_LIMIT", "md_escape", "render_markdown"]
@@ -61,6 +67,8 @@ def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str,
                     pack: RulePack, waivers: Sequence[Mapping[str, Any]] = (), *,
                     limit: int = BUDGET) -> None:
     """Write the comment, shrinking the tables until it is under `limit` characters."""
+    pack = framework_pack(pack)
+    findings = framework_findings(findings, pack)
     tally = Tally(keep=1000)
     for finding in findings:
         tally.add(finding)
@@ -70,13 +78,15 @@ def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str,
     unknown = [f for f in tally.notable if f.outcome is Outcome.UNKNOWN]
     total_failing = tally.outcomes.get("FAIL", 0)
     controls = []
+    rules_of_control = {c for r in pack.rules for c in r.controls}
     for cid in control_order(pack, tally.by_control):
         counts: Mapping[str, int] = tally.by_control.get(cid, {})
         control = pack.controls.get(cid)
+        uncovered = uncovered_status(control, cid in rules_of_control)
         controls.append({"short": cid.split("/", 1)[-1],
                          "title": control.title if control else "",
                          "counts": {o: counts.get(o, 0) for o in OUTCOMES},
-                         "status": control_status(dict(counts))})
+                         "status": uncovered or control_status(dict(counts))})
 
     def row(f: Finding) -> dict[str, Any]:
         rule = rules.get(f.rule_id)
@@ -89,7 +99,8 @@ def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str,
     env.filters["md"] = md_escape
     template = env.get_template("comment.md.j2")
     base = {
-        "run": run, "organization": (run.get("config") or {}).get("organization") or "(not set)",
+        "run": run, "framework_label": framework_label(pack),
+        "organization": (run.get("config") or {}).get("organization") or "(not set)",
         "outcomes": {o: tally.outcomes.get(o, 0) for o in OUTCOMES},
         "failing_by_severity": tally.to_json()["failing_by_severity"],
         "total_failing": total_failing, "controls": controls,

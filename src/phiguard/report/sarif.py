@@ -23,6 +23,7 @@ from phiguard.findings import Finding, Outcome
 from phiguard.policy.rule import Rule, RulePack
 from phiguard.report._common import fingerprint, parse_source
 from phiguard.report._redact import redact_evidence
+from phiguard.report.framework import framework_findings, framework_label, framework_pack
 
 __all__ = ["SARIF_SCHEMA_URI", "render_sarif", "sarif_document"]
 
@@ -44,8 +45,10 @@ def _rule_descriptor(rule: Rule, pack: RulePack) -> dict[str, Any]:
     remediation = str(rule.remediation.get("summary", "")).strip()
     terraform = str(rule.remediation.get("terraform", "")).rstrip()
     text = f"{rule.description.strip()}\n\nRemediation: {remediation}"
-    md = (f"{rule.description.strip()}\n\n**HIPAA:** "
-          + "; ".join(f"45 CFR {c.split('/', 1)[-1]} {t}" for c, t in controls)
+    label = framework_label(pack)
+    cite = "45 CFR " if label == "HIPAA" else ""
+    md = (f"{rule.description.strip()}\n\n**{label}:** "
+          + "; ".join(f"{cite}{c.split('/', 1)[-1]} {t}" for c, t in controls)
           + f"\n\n**Remediation:** {remediation}")
     if terraform:
         text += f"\n\nTerraform:\n{terraform}"
@@ -58,8 +61,8 @@ def _rule_descriptor(rule: Rule, pack: RulePack) -> dict[str, Any]:
         "help": {"text": text, "markdown": md},
         "defaultConfiguration": {"level": LEVELS.get(rule.severity, "warning")},
         "properties": {
-            "tags": ["security", "compliance", "hipaa",
-                     *(f"HIPAA-{c.split('/', 1)[-1]}" for c in rule.controls)],
+            "tags": ["security", "compliance", label.lower(),
+                     *(f"{label}-{c.split('/', 1)[-1]}" for c in rule.controls)],
             "security-severity": SECURITY_SEVERITY.get(rule.severity, "5.0"),
             "precision": "high",
             "severity": rule.severity,
@@ -124,7 +127,10 @@ def _result(finding: Finding, index: int | None) -> dict[str, Any]:
 def sarif_document(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePack,
                    waivers: Sequence[Mapping[str, Any]] = (), *,
                    include_passing: bool = False) -> dict[str, Any]:
-    """The SARIF log as a dict: every pack rule evaluated in this run, every non-passing result."""
+    """The SARIF log as a dict: every pack rule evaluated in this run, every non-passing result
+    (the rules and results of the pack's framework, HIPAA unless a framework view is given)."""
+    pack = framework_pack(pack)
+    findings = framework_findings(findings, pack)
     evaluated = run.get("rules_evaluated")
     rules = [r for r in pack.rules if evaluated is None or r.id in evaluated]
     index = {r.id: i for i, r in enumerate(rules)}
@@ -142,7 +148,8 @@ def sarif_document(findings: Iterable[Finding], run: Mapping[str, Any], pack: Ru
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": driver},
-            "automationDetails": {"id": f"phiguard/hipaa/{org}/"},
+            # One category per framework: code scanning keeps each framework's alerts apart.
+            "automationDetails": {"id": f"phiguard/{framework_label(pack).lower()}/{org}/"},
             "columnKind": "unicodeCodePoints",
             "results": results,
             "properties": {

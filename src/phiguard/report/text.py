@@ -1,4 +1,5 @@
-"""The terminal summary: failures first, grouped by HIPAA control and severity, with evidence."""
+"""The terminal summary: failures first, grouped by the framework's control (HIPAA by default)
+and severity, with evidence."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ from typing import IO, Any
 
 from phiguard.findings import Finding, Outcome, severity_rank
 from phiguard.policy.rule import RulePack
+from phiguard.report._common import control_order
+from phiguard.report.framework import (
+    framework_label,
+    framework_pack,
+    framework_tally,
+    framework_title,
+    uncovered_status,
+)
 from phiguard.report.summary import OUTCOMES, Tally
 
 __all__ = ["printable", "render_text"]
@@ -46,8 +55,11 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
                       highlight=False, soft_wrap=True, markup=False, emoji=False)
     P = printable  # short on purpose: it wraps every dynamic string below
     org = P(str(run["config"].get("organization") or "(organization not set)"))
-    console.print(Text(f"phiguard {P(str(run['tool_version']))} · HIPAA Security Rule scan · "
-                       f"organization {org}", style="bold"))
+    pack = framework_pack(pack)
+    tally = framework_tally(tally, pack)
+    label = framework_label(pack)
+    console.print(Text(f"phiguard {P(str(run['tool_version']))} · "
+                       f"{P(framework_title(pack))} scan · organization {org}", style="bold"))
     console.print(Text(f"snapshot {P(str(run['snapshot_time'] or 'n/a'))} · evaluated at "
                        f"{P(str(run['evaluated_at']))} · {run['records']} records · "
                        f"{len(run['rules_evaluated'])} rules · pack "
@@ -62,7 +74,8 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
     failing = [f for f in tally.notable if f.outcome is Outcome.FAIL]
     if failing:
         console.print()
-        console.print(Text("Failures, by HIPAA control and severity", style="bold underline"))
+        console.print(Text(f"Failures, by {P(label)} control and severity",
+                           style="bold underline"))
         groups: dict[str, list[Finding]] = defaultdict(list)
         for finding in failing:
             groups[finding.controls[0]].append(finding)
@@ -106,17 +119,17 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
             console.print(f"  … and {tally.outcomes['UNKNOWN'] - 20} more")
 
     console.print()
-    table = Table(title="HIPAA control matrix", title_justify="left", show_lines=False)
+    table = Table(title=f"{P(label)} control matrix", title_justify="left", show_lines=False)
     for col in ("control", "title", "rules", *OUTCOMES, "status"):
         table.add_column(col, justify="right" if col in OUTCOMES else "left")
-    for control_id in sorted(set(controls) | set(tally.by_control)):
+    for control_id in control_order(pack, tally.by_control):
         c = tally.by_control.get(control_id)
         title = P(controls[control_id].title) if control_id in controls else ""
         n_rules = len(tally.rules_of_control.get(control_id, ()))
         if not c:
-            covered = control_id in controls and controls[control_id].covered
+            status = uncovered_status(controls.get(control_id), n_rules > 0) or "NO DATA"
             table.add_row(P(control_id.split("/", 1)[-1]), title, str(n_rules), "0", "0", "0", "0",
-                          Text("no data" if covered else "not covered", style="dim"))
+                          Text(status.lower(), style="dim"))
             continue
         status = ("FAIL" if c["FAIL"] else "UNKNOWN" if c["UNKNOWN"] else "PASS")
         table.add_row(P(control_id.split("/", 1)[-1]), title, str(n_rules),

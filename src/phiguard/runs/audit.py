@@ -47,7 +47,8 @@ def run_audit(store: Path | str, *, org: str | None = None, folder: str | None =
               concurrency: int = 4, export_uri: str | None = None,
               export_timeout: float = 3600.0, accept_store_rollback: bool = False,
               on_gap: Callable[[dict[str, Any]], None] = lambda gap: None,
-              notify: Callable[[str], None] = lambda text: None) -> AuditResult:
+              notify: Callable[[str], None] = lambda text: None,
+              framework: str = "hipaa") -> AuditResult:
     """Collect the scope (into `snapshot`, or a scratch directory beside the store removed
     afterwards), scan it, write the bundle and the HTML report (`output`) with the trend, and
     record the run in the store.
@@ -56,7 +57,9 @@ def run_audit(store: Path | str, *, org: str | None = None, folder: str | None =
     the store is downloaded first and uploaded after recording with a generation precondition;
     a Cloud Storage bundle is built locally and uploaded after the store, so a run that cannot
     be recorded leaves no evidence behind. `evidence` (a directory or gs:// prefix) gets the
-    bundle in a new RUN folder named by the run's time and number."""
+    bundle in a new RUN folder named by the run's time and number. The HTML report (`output`)
+    follows `framework`; the bundle's report and the store keep the default (HIPAA) view and
+    every finding."""
     from phiguard.errors import UsageError
     from phiguard.report.remote import bundle_target
 
@@ -81,7 +84,7 @@ def run_audit(store: Path | str, *, org: str | None = None, folder: str | None =
                       concurrency=concurrency, export_uri=export_uri,
                       export_timeout=export_timeout,
                       accept_store_rollback=accept_store_rollback, on_gap=on_gap,
-                      notify=notify)
+                      notify=notify, framework=framework)
     finally:
         if remote is not None:
             remote.close()
@@ -94,7 +97,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
            asset_types: Sequence[str], directory_customer: str | None, concurrency: int,
            export_uri: str | None, export_timeout: float, accept_store_rollback: bool,
            on_gap: Callable[[dict[str, Any]], None],
-           notify: Callable[[str], None]) -> AuditResult:
+           notify: Callable[[str], None], framework: str = "hipaa") -> AuditResult:
     from phiguard._util.outputs import atomic_output, check_outputs
     from phiguard.config import load_config
     from phiguard.errors import StoreError
@@ -111,6 +114,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
                    *rule_inputs(rules)])
     parents = scope_parents(org, folder, projects)
     pack = load_pack(rules)
+    view = pack.for_framework(framework)  # an unknown framework fails before collecting
     config = load_config(config_path)
     if sign_key is not None:
         from phiguard.report.bundle import load_private_key
@@ -170,7 +174,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
             from phiguard.report.html_report import render_html
 
             with atomic_output(output) as out:
-                render_html(out, findings, run_info, pack, job.waivers, trend=trend)
+                render_html(out, findings, run_info, view, job.waivers, trend=trend)
     finally:
         if scratch is not None:
             scratch.remove()

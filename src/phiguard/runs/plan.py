@@ -43,7 +43,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
                   everything: bool = False, baseline: Path | None = None,
                   tf_root: Path | None = None, outputs: Sequence[Output] = (),
                   output_dir: str | None = None, at: datetime | None = None,
-                  jobs: int = 0) -> PlanResult:
+                  jobs: int = 0, framework: str = "hipaa") -> PlanResult:
     """Judge `plan_file` and write `outputs`. `jobs` 0 means 2 processes when there are 2
     CPUs. Raises a PhiguardError for bad input (a malformed plan is never a pass)."""
     from datetime import UTC
@@ -61,6 +61,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
     refuse_terraform_files([(o.option, o.path) for o in outputs], tf_root)
     plan = load_plan(plan_file)
     pack = load_pack(rules)
+    view = pack.for_framework(framework)  # the reports' framework; the gate judges every rule
     config = load_config(config_path)
     base = numbers = ancestors = content = None
     inputs: list[dict[str, str]] = []
@@ -106,7 +107,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
     result = PlanResult(gate, run_info, findings, tally, list(outputs))
     with open_outputs(result.outputs) as streams:
         for output, out in zip(result.outputs, streams, strict=True):
-            _render(output.fmt, out, result, pack, locator.locate if locator else None)
+            _render(output.fmt, out, result, view, locator.locate if locator else None)
     return result
 
 

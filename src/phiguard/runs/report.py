@@ -29,10 +29,11 @@ def _iter_findings(results: list[dict[str, Any]], path: str) -> Iterator[Finding
 
 def run_report(findings_file: Path, outputs: Sequence[Output], *, rules: Sequence[Path] = (),
                journals: Sequence[Path] = (), output_dir: str | None = None,
-               warn: Callable[[str], None] = lambda text: None) -> None:
+               framework: str = "hipaa", warn: Callable[[str], None] = lambda text: None) -> None:
     """Render `findings_file` in each of `outputs`; `warn` hears that the findings came from
     another rule pack than the one giving titles and texts. With `journals` (html only),
-    the applied fixes are shown as remediation evidence."""
+    the applied fixes are shown as remediation evidence. The reports follow `framework`
+    (a control catalog of the pack)."""
     from phiguard.errors import InputError
     from phiguard.report.json_report import read_findings
     from phiguard.report.validate import check_renderable_run
@@ -44,7 +45,7 @@ def run_report(findings_file: Path, outputs: Sequence[Output], *, rules: Sequenc
     if not isinstance(run_info, dict) or not isinstance(results, list):
         raise InputError("findings file has no run block or results list",
                          file=str(findings_file))
-    pack = load_pack(rules)
+    pack = load_pack(rules).for_framework(framework)
     if run_info.get("rule_pack_digest") != f"sha256:{pack.digest}":
         warn("the findings were produced with another rule pack "
              f"({run_info.get('rule_pack_digest')}); titles and texts come from "

@@ -37,6 +37,8 @@ class ScanResult:
     findings: list[Finding] | None
     outputs: list[Output] = field(default_factory=list)
     bundle: Path | GcsUrl | None = None
+    # The pack as the reports' framework sees it (None: the default framework's view).
+    view: RulePack | None = None
 
     def failing(self, fail_on: str) -> bool:
         return failing(self.tally, fail_on)
@@ -46,7 +48,7 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
              config_path: Path | None = None, outputs: Sequence[Output] = (),
              output_dir: str | None = None, bundle: Path | GcsUrl | None = None,
              sign_key: Path | None = None, at: datetime | None = None, jobs: int = 1,
-             color: bool | None = None,
+             color: bool | None = None, framework: str = "hipaa",
              notify: Callable[[str], None] = lambda note: None) -> ScanResult:
     """Judge the snapshot (export files or a snapshot directory) and write `outputs`.
 
@@ -71,6 +73,7 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
             except GcsError as exc:
                 raise OutputError(f"--bundle {bundle}: cannot read: {exc}") from None
     pack = load_pack(rules)
+    view = pack.for_framework(framework)  # an unknown framework fails before the scan
     config = load_config(config_path)
     job = Scan(list(snapshot), pack, config, at=at, jobs=jobs)
     for note in job.notes:
@@ -78,7 +81,7 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
     if sign_key is not None and bundle is None:
         raise UsageError("--sign-key signs an evidence bundle: add --bundle DIR")
     tally = Tally()
-    result = ScanResult(job, pack, tally, None, list(outputs), bundle)
+    result = ScanResult(job, pack, tally, None, list(outputs), bundle, view)
     formats = [o.fmt for o in outputs]
     if bundle is None and formats and set(formats) <= {"json", "text"}:
         # Streamed: the findings JSON is serialized by the workers and never held whole;
@@ -123,7 +126,8 @@ def _write(result: ScanResult, run_info: dict[str, Any], color: bool | None) -> 
                 from phiguard.report.formats import render
 
                 assert result.findings is not None
-                render(output.fmt, out, result.findings, run_info, result.pack, waivers)
+                render(output.fmt, out, result.findings, run_info, result.view or result.pack,
+                       waivers)
 
 
 def _text(out: IO[str], output: Output, result: ScanResult, run_info: dict[str, Any],
@@ -131,4 +135,5 @@ def _text(out: IO[str], output: Output, result: ScanResult, run_info: dict[str, 
     from phiguard.report.text import render_text
 
     use_color = color if color is not None else output.to_stdout and sys.stdout.isatty()
-    render_text(out, run_info, result.tally, result.pack, result.scan.waivers, color=use_color)
+    render_text(out, run_info, result.tally, result.view or result.pack, result.scan.waivers,
+                color=use_color)
