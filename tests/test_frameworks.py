@@ -353,3 +353,30 @@ def test_catalog_alone_without_rules_dir_uses_bundled_pack_and_pack_type() -> No
     full: RulePack = pack()
     assert set(full.catalogs) == {"hipaa", "cis-gcp-5.0"}
     assert demo()[1]  # the demo scan the other report tests use exists
+
+
+def test_plan_gate_reports_against_the_chosen_framework() -> None:
+    """`plan --framework cis-gcp-5.0 -f sarif`: the planned SSH firewall's NET-001 failure is
+    tagged with its CIS recommendations; PLAT-002 (mapped to no CIS control) is left out of
+    the CIS report but the exit code still counts it."""
+    from _paths import PLANS
+
+    result = _cli("plan", str(PLANS / "network.json"), "--config", str(PLANS / "phiguard.yaml"),
+                  "--at", AT, "--framework", "cis-gcp-5.0", "-f", "sarif")
+    assert result.exit_code == 1, result.output
+    run = json.loads(result.output)["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    assert "CIS-GCP-5.0-3.6" in rules["NET-001"]["properties"]["tags"]
+    ids = {r["ruleId"] for r in run["results"]}
+    assert "NET-001" in ids and "PLAT-002" not in ids and "PLAT-002" not in rules
+
+
+def test_audit_refuses_an_unknown_framework_before_collecting(tmp_path: Path) -> None:
+    """`audit --framework` is checked with the rule pack, before any collection or store
+    write: an unknown catalog exits 2 and leaves no store behind."""
+    store = tmp_path / "history.db"
+    result = _cli("audit", "--org", "123456789012", "--store", str(store), "--framework",
+                  "pci-dss")
+    assert result.exit_code == 2, result.output
+    assert "no control catalog named 'pci-dss'" in result.output
+    assert not store.exists()

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from typing import TypeVar
 
 from phiguard.findings import Finding, Outcome, severity_rank
 from phiguard.policy.rule import DEFAULT_FRAMEWORK, Control, RulePack
 from phiguard.report.summary import Tally
+
+F = TypeVar("F", bound=Finding)
 
 __all__ = ["NOT_AUTOMATABLE", "NOT_COVERED", "control_label", "framework_findings",
            "framework_label", "framework_pack", "framework_tally", "framework_title",
@@ -34,7 +37,7 @@ def framework_pack(pack: RulePack) -> RulePack:
     return pack.for_framework(DEFAULT_FRAMEWORK)
 
 
-def framework_findings(findings: Iterable[Finding], view: RulePack) -> Iterator[Finding]:
+def framework_findings(findings: Iterable[F], view: RulePack) -> Iterator[F]:
     """The findings as the framework sees them: controls narrowed to its catalog (the rule's
     mapping added), findings evidencing none of them left out."""
     catalog = view.framework

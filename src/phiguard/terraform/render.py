@@ -80,8 +80,11 @@ def render_plan_sarif(out: IO[str], run_info: dict[str, Any], findings: list[Pla
     locations added."""
     import orjson
 
+    from phiguard.report.framework import framework_findings, framework_pack
     from phiguard.report.sarif import sarif_document
 
+    pack = framework_pack(pack)  # results and locations below: the framework's findings only
+    findings = list(framework_findings(findings, pack))
     doc = sarif_document(findings, run_info, pack, waivers)
     shown = [f for f in findings if f.outcome.value != "PASS"]
     for result, finding in zip(doc["runs"][0]["results"], shown, strict=True):
@@ -101,8 +104,11 @@ def render_plan_sarif(out: IO[str], run_info: dict[str, Any], findings: list[Pla
 def render_plan_markdown(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
                          pack: RulePack, waivers: list[dict[str, Any]]) -> None:
     """The PR comment: the report package's Markdown, then where to fix each failure."""
+    from phiguard.report.framework import framework_findings, framework_pack
     from phiguard.report.markdown import md_escape, render_markdown
 
+    pack = framework_pack(pack)  # the comment and its fix table: the framework's findings
+    findings = list(framework_findings(findings, pack))
     out.write("<!-- phiguard-plan -->\n")
     render_markdown(out, findings, run_info, pack, waivers)
     failing = [f for f in findings if f.outcome.value == "FAIL"]
