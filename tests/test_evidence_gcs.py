@@ -820,3 +820,43 @@ def test_a_deleted_store_is_a_rollback_too(demo_emu: Emulator, tmp_path: Path) -
     accepted = _audit(demo_emu, "--accept-store-rollback")
     assert accepted.exit_code in (0, 1), accepted.output
     assert _runs(demo_emu, tmp_path) == [3]
+
+
+MANIFEST_MUTATIONS = {
+    "outputs of numbers": lambda m: m.update(outputs=[1, 2]),
+    "outputs not a list": lambda m: m.update(outputs={"path": "x"}),
+    "path not a string": lambda m: m.update(outputs=[{"path": ["findings.json"], "sha256": "0"}]),
+    "digest not a string": lambda m: m.update(outputs=[{"path": "findings.json", "sha256": 5}]),
+    "path leaving the bundle": lambda m: m.update(outputs=[{"path": "../x", "sha256": "0"}]),
+    "absolute path": lambda m: m.update(outputs=[{"path": "/etc/passwd", "sha256": "0"}]),
+    "listed twice": lambda m: m.update(outputs=m["outputs"] + m["outputs"][:1]),
+    "a standard output unlisted": lambda m: m.update(outputs=m["outputs"][1:]),
+    "signature block not an object": lambda m: m.update(signature="yes"),
+    "signature key not a string": lambda m: m.update(
+        signature={"algorithm": "Ed25519", "public_key": 7}),
+    "no outputs": lambda m: m.pop("outputs"),
+    "another schema": lambda m: m.update(schema="phiguard.bundle/v0"),
+    "signature file but no block": lambda m: m.pop("signature"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MANIFEST_MUTATIONS))
+def test_a_malformed_manifest_in_place_is_judged_as_locally(
+        gcs_emu: Emulator, local_bundle: Path, keys: tuple[Path, Path], tmp_path: Path,
+        kind: str) -> None:
+    """Each malformed manifest the local verify's tests use: not intact in place (exit 1),
+    with exactly the problems a local verify of the same objects reports."""
+    from phiguard.report.bundle import verify_bundle
+
+    _uploaded(gcs_emu, local_bundle)
+    manifest = _manifest(gcs_emu)
+    MANIFEST_MUTATIONS[kind](manifest)
+    gcs_emu.storage.put(EVIDENCE, "runs/r1/manifest.json", json.dumps(manifest).encode())
+    remote = verify_remote(GcsUrl(EVIDENCE, "runs/r1"), keys[1])
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in gcs_emu.storage.names(EVIDENCE, "runs/r1/"):
+        (copy / name.split("/")[-1]).write_bytes(gcs_emu.storage.objects[(EVIDENCE, name)].data)
+    local = verify_bundle(copy, keys[1])
+    assert remote.exit_code == local.exit_code == 1
+    assert remote.problems == local.problems
