@@ -185,6 +185,9 @@ _CONVERTER_ARTIFACTS = {
         "httpsTrigger",
     ("cloudfunctions.googleapis.com/CloudFunction", "data.timeout"):
         "Terraform's `timeout` in seconds (a number); the REST field is a Duration string",
+    ("bigquery.googleapis.com/Dataset", "data.defaultTableExpirationMs"):
+        "Terraform's `default_table_expiration_ms` as a JSON number (3.6e+06); the REST field "
+        "is an int64, written as a string",
 }
 
 
