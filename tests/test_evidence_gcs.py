@@ -372,6 +372,16 @@ def test_upload_with_a_parameter_objects_insert_lacks_is_refused(gcs_emu: Emulat
     status, _ = _storage_call(gcs_emu, "POST", f"/upload/storage/v1/b/{STATE}/o?uploadType="
                                                "media&name=x&ifGenerationMatches=0")
     assert status == 400
+    status, _ = _storage_call(gcs_emu, "POST", f"/upload/storage/v1/b/{STATE}/o?uploadType="
+                                               "media&name=x&ifGenerationMatch=zero")
+    assert status == 400
+    status, body = _storage_call(gcs_emu, "POST", f"/upload/storage/v1/b/{STATE}/o?"
+                                                  "uploadType=media&name=x&ifGenerationMatch=0")
+    assert status == 200 and body["name"] == "x"
+    status, body = _storage_call(gcs_emu, "POST", f"/upload/storage/v1/b/{STATE}/o?"
+                                                  "uploadType=media&name=x&ifGenerationMatch=0")
+    assert status == 412
+    assert body["error"]["errors"][0]["reason"] == "conditionNotMet"  # type: ignore[index]
 
 
 def test_permissions_are_enforced_and_tested(gcs_emu: Emulator, tmp_path: Path) -> None:

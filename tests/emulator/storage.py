@@ -186,8 +186,10 @@ class StorageState:
         want = q.get("ifGenerationMatch", [None])[0]
         if want is None:
             return None
+        if not want.lstrip("-").isdigit():  # an int64 query parameter that is not one
+            return _error(400, "invalid", f"Invalid value for ifGenerationMatch: {want}")
         live = obj.generation if obj is not None else 0
-        if not want.isdigit() or int(want) != live:
+        if int(want) != live:
             return _error(412, "conditionNotMet",
                           "At least one of the pre-conditions you specified did not hold.")
         return None
