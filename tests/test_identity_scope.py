@@ -333,3 +333,19 @@ def test_project_iam_rules_show_the_person_first(rule_id: str) -> None:
     path, value = found.evidence[0]
     assert value == "group:phi-ops@example-health.com"
     assert path.endswith("[0].members[1]")
+
+
+def test_an_inventory_without_users_has_no_known_directory() -> None:
+    """A Terraform plan's world holds no directory users and declares no missing source: the
+    organization's other domains are unknown there too, not an empty list that fails all."""
+    from datetime import UTC, datetime
+
+    from phiguard.policy.engine import Engine
+
+    group = bucket("phi-prod-a", PHI_ANC, ["group:ops@eh-clinics.org"])
+    inv = Inventory(assets_from_records([group, organization(), *BASE]),
+                    phi=PhiConfig(projects=frozenset({"phi-prod"})))
+    engine = Engine([rule("MFA-004")])
+    [found] = engine.evaluate_asset(inv.get(group["name"]), inv,  # type: ignore[arg-type]
+                                    datetime(2026, 11, 25, tzinfo=UTC))
+    assert found.outcome.value == "UNKNOWN"

@@ -629,11 +629,14 @@ def _let_org_domains(form: Mapping[str, Any]) -> LetFn:
                                if isinstance(o.data.get("displayName"), str)
                                and "." in o.data["displayName"]})
         directory: Any
-        if USER_TYPE in inv.missing_sources:
+        users = inv.of_types([USER_TYPE])
+        # No users at all is no directory (a plan's world holds none): a real directory has
+        # at least its administrator.
+        if USER_TYPE in inv.missing_sources or not users:
             directory = _NO_DIRECTORY
         else:
             found: set[str] = set()
-            for user in inv.of_types([USER_TYPE]):
+            for user in users:
                 emails = [user.data.get("primaryEmail"), *(user.data.get("aliases") or [])]
                 found.update(d for d in map(_domain_of, emails) if d)
             directory = sorted(found)
