@@ -395,6 +395,13 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
      "serviceusage.googleapis.com/Service",
      f"//serviceusage.googleapis.com/projects/{P}/services/sqladmin.googleapis.com",
      {"state": "ENABLED", "name": "sqladmin.googleapis.com", "parent": f"projects/{P}"}),
+    ("google_artifact_registry_repository",
+     {"repository_id": "apps", "project": P, "location": "us-east4", "format": "DOCKER",
+      "description": "images", "labels": {"data-classification": "phi"}},
+     "artifactregistry.googleapis.com/Repository",
+     f"//artifactregistry.googleapis.com/projects/{P}/locations/us-east4/repositories/apps",
+     {"name": f"projects/{P}/locations/us-east4/repositories/apps", "format": "DOCKER",
+      "description": "images", "labels": {"data-classification": "phi"}}),
     ("google_bigquery_dataset",
      {"dataset_id": "claims", "project": P, "location": "US",
       "default_encryption_configuration": [{"kms_key_name": "projects/k/locations/us/"
