@@ -407,14 +407,14 @@ def test_evidence_check_passes_a_fit_bucket(gcs_emu: Emulator) -> None:
     result = cli(gcs_emu, "evidence", "check", f"gs://{EVIDENCE}")
     assert result.exit_code == 0, result.output
     assert "fit to keep evidence for six years" in result.output
-    for source in ("LOG-003", "PUB-005", "BAK-005", "testIamPermissions"):
+    for source in ("min_retention_seconds", "PUB-005", "BAK-005", "testIamPermissions"):
         assert source in result.output
 
 
 FAILING = {
     "no retention": ({"retentionPolicy": None}, None, "retention", "no retention policy"),
     "short retention": ({"retentionPolicy": {"retentionPeriod": "86400", "isLocked": True}},
-                        None, "retention", "shorter than six years"),
+                        None, "retention", "shorter than the 189216000 s required"),
     "unlocked": ({"retentionPolicy": {"retentionPeriod": SIX_YEARS, "isLocked": False}}, None,
                  "retention", "not locked"),
     "no uniform access": ({"iamConfiguration": {"uniformBucketLevelAccess": {"enabled": False},
@@ -446,7 +446,7 @@ def test_evidence_check_fails_each_missing_property(gcs_emu: Emulator, case: str
     checks = {c["check"]: c for c in json.loads(result.output)["checks"]}
     if why == "UNKNOWN":  # inherited: decided by an org policy the check cannot read
         assert checks[check]["outcome"] == "UNKNOWN", checks[check]
-        assert "enforced on the evidence bucket itself" in checks[check]["detail"]
+        assert "set the property on the evidence bucket itself" in checks[check]["detail"]
     else:
         assert checks[check]["outcome"] == "FAIL" and why in checks[check]["detail"]
     assert [c for c in checks.values() if c["outcome"] != "PASS"] == [checks[check]]
@@ -476,6 +476,12 @@ def test_evidence_check_takes_rule_parameters_from_the_config(gcs_emu: Emulator,
     checks = {c["check"]: c["outcome"] for c in json.loads(result.output)["checks"]}
     assert checks == {"retention": "FAIL", "PUB-005": "PASS", "BAK-005": "FAIL",
                       "no-delete": "PASS", "can-write": "PASS"}
+    config.write_text("params:\n  LOG-003: {min_retention_seconds: 220752000}\n")  # 7 years
+    gcs_emu.cloud.buckets[EVIDENCE]["retentionPolicy"] = dict(LOCKED)
+    longer = cli(gcs_emu, "evidence", "check", f"gs://{EVIDENCE}", "--config", str(config),
+                 "--format", "json")
+    [retention] = [c for c in json.loads(longer.output)["checks"] if c["check"] == "retention"]
+    assert retention["outcome"] == "FAIL" and "220752000" in retention["detail"]
     config.write_text("params:\n  BAK-005: {no_such_param: 1}\n")
     bad = cli(gcs_emu, "evidence", "check", f"gs://{EVIDENCE}", "--config", str(config))
     assert bad.exit_code == 2 and "no parameter 'no_such_param'" in bad.output

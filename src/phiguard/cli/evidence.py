@@ -34,9 +34,10 @@ def evidence_group() -> None:
 def check_command(bucket: str, fmt: str, config_path: Path | None, rules: tuple[Path, ...],
                   debug: bool) -> None:
     """Check the evidence bucket: a locked retention policy of at least six years
-    (164.316(b)(2)(i)), uniform bucket-level access and public access prevention (rule PUB-005),
-    Object Versioning or soft delete (BAK-005), and that the identity running this command can
-    create objects but not delete them (testIamPermissions). Run it as the identity that runs
+    (164.316(b)(2)(i)), uniform bucket-level access and public access prevention, Object
+    Versioning or soft delete (the pack's bucket rules whose fix is that setting: PUB-005,
+    BAK-005), and that the identity running this command can create objects but not delete
+    them (testIamPermissions). Run it as the identity that runs
     the audits. Exit 0 every check passes, 1 a check fails or cannot be decided, 2 bad input
     or an unreachable bucket."""
 

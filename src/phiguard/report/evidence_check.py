@@ -3,15 +3,14 @@ for six years (HIPAA 164.316(b)(2)(i))?
 
 The bucket's metadata (storage.buckets.get, the same Bucket resource Cloud Asset Inventory
 exports as `resource.data`) is judged by the rule pack's own bucket rules, as a scan judges a PHI
-bucket:
-
-- PUB-005: public access prevention enforced and uniform bucket-level access on;
-- BAK-005: Object Versioning on, or soft delete keeping deleted objects at least its
-  `min_soft_delete_seconds` (a bucket with a retention policy cannot have versioning, so an
-  evidence bucket passes by soft delete);
-- retention: a retention policy of at least LOG-003's `min_retention_seconds` (six years), and
-  locked. LOG-003 applies this to buckets an aggregated log sink writes to; here the same
-  threshold is checked on the evidence bucket directly.
+bucket. Which rules is the rules' own knowledge, not a list of ids here: the Cloud Storage bucket
+rules whose `remediation.fix` is one of the bucket settings of an evidence store
+(`bucket-uniform-access`: public access prevention and uniform bucket-level access, PUB-005 in
+the HIPAA pack; `bucket-versioning`: Object Versioning or soft delete, BAK-005; a bucket with a
+retention policy cannot have versioning, so an evidence bucket passes by soft delete); and the
+retention minimum is the longest `min_retention_seconds` of the pack's bucket rules (BAK-006's
+archive buckets and LOG-003's log-sink buckets, six years by default; the evidence bucket is
+judged directly, whatever its name or class), never below six years, with the policy locked.
 
 and one check no snapshot can answer: the identity running phiguard must not be able to delete
 objects (buckets.testIamPermissions: `storage.objects.delete` not held), while it can create
@@ -28,9 +27,11 @@ from phiguard.store.gcs import Gcs
 
 __all__ = ["BucketCheck", "check_evidence_bucket"]
 
-RULES = ("PUB-005", "BAK-005")
-RETENTION_RULE = "LOG-003"
-SIX_YEARS = 189216000  # seconds: 6 x 365 days, LOG-003's default
+BUCKET = "storage.googleapis.com/Bucket"
+# The fix actions whose settings an evidence bucket needs; the rules naming them are applied.
+SETTINGS = ("bucket-uniform-access", "bucket-versioning")
+RETENTION_PARAM = "min_retention_seconds"
+SIX_YEARS = 189216000  # seconds: 6 x 365 days (164.316(b)(2)(i))
 WANTED = ["storage.objects.create", "storage.objects.delete"]
 
 
@@ -42,21 +43,31 @@ class BucketCheck:
     source: str  # the rule the check reuses, or "testIamPermissions"
 
 
-def _rule(pack: RulePack, rule_id: str) -> Any:
-    for rule in pack.rules:
-        if rule.id == rule_id:
-            return rule
-    return None
+def _setting_rules(pack: RulePack) -> list[tuple[str, Any]]:
+    """(fix action, rule or None) for each evidence-bucket setting, rules in pack order."""
+    out: list[tuple[str, Any]] = []
+    for setting in SETTINGS:
+        found = [r for r in pack.rules if r.remediation.get("fix") == setting
+                 and BUCKET in r.asset_types]
+        out += [(setting, r) for r in found] or [(setting, None)]
+    return out
+
+
+def _retention_rules(pack: RulePack) -> list[Any]:
+    return [r for r in pack.rules if BUCKET in r.asset_types and RETENTION_PARAM in r.params]
 
 
 def _retention(data: dict[str, Any], pack: RulePack,
                params: dict[str, dict[str, Any]]) -> BucketCheck:
-    rule = _rule(pack, RETENTION_RULE)
-    spec = rule.params.get("min_retention_seconds") if rule is not None else None
-    default = spec.get("default") if isinstance(spec, dict) else None
-    default = params.get(RETENTION_RULE, {}).get("min_retention_seconds", default)
-    minimum = max(default, SIX_YEARS) if isinstance(default, int) else SIX_YEARS
-    source = f"{RETENTION_RULE} min_retention_seconds" if spec else "164.316(b)(2)(i)"
+    rules = _retention_rules(pack)
+    minimum = SIX_YEARS
+    for rule in rules:  # the longest any bucket rule asks for, never below six years
+        value = params.get(rule.id, {}).get(RETENTION_PARAM,
+                                            rule.params[RETENTION_PARAM].get("default"))
+        if isinstance(value, int) and not isinstance(value, bool):
+            minimum = max(minimum, value)
+    source = (", ".join(r.id for r in rules) + f" {RETENTION_PARAM}" if rules
+              else "164.316(b)(2)(i)")
     policy = data.get("retentionPolicy")
     if not isinstance(policy, dict):
         return BucketCheck("retention", "FAIL", "the bucket has no retention policy: evidence "
@@ -68,7 +79,7 @@ def _retention(data: dict[str, Any], pack: RulePack,
                            "period", source)
     if period < minimum:
         return BucketCheck("retention", "FAIL", f"retention period {period} s is shorter than "
-                           f"six years ({minimum} s)", source)
+                           f"the {minimum} s required (six years at least)", source)
     if policy.get("isLocked") is not True:
         return BucketCheck("retention", "FAIL", f"retention period {period} s, but the policy "
                            "is not locked: it can be shortened or removed", source)
@@ -88,22 +99,21 @@ def _by_rules(bucket: str, data: dict[str, Any], pack: RulePack,
                            "data": data}}
     assets = assets_from_records([record], f"storage.buckets.get {bucket}")
     out = []
-    for rule_id in RULES:
-        rule = _rule(pack, rule_id)
+    for setting, rule in _setting_rules(pack):
         if rule is None:
-            out.append(BucketCheck(rule_id, "UNKNOWN", f"the rule pack has no {rule_id}",
-                                   rule_id))
+            out.append(BucketCheck(setting, "UNKNOWN", "the rule pack has no Cloud Storage "
+                                   f"bucket rule whose fix is {setting}", "rule pack"))
             continue
         finding = run_rule(rule, assets, config={"phi": {"all": True}},
-                           params=params.get(rule_id), at=_now()).get(assets[0].name)
+                           params=params.get(rule.id), at=_now()).get(assets[0].name)
         if finding is None:
-            out.append(BucketCheck(rule_id, "UNKNOWN", "the rule did not apply", rule_id))
+            out.append(BucketCheck(rule.id, "UNKNOWN", "the rule did not apply", rule.id))
             continue
         message = finding.message
-        if finding.outcome.value == "UNKNOWN" and rule_id == "PUB-005":
-            message += ("; this check reads no org policy: set publicAccessPrevention to "
-                        "enforced on the evidence bucket itself")
-        out.append(BucketCheck(rule_id, finding.outcome.value, message, rule_id))
+        if finding.outcome.value == "UNKNOWN":
+            message += ("; this check reads only the bucket's own metadata (no org policy, "
+                        "no other resource): set the property on the evidence bucket itself")
+        out.append(BucketCheck(rule.id, finding.outcome.value, message, rule.id))
     return out
 
 
@@ -152,7 +162,10 @@ def check_evidence_bucket(bucket: str, pack: RulePack, gcs: Gcs,
         why = ("cannot read the bucket's metadata (storage.buckets.get denied): run the check "
                "as an identity that may read it, e.g. the job's service account with "
                "roles/storage.legacyBucketReader on the bucket")
-        checks = [BucketCheck(name, "UNKNOWN", why, name) for name in ("retention", *RULES)]
+        checks = [BucketCheck("retention", "UNKNOWN", why, "storage.buckets.get")]
+        checks += [BucketCheck(rule.id if rule is not None else setting, "UNKNOWN", why,
+                               rule.id if rule is not None else "rule pack")
+                   for setting, rule in _setting_rules(pack)]
         return [*checks, *_identity(held)]
     return [_retention(data, pack, params), *_by_rules(bucket, data, pack, params),
             *_identity(held)]
