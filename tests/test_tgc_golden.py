@@ -117,12 +117,6 @@ DIFFERENCES: dict[tuple[str, str, str], str] = {
     ("instance", "compute.googleapis.com/Instance", "data.serviceAccounts[*].email"):
         "Google writes `default`, what the provider sends; the API resolves it and CAI shows "
         "the project's default compute account, NUMBER-compute@developer.gserviceaccount.com",
-    **{(f"example_secret_manager_secret_iam_{kind}", "secretmanager.googleapis.com/Secret",
-        "data.topics"):
-       "Google's output of the secret IAM pairs holds the secret's IAM policy alone; phiguard "
-       "converts the planned secret too, whose `topics` is the plan's empty list (STO-002 "
-       "shows it as evidence only)"
-       for kind in ("binding", "member", "policy")},
 }
 
 # (asset type, path): fields phiguard sets and Google's converter leaves out (API defaults the
@@ -359,7 +353,8 @@ def test_every_converted_type_has_a_golden_pair() -> None:
         "alloydb.googleapis.com/Cluster", "firestore.googleapis.com/Database",
         "healthcare.googleapis.com/Dataset", "healthcare.googleapis.com/DicomStore",
         "healthcare.googleapis.com/FhirStore", "healthcare.googleapis.com/Hl7V2Store",
-        "logging.googleapis.com/LogBucket", "spanner.googleapis.com/Database",
+        "logging.googleapis.com/LogBucket", "secretmanager.googleapis.com/Secret",
+        "spanner.googleapis.com/Database",
         "cloudfunctions.googleapis.com/Function",
         # Google's pair for a repository came after the last commit with plans
         "artifactregistry.googleapis.com/Repository",
@@ -569,11 +564,6 @@ VERDICT_DIFFERENCES: dict[tuple[str, str, str], str] = {
        "planned member or binding (the rest of the policy is UNKNOWN); Google's converter "
        "assumes the rest empty"
        for pair in ("example_kms_key_ring_iam_binding", "example_kms_key_ring_iam_member")},
-    **{(f"example_secret_manager_secret_iam_{kind}", rule,
-        f"//secretmanager.googleapis.com/projects/{PROJECT}/secrets/secret"):
-       "Google's output of the secret IAM pairs holds the secret's IAM policy alone, so the "
-       "scan cannot judge its replication or rotation; the plan converts the planned secret"
-       for kind in ("binding", "member", "policy") for rule in ("ENC-010", "STO-002")},
 }
 
 
