@@ -380,3 +380,26 @@ def test_audit_refuses_an_unknown_framework_before_collecting(tmp_path: Path) ->
     assert result.exit_code == 2, result.output
     assert "no control catalog named 'pci-dss'" in result.output
     assert not store.exists()
+
+
+def test_a_pack_without_a_hipaa_catalog_reports_by_default_with_every_control(
+        tmp_path: Path) -> None:
+    """A pack of one's own with only its own catalog scans and reports with the default
+    framework (its own controls in the matrix), and names its catalog with --framework."""
+    import shutil
+
+    root = tmp_path / "pack"
+    (root / "controls").mkdir(parents=True)
+    (root / "controls" / "acme.yaml").write_text(
+        "catalog: acme\nid_pattern: '^acme/NW-\\d$'\ncontrols:\n"
+        "  - id: acme/NW-1\n    title: No SSH from anywhere\n")
+    shutil.copytree(RULES / "hipaa" / "NET-001", root / "net" / "NET-001")
+    rule = root / "net" / "NET-001" / "rule.yaml"
+    rule.write_text(re.sub(r"^controls: \[.*?\]$", "controls: [acme/NW-1]",
+                           rule.read_text(), count=1, flags=re.M | re.S))
+    for framework in ("hipaa", "acme"):
+        result = _cli("scan", str(DEMO), "--at", AT, "--rules", str(root), "--framework",
+                      framework, "-f", "markdown")  # no config: everything is in PHI scope
+        assert result.exit_code == 1, result.output
+        assert re.search(r"\| NW-1 \| No SSH from anywhere \| \d+ \| [1-9]\d* \|",
+                         result.output), result.output

@@ -126,11 +126,12 @@ class RulePack:
     def for_framework(self, name: str) -> RulePack:
         """The pack as seen by one framework: its `controls` are that catalog's only (in
         catalog order), each rule keeps only that catalog's controls, and rules naming none
-        of them are left out. The bundled default (hipaa) of a pack without a hipaa catalog
-        is the pack unchanged. Raises RuleError naming the catalogs there are."""
+        of them are left out. The default (hipaa) of a pack without a hipaa catalog (a pack
+        of one's own, a plugin's) is the pack unchanged, every control of every catalog.
+        Raises RuleError naming the catalogs there are."""
         catalog = self.catalogs.get(name)
         if catalog is None:
-            if name == DEFAULT_FRAMEWORK and not self.catalogs:
+            if name == DEFAULT_FRAMEWORK:
                 return self
             known = ", ".join(sorted(self.catalogs)) or "none"
             raise RuleError(f"no control catalog named {name!r} (catalogs: {known})")
