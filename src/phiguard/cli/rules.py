@@ -51,7 +51,10 @@ def rules_list(fmt: str, rules: tuple[Path, ...], debug: bool) -> None:
                                    "catalogs": catalogs, "rules": items}, indent=2))
             return 0
         for r in pack.rules:
-            controls = ", ".join(c.split("/", 1)[-1] for c in r.controls)
+            # HIPAA paragraphs by number as before; other catalogs' ids in full (3.6 alone
+            # would read as a HIPAA paragraph)
+            controls = ", ".join(c.split("/", 1)[-1] if c.startswith("hipaa/") else c
+                                 for c in r.controls)
             flag = " (optional)" if r.optional else ""
             click.echo(f"{r.id:<9} {r.severity:<8} {r.title}{flag}\n{'':18}{controls}")
         click.echo(f"\n{len(pack.rules)} rules · pack sha256:{pack.digest[:16]}")
