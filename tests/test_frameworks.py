@@ -403,3 +403,32 @@ def test_a_pack_without_a_hipaa_catalog_reports_by_default_with_every_control(
         assert result.exit_code == 1, result.output
         assert re.search(r"\| NW-1 \| No SSH from anywhere \| \d+ \| [1-9]\d* \|",
                          result.output), result.output
+
+
+def test_composite_action_reports_against_its_framework_input(tmp_path: Path) -> None:
+    """action.yml's `framework` input reaches `phiguard plan`: with cis-gcp-5.0 the SARIF is
+    the CIS category and its NET-001 rule carries CIS tags."""
+    import os
+    import subprocess
+    import sys
+
+    from _paths import PLANS, REPO
+
+    action = yaml.safe_load((REPO / "action.yml").read_text())
+    assert action["inputs"]["framework"]["default"] == "hipaa"
+    script = action["runs"]["steps"][1]["run"]
+    out = tmp_path / "gh_output"
+    env = {**os.environ, "PLAN": str(PLANS / "network.json"),
+           "CONFIG": str(PLANS / "phiguard.yaml"), "FAIL_ON": "high", "BASELINE": "",
+           "SNAPSHOT": "", "TF_ROOT": "", "FRAMEWORK": "cis-gcp-5.0",
+           "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(out),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1, done.stderr
+    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    run = json.loads(Path(outputs["sarif"]).read_text())["runs"][0]
+    assert run["automationDetails"]["id"].startswith("phiguard/cis-gcp-5.0/")
+    net = next(r for r in run["tool"]["driver"]["rules"] if r["id"] == "NET-001")
+    assert "CIS-GCP-5.0-3.6" in net["properties"]["tags"]
