@@ -201,6 +201,8 @@ def test_sarif_junit_markdown_follow_the_chosen_framework(findings_file: Path,
     assert "CIS-GCP-5\\.0 control matrix" in md.output
     assert "NOT AUTOMATABLE" in md.output and "NOT COVERED" in md.output
     assert "164\\.312" not in md.output
+    assert "| severity | rule | CIS-GCP-5\\.0 | asset | why |" in md.output
+    assert re.search(r"\| high \| NET-001 \| 3\\\.6, 3\\\.7 \|", md.output)
 
 
 def test_html_cis_report_matrix_and_statuses(findings_file: Path, tmp_path: Path) -> None:

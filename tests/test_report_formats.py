@@ -147,8 +147,8 @@ def test_markdown_renders_hostile_names_inert() -> None:
     assert "javascript:" not in text  # the colon is escaped, so no scheme forms
     for line in text.splitlines():
         if line.startswith("| high"):
-            # 4 columns: unescaped pipes only at the cell borders
-            assert line.replace("\\|", "").count("|") == 5, line
+            # 5 columns: unescaped pipes only at the cell borders
+            assert line.replace("\\|", "").count("|") == 6, line
 
 
 def test_markdown_stays_under_the_comment_limit_at_any_size() -> None:

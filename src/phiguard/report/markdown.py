@@ -91,6 +91,7 @@ def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str,
     def row(f: Finding) -> dict[str, Any]:
         rule = rules.get(f.rule_id)
         return {"rule_id": f.rule_id, "title": rule.title if rule else "",
+                "controls": ", ".join(c.split("/", 1)[-1] for c in f.controls),
                 "severity": f.severity, "asset": f.asset, "message": f.message,
                 "evidence": [(p, display_value(v, 200)) for p, v in redact_evidence(f.evidence)],
                 "remediation": str(rule.remediation.get("summary", "")) if rule else ""}
