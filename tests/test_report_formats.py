@@ -159,9 +159,10 @@ def test_markdown_stays_under_the_comment_limit_at_any_size() -> None:
     assert len(text) < COMMENT_LIMIT
     assert "more failing findings are not listed" in text
     demo_text = _render(render_markdown, demo()[1], demo()[0], demo()[2])
-    assert "more failing findings" not in demo_text  # the demo's 35 all fit
-    assert demo_text.count("\n| high |") + demo_text.count("\n| medium |") + \
-        demo_text.count("\n| low |") == sum(f.outcome is Outcome.FAIL for f in demo()[1])
+    assert "more failing findings" not in demo_text  # the demo's failing findings all fit
+    assert sum(demo_text.count(f"\n| {severity} |")
+               for severity in ("critical", "high", "medium", "low")) == \
+        sum(f.outcome is Outcome.FAIL for f in demo()[1])
 
 
 def test_sarif_validates_against_the_official_schema(
@@ -191,8 +192,8 @@ def test_sarif_validates_against_the_official_schema(
         assert uri == ("file://" + file if file.startswith("/") else file)
         assert loc["physicalLocation"]["region"]["startLine"] == int(line)
         if f.outcome is Outcome.FAIL:
-            assert res["level"] == {"high": "error", "medium": "warning",
-                                    "low": "note"}[f.severity]
+            assert res["level"] == {"critical": "error", "high": "error",
+                                    "medium": "warning", "low": "note"}[f.severity]
         if f.outcome is Outcome.WAIVED:
             assert res["suppressions"][0]["status"] == "accepted"
 
