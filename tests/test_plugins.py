@@ -63,7 +63,7 @@ def test_installed_plugin_operator_decides_the_scan(installed: Path, config: Pat
                     path=installed, cwd=tmp_path)
     assert run.returncode == 1, run.stderr
     everything = json.loads(run.stdout)["results"]
-    assert {r["rule_id"] for r in everything} == {"NAM-001", "TOP-001"}
+    assert {r["rule_id"] for r in everything} == {"NAM-001", "SUB-001"}
     results = [r for r in everything if r["rule_id"] == "NAM-001"]
     verdicts = {r["asset"].rsplit("/", 1)[1]: r["outcome"] for r in results}
     assert verdicts and all(r["controls"] == ["acme/NM-01"] for r in results)
@@ -89,25 +89,27 @@ def test_installed_plugin_operator_decides_the_scan(installed: Path, config: Pat
 
 
 PLAN = {"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": [
-    {"address": f"google_pubsub_topic.{name}", "mode": "managed", "type": "google_pubsub_topic",
+    {"address": f"google_pubsub_subscription.{name}", "mode": "managed",
+     "type": "google_pubsub_subscription",
      "name": name, "provider_name": "registry.terraform.io/hashicorp/google",
      "change": {"actions": ["create"], "before": None,
-                "after": {"name": name, "project": "oh-phi-prod", "kms_key_name": key},
+                "after": {"name": name, "project": "oh-phi-prod",
+                          "topic": "projects/oh-phi-prod/topics/intake",
+                          "retain_acked_messages": retain},
                 "after_unknown": {"id": True}}}
-    for name, key in (("intake", None),
-                      ("audit", "projects/oh-sec/locations/us/keyRings/phi/cryptoKeys/ps"))]}
+    for name, retain in (("intake", True), ("audit", False))]}
 
 
 def test_installed_plugin_converter_judges_a_plan(installed: Path, config: Path,
                                                   tmp_path: Path) -> None:
-    """`phiguard plan` converts planned google_pubsub_topic resources with the plugin's
-    converter, and the plugin pack's rule judges them (phiguard converts no Pub/Sub topic
-    itself)."""
+    """`phiguard plan` converts planned google_pubsub_subscription resources with the plugin's
+    converter, and the plugin pack's rule judges them (phiguard converts no Pub/Sub
+    subscription itself)."""
     from phiguard.terraform.convert import CONVERTERS
     from phiguard.terraform.world import load_tables
 
     load_tables()
-    assert "google_pubsub_topic" not in CONVERTERS
+    assert "google_pubsub_subscription" not in CONVERTERS
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN), encoding="utf-8")
     args = ("plan", str(plan), "--config", str(config), "--rules", str(EXAMPLE / "rules"),
@@ -116,7 +118,7 @@ def test_installed_plugin_converter_judges_a_plan(installed: Path, config: Path,
     assert run.returncode == 1, run.stderr
     verdicts = {(r["rule_id"], r["asset"].rsplit("/", 1)[1]): r["outcome"]
                 for r in json.loads(run.stdout)["results"]}
-    assert verdicts == {("TOP-001", "intake"): "FAIL", ("TOP-001", "audit"): "PASS"}
+    assert verdicts == {("SUB-001", "intake"): "FAIL", ("SUB-001", "audit"): "PASS"}
 
 
 def test_without_the_plugin_its_pack_is_refused(config: Path, tmp_path: Path) -> None:
