@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _demo import FAILING, RECORDS
 from emulator import Emulator
 from phiguard.cli import main
 from phiguard.collect.clients import Clients
@@ -121,7 +122,7 @@ def test_429_then_success_is_retried_with_backoff(emu: Emulator, tmp_path: Path)
     sleeps = Sleeps()
     manifest = collect(Clients(emu.base), _options(tmp_path / "s", sleeps))
     iam = next(s for s in manifest["sources"] if s["content_type"] == "IAM_POLICY")
-    assert iam["retries"] == 2 and iam["records"] == 46
+    assert iam["retries"] == 2 and iam["records"] == RECORDS["IAM_POLICY"]
     assert sleeps.calls == [0.5, 1.0]
     assert manifest["coverage_gaps"] == []
 
@@ -182,7 +183,7 @@ def test_dropped_connection_and_slow_page_are_retried(emu: Emulator, tmp_path: P
     emu.fault("/assets", delay=60, times=1, paged=True, content_type="RESOURCE")
     manifest = collect(Clients(emu.base), _options(tmp_path / "s", timeout=1.0))
     resource = next(s for s in manifest["sources"] if s["content_type"] == "RESOURCE")
-    assert resource["retries"] == 2 and resource["records"] == 473
+    assert resource["retries"] == 2 and resource["records"] == RECORDS["RESOURCE"]
     assert manifest["coverage_gaps"] == []
 
 
@@ -290,7 +291,7 @@ def test_audit_twice_records_history_and_drift(emu: Emulator, tmp_path: Path,
             "--store", str(store), "--bundle", str(tmp_path / f"ev{i}"),
             "--directory-customer", "my_customer"], catch_exceptions=False)
         assert result.exit_code == 1, result.output
-    assert "0 new, 0 resolved, 35 persisting" in result.output
+    assert f"0 new, 0 resolved, {FAILING} persisting" in result.output
     assert (tmp_path / "ev2" / "report.html").exists()
     inputs = json.loads((tmp_path / "ev2" / "findings.json").read_text())["run"]["inputs"]
     # the collected snapshot was in a temporary directory: inputs are named by their place in it
@@ -298,8 +299,8 @@ def test_audit_twice_records_history_and_drift(emu: Emulator, tmp_path: Path,
     assert all(len(i["sha256"]) == 64 for i in inputs)
     history = runner.invoke(main, ["history", "--store", str(store), "-f", "json"])
     runs = json.loads(history.output)["runs"]
-    assert [r["counts"]["FAIL"] for r in runs] == [35, 35]
+    assert [r["counts"]["FAIL"] for r in runs] == [FAILING, FAILING]
     diff = runner.invoke(main, ["diff", "--store", str(store), "1", "2", "-f", "json"])
     doc = json.loads(diff.output)
-    assert len(doc["persisting"]) == 35 and doc["new"] == [] and doc["resolved"] == []
+    assert len(doc["persisting"]) == FAILING and doc["new"] == [] and doc["resolved"] == []
     assert {c["first_seen"] for c in doc["persisting"]} == {"2026-11-25T06:00:00Z"}

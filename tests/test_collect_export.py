@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _demo import RECORDS
 from emulator import Emulator
 from phiguard.cli import main
 from phiguard.collect.clients import Clients
@@ -109,7 +110,7 @@ def test_failed_operation_is_a_coverage_gap(emu: Emulator, tmp_path: Path,
     manifest = collect(Clients(emu.base), _options(tmp_path / "s"))
     assert emu.count("/operations/ExportAssets/") == 2 * 4  # done after two polls each
     assert next(s for s in manifest["sources"] if s["content_type"] == "RESOURCE"
-                )["records"] == 473
+                )["records"] == RECORDS["RESOURCE"]
     [gap] = manifest["coverage_gaps"]
     assert "IAM_POLICY" in gap["what"] and gap["reason"] == "permission denied"
     assert "storage.objects.create" in gap["message"]
@@ -199,14 +200,16 @@ def test_progress_bars_on_a_terminal_and_plain_lines_otherwise(emu: Emulator,
         options.export = None
         collect(Clients(emu.base), options, progress=bars)
     shown = buffer.getvalue()
-    assert "RESOURCE organizations/123456789012" in shown and "473 records" in shown
+    assert "RESOURCE organizations/123456789012" in shown
+    assert f"{RECORDS['RESOURCE']} records" in shown
     assert "\x1b[" in shown
 
     result = CliRunner(env={"PHIGUARD_GCP_ENDPOINT": emu.base}).invoke(main, [
         "collect", "--org", "123456789012", "--output", str(tmp_path / "p"),
         "--concurrency", "2"])
     assert result.exit_code == 0, result.output
-    assert "phiguard: IAM_POLICY organizations/123456789012: 46 records in" in result.output
+    iam = RECORDS["IAM_POLICY"]
+    assert f"phiguard: IAM_POLICY organizations/123456789012: {iam} records in" in result.output
     assert "\x1b[" not in result.output
 
 
@@ -235,7 +238,7 @@ def test_a_plain_download_of_export_objects_scans_like_the_fixture(
     assert result.exit_code == 0, result.output
     names = _download(emu, "phi-exports", tmp_path / "download")
     shard = re.compile(r"nightly/[^/]+/organizations-123456789012/[a-z_]+/"
-                       r"(?P<type>[a-z0-9-]+(?:\.[a-z0-9-]+)+/[A-Za-z]+)/(?P<n>\d+)")
+                       r"(?P<type>[a-z0-9-]+(?:\.[a-z0-9-]+)+/[A-Za-z0-9]+)/(?P<n>\d+)")
     by_type: dict[str, list[int]] = {}
     for name in names:
         m = shard.fullmatch(name)
