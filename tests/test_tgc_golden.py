@@ -107,7 +107,7 @@ DIFFERENCES: dict[tuple[str, str, str], str] = {
     **{("example_storage_bucket_iam_member_random_suffix", BUCKET, path):
        "the bucket's name is a random_string: Google's converter makes two placeholder buckets "
        "(one with the bucket, one with the IAM member), phiguard one bucket with both"
-       for path in ("data.location", "iam_policy.bindings[*].members[*]")},
+       for path in ("data.location", "data.storageClass", "iam_policy.bindings[*].members[*]")},
     **{(pair, "compute.googleapis.com/Instance", "data.networkInterfaces[*].accessConfigs"):
        "phiguard converts an access config's nat_ip and network_tier only and keeps an address "
        "known only after apply as unknown; Google's converter writes every attribute it knows "
