@@ -177,3 +177,21 @@ def test_a_resource_only_snapshot_does_not_borrow_iam_from_the_plan(tmp_path: Pa
     for rule_id in ("IAM-004", "LOG-001", *IAM_RULES):
         outcome, message = found[(rule_id, PROJECT)]
         assert outcome == "UNKNOWN", (rule_id, outcome, message)
+
+
+def _topic(actions: tuple[str, ...]) -> dict[str, Any]:
+    after = {"name": "intake", "project": P, "kms_key_name": None}
+    return change("google_pubsub_topic", "t", after, actions=actions,
+                  before=None if actions == ("create",) else after)
+
+
+def test_a_created_holder_has_the_plans_policy_an_updated_one_an_unknown(
+        tmp_path: Path) -> None:
+    """A Pub/Sub topic the plan creates with no IAM resource has no bindings (PUB-008 PASS);
+    the same topic only updated has a policy the plan does not declare (UNKNOWN)."""
+    topic = "//pubsub.googleapis.com/projects/phi-prod/topics/intake"
+    created = _outcomes(["plan", _plan(tmp_path, [_topic(("create",))])])
+    assert created[("PUB-008", topic)][0] == "PASS", created[("PUB-008", topic)]
+    updated = _outcomes(["plan", _plan(tmp_path, [_topic(("update",))])])
+    outcome, message = updated[("PUB-008", topic)]
+    assert outcome == "UNKNOWN" and "does not declare the IAM policies" in message, message

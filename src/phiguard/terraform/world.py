@@ -116,7 +116,8 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
             asset = replace(asset, iam_policy=prior.iam_policy, org_policy=prior.org_policy,
                             ancestors=prior.ancestors or asset.ancestors,
                             update_time=prior.update_time)
-        elif change.is_create and side == "after" and asset.asset_type in _POLICY_HOLDERS:
+        elif (change.is_create and side == "after" and asset.asset_type in _POLICY_HOLDERS
+              and asset.iam_policy is None):
             asset = replace(asset, iam_policy={"bindings": []})
         world.assets[asset.name] = asset
         if asset.asset_type == _SA:
@@ -156,10 +157,21 @@ def _mark_undeclared_iam(world: World, side: str, known_base: Mapping[str, Asset
 
 
 _SA = "iam.googleapis.com/ServiceAccount"
+# The types whose IAM policy rules read: one the plan creates has exactly the policy the plan
+# gives it (its IAM resources, else none); one it updates without declaring it has an unknown one.
 _POLICY_HOLDERS = {"storage.googleapis.com/Bucket", _SA,
                    "cloudresourcemanager.googleapis.com/Project",
                    "cloudresourcemanager.googleapis.com/Folder",
-                   "cloudresourcemanager.googleapis.com/Organization"}
+                   "cloudresourcemanager.googleapis.com/Organization",
+                   "bigquery.googleapis.com/Dataset", "bigquery.googleapis.com/Table",
+                   "healthcare.googleapis.com/Dataset", "healthcare.googleapis.com/FhirStore",
+                   "healthcare.googleapis.com/Hl7V2Store", "healthcare.googleapis.com/DicomStore",
+                   "pubsub.googleapis.com/Topic", "pubsub.googleapis.com/Subscription",
+                   "secretmanager.googleapis.com/Secret", "cloudkms.googleapis.com/KeyRing",
+                   "cloudkms.googleapis.com/CryptoKey", "run.googleapis.com/Service",
+                   "cloudfunctions.googleapis.com/CloudFunction",
+                   "cloudfunctions.googleapis.com/Function", "compute.googleapis.com/Image",
+                   "artifactregistry.googleapis.com/Repository"}
 
 
 def _same(ctx: Context, change: ResourceChange, gone: Asset) -> bool:
