@@ -229,14 +229,15 @@ resource "google_storage_bucket_iam_member" "state_read" {
 
 # Replace the store object, and only it: replacing an existing object needs
 # storage.objects.delete as well as create, which objectUser holds; the condition limits the
-# grant to phiguard.db, so the job cannot change its own configuration (waivers).
+# grant to phiguard.db and its run markers (phiguard.db.runs/N), so the job cannot change its
+# own configuration (waivers).
 resource "google_storage_bucket_iam_member" "state_store" {
   bucket = google_storage_bucket.state.name
   role   = "roles/storage.objectUser"
   member = "serviceAccount:${google_service_account.auditor.email}"
   condition {
     title      = "phiguard-store-object-only"
-    expression = "resource.name == \"projects/_/buckets/${local.state_bucket}/objects/phiguard.db\""
+    expression = "resource.name.startsWith(\"projects/_/buckets/${local.state_bucket}/objects/phiguard.db\")"
   }
 }
 
