@@ -328,3 +328,70 @@ def test_bundled_mfa_rules_share_their_population(rule_id: str) -> None:
     rule = load_rule(RULES / "hipaa" / rule_id / "rule.yaml")
     assert plain(rule.let) == {"grants": {"grants": {"within": "phi"}}}
     assert plain(rule.when) == ACTIVE_PERSON
+
+
+NOT_GKE_NODE = {"path": "data.labels['goog-gke-node']", "exists": False}
+COMPUTE_PROJECT = {"find": {"types": ["compute.googleapis.com/Project"], "within": "project",
+                            "one": True}}
+PHI_REACH = {"any": [{"path": "asset.phi", "equals": True},
+                     {"path": "phi_grants", "count_gte": 1}]}
+ADMIN = {"any": [{"path": "data.isAdmin", "equals": True, "default": False},
+                 {"path": "data.isDelegatedAdmin", "equals": True, "default": False}]}
+
+
+def _uses(rule_id: str) -> tuple[Any, set[str]]:
+    rule = load_rule(RULES / "hipaa" / rule_id / "rule.yaml")
+    return rule, {u.name for u in rule.uses}
+
+
+@pytest.mark.parametrize("rule_id", ["IAM-005", "VM-001", "VM-002", "VM-003", "VM-004",
+                                     "VM-005"])
+def test_bundled_instance_rules_leave_out_gke_nodes_through_one_definition(rule_id: str) -> None:
+    rule, uses = _uses(rule_id)
+    assert plain(rule.when) == NOT_GKE_NODE
+    assert "not_gke_node" in uses
+
+
+@pytest.mark.parametrize("rule_id", ["MFA-006", "VM-002", "VM-005"])
+def test_bundled_metadata_rules_join_the_compute_project_through_definitions(
+        rule_id: str) -> None:
+    """The join and the "its record is in the snapshot" condition (UNKNOWN without it)."""
+    rule, uses = _uses(rule_id)
+    assert plain(rule.let)["project"] == COMPUTE_PROJECT
+    assert {"compute_project", "compute_project_known"} <= uses
+    assert json.dumps({"path": "project.asset.name", "matches": "."}) in json.dumps(
+        plain(rule.assert_))
+
+
+def test_bundled_iam_003_states_phi_reach_once() -> None:
+    """IAM-003's reach (PHI project or PHI grant), written three times before, loads as it was:
+    in `when`, as the first conjunct of the assert, and negated in the second."""
+    rule, uses = _uses("IAM-003")
+    assert {"in_phi_project_or_phi_grant", "user_managed_key", "phi_grants"} <= uses
+    assert plain(rule.when)["all"][2] == PHI_REACH
+    assert plain(rule.when)["all"][0] == {"path": "data.keyType", "equals": "USER_MANAGED",
+                                          "default": "USER_MANAGED"}
+    assert plain(rule.assert_)["all"][0] == PHI_REACH
+    assert plain(rule.assert_)["all"][1]["any"][0] == {"not": PHI_REACH}
+
+
+def test_bundled_mfa_003_names_directory_administrators_once() -> None:
+    rule, uses = _uses("MFA-003")
+    assert "directory_administrator" in uses
+    text = json.dumps(plain({"when": rule.when, "assert": rule.assert_}))
+    assert text.count(json.dumps(ADMIN)) == 3
+
+
+@pytest.mark.parametrize("rule_id", ["SRV-002", "SRV-004", "SRV-006"])
+def test_bundled_serverless_rules_share_the_default_account_pattern(rule_id: str) -> None:
+    rule, _ = _uses(rule_id)
+    assert rule.params["default_accounts"]["default"] == (
+        r"(^[0-9]+-compute@developer|@appspot)\.gserviceaccount\.com$")
+
+
+@pytest.mark.parametrize("rule_id", ["ENC-012", "LOG-003"])
+def test_bundled_log_bucket_rules_share_the_sinks_routing_to_them(rule_id: str) -> None:
+    rule, uses = _uses(rule_id)
+    assert plain(rule.let)["feeding_sinks"] == {"referrers": {
+        "types": ["logging.googleapis.com/LogSink"], "path": "data.destination"}}
+    assert {"sinks_routing_here", "aggregated_sink"} <= uses
