@@ -395,3 +395,30 @@ def test_bundled_log_bucket_rules_share_the_sinks_routing_to_them(rule_id: str) 
     assert plain(rule.let)["feeding_sinks"] == {"referrers": {
         "types": ["logging.googleapis.com/LogSink"], "path": "data.destination"}}
     assert {"sinks_routing_here", "aggregated_sink"} <= uses
+
+
+@pytest.mark.parametrize(("rule_ids", "param", "spec"), [
+    (["PUB-006", "PUB-008", "PUB-009", "PUB-010", "PUB-012"], "public_members",
+     {"type": "list", "default": ["allUsers", "allAuthenticatedUsers"],
+      "description": "IAM members that make a resource public"}),
+    (["IAM-009", "IAM-010"], "roles",
+     {"type": "list", "default": ["roles/editor", "roles/owner"],
+      "description": "roles the default service account must not hold on PHI projects"}),
+    (["JIT-001", "JIT-002"], "phi_data_role_pattern",
+     {"type": "string", "default": r"^roles/healthcare\.",
+      "description": "regular expression; roles whose name matches it are PHI data roles too"}),
+    (["JIT-001", "JIT-002"], "expiry_pattern",
+     {"type": "string", "default": r"request\.time\s*<",
+      "description": "regular expression an IAM condition expression must contain to count as "
+                     "time-bound"}),
+    (["SRV-003", "SRV-005"], "allowed",
+     {"type": "list", "default": ["ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"],
+      "description": "the ingress settings accepted on a PHI function"}),
+])
+def test_bundled_rules_share_parameters_they_copied(rule_ids: list[str], param: str,
+                                                    spec: dict[str, Any]) -> None:
+    """Each rule keeps its parameter's name (phiguard.yaml overrides still name it) and loads
+    it with exactly the declaration it held inline."""
+    for rule_id in rule_ids:
+        rule, _ = _uses(rule_id)
+        assert plain(rule.params[param]) == spec
