@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from phiguard import __version__
+from phiguard._util import stages
 from phiguard._util.parallel import can_fork, ordered_map
 from phiguard._util.times import format_time
 from phiguard.config import Config, Waiver
@@ -55,6 +57,7 @@ class _State:
     now: datetime
     waivers: tuple[Waiver, ...]
     mode: str  # "objects" | "json" | "tally"
+    timed: bool = False  # PHIGUARD_STAGE_TIMES: split each task's time by stage (_run_timed)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class _Result:
     matched: list[int]
     findings: list[Finding] = field(default_factory=list)
     text: str = ""
+    stages: dict[str, tuple[float, float]] | None = None  # (wall, CPU) by stage, when timed
 
 
 def _items(task: Task) -> Iterator[RawItem]:
@@ -90,7 +94,42 @@ def _collect(state: _State, findings: Iterable[Finding]) -> _Result:
 
 def _run(state: _State, task: Task | Iterable[RawItem]) -> _Result:
     """Judge the records of one task."""
+    if state.timed:
+        return _run_timed(state, task)
     return _collect(state, _judged(state, task))
+
+
+READ, EVALUATE, SERIALIZE = "read/parse", "rule evaluation", "serialization"
+
+
+def _run_timed(state: _State, task: Task | Iterable[RawItem]) -> _Result:
+    """`_run`, with the wall time of each step summed by stage (see phiguard._util.stages):
+    reading and decoding records, judging them, then waivers, tally and serialization."""
+    clock = time.perf_counter
+    cpu = time.process_time()
+    inv = state.loaded.inventory
+    policies, skip = state.loaded.policies, state.loaded.skip
+    evaluate, now = state.engine.evaluate_asset, state.now
+    items = iter(task if not isinstance(task, list | tuple) else _items(task))
+    found: list[Finding] = []
+    read = judge = 0.0
+    while True:
+        start = clock()
+        item = next(items, None)
+        if item is None:
+            read += clock() - start
+            break
+        asset = materialize(item, policies, skip, state.types, state.needs)
+        parsed = clock()
+        read += parsed - start
+        if asset is not None:
+            found.extend(evaluate(asset, inv, now))
+            judge += clock() - parsed
+    start = clock()
+    result = _collect(state, found)
+    result.stages = stages.split({READ: read, EVALUATE: judge, SERIALIZE: clock() - start},
+                                 time.process_time() - cpu)
+    return result
 
 
 def _judged(state: _State, task: Task | Iterable[RawItem]) -> Iterator[Finding]:
@@ -117,6 +156,7 @@ class Scan:
         self.jobs = max(1, jobs)
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
                              disable=config.disable)
+        stages.stage("envelope pass")
         self.files: SnapshotFiles = discover(paths)
         self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
                                    jobs=self.jobs, fields=self.engine.context_fields())
@@ -184,15 +224,25 @@ class Scan:
                 yield chunk
 
     def _results(self, mode: str) -> Iterator[_Result]:
+        timed = stages.active()
         state = _State(self.engine, self.loaded, self.engine.subject_types(),
-                       self.engine.any_type_needs(), self.now, self.config.waivers, mode)
-        if self.jobs > 1 and can_fork():
+                       self.engine.any_type_needs(), self.now, self.config.waivers, mode,
+                       timed)
+        parallel = self.jobs > 1 and can_fork()
+        if parallel or timed:
             # Workers share the Inventory's lazy indexes: build them once, before forking,
-            # and collect garbage so none of it is frozen into the shared heap.
+            # and collect garbage so none of it is frozen into the shared heap. (A timed
+            # serial run builds them here too, so their cost shows as a stage of its own.)
+            stages.stage("join index build")
             self.engine.warm(self.loaded.inventory)
-            gc.collect()
-        yield from ordered_map(_run, state, self._tasks(), jobs=self.jobs,
-                               tasks_per_worker=MAX_TASKS_PER_WORKER)
+            if parallel:
+                gc.collect()
+        stages.stage("judging pass")
+        for result in ordered_map(_run, state, self._tasks(), jobs=self.jobs,
+                                  tasks_per_worker=MAX_TASKS_PER_WORKER):
+            if result.stages is not None:
+                stages.add(result.stages, workers=parallel)
+            yield result
         # Assets that only exist as policies, and directory users, are judged here.
         tail = [self.loaded.policies[n].to_asset() for n in self.loaded.policy_only]
         tail += self.loaded.users
@@ -201,11 +251,20 @@ class Scan:
     def _judge_tail(self, state: _State, assets: list[Any]) -> _Result:
         inv = self.loaded.inventory
         findings: list[Finding] = []
+        start, cpu = time.perf_counter(), time.process_time()
         for asset in assets:
             if asset.asset_type not in state.types and state.needs is None:
                 continue
             findings.extend(self.engine.evaluate_asset(asset, inv, self.now))
         findings.extend(self.engine.missing_source_findings(inv, self.config.organization))
+        if state.timed:
+            stages.add({EVALUATE: (time.perf_counter() - start, time.process_time() - cpu)},
+                       workers=False)
+            start, cpu = time.perf_counter(), time.process_time()
+            result = _collect(state, findings)
+            stages.add({SERIALIZE: (time.perf_counter() - start, time.process_time() - cpu)},
+                       workers=False)
+            return result
         return _collect(state, findings)
 
     def _absorb(self, result: _Result, tally: Tally | None) -> None:

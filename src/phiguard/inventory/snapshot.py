@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from phiguard._util import stages
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory._duplicates import KINDS, Entries, absorb, contains_sorted, find_duplicates
@@ -157,6 +158,7 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
         seen_users.add(user.name)
     policy_only = [name for name in policies
                    if not contains_sorted(sorted_keys, hash((name, RESOURCE)))]
+    stages.stage("join index build")  # the held join targets and the Inventory's indexes
     held = []
     for name, record in context.items():
         policy = policies.get(name)

@@ -45,7 +45,28 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
                   output_dir: str | None = None, at: datetime | None = None,
                   jobs: int = 0, framework: str = "hipaa") -> PlanResult:
     """Judge `plan_file` and write `outputs`. `jobs` 0 means 2 processes when there are 2
-    CPUs. Raises a PhiguardError for bad input (a malformed plan is never a pass)."""
+    CPUs. Raises a PhiguardError for bad input (a malformed plan is never a pass). With
+    PHIGUARD_STAGE_TIMES set, the time of each stage is written there (phiguard._util.stages).
+    """
+    from phiguard._util import stages
+
+    stages.begin("plan", jobs=jobs)
+    try:
+        return _run_plan_gate(plan_file, rules=rules, config_path=config_path,
+                              snapshots=snapshots, everything=everything, baseline=baseline,
+                              tf_root=tf_root, outputs=outputs, output_dir=output_dir, at=at,
+                              jobs=jobs, framework=framework)
+    finally:
+        stages.finish()
+
+
+def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path | None,
+                   snapshots: Sequence[Path], everything: bool, baseline: Path | None,
+                   tf_root: Path | None, outputs: Sequence[Output], output_dir: str | None,
+                   at: datetime | None, jobs: int, framework: str) -> PlanResult:
+    from phiguard._util import stages
+
+    stages.stage("setup (rules, config)")
     from datetime import UTC
 
     from phiguard._util.outputs import refuse_terraform_files
@@ -59,6 +80,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
     check(outputs, [plan_file, config_path, *snapshots, baseline, *rule_inputs(rules)],
           output_dir=output_dir)
     refuse_terraform_files([(o.option, o.path) for o in outputs], tf_root)
+    stages.stage("load/parse plan")
     plan = load_plan(plan_file)
     pack = load_pack(rules)
     view = pack.for_framework(framework)  # the reports' framework; the gate judges every rule
@@ -82,10 +104,13 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
         for item in doc.get("results") or ():
             if isinstance(item, dict) and item.get("outcome") != "PASS":
                 prints.add(fingerprint(str(item.get("rule_id")), str(item.get("asset")), ids))
+    stages.stage("convert/build world")
     gate = PlanGate(plan, pack, config, at=at or datetime.now(UTC), base=base, numbers=numbers,
                     ancestors=ancestors, everything=everything, baseline=prints,
                     snapshot_inputs=inputs, content=content, content_gaps=gaps,
                     jobs=jobs or (2 if (os.cpu_count() or 1) >= 2 else 1))
+    stages.note(jobs=gate.jobs, split=gate._split)
+    stages.stage("judge")
     findings = list(gate.findings())
     locator = Locator(tf_root, plan) if tf_root is not None else None
     if locator is not None:
@@ -105,6 +130,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
     for f in findings:
         tally.add(f)
     result = PlanResult(gate, run_info, findings, tally, list(outputs))
+    stages.stage("render")
     with open_outputs(result.outputs) as streams:
         for output, out in zip(result.outputs, streams, strict=True):
             _render(output.fmt, out, result, view, locator.locate if locator else None)

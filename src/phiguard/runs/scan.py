@@ -53,8 +53,27 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
     """Judge the snapshot (export files or a snapshot directory) and write `outputs`.
 
     `notify` hears the notes about the input (skipped files, scope warnings) before any
-    report is written. Raises a PhiguardError for bad input; nothing is written then.
+    report is written. Raises a PhiguardError for bad input; nothing is written then. With
+    PHIGUARD_STAGE_TIMES set, the time of each stage is written there (phiguard._util.stages).
     """
+    from phiguard._util import stages
+
+    stages.begin("scan", jobs=jobs)
+    try:
+        return _run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
+                         output_dir=output_dir, bundle=bundle, sign_key=sign_key, at=at,
+                         jobs=jobs, color=color, framework=framework, notify=notify)
+    finally:
+        stages.finish()
+
+
+def _run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path], config_path: Path | None,
+              outputs: Sequence[Output], output_dir: str | None, bundle: Path | GcsUrl | None,
+              sign_key: Path | None, at: datetime | None, jobs: int, color: bool | None,
+              framework: str, notify: Callable[[str], None]) -> ScanResult:
+    from phiguard._util import stages
+
+    stages.stage("setup (rules, config)")
     from phiguard.config import load_config
     from phiguard.errors import OutputError, UsageError
     from phiguard.report.summary import Tally
@@ -92,6 +111,7 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
                     job.write_json(out, tally)
             if "json" not in formats:
                 job.tally(tally)
+            stages.stage("report")
             for output, out in zip(outputs, streams, strict=True):
                 if output.fmt == "text":
                     _text(out, output, result, job.run_info(), color)
@@ -105,6 +125,7 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
                                           sign_key=sign_key)
     else:
         result.findings = list(tally.watch(job.findings()))
+    stages.stage("report")
     _write(result, run_info, color)
     return result
 
