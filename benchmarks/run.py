@@ -47,6 +47,7 @@ TARGET_WALL_S = 60.0  # for 1,000,000 assets, full rule pack, this 2-core machin
 TARGET_RSS_MIB = 1024.0
 TARGET_HELP_S = 0.3
 AT = "2026-11-25T00:00:00Z"
+STAGE_TIMES_ENV = "PHIGUARD_STAGE_TIMES"  # phiguard._util.stages.ENV
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -163,10 +164,11 @@ class ScanResult:
     wall_x_floor: float = 0.0  # wall_s / floor_wall_s
     pss_x_floor: float = 0.0
     cpu_x_floor: float = 0.0  # CPU time is the steadier figure on a busy machine
+    stages: dict[str, Any] | None = None  # the scan's PHIGUARD_STAGE_TIMES document
 
 
-def measure(cmd: list[str], timeout: float | None = None, stdout: Any = subprocess.DEVNULL
-            ) -> tuple[int, float, Any, TreeSampler, str]:
+def measure(cmd: list[str], timeout: float | None = None, stdout: Any = subprocess.DEVNULL,
+            env: dict[str, str] | None = None) -> tuple[int, float, Any, TreeSampler, str]:
     """Run `cmd`; return (exit code, wall seconds, wait4 rusage, sampler, stderr tail).
 
     After `timeout` seconds the child's whole process group is killed (exit code -9).
@@ -174,7 +176,7 @@ def measure(cmd: list[str], timeout: float | None = None, stdout: Any = subproce
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout,
-                                stderr=err, start_new_session=True)
+                                stderr=err, start_new_session=True, env=env)
         sampler = TreeSampler(proc.pid)
         sampler.start()
         timer = None
@@ -200,15 +202,27 @@ def _kill_group(pid: int) -> None:
 
 
 def scan(phiguard: str, paths: list[str], config: str, fmt: str, jobs: int, assets: int,
-         lines: int, run: int, at: str, timeout: float | None) -> ScanResult:
+         lines: int, run: int, at: str, timeout: float | None,
+         stage_times: bool = True) -> ScanResult:
+    """One scan. `assets` 0 (a given snapshot): counted by the scan itself (the distinct
+    resources it read, from its stage-times document), else the floor's record count."""
     cmd = [phiguard, "scan", *paths, "--config", config, "--format", fmt,
            "--output", os.devnull, "--jobs", str(jobs), "--at", at]
-    code, wall, usage, sampler, tail = measure(cmd, timeout)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = None
+        timing = Path(tmp) / "stages.json"
+        if stage_times:
+            env = {**os.environ, STAGE_TIMES_ENV: str(timing)}
+        code, wall, usage, sampler, tail = measure(cmd, timeout, env=env)
+        doc = json.loads(timing.read_text()) if timing.exists() else None
     if code == -signal.SIGKILL and timeout and wall >= timeout:
         tail = f"killed after the {timeout:.0f} s timeout\n" + tail
+    if doc is not None:
+        assets = assets or int(doc.get("assets") or 0)
+        lines = lines or int(doc.get("records") or 0)
     return ScanResult(
         assets=assets, lines=lines, format=fmt, jobs=jobs, run=run, exit_code=code,
-        wall_s=round(wall, 3), assets_per_s=round(assets / wall),
+        wall_s=round(wall, 3), assets_per_s=round(assets / wall) if wall else 0,
         cpu_s=round(usage.ru_utime + usage.ru_stime, 2),
         tree_rss_mib=round(sampler.peak_rss / 2**20, 1),
         tree_pss_mib=round(sampler.peak_pss / 2**20, 1),
@@ -218,6 +232,7 @@ def scan(phiguard: str, paths: list[str], config: str, fmt: str, jobs: int, asse
         stderr_tail=tail,
         load_min=round(min(sampler.loads, default=0.0), 2),
         load_max=round(max(sampler.loads, default=0.0), 2),
+        stages=doc,
     )
 
 
@@ -363,6 +378,8 @@ def markdown(results: list[ScanResult], help_timing: dict[str, Any] | None,
                           f"{f['cpu_s']:.2f} CPU s, {f['pss_mib']:,.0f} MiB PSS (load up to "
                           f"{f['load_max']:.1f})"
                           for f in floors)]
+    for r in results:
+        lines += stage_table(r)
     lines += ["", f"Targets at 1,000,000 assets: wall <= {TARGET_WALL_S:.0f} s, memory <= "
               f"{TARGET_RSS_MIB:.0f} MiB; `phiguard --help` <= {TARGET_HELP_S * 1000:.0f} ms.", ""]
     for r in results:
@@ -378,6 +395,35 @@ def markdown(results: list[ScanResult], help_timing: dict[str, Any] | None,
         for row in help_timing.get("slowest_imports", []):
             lines.append(f"  - import {row['module']}: {row['cumulative_ms']} ms")
     return "\n".join(lines) + "\n"
+
+
+def stage_table(r: ScanResult) -> list[str]:
+    """The scan's own account of where its time went (PHIGUARD_STAGE_TIMES), each stage also
+    as a multiple of the floor's wall time; what the stages miss is the process's exit and
+    what ran before the timing started."""
+    doc = r.stages
+    if not doc:
+        return []
+    fw = r.floor_wall_s or 0.0
+    out = ["", f"Stages of the scan of {r.assets:,} assets, {r.format}, --jobs {r.jobs} "
+           f"(run {r.run}; floor {fw:.2f} s wall, {r.floor_cpu_s:.2f} s CPU):", "",
+           "| stage | wall s | CPU s | share of wall | wall x floor |", "|---|---:|---:|---:|---:|"]
+
+    def row(name: str, wall: float, cpu: float | None) -> str:
+        return (f"| {name} | {wall:.2f} | {'' if cpu is None else f'{cpu:.2f}'} "
+                f"| {100 * wall / r.wall_s if r.wall_s else 0:.0f} % "
+                f"| {wall / fw if fw else 0:.2f} |")
+
+    for s in doc["stages"]:
+        out.append(row(s["name"], s["wall_s"], s["cpu_s"]))
+    rest = r.wall_s - sum(s["wall_s"] for s in doc["stages"])
+    out.append(row("(not in a stage: exit, output close)", max(rest, 0.0), None))
+    out.append(row("**total** (measured here)", r.wall_s, r.cpu_s))
+    if "workers" in doc:
+        out += ["", "Worker processes, summed (process-seconds, concurrent within the judging "
+                "pass): " + "; ".join(f"{s['name']} {s['wall_s']:.2f} s wall, {s['cpu_s']:.2f} "
+                                      "s CPU" for s in doc["workers"]["stages"])]
+    return out
 
 
 def targets_met(results: list[ScanResult], help_timing: dict[str, Any] | None) -> bool:
@@ -439,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="kill a scan after this many seconds (reported as exit -9)")
     ap.add_argument("--help-runs", type=int, default=10, help="runs of `phiguard --help` (0: skip)")
     ap.add_argument("--json", action="store_true", help="print machine-readable JSON instead")
+    ap.add_argument("--no-stages", action="store_true",
+                    help="do not ask the scans for their stage times (PHIGUARD_STAGE_TIMES)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 if a target is missed (1M-asset wall/PSS, --help time)")
     args = ap.parse_args(argv)
@@ -474,24 +522,33 @@ def main(argv: list[str] | None = None) -> int:
     floors: list[dict[str, Any]] = []
     for snap in snapshots:
         floor_of = {}
+        these: list[dict[str, Any]] = []
         for jobs in args.jobs:
             log(f"floor: decode {snap['snapshot']} with {jobs} processes ...")
             floor_of[jobs] = f = floor(snap["scan_paths"], jobs)
-            floors.append({"assets": snap["assets"], "jobs": jobs, **asdict(f)})
+            these.append({"assets": snap["assets"], "jobs": jobs, **asdict(f)})
+            floors.append(these[-1])
             log(f"  {f.records:,} records, {f.wall_s:.2f} s, {f.pss_mib:,.0f} MiB PSS")
         for fmt in args.formats:
             for jobs in args.jobs:
                 for run in range(1, args.repeat + 1):
                     log(f"scan {snap['snapshot']} --format {fmt} --jobs {jobs} (run {run}) ...")
                     r = with_floor(scan(phiguard, snap["scan_paths"], snap["config"], fmt, jobs,
-                                        max(snap["assets"], 1), snap["lines"], run, args.at,
-                                        args.timeout), floor_of[jobs])
+                                        snap["assets"], snap["lines"], run, args.at,
+                                        args.timeout, not args.no_stages), floor_of[jobs])
+                    if not r.assets:  # no stage times: the floor's records stand in
+                        r.assets = r.lines = floor_of[jobs].records
+                        r.assets_per_s = round(r.assets / r.wall_s) if r.wall_s else 0
+                    if snap["assets"] == 0:
+                        snap["assets"], snap["lines"] = r.assets, r.lines
                     log(f"  exit {r.exit_code}, {r.wall_s:.2f} s ({r.wall_x_floor:.2f} x floor, "
                         f"CPU {r.cpu_s:.1f} s = {r.cpu_x_floor:.2f} x floor), "
                         f"{r.assets_per_s:,} assets/s, tree PSS {r.tree_pss_mib:,.0f} MiB, max "
                         f"proc RSS {r.max_proc_rss_mib:,.0f} MiB, load {r.load_min:.1f}-"
                         f"{r.load_max:.1f}")
                     results.append(r)
+        for row in these:
+            row["assets"] = snap["assets"]  # counted by the first scan of a given snapshot
     help_timing = time_help(phiguard, args.help_runs) if args.help_runs > 0 else None
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine["rusage_children_maxrss_mib"] = round(children.ru_maxrss / 1024, 1)

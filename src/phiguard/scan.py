@@ -160,6 +160,9 @@ class Scan:
         self.files: SnapshotFiles = discover(paths)
         self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
                                    jobs=self.jobs, fields=self.engine.context_fields())
+        users = len(self.loaded.users)
+        stages.note(records=self.loaded.records, users=users,
+                    assets=sum(self.loaded.counts.values()) - users)
         if self.loaded.records == 0 and not self.loaded.users:
             names = ", ".join(str(p) for p in paths)
             raise UsageError(f"{names}: the snapshot holds no records (an empty export judges "
