@@ -104,6 +104,50 @@ def stage_lines(row: dict[str, Any]) -> list[str]:
     return out
 
 
+def measure_plan(n: int, seed: int, fmt: str, repeat: int,
+                 stage_times: bool = True) -> dict[str, Any]:
+    """The floor, then `repeat` runs of `phiguard plan` on the plan of `n` resources: the
+    medians, as multiples of the floor too, and the stages of the median run. Exits 2 when a
+    run fails."""
+    plan, config = _plan(n, seed)
+    base = floor(plan)
+    runs = [run_once(plan, config, fmt, stage_times) for _ in range(repeat)]
+    bad = [r for r in runs if r["exit"] not in (0, 1)]
+    if bad:
+        print(f"phiguard plan failed on {n} resources:\n{bad[0]['stderr']}", file=sys.stderr)
+        sys.exit(2)
+    wall = statistics.median(r["wall_s"] for r in runs)
+    cpu = statistics.median(r["cpu_s"] for r in runs)
+    rss = max(r["rss_mib"] for r in runs)
+    middle = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+    target_wall, target_rss = TARGETS.get(n, (None, None))
+    ok = (target_wall is None or wall <= target_wall) and (target_rss is None or rss <= target_rss)
+    return {"resources": n, "plan_mib": round(plan.stat().st_size / 2**20, 1),
+            "format": fmt, "runs": repeat, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "min_wall_s": round(min(r["wall_s"] for r in runs), 3),
+            "rss_mib": round(rss, 1), "target_wall_s": target_wall,
+            "target_rss_mib": target_rss, "ok": ok, "floor": base,
+            "wall_x_floor": round(wall / base["wall_s"], 2),
+            "cpu_x_floor": round(cpu / base["cpu_s"], 2),
+            "median_run_wall_s": round(middle["wall_s"], 3),
+            "stages": middle["stages"]}
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    out = [f"{'resources':>9} {'plan MiB':>8} {'wall s':>7} {'min s':>6} {'cpu s':>6} "
+           f"{'RSS MiB':>8} {'floor s':>7} {'x floor':>7} {'CPU x':>6}  target"]
+    for r in rows:
+        target = (f"<= {r['target_wall_s']} s" if r["target_wall_s"] else "-") + (
+            f", <= {r['target_rss_mib']:.0f} MiB" if r["target_rss_mib"] else "")
+        out.append(f"{r['resources']:>9} {r['plan_mib']:>8} {r['wall_s']:>7} {r['min_wall_s']:>6}"
+                   f" {r['cpu_s']:>6} {r['rss_mib']:>8} {r['floor']['wall_s']:>7} "
+                   f"{r['wall_x_floor']:>7} {r['cpu_x_floor']:>6}  {target} "
+                   f"{'ok' if r['ok'] else 'MISSED'}")
+    for r in rows:
+        out += stage_lines(r)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--resources", type=int, nargs="+", default=[1000, 10000])
@@ -115,57 +159,17 @@ def main() -> int:
     parser.add_argument("--no-stages", action="store_true",
                         help="do not ask for the stage times (PHIGUARD_STAGE_TIMES)")
     args = parser.parse_args()
-    rows = []
-    missed = False
-    with open("/proc/loadavg") as fh:
-        load = fh.read().split()[0]
-    for n in args.resources:
-        plan, config = _plan(n, args.seed)
-        base = floor(plan)
-        runs = [run_once(plan, config, args.format, not args.no_stages)
-                for _ in range(args.repeat)]
-        bad = [r for r in runs if r["exit"] not in (0, 1)]
-        if bad:
-            print(f"phiguard plan failed on {n} resources:\n{bad[0]['stderr']}", file=sys.stderr)
-            return 2
-        wall = statistics.median(r["wall_s"] for r in runs)
-        cpu = statistics.median(r["cpu_s"] for r in runs)
-        rss = max(r["rss_mib"] for r in runs)
-        middle = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
-        target_wall, target_rss = TARGETS.get(n, (None, None))
-        ok = (target_wall is None or wall <= target_wall) and (target_rss is None
-                                                                 or rss <= target_rss)
-        missed |= not ok
-        rows.append({"resources": n, "plan_mib": round(plan.stat().st_size / 2**20, 1),
-                     "format": args.format, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-                     "min_wall_s": round(min(r["wall_s"] for r in runs), 3),
-                     "rss_mib": round(rss, 1), "target_wall_s": target_wall,
-                     "target_rss_mib": target_rss, "ok": ok, "floor": base,
-                     "wall_x_floor": round(wall / base["wall_s"], 2),
-                     "cpu_x_floor": round(cpu / base["cpu_s"], 2),
-                     "median_run_wall_s": round(middle["wall_s"], 3),
-                     "stages": middle["stages"]})
-    with open("/proc/loadavg") as fh:
-        load_end = fh.read().split()[0]
+    load = os.getloadavg()[0]
+    rows = [measure_plan(n, args.seed, args.format, args.repeat, not args.no_stages)
+            for n in args.resources]
+    load_end = os.getloadavg()[0]
     if args.json:
-        print(json.dumps({"load_average_1m": float(load), "load_average_1m_end": float(load_end),
+        print(json.dumps({"load_average_1m": load, "load_average_1m_end": load_end,
                           "runs": rows}, indent=2))
     else:
-        print(f"load average (1 min) at start: {load}, at the end: {load_end}")
-        print(f"{'resources':>9} {'plan MiB':>8} {'wall s':>7} {'min s':>6} {'cpu s':>6} "
-              f"{'RSS MiB':>8} {'floor s':>7} {'x floor':>7} {'CPU x':>6}  target")
-        for r in rows:
-            target = (f"<= {r['target_wall_s']} s" if r["target_wall_s"] else "-") + (
-                f", <= {r['target_rss_mib']:.0f} MiB" if r["target_rss_mib"] else "")
-            print(f"{r['resources']:>9} {r['plan_mib']:>8} {r['wall_s']:>7} {r['min_wall_s']:>6}"
-                  f" {r['cpu_s']:>6} {r['rss_mib']:>8} {r['floor']['wall_s']:>7} "
-                  f"{r['wall_x_floor']:>7} {r['cpu_x_floor']:>6}  {target} "
-                  f"{'ok' if r['ok'] else 'MISSED'}")
-        for r in rows:
-            for line in stage_lines(r):
-                print(line)
-    return 1 if args.check and missed else 0
-
+        print(f"load average (1 min) at start: {load:.2f}, at the end: {load_end:.2f}")
+        print("\n".join(table(rows)))
+    return 1 if args.check and not all(r["ok"] for r in rows) else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402  (a sibling script, not a package)
+import plan_run  # noqa: E402
 
 TARGET_WALL_S = 60.0  # for 1,000,000 assets, full rule pack, this 2-core machine
 TARGET_RSS_MIB = 1024.0
@@ -464,10 +465,10 @@ def find_phiguard(given: str | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--assets", type=int, nargs="+", default=[100_000],
-                    help="snapshot sizes (default 100000)")
-    ap.add_argument("--jobs", type=int, nargs="+", default=[os.cpu_count() or 1],
-                    help="values of --jobs (default: CPU count)")
+    ap.add_argument("--assets", type=int, nargs="+",
+                    help="generated snapshot sizes (default 100000 unless --snapshot is given)")
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1],
+                    help="values of --jobs (default: 1, phiguard scan's default)")
     ap.add_argument("--formats", nargs="+", default=["json", "text"], choices=["json", "text"])
     ap.add_argument("--repeat", type=int, default=1, help="runs per combination")
     ap.add_argument("--seed", type=int, default=1)
@@ -478,13 +479,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--at", default=AT, help="evaluation time passed to phiguard scan --at")
     ap.add_argument("--out", type=Path, default=HERE / "out", help="snapshot cache directory")
     ap.add_argument("--snapshot", nargs="+",
-                    help="scan these paths (files or directories) instead of a generated snapshot")
+                    help="scan these paths (files or directories) too (after the --assets ones)")
     ap.add_argument("--config", help="phiguard.yaml for --snapshot")
     ap.add_argument("--phiguard", help="phiguard executable (default: beside this Python)")
     ap.add_argument("--timeout", type=float, default=None,
                     help="kill a scan after this many seconds (reported as exit -9)")
     ap.add_argument("--help-runs", type=int, default=10, help="runs of `phiguard --help` (0: skip)")
+    ap.add_argument("--plan", type=int, nargs="+", default=[], metavar="RESOURCES",
+                    help="also time `phiguard plan` (default --jobs) on generated plans of "
+                         "this many resources against their json.load floor (plan_run.py)")
+    ap.add_argument("--plan-repeat", type=int, default=3, help="runs per plan (the median)")
     ap.add_argument("--json", action="store_true", help="print machine-readable JSON instead")
+    ap.add_argument("--save", type=Path, help="also write the machine-readable JSON here")
     ap.add_argument("--no-stages", action="store_true",
                     help="do not ask the scans for their stage times (PHIGUARD_STAGE_TIMES)")
     ap.add_argument("--check", action="store_true",
@@ -506,17 +512,17 @@ def main(argv: list[str] | None = None) -> int:
         "phiguard": phiguard,
     }
     snapshots = []
+    for n in args.assets or ([] if args.snapshot else [100_000]):
+        snap = snapshot_for(n, args.seed, args.shards, args.gzip, args.out, log)
+        if args.no_users:
+            if args.shards > 1:
+                ap.error("--no-users needs --shards 1 (shards hold users.json)")
+            snap["scan_paths"] = snap["scan_paths"][:1]
+        snapshots.append(snap)
     if args.snapshot:
         snapshots.append({"snapshot": args.snapshot, "scan_paths": args.snapshot,
                           "config": args.config, "assets": 0, "lines": 0})
-    else:
-        for n in args.assets:
-            snap = snapshot_for(n, args.seed, args.shards, args.gzip, args.out, log)
-            if args.no_users:
-                if args.shards > 1:
-                    ap.error("--no-users needs --shards 1 (shards hold users.json)")
-                snap["scan_paths"] = snap["scan_paths"][:1]
-            snapshots.append(snap)
+    load_start = os.getloadavg()[0]
 
     results: list[ScanResult] = []
     floors: list[dict[str, Any]] = []
@@ -549,22 +555,40 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(r)
         for row in these:
             row["assets"] = snap["assets"]  # counted by the first scan of a given snapshot
+    plans = []
+    for n in args.plan:
+        log(f"plan: {n:,} resources, json.load floor then {args.plan_repeat} runs ...")
+        plans.append(plan_run.measure_plan(n, args.seed, "json", args.plan_repeat,
+                                           not args.no_stages))
+        log(f"  {plans[-1]['wall_s']:.2f} s median ({plans[-1]['wall_x_floor']:.2f} x floor)")
     help_timing = time_help(phiguard, args.help_runs) if args.help_runs > 0 else None
+    machine["load_1m_start_end"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine["rusage_children_maxrss_mib"] = round(children.ru_maxrss / 1024, 1)
 
+    document = {
+        "machine": machine,
+        "snapshots": [{k: v for k, v in s.items() if k != "asset_types"} for s in snapshots],
+        "runs": [asdict(r) for r in results],
+        "floors": floors,
+        "plans": plans,
+        "help": help_timing,
+        "targets": {"wall_s_per_1m": TARGET_WALL_S, "rss_mib": TARGET_RSS_MIB,
+                    "help_s": TARGET_HELP_S, "met": targets_met(results, help_timing)},
+    }
+    if args.save:
+        args.save.write_text(json.dumps(document, indent=2) + "\n")
     if args.json:
-        print(json.dumps({
-            "machine": machine,
-            "snapshots": [{k: v for k, v in s.items() if k != "asset_types"} for s in snapshots],
-            "runs": [asdict(r) for r in results],
-            "floors": floors,
-            "help": help_timing,
-            "targets": {"wall_s_per_1m": TARGET_WALL_S, "rss_mib": TARGET_RSS_MIB,
-                        "help_s": TARGET_HELP_S, "met": targets_met(results, help_timing)},
-        }, indent=2))
+        print(json.dumps(document, indent=2))
     else:
         print(markdown(results, help_timing, machine, floors), end="")
+        if plans:
+            print("\n`phiguard plan` (default --jobs, JSON; medians; floor: `json.load` of the "
+                  "plan in a fresh interpreter):\n\n```")
+            print("\n".join(plan_run.table(plans)))
+            print("```")
+        print(f"\nload average (1 min) at the start and end of this run: "
+              f"{machine['load_1m_start_end'][0]:.2f}, {machine['load_1m_start_end'][1]:.2f}")
 
     if any(r.crashed for r in results):
         return 2
