@@ -407,7 +407,9 @@ def stage_table(r: ScanResult) -> list[str]:
         return []
     fw = r.floor_wall_s or 0.0
     out = ["", f"Stages of the scan of {r.assets:,} assets, {r.format}, --jobs {r.jobs} "
-           f"(run {r.run}; floor {fw:.2f} s wall, {r.floor_cpu_s:.2f} s CPU):", "",
+           f"(run {r.run}; {doc.get('rules', '?')} rules, pack "
+           f"{str(doc.get('rule_pack_digest', '?'))[:12]}; floor {fw:.2f} s wall, "
+           f"{r.floor_cpu_s:.2f} s CPU):", "",
            "| stage | wall s | CPU s | share of wall | wall x floor |", "|---|---:|---:|---:|---:|"]
 
     def row(name: str, wall: float, cpu: float | None) -> str:

@@ -162,7 +162,8 @@ class Scan:
                                    jobs=self.jobs, fields=self.engine.context_fields())
         users = len(self.loaded.users)
         stages.note(records=self.loaded.records, users=users,
-                    assets=sum(self.loaded.counts.values()) - users)
+                    assets=sum(self.loaded.counts.values()) - users,
+                    rules=len(self.engine.rules), rule_pack_digest=pack.digest)
         if self.loaded.records == 0 and not self.loaded.users:
             names = ", ".join(str(p) for p in paths)
             raise UsageError(f"{names}: the snapshot holds no records (an empty export judges "
