@@ -66,9 +66,10 @@ def _child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
             "rss_mib": usage.ru_maxrss / 1024, "exit": code, "stderr": stderr[-500:]}
 
 
-def run_once(plan: Path, config: Path, fmt: str, stage_times: bool = True) -> dict[str, Any]:
+def run_once(plan: Path, config: Path, fmt: str, stage_times: bool = True,
+             phiguard: str | None = None) -> dict[str, Any]:
     """One `phiguard plan` child (default --jobs), with its stage-times document."""
-    cmd = [_phiguard(), "plan", str(plan), "--config", str(config), "--format", fmt,
+    cmd = [phiguard or _phiguard(), "plan", str(plan), "--config", str(config), "--format", fmt,
            "--output", os.devnull, "--at", AT]
     with tempfile.TemporaryDirectory() as tmp:
         timing = Path(tmp) / "stages.json"
@@ -104,14 +105,14 @@ def stage_lines(row: dict[str, Any]) -> list[str]:
     return out
 
 
-def measure_plan(n: int, seed: int, fmt: str, repeat: int,
-                 stage_times: bool = True) -> dict[str, Any]:
+def measure_plan(n: int, seed: int, fmt: str, repeat: int, stage_times: bool = True,
+                 phiguard: str | None = None) -> dict[str, Any]:
     """The floor, then `repeat` runs of `phiguard plan` on the plan of `n` resources: the
     medians, as multiples of the floor too, and the stages of the median run. Exits 2 when a
     run fails."""
     plan, config = _plan(n, seed)
     base = floor(plan)
-    runs = [run_once(plan, config, fmt, stage_times) for _ in range(repeat)]
+    runs = [run_once(plan, config, fmt, stage_times, phiguard) for _ in range(repeat)]
     bad = [r for r in runs if r["exit"] not in (0, 1)]
     if bad:
         print(f"phiguard plan failed on {n} resources:\n{bad[0]['stderr']}", file=sys.stderr)

@@ -561,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.plan:
         log(f"plan: {n:,} resources, json.load floor then {args.plan_repeat} runs ...")
         plans.append(plan_run.measure_plan(n, args.seed, "json", args.plan_repeat,
-                                           not args.no_stages))
+                                           not args.no_stages, phiguard))
         log(f"  {plans[-1]['wall_s']:.2f} s median ({plans[-1]['wall_x_floor']:.2f} x floor)")
     help_timing = time_help(phiguard, args.help_runs) if args.help_runs > 0 else None
     machine["load_1m_start_end"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
