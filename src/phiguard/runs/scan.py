@@ -115,6 +115,7 @@ def _run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path], config_path: P
             for output, out in zip(outputs, streams, strict=True):
                 if output.fmt == "text":
                     _text(out, output, result, job.run_info(), color)
+        stages.note(findings=dict(tally.outcomes))
         return result
     run_info = job.run_info()
     if bundle is not None:
@@ -127,6 +128,7 @@ def _run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path], config_path: P
         result.findings = list(tally.watch(job.findings()))
     stages.stage("report")
     _write(result, run_info, color)
+    stages.note(findings=dict(tally.outcomes))
     return result
 
 
