@@ -218,7 +218,7 @@ def test_html_cis_report_matrix_and_statuses(findings_file: Path, tmp_path: Path
                            r'[a-z]+">([A-Z ]+)</span></td></tr>', html))
     assert len(rows) == 93
     assert rows["cis-gcp-5.0/1.1.1"] == "NOT AUTOMATABLE"  # manual, no rule
-    assert rows["cis-gcp-5.0/3.3"] == "NOT COVERED"  # automated, not judged yet
+    assert rows["cis-gcp-5.0/1.17"] == "NOT COVERED"  # automated, not judged (no CAI type)
     assert rows["cis-gcp-5.0/1.3"] in ("PASS", "FAIL")  # manual, evidenced by MFA-001/002
     assert rows["cis-gcp-5.0/3.6"] == "FAIL"  # the demo's open SSH firewall rule
     pub = [r for r in _results(findings_file) if r["rule_id"] == "PUB-004"]
