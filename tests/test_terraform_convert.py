@@ -271,9 +271,9 @@ def test_peerings_attachments_and_node_pools_extend_their_parent() -> None:
 
 def test_unconverted_types_are_listed_not_dropped() -> None:
     """A type phiguard does not convert is reported as not evaluated."""
-    plan = make_plan([change("google_dataproc_cluster", "t", {"name": "t"}),
+    plan = make_plan([change("google_bigtable_instance", "t", {"name": "t"}),
                       change("aws_s3_bucket", "b", {})])
     world = build_world(plan, "after")
-    assert [c.address for c in world.not_evaluated] == ["google_dataproc_cluster.t",
+    assert [c.address for c in world.not_evaluated] == ["google_bigtable_instance.t",
                                                         "aws_s3_bucket.b"]
     assert world.assets == {}

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from phiguard.terraform.tables import (
     alloydb,
+    apikeys,
     bigquery,
     bigquery_tables,
     cloudfunctions,
     compute,
     container,
+    dataproc,
+    dns_policies,
+    dns_zones,
     firestore,
     healthcare,
     healthcare_stores,
@@ -22,7 +26,9 @@ from phiguard.terraform.tables import (
     images,
     kms,
     logging_buckets,
+    logging_metrics,
     logging_sinks,
+    monitoring,
     pubsub,
     pubsub_topics,
     redis,
@@ -36,8 +42,10 @@ from phiguard.terraform.tables import (
     storage,
 )
 
-__all__ = ["alloydb", "bigquery", "bigquery_tables", "cloudfunctions", "compute", "container",
+__all__ = ["alloydb", "apikeys", "bigquery", "bigquery_tables", "cloudfunctions", "compute",
+           "container", "dataproc", "dns_policies", "dns_zones",
            "firestore", "healthcare", "healthcare_stores", "iam", "images", "kms",
-           "logging_buckets", "logging_sinks", "pubsub", "pubsub_topics", "redis",
+           "logging_buckets", "logging_metrics", "logging_sinks", "monitoring", "pubsub",
+           "pubsub_topics", "redis",
            "resourcemanager", "run", "secretmanager", "secretmanager_secrets", "serviceusage",
            "spanner", "sql", "storage"]

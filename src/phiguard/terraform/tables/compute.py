@@ -170,6 +170,14 @@ def _backend_service(regional: bool) -> Converter:
                 Field("log_config.enable", "logConfig.enable")))
 
 
+def _flow_logs_on(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    # the provider has no `enable`: a log_config block turns flow logs on (the API's
+    # logConfig.enable), its absence leaves them off
+    block = tf_get(values, "log_config")
+    if isinstance(block, list) and block:
+        data.setdefault("logConfig", {})["enable"] = True
+
+
 def _peering_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     network = _resolved(values, "network", ctx)
     if not isinstance(network, str):
@@ -413,7 +421,13 @@ register(
                 Field("ip_cidr_range", "ipCidrRange"), Field("region", "region", region_url),
                 Field("secondary_ip_range", "secondaryIpRanges", each(
                     Field("range_name", "rangeName"), Field("ip_cidr_range", "ipCidrRange"))),
-                Field("private_ip_google_access", "privateIpGoogleAccess"))),
+                Field("private_ip_google_access", "privateIpGoogleAccess"),
+                Field("purpose", "purpose"),
+                Field("log_config.aggregation_interval", "logConfig.aggregationInterval"),
+                Field("log_config.flow_sampling", "logConfig.flowSampling"),
+                Field("log_config.metadata", "logConfig.metadata"),
+                Field("log_config.filter_expr", "logConfig.filterExpr")),
+        build=_flow_logs_on),
     Part(tf_type="google_compute_network_peering", kind="append", target="peerings",
          parent=_peering_parent, piece=_peering_piece),
     Converter(
@@ -444,7 +458,11 @@ register(
                 Field("shielded_instance_config.enable_integrity_monitoring",
                       "shieldedInstanceConfig.enableIntegrityMonitoring", api_default=True),
                 Field("service_account", "serviceAccounts", each(
-                    Field("email", "email"), Field("scopes", "scopes", scopes)))),
+                    Field("email", "email"), Field("scopes", "scopes", scopes))),
+                Field("confidential_instance_config.enable_confidential_compute",
+                      "confidentialInstanceConfig.enableConfidentialCompute"),
+                Field("confidential_instance_config.confidential_instance_type",
+                      "confidentialInstanceConfig.confidentialInstanceType")),
         build=_instance_build),
     _disk(False), _disk(True), _attachment(False), _attachment(True),
     Converter(
