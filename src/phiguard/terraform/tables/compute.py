@@ -172,10 +172,10 @@ def _backend_service(regional: bool) -> Converter:
 
 def _flow_logs_on(data: dict[str, Any], values: Any, ctx: Context) -> None:
     # the provider has no `enable`: a log_config block turns flow logs on (the API's
-    # logConfig.enable), its absence leaves them off
+    # logConfig.enable), its absence turns them off (enable false, as Google's converter writes)
     block = tf_get(values, "log_config")
-    if isinstance(block, list) and block:
-        data.setdefault("logConfig", {})["enable"] = True
+    if isinstance(block, list):
+        data.setdefault("logConfig", {})["enable"] = bool(block)
 
 
 def _peering_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
