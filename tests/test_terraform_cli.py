@@ -231,14 +231,14 @@ def test_markdown_comment_has_marker_fixes_and_not_evaluated() -> None:
     assert result.output.startswith("<!-- phiguard-plan -->")
     assert "Where to fix it" in result.output
     assert "Not evaluated: 1 planned resources" in result.output
-    assert "google\\_monitoring\\_alert\\_policy\\.errors" in result.output  # escaped
+    assert "google\\_bigtable\\_instance\\.cache" in result.output  # escaped
 
 
 def test_text_lists_not_evaluated_and_unknowns() -> None:
     """The terminal summary shows failures with fixes, UNKNOWNs and unconverted types."""
     result = _invoke(str(PLANS / "iam.json"), "-c", str(CONFIG), "--at", AT)
     assert result.exit_code == 1
-    assert "Not evaluated (1)" in result.output and "google_monitoring_alert_policy.errors" \
+    assert "Not evaluated (1)" in result.output and "google_bigtable_instance.cache" \
         in result.output
     assert "UNKNOWN never counts as PASS" in result.output
     assert "fix: set" in result.output

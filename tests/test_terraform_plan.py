@@ -66,7 +66,8 @@ def test_module_count_and_for_each_addresses() -> None:
 
 
 def test_configuration_references_flatten_nested_blocks() -> None:
-    """Expressions of nested blocks and module calls index by config address + dotted path."""
+    """Expressions of nested blocks and module calls index by config address + dotted path,
+    with and without each block's index (`settings[0].ip_configuration[0].private_network`)."""
     doc = plan_doc([])
     doc["configuration"]["root_module"] = {
         "resources": [{"address": "google_sql_database_instance.db", "mode": "managed",
@@ -77,8 +78,12 @@ def test_configuration_references_flatten_nested_blocks() -> None:
             {"address": "google_compute_network.v", "mode": "managed",
              "expressions": {"name": {"references": ["var.name"]}}}]}}}}
     plan = parse_plan(orjson.dumps(doc), "p")
+    ref = ["google_compute_network.v.id"]
     assert plan.references["google_sql_database_instance.db"] == {
-        "name": [], "settings.ip_configuration.private_network": ["google_compute_network.v.id"]}
+        "name": [], "settings.ip_configuration.private_network": ref,
+        "settings[0].ip_configuration.private_network": ref,
+        "settings.ip_configuration[0].private_network": ref,
+        "settings[0].ip_configuration[0].private_network": ref}
     assert plan.references["module.m.google_compute_network.v"] == {"name": ["var.name"]}
     assert plan.module_sources == {"module.m": "./m"}
 

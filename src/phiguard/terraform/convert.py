@@ -440,7 +440,7 @@ def each(*fields: Field) -> Transform:
             return value
         change = ctx.change
         out = []
-        for item in value:
+        for i, item in enumerate(value):
             if is_unknown(item):
                 out.append(item)
                 continue
@@ -450,7 +450,7 @@ def each(*fields: Field) -> Transform:
                 if got is _ABSENT:
                     continue
                 if is_unknown(got) and f.ref is not None and change is not None:
-                    got = ctx.resolve(change, f"{ctx.path}.{f.src}", True)
+                    got = ctx.resolve(change, f"{ctx.path}[{i}].{f.src}", True)
                 if f.ref is not None and isinstance(got, str) and got and "/" not in got \
                         and change is not None:
                     got = _expand(f.ref, got, ctx.scope(change, ctx.values(change)))

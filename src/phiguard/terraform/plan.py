@@ -174,7 +174,10 @@ def _expression_refs(expressions: Any, prefix: str, out: dict[str, list[str]]) -
     for key, expr in expressions.items():
         path = f"{prefix}{key}"
         if isinstance(expr, list):  # nested blocks: a list of expression maps
-            for block in expr:
+            for i, block in enumerate(expr):
+                # each block's own (`networks[1].network_url`), and the path without the
+                # index, which the last block sets (for readers that do not know the index)
+                _expression_refs(block, f"{path}[{i}].", out)
                 _expression_refs(block, path + ".", out)
         elif isinstance(expr, dict):
             refs = expr.get("references")
