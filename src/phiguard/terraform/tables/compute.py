@@ -401,7 +401,10 @@ register(
                 Field("allow", "allowed", each(Field("protocol", "IPProtocol"),
                                                Field("ports", "ports", _ports))),
                 Field("deny", "denied", each(Field("protocol", "IPProtocol"),
-                                             Field("ports", "ports", _ports))))),
+                                             Field("ports", "ports", _ports))),
+                Field("log_config.metadata", "logConfig.metadata")),
+        # as for subnets: a log_config block turns firewall rule logging on, none turns it off
+        build=_flow_logs_on),
     Converter(
         tf_type="google_compute_network", asset_type=NETWORK_TYPE,
         name=COMPUTE_PROJECT + "/global/networks/{name}", location="global",
