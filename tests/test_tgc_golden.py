@@ -134,6 +134,15 @@ PHIGUARD_ONLY: dict[tuple[str, str], str] = {
     ("container.googleapis.com/Cluster", "data.loggingService"): _DEFAULT,
     ("container.googleapis.com/Cluster", "data.nodePools[*].config.serviceAccount"):
         "CAI's Cluster lists its node pools; Google's converter writes only NodePool assets",
+    ("container.googleapis.com/Cluster", "data.networkConfig.network"):
+        "CAI's Cluster carries networkConfig.network, as the API returns it; Google's converter "
+        "writes only the top-level network",
+    ("container.googleapis.com/Cluster", "data.legacyAbac.enabled"):
+        "the plan's enable_legacy_abac = false (the provider's default); Google's converter "
+        "leaves a false value out",
+    ("container.googleapis.com/Cluster", "data.shieldedNodes.enabled"):
+        "the plan's enable_shielded_nodes (true by the provider's default); Google's converter "
+        "leaves it out",
     ("cloudkms.googleapis.com/CryptoKey", "data.versionTemplate.protectionLevel"): _DEFAULT,
     ("bigquery.googleapis.com/Table", "data.type"):
         "the API derives it from the view, materialized_view and external_data_configuration "
@@ -575,6 +584,22 @@ VERDICT_DIFFERENCES: dict[tuple[str, str, str], str] = {
     **{("example_dns_policy", "LOG-012", f"//compute.googleapis.com/projects/{PROJECT}/global/"
                                          f"networks/{net}"): _REFS_LEFT_OUT
        for net in ("network-1", "network-2")},
+    **{(pair, "GKE-001", f"//container.googleapis.com/projects/{PROJECT}/locations/us-central1/"
+                         f"clusters/{name}"):
+       "Google's converter writes a cluster without nodePools (and without networkConfig), so "
+       "the scan of its output cannot see the node pools' private setting: UNKNOWN where the "
+       "plan, which lists the default pool, decides"
+       for pair, name in (("example_container_cluster", "my-gke-cluster"),
+                          ("full_container_cluster", "test-cluster"))},
+    ("example_container_cluster", "GKE-009", f"//container.googleapis.com/projects/{PROJECT}/"
+                                             "locations/us-central1/clusters/my-gke-cluster"):
+        "the release channel is known only after apply: the plan says UNKNOWN; Google's "
+        "converter leaves it out, so the scan of its output FAILs GKE-009",
+    ("full_container_cluster", "GKE-005", f"//container.googleapis.com/projects/{PROJECT}/"
+                                          "locations/us-central1/clusters/test-cluster"):
+        "Google's converter leaves out the plan's enable_shielded_nodes = true, so the scan of "
+        "its output FAILs GKE-005; the plan has Shielded nodes on and the default pool's "
+        "secure boot known only after apply (UNKNOWN)",
 }
 # Differences where the plan decides PASS and the scan of Google's output FAILs, because
 # Google's converter leaves out a reference known only after apply that phiguard resolves
