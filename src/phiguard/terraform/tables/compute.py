@@ -178,6 +178,14 @@ def _flow_logs_on(data: dict[str, Any], values: Any, ctx: Context) -> None:
         data.setdefault("logConfig", {})["enable"] = bool(block)
 
 
+def _firewall_logging(data: dict[str, Any], values: Any, ctx: Context) -> None:
+    # a log_config block turns firewall rule logging on; without one Google's converter writes
+    # enable false (its enable_logging, false when unset), and so does phiguard
+    block = tf_get(values, "log_config")
+    if isinstance(block, list) or block is None:
+        data.setdefault("logConfig", {})["enable"] = bool(block)
+
+
 def _peering_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     network = _resolved(values, "network", ctx)
     if not isinstance(network, str):
@@ -403,8 +411,7 @@ register(
                 Field("deny", "denied", each(Field("protocol", "IPProtocol"),
                                              Field("ports", "ports", _ports))),
                 Field("log_config.metadata", "logConfig.metadata")),
-        # as for subnets: a log_config block turns firewall rule logging on, none turns it off
-        build=_flow_logs_on),
+        build=_firewall_logging),
     Converter(
         tf_type="google_compute_network", asset_type=NETWORK_TYPE,
         name=COMPUTE_PROJECT + "/global/networks/{name}", location="global",
