@@ -12,6 +12,7 @@ from _paths import PLANS, RULES
 from _plans import change, make_plan
 from phiguard.google import is_cai_asset_type, schema_of, validate_resource
 from phiguard.inventory.asset import UnknownValue
+from phiguard.inventory.inventory import Inventory
 from phiguard.policy.rule import load_pack
 from phiguard.terraform.convert import CONVERTERS, PARTS
 from phiguard.terraform.plan import load_plan
@@ -234,6 +235,27 @@ def test_org_policies_v1_and_v2_become_cai_org_policies() -> None:
     folder = world.assets["//cloudresourcemanager.googleapis.com/folders/9"]
     assert folder.org_policy == ({"constraint": "constraints/storage.publicAccessPrevention",
                                   "booleanPolicy": {"enforced": True}},)
+
+
+def test_a_conditional_v2_rule_makes_the_policy_unknown_not_enforced() -> None:
+    """A google_org_policy_policy whose enforcing rule applies only where a tag condition
+    holds does not enforce the constraint on every project below: the effective policy is
+    unknown (was: enforced, so GRD-003 passed a project the condition may leave out)."""
+    plan = make_plan([
+        change("google_org_policy_policy", "d", {
+            "name": "folders/9/policies/iam.disableServiceAccountKeyCreation",
+            "parent": "folders/9", "spec": [{"rules": [
+                {"enforce": "TRUE", "condition": [{
+                    "expression": "resource.matchTag('1/env', 'prod')"}]},
+                {"enforce": "FALSE"}]}]}),
+        change("google_project", "p", {"project_id": P, "name": P, "folder_id": "9"}),
+    ])
+    world = build_world(plan, "after")
+    folder = world.assets["//cloudresourcemanager.googleapis.com/folders/9"]
+    inv = Inventory(world.assets.values())
+    found = inv.org_policy(folder, "constraints/iam.disableServiceAccountKeyCreation")
+    assert isinstance(found, UnknownValue), found
+    assert "condition" in str(found)
 
 
 def test_peerings_attachments_and_node_pools_extend_their_parent() -> None:

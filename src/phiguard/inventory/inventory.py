@@ -23,6 +23,7 @@ from phiguard.inventory.coverage import (
     SNAPSHOT,
     Coverage,
 )
+from phiguard.inventory.records import CONDITIONAL
 from phiguard.inventory.refs import project_of_name, ref_key, region_of
 from phiguard.inventory.scope import PhiConfig, PhiScope, ProjectIndex
 from phiguard.inventory.types import (
@@ -378,6 +379,14 @@ class Inventory:
         if not found:
             return None
         node, nearest = found[0]
+        for holder, policy in found:  # the policies that decide: the nearest, and for a list
+            why = policy.get(CONDITIONAL)  # constraint those it inherits from
+            if why:
+                return UnknownValue(  # type: ignore[return-value]
+                    f"unknown: the {constraint} policy on {holder.name}: {why}")
+            if "listPolicy" not in policy or not (policy.get("listPolicy") or {}).get(
+                    "inheritFromParent"):
+                break
         result: dict[str, Any] = {"constraint": constraint, "resource": node.name}
         if nearest.get("restoreDefault") is not None:
             result.update(enforced=False, restoreDefault=True)

@@ -16,7 +16,8 @@ from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset, Source, content_set
 
-__all__ = ["ACCESS_FIELDS", "Record", "access_objects", "merge_records", "parse_record"]
+__all__ = ["ACCESS_FIELDS", "CONDITIONAL", "Record", "access_objects", "merge_records",
+           "parse_record"]
 
 RESOURCE, IAM_POLICY = "RESOURCE", "IAM_POLICY"
 ORG_POLICY, ACCESS_POLICY = "ORG_POLICY", "ACCESS_POLICY"
@@ -189,6 +190,11 @@ def _org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
+# Marks a normalized org policy whose v2 rules carry a condition: phiguard does not evaluate
+# conditions (tags), so what the policy enforces on a given resource is unknown.
+CONDITIONAL = "_conditional"
+
+
 def _v2_org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
     """Org Policy v2 policies (`{name: .../policies/C, spec: {rules, reset, ...}}`, as Google's
     Terraform converter writes them) in the v1 form the rules read."""
@@ -203,6 +209,10 @@ def _v2_org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
         spec = p.get("spec") or {}
         check.typed(spec, dict, f"{where}.spec")
         rules = check.typed(spec.get("rules") or [], list, f"{where}.spec.rules")
+        conditional = [j for j, r in enumerate(rules) if isinstance(r, dict) and r.get("condition")]
+        if conditional:  # a rule that applies only where a (tag) condition holds
+            v1[CONDITIONAL] = (f"{where}.spec.rules[{conditional[0]}] applies only where its "
+                               "condition holds, which the snapshot does not evaluate")
         if spec.get("reset") is True:
             v1["restoreDefault"] = {}
         elif any(isinstance(r, dict) and "enforce" in r for r in rules):

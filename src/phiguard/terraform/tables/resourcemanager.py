@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from phiguard.inventory.records import CONDITIONAL
 from phiguard.inventory.types import FOLDER_TYPE, ORG_TYPE, PROJECT_TYPE
 from phiguard.terraform.convert import (
     Context,
@@ -84,9 +85,13 @@ def _v2_piece(values: Any, ctx: Context) -> Any:
     denied: list[Any] = []
     all_values = None
     enforce = None
-    for rule in rules if isinstance(rules, list) else ():
+    for i, rule in enumerate(rules if isinstance(rules, list) else ()):
         if not isinstance(rule, dict):
             continue
+        if rule.get("condition") and CONDITIONAL not in out:  # applies only where it holds
+            out[CONDITIONAL] = (f"{ctx.change.address if ctx.change else 'the plan'}: "
+                                f"spec.rules[{i}] applies only where its condition holds, "
+                                "which the plan does not evaluate")
         if rule.get("enforce") is not None:
             enforce = str(rule["enforce"]).upper() == "TRUE"
         if str(rule.get("allow_all") or "").upper() == "TRUE":
