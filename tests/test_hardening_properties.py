@@ -146,6 +146,18 @@ def test_report_survives_field_mutations(data: st.DataObject, fmt: str) -> None:
     _clean_exit(_report(json.dumps(mutated).encode(), fmt))
 
 
+@pytest.mark.parametrize("field", ["outcome", "severity"])
+@pytest.mark.parametrize("value", [["FAIL"], {"a": 1}])
+def test_an_unhashable_outcome_or_severity_is_named(field: str, value: Any) -> None:
+    """A result whose `outcome` or `severity` is an array or object is exit 2 naming the field
+    (it was an internal error: the value was looked up in a set before its type was checked)."""
+    doc = json.loads(_findings_doc())
+    doc["results"][0][field] = value
+    result = _report(json.dumps(doc).encode(), "csv")
+    _clean_exit(result, (2,))
+    assert f"`{field}` must be one of" in result.output
+
+
 @SETTINGS
 @given(st.data(), st.sampled_from(["html", "markdown", "sarif"]))
 def test_report_survives_run_block_mutations(data: st.DataObject, fmt: str) -> None:

@@ -125,10 +125,10 @@ def _result_problem(obj: Any) -> str | None:
     for key in ("rule_id", "asset", "asset_type", "message"):
         if not isinstance(obj.get(key), str):
             return f"`{key}` must be a string, got {_kind(obj.get(key))}"
-    if obj.get("outcome") not in _OUTCOMES:
+    if not isinstance(obj.get("outcome"), str) or obj["outcome"] not in _OUTCOMES:
         return (f"`outcome` must be one of {', '.join(sorted(_OUTCOMES))}, "
                 f"got {obj.get('outcome')!r}")
-    if obj.get("severity") not in SEVERITIES:
+    if not isinstance(obj.get("severity"), str) or obj["severity"] not in SEVERITIES:
         return f"`severity` must be one of {', '.join(SEVERITIES)}, got {obj.get('severity')!r}"
     controls = obj.get("controls")
     if not isinstance(controls, list) or not all(isinstance(c, str) for c in controls):
