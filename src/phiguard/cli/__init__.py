@@ -18,11 +18,12 @@ from phiguard.cli.plan import plan_command
 from phiguard.cli.report import report_command
 from phiguard.cli.rules import rules_group
 from phiguard.cli.scan import scan_command
+from phiguard.cli.schema import schema_command
 from phiguard.cli.verify import verify_command
 
 __all__ = ["main"]
 
 for _command in (scan_command, rules_group, report_command, verify_command, plan_command,
                  collect_command, audit_command, history_command, diff_command, fix_group,
-                 evidence_group):
+                 evidence_group, schema_command):
     main.add_command(_command)

@@ -17,7 +17,7 @@ from phiguard.cli._options import (
 
 __all__ = ["report_command"]
 
-FORMATS = ("html", "sarif", "junit", "markdown", "csv")
+FORMATS = ("html", "sarif", "junit", "markdown", "csv", "ndjson")
 
 
 @click.command("report")
@@ -31,7 +31,8 @@ FORMATS = ("html", "sarif", "junit", "markdown", "csv")
 def report_command(findings_file: Path, fmt: tuple[str, ...], output: tuple[str, ...],
                    output_dir: str | None, rules: tuple[Path, ...], journals: tuple[Path, ...],
                    framework: str, debug: bool) -> None:
-    """Re-render a findings JSON (v1) as html, markdown, csv, junit or sarif, without rescanning."""
+    """Re-render a findings JSON (v1) as html, markdown, csv, junit, sarif or ndjson (BigQuery
+    rows; see `phiguard schema bigquery`), without rescanning."""
 
     def body() -> int:
         from phiguard.runs.report import run_report

@@ -23,7 +23,7 @@ from phiguard.cli._options import (
 
 __all__ = ["scan_command"]
 
-FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv")
+FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv", "ndjson")
 
 
 @click.command("scan")

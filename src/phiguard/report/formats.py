@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RENDERED_FORMATS", "render"]
 
-RENDERED_FORMATS = ("html", "sarif", "junit", "markdown", "csv")
+RENDERED_FORMATS = ("html", "sarif", "junit", "markdown", "csv", "ndjson")
 Renderer = Callable[..., None]
 
 
@@ -37,6 +37,10 @@ def _renderer(fmt: str) -> Renderer:
         from phiguard.report.csv_report import render_csv
 
         return render_csv
+    if fmt == "ndjson":
+        from phiguard.report.bigquery import render_ndjson
+
+        return render_ndjson
     raise ValueError(f"unknown format {fmt}")
 
 

@@ -22,7 +22,7 @@ __all__ = ["EXTENSIONS", "Output", "check", "choose_outputs", "open_outputs"]
 
 # The file name each format gets in --output-dir.
 EXTENSIONS = {"text": "txt", "json": "json", "html": "html", "sarif": "sarif", "junit": "xml",
-              "markdown": "md", "csv": "csv"}
+              "markdown": "md", "csv": "csv", "ndjson": "ndjson"}
 
 
 @dataclass(frozen=True)

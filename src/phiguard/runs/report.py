@@ -45,6 +45,10 @@ def run_report(findings_file: Path, outputs: Sequence[Output], *, rules: Sequenc
     if not isinstance(run_info, dict) or not isinstance(results, list):
         raise InputError("findings file has no run block or results list",
                          file=str(findings_file))
+    if any(o.fmt == "ndjson" for o in outputs):
+        from phiguard.report.bigquery import check_findings_doc
+
+        check_findings_doc(doc, str(findings_file))  # exit 2 before any report is written
     pack = load_pack(rules).for_framework(framework)
     if run_info.get("rule_pack_digest") != f"sha256:{pack.digest}":
         warn("the findings were produced with another rule pack "

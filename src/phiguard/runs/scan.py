@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCAN_FORMATS", "ScanResult", "run_scan"]
 
-SCAN_FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv")
+SCAN_FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv", "ndjson")
 
 
 @dataclass
