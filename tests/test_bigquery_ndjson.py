@@ -221,3 +221,15 @@ def test_report_refuses_a_findings_file_the_table_cannot_take(demo: dict[str, An
     assert result.exit_code == 2
     assert f"{bad}:2: `run.evaluated_at` must be an RFC 3339 time" in result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_streamed_ndjson_matches_the_kept_one(demo: dict[str, Any], tmp_path: Path,
+                                              jobs: str) -> None:
+    """`-f ndjson` alone (or with text) is written as the findings come, in worker processes
+    with --jobs 2, and is the same file as when the findings JSON is written beside it."""
+    result = _cli("scan", str(DEMO), "-c", str(DEMO / "phiguard.yaml"), "-f", "ndjson",
+                  "-f", "text", "--output-dir", str(tmp_path), "--at", AT, "--jobs", jobs)
+    assert result.exit_code == 1, result.output
+    assert (tmp_path / "phiguard.ndjson").read_bytes() == demo["ndjson"].read_bytes()
+    assert "FAIL" in (tmp_path / "phiguard.txt").read_text()

@@ -102,14 +102,19 @@ def _run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path], config_path: P
     tally = Tally()
     result = ScanResult(job, pack, tally, None, list(outputs), bundle, view)
     formats = [o.fmt for o in outputs]
-    if bundle is None and formats and set(formats) <= {"json", "text"}:
-        # Streamed: the findings JSON is serialized by the workers and never held whole;
-        # the text summary needs only the tally.
+    if bundle is None and formats and (set(formats) <= {"json", "text"} or (
+            set(formats) <= {"ndjson", "text"})):
+        # Streamed: the findings JSON is serialized by the workers and never held whole, the
+        # BigQuery rows are written as the findings come; the text summary needs only the tally.
         with open_outputs(outputs) as streams:
             for output, out in zip(outputs, streams, strict=True):
                 if output.fmt == "json":
                     job.write_json(out, tally)
-            if "json" not in formats:
+                elif output.fmt == "ndjson":
+                    from phiguard.report.bigquery import write_ndjson
+
+                    write_ndjson(out, tally.watch(job.findings()), job.run_info())
+            if "json" not in formats and "ndjson" not in formats:
                 job.tally(tally)
             stages.stage("report")
             for output, out in zip(outputs, streams, strict=True):
