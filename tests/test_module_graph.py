@@ -24,7 +24,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                "phiguard.policy", "phiguard.config", "phiguard.testing")),
     ("services", ("phiguard.terraform", "phiguard.collect", "phiguard.store",
                   "phiguard.report", "phiguard.fix")),
-    ("runs", ("phiguard.runs", "phiguard.scan", "phiguard.plugins")),
+    # phiguard.beam: the scan as a Beam pipeline, beside phiguard.scan (runs use both)
+    ("runs", ("phiguard.runs", "phiguard.scan", "phiguard.plugins", "phiguard.beam")),
     ("cli", ("phiguard.cli",)),
     # The package itself is the public API: it may import any layer, and the layers below
     # may take only `__version__` from it (counted as the base layer above).

@@ -43,6 +43,12 @@ __all__ = ["audit_command"]
 @fail_on_option
 @rules_option("Rule directory (default: the bundled HIPAA pack).")
 @framework_option
+@click.option("--engine", type=click.Choice(["local", "beam"]), default="local",
+              show_default=True,
+              help="Where the scan stage runs: in this process, or as an Apache Beam pipeline "
+                   "(pip install 'phiguard[beam]') with the Beam pipeline options given after "
+                   "`--` (--runner DataflowRunner --project ... --temp_location gs://...).")
+@click.argument("beam_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- BEAM_OPTIONS]")
 @debug_option
 def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...],
                   directory_customer: str | None, asset_types: tuple[str, ...],
@@ -50,7 +56,8 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
                   config_path: Path | None, store_path: str,
                   bundle: str | None, evidence: str | None, sign_key: Path | None,
                   accept_store_rollback: bool, output: str | None, snapshot: Path | None,
-                  fail_on: str, rules: tuple[Path, ...], framework: str, debug: bool) -> None:
+                  fail_on: str, rules: tuple[Path, ...], framework: str, engine: str,
+                  beam_args: tuple[str, ...], debug: bool) -> None:
     """Collect, scan, report and record one run in the history store."""
 
     def body() -> int:
@@ -64,7 +71,7 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
                            directory_customer=directory_customer, concurrency=concurrency,
                            export_uri=export_uri, export_timeout=export_timeout,
                            accept_store_rollback=accept_store_rollback, on_gap=warn_gap,
-                           framework=framework,
+                           framework=framework, engine=engine, beam_args=beam_args,
                            notify=lambda text: click.echo(f"phiguard: note: {text}", err=True))
         change, gaps = result.change, result.manifest["coverage_gaps"]
         click.echo(f"run {result.run_id}: {outcome_counts(result.findings)} · "

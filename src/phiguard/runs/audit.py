@@ -48,7 +48,8 @@ def run_audit(store: Path | str, *, org: str | None = None, folder: str | None =
               export_timeout: float = 3600.0, accept_store_rollback: bool = False,
               on_gap: Callable[[dict[str, Any]], None] = lambda gap: None,
               notify: Callable[[str], None] = lambda text: None,
-              framework: str = "hipaa") -> AuditResult:
+              framework: str = "hipaa", engine: str = "local",
+              beam_args: Sequence[str] = ()) -> AuditResult:
     """Collect the scope (into `snapshot`, or a scratch directory beside the store removed
     afterwards), scan it, write the bundle and the HTML report (`output`) with the trend, and
     record the run in the store.
@@ -59,10 +60,15 @@ def run_audit(store: Path | str, *, org: str | None = None, folder: str | None =
     be recorded leaves no evidence behind. `evidence` (a directory or gs:// prefix) gets the
     bundle in a new RUN folder named by the run's time and number. The HTML report (`output`)
     follows `framework`; the bundle's report and the store keep the default (HIPAA) view and
-    every finding."""
+    every finding.
+
+    `engine="beam"` runs the scan stage as an Apache Beam pipeline with the pipeline options
+    `beam_args` (phiguard.runs.beam_stage); collection, store, bundle and report are the same."""
     from phiguard.errors import UsageError
     from phiguard.report.remote import bundle_target
+    from phiguard.runs.beam_stage import check_engine
 
+    check_engine(engine, beam_args)  # before any work: Beam installed, options usable
     if bundle is not None and evidence is not None:
         raise UsageError("--bundle and --evidence both name where the bundle goes: give one")
     if sign_key is not None and bundle is None and evidence is None:
@@ -84,7 +90,8 @@ def run_audit(store: Path | str, *, org: str | None = None, folder: str | None =
                       concurrency=concurrency, export_uri=export_uri,
                       export_timeout=export_timeout,
                       accept_store_rollback=accept_store_rollback, on_gap=on_gap,
-                      notify=notify, framework=framework)
+                      notify=notify, framework=framework, engine=engine,
+                      beam_args=beam_args)
     finally:
         if remote is not None:
             remote.close()
@@ -97,7 +104,8 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
            asset_types: Sequence[str], directory_customer: str | None, concurrency: int,
            export_uri: str | None, export_timeout: float, accept_store_rollback: bool,
            on_gap: Callable[[dict[str, Any]], None],
-           notify: Callable[[str], None], framework: str = "hipaa") -> AuditResult:
+           notify: Callable[[str], None], framework: str = "hipaa", engine: str = "local",
+           beam_args: Sequence[str] = ()) -> AuditResult:
     from phiguard._util.outputs import atomic_output, check_outputs
     from phiguard.config import load_config
     from phiguard.errors import StoreError
@@ -153,13 +161,22 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
                                     directory_customer=directory_customer,
                                     concurrency=concurrency, export_uri=export_uri,
                                     export_timeout=export_timeout, on_gap=on_gap)
-        job = Scan([target], pack, config)
+        job: Any
+        root = str(target)
+        if engine == "beam":
+            from phiguard.runs.beam_stage import beam_job
+
+            job, root = beam_job(target, pack, config, beam_args, notify)
+        else:
+            job = Scan([target], pack, config)
         run_info = job.run_info()
         if scratch is not None:
+            from phiguard.runs.beam_stage import collected_path
+
             # The collected snapshot lives in a directory deleted after the run: name its
             # files by their place in the snapshot (their sha256 stays the evidence).
             for entry in run_info["inputs"]:
-                entry["path"] = "collected:" + str(Path(entry["path"]).relative_to(target))
+                entry["path"] = collected_path(entry["path"], root)
         tally = Tally()
         findings = list(tally.watch(job.findings()))
         with Store(store_path) as store:  # the history this run is reported against
