@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,9 +27,26 @@ __all__ = ["scan_command"]
 
 FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv", "ndjson")
 
+PIPELINE_ARGS = "phiguard.pipeline_args"
 
-@click.command("scan")
-@click.argument("snapshot", nargs=-1, required=True, type=click.Path(path_type=Path))
+
+class _ScanCommand(click.Command):
+    """With `--engine beam`, everything after `--` is Beam pipeline options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            head = args[:cut]
+            beam = "--engine=beam" in head or any(
+                a == "--engine" and b == "beam" for a, b in pairwise(head))
+            if beam:
+                ctx.meta[PIPELINE_ARGS] = args[cut + 1:]
+                args = head
+        return super().parse_args(ctx, args)
+
+
+@click.command("scan", cls=_ScanCommand)
+@click.argument("snapshot", nargs=-1, required=True, type=click.Path(path_type=str))
 @config_option()
 @output_options(FORMATS)
 @click.option("--bundle", metavar="DIR|gs://BUCKET/PREFIX",
@@ -40,27 +59,37 @@ FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv", "ndjson"
 @at_option("the snapshot's read time, or the time of the run when the snapshot has none "
            "(a note says so).")
 @jobs_option(1, 64, 1, "Worker processes for evaluation.")
+@click.option("--engine", type=click.Choice(["local", "beam"]), default="local",
+              show_default=True,
+              help="beam: run the scan as an Apache Beam pipeline (pip install "
+                   "'phiguard[beam]'); Beam pipeline options follow `--`, e.g. "
+                   "`-- --runner DataflowRunner --project P --region R "
+                   "--temp_location gs://B/tmp`. "
+                   "The snapshot may then be a gs:// prefix, read in place.")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: on a TTY).")
 @rules_option()
 @framework_option
 @debug_option
-def scan_command(snapshot: tuple[Path, ...], config_path: Path | None, fmt: tuple[str, ...],
+def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple[str, ...],
                  output: tuple[str, ...], output_dir: str | None, bundle: str | None,
-                 sign_key: Path | None, fail_on: str, at: str | None, jobs: int,
+                 sign_key: Path | None, fail_on: str, at: str | None, jobs: int, engine: str,
                  color: bool | None, rules: tuple[Path, ...], framework: str,
                  debug: bool) -> None:
     """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
     when = parse_at(at)
+    pipeline_args: list[str] = click.get_current_context().meta.get(PIPELINE_ARGS, [])
+    inputs: list[Any] = list(snapshot) if engine == "beam" else [Path(s) for s in snapshot]
 
     def body() -> int:
         from phiguard.report.remote import bundle_target
         from phiguard.runs.scan import run_scan
 
         outputs = chosen_outputs(fmt, output, output_dir, FORMATS)
-        result = run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
+        result = run_scan(inputs, rules=rules, config_path=config_path, outputs=outputs,
                           output_dir=output_dir, bundle=bundle_target(bundle),
                           sign_key=sign_key, at=when,
-                          jobs=jobs, color=color, framework=framework,
+                          jobs=jobs, color=color, framework=framework, engine=engine,
+                          pipeline_args=pipeline_args,
                           notify=lambda note: click.echo(f"phiguard: note: {note}", err=True))
         if bundle is not None:
             click.echo(f"phiguard: evidence bundle written to {bundle}", err=True)

@@ -44,13 +44,17 @@ class ScanResult:
         return failing(self.tally, fail_on)
 
 
-def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
+def run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path] = (),
              config_path: Path | None = None, outputs: Sequence[Output] = (),
              output_dir: str | None = None, bundle: Path | GcsUrl | None = None,
              sign_key: Path | None = None, at: datetime | None = None, jobs: int = 1,
              color: bool | None = None, framework: str = "hipaa",
-             notify: Callable[[str], None] = lambda note: None) -> ScanResult:
+             notify: Callable[[str], None] = lambda note: None, engine: str = "local",
+             pipeline_args: Sequence[str] = ()) -> ScanResult:
     """Judge the snapshot (export files or a snapshot directory) and write `outputs`.
+
+    `engine="beam"` judges it as an Apache Beam pipeline run with `pipeline_args` (see
+    phiguard.beam); the snapshot may then name gs:// URLs, and the reports are the same.
 
     `notify` hears the notes about the input (skipped files, scope warnings) before any
     report is written. Raises a PhiguardError for bad input; nothing is written then. With
@@ -62,15 +66,18 @@ def run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path] = (),
     try:
         return _run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
                          output_dir=output_dir, bundle=bundle, sign_key=sign_key, at=at,
-                         jobs=jobs, color=color, framework=framework, notify=notify)
+                         jobs=jobs, color=color, framework=framework, notify=notify,
+                         engine=engine, pipeline_args=pipeline_args)
     finally:
         stages.finish()
 
 
-def _run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path], config_path: Path | None,
+def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
+              config_path: Path | None,
               outputs: Sequence[Output], output_dir: str | None, bundle: Path | GcsUrl | None,
               sign_key: Path | None, at: datetime | None, jobs: int, color: bool | None,
-              framework: str, notify: Callable[[str], None]) -> ScanResult:
+              framework: str, notify: Callable[[str], None], engine: str = "local",
+              pipeline_args: Sequence[str] = ()) -> ScanResult:
     from phiguard._util import stages
 
     stages.stage("setup (rules, config)")
@@ -79,7 +86,8 @@ def _run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path], config_path: P
     from phiguard.report.summary import Tally
     from phiguard.scan import Scan
 
-    check(outputs, [*snapshot, config_path, sign_key, *rule_inputs(rules)],
+    local = [Path(s) for s in snapshot if not str(s).startswith("gs://")]
+    check(outputs, [*local, config_path, sign_key, *rule_inputs(rules)],
           output_dir=output_dir,
           others=[("--bundle", bundle if isinstance(bundle, Path) else None)])
     if bundle is not None and not isinstance(bundle, Path):
@@ -94,7 +102,19 @@ def _run_scan(snapshot: Sequence[Path], *, rules: Sequence[Path], config_path: P
     pack = load_pack(rules)
     view = pack.for_framework(framework)  # an unknown framework fails before the scan
     config = load_config(config_path)
-    job = Scan(list(snapshot), pack, config, at=at, jobs=jobs)
+    job: Scan
+    if engine == "beam":
+        from phiguard.beam.scan import BeamScan
+
+        job = BeamScan(list(snapshot), pack, config, at=at,  # type: ignore[assignment]
+                       pipeline_args=list(pipeline_args))
+    elif engine == "local":
+        if len(local) < len(snapshot):
+            raise UsageError("a gs:// snapshot is read in place by the Beam engine: add "
+                             "--engine beam (pip install 'phiguard[beam]')")
+        job = Scan(local, pack, config, at=at, jobs=jobs)
+    else:
+        raise UsageError(f"unknown engine {engine!r} (expected local or beam)")
     for note in job.notes:
         notify(note)
     if sign_key is not None and bundle is None:

@@ -1,0 +1,591 @@
+"""The Beam pipeline of a scan. Imports apache_beam: loaded only when a Beam scan runs.
+
+    files ─ReadFile─┬─ meta (per file: sha256, record count, latest time, projects, error)
+                    ├─ errors (the first bad record of each file)
+                    └─ units (one per record, keyed by asset name)
+    units ─GroupByKey(name)─ResolveName─┬─ context pieces (join targets, policy owners)
+                                        ├─ counts, errors (conflicting duplicates)
+                                        └─ judge units (the record, its merged policies)
+    context pieces ─ToList─BuildContext─ context (side input: one per run)
+    judge units ─Judge(context, errors)─ (shard key, (sort key, finding line)) + waiver counts
+    findings ─GroupByKey(shard)─WriteShard─ <work>/findings/<shard>
+
+Validation comes first: Judge and BuildContext take the run's first error as a side input and
+do nothing when there is one, and the driver raises it as the local engine would. See
+docs/scale.md for what is broadcast and what is grouped.
+"""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from phiguard.beam.files import local_copy, read_items, sha256_of
+from phiguard.config import Waiver
+from phiguard.errors import InputError, SnapshotError
+from phiguard.findings import Finding
+from phiguard.inventory._documents import RawItem
+from phiguard.inventory._duplicates import content_entries, light_digest
+from phiguard.inventory._envelopes import light_envelope, value_of
+from phiguard.inventory._survey import Survey, survey
+from phiguard.inventory.asset import Asset
+from phiguard.inventory.inventory import Inventory
+from phiguard.inventory.records import (
+    ACCESS_POLICY,
+    IAM_POLICY,
+    ORG_POLICY,
+    RESOURCE,
+    Record,
+    access_objects,
+    merge_records,
+    parse_record,
+)
+from phiguard.inventory.scope import PhiConfig, ProjectIndex
+from phiguard.inventory.snapshot import materialize
+from phiguard.policy.engine import Engine
+from phiguard.policy.waivers import WaiverBook
+from phiguard.report.json_report import finding_line
+
+__all__ = ["ERRORS", "FINDINGS", "META", "WAIVERS", "Spec", "build"]
+
+SHARD_RECORDS = 20000  # records of one file per findings shard
+FINDINGS, ERRORS, META, WAIVERS = "findings", "errors.pkl", "meta.pkl", "waivers.pkl"
+# Error classes, in the order the local engine meets them: pass 1 (a file's first bad
+# record), conflicting duplicates, held policies that cannot merge, pass 2 (a judged record).
+SURVEY, CONFLICT, MERGE, JUDGED = 0, 1, 2, 4
+
+
+@dataclass
+class Spec:
+    """Everything the transforms need, pickled into every worker."""
+
+    files: list[str]
+    wanted: frozenset[str]  # types held whole: join targets and the hierarchy
+    fields: dict[str, frozenset[str] | None]  # their `data` keys rules read (the projection)
+    types: frozenset[str]  # types rules name
+    needs: frozenset[str] | None  # what makes any other asset a subject (Engine.any_type_needs)
+    engine: Engine
+    users: list[Asset]
+    phi: PhiConfig
+    missing: list[str]
+    content: frozenset[str] | None
+    gaps: tuple[tuple[str, str], ...]
+    waivers: tuple[Waiver, ...]
+    at: datetime | None
+    manifest_time: datetime | None
+    fallback_now: datetime
+    organization: str | None
+    work: str
+
+
+@dataclass
+class ErrorAt:
+    """A bad input, with where the local engine would meet it (its sort key)."""
+
+    key: tuple[int, ...]
+    message: str
+    file: str | None
+    line: int | None
+    column: int | None
+
+    @classmethod
+    def of(cls, key: tuple[int, ...], exc: InputError) -> ErrorAt:
+        return cls(key, exc.message, exc.file, exc.line, exc.column)
+
+    def error(self) -> SnapshotError:
+        return SnapshotError(self.message, file=self.file, line=self.line, column=self.column)
+
+
+@dataclass
+class FileMeta:
+    number: int
+    sha256: str
+    records: int
+    latest: datetime | None
+    projects: list[tuple[str | None, str | None, dict[str, str], tuple[str, ...]]]
+
+
+@dataclass
+class _Unit:
+    """One record, as its asset name's group needs it."""
+
+    file: int
+    index: int
+    line: int
+    path: str
+    asset_type: str
+    entries: list[tuple[tuple[str, ...], bytes, str]]  # (content key, digest, what)
+    piece: Record | None = None  # kept whole (policies, joined types), projected
+    item: RawItem | None = None  # shipped when a rule may judge it
+    value_kinds: frozenset[str] = frozenset()  # policy content the line itself carries
+    deferred: ErrorAt | None = None  # a parse error that matters only if it is judged
+
+
+@dataclass
+class _Judge:
+    order: tuple[int, ...]
+    name: str
+    item: RawItem | None = None
+    policy: Record | None = None
+    asset: Asset | None = None
+
+
+@dataclass
+class Context:
+    """The broadcast side input: what every judged asset may join to."""
+
+    token: str
+    held: list[Asset]
+    owners: list[Asset]
+    projects: ProjectIndex
+    now: datetime
+
+
+@dataclass
+class Meta:
+    """What the driver needs for the run record, written by BuildContext."""
+
+    files: list[FileMeta] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    latest: datetime | None = None
+    now: datetime | None = None
+    scope_warnings: list[str] = field(default_factory=list)
+    content_missing: list[str] = field(default_factory=list)
+
+
+def _write(path: str, data: bytes) -> None:
+    with FileSystems.create(path) as out:
+        out.write(data)
+
+
+# reading ------------------------------------------------------------------------------------
+
+
+def _keyed(record: Record) -> list[tuple[tuple[str, ...], str]]:
+    """(content key, what) of each duplicate-detection entry a record makes, in the order
+    `content_entries` gives their digests: one per content type, one per access object."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    for kind in sorted(record.kinds):
+        if kind == ACCESS_POLICY:
+            out.extend(((kind, group, own), f"{kind} {group} {own!r}")
+                       for group, own, _ in access_objects(record.access_policy))
+        else:
+            out.append(((kind,), kind))
+    return out
+
+
+def _project(record: Record, fields: dict[str, frozenset[str] | None]) -> Record:
+    keep = fields.get(record.asset_type)
+    if keep is None or not record.data:
+        return record
+    return replace(record, data={k: v for k, v in record.data.items() if k in keep})
+
+
+_IAM_KEYS, _ORG_KEYS = ("iam_policy", "iamPolicy"), ("org_policy", "orgPolicy")
+
+
+class ReadFile(beam.DoFn):  # type: ignore[misc]
+    """One input file: pass 1 exactly as the local engine surveys it (meta, first error),
+    then every record as a unit keyed by its asset name."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    def process(self, element: tuple[int, str]) -> Iterator[Any]:
+        number, path = element
+        spec = self.spec
+        with local_copy(path) as (copy, digest):
+            found = survey(read_items(copy, path), set(spec.wanted), Survey(path, -1, -1),
+                           spec.fields)
+            yield beam.pvalue.TaggedOutput("meta", FileMeta(
+                number, digest or sha256_of(copy), found.records, found.latest,
+                found.projects))
+            if found.error is not None:
+                yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
+                    (SURVEY, number, found.error.line or 0), found.error))
+                return
+            try:
+                for item in read_items(copy, path):
+                    keyed = self._unit(number, item)
+                    if isinstance(keyed, ErrorAt):
+                        yield beam.pvalue.TaggedOutput("errors", keyed)
+                        return
+                    yield keyed
+            except InputError as exc:
+                yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
+                    (JUDGED, number, exc.line or 0), exc))
+
+    def _unit(self, number: int, item: RawItem) -> tuple[str, _Unit] | ErrorAt:
+        spec = self.spec
+        try:
+            value = value_of(item)
+        except SnapshotError as exc:
+            return ErrorAt.of((JUDGED, number, item.line), exc)
+        light = light_envelope(value, set(spec.wanted))
+        record: Record | None = None
+        deferred: ErrorAt | None = None
+        try:
+            record = parse_record(value, item.file, item.line)
+        except SnapshotError as exc:
+            if light is None:
+                return ErrorAt.of((JUDGED, number, item.line), exc)
+            deferred = ErrorAt.of((JUDGED, number, item.line), exc)
+        if light is not None:
+            name = light.name
+            unit = _Unit(number, item.index, item.line, item.file, light.asset_type,
+                         [((RESOURCE,), light_digest(light, item), RESOURCE)],
+                         deferred=deferred)
+        else:
+            assert record is not None
+            name = record.name
+            digests = content_entries(record, item)
+            keys = _keyed(record)
+            unit = _Unit(number, item.index, item.line, item.file, record.asset_type,
+                         [(key, digest, what) for (key, what), (_, _, digest)
+                          in zip(keys, digests, strict=True)])
+            if record.kinds != frozenset({RESOURCE}) or record.asset_type in spec.wanted:
+                unit.piece = _project(record, spec.fields)
+        if type(value) is dict:
+            kinds = set()
+            if any(k in value for k in _IAM_KEYS):
+                kinds.add(IAM_POLICY)
+            if any(k in value for k in _ORG_KEYS):
+                kinds.add(ORG_POLICY)
+            unit.value_kinds = frozenset(kinds)
+        has_resource = record is None or RESOURCE in record.kinds
+        if has_resource and (unit.asset_type in spec.types or spec.needs is not None):
+            unit.item = item
+        return name, unit
+
+
+# grouping by asset name ---------------------------------------------------------------------
+
+
+def _policy_part(record: Record, kinds: frozenset[str]) -> Record:
+    return replace(record, kinds=kinds, data=None,
+                   iam_policy=record.iam_policy if IAM_POLICY in kinds else None,
+                   org_policy=record.org_policy if ORG_POLICY in kinds else None,
+                   access_policy=record.access_policy if ACCESS_POLICY in kinds else None)
+
+
+def _resource_part(record: Record) -> Record:
+    return replace(record, kinds=frozenset({RESOURCE}), iam_policy=None, org_policy=None,
+                   access_policy=None)
+
+
+def _judged_anyway(unit: _Unit, policy: Record | None, needs: frozenset[str] | None) -> bool:
+    if needs is None:
+        return False
+    if not needs:
+        return True
+    kinds = set(policy.kinds) if policy is not None else set()
+    return bool((kinds | unit.value_kinds) & needs)
+
+
+class ResolveName(beam.DoFn):  # type: ignore[misc]
+    """Every record of one asset name: duplicates and conflicts, the policies merged in file
+    order, the held join target, and what to judge."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    def process(self, element: tuple[str, Iterable[_Unit]]) -> Iterator[Any]:
+        name, group = element
+        spec = self.spec
+        units = sorted(group, key=lambda u: (u.file, u.index))
+        first: dict[tuple[str, ...], tuple[bytes, _Unit]] = {}
+        repeated: set[tuple[int, int, str]] = set()
+        skip: set[tuple[int, int]] = set()
+        counts: Counter[str] = Counter()
+        has_resource = False
+        for unit in units:
+            for position, (key, digest, what) in enumerate(unit.entries):
+                kind = key[0]
+                has_resource = has_resource or kind == RESOURCE
+                prior = first.get(key)
+                if prior is None:
+                    first[key] = (digest, unit)
+                    if kind == RESOURCE:
+                        counts[unit.asset_type] += 1
+                    continue
+                repeated.add((unit.file, unit.index, kind))
+                if kind == RESOURCE:
+                    skip.add((unit.file, unit.index))
+                if digest != prior[0]:
+                    there = prior[1]
+                    yield beam.pvalue.TaggedOutput("errors", ErrorAt(
+                        (CONFLICT, unit.file, unit.index, position),
+                        f"conflicting duplicate: {name} ({what}) differs from the record at "
+                        f"{there.path}:{there.line}", unit.path, unit.line, None))
+        for asset_type, count in counts.items():
+            yield beam.pvalue.TaggedOutput("counts", (asset_type, count))
+        policy: Record | None = None
+        policy_order: tuple[int, int] | None = None
+        held: tuple[tuple[int, int], Record] | None = None
+        for unit in units:
+            record = unit.piece
+            if record is None:
+                continue
+            new = {k for k in record.kinds
+                   if k == ACCESS_POLICY or (unit.file, unit.index, k) not in repeated}
+            kinds = frozenset(new - {RESOURCE})
+            if kinds:
+                part = _policy_part(record, kinds)
+                try:
+                    policy = merge_records(policy, part) if policy else part
+                except SnapshotError as exc:
+                    yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
+                        (MERGE, unit.file, unit.index), exc))
+                    return
+                policy_order = policy_order or (unit.file, unit.index)
+            if RESOURCE in new and record.asset_type in spec.wanted and held is None:
+                held = ((unit.file, unit.index), _resource_part(record))
+        if held is not None:
+            order, resource = held
+            asset = (merge_records(resource, policy) if policy else resource).to_asset()
+            yield beam.pvalue.TaggedOutput("context", ("held", order, asset))
+        if policy is not None and policy_order is not None:
+            yield beam.pvalue.TaggedOutput("context", ("owner", policy_order, policy.to_asset()))
+        for unit in units:
+            if unit.item is None or (unit.file, unit.index) in skip:
+                continue
+            judged = (unit.asset_type in spec.types
+                      or _judged_anyway(unit, policy, spec.needs))
+            if not judged:
+                continue
+            if unit.deferred is not None:
+                yield beam.pvalue.TaggedOutput("errors", unit.deferred)
+                continue
+            if policy is not None and policy.asset_type != unit.asset_type:
+                try:  # raises what pass 2 of the local engine raises
+                    materialize(unit.item, {name: policy}, frozenset(), spec.types, spec.needs)
+                except SnapshotError as exc:
+                    yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
+                        (JUDGED, unit.file, unit.line), exc))
+                    continue
+            yield _Judge((0, unit.file, unit.index), name, item=unit.item, policy=policy)
+        if not has_resource and policy is not None and policy_order is not None and (
+                policy.asset_type in spec.types or spec.needs is not None):
+            yield _Judge((1, *policy_order), name, asset=policy.to_asset())
+
+
+# the broadcast context ----------------------------------------------------------------------
+
+
+def _first_error(errors: Iterable[ErrorAt | None]) -> ErrorAt | None:
+    found = [e for e in errors if e is not None]
+    return min(found, key=lambda e: e.key) if found else None
+
+
+class BuildContext(beam.DoFn):  # type: ignore[misc]
+    """The one Context of the run (held join targets, policy owners, projects, the time of
+    judgement) and the run's meta for the driver."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    def process(self, pieces: list[tuple[str, tuple[int, ...], Asset]],
+                metas: list[FileMeta], counts: list[tuple[str, int]],
+                error: ErrorAt | None) -> Iterator[bytes]:
+        spec = self.spec
+        metas = sorted(metas, key=lambda m: m.number)
+        meta = Meta(files=metas)
+        total: Counter[str] = Counter()
+        for asset_type, count in counts:
+            total[asset_type] += count
+        meta.counts = dict(total)
+        for m in metas:
+            if m.latest is not None and (meta.latest is None or m.latest > meta.latest):
+                meta.latest = m.latest
+        if error is not None:
+            _write(f"{spec.work}/{META}", pickle.dumps(meta))
+            return
+        projects = ProjectIndex()
+        for m in metas:
+            for number, id_, labels, ancestors in m.projects:
+                projects.learn(number=number, project_id=id_, labels=labels or None,
+                               ancestors=ancestors)
+        held = [a for kind, _, a in sorted(pieces, key=lambda p: p[1]) if kind == "held"]
+        owners = [a for kind, _, a in sorted(pieces, key=lambda p: p[1]) if kind == "owner"]
+        now = spec.at or spec.manifest_time or meta.latest or spec.fallback_now
+        context = Context(uuid.uuid4().hex, held, owners, projects, now)
+        blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
+        inventory = _inventory(spec, pickle.loads(blob))
+        meta.now = now
+        meta.scope_warnings = inventory.scope.warnings()
+        meta.content_missing = inventory.coverage.missing()
+        _write(f"{spec.work}/{META}", pickle.dumps(meta))
+        yield blob
+
+
+def _inventory(spec: Spec, context: Context) -> Inventory:
+    return Inventory([*context.held, *spec.users], phi=spec.phi, policies=context.owners,
+                     projects=context.projects, missing_sources=spec.missing,
+                     content=spec.content, content_gaps=spec.gaps)
+
+
+_CACHE: dict[str, tuple[Inventory, datetime]] = {}  # per worker process: token -> built
+
+
+def _context(spec: Spec, blob: bytes) -> tuple[Inventory, datetime]:
+    """The Inventory of this run in this worker, built once from the broadcast blob."""
+    context: Context = pickle.loads(blob)
+    found = _CACHE.get(context.token)
+    if found is None:
+        _CACHE.clear()
+        found = _CACHE[context.token] = (_inventory(spec, context), context.now)
+    return found
+
+
+# judging ------------------------------------------------------------------------------------
+
+
+def _shard(order: tuple[int, ...]) -> tuple[int, int, int]:
+    if order[0] <= 1:
+        return order[0], order[1], order[2] // SHARD_RECORDS
+    return order[0], 0, 0
+
+
+def _judged(spec: Spec, book: WaiverBook, order: tuple[int, ...],
+            found: list[Finding]) -> Iterator[Any]:
+    for n, finding in enumerate(found):
+        before = list(book.matched)
+        finding = book.apply(finding)
+        for i, (was, now) in enumerate(zip(before, book.matched, strict=True)):
+            if now != was:
+                yield beam.pvalue.TaggedOutput("matched", (i, now - was))
+        yield _shard(order), ((*order, n), finding_line(finding))
+
+
+class Judge(beam.DoFn):  # type: ignore[misc]
+    """Judge one asset with the same Engine, against the broadcast context."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    def process(self, unit: _Judge, blob: bytes | None,
+                error: ErrorAt | None) -> Iterator[Any]:
+        if error is not None or blob is None:
+            return
+        spec = self.spec
+        inventory, now = _context(spec, blob)
+        if unit.asset is not None:
+            asset: Asset | None = unit.asset
+        else:
+            assert unit.item is not None
+            policies = {unit.name: unit.policy} if unit.policy is not None else {}
+            asset = materialize(unit.item, policies, frozenset(), spec.types, spec.needs)
+        if asset is None:
+            return
+        book = WaiverBook(spec.waivers, now)
+        yield from _judged(spec, book, unit.order,
+                           spec.engine.evaluate_asset(asset, inventory, now))
+
+
+class JudgeTail(beam.DoFn):  # type: ignore[misc]
+    """Directory users, then the rules no source in the snapshot can answer."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    def process(self, _: Any, blob: bytes | None, error: ErrorAt | None) -> Iterator[Any]:
+        if error is not None or blob is None:
+            return
+        spec = self.spec
+        inventory, now = _context(spec, blob)
+        book = WaiverBook(spec.waivers, now)
+        for i, user in enumerate(spec.users):
+            if user.asset_type not in spec.types and spec.needs is None:
+                continue
+            yield from _judged(spec, book, (2, i),
+                               spec.engine.evaluate_asset(user, inventory, now))
+        yield from _judged(spec, book, (3,),
+                           spec.engine.missing_source_findings(inventory, spec.organization))
+
+
+class WriteShard(beam.DoFn):  # type: ignore[misc]
+    """One shard of findings lines, in the local engine's order."""
+
+    def __init__(self, work: str) -> None:
+        self.work = work
+
+    def process(self, element: tuple[tuple[int, int, int], Iterable[Any]]) -> Iterator[str]:
+        (major, file, chunk), lines = element
+        ordered = sorted(lines, key=lambda pair: pair[0])
+        name = f"{self.work}/{FINDINGS}/{major}-{file:07d}-{chunk:09d}.ndjson"
+        _write(name, "".join(line + "\n" for _, line in ordered).encode())
+        yield name
+
+
+def _write_pickle(path: str) -> Any:
+    def write(value: Any) -> None:
+        _write(path, pickle.dumps(value))
+    return write
+
+
+def build(p: beam.Pipeline, spec: Spec) -> None:
+    """The scan's transforms on pipeline `p`; results land under `spec.work`."""
+    read = (p
+            | "Files" >> beam.Create(list(enumerate(spec.files)))
+            | "Spread files" >> beam.Reshuffle()
+            | "Read" >> beam.ParDo(ReadFile(spec)).with_outputs("meta", "errors", main="units"))
+    resolved = (read.units
+                | "By asset name" >> beam.GroupByKey()
+                | "Resolve" >> beam.ParDo(ResolveName(spec)).with_outputs(
+                    "context", "counts", "errors", main="judge"))
+    error = ((read.errors, resolved.errors)
+             | "All errors" >> beam.Flatten()
+             | "First error" >> beam.CombineGlobally(_first_error))
+    error | "Write errors" >> beam.Map(_write_pickle(f"{spec.work}/{ERRORS}"))
+    first = beam.pvalue.AsSingleton(error)
+    pieces = resolved.context | "Gather context" >> beam.combiners.ToList()
+    metas = read.meta | "Gather meta" >> beam.combiners.ToList()
+    counts = (resolved.counts | "Count types" >> beam.CombinePerKey(sum)
+              | "Gather counts" >> beam.combiners.ToList())
+    context = pieces | "Context" >> beam.ParDo(
+        BuildContext(spec), beam.pvalue.AsSingleton(metas), beam.pvalue.AsSingleton(counts),
+        first)
+    blob = beam.pvalue.AsSingleton(context, default_value=None)
+    judged = (resolved.judge
+              | "Judge" >> beam.ParDo(Judge(spec), blob, first).with_outputs(
+                  "matched", main="findings"))
+    tail = (p | "Tail" >> beam.Create([None])
+            | "Judge tail" >> beam.ParDo(JudgeTail(spec), blob, first).with_outputs(
+                "matched", main="findings"))
+    ((judged.findings, tail.findings)
+     | "All findings" >> beam.Flatten()
+     | "By shard" >> beam.GroupByKey()
+     | "Write shards" >> beam.ParDo(WriteShard(spec.work)))
+    ((judged.matched, tail.matched)
+     | "All waiver matches" >> beam.Flatten()
+     | "Sum matches" >> beam.CombinePerKey(sum)
+     | "Gather matches" >> beam.combiners.ToList()
+     | "Write matches" >> beam.Map(_write_pickle(f"{spec.work}/{WAIVERS}")))
+
+
+def load(path: str) -> Any:
+    """A pickle the pipeline wrote (None when it wrote none)."""
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as fh:
+        return pickle.loads(fh.read())
+
+
+def shard_lines(work: str) -> Iterator[str]:
+    """Every findings line, shards in key order (the local engine's order)."""
+    pattern = f"{work}/{FINDINGS}/*.ndjson"
+    names = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+    for name in sorted(names, key=lambda n: Path(n).name):
+        with FileSystems.open(name) as fh:
+            for raw in fh.read().decode().split("\n"):
+                if raw:
+                    yield raw
