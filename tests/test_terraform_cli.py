@@ -410,3 +410,52 @@ def test_a_refused_plan_creates_no_output_dir(tmp_path: Path) -> None:
     assert missing_parent.exit_code == 2 and "does not exist" in missing_parent.output
     assert _invoke(*_plan_args("-f", "json", "--output-dir", str(out))).exit_code == 1
     assert [p.name for p in out.iterdir()] == ["phiguard.json"]
+
+
+def test_the_default_is_one_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without --jobs a large plan is judged in this process (two were slower on a busy
+    machine: each half converts the join targets again); --jobs 2 still splits it."""
+    from phiguard.terraform import gate
+
+    monkeypatch.setattr(gate, "PARALLEL_FROM", 2)
+    args = [str(PLANS / "iam.json"), "-c", str(CONFIG), "--at", AT, "-f", "json"]
+    split = []
+    real = gate.ordered_map
+
+    def counting(*a: Any, **k: Any) -> Any:
+        split.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(gate, "ordered_map", counting)
+    one = _invoke(*args)
+    assert not split
+    import gc
+
+    assert gc.isenabled()  # the run turns the cyclic collector off while it runs, then on
+    two = _invoke(*args, "-j", "2")
+    assert split and two.stdout == one.stdout
+
+
+def test_the_command_process_writes_everything_before_it_exits(tmp_path: Path) -> None:
+    """`phiguard plan` as its own process exits without tearing its heap down, after every
+    report is in place and standard output and error are flushed: the same bytes and exit
+    code as in-process, the note about the missing --config included."""
+    import os
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).with_name("phiguard"))
+    plan = str(PLANS / "lb-tls.json")
+    want = _invoke(plan, "-c", str(CONFIG), "--at", AT, "-f", "json")
+    env = {**os.environ, "PYTHONUNBUFFERED": ""}
+    done = subprocess.run([exe, "plan", plan, "-c", str(CONFIG), "--at", AT, "-f", "json"],
+                          capture_output=True, env=env)
+    assert (done.returncode, done.stdout.decode()) == (1, want.stdout)
+    files = tmp_path / "out"
+    done = subprocess.run([exe, "plan", plan, "--at", AT, "-f", "json", "-f", "sarif",
+                           "--output-dir", str(files)], capture_output=True, env=env)
+    assert done.returncode == 1
+    assert b"note:" in done.stderr and done.stderr.endswith(b"\n")
+    assert sorted(p.name for p in files.iterdir()) == ["phiguard.json", "phiguard.sarif"]
+    assert json.loads((files / "phiguard.json").read_text())["summary"]
+    assert json.loads((files / "phiguard.sarif").read_text())["version"] == "2.1.0"

@@ -152,6 +152,42 @@ def test_duplicate_keys_at_any_depth_are_refused(text: str) -> None:
         parse_plan(text.encode(), "p.json")
 
 
+@pytest.mark.parametrize("text", [
+    # the fast reader counts keys (a `"` closing a string, then `:`) in the text and in what
+    # orjson read: each of these would hide a repeated key from a careless count
+    '{"format_version":"1.2","resource_changes":[],"x":{"a":1,"a" :2}}',
+    '{"format_version":"1.2","resource_changes":[],"x":{"a":1,"a"\n:2}}',
+    '{"format_version":"1.2","resource_changes":[],"x":{"a":1,"a":2},"y":"\\u003a"}',
+    '{"format_version":"1.2","resource_changes":[],"x":{"a":1,"a":2},"y":"\\u003Ab"}',
+    '{"format_version":"1.2","resource_changes":[],"x":{"a\\\\":1,"a\\\\":2}}',
+    '{"format_version":"1.2","resource_changes":[],"x":{"\\"":1,"\\"":2,"y":"\\":"}}',
+    '{"format_version":"1.2","resource_changes":[],"x":{"b":{"c":1},"b":":"}}',
+])
+def test_duplicate_keys_the_fast_reader_cannot_count_are_still_refused(text: str) -> None:
+    with pytest.raises(PlanError, match="duplicate key"):
+        parse_plan(text.encode(), "p.json")
+
+
+def test_a_plan_without_repeated_keys_is_read_by_orjson_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compact `terraform show -json` output (escaped quotes, colons and backslashes in its
+    strings included) is read by orjson; the standard library's slower parser with its
+    repeated-key hook is left for text the key count cannot vouch for."""
+    from phiguard.terraform import plan as plan_module
+
+    doc = plan_doc([change("google_compute_network", "n",
+                           {"name": "n", "description": '":\\":\\\\":' + "\u003a"})])
+    raw = orjson.dumps(doc)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the standard library parser was used")
+
+    monkeypatch.setattr(plan_module.json, "loads", refused)
+    assert parse_plan(raw, "p.json").changes[0].after["description"] == '":\\":\\\\"::'
+    with pytest.raises(AssertionError, match="standard library"):
+        parse_plan(raw.replace(b'"name":', b'"name" :'), "p.json")
+
+
 def test_equal_keys_in_different_objects_are_fine() -> None:
     """The same key in sibling or nested objects is no duplicate."""
     text = '{"format_version": "1.2", "resource_changes": [], "a": {"a": {"a": 1}}, "b": {"a": 2}}'
