@@ -7,6 +7,16 @@ import os
 # Before any Google import: credential discovery must never probe the metadata server.
 os.environ["NO_GCE_CHECK"] = "true"
 os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+# The rule-pack cache (phiguard.policy.pack_cache) goes to a directory of this test run, never
+# the user's ~/.cache; subprocesses inherit it.
+if "PHIGUARD_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    _cache = tempfile.mkdtemp(prefix="phiguard-test-cache-")
+    os.environ["PHIGUARD_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, True)
 
 from collections.abc import Iterator
 from pathlib import Path

@@ -973,11 +973,18 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
     """Load every rule under the roots and the control catalogs; check ids and control links.
 
     Installed plugins are loaded first (once): their operators may be used by the rules, their
-    control catalogs named by them."""
-    from phiguard.policy.plugins import catalog_files, load_operator_plugins
+    control catalogs named by them. A pack loaded before from the very same inputs comes from
+    the cache (phiguard.policy.pack_cache)."""
+    from phiguard.policy.pack_cache import cached_pack
+    from phiguard.policy.plugins import load_operator_plugins
 
     load_operator_plugins()
-    roots = list(roots)
+    return cached_pack(list(roots), _load_pack)
+
+
+def _load_pack(roots: list[FsPath]) -> RulePack:
+    from phiguard.policy.plugins import catalog_files
+
     # A catalog file given where rules are expected (`--rules acme.yaml`) adds that catalog.
     catalog_roots = [r for r in roots if is_catalog_file(r)]
     roots = [r for r in roots if r not in catalog_roots]
