@@ -10,6 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -153,3 +154,44 @@ def test_bad_engine_options_exit_2_before_collecting(emu: Emulator, tmp_path: Pa
     assert "--temp_location gs://BUCKET/PREFIX" in result.output
     assert emu.count("/assets") == 0  # nothing was collected
     assert not (tmp_path / "h.db").exists()
+
+
+
+def _readme_commands() -> list[list[str]]:
+    """The `phiguard ...` lines of the README's "Scanning very large organizations" block."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Scanning very large organizations\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    return [shlex.split(line.split(" > ", 1)[0], comments=True)[1:]
+            for line in block.splitlines() if line.startswith("phiguard ")]
+
+
+def test_the_readme_commands_parse_with_the_real_cli() -> None:
+    """Each command of the README section is accepted by phiguard's own parser (the `--`
+    split included), and its Beam options by Beam's."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    commands = _readme_commands()
+    seen = {args[0] for args in commands}
+    assert {"scan", "audit", "schema", "report"} <= seen
+    known = set(PipelineOptions([]).get_all_options())
+    engines = 0
+    for args in commands:
+        root = click.Context(main, info_name="phiguard")
+        command = main.get_command(root, args[0])
+        assert command is not None, args
+        ctx = command.make_context(args[0], args[1:], parent=root)
+        beam_args = list(ctx.params.get("beam_args") or ctx.meta.get("phiguard.pipeline_args")
+                         or [])
+        if ctx.params.get("engine") == "beam":
+            engines += 1
+            assert remote_runner(beam_args) or pipeline_option(beam_args, "runner")
+            flags = {a[2:].split("=", 1)[0] for a in beam_args if a.startswith("--")}
+            assert flags <= known, flags - known
+            if remote_runner(beam_args):
+                check_engine("beam", beam_args)  # a remote runner with its temp_location
+        else:
+            assert not beam_args
+        if args[0] == "scan":
+            assert all(not str(s).startswith("--") for s in ctx.params["snapshot"])
+    assert engines == 3
