@@ -7,6 +7,7 @@ records the same findings as the local engine's."""
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,31 @@ def test_the_readme_commands_parse_with_the_real_cli() -> None:
         if args[0] == "scan":
             assert all(not str(s).startswith("--") for s in ctx.params["snapshot"])
     assert engines == 3
+
+def test_audit_on_beam_records_the_local_engines_findings(emu: Emulator, tmp_path: Path,
+                                                          demo_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """The same organization audited twice, once per engine: the same findings (order,
+    evidence, messages), counts and drift in the store."""
+    from phiguard.runs.audit import run_audit
+
+    def audit(store: Path, **engine: Any) -> Any:
+        return run_audit(store, org="123456789012", config_path=demo_dir / "phiguard.yaml",
+                         directory_customer="my_customer", concurrency=1, **engine)
+
+    monkeypatch.setenv("PHIGUARD_GCP_ENDPOINT", emu.base)
+    local = audit(tmp_path / "local.db")
+    beam = audit(tmp_path / "beam.db", engine="beam", beam_args=["--runner", "DirectRunner"])
+    assert len(beam.findings) == len(local.findings) > 900
+
+    def placed(findings: list[Any]) -> list[Any]:
+        # each audit collects into its own scratch directory: compare the place in it
+        return [replace(f, source=f.source and f.source.split("/snapshot/", 1)[1])
+                for f in findings]
+
+    assert placed(beam.findings) == placed(local.findings)
+    assert all(f.source for f in beam.findings[:10])
+    assert beam.tally.outcomes == local.tally.outcomes
+    assert beam.run_id == local.run_id == 1
+    assert (beam.change.new, beam.change.resolved) == (local.change.new, local.change.resolved)
