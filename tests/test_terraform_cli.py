@@ -415,18 +415,19 @@ def test_a_refused_plan_creates_no_output_dir(tmp_path: Path) -> None:
 def test_the_default_is_one_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Without --jobs a large plan is judged in this process (two were slower on a busy
     machine: each half converts the join targets again); --jobs 2 still splits it."""
+    from phiguard._util import parallel
     from phiguard.terraform import gate
 
     monkeypatch.setattr(gate, "PARALLEL_FROM", 2)
     args = [str(PLANS / "iam.json"), "-c", str(CONFIG), "--at", AT, "-f", "json"]
     split = []
-    real = gate.ordered_map
+    real = parallel.ordered_map
 
     def counting(*a: Any, **k: Any) -> Any:
         split.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(gate, "ordered_map", counting)
+    monkeypatch.setattr(parallel, "ordered_map", counting)
     one = _invoke(*args)
     assert not split
     import gc

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from phiguard import __version__
-from phiguard._util.parallel import can_fork, ordered_map
 from phiguard._util.times import format_time
 from phiguard.config import Config
 from phiguard.findings import Finding, Outcome
@@ -148,6 +147,8 @@ class PlanGate:
         self.suppressed = 0
         self._covered: set[tuple[str, str]] = set()
         self._kinds: dict[str, str] = {}
+        self._shown: dict[tuple[str, int], frozenset[str]] = {}  # see _responsible
+        self._fixes: dict[tuple[str, str], Fix | None] = {}  # (rule id, Terraform type)
         self.jobs = max(1, jobs)
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
                              disable=config.disable)
@@ -164,7 +165,7 @@ class PlanGate:
         self._other_assets: dict[str, str] = {}  # name -> type, of the split halves
         # A large plan without deletions or a snapshot is split in two: each process converts
         # its half (plus the join targets and IAM holders every rule may need) and judges it.
-        self._split = (self.jobs > 1 and can_fork() and base is None
+        self._split = (self.jobs > 1 and _can_fork() and base is None
                        and not everything and len(plan.changes) >= PARALLEL_FROM
                        and not any(c.is_delete for c in plan.changes))
         if self._split:
@@ -276,6 +277,8 @@ class PlanGate:
         """Judge the plan in two halves, in forked workers when they can be had (see
         `ordered_map`). Findings come back as plain tuples (pickling the dataclasses costs
         more than judging them), with the names and types of the assets each half built."""
+        from phiguard._util.parallel import ordered_map
+
         mid = len(self.plan.changes) // 2
         halves = [(0, mid), (mid, len(self.plan.changes))]
         out: list[PlanFinding] = []
@@ -298,10 +301,19 @@ class PlanGate:
             # are the ones that decided the verdict
             ordered = (finding.evidence if finding.outcome is Outcome.FAIL
                        else tuple(reversed(finding.evidence)))
+            shown = self._shown
             for _path, value in ordered:
-                for keys in (("member", "members", "service", "constraint"), ("role",)):
+                wanted = [w for w in (value if isinstance(value, list) else (value,))
+                          if isinstance(w, str)]
+                if not wanted:
+                    continue
+                for group in (0, 1):
                     for change in origin:
-                        if _shows(change, keys, value):
+                        strings = shown.get((change.address, group))
+                        if strings is None:
+                            strings = shown[(change.address, group)] = _shown_strings(
+                                change, _SHOWN_KEYS[group])
+                        if strings and any(w in strings for w in wanted):
                             return change
         if changed is not None:
             return changed
@@ -310,7 +322,9 @@ class PlanGate:
     def _fix(self, rule_id: str, name: str) -> tuple[Fix, str] | None:
         for change in [*([self.after.changed[name]] if name in self.after.changed else []),
                        *self.after.origin.get(name, ())]:
-            fix = Fix.of_rule(self._rules.get(rule_id), change.type)
+            key = (rule_id, change.type)
+            fix = self._fixes[key] if key in self._fixes else self._fixes.setdefault(
+                key, Fix.of_rule(self._rules.get(rule_id), change.type))
             if fix is not None:
                 return fix, change.address
         return None
@@ -424,6 +438,13 @@ _HOLDERS = frozenset({"cloudresourcemanager.googleapis.com/Project",
                       "compute.googleapis.com/RegionDisk", "container.googleapis.com/Cluster"})
 
 
+def _can_fork() -> bool:
+    # multiprocessing is imported only by a run that may split (--jobs 2)
+    from phiguard._util.parallel import can_fork
+
+    return can_fork()
+
+
 def _shared_types(engine: Engine) -> frozenset[str]:
     """Terraform types both halves convert: join targets of the rules and piece holders."""
     wanted = engine.context_types() | _HOLDERS
@@ -449,15 +470,21 @@ def _unrow(r: tuple[Any, ...]) -> PlanFinding:
     return PlanFinding(r[0], r[1], r[2], _OUTCOMES[r[3]], *r[4:])
 
 
-def _shows(change: ResourceChange, keys: tuple[str, ...], value: Any) -> bool:
+# the keys of a planned piece whose values a finding's evidence may show: first who or what
+# it grants or sets, then the role
+_SHOWN_KEYS = (("member", "members", "service", "constraint"), ("role",))
+
+
+def _shown_strings(change: ResourceChange, keys: tuple[str, ...]) -> frozenset[str]:
+    """The strings a planned resource sets under `keys` (a string or a list of them)."""
     values = change.after if isinstance(change.after, dict) else {}
-    wanted = value if isinstance(value, list) else [value]
+    out: set[str] = set()
     for key in keys:
         got = values.get(key)
         for item in got if isinstance(got, list) else [got]:
-            if isinstance(item, str) and item in wanted:
-                return True
-    return False
+            if isinstance(item, str):
+                out.add(item)
+    return frozenset(out)
 
 
 def _strings(value: Any) -> Iterator[str]:
