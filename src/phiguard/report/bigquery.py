@@ -26,7 +26,7 @@ no unknown fields); the tests run it over every row of the demo organization.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -39,8 +39,9 @@ from phiguard.errors import InputError
 if TYPE_CHECKING:
     from phiguard.findings import Finding
 
-__all__ = ["SCHEMA_FILE", "check_row", "finding_row", "load_schema", "ndjson_line",
-           "render_ndjson", "run_columns", "schema_text", "write_ndjson"]
+__all__ = ["SCHEMA_FILE", "check_findings_doc", "check_ndjson_file", "check_row", "finding_row",
+           "load_schema", "ndjson_line", "render_ndjson", "rows_from_lines", "run_columns",
+           "schema_text", "write_ndjson"]
 
 SCHEMA_FILE = "findings-bigquery-schema.json"
 _WAIVER_KEYS = ("rule", "asset", "reason", "approved_by", "expires", "status")
@@ -120,6 +121,14 @@ def ndjson_line(finding: Mapping[str, Any], run: Mapping[str, Any]) -> str:
     """One row as a line of NDJSON (with its newline): what a sharded writer (the Beam
     pipeline) emits per finding, given `run_columns(run_info)` once."""
     return _dump(finding_row(finding, run)) + "\n"
+
+
+def rows_from_lines(lines: Iterable[str | bytes], run: Mapping[str, Any]) -> Iterator[str]:
+    """Rows (with newlines) from findings lines as `json_report.finding_line` writes them (what
+    the Beam engine's findings shards hold), given `run_columns(run_info)`: no Finding objects
+    are built, and each evidence value is the same JSON text as in the line."""
+    for line in lines:
+        yield _dump(finding_row(orjson.loads(line), run)) + "\n"
 
 
 def write_ndjson(out: IO[str], findings: Iterable[Finding | Mapping[str, Any]],

@@ -1,0 +1,58 @@
+"""BigQuery rows of a Beam scan, written sharded by the workers (imports apache_beam).
+
+`write_bigquery_shards(scan, PREFIX)` turns each findings shard a finished `BeamScan` holds
+(`<work>/findings/*.ndjson`, the local engine's order) into one BigQuery NDJSON shard,
+`PREFIX/findings-00000-of-00042.ndjson`, in a second small pipeline on the same runner, so no
+machine reads every finding and
+
+    bq load --source_format=NEWLINE_DELIMITED_JSON DATASET.TABLE 'PREFIX/findings-*' SCHEMA.json
+
+loads them in parallel (`phiguard schema bigquery` prints SCHEMA.json). The shards, read in
+name order, are byte for byte what `--format ndjson` writes for the same scan. Call it before
+the scan is consumed (`findings()`, `write_json()` remove the work files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from phiguard.beam.pipeline import FINDINGS
+from phiguard.report.bigquery import rows_from_lines, run_columns
+
+__all__ = ["convert_shard", "write_bigquery_shards"]
+
+
+def convert_shard(element: tuple[int, str], total: int, prefix: str,
+                  columns: Mapping[str, Any]) -> str:
+    """Read one findings shard, write its rows as shard `index` of `total`; the new name."""
+    index, name = element
+    with FileSystems.open(name) as fh:
+        lines = [raw for raw in fh.read().split(b"\n") if raw]
+    target = f"{prefix.rstrip('/')}/findings-{index:05d}-of-{total:05d}.ndjson"
+    with FileSystems.create(target) as out:
+        out.write("".join(rows_from_lines(lines, columns)).encode())
+    return target
+
+
+def write_bigquery_shards(scan: Any, prefix: str, pipeline_args: Sequence[str] = ()
+                          ) -> list[str]:
+    """The BigQuery NDJSON shards of a finished, unconsumed BeamScan, under `prefix` (local
+    or gs://); their names, in order. `pipeline_args` choose the runner, as for the scan."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    pattern = f"{scan.work}/{FINDINGS}/*.ndjson"
+    names = sorted((m.path for r in FileSystems.match([pattern]) for m in r.metadata_list),
+                   key=lambda n: n.rsplit("/", 1)[-1])
+    columns = run_columns(scan.run_info())
+    total = len(names)
+    with beam.Pipeline(options=PipelineOptions(list(pipeline_args))) as p:
+        (p
+         | "Findings shards" >> beam.Create(list(enumerate(names)))
+         | "Spread shards" >> beam.Reshuffle()
+         | "To BigQuery rows" >> beam.Map(convert_shard, total, prefix, dict(columns)))
+    return [f"{prefix.rstrip('/')}/findings-{i:05d}-of-{total:05d}.ndjson"
+            for i in range(total)]

@@ -1,0 +1,43 @@
+"""The Beam engine's BigQuery rows, written sharded by the pipeline's workers
+(phiguard.beam.bigquery), are the rows `--format ndjson` writes, shard after shard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+
+from _paths import DEMO
+from phiguard.cli import main
+from phiguard.config import load_config
+from phiguard.report.bigquery import check_row
+from phiguard.report.summary import Tally
+from phiguard.runs.common import load_pack
+
+AT = "2026-11-25T00:00:00Z"
+
+
+def test_sharded_rows_are_the_ndjson_output(tmp_path: Path) -> None:
+    from phiguard._util.times import parse_time
+    from phiguard.beam.bigquery import write_bigquery_shards
+    from phiguard.beam.scan import BeamScan
+
+    result = CliRunner().invoke(main, ["scan", str(DEMO), "-c", str(DEMO / "phiguard.yaml"),
+                                       "-f", "ndjson", "-o", str(tmp_path / "local.ndjson"),
+                                       "--at", AT], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    expected = (tmp_path / "local.ndjson").read_bytes()
+
+    args = ["--runner", "DirectRunner"]
+    scan = BeamScan([str(DEMO)], load_pack(()), load_config(DEMO / "phiguard.yaml"),
+                    at=parse_time(AT), pipeline_args=args)
+    names = write_bigquery_shards(scan, str(tmp_path / "rows"), args)
+    assert len(names) > 1  # the demo's findings come in several shards
+    assert [Path(n).name for n in names] == [
+        f"findings-{i:05d}-of-{len(names):05d}.ndjson" for i in range(len(names))]
+    written = b"".join(Path(n).read_bytes() for n in names)
+    assert written == expected
+    for raw in written.splitlines():
+        assert check_row(orjson.loads(raw)) == []
+    scan.tally(Tally())  # consumed: its work files are removed
