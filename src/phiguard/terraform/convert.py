@@ -178,6 +178,7 @@ class Context:
         self._busy: set[str] = set()
         self._values: dict[str, Any] = {}
         self._scopes: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._configured: dict[str, frozenset[str]] = {}  # config address -> paths it sets
         self.change: ResourceChange | None = None
         self.path = ""
 
@@ -197,10 +198,21 @@ class Context:
         """Whether the configuration sets this attribute (None: no configuration in the plan)."""
         if not self.plan.references:
             return None
-        refs = self.plan.references.get(change.config_address)
-        if refs is None:
-            return None
-        return path in refs or any(k.startswith(path + ".") for k in refs)
+        address = change.config_address
+        paths = self._configured.get(address)
+        if paths is None:
+            refs = self.plan.references.get(address)
+            if refs is None:
+                return None
+            # every attribute path set, and every path a set one lies under
+            found = set(refs)
+            for key in refs:
+                at = key.find(".")
+                while at != -1:
+                    found.add(key[:at])
+                    at = key.find(".", at + 1)
+            paths = self._configured[address] = frozenset(found)
+        return path in paths
 
     def resolve(self, change: ResourceChange, path: str, want_ref: bool) -> Any:
         """The value of an attribute that is unknown in the plan, from the planned resource its
@@ -400,6 +412,19 @@ def convert(conv: Converter, change: ResourceChange, ctx: Context) -> Asset | No
         ctx.change, ctx.path = saved
 
 
+_PLAIN: dict[int, tuple[Converter, tuple[tuple[Field, bool], ...]]] = {}
+
+
+def _fields(conv: Converter) -> tuple[tuple[Field, bool], ...]:
+    """The converter's fields, each with whether `Context.read` of it is the plain value of a
+    top-level attribute whenever that value is known (no path, transform or reference)."""
+    got = _PLAIN.get(id(conv))
+    if got is None or got[0] is not conv:
+        got = _PLAIN[id(conv)] = (conv, tuple(
+            (f, "." not in f.src and f.fn is None and f.ref is None) for f in conv.fields))
+    return got[1]
+
+
 def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any) -> Asset:
     ctx.change = change
     scope = ctx.scope(change, values)
@@ -409,7 +434,14 @@ def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any)
             got = f"({change.address}.{f.src})"
         scope[key] = got
     data: dict[str, Any] = dict(conv.constants)
-    for f in conv.fields:
+    for f, plain in _fields(conv):
+        if plain:  # a top-level attribute copied as it is: read here when known
+            value = values.get(f.src)
+            if value is None:
+                continue
+            if not isinstance(value, UnknownValue):
+                set_path(data, f.dst, value)
+                continue
         value = ctx.read(change, values, f)
         if value is _ABSENT:
             continue

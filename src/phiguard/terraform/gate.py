@@ -147,7 +147,7 @@ class PlanGate:
         self.suppressed = 0
         self._covered: set[tuple[str, str]] = set()
         self._kinds: dict[str, str] = {}
-        self._shown: dict[tuple[str, int], frozenset[str]] = {}  # see _responsible
+        self._shown: dict[str, tuple[dict[str, int], ...]] = {}  # see _responsible
         self._fixes: dict[tuple[str, str], Fix | None] = {}  # (rule id, Terraform type)
         self.jobs = max(1, jobs)
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
@@ -179,6 +179,7 @@ class PlanGate:
 
     def _use(self, world: World) -> None:
         self.after = world
+        self._shown = {}
         self.inventory = self._inventory(world)
         self._ids = {info.number: info.id for info in self.inventory.projects.all()
                      if info.number and info.id}
@@ -301,20 +302,18 @@ class PlanGate:
             # are the ones that decided the verdict
             ordered = (finding.evidence if finding.outcome is Outcome.FAIL
                        else tuple(reversed(finding.evidence)))
-            shown = self._shown
+            index = self._shown.get(name)
+            if index is None:
+                index = self._shown[name] = _shown_index(origin)
             for _path, value in ordered:
                 wanted = [w for w in (value if isinstance(value, list) else (value,))
                           if isinstance(w, str)]
                 if not wanted:
                     continue
-                for group in (0, 1):
-                    for change in origin:
-                        strings = shown.get((change.address, group))
-                        if strings is None:
-                            strings = shown[(change.address, group)] = _shown_strings(
-                                change, _SHOWN_KEYS[group])
-                        if strings and any(w in strings for w in wanted):
-                            return change
+                for first in index:  # who or what it grants or sets, then the role
+                    at = min([first.get(w, _NOWHERE) for w in wanted])
+                    if at != _NOWHERE:
+                        return origin[at]
         if changed is not None:
             return changed
         return origin[0] if origin else None
@@ -475,16 +474,23 @@ def _unrow(r: tuple[Any, ...]) -> PlanFinding:
 _SHOWN_KEYS = (("member", "members", "service", "constraint"), ("role",))
 
 
-def _shown_strings(change: ResourceChange, keys: tuple[str, ...]) -> frozenset[str]:
-    """The strings a planned resource sets under `keys` (a string or a list of them)."""
-    values = change.after if isinstance(change.after, dict) else {}
-    out: set[str] = set()
-    for key in keys:
-        got = values.get(key)
-        for item in got if isinstance(got, list) else [got]:
-            if isinstance(item, str):
-                out.add(item)
-    return frozenset(out)
+_NOWHERE = 1 << 62
+
+
+def _shown_index(origin: list[ResourceChange]) -> tuple[dict[str, int], ...]:
+    """Per group of `_SHOWN_KEYS`: each string the planned resources making up one asset set
+    under those keys (a string or a list of them) -> the position in `origin` of the first
+    resource that sets it."""
+    out: tuple[dict[str, int], ...] = tuple({} for _ in _SHOWN_KEYS)
+    for first, keys in zip(out, _SHOWN_KEYS, strict=True):
+        for at, change in enumerate(origin):
+            values = change.after if isinstance(change.after, dict) else {}
+            for key in keys:
+                got = values.get(key)
+                for item in got if isinstance(got, list) else [got]:
+                    if isinstance(item, str):
+                        first.setdefault(item, at)
+    return out
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -27,6 +27,9 @@ _ACTIONS = frozenset({"no-op", "create", "read", "update", "delete", "forget"})
 _ADDRESS = re.compile(r"^(?P<module>(?:module\.[^.\[]+(?:\[[^\]]*\])?\.)*)"
                       r"(?P<type>[^.\[]+)\.(?P<name>[^.\[]+)(?P<index>\[[^\]]*\])?$")
 
+_INSTANCE_KEY = re.compile(r"\[[^\]]*\]")
+_MODULE_PATHS: dict[str, str] = {}  # module address -> its configuration path (keys dropped)
+
 
 class PlanError(InputError):
     """The file is not a Terraform plan in JSON form that phiguard can read."""
@@ -50,7 +53,9 @@ class ResourceChange:
     @property
     def config_address(self) -> str:
         """The address of the configuration block: module keys and the instance key dropped."""
-        mod = re.sub(r"\[[^\]]*\]", "", self.module)
+        mod = _MODULE_PATHS.get(self.module)
+        if mod is None:
+            mod = _MODULE_PATHS[self.module] = _INSTANCE_KEY.sub("", self.module)
         return f"{mod}.{self.type}.{self.name}" if mod else f"{self.type}.{self.name}"
 
     @property
