@@ -87,6 +87,29 @@ class Spec:
     work: str
 
 
+_SPECS: dict[str, Spec] = {}  # per worker process: token -> the Spec, unpickled once
+
+
+class SpecRef:
+    """A Spec as the transforms carry it: pickled once, unpickled (and its rules compiled)
+    once per worker process however many bundles and transforms use it."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.token = uuid.uuid4().hex
+        self.blob = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+        _SPECS[self.token] = spec
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"token": self.token}  # the blob travels once, as the "Spec" side input
+
+    def get(self, blob: bytes) -> Spec:
+        spec = _SPECS.get(self.token)
+        if spec is None:
+            _SPECS.clear()
+            spec = _SPECS[self.token] = pickle.loads(blob)
+        return spec
+
+
 @dataclass
 class ErrorAt:
     """A bad input, with where the local engine would meet it (its sort key)."""
@@ -197,12 +220,12 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
     """One input file: pass 1 exactly as the local engine surveys it (meta, first error),
     then every record as a unit keyed by its asset name."""
 
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
+    def __init__(self, spec: SpecRef) -> None:
+        self.ref = spec
 
-    def process(self, element: tuple[int, str]) -> Iterator[Any]:
+    def process(self, element: tuple[int, str], spec_blob: bytes) -> Iterator[Any]:
         number, path = element
-        spec = self.spec
+        spec = self.ref.get(spec_blob)
         with local_copy(path) as (copy, digest):
             found = survey(read_items(copy, path), set(spec.wanted), Survey(path, -1, -1),
                            spec.fields)
@@ -215,7 +238,7 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
                 return
             try:
                 for item in read_items(copy, path):
-                    keyed = self._unit(number, item)
+                    keyed = self._unit(spec, number, item)
                     if isinstance(keyed, ErrorAt):
                         yield beam.pvalue.TaggedOutput("errors", keyed)
                         return
@@ -224,8 +247,7 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
                 yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
                     (JUDGED, number, exc.line or 0), exc))
 
-    def _unit(self, number: int, item: RawItem) -> tuple[str, _Unit] | ErrorAt:
-        spec = self.spec
+    def _unit(self, spec: Spec, number: int, item: RawItem) -> tuple[str, _Unit] | ErrorAt:
         try:
             value = value_of(item)
         except SnapshotError as exc:
@@ -295,12 +317,13 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
     """Every record of one asset name: duplicates and conflicts, the policies merged in file
     order, the held join target, and what to judge."""
 
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
+    def __init__(self, spec: SpecRef) -> None:
+        self.ref = spec
 
-    def process(self, element: tuple[str, Iterable[_Unit]]) -> Iterator[Any]:
+    def process(self, element: tuple[str, Iterable[_Unit]],
+                spec_blob: bytes) -> Iterator[Any]:
         name, group = element
-        spec = self.spec
+        spec = self.ref.get(spec_blob)
         units = sorted(group, key=lambda u: (u.file, u.index))
         first: dict[tuple[str, ...], tuple[bytes, _Unit]] = {}
         repeated: set[tuple[int, int, str]] = set()
@@ -390,13 +413,13 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
     """The one Context of the run (held join targets, policy owners, projects, the time of
     judgement) and the run's meta for the driver."""
 
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
+    def __init__(self, spec: SpecRef) -> None:
+        self.ref = spec
 
     def process(self, pieces: list[tuple[str, tuple[int, ...], Asset]],
                 metas: list[FileMeta], counts: list[tuple[str, int]],
-                error: ErrorAt | None) -> Iterator[bytes]:
-        spec = self.spec
+                error: ErrorAt | None, spec_blob: bytes) -> Iterator[tuple[str, bytes]]:
+        spec = self.ref.get(spec_blob)
         metas = sorted(metas, key=lambda m: m.number)
         meta = Meta(files=metas)
         total: Counter[str] = Counter()
@@ -424,7 +447,7 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
         meta.scope_warnings = inventory.scope.warnings()
         meta.content_missing = inventory.coverage.missing()
         _write(f"{spec.work}/{META}", pickle.dumps(meta))
-        yield blob
+        yield context.token, blob  # the token first: workers unpickle the blob once each
 
 
 def _inventory(spec: Spec, context: Context) -> Inventory:
@@ -436,13 +459,14 @@ def _inventory(spec: Spec, context: Context) -> Inventory:
 _CACHE: dict[str, tuple[Inventory, datetime]] = {}  # per worker process: token -> built
 
 
-def _context(spec: Spec, blob: bytes) -> tuple[Inventory, datetime]:
+def _context(spec: Spec, shared: tuple[str, bytes]) -> tuple[Inventory, datetime]:
     """The Inventory of this run in this worker, built once from the broadcast blob."""
-    context: Context = pickle.loads(blob)
-    found = _CACHE.get(context.token)
+    token, blob = shared
+    found = _CACHE.get(token)
     if found is None:
+        context: Context = pickle.loads(blob)
         _CACHE.clear()
-        found = _CACHE[context.token] = (_inventory(spec, context), context.now)
+        found = _CACHE[token] = (_inventory(spec, context), context.now)
     return found
 
 
@@ -469,14 +493,14 @@ def _judged(spec: Spec, book: WaiverBook, order: tuple[int, ...],
 class Judge(beam.DoFn):  # type: ignore[misc]
     """Judge one asset with the same Engine, against the broadcast context."""
 
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
+    def __init__(self, spec: SpecRef) -> None:
+        self.ref = spec
 
-    def process(self, unit: _Judge, blob: bytes | None,
-                error: ErrorAt | None) -> Iterator[Any]:
+    def process(self, unit: _Judge, blob: tuple[str, bytes] | None, error: ErrorAt | None,
+                spec_blob: bytes) -> Iterator[Any]:
         if error is not None or blob is None:
             return
-        spec = self.spec
+        spec = self.ref.get(spec_blob)
         inventory, now = _context(spec, blob)
         if unit.asset is not None:
             asset: Asset | None = unit.asset
@@ -494,13 +518,14 @@ class Judge(beam.DoFn):  # type: ignore[misc]
 class JudgeTail(beam.DoFn):  # type: ignore[misc]
     """Directory users, then the rules no source in the snapshot can answer."""
 
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
+    def __init__(self, spec: SpecRef) -> None:
+        self.ref = spec
 
-    def process(self, _: Any, blob: bytes | None, error: ErrorAt | None) -> Iterator[Any]:
+    def process(self, _: Any, blob: tuple[str, bytes] | None, error: ErrorAt | None,
+                spec_blob: bytes) -> Iterator[Any]:
         if error is not None or blob is None:
             return
-        spec = self.spec
+        spec = self.ref.get(spec_blob)
         inventory, now = _context(spec, blob)
         book = WaiverBook(spec.waivers, now)
         for i, user in enumerate(spec.users):
@@ -534,13 +559,16 @@ def _write_pickle(path: str) -> Any:
 
 def build(p: beam.Pipeline, spec: Spec) -> None:
     """The scan's transforms on pipeline `p`; results land under `spec.work`."""
+    ref = SpecRef(spec)
+    given = beam.pvalue.AsSingleton(p | "Spec" >> beam.Create([ref.blob]))
     read = (p
             | "Files" >> beam.Create(list(enumerate(spec.files)))
             | "Spread files" >> beam.Reshuffle()
-            | "Read" >> beam.ParDo(ReadFile(spec)).with_outputs("meta", "errors", main="units"))
+            | "Read" >> beam.ParDo(ReadFile(ref), spec_blob=given).with_outputs(
+                "meta", "errors", main="units"))
     resolved = (read.units
                 | "By asset name" >> beam.GroupByKey()
-                | "Resolve" >> beam.ParDo(ResolveName(spec)).with_outputs(
+                | "Resolve" >> beam.ParDo(ResolveName(ref), spec_blob=given).with_outputs(
                     "context", "counts", "errors", main="judge"))
     error = ((read.errors, resolved.errors)
              | "All errors" >> beam.Flatten()
@@ -552,15 +580,16 @@ def build(p: beam.Pipeline, spec: Spec) -> None:
     counts = (resolved.counts | "Count types" >> beam.CombinePerKey(sum)
               | "Gather counts" >> beam.combiners.ToList())
     context = pieces | "Context" >> beam.ParDo(
-        BuildContext(spec), beam.pvalue.AsSingleton(metas), beam.pvalue.AsSingleton(counts),
-        first)
+        BuildContext(ref), beam.pvalue.AsSingleton(metas), beam.pvalue.AsSingleton(counts),
+        first, spec_blob=given)
     blob = beam.pvalue.AsSingleton(context, default_value=None)
     judged = (resolved.judge
-              | "Judge" >> beam.ParDo(Judge(spec), blob, first).with_outputs(
+              | "Judge" >> beam.ParDo(Judge(ref), blob, first, spec_blob=given).with_outputs(
                   "matched", main="findings"))
     tail = (p | "Tail" >> beam.Create([None])
-            | "Judge tail" >> beam.ParDo(JudgeTail(spec), blob, first).with_outputs(
-                "matched", main="findings"))
+            | "Judge tail" >> beam.ParDo(JudgeTail(ref), blob, first,
+                                         spec_blob=given).with_outputs("matched",
+                                                                       main="findings"))
     ((judged.findings, tail.findings)
      | "All findings" >> beam.Flatten()
      | "By shard" >> beam.GroupByKey()
