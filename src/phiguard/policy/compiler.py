@@ -41,12 +41,18 @@ _NO_REASONS: list[str] = []
 class AssetView:
     """An asset as rules see it: `data`, `iam_policy`, `org_policy`, `asset` (derived facts)."""
 
-    __slots__ = ("_facts", "asset", "inv")
+    __slots__ = ("_facts", "asset", "data", "inv", "resolved")
 
     def __init__(self, asset: Asset, inv: Inventory) -> None:
         self.asset = asset
         self.inv = inv
         self._facts: dict[str, Any] | None = None
+        # Paths of this asset resolved so far, by text (see `resolver`).
+        self.resolved: dict[str, tuple[Any, str]] = {}
+        # The `data` root, decided once per view (rules read it more than anything else).
+        content = asset.content
+        self.data: Any = (asset.data if content is None or RESOURCE in content
+                          else inv.content_gap(RESOURCE, asset))
 
     def facts(self) -> dict[str, Any]:
         if self._facts is None:
@@ -57,10 +63,7 @@ class AssetView:
         # Content the snapshot does not hold for this asset is an unknown value, never an empty
         # one: no resource record is not "no settings", no IAM export is not "no bindings".
         if key == "data":
-            content = self.asset.content
-            if content is None or RESOURCE in content:
-                return self.asset.data
-            return self.inv.content_gap(RESOURCE, self.asset)
+            return self.data
         if key == "asset":
             return self.facts()
         if key == "iam_policy":
@@ -153,6 +156,106 @@ class Env:
             self.evidence[path] = value
 
 
+Resolver = Callable[[Env], tuple[Any, str]]
+_SUBJECT_FIELDS = frozenset({"data", "iam_policy", "org_policy", "asset"})
+
+
+def resolver(path: Path, consts: frozenset[str] = frozenset()) -> Resolver:
+    """`Env.resolve` of one path, specialised when the path is compiled: a root that names the
+    asset itself or the parameters is never shadowed (let names and quantifier variables cannot
+    be roots), so it is fetched directly; a chain of object keys is walked without the general
+    `walk`. Gives exactly what `Env.resolve(path)` gives."""
+    root, segments, keys = path.root, path.segments, path.keys_only
+    n = len(segments)
+    full = root + keys[-1] if keys else root
+    prefixes = tuple(root + k for k in keys) if keys is not None else ()
+    if root in consts:
+        # Read through a let computed once per scan: the same value for every asset too.
+        cell: list[Any] = [None, None]
+
+        def constant(env: Env) -> tuple[Any, str]:
+            if cell[0] is not env.inv:
+                cell[1] = env.resolve(path)
+                cell[0] = env.inv
+            return cell[1]  # type: ignore[no-any-return]
+        return constant
+
+    def finish(value: Any) -> tuple[Any, str]:
+        # The general case of `Env.resolve` after the root.
+        if not segments:
+            return value, root
+        if keys is not None and type(value) is dict:
+            for i, seg in enumerate(segments):
+                got = value.get(seg)
+                if got is None:
+                    return MISSING, prefixes[i]
+                value = got
+                if type(value) is not dict and i + 1 < n:
+                    return walk(value, prefixes[i], segments[i + 1:], _get)
+            return value, full
+        return walk(value, root, segments, _get)
+
+    if root == "data" and keys is not None and n == 1:
+        (key,) = segments
+
+        def data_key(env: Env) -> tuple[Any, str]:
+            value = env.subject.data
+            if type(value) is dict:
+                got = value.get(key)
+                return (MISSING if got is None else got), full
+            return walk(value, root, segments, _get)
+        return data_key
+    if root == "data" and keys is not None and n:
+        def data_keys(env: Env) -> tuple[Any, str]:
+            value = env.subject.data
+            if type(value) is dict:
+                for i, seg in enumerate(segments):
+                    got = value.get(seg)
+                    if got is None:
+                        return MISSING, prefixes[i]
+                    value = got
+                    if type(value) is not dict and i + 1 < n:
+                        return walk(value, prefixes[i], segments[i + 1:], _get)
+                return value, full
+            return walk(value, root, segments, _get)
+        return data_keys
+    if root in _SUBJECT_FIELDS and keys is None:
+        # A walk through lists (`data.nics[*].network`): several rules of a type read the
+        # same ones, so each asset's view keeps what it resolved.
+        text = path.text
+
+        def cached(env: Env) -> tuple[Any, str]:
+            view = env.subject
+            found = view.resolved.get(text)
+            if found is None:
+                found = view.resolved[text] = finish(view.field(root))
+            return found
+        return cached
+    if root in _SUBJECT_FIELDS:
+        return lambda env: finish(env.subject.field(root))
+    if root == "params":
+        return lambda env: finish(env.params)
+
+    def named(env: Env) -> tuple[Any, str]:
+        bound = env.vars.get(root)
+        if bound is not None:
+            value, prefix = bound
+            if not segments:
+                return value, prefix
+            if keys is not None and type(value) is dict:
+                for i, seg in enumerate(segments):
+                    got = value.get(seg)
+                    if got is None:
+                        return MISSING, prefix + keys[i]
+                    value = got
+                    if type(value) is not dict and i + 1 < n:
+                        return walk(value, prefix + keys[i], segments[i + 1:], _get)
+                return value, prefix + keys[-1]
+            return walk(value, prefix, segments, _get)
+        return env.resolve(path)
+    return named
+
+
 def evidence_value(value: Any) -> Any:
     """A JSON-safe rendering of a value for evidence."""
     if value is MISSING:
@@ -197,42 +300,49 @@ def _blocked(value: Any, cpath: str) -> Result | None:
     return None
 
 
-def _arg_getter(arg: Any) -> Callable[[Env], Any]:
+def _arg_getter(arg: Any, consts: frozenset[str] = frozenset()) -> Callable[[Env], Any]:
     if isinstance(arg, dict) and set(arg) == {"param"}:
         name = arg["param"]
         return lambda env: env.params.get(name, MISSING)
     if isinstance(arg, dict) and set(arg) == {"path"}:
-        path = parse_path(arg["path"])
+        resolve = resolver(parse_path(arg["path"]), consts)
 
         def from_path(env: Env) -> Any:
-            value, cpath = env.resolve(path)
+            value, cpath = resolve(env)
             env.record(cpath, value)
             return value
         return from_path
     return lambda env: arg
 
 
-def _compile_leaf(node: Mapping[str, Any]) -> Cond:
+_BLOCKING = (Unresolved, UnknownValue)
+
+
+def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset()) -> Cond:
     path = parse_path(node["path"])
     (op_name,) = set(node) - {"path", "default", "because"}
     op = OPERATORS[op_name]
     fn, judges_absence = op.fn, op.judges_absence
     default = node.get("default", MISSING)
     because = node.get("because")
-    get_arg = _arg_getter(node[op_name])
+    raw_arg = node[op_name]
+    get_arg = _arg_getter(raw_arg, consts)
+    resolve = resolver(path, consts)
+    cap = MAX_EVIDENCE
 
     def leaf(env: Env) -> Result:
-        value, cpath = env.resolve(path)
+        value, cpath = resolve(env)
         if value is MISSING and default is not MISSING:
             value = default
-        env.record(cpath, value)
-        blocked = _blocked(value, cpath)
-        if blocked:
-            return blocked
+        evidence = env.evidence
+        if cpath not in evidence and len(evidence) < cap:
+            evidence[cpath] = value
+        if isinstance(value, _BLOCKING):
+            return _blocked(value, cpath)  # type: ignore[return-value]
         if value is MISSING and not judges_absence:
             return UNKNOWN, [f"{cpath} is absent"]
         arg = get_arg(env)
-        if arg is MISSING or isinstance(arg, Unresolved | UnknownValue):
+        if arg is MISSING or isinstance(arg, _BLOCKING):
             why = f": {arg.why.removeprefix('unknown: ')}" if isinstance(arg, UnknownValue) else ""
             return UNKNOWN, [f"the value compared with {cpath} is not known{why}"]
         verdict = fn(value, arg, env)
@@ -242,18 +352,48 @@ def _compile_leaf(node: Mapping[str, Any]) -> Cond:
             return PASS, _NO_REASONS
         env.blame.append((cpath, value))
         return FAIL, [because or _Why(cpath, value, op_name, arg)]  # type: ignore[list-item]
+
+    if _is_literal(raw_arg):
+        # A literal argument is known when the rule compiles: no getter, no check per call.
+        def literal_leaf(env: Env) -> Result:
+            value, cpath = resolve(env)
+            if value is MISSING and default is not MISSING:
+                value = default
+            evidence = env.evidence
+            if cpath not in evidence and len(evidence) < cap:
+                evidence[cpath] = value
+            if isinstance(value, _BLOCKING):
+                return _blocked(value, cpath)  # type: ignore[return-value]
+            if value is MISSING and not judges_absence:
+                return UNKNOWN, [f"{cpath} is absent"]
+            verdict = fn(value, raw_arg, env)
+            if verdict is None:
+                return UNKNOWN, [_Why(cpath, value, "", op_name)]  # type: ignore[list-item]
+            if verdict:
+                return PASS, _NO_REASONS
+            env.blame.append((cpath, value))
+            return FAIL, [because or _Why(cpath, value, op_name, raw_arg)]  # type: ignore[list-item]
+        return literal_leaf
     return leaf
 
 
-def _compile_quantifier(node: Mapping[str, Any], quant: str) -> Cond:
+def _is_literal(arg: Any) -> bool:
+    """An operator argument that is neither `{param: ...}` nor `{path: ...}`."""
+    return not (isinstance(arg, dict) and set(arg) in ({"param"}, {"path"}))
+
+
+def _compile_quantifier(node: Mapping[str, Any], quant: str,
+                        consts: frozenset[str] = frozenset()) -> Cond:
     path = parse_path(node["path"])
     var = node.get("as", "item")
-    child = compile_condition(node[quant])
+    child = compile_condition(node[quant], consts)
     because = node.get("because")
     default = node.get("default", MISSING)
 
+    resolve = resolver(path, consts)
+
     def quantifier(env: Env) -> Result:
-        value, cpath = env.resolve(path)
+        value, cpath = resolve(env)
         if value is MISSING:
             value = default if default is not MISSING else []
         blocked = _blocked(value, cpath)
@@ -299,12 +439,13 @@ def _compile_quantifier(node: Mapping[str, Any], quant: str) -> Cond:
     return quantifier
 
 
-def compile_condition(node: Mapping[str, Any]) -> Cond:
-    """Turn a validated condition mapping into a closure over an `Env`."""
+def compile_condition(node: Mapping[str, Any], consts: frozenset[str] = frozenset()) -> Cond:
+    """Turn a validated condition mapping into a closure over an `Env`. `consts`: let names
+    whose value is the same for every asset (see `resolver`)."""
     because = node.get("because")
     if "all" in node or "any" in node:
         is_all = "all" in node
-        children = [compile_condition(c) for c in node["all" if is_all else "any"]]
+        children = [compile_condition(c, consts) for c in node["all" if is_all else "any"]]
 
         def combine(env: Env) -> Result:
             unknown: list[str] = []
@@ -333,10 +474,10 @@ def compile_condition(node: Mapping[str, Any]) -> Cond:
             return FAIL, [because] if because else failed
         return combine
     if "not" in node:
-        child = compile_condition(node["not"])
+        child = compile_condition(node["not"], consts)
         inner = node["not"]
         # A negated leaf fails on the value it passed for: that value is what to show.
-        leaf_path = parse_path(inner["path"]) if "path" in inner and not any(
+        leaf_path = resolver(parse_path(inner["path"]), consts) if "path" in inner and not any(
             q in inner for q in QUANTIFIERS) else None
 
         def negate(env: Env) -> Result:
@@ -345,7 +486,7 @@ def compile_condition(node: Mapping[str, Any]) -> Cond:
             del env.blame[start:]
             if verdict == PASS:
                 if leaf_path is not None:
-                    env.blame.append(env.resolve(leaf_path)[::-1])
+                    env.blame.append(leaf_path(env)[::-1])
                 return FAIL, [because or "a forbidden condition holds"]
             if verdict == FAIL:
                 return PASS, _NO_REASONS
@@ -353,8 +494,8 @@ def compile_condition(node: Mapping[str, Any]) -> Cond:
         return negate
     for quant in QUANTIFIERS:
         if quant in node:
-            return _compile_quantifier(node, quant)
-    return _compile_leaf(node)
+            return _compile_quantifier(node, quant, consts)
+    return _compile_leaf(node, consts)
 
 
 # let forms ------------------------------------------------------------------------------------
@@ -363,7 +504,7 @@ LetFn = Callable[[Env], Any]
 
 
 def _let_ref(form: Mapping[str, Any], many: bool) -> LetFn:
-    path = parse_path(form["refs" if many else "ref"])
+    resolve = resolver(parse_path(form["refs" if many else "ref"]))
     types = tuple(form["types"])
 
     def one(env: Env, ref: Any) -> Any:
@@ -373,7 +514,7 @@ def _let_ref(form: Mapping[str, Any], many: bool) -> LetFn:
         return AssetView(asset, env.inv) if asset is not None else Unresolved(ref)
 
     def ref_fn(env: Env) -> Any:
-        value, cpath = env.resolve(path)
+        value, cpath = resolve(env)
         env.record(cpath, value)
         if value is MISSING or _blocked(value, cpath):
             return [] if many and value is MISSING else value
@@ -674,6 +815,7 @@ class CompiledRule:
     lets: Mapping[str, LetFn]
     evidence: tuple[Path, ...]
     params: Mapping[str, Any]
+    resolvers: tuple[Resolver, ...] = ()  # of `evidence`, compiled
 
     def context_types(self) -> set[str]:
         """Asset types this rule joins to: they must be held in the Inventory."""
@@ -758,11 +900,17 @@ def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> Comp
             independent.add(name)
             fn = _once_per_inventory(fn)
         lets[name] = fn
+    # A constant let's paths are resolved once per scan too, unless some quantifier or `find`
+    # of the rule binds its name (then the name means that element there).
+    bound = _bound_names([rule.when, rule.assert_, list(rule.let.values())])
+    consts = frozenset(independent - bound)
+    evidence = tuple(parse_path(p) for p in rule.evidence)
     return CompiledRule(
         rule=rule,
-        when=compile_condition(rule.when) if rule.when is not None else None,
-        check=compile_condition(rule.assert_),
+        when=compile_condition(rule.when, consts) if rule.when is not None else None,
+        check=compile_condition(rule.assert_, consts),
         lets=lets,
-        evidence=tuple(parse_path(p) for p in rule.evidence),
+        evidence=evidence,
         params=params,
+        resolvers=tuple(resolver(p, consts) for p in evidence),
     )

@@ -70,6 +70,17 @@ def _failed_first(blame: list[tuple[str, Any]], recorded: dict[str, Any]) -> dic
     return out
 
 
+def _render(path: str, value: Any, rendered: dict[tuple[str, int], tuple[Any, Any]]) -> Any:
+    """The evidence form of a value read at `path`: JSON-safe and redacted."""
+    key = (path, id(value))
+    hit = rendered.get(key)
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    out = redact(path, evidence_value(value))
+    rendered[key] = (value, out)
+    return out
+
+
 class Engine:
     """Compiled rules, indexed by the asset types they judge.
 
@@ -163,6 +174,9 @@ class Engine:
             return []
         view = AssetView(asset, inv)
         out: list[Finding] = []
+        # Several rules of a type record the same values (`data.networkInterfaces`): each is
+        # rendered once per asset. The entry holds the value, so its id stays its own.
+        rendered: dict[tuple[str, int], tuple[Any, Any]] = {}
         source = str(asset.source) if asset.source else None
         for cr in rules:
             rule = cr.rule
@@ -175,8 +189,8 @@ class Engine:
                 verdict, _ = cr.when(env)
                 if verdict == FAIL:
                     continue
-            for path in cr.evidence:
-                value, cpath = env.resolve(path)
+            for resolve in cr.resolvers:
+                value, cpath = resolve(env)
                 env.record(cpath, value, always=True)
             env.blame.clear()
             verdict, reasons = cr.check(env)
@@ -190,8 +204,9 @@ class Engine:
             else:
                 message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
             # Redacted here, once, so no output can show a secret the rule read.
-            evidence = tuple((p, redact(p, v if type(v) in _PLAIN else evidence_value(v)))
-                             for p, v in recorded.items())
+            evidence = tuple([(p, redact(p, v)) if type(v) in _PLAIN
+                              else (p, _render(p, v, rendered))
+                              for p, v in recorded.items()])
             out.append(Finding(rule.id, asset.name, asset.asset_type, outcome, rule.severity,
                                rule.controls, message, evidence, None, source))
         return out
