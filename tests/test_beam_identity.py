@@ -146,3 +146,55 @@ def test_cli_takes_pipeline_options_after_double_dash(tmp_path: Path) -> None:
     assert result.exit_code in (0, 1), result.output
     local = _scan([PLANS / "deploy-snapshot"], PLANS / "phiguard.yaml", tmp_path / "l.json")
     assert out.read_bytes() == local
+
+
+# Objects read in place through Beam's file systems (gs:// in production): a file system of
+# Beam's own kind under a test scheme, over this machine's files, so the listing, the
+# per-worker copy, the users and manifest reads and the names in records and errors take the
+# remote path. (In-process runner: a worker process would not know the test scheme.)
+SCHEME = "phiguardtest"
+
+
+def _remote_filesystem() -> None:
+    from apache_beam.io.filesystem import FileMetadata, MatchResult
+    from apache_beam.io.localfilesystem import LocalFileSystem
+
+    prefix = f"{SCHEME}://"
+
+    class _Remote(LocalFileSystem):  # type: ignore[misc]
+        @classmethod
+        def scheme(cls) -> str:
+            return SCHEME
+
+        def match(self, patterns: list[str], limits: object = None) -> list[object]:
+            found = super().match([p.removeprefix(prefix) for p in patterns], limits)
+            return [MatchResult(prefix + r.pattern, [
+                FileMetadata(prefix + m.path, m.size_in_bytes, m.last_updated_in_seconds)
+                for m in r.metadata_list]) for r in found]
+
+        def open(self, path: str, *args: object, **kwargs: object) -> object:
+            return super().open(path.removeprefix(prefix), *args, **kwargs)
+
+    assert _Remote.scheme() == SCHEME
+
+
+def test_remote_objects_are_read_in_place(tmp_path: Path) -> None:
+    _remote_filesystem()
+    local = _scan([DEMO], DEMO / "phiguard.yaml", tmp_path / "local.json")
+    url = f"{SCHEME}://{DEMO}"
+    beam = _scan([url], DEMO / "phiguard.yaml", tmp_path / "beam.json",  # type: ignore[list-item]
+                 engine="beam", pipeline_args=IN_PROCESS)
+    assert url.encode() in beam  # inputs and sources name the objects
+    assert beam.replace(f"{SCHEME}://".encode(), b"") == local
+
+
+def test_remote_bad_input_names_the_object(tmp_path: Path) -> None:
+    _remote_filesystem()
+    snapshot = tmp_path / "snap"
+    snapshot.mkdir()
+    _lines(snapshot / "a.ndjson", [_bucket("b1"), '{"name": 1'])
+    local = _error([snapshot], tmp_path, "local")
+    with pytest.raises(PhiguardError) as caught:
+        _scan([f"{SCHEME}://{snapshot}"], None, tmp_path / "r.json",  # type: ignore[list-item]
+              engine="beam", pipeline_args=IN_PROCESS)
+    assert str(caught.value) == f"{SCHEME}://{local}"

@@ -69,8 +69,9 @@ def _discover_remote(url: str, found: Inputs) -> None:
     from apache_beam.io.filesystems import FileSystems
 
     base = url.rstrip("/")
-    listed = FileSystems.match([base, base + "/**"])
-    names = sorted({m.path for result in listed for m in result.metadata_list},
+    # A prefix (a folder of objects), or else one object.
+    under, alone = FileSystems.match([base + "/**", base])
+    names = sorted({m.path for m in (under.metadata_list or alone.metadata_list)},
                    key=_sort_key)
     if not names:
         raise SnapshotError("no snapshot data found (no objects under this prefix)", file=url)
@@ -83,10 +84,14 @@ def _discover_remote(url: str, found: Inputs) -> None:
             continue
         with local_copy(name) as (copy, _):
             if leaf == MANIFEST:
-                from phiguard.inventory.readers import discover as local_discover
+                # the local reader's own checks (private there: it has no other caller)
+                from phiguard.inventory.readers import _load_manifest
 
-                manifest = local_discover([copy]).manifest
-                found.manifest, found.manifest_file = manifest, name
+                try:
+                    found.manifest = _load_manifest(copy)
+                except InputError as exc:
+                    raise _renamed(exc, str(copy), name) from None
+                found.manifest_file = name
                 continue
             head = _head(copy)
             if head is None:
