@@ -343,3 +343,44 @@ def test_an_empty_name_part_is_a_stand_in_not_an_empty_segment() -> None:
         "account_id": "etl", "project": P, "unique_id": ""})])
     (asset,) = build_world(plan, "after").assets.values()
     assert asset.name.endswith("/serviceAccounts/(google_service_account.etl.unique_id)")
+
+
+def test_accounts_are_indexed_by_email_once_not_once_per_planned_account(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each new account is matched by email against the accounts already known; the email
+    index grows with each account instead of being rebuilt from every asset (quadratic in a
+    plan of many accounts), and ends equal to a fresh index; members by email still land on
+    their account, also after the plan deletes one."""
+    from phiguard.terraform.world import World
+
+    builds = []
+    real = World.account
+
+    def counting(self: World, name: str) -> Asset | None:
+        builds.append(self._accounts is None)
+        return real(self, name)
+
+    monkeypatch.setattr(World, "account", counting)
+    changes = []
+    for i in range(300):
+        email = f"sa{i}@{P}.iam.gserviceaccount.com"
+        changes.append(change("google_service_account", f"sa{i}", {
+            "account_id": f"sa{i}", "project": P, "email": email, "unique_id": str(10**20 + i)}))
+        changes.append(change("google_storage_bucket", f"b{i}", {"name": f"b{i}", "project": P}))
+    gone = {"account_id": "old", "project": P, "email": f"old@{P}.iam.gserviceaccount.com",
+            "unique_id": str(10**19)}
+    changes.append(change("google_service_account", "old", None, actions=("delete",),
+                          before=gone))
+    changes.append(change("google_service_account_iam_member", "m", {
+        "service_account_id": f"projects/{P}/serviceAccounts/sa7@{P}.iam.gserviceaccount.com",
+        "role": "roles/iam.serviceAccountUser", "member": "user:a@example.com"}))
+    world = build_world(make_plan(changes), "after")
+    assert sum(builds) <= 2 and len(builds) >= 300
+    index = dict(world._accounts or {})
+    world.forget_accounts()
+    world.account("serviceAccounts/sa0@x")
+    assert index == world._accounts and len(index) == 300
+    held = world.assets[f"//iam.googleapis.com/projects/{P}/serviceAccounts/{10**20 + 7}"]
+    assert held.iam_policy is not None
+    assert [b["members"] for b in held.iam_policy["bindings"]
+            if b["role"] == "roles/iam.serviceAccountUser"] == [["user:a@example.com"]]

@@ -41,6 +41,7 @@ class World:
     not_evaluated: list[ResourceChange] = field(default_factory=list)
     name_of: dict[str, str] = field(default_factory=dict)  # address -> asset name
     _accounts: dict[str, str] | None = None  # service account email -> asset name
+    _removed: bool = False  # an asset was removed since `_accounts` was built
 
     def account(self, name: str) -> Asset | None:
         """The service account a name spells by email (`.../serviceAccounts/EMAIL`): CAI and
@@ -50,6 +51,7 @@ class World:
             return None
         if self._accounts is None:
             self._accounts = {}
+            self._removed = False
             for asset in self.assets.values():
                 got = asset.data.get("email") if asset.asset_type == _SA else None
                 if isinstance(got, str):
@@ -60,6 +62,25 @@ class World:
     def forget_accounts(self) -> None:
         """An account was added or renamed: index the emails again when next asked."""
         self._accounts = None
+
+    def added_account(self, asset: Asset) -> None:
+        """A service account was added under a name not held before (so it comes last in
+        `assets`): index its email as indexing all again would (the first name per email
+        is kept), instead of indexing every asset again per account (quadratic in a plan
+        of many accounts). After a removal that reindexing would see, forget the index."""
+        if self._accounts is None:
+            return
+        if self._removed:
+            self._accounts = None
+            return
+        email = asset.data.get("email")
+        if isinstance(email, str):
+            self._accounts.setdefault(email.lower(), asset.name)
+
+    def remove(self, name: str) -> None:
+        self.assets.pop(name, None)
+        if self._accounts is not None:
+            self._removed = True
 
 
 def _exists(change: ResourceChange, side: str) -> bool:
@@ -99,7 +120,7 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
         if side == "after" and change.is_delete:
             gone = before.asset_of(change)
             if gone is not None and not (change.is_create and _same(ctx, change, gone)):
-                world.assets.pop(gone.name, None)
+                world.remove(gone.name)
                 world.name_of.setdefault(change.address, gone.name)
         if not _exists(change, side):
             continue
@@ -121,7 +142,10 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
             asset = replace(asset, iam_policy={"bindings": []})
         world.assets[asset.name] = asset
         if asset.asset_type == _SA:
-            world.forget_accounts()
+            if prior is None:
+                world.added_account(asset)
+            else:
+                world.forget_accounts()
         world.name_of[change.address] = asset.name
         world.origin.setdefault(asset.name, []).append(change)
         if side == "after" and (change.is_create or change.is_update):
