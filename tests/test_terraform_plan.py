@@ -201,3 +201,22 @@ def test_values_json_does_not_define_are_refused(text: str) -> None:
     """NaN and lone surrogate escapes are not JSON text phiguard accepts."""
     with pytest.raises(PlanError, match="not JSON"):
         parse_plan(text.encode(), "p.json")
+
+
+def test_changes_of_some_types_are_kept_in_plan_order() -> None:
+    """Tables look up planned resources of a type (the subnetwork a VM names, the other side
+    of a peering) per resource: `Plan.of_types` gives them in plan order without scanning the
+    whole plan each time, and sees a change appended later."""
+    plan = parse_plan(orjson.dumps(plan_doc([
+        change("google_compute_subnetwork", "b", {"name": "b"}),
+        change("google_compute_instance", "vm", {"name": "vm"}),
+        change("google_compute_network", "n", {"name": "n"}),
+        change("google_compute_subnetwork", "a", {"name": "a"})])), "p.json")
+    names = [c.address for c in plan.of_types("google_compute_subnetwork",
+                                              "google_compute_network")]
+    assert names == ["google_compute_subnetwork.b", "google_compute_network.n",
+                     "google_compute_subnetwork.a"]
+    assert plan.of_types("google_compute_instance") == [plan.changes[1]]
+    assert plan.of_types("google_compute_firewall") == []
+    plan.changes.append(plan.changes[1])
+    assert len(plan.of_types("google_compute_instance")) == 2

@@ -310,11 +310,10 @@ class Context:
         if not isinstance(ref, str):
             return None
         key = ref_key(ref)
-        for change in self.plan.changes:
-            if change.type in tf_types:
-                asset = self.asset_of(change)
-                if asset is not None and ref_key(asset.name) == key:
-                    return asset
+        for change in self.plan.of_types(*tf_types):
+            asset = self.asset_of(change)
+            if asset is not None and ref_key(asset.name) == key:
+                return asset
         return None
 
     def project_of(self, change: ResourceChange, values: Any) -> str:

@@ -97,6 +97,18 @@ class Plan:
     # the google provider's `project` (a constant in its configuration): where a resource
     # without `project` goes, as the provider (and Google's converter) put it
     default_project: str | None = None
+    _of_types: dict[tuple[str, ...], tuple[int, list[ResourceChange]]] = field(
+        default_factory=dict, repr=False, compare=False)
+
+    def of_types(self, *types: str) -> list[ResourceChange]:
+        """The changes of these resource types, in plan order (kept, not scanned for again:
+        tables look up planned resources of a type per resource they convert)."""
+        got = self._of_types.get(types)
+        if got is None or got[0] != len(self.changes):
+            wanted = frozenset(types)
+            got = self._of_types[types] = (len(self.changes),
+                                           [c for c in self.changes if c.type in wanted])
+        return got[1]
 
 
 def _fail(file: str, what: str) -> PlanError:

@@ -207,9 +207,8 @@ def _peering_piece(values: Any, ctx: Context) -> Any:
     # ACTIVE once both sides exist; phiguard knows that only if the other side is planned too
     state: Any = AFTER_APPLY
     if isinstance(network, str) and isinstance(peer, str):
-        for other in ctx.plan.changes:
-            if other.type == "google_compute_network_peering" and other.exists_after \
-                    and other is not change:
+        for other in ctx.plan.of_types("google_compute_network_peering"):
+            if other.exists_after and other is not change:
                 ctx.change = other
                 theirs = ctx.values(other)
                 mine, their_peer = (_resolved(theirs, "network", ctx),

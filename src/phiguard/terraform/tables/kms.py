@@ -33,7 +33,7 @@ def _crypto_key_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     if not key.startswith("projects/") and len(parts) in (3, 4):
         if len(parts) == 3:
             tail = "/locations/{}/keyRings/{}/cryptoKeys/{}".format(*parts)
-            planned = [a.name for c in ctx.plan.changes if c.type == "google_kms_crypto_key"
+            planned = [a.name for c in ctx.plan.of_types("google_kms_crypto_key")
                        for a in (ctx.asset_of(c),) if a is not None and a.name.endswith(tail)]
             if len(planned) == 1:  # the one planned key of that location, ring and name
                 return kind, planned[0]
