@@ -165,7 +165,9 @@ def _change(item: Any, i: int, file: str) -> ResourceChange | None:
                           f"(expected {', '.join(sorted(_ACTIONS))})")
     module = item.get("module_address") or ""
     index = item.get("index")
-    if "index" not in item:
+    # without `index`, the address tells the instance key and the module (only when it has
+    # a key or a module part: otherwise neither would change)
+    if "index" not in item and ("[" in address or address.startswith("module.")):
         match = _ADDRESS.match(address)
         if match is not None:
             index = _parse_index(match.group("index"))
