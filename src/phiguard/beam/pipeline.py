@@ -49,8 +49,10 @@ from phiguard.inventory.records import (
     merge_records,
     parse_record,
 )
+from phiguard.inventory.refs import ref_key
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
 from phiguard.inventory.snapshot import materialize
+from phiguard.inventory.types import HIERARCHY_TYPES, principals_of
 from phiguard.policy.engine import Engine
 from phiguard.policy.waivers import WaiverBook
 from phiguard.report.json_report import finding_line
@@ -168,9 +170,17 @@ class Context:
 
     token: str
     held: list[Asset]
-    owners: list[Asset]
+    owners: list[Asset]  # hierarchy nodes' policies only
     projects: ProjectIndex
     now: datetime
+    grants: dict[str, list[Grant]] = field(default_factory=dict)
+    kinds: frozenset[str] = frozenset()  # policy content some asset carries
+
+
+# One binding naming a member: (order of its policy, binding, member; the binding; the
+# policy's owner without its body; the member as written).
+GrantEntry = tuple[tuple[int, ...], dict[str, Any], Asset, str]
+Grant = tuple[dict[str, Any], Asset, str]
 
 
 @dataclass
@@ -376,8 +386,10 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
             order, resource = held
             asset = (merge_records(resource, policy) if policy else resource).to_asset()
             yield beam.pvalue.TaggedOutput("context", ("held", order, asset))
+            for member in principals_of(asset.asset_type, asset.data):
+                yield beam.pvalue.TaggedOutput("members", (member, True))
         if policy is not None and policy_order is not None:
-            yield beam.pvalue.TaggedOutput("context", ("owner", policy_order, policy.to_asset()))
+            yield from _policy_outputs(policy.to_asset(), policy_order)
         for unit in units:
             if unit.item is None or (unit.file, unit.index) in skip:
                 continue
@@ -401,6 +413,65 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
             yield _Judge((1, *policy_order), name, asset=policy.to_asset())
 
 
+def _policy_outputs(owner: Asset, order: tuple[int, int]) -> Iterator[Any]:
+    """A merged policy: held whole when it is a hierarchy node's (the ancestors' policies
+    every asset sees), else only as the bindings that name each member (joined by member to
+    the principals: `grants`) and as the content types it shows (the coverage check)."""
+    if owner.asset_type in HIERARCHY_TYPES:
+        yield beam.pvalue.TaggedOutput("context", ("owner", order, owner))
+    if owner.iam_policy is not None:
+        yield beam.pvalue.TaggedOutput("kinds", IAM_POLICY)
+    if owner.org_policy:
+        yield beam.pvalue.TaggedOutput("kinds", ORG_POLICY)
+    if owner.access_policy is not None:
+        yield beam.pvalue.TaggedOutput("kinds", ACCESS_POLICY)
+    bindings = (owner.iam_policy or {}).get("bindings", ())
+    if not bindings:
+        return
+    envelope = replace(owner, iam_policy=None, org_policy=(), access_policy=None)
+    for b, binding in enumerate(bindings):
+        members = binding["members"]
+        for m, member in enumerate(members if isinstance(members, list) else ()):
+            if isinstance(member, str):
+                entry: GrantEntry = ((*order, b, m), binding, envelope, member)
+                yield beam.pvalue.TaggedOutput("bindings", (member.lower(), entry))
+
+
+def _named_grants(element: Any) -> Iterator[tuple[str, list[GrantEntry]]]:
+    """The bindings naming one member, when a principal in the snapshot is that member."""
+    member, joined = element
+    principals, bindings = list(joined["principals"]), list(joined["bindings"])
+    if principals and bindings:
+        yield member, sorted(bindings, key=lambda entry: entry[0])
+
+
+class _BeamInventory(Inventory):
+    """The Inventory of a Beam worker: the policies of assets other than hierarchy nodes and
+    join targets are not held; `grants` reads the bindings joined by member instead."""
+
+    def __init__(self, *args: Any, grants: dict[str, list[Grant]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._joined_grants = grants
+
+    def grants(self, asset: Asset, within: str = "all") -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for member in principals_of(asset.asset_type, asset.data):
+            for binding, owner, spelled in self._joined_grants.get(member, ()):
+                if within == "phi" and not self._owner_is_phi(owner):
+                    continue
+                grant = {"role": binding["role"], "resource": owner.name, "member": spelled}
+                if "condition" in binding:
+                    grant["condition"] = binding["condition"]
+                out.append(grant)
+        return out
+
+    def _owner_is_phi(self, envelope: Asset) -> bool:
+        owner = self.get(envelope.name) or envelope
+        if owner.asset_type in HIERARCHY_TYPES and not owner.asset_type.endswith("Project"):
+            return self.scope.node_is_phi(ref_key(owner.name))
+        return bool(self.facts(owner)["phi"])
+
+
 # the broadcast context ----------------------------------------------------------------------
 
 
@@ -418,6 +489,7 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
 
     def process(self, pieces: list[tuple[str, tuple[int, ...], Asset]],
                 metas: list[FileMeta], counts: list[tuple[str, int]],
+                grants: list[tuple[str, list[GrantEntry]]], kinds: list[str],
                 error: ErrorAt | None, spec_blob: bytes) -> Iterator[tuple[str, bytes]]:
         spec = self.ref.get(spec_blob)
         metas = sorted(metas, key=lambda m: m.number)
@@ -440,7 +512,10 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
         held = [a for kind, _, a in sorted(pieces, key=lambda p: p[1]) if kind == "held"]
         owners = [a for kind, _, a in sorted(pieces, key=lambda p: p[1]) if kind == "owner"]
         now = spec.at or spec.manifest_time or meta.latest or spec.fallback_now
-        context = Context(uuid.uuid4().hex, held, owners, projects, now)
+        table = {member: [(binding, owner, spelled) for _, binding, owner, spelled in entries]
+                 for member, entries in grants}
+        context = Context(uuid.uuid4().hex, held, owners, projects, now, table,
+                          frozenset(kinds))
         blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
         inventory = _inventory(spec, pickle.loads(blob))
         meta.now = now
@@ -451,9 +526,12 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
 
 
 def _inventory(spec: Spec, context: Context) -> Inventory:
-    return Inventory([*context.held, *spec.users], phi=spec.phi, policies=context.owners,
-                     projects=context.projects, missing_sources=spec.missing,
-                     content=spec.content, content_gaps=spec.gaps)
+    # The content types some policy shows count as collected, as every policy owner held in
+    # the local engine's Inventory makes them count.
+    content = frozenset(spec.content or ()) | context.kinds
+    return _BeamInventory([*context.held, *spec.users], phi=spec.phi, policies=context.owners,
+                          projects=context.projects, missing_sources=spec.missing,
+                          content=content, content_gaps=spec.gaps, grants=context.grants)
 
 
 _CACHE: dict[str, tuple[Inventory, datetime]] = {}  # per worker process: token -> built
@@ -569,7 +647,18 @@ def build(p: beam.Pipeline, spec: Spec) -> None:
     resolved = (read.units
                 | "By asset name" >> beam.GroupByKey()
                 | "Resolve" >> beam.ParDo(ResolveName(ref), spec_blob=given).with_outputs(
-                    "context", "counts", "errors", main="judge"))
+                    "context", "counts", "errors", "bindings", "members", "kinds",
+                    main="judge"))
+    user_members = [(m, True) for user in spec.users
+                    for m in principals_of(user.asset_type, user.data)]
+    principals = ((resolved.members, p | "User members" >> beam.Create(user_members))
+                  | "All principals" >> beam.Flatten())
+    grants = ({"bindings": resolved.bindings, "principals": principals}
+              | "By member" >> beam.CoGroupByKey()
+              | "Grants of principals" >> beam.FlatMap(_named_grants)
+              | "Gather grants" >> beam.combiners.ToList())
+    kinds = (resolved.kinds | "Content kinds" >> beam.Distinct()
+             | "Gather kinds" >> beam.combiners.ToList())
     error = ((read.errors, resolved.errors)
              | "All errors" >> beam.Flatten()
              | "First error" >> beam.CombineGlobally(_first_error))
@@ -581,7 +670,8 @@ def build(p: beam.Pipeline, spec: Spec) -> None:
               | "Gather counts" >> beam.combiners.ToList())
     context = pieces | "Context" >> beam.ParDo(
         BuildContext(ref), beam.pvalue.AsSingleton(metas), beam.pvalue.AsSingleton(counts),
-        first, spec_blob=given)
+        beam.pvalue.AsSingleton(grants), beam.pvalue.AsSingleton(kinds), first,
+        spec_blob=given)
     blob = beam.pvalue.AsSingleton(context, default_value=None)
     judged = (resolved.judge
               | "Judge" >> beam.ParDo(Judge(ref), blob, first, spec_blob=given).with_outputs(
