@@ -15,7 +15,8 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
-__all__ = ["REDACTED", "is_secret_name", "redact", "redact_evidence"]
+__all__ = ["REDACTED", "field_flags", "is_secret_name", "path_context", "redact", "redact_evidence",
+           "redact_field"]
 
 REDACTED = "[redacted]"
 
@@ -181,6 +182,15 @@ def redact(path: str, value: Any) -> Any:
         # Most evidence is a scalar: its verdict depends on the path alone (cached).
         return REDACTED if value is not None and _plain_is_secret(path) else value
     return _walk(value, *_context(path))
+
+
+# For renderers that walk a value themselves (the engine renders and redacts evidence in one
+# pass): what a field name says (secret-named, metadata container, environment container,
+# `value`), an evidence path's context (last field name, in metadata, in environment), and the
+# redaction of a value read under a field in such a context.
+field_flags = _key
+path_context = _context
+redact_field = _walk
 
 
 def redact_evidence(evidence: tuple[tuple[str, Any], ...]) -> list[tuple[str, Any]]:

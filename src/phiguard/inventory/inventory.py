@@ -125,6 +125,8 @@ class Inventory:
         self._in_project: dict[tuple[str, ...], dict[str, list[Asset]]] = {}
         self._grants: dict[str, list[tuple[dict[str, Any], str, str]]] | None = None
         self._facts: dict[str, dict[str, Any]] = {}
+        self._places: dict[tuple[str, str | None, str | None], tuple[
+            str | None, str | None, str | None, str | None]] = {}
 
     def _add(self, asset: Asset) -> None:
         if asset.name in self._by_name:
@@ -259,9 +261,43 @@ class Inventory:
         return facts
 
     def _compute_facts(self, asset: Asset) -> dict[str, Any]:
+        first = asset.ancestors[0] if asset.ancestors else ""
+        location = asset.location or _location_from_data(asset.data)
+        if asset.asset_type == PROJECT_TYPE:
+            project, number, location, region = self._place(asset, first, location)
+        else:
+            # The same for every asset of a project in a location: worked out once each.
+            place_key = (first, project_of_name(asset.name), location)
+            place = self._places.get(place_key)
+            if place is None:
+                place = self._places[place_key] = self._place(asset, first, location)
+            project, number, location, region = place
+        phi = self.asset_is_phi(asset, project)
+        # A grant on this asset reaches PHI: it is in PHI scope, or a folder or organization
+        # above a PHI project (`grants within: phi` asks the same of each binding's owner).
+        reach: bool | UnknownValue = phi or (asset.asset_type in _NODE_TYPES
+                                             and self.scope.node_is_phi(ref_key(asset.name)))
+        if not reach and asset.asset_type in _NODE_TYPES and not self.scope.phi_ancestry_known:
+            reach = _REACH_UNKNOWN
+        return {
+            "name": asset.name,
+            "asset_type": asset.asset_type,
+            "project": project,
+            "project_number": number,
+            "location": location,
+            "region": region,
+            "ancestors": list(asset.ancestors),
+            "phi": phi,
+            "phi_reach": reach,
+            "update_time": asset.update_time,
+        }
+
+    def _place(self, asset: Asset, first: str, location: str | None,
+               ) -> tuple[str | None, str | None, str | None, str | None]:
+        """(project id or number, project number, location, region) of an asset."""
         number = None
-        if asset.ancestors and asset.ancestors[0].startswith("projects/"):
-            number = asset.ancestors[0].split("/", 1)[1]
+        if first.startswith("projects/"):
+            number = first.split("/", 1)[1]
         project_id = None
         if asset.asset_type == PROJECT_TYPE:
             raw_id = asset.data.get("projectId")
@@ -278,29 +314,11 @@ class Inventory:
         if info is not None:
             number = number or info.number
             project_id = project_id or info.id
-        location = asset.location or _location_from_data(asset.data)
-        phi = self.asset_is_phi(asset, project_id or number)
-        # A grant on this asset reaches PHI: it is in PHI scope, or a folder or organization
-        # above a PHI project (`grants within: phi` asks the same of each binding's owner).
-        reach: bool | UnknownValue = phi or (asset.asset_type in _NODE_TYPES
-                                             and self.scope.node_is_phi(ref_key(asset.name)))
-        if not reach and asset.asset_type in _NODE_TYPES and not self.scope.phi_ancestry_known:
-            reach = _REACH_UNKNOWN
         region = region_of(location)
         # Interned: a large org repeats a few hundred projects and regions across 100k+ facts.
         project = project_id or number
-        return {
-            "name": asset.name,
-            "asset_type": asset.asset_type,
-            "project": sys.intern(project) if project else None,
-            "project_number": sys.intern(number) if number else None,
-            "location": sys.intern(location) if location else None,
-            "region": sys.intern(region) if region else None,
-            "ancestors": list(asset.ancestors),
-            "phi": phi,
-            "phi_reach": reach,
-            "update_time": asset.update_time,
-        }
+        return (sys.intern(project) if project else None, sys.intern(number) if number else None,
+                sys.intern(location) if location else None, sys.intern(region) if region else None)
 
     def asset_is_phi(self, asset: Asset, project: str | None) -> bool:
         scope = self.scope

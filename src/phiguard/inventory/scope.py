@@ -83,6 +83,7 @@ class PhiScope:
         self._network_keys = {ref_key(n) for n in config.networks if "/" in n}
         self._network_names = {n for n in config.networks if "/" not in n}
         self._project_cache: dict[str, bool] = {}
+        self._ref_keys: dict[str, str] = {}
         phi_ancestors: set[str] = set()
         # Whether every PHI project's folders and organization are known (a Terraform plan
         # without a snapshot may name a PHI project whose place in the hierarchy is not).
@@ -131,7 +132,12 @@ class PhiScope:
             return True
         if not ref:
             return False
-        key = ref_key(ref)
+        # A few hundred networks are referenced by every resource on them: keys made once.
+        key = self._ref_keys.get(ref)
+        if key is None:
+            key = ref_key(ref)
+            if len(self._ref_keys) < 100_000:
+                self._ref_keys[ref] = key
         if key in self._network_keys or last_segment(key) in self._network_names:
             return True
         if key.startswith("projects/"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from phiguard.findings import Finding, Outcome
@@ -20,18 +21,26 @@ from phiguard.policy.compiler import (
     PASS,
     AssetView,
     CompiledRule,
+    Cond,
     Env,
+    LetFn,
+    Resolver,
     compile_rule,
     evidence_value,
 )
 from phiguard.policy.language import LET_FORMS, let_kind
 from phiguard.policy.rule import Rule
-from phiguard.redaction import redact
+from phiguard.redaction import REDACTED, field_flags, path_context, redact, redact_field
 
 __all__ = ["Engine", "evaluate"]
 
-_OUTCOME = {PASS: Outcome.PASS, FAIL: Outcome.FAIL}
+# What `evaluate_asset` needs of one compiled rule, unpacked once per asset type: rule id,
+# severity, controls, title, content types, scope phi, when, check, evidence resolvers,
+# params, lets.
+_Step = tuple[str, str, tuple[str, ...], str, tuple[str, ...], bool, Cond | None, Cond,
+              tuple[Resolver, ...], Mapping[str, Any], Mapping[str, LetFn]]
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_EVIDENCE_ITEMS = 50  # what `evidence_value` keeps of a list or mapping
 
 
 def _dedupe(reasons: Iterable[object]) -> list[str]:
@@ -76,9 +85,56 @@ def _render(path: str, value: Any, rendered: dict[tuple[str, int], tuple[Any, An
     hit = rendered.get(key)
     if hit is not None and hit[0] is value:
         return hit[1]
-    out = redact(path, evidence_value(value))
+    kind = type(value)
+    if kind is dict or kind is list:
+        last, in_metadata, in_env = path_context(path)
+        out = (_shown(value, last) if not (in_metadata or in_env)
+               else redact(path, evidence_value(value)))
+    else:
+        out = redact(path, evidence_value(value))
     rendered[key] = (value, out)
     return out
+
+
+def _shown(value: Any, last: str) -> Any:
+    """`redact_field(evidence_value(value), last, False, False)` in one pass, for a dict or
+    list read outside instance metadata and environment variables (nearly all evidence)."""
+    if last and field_flags(last)[0]:
+        return REDACTED
+    if type(value) is dict:
+        out: dict[Any, Any] = {}
+        for k, item in islice(value.items(), _EVIDENCE_ITEMS):
+            kind = type(item)
+            name = str(k)
+            if kind in _PLAIN:
+                out[k] = item if item is None or not field_flags(name)[0] else REDACTED
+            elif kind is dict or kind is list:
+                _, metadata, env, _ = field_flags(name)
+                out[k] = (_shown(item, name) if not (metadata or env)
+                          else redact_field(evidence_value(item), name, metadata, env))
+            else:
+                out[k] = _field(evidence_value(item), name)
+        return out
+    shown: list[Any] = []
+    for item in value[:_EVIDENCE_ITEMS]:
+        kind = type(item)
+        if kind in _PLAIN:
+            shown.append(item)
+        elif kind is dict or kind is list:
+            shown.append(_shown(item, last))
+        else:
+            rendered = evidence_value(item)
+            shown.append(rendered if type(rendered) in _PLAIN
+                         else redact_field(rendered, last, False, False))
+    return shown
+
+
+def _field(rendered: Any, name: str) -> Any:
+    """What the redaction of a mapping makes of a rendered field value (`_child`)."""
+    secret, metadata, env, _ = field_flags(name)
+    if type(rendered) in _PLAIN:
+        return rendered if rendered is None or not secret else REDACTED
+    return redact_field(rendered, name, metadata, env)
 
 
 class Engine:
@@ -109,6 +165,7 @@ class Engine:
                 if t != "*":
                     self._by_type.setdefault(t, []).append(cr)
         self._merged: dict[str, list[CompiledRule]] = {}
+        self._plans: dict[str, list[_Step]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         rules, params, enabled, disabled = self._spec
@@ -167,10 +224,20 @@ class Engine:
             self._merged[asset_type] = found
         return found
 
+    def _plan(self, asset_type: str) -> list[_Step]:
+        found = self._plans.get(asset_type)
+        if found is None:
+            found = self._plans[asset_type] = [
+                (cr.rule.id, cr.rule.severity, cr.rule.controls, cr.rule.title,
+                 cr.rule.content_types, cr.rule.scope == "phi", cr.when, cr.check,
+                 cr.resolvers, cr.params, cr.lets)
+                for cr in self.rules_for(asset_type)]
+        return found
+
     def evaluate_asset(self, asset: Asset, inv: Inventory, now: datetime) -> list[Finding]:
         """Every applicable rule's outcome for one asset."""
-        rules = self.rules_for(asset.asset_type)
-        if not rules:
+        plan = self._plan(asset.asset_type)
+        if not plan:
             return []
         view = AssetView(asset, inv)
         out: list[Finding] = []
@@ -178,37 +245,46 @@ class Engine:
         # rendered once per asset. The entry holds the value, so its id stays its own.
         rendered: dict[tuple[str, int], tuple[Any, Any]] = {}
         source = str(asset.source) if asset.source else None
-        for cr in rules:
-            rule = cr.rule
-            if rule.content_types and not _carries(asset, rule.content_types):
+        name, asset_type = asset.name, asset.asset_type
+        phi: bool | None = None
+        for (rule_id, severity, controls, title, kinds, phi_only, when, check, resolvers,
+             params, lets) in plan:
+            if kinds and not _carries(asset, kinds):
                 continue
-            if rule.scope == "phi" and not view.facts()["phi"]:
-                continue
-            env = Env(view, inv, now, cr.params, cr.lets)
-            if cr.when is not None:
-                verdict, _ = cr.when(env)
+            if phi_only:
+                if phi is None:
+                    phi = bool(view.facts()["phi"])
+                if not phi:
+                    continue
+            env = Env(view, inv, now, params, lets)
+            if when is not None:
+                verdict, _ = when(env)
                 if verdict == FAIL:
                     continue
-            for resolve in cr.resolvers:
+            evidence = env.evidence
+            for resolve in resolvers:
                 value, cpath = resolve(env)
-                env.record(cpath, value, always=True)
+                if cpath not in evidence:  # the declared evidence is never crowded out
+                    evidence[cpath] = value
             env.blame.clear()
-            verdict, reasons = cr.check(env)
-            outcome = _OUTCOME.get(verdict, Outcome.UNKNOWN)
+            verdict, reasons = check(env)
             recorded = env.evidence
-            if outcome is Outcome.PASS:
-                message = rule.title
-            elif outcome is Outcome.FAIL:
-                message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {rule.title}"
+            if verdict == PASS:
+                outcome = Outcome.PASS
+                message = title
+            elif verdict == FAIL:
+                outcome = Outcome.FAIL
+                message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {title}"
                 recorded = _failed_first(env.blame, recorded)
             else:
+                outcome = Outcome.UNKNOWN
                 message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
             # Redacted here, once, so no output can show a secret the rule read.
-            evidence = tuple([(p, redact(p, v)) if type(v) in _PLAIN
-                              else (p, _render(p, v, rendered))
-                              for p, v in recorded.items()])
-            out.append(Finding(rule.id, asset.name, asset.asset_type, outcome, rule.severity,
-                               rule.controls, message, evidence, None, source))
+            shown = tuple([(p, redact(p, v)) if type(v) in _PLAIN
+                           else (p, _render(p, v, rendered))
+                           for p, v in recorded.items()])
+            out.append(Finding(rule_id, name, asset_type, outcome, severity, controls,
+                               message, shown, None, source))
         return out
 
     def missing_source_findings(self, inv: Inventory, organization: str | None) -> list[Finding]:
