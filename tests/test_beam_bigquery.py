@@ -41,3 +41,16 @@ def test_sharded_rows_are_the_ndjson_output(tmp_path: Path) -> None:
     for raw in written.splitlines():
         assert check_row(orjson.loads(raw)) == []
     scan.tally(Tally())  # consumed: its work files are removed
+
+
+def test_scan_on_beam_writes_the_same_rows(tmp_path: Path) -> None:
+    """`scan --engine beam -f ndjson` (rows from the assembled findings) is the local output."""
+    def scan(*extra: str) -> bytes:
+        out = tmp_path / f"{len(extra)}.ndjson"
+        result = CliRunner().invoke(main, ["scan", str(DEMO), "-c", str(DEMO / "phiguard.yaml"),
+                                           "-f", "ndjson", "-o", str(out), "--at", AT, *extra],
+                                    catch_exceptions=False)
+        assert result.exit_code == 1, result.output
+        return out.read_bytes()
+
+    assert scan("--engine", "beam", "--", "--runner", "DirectRunner") == scan()
