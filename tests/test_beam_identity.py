@@ -103,7 +103,8 @@ def _bucket(name: str, public: bool = False) -> dict[str, object]:
                 "location": "us-central1"}}
 
 
-@pytest.mark.parametrize("case", ["not-json", "bad-field", "conflict", "bad-time"])
+@pytest.mark.parametrize("case", ["not-json", "bad-field", "conflict", "bad-time",
+                                  "broken-then-conflict"])
 def test_bad_input_fails_with_the_local_message(case: str, tmp_path: Path) -> None:
     snapshot = tmp_path / "snap"
     snapshot.mkdir()
@@ -119,6 +120,11 @@ def test_bad_input_fails_with_the_local_message(case: str, tmp_path: Path) -> No
     elif case == "conflict":  # the same asset twice with different content, across files
         _lines(snapshot / "a.ndjson", good)
         _lines(snapshot / "b.ndjson", [_bucket("b3", public=True)])
+    elif case == "broken-then-conflict":  # a broken line, then a conflict further down: the
+        # Beam engine reads on past the broken line and reports what the local engine meets
+        # first (which depends on how much of a line its pass 1 decodes)
+        broken = json.dumps(_bucket("b8"))[:-1] + ', "x": }'
+        _lines(snapshot / "a.ndjson", [*good, broken, _bucket("b2", public=True)])
     else:  # update_time that is no RFC 3339 time
         _lines(snapshot / "a.ndjson", [*good, _bucket("b7") | {"update_time": "yesterday"}])
     local = _error([snapshot], tmp_path, "local")

@@ -250,8 +250,10 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
                 for item in read_items(copy, path):
                     keyed = self._unit(spec, number, item)
                     if isinstance(keyed, ErrorAt):
+                        # Read on: a conflict further down is met first by the local
+                        # engine (before pass 2), so it must be found here too.
                         yield beam.pvalue.TaggedOutput("errors", keyed)
-                        return
+                        continue
                     yield keyed
             except InputError as exc:
                 yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
