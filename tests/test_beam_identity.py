@@ -207,3 +207,17 @@ def test_remote_bad_input_names_the_object(tmp_path: Path) -> None:
         _scan([f"{SCHEME}://{snapshot}"], None, tmp_path / "r.json",  # type: ignore[list-item]
               engine="beam", pipeline_args=IN_PROCESS)
     assert str(caught.value) == f"{SCHEME}://{local}"
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--runner", "DataflowRunner", "--temp_location", "gs://b/tmp"], "cannot read"),
+    (["--runner", "DataflowRunner"], "--temp_location"),
+])
+def test_remote_runner_needs_what_its_workers_can_read(args: list[str], says: str,
+                                                       tmp_path: Path) -> None:
+    """Refused before any pipeline starts (exit 2), with what to do."""
+    from phiguard.errors import UsageError
+
+    with pytest.raises(UsageError, match=says):
+        _scan([DEMO], DEMO / "phiguard.yaml", tmp_path / "x.json", engine="beam",
+              pipeline_args=args)

@@ -93,11 +93,15 @@ class BeamScan:
     def __init__(self, paths: Sequence[str | Path], pack: RulePack, config: Config, *,
                  at: datetime | None = None, pipeline_args: Sequence[str] = (),
                  clock: Callable[[], datetime] | None = None) -> None:
-        try:
-            import apache_beam  # noqa: F401
-        except ImportError:
-            raise UsageError("--engine beam needs Apache Beam: pip install 'phiguard[beam]'"
-                             ) from None
+        from phiguard.runs.beam_stage import check_engine, remote_runner
+
+        check_engine("beam", pipeline_args)  # Beam installed; a remote runner has gs:// temp
+        runner = remote_runner(pipeline_args)
+        local = [str(p) for p in paths if not is_remote(str(p))]
+        if runner is not None and local:
+            raise UsageError(f"--runner {runner}: its workers cannot read {local[0]} on this "
+                             "machine: scan the snapshot where they can read it (gs://BUCKET/"
+                             "PREFIX, e.g. what collect --export gs://... writes)")
         from phiguard.beam import pipeline
 
         config.check_against(pack)
