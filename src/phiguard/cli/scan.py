@@ -58,7 +58,8 @@ class _ScanCommand(click.Command):
 @fail_on_option
 @at_option("the snapshot's read time, or the time of the run when the snapshot has none "
            "(a note says so).")
-@jobs_option(1, 64, 1, "Worker processes for evaluation.")
+@jobs_option(0, 64, 0, "Processes reading and judging the snapshot (0: chosen when the scan "
+                       "starts: 1 unless the snapshot is large and CPUs and memory are free).")
 @click.option("--engine", type=click.Choice(["local", "beam"]), default="local",
               show_default=True,
               help="beam: run the scan as an Apache Beam pipeline (pip install "
