@@ -545,8 +545,11 @@ def _context(spec: Spec, shared: tuple[str, bytes]) -> tuple[Inventory, datetime
     found = _CACHE.get(token)
     if found is None:
         context: Context = pickle.loads(blob)
+        inventory = _inventory(spec, context)
+        # Every lazy index built now, once, before the worker's threads share it.
+        spec.engine.warm(inventory)
         _CACHE.clear()
-        found = _CACHE[token] = (_inventory(spec, context), context.now)
+        found = _CACHE[token] = (inventory, context.now)
     return found
 
 
