@@ -32,7 +32,7 @@ from phiguard.inventory.records import (
 )
 
 __all__ = ["DIGEST_BYTES", "KINDS", "Entries", "absorb", "contains_sorted", "content_digest",
-           "content_entries", "find_duplicates", "light_digest"]
+           "content_entries", "find_duplicates", "light_digest", "raw_digest"]
 
 def _canonical(value: Any) -> bytes:
     try:
@@ -89,6 +89,20 @@ def light_digest(env: Envelope, item: RawItem) -> bytes:
                     res.get("parent"), env.ancestors], item)
 
 
+def raw_digest(raw: bytes) -> bytes:
+    """A digest of a raw NDJSON line (`r`): the same for the same bytes, whatever the line's
+    ending or surrounding blanks. Python's own hash of the bytes (keyed per process tree, as
+    the entries' keys are): 64 bits, against which an accidental match of two different
+    records of one name is out of reach; a digest that differs only costs a decode of both
+    (`_same_content`), so a digest made in another process can cost time, never a verdict."""
+    if raw[-2:] != b"}\n" or raw[:1] != b"{":  # else it is already its stripped form + LF
+        raw = raw.strip() + b"\n"
+    return b"r" + (hash(raw) & _MASK64).to_bytes(8, "little") + _PAD
+
+
+_MASK64 = (1 << 64) - 1
+
+
 def _find_first(files: SnapshotFiles, key: int, before: RawItem) -> str:
     for item in iter_items(files):
         if (item.file, item.index) == (before.file, before.index):
@@ -120,6 +134,7 @@ def _same_content(files: SnapshotFiles, key: int, item: RawItem, kind: str,
 _KIND_CODES = {RESOURCE: 0, IAM_POLICY: 1, ORG_POLICY: 2, ACCESS_POLICY: 3}
 KINDS = (RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY)
 DIGEST_BYTES = 17  # a flag byte (r: of the raw line, c: of the normalized content) + 16
+_PAD = bytes(DIGEST_BYTES - 9)  # raw digests are 8 bytes
 
 
 class Entries:

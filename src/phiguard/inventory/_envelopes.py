@@ -5,10 +5,11 @@ records nothing joins to (most of a large org); and the full decode for every ot
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from phiguard.inventory.readers import RawItem, SnapshotFiles, decode_line, iter_raw
 from phiguard.inventory.records import Record, parse_record
@@ -31,9 +32,9 @@ def decode(item: RawItem) -> Record:
     return parse_record(value_of(item), item.file, item.line)
 
 
-_POLICY_KEYS = ("iam_policy", "iamPolicy", "org_policy", "orgPolicy", "access_policy",
-                "accessPolicy", "access_level", "accessLevel", "service_perimeter",
-                "servicePerimeter")
+_POLICY_KEYS = frozenset({"iam_policy", "iamPolicy", "org_policy", "orgPolicy", "access_policy",
+                          "accessPolicy", "access_level", "accessLevel", "service_perimeter",
+                          "servicePerimeter"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,48 +46,55 @@ class Envelope:
     resource: dict[str, Any]
 
 
-_POLICY_BYTES = re.compile(
-    rb'"(?:iam_policy|iamPolicy|org_policy|orgPolicy|access_policy|accessPolicy|access_level|'
-    rb'accessLevel|service_perimeter|servicePerimeter|v2_org_policies|v2OrgPolicies)"')
-_NAME_BYTES = re.compile(rb'"name"\s*:\s*"([^"\\]+)"')
-_TYPE_BYTES = re.compile(rb'"(?:asset_type|assetType)"\s*:\s*"([^"\\]+)"')
-_ANCESTOR_BYTES = re.compile(rb'"ancestors"\s*:\s*\[\s*"([^"\\]+)"')
-_TIME_BYTES = re.compile(rb'"(?:update_time|updateTime)"\s*:\s*"([^"\\]+)"')
+class _Head(msgspec.Struct):
+    """The top-level keys pass 1 reads of a line, typed as a plain RESOURCE record has them;
+    every other key is skipped unread. A policy key with a value (`null` is none, as in
+    `parse_record`) or an envelope field of another type fails the decode, and the record
+    takes the full parse, which says what is wrong with it."""
+
+    name: str
+    asset_type: str | None = None
+    assetType: str | None = None  # the REST flavour's keys are camelCase
+    resource: msgspec.Raw = msgspec.Raw()
+    ancestors: list[str] | None = None
+    update_time: str | None = None
+    updateTime: str | None = None
+    iam_policy: None = None
+    iamPolicy: None = None
+    org_policy: None = None
+    orgPolicy: None = None
+    v2_org_policies: None = None
+    v2OrgPolicies: None = None
+    access_policy: None = None
+    accessPolicy: None = None
+    access_level: None = None
+    accessLevel: None = None
+    service_perimeter: None = None
+    servicePerimeter: None = None
+
+
+_HEAD = msgspec.json.Decoder(_Head)
 
 
 def raw_envelope(raw: bytes, wanted: set[str]) -> tuple[str, str, str | None, list[str]] | None:
-    """Name, type, update time and first ancestor of a plain RESOURCE line, without decoding.
+    """Name, type, update time and ancestors of a plain RESOURCE line, decoding only those.
 
     Pass 1 only needs these for the records nothing joins to (most of a large org); pass 2
-    decodes and validates every line anyway. Lines with policy content, of joined types, or
-    that do not look like an export record's envelope take the full decode.
+    decodes and validates every line anyway. Lines with policy content, of joined types, with
+    an envelope field of another type than expected, or that are not JSON take the full
+    decode and parse (which says what is wrong with them).
     """
-    if _POLICY_BYTES.search(raw):
+    try:
+        head = _HEAD.decode(raw)
+    except (msgspec.DecodeError, RecursionError, ValueError):
         return None
-    type_match = _TYPE_BYTES.search(raw)
-    name_match = _NAME_BYTES.search(raw)
-    if type_match is None or name_match is None:
+    name = head.name
+    asset_type = head.asset_type if head.asset_type is not None else head.assetType
+    if (not name or not asset_type or asset_type in wanted
+            or memoryview(head.resource)[:1].tobytes() != b"{"):
         return None
-    # The envelope's `name` precedes `resource` in every producer's key order; a `name` found
-    # after the type's position but inside `resource` would be the body's, so require order.
-    resource_at = raw.find(b'"resource"')
-    if resource_at != -1 and name_match.start() > resource_at:
-        return None
-    asset_type = type_match.group(1).decode()
-    if asset_type in wanted:
-        return None
-    update_time = None
-    for key in (b'"update_time"', b'"updateTime"'):
-        at = raw.rfind(key)
-        if at != -1:
-            time_match = _TIME_BYTES.match(raw, at)
-            if time_match is None:
-                return None
-            update_time = time_match.group(1).decode()
-            break
-    ancestor = _ANCESTOR_BYTES.search(raw)
-    ancestors = [ancestor.group(1).decode()] if ancestor else []
-    return name_match.group(1).decode(), asset_type, update_time, ancestors
+    update_time = head.update_time if head.update_time is not None else head.updateTime
+    return name, asset_type, update_time, head.ancestors or []
 
 
 def light_envelope(value: Any, wanted: set[str]) -> Envelope | None:
@@ -104,9 +112,8 @@ def light_envelope(value: Any, wanted: set[str]) -> Envelope | None:
     resource = value.get("resource")
     if asset_type in wanted or type(resource) is not dict:
         return None
-    for key in _POLICY_KEYS:
-        if key in value:
-            return None
+    if not value.keys().isdisjoint(_POLICY_KEYS):
+        return None
     update_time = value.get("update_time") or value.get("updateTime")
     if update_time is not None and type(update_time) is not str:
         return None

@@ -7,16 +7,15 @@ to, projected to the `data` keys rules read). Ranges are surveyed in worker proc
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
-from phiguard.inventory._duplicates import Entries, content_entries, light_digest
+from phiguard.inventory._duplicates import Entries, content_entries, light_digest, raw_digest
 from phiguard.inventory._envelopes import light_envelope, raw_envelope, value_of
 from phiguard.inventory.inventory import learn_project
 from phiguard.inventory.readers import (
@@ -68,9 +67,13 @@ class Survey:
 def _project(record: Record, fields: Fields) -> Record:
     """The record with only the `data` keys rules read of its type (see policy.projection)."""
     keep = fields.get(record.asset_type)
-    if keep is None or not record.data:
+    data = record.data
+    if keep is None or not data:
         return record
-    return replace(record, data={k: v for k, v in record.data.items() if k in keep})
+    r = record
+    return Record(r.name, r.asset_type, r.kinds, {k: v for k, v in data.items() if k in keep},
+                  r.iam_policy, r.org_policy, r.access_policy, r.ancestors, r.location, r.parent,
+                  r.update_time, r.source)
 
 
 def _learn_from_name(projects: ProjectIndex, name: str, ancestors: list[str]) -> None:
@@ -93,14 +96,14 @@ def survey(items: Iterable[RawItem], wanted: set[str], result: Survey,
         for item in items:
             result.records = item.index
             result.lines = item.line
-            raw_env = raw_envelope(item.raw, wanted) if item.raw is not None else None
+            raw = item.raw
+            raw_env = raw_envelope(raw, wanted) if raw is not None else None
             if raw_env is not None:
-                # Not decoded here: pass 2 decodes and validates it before judging it.
+                # Only its envelope decoded here: pass 2 decodes and validates it before
+                # judging it.
                 name, asset_type, update_time, ancestors = raw_env
-                raw = item.raw or b""
-                digest = b"r" + hashlib.blake2b(raw.strip(), digest_size=16).digest()
-                result.entries.add(hash((name, RESOURCE)), digest, item.index, asset_type,
-                                   RESOURCE)
+                result.entries.add(hash((name, RESOURCE)), raw_digest(raw or b""), item.index,
+                                   asset_type, RESOURCE)
                 _learn_from_name(projects, name, ancestors)
             else:
                 value = value_of(item)

@@ -224,14 +224,14 @@ def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int 
             start = pos
             pos += len(raw)
             line_no += 1
-            if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+            if len(raw) > MAX_LINE_BYTES and len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
                 raise SnapshotError(
                     f"line longer than {MAX_LINE_BYTES} bytes: not a CAI record "
                     "(a binary file, or JSON that is not one record per line?)",
                     file=file, line=line_no)
             if line_no == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
-            if raw.strip():
+            if not raw.isspace():  # (no copy, unlike strip(): the same ASCII blanks)
                 index += 1
                 yield RawItem(file, line_no, raw, index=index, offset=start if plain else -1)
             else:

@@ -17,7 +17,7 @@ from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset, Source, content_set
 
 __all__ = ["ACCESS_FIELDS", "CONDITIONAL", "Record", "access_objects", "merge_records",
-           "parse_record"]
+           "parse_record", "resource_asset", "valid_time"]
 
 RESOURCE, IAM_POLICY = "RESOURCE", "IAM_POLICY"
 ORG_POLICY, ACCESS_POLICY = "ORG_POLICY", "ACCESS_POLICY"
@@ -240,11 +240,188 @@ def _v2_org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
 
 def parse_record(obj: Any, file: str, line: int) -> Record:
     """Validate and normalize one decoded JSON record; raise `SnapshotError` naming the line."""
+    fast = _fast_record(obj, file, line)
+    if fast is not None:
+        return fast
     try:
         return _parse_record(obj, _Check(file, line))
     except RecursionError:
         raise SnapshotError("record nested too deeply to be a CAI record", file=file,
                             line=line) from None
+
+
+# The common shapes, checked without building a message per field: a record with no keys but
+# these (every export flavour's RESOURCE and IAM_POLICY records) whose every field has the
+# expected JSON type. `_fast_record` gives exactly what `_parse_record` gives for it; anything
+# else (another key, a value of another type, a bad time) returns None and takes the full
+# parse, which says what is wrong.
+_FAST_KEYS = frozenset({"name", "asset_type", "assetType", "resource", "ancestors",
+                        "update_time", "updateTime", "iam_policy", "iamPolicy"})
+_FAST_RESOURCE_ONLY = frozenset({RESOURCE})
+_FAST_IAM_ONLY = frozenset({IAM_POLICY})
+_FAST_BOTH = frozenset({RESOURCE, IAM_POLICY})
+_VALID_TIMES: set[str] = set()  # update_time texts already parsed as RFC 3339 (bounded)
+
+
+def valid_time(text: str) -> bool:
+    """Whether `parse_time` reads `text`, remembered for the texts seen (most repeat)."""
+    if text in _VALID_TIMES:
+        return True
+    if parse_time(text) is None:
+        return False
+    if len(_VALID_TIMES) >= 1 << 16:
+        _VALID_TIMES.clear()
+    _VALID_TIMES.add(text)
+    return True
+
+
+def _fast_strings(value: Any) -> list[str] | None:
+    """A copy of a list of strings (None: empty), or None when it is anything else."""
+    if value is None:
+        return []
+    if type(value) is not list:
+        return None
+    for item in value:
+        if type(item) is not str:
+            return None
+    return list(value)
+
+
+def _fast_iam(policy: Any) -> dict[str, Any] | None:
+    """`_iam_policy` for a well-typed policy, or None (then the full check says why)."""
+    if type(policy) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    if "etag" in policy:
+        out["etag"] = policy["etag"]
+    if "version" in policy:
+        out["version"] = policy["version"]
+    raw_bindings = policy.get("bindings")
+    if raw_bindings is not None and type(raw_bindings) is not list:
+        return None
+    bindings = []
+    for binding in raw_bindings or ():
+        if type(binding) is not dict:
+            return None
+        role = binding.get("role")
+        members = _fast_strings(binding.get("members"))
+        if type(role) is not str or members is None:
+            return None
+        item: dict[str, Any] = {"role": role, "members": members}
+        condition = binding.get("condition")
+        if condition is not None:
+            if type(condition) is not dict:
+                return None
+            item["condition"] = condition
+        bindings.append(item)
+    out["bindings"] = bindings
+    raw_audit = _get(policy, "audit_configs", "auditConfigs")
+    if raw_audit is None:
+        return out
+    if type(raw_audit) is not list:
+        return None
+    audit = []
+    for cfg in raw_audit:
+        if type(cfg) is not dict:
+            return None
+        service = cfg.get("service")
+        raw_logs = _get(cfg, "audit_log_configs", "auditLogConfigs")
+        if type(service) is not str or (raw_logs is not None and type(raw_logs) is not list):
+            return None
+        logs = []
+        for log in raw_logs or ():
+            if type(log) is not dict:
+                return None
+            log_type = _get(log, "log_type", "logType")
+            if type(log_type) is int:
+                log_type = _LOG_TYPES.get(log_type, str(log_type))
+            exempted = _fast_strings(_get(log, "exempted_members", "exemptedMembers"))
+            if type(log_type) is not str or exempted is None:
+                return None
+            logs.append({"logType": log_type, "exemptedMembers": exempted})
+        audit.append({"service": service, "auditLogConfigs": logs})
+    if audit:
+        out["auditConfigs"] = audit
+    return out
+
+
+_Fields = tuple[str, str, frozenset[str], dict[str, Any] | None, dict[str, Any] | None,
+                tuple[str, ...], str | None, str | None, str | None]
+
+
+def _fast_fields(obj: Any) -> _Fields | None:
+    """(name, type, kinds, data, iam policy, ancestors, location, parent, update time) of a
+    record of the common shapes, as `_parse_record` gives them, or None."""
+    if type(obj) is not dict or not obj.keys() <= _FAST_KEYS:
+        return None
+    name = obj.get("name")
+    asset_type = _get(obj, "asset_type", "assetType")
+    if type(name) is not str or not name or type(asset_type) is not str or not asset_type:
+        return None
+    resource = obj.get("resource")
+    data = location = parent = None
+    if resource is not None:
+        if type(resource) is not dict:
+            return None
+        data = resource.get("data")
+        if data is None:
+            data = {}
+        elif type(data) is not dict:
+            return None
+        location = resource.get("location")
+        parent = resource.get("parent")
+        if (location is not None and type(location) is not str) or (
+                parent is not None and type(parent) is not str):
+            return None
+    raw_iam = _get(obj, "iam_policy", "iamPolicy")
+    iam = None
+    if raw_iam is not None:
+        iam = _fast_iam(raw_iam)
+        if iam is None:
+            return None
+        kinds = _FAST_BOTH if resource is not None else _FAST_IAM_ONLY
+    elif resource is not None:
+        kinds = _FAST_RESOURCE_ONLY
+    else:
+        return None
+    ancestors = obj.get("ancestors")
+    if ancestors is None:
+        ancestors = ()
+    elif type(ancestors) is list:
+        for item in ancestors:
+            if type(item) is not str:
+                return None
+        ancestors = tuple(ancestors)
+    else:
+        return None
+    update_time = _get(obj, "update_time", "updateTime")
+    if update_time is not None and (type(update_time) is not str or not valid_time(update_time)):
+        return None
+    return name, asset_type, kinds, data, iam, ancestors, location, parent, update_time
+
+
+def _fast_record(obj: Any, file: str, line: int) -> Record | None:
+    fields = _fast_fields(obj)
+    if fields is None:
+        return None
+    name, asset_type, kinds, data, iam, ancestors, location, parent, update_time = fields
+    return Record(name, asset_type, kinds, data, iam, None, None, ancestors, location, parent,
+                  update_time, Source(file, line))
+
+
+_RESOURCE_CONTENT = content_set(_FAST_RESOURCE_ONLY)
+
+
+def resource_asset(obj: Any, file: str, line: int) -> Asset | None:
+    """`parse_record(obj, file, line).to_asset()` for a record of the common shapes that
+    carries only RESOURCE content, without the Record in between; None for any other record
+    (which `parse_record` reads, or says what is wrong with)."""
+    fields = _fast_fields(obj)
+    if fields is None or fields[2] is not _FAST_RESOURCE_ONLY:
+        return None
+    name, asset_type, _, data, _, ancestors, location, parent, update_time = fields
+    return Asset(name, asset_type, data or {}, None, (), None, ancestors, location, parent,
+                 update_time, Source(file, line), _RESOURCE_CONTENT)
 
 
 def _parse_record(obj: Any, check: _Check) -> Record:

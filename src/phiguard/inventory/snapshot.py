@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from phiguard.inventory.records import (
     Record,
     merge_records,
     parse_record,
+    resource_asset,
 )
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
@@ -64,19 +65,21 @@ class LoadedContext:
 
 def _policy_part(record: Record, kinds: frozenset[str]) -> Record:
     """The record's policy content of the given kinds only."""
-    return replace(
-        record,
-        kinds=kinds,
-        data=None,
-        iam_policy=record.iam_policy if IAM_POLICY in kinds else None,
-        org_policy=record.org_policy if ORG_POLICY in kinds else None,
-        access_policy=record.access_policy if ACCESS_POLICY in kinds else None,
-    )
+    r = record
+    return Record(r.name, r.asset_type, kinds, None,
+                  r.iam_policy if IAM_POLICY in kinds else None,
+                  r.org_policy if ORG_POLICY in kinds else None,
+                  r.access_policy if ACCESS_POLICY in kinds else None,
+                  r.ancestors, r.location, r.parent, r.update_time, r.source)
+
+
+_RESOURCE_ONLY = frozenset({RESOURCE})
 
 
 def _resource_part(record: Record) -> Record:
-    return replace(record, kinds=frozenset({RESOURCE}), iam_policy=None, org_policy=None,
-                   access_policy=None)
+    r = record
+    return Record(r.name, r.asset_type, _RESOURCE_ONLY, r.data, None, None, None, r.ancestors,
+                  r.location, r.parent, r.update_time, r.source)
 
 
 def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
@@ -201,12 +204,20 @@ def materialize(item: RawItem, policies: dict[str, Record], skip: frozenset[tupl
             if light_envelope(value, _NO_TYPES) is None:
                 parse_record(value, item.file, item.line)  # raises on a malformed record
             return None
+    name = value.get("name") if type(value) is dict else None
+    if type(name) is str and name not in policies:
+        asset = resource_asset(value, item.file, item.line)  # the common case, quicker
+        if asset is not None:
+            return asset
     record = parse_record(value, item.file, item.line)
     if RESOURCE not in record.kinds:
         return None
     resource = _resource_part(record) if len(record.kinds) > 1 else record
     policy = policies.get(record.name)
     return (merge_records(resource, policy) if policy else resource).to_asset()
+
+
+_POLICY_CONTENT_KEYS = frozenset({"iam_policy", "iamPolicy", "org_policy", "orgPolicy"})
 
 
 def _judged_anyway(value: dict[str, Any], policies: dict[str, Record],
@@ -218,6 +229,8 @@ def _judged_anyway(value: dict[str, Any], policies: dict[str, Record],
         return True
     name = value.get("name")
     held = policies.get(name) if isinstance(name, str) else None
+    if held is None and value.keys().isdisjoint(_POLICY_CONTENT_KEYS):
+        return False
     kinds = set(held.kinds) if held is not None else set()
     if any(k in value for k in ("iam_policy", "iamPolicy")):
         kinds.add("IAM_POLICY")
