@@ -89,6 +89,8 @@ class Inventory:
         asset carries); `content_gaps`: (content type, parent) pairs not collected; `origin`:
         where the assets come from (see `Coverage`), so a reason names what is missing."""
         self.projects = projects or ProjectIndex()
+        # A project's other spellings (its id for its number and back), by the one written.
+        self._other_spellings: dict[str, tuple[str, ...]] = {}
         self._by_key: dict[str, Asset] = {}
         self._by_type: dict[str, list[Asset]] = defaultdict(list)
         self._by_name: dict[str, Asset] = {}
@@ -162,11 +164,14 @@ class Inventory:
         if not key.startswith("projects/"):
             return []
         parts = key.split("/", 2)
-        info = self.projects.get(parts[1])
-        if info is None:
-            return []
-        return ["/".join(["projects", alt, *parts[2:]]) for alt in (info.id, info.number)
-                if alt and alt != parts[1]]
+        others = self._other_spellings.get(parts[1])
+        if others is None:
+            info = self.projects.get(parts[1])
+            if info is None:
+                return []
+            others = tuple(alt for alt in (info.id, info.number) if alt and alt != parts[1])
+            self._other_spellings[parts[1]] = others
+        return ["/".join(["projects", alt, *parts[2:]]) for alt in others]
 
     def _lookup_other_project_spelling(self, key: str) -> Asset | None:
         for alt in self._project_spellings(key):

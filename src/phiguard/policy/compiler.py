@@ -447,21 +447,40 @@ def compile_condition(node: Mapping[str, Any], consts: frozenset[str] = frozense
         is_all = "all" in node
         children = [compile_condition(c, consts) for c in node["all" if is_all else "any"]]
 
-        def combine(env: Env) -> Result:
-            unknown: list[str] = []
+        def all_of(env: Env) -> Result:
+            unknown: list[str] | None = None
+            blame = env.blame
+            start = len(blame)
+            for child in children:
+                mark = len(blame)
+                verdict, reasons = child(env)
+                if verdict == FAIL:
+                    del blame[start:mark]  # what earlier, unknown children left behind
+                    return FAIL, [because] if because else reasons
+                if verdict == UNKNOWN:
+                    if unknown is None:
+                        unknown = []
+                    unknown.extend(reasons)
+                    del blame[mark:]
+            if unknown:
+                del blame[start:]
+                return UNKNOWN, unknown
+            return PASS, _NO_REASONS
+
+        def any_of(env: Env) -> Result:
+            unknown: list[str] | None = None
             failed: list[str] = []
             blame = env.blame
             start = len(blame)
             for child in children:
                 mark = len(blame)
                 verdict, reasons = child(env)
-                if is_all and verdict == FAIL:
-                    del blame[start:mark]  # what earlier, unknown children left behind
-                    return FAIL, [because] if because else reasons
-                if not is_all and verdict == PASS:
+                if verdict == PASS:
                     del blame[start:]
                     return PASS, _NO_REASONS
                 if verdict == UNKNOWN:
+                    if unknown is None:
+                        unknown = []
                     unknown.extend(reasons)
                     del blame[mark:]
                 elif verdict == FAIL:
@@ -469,10 +488,8 @@ def compile_condition(node: Mapping[str, Any], consts: frozenset[str] = frozense
             if unknown:
                 del blame[start:]
                 return UNKNOWN, unknown
-            if is_all:
-                return PASS, _NO_REASONS
             return FAIL, [because] if because else failed
-        return combine
+        return all_of if is_all else any_of
     if "not" in node:
         child = compile_condition(node["not"], consts)
         inner = node["not"]
