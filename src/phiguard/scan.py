@@ -60,9 +60,9 @@ MAX_TASKS_PER_WORKER = 4
 # `jobs=0` (the CLI's default): how many processes the machine and the work allow (auto_jobs).
 AUTO_MAX_JOBS = 4  # measured on 2 CPUs only: no more without evidence that it helps
 # Plain NDJSON per process (8 MiB byte ranges): 13 MiB (10k assets) ran no faster with two,
-# 50 MiB (40k) sometimes, 128 MiB and more always (at load 8-10 on 2 CPUs).
+# 50 MiB (40k) sometimes faster, 128 MiB (100k, idle machine) 1.5x faster.
 AUTO_BYTES_PER_JOB = 32 * 2**20
-AUTO_FREE_CPU = 0.5  # beyond two processes, one more for each CPU at least this idle
+AUTO_FREE_CPU = 0.5  # a process for each CPU at least this idle
 # Memory, as multiples of the snapshot's plain NDJSON bytes (peak PSS of the 200k / 1M
 # benchmark orgs: 1.0 / 0.67 for one process, 0.44 / 0.21 more for each worker).
 AUTO_MEMORY_FIRST = 1.0
@@ -337,7 +337,8 @@ class Scan:
         for result in self._results("json"):
             self._absorb(result, tally)
             if result.text:
-                out.write(("\n" if first else ",\n") + result.text)
+                out.write("\n" if first else ",\n")  # not joined: a task's text is megabytes
+                out.write(result.text)
                 first = False
         write_footer(out, tally, self.waivers)
 
@@ -359,18 +360,18 @@ def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def auto_jobs(files: SnapshotFiles, *, sample: float = 0.1) -> tuple[int, str]:
+def auto_jobs(files: SnapshotFiles, *, sample: float = 0.2) -> tuple[int, str]:
     """How many processes judge this snapshot when the user did not say (`jobs=0`), and why.
 
-    More than one only where that is faster than one: there are two CPUs or more to run on
-    (affinity, cgroup quota), `fork`, memory for the workers' own pages, and enough
-    uncompressed NDJSON for each process to have several byte ranges of its own (other
-    files are read by one process, so workers would wait on it). Two then, even on a busy
-    machine: the scheduler shares CPUs out by process, so two processes get at least the
-    time one gets, and the work they add is small (7-9 % more CPU at 200k, measured at load
-    8-10 on 2 CPUs, where two ran 1.4x and 2.7x faster than one). More than two only for
-    CPUs that are idle now (a short sample and the 1-minute load average), since a third
-    process on a busy machine takes time from the other two as much as from anyone else.
+    More than one only where that is expected to be faster than one, never slower: `fork`,
+    two CPUs or more to run on (affinity, cgroup quota) that no other work keeps busy now,
+    memory for the workers' own pages, and enough uncompressed NDJSON for each process to
+    have several byte ranges of its own (other files are read by one process). On a busy
+    machine a second process shares a CPU with other work instead of getting one of its
+    own, while the parallel run still costs more CPU (its survey results pickled to the
+    parent, every worker copying the pages it touches): at 200k assets on 2 CPUs already
+    busy (load 6-10) it ran 1.4x and 2.7x faster than one process in two runs and 1.3x
+    slower in two others. Busy is measured, not guessed: see `busy_cpus`.
     """
     if not can_fork():
         return 1, "no fork() here"
@@ -382,7 +383,7 @@ def auto_jobs(files: SnapshotFiles, *, sample: float = 0.1) -> tuple[int, str]:
     if by_work < 2:
         return 1, f"{size / 2**20:.0f} MiB of plain NDJSON: too little to share out"
     why = f"{size / 2**20:.0f} MiB of plain NDJSON, {cpus:g} CPUs"
-    jobs = min(by_work, AUTO_MAX_JOBS)
+    jobs = min(by_work, AUTO_MAX_JOBS, int(cpus))
     free = available_memory()
     if free is not None:
         # the parent's heap, then each worker's own pages
@@ -391,8 +392,8 @@ def auto_jobs(files: SnapshotFiles, *, sample: float = 0.1) -> tuple[int, str]:
             return 1, f"{free / 2**20:.0f} MiB of memory available: too little for workers"
         jobs = min(jobs, by_memory)
         why += f", {free / 2**20:.0f} MiB of memory available"
-    if jobs > 2 and cpus > 2:
-        busy = busy_cpus(sample)
-        jobs = min(jobs, max(2, int(cpus - busy + AUTO_FREE_CPU)))
-        why += f", {busy:.1f} busy with other work"
-    return min(jobs, max(2, int(cpus))), why
+    busy = busy_cpus(sample)
+    by_cpu = int(cpus - busy + AUTO_FREE_CPU)
+    if by_cpu < 2:
+        return 1, f"{busy:.1f} of {cpus:g} CPUs busy with other work"
+    return min(jobs, by_cpu), why + f", {busy:.1f} busy with other work"

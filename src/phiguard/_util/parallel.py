@@ -84,27 +84,31 @@ def _cpu_ticks(cpus: set[int] | None) -> tuple[int, int] | None:
     return (busy, total) if total else None
 
 
-def busy_cpus(sample: float = 0.1) -> float:
-    """How many of this process's CPUs other processes keep busy: the larger of what they used
-    over the next `sample` seconds (this process sleeps meanwhile, so it is all theirs) and the
-    1-minute load average (which remembers a busy minute a short sample may miss)."""
+def busy_cpus(sample: float = 0.2) -> float:
+    """How many of this process's CPUs other processes keep busy.
+
+    What they used over the next `sample` seconds (this process sleeps meanwhile, so all of
+    it is theirs), or the 1-minute load average less one where that is more: the average
+    remembers a machine busy over the last minute that a short sample may catch in a lull,
+    and lags a minute behind, so up to one CPU of it may be a process that has just ended
+    (the previous step of the same job); the sample speaks for that one."""
     try:
         mine: set[int] | None = set(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         mine = None
     cpus = len(mine) if mine is not None else (os.cpu_count() or 1)
-    load = 0.0
+    lagging = 0.0
     with contextlib.suppress(OSError):
-        load = os.getloadavg()[0]
+        lagging = max(0.0, os.getloadavg()[0] - 1)
     before = _cpu_ticks(mine)
     if before is None:
-        return load
+        return lagging
     time.sleep(sample)
     after = _cpu_ticks(mine)
     if after is None or after[1] <= before[1]:
-        return load
+        return lagging
     now = cpus * (after[0] - before[0]) / (after[1] - before[1])
-    return max(now, load)
+    return max(now, lagging)
 
 
 def available_memory() -> int | None:
