@@ -164,7 +164,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
         job: Any
         root = str(target)
         if engine == "beam":
-            from phiguard.runs.beam_stage import beam_job
+            from phiguard.beam.audit import beam_job
 
             job, root = beam_job(target, pack, config, beam_args, notify)
         else:
