@@ -54,3 +54,30 @@ def test_scan_on_beam_writes_the_same_rows(tmp_path: Path) -> None:
         return out.read_bytes()
 
     assert scan("--engine", "beam", "--", "--runner", "DirectRunner") == scan()
+
+
+def test_scan_option_writes_the_shards_once(tmp_path: Path) -> None:
+    """`scan --engine beam --bigquery-shards DIR`: the workers' shards hold the local rows; a
+    prefix that already holds shards, or the option without the Beam engine, is exit 2 before
+    any scan."""
+    local = tmp_path / "local.ndjson"
+    base = ["scan", str(DEMO), "-c", str(DEMO / "phiguard.yaml"), "--at", AT]
+    assert CliRunner().invoke(main, [*base, "-f", "ndjson", "-o", str(local)]).exit_code == 1
+    prefix = tmp_path / "rows"
+    out = tmp_path / "f.json"
+    beam = [*base, "-f", "json", "-o", str(out), "--engine", "beam", "--bigquery-shards",
+            str(prefix), "--", "--runner", "DirectRunner"]
+    result = CliRunner().invoke(main, beam, catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    names = sorted(prefix.glob("findings-*.ndjson"))
+    assert names and b"".join(n.read_bytes() for n in names) == local.read_bytes()
+    assert "BigQuery NDJSON shards written" in result.stderr
+    out.unlink()
+    again = CliRunner().invoke(main, beam, catch_exceptions=False)
+    assert again.exit_code == 2
+    assert f"--bigquery-shards {prefix}: already holds {len(names)} findings shards" in (
+        again.output)
+    assert not out.exists()
+    plain = CliRunner().invoke(main, [*base, "--bigquery-shards", str(tmp_path / "x")],
+                               catch_exceptions=False)
+    assert plain.exit_code == 2 and "add --engine beam" in plain.output

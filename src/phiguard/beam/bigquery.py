@@ -23,7 +23,24 @@ from apache_beam.io.filesystems import FileSystems
 from phiguard.beam.pipeline import FINDINGS
 from phiguard.report.bigquery import rows_from_lines, run_columns
 
-__all__ = ["convert_shard", "write_bigquery_shards"]
+__all__ = ["check_shards_target", "convert_shard", "write_bigquery_shards"]
+
+
+def check_shards_target(prefix: str) -> None:
+    """Before the scan: `prefix` holds no findings shards yet (an OutputError, exit 2, else;
+    shards of two runs under one prefix would load as one table's worth)."""
+    from phiguard.errors import OutputError
+
+    pattern = f"{prefix.rstrip('/')}/findings-*.ndjson"
+    try:
+        found = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+    except Exception as exc:  # Beam wraps a missing folder or bucket in its own errors
+        if "No files found" in str(exc) or "not found" in str(exc).lower():
+            return
+        raise OutputError(f"--bigquery-shards {prefix}: cannot list it: {exc}") from None
+    if found:
+        raise OutputError(f"--bigquery-shards {prefix}: already holds {len(found)} findings "
+                          f"shards (first: {sorted(found)[0]}): give a new prefix")
 
 
 def convert_shard(element: tuple[int, str], total: int, prefix: str,

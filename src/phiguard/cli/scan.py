@@ -67,6 +67,12 @@ class _ScanCommand(click.Command):
                    "`-- --runner DataflowRunner --project P --region R "
                    "--temp_location gs://B/tmp`. "
                    "The snapshot may then be a gs:// prefix, read in place.")
+@click.option("--bigquery-shards", metavar="DIR|gs://BUCKET/PREFIX",
+              help="With --engine beam: the pipeline's workers also write the findings as "
+                   "BigQuery NDJSON shards, PREFIX/findings-NNNNN-of-MMMMM.ndjson, for "
+                   "`bq load --source_format=NEWLINE_DELIMITED_JSON TABLE 'PREFIX/findings-*' "
+                   "SCHEMA` (schema: `phiguard schema bigquery`). A second, short pipeline on "
+                   "the same runner.")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: on a TTY).")
 @rules_option()
 @framework_option
@@ -74,8 +80,8 @@ class _ScanCommand(click.Command):
 def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple[str, ...],
                  output: tuple[str, ...], output_dir: str | None, bundle: str | None,
                  sign_key: Path | None, fail_on: str, at: str | None, jobs: int, engine: str,
-                 color: bool | None, rules: tuple[Path, ...], framework: str,
-                 debug: bool) -> None:
+                 bigquery_shards: str | None, color: bool | None, rules: tuple[Path, ...],
+                 framework: str, debug: bool) -> None:
     """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
     when = parse_at(at)
     pipeline_args: list[str] = click.get_current_context().meta.get(PIPELINE_ARGS, [])
@@ -90,7 +96,7 @@ def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple
                           output_dir=output_dir, bundle=bundle_target(bundle),
                           sign_key=sign_key, at=when,
                           jobs=jobs, color=color, framework=framework, engine=engine,
-                          pipeline_args=pipeline_args,
+                          pipeline_args=pipeline_args, bigquery_shards=bigquery_shards,
                           notify=lambda note: click.echo(f"phiguard: note: {note}", err=True))
         if bundle is not None:
             click.echo(f"phiguard: evidence bundle written to {bundle}", err=True)

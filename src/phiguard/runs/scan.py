@@ -50,11 +50,14 @@ def run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path] = (),
              sign_key: Path | None = None, at: datetime | None = None, jobs: int = 1,
              color: bool | None = None, framework: str = "hipaa",
              notify: Callable[[str], None] = lambda note: None, engine: str = "local",
-             pipeline_args: Sequence[str] = ()) -> ScanResult:
+             pipeline_args: Sequence[str] = (),
+             bigquery_shards: str | None = None) -> ScanResult:
     """Judge the snapshot (export files or a snapshot directory) and write `outputs`.
 
     `engine="beam"` judges it as an Apache Beam pipeline run with `pipeline_args` (see
     phiguard.beam); the snapshot may then name gs:// URLs, and the reports are the same.
+    `bigquery_shards` (Beam only): a folder or gs:// prefix where the workers also write the
+    findings as BigQuery NDJSON shards (phiguard.beam.bigquery).
 
     `notify` hears the notes about the input (skipped files, scope warnings) before any
     report is written. Raises a PhiguardError for bad input; nothing is written then. With
@@ -67,7 +70,8 @@ def run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path] = (),
         return _run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
                          output_dir=output_dir, bundle=bundle, sign_key=sign_key, at=at,
                          jobs=jobs, color=color, framework=framework, notify=notify,
-                         engine=engine, pipeline_args=pipeline_args)
+                         engine=engine, pipeline_args=pipeline_args,
+                         bigquery_shards=bigquery_shards)
     finally:
         stages.finish()
 
@@ -77,7 +81,8 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
               outputs: Sequence[Output], output_dir: str | None, bundle: Path | GcsUrl | None,
               sign_key: Path | None, at: datetime | None, jobs: int, color: bool | None,
               framework: str, notify: Callable[[str], None], engine: str = "local",
-              pipeline_args: Sequence[str] = ()) -> ScanResult:
+              pipeline_args: Sequence[str] = (),
+              bigquery_shards: str | None = None) -> ScanResult:
     from phiguard._util import stages
 
     stages.stage("setup (rules, config)")
@@ -99,6 +104,13 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
                 check_free(gcs, bundle)  # exit 2 before the scan when the prefix is taken
             except GcsError as exc:
                 raise OutputError(f"--bundle {bundle}: cannot read: {exc}") from None
+    if bigquery_shards is not None:
+        if engine != "beam":
+            raise UsageError("--bigquery-shards are written by the Beam engine's workers: add "
+                             "--engine beam, or write the rows with --format ndjson")
+        from phiguard.beam.bigquery import check_shards_target
+
+        check_shards_target(bigquery_shards)  # exit 2 before the scan when it holds shards
     pack = load_pack(rules)
     view = pack.for_framework(framework)  # an unknown framework fails before the scan
     config = load_config(config_path)
@@ -117,6 +129,12 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
         raise UsageError(f"unknown engine {engine!r} (expected local or beam)")
     for note in job.notes:
         notify(note)
+    if bigquery_shards is not None:
+        from phiguard.beam.bigquery import write_bigquery_shards
+
+        shards = write_bigquery_shards(job, bigquery_shards, pipeline_args)
+        notify(f"{len(shards)} BigQuery NDJSON shards written to "
+               f"{bigquery_shards.rstrip('/')}/findings-*.ndjson")
     if sign_key is not None and bundle is None:
         raise UsageError("--sign-key signs an evidence bundle: add --bundle DIR")
     tally = Tally()
