@@ -9,6 +9,7 @@ answers, and answer None (so the full parse runs and says what is wrong) everywh
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import orjson
@@ -20,7 +21,10 @@ from _paths import DEMO
 from phiguard.errors import SnapshotError
 from phiguard.inventory._duplicates import raw_digest
 from phiguard.inventory._envelopes import raw_envelope
+from phiguard.inventory._survey import _learn_from_name, _Learner
 from phiguard.inventory.records import _Check, _fast_record, _parse_record, resource_asset
+from phiguard.inventory.refs import project_of_name
+from phiguard.inventory.scope import ProjectIndex
 
 VM = "//compute.googleapis.com/projects/p1/zones/us-east4-a/instances/vm1"
 RESOURCE = {"name": VM, "asset_type": "compute.googleapis.com/Instance",
@@ -179,3 +183,33 @@ def test_raw_digest_ignores_the_line_ending_only() -> None:
         b"  " + line)
     assert raw_digest(line) != raw_digest(_line({**RESOURCE, "update_time": None}))
     assert len(raw_digest(line)) == 17 and raw_digest(line)[:1] == b"r"
+
+
+_PROJECT = re.compile(r"(?:^|/)projects/([^/]+)")
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(["projects/", "/", "p", "1", "//", "x.googleapis.com",
+                                 "projects", "\n"]), max_size=8).map("".join))
+def test_project_of_name_is_the_first_project_segment(name: str) -> None:
+    match = _PROJECT.search(name)
+    assert project_of_name(name) == (match.group(1) if match else None)
+
+
+_names = st.sampled_from(["//x/projects/p1/a", "//x/projects/p2/b", "//x/projects/11/c",
+                          "//x/projects/12/d", "//x/folders/5", "//x/projects/p3/e"])
+_chains = st.lists(st.sampled_from(["projects/11", "projects/12", "folders/5", "folders/6",
+                                    "organizations/1"]), max_size=4)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_names, _chains), max_size=25))
+def test_project_learning_skips_only_what_teaches_nothing(
+        assets: list[tuple[str, list[str]]]) -> None:
+    plain, quick = ProjectIndex(), ProjectIndex()
+    learner = _Learner(quick)
+    for name, ancestors in assets:
+        _learn_from_name(plain, name, ancestors)
+        learner(name, ancestors)
+    assert ([(i.number, i.id, i.ancestors) for i in plain.all()]
+            == [(i.number, i.id, i.ancestors) for i in quick.all()])

@@ -120,8 +120,11 @@ def light_envelope(value: Any, wanted: set[str]) -> Envelope | None:
     ancestors = value.get("ancestors")
     if ancestors is None:
         ancestors = []
-    if type(ancestors) is not list or not all(type(a) is str for a in ancestors):
+    elif type(ancestors) is not list:
         return None
+    for ancestor in ancestors:
+        if type(ancestor) is not str:
+            return None
     data = resource.get("data")
     if data is not None and type(data) is not dict:
         return None

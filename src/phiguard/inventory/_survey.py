@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
@@ -22,12 +23,12 @@ from phiguard.inventory.readers import (
     RawItem,
     SnapshotFiles,
     is_plain_ndjson,
-    iter_ndjson_range,
     iter_raw,
+    ndjson_lines,
 )
 from phiguard.inventory.records import RESOURCE, Record, parse_record
 from phiguard.inventory.refs import project_of_name
-from phiguard.inventory.scope import ProjectIndex
+from phiguard.inventory.scope import ProjectIndex, ProjectInfo
 
 __all__ = ["Fields", "Survey", "surveys"]
 
@@ -86,42 +87,78 @@ def _learn_from_name(projects: ProjectIndex, name: str, ancestors: list[str]) ->
             projects.learn(number=number, project_id=project_id, ancestors=ancestors)
 
 
+class _Learner:
+    """`_learn_from_name`, skipping the assets of a project it has learned all it can from:
+    once a project's number has an id, a name can only add a longer ancestry (see
+    `ProjectIndex.learn`), so only an asset with more ancestors than known is looked at."""
+
+    __slots__ = ("projects", "settled")
+
+    def __init__(self, projects: ProjectIndex) -> None:
+        self.projects = projects
+        self.settled: dict[str, ProjectInfo] = {}  # first ancestor -> its project, with an id
+
+    def __call__(self, name: str, ancestors: list[str]) -> None:
+        first = ancestors[0] if ancestors else ""
+        info = self.settled.get(first)
+        if info is not None and len(ancestors) <= len(info.ancestors):
+            return
+        _learn_from_name(self.projects, name, ancestors)
+        if first.startswith("projects/"):
+            info = self.projects.get(first)
+            if info is not None and info.id:
+                self.settled[first] = info
+
+
 def survey(items: Iterable[RawItem], wanted: set[str], result: Survey,
            fields: Fields | None = None) -> Survey:
     """Pass 1 over some records: envelopes, digests, and the records worth keeping whole."""
+    rows = ((item.line, item.raw, item.index, item.value) for item in items)
+    return _survey_rows(rows, wanted, result, fields)
+
+
+# A record as pass 1 reads it: (line, raw NDJSON line or None, record index, the decoded value
+# when there is no raw line; anything else when there is, e.g. `ndjson_lines`' byte offset)
+Row = tuple[int, bytes | None, int, Any]
+
+
+def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
+                 fields: Fields | None = None) -> Survey:
+    """`survey` over rows of `result.file` (a RawItem is made only for the records decoded)."""
     projects = ProjectIndex()
+    learn_from_name = _Learner(projects)
     latest: datetime | None = None
     best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
+    add = result.entries.add
+    file = result.file
+    line = index = 0
     try:
-        for item in items:
-            result.records = item.index
-            result.lines = item.line
-            raw = item.raw
+        for line, raw, index, value in rows:
             raw_env = raw_envelope(raw, wanted) if raw is not None else None
             if raw_env is not None:
                 # Only its envelope decoded here: pass 2 decodes and validates it before
                 # judging it.
                 name, asset_type, update_time, ancestors = raw_env
-                result.entries.add(hash((name, RESOURCE)), raw_digest(raw or b""), item.index,
-                                   asset_type, RESOURCE)
-                _learn_from_name(projects, name, ancestors)
+                add(hash((name, RESOURCE)), raw_digest(raw or b""), index, asset_type,
+                    RESOURCE)
+                learn_from_name(name, ancestors)
             else:
+                item = RawItem(file, line, raw, None if raw is not None else value, index=index)
                 value = value_of(item)
                 light = light_envelope(value, wanted)
                 if light is not None:
                     name, asset_type = light.name, light.asset_type
                     update_time, ancestors = light.update_time, light.ancestors
-                    result.entries.add(hash((name, RESOURCE)), b"c" + light_digest(light, item),
-                                       item.index, asset_type, RESOURCE)
-                    _learn_from_name(projects, name, ancestors)
+                    add(hash((name, RESOURCE)), b"c" + light_digest(light, item), index,
+                        asset_type, RESOURCE)
+                    learn_from_name(name, ancestors)
                 else:
-                    record = parse_record(value, item.file, item.line)
+                    record = parse_record(value, file, line)
                     update_time = record.update_time
                     for key, kind, digest in content_entries(record, item):
-                        result.entries.add(key, b"c" + digest, item.index, record.asset_type,
-                                           kind)
+                        add(key, b"c" + digest, index, record.asset_type, kind)
                     if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
-                        result.parsed[item.index] = _project(record, fields or {})
+                        result.parsed[index] = _project(record, fields or {})
                     learn_project(projects, record.to_asset())
             if update_time:
                 utc = update_time[-1:] in "Zz"
@@ -129,13 +166,15 @@ def survey(items: Iterable[RawItem], wanted: set[str], result: Survey,
                     when = parse_time(update_time)
                     if when is None:
                         raise SnapshotError(f"update_time {update_time!r} is not an RFC 3339 "
-                                            "time", file=item.file, line=item.line)
+                                            "time", file=file, line=line)
                     if latest is None or when > latest:
                         latest = when
                         if utc:
                             best = update_time
     except SnapshotError as exc:
         result.error = exc
+    # the last record read (on an error, the one that failed)
+    result.records, result.lines = index, line
     result.latest = latest
     result.projects = [(i.number, i.id, dict(i.labels), tuple(i.ancestors))
                        for i in projects.all()]
@@ -148,8 +187,8 @@ def _survey_task(plan: _Plan, task: Task) -> Survey:
         return survey(iter_raw(task), wanted, Survey(str(task), -1, -1), plan.fields)
     file, start, end = task
     lines_read = [0]
-    items = iter_ndjson_range(Path(file), start, 0, 0, end, lines_read)
-    result = survey(items, wanted, Survey(file, start, end), plan.fields)
+    rows = ndjson_lines(Path(file), start, 0, 0, end, lines_read)
+    result = _survey_rows(rows, wanted, Survey(file, start, end), plan.fields)
     # Blank lines after the range's last record count too: the next range starts after them.
     result.lines = max(result.lines, lines_read[0])
     return result

@@ -38,6 +38,7 @@ __all__ = [
     "is_plain_ndjson",
     "iter_ndjson_range",
     "iter_raw",
+    "ndjson_lines",
     "user_asset",
 ]
 
@@ -190,6 +191,10 @@ def _is_user_file(path: Path) -> bool:
 def decode_line(raw: bytes, file: str, line: int) -> Any:
     """Decode one NDJSON line, naming the file and line on failure."""
     try:
+        return orjson.loads(raw)  # a line's ending is JSON whitespace: no copy without it
+    except orjson.JSONDecodeError:
+        pass
+    try:  # the error's position, as in the line without its ending
         return orjson.loads(raw.rstrip(b"\r\n"))
     except orjson.JSONDecodeError as exc:
         raise _json_error(exc, file, line) from None
@@ -206,6 +211,14 @@ def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int 
     When the range is read to its end, `lines_read[0]` is set to the last line number in it,
     blank lines included (the next range's line numbers start from there).
     """
+    file = str(path)
+    for line, raw, number, at in ndjson_lines(path, offset, line_no, index, end, lines_read):
+        yield RawItem(file, line, raw, index=number, offset=at)
+
+
+def ndjson_lines(path: Path, offset: int = 0, line_no: int = 0, index: int = 0, end: int = -1,
+                 lines_read: list[int] | None = None) -> Iterator[tuple[int, bytes, int, int]]:
+    """`iter_ndjson_range` as (line number, raw line, record index, byte offset or -1)."""
     file = str(path)
     with _open(path) as fh:
         plain = not is_compressed(fh)
@@ -233,7 +246,7 @@ def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int 
                 raw = raw[len(_BOM):]
             if not raw.isspace():  # (no copy, unlike strip(): the same ASCII blanks)
                 index += 1
-                yield RawItem(file, line_no, raw, index=index, offset=start if plain else -1)
+                yield line_no, raw, index, start if plain else -1
             else:
                 skipped, lines = _skip_blank_lines(fh, end - pos if end >= 0 else -1)
                 pos += skipped

@@ -355,7 +355,9 @@ def _fast_fields(obj: Any) -> _Fields | None:
     if type(obj) is not dict or not obj.keys() <= _FAST_KEYS:
         return None
     name = obj.get("name")
-    asset_type = _get(obj, "asset_type", "assetType")
+    asset_type = obj.get("asset_type")
+    if asset_type is None:
+        asset_type = obj.get("assetType")
     if type(name) is not str or not name or type(asset_type) is not str or not asset_type:
         return None
     resource = obj.get("resource")
@@ -373,7 +375,9 @@ def _fast_fields(obj: Any) -> _Fields | None:
         if (location is not None and type(location) is not str) or (
                 parent is not None and type(parent) is not str):
             return None
-    raw_iam = _get(obj, "iam_policy", "iamPolicy")
+    raw_iam = obj.get("iam_policy")
+    if raw_iam is None:
+        raw_iam = obj.get("iamPolicy")
     iam = None
     if raw_iam is not None:
         iam = _fast_iam(raw_iam)
@@ -394,8 +398,11 @@ def _fast_fields(obj: Any) -> _Fields | None:
         ancestors = tuple(ancestors)
     else:
         return None
-    update_time = _get(obj, "update_time", "updateTime")
-    if update_time is not None and (type(update_time) is not str or not valid_time(update_time)):
+    update_time = obj.get("update_time")
+    if update_time is None:
+        update_time = obj.get("updateTime")
+    if update_time is not None and (type(update_time) is not str or (
+            update_time not in _VALID_TIMES and not valid_time(update_time))):
         return None
     return name, asset_type, kinds, data, iam, ancestors, location, parent, update_time
 

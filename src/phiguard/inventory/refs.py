@@ -37,13 +37,18 @@ def ref_key(ref: str) -> str:
     return key.strip("/")
 
 
-_PROJECT = re.compile(r"(?:^|/)projects/([^/]+)")
-
-
 def project_of_name(name: str) -> str | None:
-    """The project id or number in a resource name or reference, if it has one."""
-    match = _PROJECT.search(name)
-    return match.group(1) if match else None
+    """The project id or number in a resource name or reference, if it has one: the segment
+    after the first `projects/` that starts the name or follows a `/` and is not empty."""
+    at = name.find("projects/")
+    while at != -1:
+        if at == 0 or name[at - 1] == "/":
+            end = name.find("/", at + 9)
+            segment = name[at + 9:end] if end != -1 else name[at + 9:]
+            if segment:
+                return segment
+        at = name.find("projects/", at + 1)
+    return None
 
 
 def last_segment(ref: str) -> str:

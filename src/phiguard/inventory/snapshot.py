@@ -16,7 +16,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress
+from operator import not_
 from typing import Any
+
+import orjson
 
 from phiguard._util import stages
 from phiguard._util.times import parse_time
@@ -129,9 +133,13 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
         before[part.file] = (lines_before + part.lines, records_before + part.records)
     duplicates, sorted_keys = find_duplicates(entries, file_names, files, wanted)
     names = {v: k for k, v in entries.type_names.items()}
-    for i, kind in enumerate(entries.kinds):
-        if kind == 0 and i not in duplicates:
-            counts[names[entries.type_ids[i]]] += 1
+    # RESOURCE entries (kind 0) by type, in order of each type's first one (never a duplicate:
+    # a duplicate repeats an earlier entry of its name and type), less the duplicates
+    by_type = Counter(compress(entries.type_ids, map(not_, entries.kinds)))
+    for i in duplicates:
+        if entries.kinds[i] == 0:
+            by_type[entries.type_ids[i]] -= 1
+    counts.update({names[t]: n for t, n in by_type.items() if n})
     repeated = {(entries.files[i], entries.numbers[i], KINDS[entries.kinds[i]])
                 for i in duplicates}
     for file_id, index in {(entries.files[i], entries.numbers[i]) for i in duplicates
@@ -139,8 +147,8 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
         skip.add((file_names[file_id], index))  # judged once, where it first appeared
     for file_id, index, record in parsed:
         # a repeated access-context object merges into the one held (merge_records)
-        new = {k for k in record.kinds
-               if k == ACCESS_POLICY or (file_id, index, k) not in repeated}
+        new = record.kinds if not repeated else {
+            k for k in record.kinds if k == ACCESS_POLICY or (file_id, index, k) not in repeated}
         policy_kinds = frozenset(new - {RESOURCE})
         if policy_kinds:
             piece = _policy_part(record, policy_kinds)
@@ -197,7 +205,14 @@ def materialize(item: RawItem, policies: dict[str, Record], skip: frozenset[tupl
     """
     if (item.file, item.index) in skip:
         return None
-    value = value_of(item)
+    raw = item.raw
+    if raw is not None:
+        try:
+            value = orjson.loads(raw)  # (a line's ending is JSON whitespace)
+        except orjson.JSONDecodeError:
+            value = value_of(item)  # says where the line breaks
+    else:
+        value = item.value
     if types is not None and type(value) is dict:
         asset_type = value.get("asset_type") or value.get("assetType")
         if asset_type not in types and not _judged_anyway(value, policies, any_needs):
