@@ -26,10 +26,9 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    from phiguard.policy.rule import RulePack
+Pack = TypeVar("Pack")
 
 __all__ = ["CACHE_DIR_ENV", "NO_CACHE_ENV", "cache_dir", "cached_pack", "pack_key"]
 
@@ -53,26 +52,18 @@ def cache_dir() -> Path | None:
 
 
 def _loader_sources() -> list[Path]:
-    import phiguard
-    from phiguard._util import yamlloc
-
-    here = Path(__file__).resolve().parent
-    return [*sorted(here.glob("*.py")), Path(yamlloc.__file__).resolve(),
-            Path(phiguard.__file__).resolve()]
+    here = Path(__file__).resolve().parent  # phiguard/policy
+    package = here.parent
+    return [*sorted(here.glob("*.py")), package / "_util" / "yamlloc.py", package / "__init__.py"]
 
 
-def pack_key(roots: list[Path]) -> str | None:
+def pack_key(roots: list[Path], inputs: Callable[[list[Path]], list[Path]]) -> str | None:
     """The cache key of loading these roots now, or None when it cannot be told (a root or
-    file is missing or unreadable: the loader reports that)."""
+    file is missing or unreadable: the loader reports that). `inputs(roots)` names every file
+    the loader reads (`phiguard.policy.rule.pack_inputs`)."""
     from phiguard import __version__
     from phiguard.policy.operators import OPERATORS
     from phiguard.policy.plugins import catalog_files
-    from phiguard.policy.rule import (
-        _find_controls,
-        _rule_files,
-        definitions_beside,
-        is_catalog_file,
-    )
 
     digest = hashlib.sha256(_FORMAT)
     digest.update(f"{__version__}\0{sys.version}\0{sys.implementation.cache_tag}\0".encode())
@@ -82,15 +73,7 @@ def pack_key(roots: list[Path]) -> str | None:
             if not root.exists():
                 return None
             digest.update(f"root\0{root}\0{root.resolve()}\0{root.is_dir()}\0".encode())
-            if is_catalog_file(root):
-                files.add(root)
-                continue
-            for rule_file in _rule_files(root):
-                files.add(rule_file)
-                beside = definitions_beside(rule_file)
-                if beside.is_file():
-                    files.add(beside)
-        files.update(_find_controls(roots))
+        files.update(inputs(roots))
         for who, path in catalog_files():
             digest.update(f"plugin catalog\0{who}\0".encode())
             files.add(path)
@@ -106,9 +89,7 @@ def pack_key(roots: list[Path]) -> str | None:
     return digest.hexdigest()
 
 
-def _read(entry: Path) -> RulePack | None:
-    from phiguard.policy.rule import RulePack
-
+def _read(entry: Path, kind: type[Pack]) -> Pack | None:
     try:
         fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -128,10 +109,10 @@ def _read(entry: Path) -> RulePack | None:
     finally:
         if fd >= 0:
             os.close(fd)
-    return pack if isinstance(pack, RulePack) else None
+    return pack if isinstance(pack, kind) else None
 
 
-def _write(folder: Path, entry: Path, pack: RulePack) -> None:
+def _write(folder: Path, entry: Path, pack: object) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = folder.stat()
@@ -153,14 +134,15 @@ def _write(folder: Path, entry: Path, pack: RulePack) -> None:
         return
 
 
-def cached_pack(roots: list[Path], load: Callable[[list[Path]], RulePack]) -> RulePack:
-    """`load(roots)`, or the pack the same inputs gave before."""
+def cached_pack(roots: list[Path], load: Callable[[list[Path]], Pack],
+                inputs: Callable[[list[Path]], list[Path]], kind: type[Pack]) -> Pack:
+    """`load(roots)`, or the pack (of type `kind`) the same inputs gave before."""
     folder = cache_dir()
-    key = pack_key(roots) if folder is not None else None
+    key = pack_key(roots, inputs) if folder is not None else None
     if folder is None or key is None:
         return load(roots)
     entry = folder / f"{key}.pack"
-    found = _read(entry)
+    found = _read(entry, kind)
     if found is not None:
         return found
     pack = load(roots)

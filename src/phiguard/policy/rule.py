@@ -979,7 +979,22 @@ def load_pack(roots: Iterable[FsPath]) -> RulePack:
     from phiguard.policy.plugins import load_operator_plugins
 
     load_operator_plugins()
-    return cached_pack(list(roots), _load_pack)
+    return cached_pack(list(roots), _load_pack, pack_inputs, RulePack)
+
+
+def pack_inputs(roots: list[FsPath]) -> list[FsPath]:
+    """Every file `load_pack` reads for these roots (plugins' catalogs aside): the cache key."""
+    out: list[FsPath] = []
+    for root in roots:
+        if is_catalog_file(root):
+            out.append(root)
+            continue
+        for rule_file in _rule_files(root):
+            out.append(rule_file)
+            beside = definitions_beside(rule_file)
+            if beside.is_file():
+                out.append(beside)
+    return [*out, *_find_controls(roots)]
 
 
 def _load_pack(roots: list[FsPath]) -> RulePack:
