@@ -93,7 +93,7 @@ class BeamScan:
     def __init__(self, paths: Sequence[str | Path], pack: RulePack, config: Config, *,
                  at: datetime | None = None, pipeline_args: Sequence[str] = (),
                  clock: Callable[[], datetime] | None = None) -> None:
-        from phiguard.runs.beam_stage import check_engine, remote_runner
+        from phiguard.beam.options import check_engine, remote_runner
 
         check_engine("beam", pipeline_args)  # Beam installed; a remote runner has gs:// temp
         runner = remote_runner(pipeline_args)
