@@ -221,3 +221,29 @@ def test_remote_runner_needs_what_its_workers_can_read(args: list[str], says: st
     with pytest.raises(UsageError, match=says):
         _scan([DEMO], DEMO / "phiguard.yaml", tmp_path / "x.json", engine="beam",
               pipeline_args=args)
+
+
+def test_shards_read_as_often_as_asked_then_removed(tmp_path: Path) -> None:
+    """Every report format reads the assembled shards (here JSON twice, and the objects a
+    CSV report is made from); close() removes the run's work files."""
+    from phiguard.beam.scan import BeamScan
+    from phiguard.config import load_config
+    from phiguard.report.summary import Tally
+    from phiguard.runs.common import load_pack
+
+    snapshot, config = PLANS / "deploy-snapshot", PLANS / "phiguard.yaml"
+    local = _scan([snapshot], config, tmp_path / "local.json")
+    from phiguard.cli._options import parse_at
+
+    job = BeamScan([snapshot], load_pack(()), load_config(config), at=parse_at(AT),
+                   pipeline_args=IN_PROCESS)
+    for i in range(2):
+        out = tmp_path / f"beam{i}.json"
+        with out.open("w", encoding="utf-8") as fh:
+            job.write_json(fh, Tally())
+        assert out.read_bytes() == local
+    assert len(list(job.findings())) == len(json.loads(local)["results"])
+    work = Path(job.work)
+    assert (work / "findings").is_dir()
+    job.close()
+    assert not work.exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -87,8 +88,8 @@ def _work_dir(pipeline_args: Sequence[str]) -> str:
 
 
 class BeamScan:
-    """One evaluation of a snapshot on Beam. Consume it once: `findings()`, `write_json()` or
-    `tally()`; then read `waivers`."""
+    """One evaluation of a snapshot on Beam: `findings()`, `write_json()` or `tally()` read
+    the assembled shards (as often as asked); then read `waivers`."""
 
     def __init__(self, paths: Sequence[str | Path], pack: RulePack, config: Config, *,
                  at: datetime | None = None, pipeline_args: Sequence[str] = (),
@@ -132,7 +133,6 @@ class BeamScan:
             content=content, gaps=gaps, waivers=config.waivers, at=at,
             manifest_time=manifest_time, fallback_now=fallback,
             organization=config.organization, work=self.work)
-        self._consumed = False
         try:
             self._run(spec, pipeline_args)
             error = pipeline.load(f"{self.work}/{pipeline.ERRORS}")
@@ -150,6 +150,9 @@ class BeamScan:
         except BaseException:
             cleanup(self.work)
             raise
+        # The findings shards stay readable (every format reads them; a second JSON output
+        # reads them again) until the scan is closed, collected, or the process exits.
+        self._finalizer = weakref.finalize(self, cleanup, self.work)
         self.meta = meta
         self.users = users
         self.inputs = self._inputs()  # now: a caller may remove staged inputs after the run
@@ -219,13 +222,12 @@ class BeamScan:
     def _lines(self) -> Iterator[str]:
         from phiguard.beam.pipeline import shard_lines
 
-        if self._consumed:
-            raise RuntimeError("a BeamScan is consumed once")
-        self._consumed = True
-        try:
-            yield from shard_lines(self.work)
-        finally:
-            cleanup(self.work)
+        yield from shard_lines(self.work)
+
+    def close(self) -> None:
+        """Remove the run's work files (also done when the scan is garbage collected or the
+        process exits)."""
+        self._finalizer()
 
     def findings(self) -> Iterator[Finding]:
         """Every finding, waivers applied, in the local engine's order."""
