@@ -1,0 +1,113 @@
+"""How many of the parent's pages a `--jobs` worker copies, and why: loads a snapshot as
+`phiguard scan --jobs 2` does (pass 1, join indexes warmed, heap frozen), then forks workers
+that judge tasks of the judging pass and report their private dirty memory and CPU time.
+
+    .venv/bin/python benchmarks/cow_probe.py SNAPSHOT_DIR [--tasks-per-worker 1 4 12]
+    .venv/bin/python benchmarks/cow_probe.py SNAPSHOT_DIR --per-rule   # one rule at a time
+
+SNAPSHOT_DIR holds assets.ndjson, users.json and phiguard.yaml (benchmarks/generate.py's
+layout). A worker's pages are the parent's until it writes them; reading an object writes
+its reference count, so judging copies every page holding an object a rule touches.
+`--per-rule` judges one task with each rule alone, which names the rules whose joins touch
+the most of the shared heap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def _private_mib() -> int:
+    with open("/proc/self/smaps_rollup") as fh:
+        for line in fh:
+            if line.startswith("Private_Dirty:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def _in_child(job: Any) -> tuple[int, float]:
+    """Run `job()` in a forked child: (its private dirty MiB at the end, its CPU seconds)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        os.close(read)
+        job()
+        os.write(write, str(_private_mib()).encode())
+        os._exit(0)
+    os.close(write)
+    got = os.read(read, 64)
+    os.close(read)
+    _, _, usage = os.wait4(pid, 0)
+    return int(got or b"0"), round(usage.ru_utime + usage.ru_stime, 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("snapshot", type=Path)
+    ap.add_argument("--tasks", type=int, default=12, help="tasks judged (from the middle)")
+    ap.add_argument("--tasks-per-worker", type=int, nargs="+", default=[1, 4, 12])
+    ap.add_argument("--per-rule", action="store_true")
+    ap.add_argument("--top", type=int, default=15)
+    args = ap.parse_args(argv)
+
+    import phiguard.scan as scan
+    from phiguard.config import load_config
+    from phiguard.runs.common import load_pack
+
+    snap = args.snapshot
+    job = scan.Scan([snap / "assets.ndjson", snap / "users.json"], load_pack([]),
+                    load_config(snap / "phiguard.yaml"), jobs=2,
+                    at=datetime(2026, 11, 25, tzinfo=UTC))
+    engine = job.engine
+    state = scan._State(engine, job.loaded, engine.subject_types(), engine.any_type_needs(),
+                        job.now, job.config.waivers, "json", False)
+    engine.warm(job.loaded.inventory)
+    gc.collect()
+    gc.freeze()  # as phiguard._util.parallel does before forking
+    every = list(job._tasks())
+    middle = max(0, len(every) // 2 - args.tasks // 2)
+    tasks = every[middle:middle + args.tasks]
+    out: dict[str, Any] = {"parent_private_mib": _private_mib(), "tasks": len(every)}
+
+    def judge(chosen: list[Any]) -> Any:
+        return lambda: [scan._run(state, t) for t in chosen]
+
+    if args.per_rule:
+        plan = engine._plan
+        rows = {}
+        ids: list[str | None] = [None, *(cr.rule.id for cr in engine.rules)]
+        for rule_id in ids:
+            def only(asset_type: str, rule_id: str | None = rule_id) -> Any:
+                return [p for p in plan(asset_type) if p[0] == rule_id]
+
+            def one_rule(rule_id: str | None = rule_id, only: Any = only) -> None:
+                engine._plan = only  # type: ignore[method-assign]
+                scan._run(state, tasks[0])
+
+            rows[rule_id or "(no rule)"] = _in_child(one_rule)
+        ranked = sorted(rows.items(), key=lambda kv: -kv[1][0])
+        out["one_task_one_rule_mib_cpu"] = dict(ranked[:args.top])
+        out["no_rule"] = rows["(no rule)"]
+    else:
+        for per in args.tasks_per_worker:
+            peaks, cpu = [], 0.0
+            for start in range(0, len(tasks), per):
+                mib, seconds = _in_child(judge(tasks[start:start + per]))
+                peaks.append(mib)
+                cpu += seconds
+            out[f"{per} tasks per worker"] = {"workers": len(peaks),
+                                              "max_private_mib": max(peaks),
+                                              "cpu_s": round(cpu, 2)}
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
