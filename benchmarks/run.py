@@ -414,7 +414,9 @@ def stage_table(r: ScanResult) -> list[str]:
     if not doc:
         return []
     fw = r.floor_wall_s or 0.0
-    out = ["", f"Stages of the scan of {r.assets:,} assets, {r.format}, --jobs {r.jobs} "
+    chose = (f" (chose {doc.get('jobs', '?')}: {doc.get('jobs_reason', '?')})"
+             if r.jobs == 0 else "")
+    out = ["", f"Stages of the scan of {r.assets:,} assets, {r.format}, --jobs {r.jobs}{chose} "
            f"(run {r.run}; {doc.get('rules', '?')} rules, pack "
            f"{str(doc.get('rule_pack_digest', '?'))[:12]}; floor {fw:.2f} s wall, "
            f"{r.floor_cpu_s:.2f} s CPU):", "",
@@ -476,8 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--assets", type=int, nargs="+",
                     help="generated snapshot sizes (default 100000 unless --snapshot is given)")
-    ap.add_argument("--jobs", type=int, nargs="+", default=[1],
-                    help="values of --jobs (default: 1, phiguard scan's default)")
+    ap.add_argument("--jobs", type=int, nargs="+", default=[0],
+                    help="values of --jobs (default: 0, phiguard scan's default: it picks 1 or "
+                         "more by the snapshot and how idle the CPUs are; its floor is one "
+                         "process)")
     ap.add_argument("--formats", nargs="+", default=["json", "text"], choices=["json", "text"])
     ap.add_argument("--repeat", type=int, default=1, help="runs per combination")
     ap.add_argument("--seed", type=int, default=1)
@@ -539,8 +543,10 @@ def main(argv: list[str] | None = None) -> int:
         floor_of = {}
         these: list[dict[str, Any]] = []
         for jobs in args.jobs:
-            log(f"floor: decode {snap['snapshot']} with {jobs} processes ...")
-            floor_of[jobs] = f = floor(snap["scan_paths"], jobs)
+            # --jobs 0 (phiguard's default: it picks) is held to one process reading every
+            # line, the floor issue 14 names; an explicit --jobs N to N processes reading.
+            log(f"floor: decode {snap['snapshot']} with {max(jobs, 1)} processes ...")
+            floor_of[jobs] = f = floor(snap["scan_paths"], max(jobs, 1))
             these.append({"assets": snap["assets"], "jobs": jobs, **asdict(f)})
             floors.append(these[-1])
             log(f"  {f.records:,} records, {f.wall_s:.2f} s, {f.pss_mib:,.0f} MiB PSS")
