@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import gc
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from phiguard.cli._errors import run
+from phiguard.cli._errors import exiting_at_once, run, the_command
 from phiguard.cli._options import (
     at_option,
     chosen_outputs,
@@ -67,7 +64,7 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
     def body() -> int:
         from phiguard.runs.plan import run_plan_gate
 
-        if not snapshots and _the_command():
+        if not snapshots and the_command():
             # run_plan_gate turns the cyclic collector off while it runs and on again after;
             # on again, its first collection would walk every object the run made (0.3 s of
             # CPU for a 10,000-resource plan) just before this process exits without it
@@ -79,31 +76,4 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
                                at=when, jobs=jobs, framework=framework)
         return 1 if result.failing(fail_on) else 0
 
-    run(_exiting_at_once(noting_scope(body, config_path)), debug)
-
-
-def _exiting_at_once(fn: Callable[[], int | None]) -> Callable[[], int | None]:
-    """When this process is the `phiguard` command itself: once the run is over (every report
-    written and moved into place, standard output and error flushed), exit without tearing
-    the heap down (a tenth of a second for a large plan; nothing is left to write). Inside
-    another program (tests, a caller of `main`), or when a flush fails, the ordinary exit."""
-
-    def call() -> int | None:
-        code = fn()
-        if _the_command():
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                return code
-            os._exit(code or 0)
-        return code
-    return call
-
-
-def _the_command() -> bool:
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    entry = Path(sys.argv[0]).name == "phiguard" or (
-        spec is not None and spec.name == "phiguard.cli.__main__")
-    return entry and sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__
+    run(exiting_at_once(noting_scope(body, config_path)), debug)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from phiguard.cli._errors import run
+from phiguard.cli._errors import exiting_at_once, run
 from phiguard.cli._options import (
     at_option,
     chosen_outputs,
@@ -102,4 +102,7 @@ def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple
             click.echo(f"phiguard: evidence bundle written to {bundle}", err=True)
         return 1 if result.failing(fail_on) else 0
 
-    run(noting_scope(body, config_path), debug)
+    # The local engine leaves nothing behind at exit (a Beam scan cleans its work directory
+    # when its process ends), so the command need not tear a million-asset heap down.
+    body_now = noting_scope(body, config_path)
+    run(exiting_at_once(body_now) if engine == "local" else body_now, debug)
