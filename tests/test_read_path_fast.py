@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _paths import DEMO
+from phiguard.cli import main
 from phiguard.errors import SnapshotError
 from phiguard.inventory._duplicates import raw_digest
 from phiguard.inventory._envelopes import raw_envelope
@@ -213,3 +216,22 @@ def test_project_learning_skips_only_what_teaches_nothing(
         learner(name, ancestors)
     assert ([(i.number, i.id, i.ancestors) for i in plain.all()]
             == [(i.number, i.id, i.ancestors) for i in quick.all()])
+
+
+@pytest.mark.parametrize("field", ["name", "asset_type", "update_time", "ancestors"])
+def test_envelope_that_is_not_utf8_is_located_not_an_internal_error(tmp_path: Path,
+                                                                   field: str) -> None:
+    """A stray byte in an envelope field of a plain line (read by envelope in pass 1) is a
+    located `not valid UTF-8` with exit 2 (it was an internal error: the envelope's bytes were
+    decoded unchecked)."""
+    good = {"name": "//x/projects/p/a", "asset_type": "compute.googleapis.com/Instance",
+            "resource": {"data": {}}, "ancestors": ["projects/1"],
+            "update_time": "2026-11-01T00:00:00Z"}
+    line = orjson.dumps(good)
+    value = orjson.dumps(good[field])
+    spoiled = value[:-2] + b"\xff" + value[-2:]
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(line + b"\n" + line.replace(value, spoiled, 1) + b"\n")
+    result = CliRunner().invoke(main, ["scan", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"phiguard: error: {path}:2: not valid UTF-8"), result.stderr

@@ -77,6 +77,9 @@ def _keyed(record: Record) -> list[tuple[int, str, str, Any]]:
 
 def content_entries(record: Record, item: RawItem) -> list[tuple[int, str, bytes]]:
     """(key, content type, digest) of each entry a record makes (see `_keyed`)."""
+    if len(record.kinds) == 1 and ACCESS_POLICY not in record.kinds:  # most: one entry
+        for kind in record.kinds:
+            return [(hash((record.name, kind)), kind, content_digest(record, kind, item))]
     return [(key, kind, content_digest(record, kind, item) if part is None
              else _digest([record.asset_type, *part], item))
             for key, kind, _, part in _keyed(record)]

@@ -211,14 +211,18 @@ def iter_ndjson_range(path: Path, offset: int = 0, line_no: int = 0, index: int 
     When the range is read to its end, `lines_read[0]` is set to the last line number in it,
     blank lines included (the next range's line numbers start from there).
     """
-    file = str(path)
-    for line, raw, number, at in ndjson_lines(path, offset, line_no, index, end, lines_read):
-        yield RawItem(file, line, raw, index=number, offset=at)
+    return _ndjson(path, offset, line_no, index, end, lines_read, True)
 
 
 def ndjson_lines(path: Path, offset: int = 0, line_no: int = 0, index: int = 0, end: int = -1,
                  lines_read: list[int] | None = None) -> Iterator[tuple[int, bytes, int, int]]:
     """`iter_ndjson_range` as (line number, raw line, record index, byte offset or -1)."""
+    return _ndjson(path, offset, line_no, index, end, lines_read, False)
+
+
+def _ndjson(path: Path, offset: int, line_no: int, index: int, end: int,
+            lines_read: list[int] | None, items: bool) -> Iterator[Any]:
+    """Both of the above: RawItems when `items`, else tuples (one reader, no wrapper)."""
     file = str(path)
     with _open(path) as fh:
         plain = not is_compressed(fh)
@@ -246,7 +250,10 @@ def ndjson_lines(path: Path, offset: int = 0, line_no: int = 0, index: int = 0, 
                 raw = raw[len(_BOM):]
             if not raw.isspace():  # (no copy, unlike strip(): the same ASCII blanks)
                 index += 1
-                yield line_no, raw, index, start if plain else -1
+                if items:
+                    yield RawItem(file, line_no, raw, index=index, offset=start if plain else -1)
+                else:
+                    yield line_no, raw, index, start if plain else -1
             else:
                 skipped, lines = _skip_blank_lines(fh, end - pos if end >= 0 else -1)
                 pos += skipped
