@@ -127,6 +127,7 @@ class Inventory:
         self._in_project: dict[tuple[str, ...], dict[str, list[Asset]]] = {}
         self._grants: dict[str, list[tuple[dict[str, Any], str, str]]] | None = None
         self._facts: dict[str, dict[str, Any]] = {}
+        self._owner_facts: dict[str, dict[str, Any]] = {}
         self._places: dict[tuple[str, str | None, str | None], tuple[
             str | None, str | None, str | None, str | None]] = {}
 
@@ -257,12 +258,17 @@ class Inventory:
 
     def facts(self, asset: Asset) -> dict[str, Any]:
         """The `asset` root rules see: project, region, PHI membership and the like."""
-        cached = self._facts.get(asset.name)
+        # A policy owner without its resource (an IAM or org policy record: no `data`, no
+        # location) has facts of its own, kept apart: the grants index asks about it, and its
+        # answer must never stand in for the resource judged later under the same name.
+        whole = asset.content is None or RESOURCE in asset.content
+        cache = self._facts if whole else self._owner_facts
+        cached = cache.get(asset.name)
         if cached is not None and cached["asset_type"] == asset.asset_type:
             return cached
         facts = self._compute_facts(asset)
         if asset.name in self._by_name or asset.name in self._policy_owners:
-            self._facts[asset.name] = facts
+            cache[asset.name] = facts
         return facts
 
     def _compute_facts(self, asset: Asset) -> dict[str, Any]:
