@@ -63,6 +63,11 @@ AUTO_MAX_JOBS = 4  # measured on 2 CPUs only: no more without evidence that it h
 # 50 MiB (40k) sometimes faster, 128 MiB (100k, idle machine) 1.5x faster.
 AUTO_BYTES_PER_JOB = 32 * 2**20
 AUTO_FREE_CPU = 0.5  # a process for each CPU at least this idle
+# ... and no more than this: past it every worker copies so much of the shared heap that two
+# processes stop paying. Measured on 2 idle CPUs, one process against two: 262 MiB (200k
+# assets) 15.9 -> 8.7 s; 622 MiB (500k) 27.9 -> 22.0 s; 1,247 MiB (1M) 58.8 -> 61.2 s, 57.7
+# -> 85.4 CPU s and 874 -> 1,389 MiB tree PSS (over the 1 GiB the scan is held to).
+AUTO_MAX_BYTES = 768 * 2**20
 # Memory, as multiples of the snapshot's plain NDJSON bytes (peak PSS of the 200k / 1M
 # benchmark orgs: 1.0 / 0.67 for one process, 0.44 / 0.21 more for each worker).
 AUTO_MEMORY_FIRST = 1.0
@@ -382,6 +387,10 @@ def auto_jobs(files: SnapshotFiles, *, sample: float = 0.2) -> tuple[int, str]:
     by_work = size // AUTO_BYTES_PER_JOB
     if by_work < 2:
         return 1, f"{size / 2**20:.0f} MiB of plain NDJSON: too little to share out"
+    if size > AUTO_MAX_BYTES:
+        return 1, (f"{size / 2**20:.0f} MiB of plain NDJSON: more than "
+                   f"{AUTO_MAX_BYTES // 2**20} MiB, where a second process is slower and "
+                   "needs half again the memory")
     why = f"{size / 2**20:.0f} MiB of plain NDJSON, {cpus:g} CPUs"
     jobs = min(by_work, AUTO_MAX_JOBS, int(cpus))
     free = available_memory()
