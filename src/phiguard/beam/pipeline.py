@@ -28,10 +28,11 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from phiguard.beam.files import local_copy, read_items, sha256_of
 from phiguard.config import Waiver
-from phiguard.errors import InputError, SnapshotError
+from phiguard.errors import InputError, PhiguardError, SnapshotError
 from phiguard.findings import Finding
 from phiguard.inventory._documents import RawItem
 from phiguard.inventory._duplicates import content_entries, light_digest
@@ -57,10 +58,13 @@ from phiguard.policy.engine import Engine
 from phiguard.policy.waivers import WaiverBook
 from phiguard.report.json_report import finding_line
 
-__all__ = ["ERRORS", "FINDINGS", "META", "WAIVERS", "Spec", "build"]
+__all__ = ["ERRORS", "FINDINGS", "META", "WAIVERS", "Spec", "build", "check_shards"]
 
 SHARD_RECORDS = 20000  # records of one file per findings shard
 FINDINGS, ERRORS, META, WAIVERS = "findings", "errors.pkl", "meta.pkl", "waivers.pkl"
+# Counters the driver checks the written shards against (see check_shards).
+METRICS = "phiguard"
+JUDGED_LINES, WRITTEN_LINES, WRITTEN_SHARDS = "findings_judged", "findings_written", "shards"
 # Error classes, in the order the local engine meets them: pass 1 (a file's first bad
 # record), conflicting duplicates, held policies that cannot merge, pass 2 (a judged record).
 SURVEY, CONFLICT, MERGE, JUDGED = 0, 1, 2, 4
@@ -564,6 +568,8 @@ def _shard(order: tuple[int, ...]) -> tuple[int, int, int]:
 
 def _judged(spec: Spec, book: WaiverBook, order: tuple[int, ...],
             found: list[Finding]) -> Iterator[Any]:
+    if found:
+        Metrics.counter(METRICS, JUDGED_LINES).inc(len(found))
     for n, finding in enumerate(found):
         before = list(book.matched)
         finding = book.apply(finding)
@@ -631,6 +637,8 @@ class WriteShard(beam.DoFn):  # type: ignore[misc]
         ordered = sorted(lines, key=lambda pair: pair[0])
         name = f"{self.work}/{FINDINGS}/{major}-{file:07d}-{chunk:09d}.ndjson"
         _write(name, "".join(line + "\n" for _, line in ordered).encode())
+        Metrics.counter(METRICS, WRITTEN_LINES).inc(len(ordered))
+        Metrics.counter(METRICS, WRITTEN_SHARDS).inc()
         yield name
 
 
@@ -704,12 +712,50 @@ def load(path: str) -> Any:
         return pickle.loads(fh.read())
 
 
-def shard_lines(work: str) -> Iterator[str]:
-    """Every findings line, shards in key order (the local engine's order)."""
+def _shard_names(work: str) -> list[str]:
     pattern = f"{work}/{FINDINGS}/*.ndjson"
     names = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
-    for name in sorted(names, key=lambda n: Path(n).name):
+    return sorted(names, key=lambda n: Path(n).name)
+
+
+def shard_lines(work: str) -> Iterator[str]:
+    """Every findings line, shards in key order (the local engine's order)."""
+    for name in _shard_names(work):
         with FileSystems.open(name) as fh:
             for raw in fh.read().decode().split("\n"):
                 if raw:
                     yield raw
+
+
+def _counter(result: Any, name: str) -> int | None:
+    from apache_beam.metrics.metric import MetricsFilter
+
+    found = result.metrics().query(MetricsFilter().with_namespace(METRICS).with_name(name))
+    counters = found.get("counters", [])
+    if not counters:
+        return None
+    total = 0
+    for counter in counters:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        total += int(value or 0)
+    return total
+
+
+def check_shards(result: Any, work: str) -> None:
+    """Raise unless the findings shards under `work` hold every line the run judged: a runner
+    that loses or overwrites part of a shard must never pass for a complete scan."""
+    judged = _counter(result, JUDGED_LINES) or 0  # absent: nothing was judged
+    written = _counter(result, WRITTEN_LINES) or 0
+    calls = _counter(result, WRITTEN_SHARDS) or 0
+    names = _shard_names(work)
+    read = sum(1 for _ in shard_lines(work))
+    if judged == written == read and calls == len(names):
+        return
+    missing = judged - read
+    raise PhiguardError(
+        f"the Beam pipeline lost findings: {judged:,} findings lines were judged, "
+        f"{written:,} written in {calls:,} shard writes, but the {len(names):,} shard files "
+        f"under {work}/{FINDINGS} hold {read:,} ("
+        + (f"{missing:,} missing" if missing > 0 else f"{-missing:,} extra")
+        + "); no findings were written: the scan is incomplete, rerun it (or use "
+        "--engine local)")

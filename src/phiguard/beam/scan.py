@@ -147,6 +147,8 @@ class BeamScan:
                                  "export judges nothing; check the export or collection)")
             if error is not None:
                 raise error.error()
+            # Never a partial document: every judged line must be in the shards.
+            pipeline.check_shards(self._result, self.work)
         except BaseException:
             cleanup(self.work)
             raise
@@ -184,8 +186,11 @@ class BeamScan:
         from phiguard.beam import pipeline
 
         options = PipelineOptions(list(pipeline_args))
-        with beam.Pipeline(options=options) as p:
-            pipeline.build(p, spec)
+        p = beam.Pipeline(options=options)
+        pipeline.build(p, spec)
+        result = p.run()
+        result.wait_until_finish()
+        self._result = result
 
     def _inputs(self) -> list[dict[str, str]]:
         shas = {self.files.asset_files[m.number]: m.sha256 for m in self.meta.files}
