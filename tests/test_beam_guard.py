@@ -40,6 +40,20 @@ class _DroppingWrite(pipeline.WriteShard):
         yield from super().process((key, kept))
 
 
+_DROPPED: list[str] = []  # in-process runner: the transforms share this module
+
+
+class _DroppingJudge(pipeline.Judge):
+    """Loses the first asset it is given before judging it (as a runner that drops elements
+    between two stages would)."""
+
+    def process(self, unit: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        if not _DROPPED:
+            _DROPPED.append(unit.name)
+            return iter(())
+        return super().process(unit, *args, **kwargs)
+
+
 def test_the_complete_run_passes_the_guard(tmp_path: Path) -> None:
     _scan(tmp_path / "ok.json")
     assert (tmp_path / "ok.json").stat().st_size > 0
@@ -90,4 +104,16 @@ def test_cli_exits_2_without_writing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert result.exit_code == 2, result.output
     assert "lost findings" in result.output
     assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_an_asset_lost_before_judging_fails_the_scan(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "Judge", _DroppingJudge)
+    _DROPPED.clear()
+    out = tmp_path / "beam.json"
+    with pytest.raises(PhiguardError) as caught:
+        _scan(out)
+    message = str(caught.value)
+    assert _DROPPED and "lost records" in message and "1 missing" in message, message
     assert not out.exists()

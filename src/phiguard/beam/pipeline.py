@@ -65,6 +65,8 @@ FINDINGS, ERRORS, META, WAIVERS = "findings", "errors.pkl", "meta.pkl", "waivers
 # Counters the driver checks the written shards against (see check_shards).
 METRICS = "phiguard"
 JUDGED_LINES, WRITTEN_LINES, WRITTEN_SHARDS = "findings_judged", "findings_written", "shards"
+JUDGED_UNITS = "units_judged"
+UNITS_READ, UNITS_GROUPED, UNITS_TO_JUDGE = "units_read", "units_grouped", "units_to_judge"
 # Error classes, in the order the local engine meets them: pass 1 (a file's first bad
 # record), conflicting duplicates, held policies that cannot merge, pass 2 (a judged record).
 SURVEY, CONFLICT, MERGE, JUDGED = 0, 1, 2, 4
@@ -250,6 +252,7 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
                 yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
                     (SURVEY, number, found.error.line or 0), found.error))
                 return
+            units = 0
             try:
                 for item in read_items(copy, path):
                     keyed = self._unit(spec, number, item)
@@ -258,10 +261,12 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
                         # engine (before pass 2), so it must be found here too.
                         yield beam.pvalue.TaggedOutput("errors", keyed)
                         continue
+                    units += 1
                     yield keyed
             except InputError as exc:
                 yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
                     (JUDGED, number, exc.line or 0), exc))
+            Metrics.counter(METRICS, UNITS_READ).inc(units)
 
     def _unit(self, spec: Spec, number: int, item: RawItem) -> tuple[str, _Unit] | ErrorAt:
         try:
@@ -341,6 +346,7 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
         name, group = element
         spec = self.ref.get(spec_blob)
         units = sorted(group, key=lambda u: (u.file, u.index))
+        Metrics.counter(METRICS, UNITS_GROUPED).inc(len(units))
         first: dict[tuple[str, ...], tuple[bytes, _Unit]] = {}
         repeated: set[tuple[int, int, str]] = set()
         skip: set[tuple[int, int]] = set()
@@ -413,9 +419,11 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
                     yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
                         (JUDGED, unit.file, unit.line), exc))
                     continue
+            Metrics.counter(METRICS, UNITS_TO_JUDGE).inc()
             yield _Judge((0, unit.file, unit.index), name, item=unit.item, policy=policy)
         if not has_resource and policy is not None and policy_order is not None and (
                 policy.asset_type in spec.types or spec.needs is not None):
+            Metrics.counter(METRICS, UNITS_TO_JUDGE).inc()
             yield _Judge((1, *policy_order), name, asset=policy.to_asset())
 
 
@@ -587,8 +595,11 @@ class Judge(beam.DoFn):  # type: ignore[misc]
 
     def process(self, unit: _Judge, blob: tuple[str, bytes] | None, error: ErrorAt | None,
                 spec_blob: bytes) -> Iterator[Any]:
-        if error is not None or blob is None:
+        if error is not None:
             return
+        if blob is None:  # BuildContext writes one whenever there is no error
+            raise RuntimeError("phiguard: the run's context side input is empty")
+        Metrics.counter(METRICS, JUDGED_UNITS).inc()
         spec = self.ref.get(spec_blob)
         inventory, now = _context(spec, blob)
         if unit.asset is not None:
@@ -742,9 +753,22 @@ def _counter(result: Any, name: str) -> int | None:
 
 
 def check_shards(result: Any, work: str) -> None:
-    """Raise unless the findings shards under `work` hold every line the run judged: a runner
-    that loses or overwrites part of a shard must never pass for a complete scan."""
-    judged = _counter(result, JUDGED_LINES) or 0  # absent: nothing was judged
+    """Raise unless every hop of the run kept what the one before it emitted (units read ->
+    grouped by name, units to judge -> judged) and the findings shards under `work` hold every
+    line the run judged: a runner that loses elements or overwrites part of a shard must never
+    pass for a complete scan."""
+    count = {name: _counter(result, name) or 0  # absent: nothing counted
+             for name in (UNITS_READ, UNITS_GROUPED, UNITS_TO_JUDGE, JUDGED_UNITS)}
+    if count[UNITS_READ] != count[UNITS_GROUPED] or (
+            count[UNITS_TO_JUDGE] != count[JUDGED_UNITS]):
+        raise PhiguardError(
+            f"the Beam pipeline lost records: {count[UNITS_READ]:,} records were read, "
+            f"{count[UNITS_GROUPED]:,} reached the grouping by asset name; "
+            f"{count[UNITS_TO_JUDGE]:,} assets were sent to judging, {count[JUDGED_UNITS]:,} "
+            f"judged ({count[UNITS_READ] - count[UNITS_GROUPED]:,} and "
+            f"{count[UNITS_TO_JUDGE] - count[JUDGED_UNITS]:,} missing); no findings were "
+            "written: the scan is incomplete, rerun it (or use --engine local)")
+    judged = _counter(result, JUDGED_LINES) or 0
     written = _counter(result, WRITTEN_LINES) or 0
     calls = _counter(result, WRITTEN_SHARDS) or 0
     names = _shard_names(work)
