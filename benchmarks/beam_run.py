@@ -65,39 +65,18 @@ def _hwm_kib(pid: int) -> int:
     return 0
 
 
-class Sampler(threading.Thread):
-    """Peaks of the tree's summed RSS/PSS, and each process's own high-water mark."""
+class Sampler(run.TreeSampler):
+    """run.py's tree sampler (peaks of the tree's summed RSS/PSS, process count, load), plus
+    each process's own high-water mark and CPU seconds."""
 
     def __init__(self, root: int, interval: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self.root = root
-        self.interval = interval
-        self.peak_rss = self.peak_pss = 0
+        super().__init__(root, interval)
         self.hwm: dict[int, int] = {}  # pid -> KiB
         self.cpu: dict[int, float] = {}  # pid -> CPU seconds at the last poll
-        self.loads: list[float] = []
-        self.max_procs = 0
-        self._done = threading.Event()
 
-    def run(self) -> None:
-        while not self._done.is_set():
-            pids = run._tree(self.root)
-            rss = pss = 0
-            for pid in pids:
-                r, p = run._rss_pss(pid)
-                rss += r
-                pss += p
-                self.hwm[pid] = max(self.hwm.get(pid, 0), _hwm_kib(pid))
-                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_s(pid))
-            self.peak_rss = max(self.peak_rss, rss)
-            self.peak_pss = max(self.peak_pss, pss)
-            self.max_procs = max(self.max_procs, len(pids))
-            self.loads.append(os.getloadavg()[0])
-            self._done.wait(self.interval)
-
-    def stop(self) -> None:
-        self._done.set()
-        self.join()
+    def each(self, pid: int) -> None:
+        self.hwm[pid] = max(self.hwm.get(pid, 0), _hwm_kib(pid))
+        self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_s(pid))
 
 
 @dataclass

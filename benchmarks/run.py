@@ -124,11 +124,15 @@ class TreeSampler(threading.Thread):
                 r, p = _rss_pss(pid)
                 rss += r
                 pss += p
+                self.each(pid)
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_pss = max(self.peak_pss, pss)
             self.max_procs = max(self.max_procs, len(pids))
             self.loads.append(os.getloadavg()[0])
             self._done.wait(self.interval)
+
+    def each(self, pid: int) -> None:
+        """What a subclass records of each process of the tree at each poll (nothing here)."""
 
     def stop(self) -> None:
         self._done.set()
