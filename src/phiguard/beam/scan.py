@@ -30,11 +30,12 @@ from phiguard.beam.files import (
     sha256_of,
 )
 from phiguard.config import Config
-from phiguard.errors import InputError, SnapshotError, UsageError
+from phiguard.errors import InputError, UsageError
 from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset, Source
 from phiguard.inventory.coverage import coverage_from_manifest
 from phiguard.inventory.readers import read_users
+from phiguard.inventory.snapshot import check_unique_users
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import RulePack
@@ -68,13 +69,7 @@ def _users(inputs: Inputs) -> list[Asset]:
             found = [replace(u, source=Source(name, u.source.line)) if u.source else u
                      for u in found]
         users.extend(found)
-    seen: set[str] = set()
-    for user in users:
-        if user.name in seen:
-            raise SnapshotError(f"directory user {user.name.rsplit('/', 1)[-1]} appears twice",
-                                file=user.source.file if user.source else None,
-                                line=user.source.line if user.source else None)
-        seen.add(user.name)
+    check_unique_users(users)
     return users
 
 

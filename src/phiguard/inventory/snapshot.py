@@ -45,7 +45,8 @@ from phiguard.inventory.records import (
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
 
-__all__ = ["LoadedContext", "iter_items", "load_context", "materialize", "snapshot_assets"]
+__all__ = ["LoadedContext", "check_unique_users", "iter_items", "load_context", "materialize",
+           "snapshot_assets"]
 
 RANGE_BYTES = 8 * 1024 * 1024  # uncompressed NDJSON is read in byte ranges of about this
 
@@ -160,13 +161,7 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     users: list[Asset] = []
     for path in files.user_files:
         users.extend(read_users(path))
-    seen_users: set[str] = set()
-    for user in users:
-        if user.name in seen_users:
-            raise SnapshotError(f"directory user {user.name.rsplit('/', 1)[-1]} appears twice",
-                                file=user.source.file if user.source else None,
-                                line=user.source.line if user.source else None)
-        seen_users.add(user.name)
+    check_unique_users(users)
     policy_only = [name for name in policies
                    if not contains_sorted(sorted_keys, hash((name, RESOURCE)))]
     stages.stage("join index build")  # the held join targets and the Inventory's indexes
@@ -189,6 +184,17 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     counts.update(u.asset_type for u in users)
     return LoadedContext(inventory, policies, frozenset(skip), policy_only, users,
                          read_time or latest, counts, records, segments)
+
+
+def check_unique_users(users: Iterable[Asset]) -> None:
+    """Raise SnapshotError, at the second one, when a directory user appears twice."""
+    seen: set[str] = set()
+    for user in users:
+        if user.name in seen:
+            raise SnapshotError(f"directory user {user.name.rsplit('/', 1)[-1]} appears twice",
+                                file=user.source.file if user.source else None,
+                                line=user.source.line if user.source else None)
+        seen.add(user.name)
 
 
 _NO_TYPES: set[str] = set()
