@@ -360,7 +360,7 @@ def test_catalog_alone_without_rules_dir_uses_bundled_pack_and_pack_type() -> No
 def test_plan_gate_reports_against_the_chosen_framework() -> None:
     """`plan --framework cis-gcp-5.0 -f sarif`: the planned SSH firewall's NET-001 failure is
     tagged with its CIS recommendations; PLAT-002 (mapped to no CIS control) is left out of
-    the CIS report but the exit code still counts it."""
+    the CIS report (and of the exit code: NET-001's failure is what makes it 1)."""
     from _paths import PLANS
 
     result = _cli("plan", str(PLANS / "network.json"), "--config", str(PLANS / "phiguard.yaml"),

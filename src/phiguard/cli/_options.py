@@ -25,7 +25,8 @@ debug_option = click.option("--debug", is_flag=True, help="Show tracebacks for e
 
 fail_on_option = click.option(
     "--fail-on", type=click.Choice(SEVERITY_CHOICES), default="low", show_default=True,
-    help="Exit 1 when a finding at or above this severity fails ('none': never).")
+    help="Exit 1 when a finding at or above this severity fails ('none': never); only the "
+         "findings of the --framework reported with count.")
 
 
 def rules_option(help: str = "Rule directory or rule.yaml (repeatable; default: the bundled "

@@ -61,6 +61,9 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
     """Collect, scan, report and record one run in the history store."""
 
     def body() -> int:
+        from phiguard.cli._gate import exit_code, framework_view, rules_seen_by, seen_by
+        from phiguard.report.summary import Tally
+        from phiguard.report.text import printable
         from phiguard.runs.audit import outcome_counts, run_audit
 
         store = store_path if store_path.startswith("gs://") else Path(store_path)
@@ -73,13 +76,22 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
                            accept_store_rollback=accept_store_rollback, on_gap=warn_gap,
                            framework=framework, engine=engine, beam_args=beam_args,
                            notify=lambda text: click.echo(f"phiguard: note: {text}", err=True))
-        change, gaps = result.change, result.manifest["coverage_gaps"]
-        click.echo(f"run {result.run_id}: {outcome_counts(result.findings)} · "
-                   f"{len(change.new)} new, {len(change.resolved)} resolved, "
-                   f"{len(change.persisting)} persisting failures"
+        # What is printed and the exit code follow --framework, as the HTML report does; the
+        # store and the bundle keep every finding of every framework.
+        view = framework_view(rules, framework)
+        findings = seen_by(view, result.findings)
+        new, resolved, persisting = (rules_seen_by(view, items) for items in (
+            result.change.new, result.change.resolved, result.change.persisting))
+        gaps = result.manifest["coverage_gaps"]
+        click.echo(f"run {result.run_id}: {outcome_counts(findings)} · "
+                   f"{len(new)} new, {len(resolved)} resolved, "
+                   f"{len(persisting)} persisting failures"
                    + (f" · {len(gaps)} coverage gaps" if gaps else ""))
-        for c in change.new:
-            click.echo(f"  new  {c.severity:<8} {c.rule_id:<9} {c.asset}")
-        return 1 if result.failing(fail_on) else 0
+        for c in new:
+            click.echo(f"  new  {c.severity:<8} {c.rule_id:<9} {printable(c.asset)}")
+        tally = Tally(keep=0)
+        for finding in findings:
+            tally.add(finding)
+        return exit_code(tally, fail_on, view)
 
     run(body, debug)

@@ -74,6 +74,9 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
                                snapshots=snapshots, everything=everything, baseline=baseline,
                                tf_root=tf_root, outputs=outputs, output_dir=output_dir,
                                at=when, jobs=jobs, framework=framework)
-        return 1 if result.failing(fail_on) else 0
+        from phiguard.cli._gate import exit_code
+
+        # the findings of the framework reported with (--framework) only, as the reports
+        return exit_code(result.tally, fail_on, result.gate.pack.for_framework(framework))
 
     run(exiting_at_once(noting_scope(body, config_path)), debug)

@@ -88,6 +88,7 @@ def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple
     inputs: list[Any] = list(snapshot) if engine == "beam" else [Path(s) for s in snapshot]
 
     def body() -> int:
+        from phiguard.cli._gate import exit_code
         from phiguard.report.remote import bundle_target
         from phiguard.runs.scan import run_scan
 
@@ -100,7 +101,8 @@ def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple
                           notify=lambda note: click.echo(f"phiguard: note: {note}", err=True))
         if bundle is not None:
             click.echo(f"phiguard: evidence bundle written to {bundle}", err=True)
-        return 1 if result.failing(fail_on) else 0
+        # the findings of the framework reported with (--framework) only, as the reports
+        return exit_code(result.tally, fail_on, result.view or result.pack)
 
     # The local engine leaves nothing behind at exit (a Beam scan cleans its work directory
     # when its process ends), so the command need not tear a million-asset heap down.

@@ -161,9 +161,12 @@ def _render(fmt: str, out: IO[str], result: PlanResult, pack: RulePack,
                 finding_line(f) for f in findings[start:start + 4096]))
         write_footer(out, result.tally, gate.waivers)
     elif fmt == "text":
+        from phiguard.report.framework import framework_tally
         from phiguard.terraform.render import render_plan_text
 
-        render_plan_text(out, run_info, result.tally, gate.waivers, gate.suppressed, locate)
+        # the framework's findings, as the SARIF and the Markdown (and the exit code) count
+        render_plan_text(out, run_info, framework_tally(result.tally, pack), gate.waivers,
+                         gate.suppressed, locate)
     elif fmt == "sarif":
         from phiguard.terraform.render import render_plan_sarif
 

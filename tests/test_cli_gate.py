@@ -1,0 +1,164 @@
+"""The exit-code gate (`--fail-on`) follows the framework chosen with `--framework`: a failing
+finding whose rule evidences none of that framework's controls is left out of its report, so
+it does not flip the exit code either; the printed summary, the report and the exit code
+agree. Also the command line's answers to bad input (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from _paths import DEMO, PLANS
+from phiguard.cli import main
+
+AT = "2026-11-25T00:00:00Z"
+ORG = "organizations/123456789012"
+PROJECT_NUMBER = "111111111111"
+NETWORK = "https://www.googleapis.com/compute/v1/projects/phi-prod/global/networks/phi-vpc"
+
+# A catalog of one's own (docs/extending.md), its one control evidenced by the given rules.
+CATALOG = """\
+catalog: acme
+id_pattern: '^acme/AC-\\d{{2}}$'
+title: ACME baseline
+controls:
+  - id: acme/AC-01
+    title: One control
+    rules: [{rules}]
+"""
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner(env=env).invoke(main, list(args))
+
+
+def _snapshot(root: Path) -> Path:
+    """A PHI project with an SSH firewall open to the internet: NET-001 fails (high), LOG-002
+    fails (medium), and nothing of a storage bucket is there (PUB-005 judges nothing)."""
+    ancestors = [f"projects/{PROJECT_NUMBER}", "folders/222", ORG]
+    project = {
+        "name": f"//cloudresourcemanager.googleapis.com/projects/{PROJECT_NUMBER}",
+        "asset_type": "cloudresourcemanager.googleapis.com/Project",
+        "resource": {"version": "v1", "data": {"projectNumber": PROJECT_NUMBER,
+                                               "projectId": "phi-prod",
+                                               "lifecycleState": "ACTIVE"}},
+        "ancestors": ancestors, "update_time": "2026-11-25T05:00:00Z"}
+    link = "https://www.googleapis.com/compute/v1/projects/phi-prod/global/firewalls/ssh"
+    firewall = {
+        "name": "//compute.googleapis.com/projects/phi-prod/global/firewalls/ssh",
+        "asset_type": "compute.googleapis.com/Firewall",
+        "resource": {"version": "v1", "discovery_name": "Firewall", "location": "global",
+                     "data": {"name": "ssh", "selfLink": link, "direction": "INGRESS",
+                              "network": NETWORK, "sourceRanges": ["0.0.0.0/0"],
+                              "disabled": False, "targetTags": ["web"],
+                              "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}]}},
+        "ancestors": ancestors, "update_time": "2026-11-24T12:00:00Z"}
+    snap = root / "snap"
+    snap.mkdir()
+    (snap / "resources.ndjson").write_text(
+        "".join(json.dumps(r) + "\n" for r in (project, firewall)))
+    return snap
+
+
+@pytest.fixture()
+def scan_args(tmp_path: Path) -> list[str]:
+    config = tmp_path / "phiguard.yaml"
+    config.write_text('organization: "123456789012"\nphi:\n  projects: [phi-prod]\n')
+    return ["scan", str(_snapshot(tmp_path)), "--config", str(config), "--at", AT,
+            "--no-color"]
+
+
+def _catalog(tmp_path: Path, *rules: str) -> Path:
+    path = tmp_path / "acme.yaml"
+    path.write_text(CATALOG.format(rules=", ".join(rules)))
+    return path
+
+
+def _failing_count(text: str) -> int:
+    found = re.search(r"outcomes\s+PASS \d+\s+FAIL (\d+)", text)
+    assert found, text
+    return int(found.group(1))
+
+
+def test_the_snapshot_fails_net_001_high_and_log_002_medium(scan_args: list[str],
+                                                             tmp_path: Path) -> None:
+    """The premise of the tests below, against the default framework (HIPAA)."""
+    out = tmp_path / "f.json"
+    result = _cli(*scan_args, "-f", "json", "-o", str(out), "--fail-on", "high")
+    assert result.exit_code == 1, result.output
+    failing = {(r["rule_id"], r["severity"]) for r in json.loads(out.read_text())["results"]
+               if r["outcome"] == "FAIL"}
+    assert {("NET-001", "high"), ("LOG-002", "medium")} <= failing
+    assert not any(rule == "PUB-005" for rule, _ in failing)
+
+
+@pytest.mark.parametrize("formats", [(), ("-f", "json", "-f", "text")])
+def test_scan_fail_on_counts_only_the_chosen_frameworks_findings(
+        scan_args: list[str], tmp_path: Path, formats: tuple[str, ...]) -> None:
+    """Against a framework whose only rule is LOG-002 (medium), `--fail-on high` exits 0 (the
+    high NET-001 failure is not that framework's) and `--fail-on medium` exits 1; the text
+    summary shows the one failure the gate counted (streamed or not)."""
+    catalog = _catalog(tmp_path, "LOG-002")
+    outputs = ("--output", f"json={tmp_path / 'f.json'}") if formats else ()
+    common = [*scan_args, "--rules", str(catalog), "--framework", "acme", *formats, *outputs]
+    high = _cli(*common, "--fail-on", "high")
+    assert high.exit_code == 0, high.output
+    assert _failing_count(high.output) == 1
+    assert "LOG-002" in high.output and "NET-001" not in high.output
+    medium = _cli(*common, "--fail-on", "medium")
+    assert medium.exit_code == 1, medium.output
+
+
+def test_scan_a_framework_with_nothing_failing_exits_0(scan_args: list[str],
+                                                       tmp_path: Path) -> None:
+    """A framework whose rule judges nothing here: FAIL 0 in the summary, exit 0 even with
+    `--fail-on low`, though the findings JSON (every framework's) holds failures."""
+    catalog = _catalog(tmp_path, "PUB-005")
+    out = tmp_path / "f.json"
+    result = _cli(*scan_args, "--rules", str(catalog), "--framework", "acme", "--fail-on",
+                  "low", "-f", "text", "-f", "json", "--output", f"json={out}")
+    assert result.exit_code == 0, result.output
+    assert _failing_count(result.output) == 0
+    assert any(r["outcome"] == "FAIL" for r in json.loads(out.read_text())["results"])
+    hipaa = _cli(*scan_args, "--rules", str(catalog), "--fail-on", "low")
+    assert hipaa.exit_code == 1, hipaa.output
+
+
+def test_plan_fail_on_counts_only_the_chosen_frameworks_findings() -> None:
+    """serverless.json fails only rules mapped to no CIS recommendation: against CIS the plan
+    passes the gate and its summary lists no failure; against HIPAA it fails. phi-stores.json
+    has one high failure, of a HIPAA-only rule: `--fail-on high` passes against CIS."""
+    common = ["--config", str(PLANS / "phiguard.yaml"), "--at", AT]
+    cis = _cli("plan", str(PLANS / "serverless.json"), *common, "--framework", "cis-gcp-5.0")
+    assert cis.exit_code == 0, cis.output
+    assert "FAIL 0" in cis.output and "\nFailures\n" not in cis.output
+    hipaa = _cli("plan", str(PLANS / "serverless.json"), *common)
+    assert hipaa.exit_code == 1, hipaa.output
+    assert "\nFailures\n" in hipaa.output
+    stores = [str(PLANS / "phi-stores.json"), *common, "--framework", "cis-gcp-5.0"]
+    assert _cli("plan", *stores, "--fail-on", "high").exit_code == 0
+    assert _cli("plan", *stores, "--fail-on", "medium").exit_code == 1
+    assert _cli("plan", str(PLANS / "phi-stores.json"), *common,
+                "--fail-on", "high").exit_code == 1
+
+
+def test_audit_fail_on_counts_only_the_chosen_frameworks_findings(emu: Any,
+                                                                   tmp_path: Path) -> None:
+    """`audit --framework acme` where acme's only rule (BAK-001) passes on the demo org: exit 0
+    and the printed counts are acme's; the store still records every finding."""
+    catalog = _catalog(tmp_path, "BAK-001")
+    store = tmp_path / "h.db"
+    result = _cli("audit", "--org", "123456789012", "--config", str(DEMO / "phiguard.yaml"),
+                  "--store", str(store), "--directory-customer", "my_customer",
+                  "--concurrency", "1", "--rules", str(catalog), "--framework", "acme",
+                  env={"PHIGUARD_GCP_ENDPOINT": emu.base})
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("run 1: "))
+    assert line.startswith("run 1: 0 FAIL, 0 UNKNOWN, 0 WAIVED, 7 PASS · 0 new,"), line
+    history = _cli("history", "--store", str(store), "--format", "json")
+    assert json.loads(history.output)["runs"][0]["counts"]["FAIL"] > 0
