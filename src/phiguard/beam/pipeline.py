@@ -58,15 +58,23 @@ from phiguard.policy.engine import Engine
 from phiguard.policy.waivers import WaiverBook
 from phiguard.report.json_report import finding_line
 
-__all__ = ["ERRORS", "FINDINGS", "META", "WAIVERS", "Spec", "build", "check_shards"]
+__all__ = ["ERRORS", "FINDINGS", "META", "WAIVERS", "Spec", "build", "check_run",
+           "check_shards"]
 
 SHARD_RECORDS = 20000  # records of one file per findings shard
 FINDINGS, ERRORS, META, WAIVERS = "findings", "errors.pkl", "meta.pkl", "waivers.pkl"
-# Counters the driver checks the written shards against (see check_shards).
+# Counters of what each stage emits and receives; the driver compares them, and what the
+# final consumers write (Meta.received, the errors and waivers pickles), in check_run.
 METRICS = "phiguard"
 JUDGED_LINES, WRITTEN_LINES, WRITTEN_SHARDS = "findings_judged", "findings_written", "shards"
-JUDGED_UNITS = "units_judged"
+JUDGED_UNITS, JUDGE_DELIVERED = "units_judged", "units_delivered"
 UNITS_READ, UNITS_GROUPED, UNITS_TO_JUDGE = "units_read", "units_grouped", "units_to_judge"
+FILES_READ, ERRORS_EMITTED, TAIL_DELIVERED = "files_read", "errors_emitted", "tail_delivered"
+HELD_EMITTED, OWNERS_EMITTED = "context_held", "context_owners"
+BINDINGS_EMITTED, BINDINGS_GROUPED = "bindings_emitted", "bindings_grouped"
+MEMBERS_EMITTED, PRINCIPALS_GROUPED = "members_emitted", "principals_grouped"
+GRANTS_JOINED = "grants_joined"
+TYPES_COUNTED, KINDS_EMITTED, MATCHES_EMITTED = "assets_counted", "kinds_emitted", "matches"
 # Error classes, in the order the local engine meets them: pass 1 (a file's first bad
 # record), conflicting duplicates, held policies that cannot merge, pass 2 (a judged record).
 SURVEY, CONFLICT, MERGE, JUDGED = 0, 1, 2, 4
@@ -199,11 +207,25 @@ class Meta:
     now: datetime | None = None
     scope_warnings: list[str] = field(default_factory=list)
     content_missing: list[str] = field(default_factory=list)
+    # What BuildContext received of each gathered channel (check_run compares it with what
+    # the producers counted): "held", "owners", "grants", "kinds", "counted".
+    received: dict[str, int] = field(default_factory=dict)
 
 
 def _write(path: str, data: bytes) -> None:
     with FileSystems.create(path) as out:
         out.write(data)
+
+
+def _count(name: str, n: int = 1) -> None:
+    if n:
+        Metrics.counter(METRICS, name).inc(n)
+
+
+def _error_out(error: ErrorAt) -> Any:
+    """A bad input on the errors channel, counted (check_run: emitted vs combined)."""
+    _count(ERRORS_EMITTED)
+    return beam.pvalue.TaggedOutput("errors", error)
 
 
 # reading ------------------------------------------------------------------------------------
@@ -241,6 +263,7 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
 
     def process(self, element: tuple[int, str], spec_blob: bytes) -> Iterator[Any]:
         number, path = element
+        _count(FILES_READ)
         spec = self.ref.get(spec_blob)
         with local_copy(path) as (copy, digest):
             found = survey(read_items(copy, path), set(spec.wanted), Survey(path, -1, -1),
@@ -249,8 +272,8 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
                 number, digest or sha256_of(copy), found.records, found.latest,
                 found.projects))
             if found.error is not None:
-                yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
-                    (SURVEY, number, found.error.line or 0), found.error))
+                yield _error_out(ErrorAt.of((SURVEY, number, found.error.line or 0),
+                                            found.error))
                 return
             units = 0
             try:
@@ -259,14 +282,13 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
                     if isinstance(keyed, ErrorAt):
                         # Read on: a conflict further down is met first by the local
                         # engine (before pass 2), so it must be found here too.
-                        yield beam.pvalue.TaggedOutput("errors", keyed)
+                        yield _error_out(keyed)
                         continue
                     units += 1
                     yield keyed
             except InputError as exc:
-                yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
-                    (JUDGED, number, exc.line or 0), exc))
-            Metrics.counter(METRICS, UNITS_READ).inc(units)
+                yield _error_out(ErrorAt.of((JUDGED, number, exc.line or 0), exc))
+            _count(UNITS_READ, units)
 
     def _unit(self, spec: Spec, number: int, item: RawItem) -> tuple[str, _Unit] | ErrorAt:
         try:
@@ -367,10 +389,11 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
                     skip.add((unit.file, unit.index))
                 if digest != prior[0]:
                     there = prior[1]
-                    yield beam.pvalue.TaggedOutput("errors", ErrorAt(
+                    yield _error_out(ErrorAt(
                         (CONFLICT, unit.file, unit.index, position),
                         f"conflicting duplicate: {name} ({what}) differs from the record at "
                         f"{there.path}:{there.line}", unit.path, unit.line, None))
+        _count(TYPES_COUNTED, sum(counts.values()))
         for asset_type, count in counts.items():
             yield beam.pvalue.TaggedOutput("counts", (asset_type, count))
         policy: Record | None = None
@@ -388,8 +411,7 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
                 try:
                     policy = merge_records(policy, part) if policy else part
                 except SnapshotError as exc:
-                    yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
-                        (MERGE, unit.file, unit.index), exc))
+                    yield _error_out(ErrorAt.of((MERGE, unit.file, unit.index), exc))
                     return
                 policy_order = policy_order or (unit.file, unit.index)
             if RESOURCE in new and record.asset_type in spec.wanted and held is None:
@@ -397,8 +419,11 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
         if held is not None:
             order, resource = held
             asset = (merge_records(resource, policy) if policy else resource).to_asset()
+            _count(HELD_EMITTED)
             yield beam.pvalue.TaggedOutput("context", ("held", order, asset))
-            for member in principals_of(asset.asset_type, asset.data):
+            members = principals_of(asset.asset_type, asset.data)
+            _count(MEMBERS_EMITTED, len(members))
+            for member in members:
                 yield beam.pvalue.TaggedOutput("members", (member, True))
         if policy is not None and policy_order is not None:
             yield from _policy_outputs(policy.to_asset(), policy_order)
@@ -410,14 +435,13 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
             if not judged:
                 continue
             if unit.deferred is not None:
-                yield beam.pvalue.TaggedOutput("errors", unit.deferred)
+                yield _error_out(unit.deferred)
                 continue
             if policy is not None and policy.asset_type != unit.asset_type:
                 try:  # raises what pass 2 of the local engine raises
                     materialize(unit.item, {name: policy}, frozenset(), spec.types, spec.needs)
                 except SnapshotError as exc:
-                    yield beam.pvalue.TaggedOutput("errors", ErrorAt.of(
-                        (JUDGED, unit.file, unit.line), exc))
+                    yield _error_out(ErrorAt.of((JUDGED, unit.file, unit.line), exc))
                     continue
             Metrics.counter(METRICS, UNITS_TO_JUDGE).inc()
             yield _Judge((0, unit.file, unit.index), name, item=unit.item, policy=policy)
@@ -432,30 +456,38 @@ def _policy_outputs(owner: Asset, order: tuple[int, int]) -> Iterator[Any]:
     every asset sees), else only as the bindings that name each member (joined by member to
     the principals: `grants`) and as the content types it shows (the coverage check)."""
     if owner.asset_type in HIERARCHY_TYPES:
+        _count(OWNERS_EMITTED)
         yield beam.pvalue.TaggedOutput("context", ("owner", order, owner))
-    if owner.iam_policy is not None:
-        yield beam.pvalue.TaggedOutput("kinds", IAM_POLICY)
-    if owner.org_policy:
-        yield beam.pvalue.TaggedOutput("kinds", ORG_POLICY)
-    if owner.access_policy is not None:
-        yield beam.pvalue.TaggedOutput("kinds", ACCESS_POLICY)
+    kinds = [kind for kind, shown in ((IAM_POLICY, owner.iam_policy is not None),
+                                      (ORG_POLICY, bool(owner.org_policy)),
+                                      (ACCESS_POLICY, owner.access_policy is not None))
+             if shown]
+    _count(KINDS_EMITTED, len(kinds))
+    for kind in kinds:
+        yield beam.pvalue.TaggedOutput("kinds", kind)
     bindings = (owner.iam_policy or {}).get("bindings", ())
     if not bindings:
         return
     envelope = replace(owner, iam_policy=None, org_policy=(), access_policy=None)
+    sent = 0
     for b, binding in enumerate(bindings):
         members = binding["members"]
         for m, member in enumerate(members if isinstance(members, list) else ()):
             if isinstance(member, str):
                 entry: GrantEntry = ((*order, b, m), binding, envelope, member)
+                sent += 1
                 yield beam.pvalue.TaggedOutput("bindings", (member.lower(), entry))
+    _count(BINDINGS_EMITTED, sent)
 
 
 def _named_grants(element: Any) -> Iterator[tuple[str, list[GrantEntry]]]:
     """The bindings naming one member, when a principal in the snapshot is that member."""
     member, joined = element
     principals, bindings = list(joined["principals"]), list(joined["bindings"])
+    _count(PRINCIPALS_GROUPED, len(principals))
+    _count(BINDINGS_GROUPED, len(bindings))
     if principals and bindings:
+        _count(GRANTS_JOINED, len(bindings))
         yield member, sorted(bindings, key=lambda entry: entry[0])
 
 
@@ -489,9 +521,36 @@ class _BeamInventory(Inventory):
 # the broadcast context ----------------------------------------------------------------------
 
 
-def _first_error(errors: Iterable[ErrorAt | None]) -> ErrorAt | None:
-    found = [e for e in errors if e is not None]
-    return min(found, key=lambda e: e.key) if found else None
+class FirstError(beam.CombineFn):  # type: ignore[misc]
+    """The run's first error (the local engine's order) and how many errors reached the
+    combine: the count travels with the error, so the driver can compare it with what the
+    producers emitted (a lost error must never let a bad snapshot be judged)."""
+
+    def create_accumulator(self) -> tuple[ErrorAt | None, int]:
+        return None, 0
+
+    def add_input(self, acc: tuple[ErrorAt | None, int],
+                  error: ErrorAt) -> tuple[ErrorAt | None, int]:
+        first, count = acc
+        return (error if first is None or error.key < first.key else first), count + 1
+
+    def merge_accumulators(self, accs: Iterable[tuple[ErrorAt | None, int]]
+                           ) -> tuple[ErrorAt | None, int]:
+        found = list(accs)
+        firsts = [first for first, _ in found if first is not None]
+        return (min(firsts, key=lambda e: e.key) if firsts else None,
+                sum(count for _, count in found))
+
+    def extract_output(self, acc: tuple[ErrorAt | None, int]) -> tuple[ErrorAt | None, int]:
+        return acc
+
+
+def _first_of(gathered: tuple[ErrorAt | None, int]) -> ErrorAt | None:
+    return gathered[0]
+
+
+def _one(kind: str) -> tuple[str, int]:
+    return kind, 1
 
 
 class BuildContext(beam.DoFn):  # type: ignore[misc]
@@ -503,7 +562,7 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
 
     def process(self, pieces: list[tuple[str, tuple[int, ...], Asset]],
                 metas: list[FileMeta], counts: list[tuple[str, int]],
-                grants: list[tuple[str, list[GrantEntry]]], kinds: list[str],
+                grants: list[tuple[str, list[GrantEntry]]], kinds: list[tuple[str, int]],
                 error: ErrorAt | None, spec_blob: bytes) -> Iterator[tuple[str, bytes]]:
         spec = self.ref.get(spec_blob)
         metas = sorted(metas, key=lambda m: m.number)
@@ -512,6 +571,10 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
         for asset_type, count in counts:
             total[asset_type] += count
         meta.counts = dict(total)
+        pieces_by = Counter(kind for kind, _, _ in pieces)
+        meta.received = {"held": pieces_by["held"], "owners": pieces_by["owner"],
+                         "grants": sum(len(entries) for _, entries in grants),
+                         "kinds": sum(n for _, n in kinds), "counted": sum(total.values())}
         for m in metas:
             if m.latest is not None and (meta.latest is None or m.latest > meta.latest):
                 meta.latest = m.latest
@@ -529,7 +592,7 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
         table = {member: [(binding, owner, spelled) for _, binding, owner, spelled in entries]
                  for member, entries in grants}
         context = Context(uuid.uuid4().hex, held, owners, projects, now, table,
-                          frozenset(kinds))
+                          frozenset(kind for kind, _ in kinds))
         blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
         inventory = _inventory(spec, pickle.loads(blob))
         meta.now = now
@@ -576,13 +639,13 @@ def _shard(order: tuple[int, ...]) -> tuple[int, int, int]:
 
 def _judged(spec: Spec, book: WaiverBook, order: tuple[int, ...],
             found: list[Finding]) -> Iterator[Any]:
-    if found:
-        Metrics.counter(METRICS, JUDGED_LINES).inc(len(found))
+    _count(JUDGED_LINES, len(found))
     for n, finding in enumerate(found):
         before = list(book.matched)
         finding = book.apply(finding)
         for i, (was, now) in enumerate(zip(before, book.matched, strict=True)):
             if now != was:
+                _count(MATCHES_EMITTED, now - was)
                 yield beam.pvalue.TaggedOutput("matched", (i, now - was))
         yield _shard(order), ((*order, n), finding_line(finding))
 
@@ -595,11 +658,12 @@ class Judge(beam.DoFn):  # type: ignore[misc]
 
     def process(self, unit: _Judge, blob: tuple[str, bytes] | None, error: ErrorAt | None,
                 spec_blob: bytes) -> Iterator[Any]:
+        _count(JUDGE_DELIVERED)  # first: a loss is "never delivered" or "delivered, dropped"
         if error is not None:
             return
         if blob is None:  # BuildContext writes one whenever there is no error
             raise RuntimeError("phiguard: the run's context side input is empty")
-        Metrics.counter(METRICS, JUDGED_UNITS).inc()
+        _count(JUDGED_UNITS)
         spec = self.ref.get(spec_blob)
         inventory, now = _context(spec, blob)
         if unit.asset is not None:
@@ -623,6 +687,7 @@ class JudgeTail(beam.DoFn):  # type: ignore[misc]
 
     def process(self, _: Any, blob: tuple[str, bytes] | None, error: ErrorAt | None,
                 spec_blob: bytes) -> Iterator[Any]:
+        _count(TAIL_DELIVERED)  # its one element: users and missing sources judged once
         if error is not None or blob is None:
             return
         spec = self.ref.get(spec_blob)
@@ -648,8 +713,8 @@ class WriteShard(beam.DoFn):  # type: ignore[misc]
         ordered = sorted(lines, key=lambda pair: pair[0])
         name = f"{self.work}/{FINDINGS}/{major}-{file:07d}-{chunk:09d}.ndjson"
         _write(name, "".join(line + "\n" for _, line in ordered).encode())
-        Metrics.counter(METRICS, WRITTEN_LINES).inc(len(ordered))
-        Metrics.counter(METRICS, WRITTEN_SHARDS).inc()
+        _count(WRITTEN_LINES, len(ordered))
+        _count(WRITTEN_SHARDS)
         yield name
 
 
@@ -673,21 +738,21 @@ def build(p: beam.Pipeline, spec: Spec) -> None:
                 | "Resolve" >> beam.ParDo(ResolveName(ref), spec_blob=given).with_outputs(
                     "context", "counts", "errors", "bindings", "members", "kinds",
                     main="judge"))
-    user_members = [(m, True) for user in spec.users
-                    for m in principals_of(user.asset_type, user.data)]
+    user_members = _user_members(spec)
     principals = ((resolved.members, p | "User members" >> beam.Create(user_members))
                   | "All principals" >> beam.Flatten())
     grants = ({"bindings": resolved.bindings, "principals": principals}
               | "By member" >> beam.CoGroupByKey()
               | "Grants of principals" >> beam.FlatMap(_named_grants)
               | "Gather grants" >> beam.combiners.ToList())
-    kinds = (resolved.kinds | "Content kinds" >> beam.Distinct()
+    kinds = (resolved.kinds | "Each kind" >> beam.Map(_one)
+             | "Content kinds" >> beam.CombinePerKey(sum)  # (kind, how many): counted
              | "Gather kinds" >> beam.combiners.ToList())
-    error = ((read.errors, resolved.errors)
-             | "All errors" >> beam.Flatten()
-             | "First error" >> beam.CombineGlobally(_first_error))
-    error | "Write errors" >> beam.Map(_write_pickle(f"{spec.work}/{ERRORS}"))
-    first = beam.pvalue.AsSingleton(error)
+    gathered = ((read.errors, resolved.errors)
+                | "All errors" >> beam.Flatten()
+                | "First error" >> beam.CombineGlobally(FirstError()))
+    gathered | "Write errors" >> beam.Map(_write_pickle(f"{spec.work}/{ERRORS}"))
+    first = beam.pvalue.AsSingleton(gathered | "The error" >> beam.Map(_first_of))
     pieces = resolved.context | "Gather context" >> beam.combiners.ToList()
     metas = read.meta | "Gather meta" >> beam.combiners.ToList()
     counts = (resolved.counts | "Count types" >> beam.CombinePerKey(sum)
@@ -752,22 +817,102 @@ def _counter(result: Any, name: str) -> int | None:
     return total
 
 
+_INCOMPLETE = ("no findings were written: the scan is incomplete, rerun it (or use "
+               "--engine local)")
+
+
+def _user_members(spec: Spec) -> list[tuple[str, bool]]:
+    """The directory users as principals of the grants join (the driver counts them too)."""
+    return [(m, True) for user in spec.users for m in principals_of(user.asset_type, user.data)]
+
+
+def _lost_between(result: Any, spec: Spec, meta: Meta | None,
+                  errors: tuple[ErrorAt | None, int] | None,
+                  matches: list[tuple[int, int]] | None) -> list[str]:
+    """Every channel between two stages whose receiving side got fewer (or more) elements than
+    its sending side counted, as `channel: what was sent, what arrived (how many missing)`."""
+    def count(name: str) -> int:
+        return _counter(result, name) or 0  # absent: nothing counted
+
+    lost: list[str] = []
+
+    def hop(channel: str, sent: int, sent_as: str, got: int, got_as: str,
+            why: str = "") -> None:
+        if sent != got:
+            gap = sent - got
+            lost.append(f"{channel}: {sent:,} {sent_as}, {got:,} {got_as} ("
+                        + (f"{gap:,} missing{why}" if gap > 0 else f"{-gap:,} extra") + ")")
+
+    files = len(spec.files)
+    hop("input files", files, "given", count(FILES_READ), "read")
+    hop("records", count(UNITS_READ), "read", count(UNITS_GROUPED), "grouped by asset name")
+    if errors is None:
+        lost.append("errors: the first-error result was never written")
+    else:
+        hop("errors", count(ERRORS_EMITTED), "found", errors[1], "reached the first-error "
+            "combine")
+    hop("bindings", count(BINDINGS_EMITTED), "sent to the join by member",
+        count(BINDINGS_GROUPED), "grouped by member")
+    hop("principals", count(MEMBERS_EMITTED) + len(_user_members(spec)),
+        "sent to the join by member", count(PRINCIPALS_GROUPED), "grouped by member")
+    if meta is None:
+        lost.append("context: the context was never built (no run metadata written)")
+    else:
+        got = meta.received
+        numbers = [m.number for m in meta.files]
+        hop("file metadata", files, "files given", len(numbers), "reached the context")
+        if len(numbers) == files and numbers != list(range(files)):
+            lost.append("file metadata: some files' metadata arrived twice, others never")
+        hop("join targets", count(HELD_EMITTED), "sent to the context", got.get("held", 0),
+            "arrived")
+        hop("hierarchy policies", count(OWNERS_EMITTED), "sent to the context",
+            got.get("owners", 0), "arrived")
+        hop("grants", count(GRANTS_JOINED), "joined by member", got.get("grants", 0),
+            "reached the context")
+        hop("asset type counts", count(TYPES_COUNTED), "assets counted",
+            got.get("counted", 0), "reached the run metadata")
+        hop("content kinds", count(KINDS_EMITTED), "policy contents sent",
+            got.get("kinds", 0), "reached the coverage check")
+    hop("assets to judge", count(UNITS_TO_JUDGE), "sent to judging",
+        count(JUDGE_DELIVERED), "delivered to Judge", ": never delivered")
+    hop("judging of users and missing sources", 1, "started", count(TAIL_DELIVERED),
+        "delivered")
+    if matches is None:
+        lost.append("waiver matches: the matches were never written")
+    else:
+        hop("waiver matches", count(MATCHES_EMITTED), "matched",
+            sum(n for _, n in matches), "reached the waiver report")
+    return lost
+
+
+def check_run(result: Any, spec: Spec, meta: Meta | None,
+              errors: tuple[ErrorAt | None, int] | None,
+              matches: list[tuple[int, int]] | None) -> None:
+    """Raise unless every element that crossed a stage boundary of the run arrived: input
+    files, records, errors, bindings and principals, the context's pieces, type counts,
+    content kinds, file metadata, assets to judge, waiver matches; then, when the run judged
+    (no bad input), the findings (check_shards). Called before the run's first error is
+    raised: a lost error may hide the bad input, or name another one."""
+    lost = _lost_between(result, spec, meta, errors, matches)
+    if lost:
+        raise PhiguardError("the Beam pipeline lost elements between stages: "
+                            + "; ".join(lost) + "; " + _INCOMPLETE)
+    if errors is not None and errors[0] is None:
+        check_shards(result, spec.work)
+
+
 def check_shards(result: Any, work: str) -> None:
-    """Raise unless every hop of the run kept what the one before it emitted (units read ->
-    grouped by name, units to judge -> judged) and the findings shards under `work` hold every
-    line the run judged: a runner that loses elements or overwrites part of a shard must never
-    pass for a complete scan."""
-    count = {name: _counter(result, name) or 0  # absent: nothing counted
-             for name in (UNITS_READ, UNITS_GROUPED, UNITS_TO_JUDGE, JUDGED_UNITS)}
-    if count[UNITS_READ] != count[UNITS_GROUPED] or (
-            count[UNITS_TO_JUDGE] != count[JUDGED_UNITS]):
+    """Raise unless every asset delivered to Judge was judged and the findings shards under
+    `work` hold every line the run judged: a runner that loses elements or overwrites part of
+    a shard must never pass for a complete scan. Only for a run without bad input (Judge
+    judges nothing when there is one)."""
+    delivered, judged_units = _counter(result, JUDGE_DELIVERED) or 0, (
+        _counter(result, JUDGED_UNITS) or 0)
+    if delivered != judged_units:
         raise PhiguardError(
-            f"the Beam pipeline lost records: {count[UNITS_READ]:,} records were read, "
-            f"{count[UNITS_GROUPED]:,} reached the grouping by asset name; "
-            f"{count[UNITS_TO_JUDGE]:,} assets were sent to judging, {count[JUDGED_UNITS]:,} "
-            f"judged ({count[UNITS_READ] - count[UNITS_GROUPED]:,} and "
-            f"{count[UNITS_TO_JUDGE] - count[JUDGED_UNITS]:,} missing); no findings were "
-            "written: the scan is incomplete, rerun it (or use --engine local)")
+            f"the Beam pipeline lost records: {delivered:,} assets were delivered to judging, "
+            f"{judged_units:,} judged ({delivered - judged_units:,} missing: delivered and "
+            f"dropped); {_INCOMPLETE}")
     judged = _counter(result, JUDGED_LINES) or 0
     written = _counter(result, WRITTEN_LINES) or 0
     calls = _counter(result, WRITTEN_SHARDS) or 0
@@ -781,5 +926,4 @@ def check_shards(result: Any, work: str) -> None:
         f"{written:,} written in {calls:,} shard writes, but the {len(names):,} shard files "
         f"under {work}/{FINDINGS} hold {read:,} ("
         + (f"{missing:,} missing" if missing > 0 else f"{-missing:,} extra")
-        + "); no findings were written: the scan is incomplete, rerun it (or use "
-        "--engine local)")
+        + f"); {_INCOMPLETE}")

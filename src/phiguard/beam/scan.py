@@ -130,20 +130,23 @@ class BeamScan:
             organization=config.organization, work=self.work)
         try:
             self._run(spec, pipeline_args)
-            error = pipeline.load(f"{self.work}/{pipeline.ERRORS}")
+            gathered = pipeline.load(f"{self.work}/{pipeline.ERRORS}")
+            meta: pipeline.Meta = pipeline.load(f"{self.work}/{pipeline.META}")
+            matched = pipeline.load(f"{self.work}/{pipeline.WAIVERS}")
+            # Never a partial result: every element that crossed a stage boundary arrived,
+            # and (when the run judged) every judged line is in the shards.
+            pipeline.check_run(self._result, spec, meta, gathered, matched)
+            error = gathered[0]
             if error is not None and error.key[0] <= _BEFORE_USERS:
                 raise error.error()
             if users_error is not None:
                 raise users_error
-            meta: pipeline.Meta = pipeline.load(f"{self.work}/{pipeline.META}")
             self.records = sum(m.records for m in meta.files)
             if self.records == 0 and not users:
                 raise UsageError(f"{', '.join(names)}: the snapshot holds no records (an empty "
                                  "export judges nothing; check the export or collection)")
             if error is not None:
                 raise error.error()
-            # Never a partial document: every judged line must be in the shards.
-            pipeline.check_shards(self._result, self.work)
         except BaseException:
             cleanup(self.work)
             raise
@@ -170,7 +173,6 @@ class BeamScan:
                 "(key age, waiver expiry) count from then. Pass --at TIME to judge it as of "
                 "another time")
         self.book = WaiverBook(config.waivers, self.now)
-        matched = pipeline.load(f"{self.work}/{pipeline.WAIVERS}") or []
         for i, count in matched:
             self.book.matched[i] += count
 
