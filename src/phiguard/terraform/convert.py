@@ -284,8 +284,13 @@ class Context:
     def read(self, change: ResourceChange, values: Any, f: Field, expand: bool = True) -> Any:
         """One field's value: known, resolved through a reference, an API default, or unknown.
         With `expand` false a bare name stays bare (the scope is not consulted)."""
-        value = tf_get(values, f.src, _ABSENT)
-        if is_unknown(value):
+        return self.settle(change, values, f, tf_get(values, f.src, _ABSENT), expand)
+
+    def settle(self, change: ResourceChange, values: Any, f: Field, value: Any,
+               expand: bool = True) -> Any:
+        """`read` of a field whose attribute value (`tf_get(values, f.src, ABSENT)`) is known
+        to the caller already."""
+        if isinstance(value, UnknownValue):
             if f.ref is not None or self.plan.references:
                 configured = self.configured(change, f.src)
                 if configured is False and f.api_default is not _ABSENT:
@@ -296,7 +301,7 @@ class Context:
                 return value
         if value is _ABSENT:
             return _ABSENT
-        if is_unknown(value):
+        if isinstance(value, UnknownValue):
             return value
         if expand and f.ref is not None and isinstance(value, str) and value and "/" not in value:
             value = _expand(f.ref, value, self.scope(change, values))
@@ -411,17 +416,35 @@ def convert(conv: Converter, change: ResourceChange, ctx: Context) -> Asset | No
         ctx.change, ctx.path = saved
 
 
-_PLAIN: dict[int, tuple[Converter, tuple[tuple[Field, bool], ...]]] = {}
+# A converter's fields, compiled once: (field, the attribute's keys, the REST field's keys,
+# whether a known value is stored as it is: no transform, no reference to expand).
+_Compiled = tuple[tuple[Field, tuple[str, ...], tuple[str, ...], bool], ...]
+_COMPILED: dict[int, tuple[Converter, _Compiled]] = {}
 
 
-def _fields(conv: Converter) -> tuple[tuple[Field, bool], ...]:
-    """The converter's fields, each with whether `Context.read` of it is the plain value of a
-    top-level attribute whenever that value is known (no path, transform or reference)."""
-    got = _PLAIN.get(id(conv))
+def _compiled(conv: Converter) -> _Compiled:
+    got = _COMPILED.get(id(conv))
     if got is None or got[0] is not conv:
-        got = _PLAIN[id(conv)] = (conv, tuple(
-            (f, "." not in f.src and f.fn is None and f.ref is None) for f in conv.fields))
+        got = _COMPILED[id(conv)] = (conv, tuple(
+            (f, tuple(f.src.split(".")), tuple(f.dst.split(".")), f.fn is None and f.ref is None)
+            for f in conv.fields))
     return got[1]
+
+
+def _attribute(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """`tf_get(values, ".".join(keys), ABSENT)` for a dict `values` and a dotted path."""
+    value: Any = values
+    for key in keys:
+        if isinstance(value, list):
+            if not value:
+                return _ABSENT
+            value = value[0]
+        if not isinstance(value, dict):
+            return value if isinstance(value, UnknownValue) else _ABSENT
+        value = value.get(key)
+        if value is None:
+            return _ABSENT
+    return value
 
 
 def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any) -> Asset:
@@ -433,18 +456,29 @@ def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any)
             got = f"({change.address}.{f.src})"
         scope[key] = got
     data: dict[str, Any] = dict(conv.constants)
-    for f, plain in _fields(conv):
-        if plain:  # a top-level attribute copied as it is: read here when known
-            value = values.get(f.src)
+    for f, src, dst, plain in _compiled(conv):
+        if len(src) == 1:
+            value = values.get(src[0])
             if value is None:
                 continue
-            if not isinstance(value, UnknownValue):
-                set_path(data, f.dst, value)
+        else:
+            value = _attribute(values, src)
+            if value is _ABSENT:
                 continue
-        value = ctx.read(change, values, f)
-        if value is _ABSENT:
-            continue
-        set_path(data, f.dst, value)
+        if not plain or isinstance(value, UnknownValue):
+            value = ctx.settle(change, values, f, value)
+            if value is _ABSENT:
+                continue
+        if len(dst) == 1:
+            data[dst[0]] = value
+        else:
+            node = data
+            for key in dst[:-1]:
+                nxt = node.get(key)
+                if not isinstance(nxt, dict):
+                    nxt = node[key] = {}
+                node = nxt
+            node[dst[-1]] = value
     if conv.build is not None:
         ctx.change = change
         conv.build(data, values, ctx)

@@ -8,8 +8,8 @@ deletions that remove a control another asset relies on, and drop what a baselin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,50 @@ class PlanFinding(Finding):
         if self.location is not None:
             out["location"] = self.location
         return out
+
+
+_FIELDS = ("rule_id", "asset", "asset_type", "outcome", "severity", "controls", "message",
+           "evidence", "waiver", "source", "address", "terraform_fix", "change", "location")
+
+
+def _plan_finding_maker() -> Callable[..., PlanFinding]:
+    """`PlanFinding(...)` with its fields given in order, built without the frozen
+    dataclass's `__init__` (one `object.__setattr__` per field: half the cost of judging a
+    passing resource's finding in a large plan): a new instance's slots set through their
+    descriptors. The plain constructor if the fields are not the ones expected."""
+    if tuple(f.name for f in fields(PlanFinding)) != _FIELDS:
+        return PlanFinding
+    (s_rule, s_asset, s_type, s_outcome, s_severity, s_controls, s_message, s_evidence,
+     s_waiver, s_source, s_address, s_fix, s_change, s_location) = (
+        getattr(PlanFinding, name).__set__ for name in _FIELDS)
+    new = object.__new__
+
+    def make(rule_id: str, asset: str, asset_type: str, outcome: Outcome, severity: str,
+             controls: tuple[str, ...], message: str, evidence: tuple[tuple[str, Any], ...],
+             waiver: dict[str, Any] | None, source: str | None, address: str | None,
+             terraform_fix: dict[str, Any] | None, change: str | None,
+             location: dict[str, Any] | None = None) -> PlanFinding:
+        out: PlanFinding = new(PlanFinding)
+        s_rule(out, rule_id)
+        s_asset(out, asset)
+        s_type(out, asset_type)
+        s_outcome(out, outcome)
+        s_severity(out, severity)
+        s_controls(out, controls)
+        s_message(out, message)
+        s_evidence(out, evidence)
+        s_waiver(out, waiver)
+        s_source(out, source)
+        s_address(out, address)
+        s_fix(out, terraform_fix)
+        s_change(out, change)
+        s_location(out, location)
+        return out
+
+    return make
+
+
+_planned = _plan_finding_maker()
 
 
 def _change_kind(change: ResourceChange) -> str:
@@ -175,6 +219,9 @@ class PlanGate:
                                   base_iam=self._base_iam))
         self._partial_ok = {cr.rule.id for cr in self.engine.rules
                             if reads_only_bindings(cr.rule)}
+        # (rule id, Terraform type) pairs the rule cannot judge in a plan (`unknown_in_plan`)
+        self._blocked = frozenset((rule.id, tf_type) for rule in pack.rules
+                                  for tf_type in rule.unknown_in_plan)
         self.snapshot_inputs = snapshot_inputs or []
 
     def _use(self, world: World) -> None:
@@ -254,13 +301,52 @@ class PlanGate:
         return self.book.report()
 
     def _judge(self, subjects: list[Asset]) -> list[PlanFinding]:
+        """Every subject judged and each finding decorated (`_decorate`). What a finding's
+        decoration needs of its asset (the planned resource behind it, its address and
+        change kind, whether the plan shows it only in part) is looked up once per asset; a
+        PASS that no `unknown_in_plan` or partial view turns UNKNOWN is built here."""
         out: list[PlanFinding] = []
+        append = out.append
         covered = self._covered
+        evaluate, inventory, now = self.engine.evaluate_asset, self.inventory, self.now
+        origin_of, changed_of, partial = self.after.origin, self.after.changed, self.after.partial
+        blocked = self._blocked
+        file = self.plan.file
         for asset in subjects:
-            for finding in self.engine.evaluate_asset(asset, self.inventory, self.now):
+            found = evaluate(asset, inventory, now)
+            if not found:
+                continue
+            name = asset.name
+            origin = origin_of.get(name, ())
+            first = changed_of.get(name)
+            if first is None and origin:
+                first = origin[0]
+            several = len(origin) > 1
+            whole = name not in partial
+            tf_type = address = source = kind = ""
+            if first is not None:
+                tf_type, address = first.type, first.address
+                source = f"{file}#{address}"
+                kind = _change_kind(first)
+            for finding in found:
                 if covered and (finding.rule_id, finding.asset) in covered:
                     continue
-                out.append(self._decorate(finding, asset))
+                if finding.outcome is _PASS and whole and (
+                        first is None or (finding.rule_id, tf_type) not in blocked):
+                    if first is None:
+                        append(_planned(
+                            finding.rule_id, finding.asset, finding.asset_type, _PASS,
+                            finding.severity, finding.controls, finding.message,
+                            finding.evidence, finding.waiver, finding.source, None, None, None))
+                    else:
+                        append(_planned(
+                            finding.rule_id, finding.asset, finding.asset_type, _PASS,
+                            finding.severity, finding.controls, finding.message,
+                            finding.evidence, finding.waiver, source, address, None, kind))
+                    continue
+                responsible = (self._responsible(name, finding)
+                               if several and finding.outcome is not _PASS else first)
+                append(self._decorate(finding, asset, responsible=responsible))
         return out
 
     def _half(self, lo: int, hi: int) -> list[Asset]:
@@ -335,19 +421,22 @@ class PlanGate:
         return rule.unknown_in_plan.get(change.type) if rule and change is not None else None
 
     def _decorate(self, finding: Finding, asset: Asset, *, change: ResourceChange | None = None,
-                  message: str | None = None, outcome: Outcome | None = None) -> PlanFinding:
+                  message: str | None = None, outcome: Outcome | None = None,
+                  responsible: ResourceChange | None = None) -> PlanFinding:
+        """`change`: the deletion a regression is about; `responsible`: the planned resource
+        behind the finding when the caller has found it already (`_responsible`)."""
         regression = change is not None
-        change = change or self._responsible(asset.name, finding)
+        change = change or responsible or self._responsible(asset.name, finding)
         outcome = outcome or finding.outcome
         message = message or finding.message
         if outcome is Outcome.PASS and asset.name not in self.after.partial \
                 and self._unknown_in_plan(finding.rule_id, change) is None:
             address = change.address if change is not None else None
-            return PlanFinding(finding.rule_id, finding.asset, finding.asset_type, outcome,
-                               finding.severity, finding.controls, message,
-                               finding.evidence, finding.waiver,
-                               f"{self.plan.file}#{address}" if address else finding.source,
-                               address, None, self._kind(change))
+            return _planned(finding.rule_id, finding.asset, finding.asset_type, outcome,
+                            finding.severity, finding.controls, message,
+                            finding.evidence, finding.waiver,
+                            f"{self.plan.file}#{address}" if address else finding.source,
+                            address, None, self._kind(change))
         if not regression and outcome in (Outcome.PASS, Outcome.FAIL):
             why = self._unknown_in_plan(finding.rule_id, change)
             if why is not None:
@@ -365,10 +454,9 @@ class PlanGate:
                 message = f"{message}; {fix.text(fix_address) if fix.attribute else fix.note}"
         address = change.address if change is not None else None
         source = f"{self.plan.file}#{address}" if address else finding.source
-        return PlanFinding(finding.rule_id, finding.asset, finding.asset_type, outcome,
-                           finding.severity, finding.controls, message, finding.evidence,
-                           finding.waiver, source, address=address, terraform_fix=fix_json,
-                           change=self._kind(change))
+        return _planned(finding.rule_id, finding.asset, finding.asset_type, outcome,
+                        finding.severity, finding.controls, message, finding.evidence,
+                        finding.waiver, source, address, fix_json, self._kind(change))
 
     def _kind(self, change: ResourceChange | None) -> str | None:
         if change is None:
@@ -449,6 +537,7 @@ def _shared_types(engine: Engine) -> frozenset[str]:
     wanted = engine.context_types() | _HOLDERS
     return frozenset(t for t, conv in CONVERTERS.items() if conv.asset_type in wanted)
 _OUTCOMES = {o.value: o for o in Outcome}
+_PASS = Outcome.PASS
 
 
 def _judge_half(gate: PlanGate, half: tuple[int, int]) -> tuple[
@@ -466,7 +555,7 @@ def _row(f: PlanFinding) -> tuple[Any, ...]:
 
 
 def _unrow(r: tuple[Any, ...]) -> PlanFinding:
-    return PlanFinding(r[0], r[1], r[2], _OUTCOMES[r[3]], *r[4:])
+    return _planned(r[0], r[1], r[2], _OUTCOMES[r[3]], *r[4:])
 
 
 # the keys of a planned piece whose values a finding's evidence may show: first who or what
