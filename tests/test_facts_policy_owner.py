@@ -4,7 +4,7 @@ no `data`, no location), and that answer must not stand in for the resource judg
 
 from __future__ import annotations
 
-from phiguard.inventory.asset import USER_TYPE, Asset
+from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
 
@@ -40,8 +40,10 @@ def test_the_resource_gets_its_own_facts_after_grants_asked_about_its_policy() -
     user = Asset("//admin.googleapis.com/users/a", USER_TYPE,
                  data={"primaryEmail": "a@example.com"})
     # Only the resource's data puts it on the PHI network: the policy record alone cannot
-    # tell (resource records of this type are not held), so the grant is not counted.
-    assert inv.grants(user, within="phi") == []
+    # tell (this Inventory does not hold the resource), so whether the grant reaches PHI is
+    # unknown, never "no PHI grant".
+    reach = inv.grants(user, within="phi")
+    assert isinstance(reach, UnknownValue) and VM in reach.why
     assert inv.grants(user) == [{"role": "roles/compute.admin", "resource": VM,
                                  "member": "user:a@example.com"}]
     assert inv.facts(resource) == alone

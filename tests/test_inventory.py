@@ -60,7 +60,9 @@ def org_records(**policies: Any) -> list[dict[str, Any]]:
             {"name": "vm1", "zone": "https://www.googleapis.com/compute/v1/projects/phi-prod/"
                                     "zones/us-east4-a",
              "selfLink": "https://www.googleapis.com/compute/v1/projects/phi-prod/zones/"
-                         "us-east4-a/instances/vm1"},
+                         "us-east4-a/instances/vm1",
+             "networkInterfaces": [{"network": "https://www.googleapis.com/compute/v1/projects/"
+                                               "phi-prod/global/networks/default"}]},
             PHI_ANC, location="us-east4-a", iam_policy=policies.get("vm_iam"),
             org_policy=policies.get("vm_org")),
         rec(POLICY, "compute.googleapis.com/SslPolicy", {"minTlsVersion": "TLS_1_2"}, PHI_ANC),

@@ -34,13 +34,26 @@ from phiguard.inventory.types import (
     principals_of,
 )
 
-__all__ = ["Inventory", "learn_project"]
+__all__ = ["REACH_TYPES", "Inventory", "learn_project", "reach_fields"]
 
 _RM = "//cloudresourcemanager.googleapis.com/"
 _NUMBER = re.compile(r"^\d+$")
 _NODE_TYPES = HIERARCHY_TYPES - {PROJECT_TYPE}  # folders and organizations
 _REACH_UNKNOWN = UnknownValue("unknown: the folders and organization above the PHI projects are "
                               "not known, so whether this node is above one is not known")
+
+# The types that can carry an IAM policy (Google's Compute Engine v1 discovery document gives
+# `instances` and `subnetworks` a getIamPolicy method; no other type of NETWORK_PATHS has one)
+# and whose PHI scope their own data decides: the VPC network they sit on. `grants within:
+# phi` must read that data for a binding on one, so a scan holds these types (projected to
+# `reach_fields`) whether or not a rule joins to them.
+REACH_TYPES = frozenset({"compute.googleapis.com/Instance", "compute.googleapis.com/Subnetwork"})
+
+
+def reach_fields(asset_type: str) -> frozenset[str]:
+    """The top-level `data` keys PHI scope reads of an asset of this type (its network)."""
+    return frozenset(p.split(".", 1)[0].removesuffix("[*]")
+                     for p in NETWORK_PATHS.get(asset_type, ()))
 
 
 def learn_project(projects: ProjectIndex, asset: Asset) -> None:
@@ -215,7 +228,7 @@ class Inventory:
         """Build the lazy indexes now: before worker processes fork, so they share them
         instead of each building (and holding) its own copy."""
         for asset in self._policy_owners.values():
-            self.facts(asset)  # grants within PHI scope ask each owner's
+            self.reach(asset)  # grants within PHI scope ask each owner's
         if self._grants is None:
             self._grants = self._build_grants()
         for types, path in referrers:
@@ -290,6 +303,8 @@ class Inventory:
                                              and self.scope.node_is_phi(ref_key(asset.name)))
         if not reach and asset.asset_type in _NODE_TYPES and not self.scope.phi_ancestry_known:
             reach = _REACH_UNKNOWN
+        if not reach and asset.asset_type in REACH_TYPES:
+            reach = self._network_unknown(asset) or False
         return {
             "name": asset.name,
             "asset_type": asset.asset_type,
@@ -330,6 +345,22 @@ class Inventory:
         project = project_id or number
         return (sys.intern(project) if project else None, sys.intern(number) if number else None,
                 sys.intern(location) if location else None, sys.intern(region) if region else None)
+
+    def _network_unknown(self, asset: Asset) -> UnknownValue | None:
+        """Why the network that would put this asset in PHI scope is not known (None: it is
+        known, or no network can be in PHI scope)."""
+        if not self.scope.networks_possible:
+            return None
+        if asset.content is not None and RESOURCE not in asset.content:
+            missing = "the snapshot holds its IAM policy but not its resource"
+        elif any(key not in asset.data for key in reach_fields(asset.asset_type)):
+            missing = "its record does not show the network it is on"
+        elif any(_unknown_on(asset.data, path) for path in NETWORK_PATHS[asset.asset_type]):
+            missing = "the network it is on is known only after apply"
+        else:
+            return None
+        return UnknownValue(f"unknown: whether {asset.name} is on a PHI network is not known "
+                            f"({missing}), so whether a grant on it reaches PHI is not known")
 
     def asset_is_phi(self, asset: Asset, project: str | None) -> bool:
         scope = self.scope
@@ -439,23 +470,60 @@ class Inventory:
             result["allValues"] = all_values
         return result
 
-    def grants(self, asset: Asset, within: str = "all") -> list[dict[str, Any]]:
-        """The bindings that grant roles to a principal asset (user, service account)."""
+    def grants(self, asset: Asset, within: str = "all") -> list[Any] | UnknownValue:
+        """The bindings that grant roles to a principal asset (user, service account).
+
+        `within="phi"` keeps those on a resource that reaches PHI (`reach`). A binding whose
+        reach is not known stands in the list as an unknown value; when no binding surely
+        reaches PHI and one may, the whole answer is that unknown value: never "no PHI
+        grant" on data the snapshot does not hold."""
         members = principals_of(asset.asset_type, asset.data)
         if not members:
             return []
         if self._grants is None:
             self._grants = self._build_grants()
-        out: list[dict[str, Any]] = []
-        for member in members:
-            for binding, resource, spelled in self._grants.get(member, ()):
-                if within == "phi" and not self._resource_is_phi(resource):
+        index = self._grants
+        return self.grants_of((entry for member in members for entry in index.get(member, ())),
+                              within)
+
+    def grants_of(self, entries: Iterable[tuple[dict[str, Any], Asset | str, str]],
+                  within: str = "all") -> list[Any] | UnknownValue:
+        """`grants` of (binding, the resource holding it or its name, member as written)."""
+        out: list[Any] = []
+        unknown: UnknownValue | None = None
+        for binding, resource, spelled in entries:
+            name = resource if isinstance(resource, str) else resource.name
+            if within == "phi":
+                reach = self.reach(resource)
+                if isinstance(reach, UnknownValue):
+                    unknown = unknown or reach
+                    out.append(UnknownValue(f"{reach.why} (the grant of {binding['role']})"))
                     continue
-                grant = {"role": binding["role"], "resource": resource, "member": spelled}
-                if "condition" in binding:
-                    grant["condition"] = binding["condition"]
-                out.append(grant)
+                if not reach:
+                    continue
+            grant = {"role": binding["role"], "resource": name, "member": spelled}
+            if "condition" in binding:
+                grant["condition"] = binding["condition"]
+            out.append(grant)
+        if unknown is not None and all(isinstance(g, UnknownValue) for g in out):
+            return unknown
         return out
+
+    def reach(self, resource: Asset | str) -> bool | UnknownValue:
+        """Whether a grant on this resource reaches PHI: it is in PHI scope (unknown when
+        its network would tell and the snapshot does not show it: `phi_reach` of its facts),
+        or it is a folder or organization above a PHI project. The resource held is asked
+        (its data may put it on a PHI network), else the policy owner given."""
+        name = resource if isinstance(resource, str) else resource.name
+        owner = self.get(name)
+        if owner is None:
+            if isinstance(resource, str):
+                return False
+            owner = resource
+        if owner.asset_type in _NODE_TYPES:
+            return self.scope.node_is_phi(ref_key(owner.name))
+        reach: bool | UnknownValue = self.facts(owner)["phi_reach"]
+        return reach
 
     def _build_grants(self) -> dict[str, list[tuple[dict[str, Any], str, str]]]:
         # (binding, resource, member as written): the bindings themselves are shared, not
@@ -469,14 +537,6 @@ class Inventory:
                         continue  # a plan value known only after apply
                     index[sys.intern(member.lower())].append((binding, owner.name, member))
         return index
-
-    def _resource_is_phi(self, name: str) -> bool:
-        owner = self.get(name)
-        if owner is None:
-            return False
-        if owner.asset_type in HIERARCHY_TYPES and not owner.asset_type.endswith("Project"):
-            return self.scope.node_is_phi(ref_key(owner.name))
-        return bool(self.facts(owner)["phi"])
 
 
 def _account_keys(asset: Asset) -> list[str]:
@@ -499,6 +559,26 @@ def _own_node(asset: Asset) -> tuple[str, ...]:
     if asset.asset_type in HIERARCHY_TYPES:
         return (ref_key(asset.name),)
     return ()
+
+
+def _unknown_on(data: Any, path: str) -> bool:
+    """Whether a value known only after apply stands on the dotted path (`[*]` fans out)."""
+    values = [data]
+    for part in path.split("."):
+        fan = part.endswith("[*]")
+        key = part[:-3] if fan else part
+        nxt: list[Any] = []
+        for value in values:
+            if isinstance(value, UnknownValue):
+                return True
+            if isinstance(value, dict) and key in value:
+                child = value[key]
+                if fan and isinstance(child, list):
+                    nxt.extend(child)
+                else:
+                    nxt.append(child)
+        values = nxt
+    return any(isinstance(v, UnknownValue) for v in values)
 
 
 def _location_from_data(data: dict[str, Any]) -> str | None:

@@ -95,6 +95,11 @@ class PhiScope:
                 complete = complete and bool(above)
         self.phi_ancestors = frozenset(phi_ancestors)
         self.phi_ancestry_known = complete
+        # Whether some VPC network can be in PHI scope: one named in `phi.networks`, or one
+        # whose host project is in PHI scope (`network_is_phi`).
+        self.networks_possible = bool(config.all or config.networks or config.projects
+                                      or phi_ancestors or any(
+                                          self._info_is_phi(i) for i in projects.all()))
 
     def _info_is_phi(self, info: ProjectInfo) -> bool:
         cfg = self.config

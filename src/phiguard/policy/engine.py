@@ -176,11 +176,22 @@ class Engine:
                       enable=state["enable"], disable=state["disable"])
 
     def context_types(self) -> set[str]:
-        """Types the rules join to: the Inventory must hold these in full."""
+        """Types the rules join to: the Inventory must hold these in full (or the `data` keys
+        `context_fields` names); with `grants within: phi`, also the types whose own data
+        puts them in PHI scope (REACH_TYPES), so that a grant on one is judged by it."""
         out = set(HIERARCHY_TYPES)
         for cr in self.rules:
             out |= cr.context_types()
+        if self._asks_reach():
+            from phiguard.inventory.inventory import REACH_TYPES
+
+            out |= REACH_TYPES
         return out
+
+    def _asks_reach(self) -> bool:
+        """Whether a rule asks which grants reach PHI (`grants: {within: phi}`)."""
+        return any(let_kind(form) == "grants" and (form["grants"] or {}).get("within") == "phi"
+                   for cr in self.rules for form in cr.rule.let.values())
 
     def warm(self, inv: Inventory) -> None:
         """Build every Inventory index these rules will use (see `Inventory.warm`)."""
@@ -196,9 +207,15 @@ class Engine:
 
     def context_fields(self) -> dict[str, frozenset[str] | None]:
         """The `data` keys of each joined type that the rules read (None: all of them)."""
-        from phiguard.policy.projection import context_fields
+        from phiguard.policy.projection import ALWAYS_KEPT, context_fields
 
-        return context_fields(cr.rule for cr in self.rules)
+        fields = context_fields(cr.rule for cr in self.rules)
+        if self._asks_reach():
+            from phiguard.inventory.inventory import REACH_TYPES, reach_fields
+
+            for asset_type in REACH_TYPES - set(fields):  # a joined one keeps its network
+                fields[asset_type] = ALWAYS_KEPT | reach_fields(asset_type)
+        return fields
 
     def subject_types(self) -> frozenset[str]:
         """Types some rule names explicitly (rules on `*` are described by `any_type_needs`)."""
