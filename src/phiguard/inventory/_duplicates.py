@@ -13,13 +13,15 @@ import bisect
 import hashlib
 import json
 from array import array
+from collections.abc import Iterator
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from phiguard.errors import SnapshotError
-from phiguard.inventory._envelopes import Envelope, decode, iter_items, value_of
+from phiguard.inventory._envelopes import Envelope, decode, iter_items
 from phiguard.inventory.readers import RawItem, SnapshotFiles, iter_raw
 from phiguard.inventory.records import (
     ACCESS_POLICY,
@@ -28,7 +30,6 @@ from phiguard.inventory.records import (
     RESOURCE,
     Record,
     access_objects,
-    parse_record,
 )
 
 __all__ = ["DIGEST_BYTES", "KINDS", "Entries", "absorb", "contains_sorted", "content_digest",
@@ -97,7 +98,7 @@ def raw_digest(raw: bytes) -> bytes:
     ending or surrounding blanks. Python's own hash of the bytes (keyed per process tree, as
     the entries' keys are): 64 bits, against which an accidental match of two different
     records of one name is out of reach; a digest that differs only costs a decode of both
-    (`_same_content`), so a digest made in another process can cost time, never a verdict."""
+    (`_not_the_same`), so a digest made in another process can cost time, never a verdict."""
     if raw[-2:] != b"}\n" or raw[:1] != b"{":  # else it is already its stripped form + LF
         raw = raw.strip() + b"\n"
     return b"r" + (hash(raw) & _MASK64).to_bytes(8, "little") + _PAD
@@ -116,22 +117,59 @@ def _find_first(files: SnapshotFiles, key: int, before: RawItem) -> str:
     return "an earlier record"
 
 
-def _digest_of(record: Record, key: int, item: RawItem) -> bytes | None:
-    return next((d for k, _, d in content_entries(record, item) if k == key), None)
+def _not_the_same(entries: Entries, file_names: list[str], later: array[int],
+                  first: array[int]) -> list[int]:
+    """Of the pairs (later[n], first[n]) of entries of one key whose digests differ, one of
+    raw bytes: the later entries whose content, once both records are decoded and normalized,
+    is not the first's (raw-byte digests differ across flavours, key orders, update times).
 
+    One read of the files, up to the last record asked, decoding each record asked once;
+    held meanwhile: a byte per entry, then 8 + 17 bytes per record asked. (Re-reading the
+    snapshot from its start for each pair made two concatenated exports quadratic.)
+    """
+    asked = bytearray(len(entries))
+    for i in later:
+        asked[i] = 1
+    for i in first:
+        asked[i] = 1
+    needed = array("q", compress(range(len(asked)), asked))  # input order: file, record
+    del asked
+    size = DIGEST_BYTES
+    digests = bytearray(size * len(needed))  # b"c" + content digest; zeros: no such entry
+    reader: Iterator[RawItem] = iter(())
+    at_file = -1
+    item: RawItem | None = None
+    contents: dict[int, bytes] = {}
+    for pos, i in enumerate(needed):
+        file_id, number = entries.files[i], entries.numbers[i]
+        if file_id != at_file or item is None or item.index > number:
+            file = file_names[file_id]
+            reader, at_file, item = iter_raw(Path(file)), file_id, None
+        while item is None or item.index < number:
+            item = next(reader, None)
+            if item is None:
+                raise SnapshotError(f"record {number} vanished while reading", file=file)
+            contents = {}
+        if item.index != number:
+            raise SnapshotError(f"record {number} vanished while reading", file=file)
+        if not contents:
+            for key, _, digest in content_entries(decode(item), item):
+                contents.setdefault(key, digest)  # a key's first entry, as ever
+        found = contents.get(entries.keys[i])
+        if found is not None:
+            digests[pos * size:(pos + 1) * size] = b"c" + found
+    del reader
 
-def _same_content(files: SnapshotFiles, key: int, item: RawItem, kind: str,
-                  wanted: set[str]) -> bool:
-    """Whether an earlier record under `key` has the same content as `item` once both are
-    decoded and normalized (raw-byte digests differ across flavours and key orders)."""
-    mine = _digest_of(parse_record(value_of(item), item.file, item.line), key, item)
-    for earlier in iter_items(files):
-        if (earlier.file, earlier.index) == (item.file, item.index):
-            break
-        theirs = _digest_of(decode(earlier), key, earlier)
-        if theirs is not None:
-            return theirs == mine
-    return False
+    def content(i: int) -> bytes:
+        pos = bisect.bisect_left(needed, i)
+        return bytes(digests[pos * size:(pos + 1) * size])
+
+    out = []
+    for l_entry, f_entry in zip(later, first, strict=True):
+        theirs = content(f_entry)
+        if theirs[:1] != b"c" or theirs != content(l_entry):
+            out.append(l_entry)
+    return out
 
 
 _KIND_CODES = {RESOURCE: 0, IAM_POLICY: 1, ORG_POLICY: 2, ACCESS_POLICY: 3}
@@ -207,6 +245,8 @@ def find_duplicates(entries: Entries, file_names: list[str], files: SnapshotFile
     order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: ties stay in input order
     duplicates: set[int] = set()
     conflicts: list[int] = []
+    # (later, first) pairs whose digests differ, one of raw bytes: decoded below, in one read
+    later_ones, first_ones = array("q"), array("q")
     i = 0
     total = len(order)
     while i < total:
@@ -218,15 +258,16 @@ def find_duplicates(entries: Entries, file_names: list[str], files: SnapshotFile
             first_digest = entries.digest(first)
             for later in order[i + 1:j]:
                 digest = entries.digest(later)
-                if digest != first_digest and not (
-                        (digest[:1] == b"r" or first_digest[:1] == b"r")
-                        and _same_content(files, keys[later],
-                                          _item_at(files, file_names[entries.files[later]],
-                                                   entries.numbers[later]),
-                                          KINDS[entries.kinds[later]], set(wanted))):
-                    conflicts.append(later)
+                if digest != first_digest:
+                    if digest[:1] == b"r" or first_digest[:1] == b"r":
+                        later_ones.append(later)
+                        first_ones.append(first)
+                    else:
+                        conflicts.append(later)
                 duplicates.add(later)
         i = j
+    if later_ones:
+        conflicts.extend(_not_the_same(entries, file_names, later_ones, first_ones))
     if conflicts:
         worst = min(conflicts)  # entries are in input order: the earliest conflict
         item = _item_at(files, file_names[entries.files[worst]], entries.numbers[worst])
