@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from _paths import DEMO
+from phiguard.beam.bigquery import convert_shard as _CONVERT
 from phiguard.cli import main
 from phiguard.config import load_config
+from phiguard.errors import PhiguardError
 from phiguard.report.bigquery import check_row
 from phiguard.report.summary import Tally
 from phiguard.runs.common import load_pack
@@ -81,3 +85,35 @@ def test_scan_option_writes_the_shards_once(tmp_path: Path) -> None:
     plain = CliRunner().invoke(main, [*base, "--bigquery-shards", str(tmp_path / "x")],
                                catch_exceptions=False)
     assert plain.exit_code == 2 and "add --engine beam" in plain.output
+
+
+_LOST: list[object] = []  # in-process runner: the transforms share this module
+
+
+def _losing_convert(element: tuple[int, str], *args: Any) -> str:
+    """Loses one findings shard before it is converted (as a runner dropping it would)."""
+    if not _LOST:
+        _LOST.append(element)
+        return ""
+    return _CONVERT(element, *args)
+
+
+def test_a_lost_shard_leaves_no_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Complete or absent: a findings shard lost on its way to conversion fails with exit 2
+    (PhiguardError, the rows missing named) and the row shards already written are removed."""
+    from phiguard._util.times import parse_time
+    from phiguard.beam import bigquery
+    from phiguard.beam.scan import BeamScan
+
+    args = ["--runner", "DirectRunner", "--direct_running_mode=in_memory"]
+    scan = BeamScan([str(DEMO)], load_pack(()), load_config(DEMO / "phiguard.yaml"),
+                    at=parse_time(AT), pipeline_args=args)
+    _LOST.clear()
+    monkeypatch.setattr(bigquery, "convert_shard", _losing_convert)
+    prefix = tmp_path / "rows"
+    with pytest.raises(PhiguardError) as caught:
+        bigquery.write_bigquery_shards(scan, str(prefix), args)
+    message = str(caught.value)
+    assert _LOST and "lost BigQuery rows" in message and "rows missing" in message, message
+    assert not prefix.exists() or not list(prefix.glob("findings-*"))
+    scan.close()

@@ -19,11 +19,14 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
-from phiguard.beam.pipeline import FINDINGS
+from phiguard.beam.pipeline import FINDINGS, METRICS
 from phiguard.report.bigquery import rows_from_lines, run_columns
 
 __all__ = ["check_shards_target", "convert_shard", "write_bigquery_shards"]
+
+SHARDS_CONVERTED, ROWS_WRITTEN = "bigquery_shards", "bigquery_rows"
 
 
 def check_shards_target(prefix: str) -> None:
@@ -49,27 +52,52 @@ def convert_shard(element: tuple[int, str], total: int, prefix: str,
     index, name = element
     with FileSystems.open(name) as fh:
         lines = [raw for raw in fh.read().split(b"\n") if raw]
-    target = f"{prefix.rstrip('/')}/findings-{index:05d}-of-{total:05d}.ndjson"
+    target = _target(prefix, index, total)
     with FileSystems.create(target) as out:
         out.write("".join(rows_from_lines(lines, columns)).encode())
+    Metrics.counter(METRICS, ROWS_WRITTEN).inc(len(lines))
+    Metrics.counter(METRICS, SHARDS_CONVERTED).inc()
     return target
+
+
+def _target(prefix: str, index: int, total: int) -> str:
+    return f"{prefix.rstrip('/')}/findings-{index:05d}-of-{total:05d}.ndjson"
 
 
 def write_bigquery_shards(scan: Any, prefix: str, pipeline_args: Sequence[str] = ()
                           ) -> list[str]:
     """The BigQuery NDJSON shards of a finished, unconsumed BeamScan, under `prefix` (local
-    or gs://); their names, in order. `pipeline_args` choose the runner, as for the scan."""
+    or gs://); their names, in order. `pipeline_args` choose the runner, as for the scan.
+    Complete or absent: when a shard or a row went missing on the way (counted against the
+    findings lines the scan holds), its shards are removed and a PhiguardError says so."""
     from apache_beam.options.pipeline_options import PipelineOptions
+
+    from phiguard.beam.pipeline import _counter
+    from phiguard.errors import PhiguardError
 
     pattern = f"{scan.work}/{FINDINGS}/*.ndjson"
     names = sorted((m.path for r in FileSystems.match([pattern]) for m in r.metadata_list),
                    key=lambda n: n.rsplit("/", 1)[-1])
     columns = run_columns(scan.run_info())
     total = len(names)
-    with beam.Pipeline(options=PipelineOptions(list(pipeline_args))) as p:
-        (p
-         | "Findings shards" >> beam.Create(list(enumerate(names)))
-         | "Spread shards" >> beam.Reshuffle()
-         | "To BigQuery rows" >> beam.Map(convert_shard, total, prefix, dict(columns)))
-    return [f"{prefix.rstrip('/')}/findings-{i:05d}-of-{total:05d}.ndjson"
-            for i in range(total)]
+    p = beam.Pipeline(options=PipelineOptions(list(pipeline_args)))
+    (p
+     | "Findings shards" >> beam.Create(list(enumerate(names)))
+     | "Spread shards" >> beam.Reshuffle()
+     | "To BigQuery rows" >> beam.Map(convert_shard, total, prefix, dict(columns)))
+    result = p.run()
+    result.wait_until_finish()
+    targets = [_target(prefix, i, total) for i in range(total)]
+    converted = _counter(result, SHARDS_CONVERTED) or 0
+    rows = _counter(result, ROWS_WRITTEN) or 0
+    present = sum(1 for t in targets if FileSystems.exists(t))
+    if converted == present == total and rows == scan.lines:
+        return targets
+    gone = [t for t in targets if FileSystems.exists(t)]
+    if gone:
+        FileSystems.delete(gone)
+    raise PhiguardError(
+        f"the Beam pipeline lost BigQuery rows: {total:,} findings shards holding "
+        f"{scan.lines:,} lines were sent, {converted:,} converted into {rows:,} rows, "
+        f"{present:,} of the {total:,} row shards were written "
+        f"({scan.lines - rows:,} rows missing); the row shards were removed: rerun the scan")

@@ -887,25 +887,27 @@ def _lost_between(result: Any, spec: Spec, meta: Meta | None,
 
 def check_run(result: Any, spec: Spec, meta: Meta | None,
               errors: tuple[ErrorAt | None, int] | None,
-              matches: list[tuple[int, int]] | None) -> None:
+              matches: list[tuple[int, int]] | None) -> int:
     """Raise unless every element that crossed a stage boundary of the run arrived: input
     files, records, errors, bindings and principals, the context's pieces, type counts,
     content kinds, file metadata, assets to judge, waiver matches; then, when the run judged
     (no bad input), the findings (check_shards). Called before the run's first error is
-    raised: a lost error may hide the bad input, or name another one."""
+    raised: a lost error may hide the bad input, or name another one. Returns the number of
+    findings lines in the shards (0 for a run with bad input)."""
     lost = _lost_between(result, spec, meta, errors, matches)
     if lost:
         raise PhiguardError("the Beam pipeline lost elements between stages: "
                             + "; ".join(lost) + "; " + _INCOMPLETE)
     if errors is not None and errors[0] is None:
-        check_shards(result, spec.work)
+        return check_shards(result, spec.work)
+    return 0
 
 
-def check_shards(result: Any, work: str) -> None:
+def check_shards(result: Any, work: str) -> int:
     """Raise unless every asset delivered to Judge was judged and the findings shards under
     `work` hold every line the run judged: a runner that loses elements or overwrites part of
     a shard must never pass for a complete scan. Only for a run without bad input (Judge
-    judges nothing when there is one)."""
+    judges nothing when there is one). Returns the number of lines the shards hold."""
     delivered, judged_units = _counter(result, JUDGE_DELIVERED) or 0, (
         _counter(result, JUDGED_UNITS) or 0)
     if delivered != judged_units:
@@ -919,7 +921,7 @@ def check_shards(result: Any, work: str) -> None:
     names = _shard_names(work)
     read = sum(1 for _ in shard_lines(work))
     if judged == written == read and calls == len(names):
-        return
+        return read
     missing = judged - read
     raise PhiguardError(
         f"the Beam pipeline lost findings: {judged:,} findings lines were judged, "

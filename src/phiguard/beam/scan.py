@@ -135,7 +135,7 @@ class BeamScan:
             matched = pipeline.load(f"{self.work}/{pipeline.WAIVERS}")
             # Never a partial result: every element that crossed a stage boundary arrived,
             # and (when the run judged) every judged line is in the shards.
-            pipeline.check_run(self._result, spec, meta, gathered, matched)
+            self.lines = pipeline.check_run(self._result, spec, meta, gathered, matched)
             error = gathered[0]
             if error is not None and error.key[0] <= _BEFORE_USERS:
                 raise error.error()
