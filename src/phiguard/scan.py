@@ -40,9 +40,10 @@ from phiguard.inventory.readers import (
     discover,
     is_plain_ndjson,
     iter_ndjson_range,
+    iter_picked,
     iter_raw,
 )
-from phiguard.inventory.snapshot import LoadedContext, load_context, materialize
+from phiguard.inventory.snapshot import LoadedContext, Picks, load_context, materialize
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import RulePack
 from phiguard.policy.waivers import WaiverBook
@@ -73,9 +74,10 @@ AUTO_MAX_BYTES = 768 * 2**20
 AUTO_MEMORY_FIRST = 1.0
 AUTO_MEMORY_PER_WORKER = 0.5
 
-# A task: (file, byte offset, lines before, records before, end offset) of an uncompressed
-# NDJSON shard, which the worker reads itself; or records the parent read.
-Task = tuple[str, int, int, int, int] | list[RawItem]
+# A task: (file, byte offset, lines before, records before, end offset, the records to read
+# in it or None for all) of an uncompressed NDJSON shard, which the worker reads itself; or
+# records the parent read.
+Task = tuple[str, int, int, int, int, Picks | None] | list[RawItem]
 
 
 @dataclass
@@ -102,7 +104,9 @@ class _Result:
 def _items(task: Task) -> Iterator[RawItem]:
     if isinstance(task, list):
         return iter(task)
-    file, offset, lines, records, end = task
+    file, offset, lines, records, end, picks = task
+    if picks is not None:
+        return iter_picked(Path(file), offset, lines, records, end, *picks)
     return iter_ndjson_range(Path(file), offset, lines, records, end)
 
 
@@ -209,7 +213,9 @@ class Scan:
         stages.note(jobs=self.jobs, jobs_reason=self.jobs_reason)
         with long_lived_heap():
             self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
-                                       jobs=self.jobs, fields=self.engine.context_fields())
+                                       jobs=self.jobs, fields=self.engine.context_fields(),
+                                       judged=(self.engine.subject_types(),
+                                               self.engine.any_type_needs()))
         users = len(self.loaded.users)
         stages.note(records=self.loaded.records, users=users,
                     assets=sum(self.loaded.counts.values()) - users,
@@ -266,9 +272,11 @@ class Scan:
         for path in self.files.asset_files:
             starts = segments.get(str(path))
             if starts:
+                picks = self.loaded.picks.get(str(path))
                 for i, (offset, lines, records) in enumerate(starts):
                     end = starts[i + 1][0] if i + 1 < len(starts) else -1
-                    yield (str(path), offset, lines, records, end)
+                    yield (str(path), offset, lines, records, end,
+                           picks[i] if picks is not None else None)
                 continue
             items = iter_raw(path)
             while True:

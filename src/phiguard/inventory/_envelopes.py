@@ -14,7 +14,8 @@ import msgspec
 from phiguard.inventory.readers import RawItem, SnapshotFiles, decode_line, iter_raw
 from phiguard.inventory.records import Record, parse_record
 
-__all__ = ["Envelope", "decode", "iter_items", "light_envelope", "raw_envelope", "value_of"]
+__all__ = ["Envelope", "decode", "envelope", "iter_items", "light_envelope", "raw_envelope",
+           "value_of"]
 
 
 def iter_items(files: SnapshotFiles) -> Iterator[RawItem]:
@@ -129,3 +130,83 @@ def light_envelope(value: Any, wanted: set[str]) -> Envelope | None:
     if data is not None and type(data) is not dict:
         return None
     return Envelope(name, asset_type, update_time, ancestors, resource)
+
+
+class _Object(msgspec.Struct, gc=False):
+    """Any JSON object, its keys skipped unread."""
+
+
+class _Resource(msgspec.Struct, gc=False):
+    """A line's `resource` object, its `data` an object (or null, or absent), as `light_envelope`
+    and `parse_record` require; nothing else read."""
+
+    data: _Object | None = None
+
+
+class _Line(msgspec.Struct, gc=False):
+    """`_Head`, telling a policy key that is absent from one that is null (`Raw`: empty when
+    absent), and checking that `resource` and its `data` are objects."""
+
+    name: str
+    asset_type: str | None = None
+    assetType: str | None = None
+    resource: _Resource | None = None
+    ancestors: list[str] | None = None
+    update_time: str | None = None
+    updateTime: str | None = None
+    iam_policy: msgspec.Raw = msgspec.Raw()
+    iamPolicy: msgspec.Raw = msgspec.Raw()
+    org_policy: msgspec.Raw = msgspec.Raw()
+    orgPolicy: msgspec.Raw = msgspec.Raw()
+    v2_org_policies: msgspec.Raw = msgspec.Raw()
+    v2OrgPolicies: msgspec.Raw = msgspec.Raw()
+    access_policy: msgspec.Raw = msgspec.Raw()
+    accessPolicy: msgspec.Raw = msgspec.Raw()
+    access_level: msgspec.Raw = msgspec.Raw()
+    accessLevel: msgspec.Raw = msgspec.Raw()
+    service_perimeter: msgspec.Raw = msgspec.Raw()
+    servicePerimeter: msgspec.Raw = msgspec.Raw()
+
+
+_LINE = msgspec.json.Decoder(_Line)
+
+
+def _policy_keys(line: _Line) -> int:
+    """0: no policy key at all; 1: only policy keys whose value is null (which `parse_record`
+    reads as absent, and `_Head` accepts); 2: policy content."""
+    found = 0
+    for value in (line.iam_policy, line.iamPolicy, line.org_policy, line.orgPolicy,
+                  line.v2_org_policies, line.v2OrgPolicies, line.access_policy,
+                  line.accessPolicy, line.access_level, line.accessLevel,
+                  line.service_perimeter, line.servicePerimeter):
+        if value:
+            if bytes(value) != b"null":
+                return 2
+            found = 1
+    return found
+
+
+def envelope(raw: bytes, wanted: set[str]) -> tuple[str, str, str | None, list[str], bool] | None:
+    """`raw_envelope`, and whether the line is plain: no policy key at all, and its `resource`
+    and `resource.data` objects (or no data). Pass 2 reads a plain line of a type no rule
+    judges only to check what `light_envelope` checks, so such lines need not be read again.
+    """
+    try:
+        head = _LINE.decode(raw)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        found = raw_envelope(raw, wanted)  # e.g. a `resource.data` that is not an object
+        return None if found is None else (*found, False)
+    name = head.name
+    asset_type = head.asset_type if head.asset_type is not None else head.assetType
+    if not name or not asset_type or asset_type in wanted or head.resource is None:
+        return None
+    keyed = 0
+    if (head.iam_policy or head.iamPolicy or head.org_policy or head.orgPolicy
+            or head.v2_org_policies or head.v2OrgPolicies or head.access_policy
+            or head.accessPolicy or head.access_level or head.accessLevel
+            or head.service_perimeter or head.servicePerimeter):
+        keyed = _policy_keys(head)
+        if keyed == 2:
+            return None
+    update_time = head.update_time if head.update_time is not None else head.updateTime
+    return name, asset_type, update_time, head.ancestors or [], not keyed

@@ -7,7 +7,8 @@ to, projected to the `data` keys rules read). Ranges are surveyed in worker proc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory._duplicates import Entries, content_entries, light_digest, raw_digest
-from phiguard.inventory._envelopes import light_envelope, raw_envelope, value_of
+from phiguard.inventory._envelopes import envelope, light_envelope, value_of
 from phiguard.inventory.inventory import learn_project
 from phiguard.inventory.readers import (
     RawItem,
@@ -63,6 +64,15 @@ class Survey:
     projects: list[tuple[str | None, str | None, dict[str, str], tuple[str, ...]]] = field(
         default_factory=list)
     error: SnapshotError | None = None
+    # Where each record is, for pass 2 (byte ranges of plain NDJSON only, else None): byte
+    # offset from `start` and line number in the range, by record number - 1 ...
+    offsets: array[int] | None = None
+    line_numbers: array[int] | None = None
+    # ... and the records pass 2 need not read when their type is not judged: plain RESOURCE
+    # records, their envelope valid as `light_envelope` reads it and no policy key at all (by
+    # record number, with their entry's row in `entries`).
+    plain: array[int] | None = None
+    plain_rows: array[int] | None = None
 
 
 def _project(record: Record, fields: Fields) -> Record:
@@ -123,43 +133,44 @@ Row = tuple[int, bytes | None, int, Any]
 
 
 def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
-                 fields: Fields | None = None) -> Survey:
-    """`survey` over rows of `result.file` (a RawItem is made only for the records decoded)."""
+                 fields: Fields | None = None, *, track: bool = False) -> Survey:
+    """`survey` over rows of `result.file` (a RawItem is made only for the records decoded).
+
+    `track`: the rows are `ndjson_lines`' of the range at `result.start`; note where each
+    record is and which are plain (`Survey.offsets` ...), for pass 2.
+    """
     projects = ProjectIndex()
     learn_from_name = _Learner(projects)
     latest: datetime | None = None
     best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
-    add = result.entries.add
+    entries = result.entries
+    add = entries.add
     file = result.file
     line = index = 0
+    offsets, line_numbers, plain, plain_rows = array("i"), array("i"), array("i"), array("i")
+    if track:
+        result.offsets, result.line_numbers = offsets, line_numbers
+        result.plain, result.plain_rows = plain, plain_rows
+    start = result.start
     try:
         for line, raw, index, value in rows:
-            raw_env = raw_envelope(raw, wanted) if raw is not None else None
+            if track:
+                offsets.append(value - start)
+                line_numbers.append(line)
+            raw_env = envelope(raw, wanted) if raw is not None else None
             if raw_env is not None:
                 # Only its envelope decoded here: pass 2 decodes and validates it before
-                # judging it.
-                name, asset_type, update_time, ancestors = raw_env
+                # judging it (or, if it is plain and of a type no rule judges, skips it).
+                name, asset_type, update_time, ancestors, is_plain = raw_env
+                if is_plain and track:
+                    plain.append(index)
+                    plain_rows.append(len(entries))
                 add(hash((name, RESOURCE)), raw_digest(raw or b""), index, asset_type,
                     RESOURCE)
                 learn_from_name(name, ancestors)
             else:
-                item = RawItem(file, line, raw, None if raw is not None else value, index=index)
-                value = value_of(item)
-                light = light_envelope(value, wanted)
-                if light is not None:
-                    name, asset_type = light.name, light.asset_type
-                    update_time, ancestors = light.update_time, light.ancestors
-                    add(hash((name, RESOURCE)), b"c" + light_digest(light, item), index,
-                        asset_type, RESOURCE)
-                    learn_from_name(name, ancestors)
-                else:
-                    record = parse_record(value, file, line)
-                    update_time = record.update_time
-                    for key, kind, digest in content_entries(record, item):
-                        add(key, b"c" + digest, index, record.asset_type, kind)
-                    if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
-                        result.parsed[index] = _project(record, fields or {})
-                    learn_project(projects, record.to_asset())
+                update_time = _full_row(file, line, raw, index, value, wanted, result, fields,
+                                        projects, learn_from_name, add)
             if update_time:
                 utc = update_time[-1:] in "Zz"
                 if not utc or update_time[:19] >= best[:19]:
@@ -181,6 +192,29 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
     return result
 
 
+def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
+              wanted: set[str], result: Survey, fields: Fields | None, projects: ProjectIndex,
+              learn_from_name: _Learner, add: Callable[[int, bytes, int, str, str], None],
+              ) -> str | None:
+    """Pass 1 over a record its envelope alone does not serve: decoded (the raw line, or
+    `value` when there is none) and read whole; its update time."""
+    item = RawItem(file, line, raw, None if raw is not None else value, index=index)
+    value = value_of(item)
+    light = light_envelope(value, wanted)
+    if light is not None:
+        add(hash((light.name, RESOURCE)), b"c" + light_digest(light, item), index,
+            light.asset_type, RESOURCE)
+        learn_from_name(light.name, light.ancestors)
+        return light.update_time
+    record = parse_record(value, file, line)
+    for key, kind, digest in content_entries(record, item):
+        add(key, b"c" + digest, index, record.asset_type, kind)
+    if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
+        result.parsed[index] = _project(record, fields or {})
+    learn_project(projects, record.to_asset())
+    return record.update_time
+
+
 def _survey_task(plan: _Plan, task: Task) -> Survey:
     wanted = set(plan.wanted)
     if isinstance(task, Path):
@@ -188,7 +222,7 @@ def _survey_task(plan: _Plan, task: Task) -> Survey:
     file, start, end = task
     lines_read = [0]
     rows = ndjson_lines(Path(file), start, 0, 0, end, lines_read)
-    result = _survey_rows(rows, wanted, Survey(file, start, end), plan.fields)
+    result = _survey_rows(rows, wanted, Survey(file, start, end), plan.fields, track=True)
     # Blank lines after the range's last record count too: the next range starts after them.
     result.lines = max(result.lines, lines_read[0])
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,6 +37,7 @@ __all__ = [
     "discover",
     "is_plain_ndjson",
     "iter_ndjson_range",
+    "iter_picked",
     "iter_raw",
     "ndjson_lines",
     "user_asset",
@@ -260,6 +261,26 @@ def _ndjson(path: Path, offset: int, line_no: int, index: int, end: int,
                 line_no += lines
     if lines_read is not None:
         lines_read[0] = line_no
+
+
+def iter_picked(path: Path, offset: int, line_no: int, index: int, end: int,
+                offsets: Iterable[int], line_numbers: Iterable[int],
+                numbers: Iterable[int]) -> Iterator[RawItem]:
+    """Some records of the plain NDJSON between byte `offset` (line `line_no + 1`, after
+    `index` records) and `end` (-1: the end of the file), as `iter_ndjson_range` gives them:
+    those at the given byte offsets from `offset`, line numbers and record numbers in the
+    range (from pass 1, which read every line of it). The range is read in one go."""
+    file = str(path)
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        data = fh.read(end - offset) if end >= 0 else fh.read()
+    find = data.find
+    for at, line, number in zip(offsets, line_numbers, numbers, strict=True):
+        stop = find(b"\n", at) + 1
+        raw = data[at:stop] if stop else data[at:]
+        if not at and not offset and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        yield RawItem(file, line_no + line, raw, index=index + number, offset=offset + at)
 
 
 def _skip_blank_lines(fh: BinaryIO, limit: int) -> tuple[int, int]:

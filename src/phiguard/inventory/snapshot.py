@@ -12,6 +12,8 @@ processes), `_duplicates` (repeated and conflicting records).
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -66,6 +68,14 @@ class LoadedContext:
     # uncompressed NDJSON file -> (byte offset, lines before, records before) every SEGMENT
     # records: pass 2 workers read those files themselves from there
     segments: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    # ... and, when `load_context` was told what is judged, for each of those segments the
+    # records pass 2 reads (the others are duplicates, or plain records of types no rule
+    # judges): their byte offsets from the segment's start, line numbers and record numbers
+    # in it (see `readers.iter_picked`)
+    picks: dict[str, list[Picks]] = field(default_factory=dict)
+
+
+Picks = tuple["array[int]", "array[int]", "array[int]"]
 
 
 def _policy_part(record: Record, kinds: frozenset[str]) -> Record:
@@ -89,10 +99,14 @@ def _resource_part(record: Record) -> Record:
 
 def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
                  at_most_time: datetime | None = None, jobs: int = 1,
-                 fields: Fields | None = None) -> LoadedContext:
+                 fields: Fields | None = None, *,
+                 judged: tuple[frozenset[str] | None, frozenset[str] | None] | None = None,
+                 ) -> LoadedContext:
     """Pass 1: validate envelopes, find duplicates, keep policies and the join-target types.
 
     `fields` limits the held copies of joined types to the `data` keys rules read of them.
+    `judged`: what pass 2 judges, as `materialize` is told it (`types`, `any_needs`); with it,
+    `LoadedContext.picks` says which records of plain NDJSON pass 2 needs to read at all.
     """
     wanted = frozenset(context_types) | HIERARCHY_TYPES
     skip: set[tuple[str, int]] = set()
@@ -108,6 +122,7 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     file_names: list[str] = []
     file_ids: dict[str, int] = {}
     parsed: list[tuple[int, int, Record]] = []  # (file id, record index, record), input order
+    tracked: list[_Tracked] = []
     for part in surveys(files, wanted, fields or {}, jobs=jobs, range_bytes=RANGE_BYTES):
         lines_before, records_before = before.get(part.file, (0, 0))
         if part.error is not None:
@@ -122,6 +137,12 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
         if file_id is None:
             file_id = file_ids[part.file] = len(file_names)
             file_names.append(part.file)
+        if judged is not None and part.offsets is not None:
+            assert part.line_numbers is not None
+            assert part.plain is not None and part.plain_rows is not None
+            tracked.append(_Tracked(part.file, part.records, records_before, len(entries),
+                                    part.offsets, part.line_numbers, part.plain,
+                                    part.plain_rows))
         absorb(entries, part.entries, file_id, records_before)
         for number, record in part.parsed.items():
             parsed.append((file_id, records_before + number, record))
@@ -157,7 +178,10 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
             policies[record.name] = merge_records(prior_part, piece) if prior_part else piece
         if RESOURCE in new and record.asset_type in wanted:
             context[record.name] = _resource_part(record)
-    del parsed, entries
+    picks: dict[str, list[Picks]] = {}
+    if judged is not None:
+        _pick(picks, tracked, entries, skip, judged, policies)
+    del parsed, entries, tracked
     users: list[Asset] = []
     for path in files.user_files:
         users.extend(read_users(path))
@@ -183,7 +207,59 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                                 file=str(files.manifest_file))
     counts.update(u.asset_type for u in users)
     return LoadedContext(inventory, policies, frozenset(skip), policy_only, users,
-                         read_time or latest, counts, records, segments)
+                         read_time or latest, counts, records, segments, picks)
+
+
+@dataclass
+class _Tracked:
+    """What `_pick` needs of one range's survey (see `Survey.offsets`)."""
+
+    file: str
+    records: int
+    records_before: int
+    first_entry: int  # the range's first row in the merged entries
+    offsets: array[int]
+    line_numbers: array[int]
+    plain: array[int]
+    plain_rows: array[int]
+
+
+def _pick(picks: dict[str, list[Picks]], tracked: list[_Tracked], entries: Entries,
+          skip: set[tuple[str, int]], judged: tuple[frozenset[str] | None, frozenset[str] | None],
+          policies: dict[str, Record]) -> None:
+    """The records pass 2 reads, by range: not the duplicates `materialize` skips, nor plain
+    records (see `Survey.plain`) of a type it does not judge (`types`) that no rule on every
+    type judges either (`any_needs`, by the content held for their name: `_judged_anyway`)."""
+    types, needs = judged
+    unjudged: set[int] = set()  # ids of the types no rule judges
+    held: set[int] = set()  # keys of the names whose held policies a rule on `*` judges
+    if types is not None and (needs is None or needs):
+        unjudged = {i for name, i in entries.type_names.items() if name not in types}
+        if needs:
+            held = {hash((name, RESOURCE)) for name, record in policies.items()
+                    if not needs.isdisjoint(record.kinds)}
+    skipped: dict[str, list[int]] = {}
+    for file, index in skip:
+        skipped.setdefault(file, []).append(index)
+    for numbers in skipped.values():
+        numbers.sort()
+    type_ids, keys = entries.type_ids, entries.keys
+    for part in tracked:
+        keep = bytearray(b"\x01") * part.records
+        if unjudged:
+            first = part.first_entry
+            for number, row in zip(part.plain, part.plain_rows, strict=True):
+                if type_ids[first + row] in unjudged and keys[first + row] not in held:
+                    keep[number - 1] = 0
+        before = part.records_before
+        repeats = skipped.get(part.file, [])
+        for index in repeats[bisect_right(repeats, before):
+                             bisect_right(repeats, before + part.records)]:
+            keep[index - before - 1] = 0
+        picks.setdefault(part.file, []).append(
+            (array("i", compress(part.offsets, keep)),
+             array("i", compress(part.line_numbers, keep)),
+             array("i", compress(range(1, part.records + 1), keep))))
 
 
 def check_unique_users(users: Iterable[Asset]) -> None:
