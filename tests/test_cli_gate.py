@@ -162,3 +162,30 @@ def test_audit_fail_on_counts_only_the_chosen_frameworks_findings(emu: Any,
     assert line.startswith("run 1: 0 FAIL, 0 UNKNOWN, 0 WAIVED, 7 PASS · 0 new,"), line
     history = _cli("history", "--store", str(store), "--format", "json")
     assert json.loads(history.output)["runs"][0]["counts"]["FAIL"] > 0
+
+
+# Bad input: one line, exit 2 -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["scan", "plan"])
+def test_rules_that_hold_no_rule_are_an_error_not_a_pass(command: str, scan_args: list[str],
+                                                         tmp_path: Path) -> None:
+    """`--rules rules/controls` (the catalogs' folder, no rule in it) judged nothing and
+    passed the gate (exit 0); it is an input error naming the folder."""
+    from _paths import RULES
+
+    target = [str(PLANS / "network.json")] if command == "plan" else scan_args[1:2]
+    result = _cli(command, *target, "--rules", str(RULES / "controls"), "--fail-on", "low")
+    assert result.exit_code == 2, result.output
+    assert f"{RULES / 'controls'}: no rules found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_gs_snapshot_without_the_beam_engine_says_so(tmp_path: Path) -> None:
+    """`scan gs://bucket/prefix` on the local engine: the error says to add --engine beam
+    (the URL was turned into a path, `gs:/bucket/prefix: no such file or directory`)."""
+    result = _cli("scan", "gs://bucket/export/", "-f", "json", "-o", str(tmp_path / "f.json"))
+    assert result.exit_code == 2, result.output
+    assert "a gs:// snapshot is read in place by the Beam engine: add --engine beam" \
+        in result.output
+    assert "gs:/bucket" not in result.output.replace("gs://bucket", "")

@@ -85,7 +85,10 @@ def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple
     """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
     when = parse_at(at)
     pipeline_args: list[str] = click.get_current_context().meta.get(PIPELINE_ARGS, [])
-    inputs: list[Any] = list(snapshot) if engine == "beam" else [Path(s) for s in snapshot]
+    # a gs:// URL stays text (a Path would read gs:/...): the local engine says to add
+    # --engine beam
+    inputs: list[Any] = list(snapshot) if engine == "beam" else [
+        s if s.startswith("gs://") else Path(s) for s in snapshot]
 
     def body() -> int:
         from phiguard.cli._gate import exit_code

@@ -32,7 +32,15 @@ def load_pack(rules: Sequence[Path]) -> RulePack:
     from phiguard.policy.rule import load_pack as load
 
     load_plugins()
-    return load(rule_inputs(rules))
+    pack = load(rule_inputs(rules))
+    if not pack.rules:
+        # (a folder of control catalogs only, say): a run would judge nothing and pass
+        from phiguard.errors import RuleError
+
+        given = ", ".join(str(p) for p in rules) or "the bundled pack"
+        raise RuleError("no rules found (expected ID/rule.yaml folders or a rule.yaml): a run "
+                        "without rules judges nothing", file=given)
+    return pack
 
 
 def failing(tally: Tally, fail_on: str) -> bool:
