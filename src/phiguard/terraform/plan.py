@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -142,14 +142,51 @@ def _parse_index(text: str | None) -> Any:
 
 
 def _change(item: Any, i: int, file: str) -> ResourceChange | None:
-    where = f"resource_changes[{i}]"
     if not isinstance(item, dict):
-        raise _fail(file, f"{where} must be an object")
+        raise _fail(file, f"resource_changes[{i}] must be an object")
     address = item.get("address")
     if not isinstance(address, str) or not address:
-        raise _fail(file, f"{where} has no address")
+        raise _fail(file, f"resource_changes[{i}] has no address")
     if item.get("mode", "managed") != "managed":
         return None
+    rtype, name, change = item.get("type"), item.get("name"), item.get("change")
+    if not (isinstance(rtype, str) and isinstance(name, str) and isinstance(change, dict)):
+        _refuse(item, i, file)
+    actions = change.get("actions")
+    if not (isinstance(actions, list) and actions and _known_actions(actions)):
+        _refuse(item, i, file)
+    before, after = change.get("before"), change.get("after")
+    unknown = change.get("after_unknown")
+    if not ((before is None or isinstance(before, dict))
+            and (after is None or isinstance(after, dict))
+            and (unknown is None or isinstance(unknown, dict | bool))):
+        _refuse(item, i, file)
+    module = item.get("module_address") or ""
+    index = item.get("index")
+    # without `index`, the address tells the instance key and the module (only when it has
+    # a key or a module part: otherwise neither would change)
+    if "index" not in item and ("[" in address or address.startswith("module.")):
+        match = _ADDRESS.match(address)
+        if match is not None:
+            index = _parse_index(match.group("index"))
+            module = module or match.group("module").rstrip(".")
+    return ResourceChange(address, module, rtype, name, index, tuple(actions), before, after,
+                          unknown or {}, str(item.get("provider_name") or ""))
+
+
+def _known_actions(actions: list[Any]) -> bool:
+    """Whether every action is one of `_ACTIONS` (strings all)."""
+    try:
+        return _ACTIONS.issuperset(actions)
+    except TypeError:  # an unhashable item
+        return False
+
+
+def _refuse(item: dict[str, Any], i: int, file: str) -> NoReturn:
+    """Raise the `PlanError` that says what is wrong with a resource change `_change`
+    could not take."""
+    where = f"resource_changes[{i}]"
+    address = item.get("address")
     rtype, name = item.get("type"), item.get("name")
     if not isinstance(rtype, str) or not isinstance(name, str):
         raise _fail(file, f"{where} ({address}) has no type or name")
@@ -163,27 +200,11 @@ def _change(item: Any, i: int, file: str) -> ResourceChange | None:
     if unknown_actions:
         raise _fail(file, f"{where} ({address}) change.actions has {unknown_actions[0]!r} "
                           f"(expected {', '.join(sorted(_ACTIONS))})")
-    module = item.get("module_address") or ""
-    index = item.get("index")
-    # without `index`, the address tells the instance key and the module (only when it has
-    # a key or a module part: otherwise neither would change)
-    if "index" not in item and ("[" in address or address.startswith("module.")):
-        match = _ADDRESS.match(address)
-        if match is not None:
-            index = _parse_index(match.group("index"))
-            module = module or match.group("module").rstrip(".")
     for key in ("before", "after"):
         value = change.get(key)
         if value is not None and not isinstance(value, dict):
             raise _fail(file, f"{where} ({address}) change.{key} must be an object or null")
-    unknown = change.get("after_unknown")
-    if unknown is not None and not isinstance(unknown, dict | bool):
-        raise _fail(file, f"{where} ({address}) change.after_unknown must be an object")
-    return ResourceChange(
-        address=address, module=module, type=rtype, name=name, index=index,
-        actions=tuple(actions), before=change.get("before"), after=change.get("after"),
-        after_unknown=change.get("after_unknown") or {},
-        provider=str(item.get("provider_name") or ""))
+    raise _fail(file, f"{where} ({address}) change.after_unknown must be an object")
 
 
 def _expression_refs(expressions: Any, prefix: str, out: dict[str, list[str]]) -> None:
@@ -216,9 +237,14 @@ def _add_unchanged(module: Any, changes: list[ResourceChange],
     if not isinstance(module, dict):
         return
     for res in module.get("resources") or ():
-        if not isinstance(res, dict) or res.get("mode", "managed") != "managed":
+        if not isinstance(res, dict):
             continue
-        address, rtype, name = res.get("address"), res.get("type"), res.get("name")
+        address = res.get("address")
+        if isinstance(address, str) and address in by_address:
+            continue  # the usual case: resource_changes has it
+        if res.get("mode", "managed") != "managed":
+            continue
+        rtype, name = res.get("type"), res.get("name")
         values = res.get("values")
         if not (isinstance(address, str) and isinstance(rtype, str) and isinstance(name, str)) \
                 or address in by_address or not isinstance(values, dict):

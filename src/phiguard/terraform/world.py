@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from phiguard.google import field_exists, schema_of
 from phiguard.inventory.asset import Asset, Source, UnknownValue
 from phiguard.terraform.convert import CONVERTERS, PARTS, Context, Part
 from phiguard.terraform.plan import Plan, ResourceChange
@@ -42,6 +41,33 @@ class World:
     name_of: dict[str, str] = field(default_factory=dict)  # address -> asset name
     _accounts: dict[str, str] | None = None  # service account email -> asset name
     _removed: bool = False  # an asset was removed since `_accounts` was built
+    # The IAM policies and binding member lists merging pieces made (by id, with the object
+    # itself so the id stays its own): no other asset, base or converted value holds them, so
+    # a further piece changes them in place instead of copying the policy once per piece
+    # (quadratic in a plan of many members of one project). Member lists keep the set of
+    # their members (None when one is unhashable: then the list is searched).
+    _own: dict[int, Any] = field(default_factory=dict, repr=False)
+    _members: dict[int, set[Any] | None] = field(default_factory=dict, repr=False)
+
+    def own_policy(self, policy: dict[str, Any] | None) -> dict[str, Any]:
+        """`policy` itself if merging made it, else a copy merging may change."""
+        if policy is not None and id(policy) in self._own and self._own[id(policy)] is policy:
+            return policy
+        copy = _copy_policy(policy)
+        self._own[id(copy)] = copy
+        return copy
+
+    def own_members(self, binding: dict[str, Any]) -> tuple[list[Any], set[Any] | None]:
+        """The binding's member list, made one merging may change, and its set."""
+        members = binding["members"]
+        if self._own.get(id(members)) is not members:
+            members = binding["members"] = list(members)
+            self._own[id(members)] = members
+            try:
+                self._members[id(members)] = set(members)
+            except TypeError:
+                self._members[id(members)] = None
+        return members, self._members[id(members)]
 
     def account(self, name: str) -> Asset | None:
         """The service account a name spells by email (`.../serviceAccounts/EMAIL`): CAI and
@@ -223,17 +249,22 @@ def _parent_asset(world: World, ctx: Context, change: ResourceChange, part: Part
                 world.partial.add(name)
         return asset
     ident = name.rsplit("/", 1)[-1]
-    # the short name, where the holder's REST schema has a `name` (a BigQuery dataset or
-    # table has none: it is named by its reference)
-    data: dict[str, Any] = {"name": ident} if (
-        schema_of(asset_type) is None or field_exists(asset_type, "name")) else {}
     ancestors: tuple[str, ...] = ()
     if asset_type == "cloudresourcemanager.googleapis.com/Project":
         project_id = next((p for p, n in ctx.project_numbers.items() if n == ident), ident)
-        data = {"projectId": project_id, "name": project_id}
+        data: dict[str, Any] = {"projectId": project_id, "name": project_id}
         ancestors = ctx.ancestors_of(project_id)
-    elif asset_type.startswith("cloudresourcemanager"):
-        ancestors = (name.split("//cloudresourcemanager.googleapis.com/", 1)[-1],)
+    else:
+        # Google's definitions are read only here (reading them takes longer than
+        # converting a thousand resources)
+        from phiguard.google import field_exists, schema_of
+
+        # the short name, where the holder's REST schema has a `name` (a BigQuery dataset or
+        # table has none: it is named by its reference)
+        data = {"name": ident} if (
+            schema_of(asset_type) is None or field_exists(asset_type, "name")) else {}
+        if asset_type.startswith("cloudresourcemanager"):
+            ancestors = (name.split("//cloudresourcemanager.googleapis.com/", 1)[-1],)
     world.partial.add(name)
     return Asset(name=name, asset_type=asset_type, data=data,
                  iam_policy={"bindings": [{"role": _UNSEEN, "members": _UNSEEN}]},
@@ -258,7 +289,7 @@ def _apply_part(world: World, ctx: Context, before: Context, change: ResourceCha
             continue
         step_ctx.change = change
         piece = part.piece(values, step_ctx)
-        parent = _merge(parent, part, piece, add)
+        parent = _merge(world, parent, part, piece, add)
         world.assets[parent.name] = parent
         world.origin.setdefault(parent.name, []).append(change)
         world.name_of.setdefault(change.address, parent.name)
@@ -266,7 +297,7 @@ def _apply_part(world: World, ctx: Context, before: Context, change: ResourceCha
             world.changed.setdefault(parent.name, change)
 
 
-def _merge(asset: Asset, part: Part, piece: Any, add: bool) -> Asset:
+def _merge(world: World, asset: Asset, part: Part, piece: Any, add: bool) -> Asset:
     kind = part.kind
     if kind == "append":
         current = asset.data.get(part.target)
@@ -281,22 +312,23 @@ def _merge(asset: Asset, part: Part, piece: Any, add: bool) -> Asset:
             return asset
         kept = tuple(p for p in asset.org_policy if p.get("constraint") != piece.get("constraint"))
         return replace(asset, org_policy=(*kept, piece) if add else kept)
-    policy = _copy_policy(asset.iam_policy)
     if kind == "iam_policy":
         if add:
             policy = piece if isinstance(piece, dict) else {
                 "bindings": [{"role": _UNSEEN, "members": _UNSEEN}]}
         else:
             policy = {"bindings": [{"role": _UNSEEN, "members": _UNSEEN}]}
-    elif kind == "audit_config":
+        return replace(asset, iam_policy=policy)
+    policy = world.own_policy(asset.iam_policy)
+    if kind == "audit_config":
         configs = [c for c in policy.get("auditConfigs", []) if c.get("service")
                    != piece.get("service")]
         if add:
             configs.append(piece)
         policy["auditConfigs"] = configs
     else:
-        _merge_binding(policy, piece, kind, add)
-    return replace(asset, iam_policy=policy)
+        _merge_binding(world, policy, piece, kind, add)
+    return asset if policy is asset.iam_policy else replace(asset, iam_policy=policy)
 
 
 def _copy_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
@@ -308,7 +340,8 @@ def _copy_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _merge_binding(policy: dict[str, Any], piece: Any, kind: str, add: bool) -> None:
+def _merge_binding(world: World, policy: dict[str, Any], piece: Any, kind: str,
+                   add: bool) -> None:
     if not isinstance(piece, dict):
         return
     role, members, cond = piece.get("role"), piece.get("members"), piece.get("condition")
@@ -327,13 +360,24 @@ def _merge_binding(policy: dict[str, Any], piece: Any, kind: str, add: bool) -> 
         return
     if same and isinstance(same[0].get("members"), list):
         target = same[0]
-        current = list(target["members"])
+        current, seen = world.own_members(target)
         for member in members:
-            if add and member not in current:
+            if seen is not None:
+                try:
+                    present = member in seen
+                except TypeError:  # unhashable: from now on the list is searched
+                    seen = world._members[id(current)] = None
+                    present = member in current
+            else:
+                present = member in current
+            if add and not present:
                 current.append(member)
-            elif not add and member in current:
+                if seen is not None:
+                    seen.add(member)
+            elif not add and present:
                 current.remove(member)
-        target["members"] = current
+                if seen is not None and member not in current:
+                    seen.discard(member)
         if not current:
             bindings.remove(target)
     elif add:
