@@ -189,3 +189,13 @@ def test_a_gs_snapshot_without_the_beam_engine_says_so(tmp_path: Path) -> None:
     assert "a gs:// snapshot is read in place by the Beam engine: add --engine beam" \
         in result.output
     assert "gs:/bucket" not in result.output.replace("gs://bucket", "")
+
+
+def test_text_summary_control_headings_are_lines_not_escapes(scan_args: list[str]) -> None:
+    """Each control heading of the failures is a line of its own; the newline before it was
+    escaped with the hostile-string guard and printed as a literal `\\x0a`."""
+    result = _cli(*scan_args)
+    assert result.exit_code == 1, result.output
+    assert "\\x0a" not in result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("164.312(a)(1) ") for line in lines), result.output

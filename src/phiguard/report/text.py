@@ -82,7 +82,9 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
         shown = 0
         for control_id in sorted(groups):
             title = controls[control_id].title if control_id in controls else ""
-            console.print(Text(P(f"\n{control_id.split('/', 1)[-1]} {title}"), style="bold"))
+            # the newline outside printable(), which would show it as a literal \x0a
+            console.print(Text("\n" + P(f"{control_id.split('/', 1)[-1]} {title}"),
+                               style="bold"))
             items = sorted(groups[control_id],
                            key=lambda f: (-severity_rank(f.severity), f.rule_id, f.asset))
             for finding in items:
