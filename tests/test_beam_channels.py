@@ -229,3 +229,20 @@ def test_an_element_lost_at_a_stage_fails_the_scan(stage: str, transform: type, 
     monkeypatch.setattr(pipeline, stage, transform)
     message = _refused(tmp_path, named)
     assert "1 missing" in message, message
+
+
+class _LosingBroadcast(pipeline.BuildContext):
+    """Builds the context (and the run metadata) but its one output never reaches judging."""
+
+    def process(self, *args: Any, **kwargs: Any) -> Iterator[tuple[str, bytes]]:
+        for built in super().process(*args, **kwargs):
+            _once(built[0])
+        return iter(())
+
+
+def test_a_lost_broadcast_context_fails_the_scan(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judge and the users' step judge nothing without it; it is reported, not retried."""
+    monkeypatch.setattr(pipeline, "BuildContext", _LosingBroadcast)
+    message = _refused(tmp_path, "context: ", "judging steps ran without the broadcast context")
+    assert "Traceback" not in message

@@ -70,6 +70,7 @@ JUDGED_LINES, WRITTEN_LINES, WRITTEN_SHARDS = "findings_judged", "findings_writt
 JUDGED_UNITS, JUDGE_DELIVERED = "units_judged", "units_delivered"
 UNITS_READ, UNITS_GROUPED, UNITS_TO_JUDGE = "units_read", "units_grouped", "units_to_judge"
 FILES_READ, ERRORS_EMITTED, TAIL_DELIVERED = "files_read", "errors_emitted", "tail_delivered"
+NO_CONTEXT = "context_missing"  # judging steps that ran without the broadcast context
 HELD_EMITTED, OWNERS_EMITTED = "context_held", "context_owners"
 BINDINGS_EMITTED, BINDINGS_GROUPED = "bindings_emitted", "bindings_grouped"
 MEMBERS_EMITTED, PRINCIPALS_GROUPED = "members_emitted", "principals_grouped"
@@ -661,8 +662,9 @@ class Judge(beam.DoFn):  # type: ignore[misc]
         _count(JUDGE_DELIVERED)  # first: a loss is "never delivered" or "delivered, dropped"
         if error is not None:
             return
-        if blob is None:  # BuildContext writes one whenever there is no error
-            raise RuntimeError("phiguard: the run's context side input is empty")
+        if blob is None:  # BuildContext writes one whenever there is no error: it was lost
+            _count(NO_CONTEXT)  # the driver refuses the run (check_run); no worker retries
+            return
         _count(JUDGED_UNITS)
         spec = self.ref.get(spec_blob)
         inventory, now = _context(spec, blob)
@@ -688,7 +690,10 @@ class JudgeTail(beam.DoFn):  # type: ignore[misc]
     def process(self, _: Any, blob: tuple[str, bytes] | None, error: ErrorAt | None,
                 spec_blob: bytes) -> Iterator[Any]:
         _count(TAIL_DELIVERED)  # its one element: users and missing sources judged once
-        if error is not None or blob is None:
+        if error is not None:
+            return
+        if blob is None:  # lost: see Judge
+            _count(NO_CONTEXT)
             return
         spec = self.ref.get(spec_blob)
         inventory, now = _context(spec, blob)
@@ -873,6 +878,9 @@ def _lost_between(result: Any, spec: Spec, meta: Meta | None,
             got.get("counted", 0), "reached the run metadata")
         hop("content kinds", count(KINDS_EMITTED), "policy contents sent",
             got.get("kinds", 0), "reached the coverage check")
+    if errors is not None and errors[0] is None and (missing := count(NO_CONTEXT)):
+        lost.append(f"context: {missing:,} judging steps ran without the broadcast context "
+                    "(it never reached them)")
     hop("assets to judge", count(UNITS_TO_JUDGE), "sent to judging",
         count(JUDGE_DELIVERED), "delivered to Judge", ": never delivered")
     hop("judging of users and missing sources", 1, "started", count(TAIL_DELIVERED),
