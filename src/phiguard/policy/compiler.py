@@ -553,12 +553,18 @@ def _owner_node(name: str) -> str:
     return "/".join(parts[:2])
 
 
+def _generated(node: Mapping[str, Any]) -> Cond:
+    from phiguard.policy.codegen import generate_condition
+
+    return generate_condition(node, name="find where")
+
+
 def _let_find(form: Mapping[str, Any]) -> LetFn:
     spec = form["find"]
     types = tuple(spec["types"])
     within = spec.get("within", "all")
     var = spec.get("as", "item")
-    where = compile_condition(spec["where"]) if "where" in spec else None
+    where = _generated(spec["where"]) if "where" in spec else None
     one = bool(spec.get("one", False))
 
     required = _required_path(spec["where"], var) if "where" in spec else None
@@ -922,10 +928,14 @@ def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> Comp
     bound = _bound_names([rule.when, rule.assert_, list(rule.let.values())])
     consts = frozenset(independent - bound)
     evidence = tuple(parse_path(p) for p in rule.evidence)
+    # The conditions as generated code: what the closures of `compile_condition` give, faster.
+    from phiguard.policy.codegen import generate_condition
+
     return CompiledRule(
         rule=rule,
-        when=compile_condition(rule.when, consts) if rule.when is not None else None,
-        check=compile_condition(rule.assert_, consts),
+        when=(generate_condition(rule.when, consts, f"{rule.id} when")
+              if rule.when is not None else None),
+        check=generate_condition(rule.assert_, consts, f"{rule.id} assert"),
         lets=lets,
         evidence=evidence,
         params=params,

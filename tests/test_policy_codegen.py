@@ -1,0 +1,171 @@
+"""Rule conditions generated as Python source give exactly what the interpreted closures give,
+and a rule's text never becomes source code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from phiguard.findings import Finding
+from phiguard.inventory.asset import Asset
+from phiguard.inventory.inventory import Inventory
+from phiguard.inventory.scope import PhiConfig
+from phiguard.policy import codegen
+from phiguard.policy.compiler import compile_condition
+from phiguard.policy.engine import Engine
+from phiguard.policy.rule import Rule, load_rule
+from phiguard.runs.common import load_pack
+from phiguard.testing import DEFAULT_AT, _example_assets, load_example, run_rule
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+FW = "compute.googleapis.com/Firewall"
+ANC = ("projects/111", "organizations/1")
+
+
+@contextmanager
+def _interpreted() -> Iterator[None]:
+    """Rules compiled inside this block use the closures of `compile_condition`."""
+    real = codegen.generate_condition
+
+    def closures(node: Any, consts: frozenset[str] = frozenset(), name: str = "") -> Any:
+        return compile_condition(node, consts)
+    codegen.generate_condition = closures  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        codegen.generate_condition = real  # type: ignore[assignment]
+
+
+def _examples(rule: Rule) -> list[Path]:
+    folder = Path(rule.path).parent
+    return sorted(p for sub in ("pass", "fail", "unknown") for p in (folder / sub).glob("*.json"))
+
+
+def _judged(rule: Rule, path: Path) -> dict[str, Finding]:
+    example = load_example(path)
+    doc = example.doc
+    return run_rule(rule, _example_assets(example), config=doc.get("config"),
+                    params=doc.get("params"), at=doc.get("at", DEFAULT_AT))
+
+
+PACK = load_pack([])
+
+
+@pytest.mark.parametrize("rule", PACK.rules, ids=lambda r: r.id)
+def test_every_example_judged_alike(rule: Rule) -> None:
+    # Verdict, message (reasons and their order), evidence (values and order): all equal.
+    paths = _examples(rule)
+    assert paths
+    generated = [_judged(rule, p) for p in paths]
+    with _interpreted():
+        interpreted = [_judged(rule, p) for p in paths]
+    assert generated == interpreted
+
+
+def _rule(tmp_path: Path, assert_: Any, **extra: Any) -> Rule:
+    doc: dict[str, Any] = {
+        "id": "GEN-901", "title": "holds", "severity": "high",
+        "controls": ["hipaa/164.312(b)"], "description": "a test rule",
+        "asset_types": [FW], "scope": "all", **extra, "assert": assert_,
+        "remediation": {"summary": "fix it"},
+    }
+    folder = tmp_path / "GEN-901"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rule.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return load_rule(folder / "rule.yaml")
+
+
+def _fw(name: str, **data: Any) -> Asset:
+    return Asset(f"//compute.googleapis.com/projects/p/global/firewalls/{name}", FW,
+                 {"name": name, **data}, ancestors=ANC)
+
+
+def _both(rule: Rule, assets: list[Asset]) -> tuple[list[Finding], list[Finding]]:
+    inv = Inventory(assets, phi=PhiConfig(all=True))
+    out = []
+    for interpreted in (False, True):
+        if interpreted:
+            with _interpreted():
+                engine = Engine([rule])
+        else:
+            engine = Engine([rule])
+        out.append([f for a in assets for f in engine.evaluate_asset(a, inv, NOW)])
+    return out[0], out[1]
+
+
+# A value that would run code if it were pasted into the generated source.
+HOSTILE = "x'\"); __import__('os').system('touch /tmp/owned') #\n\"\"\"'''"
+
+
+def test_rule_text_is_never_source(tmp_path: Path) -> None:
+    rule = _rule(tmp_path, {
+        "all": [
+            {"path": "data['" + "odd\"key" + "']", "equals": HOSTILE, "because": HOSTILE},
+            {"path": "data.sourceRanges", "every": {"path": "item", "not_equals": HOSTILE},
+             "because": HOSTILE + "{c0}"},
+            {"not": {"path": "data.name", "in": [HOSTILE, "{x}"]}, "because": "{v0}"},
+        ]})
+    source, ns = codegen.generate_source(rule.assert_)
+    for text in (HOSTILE, "odd", "sourceRanges", "{c0}", "{x}", "{v0}"):
+        assert text not in source  # every value of the rule is a constant of the namespace
+    assert HOSTILE in ns.values()
+    bad = _fw(HOSTILE, sourceRanges=[HOSTILE], **{"odd\"key": HOSTILE})
+    good = _fw("b", sourceRanges=["10.0.0.0/8"], **{"odd\"key": "y"})
+    generated, interpreted = _both(rule, [bad, good])
+    assert generated == interpreted
+    assert [f.outcome.value for f in generated] == ["FAIL", "FAIL"]
+    assert generated[0].message == HOSTILE + "{c0}"  # not formatted either
+    assert generated[1].message == HOSTILE
+    assert not Path("/tmp/owned").exists()
+
+
+def test_only_the_template_builtins_are_reachable() -> None:
+    _, ns = codegen.generate_source({"path": "data.x", "equals": 1})
+    assert set(ns["__builtins__"]) == {"isinstance", "len", "enumerate", "list"}
+
+
+@pytest.mark.parametrize("assert_", [
+    # Each combinator and quantifier, with and without `because`, defaults, params, paths.
+    {"any": [{"path": "data.a", "equals": 1}, {"path": "data.b", "exists": True},
+             {"path": "data.c", "empty": False, "because": "c empty"}]},
+    {"all": [{"path": "data.a", "in": [1, 2]}, {"path": "data.b", "not_in": [3]},
+             {"path": "data.c", "equals": {"path": "data.a"}}], "because": "all of them"},
+    {"path": "data.rules", "some": {"path": "item.ports", "every": {
+        "path": "item", "matches": "^(22|3389)$"}, "as": "port"}},
+    {"path": "data.rules", "none": {"all": [
+        {"path": "item.action", "equals": "allow"},
+        {"not": {"path": "item.ranges", "contains": "0.0.0.0/0"}}]}, "default": []},
+    {"path": "data.rules", "every": {"path": "item.action", "starts_with": "al",
+                                     "default": "allow"}, "because": "every rule"},
+    {"not": {"path": "data.rules", "some": {"path": "item.action", "iequals": "DENY"}}},
+    {"path": "data.n", "gte": {"param": "least"}},
+])
+def test_shapes_judged_alike(tmp_path: Path, assert_: Any) -> None:
+    rule = _rule(tmp_path, assert_, params={"least": {"type": "integer", "default": 3,
+                                                       "description": "at least"}})
+    assets = [
+        _fw("empty"),
+        _fw("ok", a=1, b=None, c="x", n=4, rules=[
+            {"action": "allow", "ports": ["443"], "ranges": ["10.0.0.0/8"]}]),
+        _fw("bad", a=3, b=[], c="", n=2, rules=[
+            {"action": "allow", "ports": ["22", "80"], "ranges": ["0.0.0.0/0"]},
+            {"action": "DENY", "ports": ["3389"]}, {"ports": []}, "junk"]),
+        _fw("odd", a=[1], c=["x"], n="many", rules={"not": "a list"}),
+    ]
+    generated, interpreted = _both(rule, assets)
+    assert generated == interpreted
+    assert len({f.outcome for f in generated}) >= 2  # the cases tell the branches apart
+
+
+def test_too_deep_for_the_compiler_is_interpreted() -> None:
+    node: dict[str, Any] = {"path": "data.x", "equals": 1}
+    for _ in range(40):  # past Python's limit of nested blocks (each quantifier is two)
+        node = {"path": "data.rules", "some": node}
+    fn = codegen.generate_condition(node)
+    assert fn.__name__ != "condition"  # the closures of compile_condition
