@@ -12,6 +12,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from phiguard.inventory.asset import Asset, UnknownValue
@@ -50,6 +51,7 @@ _REACH_UNKNOWN = UnknownValue("unknown: the folders and organization above the P
 REACH_TYPES = frozenset({"compute.googleapis.com/Instance", "compute.googleapis.com/Subnetwork"})
 
 
+@cache
 def reach_fields(asset_type: str) -> frozenset[str]:
     """The top-level `data` keys PHI scope reads of an asset of this type (its network)."""
     return frozenset(p.split(".", 1)[0].removesuffix("[*]")
@@ -280,7 +282,10 @@ class Inventory:
         if cached is not None and cached["asset_type"] == asset.asset_type:
             return cached
         facts = self._compute_facts(asset)
-        if asset.name in self._by_name or asset.name in self._policy_owners:
+        # Kept for the assets joins and grants ask about again; not for an instance or
+        # subnetwork held only for its network (REACH_TYPES) that carries no IAM policy.
+        if asset.name in self._policy_owners or (asset.name in self._by_name
+                                                 and asset.asset_type not in REACH_TYPES):
             cache[asset.name] = facts
         return facts
 
