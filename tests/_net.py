@@ -28,21 +28,33 @@ class NonLoopbackConnection(AssertionError):
     pass
 
 
+# Every refused attempt, also those the code under test catches and hides (a library that
+# falls back when a download fails would otherwise pass its test); conftest fails the test
+# that made one.
+REFUSED: list[str] = []
+
+
+def _refuse(address: Any) -> NonLoopbackConnection:
+    message = f"test tried to connect to {address!r}: only loopback allowed"
+    REFUSED.append(message)
+    return NonLoopbackConnection(message)
+
+
 def _guarded_connect(self: socket.socket, address: Any) -> Any:
     if not _loopback(address):
-        raise NonLoopbackConnection(f"test tried to connect to {address!r}: only loopback allowed")
+        raise _refuse(address)
     return _real_connect(self, address)
 
 
 def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
     if not _loopback(address):
-        raise NonLoopbackConnection(f"test tried to connect to {address!r}: only loopback allowed")
+        raise _refuse(address)
     return _real_connect_ex(self, address)
 
 
 def _guarded_create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
     if not _loopback(address):
-        raise NonLoopbackConnection(f"test tried to connect to {address!r}: only loopback allowed")
+        raise _refuse(address)
     return _real_create_connection(address, *args, **kwargs)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from _net import install_loopback_guard
+from _net import REFUSED, install_loopback_guard
 from _paths import DEMO, RULES
 
 install_loopback_guard()
@@ -34,6 +34,16 @@ install_loopback_guard()
 # on a loaded machine); a test that guards against hangs sets its own generous deadline.
 settings.register_profile("phiguard", deadline=None)
 settings.load_profile("phiguard")
+
+
+@pytest.fixture(autouse=True)
+def _no_hidden_connection_attempts() -> Iterator[None]:
+    """A refused non-loopback connection fails its test even when the code under test caught
+    the guard's exception and carried on (Beam's DirectRunner did, trying to download Prism)."""
+    REFUSED.clear()
+    yield
+    attempts, REFUSED[:] = list(REFUSED), []
+    assert not attempts, "; ".join(attempts)
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,10 @@ def write_bigquery_shards(scan: Any, prefix: str, pipeline_args: Sequence[str] =
                    key=lambda n: n.rsplit("/", 1)[-1])
     columns = run_columns(scan.run_info())
     total = len(names)
-    p = beam.Pipeline(options=PipelineOptions(list(pipeline_args)))
+    from phiguard.beam.options import local_runner
+
+    p = beam.Pipeline(runner=local_runner(pipeline_args),
+                      options=PipelineOptions(list(pipeline_args)))
     (p
      | "Findings shards" >> beam.Create(list(enumerate(names)))
      | "Spread shards" >> beam.Reshuffle()

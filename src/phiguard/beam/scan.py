@@ -181,9 +181,10 @@ class BeamScan:
         from apache_beam.options.pipeline_options import PipelineOptions
 
         from phiguard.beam import pipeline
+        from phiguard.beam.options import local_runner
 
         options = PipelineOptions(list(pipeline_args))
-        p = beam.Pipeline(options=options)
+        p = beam.Pipeline(runner=local_runner(pipeline_args), options=options)
         pipeline.build(p, spec)
         result = p.run()
         result.wait_until_finish()
