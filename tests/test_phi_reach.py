@@ -18,11 +18,14 @@ from typing import Any
 
 import pytest
 
+from _paths import RULES
 from phiguard.google._definitions import schema_of
 from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
 from phiguard.inventory.inventory import REACH_TYPES, Inventory
 from phiguard.inventory.scope import PhiConfig
 from phiguard.inventory.types import NETWORK_PATHS
+from phiguard.policy.engine import Engine
+from phiguard.policy.rule import load_pack
 from phiguard.runs.outputs import Output
 from phiguard.runs.scan import run_scan
 
@@ -269,3 +272,19 @@ def _has_iam_policy(asset_type: str) -> bool:
 def test_reach_types_are_the_network_scoped_types_that_carry_iam_policies(
         asset_type: str) -> None:
     assert (asset_type in REACH_TYPES) == _has_iam_policy(asset_type)
+
+
+def test_the_engine_names_the_types_held_only_for_reach() -> None:
+    """The bundled pack asks grants within phi and joins to subnetworks, not instances:
+    instances are held for their network only, projected to it; a pack that never asks
+    grants within phi holds neither for it."""
+    rules = load_pack([RULES]).rules
+    engine = Engine(rules)
+    assert engine.context_types() >= REACH_TYPES
+    assert engine.reach_only_types() == {INSTANCE}
+    fields = engine.context_fields()[INSTANCE]
+    assert fields is not None and "networkInterfaces" in fields and "disks" not in fields
+    identity = Engine([r for r in rules if r.id in ("IAM-001", "MFA-001")])
+    assert identity.reach_only_types() == REACH_TYPES
+    others = Engine([r for r in rules if r.id in ("BAK-008", "IAM-004")])
+    assert INSTANCE not in others.context_types() and others.reach_only_types() == frozenset()

@@ -193,6 +193,19 @@ class Engine:
         return any(let_kind(form) == "grants" and (form["grants"] or {}).get("within") == "phi"
                    for cr in self.rules for form in cr.rule.let.values())
 
+    def reach_only_types(self) -> frozenset[str]:
+        """Of `context_types`, those held only for `grants within: phi` (no rule joins to
+        them): a held one that carries no IAM policy is never asked about, so a reader may
+        leave it out."""
+        if not self._asks_reach():
+            return frozenset()
+        from phiguard.inventory.inventory import REACH_TYPES
+
+        joined: set[str] = set()
+        for cr in self.rules:
+            joined |= cr.context_types()
+        return REACH_TYPES - joined
+
     def warm(self, inv: Inventory) -> None:
         """Build every Inventory index these rules will use (see `Inventory.warm`)."""
         referrers: set[tuple[tuple[str, ...], str]] = set()
