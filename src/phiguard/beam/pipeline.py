@@ -13,6 +13,11 @@
 Validation comes first: Judge and BuildContext take the run's first error as a side input and
 do nothing when there is one, and the driver raises it as the local engine would. See
 docs/scale.md for what is broadcast and what is grouped.
+
+Complete or absent: every element that crosses a stage boundary is counted where it is sent
+(a Beam metrics counter) and where it arrives (a counter, or the count carried with the data:
+Meta.received, the first error's count, the waiver sums); `check_run` compares them all before
+the driver raises any error or writes anything, and fails naming the channel.
 """
 
 from __future__ import annotations
