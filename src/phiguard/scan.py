@@ -34,6 +34,7 @@ from phiguard._util.times import format_time
 from phiguard.config import Config, Waiver
 from phiguard.errors import UsageError
 from phiguard.findings import Finding
+from phiguard.inventory.asset import Asset
 from phiguard.inventory.readers import (
     RawItem,
     SnapshotFiles,
@@ -43,7 +44,13 @@ from phiguard.inventory.readers import (
     iter_picked,
     iter_raw,
 )
-from phiguard.inventory.snapshot import LoadedContext, Picks, load_context, materialize
+from phiguard.inventory.snapshot import (
+    LoadedContext,
+    Picks,
+    load_context,
+    materialize,
+    picked_assets,
+)
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import RulePack
 from phiguard.policy.waivers import WaiverBook
@@ -145,35 +152,29 @@ def _run_timed(state: _State, task: Task | Iterable[RawItem]) -> _Result:
     clock = time.perf_counter
     cpu = time.process_time()
     inv = state.loaded.inventory
-    policies, skip = state.loaded.policies, state.loaded.skip
     evaluate, now = state.engine.evaluate_asset, state.now
-    items = iter(task if not isinstance(task, list | tuple) else _items(task))
     book = WaiverBook(state.waivers, state.now)
     result = _Result(Tally(keep=NOTABLE_PER_TASK), book.matched)
     lines: list[str] = []
     read = judge = write = 0.0
-    while True:
-        start = clock()
-        item = next(items, None)
-        if item is None:
-            read += clock() - start
-            break
-        asset = materialize(item, policies, skip, state.types, state.needs)
+    start = clock()
+    for asset in _assets(state, task):
         parsed = clock()
         read += parsed - start
-        if asset is None:
-            continue
-        found = evaluate(asset, inv, now)
-        judged = clock()
-        judge += judged - parsed
-        for finding in found:
-            finding = book.apply(finding)
-            result.tally.add(finding)
-            if state.mode == "json":
-                lines.append(finding_line(finding))
-            elif state.mode == "objects":
-                result.findings.append(finding)
-        write += clock() - judged
+        if asset is not None:
+            found = evaluate(asset, inv, now)
+            judged = clock()
+            judge += judged - parsed
+            for finding in found:
+                finding = book.apply(finding)
+                result.tally.add(finding)
+                if state.mode == "json":
+                    lines.append(finding_line(finding))
+                elif state.mode == "objects":
+                    result.findings.append(finding)
+            write += clock() - judged
+        start = clock()
+    read += clock() - start
     start = clock()
     result.text = ",\n".join(lines)
     write += clock() - start
@@ -182,13 +183,22 @@ def _run_timed(state: _State, task: Task | Iterable[RawItem]) -> _Result:
     return result
 
 
+def _assets(state: _State, task: Task | Iterable[RawItem]) -> Iterator[Asset | None]:
+    """The judged asset of each record of a task (None for a record not judged)."""
+    policies, skip = state.loaded.policies, state.loaded.skip
+    types, needs = state.types, state.needs
+    if isinstance(task, tuple) and task[5] is not None:
+        file, offset, lines, records, end, picks = task
+        return picked_assets(file, offset, lines, records, end, picks, policies, skip, types,
+                             needs)
+    items = task if not isinstance(task, list | tuple) else _items(task)
+    return (materialize(item, policies, skip, types, needs) for item in items)
+
+
 def _judged(state: _State, task: Task | Iterable[RawItem]) -> Iterator[Finding]:
     inv = state.loaded.inventory
-    policies, skip = state.loaded.policies, state.loaded.skip
     evaluate, now = state.engine.evaluate_asset, state.now
-    items = task if not isinstance(task, list | tuple) else _items(task)
-    for item in items:
-        asset = materialize(item, policies, skip, state.types, state.needs)
+    for asset in _assets(state, task):
         if asset is not None:
             yield from evaluate(asset, inv, now)
 

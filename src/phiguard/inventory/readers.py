@@ -40,6 +40,7 @@ __all__ = [
     "iter_picked",
     "iter_raw",
     "ndjson_lines",
+    "picked_lines",
     "user_asset",
 ]
 
@@ -271,6 +272,15 @@ def iter_picked(path: Path, offset: int, line_no: int, index: int, end: int,
     those at the given byte offsets from `offset`, line numbers and record numbers in the
     range (from pass 1, which read every line of it). The range is read in one go."""
     file = str(path)
+    for raw, at, line, number in picked_lines(path, offset, end, offsets, line_numbers,
+                                              numbers):
+        yield RawItem(file, line_no + line, raw, index=index + number, offset=offset + at)
+
+
+def picked_lines(path: Path, offset: int, end: int, offsets: Iterable[int],
+                 line_numbers: Iterable[int], numbers: Iterable[int],
+                 ) -> Iterator[tuple[bytes, int, int, int]]:
+    """`iter_picked` as (raw line, offset, line number, record number), all in the range."""
     with path.open("rb") as fh:
         fh.seek(offset)
         data = fh.read(end - offset) if end >= 0 else fh.read()
@@ -280,7 +290,7 @@ def iter_picked(path: Path, offset: int, line_no: int, index: int, end: int,
         raw = data[at:stop] if stop else data[at:]
         if not at and not offset and raw.startswith(_BOM):
             raw = raw[len(_BOM):]
-        yield RawItem(file, line_no + line, raw, index=index + number, offset=offset + at)
+        yield raw, at, line, number
 
 
 def _skip_blank_lines(fh: BinaryIO, limit: int) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress
 from operator import not_
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -33,7 +34,7 @@ from phiguard.inventory._survey import Fields, surveys
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.coverage import coverage_from_manifest
 from phiguard.inventory.inventory import Inventory
-from phiguard.inventory.readers import RawItem, SnapshotFiles, read_users
+from phiguard.inventory.readers import RawItem, SnapshotFiles, picked_lines, read_users
 from phiguard.inventory.records import (
     ACCESS_POLICY,
     IAM_POLICY,
@@ -47,8 +48,8 @@ from phiguard.inventory.records import (
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
 
-__all__ = ["LoadedContext", "check_unique_users", "iter_items", "load_context", "materialize",
-           "snapshot_assets"]
+__all__ = ["LoadedContext", "Picks", "check_unique_users", "iter_items", "load_context",
+           "materialize", "picked_assets", "snapshot_assets"]
 
 RANGE_BYTES = 8 * 1024 * 1024  # uncompressed NDJSON is read in byte ranges of about this
 
@@ -312,6 +313,35 @@ def materialize(item: RawItem, policies: dict[str, Record], skip: frozenset[tupl
     resource = _resource_part(record) if len(record.kinds) > 1 else record
     policy = policies.get(record.name)
     return (merge_records(resource, policy) if policy else resource).to_asset()
+
+
+def picked_assets(file: str, offset: int, line_no: int, index: int, end: int, picks: Picks,
+                  policies: dict[str, Record], skip: frozenset[tuple[str, int]],
+                  types: frozenset[str] | None,
+                  any_needs: frozenset[str] | None = None) -> Iterator[Asset | None]:
+    """`materialize` over the records `picks` names in one range of plain NDJSON (see
+    `readers.iter_picked`; the duplicates in `skip` are not among them), each line decoded
+    once, and a plain RESOURCE record of a judged type with no policy held for its name
+    made an asset directly (as `materialize` does), without a RawItem."""
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for raw, at, line, number in picked_lines(Path(file), offset, end, *picks):
+        where = line_no + line
+        try:
+            value = loads(raw)  # (a line's ending is JSON whitespace)
+        except decode_error:  # materialize says where the line breaks
+            yield materialize(RawItem(file, where, raw, index=index + number,
+                                      offset=offset + at), policies, skip, types, any_needs)
+            continue
+        if types is not None and type(value) is dict:
+            name = value.get("name")
+            if (type(name) is str and name not in policies
+                    and (value.get("asset_type") or value.get("assetType")) in types):
+                asset = resource_asset(value, file, where)
+                if asset is not None:
+                    yield asset
+                    continue
+        yield materialize(RawItem(file, where, None, value, index=index + number,
+                                  offset=offset + at), policies, skip, types, any_needs)
 
 
 _POLICY_CONTENT_KEYS = frozenset({"iam_policy", "iamPolicy", "org_policy", "orgPolicy"})
