@@ -359,9 +359,12 @@ class Context:
 
     def _scope(self, change: ResourceChange, values: Any,
                own_project: bool = True) -> dict[str, Any]:
-        zone = tf_get(values, "zone")
-        region = tf_get(values, "region")
-        location = tf_get(values, "location")
+        if isinstance(values, dict):  # as tf_get reads a top-level attribute
+            zone, region, location = values.get("zone"), values.get("region"), values.get(
+                "location")
+        else:
+            zone, region, location = (tf_get(values, "zone"), tf_get(values, "region"),
+                                      tf_get(values, "location"))
         if not isinstance(region, str) and isinstance(zone, str):
             region = _region_of_zone(zone)
         if not isinstance(region, str) and isinstance(location, str):
@@ -416,35 +419,45 @@ def convert(conv: Converter, change: ResourceChange, ctx: Context) -> Asset | No
         ctx.change, ctx.path = saved
 
 
-# A converter's fields, compiled once: (field, the attribute's keys, the REST field's keys,
-# whether a known value is stored as it is: no transform, no reference to expand).
-_Compiled = tuple[tuple[Field, tuple[str, ...], tuple[str, ...], bool], ...]
+# A converter's fields, compiled once. Attribute paths share their leading blocks (Cloud SQL
+# reads twenty attributes under `settings`), so each block a path enters is a node read once
+# per resource: `nodes` lists (parent node, key) in an order where a parent comes first (node
+# 0 is the resource's values), and each field is (field, parent node, last key, the REST
+# field's keys, whether a known value is stored as it is: no transform, no reference).
+_Fields = tuple[tuple[Field, int, str, tuple[str, ...], bool], ...]
+_Compiled = tuple[tuple[tuple[int, str], ...], _Fields]
 _COMPILED: dict[int, tuple[Converter, _Compiled]] = {}
 
 
 def _compiled(conv: Converter) -> _Compiled:
     got = _COMPILED.get(id(conv))
     if got is None or got[0] is not conv:
-        got = _COMPILED[id(conv)] = (conv, tuple(
-            (f, tuple(f.src.split(".")), tuple(f.dst.split(".")), f.fn is None and f.ref is None)
-            for f in conv.fields))
+        nodes: list[tuple[int, str]] = []
+        index: dict[tuple[str, ...], int] = {}
+        fields = []
+        for f in conv.fields:
+            keys = tuple(f.src.split("."))
+            parent = 0
+            for depth in range(1, len(keys)):
+                found = index.get(keys[:depth])
+                if found is None:
+                    nodes.append((parent, keys[depth - 1]))
+                    found = index[keys[:depth]] = len(nodes)
+                parent = found
+            fields.append((f, parent, keys[-1], tuple(f.dst.split(".")),
+                           f.fn is None and f.ref is None))
+        got = _COMPILED[id(conv)] = (conv, (tuple(nodes), tuple(fields)))
     return got[1]
 
 
-def _attribute(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    """`tf_get(values, ".".join(keys), ABSENT)` for a dict `values` and a dotted path."""
-    value: Any = values
-    for key in keys:
-        if isinstance(value, list):
-            if not value:
-                return _ABSENT
-            value = value[0]
-        if not isinstance(value, dict):
-            return value if isinstance(value, UnknownValue) else _ABSENT
-        value = value.get(key)
-        if value is None:
+def _entered(value: Any) -> Any:
+    """A block as `tf_get` steps into it: the first element of a list of blocks; a dict or an
+    `UnknownValue` (which every path through it reads), else ABSENT."""
+    if isinstance(value, list):
+        if not value:
             return _ABSENT
-    return value
+        value = value[0]
+    return value if isinstance(value, dict | UnknownValue) else _ABSENT
 
 
 def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any) -> Asset:
@@ -456,15 +469,25 @@ def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any)
             got = f"({change.address}.{f.src})"
         scope[key] = got
     data: dict[str, Any] = dict(conv.constants)
-    for f, src, dst, plain in _compiled(conv):
-        if len(src) == 1:
-            value = values.get(src[0])
+    blocks, fields = _compiled(conv)
+    nodes: list[Any] = [values]  # `tf_get(values, path, ABSENT)` of each field, shared
+    for parent, key in blocks:
+        node = nodes[parent]
+        if isinstance(node, dict):
+            got = node.get(key)
+            nodes.append(_ABSENT if got is None else _entered(got))
+        else:
+            nodes.append(node)  # unknown or absent, as everything under it
+    for f, parent, key, dst, plain in fields:
+        node = nodes[parent]
+        if isinstance(node, dict):
+            value = node.get(key)
             if value is None:
                 continue
+        elif node is _ABSENT:
+            continue
         else:
-            value = _attribute(values, src)
-            if value is _ABSENT:
-                continue
+            value = node  # an unknown block: its attributes are unknown
         if not plain or isinstance(value, UnknownValue):
             value = ctx.settle(change, values, f, value)
             if value is _ABSENT:
@@ -472,13 +495,13 @@ def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any)
         if len(dst) == 1:
             data[dst[0]] = value
         else:
-            node = data
-            for key in dst[:-1]:
-                nxt = node.get(key)
+            target = data
+            for part in dst[:-1]:
+                nxt = target.get(part)
                 if not isinstance(nxt, dict):
-                    nxt = node[key] = {}
-                node = nxt
-            node[dst[-1]] = value
+                    nxt = target[part] = {}
+                target = nxt
+            target[dst[-1]] = value
     if conv.build is not None:
         ctx.change = change
         conv.build(data, values, ctx)

@@ -193,6 +193,7 @@ class PlanGate:
         self._kinds: dict[str, str] = {}
         self._shown: dict[str, tuple[dict[str, int], ...]] = {}  # see _responsible
         self._fixes: dict[tuple[str, str], Fix | None] = {}  # (rule id, Terraform type)
+        self._fix_texts: dict[int, tuple[Fix, str, str]] = {}  # see _fix_of
         self.jobs = max(1, jobs)
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
                              disable=config.disable)
@@ -346,6 +347,24 @@ class PlanGate:
                     continue
                 responsible = (self._responsible(name, finding)
                                if several and finding.outcome is not _PASS else first)
+                if finding.outcome is _FAIL and whole and (responsible is None or (
+                        finding.rule_id, responsible.type) not in blocked):
+                    # a FAIL the plan can judge: it stays FAIL and names its fix
+                    if responsible is not first:
+                        append(self._decorate(finding, asset, responsible=responsible))
+                        continue
+                    message, fix_json = finding.message, None
+                    found_fix = self._fix_of(finding.rule_id, name)
+                    if found_fix is not None:
+                        fix, fix_address, text = found_fix
+                        fix_json = fix.to_json(fix_address)
+                        message = f"{message}; {text}"
+                    append(_planned(
+                        finding.rule_id, finding.asset, finding.asset_type, _FAIL,
+                        finding.severity, finding.controls, message, finding.evidence,
+                        finding.waiver, finding.source if first is None else source,
+                        address or None, fix_json, kind or None))
+                    continue
                 append(self._decorate(finding, asset, responsible=responsible))
         return out
 
@@ -403,6 +422,26 @@ class PlanGate:
         if changed is not None:
             return changed
         return origin[0] if origin else None
+
+    def _fix_of(self, rule_id: str, name: str) -> tuple[Fix, str, str] | None:
+        """`_fix`, with what the finding's message says of it (`Fix.text`, or its note)."""
+        found = self._fix(rule_id, name)
+        if found is None:
+            return None
+        fix, address = found
+        if not fix.attribute:
+            return fix, address, fix.note
+        key = id(fix)
+        parts = self._fix_texts.get(key)
+        if parts is None or parts[0] is not fix:
+            # `Fix.text` is "... in ADDRESS ...": everything but the address, once per fix
+            mark = "\0"
+            text = fix.text(mark)
+            if text.count(mark) != 1:  # the mark in the fix itself: no shortcut
+                return fix, address, fix.text(address)
+            head, _, tail = text.partition(mark)
+            parts = self._fix_texts[key] = (fix, head, tail)
+        return fix, address, parts[1] + address + parts[2]
 
     def _fix(self, rule_id: str, name: str) -> tuple[Fix, str] | None:
         for change in [*([self.after.changed[name]] if name in self.after.changed else []),
@@ -537,7 +576,7 @@ def _shared_types(engine: Engine) -> frozenset[str]:
     wanted = engine.context_types() | _HOLDERS
     return frozenset(t for t, conv in CONVERTERS.items() if conv.asset_type in wanted)
 _OUTCOMES = {o.value: o for o in Outcome}
-_PASS = Outcome.PASS
+_PASS, _FAIL = Outcome.PASS, Outcome.FAIL
 
 
 def _judge_half(gate: PlanGate, half: tuple[int, int]) -> tuple[

@@ -31,7 +31,9 @@ def with_unknowns(after: Any, unknown: Any) -> Any:
             return after
         out = dict(after or {})
         for key, mark in unknown.items():
-            if mark:
+            if mark is True:  # the usual mark: the whole attribute (`id`, `self_link`)
+                out[key] = AFTER_APPLY
+            elif mark:
                 out[key] = with_unknowns(out.get(key), mark)
         return out
     if isinstance(unknown, list):
