@@ -127,7 +127,7 @@ def test_rule_text_is_never_source(tmp_path: Path) -> None:
 
 def test_only_the_template_builtins_are_reachable() -> None:
     _, ns = codegen.generate_source({"path": "data.x", "equals": 1})
-    assert set(ns["__builtins__"]) == {"isinstance", "len", "enumerate", "list"}
+    assert set(ns["__builtins__"]) == {"isinstance", "len", "enumerate", "list", "type", "dict"}
 
 
 @pytest.mark.parametrize("assert_", [
@@ -167,5 +167,5 @@ def test_too_deep_for_the_compiler_is_interpreted() -> None:
     node: dict[str, Any] = {"path": "data.x", "equals": 1}
     for _ in range(40):  # past Python's limit of nested blocks (each quantifier is two)
         node = {"path": "data.rules", "some": node}
-    fn = codegen.generate_condition(node)
+    fn = codegen.compiled(codegen.generate_condition(node))
     assert fn.__name__ != "condition"  # the closures of compile_condition

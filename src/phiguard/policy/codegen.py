@@ -20,6 +20,7 @@ string a user wrote.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import CodeType
 from typing import Any
 
 from phiguard.inventory.asset import UnknownValue
@@ -31,7 +32,10 @@ from phiguard.policy.compiler import (
     PASS,
     UNKNOWN,
     Cond,
+    Env,
+    Result,
     _blocked,
+    _get,
     _is_literal,
     _Why,
     compile_condition,
@@ -39,17 +43,20 @@ from phiguard.policy.compiler import (
 )
 from phiguard.policy.language import QUANTIFIERS
 from phiguard.policy.operators import OPERATORS
-from phiguard.policy.paths import MISSING, parse_path
+from phiguard.policy.paths import MISSING, parse_path, walk
 
-__all__ = ["generate_condition"]
+__all__ = ["LazyCondition", "compiled", "generate_condition", "generate_source"]
 
 # What every generated function may use, besides its own constants.
 _BASE: dict[str, Any] = {
     "PASS": PASS, "FAIL": FAIL, "UNKNOWN": UNKNOWN, "MISSING": MISSING, "CAP": MAX_EVIDENCE,
     "NO": _NO_REASONS, "BLOCKING": _BLOCKING, "_blocked": _blocked, "_Why": _Why,
-    "_SLD": (str, list, dict), "__builtins__": {"isinstance": isinstance, "len": len,
-                                                "enumerate": enumerate, "list": list},
+    "_SLD": (str, list, dict), "walk": walk, "_get": _get,
+    "__builtins__": {"isinstance": isinstance, "len": len, "enumerate": enumerate,
+                     "list": list, "type": type, "dict": dict},
 }
+# Roots `resolver` fetches from the asset itself or the parameters: never a bound name.
+_FIXED_ROOTS = frozenset({"data", "iam_policy", "org_policy", "asset", "params"})
 
 
 def _arg_unknown(arg: Any, cpath: str) -> str:
@@ -79,6 +86,9 @@ class _Writer:
         self.lines: list[str] = []
         self.nodes = 0
         self.uses_vars = False
+        self.uses_data = False
+        # Names the enclosing quantifiers bind: name -> (local of the element, of its path).
+        self.scope: dict[str, tuple[str, str]] = {}
 
     def const(self, value: Any) -> str:
         name = f"K{len(self.ns) - len(_BASE)}"
@@ -165,8 +175,8 @@ class _Writer:
         put(d, f"if v{c} == PASS:")
         if "path" in inner and not any(q in inner for q in QUANTIFIERS):
             # A negated leaf fails on the value it passed for: that value is what to show.
-            got = self.const(resolver(parse_path(inner["path"]), self.consts))
-            put(d + 1, f"blame.append({got}(env)[::-1])")
+            self.fetch(inner["path"], f"n{k}", f"o{k}", d + 1)
+            put(d + 1, f"blame.append((o{k}, n{k}))")
         put(d + 1, f"v{k}, r{k} = FAIL, "
             + self.because(node, self.const("a forbidden condition holds")))
         put(d, f"elif v{c} == FAIL:")
@@ -180,8 +190,7 @@ class _Writer:
         var = self.const(node.get("as", "item"))
         because = node.get("because")
         default = node.get("default", MISSING)
-        get = self.const(resolver(parse_path(node["path"]), self.consts))
-        put(d, f"x{k}, c{k} = {get}(env)")
+        self.fetch(node["path"], f"x{k}", f"c{k}", d)
         put(d, f"if x{k} is MISSING:")
         put(d + 1, f"x{k} = " + (self.const(default) if default is not MISSING else "[]"))
         put(d, f"if isinstance(x{k}, BLOCKING):")
@@ -200,8 +209,16 @@ class _Writer:
         put(d, "try:")
         put(d + 1, f"for i{k}, e{k} in enumerate(x{k}):")
         body = d + 2
-        put(body, f'vars[{var}] = (e{k}, f"{{c{k}}}[{{i{k}}}]")')
+        put(body, f'p{k} = f"{{c{k}}}[{{i{k}}}]"')
+        put(body, f"vars[{var}] = (e{k}, p{k})")
+        name = node.get("as", "item")
+        outer = self.scope.get(name)
+        self.scope[name] = (f"e{k}", f"p{k}")
         c = self.node(node[quant], body)
+        if outer is None:
+            del self.scope[name]
+        else:
+            self.scope[name] = outer
         put(body, f"if v{c} == UNKNOWN:")
         put(body + 1, f"u{k}.extend(r{c}[:1])")
         if quant == "some":
@@ -211,14 +228,14 @@ class _Writer:
             put(body + 1, "break")
         elif quant == "every":
             put(body, f"elif v{c} == FAIL:")
-            put(body + 1, f'blame.append((f"{{c{k}}}[{{i{k}}}]", e{k}))')
+            put(body + 1, f"blame.append((p{k}, e{k}))")
             put(body + 1, f"v{k}, r{k} = FAIL, "
                 + (f"[{self.const(because)}]" if because else f"r{c}"))
             put(body + 1, "break")
         else:
             put(body, f"elif v{c} == PASS:")
             put(body + 1, f"del blame[s{k}:]")
-            put(body + 1, f'blame.append((f"{{c{k}}}[{{i{k}}}]", e{k}))')
+            put(body + 1, f"blame.append((p{k}, e{k}))")
             put(body + 1, f"v{k}, r{k} = FAIL, " + self.because(
                 node, f'f"{{c{k}}}[{{i{k}}}] matches a forbidden condition"'))
             put(body + 1, "break")
@@ -240,6 +257,61 @@ class _Writer:
             put(d + 1, "else:")
             put(d + 2, f"v{k}, r{k} = PASS, NO")
 
+    def fetch(self, text: str, x: str, c: str, d: int) -> None:
+        """`x, c = resolver(parse_path(text), consts)(env)`: a chain of object keys from the
+        asset's `data` or from an element a quantifier of this condition binds is written
+        out (what `resolver` does for them, without a call); anything else calls it."""
+        path = parse_path(text)
+        root, segments, keys = path.root, path.segments, path.keys_only
+        put = self.put
+        bound = None if root in _FIXED_ROOTS else self.scope.get(root)
+        if bound is not None:
+            value, prefix = bound
+            if not segments:
+                put(d, f"{x}, {c} = {value}, {prefix}")
+                return
+            if keys is None:
+                put(d, f"{x}, {c} = walk({value}, {prefix}, {self.const(segments)}, _get)")
+                return
+            self.chain(segments, keys, value, prefix, None, x, c, d)
+            return
+        if root == "data" and keys is not None and segments:
+            self.uses_data = True
+            self.chain(segments, keys, "data", self.const(root), root, x, c, d)
+            return
+        put(d, f"{x}, {c} = {self.const(resolver(path, self.consts))}(env)")
+
+    def chain(self, segments: tuple[Any, ...], keys: tuple[str, ...], value: str, prefix: str,
+              text: str | None, x: str, c: str, d: int) -> None:
+        """Walk object keys from `value` (concrete path `prefix`, the constant `text` when
+        known) as `resolver` does: absent at the first missing key, the general `walk` from
+        the first value that is not an object."""
+        put = self.put
+        y = f"y{x}"
+
+        def at(i: int) -> str:
+            if text is not None:
+                return self.const(text + keys[i])
+            return f"{prefix} + {self.const(keys[i])}"
+        put(d, f"{y} = {value}")
+        put(d, f"if type({y}) is dict:")
+        depth = d + 1
+        for i, seg in enumerate(segments):
+            put(depth, f"{y} = {y}.get({self.const(seg)})")
+            put(depth, f"if {y} is None:")
+            put(depth + 1, f"{x}, {c} = MISSING, {at(i)}")
+            if i + 1 == len(segments):
+                put(depth, "else:")
+                put(depth + 1, f"{x}, {c} = {y}, {at(i)}")
+            else:
+                put(depth, f"elif type({y}) is not dict:")
+                put(depth + 1, f"{x}, {c} = walk({y}, {at(i)}, "
+                    f"{self.const(segments[i + 1:])}, _get)")
+                put(depth, "else:")
+                depth += 1
+        put(d, "else:")
+        put(d + 1, f"{x}, {c} = walk({value}, {prefix}, {self.const(segments)}, _get)")
+
     def record(self, d: int, path: str, value: str) -> None:
         """`Env.record(path, value)`: the first value seen at a path, within the cap."""
         self.put(d, f"if {path} not in ev and len(ev) < CAP:")
@@ -251,9 +323,8 @@ class _Writer:
         op = OPERATORS[op_name]
         raw = node[op_name]
         default = node.get("default", MISSING)
-        get = self.const(resolver(parse_path(node["path"]), self.consts))
         name = self.const(op_name)
-        put(d, f"x{k}, c{k} = {get}(env)")
+        self.fetch(node["path"], f"x{k}", f"c{k}", d)
         if default is not MISSING:
             put(d, f"if x{k} is MISSING:")
             put(d + 1, f"x{k} = {self.const(default)}")
@@ -273,8 +344,7 @@ class _Writer:
             if set(raw) == {"param"}:
                 put(d, f"a{k} = env.params.get({self.const(raw['param'])}, MISSING)")
             else:
-                other = self.const(resolver(parse_path(raw["path"]), self.consts))
-                put(d, f"a{k}, b{k} = {other}(env)")
+                self.fetch(raw["path"], f"a{k}", f"b{k}", d)
                 self.record(d, f"b{k}", f"a{k}")
             put(d, f"if a{k} is MISSING or isinstance(a{k}, BLOCKING):")
             put(d + 1, f"v{k}, r{k} = UNKNOWN, [_arg_unknown(a{k}, c{k})]")
@@ -327,19 +397,59 @@ def generate_source(node: Mapping[str, Any], consts: frozenset[str] = frozenset(
     head = ["def condition(env):", "    ev = env.evidence", "    blame = env.blame"]
     if writer.uses_vars:
         head.append("    vars = env.vars")
+    if writer.uses_data:
+        head.append("    data = env.subject.data")
     source = "\n".join([*head, *writer.lines, f"    return v{k}, r{k}", ""])
     return source, writer.ns
 
 
-def generate_condition(node: Mapping[str, Any], consts: frozenset[str] = frozenset(),
-                       name: str = "condition") -> Cond:
-    """What `compile_condition(node, consts)` gives, as one compiled function (see the module
-    docstring); a condition nested too deeply for Python's compiler is interpreted instead."""
+# Code objects by source: the same condition compiles once per process (an Engine built again,
+# e.g. unpickled in a worker forked after the parent judged, reuses the parent's).
+_CODE: dict[str, CodeType] = {}
+
+
+def _compiled(node: Mapping[str, Any], consts: frozenset[str], name: str) -> Cond:
     try:
         source, ns = generate_source(node, consts)
-        code = compile(source, f"<phiguard {name}>", "exec")
+        code = _CODE.get(source)
+        if code is None:
+            code = _CODE[source] = compile(source, f"<phiguard {name}>", "exec")
     except (SyntaxError, RecursionError, MemoryError):
         return compile_condition(node, consts)
     exec(code, ns)  # generated from the condition's shape only: see the module docstring
     fn: Cond = ns["condition"]
     return fn
+
+
+class LazyCondition:
+    """A generated condition compiled when first judged: compiling the whole pack costs about
+    0.2 CPU s, which a plan of a few resource types, or a scan, need not pay for the rules of
+    types it never meets. `compiled()` is the function itself (the engine calls that)."""
+
+    __slots__ = ("_fn", "consts", "name", "node")
+
+    def __init__(self, node: Mapping[str, Any], consts: frozenset[str], name: str) -> None:
+        self.node, self.consts, self.name = node, consts, name
+        self._fn: Cond | None = None
+
+    def compiled(self) -> Cond:
+        fn = self._fn
+        if fn is None:
+            fn = self._fn = _compiled(self.node, self.consts, self.name)
+        return fn
+
+    def __call__(self, env: Env) -> Result:
+        return self.compiled()(env)
+
+
+def generate_condition(node: Mapping[str, Any], consts: frozenset[str] = frozenset(),
+                       name: str = "condition") -> Cond:
+    """What `compile_condition(node, consts)` gives, as one compiled function (see the module
+    docstring), compiled when first called; a condition nested too deeply for Python's
+    compiler is interpreted instead."""
+    return LazyCondition(node, consts, name)
+
+
+def compiled(cond: Cond) -> Cond:
+    """The function a condition runs: a `LazyCondition` compiled now, anything else as is."""
+    return cond.compiled() if isinstance(cond, LazyCondition) else cond

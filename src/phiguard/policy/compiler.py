@@ -7,6 +7,7 @@ UNKNOWN; `all` fails if any child fails, `any` passes if any child passes, UNKNO
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ _NO_REASONS: list[str] = []
 class AssetView:
     """An asset as rules see it: `data`, `iam_policy`, `org_policy`, `asset` (derived facts)."""
 
-    __slots__ = ("_facts", "asset", "data", "inv", "resolved")
+    __slots__ = ("_facts", "asset", "data", "inv", "resolved", "shared")
 
     def __init__(self, asset: Asset, inv: Inventory) -> None:
         self.asset = asset
@@ -49,6 +50,8 @@ class AssetView:
         self._facts: dict[str, Any] | None = None
         # Paths of this asset resolved so far, by text (see `resolver`).
         self.resolved: dict[str, tuple[Any, str]] = {}
+        # Values of lets that several rules declare alike (see `_per_asset`), by form.
+        self.shared: dict[str, Any] = {}
         # The `data` root, decided once per view (rules read it more than anything else).
         content = asset.content
         self.data: Any = (asset.data if content is None or RESOURCE in content
@@ -564,7 +567,8 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
     types = tuple(spec["types"])
     within = spec.get("within", "all")
     var = spec.get("as", "item")
-    where = _generated(spec["where"]) if "where" in spec else None
+    lazy_where = _generated(spec["where"]) if "where" in spec else None
+    where: Cond | None = None
     one = bool(spec.get("one", False))
 
     required = _required_path(spec["where"], var) if "where" in spec else None
@@ -575,6 +579,11 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
     by_key: list[Any] = [None, None]  # (inventory, {value of P: candidates})
 
     def find(env: Env) -> Any:
+        nonlocal where
+        if where is None and lazy_where is not None:
+            from phiguard.policy.codegen import compiled
+
+            where = compiled(lazy_where)
         inv = env.inv
         facts = env.subject.facts()
         if within == "project":
@@ -909,6 +918,45 @@ def _once_per_inventory(fn: LetFn) -> LetFn:
     return memo
 
 
+# Let forms whose value depends on the form, the asset and the Inventory alone, and which
+# record nothing: rules that declare one alike share its value for an asset (`find` too, when
+# its filter reads only the candidate and the asset; see `_shareable`).
+_PURE_LETS = frozenset({"referrers", "grants", "effective_iam", "effective_audit_configs",
+                        "org_policy"})
+
+
+def _shareable(kind: str, form: Mapping[str, Any]) -> bool:
+    if kind in _PURE_LETS:
+        return True
+    if kind != "find":
+        return False
+    spec = form["find"]
+    where = spec.get("where", {})
+    allowed = {spec.get("as", "item"), *_bound_names(where), *_SUBJECT_ROOTS}
+    return _roots(where) <= allowed and not _reads_params(where)
+
+
+def _reads_params(node: Any) -> bool:
+    """Whether a condition takes an operator argument from the rule's parameters."""
+    if isinstance(node, dict):
+        return "param" in node or any(_reads_params(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_reads_params(v) for v in node)
+    return False
+
+
+def _per_asset(form: Mapping[str, Any], fn: LetFn) -> LetFn:
+    key = json.dumps(form, sort_keys=True, default=repr)
+
+    def shared(env: Env) -> Any:
+        memo = env.subject.shared
+        if key in memo:
+            return memo[key]
+        value = memo[key] = fn(env)
+        return value
+    return shared
+
+
 def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> CompiledRule:
     """Compile one validated rule with its parameters (defaults, then overrides)."""
     params = rule.defaults()
@@ -922,6 +970,8 @@ def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> Comp
         if _independent(form, independent):
             independent.add(name)
             fn = _once_per_inventory(fn)
+        elif _shareable(let_kind(form), form):
+            fn = _per_asset(form, fn)
         lets[name] = fn
     # A constant let's paths are resolved once per scan too, unless some quantifier or `find`
     # of the rule binds its name (then the name means that element there).

@@ -6,9 +6,11 @@ It holds nothing but compiled rules, so it pickles into worker processes unchang
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
 from datetime import datetime
 from itertools import islice
+from types import MappingProxyType
 from typing import Any
 
 from phiguard.findings import Finding, Outcome
@@ -16,6 +18,7 @@ from phiguard.inventory.asset import Asset
 from phiguard.inventory.coverage import RESOURCE
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
+from phiguard.policy.codegen import compiled
 from phiguard.policy.compiler import (
     FAIL,
     PASS,
@@ -41,6 +44,44 @@ _Step = tuple[str, str, tuple[str, ...], str, tuple[str, ...], bool, Cond | None
               tuple[Resolver, ...], Mapping[str, Any], Mapping[str, LetFn]]
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _EVIDENCE_ITEMS = 50  # what `evidence_value` keeps of a list or mapping
+
+
+_NO_LETS: Mapping[str, Any] = MappingProxyType({})
+_NO_CACHE: dict[str, Any] = {}  # the let cache of a rule without lets: never written
+_FIELDS = ("rule_id", "asset", "asset_type", "outcome", "severity", "controls", "message",
+           "evidence", "waiver", "source")
+
+
+def _finding_maker() -> Callable[..., Finding]:
+    """`Finding(...)` with every field given in order, built without the frozen dataclass's
+    `__init__` (one `object.__setattr__` per field): a new instance's slots set through their
+    descriptors. The plain constructor if the fields are not the ones expected."""
+    if tuple(f.name for f in fields(Finding)) != _FIELDS:  # pragma: no cover - a dev error
+        return Finding
+    setters = tuple(getattr(Finding, name).__set__ for name in _FIELDS)
+    (s_rule, s_asset, s_type, s_outcome, s_severity, s_controls, s_message, s_evidence,
+     s_waiver, s_source) = setters
+    make = object.__new__
+
+    def new(rule_id: str, asset: str, asset_type: str, outcome: Outcome, severity: str,
+            controls: tuple[str, ...], message: str, evidence: tuple[tuple[str, Any], ...],
+            waiver: dict[str, Any] | None, source: str | None) -> Finding:
+        out: Finding = make(Finding)
+        s_rule(out, rule_id)
+        s_asset(out, asset)
+        s_type(out, asset_type)
+        s_outcome(out, outcome)
+        s_severity(out, severity)
+        s_controls(out, controls)
+        s_message(out, message)
+        s_evidence(out, evidence)
+        s_waiver(out, waiver)
+        s_source(out, source)
+        return out
+    return new
+
+
+_new_finding = _finding_maker()
 
 
 def _dedupe(reasons: Iterable[object]) -> list[str]:
@@ -259,7 +300,8 @@ class Engine:
         if found is None:
             found = self._plans[asset_type] = [
                 (cr.rule.id, cr.rule.severity, cr.rule.controls, cr.rule.title,
-                 cr.rule.content_types, cr.rule.scope == "phi", cr.when, cr.check,
+                 cr.rule.content_types, cr.rule.scope == "phi",
+                 compiled(cr.when) if cr.when is not None else None, compiled(cr.check),
                  cr.resolvers, cr.params, cr.lets)
                 for cr in self.rules_for(asset_type)]
         return found
@@ -270,6 +312,11 @@ class Engine:
         if not plan:
             return []
         view = AssetView(asset, inv)
+        # One Env for the asset's rules: each rule gets its own parameters, lets, evidence
+        # and blame; quantifiers leave `vars` as they found it.
+        env = Env(view, inv, now, _NO_LETS, _NO_LETS)
+        blame = env.blame
+        new = _new_finding
         out: list[Finding] = []
         # Several rules of a type record the same values (`data.networkInterfaces`): each is
         # rendered once per asset. The entry holds the value, so its id stays its own.
@@ -286,17 +333,20 @@ class Engine:
                     phi = bool(view.facts()["phi"])
                 if not phi:
                     continue
-            env = Env(view, inv, now, params, lets)
+            env.params, env.lets = params, lets
+            env.let_cache = {} if lets else _NO_CACHE  # written only for a name in `lets`
+            evidence: dict[str, Any] = {}
+            env.evidence = evidence
+            blame.clear()
             if when is not None:
                 verdict, _ = when(env)
                 if verdict == FAIL:
                     continue
-            evidence = env.evidence
             for resolve in resolvers:
                 value, cpath = resolve(env)
                 if cpath not in evidence:  # the declared evidence is never crowded out
                     evidence[cpath] = value
-            env.blame.clear()
+            blame.clear()
             verdict, reasons = check(env)
             recorded = env.evidence
             if verdict == PASS:
@@ -305,7 +355,7 @@ class Engine:
             elif verdict == FAIL:
                 outcome = Outcome.FAIL
                 message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {title}"
-                recorded = _failed_first(env.blame, recorded)
+                recorded = _failed_first(blame, recorded)
             else:
                 outcome = Outcome.UNKNOWN
                 message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
@@ -313,8 +363,8 @@ class Engine:
             shown = tuple([(p, redact(p, v)) if type(v) in _PLAIN
                            else (p, _render(p, v, rendered))
                            for p, v in recorded.items()])
-            out.append(Finding(rule_id, name, asset_type, outcome, severity, controls,
-                               message, shown, None, source))
+            out.append(new(rule_id, name, asset_type, outcome, severity, controls, message,
+                           shown, None, source))
         return out
 
     def missing_source_findings(self, inv: Inventory, organization: str | None) -> list[Finding]:
