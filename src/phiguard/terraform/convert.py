@@ -27,6 +27,7 @@ __all__ = ["ABSENT", "CONVERTERS", "PARTS", "Context", "Converter", "Field", "Fi
 
 Transform = Callable[[Any, "Context"], Any]
 _ABSENT: Any = object()
+_UNSEEN: Any = object()  # not looked up yet
 ABSENT = _ABSENT  # a transform's answer for "the API shows no such field"
 
 
@@ -179,6 +180,7 @@ class Context:
         self._values: dict[str, Any] = {}
         self._scopes: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._configured: dict[str, frozenset[str]] = {}  # config address -> paths it sets
+        self._configured_at: dict[str, Any] = {}  # resource address -> the same, or None
         self.change: ResourceChange | None = None
         self.path = ""
 
@@ -196,6 +198,14 @@ class Context:
 
     def configured(self, change: ResourceChange, path: str) -> bool | None:
         """Whether the configuration sets this attribute (None: no configuration in the plan)."""
+        paths = self._configured_at.get(change.address, _UNSEEN)
+        if paths is _UNSEEN:
+            paths = self._configured_at[change.address] = self._configured_paths(change)
+        return None if paths is None else path in paths
+
+    def _configured_paths(self, change: ResourceChange) -> frozenset[str] | None:
+        """The attribute paths the resource's configuration block sets, and every path one
+        of them lies under (None: no configuration for it in the plan)."""
         if not self.plan.references:
             return None
         address = change.config_address
@@ -212,7 +222,7 @@ class Context:
                     found.add(key[:at])
                     at = key.find(".", at + 1)
             paths = self._configured[address] = frozenset(found)
-        return path in paths
+        return paths
 
     def resolve(self, change: ResourceChange, path: str, want_ref: bool) -> Any:
         """The value of an attribute that is unknown in the plan, from the planned resource its
