@@ -109,15 +109,24 @@ def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path 
                                             current.inputs)
         content, gaps = current.content, current.content_gaps
     prints: set[str] = set()
+    fails: dict[str, str] = {}  # of the baseline's FAILs: the only ones that excuse a FAIL
     if baseline is not None:
-        doc = read_findings(str(baseline))
+        from phiguard.findings import severity_rank
+
+        doc = read_findings(str(baseline))  # checked: every result has its outcome, severity
         ids = {n: i for i, n in numbers.items()} if numbers else {}
         for item in doc.get("results") or ():
             if isinstance(item, dict) and item.get("outcome") != "PASS":
-                prints.add(fingerprint(str(item.get("rule_id")), str(item.get("asset")), ids))
+                key = fingerprint(str(item.get("rule_id")), str(item.get("asset")), ids)
+                prints.add(key)
+                severity = str(item.get("severity"))
+                if item.get("outcome") == "FAIL" and (
+                        key not in fails or severity_rank(severity) > severity_rank(fails[key])):
+                    fails[key] = severity
     stages.stage("convert/build world")
     gate = PlanGate(plan, pack, config, at=at or datetime.now(UTC), base=base, numbers=numbers,
                     ancestors=ancestors, everything=everything, baseline=prints,
+                    baseline_fails=fails,
                     snapshot_inputs=inputs, content=content, content_gaps=gaps,
                     jobs=jobs or 1)
     stages.note(jobs=gate.jobs, split=gate._split)
