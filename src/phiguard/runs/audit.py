@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from phiguard.runs.collect import collect_snapshot, scope_parents
-from phiguard.runs.common import failing, load_pack, rule_inputs
+from phiguard.runs.common import failing, framework_of, load_pack, rule_inputs
 
 if TYPE_CHECKING:
     from phiguard.findings import Finding
+    from phiguard.policy.rule import RulePack
     from phiguard.report.summary import Tally
     from phiguard.store.drift import Drift
     from phiguard.store.gcs import GcsUrl
@@ -33,9 +34,18 @@ class AuditResult:
     tally: Tally
     change: Drift
     manifest: dict[str, Any]
+    # The rule pack the run judged with, and as the run's framework sees it (the HTML
+    # report's; None: the default framework's view).
+    pack: RulePack | None = None
+    view: RulePack | None = None
 
-    def failing(self, fail_on: str) -> bool:
-        return failing(self.tally, fail_on)
+    def failing(self, fail_on: str, framework: str | None = None) -> bool:
+        """Whether a finding fails at or above `fail_on` ('none': never) among those of the
+        run's framework, or of `framework` when named: the CLI's exit code (1) for the same
+        run and `--fail-on`."""
+        view = self.view if self.pack is None else framework_of(self.pack, self.view,
+                                                                 framework)
+        return failing(self.tally, fail_on, view)
 
 
 def run_audit(store: Path | str, *, org: str | None = None, folder: str | None = None,
@@ -220,7 +230,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
             raise type(exc)(f"run {run_id} is recorded in the store, but its evidence bundle "
                             f"was not completed: {exc}") from None
         notify(f"evidence bundle written to {place}")
-    return AuditResult(run_id, findings, tally, change, manifest)
+    return AuditResult(run_id, findings, tally, change, manifest, pack, view)
 
 
 def outcome_counts(findings: list[Any]) -> str:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from phiguard.policy.rule import RulePack
     from phiguard.report.summary import Tally
 
-__all__ = ["failing", "load_pack", "rule_inputs"]
+__all__ = ["failing", "framework_of", "load_pack", "rule_inputs"]
 
 
 def rule_inputs(rules: Sequence[Path]) -> list[Path]:
@@ -43,6 +43,27 @@ def load_pack(rules: Sequence[Path]) -> RulePack:
     return pack
 
 
-def failing(tally: Tally, fail_on: str) -> bool:
-    """Whether a finding at or above `fail_on` fails ('none': never)."""
-    return fail_on != "none" and bool(tally.failing_at_or_above(fail_on))
+def failing(tally: Tally, fail_on: str, view: RulePack | None = None) -> bool:
+    """Whether a finding at or above `fail_on` fails ('none': never), as the command line's
+    exit code answers (phiguard.cli._gate): counting only the findings the framework's
+    reports show when `view` is the pack as a framework sees it (`RulePack.for_framework`;
+    `tally` counts every finding of the run); None counts every finding."""
+    if fail_on == "none":
+        return False
+    if view is not None:
+        from phiguard.report.framework import framework_tally
+
+        tally = framework_tally(tally, view)
+    return bool(tally.failing_at_or_above(fail_on))
+
+
+def framework_of(pack: RulePack, view: RulePack | None, framework: str | None) -> RulePack:
+    """The view a result's `failing` counts with: the `framework` named, else the run's own
+    view, else the default framework's (phiguard.report.framework.framework_pack)."""
+    if framework is not None:
+        return pack.for_framework(framework)
+    if view is not None:
+        return view
+    from phiguard.report.framework import framework_pack
+
+    return framework_pack(pack)

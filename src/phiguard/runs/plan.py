@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from phiguard.runs.common import failing, load_pack, rule_inputs
+from phiguard.runs.common import failing, framework_of, load_pack, rule_inputs
 from phiguard.runs.outputs import Output, check, open_outputs
 
 if TYPE_CHECKING:
@@ -32,9 +32,14 @@ class PlanResult:
     findings: list[PlanFinding]
     tally: Tally
     outputs: list[Output] = field(default_factory=list)
+    # The pack as the reports' framework sees it (None: the default framework's view).
+    view: RulePack | None = None
 
-    def failing(self, fail_on: str) -> bool:
-        return failing(self.tally, fail_on)
+    def failing(self, fail_on: str, framework: str | None = None) -> bool:
+        """Whether a finding fails at or above `fail_on` ('none': never) among those of the
+        framework the run reported with, or of `framework` when named: the CLI's exit code
+        (1) for the same plan and `--fail-on`."""
+        return failing(self.tally, fail_on, framework_of(self.gate.pack, self.view, framework))
 
 
 def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
@@ -149,7 +154,7 @@ def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path 
     tally = Tally()
     for f in findings:
         tally.add(f)
-    result = PlanResult(gate, run_info, findings, tally, list(outputs))
+    result = PlanResult(gate, run_info, findings, tally, list(outputs), view)
     stages.stage("render")
     with open_outputs(result.outputs) as streams:
         for output, out in zip(result.outputs, streams, strict=True):

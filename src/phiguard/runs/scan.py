@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from phiguard.runs.common import failing, load_pack, rule_inputs
+from phiguard.runs.common import failing, framework_of, load_pack, rule_inputs
 from phiguard.runs.outputs import Output, check, open_outputs
 
 if TYPE_CHECKING:
@@ -40,8 +40,11 @@ class ScanResult:
     # The pack as the reports' framework sees it (None: the default framework's view).
     view: RulePack | None = None
 
-    def failing(self, fail_on: str) -> bool:
-        return failing(self.tally, fail_on)
+    def failing(self, fail_on: str, framework: str | None = None) -> bool:
+        """Whether a finding fails at or above `fail_on` ('none': never) among those of the
+        framework the run reported with, or of `framework` when named: the CLI's exit code
+        (1) for the same run and `--fail-on`."""
+        return failing(self.tally, fail_on, framework_of(self.pack, self.view, framework))
 
 
 def run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path] = (),
