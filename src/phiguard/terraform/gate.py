@@ -8,16 +8,17 @@ deletions that remove a control another asset relies on, and drop what a baselin
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from phiguard import __version__
 from phiguard._util.times import format_time
 from phiguard.config import Config
-from phiguard.findings import Finding, Outcome, severity_rank
+from phiguard.findings import Finding, Outcome
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.coverage import (
     IAM_POLICY,
@@ -176,13 +177,9 @@ class PlanGate:
                  ancestors: dict[str, tuple[str, ...]] | None = None, everything: bool = False,
                  baseline: Iterable[str] = (), snapshot_inputs: list[dict[str, str]] | None = None,
                  jobs: int = 1, content: Iterable[str] | None = None,
-                 content_gaps: Iterable[tuple[str, str]] = (),
-                 baseline_fails: Mapping[str, str] | None = None) -> None:
+                 content_gaps: Iterable[tuple[str, str]] = ()) -> None:
         """`content` and `content_gaps`: the snapshot's coverage (see `SnapshotBase`), so
-        content it lacks is UNKNOWN in the overlay as in a scan of it. `baseline`: the
-        `fingerprint`s of the baseline's non-passing findings; `baseline_fails`: of its FAILs,
-        each with its severity (the highest when several). Only those excuse a FAIL now (see
-        `excused`)."""
+        content it lacks is UNKNOWN in the overlay as in a scan of it."""
         config.check_against(pack)
         self.plan = plan
         self.pack = pack
@@ -191,8 +188,7 @@ class PlanGate:
         self.now = at
         plan.applied_at = format_time(at)
         self.everything = everything
-        self.baseline_fails = dict(baseline_fails or {})
-        self.baseline = frozenset(baseline) | self.baseline_fails.keys()
+        self.baseline = frozenset(baseline)
         self.suppressed = 0
         self._covered: set[tuple[str, str]] = set()
         self._kinds: dict[str, str] = {}
@@ -296,23 +292,11 @@ class PlanGate:
         out.sort(key=lambda f: (f.address or "", f.rule_id, f.asset))
         for finding in out:
             applied = self.book.apply(finding)
-            if applied.outcome is not Outcome.PASS and self.baseline and self.excused(applied):
+            if applied.outcome is not Outcome.PASS and self.baseline and fingerprint(
+                    applied.rule_id, applied.asset, self._ids) in self.baseline:
                 self.suppressed += 1
                 continue
             yield applied  # type: ignore[misc]
-
-    def excused(self, finding: Finding) -> bool:
-        """Whether the baseline already has this non-passing finding, so it is not reported.
-        A FAIL only when the baseline FAILs the same rule on the same asset at the same or a
-        higher severity: an UNKNOWN there (data missing then), a WAIVED one (its waiver may
-        have expired or been removed since) or a less severe FAIL never hides a FAIL. An
-        UNKNOWN or WAIVED finding, which never fails the gate, when the baseline has any
-        non-passing finding of that rule and asset."""
-        key = fingerprint(finding.rule_id, finding.asset, self._ids)
-        if finding.outcome is not Outcome.FAIL:
-            return key in self.baseline
-        was = self.baseline_fails.get(key)
-        return was is not None and severity_rank(was) >= severity_rank(finding.severity)
 
     @property
     def waivers(self) -> list[dict[str, Any]]:
@@ -327,6 +311,11 @@ class PlanGate:
         append = out.append
         covered = self._covered
         evaluate, inventory, now = self.engine.evaluate_asset, self.inventory, self.now
+        # Assets of one type one after another (plan order within a type): the rules of a
+        # type and what they read stay in the CPU's caches (0.86 -> 0.66 s of rule
+        # evaluation for the 10k plan, whose resources alternate types). The findings are
+        # sorted afterwards by a key no two share, so the order judged is never seen.
+        subjects = sorted(subjects, key=_asset_type)
         origin_of, changed_of, partial = self.after.origin, self.after.changed, self.after.partial
         blocked = self._blocked
         file = self.plan.file
@@ -594,6 +583,7 @@ def _shared_types(engine: Engine) -> frozenset[str]:
     return frozenset(t for t, conv in CONVERTERS.items() if conv.asset_type in wanted)
 _OUTCOMES = {o.value: o for o in Outcome}
 _PASS, _FAIL = Outcome.PASS, Outcome.FAIL
+_asset_type = attrgetter("asset_type")
 
 
 def _judge_half(gate: PlanGate, half: tuple[int, int]) -> tuple[
