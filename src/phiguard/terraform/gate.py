@@ -8,7 +8,7 @@ deletions that remove a control another asset relies on, and drop what a baselin
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
@@ -18,7 +18,7 @@ from typing import Any
 from phiguard import __version__
 from phiguard._util.times import format_time
 from phiguard.config import Config
-from phiguard.findings import Finding, Outcome
+from phiguard.findings import Finding, Outcome, severity_rank
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.coverage import (
     IAM_POLICY,
@@ -177,9 +177,13 @@ class PlanGate:
                  ancestors: dict[str, tuple[str, ...]] | None = None, everything: bool = False,
                  baseline: Iterable[str] = (), snapshot_inputs: list[dict[str, str]] | None = None,
                  jobs: int = 1, content: Iterable[str] | None = None,
-                 content_gaps: Iterable[tuple[str, str]] = ()) -> None:
+                 content_gaps: Iterable[tuple[str, str]] = (),
+                 baseline_fails: Mapping[str, str] | None = None) -> None:
         """`content` and `content_gaps`: the snapshot's coverage (see `SnapshotBase`), so
-        content it lacks is UNKNOWN in the overlay as in a scan of it."""
+        content it lacks is UNKNOWN in the overlay as in a scan of it. `baseline`: the
+        `fingerprint`s of the baseline's non-passing findings; `baseline_fails`: of its FAILs,
+        each with its severity (the highest when several). Only those excuse a FAIL now (see
+        `excused`)."""
         config.check_against(pack)
         self.plan = plan
         self.pack = pack
@@ -188,7 +192,8 @@ class PlanGate:
         self.now = at
         plan.applied_at = format_time(at)
         self.everything = everything
-        self.baseline = frozenset(baseline)
+        self.baseline_fails = dict(baseline_fails or {})
+        self.baseline = frozenset(baseline) | self.baseline_fails.keys()
         self.suppressed = 0
         self._covered: set[tuple[str, str]] = set()
         self._kinds: dict[str, str] = {}
@@ -292,11 +297,23 @@ class PlanGate:
         out.sort(key=lambda f: (f.address or "", f.rule_id, f.asset))
         for finding in out:
             applied = self.book.apply(finding)
-            if applied.outcome is not Outcome.PASS and self.baseline and fingerprint(
-                    applied.rule_id, applied.asset, self._ids) in self.baseline:
+            if applied.outcome is not Outcome.PASS and self.baseline and self.excused(applied):
                 self.suppressed += 1
                 continue
             yield applied  # type: ignore[misc]
+
+    def excused(self, finding: Finding) -> bool:
+        """Whether the baseline already has this non-passing finding, so it is not reported.
+        A FAIL only when the baseline FAILs the same rule on the same asset at the same or a
+        higher severity: an UNKNOWN there (data missing then), a WAIVED one (its waiver may
+        have expired or been removed since) or a less severe FAIL never hides a FAIL. An
+        UNKNOWN or WAIVED finding, which never fails the gate, when the baseline has any
+        non-passing finding of that rule and asset."""
+        key = fingerprint(finding.rule_id, finding.asset, self._ids)
+        if finding.outcome is not Outcome.FAIL:
+            return key in self.baseline
+        was = self.baseline_fails.get(key)
+        return was is not None and severity_rank(was) >= severity_rank(finding.severity)
 
     @property
     def waivers(self) -> list[dict[str, Any]]:
