@@ -225,7 +225,8 @@ class Scan:
             self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
                                        jobs=self.jobs, fields=self.engine.context_fields(),
                                        judged=(self.engine.subject_types(),
-                                               self.engine.any_type_needs()))
+                                               self.engine.any_type_needs()),
+                                       reach_only=self.engine.reach_only_types())
         users = len(self.loaded.users)
         stages.note(records=self.loaded.records, users=users,
                     assets=sum(self.loaded.counts.values()) - users,

@@ -102,10 +102,12 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                  at_most_time: datetime | None = None, jobs: int = 1,
                  fields: Fields | None = None, *,
                  judged: tuple[frozenset[str] | None, frozenset[str] | None] | None = None,
-                 ) -> LoadedContext:
+                 reach_only: frozenset[str] = frozenset()) -> LoadedContext:
     """Pass 1: validate envelopes, find duplicates, keep policies and the join-target types.
 
     `fields` limits the held copies of joined types to the `data` keys rules read of them.
+    `reach_only`: of `context_types`, those held only to judge the grants on them (see
+    `Engine.reach_only_types`): one is held only when its name carries an IAM policy.
     `judged`: what pass 2 judges, as `materialize` is told it (`types`, `any_needs`); with it,
     `LoadedContext.picks` says which records of plain NDJSON pass 2 needs to read at all.
     """
@@ -179,6 +181,10 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
             policies[record.name] = merge_records(prior_part, piece) if prior_part else piece
         if RESOURCE in new and record.asset_type in wanted:
             context[record.name] = _resource_part(record)
+    for name in [n for n, r in context.items() if r.asset_type in reach_only]:
+        policy = policies.get(name)
+        if policy is None or policy.iam_policy is None:
+            del context[name]  # no grant on it: never asked whether one reaches PHI
     picks: dict[str, list[Picks]] = {}
     if judged is not None:
         _pick(picks, tracked, entries, skip, judged, policies)
