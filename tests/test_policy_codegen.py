@@ -33,7 +33,8 @@ def _interpreted() -> Iterator[None]:
     """Rules compiled inside this block use the closures of `compile_condition`."""
     real = codegen.generate_condition
 
-    def closures(node: Any, consts: frozenset[str] = frozenset(), name: str = "") -> Any:
+    def closures(node: Any, consts: frozenset[str] = frozenset(), name: str = "",
+                 lets: frozenset[str] = frozenset()) -> Any:
         return compile_condition(node, consts)
     codegen.generate_condition = closures  # type: ignore[assignment]
     try:
@@ -169,3 +170,61 @@ def test_too_deep_for_the_compiler_is_interpreted() -> None:
         node = {"path": "data.rules", "some": node}
     fn = codegen.compiled(codegen.generate_condition(node))
     assert fn.__name__ != "condition"  # the closures of compile_condition
+
+
+NET = "compute.googleapis.com/Network"
+
+
+def test_lets_declared_alike_are_shared_per_asset(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two rules with the same `referrers` let: the Inventory is asked once per asset, and
+    # each rule's findings are what it gives alone.
+    rules = []
+    for i, op in enumerate(({"count_gte": 1}, {"count_lte": 1})):
+        doc: dict[str, Any] = {
+            "id": f"GEN-90{i + 2}", "title": "holds", "severity": "high",
+            "controls": ["hipaa/164.312(b)"], "description": "a test rule",
+            "asset_types": [NET], "scope": "all",
+            "let": {"rules": {"referrers": {"types": [FW], "path": "data.network"}}},
+            "assert": {"path": "rules", **op}, "evidence": ["rules"],
+            "remediation": {"summary": "fix it"}}
+        folder = tmp_path / doc["id"]
+        folder.mkdir()
+        (folder / "rule.yaml").write_text(yaml.safe_dump(doc, sort_keys=False),
+                                          encoding="utf-8")
+        rules.append(load_rule(folder / "rule.yaml"))
+    net = Asset("//compute.googleapis.com/projects/p/global/networks/n", NET, {"name": "n"},
+                ancestors=ANC)
+    fws = [_fw(f"f{i}", network="https://www.googleapis.com/compute/v1/projects/p/global/"
+               "networks/n") for i in range(2)]
+    inv = Inventory([net, *fws], phi=PhiConfig(all=True))
+    alone = [f for r in rules for f in Engine([r]).evaluate_asset(net, inv, NOW)]
+    calls = []
+    real = Inventory.referrers
+
+    def counted(self: Inventory, *args: Any) -> Any:
+        calls.append(args)
+        return real(self, *args)
+    monkeypatch.setattr(Inventory, "referrers", counted)
+    together = Engine(rules).evaluate_asset(net, inv, NOW)
+    assert len(calls) == 1
+    assert together == alone
+    assert [f.outcome.value for f in together] == ["PASS", "FAIL"]
+    assert together[0].evidence == (("rules", [fws[0].name, fws[1].name]),)
+
+
+def test_a_let_read_through_a_path_is_computed_once_per_rule(tmp_path: Path) -> None:
+    rule = _rule(tmp_path, {"all": [{"path": "net.data.name", "equals": "n"},
+                                    {"path": "net.data.mtu", "gte": 1300, "default": 1460},
+                                    {"path": "data.sourceRanges", "every": {
+                                        "path": "net.data.name", "not_equals": "item"}}]},
+                 let={"net": {"ref": "data.network", "types": [NET]}})
+    net = Asset("//compute.googleapis.com/projects/p/global/networks/n", NET,
+                {"name": "n", "selfLink": "https://www.googleapis.com/compute/v1/projects/p/"
+                 "global/networks/n"}, ancestors=ANC)
+    fw = _fw("a", network=net.data["selfLink"], sourceRanges=["10.0.0.0/8"])
+    lost = _fw("b", network="https://www.googleapis.com/compute/v1/projects/p/global/"
+               "networks/gone", sourceRanges=["10.0.0.0/8"])
+    generated, interpreted = _both(rule, [net, fw, lost])
+    assert generated == interpreted
+    assert [f.outcome.value for f in generated] == ["PASS", "UNKNOWN"]

@@ -189,6 +189,7 @@ def redact(path: str, value: Any) -> Any:
 # `value`), an evidence path's context (last field name, in metadata, in environment), and the
 # redaction of a value read under a field in such a context.
 field_flags = _key
+plain_is_secret = _plain_is_secret  # whether a scalar (not None) read at a path is redacted
 path_context = _context
 redact_field = _walk
 

@@ -80,8 +80,10 @@ _BUILTIN_FNS = {name: OPERATORS[name].fn
 
 
 class _Writer:
-    def __init__(self, consts: frozenset[str]) -> None:
+    def __init__(self, consts: frozenset[str], lets: frozenset[str]) -> None:
         self.consts = consts
+        self.lets = lets
+        self.uses_lets = False
         self.ns: dict[str, Any] = dict(_BASE)
         self.lines: list[str] = []
         self.nodes = 0
@@ -279,6 +281,22 @@ class _Writer:
             self.uses_data = True
             self.chain(segments, keys, "data", self.const(root), root, x, c, d)
             return
+        if bound is None and root in self.lets:
+            # `Env.root` of a let no quantifier or `find` of the rule binds: computed once per
+            # rule and asset, kept in the rule's let cache.
+            self.uses_lets = True
+            name, y = self.const(root), f"l{x}"
+            put(d, f"if {name} in lc:")
+            put(d + 1, f"{y} = lc[{name}]")
+            put(d, "else:")
+            put(d + 1, f"{y} = lc[{name}] = lt[{name}](env)")
+            if not segments:
+                put(d, f"{x}, {c} = {y}, {name}")
+            elif keys is None:
+                put(d, f"{x}, {c} = walk({y}, {name}, {self.const(segments)}, _get)")
+            else:
+                self.chain(segments, keys, y, name, root, x, c, d)
+            return
         put(d, f"{x}, {c} = {self.const(resolver(path, self.consts))}(env)")
 
     def chain(self, segments: tuple[Any, ...], keys: tuple[str, ...], value: str, prefix: str,
@@ -390,15 +408,18 @@ class _Writer:
 
 
 def generate_source(node: Mapping[str, Any], consts: frozenset[str] = frozenset(),
-                    ) -> tuple[str, dict[str, Any]]:
-    """The source of the function that judges `node`, and the namespace it runs in."""
-    writer = _Writer(consts)
+                    lets: frozenset[str] = frozenset()) -> tuple[str, dict[str, Any]]:
+    """The source of the function that judges `node`, and the namespace it runs in. `lets`:
+    the rule's let names that nothing binds (read from the let cache directly)."""
+    writer = _Writer(consts, lets)
     k = writer.node(node, 1)
     head = ["def condition(env):", "    ev = env.evidence", "    blame = env.blame"]
     if writer.uses_vars:
         head.append("    vars = env.vars")
     if writer.uses_data:
         head.append("    data = env.subject.data")
+    if writer.uses_lets:
+        head += ["    lc = env.let_cache", "    lt = env.lets"]
     source = "\n".join([*head, *writer.lines, f"    return v{k}, r{k}", ""])
     return source, writer.ns
 
@@ -408,9 +429,10 @@ def generate_source(node: Mapping[str, Any], consts: frozenset[str] = frozenset(
 _CODE: dict[str, CodeType] = {}
 
 
-def _compiled(node: Mapping[str, Any], consts: frozenset[str], name: str) -> Cond:
+def _compiled(node: Mapping[str, Any], consts: frozenset[str], lets: frozenset[str],
+              name: str) -> Cond:
     try:
-        source, ns = generate_source(node, consts)
+        source, ns = generate_source(node, consts, lets)
         code = _CODE.get(source)
         if code is None:
             code = _CODE[source] = compile(source, f"<phiguard {name}>", "exec")
@@ -426,16 +448,17 @@ class LazyCondition:
     0.2 CPU s, which a plan of a few resource types, or a scan, need not pay for the rules of
     types it never meets. `compiled()` is the function itself (the engine calls that)."""
 
-    __slots__ = ("_fn", "consts", "name", "node")
+    __slots__ = ("_fn", "consts", "lets", "name", "node")
 
-    def __init__(self, node: Mapping[str, Any], consts: frozenset[str], name: str) -> None:
-        self.node, self.consts, self.name = node, consts, name
+    def __init__(self, node: Mapping[str, Any], consts: frozenset[str], lets: frozenset[str],
+                 name: str) -> None:
+        self.node, self.consts, self.lets, self.name = node, consts, lets, name
         self._fn: Cond | None = None
 
     def compiled(self) -> Cond:
         fn = self._fn
         if fn is None:
-            fn = self._fn = _compiled(self.node, self.consts, self.name)
+            fn = self._fn = _compiled(self.node, self.consts, self.lets, self.name)
         return fn
 
     def __call__(self, env: Env) -> Result:
@@ -443,11 +466,11 @@ class LazyCondition:
 
 
 def generate_condition(node: Mapping[str, Any], consts: frozenset[str] = frozenset(),
-                       name: str = "condition") -> Cond:
+                       name: str = "condition", lets: frozenset[str] = frozenset()) -> Cond:
     """What `compile_condition(node, consts)` gives, as one compiled function (see the module
     docstring), compiled when first called; a condition nested too deeply for Python's
     compiler is interpreted instead."""
-    return LazyCondition(node, consts, name)
+    return LazyCondition(node, consts, lets, name)
 
 
 def compiled(cond: Cond) -> Cond:

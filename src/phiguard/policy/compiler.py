@@ -977,15 +977,16 @@ def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> Comp
     # of the rule binds its name (then the name means that element there).
     bound = _bound_names([rule.when, rule.assert_, list(rule.let.values())])
     consts = frozenset(independent - bound)
+    direct = frozenset(set(rule.let) - bound - consts)  # read from the let cache
     evidence = tuple(parse_path(p) for p in rule.evidence)
     # The conditions as generated code: what the closures of `compile_condition` give, faster.
     from phiguard.policy.codegen import generate_condition
 
     return CompiledRule(
         rule=rule,
-        when=(generate_condition(rule.when, consts, f"{rule.id} when")
+        when=(generate_condition(rule.when, consts, f"{rule.id} when", direct)
               if rule.when is not None else None),
-        check=generate_condition(rule.assert_, consts, f"{rule.id} assert"),
+        check=generate_condition(rule.assert_, consts, f"{rule.id} assert", direct),
         lets=lets,
         evidence=evidence,
         params=params,

@@ -33,7 +33,14 @@ from phiguard.policy.compiler import (
 )
 from phiguard.policy.language import LET_FORMS, let_kind
 from phiguard.policy.rule import Rule
-from phiguard.redaction import REDACTED, field_flags, path_context, redact, redact_field
+from phiguard.redaction import (
+    REDACTED,
+    field_flags,
+    path_context,
+    plain_is_secret,
+    redact,
+    redact_field,
+)
 
 __all__ = ["Engine", "evaluate"]
 
@@ -46,6 +53,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 _EVIDENCE_ITEMS = 50  # what `evidence_value` keeps of a list or mapping
 
 
+_PASSED, _FAILED, _UNKNOWN = Outcome.PASS, Outcome.FAIL, Outcome.UNKNOWN
 _NO_LETS: Mapping[str, Any] = MappingProxyType({})
 _NO_CACHE: dict[str, Any] = {}  # the let cache of a rule without lets: never written
 _FIELDS = ("rule_id", "asset", "asset_type", "outcome", "severity", "controls", "message",
@@ -316,7 +324,7 @@ class Engine:
         # and blame; quantifiers leave `vars` as they found it.
         env = Env(view, inv, now, _NO_LETS, _NO_LETS)
         blame = env.blame
-        new = _new_finding
+        new, secret = _new_finding, plain_is_secret
         out: list[Finding] = []
         # Several rules of a type record the same values (`data.networkInterfaces`): each is
         # rendered once per asset. The entry holds the value, so its id stays its own.
@@ -350,18 +358,19 @@ class Engine:
             verdict, reasons = check(env)
             recorded = env.evidence
             if verdict == PASS:
-                outcome = Outcome.PASS
+                outcome = _PASSED
                 message = title
             elif verdict == FAIL:
-                outcome = Outcome.FAIL
+                outcome = _FAILED
                 message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {title}"
                 recorded = _failed_first(blame, recorded)
             else:
-                outcome = Outcome.UNKNOWN
+                outcome = _UNKNOWN
                 message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
-            # Redacted here, once, so no output can show a secret the rule read.
-            shown = tuple([(p, redact(p, v)) if type(v) in _PLAIN
-                           else (p, _render(p, v, rendered))
+            # Redacted here, once, so no output can show a secret the rule read (a scalar as
+            # `redact` does it: by its path alone).
+            shown = tuple([(p, REDACTED if v is not None and secret(p) else v)
+                           if type(v) in _PLAIN else (p, _render(p, v, rendered))
                            for p, v in recorded.items()])
             out.append(new(rule_id, name, asset_type, outcome, severity, controls, message,
                            shown, None, source))
