@@ -15,6 +15,7 @@ the scan is consumed (`findings()`, `write_json()` remove the work files).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -30,10 +31,20 @@ SHARDS_CONVERTED, ROWS_WRITTEN = "bigquery_shards", "bigquery_rows"
 
 
 def check_shards_target(prefix: str) -> None:
-    """Before the scan: `prefix` holds no findings shards yet (an OutputError, exit 2, else;
-    shards of two runs under one prefix would load as one table's worth)."""
+    """Before the scan, an OutputError (exit 2) unless `prefix` can take the shards: a local
+    folder (existing or new; a file, or a path below a file, is refused: the workers could not
+    create the shards there) or a gs:// prefix, holding no `findings-*.ndjson` yet (shards of
+    two runs under one prefix would load as one table's worth, and phiguard never overwrites
+    an input). A folder holding other files is used as it is: they are left untouched and the
+    shards are written beside them."""
     from phiguard.errors import OutputError
 
+    if FileSystems.get_scheme(prefix) is None:  # a local folder
+        path = Path(prefix)
+        for part in (path, *path.parents):
+            if part.exists() and not part.is_dir():
+                raise OutputError(f"--bigquery-shards {prefix}: {part} is a file; expected a "
+                                  "folder (existing or new) or a gs://BUCKET/PREFIX")
     pattern = f"{prefix.rstrip('/')}/findings-*.ndjson"
     try:
         found = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
