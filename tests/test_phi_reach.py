@@ -288,3 +288,16 @@ def test_the_engine_names_the_types_held_only_for_reach() -> None:
     assert identity.reach_only_types() == REACH_TYPES
     others = Engine([r for r in rules if r.id in ("BAK-008", "IAM-004")])
     assert INSTANCE not in others.context_types() and others.reach_only_types() == frozenset()
+
+
+def test_the_beam_engine_judges_an_absent_resource_alike(tmp_path: Path) -> None:
+    """The IAM policy of an instance the snapshot does not hold: UNKNOWN in both engines (the
+    Beam engine's grants once judged the policy record alone and said PASS)."""
+    root = tmp_path / "snapshot"
+    config = _snapshot(root)
+    local = _scan(root, config, tmp_path / "local.json")
+    beam = _scan(root, config, tmp_path / "beam.json", engine="beam",
+                 pipeline_args=["--runner", "DirectRunner", "--direct_running_mode=in_memory"])
+    assert local[("IAM-001", "100000000000000000003")]["outcome"] == "UNKNOWN"
+    assert beam[("IAM-001", "100000000000000000003")]["outcome"] == "UNKNOWN"
+    assert (tmp_path / "beam.json").read_bytes() == (tmp_path / "local.json").read_bytes()

@@ -43,7 +43,7 @@ from phiguard.inventory._documents import RawItem
 from phiguard.inventory._duplicates import content_entries, light_digest
 from phiguard.inventory._envelopes import light_envelope, value_of
 from phiguard.inventory._survey import Survey, survey
-from phiguard.inventory.asset import Asset
+from phiguard.inventory.asset import Asset, UnknownValue
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.records import (
     ACCESS_POLICY,
@@ -55,7 +55,6 @@ from phiguard.inventory.records import (
     merge_records,
     parse_record,
 )
-from phiguard.inventory.refs import ref_key
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
 from phiguard.inventory.snapshot import materialize
 from phiguard.inventory.types import HIERARCHY_TYPES, principals_of
@@ -93,6 +92,9 @@ class Spec:
     files: list[str]
     wanted: frozenset[str]  # types held whole: join targets and the hierarchy
     fields: dict[str, frozenset[str] | None]  # their `data` keys rules read (the projection)
+    # Of `wanted`, the types held only to judge the grants on them (Engine.reach_only_types):
+    # one is held only when its name carries an IAM policy, as the local engine's load_context.
+    reach_only: frozenset[str]
     types: frozenset[str]  # types rules name
     needs: frozenset[str] | None  # what makes any other asset a subject (Engine.any_type_needs)
     engine: Engine
@@ -422,6 +424,9 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
                 policy_order = policy_order or (unit.file, unit.index)
             if RESOURCE in new and record.asset_type in spec.wanted and held is None:
                 held = ((unit.file, unit.index), _resource_part(record))
+        if held is not None and held[1].asset_type in spec.reach_only and (
+                policy is None or policy.iam_policy is None):
+            held = None  # no grant on it: never asked whether one reaches PHI
         if held is not None:
             order, resource = held
             asset = (merge_records(resource, policy) if policy else resource).to_asset()
@@ -505,23 +510,10 @@ class _BeamInventory(Inventory):
         super().__init__(*args, **kwargs)
         self._joined_grants = grants
 
-    def grants(self, asset: Asset, within: str = "all") -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for member in principals_of(asset.asset_type, asset.data):
-            for binding, owner, spelled in self._joined_grants.get(member, ()):
-                if within == "phi" and not self._owner_is_phi(owner):
-                    continue
-                grant = {"role": binding["role"], "resource": owner.name, "member": spelled}
-                if "condition" in binding:
-                    grant["condition"] = binding["condition"]
-                out.append(grant)
-        return out
-
-    def _owner_is_phi(self, envelope: Asset) -> bool:
-        owner = self.get(envelope.name) or envelope
-        if owner.asset_type in HIERARCHY_TYPES and not owner.asset_type.endswith("Project"):
-            return self.scope.node_is_phi(ref_key(owner.name))
-        return bool(self.facts(owner)["phi"])
+    def grants(self, asset: Asset, within: str = "all") -> list[Any] | UnknownValue:
+        joined = self._joined_grants
+        return self.grants_of((entry for member in principals_of(asset.asset_type, asset.data)
+                               for entry in joined.get(member, ())), within)
 
 
 # the broadcast context ----------------------------------------------------------------------
