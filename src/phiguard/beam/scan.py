@@ -122,6 +122,7 @@ class BeamScan:
             files=self.files.asset_files,
             wanted=frozenset(self.engine.context_types()) | HIERARCHY_TYPES,
             fields=dict(self.engine.context_fields()),
+            reach_only=frozenset(self.engine.reach_only_types()),
             types=self.engine.subject_types(), needs=self.engine.any_type_needs(),
             engine=self.engine, users=users, phi=config.phi,
             missing=[t for t in SOURCE_DEPENDENT_TYPES if not users],
