@@ -16,7 +16,7 @@ from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
-from phiguard.policy import codegen
+from phiguard.policy import codegen, compiler
 from phiguard.policy.compiler import compile_condition
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import Rule, load_rule
@@ -228,3 +228,26 @@ def test_a_let_read_through_a_path_is_computed_once_per_rule(tmp_path: Path) -> 
     generated, interpreted = _both(rule, [net, fw, lost])
     assert generated == interpreted
     assert [f.outcome.value for f in generated] == ["PASS", "UNKNOWN"]
+
+
+def test_evidence_through_a_let_as_env_resolve_gives(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    rule = _rule(tmp_path, {"path": "net.data.name", "equals": "n"},
+                 let={"net": {"ref": "data.network", "types": [NET]}},
+                 evidence=["net.data.mtu", "net", "net.data['name']", "net.data.peerings[*]"])
+    net = Asset("//compute.googleapis.com/projects/p/global/networks/n", NET,
+                {"name": "n", "mtu": 1460, "peerings": [{"name": "x"}], "selfLink":
+                 "https://www.googleapis.com/compute/v1/projects/p/global/networks/n"},
+                ancestors=ANC)
+    assets = [net, _fw("a", network=net.data["selfLink"]), _fw("b", network="gone"), _fw("c")]
+    direct, _ = _both(rule, assets)
+    real = compiler.resolver
+
+    def through_env(path: Any, consts: frozenset[str] = frozenset(),
+                    lets: frozenset[str] = frozenset()) -> Any:
+        return real(path, consts)  # named: Env.resolve, Env.root
+    monkeypatch.setattr(compiler, "resolver", through_env)
+    general, _ = _both(rule, assets)
+    assert direct == general
+    assert [f.outcome.value for f in direct] == ["PASS", "UNKNOWN", "UNKNOWN"]
+    assert dict(direct[0].evidence)["net.data.mtu"] == 1460

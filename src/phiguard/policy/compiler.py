@@ -163,11 +163,13 @@ Resolver = Callable[[Env], tuple[Any, str]]
 _SUBJECT_FIELDS = frozenset({"data", "iam_policy", "org_policy", "asset"})
 
 
-def resolver(path: Path, consts: frozenset[str] = frozenset()) -> Resolver:
+def resolver(path: Path, consts: frozenset[str] = frozenset(),
+             lets: frozenset[str] = frozenset()) -> Resolver:
     """`Env.resolve` of one path, specialised when the path is compiled: a root that names the
     asset itself or the parameters is never shadowed (let names and quantifier variables cannot
     be roots), so it is fetched directly; a chain of object keys is walked without the general
-    `walk`. Gives exactly what `Env.resolve(path)` gives."""
+    `walk`; a root in `lets` (the rule's lets that nothing binds) is read from the let cache.
+    Gives exactly what `Env.resolve(path)` gives."""
     root, segments, keys = path.root, path.segments, path.keys_only
     n = len(segments)
     full = root + keys[-1] if keys else root
@@ -238,6 +240,16 @@ def resolver(path: Path, consts: frozenset[str] = frozenset()) -> Resolver:
         return lambda env: finish(env.subject.field(root))
     if root == "params":
         return lambda env: finish(env.params)
+    if root in lets:
+        # A let of the rule that nothing binds (see `compile_rule`): `Env.root` reads it from
+        # the rule's let cache, and so does this, without the calls in between.
+        def let_root(env: Env) -> tuple[Any, str]:
+            cache = env.let_cache
+            if root in cache:
+                return finish(cache[root])
+            value = cache[root] = env.lets[root](env)
+            return finish(value)
+        return let_root
 
     def named(env: Env) -> tuple[Any, str]:
         bound = env.vars.get(root)
@@ -990,5 +1002,5 @@ def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> Comp
         lets=lets,
         evidence=evidence,
         params=params,
-        resolvers=tuple(resolver(p, consts) for p in evidence),
+        resolvers=tuple(resolver(p, consts, direct) for p in evidence),
     )
