@@ -40,6 +40,7 @@ from phiguard.policy.compiler import (
     _Why,
     compile_condition,
     resolver,
+    use_generated,
 )
 from phiguard.policy.language import QUANTIFIERS
 from phiguard.policy.operators import OPERATORS
@@ -476,3 +477,11 @@ def generate_condition(node: Mapping[str, Any], consts: frozenset[str] = frozens
 def compiled(cond: Cond) -> Cond:
     """The function a condition runs: a `LazyCondition` compiled now, anything else as is."""
     return cond.compiled() if isinstance(cond, LazyCondition) else cond
+
+
+def _generate(node: Mapping[str, Any], consts: frozenset[str], name: str,
+              lets: frozenset[str]) -> Cond:
+    return generate_condition(node, consts, name, lets)  # looked up when called
+
+
+use_generated(_generate)  # rules compiled from now on use generated conditions

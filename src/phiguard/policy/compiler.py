@@ -568,10 +568,29 @@ def _owner_node(name: str) -> str:
     return "/".join(parts[:2])
 
 
-def _generated(node: Mapping[str, Any]) -> Cond:
-    from phiguard.policy.codegen import generate_condition
+Generator = Callable[[Mapping[str, Any], frozenset[str], str, frozenset[str]], Cond]
+# How rules' conditions are compiled: the closures of `compile_condition`, unless
+# `phiguard.policy.codegen` (which the engine imports) has installed its generated form with
+# `use_generated`. A hook, so that codegen, which builds on this module, is not imported back.
+_generators: list[Generator] = []
 
-    return generate_condition(node, name="find where")
+
+def use_generated(generate: Generator) -> None:
+    _generators[:] = [generate]
+
+
+def _condition(node: Mapping[str, Any], consts: frozenset[str] = frozenset(),
+               name: str = "condition", lets: frozenset[str] = frozenset()) -> Cond:
+    if _generators:
+        return _generators[0](node, consts, name, lets)
+    return compile_condition(node, consts)
+
+
+def ready(cond: Cond) -> Cond:
+    """The function a condition runs: a generated one compiled now (see codegen), as is
+    otherwise."""
+    compiled: Callable[[], Cond] | None = getattr(cond, "compiled", None)
+    return compiled() if compiled is not None else cond
 
 
 def _let_find(form: Mapping[str, Any]) -> LetFn:
@@ -579,7 +598,7 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
     types = tuple(spec["types"])
     within = spec.get("within", "all")
     var = spec.get("as", "item")
-    lazy_where = _generated(spec["where"]) if "where" in spec else None
+    lazy_where = _condition(spec["where"], name="find where") if "where" in spec else None
     where: Cond | None = None
     one = bool(spec.get("one", False))
 
@@ -593,9 +612,7 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
     def find(env: Env) -> Any:
         nonlocal where
         if where is None and lazy_where is not None:
-            from phiguard.policy.codegen import compiled
-
-            where = compiled(lazy_where)
+            where = ready(lazy_where)
         inv = env.inv
         facts = env.subject.facts()
         if within == "project":
@@ -991,14 +1008,13 @@ def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> Comp
     consts = frozenset(independent - bound)
     direct = frozenset(set(rule.let) - bound - consts)  # read from the let cache
     evidence = tuple(parse_path(p) for p in rule.evidence)
-    # The conditions as generated code: what the closures of `compile_condition` give, faster.
-    from phiguard.policy.codegen import generate_condition
-
+    # The conditions as generated code (see `use_generated`): what the closures of
+    # `compile_condition` give, faster.
     return CompiledRule(
         rule=rule,
-        when=(generate_condition(rule.when, consts, f"{rule.id} when", direct)
+        when=(_condition(rule.when, consts, f"{rule.id} when", direct)
               if rule.when is not None else None),
-        check=generate_condition(rule.assert_, consts, f"{rule.id} assert", direct),
+        check=_condition(rule.assert_, consts, f"{rule.id} assert", direct),
         lets=lets,
         evidence=evidence,
         params=params,
