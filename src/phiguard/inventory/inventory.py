@@ -32,6 +32,7 @@ from phiguard.inventory.types import (
     NETWORK_PATHS,
     PROJECT_TYPE,
     extract,
+    path_levels,
     principals_of,
 )
 
@@ -568,22 +569,8 @@ def _own_node(asset: Asset) -> tuple[str, ...]:
 
 def _unknown_on(data: Any, path: str) -> bool:
     """Whether a value known only after apply stands on the dotted path (`[*]` fans out)."""
-    values = [data]
-    for part in path.split("."):
-        fan = part.endswith("[*]")
-        key = part[:-3] if fan else part
-        nxt: list[Any] = []
-        for value in values:
-            if isinstance(value, UnknownValue):
-                return True
-            if isinstance(value, dict) and key in value:
-                child = value[key]
-                if fan and isinstance(child, list):
-                    nxt.extend(child)
-                else:
-                    nxt.append(child)
-        values = nxt
-    return any(isinstance(v, UnknownValue) for v in values)
+    return any(isinstance(value, UnknownValue)
+               for level in path_levels(data, path, keep=True) for value in level)
 
 
 def _location_from_data(data: dict[str, Any]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from phiguard.inventory.asset import USER_TYPE
@@ -12,6 +13,7 @@ __all__ = [
     "PROJECT_TYPE",
     "SOURCE_DEPENDENT_TYPES",
     "extract",
+    "path_levels",
     "principals_of",
 ]
 
@@ -42,9 +44,12 @@ SOURCE_DEPENDENT_TYPES: dict[str, str] = {
 }
 
 
-def extract(data: Any, path: str) -> list[Any]:
-    """Values at a dotted path with `[*]` fan-out; absent parts give nothing."""
+def path_levels(data: Any, path: str, *, keep: bool = False) -> Iterator[list[Any]]:
+    """The values at each step of a dotted path, from `data` itself to the path's end: a key
+    absent gives nothing; a `[*]` step fans a list out, and with `keep` a value there that is
+    not a list stays (so a placeholder standing for the list is seen)."""
     values = [data]
+    yield values
     for part in path.split("."):
         fan = part.endswith("[*]")
         key = part[:-3] if fan else part
@@ -52,12 +57,17 @@ def extract(data: Any, path: str) -> list[Any]:
         for value in values:
             if isinstance(value, dict) and key in value:
                 child = value[key]
-                if fan:
-                    if isinstance(child, list):
-                        nxt.extend(child)
-                else:
+                if fan and isinstance(child, list):
+                    nxt.extend(child)
+                elif keep or not fan:
                     nxt.append(child)
         values = nxt
+        yield values
+
+
+def extract(data: Any, path: str) -> list[Any]:
+    """Values at a dotted path with `[*]` fan-out; absent parts give nothing."""
+    *_, values = path_levels(data, path)
     return [v for v in values if v is not None]
 
 
