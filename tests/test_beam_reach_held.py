@@ -5,14 +5,13 @@ findings stay byte for byte the local engine's."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from _paths import DEMO, RULES
+from _reach import INSTANCE, org_with_one_granted_instance
 from phiguard.config import load_config
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import load_pack
@@ -20,26 +19,7 @@ from phiguard.runs.outputs import Output
 from phiguard.runs.scan import run_scan
 
 AT = "2026-11-25T00:00:00Z"
-INSTANCE = "compute.googleapis.com/Instance"
 IN_PROCESS = ["--runner", "DirectRunner", "--direct_running_mode=in_memory"]
-
-
-def _org_with_one_granted_instance(tmp_path: Path) -> tuple[Path, str, set[str]]:
-    org = tmp_path / "org"
-    shutil.copytree(DEMO, org)
-    with open(org / "resources.ndjson", encoding="utf-8") as fh:
-        records = [json.loads(line) for line in fh if line.strip()]
-    instances = [r for r in records if r["asset_type"] == INSTANCE]
-    assert len(instances) > 1
-    granted = instances[0]
-    with open(org / "iam_policy.ndjson", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({
-            "name": granted["name"], "asset_type": INSTANCE,
-            "iam_policy": {"version": 1, "etag": "BwYAAAAAAAA=", "bindings": [
-                {"role": "roles/compute.osAdminLogin",
-                 "members": ["user:alice@example-health.com"]}]},
-            "ancestors": granted["ancestors"]}) + "\n")
-    return org, str(granted["name"]), {str(i["name"]) for i in instances}
 
 
 def _scan(org: Path, out: Path, **beam: Any) -> bytes:
@@ -56,7 +36,7 @@ def test_beam_holds_only_instances_with_an_iam_policy(tmp_path: Path,
 
     config = load_config(DEMO / "phiguard.yaml")
     assert INSTANCE in Engine(load_pack([RULES]).rules, params=config.params).reach_only_types()
-    org, granted, every = _org_with_one_granted_instance(tmp_path)
+    org, granted, every = org_with_one_granted_instance(tmp_path)
     held: list[set[str]] = []  # in-process runner: the transforms share this module
     build = pipeline._inventory
 
