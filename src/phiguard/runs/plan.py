@@ -178,9 +178,13 @@ def _render(fmt: str, out: IO[str], result: PlanResult, pack: RulePack,
         from phiguard.report.framework import framework_tally
         from phiguard.terraform.render import render_plan_text
 
-        # the framework's findings, as the SARIF and the Markdown (and the exit code) count
+        # the framework's findings, as the SARIF and the Markdown (and the exit code) count;
+        # of the hidden ones too
+        rules = pack.by_id() if pack.framework is not None else None
+        hidden = gate.suppressed if rules is None else sum(
+            n for rid, n in gate.suppressed_rules.items() if rid in rules)
         render_plan_text(out, run_info, framework_tally(result.tally, pack), gate.waivers,
-                         gate.suppressed, locate)
+                         hidden, locate)
     elif fmt == "sarif":
         from phiguard.terraform.render import render_plan_sarif
 

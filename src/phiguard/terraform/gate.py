@@ -8,6 +8,7 @@ deletions that remove a control another asset relies on, and drop what a baselin
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -195,6 +196,7 @@ class PlanGate:
         self.baseline_fails = dict(baseline_fails or {})
         self.baseline = frozenset(baseline) | self.baseline_fails.keys()
         self.suppressed = 0
+        self.suppressed_rules: Counter[str] = Counter()  # the hidden findings, by rule
         self._covered: set[tuple[str, str]] = set()
         self._kinds: dict[str, str] = {}
         self._shown: dict[str, tuple[dict[str, int], ...]] = {}  # see _responsible
@@ -299,6 +301,7 @@ class PlanGate:
             applied = self.book.apply(finding)
             if applied.outcome is not Outcome.PASS and self.baseline and self.excused(applied):
                 self.suppressed += 1
+                self.suppressed_rules[applied.rule_id] += 1
                 continue
             yield applied  # type: ignore[misc]
 
