@@ -28,11 +28,9 @@ def exit_code(tally: Tally, fail_on: str, view: RulePack) -> int:
     """1 when a finding the framework's report shows fails at or above `fail_on` ('none':
     never), else 0. `tally` counts every finding of the run; `view` is the pack as the
     framework sees it (`RulePack.for_framework`)."""
-    from phiguard.report.framework import framework_tally
+    from phiguard.runs.common import failing
 
-    if fail_on == "none":
-        return 0
-    return 1 if framework_tally(tally, view).failing_at_or_above(fail_on) else 0
+    return 1 if failing(tally, fail_on, view) else 0  # the results API's answer, not a copy
 
 
 def framework_view(rules: Sequence[Path], framework: str) -> RulePack:
