@@ -7,14 +7,18 @@ Judge did when it unpickled the broadcast context) or in DoFn.setup (`--pause-in
 Every element is counted twice through Beam metrics (sent and received), and the receiving
 DoFn records which (key, index) pairs it saw, so the lost ones can be listed as ranges.
 
-Seen on Apache Beam 2.78, 2 workers, 2 x 500,000 elements of 1 KB, on a busy 2-core machine:
-with `--runner direct` (Beam's DirectRunner, which here first failed to download Prism and fell
-back to the FnApiRunner), a 25 s pause in the first element lost whole 10 MB input chunks
-(10,221 elements each: 1 to 23 chunks, a contiguous range of one key) in 6 runs of 6, with no
-error; a pause in setup lost none. With `--runner fnapi` (the FnApiRunner built directly, as
-phiguard now does) 3 runs lost nothing, yet phiguard's own 1M scan on that runner still lost
-195,189 assets (benchmarks/README.md): the trigger is not fully pinned down. Not run in CI (a
-few minutes, about 4 GB); `--runner direct` tries to download Prism from GitHub when online.
+Seen on Apache Beam 2.78, 2 workers, 2 x 500,000 elements of 1 KB, on a busy 2-core machine,
+with ad-hoc versions of this script (the same two stages):
+- on Beam's DirectRunner, which here first failed to download Prism and fell back to the
+  FnApiRunner, a 25 s pause in the first element lost elements in 6 runs of 6, with no error:
+  10,221 to 234,238 of them, as whole 10 MB input chunks of 10,221 elements (except the
+  largest loss) in one contiguous range of one key;
+- the same pause in setup lost none;
+- on the FnApiRunner built directly (`--runner fnapi`, as phiguard now does), 3 runs lost
+  nothing, yet phiguard's own 1M scan on that runner still lost 195,189 assets
+  (benchmarks/README.md).
+So the trigger is not fully pinned down. Not run in CI (a few minutes, about 4 GB);
+`--runner direct` tries to download Prism from GitHub when online.
 
     python benchmarks/beam_loss_repro.py --elements 500000 --pause 25 --pause-in element
 """
