@@ -14,24 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from _paths import DEMO, PLANS
+from _records import acme_catalog
 from phiguard.cli import main
 
 AT = "2026-11-25T00:00:00Z"
 ORG = "organizations/123456789012"
 PROJECT_NUMBER = "111111111111"
 NETWORK = "https://www.googleapis.com/compute/v1/projects/phi-prod/global/networks/phi-vpc"
-
-# A catalog of one's own (docs/extending.md), its one control evidenced by the given rules.
-CATALOG = """\
-catalog: acme
-id_pattern: '^acme/AC-\\d{{2}}$'
-title: ACME baseline
-controls:
-  - id: acme/AC-01
-    title: One control
-    rules: [{rules}]
-"""
-
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> Any:
     return CliRunner(env=env).invoke(main, list(args))
@@ -73,12 +62,6 @@ def scan_args(tmp_path: Path) -> list[str]:
             "--no-color"]
 
 
-def _catalog(tmp_path: Path, *rules: str) -> Path:
-    path = tmp_path / "acme.yaml"
-    path.write_text(CATALOG.format(rules=", ".join(rules)))
-    return path
-
-
 def _failing_count(text: str) -> int:
     found = re.search(r"outcomes\s+PASS \d+\s+FAIL (\d+)", text)
     assert found, text
@@ -103,7 +86,7 @@ def test_scan_fail_on_counts_only_the_chosen_frameworks_findings(
     """Against a framework whose only rule is LOG-002 (medium), `--fail-on high` exits 0 (the
     high NET-001 failure is not that framework's) and `--fail-on medium` exits 1; the text
     summary shows the one failure the gate counted (streamed or not)."""
-    catalog = _catalog(tmp_path, "LOG-002")
+    catalog = acme_catalog(tmp_path, "LOG-002")
     outputs = ("--output", f"json={tmp_path / 'f.json'}") if formats else ()
     common = [*scan_args, "--rules", str(catalog), "--framework", "acme", *formats, *outputs]
     high = _cli(*common, "--fail-on", "high")
@@ -118,7 +101,7 @@ def test_scan_a_framework_with_nothing_failing_exits_0(scan_args: list[str],
                                                        tmp_path: Path) -> None:
     """A framework whose rule judges nothing here: FAIL 0 in the summary, exit 0 even with
     `--fail-on low`, though the findings JSON (every framework's) holds failures."""
-    catalog = _catalog(tmp_path, "PUB-005")
+    catalog = acme_catalog(tmp_path, "PUB-005")
     out = tmp_path / "f.json"
     result = _cli(*scan_args, "--rules", str(catalog), "--framework", "acme", "--fail-on",
                   "low", "-f", "text", "-f", "json", "--output", f"json={out}")
@@ -151,7 +134,7 @@ def test_audit_fail_on_counts_only_the_chosen_frameworks_findings(emu: Any,
                                                                    tmp_path: Path) -> None:
     """`audit --framework acme` where acme's only rule (BAK-001) passes on the demo org: exit 0
     and the printed counts are acme's; the store still records every finding."""
-    catalog = _catalog(tmp_path, "BAK-001")
+    catalog = acme_catalog(tmp_path, "BAK-001")
     store = tmp_path / "h.db"
     result = _cli("audit", "--org", "123456789012", "--config", str(DEMO / "phiguard.yaml"),
                   "--store", str(store), "--directory-customer", "my_customer",

@@ -16,6 +16,7 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
+from _records import ANCESTORS, BUCKET, PROJECT
 from phiguard.cli import main
 from phiguard.errors import SnapshotError
 from phiguard.inventory import snapshot
@@ -25,22 +26,6 @@ from phiguard.inventory.scope import PhiConfig
 from phiguard.inventory.snapshot import load_context
 from phiguard.policy.engine import Engine
 
-ORG = "organizations/9"
-ANCESTORS = ["projects/123", ORG]
-PROJECT: dict[str, Any] = {"name": "//cloudresourcemanager.googleapis.com/projects/123",
-           "asset_type": "cloudresourcemanager.googleapis.com/Project",
-           "resource": {"version": "v1", "discovery_name": "Project",
-                        "data": {"projectNumber": "123", "projectId": "phi-prod"},
-                        "parent": "//cloudresourcemanager.googleapis.com/organizations/9"},
-           "ancestors": ANCESTORS, "update_time": "2026-11-01T00:00:00Z"}
-BUCKET: dict[str, Any] = {"name": "//storage.googleapis.com/phi-bucket",
-          "asset_type": "storage.googleapis.com/Bucket",
-          "resource": {"version": "v1", "discovery_name": "Bucket",
-                       "data": {"name": "phi-bucket", "location": "US",
-                                "iamConfiguration": {"uniformBucketLevelAccess": {
-                                    "enabled": True}}},
-                       "parent": "//cloudresourcemanager.googleapis.com/projects/123"},
-          "ancestors": ANCESTORS, "update_time": "2026-11-02T00:00:00Z"}
 ROUTE_TYPE = "compute.googleapis.com/Route"  # no rule of the bundled pack names it
 
 

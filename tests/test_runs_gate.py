@@ -11,29 +11,19 @@ import pytest
 from click.testing import CliRunner
 
 from _paths import DEMO, PLANS
+from _records import acme_catalog
 from phiguard.cli import main
 from phiguard.runs.audit import run_audit
 from phiguard.runs.plan import run_plan_gate
 from phiguard.runs.scan import run_scan
 
 AT = "2026-11-25T00:00:00Z"
-CATALOG = """\
-catalog: acme
-id_pattern: '^acme/AC-\\d{2}$'
-title: ACME baseline
-controls:
-  - id: acme/AC-01
-    title: One control
-    rules: [BAK-001]
-"""
 
 
 def _acme(tmp_path: Path) -> Path:
     """A catalog whose one control is evidenced by BAK-001 alone, which passes on the demo
     org (which fails other rules)."""
-    path = tmp_path / "acme.yaml"
-    path.write_text(CATALOG)
-    return path
+    return acme_catalog(tmp_path, "BAK-001")
 
 
 def test_plan_result_failing_follows_the_runs_framework() -> None:

@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _records import ANCESTORS, BUCKET, PROJECT
 from phiguard.cli import main
 from phiguard.errors import SnapshotError
 from phiguard.inventory import _files, readers
@@ -26,22 +27,6 @@ from phiguard.inventory.readers import discover
 from phiguard.inventory.scope import PhiConfig
 from phiguard.inventory.snapshot import load_context
 
-ORG = "organizations/9"
-ANCESTORS = ["projects/123", ORG]
-PROJECT = {"name": "//cloudresourcemanager.googleapis.com/projects/123",
-           "asset_type": "cloudresourcemanager.googleapis.com/Project",
-           "resource": {"version": "v1", "discovery_name": "Project",
-                        "data": {"projectNumber": "123", "projectId": "phi-prod"},
-                        "parent": "//cloudresourcemanager.googleapis.com/organizations/9"},
-           "ancestors": ANCESTORS, "update_time": "2026-11-01T00:00:00Z"}
-BUCKET = {"name": "//storage.googleapis.com/phi-bucket",
-          "asset_type": "storage.googleapis.com/Bucket",
-          "resource": {"version": "v1", "discovery_name": "Bucket",
-                       "data": {"name": "phi-bucket", "location": "US",
-                                "iamConfiguration": {"uniformBucketLevelAccess": {
-                                    "enabled": True}}},
-                       "parent": "//cloudresourcemanager.googleapis.com/projects/123"},
-          "ancestors": ANCESTORS, "update_time": "2026-11-02T00:00:00Z"}
 USERS = {"kind": "admin#directory#users",
          "users": [{"primaryEmail": "a@example.com", "isEnrolledIn2Sv": True}]}
 
