@@ -81,8 +81,9 @@ def scanned() -> dict[str, Scanned]:
 
 
 def test_there_is_real_data_from_each_source() -> None:
-    assert {p.parent.name for p in FILES} == {"policy-library", "professional-services"}
-    assert len(FILES) >= 20
+    assert {p.parent.name for p in FILES} == {"policy-library", "professional-services",
+                                              "terraform-google-conversion"}
+    assert len(FILES) >= 40
 
 
 def test_every_real_file_has_its_origin_in_the_readme() -> None:
@@ -230,3 +231,57 @@ def test_the_unknown_check_catches_a_present_field() -> None:
     with pytest.raises(AssertionError, match="UNKNOWN for a field the real data has"):
         _check_reason("data.settings.ipConfiguration.ssl is absent", finding, snap)
     _check_reason("data.settings.ipConfiguration.requireSsl is absent", finding, snap)
+
+
+# verdicts checked by hand --------------------------------------------------------------------
+#
+# Each entry: a real file, an asset in it, and the outcome of each named rule on that asset as
+# checked by hand against the rule's intent and Google's definition of the fields it reads
+# ("-" = no result: the rule's `when` or its asset types leave the asset out). A change that
+# flips one fails here; if the new verdict is the right one, say why in the commit.
+
+PINNED: dict[str, dict[str, str]] = {
+    # dns v1alpha2 as CAI wrote it in 2019: enums in upper case ("PUBLIC", "ON", "KEY_SIGNING",
+    # "RSASHA1"), where dns v1 and today's converter write "public", "on", "keySigning".
+    "policy-library/dnssec.json": {
+        "//dns.googleapis.com/projects/186783260185/managedZones/correct": "DNS-001=PASS",
+        "//dns.googleapis.com/projects/186783260185/managedZones/wrong-off": "DNS-001=FAIL",
+        "//dns.googleapis.com/projects/186783260185/managedZones/wrong-transfer":
+            "DNS-001=FAIL DNS-002=PASS DNS-003=PASS",
+    },
+    "policy-library/dnssec_prevent_rsasha1.json": {
+        "//dns.googleapis.com/projects/186783260185/managedZones/bad-zone-signing":
+            "DNS-001=PASS DNS-002=PASS DNS-003=FAIL",
+        "//dns.googleapis.com/projects/186783260185/managedZones/correct":
+            "DNS-001=PASS DNS-002=PASS DNS-003=PASS",
+        # DNSSEC off: the key specs are not in use, so the key rules do not judge them
+        "//dns.googleapis.com/projects/186783260185/managedZones/bad-key-signing":
+            "DNS-001=FAIL DNS-002=- DNS-003=-",
+    },
+    "terraform-google-conversion/tfplan2cai-example_dns_managed_zone.json": {
+        "//dns.googleapis.com/projects/{{.Provider.project}}/managedZones/publiczone":
+            "DNS-001=PASS DNS-002=PASS DNS-003=FAIL",
+    },
+}
+
+
+def _pinned_cases() -> list[tuple[str, str, str, str]]:
+    return [(name, asset, rule, outcome)
+            for name, assets in PINNED.items() for asset, verdicts in assets.items()
+            for rule, outcome in (v.split("=") for v in verdicts.split())]
+
+
+@pytest.mark.parametrize(("name", "asset", "rule", "outcome"), _pinned_cases(),
+                         ids=lambda v: v.rsplit("/", 1)[-1] if isinstance(v, str) else v)
+def test_verdicts_checked_by_hand(scanned: dict[str, Scanned], name: str, asset: str,
+                                  rule: str, outcome: str) -> None:
+    got = [f["outcome"] for f in scanned[name].findings
+           if f["asset"] == asset and f["rule_id"] == rule]
+    assert got == ([] if outcome == "-" else [outcome]), (name, asset, rule, got)
+
+
+def test_every_pinned_asset_is_in_its_file() -> None:
+    """A pin naming an asset the file does not hold would pass vacuously for '-'."""
+    for name, assets in PINNED.items():
+        names = {r.get("name") for r in _all_objects(REALDATA / name)}
+        assert set(assets) <= names, (name, set(assets) - names)
