@@ -246,3 +246,64 @@ def test_a_lost_broadcast_context_fails_the_scan(tmp_path: Path,
     monkeypatch.setattr(pipeline, "BuildContext", _LosingBroadcast)
     message = _refused(tmp_path, "context: ", "judging steps ran without the broadcast context")
     assert "Traceback" not in message
+
+
+# The keyed join (phiguard.beam.joins): join targets, their offers and the judged assets'
+# asks by key, the (asset, target) pairs, and the assets sent to be judged with their targets.
+
+
+class _LosingTarget(pipeline.Offer):
+    """One keyed join target never offered: the assets joining to it would not see it."""
+
+    def process(self, target: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        if _once(target):
+            return iter(())
+        return super().process(target, *args, **kwargs)
+
+
+def _losing_in_join(side: str) -> Any:
+    paired = pipeline._paired
+
+    def losing(element: Any) -> Iterator[Any]:
+        key, joined = element
+        mine, other = list(joined[side]), list(joined["offers" if side == "asks" else "asks"])
+        if mine and other and _once(key):
+            joined = {**joined, side: mine[1:]}
+        return paired((key, joined))
+    return losing
+
+
+class _LosingPair(pipeline.JudgeKeyed):
+    """One target sent to an asking asset never reaches it."""
+
+    def process(self, element: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        order, joined = element
+        targets = list(joined["targets"])
+        if targets and _once(order):
+            joined = {**joined, "targets": targets[1:]}
+        return super().process((order, joined), *args, **kwargs)
+
+
+class _LosingAsker(pipeline.JudgeKeyed):
+    """An asset sent to be judged with its targets never arrives (its targets do)."""
+
+    def process(self, element: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        order, joined = element
+        if list(joined["asker"]) and list(joined["targets"]) and _once(order):
+            joined = {**joined, "asker": []}
+        return super().process((order, joined), *args, **kwargs)
+
+
+@pytest.mark.parametrize(("attribute", "replacement", "named"), [
+    ("Offer", _LosingTarget, "keyed join targets: "),  # a snapshot a disk would not see
+    ("_paired", _losing_in_join("offers"), "join offers: "),
+    ("_paired", _losing_in_join("asks"), "join asks: "),
+    ("JudgeKeyed", _LosingPair, "join pairs: "),
+    ("JudgeKeyed", _LosingAsker, "asking assets: "),
+])
+def test_an_element_lost_in_the_keyed_join_fails_the_scan(
+        attribute: str, replacement: Any, named: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, attribute, replacement)
+    message = _refused(tmp_path, named)
+    assert "(1 missing" in message, message

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pickle
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -36,6 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from phiguard.beam.files import local_copy, read_items, sha256_of
+from phiguard.beam.joins import Join, KeyPlan, asks, offers
 from phiguard.config import Waiver
 from phiguard.errors import InputError, PhiguardError, SnapshotError
 from phiguard.findings import Finding
@@ -55,9 +56,11 @@ from phiguard.inventory.records import (
     merge_records,
     parse_record,
 )
+from phiguard.inventory.refs import ref_key
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
 from phiguard.inventory.snapshot import materialize
 from phiguard.inventory.types import HIERARCHY_TYPES, principals_of
+from phiguard.policy.compiler import CompiledRule
 from phiguard.policy.engine import Engine
 from phiguard.policy.waivers import WaiverBook
 from phiguard.report.json_report import finding_line
@@ -80,6 +83,16 @@ BINDINGS_EMITTED, BINDINGS_GROUPED = "bindings_emitted", "bindings_grouped"
 MEMBERS_EMITTED, PRINCIPALS_GROUPED = "members_emitted", "principals_grouped"
 GRANTS_JOINED = "grants_joined"
 TYPES_COUNTED, KINDS_EMITTED, MATCHES_EMITTED = "assets_counted", "kinds_emitted", "matches"
+# The keyed join (see phiguard.beam.joins): join targets sent by ResolveName / taken by Offer;
+# their (key, target) offers and the judged assets' (key, asset) asks, sent / grouped by key;
+# the (asset, target) pairs sent / delivered; the assets with asks sent / delivered to
+# JudgeKeyed; the bytes of the targets offered and of the pairs (the grouped data's size).
+TARGETS_EMITTED, TARGETS_OFFERED = "targets_emitted", "targets_offered"
+OFFERS_EMITTED, OFFERS_GROUPED = "offers_emitted", "offers_grouped"
+ASKS_EMITTED, ASKS_GROUPED = "asks_emitted", "asks_grouped"
+PAIRS_EMITTED, PAIRS_DELIVERED = "pairs_emitted", "pairs_delivered"
+ASKERS_EMITTED, ASKERS_DELIVERED = "askers_emitted", "askers_delivered"
+TARGET_BYTES, PAIR_BYTES = "target_bytes", "pair_bytes"
 # Error classes, in the order the local engine meets them: pass 1 (a file's first bad
 # record), conflicting duplicates, held policies that cannot merge, pass 2 (a judged record).
 SURVEY, CONFLICT, MERGE, JUDGED = 0, 1, 2, 4
@@ -95,6 +108,9 @@ class Spec:
     # Of `wanted`, the types held only to judge the grants on them (Engine.reach_only_types):
     # one is held only when its name carries an IAM policy, as the local engine's load_context.
     reach_only: frozenset[str]
+    # The joins delivered by key (phiguard.beam.joins): of `wanted`, `keys.keyed` types are
+    # grouped to the assets that ask for them, never broadcast.
+    keys: KeyPlan
     types: frozenset[str]  # types rules name
     needs: frozenset[str] | None  # what makes any other asset a subject (Engine.any_type_needs)
     engine: Engine
@@ -197,6 +213,7 @@ class Context:
     now: datetime
     grants: dict[str, list[Grant]] = field(default_factory=dict)
     kinds: frozenset[str] = frozenset()  # policy content some asset carries
+    ranks: dict[str, tuple[int, ...]] = field(default_factory=dict)  # held: name -> order
 
 
 # One binding naming a member: (order of its policy, binding, member; the binding; the
@@ -430,8 +447,12 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
         if held is not None:
             order, resource = held
             asset = (merge_records(resource, policy) if policy else resource).to_asset()
-            _count(HELD_EMITTED)
-            yield beam.pvalue.TaggedOutput("context", ("held", order, asset))
+            if asset.asset_type in spec.keys.keyed:  # grouped to the assets that ask for it
+                _count(TARGETS_EMITTED)
+                yield beam.pvalue.TaggedOutput("targets", (order, asset))
+            else:
+                _count(HELD_EMITTED)
+                yield beam.pvalue.TaggedOutput("context", ("held", order, asset))
             members = principals_of(asset.asset_type, asset.data)
             _count(MEMBERS_EMITTED, len(members))
             for member in members:
@@ -506,14 +527,84 @@ class _BeamInventory(Inventory):
     """The Inventory of a Beam worker: the policies of assets other than hierarchy nodes and
     join targets are not held; `grants` reads the bindings joined by member instead."""
 
-    def __init__(self, *args: Any, grants: dict[str, list[Grant]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, grants: dict[str, list[Grant]],
+                 ranks: dict[str, tuple[int, ...]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._joined_grants = grants
+        self._ranks = ranks or {}
 
     def grants(self, asset: Asset, within: str = "all") -> list[Any] | UnknownValue:
         joined = self._joined_grants
         return self.grants_of((entry for member in principals_of(asset.asset_type, asset.data)
                                for entry in joined.get(member, ())), within)
+
+    def rank(self, asset: Asset) -> tuple[int, ...]:
+        """Where a held asset stands in the local engine's Inventory (its first-held order)."""
+        return self._ranks.get(asset.name, (1 << 62,))
+
+
+class _AssetInventory(_BeamInventory):
+    """The broadcast Inventory plus one judged asset's keyed join targets: a type of
+    `keyed` is read from the targets delivered to this asset, any other from the broadcast
+    part (whose indexes are shared, built once per worker). Each keyed let finds among the
+    delivered targets what it finds among all of the type's assets (phiguard.beam.joins)."""
+
+    def __init__(self, base: _BeamInventory, targets: list[tuple[tuple[int, ...], Asset]],
+                 keyed: frozenset[str]) -> None:
+        self.__dict__.update(base.__dict__)  # the broadcast part's state, shared
+        self._base = base
+        self._keyed = keyed
+        self._by_key = {}
+        self._by_type = defaultdict(list)
+        self._by_name = {}
+        self._ranks = {}
+        for order, asset in targets:  # in the local engine's order: first held wins a key
+            self._ranks[asset.name] = order
+            self._add(asset)
+        self._referrers = {}
+        self._in_project = {}
+        self._facts = {}
+        self._owner_facts = {}
+
+    def _is_keyed(self, types: Iterable[str]) -> bool:
+        return any(t in self._keyed for t in types)
+
+    def get(self, name: str) -> Asset | None:
+        return self._by_name.get(name) or self._base.get(name)
+
+    def _first(self, key: str) -> Asset | None:
+        mine, theirs = self._by_key.get(key), self._base._by_key.get(key)
+        if mine is None or theirs is None:
+            return mine or theirs
+        return mine if self.rank(mine) < self._base.rank(theirs) else theirs
+
+    def lookup(self, ref: str, types: Iterable[str] | None = None) -> Asset | None:
+        key = ref_key(ref)
+        asset = self._first(key)
+        if asset is None:
+            for alt in self._project_spellings(key):
+                asset = self._first(alt)
+                if asset is not None:
+                    break
+        if asset is not None and types is not None and asset.asset_type not in set(types):
+            return None
+        return asset
+
+    def of_types(self, types: Iterable[str]) -> list[Asset]:
+        out: list[Asset] = []
+        for t in types:
+            out.extend((self._by_type if t in self._keyed else self._base._by_type).get(t, ()))
+        return out
+
+    def _project_index(self, types: tuple[str, ...]) -> dict[str, list[Asset]]:
+        if self._is_keyed(types):
+            return super()._project_index(types)
+        return self._base._project_index(types)
+
+    def _referrer_index(self, types: tuple[str, ...], path: str) -> dict[str, list[Asset]]:
+        if self._is_keyed(types):
+            return super()._referrer_index(types, path)
+        return self._base._referrer_index(types, path)
 
 
 # the broadcast context ----------------------------------------------------------------------
@@ -584,13 +675,16 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
             for number, id_, labels, ancestors in m.projects:
                 projects.learn(number=number, project_id=id_, labels=labels or None,
                                ancestors=ancestors)
-        held = [a for kind, _, a in sorted(pieces, key=lambda p: p[1]) if kind == "held"]
+        ranked = [(order, a) for kind, order, a in sorted(pieces, key=lambda p: p[1])
+                  if kind == "held"]
+        held = [a for _, a in ranked]
         owners = [a for kind, _, a in sorted(pieces, key=lambda p: p[1]) if kind == "owner"]
         now = spec.at or spec.manifest_time or meta.latest or spec.fallback_now
         table = {member: [(binding, owner, spelled) for _, binding, owner, spelled in entries]
                  for member, entries in grants}
         context = Context(uuid.uuid4().hex, held, owners, projects, now, table,
-                          frozenset(kind for kind, _ in kinds))
+                          frozenset(kind for kind, _ in kinds),
+                          {a.name: order for order, a in reversed(ranked)})
         blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
         inventory = _inventory(spec, pickle.loads(blob))
         meta.now = now
@@ -600,19 +694,20 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
         yield context.token, blob  # the token first: workers unpickle the blob once each
 
 
-def _inventory(spec: Spec, context: Context) -> Inventory:
+def _inventory(spec: Spec, context: Context) -> _BeamInventory:
     # The content types some policy shows count as collected, as every policy owner held in
     # the local engine's Inventory makes them count.
     content = frozenset(spec.content or ()) | context.kinds
     return _BeamInventory([*context.held, *spec.users], phi=spec.phi, policies=context.owners,
                           projects=context.projects, missing_sources=spec.missing,
-                          content=content, content_gaps=spec.gaps, grants=context.grants)
+                          content=content, content_gaps=spec.gaps, grants=context.grants,
+                          ranks=context.ranks)
 
 
-_CACHE: dict[str, tuple[Inventory, datetime]] = {}  # per worker process: token -> built
+_CACHE: dict[str, tuple[_BeamInventory, datetime]] = {}  # per worker process: token -> built
 
 
-def _context(spec: Spec, shared: tuple[str, bytes]) -> tuple[Inventory, datetime]:
+def _context(spec: Spec, shared: tuple[str, bytes]) -> tuple[_BeamInventory, datetime]:
     """The Inventory of this run in this worker, built once from the broadcast blob."""
     token, blob = shared
     found = _CACHE.get(token)
@@ -648,8 +743,45 @@ def _judged(spec: Spec, book: WaiverBook, order: tuple[int, ...],
         yield _shard(order), ((*order, n), finding_line(finding))
 
 
+_SPLIT: dict[str, tuple[Engine, Engine, dict[str, CompiledRule], dict[str, list[Join]]]] = {}
+
+
+def _split(token: str, spec: Spec) -> tuple[Engine, Engine, dict[str, CompiledRule],
+                                             dict[str, list[Join]]]:
+    """Per worker process, once: the rules with a keyed join (judged against the asset's own
+    targets) and the others (against the broadcast part alone), as two Engines, with the
+    keyed rules by id and the keyed joins by asset type judged."""
+    found = _SPLIT.get(token)
+    if found is None:
+        state = spec.engine.__getstate__()
+        keyed_rules = spec.keys.rules
+
+        def engine(rules: Iterable[Any]) -> Engine:
+            return Engine(rules, params=state["params"], enable=state["enable"],
+                          disable=state["disable"])
+
+        keyed = engine(r for r in state["rules"] if r.id in keyed_rules)
+        plain = engine(r for r in state["rules"] if r.id not in keyed_rules)
+        by_id = {cr.rule.id: cr for cr in keyed.rules}
+        _SPLIT.clear()
+        found = _SPLIT[token] = (keyed, plain, by_id, {})
+    return found
+
+
+def _joins_for(token: str, spec: Spec, asset_type: str) -> list[Join]:
+    keyed, _, _, by_type = _split(token, spec)
+    joins = by_type.get(asset_type)
+    if joins is None:
+        by_rule = spec.keys.by_rule()
+        joins = by_type[asset_type] = [j for cr in keyed.rules_for(asset_type)
+                                       for j in by_rule.get(cr.rule.id, ())]
+    return joins
+
+
 class Judge(beam.DoFn):  # type: ignore[misc]
-    """Judge one asset with the same Engine, against the broadcast context."""
+    """Judge one asset with the same Engine, against the broadcast context; an asset whose
+    rules read keyed join targets (phiguard.beam.joins) is sent on with the keys it asks for,
+    to be judged where its targets meet it (JudgeKeyed)."""
 
     def __init__(self, spec: SpecRef) -> None:
         self.ref = spec
@@ -662,7 +794,6 @@ class Judge(beam.DoFn):  # type: ignore[misc]
         if blob is None:  # BuildContext writes one whenever there is no error: it was lost
             _count(NO_CONTEXT)  # the driver refuses the run (check_run); no worker retries
             return
-        _count(JUDGED_UNITS)
         spec = self.ref.get(spec_blob)
         inventory, now = _context(spec, blob)
         if unit.asset is not None:
@@ -672,10 +803,104 @@ class Judge(beam.DoFn):  # type: ignore[misc]
             policies = {unit.name: unit.policy} if unit.policy is not None else {}
             asset = materialize(unit.item, policies, frozenset(), spec.types, spec.needs)
         if asset is None:
+            _count(JUDGED_UNITS)
             return
+        joins = _joins_for(self.ref.token, spec, asset.asset_type)
+        keys = asks(inventory, joins, _split(self.ref.token, spec)[2], asset, now) if joins \
+            else set()
+        if keys:
+            # Every keyed let of its rules finds nothing without these keys' targets, so an
+            # asset that asks for none is judged here, against the broadcast part alone.
+            _count(ASKERS_EMITTED)
+            _count(ASKS_EMITTED, len(keys))
+            yield beam.pvalue.TaggedOutput("askers", (unit.order, asset))
+            for key in keys:
+                yield beam.pvalue.TaggedOutput("asks", (key, unit.order))
+            return
+        _count(JUDGED_UNITS)
         book = WaiverBook(spec.waivers, now)
         yield from _judged(spec, book, unit.order,
                            spec.engine.evaluate_asset(asset, inventory, now))
+
+
+class Offer(beam.DoFn):  # type: ignore[misc]
+    """A keyed join target, under every key it answers to (phiguard.beam.joins.offers)."""
+
+    def __init__(self, spec: SpecRef) -> None:
+        self.ref = spec
+
+    def process(self, target: tuple[tuple[int, ...], Asset], blob: tuple[str, bytes] | None,
+                error: ErrorAt | None, spec_blob: bytes) -> Iterator[Any]:
+        _count(TARGETS_OFFERED)
+        if error is not None:
+            return
+        if blob is None:  # lost: see Judge
+            _count(NO_CONTEXT)
+            return
+        spec = self.ref.get(spec_blob)
+        inventory, _ = _context(spec, blob)
+        order, asset = target
+        joins = spec.keys.by_type().get(asset.asset_type, ())
+        keys = offers(inventory, joins, asset)
+        size = len(pickle.dumps(asset, protocol=pickle.HIGHEST_PROTOCOL))
+        _count(TARGET_BYTES, size)
+        _count(OFFERS_EMITTED, len(keys))
+        for key in keys:
+            yield key, (order, asset, size)
+
+
+def _paired(element: Any) -> Iterator[tuple[tuple[int, ...], tuple[tuple[int, ...], Asset]]]:
+    """The targets offered under one key, to every asset that asked for it."""
+    _, joined = element
+    askers, targets = list(joined["asks"]), list(joined["offers"])
+    _count(ASKS_GROUPED, len(askers))
+    _count(OFFERS_GROUPED, len(targets))
+    if not askers or not targets:
+        return
+    _count(PAIRS_EMITTED, len(askers) * len(targets))
+    _count(PAIR_BYTES, len(askers) * sum(size for _, _, size in targets))
+    for asker in askers:
+        for order, asset, _ in targets:
+            yield asker, (order, asset)
+
+
+class JudgeKeyed(beam.DoFn):  # type: ignore[misc]
+    """Judge one asset that asked for keyed join targets, with the targets it was sent: the
+    rules with a keyed join against the broadcast part plus those targets, the others against
+    the broadcast part alone (each rule reads the same as in the local engine's Inventory)."""
+
+    def __init__(self, spec: SpecRef) -> None:
+        self.ref = spec
+
+    def process(self, element: tuple[tuple[int, ...], dict[str, Iterable[Any]]],
+                blob: tuple[str, bytes] | None, error: ErrorAt | None,
+                spec_blob: bytes) -> Iterator[Any]:
+        order, joined = element
+        askers = list(joined["asker"])
+        sent = list(joined["targets"])
+        _count(ASKERS_DELIVERED, len(askers))
+        _count(PAIRS_DELIVERED, len(sent))
+        # No asker: counted missing by check_run (askers sent / delivered).
+        if error is not None or not askers:
+            return
+        if blob is None:  # lost: see Judge
+            _count(NO_CONTEXT)
+            return
+        spec = self.ref.get(spec_blob)
+        base, now = _context(spec, blob)
+        keyed, plain, _, _ = _split(self.ref.token, spec)
+        targets: dict[tuple[int, ...], Asset] = {}
+        for at, asset in sent:  # a target may match several of the asset's keys
+            targets.setdefault(at, asset)
+        inventory = _AssetInventory(base, sorted(targets.items(), key=lambda t: t[0]),
+                                    spec.keys.keyed)
+        book = WaiverBook(spec.waivers, now)
+        for asset in askers:
+            _count(JUDGED_UNITS)
+            found = [*keyed.evaluate_asset(asset, inventory, now),
+                     *plain.evaluate_asset(asset, base, now)]
+            found.sort(key=lambda f: f.rule_id)  # evaluate_asset's order: by rule id
+            yield from _judged(spec, book, order, found)
 
 
 class JudgeTail(beam.DoFn):  # type: ignore[misc]
@@ -738,7 +963,7 @@ def build(p: beam.Pipeline, spec: Spec) -> None:
     resolved = (read.units
                 | "By asset name" >> beam.GroupByKey()
                 | "Resolve" >> beam.ParDo(ResolveName(ref), spec_blob=given).with_outputs(
-                    "context", "counts", "errors", "bindings", "members", "kinds",
+                    "context", "counts", "errors", "bindings", "members", "kinds", "targets",
                     main="judge"))
     user_members = _user_members(spec)
     principals = ((resolved.members, p | "User members" >> beam.Create(user_members))
@@ -766,16 +991,28 @@ def build(p: beam.Pipeline, spec: Spec) -> None:
     blob = beam.pvalue.AsSingleton(context, default_value=None)
     judged = (resolved.judge
               | "Judge" >> beam.ParDo(Judge(ref), blob, first, spec_blob=given).with_outputs(
-                  "matched", main="findings"))
+                  "matched", "asks", "askers", main="findings"))
+    # The keyed join: targets under the keys they answer to meet the assets' asks by key,
+    # then each asking asset meets the targets sent to it (by its order) and is judged.
+    offered = resolved.targets | "Offer" >> beam.ParDo(Offer(ref), blob, first,
+                                                       spec_blob=given)
+    pairs = ({"asks": judged.asks, "offers": offered}
+             | "By join key" >> beam.CoGroupByKey()
+             | "Pair" >> beam.FlatMap(_paired))
+    keyed = ({"asker": judged.askers, "targets": pairs}
+             | "By asking asset" >> beam.CoGroupByKey()
+             | "Judge keyed" >> beam.ParDo(JudgeKeyed(ref), blob, first,
+                                           spec_blob=given).with_outputs("matched",
+                                                                         main="findings"))
     tail = (p | "Tail" >> beam.Create([None])
             | "Judge tail" >> beam.ParDo(JudgeTail(ref), blob, first,
                                          spec_blob=given).with_outputs("matched",
                                                                        main="findings"))
-    ((judged.findings, tail.findings)
+    ((judged.findings, keyed.findings, tail.findings)
      | "All findings" >> beam.Flatten()
      | "By shard" >> beam.GroupByKey()
      | "Write shards" >> beam.ParDo(WriteShard(spec.work)))
-    ((judged.matched, tail.matched)
+    ((judged.matched, keyed.matched, tail.matched)
      | "All waiver matches" >> beam.Flatten()
      | "Sum matches" >> beam.CombinePerKey(sum)
      | "Gather matches" >> beam.combiners.ToList()
@@ -880,6 +1117,16 @@ def _lost_between(result: Any, spec: Spec, meta: Meta | None,
                     "(it never reached them)")
     hop("assets to judge", count(UNITS_TO_JUDGE), "sent to judging",
         count(JUDGE_DELIVERED), "delivered to Judge", ": never delivered")
+    hop("keyed join targets", count(TARGETS_EMITTED), "sent to the join by key",
+        count(TARGETS_OFFERED), "offered")
+    hop("join offers", count(OFFERS_EMITTED), "sent to the join by key",
+        count(OFFERS_GROUPED), "grouped by key")
+    hop("join asks", count(ASKS_EMITTED), "sent to the join by key",
+        count(ASKS_GROUPED), "grouped by key")
+    hop("join pairs", count(PAIRS_EMITTED), "targets sent to asking assets",
+        count(PAIRS_DELIVERED), "delivered")
+    hop("asking assets", count(ASKERS_EMITTED), "sent to be judged with their targets",
+        count(ASKERS_DELIVERED), "delivered", ": never delivered")
     hop("judging of users and missing sources", 1, "started", count(TAIL_DELIVERED),
         "delivered")
     if matches is None:

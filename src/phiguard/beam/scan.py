@@ -99,6 +99,7 @@ class BeamScan:
                              "machine: scan the snapshot where they can read it (gs://BUCKET/"
                              "PREFIX, e.g. what collect --export gs://... writes)")
         from phiguard.beam import pipeline
+        from phiguard.beam.joins import plan_joins
 
         config.check_against(pack)
         self.pack = pack
@@ -123,6 +124,8 @@ class BeamScan:
             wanted=frozenset(self.engine.context_types()) | HIERARCHY_TYPES,
             fields=dict(self.engine.context_fields()),
             reach_only=frozenset(self.engine.reach_only_types()),
+            keys=plan_joins((cr.rule for cr in self.engine.rules), self.engine.context_types(),
+                            self.engine.reach_only_types()),
             types=self.engine.subject_types(), needs=self.engine.any_type_needs(),
             engine=self.engine, users=users, phi=config.phi,
             missing=[t for t in SOURCE_DEPENDENT_TYPES if not users],
