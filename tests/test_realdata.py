@@ -122,6 +122,20 @@ def test_an_expired_key_is_not_an_active_key(scanned: dict[str, Scanned]) -> Non
     assert outcomes[("testkeyageover90days", "IAM-003")] == "FAIL"
 
 
+
+def test_the_older_enable_flow_logs_field_turns_flow_logs_on(scanned: dict[str, Scanned]) -> None:
+    """policy-library's subnet `correct` has `enableFlowLogs: true` and no `logConfig` (the
+    field compute v1 still defines beside its successor `logConfig.enable`): its flow logs are
+    on with the API's defaults, so LOG-015 fails it for the default sampling (0.5), not for
+    flow logs being off."""
+    found = {f["asset"].rsplit("/", 1)[-1]: f for f in
+             scanned["policy-library/network_enable_flow_logs.json"].findings
+             if f["rule_id"] == "LOG-015"}
+    assert found["correct"]["outcome"] == "FAIL"
+    assert "off" not in found["correct"]["message"], found["correct"]["message"]
+    assert "sample" in found["correct"]["message"]
+    assert "off" in found["bad"]["message"]  # enableFlowLogs false, no logConfig
+
 # honest UNKNOWNs --------------------------------------------------------------------------
 
 _ABSENT = re.compile(r"(?P<path>\S+) is absent")
