@@ -8,7 +8,7 @@ to, projected to the `data` keys rules read). Ranges are surveyed in worker proc
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory._duplicates import Entries, content_entries, light_digest, raw_digest
 from phiguard.inventory._envelopes import envelope, light_envelope, value_of
+from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import learn_project
 from phiguard.inventory.readers import (
     RawItem,
@@ -27,11 +28,12 @@ from phiguard.inventory.readers import (
     iter_raw,
     ndjson_lines,
 )
-from phiguard.inventory.records import RESOURCE, Record, parse_record
+from phiguard.inventory.records import ACCESS_POLICY, RESOURCE, Record, parse_record
 from phiguard.inventory.refs import project_of_name
 from phiguard.inventory.scope import ProjectIndex, ProjectInfo
+from phiguard.inventory.types import PROJECT_TYPE
 
-__all__ = ["Fields", "Survey", "surveys"]
+__all__ = ["Fields", "Survey", "projected", "surveys"]
 
 Fields = Mapping[str, frozenset[str] | None]
 _RESOURCE_ONLY = frozenset({RESOURCE})
@@ -43,6 +45,8 @@ class _Plan:
 
     wanted: frozenset[str]  # types kept whole (join targets, hierarchy)
     fields: Fields  # the data keys rules read, by type
+    # of `wanted`, those read by envelope only in byte ranges (see `Survey.deferred`)
+    deferred: frozenset[str] = frozenset()
 
 
 # A range: (file, start byte, end byte or -1); a whole file (gzip, JSON documents): its path.
@@ -73,9 +77,13 @@ class Survey:
     # record number, with their entry's row in `entries`).
     plain: array[int] | None = None
     plain_rows: array[int] | None = None
+    # The records of a deferred type (`surveys`) read by envelope only, which `load_context`
+    # reads whole afterwards if it turns out to need them, five numbers each: record number,
+    # row in `entries`, key (hash((name, RESOURCE))), byte offset from `start`, line number.
+    deferred: array[int] | None = None
 
 
-def _project(record: Record, fields: Fields) -> Record:
+def projected(record: Record, fields: Fields) -> Record:
     """The record with only the `data` keys rules read of its type (see policy.projection)."""
     keep = fields.get(record.asset_type)
     data = record.data
@@ -102,11 +110,36 @@ class _Learner:
     once a project's number has an id, a name can only add a longer ancestry (see
     `ProjectIndex.learn`), so only an asset with more ancestors than known is looked at."""
 
-    __slots__ = ("projects", "settled")
+    __slots__ = ("known", "projects", "settled")
 
     def __init__(self, projects: ProjectIndex) -> None:
         self.projects = projects
         self.settled: dict[str, ProjectInfo] = {}  # first ancestor -> its project, with an id
+        self.known: dict[str, ProjectInfo] = {}  # the same, for `asset` (see there)
+
+    def asset(self, name: str, asset_type: str, ancestors: Sequence[str],
+              record: Record | None = None) -> None:
+        """`learn_project` of the asset (`record`'s, or one of that name, type and ancestry),
+        without making the Asset where that cannot change the index: an asset of a type other
+        than Project whose first ancestor is not a project teaches nothing, nor one of a
+        project whose number and id are known, both indexed to it, and its ancestry as long
+        (`ProjectIndex.learn` would set only what is already set)."""
+        first = ancestors[0] if ancestors else ""
+        if asset_type != PROJECT_TYPE:
+            if not first.startswith("projects/"):
+                return
+            info = self.known.get(first)
+            get = self.projects.get
+            if (info is not None and len(ancestors) <= len(info.ancestors)
+                    and get(first) is info and get(info.number) is info
+                    and get(info.id) is info):
+                return
+        learn_project(self.projects, record.to_asset() if record is not None else
+                      Asset(name, asset_type, ancestors=tuple(ancestors)))
+        if first.startswith("projects/"):
+            info = self.projects.get(first)
+            if info is not None and info.id:
+                self.known[first] = info
 
     def __call__(self, name: str, ancestors: list[str]) -> None:
         first = ancestors[0] if ancestors else ""
@@ -133,11 +166,14 @@ Row = tuple[int, bytes | None, int, Any]
 
 
 def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
-                 fields: Fields | None = None, *, track: bool = False) -> Survey:
+                 fields: Fields | None = None, *, track: bool = False,
+                 deferred: frozenset[str] = frozenset()) -> Survey:
     """`survey` over rows of `result.file` (a RawItem is made only for the records decoded).
 
     `track`: the rows are `ndjson_lines`' of the range at `result.start`; note where each
-    record is and which are plain (`Survey.offsets` ...), for pass 2.
+    record is and which are plain (`Survey.offsets` ...), for pass 2. `deferred` (with
+    `track` only): types of `wanted` whose records are read by envelope where they can be,
+    and noted in `Survey.deferred`, for `load_context` to read whole if it needs them.
     """
     projects = ProjectIndex()
     learn_from_name = _Learner(projects)
@@ -148,29 +184,41 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
     file = result.file
     line = index = 0
     offsets, line_numbers, plain, plain_rows = array("i"), array("i"), array("i"), array("i")
+    later = array("q")
     if track:
         result.offsets, result.line_numbers = offsets, line_numbers
         result.plain, result.plain_rows = plain, plain_rows
+        result.deferred = later
+    else:
+        deferred = frozenset()
+    light = wanted - deferred if deferred else wanted
     start = result.start
     try:
         for line, raw, index, value in rows:
             if track:
                 offsets.append(value - start)
                 line_numbers.append(line)
-            raw_env = envelope(raw, wanted) if raw is not None else None
+            raw_env = envelope(raw, light) if raw is not None else None
             if raw_env is not None:
                 # Only its envelope decoded here: pass 2 decodes and validates it before
                 # judging it (or, if it is plain and of a type no rule judges, skips it).
                 name, asset_type, update_time, ancestors, is_plain = raw_env
-                if is_plain and track:
-                    plain.append(index)
-                    plain_rows.append(len(entries))
-                add(hash((name, RESOURCE)), raw_digest(raw or b""), index, asset_type,
-                    RESOURCE)
-                learn_from_name(name, ancestors)
+                key = hash((name, RESOURCE))
+                if track:
+                    if is_plain:
+                        plain.append(index)
+                        plain_rows.append(len(entries))
+                    if asset_type in deferred:
+                        later.extend((index, len(entries), key, value - start, line))
+                        learn_from_name.asset(name, asset_type, ancestors)
+                    else:
+                        learn_from_name(name, ancestors)
+                else:
+                    learn_from_name(name, ancestors)
+                add(key, raw_digest(raw or b""), index, asset_type, RESOURCE)
             else:
                 update_time = _full_row(file, line, raw, index, value, wanted, result, fields,
-                                        projects, learn_from_name, add)
+                                        learn_from_name, add)
             if update_time:
                 utc = update_time[-1:] in "Zz"
                 if not utc or update_time[:19] >= best[:19]:
@@ -193,8 +241,8 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
 
 
 def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
-              wanted: set[str], result: Survey, fields: Fields | None, projects: ProjectIndex,
-              learn_from_name: _Learner, add: Callable[[int, bytes, int, str, str], None],
+              wanted: set[str], result: Survey, fields: Fields | None, learn_from_name: _Learner,
+              add: Callable[[int, bytes, int, str, str], None],
               ) -> str | None:
     """Pass 1 over a record its envelope alone does not serve: decoded (the raw line, or
     `value` when there is none) and read whole; its update time."""
@@ -207,11 +255,19 @@ def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
         learn_from_name(light.name, light.ancestors)
         return light.update_time
     record = parse_record(value, file, line)
-    for key, kind, digest in content_entries(record, item):
-        add(key, b"c" + digest, index, record.asset_type, kind)
+    if raw is not None and ACCESS_POLICY not in record.kinds:
+        # a digest of the line as it is: the same line is a duplicate; another line of the
+        # name is compared by its content in `find_duplicates` (see `raw_digest`)
+        digest = raw_digest(raw)
+        name, asset_type = record.name, record.asset_type
+        for kind in sorted(record.kinds) if len(record.kinds) > 1 else record.kinds:
+            add(hash((name, kind)), digest, index, asset_type, kind)
+    else:
+        for key, kind, digest in content_entries(record, item):
+            add(key, b"c" + digest, index, record.asset_type, kind)
     if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
-        result.parsed[index] = _project(record, fields or {})
-    learn_project(projects, record.to_asset())
+        result.parsed[index] = projected(record, fields or {})
+    learn_from_name.asset(record.name, record.asset_type, record.ancestors, record)
     return record.update_time
 
 
@@ -222,7 +278,8 @@ def _survey_task(plan: _Plan, task: Task) -> Survey:
     file, start, end = task
     lines_read = [0]
     rows = ndjson_lines(Path(file), start, 0, 0, end, lines_read)
-    result = _survey_rows(rows, wanted, Survey(file, start, end), plan.fields, track=True)
+    result = _survey_rows(rows, wanted, Survey(file, start, end), plan.fields, track=True,
+                          deferred=plan.deferred)
     # Blank lines after the range's last record count too: the next range starts after them.
     result.lines = max(result.lines, lines_read[0])
     return result
@@ -244,14 +301,15 @@ def _ranges(path: Path, size: int) -> list[tuple[int, int]]:
 
 
 def surveys(files: SnapshotFiles, wanted: frozenset[str], fields: Fields, *, jobs: int,
-            range_bytes: int) -> Iterator[Survey]:
+            range_bytes: int, deferred: frozenset[str] = frozenset()) -> Iterator[Survey]:
     """Every range's survey, in file order: uncompressed NDJSON in ranges of about
-    `range_bytes`, other files whole."""
+    `range_bytes`, other files whole. `deferred`: types of `wanted` read by envelope only
+    where they can be, in those ranges (see `Survey.deferred`)."""
     tasks: list[Task] = []
     for path in files.asset_files:
         if is_plain_ndjson(path):
             tasks.extend((str(path), lo, hi) for lo, hi in _ranges(path, range_bytes))
         else:
             tasks.append(path)
-    yield from ordered_map(_survey_task, _Plan(wanted, dict(fields)), tasks,
+    yield from ordered_map(_survey_task, _Plan(wanted, dict(fields), deferred), tasks,
                            jobs=jobs if len(tasks) > 1 else 1)

@@ -30,6 +30,7 @@ from phiguard.inventory._files import is_compressed, is_data_name, open_binary, 
 from phiguard.inventory.asset import USER_TYPE, Asset, Source
 
 __all__ = [
+    "BOM",
     "MAX_LINE_BYTES",
     "RawItem",
     "SnapshotFiles",
@@ -318,7 +319,8 @@ def _skip_blank_lines(fh: BinaryIO, limit: int) -> tuple[int, int]:
     return skipped, lines
 
 
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, accepted at the start of every file
+_BOM = BOM
 
 
 def _looks_like_ndjson(path: Path) -> bool:

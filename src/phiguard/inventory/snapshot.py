@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from heapq import merge
 from itertools import compress
 from operator import not_
 from pathlib import Path
@@ -30,11 +31,19 @@ from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory._duplicates import KINDS, Entries, absorb, contains_sorted, find_duplicates
 from phiguard.inventory._envelopes import iter_items, light_envelope, value_of
-from phiguard.inventory._survey import Fields, surveys
+from phiguard.inventory._survey import Fields, projected, surveys
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.coverage import coverage_from_manifest
 from phiguard.inventory.inventory import Inventory
-from phiguard.inventory.readers import RawItem, SnapshotFiles, picked_lines, read_users
+from phiguard.inventory.readers import (
+    BOM,
+    MAX_LINE_BYTES,
+    RawItem,
+    SnapshotFiles,
+    decode_line,
+    picked_lines,
+    read_users,
+)
 from phiguard.inventory.records import (
     ACCESS_POLICY,
     IAM_POLICY,
@@ -112,6 +121,10 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     `LoadedContext.picks` says which records of plain NDJSON pass 2 needs to read at all.
     """
     wanted = frozenset(context_types) | HIERARCHY_TYPES
+    # Reach-only types pass 2 judges (and so validates) are read by envelope in pass 1, and
+    # only the records whose name carries an IAM policy are read whole, at its end (`_later`).
+    deferred = frozenset() if judged is None else frozenset(
+        t for t in reach_only - HIERARCHY_TYPES if judged[0] is None or t in judged[0])
     skip: set[tuple[str, int]] = set()
     policies: dict[str, Record] = {}
     context: dict[str, Record] = {}
@@ -126,14 +139,12 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     file_ids: dict[str, int] = {}
     parsed: list[tuple[int, int, Record]] = []  # (file id, record index, record), input order
     tracked: list[_Tracked] = []
-    for part in surveys(files, wanted, fields or {}, jobs=jobs, range_bytes=RANGE_BYTES):
+    later: list[_Later] = []
+    for part in surveys(files, wanted, fields or {}, jobs=jobs, range_bytes=RANGE_BYTES,
+                        deferred=deferred):
         lines_before, records_before = before.get(part.file, (0, 0))
         if part.error is not None:
-            error = part.error
-            if error.line is not None and part.start > 0:
-                error.line += lines_before
-                error.args = (str(error),)
-            raise error
+            raise _in_file(part.error, part.start, lines_before)
         if part.start >= 0:
             segments.setdefault(part.file, []).append((part.start, lines_before, records_before))
         file_id = file_ids.get(part.file)
@@ -146,6 +157,9 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
             tracked.append(_Tracked(part.file, part.records, records_before, len(entries),
                                     part.offsets, part.line_numbers, part.plain,
                                     part.plain_rows))
+        if part.deferred:
+            later.append(_Later(part.file, file_id, part.start, lines_before, records_before,
+                                len(entries), part.deferred))
         absorb(entries, part.entries, file_id, records_before)
         for number, record in part.parsed.items():
             parsed.append((file_id, records_before + number, record))
@@ -170,6 +184,7 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     for file_id, index in {(entries.files[i], entries.numbers[i]) for i in duplicates
                            if entries.kinds[i] == 0}:
         skip.add((file_names[file_id], index))  # judged once, where it first appeared
+    kept: list[tuple[int, int, Record]] = []  # the held resources, input order
     for file_id, index, record in parsed:
         # a repeated access-context object merges into the one held (merge_records)
         new = record.kinds if not repeated else {
@@ -180,7 +195,17 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
             prior_part = policies.get(record.name)
             policies[record.name] = merge_records(prior_part, piece) if prior_part else piece
         if RESOURCE in new and record.asset_type in wanted:
-            context[record.name] = _resource_part(record)
+            kept.append((file_id, index, record))
+    if later:
+        granted = {hash((name, RESOURCE)): name for name, policy in policies.items()
+                   if policy.iam_policy is not None}
+        read = _read_later(later, granted, duplicates, fields or {})
+        held_in_order: Iterable[tuple[int, int, Record]] = merge(kept, read, key=_place)
+    else:
+        held_in_order = kept
+    for _, _, record in held_in_order:
+        context[record.name] = _resource_part(record)
+    del kept
     for name in [n for n, r in context.items() if r.asset_type in reach_only]:
         policy = policies.get(name)
         if policy is None or policy.iam_policy is None:
@@ -215,6 +240,63 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     counts.update(u.asset_type for u in users)
     return LoadedContext(inventory, policies, frozenset(skip), policy_only, users,
                          read_time or latest, counts, records, segments, picks)
+
+
+def _in_file(error: SnapshotError, start: int, lines_before: int) -> SnapshotError:
+    """An error at a line of the range at byte `start`, at its line in the file."""
+    if error.line is not None and start > 0:
+        error.line += lines_before
+        error.args = (str(error),)
+    return error
+
+
+@dataclass
+class _Later:
+    """One range's records of deferred types (see `Survey.deferred`), for `_read_later`."""
+
+    file: str
+    file_id: int
+    start: int
+    lines_before: int
+    records_before: int
+    first_entry: int  # the range's first row in the merged entries
+    found: array[int]  # Survey.deferred
+
+
+def _place(held: tuple[int, int, Record]) -> tuple[int, int]:
+    return held[0], held[1]
+
+
+def _read_later(later: list[_Later], granted: dict[int, str], duplicates: set[int],
+                fields: Fields) -> list[tuple[int, int, Record]]:
+    """(file id, record index, record) of each record of a deferred type whose name carries
+    an IAM policy (`granted`: name by key) and that repeats no earlier one, read whole from its
+    line (projected as pass 1 projects the records it reads whole), in input order."""
+    out: list[tuple[int, int, Record]] = []
+    for part in later:
+        found = part.found
+        wanted = [(number, offset, line, name)
+                  for number, row, key, offset, line in zip(*(found[i::5] for i in range(5)),
+                                                           strict=True)
+                  if (name := granted.get(key)) is not None
+                  and part.first_entry + row not in duplicates]
+        if not wanted:
+            continue
+        with open(part.file, "rb") as fh:
+            for number, offset, line, name in wanted:
+                at = part.start + offset
+                fh.seek(at)
+                raw = fh.readline(MAX_LINE_BYTES + 1)
+                if not at and raw.startswith(BOM):
+                    raw = raw[len(BOM):]
+                try:
+                    record = parse_record(decode_line(raw, part.file, line), part.file, line)
+                except SnapshotError as error:
+                    raise _in_file(error, part.start, part.lines_before) from None
+                if record.name == name:  # (else another name of the same hash)
+                    out.append((part.file_id, part.records_before + number,
+                                projected(record, fields)))
+    return out
 
 
 @dataclass

@@ -1,0 +1,165 @@
+"""Pass 1 reads the records of a reach-only type (a Compute Engine instance, held only for
+`grants within: phi`) by envelope in byte ranges, and reads whole, at its end, only those whose
+name carries an IAM policy; the records it reads whole (join targets, policies) are digested
+from their raw line. What it holds, and every bad-input message, must be what reading every
+record whole gives.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _paths import DEMO, RULES
+from _reach import INSTANCE
+from phiguard.config import load_config
+from phiguard.errors import SnapshotError
+from phiguard.inventory import snapshot
+from phiguard.inventory.readers import BOM, discover
+from phiguard.inventory.snapshot import LoadedContext, load_context
+from phiguard.policy.engine import Engine
+from phiguard.policy.rule import load_pack
+
+
+def _engine() -> Engine:
+    config = load_config(DEMO / "phiguard.yaml")
+    return Engine(load_pack([RULES]).rules, params=config.params)
+
+
+def _records() -> list[dict[str, Any]]:
+    with open(DEMO / "resources.ndjson", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _grant(record: dict[str, Any]) -> dict[str, Any]:
+    return {"name": record["name"], "asset_type": record["asset_type"],
+            "iam_policy": {"version": 1, "etag": "BwYAAAAAAAA=", "bindings": [
+                {"role": "roles/compute.osAdminLogin",
+                 "members": ["user:alice@example-health.com"]}]},
+            "ancestors": record["ancestors"]}
+
+
+def _write(path: Path, records: list[dict[str, Any]], *, bom: bool = False) -> None:
+    body = "".join(json.dumps(r) + "\n" for r in records).encode()
+    path.write_bytes((BOM if bom else b"") + body)
+
+
+def _load(org: Path, engine: Engine, *, judged: bool) -> LoadedContext:
+    """As `Scan` loads it (`judged`: told what pass 2 judges, which lets pass 1 defer the
+    reach-only types), or reading every record of them whole."""
+    return load_context(discover([org]), engine.context_types(),
+                        load_config(DEMO / "phiguard.yaml").phi,
+                        fields=engine.context_fields(),
+                        judged=(engine.subject_types(), engine.any_type_needs()) if judged
+                        else None,
+                        reach_only=engine.reach_only_types())
+
+
+def _org(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """A snapshot of the demo's resources with three instances granted: the first, moved to a
+    file of its own that starts with a byte order mark; one in the middle, whose line carries
+    its IAM policy (so it is read whole in pass 1); the last, repeated at the end with another
+    update time (a duplicate). The first's and the last's IAM policies come after them, in a
+    file of their own."""
+    records = _records()
+    instances = [r for r in records if r["asset_type"] == INSTANCE]
+    assert len(instances) > 4
+    first, middle, last = instances[0], instances[len(instances) // 2], instances[-1]
+    org = tmp_path / "org"
+    org.mkdir()
+    _write(org / "a-first.ndjson", [first], bom=True)
+    again = {**copy.deepcopy(last), "update_time": "2026-01-01T00:00:00Z"}
+    inline = {**middle, "iam_policy": _grant(middle)["iam_policy"]}
+    _write(org / "b-resources.ndjson",
+           [inline if r is middle else r for r in records if r is not first] + [again])
+    _write(org / "c-iam.ndjson", [_grant(first), _grant(last)])
+    return org, [first, middle, last]
+
+
+def test_deferred_instances_are_held_as_if_read_whole(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "RANGE_BYTES", 64 * 1024)  # several ranges
+    engine = _engine()
+    assert INSTANCE in engine.reach_only_types() and INSTANCE in engine.subject_types()
+    org, granted = _org(tmp_path)
+    read_later: list[str] = []
+    original = snapshot._read_later
+
+    def spy(*args: Any) -> Any:
+        found = original(*args)
+        read_later.extend(record.name for _, _, record in found)
+        return found
+
+    monkeypatch.setattr(snapshot, "_read_later", spy)
+    deferred = _load(org, engine, judged=True)
+    assert read_later == [granted[0]["name"], granted[2]["name"]]  # only these, once each
+    read_later.clear()
+    whole = _load(org, engine, judged=False)
+    assert read_later == []
+    assert deferred.counts == whole.counts and deferred.records == whole.records
+    held = deferred.inventory.of_types([INSTANCE])
+    assert [a.name for a in held] == [r["name"] for r in granted]
+    assert held == whole.inventory.of_types([INSTANCE])  # data, sources, times, policies
+    assert deferred.skip == whole.skip
+    assert [p.__dict__ for p in deferred.inventory.projects.all()] == \
+        [p.__dict__ for p in whole.inventory.projects.all()]
+
+
+def test_a_bad_deferred_instance_fails_at_its_line(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A granted instance that its envelope passes but the full parse refuses fails with what
+    reading it whole says, at its line in the file (here in a later range)."""
+    monkeypatch.setattr(snapshot, "RANGE_BYTES", 64 * 1024)
+    engine = _engine()
+    org, granted = _org(tmp_path)
+    path = org / "b-resources.ndjson"
+    lines = path.read_bytes().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if json.loads(line)["name"] == granted[2]["name"])
+    assert sum(map(len, lines[:at])) > 64 * 1024
+    bad = json.loads(lines[at])
+    bad["resource"]["location"] = 5
+    lines[at] = json.dumps(bad).encode() + b"\n"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(SnapshotError) as deferred:
+        _load(org, engine, judged=True)
+    with pytest.raises(SnapshotError) as whole:
+        _load(org, engine, judged=False)
+    assert str(deferred.value) == str(whole.value)
+    assert deferred.value.line == at + 1 and deferred.value.file == str(path)
+    assert "resource.location must be a string" in str(deferred.value)
+
+
+@pytest.mark.parametrize("judged", [True, False])
+def test_held_records_repeated_in_other_words_are_duplicates(tmp_path: Path,
+                                                             judged: bool) -> None:
+    """A held record (join target, policy) repeated with other bytes but the same content (key
+    order, update time, spacing) is a duplicate; with other content, a conflict naming the
+    first place."""
+    engine = _engine()
+    records = _records()
+    held = next(r for r in records if r["asset_type"] == "compute.googleapis.com/Firewall")
+    reordered = dict(reversed(list(held.items())))
+    reordered["update_time"] = "2020-01-01T00:00:00Z"
+    org = tmp_path / "org"
+    org.mkdir()
+    _write(org / "a.ndjson", records)
+    (org / "b.ndjson").write_text(json.dumps(reordered, indent=None, separators=(", ", ": "))
+                                  + "\n" + json.dumps(_grant(held)) + "\n"
+                                  + json.dumps(_grant(held)) + "\n")
+    loaded = _load(org, engine, judged=judged)
+    assert loaded.counts["compute.googleapis.com/Firewall"] == sum(
+        r["asset_type"] == "compute.googleapis.com/Firewall" for r in records)
+    assert (str(org / "b.ndjson"), 1) in loaded.skip
+    changed = copy.deepcopy(held)
+    changed["resource"]["data"]["priority"] = 4242
+    (org / "b.ndjson").write_text(json.dumps(changed) + "\n")
+    with pytest.raises(SnapshotError) as info:
+        _load(org, engine, judged=judged)
+    line = 1 + next(i for i, r in enumerate(records) if r is held)
+    assert str(info.value) == (
+        f"{org / 'b.ndjson'}:1: conflicting duplicate: {held['name']} (RESOURCE) differs "
+        f"from the record at {org / 'a.ndjson'}:{line}")
