@@ -272,6 +272,14 @@ PINNED: dict[str, dict[str, str]] = {
         "//dns.googleapis.com/projects/186783260185/managedZones/bad-key-signing":
             "DNS-001=FAIL DNS-002=- DNS-003=-",
     },
+    # Compute instances as CAI wrote them in 2018: `disk` and `serviceAccount` (singular), where
+    # compute v1 says `disks` and `serviceAccounts`; vm-no-ip runs as the default compute account.
+    "policy-library/vm_external_ip.json": {
+        "//compute.googleapis.com/projects/test-project/zones/us-east1-c/instances/vm-no-ip":
+            "IAM-005=UNKNOWN VM-001=PASS VM-003=UNKNOWN VM-004=UNKNOWN BAK-008=FAIL",
+        "//compute.googleapis.com/projects/test-project/zones/us-east1-b/instances/vm-external-ip":
+            "IAM-005=UNKNOWN VM-001=FAIL VM-003=PASS VM-004=UNKNOWN BAK-008=FAIL",
+    },
     "terraform-google-conversion/tfplan2cai-example_dns_managed_zone.json": {
         "//dns.googleapis.com/projects/{{.Provider.project}}/managedZones/publiczone":
             "DNS-001=PASS DNS-002=PASS DNS-003=FAIL",
