@@ -235,6 +235,7 @@ class Meta:
     # What BuildContext received of each gathered channel (check_run compares it with what
     # the producers counted): "held", "owners", "grants", "kinds", "counted".
     received: dict[str, int] = field(default_factory=dict)
+    broadcast_bytes: int = 0  # the pickled context every worker process unpickles
 
 
 def _write(path: str, data: bytes) -> None:
@@ -686,6 +687,7 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
                           frozenset(kind for kind, _ in kinds),
                           {a.name: order for order, a in reversed(ranked)})
         blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
+        meta.broadcast_bytes = len(blob)
         inventory = _inventory(spec, pickle.loads(blob))
         meta.now = now
         meta.scope_warnings = inventory.scope.warnings()
@@ -1135,6 +1137,17 @@ def _lost_between(result: Any, spec: Spec, meta: Meta | None,
         hop("waiver matches", count(MATCHES_EMITTED), "matched",
             sum(n for _, n in matches), "reached the waiver report")
     return lost
+
+
+def sizes(result: Any, meta: Meta) -> dict[str, int]:
+    """What the run broadcast and grouped for the keyed join (bytes, counts)."""
+    names = {"broadcast_bytes": None, "keyed_targets": TARGETS_EMITTED,
+             "keyed_target_bytes": TARGET_BYTES, "offers": OFFERS_EMITTED,
+             "asks": ASKS_EMITTED, "asking_assets": ASKERS_EMITTED, "pairs": PAIRS_EMITTED,
+             "pair_bytes": PAIR_BYTES, "broadcast_targets": HELD_EMITTED,
+             "grants": GRANTS_JOINED}
+    return {name: meta.broadcast_bytes if counter is None else _counter(result, counter) or 0
+            for name, counter in names.items()}
 
 
 def check_run(result: Any, spec: Spec, meta: Meta | None,

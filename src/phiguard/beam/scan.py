@@ -7,6 +7,8 @@ assembles the sharded findings in order. See phiguard.beam for the interface.
 
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 import uuid
 import weakref
@@ -158,6 +160,10 @@ class BeamScan:
         # reads them again) until the scan is closed, collected, or the process exits.
         self._finalizer = weakref.finalize(self, cleanup, self.work)
         self.meta = meta
+        report = os.environ.get("PHIGUARD_BEAM_SIZES")
+        if report:  # for benchmarks: what was broadcast and grouped (docs/scale.md)
+            Path(report).write_text(json.dumps(pipeline.sizes(self._result, meta)) + "\n",
+                                    encoding="utf-8")
         self.users = users
         self.inputs = self._inputs()  # now: a caller may remove staged inputs after the run
         self.counts: Counter[str] = Counter(meta.counts)

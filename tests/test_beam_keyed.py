@@ -1,0 +1,126 @@
+"""The Beam engine keys its large joins (phiguard.beam.joins): join targets of a keyed type are
+grouped to the assets whose rules ask for them, never broadcast, and each asset is judged
+against the broadcast part plus exactly its own targets, with the local engine's findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _paths import DEMO, RULES
+from phiguard.beam.joins import _value_key, plan_joins
+from phiguard.config import load_config
+from phiguard.inventory.refs import ref_key
+from phiguard.inventory.types import HIERARCHY_TYPES
+from phiguard.policy.engine import Engine
+from phiguard.policy.paths import MISSING
+from phiguard.policy.rule import load_pack
+from phiguard.runs.outputs import Output
+from phiguard.runs.scan import run_scan
+
+AT = "2026-11-25T00:00:00Z"
+IN_PROCESS = ["--runner", "DirectRunner", "--direct_running_mode=in_memory"]
+SNAPSHOT, DISK = "compute.googleapis.com/Snapshot", "compute.googleapis.com/Disk"
+# What the shipped pack cannot key (docs/scale.md): a find over every asset of the type
+# (NET-004's non-PHI subnetworks and service accounts, MON-00x's alert policies and log
+# metrics, whose rules also read log sinks), grants (service accounts), and Compute Engine's
+# per-project metadata (one per project, read by every instance of it).
+BROADCAST = {"compute.googleapis.com/Subnetwork", "iam.googleapis.com/ServiceAccount",
+             "monitoring.googleapis.com/AlertPolicy", "logging.googleapis.com/LogMetric",
+             "logging.googleapis.com/LogSink", "compute.googleapis.com/Project",
+             "compute.googleapis.com/Instance"}
+
+
+def _engine() -> Engine:
+    config = load_config(DEMO / "phiguard.yaml")
+    return Engine(load_pack([RULES]).rules, params=config.params, enable=config.enable,
+                  disable=config.disable)
+
+
+def test_the_shipped_pack_keys_every_join_it_can() -> None:
+    engine = _engine()
+    plan = plan_joins((cr.rule for cr in engine.rules), engine.context_types(),
+                      engine.reach_only_types())
+    assert {SNAPSHOT, "compute.googleapis.com/Firewall", "compute.googleapis.com/SslPolicy",
+            "sqladmin.googleapis.com/Instance", "serviceusage.googleapis.com/Service"} \
+        <= plan.keyed
+    assert set(engine.context_types()) - plan.keyed == BROADCAST | HIERARCHY_TYPES
+    kinds = {(j.rule, j.kind) for j in plan.joins}
+    assert {("BAK-003", "ref"), ("BAK-004", "referrers"), ("LOG-013", "project"),
+            ("DR-002", "equals")} <= kinds
+
+
+def test_a_rule_that_also_scans_a_broadcast_type_keeps_its_joins_broadcast() -> None:
+    rules = {r.id: r for r in load_pack([RULES]).rules}
+    sink = "logging.googleapis.com/LogSink"
+    alone = plan_joins([rules["LOG-002"]], [sink])  # sinks within ancestry only: keyed
+    assert alone.keyed == {sink} and {j.kind for j in alone.joins} == {"ancestry"}
+    # MON-001 reads the same sinks and every alert policy (a find over all of them, which
+    # would be redone for each project if the sinks were delivered per project).
+    both = plan_joins([rules["LOG-002"], rules["MON-001"]],
+                      [sink, "monitoring.googleapis.com/AlertPolicy",
+                       "logging.googleapis.com/LogMetric"])
+    assert both.keyed == frozenset() and not both.joins
+
+
+def test_values_python_finds_equal_share_a_join_key() -> None:
+    assert _value_key(1) == _value_key(1.0) == _value_key(True) != _value_key("1")
+    assert _value_key([1, {"a": 2}]) == _value_key([1.0, {"a": 2.0}])
+    assert _value_key(MISSING) is None and _value_key(None) is None
+
+
+def _scan(out: Path, **beam: Any) -> bytes:
+    from phiguard.cli._options import parse_at
+
+    output = Output("json", str(out), "--output")
+    run_scan([DEMO], config_path=DEMO / "phiguard.yaml", outputs=[output], at=parse_at(AT),
+             **beam)
+    return out.read_bytes()
+
+
+def test_keyed_targets_are_never_broadcast_and_reach_exactly_their_askers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from phiguard.beam import pipeline
+
+    broadcast: list[set[str]] = []  # in-process runner: the transforms share this module
+    delivered: list[tuple[Any, list[Any]]] = []
+    build, overlay = pipeline._inventory, pipeline._AssetInventory
+
+    def seen(spec: Any, context: Any) -> Any:
+        broadcast.append({a.asset_type for a in context.held})
+        return build(spec, context)
+
+    class Seen(overlay):  # type: ignore[misc, valid-type]
+        def __init__(self, base: Any, targets: Any, keyed: Any) -> None:
+            delivered.append((keyed, [a for _, a in targets]))
+            super().__init__(base, targets, keyed)
+
+    monkeypatch.setattr(pipeline, "_inventory", seen)
+    monkeypatch.setattr(pipeline, "_AssetInventory", Seen)
+    original = pipeline.JudgeKeyed.process
+    askers: list[Any] = []
+
+    def judged(self: Any, element: Any, *args: Any, **kwargs: Any) -> Any:
+        askers.extend(element[1]["asker"])
+        return original(self, element, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.JudgeKeyed, "process", judged)
+    local = _scan(tmp_path / "local.json")
+    beam = _scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS)
+    assert beam == local
+    keyed = delivered[0][0]
+    assert SNAPSHOT in keyed
+    assert broadcast and all(not (types & keyed) for types in broadcast), broadcast
+    # Every snapshot reaches the disk it was taken of, and no other asset.
+    snapshots = [a for _, targets in delivered for a in targets if a.asset_type == SNAPSHOT]
+    disks = {ref_key(a.name).rsplit("/", 1)[-1] for a in askers if a.asset_type == DISK}
+    assert snapshots, "no snapshot was delivered"
+    for (_, targets), asker in zip(delivered, askers, strict=True):
+        for target in targets:
+            if target.asset_type == SNAPSHOT:
+                assert asker.asset_type == DISK
+                source = ref_key(target.data["sourceDisk"]).rsplit("/", 1)[-1]
+                assert source == ref_key(asker.name).rsplit("/", 1)[-1]
+                assert source in disks
