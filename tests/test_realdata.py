@@ -272,6 +272,295 @@ PINNED: dict[str, dict[str, str]] = {
         "//dns.googleapis.com/projects/186783260185/managedZones/bad-key-signing":
             "DNS-001=FAIL DNS-002=- DNS-003=-",
     },
+    "policy-library/bigquery_cmek.json": {
+        "//bigquery.googleapis.com/projects/anand-spanner/datasets/anand_bq_test_3":
+            "ENC-004=FAIL",
+        ("//bigquery.googleapis.com/projects/anand-spanner/datasets/anand_bq_test_3/"
+         "tables/test_cmek"):
+            "ENC-007=PASS",
+        ("//bigquery.googleapis.com/projects/anand-spanner/datasets/anand_bq_test_3/"
+         "tables/test_google_encryption_key"):
+            "ENC-007=FAIL",
+        ("//cloudkms.googleapis.com/projects/anand-spanner/locations/global/keyRings/test/"
+         "cryptoKeys/test-1"):
+            "ENC-006=PASS",
+        "//spanner.googleapis.com/projects/anand-spanner/instances/demo/databases/test":
+            "ENC-013=FAIL",
+    },
+    "policy-library/bigquery_dataset_world_readable.json": {
+        ("//bigquery.googleapis.com/projects/test-project/datasets/"
+         "world-readable-allAuthenticatedUsers"):
+            "PUB-006=FAIL",
+        "//bigquery.googleapis.com/projects/test-project/datasets/world-readable-allUsers":
+            "PUB-006=FAIL",
+        "//bigquery.googleapis.com/projects/test-project/datasets/world-readable-both":
+            "PUB-006=FAIL",
+        "//bigquery.googleapis.com/projects/test-project/datasets/not-world-readable":
+            "PUB-006=PASS",
+    },
+    "policy-library/cmek_rotation.json": {
+        ("//cloudkms.googleapis.com/projects/test-project/locations/us-central1/keyRings/"
+         "test-key-ring/cryptoKeys/rotation-30-days"):
+            "ENC-006=PASS",
+        ("//cloudkms.googleapis.com/projects/test-project/locations/us-central1/keyRings/"
+         "test-key-ring/cryptoKeys/rotation-never"):
+            "ENC-006=FAIL",
+        ("//cloudkms.googleapis.com/projects/test-project/locations/us-central1/keyRings/"
+         "test-key-ring/cryptoKeys/rotation-365-days"):
+            "ENC-006=FAIL",
+        ("//cloudkms.googleapis.com/projects/test-project/locations/us-central1/keyRings/"
+         "test-key-ring/cryptoKeys/rotation-90-days"):
+            "ENC-006=PASS",
+        ("//cloudkms.googleapis.com/projects/test-project/locations/us-central1/keyRings/"
+         "test-key-ring/cryptoKeys/rotation-400-days"):
+            "ENC-006=FAIL",
+        ("//cloudkms.googleapis.com/projects/test-project/locations/us-central1/keyRings/"
+         "test-key-ring/cryptoKeys/rotation-100-days"):
+            "ENC-006=FAIL",
+    },
+    "policy-library/compute_disk_resource_policies-disks.json": {
+        ("//compute.googleapis.com/projects/my-test-project/zones/europe-north1-c/disks/"
+         "no-resource-policies"):
+            "BAK-003=FAIL ENC-003=FAIL",
+        ("//compute.googleapis.com/projects/my-test-project/regions/europe-north1/disks/"
+         "has-correct-resource-policies"):
+            "BAK-003=UNKNOWN ENC-003=FAIL",
+        ("//compute.googleapis.com/projects/my-test-project/zones/europe-north1-c/disks/"
+         "incorrect-resource-policies"):
+            "BAK-003=UNKNOWN ENC-003=FAIL",
+    },
+    "policy-library/compute_enable_oslogin-compute-instance_violation.json": {
+        ("//compute.googleapis.com/projects/my-test-project/zones/us-central1-f/instances/"
+         "test-jumphost"):
+            ("BAK-008=FAIL IAM-005=FAIL MFA-006=UNKNOWN NET-005=UNKNOWN VM-001=FAIL "
+             "VM-002=PASS VM-003=PASS VM-004=FAIL VM-005=PASS"),
+        ("//compute.googleapis.com/projects/my-test-project/zones/us-central1-f/instances/"
+         "test-jumphost-violation"):
+            ("BAK-008=FAIL IAM-005=FAIL MFA-006=UNKNOWN NET-005=UNKNOWN VM-001=FAIL "
+             "VM-002=PASS VM-003=PASS VM-004=FAIL VM-005=PASS"),
+    },
+    "policy-library/gcp_iam_restrict_service_account_key_type.json": {
+        ("//iam.googleapis.com/projects/forseti-system-test/serviceAccounts/"
+         "111111-compute@developer.gserviceaccount.com/keys/1234567890abcdef"):
+            "IAM-002=PASS IAM-003=PASS",
+    },
+    "policy-library/gke_enable_binauthz.json": {
+        ("//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/"
+         "joe-clust"):
+            "GKE-003=FAIL GKE-007=FAIL LOG-007=PASS",
+        ("//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/"
+         "joe-clust2"):
+            "GKE-003=FAIL GKE-007=PASS LOG-007=PASS",
+    },
+    "policy-library/gke_enable_private_endpoint.json": {
+        ("//container.googleapis.com/projects/gkeexposure/zones/us-central1-c/clusters/"
+         "private-endpoint-public"):
+            "GKE-001=PASS GKE-002=FAIL",
+        "//container.googleapis.com/projects/gkeexposure/zones/us-central1-c/clusters/public":
+            "GKE-001=FAIL GKE-002=FAIL",
+        ("//container.googleapis.com/projects/gkeexposure/zones/us-central1-c/clusters/"
+         "private-endpoint-private"):
+            "GKE-001=PASS GKE-002=PASS",
+    },
+    "policy-library/gke_enable_shielded_nodes.json": {
+        ("//container.googleapis.com/projects/transfer-repo/zones/us-central1-c/clusters/"
+         "shielded-nodes-enabled"):
+            "GKE-005=PASS IAM-006=FAIL",
+        ("//container.googleapis.com/projects/transfer-repo/zones/us-central1-c/clusters/"
+         "shielded-nodes-disabled"):
+            "GKE-005=FAIL IAM-006=FAIL",
+        ("//container.googleapis.com/projects/transfer-repo/zones/us-central1-c/clusters/"
+         "shielded-nodes-enabled-noboot"):
+            "GKE-005=FAIL IAM-006=FAIL",
+    },
+    "policy-library/gke_enable_workload_identity.json": {
+        ("//container.googleapis.com/projects/testproject/zones/us-central1-c/clusters/"
+         "workloadidentity-enabled"):
+            "GKE-006=PASS IAM-006=FAIL",
+        ("//container.googleapis.com/projects/testproject/zones/us-central1-c/clusters/"
+         "workloadidentity-disabled"):
+            "GKE-006=FAIL IAM-006=FAIL",
+        ("//container.googleapis.com/projects/testproject/zones/us-central1-c/clusters/"
+         "workloadidentity-enabled-beta"):
+            "GKE-006=FAIL IAM-006=FAIL",
+    },
+    "policy-library/gke_legacy_abac.json": {
+        ("//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/"
+         "joe-clust"):
+            "GKE-003=FAIL GKE-004=FAIL ENC-005=FAIL DR-004=FAIL GKE-009=FAIL",
+        ("//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/"
+         "joe-clust2"):
+            "GKE-003=PASS GKE-004=FAIL ENC-005=FAIL DR-004=FAIL GKE-009=FAIL",
+    },
+    "policy-library/gke_private_cluster.json": {
+        ("//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/"
+         "joe-clust"):
+            "GKE-001=FAIL GKE-002=FAIL GKE-003=FAIL",
+        ("//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/"
+         "joe-clust2"):
+            "GKE-001=PASS GKE-002=PASS GKE-003=PASS",
+    },
+    "policy-library/network_enable_firewall_logs.json": {
+        # a DENY rule: the allow-rule rules leave it out
+        "//compute.googleapis.com/projects/test-shared-network/global/firewalls/bad":
+            "NET-001=PASS NET-002=PASS NET-004=- NET-007=-",
+        "//compute.googleapis.com/projects/test-data-1/global/firewalls/good":
+            "NET-001=PASS NET-002=PASS NET-007=PASS",
+    },
+    "policy-library/network_enable_flow_logs.json": {
+        "//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/bad":
+            "LOG-015=FAIL",
+        # enableFlowLogs true, no logConfig: on, but sampling half the flows (the default)
+        "//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/correct":
+            "LOG-015=FAIL",
+        # proxy-only subnets cannot have flow logs
+        ("//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/"
+         "regional_managed_proxy"): "LOG-015=-",
+        ("//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/"
+         "internal_https_load_balancer"): "LOG-015=-",
+        "//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/both_false":
+            "LOG-015=FAIL",
+        "//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/both_correct":
+            "LOG-015=FAIL",
+        "//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/only_log_config":
+            "LOG-015=FAIL",
+    },
+    "policy-library/network_enable_private_google_access.json": {
+        "//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/bad":
+            "LOG-015=FAIL",
+        "//compute.googleapis.com/projects/pso-cicd8/regions/us-west1/subnetworks/correct":
+            "LOG-015=FAIL",
+    },
+    "policy-library/network_restrict_default.json": {
+        "//compute.googleapis.com/projects/fake-project/global/networks/default":
+            "NET-003=PASS NET-006=FAIL",
+        "//compute.googleapis.com/projects/fake-project/global/networks/test-network":
+            "NET-003=PASS NET-006=PASS",
+    },
+    "policy-library/restricted_firewall_rules-protocol_and_port.json": {
+        ("//compute.googleapis.com/projects/cf-gcp-challenge-dev/global/firewalls/"
+         "cf-test-fw-rule-0"):
+            "NET-001=PASS NET-002=FAIL NET-007=FAIL",
+        ("//compute.googleapis.com/projects/cf-gcp-challenge-dev/global/firewalls/"
+         "cf-test-fw-rule-1"):
+            "NET-001=PASS NET-002=PASS",
+        ("//compute.googleapis.com/projects/cf-gcp-challenge-dev/global/firewalls/"
+         "cf-test-fw-rule-2"):
+            "NET-001=PASS NET-002=PASS",
+        ("//compute.googleapis.com/projects/cf-gcp-challenge-dev/global/firewalls/"
+         "cf-test-fw-rule-3"):
+            "NET-001=PASS NET-002=PASS",
+        ("//compute.googleapis.com/projects/cf-gcp-challenge-dev/global/firewalls/"
+         "cf-test-fw-rule-4"):
+            "NET-001=PASS NET-002=PASS",
+        ("//compute.googleapis.com/projects/cf-gcp-challenge-dev/global/firewalls/"
+         "cf-test-fw-rule-5"):
+            "NET-001=FAIL NET-002=FAIL NET-007=FAIL",
+        ("//compute.googleapis.com/projects/cf-gcp-challenge-dev/global/firewalls/"
+         "cf-test-fw-rule-6"):
+            "NET-001=FAIL NET-002=FAIL NET-007=FAIL",
+        ("//compute.googleapis.com/projects/cf-gcp-challenge-dev/global/firewalls/"
+         "cf-test-fw-rule-7"):
+            "NET-001=PASS NET-002=PASS",
+    },
+    "policy-library/serviceusage_service.json": {
+        "//serviceusage.googleapis.com/projects/123/services/compute.googleapis.com":
+            "GOV-001=PASS",
+        "//serviceusage.googleapis.com/projects/123/services/cloudvision.googleapis.com":
+            "GOV-001=PASS",
+    },
+    "policy-library/sql_backup.json": {
+        "//cloudsql.googleapis.com/projects/brunore-db-test/instances/mysqlv1-nomaintenance":
+            "BAK-001=PASS BAK-002=FAIL PUB-002=PASS TLS-006=FAIL",
+        "//cloudsql.googleapis.com/projects/brunore-db-test/instances/mysqlv2-nomaintenance":
+            "BAK-001=FAIL BAK-002=FAIL PUB-002=FAIL TLS-006=FAIL",
+        "//cloudsql.googleapis.com/projects/brunore-db-test/instances/mysqlv2-withmaintenance":
+            "BAK-001=PASS BAK-002=FAIL PUB-002=FAIL TLS-006=FAIL",
+        "//cloudsql.googleapis.com/projects/brunore-db-test/instances/postgres-nomaintenance":
+            "BAK-001=FAIL BAK-002=FAIL PUB-002=FAIL TLS-006=FAIL",
+        "//cloudsql.googleapis.com/projects/brunore-db-test/instances/postgres-withmaintenance":
+            "BAK-001=PASS BAK-002=FAIL PUB-002=FAIL TLS-006=FAIL",
+        "//cloudsql.googleapis.com/projects/brunore-cai-test/instances/brunore-mon-3pm":
+            "BAK-001=FAIL BAK-002=FAIL PUB-002=FAIL TLS-006=FAIL",
+        "//cloudsql.googleapis.com/projects/brunore-cai-test/instances/brunore-sun-3am":
+            "BAK-001=FAIL BAK-002=FAIL PUB-002=FAIL TLS-006=FAIL",
+    },
+    "policy-library/sql_instance_type.json": {
+        "//cloudsql.googleapis.com/projects/cf-gcp-forseti-project/instances/test-sql-server":
+            ("BAK-001=FAIL BAK-002=FAIL ENC-002=FAIL PUB-002=FAIL SQL-008=PASS SQL-009=PASS "
+             "SQL-010=PASS SQL-011=PASS SQL-012=FAIL SQL-013=FAIL SQL-014=PASS TLS-006=FAIL"),
+        ("//cloudsql.googleapis.com/projects/cf-gcp-forseti-project/instances/"
+         "forseti-server-db-7c2ae462"):
+            ("BAK-001=PASS BAK-002=UNKNOWN ENC-002=FAIL PUB-002=FAIL SQL-001=FAIL SQL-002=FAIL "
+             "SQL-015=FAIL TLS-006=PASS"),
+        ("//cloudsql.googleapis.com/projects/cf-gcp-forseti-project/instances/"
+         "test-postgres-instance"):
+            ("BAK-001=PASS BAK-002=FAIL ENC-002=FAIL LOG-006=FAIL PUB-002=FAIL SQL-003=PASS "
+             "SQL-004=FAIL SQL-005=PASS SQL-006=PASS SQL-007=PASS SQL-015=FAIL TLS-006=FAIL"),
+    },
+    "policy-library/sql_public_ip.json": {
+        "//cloudsql.googleapis.com/projects/test-project/instances/public-private-sql2":
+            "PUB-002=FAIL",
+        "//cloudsql.googleapis.com/projects/test-project/instances/private-sql": "PUB-002=PASS",
+        "//cloudsql.googleapis.com/projects/test-project/instances/public-private-sql":
+            "PUB-002=FAIL",
+        "//cloudsql.googleapis.com/projects/test-project/instances/public-sql": "PUB-002=FAIL",
+    },
+    "policy-library/sql_ssl.json": {
+        "//cloudsql.googleapis.com/projects/test-project/instances/sql-instance-with-ssl":
+            "PUB-002=FAIL TLS-006=PASS",
+        "//cloudsql.googleapis.com/projects/test-project/instances/sql-instance-without-ssl":
+            "PUB-002=FAIL TLS-006=FAIL",
+        "//cloudsql.googleapis.com/projects/test-project/instances/sql-instance-without-ipconfig":
+            "PUB-002=FAIL TLS-006=FAIL",
+    },
+    "policy-library/storage_bucket_policy_only.json": {
+        "//storage.googleapis.com/my-storage-bucket-with-bucketpolicyonly":
+            "BAK-005=UNKNOWN DR-003=FAIL ENC-001=PASS PUB-005=UNKNOWN",
+        "//storage.googleapis.com/my-storage-bucketwithuniformbucketlevelaccess":
+            "BAK-005=UNKNOWN DR-003=FAIL ENC-001=PASS PUB-005=UNKNOWN",
+        "//storage.googleapis.com/my-storage-bucket-with-null-bucketpolicyonly":
+            "BAK-005=UNKNOWN DR-003=FAIL ENC-001=PASS PUB-005=FAIL",
+        "//storage.googleapis.com/my-storage-bucket-with-no-bucketpolicyonly-data":
+            "BAK-005=UNKNOWN DR-003=FAIL ENC-001=FAIL PUB-005=FAIL",
+    },
+    "policy-library/storage_bucket_world_readable.json": {
+        "//storage.googleapis.com/my-test-bucket": "PUB-004=FAIL",
+        "//storage.googleapis.com/my-second-test-bucket": "PUB-004=FAIL",
+        "//storage.googleapis.com/my-third-test-bucket": "PUB-004=PASS",
+    },
+    "policy-library/storage_cmek_encryption.json": {
+        "//storage.googleapis.com/my-storage-bucket": "ENC-001=PASS DR-003=FAIL",
+        "//storage.googleapis.com/my-storage-bucket-with-logging": "ENC-001=PASS DR-003=FAIL",
+        "//storage.googleapis.com/my-storage-bucket-with-secure-logging":
+            "ENC-001=FAIL DR-003=FAIL",
+    },
+    "terraform-google-conversion/cai2hcl-compute_backend_service.json": {
+        "//compute.googleapis.com/projects/myproj/global/backendServices/bs-1":
+            "LOG-014=FAIL PLAT-001=PASS",
+    },
+    "terraform-google-conversion/cai2hcl-compute_region_backend_service.json": {
+        "//compute.googleapis.com/projects/myproj/regions/us-central1/backendServices/bs-1":
+            "PLAT-001=PASS",
+        "//compute.googleapis.com/projects/myproj/regions/us-central1/backendServices/bs-2":
+            "PLAT-001=PASS",
+    },
+    "terraform-google-conversion/cai2hcl-project_iam.json": {
+        "//cloudresourcemanager.googleapis.com/projects/example-project":
+            "IAM-007=FAIL IAM-009=PASS IAM-010=PASS JIT-001=FAIL SOD-001=PASS SOD-002=PASS",
+    },
+    "terraform-google-conversion/tfplan2cai-example_compute_ssl_policy.json": {
+        ("//compute.googleapis.com/projects/{{.Provider.project}}/global/sslPolicies/"
+         "custom-ssl-policy"):
+            "TLS-003=PASS",
+    },
+    "terraform-google-conversion/tfplan2cai-example_compute_subnetwork.json": {
+        "//compute.googleapis.com/projects/{{.Provider.project}}/global/networks/test-network":
+            "NET-003=PASS NET-006=PASS",
+        ("//compute.googleapis.com/projects/{{.Provider.project}}/regions/us-central1/"
+         "subnetworks/my-test-subnetwork"):
+            "LOG-015=FAIL",
+    },
     # Compute instances as CAI wrote them in 2018: `disk` and `serviceAccount` (singular), where
     # compute v1 says `disks` and `serviceAccounts`; vm-no-ip runs as the default compute account.
     "policy-library/vm_external_ip.json": {
