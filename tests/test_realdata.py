@@ -569,6 +569,18 @@ PINNED: dict[str, dict[str, str]] = {
         "//compute.googleapis.com/projects/test-project/zones/us-east1-b/instances/vm-external-ip":
             "IAM-005=UNKNOWN VM-001=FAIL VM-003=PASS VM-004=UNKNOWN BAK-008=FAIL",
     },
+    # Google's converter leaves out what the Terraform configuration does not set: the runtime
+    # identity is then the default account the API documents; ingressSettings has no default
+    # in the Cloud Functions v1 definition.
+    ("terraform-google-conversion/"
+     "tfplan2cai-example_google_cloudfunctions_function.json"): {
+        "//cloudfunctions.googleapis.com/projects/{{.Provider.project}}/locations/us-east1/"
+        "functions/my-cf": "SRV-003=UNKNOWN SRV-004=FAIL",
+    },
+    "terraform-google-conversion/tfplan2cai-example_cloud_run_service.json": {
+        "//run.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/services/"
+        "cloudrun-to-get-cai": "SRV-001=FAIL SRV-002=FAIL",
+    },
     "terraform-google-conversion/tfplan2cai-example_dns_managed_zone.json": {
         "//dns.googleapis.com/projects/{{.Provider.project}}/managedZones/publiczone":
             "DNS-001=PASS DNS-002=PASS DNS-003=FAIL",
