@@ -338,6 +338,10 @@ class PlanGate:
         subjects = sorted(subjects, key=_asset_type)
         origin_of, changed_of, partial = self.after.origin, self.after.changed, self.after.partial
         blocked = self._blocked
+        # the rules `unknown_in_plan` blocks, by Terraform type (none: `_NONE_BLOCKED`)
+        blocked_of: dict[str, set[str]] = {}
+        for rule_id, blocked_type in blocked:
+            blocked_of.setdefault(blocked_type, set()).add(rule_id)
         file = self.plan.file
         for asset in subjects:
             found = evaluate(asset, inventory, now)
@@ -351,15 +355,19 @@ class PlanGate:
             several = len(origin) > 1
             whole = name not in partial
             tf_type = address = source = kind = ""
+            blocked_here: frozenset[str] | set[str] = _NONE_BLOCKED
+            # the planned resource is the asset's one change: `_fix` would look at it alone
+            alone = first is not None and (not origin or (len(origin) == 1
+                                                          and origin[0] is first))
             if first is not None:
                 tf_type, address = first.type, first.address
+                blocked_here = blocked_of.get(first.type, _NONE_BLOCKED)
                 source = f"{file}#{address}"
                 kind = _change_kind(first)
             for finding in found:
                 if covered and (finding.rule_id, finding.asset) in covered:
                     continue
-                if finding.outcome is _PASS and whole and (
-                        first is None or (finding.rule_id, tf_type) not in blocked):
+                if finding.outcome is _PASS and whole and finding.rule_id not in blocked_here:
                     if first is None:
                         append(_planned(
                             finding.rule_id, finding.asset, finding.asset_type, _PASS,
@@ -373,14 +381,20 @@ class PlanGate:
                     continue
                 responsible = (self._responsible(name, finding)
                                if several and finding.outcome is not _PASS else first)
-                if finding.outcome is _FAIL and whole and (responsible is None or (
-                        finding.rule_id, responsible.type) not in blocked):
+                if finding.outcome is _FAIL and whole and (
+                        finding.rule_id not in blocked_here if responsible is first else (
+                            responsible is None
+                            or (finding.rule_id, responsible.type) not in blocked)):
                     # a FAIL the plan can judge: it stays FAIL and names its fix
                     if responsible is not first:
                         append(self._decorate(finding, asset, responsible=responsible))
                         continue
                     message, fix_json = finding.message, None
-                    found_fix = self._fix_of(finding.rule_id, name)
+                    if alone:  # the fix can be only the first change's
+                        fix = self._fix_for(finding.rule_id, tf_type)
+                        found_fix = None if fix is None else self._fix_text(fix, address)
+                    else:
+                        found_fix = self._fix_of(finding.rule_id, name)
                     if found_fix is not None:
                         fix, fix_address, text = found_fix
                         fix_json = fix.to_json(fix_address)
@@ -454,7 +468,10 @@ class PlanGate:
         found = self._fix(rule_id, name)
         if found is None:
             return None
-        fix, address = found
+        return self._fix_text(*found)
+
+    def _fix_text(self, fix: Fix, address: str) -> tuple[Fix, str, str]:
+        """The fix of the resource at `address`, with what the finding's message says of it."""
         if not fix.attribute:
             return fix, address, fix.note
         key = id(fix)
@@ -472,12 +489,17 @@ class PlanGate:
     def _fix(self, rule_id: str, name: str) -> tuple[Fix, str] | None:
         for change in [*([self.after.changed[name]] if name in self.after.changed else []),
                        *self.after.origin.get(name, ())]:
-            key = (rule_id, change.type)
-            fix = self._fixes[key] if key in self._fixes else self._fixes.setdefault(
-                key, Fix.of_rule(self._rules.get(rule_id), change.type))
+            fix = self._fix_for(rule_id, change.type)
             if fix is not None:
                 return fix, change.address
         return None
+
+    def _fix_for(self, rule_id: str, tf_type: str) -> Fix | None:
+        """The fix the rule declares for resources of this Terraform type (kept)."""
+        key = (rule_id, tf_type)
+        fixes = self._fixes
+        return fixes[key] if key in fixes else fixes.setdefault(
+            key, Fix.of_rule(self._rules.get(rule_id), tf_type))
 
     def _unknown_in_plan(self, rule_id: str, change: ResourceChange | None) -> str | None:
         """Why the rule cannot judge this planned resource (its evidence exists only after
@@ -603,6 +625,7 @@ def _shared_types(engine: Engine) -> frozenset[str]:
     return frozenset(t for t, conv in CONVERTERS.items() if conv.asset_type in wanted)
 _OUTCOMES = {o.value: o for o in Outcome}
 _PASS, _FAIL = Outcome.PASS, Outcome.FAIL
+_NONE_BLOCKED: frozenset[str] = frozenset()
 _asset_type = attrgetter("asset_type")
 
 
