@@ -565,9 +565,9 @@ PINNED: dict[str, dict[str, str]] = {
     # compute v1 says `disks` and `serviceAccounts`; vm-no-ip runs as the default compute account.
     "policy-library/vm_external_ip.json": {
         "//compute.googleapis.com/projects/test-project/zones/us-east1-c/instances/vm-no-ip":
-            "IAM-005=UNKNOWN VM-001=PASS VM-003=UNKNOWN VM-004=UNKNOWN BAK-008=FAIL",
+            "IAM-005=UNKNOWN VM-001=PASS VM-003=UNKNOWN VM-004=FAIL BAK-008=FAIL",
         "//compute.googleapis.com/projects/test-project/zones/us-east1-b/instances/vm-external-ip":
-            "IAM-005=UNKNOWN VM-001=FAIL VM-003=PASS VM-004=UNKNOWN BAK-008=FAIL",
+            "IAM-005=UNKNOWN VM-001=FAIL VM-003=PASS VM-004=FAIL BAK-008=FAIL",
     },
     # Google's converter leaves out what the Terraform configuration does not set: the runtime
     # identity is then the default account the API documents; ingressSettings has no default
