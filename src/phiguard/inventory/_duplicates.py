@@ -14,7 +14,7 @@ import hashlib
 import json
 from array import array
 from collections.abc import Iterator
-from itertools import compress
+from itertools import compress, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,9 @@ from phiguard.inventory.records import (
     access_objects,
 )
 
-__all__ = ["DIGEST_BYTES", "KINDS", "Entries", "absorb", "contains_sorted", "content_digest",
-           "content_entries", "find_duplicates", "light_digest", "raw_digest"]
+__all__ = ["DIGEST_BYTES", "KINDS", "KIND_CODES", "Entries", "absorb", "contains_sorted",
+           "content_digest", "content_entries", "entry_keys", "find_duplicates", "light_digest",
+           "raw_digest"]
 
 def _canonical(value: Any) -> bytes:
     try:
@@ -74,6 +75,14 @@ def _keyed(record: Record) -> list[tuple[int, str, str, Any]]:
         else:
             out.append((hash((record.name, kind)), kind, kind, None))
     return out
+
+
+def entry_keys(record: Record) -> list[tuple[int, str]]:
+    """(key, content type) of each entry a record makes (see `_keyed`), in the same order."""
+    if len(record.kinds) == 1 and ACCESS_POLICY not in record.kinds:  # most: one entry
+        for kind in record.kinds:
+            return [(hash((record.name, kind)), kind)]
+    return [(key, kind) for key, kind, _, _ in _keyed(record)]
 
 
 def content_entries(record: Record, item: RawItem) -> list[tuple[int, str, bytes]]:
@@ -172,7 +181,7 @@ def _not_the_same(entries: Entries, file_names: list[str], later: array[int],
     return out
 
 
-_KIND_CODES = {RESOURCE: 0, IAM_POLICY: 1, ORG_POLICY: 2, ACCESS_POLICY: 3}
+KIND_CODES = {RESOURCE: 0, IAM_POLICY: 1, ORG_POLICY: 2, ACCESS_POLICY: 3}
 KINDS = (RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY)
 DIGEST_BYTES = 17  # a flag byte (r: of the raw line, c: of the normalized content) + 16
 _PAD = bytes(DIGEST_BYTES - 9)  # raw digests are 8 bytes
@@ -191,7 +200,7 @@ class Entries:
         self.keys = array("q")        # hash((name, content type))
         self.digests = bytearray()    # DIGEST_BYTES each
         self.numbers = array("q")     # record number (in the range; absolute once merged)
-        self.kinds = bytearray()      # _KIND_CODES
+        self.kinds = bytearray()      # KIND_CODES
         self.type_ids = array("l")    # into type_names
         self.files = array("l")       # file ordinal (merged entries only)
         self.type_names: dict[str, int] = {}
@@ -200,7 +209,7 @@ class Entries:
         self.keys.append(key)
         self.digests += digest
         self.numbers.append(number)
-        self.kinds.append(_KIND_CODES[kind])
+        self.kinds.append(KIND_CODES[kind])
         type_id = self.type_names.get(asset_type)
         if type_id is None:
             type_id = self.type_names[asset_type] = len(self.type_names)
@@ -242,30 +251,28 @@ def find_duplicates(entries: Entries, file_names: list[str], files: SnapshotFile
     different content is a conflict, reported at the earliest place it occurs. Also gives the
     sorted keys, for membership tests."""
     keys = entries.keys
-    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: ties stay in input order
+    sorted_keys = array("q", sorted(keys))
+    # the keys that occur more than once, and the entries of each, in input order
+    repeated = {a for a, b in pairwise(sorted_keys) if a == b}
+    groups: dict[int, list[int]] = {}
+    if repeated:
+        for i in compress(range(len(keys)), map(repeated.__contains__, keys)):
+            groups.setdefault(keys[i], []).append(i)
     duplicates: set[int] = set()
     conflicts: list[int] = []
     # (later, first) pairs whose digests differ, one of raw bytes: decoded below, in one read
     later_ones, first_ones = array("q"), array("q")
-    i = 0
-    total = len(order)
-    while i < total:
-        first = order[i]
-        j = i + 1
-        while j < total and keys[order[j]] == keys[first]:
-            j += 1
-        if j - i > 1:
-            first_digest = entries.digest(first)
-            for later in order[i + 1:j]:
-                digest = entries.digest(later)
-                if digest != first_digest:
-                    if digest[:1] == b"r" or first_digest[:1] == b"r":
-                        later_ones.append(later)
-                        first_ones.append(first)
-                    else:
-                        conflicts.append(later)
-                duplicates.add(later)
-        i = j
+    for first, *others in groups.values():
+        first_digest = entries.digest(first)
+        for later in others:
+            digest = entries.digest(later)
+            if digest != first_digest:
+                if digest[:1] == b"r" or first_digest[:1] == b"r":
+                    later_ones.append(later)
+                    first_ones.append(first)
+                else:
+                    conflicts.append(later)
+            duplicates.add(later)
     if later_ones:
         conflicts.extend(_not_the_same(entries, file_names, later_ones, first_ones))
     if conflicts:
@@ -278,7 +285,7 @@ def find_duplicates(entries: Entries, file_names: list[str], files: SnapshotFile
         raise SnapshotError(
             f"conflicting duplicate: {record.name} ({what}) differs from the record at "
             f"{first_place}", file=item.file, line=item.line)
-    return duplicates, array("q", (keys[k] for k in order))
+    return duplicates, sorted_keys
 
 
 def contains_sorted(values: array[int], key: int) -> bool:

@@ -17,18 +17,26 @@ from typing import Any
 from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
-from phiguard.inventory._duplicates import Entries, content_entries, light_digest, raw_digest
-from phiguard.inventory._envelopes import envelope, light_envelope, value_of
+from phiguard.inventory._duplicates import (
+    KIND_CODES,
+    Entries,
+    content_entries,
+    entry_keys,
+    light_digest,
+    raw_digest,
+)
+from phiguard.inventory._envelopes import envelope, light_envelope
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import learn_project
 from phiguard.inventory.readers import (
     RawItem,
     SnapshotFiles,
+    decode_line,
     is_plain_ndjson,
     iter_raw,
     ndjson_lines,
 )
-from phiguard.inventory.records import ACCESS_POLICY, RESOURCE, Record, parse_record
+from phiguard.inventory.records import RESOURCE, Record, parse_record, project_data
 from phiguard.inventory.refs import project_of_name
 from phiguard.inventory.scope import ProjectIndex, ProjectInfo
 from phiguard.inventory.types import PROJECT_TYPE
@@ -86,13 +94,7 @@ class Survey:
 def projected(record: Record, fields: Fields) -> Record:
     """The record with only the `data` keys rules read of its type (see policy.projection)."""
     keep = fields.get(record.asset_type)
-    data = record.data
-    if keep is None or not data:
-        return record
-    r = record
-    return Record(r.name, r.asset_type, r.kinds, {k: v for k, v in data.items() if k in keep},
-                  r.iam_policy, r.org_policy, r.access_policy, r.ancestors, r.location, r.parent,
-                  r.update_time, r.source)
+    return record if keep is None else project_data(record, keep)
 
 
 def _learn_from_name(projects: ProjectIndex, name: str, ancestors: list[str]) -> None:
@@ -110,12 +112,14 @@ class _Learner:
     once a project's number has an id, a name can only add a longer ancestry (see
     `ProjectIndex.learn`), so only an asset with more ancestors than known is looked at."""
 
-    __slots__ = ("known", "projects", "settled")
+    __slots__ = ("known", "learned", "projects", "settled")
 
     def __init__(self, projects: ProjectIndex) -> None:
         self.projects = projects
         self.settled: dict[str, ProjectInfo] = {}  # first ancestor -> its project, with an id
-        self.known: dict[str, ProjectInfo] = {}  # the same, for `asset` (see there)
+        # the same for `asset`, with the count of `learned` when it was last checked
+        self.known: dict[str, tuple[ProjectInfo, int]] = {}
+        self.learned = 0  # calls that may have changed `projects`
 
     def asset(self, name: str, asset_type: str, ancestors: Sequence[str],
               record: Record | None = None) -> None:
@@ -128,24 +132,31 @@ class _Learner:
         if asset_type != PROJECT_TYPE:
             if not first.startswith("projects/"):
                 return
-            info = self.known.get(first)
-            get = self.projects.get
-            if (info is not None and len(ancestors) <= len(info.ancestors)
-                    and get(first) is info and get(info.number) is info
-                    and get(info.id) is info):
-                return
+            known = self.known.get(first)
+            if known is not None and len(ancestors) <= len(known[0].ancestors):
+                info, checked = known
+                if checked == self.learned:
+                    return  # nothing learned since it was checked below
+                get = self.projects.get
+                if get(first) is info and get(info.number) is info and get(info.id) is info:
+                    self.known[first] = info, self.learned
+                    return
+        self.learned += 1
         learn_project(self.projects, record.to_asset() if record is not None else
                       Asset(name, asset_type, ancestors=tuple(ancestors)))
         if first.startswith("projects/"):
-            info = self.projects.get(first)
-            if info is not None and info.id:
-                self.known[first] = info
+            get = self.projects.get
+            learned = get(first)
+            if (learned is not None and learned.id and get(learned.number) is learned
+                    and get(learned.id) is learned):
+                self.known[first] = learned, self.learned
 
     def __call__(self, name: str, ancestors: list[str]) -> None:
         first = ancestors[0] if ancestors else ""
         info = self.settled.get(first)
         if info is not None and len(ancestors) <= len(info.ancestors):
             return
+        self.learned += 1
         _learn_from_name(self.projects, name, ancestors)
         if first.startswith("projects/"):
             info = self.projects.get(first)
@@ -181,6 +192,11 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
     best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
     entries = result.entries
     add = entries.add
+    # `add` of a RESOURCE entry, inlined below for the records read by envelope (most)
+    keys, digests, type_names = entries.keys, entries.digests, entries.type_names
+    add_key, add_number = keys.append, entries.numbers.append
+    add_kind, add_type = entries.kinds.append, entries.type_ids.append
+    resource_kind = KIND_CODES[RESOURCE]
     file = result.file
     line = index = 0
     offsets, line_numbers, plain, plain_rows = array("i"), array("i"), array("i"), array("i")
@@ -207,18 +223,25 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
                 if track:
                     if is_plain:
                         plain.append(index)
-                        plain_rows.append(len(entries))
+                        plain_rows.append(len(keys))
                     if asset_type in deferred:
-                        later.extend((index, len(entries), key, value - start, line))
+                        later.extend((index, len(keys), key, value - start, line))
                         learn_from_name.asset(name, asset_type, ancestors)
                     else:
                         learn_from_name(name, ancestors)
                 else:
                     learn_from_name(name, ancestors)
-                add(key, raw_digest(raw or b""), index, asset_type, RESOURCE)
+                add_key(key)
+                digests += raw_digest(raw or b"")
+                add_number(index)
+                add_kind(resource_kind)
+                type_id = type_names.get(asset_type)
+                if type_id is None:
+                    type_id = type_names[asset_type] = len(type_names)
+                add_type(type_id)
             else:
-                update_time = _full_row(file, line, raw, index, value, wanted, result, fields,
-                                        learn_from_name, add)
+                update_time = _full_row(file, line, raw, index, value, wanted, result,
+                                        fields or {}, learn_from_name, add)
             if update_time:
                 utc = update_time[-1:] in "Zz"
                 if not utc or update_time[:19] >= best[:19]:
@@ -241,34 +264,55 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
 
 
 def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
-              wanted: set[str], result: Survey, fields: Fields | None, learn_from_name: _Learner,
-              add: Callable[[int, bytes, int, str, str], None],
-              ) -> str | None:
+              wanted: set[str], result: Survey, fields: Fields, learn_from_name: _Learner,
+              add: Callable[[int, bytes, int, str, str], None]) -> str | None:
     """Pass 1 over a record its envelope alone does not serve: decoded (the raw line, or
     `value` when there is none) and read whole; its update time."""
-    item = RawItem(file, line, raw, None if raw is not None else value, index=index)
-    value = value_of(item)
+    if raw is not None:
+        value = decode_line(raw, file, line)
     light = light_envelope(value, wanted)
     if light is not None:
+        item = RawItem(file, line, raw, None if raw is not None else value, index=index)
         add(hash((light.name, RESOURCE)), b"c" + light_digest(light, item), index,
             light.asset_type, RESOURCE)
         learn_from_name(light.name, light.ancestors)
         return light.update_time
-    record = parse_record(value, file, line)
-    if raw is not None and ACCESS_POLICY not in record.kinds:
-        # a digest of the line as it is: the same line is a duplicate; another line of the
-        # name is compared by its content in `find_duplicates` (see `raw_digest`)
+    if raw is not None:
+        # Digested from the line as it is: the same line is a duplicate; another line of the
+        # name is compared by its content in `find_duplicates` (see `raw_digest`). Projected
+        # as it is parsed, but for a Project, which `learn_project` reads whole.
+        keep = _data_keys(value, fields)
+        record = parse_record(value, file, line, keep)
         digest = raw_digest(raw)
-        name, asset_type = record.name, record.asset_type
-        for kind in sorted(record.kinds) if len(record.kinds) > 1 else record.kinds:
-            add(hash((name, kind)), digest, index, asset_type, kind)
+        asset_type = record.asset_type
+        for key, kind in entry_keys(record):
+            add(key, digest, index, asset_type, kind)
+        learn_from_name.asset(record.name, asset_type, record.ancestors, record)
+        if asset_type == PROJECT_TYPE:
+            record = projected(record, fields)
     else:
-        for key, kind, digest in content_entries(record, item):
-            add(key, b"c" + digest, index, record.asset_type, kind)
+        record = parse_record(value, file, line)
+        for key, kind, content in content_entries(record, RawItem(file, line, None, value,
+                                                                  index=index)):
+            add(key, b"c" + content, index, record.asset_type, kind)
+        learn_from_name.asset(record.name, record.asset_type, record.ancestors, record)
+        record = projected(record, fields)
     if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
-        result.parsed[index] = projected(record, fields or {})
-    learn_from_name.asset(record.name, record.asset_type, record.ancestors, record)
+        result.parsed[index] = record
     return record.update_time
+
+
+def _data_keys(value: Any, fields: Fields) -> frozenset[str] | None:
+    """The `data` keys rules read of the record's type (None: all), as `projected` takes
+    them, but None for a Project (see `_full_row`) and anything `parse_record` refuses."""
+    if type(value) is not dict:
+        return None
+    asset_type = value.get("asset_type")
+    if asset_type is None:
+        asset_type = value.get("assetType")
+    if type(asset_type) is not str or asset_type == PROJECT_TYPE:
+        return None
+    return fields.get(asset_type)
 
 
 def _survey_task(plan: _Plan, task: Task) -> Survey:

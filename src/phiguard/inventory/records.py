@@ -17,7 +17,7 @@ from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset, Source, content_set
 
 __all__ = ["ACCESS_FIELDS", "CONDITIONAL", "Record", "access_objects", "merge_records",
-           "parse_record", "resource_asset", "valid_time"]
+           "parse_record", "project_data", "resource_asset", "valid_time"]
 
 RESOURCE, IAM_POLICY = "RESOURCE", "IAM_POLICY"
 ORG_POLICY, ACCESS_POLICY = "ORG_POLICY", "ACCESS_POLICY"
@@ -238,16 +238,32 @@ def _v2_org_policies(raw: Any, check: _Check) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def parse_record(obj: Any, file: str, line: int) -> Record:
-    """Validate and normalize one decoded JSON record; raise `SnapshotError` naming the line."""
-    fast = _fast_record(obj, file, line)
+def parse_record(obj: Any, file: str, line: int,
+                 data_keys: frozenset[str] | None = None) -> Record:
+    """Validate and normalize one decoded JSON record; raise `SnapshotError` naming the line.
+
+    `data_keys`: keep only these keys of `resource.data` (all of it is validated as ever).
+    """
+    fast = _fast_record(obj, file, line, data_keys)
     if fast is not None:
         return fast
     try:
-        return _parse_record(obj, _Check(file, line))
+        record = _parse_record(obj, _Check(file, line))
     except RecursionError:
         raise SnapshotError("record nested too deeply to be a CAI record", file=file,
                             line=line) from None
+    return record if data_keys is None else project_data(record, data_keys)
+
+
+def project_data(record: Record, keep: frozenset[str]) -> Record:
+    """The record with only the `keep` keys of its `data` (in their order there)."""
+    data = record.data
+    if not data:
+        return record
+    r = record
+    return Record(r.name, r.asset_type, r.kinds, {k: v for k, v in data.items() if k in keep},
+                  r.iam_policy, r.org_policy, r.access_policy, r.ancestors, r.location, r.parent,
+                  r.update_time, r.source)
 
 
 # The common shapes, checked without building a message per field: a record with no keys but
@@ -407,11 +423,14 @@ def _fast_fields(obj: Any) -> _Fields | None:
     return name, asset_type, kinds, data, iam, ancestors, location, parent, update_time
 
 
-def _fast_record(obj: Any, file: str, line: int) -> Record | None:
+def _fast_record(obj: Any, file: str, line: int,
+                 data_keys: frozenset[str] | None = None) -> Record | None:
     fields = _fast_fields(obj)
     if fields is None:
         return None
     name, asset_type, kinds, data, iam, ancestors, location, parent, update_time = fields
+    if data_keys is not None and data:
+        data = {k: v for k, v in data.items() if k in data_keys}
     return Record(name, asset_type, kinds, data, iam, None, None, ancestors, location, parent,
                   update_time, Source(file, line))
 

@@ -102,6 +102,8 @@ _RESOURCE_ONLY = frozenset({RESOURCE})
 
 
 def _resource_part(record: Record) -> Record:
+    if record.kinds == _RESOURCE_ONLY:  # (its policy fields are None)
+        return record
     r = record
     return Record(r.name, r.asset_type, _RESOURCE_ONLY, r.data, None, None, None, r.ancestors,
                   r.location, r.parent, r.update_time, r.source)
