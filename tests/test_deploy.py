@@ -305,14 +305,37 @@ def _gate(tmp_path: Path, phi: list[str], *extra: str) -> tuple[int, dict[str, A
 def test_without_a_snapshot_the_organization_policy_is_unknown(tmp_path: Path) -> None:
     """The plan adds two members to the organization's IAM policy but does not show the rest
     of it, so MFA-004 (every member of the policy is one of the organization's identities) is
-    UNKNOWN there, saying to pass --snapshot; nothing fails."""
+    UNKNOWN there, saying to pass --snapshot; nor does it place the PHI project under the
+    organization, so whether the auditor's organization grants reach PHI (IAM-001) is not
+    known either; nothing fails."""
     code, doc = _gate(tmp_path, ["phiguard-ops"])
     assert code == 0
-    bad = [(r["outcome"], r["rule_id"], r.get("address"), r["message"])
-           for r in doc["results"] if r["outcome"] != "PASS"]
+    bad = sorted((r["outcome"], r["rule_id"], r.get("address"), r["message"])
+                 for r in doc["results"] if r["outcome"] != "PASS")
     assert [b[:3] for b in bad] == [
+        ("UNKNOWN", "IAM-001", "google_service_account.auditor"),
         ("UNKNOWN", "MFA-004", "google_organization_iam_member.asset_viewer")], bad
-    assert "pass --snapshot" in bad[0][3]
+    assert "above phiguard-ops are not known" in bad[0][3]
+    assert "pass --snapshot" in bad[1][3]
+
+
+def _with_phi_prod(tmp_path: Path) -> Path:
+    """deploy-snapshot/ with the PHI project phi-prod in the organization, as the export of
+    an organization holding it has (the fixture holds only the ops project)."""
+    folder = tmp_path / "snapshot"
+    folder.mkdir()
+    record = {"name": "//cloudresourcemanager.googleapis.com/projects/111111111111",
+              "asset_type": "cloudresourcemanager.googleapis.com/Project",
+              "resource": {"version": "v3", "discovery_document_uri":
+                           "https://cloudresourcemanager.googleapis.com/$discovery/rest?version=v3",
+                           "discovery_name": "Project",
+                           "data": {"name": "projects/111111111111", "projectId": "phi-prod",
+                                    "state": "ACTIVE", "parent": "organizations/123456789012",
+                                    "displayName": "phi-prod"}},
+              "ancestors": ["projects/111111111111", "organizations/123456789012"]}
+    text = (SNAPSHOT / "resources.ndjson").read_text(encoding="utf-8")
+    (folder / "resources.ndjson").write_text(text + json.dumps(record) + "\n", encoding="utf-8")
+    return folder
 
 
 @pytest.mark.parametrize("phi", [["phiguard-ops"], ["phi-prod"]], ids=["ops-in-phi-scope",
@@ -322,7 +345,8 @@ def test_phiguard_plan_passes_its_own_deployment(tmp_path: Path, phi: list[str])
     the ops project), no failing and no UNKNOWN finding, even with the ops project in the PHI
     scope (then the PHI bucket rules judge both buckets: versioning, multi-region, CMEK, no
     public access, uniform access); the unconverted types are listed."""
-    code, doc = _gate(tmp_path, phi, "--snapshot", str(SNAPSHOT))
+    snapshot = SNAPSHOT if phi == ["phiguard-ops"] else _with_phi_prod(tmp_path)
+    code, doc = _gate(tmp_path, phi, "--snapshot", str(snapshot))
     outcomes = [(r["outcome"], r["rule_id"], r.get("address")) for r in doc["results"]]
     assert code == 0, outcomes
     assert [o for o in outcomes if o[0] != "PASS"] == []

@@ -332,9 +332,10 @@ def test_phi_scope_through_project_folder_and_label(phi: PhiConfig, expect_vm: b
 
 @pytest.mark.parametrize("network", [
     "https://www.googleapis.com/compute/v1/projects/shared/global/networks/phi-vpc",
-    "projects/shared/global/networks/phi-vpc", NET, "phi-vpc"])
+    "projects/shared/global/networks/phi-vpc", NET])
 def test_phi_scope_through_network(network: str) -> None:
-    """A non-PHI-project resource on a PHI network (any spelling in config) is PHI."""
+    """A non-PHI-project resource on a PHI network (any spelling naming its project) is PHI.
+    A bare name is refused (tests/test_phi_networks_config.py)."""
     sql = rec("//cloudsql.googleapis.com/projects/web/instances/db",
               "sqladmin.googleapis.com/Instance",
               {"settings": {"ipConfiguration": {

@@ -20,7 +20,7 @@ from typing import Any
 
 from phiguard._util.yamlloc import LocDict, LocList, load_yaml
 from phiguard.errors import ConfigError
-from phiguard.inventory.scope import PhiConfig
+from phiguard.inventory.scope import PhiConfig, network_problem
 from phiguard.policy.rule import RulePack, param_problem
 
 __all__ = ["Config", "Waiver", "load_config"]
@@ -191,12 +191,19 @@ def load_config(path: Path | None) -> Config:
             line, col = phi_raw.pos("folders")
             raise ConfigError(f"folder {folder!r} must be written folders/NUMBER",
                               file=file, line=line, column=col)
+    networks = _strs(phi_raw.get("networks"), phi_raw, "networks", file)
+    for i, entry in enumerate(phi_raw.get("networks") or ()):
+        problem = network_problem(str(entry))
+        if problem:
+            items = phi_raw["networks"]
+            line, col = items.pos(i) if isinstance(items, LocList) else phi_raw.pos("networks")
+            raise ConfigError(f"phi.networks: {problem}", file=file, line=line, column=col)
     phi = PhiConfig(
         all=everything,
         projects=_strs(phi_raw.get("projects"), phi_raw, "projects", file),
         folders=folders,
         project_labels=_labels(labels, file),
-        networks=_strs(phi_raw.get("networks"), phi_raw, "networks", file),
+        networks=networks,
     )
     params_raw = _mapping(raw.get("params"), "`params`", raw, "params", file)
     params: dict[str, dict[str, Any]] = {}

@@ -21,7 +21,7 @@ from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.readers import user_asset
 from phiguard.inventory.records import Record, merge_records, parse_record
-from phiguard.inventory.scope import PhiConfig
+from phiguard.inventory.scope import PhiConfig, network_problem
 from phiguard.policy.engine import Engine
 from phiguard.policy.language import EXAMPLES_DIR
 from phiguard.policy.rule import Rule, RulePack, param_problem, validate_param_value
@@ -59,6 +59,10 @@ def _phi(config: dict[str, Any] | None) -> PhiConfig:
         # A misspelt key would silently put nothing in PHI scope.
         raise RuleError(f"unknown `config.phi` keys: {', '.join(sorted(unknown))} "
                         f"(expected: {', '.join(_PHI_KEYS)})")
+    for entry in phi.get("networks", []):
+        problem = network_problem(str(entry))
+        if problem:
+            raise RuleError(f"`config.phi.networks`: {problem}")
     return PhiConfig(
         all=bool(phi.get("all", False)),
         projects=frozenset(str(p) for p in phi.get("projects", [])),

@@ -28,6 +28,7 @@ from phiguard.inventory.records import CONDITIONAL
 from phiguard.inventory.refs import project_of_name, ref_key, region_of
 from phiguard.inventory.scope import PhiConfig, PhiScope, ProjectIndex
 from phiguard.inventory.types import (
+    FOLDER_TYPE,
     HIERARCHY_TYPES,
     NETWORK_PATHS,
     PROJECT_TYPE,
@@ -41,15 +42,15 @@ __all__ = ["REACH_TYPES", "Inventory", "learn_project", "reach_fields"]
 _RM = "//cloudresourcemanager.googleapis.com/"
 _NUMBER = re.compile(r"^\d+$")
 _NODE_TYPES = HIERARCHY_TYPES - {PROJECT_TYPE}  # folders and organizations
-_REACH_UNKNOWN = UnknownValue("unknown: the folders and organization above the PHI projects are "
-                              "not known, so whether this node is above one is not known")
+_INSTANCE = "compute.googleapis.com/Instance"
+_SUBNETWORK = "compute.googleapis.com/Subnetwork"
 
 # The types that can carry an IAM policy (Google's Compute Engine v1 discovery document gives
 # `instances` and `subnetworks` a getIamPolicy method; no other type of NETWORK_PATHS has one)
 # and whose PHI scope their own data decides: the VPC network they sit on. `grants within:
 # phi` must read that data for a binding on one, so a scan holds these types (projected to
 # `reach_fields`) whether or not a rule joins to them.
-REACH_TYPES = frozenset({"compute.googleapis.com/Instance", "compute.googleapis.com/Subnetwork"})
+REACH_TYPES = frozenset({_INSTANCE, _SUBNETWORK})
 
 
 @cache
@@ -122,7 +123,10 @@ class Inventory:
                 self._policy_owners.setdefault(asset.name, asset)
         for asset in [*self._by_name.values(), *self._policy_owners.values()]:
             learn_project(self.projects, asset)
-        self.scope = PhiScope(phi or PhiConfig(), self.projects)
+        self.scope = PhiScope(phi or PhiConfig(), self.projects, {
+            ref_key(a.name): a.ancestors
+            for a in [*self._by_type.get(FOLDER_TYPE, ()), *self._policy_owners.values()]
+            if a.asset_type == FOLDER_TYPE and a.ancestors})
         held = {RESOURCE, *(content or ())}
         for owner in self._policy_owners.values():
             if owner.iam_policy is not None:
@@ -135,6 +139,8 @@ class Inventory:
                                         for alt in (parent, *self._project_spellings(parent))],
                                  origin)
         self.missing_sources = frozenset(missing_sources)
+        # A plan's values may be known only after apply (a snapshot's never are).
+        self._planned = origin != SNAPSHOT
         self._node_policies: dict[str, Asset] = {}
         for owner in self._policy_owners.values():
             if owner.asset_type in HIERARCHY_TYPES:
@@ -143,6 +149,7 @@ class Inventory:
         self._in_project: dict[tuple[str, ...], dict[str, list[Asset]]] = {}
         self._grants: dict[str, list[tuple[dict[str, Any], str, str]]] | None = None
         self._facts: dict[str, dict[str, Any]] = {}
+        self._node_reasons: dict[str, UnknownValue] = {}
         self._owner_facts: dict[str, dict[str, Any]] = {}
         self._places: dict[tuple[str, str | None, str | None], tuple[
             str | None, str | None, str | None, str | None]] = {}
@@ -302,13 +309,14 @@ class Inventory:
             if place is None:
                 place = self._places[place_key] = self._place(asset, first, location)
             project, number, location, region = place
-        phi = self.asset_is_phi(asset, project)
+        phi: bool | UnknownValue = self.asset_is_phi(asset, project)
+        if not phi and self._planned and asset.asset_type in NETWORK_PATHS:
+            phi = self._planned_scope(asset)
         # A grant on this asset reaches PHI: it is in PHI scope, or a folder or organization
         # above a PHI project (`grants within: phi` asks the same of each binding's owner).
-        reach: bool | UnknownValue = phi or (asset.asset_type in _NODE_TYPES
-                                             and self.scope.node_is_phi(ref_key(asset.name)))
-        if not reach and asset.asset_type in _NODE_TYPES and not self.scope.phi_ancestry_known:
-            reach = _REACH_UNKNOWN
+        reach: bool | UnknownValue = phi
+        if not reach and asset.asset_type in _NODE_TYPES:
+            reach = self._node_reach(ref_key(asset.name))
         if not reach and asset.asset_type in REACH_TYPES:
             reach = self._network_unknown(asset) or False
         return {
@@ -367,6 +375,54 @@ class Inventory:
             return None
         return UnknownValue(f"unknown: whether {asset.name} is on a PHI network is not known "
                             f"({missing}), so whether a grant on it reaches PHI is not known")
+
+    def undecided_scope(self, asset: Asset) -> UnknownValue | None:
+        """Why whether a planned asset is in PHI scope is not known (a network it may be on is
+        known only after apply: its facts' `phi`); None when it is known, always in a scan."""
+        if not self._planned or asset.asset_type not in NETWORK_PATHS:
+            return None
+        phi = self.facts(asset)["phi"]
+        return phi if isinstance(phi, UnknownValue) else None
+
+    def _planned_scope(self, asset: Asset) -> bool | UnknownValue:
+        """PHI scope of a planned asset outside PHI projects and known PHI networks, when a
+        network that would decide it is known only after apply: PHI when what the plan does
+        show settles it (an instance's subnetwork in a PHI project, or held, on a PHI
+        network), else unknown; never "not PHI" on a value the plan does not know yet."""
+        if not self.scope.networks_possible:
+            return False
+        if asset.asset_type == _INSTANCE:
+            nics = asset.data.get("networkInterfaces")
+            if not isinstance(nics, list | UnknownValue):
+                return False
+            open_ = isinstance(nics, UnknownValue)
+            for nic in nics if isinstance(nics, list) else ():
+                if isinstance(nic, UnknownValue):
+                    open_ = True
+                elif isinstance(nic, dict) and isinstance(nic.get("network"), UnknownValue):
+                    # Terraform computes the network of an interface given only its subnetwork.
+                    via = self._subnetwork_scope(nic.get("subnetwork"))
+                    if via:
+                        return True
+                    open_ = open_ or via is None
+            if not open_:
+                return False
+        elif not any(_unknown_on(asset.data, path) for path in NETWORK_PATHS[asset.asset_type]):
+            return False
+        return UnknownValue(f"unknown: whether {asset.name} is in PHI scope is not known (the "
+                            f"network it is on is known only after apply)")
+
+    def _subnetwork_scope(self, ref: Any) -> bool | None:
+        """Whether the network of a subnetwork (a reference) is a PHI network (None: not
+        known). A subnetwork sits in its network's project, so a PHI project settles it."""
+        if not isinstance(ref, str):
+            return None
+        project = project_of_name(ref_key(ref))
+        if project and self.scope.project_is_phi(project):
+            return True
+        subnetwork = self.lookup(ref, (_SUBNETWORK,))
+        network = subnetwork.data.get("network") if subnetwork is not None else None
+        return self.scope.network_is_phi(network) if isinstance(network, str) else None
 
     def asset_is_phi(self, asset: Asset, project: str | None) -> bool:
         scope = self.scope
@@ -524,12 +580,28 @@ class Inventory:
         owner = self.get(name)
         if owner is None:
             if isinstance(resource, str):
+                node = ref_key(name)
+                if name.startswith(_RM) and node.startswith(("folders/", "organizations/")):
+                    return self._node_reach(node)
                 return False
             owner = resource
         if owner.asset_type in _NODE_TYPES:
-            return self.scope.node_is_phi(ref_key(owner.name))
+            return self._node_reach(ref_key(owner.name))
         reach: bool | UnknownValue = self.facts(owner)["phi_reach"]
         return reach
+
+    def _node_reach(self, node: str) -> bool | UnknownValue:
+        """Whether a grant on a folder or organization reaches PHI (see `PhiScope.node_reach`);
+        when that is not known, the reason names the PHI projects or folders not placed."""
+        known = self.scope.node_reach(node)
+        if known is not None:
+            return known
+        reason = self._node_reasons.get(node)
+        if reason is None:
+            reason = self._node_reasons[node] = UnknownValue(
+                f"unknown: whether {node} is above a PHI project is not known (the folders and "
+                f"organization above {self.scope.unplaced_text()} are not known)")
+        return reason
 
     def _build_grants(self) -> dict[str, list[tuple[dict[str, Any], str, str]]]:
         # (binding, resource, member as written): the bindings themselves are shared, not

@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from phiguard.inventory.refs import last_segment, ref_key
+from phiguard.inventory.refs import ref_key
 
-__all__ = ["PhiConfig", "ProjectIndex", "ProjectInfo"]
+__all__ = ["PhiConfig", "PhiScope", "ProjectIndex", "ProjectInfo", "network_problem"]
+
+
+_NETWORK = re.compile(r"projects/[^/]+/global/networks/[^/]+")
+
+
+def network_problem(entry: str) -> str | None:
+    """Why a `phi.networks` entry cannot be used (None: it names one network). A network's
+    name is unique only within its project, so a name alone would put a network of that name
+    in every project (`default`, say) in PHI scope: the entry must name the project."""
+    if _NETWORK.fullmatch(ref_key(entry)):
+        return None
+    return (f"network {entry!r} must name its project: write its selfLink or "
+            f"projects/PROJECT/global/networks/NAME (a name alone would match a network of "
+            f"that name in every project)")
 
 
 @dataclass(frozen=True)
 class PhiConfig:
-    """The `phi:` block of phiguard.yaml."""
+    """The `phi:` block of phiguard.yaml. Each network is named with its project (see
+    `network_problem`); a bare name is refused with ValueError."""
 
     all: bool = False
     projects: frozenset[str] = frozenset()
     folders: frozenset[str] = frozenset()
     project_labels: Mapping[str, str] = field(default_factory=dict)
     networks: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for entry in sorted(self.networks):
+            problem = network_problem(entry)
+            if problem:
+                raise ValueError(f"phi.networks: {problem}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,24 +99,40 @@ class ProjectIndex:
 class PhiScope:
     """Answers whether a project, network or hierarchy node holds PHI."""
 
-    def __init__(self, config: PhiConfig, projects: ProjectIndex) -> None:
+    def __init__(self, config: PhiConfig, projects: ProjectIndex,
+                 folders: Mapping[str, Iterable[str]] | None = None) -> None:
+        """`folders`: the ancestors of folders the input holds (`folders/F` -> its ancestors,
+        itself first), so that a PHI project's chain ending at a folder can be continued."""
         self.config = config
         self.projects = projects
-        self._network_keys = {ref_key(n) for n in config.networks if "/" in n}
-        self._network_names = {n for n in config.networks if "/" not in n}
+        self._network_keys = {ref_key(n) for n in config.networks}
         self._project_cache: dict[str, bool] = {}
         self._ref_keys: dict[str, str] = {}
+        # The folders and organization above each PHI project (and PHI folder). A place is known
+        # when its chain ends at an organization, as Cloud Asset Inventory lists every ancestor;
+        # a Terraform plan without a snapshot may name a PHI project with no parent, or only its
+        # folder, and a configured PHI project may be missing from the input altogether.
+        above_of = _chains(projects, folders or {})
         phi_ancestors: set[str] = set()
-        # Whether every PHI project's folders and organization are known (a Terraform plan
-        # without a snapshot may name a PHI project whose place in the hierarchy is not).
-        complete = all(projects.get(p) is not None for p in config.projects)
+        unplaced = [p for p in sorted(config.projects) if projects.get(p) is None]
         for info in projects.all():
             if self._info_is_phi(info):
-                above = [a for a in info.ancestors if not a.startswith("projects/")]
+                node = next((a for a in info.ancestors if a.startswith("projects/")), None)
+                above = _continued([a for a in info.ancestors if not a.startswith("projects/")],
+                                   above_of)
                 phi_ancestors.update(above)
-                complete = complete and bool(above)
+                if not above or not above[-1].startswith("organizations/"):
+                    unplaced.append(info.id or info.number or node or "?")
+        for folder in sorted(config.folders):
+            above = _continued([folder], above_of)
+            phi_ancestors.update(above[1:])
+            if not above[-1].startswith("organizations/"):
+                unplaced.append(folder)
         self.phi_ancestors = frozenset(phi_ancestors)
-        self.phi_ancestry_known = complete
+        # The PHI projects and folders whose place in the hierarchy is not known: while there
+        # is one, a folder or organization not known to be above a PHI project may still be.
+        self.unplaced: tuple[str, ...] = tuple(dict.fromkeys(unplaced))
+        self.phi_ancestry_known = not self.unplaced
         # Whether some VPC network can be in PHI scope: one named in `phi.networks`, or one
         # whose host project is in PHI scope (`network_is_phi`).
         self.networks_possible = bool(config.all or config.networks or config.projects
@@ -143,7 +181,7 @@ class PhiScope:
             key = ref_key(ref)
             if len(self._ref_keys) < 100_000:
                 self._ref_keys[ref] = key
-        if key in self._network_keys or last_segment(key) in self._network_names:
+        if key in self._network_keys:
             return True
         if key.startswith("projects/"):
             return self.project_is_phi(key.split("/")[1])
@@ -188,3 +226,44 @@ class PhiScope:
         if node.startswith("projects/"):
             return self.project_is_phi(node)
         return node in self.phi_ancestors or node in self.config.folders
+
+    def node_reach(self, node: str) -> bool | None:
+        """Whether a grant on a hierarchy node reaches PHI: it holds PHI or is above a PHI
+        project or folder (True), it is known not to (False), or that is not known (None:
+        some PHI project's or folder's place in the hierarchy is not known, `unplaced`)."""
+        if self.node_is_phi(node):
+            return True
+        if self.phi_ancestry_known or node.startswith("projects/"):
+            return False
+        return None
+
+    def unplaced_text(self) -> str:
+        """The PHI projects and folders whose place is not known, for a reason (a few named)."""
+        names = list(self.unplaced[:3])
+        more = len(self.unplaced) - len(names)
+        return ", ".join(names) + (f" and {more} more" if more else "")
+
+
+def _chains(projects: ProjectIndex, folders: Mapping[str, Iterable[str]],
+            ) -> dict[str, tuple[str, ...]]:
+    """Each folder the input places, with the nodes above it (nearest first)."""
+    out: dict[str, tuple[str, ...]] = {}
+    lists = [tuple(a) for a in folders.values()]
+    lists += [info.ancestors for info in projects.all()]
+    for chain in lists:
+        for i, node in enumerate(chain):
+            if node.startswith("folders/") and len(chain) - i - 1 > len(out.get(node, ())):
+                out[node] = chain[i + 1:]
+    return out
+
+
+def _continued(above: list[str], above_of: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """A chain of nodes continued above its last folder from what the input tells of it."""
+    seen = set(above)
+    while above and above[-1].startswith("folders/") and above_of.get(above[-1]):
+        extra = [n for n in above_of[above[-1]] if n not in seen]
+        if not extra:
+            break
+        above += extra
+        seen.update(extra)
+    return above

@@ -644,9 +644,11 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
         out = []
         for cand in candidates:
             view = AssetView(cand, inv)
-            if within == "phi" and not view.facts()["phi"]:
+            # `phi` of a planned asset may be unknown (its network known only after apply):
+            # not surely PHI, not surely outside it; kept with the non-PHI candidates.
+            if within == "phi" and view.facts()["phi"] is not True:
                 continue
-            if within == "nonphi" and view.facts()["phi"]:
+            if within == "nonphi" and view.facts()["phi"] is True:
                 continue
             if where is not None:
                 saved = env.vars.get(var)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
@@ -20,7 +20,7 @@ from phiguard import __version__
 from phiguard._util.times import format_time
 from phiguard.config import Config
 from phiguard.findings import Finding, Outcome, severity_rank
-from phiguard.inventory.asset import Asset
+from phiguard.inventory.asset import Asset, UnknownValue
 from phiguard.inventory.coverage import (
     IAM_POLICY,
     PLAN,
@@ -347,6 +347,9 @@ class PlanGate:
             found = evaluate(asset, inventory, now)
             if not found:
                 continue
+            undecided = inventory.undecided_scope(asset)
+            if undecided is not None:
+                found = _scope_undecided(found, undecided, self._rules)
             name = asset.name
             origin = origin_of.get(name, ())
             first = changed_of.get(name)
@@ -627,6 +630,16 @@ _OUTCOMES = {o.value: o for o in Outcome}
 _PASS, _FAIL = Outcome.PASS, Outcome.FAIL
 _NONE_BLOCKED: frozenset[str] = frozenset()
 _asset_type = attrgetter("asset_type")
+
+
+def _scope_undecided(found: list[Finding], why: UnknownValue,
+                     rules: Mapping[str, Rule]) -> list[Finding]:
+    """The findings of a planned asset whose PHI scope is known only after apply
+    (`Inventory.undecided_scope`): a `scope: phi` rule's FAIL is UNKNOWN, as it fails only if
+    the asset is in PHI scope; a PASS holds either way."""
+    return [replace(f, outcome=Outcome.UNKNOWN,
+                    message=f"Cannot evaluate: {why.why}; if it is: {f.message}")
+            if f.outcome is _FAIL and rules[f.rule_id].scope == "phi" else f for f in found]
 
 
 def _judge_half(gate: PlanGate, half: tuple[int, int]) -> tuple[
