@@ -298,6 +298,7 @@ class _LosingAsker(pipeline.JudgeKeyed):
     ("Offer", _LosingTarget, "keyed join targets: "),  # a snapshot a disk would not see
     ("_paired", _losing_in_join("offers"), "join offers: "),
     ("_paired", _losing_in_join("asks"), "join asks: "),
+    ("_paired", _losing_in_join("bindings"), "bindings (join by key): "),  # a grant gone
     ("JudgeKeyed", _LosingPair, "join pairs: "),
     ("JudgeKeyed", _LosingAsker, "asking assets: "),
 ])

@@ -49,7 +49,9 @@ def test_the_shipped_pack_keys_every_join_it_can() -> None:
     assert set(engine.context_types()) - plan.keyed == BROADCAST | HIERARCHY_TYPES
     kinds = {(j.rule, j.kind) for j in plan.joins}
     assert {("BAK-003", "ref"), ("BAK-004", "referrers"), ("LOG-013", "project"),
-            ("DR-002", "equals")} <= kinds
+            ("DR-002", "equals"), ("IAM-001", "grants"), ("IAM-003", "grants")} <= kinds
+    # MFA-001..003 read directory users' grants: those stay broadcast, the rest is keyed.
+    assert plan.grants and not {j.rule for j in plan.joins} & {"MFA-001", "MFA-002", "MFA-003"}
 
 
 def test_a_rule_that_also_scans_a_broadcast_type_keeps_its_joins_broadcast() -> None:
@@ -85,17 +87,21 @@ def test_keyed_targets_are_never_broadcast_and_reach_exactly_their_askers(
     from phiguard.beam import pipeline
 
     broadcast: list[set[str]] = []  # in-process runner: the transforms share this module
+    members: list[set[str]] = []
     delivered: list[tuple[Any, list[Any]]] = []
+    asked: list[dict[str, list[Any]]] = []
     build, overlay = pipeline._inventory, pipeline._AssetInventory
 
     def seen(spec: Any, context: Any) -> Any:
         broadcast.append({a.asset_type for a in context.held})
+        members.append(set(context.grants))
         return build(spec, context)
 
     class Seen(overlay):  # type: ignore[misc, valid-type]
-        def __init__(self, base: Any, targets: Any, keyed: Any) -> None:
+        def __init__(self, base: Any, targets: Any, keyed: Any, grants: Any = None) -> None:
             delivered.append((keyed, [a for _, a in targets]))
-            super().__init__(base, targets, keyed)
+            asked.append(grants or {})
+            super().__init__(base, targets, keyed, grants)
 
     monkeypatch.setattr(pipeline, "_inventory", seen)
     monkeypatch.setattr(pipeline, "_AssetInventory", Seen)
@@ -124,3 +130,14 @@ def test_keyed_targets_are_never_broadcast_and_reach_exactly_their_askers(
                 source = ref_key(target.data["sourceDisk"]).rsplit("/", 1)[-1]
                 assert source == ref_key(asker.name).rsplit("/", 1)[-1]
                 assert source in disks
+    # Only directory users' grants are broadcast; a service account (or key) judged gets
+    # the bindings naming it, and only those.
+    assert members and all(m.startswith("user:") for names in members for m in names), members
+    accounts = [(asker, grants) for asker, grants in zip(askers, asked, strict=True)
+                if grants and asker.asset_type == "iam.googleapis.com/ServiceAccount"]
+    assert accounts, "no service account was sent its grants"
+    for asker, grants in accounts:
+        email = asker.data["email"].lower()
+        assert set(grants) == {f"serviceaccount:{email}"}, (asker.name, set(grants))
+        assert all(spelled.lower() == f"serviceaccount:{email}"
+                   for entries in grants.values() for _, _, spelled in entries)

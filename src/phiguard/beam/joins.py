@@ -38,8 +38,20 @@ import orjson
 from phiguard.inventory.asset import Asset, UnknownValue
 from phiguard.inventory.inventory import Inventory, _account_keys
 from phiguard.inventory.refs import ref_key
-from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES, extract
-from phiguard.policy.compiler import AssetView, CompiledRule, Env, _owner_node
+from phiguard.inventory.types import (
+    HIERARCHY_TYPES,
+    SOURCE_DEPENDENT_TYPES,
+    extract,
+    principals_of,
+)
+from phiguard.policy.compiler import (
+    _KEY_TYPE,
+    AssetView,
+    CompiledRule,
+    Env,
+    _key_account,
+    _owner_node,
+)
 from phiguard.policy.language import FORMAT_FIELD, LET_FORMS, let_kind, referrers_path
 from phiguard.policy.paths import MISSING, Path, Unresolved, parse_path
 from phiguard.policy.rule import Rule
@@ -72,6 +84,10 @@ class KeyPlan:
     keyed: frozenset[str]  # join target types delivered by key (the rest is broadcast)
     rules: frozenset[str]  # rules with a keyed join: judged against the asset's own targets
     joins: tuple[Join, ...]
+    # The grants of service accounts are delivered by key (to the service accounts and keys
+    # judged) and only directory users' are broadcast: every `grants` let of the pack is in a
+    # rule on users alone, or keyed.
+    grants: bool = False
 
     def by_rule(self) -> dict[str, list[Join]]:
         out: dict[str, list[Join]] = {}
@@ -137,6 +153,8 @@ def _join_of(rule: Rule, form: Mapping[str, Any], subject: set[str]) -> Join | N
             else None
     if kind == "referrers":
         return Join("referrers", types, rule.id, path=referrers_path(form["referrers"]))
+    if kind == "grants":  # the bindings naming the subject (or a key's account), by member
+        return Join("grants", (), rule.id)
     if kind != "find":
         return None
     spec = form["find"]
@@ -155,36 +173,54 @@ def plan_joins(rules: Iterable[Rule], context_types: Iterable[str],
     rules = list(rules)
     keyed = set(context_types) - HIERARCHY_TYPES - PER_PROJECT_TYPES - set(broadcast)
     lets: list[tuple[Rule, tuple[str, ...], Join | None, str]] = []
+    users = set(SOURCE_DEPENDENT_TYPES) | {"*"}
     for rule in rules:
         subject = _subject_lets(rule)
         for form in rule.let.values():
             kind = let_kind(form)
             types = tuple(LET_FORMS[kind].types_in(form))
-            lets.append((rule, types, _join_of(rule, form, subject), kind))
-    users = set(SOURCE_DEPENDENT_TYPES) | {"*"}
+            join = _join_of(rule, form, subject)
+            if kind == "grants":
+                # `grants` looks a key's service account up (broadcast); on a rule judging
+                # users, their grants come from the broadcast.
+                keyed -= set(types)
+                types = ()
+                if users & set(rule.asset_types):
+                    join = None
+            lets.append((rule, types, join, kind))
+    dropped: set[str] = set()  # rules whose keyed joins are undone
     while True:
-        before = len(keyed)
+        before, dropped_before = len(keyed), len(dropped)
         for _, types, join, _ in lets:
             if types and (join is None or not set(types) <= keyed):
                 keyed -= set(types)
         for rule in rules:
             mine = [(types, join, kind) for r, types, join, kind in lets if r is rule]
-            uses = [types for types, join, _ in mine if join is not None and types
+            uses = [types for types, join, _ in mine if join is not None
                     and set(types) <= keyed]
-            if not uses:
+            if not uses or rule.id in dropped:
                 continue
             scans = any(kind == "org_domains" or (kind == "find" and (
                 join is None or join.kind != "project") and not set(types) <= keyed)
                 for types, join, kind in mine)
             if scans or users & set(rule.asset_types):
+                dropped.add(rule.id)
                 for types in uses:
                     keyed -= set(types)
-        if len(keyed) == before:
+        if len(keyed) == before and len(dropped) == dropped_before:
             break
     frozen = frozenset(keyed)
-    joins = tuple(join for _, types, join, _ in lets
-                  if join is not None and types and set(types) <= frozen)
-    return KeyPlan(frozen, frozenset(j.rule for j in joins), joins)
+    joins = tuple(join for rule, types, join, _ in lets
+                  if join is not None and rule.id not in dropped and set(types) <= frozen)
+    # A `grants` let left unkeyed on a rule that may judge a service account: every grant
+    # stays broadcast, as do those rules' grants joins.
+    grants = all(set(rule.asset_types) <= set(SOURCE_DEPENDENT_TYPES)
+                 or any(j.rule == rule.id and j.kind == "grants" for j in joins)
+                 for rule, _, _, kind in lets if kind == "grants")
+    if not grants:
+        joins = tuple(j for j in joins if j.kind != "grants")
+    return KeyPlan(frozen, frozenset(j.rule for j in joins), joins,
+                   grants and any(j.kind == "grants" for j in joins))
 
 
 # keys ---------------------------------------------------------------------------------------
@@ -319,4 +355,11 @@ def asks(inv: Inventory, joins: Iterable[Join], rules: Mapping[str, CompiledRule
             key = _value_key(resolve(join))
             if key is not None:
                 out.update(("e", t, _item_text(join.item), key) for t in join.types)
+        elif join.kind == "grants":
+            account: Asset | UnknownValue = asset
+            if asset.asset_type == _KEY_TYPE:  # a key's grants are its service account's
+                account = _key_account(asset, inv)
+            if isinstance(account, Asset):
+                out.update(("g", member) for member in principals_of(account.asset_type,
+                                                                     account.data))
     return out

@@ -59,7 +59,7 @@ from phiguard.inventory.records import (
 from phiguard.inventory.refs import ref_key
 from phiguard.inventory.scope import PhiConfig, ProjectIndex
 from phiguard.inventory.snapshot import materialize
-from phiguard.inventory.types import HIERARCHY_TYPES, principals_of
+from phiguard.inventory.types import HIERARCHY_TYPES, NETWORK_PATHS, principals_of
 from phiguard.policy.compiler import CompiledRule
 from phiguard.policy.engine import Engine
 from phiguard.policy.waivers import WaiverBook
@@ -92,6 +92,7 @@ OFFERS_EMITTED, OFFERS_GROUPED = "offers_emitted", "offers_grouped"
 ASKS_EMITTED, ASKS_GROUPED = "asks_emitted", "asks_grouped"
 PAIRS_EMITTED, PAIRS_DELIVERED = "pairs_emitted", "pairs_delivered"
 ASKERS_EMITTED, ASKERS_DELIVERED = "askers_emitted", "askers_delivered"
+BINDINGS_KEYED = "bindings_keyed"  # bindings grouped by ("g", member) in the join by key
 TARGET_BYTES, PAIR_BYTES = "target_bytes", "pair_bytes"
 # Error classes, in the order the local engine meets them: pass 1 (a file's first bad
 # record), conflicting duplicates, held policies that cannot merge, pass 2 (a judged record).
@@ -451,10 +452,15 @@ class ResolveName(beam.DoFn):  # type: ignore[misc]
             if asset.asset_type in spec.keys.keyed:  # grouped to the assets that ask for it
                 _count(TARGETS_EMITTED)
                 yield beam.pvalue.TaggedOutput("targets", (order, asset))
-            else:
+            if asset.asset_type not in spec.keys.keyed or (
+                    asset.iam_policy is not None and asset.asset_type in NETWORK_PATHS):
+                # Broadcast; a keyed one too when a grant on it may reach PHI through its
+                # network (`grants within: phi` reads its data, as the local engine's).
                 _count(HELD_EMITTED)
                 yield beam.pvalue.TaggedOutput("context", ("held", order, asset))
-            members = principals_of(asset.asset_type, asset.data)
+            # With the grants keyed, a held principal's grants reach the assets that ask for
+            # them (JudgeKeyed); only the directory users' are gathered into the broadcast.
+            members = [] if spec.keys.grants else principals_of(asset.asset_type, asset.data)
             _count(MEMBERS_EMITTED, len(members))
             for member in members:
                 yield beam.pvalue.TaggedOutput("members", (member, True))
@@ -551,10 +557,11 @@ class _AssetInventory(_BeamInventory):
     delivered targets what it finds among all of the type's assets (phiguard.beam.joins)."""
 
     def __init__(self, base: _BeamInventory, targets: list[tuple[tuple[int, ...], Asset]],
-                 keyed: frozenset[str]) -> None:
+                 keyed: frozenset[str], grants: dict[str, list[Grant]] | None = None) -> None:
         self.__dict__.update(base.__dict__)  # the broadcast part's state, shared
         self._base = base
         self._keyed = keyed
+        self._asked_grants = grants or {}  # by member: the bindings naming it, in order
         self._by_key = {}
         self._by_type = defaultdict(list)
         self._by_name = {}
@@ -566,6 +573,12 @@ class _AssetInventory(_BeamInventory):
         self._in_project = {}
         self._facts = {}
         self._owner_facts = {}
+
+    def grants(self, asset: Asset, within: str = "all") -> list[Any] | UnknownValue:
+        asked, joined = self._asked_grants, self._joined_grants
+        return self.grants_of((entry for member in principals_of(asset.asset_type, asset.data)
+                               for entry in (asked[member] if member in asked
+                                             else joined.get(member, ()))), within)
 
     def _is_keyed(self, types: Iterable[str]) -> bool:
         return any(t in self._keyed for t in types)
@@ -851,19 +864,36 @@ class Offer(beam.DoFn):  # type: ignore[misc]
             yield key, (order, asset, size)
 
 
-def _paired(element: Any) -> Iterator[tuple[tuple[int, ...], tuple[tuple[int, ...], Asset]]]:
-    """The targets offered under one key, to every asset that asked for it."""
+def _binding_key(element: tuple[str, GrantEntry]) -> tuple[tuple[str, str], GrantEntry]:
+    member, entry = element
+    return ("g", member), entry
+
+
+def _paired(element: Any) -> Iterator[tuple[tuple[int, ...], Any]]:
+    """The targets offered under one key, to every asset that asked for it: as (order,
+    target), or for the key of a member ("g", member), each binding naming it as ("g",
+    binding entry)."""
     _, joined = element
     askers, targets = list(joined["asks"]), list(joined["offers"])
+    bindings = list(joined.get("bindings", ()))
     _count(ASKS_GROUPED, len(askers))
     _count(OFFERS_GROUPED, len(targets))
-    if not askers or not targets:
+    _count(BINDINGS_KEYED, len(bindings))
+    if not askers:
         return
-    _count(PAIRS_EMITTED, len(askers) * len(targets))
-    _count(PAIR_BYTES, len(askers) * sum(size for _, _, size in targets))
-    for asker in askers:
-        for order, asset, _ in targets:
-            yield asker, (order, asset)
+    if targets:
+        _count(PAIRS_EMITTED, len(askers) * len(targets))
+        _count(PAIR_BYTES, len(askers) * sum(size for _, _, size in targets))
+        for asker in askers:
+            for order, asset, _ in targets:
+                yield asker, (order, asset)
+    if bindings:
+        _count(PAIRS_EMITTED, len(askers) * len(bindings))
+        _count(PAIR_BYTES, len(askers) * len(pickle.dumps(bindings,
+                                                         protocol=pickle.HIGHEST_PROTOCOL)))
+        for asker in askers:
+            for entry in bindings:
+                yield asker, ("g", entry)
 
 
 class JudgeKeyed(beam.DoFn):  # type: ignore[misc]
@@ -892,10 +922,17 @@ class JudgeKeyed(beam.DoFn):  # type: ignore[misc]
         base, now = _context(spec, blob)
         keyed, plain, _, _ = _split(self.ref.token, spec)
         targets: dict[tuple[int, ...], Asset] = {}
-        for at, asset in sent:  # a target may match several of the asset's keys
-            targets.setdefault(at, asset)
+        entries: list[GrantEntry] = []
+        for at, value in sent:
+            if at == "g":  # a binding naming one of the asset's members
+                entries.append(value)
+            else:  # a target may match several of the asset's keys
+                targets.setdefault(at, value)
+        asked: dict[str, list[Grant]] = {}
+        for _, binding, owner, spelled in sorted(entries, key=lambda entry: entry[0]):
+            asked.setdefault(spelled.lower(), []).append((binding, owner, spelled))
         inventory = _AssetInventory(base, sorted(targets.items(), key=lambda t: t[0]),
-                                    spec.keys.keyed)
+                                    spec.keys.keyed, asked)
         book = WaiverBook(spec.waivers, now)
         for asset in askers:
             _count(JUDGED_UNITS)
@@ -998,7 +1035,8 @@ def build(p: beam.Pipeline, spec: Spec) -> None:
     # then each asking asset meets the targets sent to it (by its order) and is judged.
     offered = resolved.targets | "Offer" >> beam.ParDo(Offer(ref), blob, first,
                                                        spec_blob=given)
-    pairs = ({"asks": judged.asks, "offers": offered}
+    keyed_bindings = resolved.bindings | "Bindings by key" >> beam.Map(_binding_key)
+    pairs = ({"asks": judged.asks, "offers": offered, "bindings": keyed_bindings}
              | "By join key" >> beam.CoGroupByKey()
              | "Pair" >> beam.FlatMap(_paired))
     keyed = ({"asker": judged.askers, "targets": pairs}
@@ -1125,6 +1163,8 @@ def _lost_between(result: Any, spec: Spec, meta: Meta | None,
         count(OFFERS_GROUPED), "grouped by key")
     hop("join asks", count(ASKS_EMITTED), "sent to the join by key",
         count(ASKS_GROUPED), "grouped by key")
+    hop("bindings (join by key)", count(BINDINGS_EMITTED), "sent to the join by key",
+        count(BINDINGS_KEYED), "grouped by key")
     hop("join pairs", count(PAIRS_EMITTED), "targets sent to asking assets",
         count(PAIRS_DELIVERED), "delivered")
     hop("asking assets", count(ASKERS_EMITTED), "sent to be judged with their targets",
