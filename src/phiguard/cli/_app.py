@@ -36,6 +36,6 @@ def main() -> None:
     """phiguard: HIPAA Security Rule compliance scanner for Google Cloud.
 
     Judges a Cloud Asset Inventory snapshot against a HIPAA rule pack and shows the evidence.
-    Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings, 2 usage, config
-    or input error.
+    Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings (with
+    --fail-on-unknown, UNKNOWN ones too), 2 usage, config or input error.
     """

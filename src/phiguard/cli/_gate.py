@@ -24,13 +24,15 @@ __all__ = ["exit_code", "framework_view", "rules_seen_by", "seen_by"]
 T = TypeVar("T")
 
 
-def exit_code(tally: Tally, fail_on: str, view: RulePack) -> int:
+def exit_code(tally: Tally, fail_on: str, view: RulePack, unknown: bool = False) -> int:
     """1 when a finding the framework's report shows fails at or above `fail_on` ('none':
-    never), else 0. `tally` counts every finding of the run; `view` is the pack as the
-    framework sees it (`RulePack.for_framework`)."""
+    never), or with `unknown` (`--fail-on-unknown`) is UNKNOWN at or above it, else 0.
+    `tally` counts every finding of the run; `view` is the pack as the framework sees it
+    (`RulePack.for_framework`)."""
     from phiguard.runs.common import failing
 
-    return 1 if failing(tally, fail_on, view) else 0  # the results API's answer, not a copy
+    # the results API's answer, not a copy
+    return 1 if failing(tally, fail_on, view, unknown=unknown) else 0
 
 
 def framework_view(rules: Sequence[Path], framework: str) -> RulePack:

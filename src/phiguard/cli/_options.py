@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from phiguard.runs.outputs import Output
 
 __all__ = ["SEVERITY_CHOICES", "at_option", "config_option", "debug_option", "fail_on_option",
-           "framework_option",
+           "fail_on_unknown_option", "framework_option",
            "jobs_option", "noting_scope", "output_options", "parse_at", "rules_option",
            "single_format_option"]
 
@@ -27,6 +27,11 @@ fail_on_option = click.option(
     "--fail-on", type=click.Choice(SEVERITY_CHOICES), default="low", show_default=True,
     help="Exit 1 when a finding at or above this severity fails ('none': never); only the "
          "findings of the --framework reported with count.")
+
+fail_on_unknown_option = click.option(
+    "--fail-on-unknown", is_flag=True, default=False,
+    help="Exit 1 also when a finding at or above --fail-on is UNKNOWN (the data to judge it "
+         "is missing), so a run that could not judge does not pass the gate.")
 
 
 def rules_option(help: str = "Rule directory or rule.yaml (repeatable; default: the bundled "

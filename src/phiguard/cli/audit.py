@@ -11,6 +11,7 @@ from phiguard.cli._options import (
     config_option,
     debug_option,
     fail_on_option,
+    fail_on_unknown_option,
     framework_option,
     rules_option,
 )
@@ -41,6 +42,7 @@ __all__ = ["audit_command"]
 @click.option("--snapshot", type=click.Path(path_type=Path),
               help="Keep the collected snapshot here (default: a temporary directory).")
 @fail_on_option
+@fail_on_unknown_option
 @rules_option("Rule directory (default: the bundled HIPAA pack).")
 @framework_option
 @click.option("--engine", type=click.Choice(["local", "beam"]), default="local",
@@ -56,7 +58,8 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
                   config_path: Path | None, store_path: str,
                   bundle: str | None, evidence: str | None, sign_key: Path | None,
                   accept_store_rollback: bool, output: str | None, snapshot: Path | None,
-                  fail_on: str, rules: tuple[Path, ...], framework: str, engine: str,
+                  fail_on: str, fail_on_unknown: bool, rules: tuple[Path, ...],
+                  framework: str, engine: str,
                   beam_args: tuple[str, ...], debug: bool) -> None:
     """Collect, scan, report and record one run in the history store."""
 
@@ -92,6 +95,6 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
         tally = Tally(keep=0)
         for finding in findings:
             tally.add(finding)
-        return exit_code(tally, fail_on, view)
+        return exit_code(tally, fail_on, view, fail_on_unknown)
 
     run(body, debug)

@@ -15,6 +15,7 @@ from phiguard.cli._options import (
     config_option,
     debug_option,
     fail_on_option,
+    fail_on_unknown_option,
     framework_option,
     jobs_option,
     noting_scope,
@@ -43,6 +44,7 @@ FORMATS = ("text", "json", "markdown", "sarif")
 @click.option("--tf-root", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Terraform root directory: point findings at the .tf file and line.")
 @fail_on_option
+@fail_on_unknown_option
 @at_option("now.")
 @jobs_option(0, 2, 0, "Processes judging a large plan: 1 or 2 (0: one; two were slower on a "
                       "busy machine).")
@@ -52,12 +54,13 @@ FORMATS = ("text", "json", "markdown", "sarif")
 def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Path, ...],
                  everything: bool, baseline: Path | None, fmt: tuple[str, ...],
                  output: tuple[str, ...], output_dir: str | None, tf_root: Path | None,
-                 fail_on: str, at: str | None, jobs: int, rules: tuple[Path, ...],
-                 framework: str, debug: bool) -> None:
+                 fail_on: str, fail_on_unknown: bool, at: str | None, jobs: int,
+                 rules: tuple[Path, ...], framework: str, debug: bool) -> None:
     """Judge a Terraform plan (`terraform show -json plan.out`) before it is applied.
 
-    Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings, 2 a usage,
-    config or input error (a malformed plan is never a pass).
+    Exit codes: 0 nothing failing at or above --fail-on, 1 failing findings (with
+    --fail-on-unknown, UNKNOWN ones too), 2 a usage, config or input error (a malformed plan
+    is never a pass).
     """
     when = parse_at(at)
 
@@ -77,6 +80,7 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
         from phiguard.cli._gate import exit_code
 
         # the findings of the framework reported with (--framework) only, as the reports
-        return exit_code(result.tally, fail_on, result.gate.pack.for_framework(framework))
+        return exit_code(result.tally, fail_on, result.gate.pack.for_framework(framework),
+                         fail_on_unknown)
 
     run(exiting_at_once(noting_scope(body, config_path)), debug)

@@ -15,6 +15,7 @@ from phiguard.cli._options import (
     config_option,
     debug_option,
     fail_on_option,
+    fail_on_unknown_option,
     framework_option,
     jobs_option,
     noting_scope,
@@ -56,6 +57,7 @@ class _ScanCommand(click.Command):
 @click.option("--sign-key", type=click.Path(path_type=Path),
               help="Ed25519 private key (PEM) to sign the bundle's manifest with.")
 @fail_on_option
+@fail_on_unknown_option
 @at_option("the snapshot's read time, or the time of the run when the snapshot has none "
            "(a note says so).")
 @jobs_option(0, 64, 0, "Processes reading and judging the snapshot (0: chosen when the scan "
@@ -79,7 +81,8 @@ class _ScanCommand(click.Command):
 @debug_option
 def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple[str, ...],
                  output: tuple[str, ...], output_dir: str | None, bundle: str | None,
-                 sign_key: Path | None, fail_on: str, at: str | None, jobs: int, engine: str,
+                 sign_key: Path | None, fail_on: str, fail_on_unknown: bool, at: str | None,
+                 jobs: int, engine: str,
                  bigquery_shards: str | None, color: bool | None, rules: tuple[Path, ...],
                  framework: str, debug: bool) -> None:
     """Scan a CAI snapshot (export file(s) or a snapshot directory)."""
@@ -105,7 +108,7 @@ def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple
         if bundle is not None:
             click.echo(f"phiguard: evidence bundle written to {bundle}", err=True)
         # the findings of the framework reported with (--framework) only, as the reports
-        return exit_code(result.tally, fail_on, result.view or result.pack)
+        return exit_code(result.tally, fail_on, result.view or result.pack, fail_on_unknown)
 
     # The local engine leaves nothing behind at exit (a Beam scan cleans its work directory
     # when its process ends), so the command need not tear a million-asset heap down.

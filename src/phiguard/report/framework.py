@@ -70,6 +70,8 @@ def framework_tally(tally: Tally, view: RulePack) -> Tally:
         out.outcomes.update(counts)
         if counts.get(Outcome.FAIL.value):
             out.failing_by_severity[rule.severity] += counts[Outcome.FAIL.value]
+        if counts.get(Outcome.UNKNOWN.value):
+            out.unknown_by_severity[rule.severity] += counts[Outcome.UNKNOWN.value]
         for control in rule.controls:
             out.by_control[control].update(counts)
             out.rules_of_control[control].add(rid)

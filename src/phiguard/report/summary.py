@@ -20,6 +20,8 @@ class Tally:
         self.keep = keep
         self.outcomes: Counter[str] = Counter()
         self.failing_by_severity: Counter[str] = Counter()
+        # UNKNOWN findings by severity: `--fail-on-unknown` counts them (never in the JSON)
+        self.unknown_by_severity: Counter[str] = Counter()
         self.by_rule: dict[str, Counter[str]] = defaultdict(Counter)
         self.by_control: dict[str, Counter[str]] = defaultdict(Counter)
         self.rules_of_control: dict[str, set[str]] = defaultdict(set)
@@ -38,6 +40,8 @@ class Tally:
         if finding.outcome is Outcome.FAIL:
             self.failing_by_severity[finding.severity] += 1
             self.worst_failing = max(self.worst_failing, severity_rank(finding.severity))
+        elif finding.outcome is Outcome.UNKNOWN:
+            self.unknown_by_severity[finding.severity] += 1
         if finding.outcome is not Outcome.PASS:
             if len(self.notable) < self.keep:
                 self.notable.append(finding)
@@ -48,6 +52,7 @@ class Tally:
         """Fold in a tally kept elsewhere (a worker's), keeping this one's `keep` limit."""
         self.outcomes.update(other.outcomes)
         self.failing_by_severity.update(other.failing_by_severity)
+        self.unknown_by_severity.update(other.unknown_by_severity)
         for rule_id, counts in other.by_rule.items():
             self.by_rule[rule_id].update(counts)
         for control, counts in other.by_control.items():
@@ -67,6 +72,12 @@ class Tally:
     def failing_at_or_above(self, severity: str) -> int:
         threshold = severity_rank(severity)
         return sum(n for sev, n in self.failing_by_severity.items()
+                   if severity_rank(sev) >= threshold)
+
+    def unknown_at_or_above(self, severity: str) -> int:
+        """UNKNOWN findings of rules at or above this severity."""
+        threshold = severity_rank(severity)
+        return sum(n for sev, n in self.unknown_by_severity.items()
                    if severity_rank(sev) >= threshold)
 
     def to_json(self) -> dict[str, Any]:

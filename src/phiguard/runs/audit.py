@@ -39,13 +39,14 @@ class AuditResult:
     pack: RulePack | None = None
     view: RulePack | None = None
 
-    def failing(self, fail_on: str, framework: str | None = None) -> bool:
+    def failing(self, fail_on: str, framework: str | None = None, *,
+                unknown: bool = False) -> bool:
         """Whether a finding fails at or above `fail_on` ('none': never) among those of the
         run's framework, or of `framework` when named: the CLI's exit code (1) for the same
-        run and `--fail-on`."""
+        run and `--fail-on`; `unknown`: an UNKNOWN one counts too (`--fail-on-unknown`)."""
         view = self.view if self.pack is None else framework_of(self.pack, self.view,
                                                                  framework)
-        return failing(self.tally, fail_on, view)
+        return failing(self.tally, fail_on, view, unknown=unknown)
 
 
 def run_audit(store: Path | str, *, org: str | None = None, folder: str | None = None,

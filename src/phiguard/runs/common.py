@@ -43,18 +43,21 @@ def load_pack(rules: Sequence[Path]) -> RulePack:
     return pack
 
 
-def failing(tally: Tally, fail_on: str, view: RulePack | None = None) -> bool:
+def failing(tally: Tally, fail_on: str, view: RulePack | None = None, *,
+            unknown: bool = False) -> bool:
     """Whether a finding at or above `fail_on` fails ('none': never), as the command line's
     exit code answers (phiguard.cli._gate): counting only the findings the framework's
     reports show when `view` is the pack as a framework sees it (`RulePack.for_framework`;
-    `tally` counts every finding of the run); None counts every finding."""
+    `tally` counts every finding of the run); None counts every finding. `unknown`
+    (`--fail-on-unknown`): an UNKNOWN finding at or above `fail_on` fails too."""
     if fail_on == "none":
         return False
     if view is not None:
         from phiguard.report.framework import framework_tally
 
         tally = framework_tally(tally, view)
-    return bool(tally.failing_at_or_above(fail_on))
+    return bool(tally.failing_at_or_above(fail_on)
+                or (unknown and tally.unknown_at_or_above(fail_on)))
 
 
 def framework_of(pack: RulePack, view: RulePack | None, framework: str | None) -> RulePack:

@@ -35,11 +35,14 @@ class PlanResult:
     # The pack as the reports' framework sees it (None: the default framework's view).
     view: RulePack | None = None
 
-    def failing(self, fail_on: str, framework: str | None = None) -> bool:
+    def failing(self, fail_on: str, framework: str | None = None, *,
+                unknown: bool = False) -> bool:
         """Whether a finding fails at or above `fail_on` ('none': never) among those of the
         framework the run reported with, or of `framework` when named: the CLI's exit code
-        (1) for the same plan and `--fail-on`."""
-        return failing(self.tally, fail_on, framework_of(self.gate.pack, self.view, framework))
+        (1) for the same plan and `--fail-on`; `unknown`: an UNKNOWN one counts too
+        (`--fail-on-unknown`)."""
+        return failing(self.tally, fail_on, framework_of(self.gate.pack, self.view, framework),
+                       unknown=unknown)
 
 
 def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
