@@ -141,3 +141,45 @@ def test_keyed_targets_are_never_broadcast_and_reach_exactly_their_askers(
         assert set(grants) == {f"serviceaccount:{email}"}, (asker.name, set(grants))
         assert all(spelled.lower() == f"serviceaccount:{email}"
                    for entries in grants.values() for _, _, spelled in entries)
+
+
+def test_a_grant_on_a_keyed_target_reads_its_network_as_the_local_engine(
+        tmp_path: Path) -> None:
+    """A keyed target that carries an IAM policy stays in the broadcast as well when its type
+    has a network path: `grants within: phi` asks whether a grant on it reaches PHI, which
+    its network decides (here a firewall on the PHI VPC, in a non-PHI project, granting a
+    service account a role; the firewall's policy is hypothetical, the equivalence is not)."""
+    import json
+    import shutil
+
+    org = tmp_path / "org"
+    shutil.copytree(DEMO, org)
+    with open(org / "resources.ndjson", encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh if line.strip()]
+    firewall = next(r for r in records if r["asset_type"] == "compute.googleapis.com/Firewall"
+                    and r["resource"]["data"].get("network", "").endswith("/phi-vpc")
+                    and "/oh-shared-net/" in r["name"])
+    account = next(r for r in records if r["asset_type"] == "iam.googleapis.com/ServiceAccount"
+                   and "/oh-member-comms/" in r["name"])
+    email = account["resource"]["data"]["email"]
+    with open(org / "iam_policy.ndjson", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({
+            "name": firewall["name"], "asset_type": firewall["asset_type"],
+            "iam_policy": {"version": 1, "etag": "BwYAAAAAAAA=", "bindings": [
+                {"role": "roles/compute.securityAdmin",
+                 "members": [f"serviceAccount:{email}"]}]},
+            "ancestors": firewall["ancestors"]}) + "\n")
+
+    def scan(out: Path, **beam: Any) -> bytes:
+        from phiguard.cli._options import parse_at
+
+        output = Output("json", str(out), "--output")
+        run_scan([org], config_path=org / "phiguard.yaml", outputs=[output], at=parse_at(AT),
+                 **beam)
+        return out.read_bytes()
+
+    local = scan(tmp_path / "local.json")
+    found = [r for r in json.loads(local)["results"]
+             if r["rule_id"] == "IAM-001" and r["asset"] == account["name"]]
+    assert found and firewall["name"] in json.dumps(found[0]["evidence"]), found
+    assert scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS) == local
