@@ -163,3 +163,43 @@ def test_held_records_repeated_in_other_words_are_duplicates(tmp_path: Path,
     assert str(info.value) == (
         f"{org / 'b.ndjson'}:1: conflicting duplicate: {held['name']} (RESOURCE) differs "
         f"from the record at {org / 'a.ndjson'}:{line}")
+
+
+def test_findings_are_those_of_reading_every_record(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan of a demo copy with granted instances, pass 1 deferring them and pass 2 not
+    reading what pass 1 read whole and no rule judges (policy records; join targets of types
+    no rule judges, e.g. snapshots): the same findings document as reading every record."""
+    from click.testing import CliRunner
+
+    import phiguard.scan
+    from phiguard.cli import main
+
+    monkeypatch.setattr(snapshot, "RANGE_BYTES", 64 * 1024)
+    org, _ = _org(tmp_path)
+
+    def scan(out: Path) -> bytes:
+        result = CliRunner().invoke(main, [
+            "scan", str(org), "--config", str(DEMO / "phiguard.yaml"), "--format", "json",
+            "-o", str(out), "--at", "2026-11-25T00:00:00Z", "--jobs", "1"])
+        assert result.exit_code in (0, 1), result.output
+        return out.read_bytes()
+
+    loaded: list[LoadedContext] = []
+
+    def spy(*args: Any, **kwargs: Any) -> LoadedContext:
+        loaded.append(load_context(*args, **kwargs))
+        return loaded[-1]
+
+    monkeypatch.setattr(phiguard.scan, "load_context", spy)
+    picked = scan(tmp_path / "picked.json")
+    (context,) = loaded
+    assert [list(p[2]) for p in context.picks[str(org / "c-iam.ndjson")]] == [[]]
+    assert sum(len(p[2]) for ps in context.picks.values() for p in ps) < context.records - 100
+
+    def every_record(*args: Any, **kwargs: Any) -> LoadedContext:
+        kwargs.pop("judged", None)
+        return load_context(*args, **kwargs)
+
+    monkeypatch.setattr(phiguard.scan, "load_context", every_record)
+    assert scan(tmp_path / "all.json") == picked

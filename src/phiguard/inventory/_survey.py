@@ -45,6 +45,10 @@ __all__ = ["Fields", "Survey", "projected", "surveys"]
 
 Fields = Mapping[str, frozenset[str] | None]
 _RESOURCE_ONLY = frozenset({RESOURCE})
+# The keys of policy content, any of which makes a line not plain (as `envelope` reads it).
+_POLICY_KEYS = frozenset({"iam_policy", "iamPolicy", "org_policy", "orgPolicy", "v2_org_policies",
+                          "v2OrgPolicies", "access_policy", "accessPolicy", "access_level",
+                          "accessLevel", "service_perimeter", "servicePerimeter"})
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,13 @@ class Survey:
     offsets: array[int] | None = None
     line_numbers: array[int] | None = None
     # ... and the records pass 2 need not read when their type is not judged: plain RESOURCE
-    # records, their envelope valid as `light_envelope` reads it and no policy key at all (by
-    # record number, with their entry's row in `entries`).
+    # records, their envelope valid as `light_envelope` reads it (or the whole record valid)
+    # and no policy key at all (by record number, with their entry's row in `entries`) ...
     plain: array[int] | None = None
     plain_rows: array[int] | None = None
+    # ... and those it never needs to read: records read whole and valid here that carry no
+    # RESOURCE content (`materialize` gives None for them, after checking what was checked)
+    spent: array[int] | None = None
     # The records of a deferred type (`surveys`) read by envelope only, which `load_context`
     # reads whole afterwards if it turns out to need them, five numbers each: record number,
     # row in `entries`, key (hash((name, RESOURCE))), byte offset from `start`, line number.
@@ -204,7 +211,7 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
     if track:
         result.offsets, result.line_numbers = offsets, line_numbers
         result.plain, result.plain_rows = plain, plain_rows
-        result.deferred = later
+        result.deferred, result.spent = later, array("i")
     else:
         deferred = frozenset()
     light = wanted - deferred if deferred else wanted
@@ -283,6 +290,13 @@ def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
         # as it is parsed, but for a Project, which `learn_project` reads whole.
         keep = _data_keys(value, fields)
         record = parse_record(value, file, line, keep)
+        if result.spent is not None:  # (a range: tell pass 2 what it need not read)
+            if RESOURCE not in record.kinds:
+                result.spent.append(index)
+            elif record.kinds == _RESOURCE_ONLY and value.keys().isdisjoint(_POLICY_KEYS):
+                assert result.plain is not None and result.plain_rows is not None
+                result.plain.append(index)
+                result.plain_rows.append(len(result.entries))
         digest = raw_digest(raw)
         asset_type = record.asset_type
         for key, kind in entry_keys(record):

@@ -156,9 +156,10 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
         if judged is not None and part.offsets is not None:
             assert part.line_numbers is not None
             assert part.plain is not None and part.plain_rows is not None
+            assert part.spent is not None
             tracked.append(_Tracked(part.file, part.records, records_before, len(entries),
                                     part.offsets, part.line_numbers, part.plain,
-                                    part.plain_rows))
+                                    part.plain_rows, part.spent))
         if part.deferred:
             later.append(_Later(part.file, file_id, part.start, lines_before, records_before,
                                 len(entries), part.deferred))
@@ -313,6 +314,7 @@ class _Tracked:
     line_numbers: array[int]
     plain: array[int]
     plain_rows: array[int]
+    spent: array[int]
 
 
 def _pick(picks: dict[str, list[Picks]], tracked: list[_Tracked], entries: Entries,
@@ -320,7 +322,8 @@ def _pick(picks: dict[str, list[Picks]], tracked: list[_Tracked], entries: Entri
           policies: dict[str, Record]) -> None:
     """The records pass 2 reads, by range: not the duplicates `materialize` skips, nor plain
     records (see `Survey.plain`) of a type it does not judge (`types`) that no rule on every
-    type judges either (`any_needs`, by the content held for their name: `_judged_anyway`)."""
+    type judges either (`any_needs`, by the content held for their name: `_judged_anyway`),
+    nor those read whole in pass 1 that carry no RESOURCE content (`Survey.spent`)."""
     types, needs = judged
     unjudged: set[int] = set()  # ids of the types no rule judges
     held: set[int] = set()  # keys of the names whose held policies a rule on `*` judges
@@ -337,6 +340,8 @@ def _pick(picks: dict[str, list[Picks]], tracked: list[_Tracked], entries: Entri
     type_ids, keys = entries.type_ids, entries.keys
     for part in tracked:
         keep = bytearray(b"\x01") * part.records
+        for number in part.spent:
+            keep[number - 1] = 0
         if unjudged:
             first = part.first_entry
             for number, row in zip(part.plain, part.plain_rows, strict=True):
