@@ -183,3 +183,43 @@ def test_a_grant_on_a_keyed_target_reads_its_network_as_the_local_engine(
              if r["rule_id"] == "IAM-001" and r["asset"] == account["name"]]
     assert found and firewall["name"] in json.dumps(found[0]["evidence"]), found
     assert scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS) == local
+
+
+def test_a_reference_in_the_other_project_spelling_reaches_its_target(tmp_path: Path) -> None:
+    """A proxy naming its SSL policy under the project's number while the policy's name uses
+    the project id: the local engine finds it through the other spelling, so the proxy asks
+    for both spellings and is sent the policy."""
+    import json
+    import shutil
+
+    org = tmp_path / "org"
+    shutil.copytree(DEMO, org)
+    path = org / "resources.ndjson"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    by_id = "/projects/oh-phi-prod/global/sslPolicies/"
+    changed = None
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        data = record.get("resource", {}).get("data", {})
+        if record["asset_type"] == "compute.googleapis.com/TargetHttpsProxy" \
+                and by_id in data.get("sslPolicy", ""):
+            data["sslPolicy"] = data["sslPolicy"].replace(
+                by_id, "/projects/731209564018/global/sslPolicies/")
+            lines[i], changed = json.dumps(record), record
+            break
+    assert changed is not None
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def scan(out: Path, **beam: Any) -> bytes:
+        from phiguard.cli._options import parse_at
+
+        output = Output("json", str(out), "--output")
+        run_scan([org], config_path=org / "phiguard.yaml", outputs=[output], at=parse_at(AT),
+                 **beam)
+        return out.read_bytes()
+
+    local = scan(tmp_path / "local.json")
+    found = [r for r in json.loads(local)["results"]
+             if r["rule_id"] == "TLS-002" and r["asset"] == changed["name"]]
+    assert found and found[0]["outcome"] != "UNKNOWN", found  # the policy was found
+    assert scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS) == local
