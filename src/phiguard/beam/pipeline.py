@@ -3,12 +3,19 @@
     files ─ReadFile─┬─ meta (per file: sha256, record count, latest time, projects, error)
                     ├─ errors (the first bad record of each file)
                     └─ units (one per record, keyed by asset name)
-    units ─GroupByKey(name)─ResolveName─┬─ context pieces (join targets, policy owners)
+    units ─GroupByKey(name)─ResolveName─┬─ context pieces (broadcast join targets, policy owners)
+                                        ├─ keyed join targets; bindings by member
                                         ├─ counts, errors (conflicting duplicates)
                                         └─ judge units (the record, its merged policies)
     context pieces ─ToList─BuildContext─ context (side input: one per run)
-    judge units ─Judge(context, errors)─ (shard key, (sort key, finding line)) + waiver counts
+    judge units ─Judge(context, errors)─┬─ (shard key, (sort key, finding line)) + waiver counts
+                                        └─ an asset reading keyed targets: its asks (join keys)
+    keyed targets ─Offer─ offers; offers + asks + bindings ─CoGroupByKey(join key)─Pair─ pairs
+    asking assets + their pairs ─CoGroupByKey(order)─JudgeKeyed─ findings + waiver counts
     findings ─GroupByKey(shard)─WriteShard─ <work>/findings/<shard>
+
+The keyed join (phiguard.beam.joins) brings each asset exactly the join targets its rules may
+read instead of broadcasting them all.
 
 Validation comes first: Judge and BuildContext take the run's first error as a side input and
 do nothing when there is one, and the driver raises it as the local engine would. See
