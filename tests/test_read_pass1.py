@@ -203,3 +203,42 @@ def test_findings_are_those_of_reading_every_record(tmp_path: Path,
 
     monkeypatch.setattr(phiguard.scan, "load_context", every_record)
     assert scan(tmp_path / "all.json") == picked
+
+
+@pytest.mark.parametrize("body", [
+    BOM + b'{"a": 1}\n\n  \n\t \r\n{"b": 2}\r\n\x0b\n\x0c \n{"c": 3}',
+    b'\n\n\n{"a": 1}\n   \n\n{"b": 2}\n\n',
+    b'{"a": 1}\n' + b"\n" * 70000 + b' \r\n{"b": 2}\n \n \n',
+    b"",
+    b"\n \n",
+    b'{"a": 1}',
+])
+def test_range_lines_reads_as_ndjson_lines(tmp_path: Path, body: bytes) -> None:
+    """The rows (line, raw line, record number, byte offset) and line count of a range read in
+    one go are `ndjson_lines`' reading it line by line, for every cut at a line start."""
+    from phiguard.inventory.readers import ndjson_lines, range_lines
+
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(body)
+    starts = [0] + [i + 1 for i, byte in enumerate(body) if byte == 10 and i + 1 < len(body)]
+    cuts = sorted({0, *starts[1:3], *starts[-2:]})
+    for lo in cuts:
+        for hi in [c for c in cuts if c > lo] + [-1]:
+            old, new = [0], [0]
+            assert list(range_lines(path, lo, hi, new)) == \
+                list(ndjson_lines(path, lo, 0, 0, hi, old)), (lo, hi)
+            assert new == old, (lo, hi)
+
+
+def test_range_lines_refuses_a_line_too_long(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from phiguard.inventory import readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 64)
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b'{"a": 1}\n\n{"b": "' + b"x" * 100 + b'"}\n')
+    with pytest.raises(SnapshotError) as new:
+        list(readers.range_lines(path, 0, -1, [0]))
+    with pytest.raises(SnapshotError) as old:
+        list(readers.ndjson_lines(path, 0, 0, 0, -1, [0]))
+    assert str(new.value) == str(old.value) and new.value.line == 3

@@ -34,7 +34,7 @@ from phiguard.inventory.readers import (
     decode_line,
     is_plain_ndjson,
     iter_raw,
-    ndjson_lines,
+    range_lines,
 )
 from phiguard.inventory.records import RESOURCE, Record, parse_record, project_data
 from phiguard.inventory.refs import project_of_name
@@ -179,7 +179,7 @@ def survey(items: Iterable[RawItem], wanted: set[str], result: Survey,
 
 
 # A record as pass 1 reads it: (line, raw NDJSON line or None, record index, the decoded value
-# when there is no raw line; anything else when there is, e.g. `ndjson_lines`' byte offset)
+# when there is no raw line; anything else when there is, e.g. `range_lines`' byte offset)
 Row = tuple[int, bytes | None, int, Any]
 
 
@@ -188,7 +188,7 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
                  deferred: frozenset[str] = frozenset()) -> Survey:
     """`survey` over rows of `result.file` (a RawItem is made only for the records decoded).
 
-    `track`: the rows are `ndjson_lines`' of the range at `result.start`; note where each
+    `track`: the rows are `range_lines`' of the range at `result.start`; note where each
     record is and which are plain (`Survey.offsets` ...), for pass 2. `deferred` (with
     `track` only): types of `wanted` whose records are read by envelope where they can be,
     and noted in `Survey.deferred`, for `load_context` to read whole if it needs them.
@@ -335,7 +335,7 @@ def _survey_task(plan: _Plan, task: Task) -> Survey:
         return survey(iter_raw(task), wanted, Survey(str(task), -1, -1), plan.fields)
     file, start, end = task
     lines_read = [0]
-    rows = ndjson_lines(Path(file), start, 0, 0, end, lines_read)
+    rows = range_lines(Path(file), start, end, lines_read)
     result = _survey_rows(rows, wanted, Survey(file, start, end), plan.fields, track=True,
                           deferred=plan.deferred)
     # Blank lines after the range's last record count too: the next range starts after them.

@@ -12,6 +12,7 @@ A UTF-8 byte order mark is accepted at the start of every file.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "iter_raw",
     "ndjson_lines",
     "picked_lines",
+    "range_lines",
     "user_asset",
 ]
 
@@ -221,6 +223,45 @@ def ndjson_lines(path: Path, offset: int = 0, line_no: int = 0, index: int = 0, 
                  lines_read: list[int] | None = None) -> Iterator[tuple[int, bytes, int, int]]:
     """`iter_ndjson_range` as (line number, raw line, record index, byte offset or -1)."""
     return _ndjson(path, offset, line_no, index, end, lines_read, False)
+
+
+_BLANK_RUN = re.compile(rb"[ \t\r\n]*\n")  # whole lines of blanks (as _skip_blank_lines)
+
+
+def range_lines(path: Path, start: int, end: int,
+                lines_read: list[int]) -> Iterator[tuple[int, bytes, int, int]]:
+    """`ndjson_lines(path, start, 0, 0, end, lines_read)` of plain (uncompressed) NDJSON: the
+    same rows and errors, the range read in one go and cut at its line feeds."""
+    file = str(path)
+    try:
+        with path.open("rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start) if end >= 0 else fh.read()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read: {exc}", file=file) from None
+    find, blanks, size = data.find, _BLANK_RUN.match, len(data)
+    pos = line_no = index = 0
+    while pos < size:
+        stop = find(b"\n", pos) + 1 or size
+        line_no += 1
+        raw = data[pos:stop]
+        if stop - pos > MAX_LINE_BYTES and len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+            raise SnapshotError(
+                f"line longer than {MAX_LINE_BYTES} bytes: not a CAI record "
+                "(a binary file, or JSON that is not one record per line?)",
+                file=file, line=line_no)
+        if line_no == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        if not raw.isspace():
+            index += 1
+            yield line_no, raw, index, start + pos
+        else:
+            run = blanks(data, stop)
+            if run is not None:
+                line_no += data.count(b"\n", stop, run.end())
+                stop = run.end()
+        pos = stop
+    lines_read[0] = line_no
 
 
 def _ndjson(path: Path, offset: int, line_no: int, index: int, end: int,
