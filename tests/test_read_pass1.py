@@ -242,3 +242,22 @@ def test_range_lines_refuses_a_line_too_long(tmp_path: Path,
     with pytest.raises(SnapshotError) as old:
         list(readers.ndjson_lines(path, 0, 0, 0, -1, [0]))
     assert str(new.value) == str(old.value) and new.value.line == 3
+
+
+def test_new_asset_and_new_source_are_the_constructors() -> None:
+    """The slot-setting makers give what `Asset(...)` and `Source(...)` give, still frozen."""
+    import dataclasses
+
+    from phiguard.inventory.asset import Asset, Source, new_asset, new_source
+
+    source = new_source("f.ndjson", 7)
+    assert source == Source("f.ndjson", 7) and hash(source) == hash(Source("f.ndjson", 7))
+    assert repr(source) == repr(Source("f.ndjson", 7))
+    values = ("//x/y", "t/T", {"a": 1}, {"bindings": []}, ({"constraint": "c"},),
+              {"accessLevels": {}}, ("projects/1",), "us", "//p", "2026-01-01T00:00:00Z",
+              source, frozenset({"RESOURCE"}))
+    made, plain = new_asset(*values), Asset(*values)  # type: ignore[arg-type]
+    assert made == plain and repr(made) == repr(plain)
+    assert [getattr(made, f.name) for f in dataclasses.fields(Asset)] == list(values)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "other"  # type: ignore[misc]

@@ -14,7 +14,7 @@ from typing import Any
 
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
-from phiguard.inventory.asset import Asset, Source, content_set
+from phiguard.inventory.asset import Asset, Source, content_set, new_asset, new_source
 
 __all__ = ["ACCESS_FIELDS", "CONDITIONAL", "Record", "access_objects", "merge_records",
            "parse_record", "project_data", "resource_asset", "valid_time"]
@@ -65,20 +65,10 @@ class Record:
     source: Source
 
     def to_asset(self) -> Asset:
-        return Asset(
-            name=self.name,
-            asset_type=self.asset_type,
-            data=self.data or {},
-            iam_policy=self.iam_policy,
-            org_policy=self.org_policy or (),
-            access_policy=self.access_policy,
-            ancestors=self.ancestors,
-            location=self.location,
-            parent=self.parent,
-            update_time=self.update_time,
-            source=self.source,
-            content=content_set(self.kinds),
-        )
+        return new_asset(self.name, self.asset_type, self.data or {}, self.iam_policy,
+                         self.org_policy or (), self.access_policy, self.ancestors,
+                         self.location, self.parent, self.update_time, self.source,
+                         content_set(self.kinds))
 
 
 def _get(obj: dict[str, Any], snake: str, camel: str) -> Any:
@@ -432,7 +422,7 @@ def _fast_record(obj: Any, file: str, line: int,
     if data_keys is not None and data:
         data = {k: v for k, v in data.items() if k in data_keys}
     return Record(name, asset_type, kinds, data, iam, None, None, ancestors, location, parent,
-                  update_time, Source(file, line))
+                  update_time, new_source(file, line))
 
 
 _RESOURCE_CONTENT = content_set(_FAST_RESOURCE_ONLY)
@@ -446,8 +436,8 @@ def resource_asset(obj: Any, file: str, line: int) -> Asset | None:
     if fields is None or fields[2] is not _FAST_RESOURCE_ONLY:
         return None
     name, asset_type, _, data, _, ancestors, location, parent, update_time = fields
-    return Asset(name, asset_type, data or {}, None, (), None, ancestors, location, parent,
-                 update_time, Source(file, line), _RESOURCE_CONTENT)
+    return new_asset(name, asset_type, data or {}, None, (), None, ancestors, location, parent,
+                     update_time, new_source(file, line), _RESOURCE_CONTENT)
 
 
 def _parse_record(obj: Any, check: _Check) -> Record:
