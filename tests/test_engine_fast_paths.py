@@ -163,3 +163,49 @@ def test_secret_named_evidence_is_redacted_through_the_fast_path(tmp_path: Path)
     assert evidence["data.config"] == {"password": REDACTED, "keep": 1}
     assert evidence["data.metadata"] == {"items": [{"key": "startup-script",
                                                     "value": REDACTED}]}
+
+
+SINK = "logging.googleapis.com/LogSink"
+PROJECT = "cloudresourcemanager.googleapis.com/Project"
+
+
+def test_find_within_ancestry_keeps_each_assets_own_in_order(tmp_path: Path) -> None:
+    # Candidates are looked up by their owner once per Inventory, not filtered per asset: each
+    # project still gets exactly the sinks of its own ancestry, in the Inventory's order.
+    doc: dict[str, Any] = {
+        "id": "ENG-903", "title": "holds", "severity": "high",
+        "controls": ["hipaa/164.312(b)"], "description": "a test rule",
+        "asset_types": [PROJECT], "scope": "all",
+        "let": {"sinks": {"find": {"types": [SINK], "within": "ancestry"}}},
+        "assert": {"path": "sinks", "count_gte": 2}, "evidence": ["sinks"],
+        "remediation": {"summary": "fix it"}}
+    folder = tmp_path / "ENG-903"
+    folder.mkdir()
+    (folder / "rule.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    rule = load_rule(folder / "rule.yaml")
+
+    def project(number: str, *above: str) -> Asset:
+        return Asset(f"//cloudresourcemanager.googleapis.com/projects/{number}", PROJECT,
+                     {"projectNumber": number, "projectId": f"p{number}"},
+                     ancestors=(f"projects/{number}", *above))
+
+    def sink(owner: str, name: str) -> Asset:
+        return Asset(f"//logging.googleapis.com/{owner}/sinks/{name}", SINK, {"name": name},
+                     ancestors=(owner,))
+    one = project("111", "folders/5", "organizations/1")
+    two = project("222", "organizations/1")
+    sinks = [sink("projects/222", "a"), sink("organizations/1", "b"), sink("folders/5", "c"),
+             sink("projects/111", "d"), sink("folders/6", "e"), sink("projects/p111", "f"),
+             sink("projects/333", "g"), sink("organizations/1", "h")]
+    inv = Inventory([one, two, *sinks], phi=PhiConfig(all=True))
+    engine = Engine([rule])
+    got = {f.asset: (f.outcome, dict(f.evidence)["sinks"])
+           for asset in (one, two, one) for f in engine.evaluate_asset(asset, inv, NOW)}
+    short = "//logging.googleapis.com/"
+    assert got == {
+        one.name: (Outcome.PASS, [short + s for s in (
+            "organizations/1/sinks/b", "folders/5/sinks/c", "projects/111/sinks/d",
+            "projects/p111/sinks/f", "organizations/1/sinks/h")]),
+        two.name: (Outcome.PASS, [short + s for s in (
+            "projects/222/sinks/a", "organizations/1/sinks/b", "organizations/1/sinks/h")]),
+    }

@@ -17,6 +17,7 @@ from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy import codegen, compiler
+from phiguard.policy import engine as engine_module
 from phiguard.policy.compiler import compile_condition
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import Rule, load_rule
@@ -30,7 +31,9 @@ ANC = ("projects/111", "organizations/1")
 
 @contextmanager
 def _interpreted() -> Iterator[None]:
-    """Rules compiled inside this block use the closures of `compile_condition`."""
+    """Rules compiled inside this block use the closures of `compile_condition`, and engines
+    judge inside it by the loop over rules (`Engine._judge`), not a generated evaluator: the
+    reference everything generated is compared with."""
     real = codegen.generate_condition
 
     def closures(node: Any, consts: frozenset[str] = frozenset(), name: str = "",
@@ -38,9 +41,24 @@ def _interpreted() -> Iterator[None]:
         return compile_condition(node, consts)
     codegen.generate_condition = closures  # type: ignore[assignment]
     try:
-        yield
+        with _looped():
+            yield
     finally:
         codegen.generate_condition = real  # type: ignore[assignment]
+
+
+@contextmanager
+def _looped() -> Iterator[None]:
+    """Engines judge inside this block by the loop over rules (`Engine._judge`)."""
+    real = Engine._evaluator
+
+    def loop(self: Engine, asset_type: str) -> Any:
+        return self._judge
+    Engine._evaluator = loop  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Engine._evaluator = real  # type: ignore[method-assign]
 
 
 def _examples(rule: Rule) -> list[Path]:
@@ -89,15 +107,12 @@ def _fw(name: str, **data: Any) -> Asset:
 
 def _both(rule: Rule, assets: list[Asset]) -> tuple[list[Finding], list[Finding]]:
     inv = Inventory(assets, phi=PhiConfig(all=True))
-    out = []
-    for interpreted in (False, True):
-        if interpreted:
-            with _interpreted():
-                engine = Engine([rule])
-        else:
-            engine = Engine([rule])
-        out.append([f for a in assets for f in engine.evaluate_asset(a, inv, NOW)])
-    return out[0], out[1]
+    engine = Engine([rule])
+    generated = [f for a in assets for f in engine.evaluate_asset(a, inv, NOW)]
+    with _interpreted():
+        engine = Engine([rule])
+        interpreted = [f for a in assets for f in engine.evaluate_asset(a, inv, NOW)]
+    return generated, interpreted
 
 
 # A value that would run code if it were pasted into the generated source.
@@ -247,7 +262,48 @@ def test_evidence_through_a_let_as_env_resolve_gives(tmp_path: Path,
                     lets: frozenset[str] = frozenset()) -> Any:
         return real(path, consts)  # named: Env.resolve, Env.root
     monkeypatch.setattr(compiler, "resolver", through_env)
-    general, _ = _both(rule, assets)
+    _, general = _both(rule, assets)  # the loop's resolvers, through Env.resolve
     assert direct == general
     assert [f.outcome.value for f in direct] == ["PASS", "UNKNOWN", "UNKNOWN"]
     assert dict(direct[0].evidence)["net.data.mtu"] == 1460
+
+
+HKEY = 'x"); __import__("os").system("touch /tmp/owned") #'  # a hostile key a path can name
+
+
+def test_evaluator_text_holds_no_rule_text(tmp_path: Path) -> None:
+    # A type's generated evaluator: the rule's id, title, parameters, evidence paths and
+    # messages are constants of its namespace, never source; it judges as the loop does.
+    rule = _rule(tmp_path, {"path": "data.name", "not_equals": {"param": "odd"},
+                            "because": HOSTILE},
+                 title=HOSTILE, when={"path": "data['" + "odd\"key" + "']", "exists": True},
+                 evidence=["data['" + HKEY + "']", "data.sourceRanges[*]"],
+                 params={"odd": {"type": "string", "default": HOSTILE, "description": "x"}})
+    engine = Engine([rule])
+    source, ns = codegen.evaluator_source(engine.rules_for(FW), engine_module._RUNTIME)
+    for text in (HOSTILE, HKEY, "odd", "sourceRanges", "GEN-901"):
+        assert text not in source
+    assert HOSTILE in ns.values()
+    bad = _fw(HOSTILE, sourceRanges=[HOSTILE], **{"odd\"key": 1, HKEY: HOSTILE})
+    good = _fw("b", sourceRanges=["10.0.0.0/8"], **{"odd\"key": 1})
+    skipped = _fw("c")
+    generated, interpreted = _both(rule, [bad, good, skipped])
+    assert generated == interpreted
+    assert [(f.outcome.value, f.message) for f in generated] == [("FAIL", HOSTILE),
+                                                                 ("PASS", HOSTILE)]
+    assert not Path("/tmp/owned").exists()
+
+
+def test_evaluators_judge_the_demo_org_as_the_loop_does() -> None:
+    # The whole pack (types with many rules, `*` rules, content and PHI scope checks, shared
+    # lets, waivers aside): every finding, its message and evidence, in the same order.
+    from phiguard.config import load_config
+    from phiguard.scan import Scan
+
+    demo = Path(__file__).parent.parent / "fixtures" / "orgs" / "demo-health"
+    config = load_config(demo / "phiguard.yaml")
+    generated = list(Scan([demo], PACK, config, at=NOW, jobs=1).findings())
+    with _looped():
+        looped = list(Scan([demo], PACK, config, at=NOW, jobs=1).findings())
+    assert generated == looped
+    assert len({f.rule_id for f in generated}) > 100

@@ -19,11 +19,14 @@ string a user wrote.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from types import CodeType
 from typing import Any
 
-from phiguard.inventory.asset import UnknownValue
+from phiguard.findings import Finding
+from phiguard.inventory.asset import Asset, UnknownValue
+from phiguard.inventory.inventory import Inventory
 from phiguard.policy.compiler import (
     _BLOCKING,
     _NO_REASONS,
@@ -31,6 +34,8 @@ from phiguard.policy.compiler import (
     MAX_EVIDENCE,
     PASS,
     UNKNOWN,
+    AssetView,
+    CompiledRule,
     Cond,
     Env,
     Result,
@@ -46,18 +51,21 @@ from phiguard.policy.language import QUANTIFIERS
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import MISSING, parse_path, walk
 
-__all__ = ["LazyCondition", "compiled", "generate_condition", "generate_source"]
+__all__ = ["LazyCondition", "compiled", "evaluator_source", "generate_condition",
+           "generate_evaluator", "generate_source"]
 
 # What every generated function may use, besides its own constants.
 _BASE: dict[str, Any] = {
     "PASS": PASS, "FAIL": FAIL, "UNKNOWN": UNKNOWN, "MISSING": MISSING, "CAP": MAX_EVIDENCE,
     "NO": _NO_REASONS, "BLOCKING": _BLOCKING, "_blocked": _blocked, "_Why": _Why,
-    "_SLD": (str, list, dict), "walk": walk, "_get": _get,
+    "_SLD": (str, list, dict), "walk": walk, "_get": _get, "_AssetView": AssetView,
     "__builtins__": {"isinstance": isinstance, "len": len, "enumerate": enumerate,
                      "list": list, "type": type, "dict": dict},
 }
 # Roots `resolver` fetches from the asset itself or the parameters: never a bound name.
 _FIXED_ROOTS = frozenset({"data", "iam_policy", "org_policy", "asset", "params"})
+# Those fetched through `AssetView.field` (`data` is read directly).
+_SUBJECT_ROOTS = frozenset({"iam_policy", "org_policy", "asset"})
 
 
 def _arg_unknown(arg: Any, cpath: str) -> str:
@@ -276,7 +284,7 @@ class _Writer:
             if keys is None:
                 put(d, f"{x}, {c} = walk({value}, {prefix}, {self.const(segments)}, _get)")
                 return
-            self.chain(segments, keys, value, prefix, None, x, c, d)
+            self.chain(segments, keys, value, prefix, None, x, c, d, views=True)
             return
         if root == "data" and keys is not None and segments:
             self.uses_data = True
@@ -296,15 +304,23 @@ class _Writer:
             elif keys is None:
                 put(d, f"{x}, {c} = walk({y}, {name}, {self.const(segments)}, _get)")
             else:
-                self.chain(segments, keys, y, name, root, x, c, d)
+                self.chain(segments, keys, y, name, root, x, c, d, views=True)
+            return
+        if root in _SUBJECT_ROOTS and keys is not None and segments:
+            # `resolver`'s `finish(env.subject.field(root))`, written out.
+            f = f"f{x}"
+            put(d, f"{f} = env.subject.field({self.const(root)})")
+            self.chain(segments, keys, f, self.const(root), root, x, c, d)
             return
         put(d, f"{x}, {c} = {self.const(resolver(path, self.consts))}(env)")
 
     def chain(self, segments: tuple[Any, ...], keys: tuple[str, ...], value: str, prefix: str,
-              text: str | None, x: str, c: str, d: int) -> None:
+              text: str | None, x: str, c: str, d: int, views: bool = False) -> None:
         """Walk object keys from `value` (concrete path `prefix`, the constant `text` when
         known) as `resolver` does: absent at the first missing key, the general `walk` from
-        the first value that is not an object."""
+        the first value that is not an object. `views`: the value may be an asset (a joined
+        one, bound by a let, a quantifier or `find`), whose first key is its field, as `walk`
+        reads it."""
         put = self.put
         y = f"y{x}"
 
@@ -312,22 +328,35 @@ class _Writer:
             if text is not None:
                 return self.const(text + keys[i])
             return f"{prefix} + {self.const(keys[i])}"
+
+        def keys_from(start: int, depth: int) -> None:
+            # `y` is an object: its keys from segments[start] on.
+            for i in range(start, len(segments)):
+                put(depth, f"{y} = {y}.get({self.const(segments[i])})")
+                put(depth, f"if {y} is None:")
+                put(depth + 1, f"{x}, {c} = MISSING, {at(i)}")
+                if i + 1 == len(segments):
+                    put(depth, "else:")
+                    put(depth + 1, f"{x}, {c} = {y}, {at(i)}")
+                else:
+                    put(depth, f"elif type({y}) is not dict:")
+                    put(depth + 1, f"{x}, {c} = walk({y}, {at(i)}, "
+                        f"{self.const(segments[i + 1:])}, _get)")
+                    put(depth, "else:")
+                    depth += 1
         put(d, f"{y} = {value}")
         put(d, f"if type({y}) is dict:")
-        depth = d + 1
-        for i, seg in enumerate(segments):
-            put(depth, f"{y} = {y}.get({self.const(seg)})")
-            put(depth, f"if {y} is None:")
-            put(depth + 1, f"{x}, {c} = MISSING, {at(i)}")
-            if i + 1 == len(segments):
-                put(depth, "else:")
-                put(depth + 1, f"{x}, {c} = {y}, {at(i)}")
+        keys_from(0, d + 1)
+        if views:
+            put(d, f"elif type({y}) is _AssetView:")
+            put(d + 1, f"{y} = {y}.field({self.const(segments[0])})")
+            if len(segments) == 1:
+                put(d + 1, f"{x}, {c} = {y}, {at(0)}")
             else:
-                put(depth, f"elif type({y}) is not dict:")
-                put(depth + 1, f"{x}, {c} = walk({y}, {at(i)}, "
-                    f"{self.const(segments[i + 1:])}, _get)")
-                put(depth, "else:")
-                depth += 1
+                put(d + 1, f"if type({y}) is dict:")
+                keys_from(1, d + 2)
+                put(d + 1, "else:")
+                put(d + 2, f"{x}, {c} = walk({y}, {at(0)}, {self.const(segments[1:])}, _get)")
         put(d, "else:")
         put(d + 1, f"{x}, {c} = walk({value}, {prefix}, {self.const(segments)}, _get)")
 
@@ -485,3 +514,104 @@ def _generate(node: Mapping[str, Any], consts: frozenset[str], name: str,
 
 
 use_generated(_generate)  # rules compiled from now on use generated conditions
+
+
+# One evaluator per asset type ----------------------------------------------------------------
+#
+# `Engine._judge` judges an asset by looping over its type's rules: per rule it unpacks the
+# rule's step, checks content and PHI scope, sets parameters and lets, calls `when`, each
+# evidence resolver and `assert`, and builds the finding. `generate_evaluator` writes that loop
+# out for one asset type as one function: each rule's block in turn, with its constants bound,
+# its declared evidence paths fetched inline (as `fetch` writes a condition's paths), its
+# `when` and `assert` functions called directly, a PASS built in place. It gives exactly what
+# the loop gives (the loop stays as the reference tests compare it with). Same safety as the
+# conditions: the rule's values (ids, titles, parameters, paths, messages, its condition
+# functions) are constants of the namespace, never source text.
+
+# Names the evaluator's namespace must be given (see `generate_evaluator`).
+EVALUATOR_RUNTIME = frozenset({"_new", "_shown", "_finish", "_carries", "_phi", "_source",
+                               "_PASSED", "AssetView", "Env", "NO_LETS", "NO_CACHE"})
+
+
+def evaluator_source(rules: Sequence[CompiledRule],
+                     runtime: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The source of `evaluate(asset, inv, now) -> list[Finding]`, judging an asset by every
+    rule of `rules` in order as the engine's loop does, and its namespace (`runtime`: the
+    engine's helpers, named as in EVALUATOR_RUNTIME)."""
+    if set(runtime) != EVALUATOR_RUNTIME:  # pragma: no cover - a development error
+        raise ValueError(f"evaluator runtime names differ: {sorted(set(runtime))}")
+    w = _Writer(frozenset(), frozenset())
+    w.ns.update(runtime)
+    put = w.put
+    put(1, "view = AssetView(asset, inv)")
+    put(1, "env = Env(view, inv, now, NO_LETS, NO_LETS)")
+    put(1, "blame = env.blame")
+    put(1, "data = view.data")
+    put(1, "out = []")
+    put(1, "rendered = {}")
+    put(1, "source = _source(asset)")
+    put(1, "name = asset.name")
+    put(1, "asset_type = asset.asset_type")
+    put(1, "phi = None")
+    for cr in rules:
+        rule, check, when = cr.rule, cr.check, cr.when
+        # Each rule's block assigns its locals before reading them: the next one reuses their
+        # names, so the function has the locals of its largest rule, not of all of them.
+        w.nodes = 0
+        d = 1
+        if rule.content_types:
+            put(d, f"if _carries(asset, {w.const(rule.content_types)}):")
+            d += 1
+        if rule.scope == "phi":
+            put(d, "if phi is None:")
+            put(d + 1, "phi = _phi(view)")
+            put(d, "if phi:")
+            d += 1
+        put(d, f"env.params = {w.const(cr.params)}")
+        lets = w.const(cr.lets)
+        put(d, f"env.lets = lt = {lets}")
+        put(d, "env.let_cache = lc = {}" if cr.lets else "env.let_cache = lc = NO_CACHE")
+        put(d, "env.evidence = ev = {}")
+        put(d, "blame.clear()")
+        if when is not None:
+            put(d, f"v, r = {w.const(compiled(when))}(env)")
+            put(d, "if v != FAIL:")
+            d += 1
+        w.consts, w.lets = cr.consts, cr.direct
+        for path in cr.evidence:
+            n = str(w.nodes)
+            w.nodes += 1
+            w.fetch(path.text, f"x{n}", f"c{n}", d)
+            put(d, f"if c{n} not in ev:")  # the declared evidence is never crowded out
+            put(d + 1, f"ev[c{n}] = x{n}")
+        put(d, "blame.clear()")
+        put(d, f"v, r = {w.const(compiled(check))}(env)")
+        put(d, "if v == PASS:")
+        put(d + 1, f"out.append(_new({w.const(rule.id)}, name, asset_type, _PASSED, "
+            f"{w.const(rule.severity)}, {w.const(rule.controls)}, {w.const(rule.title)}, "
+            "_shown(env.evidence, rendered), None, source))")
+        put(d, "else:")
+        step = w.const((rule.id, rule.severity, rule.controls, rule.title))
+        put(d + 1, f"out.append(_finish({step}, v, r, env.evidence, blame, rendered, "
+            "name, asset_type, source))")
+    source = "\n".join(["def evaluate(asset, inv, now):", *w.lines, "    return out", ""])
+    return source, w.ns
+
+
+Evaluator = Callable[[Asset, Inventory, datetime], list[Finding]]
+
+
+def generate_evaluator(rules: Sequence[CompiledRule],
+                       runtime: Mapping[str, Any]) -> Evaluator | None:
+    """`evaluator_source` compiled (None, which Python's compiler should never refuse: the
+    engine's loop judges these rules)."""
+    try:
+        source, ns = evaluator_source(rules, runtime)
+        code = _CODE.get(source)
+        if code is None:
+            code = _CODE[source] = compile(source, "<phiguard evaluator>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):
+        return None
+    exec(code, ns)  # generated from the rules' shapes only: see the notes above
+    fn: Evaluator = ns["evaluate"]
+    return fn

@@ -608,6 +608,10 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
     # testing each (a scan of every candidate per asset is quadratic in the org's size).
     keyed = _equality_key(spec["where"], var) if "where" in spec else None
     by_key: list[Any] = [None, None]  # (inventory, {value of P: candidates})
+    every: list[Any] = [None, None]  # (inventory, its assets of `types`)
+    # `within: ancestry` keeps the candidates whose owner (project, folder, organization) is
+    # the asset's: looked up by owner, not tested one by one per asset (quadratic otherwise).
+    owners: list[Any] = [None, None]  # (candidates, {owner node: their positions in it})
 
     def find(env: Env) -> Any:
         nonlocal where
@@ -635,12 +639,20 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
                                              if _has_path(c, required, inv)]
             candidates = latest[1]
         else:
-            candidates = inv.of_types(types)
+            if every[0] is not inv:
+                every[0], every[1] = inv, inv.of_types(types)
+            candidates = every[1]
         if within == "ancestry":
             nodes = set(env.subject.asset.ancestors)
             keys = {facts["project"], facts["project_number"]} - {None}
             nodes |= {f"projects/{k}" for k in keys}
-            candidates = [c for c in candidates if _owner_node(c.name) in nodes]
+            if owners[0] is not candidates:
+                places: dict[str, list[int]] = {}
+                for i, cand in enumerate(candidates):
+                    places.setdefault(_owner_node(cand.name), []).append(i)
+                owners[0], owners[1] = candidates, places
+            at = sorted(i for node in nodes for i in owners[1].get(node, ()))
+            candidates = [candidates[i] for i in at]  # in their order, as a filter keeps them
         out = []
         for cand in candidates:
             view = AssetView(cand, inv)
@@ -879,6 +891,10 @@ class CompiledRule:
     evidence: tuple[Path, ...]
     params: Mapping[str, Any]
     resolvers: tuple[Resolver, ...] = ()  # of `evidence`, compiled
+    # Let names whose value is the same for every asset, and those read from the rule's let
+    # cache directly (see `compile_rule`): how its paths are resolved.
+    consts: frozenset[str] = frozenset()
+    direct: frozenset[str] = frozenset()
 
     def context_types(self) -> set[str]:
         """Asset types this rule joins to: they must be held in the Inventory."""
@@ -1021,4 +1037,6 @@ def compile_rule(rule: Rule, overrides: Mapping[str, Any] | None = None) -> Comp
         evidence=evidence,
         params=params,
         resolvers=tuple(resolver(p, consts, direct) for p in evidence),
+        consts=consts,
+        direct=direct,
     )

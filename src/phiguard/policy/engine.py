@@ -18,7 +18,7 @@ from phiguard.inventory.asset import Asset
 from phiguard.inventory.coverage import RESOURCE
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
-from phiguard.policy.codegen import compiled
+from phiguard.policy.codegen import Evaluator, compiled, generate_evaluator
 from phiguard.policy.compiler import (
     FAIL,
     PASS,
@@ -32,6 +32,7 @@ from phiguard.policy.compiler import (
     evidence_value,
 )
 from phiguard.policy.language import LET_FORMS, let_kind
+from phiguard.policy.paths import MISSING
 from phiguard.policy.rule import Rule
 from phiguard.redaction import (
     REDACTED,
@@ -186,6 +187,58 @@ def _field(rendered: Any, name: str) -> Any:
     return redact_field(rendered, name, metadata, env)
 
 
+_Rendered = dict[tuple[str, int], tuple[Any, Any]]
+
+
+def _shown_evidence(recorded: dict[str, Any], rendered: _Rendered) -> tuple[tuple[str, Any], ...]:
+    """A finding's evidence as shown: each value redacted here, once, so no output can show a
+    secret the rule read (a scalar as `redact` does it: by its path alone; an absent value,
+    a third of what is not a scalar, as null)."""
+    secret = plain_is_secret
+    return tuple([(p, REDACTED if v is not None and secret(p) else v)
+                  if type(v) in _PLAIN else (p, None) if v is MISSING
+                  else (p, _render(p, v, rendered))
+                  for p, v in recorded.items()])
+
+
+def _finish(step: tuple[str, str, tuple[str, ...], str], verdict: int, reasons: list[Any],
+            recorded: dict[str, Any], blame: list[tuple[str, Any]],
+            rendered: dict[tuple[str, int], tuple[Any, Any]], name: str, asset_type: str,
+            source: str | None) -> Finding:
+    """The finding of a rule whose assertion did not PASS (`step`: id, severity, controls,
+    title)."""
+    rule_id, severity, controls, title = step
+    if verdict == FAIL:
+        outcome = _FAILED
+        message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {title}"
+        recorded = _failed_first(blame, recorded)
+    else:
+        outcome = _UNKNOWN
+        message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
+    return _new_finding(rule_id, name, asset_type, outcome, severity, controls, message,
+                        _shown_evidence(recorded, rendered), None, source)
+
+
+def _source_of(asset: Asset) -> str | None:
+    return str(asset.source) if asset.source else None
+
+
+def _phi_of(view: AssetView) -> bool:
+    return bool(view.facts()["phi"])
+
+
+def _nothing(asset: Asset, inv: Inventory, now: datetime) -> list[Finding]:
+    return []
+
+
+# What a generated evaluator calls (see codegen.generate_evaluator).
+_RUNTIME: dict[str, Any] = {
+    "_new": _new_finding, "_shown": _shown_evidence, "_finish": _finish, "_carries": _carries,
+    "_phi": _phi_of, "_source": _source_of, "_PASSED": _PASSED, "AssetView": AssetView,
+    "Env": Env, "NO_LETS": _NO_LETS, "NO_CACHE": _NO_CACHE,
+}
+
+
 class Engine:
     """Compiled rules, indexed by the asset types they judge.
 
@@ -215,6 +268,7 @@ class Engine:
                     self._by_type.setdefault(t, []).append(cr)
         self._merged: dict[str, list[CompiledRule]] = {}
         self._plans: dict[str, list[_Step]] = {}
+        self._evaluators: dict[str, Evaluator] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         rules, params, enabled, disabled = self._spec
@@ -316,6 +370,24 @@ class Engine:
 
     def evaluate_asset(self, asset: Asset, inv: Inventory, now: datetime) -> list[Finding]:
         """Every applicable rule's outcome for one asset."""
+        evaluate = self._evaluators.get(asset.asset_type)
+        if evaluate is None:
+            evaluate = self._evaluator(asset.asset_type)
+        return evaluate(asset, inv, now)
+
+    def _evaluator(self, asset_type: str) -> Evaluator:
+        """How assets of a type are judged: one generated function for all its rules (see
+        codegen.generate_evaluator), else the loop of `_judge` over them."""
+        rules = self.rules_for(asset_type)
+        found: Evaluator | None = _nothing if not rules else generate_evaluator(rules, _RUNTIME)
+        if found is None:
+            found = self._judge
+        self._evaluators[asset_type] = found
+        return found
+
+    def _judge(self, asset: Asset, inv: Inventory, now: datetime) -> list[Finding]:
+        """The rules of the asset's type judged one by one: what a generated evaluator does,
+        and the reference it is tested against."""
         plan = self._plan(asset.asset_type)
         if not plan:
             return []
@@ -324,7 +396,7 @@ class Engine:
         # and blame; quantifiers leave `vars` as they found it.
         env = Env(view, inv, now, _NO_LETS, _NO_LETS)
         blame = env.blame
-        new, secret = _new_finding, plain_is_secret
+        new = _new_finding
         out: list[Finding] = []
         # Several rules of a type record the same values (`data.networkInterfaces`): each is
         # rendered once per asset. The entry holds the value, so its id stays its own.
@@ -367,11 +439,7 @@ class Engine:
             else:
                 outcome = _UNKNOWN
                 message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
-            # Redacted here, once, so no output can show a secret the rule read (a scalar as
-            # `redact` does it: by its path alone).
-            shown = tuple([(p, REDACTED if v is not None and secret(p) else v)
-                           if type(v) in _PLAIN else (p, _render(p, v, rendered))
-                           for p, v in recorded.items()])
+            shown = _shown_evidence(recorded, rendered)
             out.append(new(rule_id, name, asset_type, outcome, severity, controls, message,
                            shown, None, source))
         return out
