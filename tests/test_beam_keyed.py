@@ -223,3 +223,44 @@ def test_a_reference_in_the_other_project_spelling_reaches_its_target(tmp_path: 
              if r["rule_id"] == "TLS-002" and r["asset"] == changed["name"]]
     assert found and found[0]["outcome"] != "UNKNOWN", found  # the policy was found
     assert scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS) == local
+
+
+def test_without_the_alert_rules_log_sinks_are_keyed_by_ancestry(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """With MON-001..008 disabled nothing scans the log sinks whole: they are keyed (by the
+    node they sit under for LOG-002/011's `find within: ancestry`, by their destination for
+    LOG-003/ENC-012's `referrers`), and the findings stay the local engine's."""
+    import shutil
+
+    from phiguard.beam import pipeline
+
+    org = tmp_path / "org"
+    shutil.copytree(DEMO, org)
+    config = org / "phiguard.yaml"
+    text = config.read_text(encoding="utf-8")
+    monitoring = ", ".join(f"MON-00{i}" for i in range(1, 9))
+    assert "rules: {enable: [TLS-004, KEY-001]}" in text
+    config.write_text(text.replace("rules: {enable: [TLS-004, KEY-001]}",
+                                   f"rules: {{enable: [TLS-004, KEY-001], disable: "
+                                   f"[{monitoring}]}}"), encoding="utf-8")
+    sink = "logging.googleapis.com/LogSink"
+    sent: list[Any] = []
+    offer = pipeline.Offer.process
+
+    def offered(self: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(target[1])
+        return offer(self, target, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.Offer, "process", offered)
+
+    def scan(out: Path, **beam: Any) -> bytes:
+        from phiguard.cli._options import parse_at
+
+        output = Output("json", str(out), "--output")
+        run_scan([org], config_path=config, outputs=[output], at=parse_at(AT), **beam)
+        return out.read_bytes()
+
+    local = scan(tmp_path / "local.json")
+    assert scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS) == local
+    assert any(a.asset_type == sink for a in sent), "no log sink was keyed"
