@@ -110,3 +110,22 @@ def test_a_held_subnetwork_tells_the_network() -> None:
     assert isinstance(scope(None), UnknownValue)
     # a snapshot's records hold no value known only after apply: nothing changes there
     assert Inventory([vm], phi=PhiConfig(networks=frozenset({phi_net}))).facts(vm)["phi"] is False
+
+
+def test_any_type_placed_by_its_network_is_unknown_while_the_network_is() -> None:
+    """A planned Cloud SQL instance outside the PHI projects whose private network is known only
+    after apply: its scope is unknown; with the network known and not PHI, it is outside."""
+    from phiguard.inventory.asset import Asset
+
+    def sql(network: Any) -> Any:
+        asset = Asset(name=f"//cloudsql.googleapis.com/projects/{WEB}/instances/db",
+                      asset_type="sqladmin.googleapis.com/Instance",
+                      data={"settings": {"ipConfiguration": {"privateNetwork": network}}},
+                      ancestors=(f"projects/{WEB}",))
+        inv = Inventory([asset], phi=PhiConfig(projects=frozenset({"phi-prod"})), origin=PLAN)
+        return inv.facts(asset)["phi"], inv.undecided_scope(asset)
+
+    phi, why = sql(UnknownValue())
+    assert isinstance(phi, UnknownValue) and why is phi
+    assert sql(f"projects/{WEB}/global/networks/web") == (False, None)
+    assert sql("projects/phi-prod/global/networks/phi-vpc") == (True, None)
