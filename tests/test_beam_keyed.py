@@ -264,3 +264,42 @@ def test_without_the_alert_rules_log_sinks_are_keyed_by_ancestry(tmp_path: Path,
     local = scan(tmp_path / "local.json")
     assert scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS) == local
     assert any(a.asset_type == sink for a in sent), "no log sink was keyed"
+
+
+def test_a_key_of_an_account_outside_the_snapshot_gets_the_bindings_naming_its_email(
+        tmp_path: Path) -> None:
+    """A service account key named by its account's email, the account itself not in the
+    snapshot: the local engine reads the bindings naming that email (its grants index holds
+    every binding); the key asks for that member in the join by key and gets them too (the
+    broadcast of grants held only bindings naming a principal in the snapshot)."""
+    import json
+    import shutil
+
+    org = tmp_path / "org"
+    shutil.copytree(DEMO, org)
+    path = org / "resources.ndjson"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    account = next(r for r in records if r["asset_type"] == "iam.googleapis.com/ServiceAccount"
+                   and r["resource"]["data"]["email"].startswith("dbt-runner@"))
+    email = account["resource"]["data"]["email"]
+    key = next(r for r in records if r["asset_type"] == "iam.googleapis.com/ServiceAccountKey"
+               and r["name"].startswith(account["name"] + "/keys/"))
+    key["name"] = key["name"].replace(account["name"],
+                                      account["name"].rsplit("/", 1)[0] + "/" + email)
+    kept = [r for r in records if r is not account]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    assert f"serviceAccount:{email}" in (org / "iam_policy.ndjson").read_text(encoding="utf-8")
+
+    def scan(out: Path, **beam: Any) -> bytes:
+        from phiguard.cli._options import parse_at
+
+        output = Output("json", str(out), "--output")
+        run_scan([org], config_path=org / "phiguard.yaml", outputs=[output], at=parse_at(AT),
+                 **beam)
+        return out.read_bytes()
+
+    local = scan(tmp_path / "local.json")
+    found = [r for r in json.loads(local)["results"]
+             if r["rule_id"] == "IAM-003" and r["asset"] == key["name"]]
+    assert found, "the key was not judged"
+    assert scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS) == local
