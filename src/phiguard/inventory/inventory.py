@@ -315,6 +315,9 @@ class Inventory:
         # A grant on this asset reaches PHI: it is in PHI scope, or a folder or organization
         # above a PHI project (`grants within: phi` asks the same of each binding's owner).
         reach: bool | UnknownValue = phi
+        if not reach and asset.asset_type == PROJECT_TYPE and self.scope.network_hosts:
+            info = self.projects.get(project)  # the host of a PHI network reaches it
+            reach = info is not None and bool({info.id, info.number} & self.scope.network_hosts)
         if not reach and asset.asset_type in _NODE_TYPES:
             reach = self._node_reach(ref_key(asset.name))
         if not reach and asset.asset_type in REACH_TYPES:

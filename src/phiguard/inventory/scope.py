@@ -123,6 +123,14 @@ class PhiScope:
                 phi_ancestors.update(above)
                 if not above or not above[-1].startswith("organizations/"):
                     unplaced.append(info.id or info.number or node or "?")
+        # The host projects of the PHI networks (a Shared VPC host is often outside the PHI
+        # projects): a grant on one, or above it, reaches the network and what sits on it.
+        self.network_hosts = frozenset(key.split("/")[1] for key in self._network_keys)
+        for host in sorted(self.network_hosts):
+            hosting = projects.get(host)
+            if hosting is not None:
+                phi_ancestors.update(_continued(
+                    [a for a in hosting.ancestors if not a.startswith("projects/")], above_of))
         for folder in sorted(config.folders):
             above = _continued([folder], above_of)
             phi_ancestors.update(above[1:])
@@ -228,9 +236,10 @@ class PhiScope:
         return node in self.phi_ancestors or node in self.config.folders
 
     def node_reach(self, node: str) -> bool | None:
-        """Whether a grant on a hierarchy node reaches PHI: it holds PHI or is above a PHI
-        project or folder (True), it is known not to (False), or that is not known (None:
-        some PHI project's or folder's place in the hierarchy is not known, `unplaced`)."""
+        """Whether a grant on a folder or organization reaches PHI: it holds PHI or is above a
+        PHI project, a PHI folder or a PHI network's host project (True), it is known not to
+        (False), or that is not known (None: some PHI project's or folder's place in the
+        hierarchy is not known, `unplaced`)."""
         if self.node_is_phi(node):
             return True
         if self.phi_ancestry_known or node.startswith("projects/"):
