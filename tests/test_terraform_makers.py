@@ -1,9 +1,9 @@
 """The plan path's slot-setting makers build exactly what the dataclass constructors build.
 
-Reading a large plan builds a `ResourceChange` per resource change, converting it an `Asset` and
-a `Source` per resource, and judging it a `PlanFinding` per finding; each is made by setting
-the new instance's slots directly (no frozen-dataclass `__init__`). A slot set wrongly, or one
-left unset, would change what every rule reads and what every report shows.
+Reading a large plan builds a `ResourceChange` per resource change and judging it a
+`PlanFinding` per finding; each is made by setting the new instance's slots directly (no
+frozen-dataclass `__init__`), as a converted resource's `Asset` is (`new_asset`). A slot set
+wrongly, or one left unset, would change what every rule reads and what every report shows.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from dataclasses import astuple, fields, replace
 
 from phiguard.findings import Outcome
 from phiguard.inventory.asset import Asset, Source
-from phiguard.terraform.convert import _new_asset, _new_source
+from phiguard.terraform.convert import Context
 from phiguard.terraform.gate import PlanFinding, _planned
 from phiguard.terraform.plan import ResourceChange, _new_change, parse_plan
+from phiguard.terraform.world import load_tables
 
 
 def test_a_resource_change_is_what_the_constructor_makes() -> None:
@@ -36,17 +37,23 @@ def test_a_parsed_plan_holds_ordinary_resource_changes() -> None:
                                     {"a": 1}, {"id": True}, "p")
 
 
-def test_a_converted_asset_and_its_source_are_what_the_constructors_make() -> None:
-    source = _new_source("plan.json", "google_x.y")
-    assert source == Source(file="plan.json", address="google_x.y")
-    assert str(source) == "plan.json#google_x.y"
-    data = {"name": "y"}
-    made = _new_asset("//x/y", "x/Y", data, ("projects/1",), "global", "//p/1", source)
-    plain = Asset(name="//x/y", asset_type="x/Y", data=data, ancestors=("projects/1",),
-                  location="global", parent="//p/1", source=source)
+def test_a_converted_asset_is_what_the_constructor_makes() -> None:
+    plan = parse_plan(b'{"format_version": "1.2", "resource_changes": [{"address": '
+                      b'"google_storage_bucket.b", "type": "google_storage_bucket", "name": "b", '
+                      b'"change": {"actions": ["create"], "before": null, "after": {"name": '
+                      b'"phi-b", "project": "p1", "location": "US"}, "after_unknown": {}}}]}',
+                      "plan.json")
+    load_tables()
+    made = Context(plan, "after").asset_of(plan.changes[0])
+    assert made is not None
+    plain = Asset(name=made.name, asset_type=made.asset_type, data=made.data,
+                  ancestors=made.ancestors, location=made.location, parent=made.parent,
+                  source=Source(file="plan.json", address="google_storage_bucket.b"))
     assert made == plain
     assert [getattr(made, f.name) for f in fields(Asset)] == [
         getattr(plain, f.name) for f in fields(Asset)]
+    assert (made.name, made.parent) == ("//storage.googleapis.com/phi-b",
+                                        "//cloudresourcemanager.googleapis.com/projects/p1")
 
 
 def test_a_plan_finding_is_what_the_constructor_makes() -> None:

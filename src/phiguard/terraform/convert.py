@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from phiguard.inventory.asset import Asset, Source, UnknownValue
+from phiguard.inventory.asset import Asset, Source, UnknownValue, new_asset
 from phiguard.inventory.refs import project_of_name, ref_key
 from phiguard.policy.rule import Rule
 from phiguard.terraform.plan import Plan, ResourceChange
@@ -518,67 +518,11 @@ def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any)
     project = scope["project"]
     name = conv.name.format(**scope)
     location = conv.location.format(**scope) if conv.location else None
-    return _new_asset(name, conv.asset_type, data, ctx.ancestors_of(project), location,
-                      f"//cloudresourcemanager.googleapis.com/projects/"
-                      f"{ctx.project_numbers.get(project, project)}",
-                      _new_source(ctx.plan.file, change.address))
-
-
-def _makers() -> tuple[Callable[..., Asset], Callable[[str, str], Source]]:
-    """`Asset(...)` of a converted resource (no IAM, org or access policy, update time or
-    content types) and its `Source(file, address=...)`, built without the frozen
-    dataclasses' `__init__` (one `object.__setattr__` per field: a fifth of converting a
-    resource): new instances' slots set through their descriptors. The plain constructors
-    if the fields are not the ones expected."""
-    asset_fields = ("name", "asset_type", "data", "iam_policy", "org_policy", "access_policy",
-                    "ancestors", "location", "parent", "update_time", "source", "content")
-    if (tuple(f.name for f in fields(Asset)) != asset_fields
-            or tuple(f.name for f in fields(Source)) != ("file", "line", "address")):
-        return _plain_asset, _plain_source  # pragma: no cover - a dev error
-    (s_name, s_type, s_data, s_iam, s_org, s_access, s_ancestors, s_location, s_parent,
-     s_update, s_source, s_content) = (getattr(Asset, n).__set__ for n in asset_fields)
-    s_file, s_line, s_address = (getattr(Source, n).__set__ for n in ("file", "line", "address"))
-    new = object.__new__
-
-    def asset(name: str, asset_type: str, data: dict[str, Any], ancestors: tuple[str, ...],
-              location: str | None, parent: str | None, source: Source) -> Asset:
-        out: Asset = new(Asset)
-        s_name(out, name)
-        s_type(out, asset_type)
-        s_data(out, data)
-        s_iam(out, None)
-        s_org(out, ())
-        s_access(out, None)
-        s_ancestors(out, ancestors)
-        s_location(out, location)
-        s_parent(out, parent)
-        s_update(out, None)
-        s_source(out, source)
-        s_content(out, None)
-        return out
-
-    def source(file: str, address: str) -> Source:
-        out: Source = new(Source)
-        s_file(out, file)
-        s_line(out, 0)
-        s_address(out, address)
-        return out
-
-    return asset, source
-
-
-def _plain_asset(name: str, asset_type: str, data: dict[str, Any], ancestors: tuple[str, ...],
-                 location: str | None, parent: str | None,
-                 source: Source) -> Asset:  # pragma: no cover - a dev error's fallback
-    return Asset(name=name, asset_type=asset_type, data=data, ancestors=ancestors,
-                 location=location, parent=parent, source=source)
-
-
-def _plain_source(file: str, address: str) -> Source:  # pragma: no cover - as above
-    return Source(file=file, address=address)
-
-
-_new_asset, _new_source = _makers()
+    # (built through its slots: see `new_asset`)
+    return new_asset(name, conv.asset_type, data, None, (), None, ctx.ancestors_of(project),
+                     location, f"//cloudresourcemanager.googleapis.com/projects/"
+                               f"{ctx.project_numbers.get(project, project)}",
+                     None, Source(file=ctx.plan.file, address=change.address), None)
 
 
 # transforms used by the tables ---------------------------------------------------------------
