@@ -48,11 +48,11 @@ def _write(path: Path, records: list[dict[str, Any]], *, bom: bool = False) -> N
     path.write_bytes((BOM if bom else b"") + body)
 
 
-def _load(org: Path, engine: Engine, *, judged: bool) -> LoadedContext:
+def _load(org: Path, engine: Engine, *, judged: bool, jobs: int = 1) -> LoadedContext:
     """As `Scan` loads it (`judged`: told what pass 2 judges, which lets pass 1 defer the
     reach-only types), or reading every record of them whole."""
     return load_context(discover([org]), engine.context_types(),
-                        load_config(DEMO / "phiguard.yaml").phi,
+                        load_config(DEMO / "phiguard.yaml").phi, jobs=jobs,
                         fields=engine.context_fields(),
                         judged=(engine.subject_types(), engine.any_type_needs()) if judged
                         else None,
@@ -80,8 +80,10 @@ def _org(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
     return org, [first, middle, last]
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_deferred_instances_are_held_as_if_read_whole(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      jobs: int) -> None:
     monkeypatch.setattr(snapshot, "RANGE_BYTES", 64 * 1024)  # several ranges
     engine = _engine()
     assert INSTANCE in engine.reach_only_types() and INSTANCE in engine.subject_types()
@@ -95,7 +97,7 @@ def test_deferred_instances_are_held_as_if_read_whole(tmp_path: Path,
         return found
 
     monkeypatch.setattr(snapshot, "_read_later", spy)
-    deferred = _load(org, engine, judged=True)
+    deferred = _load(org, engine, judged=True, jobs=jobs)
     assert read_later == [granted[0]["name"], granted[2]["name"]]  # only these, once each
     read_later.clear()
     whole = _load(org, engine, judged=False)
@@ -244,11 +246,13 @@ def test_range_lines_refuses_a_line_too_long(tmp_path: Path,
     assert str(new.value) == str(old.value) and new.value.line == 3
 
 
-def test_new_asset_and_new_source_are_the_constructors() -> None:
-    """The slot-setting makers give what `Asset(...)` and `Source(...)` give, still frozen."""
+def test_new_asset_source_and_record_are_the_constructors() -> None:
+    """The slot-setting makers give what `Asset(...)`, `Source(...)` and `Record(...)` give,
+    still frozen."""
     import dataclasses
 
     from phiguard.inventory.asset import Asset, Source, new_asset, new_source
+    from phiguard.inventory.records import Record, new_record
 
     source = new_source("f.ndjson", 7)
     assert source == Source("f.ndjson", 7) and hash(source) == hash(Source("f.ndjson", 7))
@@ -261,3 +265,10 @@ def test_new_asset_and_new_source_are_the_constructors() -> None:
     assert [getattr(made, f.name) for f in dataclasses.fields(Asset)] == list(values)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.name = "other"  # type: ignore[misc]
+    record_values = ("//x/y", "t/T", frozenset({"RESOURCE"}), {"a": 1}, None, None, None,
+                     ("projects/1",), "us", None, "2026-01-01T00:00:00Z", source)
+    record = new_record(*record_values)
+    assert record == Record(*record_values) and repr(record) == repr(Record(*record_values))
+    assert hash(record.source) == hash(source)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.name = "other"  # type: ignore[misc]

@@ -9,7 +9,8 @@ rules see one shape: envelope policies in camelCase with string enums, `data` un
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
 from phiguard._util.times import parse_time
@@ -17,7 +18,7 @@ from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset, Source, content_set, new_asset, new_source
 
 __all__ = ["ACCESS_FIELDS", "CONDITIONAL", "Record", "access_objects", "merge_records",
-           "parse_record", "project_data", "resource_asset", "valid_time"]
+           "new_record", "parse_record", "project_data", "resource_asset", "valid_time"]
 
 RESOURCE, IAM_POLICY = "RESOURCE", "IAM_POLICY"
 ORG_POLICY, ACCESS_POLICY = "ORG_POLICY", "ACCESS_POLICY"
@@ -69,6 +70,44 @@ class Record:
                          self.org_policy or (), self.access_policy, self.ancestors,
                          self.location, self.parent, self.update_time, self.source,
                          content_set(self.kinds))
+
+
+_RECORD_FIELDS = ("name", "asset_type", "kinds", "data", "iam_policy", "org_policy",
+                  "access_policy", "ancestors", "location", "parent", "update_time", "source")
+
+
+def _record_maker() -> Callable[..., Record]:
+    """`Record(...)` with every field given in order, built through its slots as
+    `asset.new_asset` builds assets (pass 1 makes one per record it reads whole)."""
+    if tuple(f.name for f in fields(Record)) != _RECORD_FIELDS:  # pragma: no cover
+        return Record
+    (s_name, s_type, s_kinds, s_data, s_iam, s_org, s_access, s_ancestors, s_location,
+     s_parent, s_time, s_source) = (getattr(Record, name).__set__ for name in _RECORD_FIELDS)
+    make = object.__new__
+
+    def new(name: str, asset_type: str, kinds: frozenset[str], data: dict[str, Any] | None,
+            iam_policy: dict[str, Any] | None, org_policy: tuple[dict[str, Any], ...] | None,
+            access_policy: dict[str, Any] | None, ancestors: tuple[str, ...],
+            location: str | None, parent: str | None, update_time: str | None,
+            source: Source) -> Record:
+        out: Record = make(Record)
+        s_name(out, name)
+        s_type(out, asset_type)
+        s_kinds(out, kinds)
+        s_data(out, data)
+        s_iam(out, iam_policy)
+        s_org(out, org_policy)
+        s_access(out, access_policy)
+        s_ancestors(out, ancestors)
+        s_location(out, location)
+        s_parent(out, parent)
+        s_time(out, update_time)
+        s_source(out, source)
+        return out
+    return new
+
+
+new_record = _record_maker()
 
 
 def _get(obj: dict[str, Any], snake: str, camel: str) -> Any:
@@ -251,9 +290,10 @@ def project_data(record: Record, keep: frozenset[str]) -> Record:
     if not data:
         return record
     r = record
-    return Record(r.name, r.asset_type, r.kinds, {k: v for k, v in data.items() if k in keep},
-                  r.iam_policy, r.org_policy, r.access_policy, r.ancestors, r.location, r.parent,
-                  r.update_time, r.source)
+    return new_record(r.name, r.asset_type, r.kinds,
+                      {k: v for k, v in data.items() if k in keep}, r.iam_policy, r.org_policy,
+                      r.access_policy, r.ancestors, r.location, r.parent, r.update_time,
+                      r.source)
 
 
 # The common shapes, checked without building a message per field: a record with no keys but
@@ -421,8 +461,8 @@ def _fast_record(obj: Any, file: str, line: int,
     name, asset_type, kinds, data, iam, ancestors, location, parent, update_time = fields
     if data_keys is not None and data:
         data = {k: v for k, v in data.items() if k in data_keys}
-    return Record(name, asset_type, kinds, data, iam, None, None, ancestors, location, parent,
-                  update_time, new_source(file, line))
+    return new_record(name, asset_type, kinds, data, iam, None, None, ancestors, location,
+                      parent, update_time, new_source(file, line))
 
 
 _RESOURCE_CONTENT = content_set(_FAST_RESOURCE_ONLY)
@@ -535,20 +575,20 @@ def merge_records(first: Record, second: Record) -> Record:
             line=second.source.line,
         )
     resource, other = (first, second) if RESOURCE in first.kinds else (second, first)
-    return Record(
-        name=first.name,
-        asset_type=first.asset_type,
-        kinds=first.kinds | second.kinds,
-        data=resource.data if RESOURCE in resource.kinds else None,
-        iam_policy=first.iam_policy if first.iam_policy is not None else second.iam_policy,
-        org_policy=first.org_policy if first.org_policy is not None else second.org_policy,
-        access_policy=_merge_access(first, second),
-        ancestors=resource.ancestors or other.ancestors,
-        location=resource.location or other.location,
-        parent=resource.parent or other.parent,
-        update_time=_latest(first.update_time, second.update_time),
+    return new_record(
+        first.name,
+        first.asset_type,
+        first.kinds | second.kinds,
+        resource.data if RESOURCE in resource.kinds else None,
+        first.iam_policy if first.iam_policy is not None else second.iam_policy,
+        first.org_policy if first.org_policy is not None else second.org_policy,
+        _merge_access(first, second),
+        resource.ancestors or other.ancestors,
+        resource.location or other.location,
+        resource.parent or other.parent,
+        _latest(first.update_time, second.update_time),
         # the resource's place; of policy records alone, the earliest
-        source=resource.source if RESOURCE in resource.kinds else first.source,
+        resource.source if RESOURCE in resource.kinds else first.source,
     )
 
 

@@ -51,6 +51,7 @@ from phiguard.inventory.records import (
     RESOURCE,
     Record,
     merge_records,
+    new_record,
     parse_record,
     resource_asset,
 )
@@ -91,11 +92,11 @@ Picks = tuple["array[int]", "array[int]", "array[int]"]
 def _policy_part(record: Record, kinds: frozenset[str]) -> Record:
     """The record's policy content of the given kinds only."""
     r = record
-    return Record(r.name, r.asset_type, kinds, None,
-                  r.iam_policy if IAM_POLICY in kinds else None,
-                  r.org_policy if ORG_POLICY in kinds else None,
-                  r.access_policy if ACCESS_POLICY in kinds else None,
-                  r.ancestors, r.location, r.parent, r.update_time, r.source)
+    return new_record(r.name, r.asset_type, kinds, None,
+                      r.iam_policy if IAM_POLICY in kinds else None,
+                      r.org_policy if ORG_POLICY in kinds else None,
+                      r.access_policy if ACCESS_POLICY in kinds else None,
+                      r.ancestors, r.location, r.parent, r.update_time, r.source)
 
 
 _RESOURCE_ONLY = frozenset({RESOURCE})
@@ -105,8 +106,8 @@ def _resource_part(record: Record) -> Record:
     if record.kinds == _RESOURCE_ONLY:  # (its policy fields are None)
         return record
     r = record
-    return Record(r.name, r.asset_type, _RESOURCE_ONLY, r.data, None, None, None, r.ancestors,
-                  r.location, r.parent, r.update_time, r.source)
+    return new_record(r.name, r.asset_type, _RESOURCE_ONLY, r.data, None, None, None,
+                      r.ancestors, r.location, r.parent, r.update_time, r.source)
 
 
 def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
