@@ -307,3 +307,43 @@ def test_evaluators_judge_the_demo_org_as_the_loop_does() -> None:
         looped = list(Scan([demo], PACK, config, at=NOW, jobs=1).findings())
     assert generated == looped
     assert len({f.rule_id for f in generated}) > 100
+
+
+def test_a_when_rules_share_is_judged_once_and_recorded_by_each(tmp_path: Path) -> None:
+    # Two rules of a type with the same `when` reading the asset alone share its verdict per
+    # asset; each still records what it read. One whose `when` reads a parameter does not.
+    when = {"all": [{"path": "data.direction", "equals": "INGRESS"},
+                    {"path": "data.labels.env", "not_equals": "dev", "default": "prod"}]}
+    rules = []
+    for i, (cond, assert_) in enumerate((
+            (when, {"path": "data.disabled", "equals": False}),
+            (when, {"path": "data.priority", "gte": 1000}),
+            ({"path": "data.direction", "equals": {"param": "way"}},
+             {"path": "data.priority", "lte": 1000}))):
+        doc: dict[str, Any] = {
+            "id": f"GEN-91{i}", "title": "holds", "severity": "high",
+            "controls": ["hipaa/164.312(b)"], "description": "a test rule",
+            "asset_types": [FW], "scope": "all", "when": cond, "assert": assert_,
+            "params": {"way": {"type": "string", "default": "INGRESS", "description": "w"}},
+            "evidence": ["data.name"], "remediation": {"summary": "fix it"}}
+        folder = tmp_path / doc["id"]
+        folder.mkdir()
+        (folder / "rule.yaml").write_text(yaml.safe_dump(doc, sort_keys=False),
+                                          encoding="utf-8")
+        rules.append(load_rule(folder / "rule.yaml"))
+    engine = Engine(rules)
+    source, _ = codegen.evaluator_source(engine.rules_for(FW), engine_module._RUNTIME)
+    assert source.count("when0 = None") == 1 and "when1" not in source
+    assets = [_fw("in", direction="INGRESS", disabled=False, priority=900),
+              _fw("dev", direction="INGRESS", labels={"env": "dev"}, priority=1000),
+              _fw("out", direction="EGRESS", disabled=True), _fw("bare")]
+    inv = Inventory(assets, phi=PhiConfig(all=True))
+    generated = [f for a in assets for f in engine.evaluate_asset(a, inv, NOW)]
+    with _interpreted():
+        engine = Engine(rules)
+        interpreted = [f for a in assets for f in engine.evaluate_asset(a, inv, NOW)]
+    assert generated == interpreted
+    assert [(f.rule_id, f.outcome.value) for f in generated[:3]] == [
+        ("GEN-910", "PASS"), ("GEN-911", "FAIL"), ("GEN-912", "PASS")]
+    assert [p for p, _ in generated[1].evidence] == [
+        "data.priority", "data.direction", "data.labels", "data.name"]  # absent from there

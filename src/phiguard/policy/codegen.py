@@ -19,6 +19,8 @@ string a user wrote.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import CodeType
@@ -42,6 +44,8 @@ from phiguard.policy.compiler import (
     _blocked,
     _get,
     _is_literal,
+    _reads_params,
+    _roots,
     _Why,
     compile_condition,
     resolver,
@@ -533,6 +537,33 @@ EVALUATOR_RUNTIME = frozenset({"_new", "_shown", "_finish", "_carries", "_phi", 
                                "_PASSED", "AssetView", "Env", "NO_LETS", "NO_CACHE"})
 
 
+def _operator_names(node: Any) -> set[str]:
+    """Every operator a condition uses (a key of any of its mappings that names one)."""
+    if isinstance(node, dict):
+        found = {k for k in node if k in OPERATORS}
+        for value in node.values():
+            found |= _operator_names(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*map(_operator_names, node)) if node else set()
+    return set()
+
+
+def _when_key(cr: CompiledRule) -> str | None:
+    """What a rule's `when` is, when its verdict and the evidence it records depend on the
+    asset alone (no let, no parameter, only phiguard's own operators): rules of a type with the
+    same key (`not_gke_node`, say) judge it once per asset and each records what it read."""
+    node = cr.rule.when
+    if node is None:
+        return None
+    roots = _roots(node)
+    if "params" in roots or roots & set(cr.rule.let) or _reads_params(node):
+        return None
+    if any(OPERATORS[name].origin != "" for name in _operator_names(node)):
+        return None
+    return json.dumps(node, sort_keys=True, default=repr)
+
+
 def evaluator_source(rules: Sequence[CompiledRule],
                      runtime: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The source of `evaluate(asset, inv, now) -> list[Finding]`, judging an asset by every
@@ -553,7 +584,14 @@ def evaluator_source(rules: Sequence[CompiledRule],
     put(1, "name = asset.name")
     put(1, "asset_type = asset.asset_type")
     put(1, "phi = None")
-    for cr in rules:
+    # A `when` several rules share: its verdict (`when<n>`, None until judged for this asset)
+    # and what it recorded (`seen<n>`).
+    keys = [_when_key(cr) for cr in rules]
+    repeated = [key for key, n in Counter(k for k in keys if k is not None).items() if n > 1]
+    shared = {key: str(i) for i, key in enumerate(repeated)}
+    for i in shared.values():
+        put(1, f"when{i} = None")
+    for cr, key in zip(rules, keys, strict=True):
         rule, check, when = cr.rule, cr.check, cr.when
         # Each rule's block assigns its locals before reading them: the next one reuses their
         # names, so the function has the locals of its largest rule, not of all of them.
@@ -574,7 +612,17 @@ def evaluator_source(rules: Sequence[CompiledRule],
         put(d, "env.evidence = ev = {}")
         put(d, "blame.clear()")
         if when is not None:
-            put(d, f"v, r = {w.const(compiled(when))}(env)")
+            fn = w.const(compiled(when))
+            if key in shared:
+                j = shared[key]
+                put(d, f"if when{j} is None:")
+                put(d + 1, f"v, r = {fn}(env)")
+                put(d + 1, f"when{j}, seen{j} = v, dict(ev)")  # ev held only what `when` read
+                put(d, "else:")
+                put(d + 1, f"v = when{j}")
+                put(d + 1, f"ev.update(seen{j})")
+            else:
+                put(d, f"v, r = {fn}(env)")
             put(d, "if v != FAIL:")
             d += 1
         w.consts, w.lets = cr.consts, cr.direct

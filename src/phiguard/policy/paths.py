@@ -141,9 +141,21 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
                 return MISSING, prefix
             rest = segments[i + 1:]
             nested = any(s is ALL for s in rest)
+            # Object keys only after the fan-out (`nics[*].network`): each element's value
+            # read in place, as the walk of it would (its concrete path is not needed).
+            keys = not nested and all(type(s) is str for s in rest)
             out: list[Any] = []
             for j, item in enumerate(value):
-                sub, _ = walk(item, f"{prefix}[{j}]", rest, get)
+                sub = item
+                if keys:
+                    for k, key in enumerate(rest):
+                        if type(sub) is not dict:
+                            sub, _ = walk(sub, "", rest[k:], get)
+                            break
+                        got = sub.get(key)
+                        sub = MISSING if got is None else got
+                else:
+                    sub, _ = walk(item, "", rest, get)
                 if isinstance(sub, Unresolved | UnknownValue):
                     return sub, f"{prefix}[{j}]"
                 if sub is MISSING:
