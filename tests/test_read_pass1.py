@@ -272,3 +272,32 @@ def test_new_asset_source_and_record_are_the_constructors() -> None:
     assert hash(record.source) == hash(source)
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("asset_type", ["compute.googleapis.com/Firewall", INSTANCE])
+def test_a_held_record_nested_too_deeply_still_fails(tmp_path: Path, asset_type: str) -> None:
+    """A record read whole (a join target; a deferred instance alike) nested deeper than its
+    content digest can be made is refused at its line, as when every record read whole was
+    digested by its content (a raw-line digest would not notice)."""
+    import sys
+
+    engine = _engine()
+    deep: Any = "x"
+    for _ in range(1000):
+        deep = {"a": deep}
+    record = {"name": "//compute.googleapis.com/projects/p/global/x/deep", "asset_type":
+              asset_type, "resource": {"data": {"name": "deep", "deep": deep}},
+              "ancestors": ["projects/1"], "update_time": "2026-01-01T00:00:00Z"}
+    org = tmp_path / "org"
+    org.mkdir()
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10000)
+    try:
+        line = json.dumps(record)
+    finally:
+        sys.setrecursionlimit(limit)
+    (org / "a.ndjson").write_text(json.dumps(_records()[0]) + "\n" + line + "\n")
+    (org / "b.ndjson").write_text(json.dumps(_grant(record)) + "\n")
+    with pytest.raises(SnapshotError) as info:
+        _load(org, engine, judged=True)
+    assert str(info.value) == f"{org / 'a.ndjson'}:2: record nested too deeply to be a CAI record"

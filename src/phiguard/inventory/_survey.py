@@ -222,6 +222,9 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
                 offsets.append(value - start)
                 line_numbers.append(line)
             raw_env = envelope(raw, light) if raw is not None else None
+            if (raw_env is not None and raw_env[1] in deferred
+                    and not _shallow(raw or b"")):
+                raw_env = None  # read whole, as when it was not deferred (see `_shallow`)
             if raw_env is not None:
                 # Only its envelope decoded here: pass 2 decodes and validates it before
                 # judging it (or, if it is plain and of a type no rule judges, skips it).
@@ -284,7 +287,7 @@ def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
             light.asset_type, RESOURCE)
         learn_from_name(light.name, light.ancestors)
         return light.update_time
-    if raw is not None:
+    if raw is not None and _shallow(raw):
         # Digested from the line as it is: the same line is a duplicate; another line of the
         # name is compared by its content in `find_duplicates` (see `raw_digest`). Projected
         # as it is parsed, but for a Project, which `learn_project` reads whole.
@@ -314,6 +317,16 @@ def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
     if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
         result.parsed[index] = record
     return record.update_time
+
+
+_SHALLOW = 254  # opening brackets: orjson serializes no deeper (see _duplicates._canonical)
+
+
+def _shallow(raw: bytes) -> bool:
+    """Whether a line is too shallow for its content digest to fail: a deeper record takes
+    the content digest (`content_entries`), which says when it is nested too deeply to be a
+    CAI record, as it did when every record read whole was digested by its content."""
+    return raw.count(b"{") + raw.count(b"[") <= _SHALLOW
 
 
 def _data_keys(value: Any, fields: Fields) -> frozenset[str] | None:
