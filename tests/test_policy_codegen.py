@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from _paths import DEMO
 from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import Inventory
@@ -300,11 +301,10 @@ def test_evaluators_judge_the_demo_org_as_the_loop_does() -> None:
     from phiguard.config import load_config
     from phiguard.scan import Scan
 
-    demo = Path(__file__).parent.parent / "fixtures" / "orgs" / "demo-health"
-    config = load_config(demo / "phiguard.yaml")
-    generated = list(Scan([demo], PACK, config, at=NOW, jobs=1).findings())
+    config = load_config(DEMO / "phiguard.yaml")
+    generated = list(Scan([DEMO], PACK, config, at=NOW, jobs=1).findings())
     with _looped():
-        looped = list(Scan([demo], PACK, config, at=NOW, jobs=1).findings())
+        looped = list(Scan([DEMO], PACK, config, at=NOW, jobs=1).findings())
     assert generated == looped
     assert len({f.rule_id for f in generated}) > 100
 
