@@ -32,7 +32,7 @@ from phiguard.errors import SnapshotError
 from phiguard.inventory._duplicates import KINDS, Entries, absorb, contains_sorted, find_duplicates
 from phiguard.inventory._envelopes import iter_items, light_envelope, value_of
 from phiguard.inventory._survey import Fields, projected, surveys
-from phiguard.inventory.asset import Asset
+from phiguard.inventory.asset import Asset, new_source
 from phiguard.inventory.coverage import coverage_from_manifest
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.readers import (
@@ -166,6 +166,8 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                                 len(entries), part.deferred))
         absorb(entries, part.entries, file_id, records_before)
         for number, record in part.parsed.items():
+            if lines_before:  # its line in the range, made its line in the file
+                record = _at_line(record, lines_before)
             parsed.append((file_id, records_before + number, record))
         for number_, id_, labels, ancestors in part.projects:
             projects.learn(number=number_, project_id=id_, labels=labels or None,
@@ -246,6 +248,15 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
                          read_time or latest, counts, records, segments, picks)
 
 
+def _at_line(record: Record, lines_before: int) -> Record:
+    """A record read in a range after `lines_before` lines of its file, at its line in the
+    file (pass 1 reads ranges apart, each counting lines from its start)."""
+    r = record
+    return new_record(r.name, r.asset_type, r.kinds, r.data, r.iam_policy, r.org_policy,
+                      r.access_policy, r.ancestors, r.location, r.parent, r.update_time,
+                      new_source(r.source.file, r.source.line + lines_before))
+
+
 def _in_file(error: SnapshotError, start: int, lines_before: int) -> SnapshotError:
     """An error at a line of the range at byte `start`, at its line in the file."""
     if error.line is not None and start > 0:
@@ -293,10 +304,8 @@ def _read_later(later: list[_Later], granted: dict[int, str], duplicates: set[in
                 raw = fh.readline(MAX_LINE_BYTES + 1)
                 if not at and raw.startswith(BOM):
                     raw = raw[len(BOM):]
-                try:
-                    record = parse_record(decode_line(raw, part.file, line), part.file, line)
-                except SnapshotError as error:
-                    raise _in_file(error, part.start, part.lines_before) from None
+                line += part.lines_before  # its line in the file
+                record = parse_record(decode_line(raw, part.file, line), part.file, line)
                 if record.name == name:  # (else another name of the same hash)
                     out.append((part.file_id, part.records_before + number,
                                 projected(record, fields)))
