@@ -325,16 +325,23 @@ def test_pass_message_is_the_title(tmp_path: Path) -> None:
 # applicability: when, scope, params, optional, types -----------------------------------------
 
 def test_when_excludes_assets_but_unknown_when_does_not(tmp_path: Path) -> None:
-    """An asset whose `when` FAILs gets no finding; an UNKNOWN `when` still gets judged."""
+    """An asset whose `when` FAILs gets no finding; an UNKNOWN `when` still gets judged, but
+    a failing assertion is then UNKNOWN (whether the rule applies is not known: a FAIL would
+    rest on missing data) while a passing one holds either way."""
     rule = make_rule(tmp_path, {"path": "data.ok", "equals": True},
                      when={"path": "data.direction", "equals": "INGRESS"})
     ingress = fw("in", direction="INGRESS", ok=True)
     egress = fw("out", direction="EGRESS", ok=False)
     unsure = fw("unsure", ok=False)
-    found = run([rule], [ingress, egress, unsure])
+    unsure_ok = fw("unsure-ok", ok=True)
+    found = run([rule], [ingress, egress, unsure, unsure_ok])
     assert found[(rule.id, ingress["name"])].outcome is Outcome.PASS
     assert (rule.id, egress["name"]) not in found
-    assert found[(rule.id, unsure["name"])].outcome is Outcome.FAIL
+    undecided = found[(rule.id, unsure["name"])]
+    assert undecided.outcome is Outcome.UNKNOWN
+    assert undecided.message.startswith("Cannot evaluate: ")
+    assert "data.direction" in undecided.message and "(if it applies: " in undecided.message
+    assert found[(rule.id, unsure_ok["name"])].outcome is Outcome.PASS
 
 
 def test_phi_scope_excludes_non_phi_assets(tmp_path: Path) -> None:

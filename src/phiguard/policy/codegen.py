@@ -617,14 +617,17 @@ def evaluator_source(rules: Sequence[CompiledRule],
                 j = shared[key]
                 put(d, f"if when{j} is None:")
                 put(d + 1, f"v, r = {fn}(env)")
-                put(d + 1, f"when{j}, seen{j} = v, dict(ev)")  # ev held only what `when` read
+                # ev held only what `when` read
+                put(d + 1, f"when{j}, why{j}, seen{j} = v, r, dict(ev)")
                 put(d, "else:")
-                put(d + 1, f"v = when{j}")
+                put(d + 1, f"v, r = when{j}, why{j}")
                 put(d + 1, f"ev.update(seen{j})")
             else:
                 put(d, f"v, r = {fn}(env)")
             put(d, "if v != FAIL:")
             d += 1
+            # An UNKNOWN `when`: whether the rule applies is not known (see engine._finish).
+            put(d, "u = None if v == PASS else r")
         w.consts, w.lets = cr.consts, cr.direct
         for path in cr.evidence:
             n = str(w.nodes)
@@ -641,7 +644,7 @@ def evaluator_source(rules: Sequence[CompiledRule],
         put(d, "else:")
         step = w.const((rule.id, rule.severity, rule.controls, rule.title))
         put(d + 1, f"out.append(_finish({step}, v, r, env.evidence, blame, rendered, "
-            "name, asset_type, source))")
+            f"name, asset_type, source, {'u' if when is not None else 'None'}))")
     source = "\n".join(["def evaluate(asset, inv, now):", *w.lines, "    return out", ""])
     return source, w.ns
 

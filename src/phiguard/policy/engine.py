@@ -204,11 +204,18 @@ def _shown_evidence(recorded: dict[str, Any], rendered: _Rendered) -> tuple[tupl
 def _finish(step: tuple[str, str, tuple[str, ...], str], verdict: int, reasons: list[Any],
             recorded: dict[str, Any], blame: list[tuple[str, Any]],
             rendered: dict[tuple[str, int], tuple[Any, Any]], name: str, asset_type: str,
-            source: str | None) -> Finding:
+            source: str | None, undecided: list[Any] | None = None) -> Finding:
     """The finding of a rule whose assertion did not PASS (`step`: id, severity, controls,
-    title)."""
+    title). `undecided`: the reasons of a `when` that was UNKNOWN (None when it PASSed or the
+    rule has none): whether the rule applies is then not known, so a failing assertion is
+    UNKNOWN, never a FAIL resting on missing data."""
     rule_id, severity, controls, title = step
-    if verdict == FAIL:
+    if verdict == FAIL and undecided is not None:
+        outcome = _UNKNOWN
+        message = ("Cannot evaluate: " + ("; ".join(_dedupe(undecided)[:3]) or "data absent")
+                   + " (if it applies: " + ("; ".join(_dedupe(reasons)[:3]) or title) + ")")
+        recorded = _failed_first(blame, recorded)
+    elif verdict == FAIL:
         outcome = _FAILED
         message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {title}"
         recorded = _failed_first(blame, recorded)
@@ -418,10 +425,13 @@ class Engine:
             evidence: dict[str, Any] = {}
             env.evidence = evidence
             blame.clear()
+            undecided: list[Any] | None = None
             if when is not None:
-                verdict, _ = when(env)
+                verdict, why = when(env)
                 if verdict == FAIL:
                     continue
+                if verdict != PASS:
+                    undecided = why
             for resolve in resolvers:
                 value, cpath = resolve(env)
                 if cpath not in evidence:  # the declared evidence is never crowded out
@@ -430,18 +440,12 @@ class Engine:
             verdict, reasons = check(env)
             recorded = env.evidence
             if verdict == PASS:
-                outcome = _PASSED
-                message = title
-            elif verdict == FAIL:
-                outcome = _FAILED
-                message = "; ".join(_dedupe(reasons)[:3]) or f"Not met: {title}"
-                recorded = _failed_first(blame, recorded)
+                out.append(new(rule_id, name, asset_type, _PASSED, severity, controls, title,
+                               _shown_evidence(recorded, rendered), None, source))
             else:
-                outcome = _UNKNOWN
-                message = "Cannot evaluate: " + ("; ".join(_dedupe(reasons)[:3]) or "data absent")
-            shown = _shown_evidence(recorded, rendered)
-            out.append(new(rule_id, name, asset_type, outcome, severity, controls, message,
-                           shown, None, source))
+                out.append(_finish((rule_id, severity, controls, title), verdict, reasons,
+                                   recorded, blame, rendered, name, asset_type, source,
+                                   undecided))
         return out
 
     def missing_source_findings(self, inv: Inventory, organization: str | None) -> list[Finding]:
