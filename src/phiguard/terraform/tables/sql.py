@@ -25,6 +25,13 @@ def _sql_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
     if ctx.change is not None:
         data["project"] = ctx.project_of(ctx.change, values)
     master = data.get("masterInstanceName")
+    if (is_unknown(master) and ctx.change is not None and ctx.change.is_create
+            and ctx.configured(ctx.change, "master_instance_name") is False):
+        # master_instance_name is optional and computed: the plan marks it known only after
+        # apply even when the configuration leaves it out, and then the instance is a primary
+        # (no primary to replicate), which CAI writes without masterInstanceName.
+        del data["masterInstanceName"]
+        master = None
     if "instanceType" not in data or is_unknown(data.get("instanceType")):
         if isinstance(master, str) and master:
             data["instanceType"] = "READ_REPLICA_INSTANCE"
