@@ -29,6 +29,7 @@ SMALL = 4096  # bytes per range: the demo's IAM policies (66 lines, ~48 KB) span
 WHOLE = 1 << 30  # one range per file: every line read from the file's start
 ORPHAN = "//storage.googleapis.com/oh-phi-orphan-lines"
 BUCKET = "storage.googleapis.com/Bucket"
+INSTANCE = "compute.googleapis.com/Instance"
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -81,6 +82,15 @@ def test_held_records_and_policies_carry_their_line_in_the_file(
     """Every policy and every held join target (also the deferred ones, read whole at the end
     of pass 1) says the line that holds it."""
     org, _ = _org(tmp_path)
+    # the last instance granted: a reach-only type, read by envelope in pass 1 and read whole
+    # at its end (`_read_later`) for its grant
+    last = [r for r in _lines(org / "resources.ndjson") if r["asset_type"] == INSTANCE][-1]
+    with open(org / "iam_policy.ndjson", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"name": last["name"], "asset_type": INSTANCE,
+                             "iam_policy": {"version": 1, "etag": "BwYAAAAAAAA=", "bindings": [
+                                 {"role": "roles/compute.osAdminLogin",
+                                  "members": ["user:alice@example-health.com"]}]},
+                             "ancestors": last["ancestors"]}) + "\n")
     monkeypatch.setattr(snapshot, "RANGE_BYTES", SMALL)
     engine = Engine(load_pack([RULES]).rules, params=load_config(DEMO / "phiguard.yaml").params)
     loaded = load_context(discover([org]), engine.context_types(),
@@ -100,6 +110,8 @@ def test_held_records_and_policies_carry_their_line_in_the_file(
         assert json.loads(lines[source.line - 1])["name"] == record.name, (record.name, source)
         later += sum(len(line) + 1 for line in lines[:source.line - 1]) >= SMALL
     assert later > 50  # many from ranges after the first
+    assert [a.name for a in loaded.inventory.of_types([INSTANCE])] == [last["name"]]
+    assert INSTANCE in engine.reach_only_types()
 
 
 def _error(org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> str:
