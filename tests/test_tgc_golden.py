@@ -573,15 +573,6 @@ VERDICT_DIFFERENCES: dict[tuple[str, str, str], str] = {
         "the plan's service_account_email is known only after apply (UNKNOWN); Google's "
         "converter leaves it out, and Cloud Functions v1 documents an empty account as the App "
         "Engine default, so the scan of its output FAILs SRV-004",
-    **{(pair, "IAM-005", f"//compute.googleapis.com/projects/{PROJECT}/zones/us-central1-a/"
-                         f"instances/{name}"):
-       "an instance without a service account: IAM-005 tells an absent serviceAccounts from a "
-       "record of another shape by the boot disk, which Google's converter writes and "
-       "phiguard's plan conversion does not (UNKNOWN in the plan, PASS in the scan)"
-       for pair, name in (("example_compute_instance_iam_binding", "test"),
-                          ("example_compute_instance_iam_member", "test"),
-                          ("example_compute_instance_iam_policy", "test"),
-                          ("full_compute_instance", "test2"))},
     ("example_service_account_update", "MFA-004",
      f"//iam.googleapis.com/projects/{PROJECT}/serviceAccounts/108592438577779299646"):
         _UNDECLARED,

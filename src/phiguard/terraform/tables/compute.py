@@ -258,6 +258,11 @@ def _instance_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
         items = list(items) if isinstance(items, list) else []
         items.append({"key": "startup-script", "value": script})
         data.setdefault("metadata", {})["items"] = items
+    # Every instance has a boot disk, which the Compute API lists first in `disks` with
+    # `boot: true` (IAM-005 tells the API's shape by it); the plan's `boot_disk` block is it.
+    boot = tf_get(values, "boot_disk")
+    if "disks" not in data and isinstance(boot, list) and boot and isinstance(boot[0], dict):
+        data["disks"] = [{"boot": True}]
     _default_account(data, values, ctx)
 
 
