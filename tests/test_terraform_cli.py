@@ -274,6 +274,14 @@ def test_composite_action_runs_the_gate(tmp_path: Path) -> None:
     env["PLAN"] = str(PLANS / "malformed" / "state-file.json")
     assert subprocess.run(["bash", "-c", script], env=env, capture_output=True).returncode == 2
     assert out.read_text().splitlines()[-1] == "exit-code=2"
+    # deploy.json fails nothing at high but leaves IAM-001 UNKNOWN (the plan does not place
+    # the PHI project): passes by default, fails with the fail-on-unknown input
+    assert "fail-on-unknown" in action["inputs"]
+    env["PLAN"], env["FAIL_ON"] = str(PLANS / "deploy.json"), "high"
+    for flag, code in (("", 0), ("false", 0), ("true", 1)):
+        env["FAIL_ON_UNKNOWN"] = flag
+        done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+        assert done.returncode == code, (flag, done.stderr)
 
 
 @pytest.mark.parametrize("name", ["data-stores.json", "iam.json", "deletions.json"])
