@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+from phiguard._util.slots import slot_maker
 
 __all__ = ["CONTENT_TYPES", "USER_TYPE", "Asset", "Source", "UnknownValue", "content_set",
            "new_asset", "new_source"]
@@ -58,62 +60,12 @@ class Asset:
     content: frozenset[str] | None = None
 
 
-_ASSET_FIELDS = ("name", "asset_type", "data", "iam_policy", "org_policy", "access_policy",
-                 "ancestors", "location", "parent", "update_time", "source", "content")
 
 
-def _asset_maker() -> Callable[..., Asset]:
-    """`Asset(...)` with every field given in order, built without the frozen dataclass's
-    `__init__` (one `object.__setattr__` per field, half the cost of making one; the read
-    path makes one per judged record): a new instance's slots set through their descriptors.
-    The plain constructor if the fields are not the ones expected."""
-    if tuple(f.name for f in fields(Asset)) != _ASSET_FIELDS:  # pragma: no cover - dev error
-        return Asset
-    (s_name, s_type, s_data, s_iam, s_org, s_access, s_ancestors, s_location, s_parent,
-     s_time, s_source, s_content) = (getattr(Asset, name).__set__ for name in _ASSET_FIELDS)
-    make = object.__new__
-
-    def new(name: str, asset_type: str, data: dict[str, Any], iam_policy: dict[str, Any] | None,
-            org_policy: tuple[dict[str, Any], ...], access_policy: dict[str, Any] | None,
-            ancestors: tuple[str, ...], location: str | None, parent: str | None,
-            update_time: str | None, source: Source | None,
-            content: frozenset[str] | None) -> Asset:
-        out: Asset = make(Asset)
-        s_name(out, name)
-        s_type(out, asset_type)
-        s_data(out, data)
-        s_iam(out, iam_policy)
-        s_org(out, org_policy)
-        s_access(out, access_policy)
-        s_ancestors(out, ancestors)
-        s_location(out, location)
-        s_parent(out, parent)
-        s_time(out, update_time)
-        s_source(out, source)
-        s_content(out, content)
-        return out
-    return new
-
-
-def _source_maker() -> Callable[[str, int], Source]:
-    """`Source(file, line)`, built as `_asset_maker` builds assets."""
-    if tuple(f.name for f in fields(Source)) != ("file", "line", "address"):  # pragma: no cover
-        return Source
-    s_file, s_line, s_address = (getattr(Source, name).__set__
-                                 for name in ("file", "line", "address"))
-    make = object.__new__
-
-    def new(file: str, line: int) -> Source:
-        out: Source = make(Source)
-        s_file(out, file)
-        s_line(out, line)
-        s_address(out, None)
-        return out
-    return new
-
-
-new_asset = _asset_maker()
-new_source = _source_maker()
+# `Asset(...)` / `Source(file, line)` with every field given in order, built through their slots
+# (half the cost of the frozen dataclass's __init__; the read path makes one per judged record).
+new_asset: Callable[..., Asset] = slot_maker(Asset)
+new_source: Callable[..., Source] = slot_maker(Source, fixed={"address": None})
 
 
 class UnknownValue:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
+from phiguard._util.slots import slot_maker
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset, Source, content_set, new_asset, new_source
@@ -72,42 +73,11 @@ class Record:
                          content_set(self.kinds))
 
 
-_RECORD_FIELDS = ("name", "asset_type", "kinds", "data", "iam_policy", "org_policy",
-                  "access_policy", "ancestors", "location", "parent", "update_time", "source")
 
 
-def _record_maker() -> Callable[..., Record]:
-    """`Record(...)` with every field given in order, built through its slots as
-    `asset.new_asset` builds assets (pass 1 makes one per record it reads whole)."""
-    if tuple(f.name for f in fields(Record)) != _RECORD_FIELDS:  # pragma: no cover
-        return Record
-    (s_name, s_type, s_kinds, s_data, s_iam, s_org, s_access, s_ancestors, s_location,
-     s_parent, s_time, s_source) = (getattr(Record, name).__set__ for name in _RECORD_FIELDS)
-    make = object.__new__
-
-    def new(name: str, asset_type: str, kinds: frozenset[str], data: dict[str, Any] | None,
-            iam_policy: dict[str, Any] | None, org_policy: tuple[dict[str, Any], ...] | None,
-            access_policy: dict[str, Any] | None, ancestors: tuple[str, ...],
-            location: str | None, parent: str | None, update_time: str | None,
-            source: Source) -> Record:
-        out: Record = make(Record)
-        s_name(out, name)
-        s_type(out, asset_type)
-        s_kinds(out, kinds)
-        s_data(out, data)
-        s_iam(out, iam_policy)
-        s_org(out, org_policy)
-        s_access(out, access_policy)
-        s_ancestors(out, ancestors)
-        s_location(out, location)
-        s_parent(out, parent)
-        s_time(out, update_time)
-        s_source(out, source)
-        return out
-    return new
-
-
-new_record = _record_maker()
+# `Record(...)` with every field given in order, built through its slots as `asset.new_asset`
+# builds assets (pass 1 makes one per record it reads whole).
+new_record: Callable[..., Record] = slot_maker(Record)
 
 
 def _get(obj: dict[str, Any], snake: str, camel: str) -> Any:

@@ -7,12 +7,12 @@ It holds nothing but compiled rules, so it pickles into worker processes unchang
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
 from datetime import datetime
 from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
+from phiguard._util.slots import slot_maker
 from phiguard.findings import Finding, Outcome
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.coverage import RESOURCE
@@ -57,40 +57,11 @@ _EVIDENCE_ITEMS = 50  # what `evidence_value` keeps of a list or mapping
 _PASSED, _FAILED, _UNKNOWN = Outcome.PASS, Outcome.FAIL, Outcome.UNKNOWN
 _NO_LETS: Mapping[str, Any] = MappingProxyType({})
 _NO_CACHE: dict[str, Any] = {}  # the let cache of a rule without lets: never written
-_FIELDS = ("rule_id", "asset", "asset_type", "outcome", "severity", "controls", "message",
-           "evidence", "waiver", "source")
 
 
-def _finding_maker() -> Callable[..., Finding]:
-    """`Finding(...)` with every field given in order, built without the frozen dataclass's
-    `__init__` (one `object.__setattr__` per field): a new instance's slots set through their
-    descriptors. The plain constructor if the fields are not the ones expected."""
-    if tuple(f.name for f in fields(Finding)) != _FIELDS:  # pragma: no cover - a dev error
-        return Finding
-    setters = tuple(getattr(Finding, name).__set__ for name in _FIELDS)
-    (s_rule, s_asset, s_type, s_outcome, s_severity, s_controls, s_message, s_evidence,
-     s_waiver, s_source) = setters
-    make = object.__new__
-
-    def new(rule_id: str, asset: str, asset_type: str, outcome: Outcome, severity: str,
-            controls: tuple[str, ...], message: str, evidence: tuple[tuple[str, Any], ...],
-            waiver: dict[str, Any] | None, source: str | None) -> Finding:
-        out: Finding = make(Finding)
-        s_rule(out, rule_id)
-        s_asset(out, asset)
-        s_type(out, asset_type)
-        s_outcome(out, outcome)
-        s_severity(out, severity)
-        s_controls(out, controls)
-        s_message(out, message)
-        s_evidence(out, evidence)
-        s_waiver(out, waiver)
-        s_source(out, source)
-        return out
-    return new
-
-
-_new_finding = _finding_maker()
+# `Finding(...)` with every field given in order, built through its slots (one per rule and
+# asset judged: the frozen dataclass's __init__ would double what making it costs).
+_new_finding: Callable[..., Finding] = slot_maker(Finding)
 
 
 def _dedupe(reasons: Iterable[object]) -> list[str]:

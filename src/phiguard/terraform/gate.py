@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from phiguard import __version__
+from phiguard._util.slots import slot_maker
 from phiguard._util.times import format_time
 from phiguard.config import Config
 from phiguard.findings import Finding, Outcome, severity_rank
@@ -62,48 +63,11 @@ class PlanFinding(Finding):
         return out
 
 
-_FIELDS = ("rule_id", "asset", "asset_type", "outcome", "severity", "controls", "message",
-           "evidence", "waiver", "source", "address", "terraform_fix", "change", "location")
 
 
-def _plan_finding_maker() -> Callable[..., PlanFinding]:
-    """`PlanFinding(...)` with its fields given in order, built without the frozen
-    dataclass's `__init__` (one `object.__setattr__` per field: half the cost of judging a
-    passing resource's finding in a large plan): a new instance's slots set through their
-    descriptors. The plain constructor if the fields are not the ones expected."""
-    if tuple(f.name for f in fields(PlanFinding)) != _FIELDS:
-        return PlanFinding
-    (s_rule, s_asset, s_type, s_outcome, s_severity, s_controls, s_message, s_evidence,
-     s_waiver, s_source, s_address, s_fix, s_change, s_location) = (
-        getattr(PlanFinding, name).__set__ for name in _FIELDS)
-    new = object.__new__
-
-    def make(rule_id: str, asset: str, asset_type: str, outcome: Outcome, severity: str,
-             controls: tuple[str, ...], message: str, evidence: tuple[tuple[str, Any], ...],
-             waiver: dict[str, Any] | None, source: str | None, address: str | None,
-             terraform_fix: dict[str, Any] | None, change: str | None,
-             location: dict[str, Any] | None = None) -> PlanFinding:
-        out: PlanFinding = new(PlanFinding)
-        s_rule(out, rule_id)
-        s_asset(out, asset)
-        s_type(out, asset_type)
-        s_outcome(out, outcome)
-        s_severity(out, severity)
-        s_controls(out, controls)
-        s_message(out, message)
-        s_evidence(out, evidence)
-        s_waiver(out, waiver)
-        s_source(out, source)
-        s_address(out, address)
-        s_fix(out, terraform_fix)
-        s_change(out, change)
-        s_location(out, location)
-        return out
-
-    return make
-
-
-_planned = _plan_finding_maker()
+# `PlanFinding(...)` with its fields given in order, built through its slots (half the cost of
+# judging a passing resource's finding in a large plan was the frozen dataclass's __init__).
+_planned: Callable[..., PlanFinding] = slot_maker(PlanFinding, defaults={"location": None})
 
 
 def _change_kind(change: ResourceChange) -> str:
