@@ -49,6 +49,7 @@ from phiguard.policy.compiler import (
     AssetView,
     CompiledRule,
     Env,
+    _equality_key,
     _key_account,
     _owner_node,
 )
@@ -126,9 +127,9 @@ def _subject_lets(rule: Rule) -> set[str]:
 def _equality(where: Any, var: str) -> tuple[Path, Path] | None:
     """(P, Q) when `where` (or a conjunct of its top-level `all`) is `{path: <var>.P,
     equals: {path: Q}}` with Q not on the candidate: `where` can PASS only for a candidate
-    whose P equals Q (the `equals` operator; an absent or unknown Q is never equal)."""
-    if not isinstance(where, Mapping):
-        return None
+    whose P equals Q. The local engine's own test (`compiler._equality_key`), so both engines
+    key the same finds (neither path may fan out: a `[*]` compares element by element)."""
+    return _equality_key(where, var) if isinstance(where, Mapping) else None
     leaves = where.get("all", []) if "all" in where else [where]
     for leaf in leaves:
         if not isinstance(leaf, Mapping) or "default" in leaf or "path" not in leaf:
