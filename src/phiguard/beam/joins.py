@@ -130,18 +130,6 @@ def _equality(where: Any, var: str) -> tuple[Path, Path] | None:
     whose P equals Q. The local engine's own test (`compiler._equality_key`), so both engines
     key the same finds (neither path may fan out: a `[*]` compares element by element)."""
     return _equality_key(where, var) if isinstance(where, Mapping) else None
-    leaves = where.get("all", []) if "all" in where else [where]
-    for leaf in leaves:
-        if not isinstance(leaf, Mapping) or "default" in leaf or "path" not in leaf:
-            continue
-        arg = leaf.get("equals")
-        if set(leaf) - {"path", "equals", "because"} or not (
-                isinstance(arg, Mapping) and set(arg) == {"path"}):
-            continue
-        item, other = parse_path(leaf["path"]), parse_path(arg["path"])
-        if item.root == var and other.root != var:
-            return item, other
-    return None
 
 
 def _join_of(rule: Rule, form: Mapping[str, Any], subject: set[str]) -> Join | None:
