@@ -746,6 +746,22 @@ def _context(spec: Spec, shared: tuple[str, bytes]) -> tuple[_BeamInventory, dat
 # judging ------------------------------------------------------------------------------------
 
 
+def _prepared(ref: SpecRef, blob: tuple[str, bytes] | None, error: ErrorAt | None,
+              spec_blob: bytes) -> tuple[Spec, _BeamInventory, datetime] | None:
+    """The run's spec and this worker's Inventory and time, or None when the step has nothing
+    to do: the run already failed (its first error), or the broadcast context is absent.
+    BuildContext writes one whenever there is no error, so an absent one was lost: counted
+    (NO_CONTEXT), and the driver refuses the run (check_run); no worker retries."""
+    if error is not None:
+        return None
+    if blob is None:
+        _count(NO_CONTEXT)
+        return None
+    spec = ref.get(spec_blob)
+    inventory, now = _context(spec, blob)
+    return spec, inventory, now
+
+
 def _shard(order: tuple[int, ...]) -> tuple[int, int, int]:
     if order[0] <= 1:
         return order[0], order[1], order[2] // SHARD_RECORDS
@@ -811,13 +827,10 @@ class Judge(beam.DoFn):  # type: ignore[misc]
     def process(self, unit: _Judge, blob: tuple[str, bytes] | None, error: ErrorAt | None,
                 spec_blob: bytes) -> Iterator[Any]:
         _count(JUDGE_DELIVERED)  # first: a loss is "never delivered" or "delivered, dropped"
-        if error is not None:
+        ready = _prepared(self.ref, blob, error, spec_blob)
+        if ready is None:
             return
-        if blob is None:  # BuildContext writes one whenever there is no error: it was lost
-            _count(NO_CONTEXT)  # the driver refuses the run (check_run); no worker retries
-            return
-        spec = self.ref.get(spec_blob)
-        inventory, now = _context(spec, blob)
+        spec, inventory, now = ready
         if unit.asset is not None:
             asset: Asset | None = unit.asset
         else:
@@ -854,13 +867,10 @@ class Offer(beam.DoFn):  # type: ignore[misc]
     def process(self, target: tuple[tuple[int, ...], Asset], blob: tuple[str, bytes] | None,
                 error: ErrorAt | None, spec_blob: bytes) -> Iterator[Any]:
         _count(TARGETS_OFFERED)
-        if error is not None:
+        ready = _prepared(self.ref, blob, error, spec_blob)
+        if ready is None:
             return
-        if blob is None:  # lost: see Judge
-            _count(NO_CONTEXT)
-            return
-        spec = self.ref.get(spec_blob)
-        inventory, _ = _context(spec, blob)
+        spec, inventory, _ = ready
         order, asset = target
         joins = spec.keys.by_type().get(asset.asset_type, ())
         keys = offers(inventory, joins, asset)
@@ -920,13 +930,12 @@ class JudgeKeyed(beam.DoFn):  # type: ignore[misc]
         _count(ASKERS_DELIVERED, len(askers))
         _count(PAIRS_DELIVERED, len(sent))
         # No asker: counted missing by check_run (askers sent / delivered).
-        if error is not None or not askers:
+        if not askers:
             return
-        if blob is None:  # lost: see Judge
-            _count(NO_CONTEXT)
+        ready = _prepared(self.ref, blob, error, spec_blob)
+        if ready is None:
             return
-        spec = self.ref.get(spec_blob)
-        base, now = _context(spec, blob)
+        spec, base, now = ready
         keyed, plain, _, _ = _split(self.ref.token, spec)
         targets: dict[tuple[int, ...], Asset] = {}
         entries: list[GrantEntry] = []
@@ -958,13 +967,10 @@ class JudgeTail(beam.DoFn):  # type: ignore[misc]
     def process(self, _: Any, blob: tuple[str, bytes] | None, error: ErrorAt | None,
                 spec_blob: bytes) -> Iterator[Any]:
         _count(TAIL_DELIVERED)  # its one element: users and missing sources judged once
-        if error is not None:
+        ready = _prepared(self.ref, blob, error, spec_blob)
+        if ready is None:
             return
-        if blob is None:  # lost: see Judge
-            _count(NO_CONTEXT)
-            return
-        spec = self.ref.get(spec_blob)
-        inventory, now = _context(spec, blob)
+        spec, inventory, now = ready
         book = WaiverBook(spec.waivers, now)
         for i, user in enumerate(spec.users):
             if user.asset_type not in spec.types and spec.needs is None:
