@@ -246,10 +246,7 @@ def range_lines(path: Path, start: int, end: int,
         line_no += 1
         raw = data[pos:stop]
         if stop - pos > MAX_LINE_BYTES and len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
-            raise SnapshotError(
-                f"line longer than {MAX_LINE_BYTES} bytes: not a CAI record "
-                "(a binary file, or JSON that is not one record per line?)",
-                file=file, line=line_no)
+            raise _too_long(file, line_no)
         if line_no == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM):]
         if not raw.isspace():
@@ -262,6 +259,13 @@ def range_lines(path: Path, start: int, end: int,
                 stop = run.end()
         pos = stop
     lines_read[0] = line_no
+
+
+def _too_long(file: str, line: int) -> SnapshotError:
+    """The error of a line over MAX_LINE_BYTES (both NDJSON readers refuse it alike)."""
+    return SnapshotError(f"line longer than {MAX_LINE_BYTES} bytes: not a CAI record "
+                         "(a binary file, or JSON that is not one record per line?)",
+                         file=file, line=line)
 
 
 def _ndjson(path: Path, offset: int, line_no: int, index: int, end: int,
@@ -286,10 +290,7 @@ def _ndjson(path: Path, offset: int, line_no: int, index: int, end: int,
             pos += len(raw)
             line_no += 1
             if len(raw) > MAX_LINE_BYTES and len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
-                raise SnapshotError(
-                    f"line longer than {MAX_LINE_BYTES} bytes: not a CAI record "
-                    "(a binary file, or JSON that is not one record per line?)",
-                    file=file, line=line_no)
+                raise _too_long(file, line_no)
             if line_no == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
             if not raw.isspace():  # (no copy, unlike strip(): the same ASCII blanks)
