@@ -73,12 +73,14 @@ def test_values_python_finds_equal_share_a_join_key() -> None:
     assert _value_key(MISSING) is None and _value_key(None) is None
 
 
-def _scan(out: Path, **beam: Any) -> bytes:
+def _scan(out: Path, org: Path = DEMO, config: Path | None = None, **beam: Any) -> bytes:
+    """The findings JSON of a scan of `org` (the demo org; its phiguard.yaml unless `config`)
+    with the local engine, or with Beam given `engine="beam"` and its options."""
     from phiguard.cli._options import parse_at
 
     output = Output("json", str(out), "--output")
-    run_scan([DEMO], config_path=DEMO / "phiguard.yaml", outputs=[output], at=parse_at(AT),
-             **beam)
+    run_scan([org], config_path=config or org / "phiguard.yaml", outputs=[output],
+             at=parse_at(AT), **beam)
     return out.read_bytes()
 
 
@@ -171,12 +173,7 @@ def test_a_grant_on_a_keyed_target_reads_its_network_as_the_local_engine(
             "ancestors": firewall["ancestors"]}) + "\n")
 
     def scan(out: Path, **beam: Any) -> bytes:
-        from phiguard.cli._options import parse_at
-
-        output = Output("json", str(out), "--output")
-        run_scan([org], config_path=org / "phiguard.yaml", outputs=[output], at=parse_at(AT),
-                 **beam)
-        return out.read_bytes()
+        return _scan(out, org, **beam)
 
     local = scan(tmp_path / "local.json")
     found = [r for r in json.loads(local)["results"]
@@ -211,12 +208,7 @@ def test_a_reference_in_the_other_project_spelling_reaches_its_target(tmp_path: 
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def scan(out: Path, **beam: Any) -> bytes:
-        from phiguard.cli._options import parse_at
-
-        output = Output("json", str(out), "--output")
-        run_scan([org], config_path=org / "phiguard.yaml", outputs=[output], at=parse_at(AT),
-                 **beam)
-        return out.read_bytes()
+        return _scan(out, org, **beam)
 
     local = scan(tmp_path / "local.json")
     found = [r for r in json.loads(local)["results"]
@@ -255,11 +247,7 @@ def test_without_the_alert_rules_log_sinks_are_keyed_by_ancestry(tmp_path: Path,
     monkeypatch.setattr(pipeline.Offer, "process", offered)
 
     def scan(out: Path, **beam: Any) -> bytes:
-        from phiguard.cli._options import parse_at
-
-        output = Output("json", str(out), "--output")
-        run_scan([org], config_path=config, outputs=[output], at=parse_at(AT), **beam)
-        return out.read_bytes()
+        return _scan(out, org, config, **beam)
 
     local = scan(tmp_path / "local.json")
     assert scan(tmp_path / "beam.json", engine="beam", pipeline_args=IN_PROCESS) == local
@@ -291,12 +279,7 @@ def test_a_key_of_an_account_outside_the_snapshot_gets_the_bindings_naming_its_e
     assert f"serviceAccount:{email}" in (org / "iam_policy.ndjson").read_text(encoding="utf-8")
 
     def scan(out: Path, **beam: Any) -> bytes:
-        from phiguard.cli._options import parse_at
-
-        output = Output("json", str(out), "--output")
-        run_scan([org], config_path=org / "phiguard.yaml", outputs=[output], at=parse_at(AT),
-                 **beam)
-        return out.read_bytes()
+        return _scan(out, org, **beam)
 
     local = scan(tmp_path / "local.json")
     found = [r for r in json.loads(local)["results"]
