@@ -1,0 +1,103 @@
+"""The plan gate's faster paths read and decide exactly as the slower ones did (issue 14)."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+
+import orjson
+import pytest
+
+from _plans import change, plan_doc
+from phiguard.terraform import plan as plan_module
+from phiguard.terraform.plan import PlanError, parse_plan
+
+
+def _after(raw: bytes) -> dict[str, object]:
+    after = parse_plan(raw, "p.json").changes[0].after
+    assert isinstance(after, dict)
+    return after
+
+
+def _plan_with(value_text: str) -> bytes:
+    doc = plan_doc([change("google_compute_network", "n", {"name": "n", "v": 0})])
+    return orjson.dumps(doc).replace(b'"v":0', b'"v":' + value_text.encode())
+
+
+@pytest.mark.parametrize("text", [
+    "123456789012345678901234567890",  # beyond 64 bits: orjson reads a float
+    "-9223372036854775809",  # below the smallest 64-bit integer: a float too
+    "18446744073709551615",  # the largest unsigned 64-bit integer: an int
+    "-9223372036854775808",
+    "-0",
+    "1e-400",
+    "4.9e-324",
+    "1.7976931348623157e308",
+])
+def test_numbers_are_read_as_orjson_reads_them(text: str) -> None:
+    """The fast reader (msgspec) keeps every integer exact where orjson reads one beyond 64
+    bits as a float: such a plan is read by orjson, so a value (and the evidence showing it)
+    is the same whichever reader ran."""
+    got = _after(_plan_with(text))["v"]
+    want = orjson.loads(text)
+    assert type(got) is type(want) and repr(got) == repr(want)
+
+
+def test_random_floats_are_read_to_the_last_bit() -> None:
+    rng = random.Random(14)
+    items = []
+    for _ in range(3000):
+        x = struct.unpack("d", rng.randbytes(8))[0]
+        if math.isfinite(x):
+            items.append(rng.choice([repr(x), f"{x:.17e}", f"{x:.15g}", f"{x:.25e}"]))
+    raw = _plan_with("[" + ",".join(items) + "]")
+    got = _after(raw)["v"]
+    assert isinstance(got, list)
+    assert [repr(v) for v in got] == [repr(orjson.loads(t)) for t in items]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("1e400", "p.json:1:240: not JSON: number is infinity when parsed as double"),
+    ('"\\ud800"', "p.json:1:241: not JSON: no low surrogate in string"),
+    ("NaN", "p.json:1:240: not JSON: unexpected character, expected a JSON value"),
+    ("[" * 1100 + "]" * 1100, "p.json:1:1260: not JSON: depth limit exceeded"),
+])
+def test_what_the_fast_reader_refuses_is_said_as_before(text: str, message: str) -> None:
+    """The same message, line and column as before msgspec read plans."""
+    with pytest.raises(PlanError) as err:
+        parse_plan(_plan_with(text), "p.json")
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("depth", [200, 300, 900])
+def test_deep_nesting_is_decided_as_before(depth: int) -> None:
+    """msgspec's and orjson's nesting limits differ: a deeply nested value is read (or
+    refused) as it was before msgspec read plans."""
+    raw = _plan_with("[" * depth + "]" * depth)
+    value = _after(raw)["v"]
+    for _ in range(depth - 1):
+        assert isinstance(value, list) and len(value) == 1
+        value = value[0]
+    assert value == []
+
+
+def test_a_large_plan_is_read_by_msgspec_and_equals_orjsons_reading(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ordinary plan is read by msgspec alone (orjson's reader is not called) and gives
+    the same document, key order included."""
+    doc = plan_doc([change("google_storage_bucket", f"b{i}",
+                           {"name": f"b{i}", "location": "US", "labels": {"k": "v:" * i},
+                            "size": i * 1.5, "n": i, "flag": i % 2 == 0, "none": None,
+                            "text": "é\u2028\"\\/"})
+                    for i in range(200)])
+    raw = orjson.dumps(doc)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("orjson's reader was used")
+
+    monkeypatch.setattr(plan_module.orjson, "loads", refused)
+    got = plan_module._loads(raw, "p.json")
+    assert orjson.dumps(got) == raw
+    assert list(got["resource_changes"][0]["change"]["after"]) == list(
+        doc["resource_changes"][0]["change"]["after"])
