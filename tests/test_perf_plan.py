@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import orjson
 import pytest
@@ -101,3 +106,60 @@ def test_a_large_plan_is_read_by_msgspec_and_equals_orjsons_reading(
     assert orjson.dumps(got) == raw
     assert list(got["resource_changes"][0]["change"]["after"]) == list(
         doc["resource_changes"][0]["change"]["after"])
+
+
+# -- plugin discovery without importlib.metadata when nothing declares a phiguard group -------
+
+def _dist(root: Path, name: str, entry_points: str | None) -> None:
+    info = root / f"{name}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    if entry_points is not None:
+        (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_a_declared_group_is_found_through_importlib_metadata(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from phiguard.policy import plugins
+
+    _dist(tmp_path, "other", "[console_scripts]\nother = other:main\n")
+    _dist(tmp_path, "bare", None)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert plugins.entry_points("phiguard.perf-plan-test") == []
+    _dist(tmp_path, "acme", "[phiguard.perf-plan-test]\nacme = acme_mod\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "again"))  # a new sys.path: scanned again
+    found = plugins.entry_points("phiguard.perf-plan-test")
+    assert [(ep.name, ep.value, ep.group) for ep in found] == [
+        ("acme", "acme_mod", "phiguard.perf-plan-test")]
+
+
+def test_a_zip_or_an_egg_on_the_path_is_always_asked(tmp_path: Path) -> None:
+    """Places the quick scan does not read (a zip file, an unpacked egg) leave the answer to
+    importlib.metadata."""
+    from phiguard.policy import plugins
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert plugins._texts((str(plain), str(tmp_path / "missing"))) == ()
+    archive = tmp_path / "lib.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("acme-0.1.dist-info/entry_points.txt", "[phiguard.operators]\na = b\n")
+    assert plugins._texts((str(plain), str(archive))) is None
+    egg = tmp_path / "acme-0.1.egg"
+    (egg / "EGG-INFO").mkdir(parents=True)
+    assert plugins._texts((str(egg),)) is None
+
+
+def test_a_run_without_plugins_does_not_import_importlib_metadata(tmp_path: Path) -> None:
+    """Loading every plugin group, with none installed, reads no distribution's metadata
+    through importlib.metadata (its import and three scans were a tenth of a small plan's
+    run)."""
+    code = ("import sys\nfrom phiguard.plugins import load_plugins\nload_plugins()\n"
+            "print('importlib.metadata' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "False"
+    _dist(tmp_path, "acme", "[phiguard.controls]\n")  # declares the group, with no entry
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert out.stdout.strip() == "True"

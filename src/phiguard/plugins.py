@@ -17,8 +17,7 @@ validate rules); this module adds the converters, which belong to the Terraform 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib.metadata import EntryPoint
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phiguard.errors import PluginError
 from phiguard.policy.language import ASSET_TYPE, TF_TYPE
@@ -30,6 +29,9 @@ from phiguard.policy.plugins import (
     load_group,
     load_operator_plugins,
 )
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["CONTROLS_GROUP", "CONVERTERS_GROUP", "OPERATORS_GROUP", "load_converter_plugins",
            "load_plugins"]

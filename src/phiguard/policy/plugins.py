@@ -18,14 +18,17 @@ has, is a PluginError naming the plugin: exit 2, never a traceback, never a sile
 from __future__ import annotations
 
 import os
+import sys
 import types
 from collections.abc import Iterable
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phiguard.errors import PhiguardError, PluginError
 from phiguard.policy import operators
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["CONTROLS_GROUP", "CONVERTERS_GROUP", "OPERATORS_GROUP", "catalog_files",
            "describe", "load_group", "load_operator_plugins"]
@@ -71,6 +74,76 @@ def load_group(group: str, found: Iterable[EntryPoint] | None = None) -> list[tu
     if found is None:
         _done[group] = out
     return out
+
+
+def entry_points(group: str) -> list[EntryPoint]:
+    """The installed entry points of `group` (`importlib.metadata.entry_points`). When no
+    installed distribution's `entry_points.txt` even names the group (`_may_declare`), none,
+    without importing importlib.metadata and reading every distribution's metadata (a tenth
+    of the time a small `phiguard plan` takes)."""
+    if not _may_declare(group):
+        return []
+    from importlib.metadata import entry_points as installed
+
+    return list(installed(group=group))
+
+
+_scanned: dict[tuple[str, ...], tuple[bytes, ...] | None] = {}  # sys.path -> see _texts
+
+
+def _may_declare(group: str) -> bool:
+    """Whether an installed distribution may declare entry points of `group`: False only
+    when every place importlib.metadata looks is a directory whose distributions'
+    `entry_points.txt` files were read and none contains the group's name (a section header
+    names it verbatim). Anything else (a zip or egg on the path, a finder of distributions
+    other than the path's, an unreadable file) is a maybe."""
+    key = tuple(sys.path)
+    if key not in _scanned:
+        _scanned[key] = _texts(key)
+    texts = _scanned[key]
+    if texts is None:
+        return True
+    name = group.encode()
+    return any(name in text for text in texts)
+
+
+def _texts(paths: tuple[str, ...]) -> tuple[bytes, ...] | None:
+    """The `entry_points.txt` of every distribution importlib.metadata would find on `paths`
+    (its `MetadataPathFinder`: `*.dist-info` and `*.egg-info` in each directory), or None
+    when it would look somewhere this does not."""
+    import importlib.machinery
+
+    for finder in sys.meta_path:
+        if hasattr(finder, "find_distributions") and \
+                finder is not importlib.machinery.PathFinder:
+            return None
+    out: list[bytes] = []
+    for entry in paths:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except NotADirectoryError:
+            return None  # a zip file: read through zipfile
+        except OSError:
+            if os.path.exists(folder):
+                return None
+            continue  # nothing there, nothing found there
+        if os.path.basename(folder).lower().endswith(".egg"):
+            return None  # an unpacked egg: its EGG-INFO
+        for name in names:
+            if not name.lower().endswith((".dist-info", ".egg-info")):
+                continue
+            info = os.path.join(folder, name)
+            if not os.path.isdir(info):
+                continue  # a PKG-INFO file alone: no entry points
+            try:
+                with open(os.path.join(info, "entry_points.txt"), "rb") as fh:
+                    out.append(fh.read())
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return None
+    return tuple(out)
 
 
 def _without_origin(message: str, who: str) -> str:
