@@ -555,6 +555,9 @@ class PlanGate:
                 continue
             then = {f.rule_id: f for f in self.engine.evaluate_asset(then_asset, before_inv,
                                                                      self.now)}
+            # PHI scope known only after apply: a `scope: phi` rule's failure is UNKNOWN, as on
+            # the planned-resource path (`_judge`).
+            undecided = self.inventory.undecided_scope(now_asset)
             for finding in self.engine.evaluate_asset(now_asset, self.inventory, self.now):
                 prior = then.get(finding.rule_id)
                 if prior is None or prior.outcome is not Outcome.PASS or \
@@ -564,8 +567,12 @@ class PlanGate:
                     "is not in the snapshot", "no longer exists after this plan")
                 message = (f"deleting {change.address} removes a control {name} relies on: "
                            f"{why}")
+                outcome = Outcome.FAIL
+                if undecided is not None and self._rules[finding.rule_id].scope == "phi":
+                    outcome = Outcome.UNKNOWN
+                    message = f"Cannot evaluate: {undecided.why}; if it is: {message}"
                 out.append(self._decorate(finding, now_asset, change=change, message=message,
-                                          outcome=Outcome.FAIL))
+                                          outcome=outcome))
         return out
 
 
