@@ -7,7 +7,13 @@ not, rules see an unknown value (UNKNOWN, with the reason), never an empty polic
 - the content types the snapshot holds: the manifest's `content_types` when a manifest says so,
   else the types some record carries;
 - the coverage gaps: (content type, parent) pairs whose collection failed (manifest `sources`
-  entries with an `error`), which leave every asset below that parent uncovered.
+  entries with an `error`), which leave every asset below that parent uncovered;
+- the asset types whose resources were collected, so a rule that looks for assets of a type
+  (`find`, `referrers`) on a partial export (`gcloud asset export --asset-types=...`) is UNKNOWN,
+  not "none exist": a type is collected when the manifest says every type was requested
+  (`asset_types_requested` of RESOURCE content `"*"`, as `phiguard collect` writes it), when
+  the manifest lists it (requested or counted), or when the snapshot holds at least one
+  resource of it. A type with no assets and no such statement is not known to be collected.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from typing import Any
 
 from phiguard.inventory.asset import CONTENT_TYPES, UnknownValue
 
-__all__ = ["IAM_POLICY", "PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT", "Coverage",
-           "coverage_from_manifest"]
+__all__ = ["ALL_TYPES", "IAM_POLICY", "PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT", "Coverage",
+           "coverage_from_manifest", "types_from_manifest"]
 
 RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = CONTENT_TYPES
 
@@ -26,6 +32,16 @@ _WHAT = {RESOURCE: "resource", IAM_POLICY: "IAM policies", ORG_POLICY: "org poli
          ACCESS_POLICY: "access policies"}
 
 SNAPSHOT, PLAN, PLAN_AND_SNAPSHOT = "snapshot", "plan", "plan+snapshot"
+ALL_TYPES = "*"  # in the asset types collected: every type was
+# Why assets of some types may exist that the snapshot does not hold, by where the assets come
+# from (a plan alone declares every asset the gate judges against: see `Coverage`).
+_TYPES_ABSENT = {
+    SNAPSHOT: "unknown: the snapshot has no {types} assets and does not say they were "
+              "collected (a partial export? export every asset type, or use phiguard collect)",
+    PLAN_AND_SNAPSHOT: "unknown: the snapshot has no {types} assets and does not say they "
+                       "were collected (a partial export?), so those the plan does not "
+                       "declare are not known",
+}
 # Why a content type is absent everywhere, by where the content comes from ...
 _ABSENT = {
     SNAPSHOT: "unknown: the snapshot has no {what} (no {kind} content was collected)",
@@ -47,12 +63,17 @@ class Coverage:
     """The content types held, and the parents below which one was not collected."""
 
     def __init__(self, held: Iterable[str], gaps: Iterable[tuple[str, str]] = (),
-                 origin: str = SNAPSHOT) -> None:
+                 origin: str = SNAPSHOT, types: Iterable[str] = (ALL_TYPES,)) -> None:
         """`origin` says where the content comes from, so a reason names what is missing:
         the snapshot's content (SNAPSHOT), a plan's alone (PLAN) or a plan overlaid on a
-        snapshot (PLAN_AND_SNAPSHOT)."""
+        snapshot (PLAN_AND_SNAPSHOT). `types`: the asset types whose resources were collected
+        (`ALL_TYPES` among them: every type). A plan alone (PLAN) judges what it declares:
+        every type counts as collected there, as the gate has no snapshot to be partial."""
         self.held = frozenset(held)
         self.origin = origin
+        self.types = frozenset(types)
+        self.all_types = ALL_TYPES in self.types or origin == PLAN
+        self._type_gaps: dict[tuple[str, ...], UnknownValue | None] = {}
         self.gaps: dict[str, frozenset[str]] = {}
         for kind, parent in gaps:
             self.gaps[kind] = self.gaps.get(kind, frozenset()) | {parent}
@@ -81,6 +102,24 @@ class Coverage:
                                         "collected (a coverage gap in the snapshot's manifest)")
         return None
 
+    def type_gap(self, types: tuple[str, ...]) -> UnknownValue | None:
+        """Why assets of these types may exist that the snapshot does not hold (None: every
+        one of them was collected, so the snapshot holds them all). Worked out once per tuple
+        of types."""
+        if self.all_types:
+            return None
+        found = self._type_gaps.get(types, _UNSEEN)
+        if found is _UNSEEN:
+            missing = [t for t in dict.fromkeys(types) if t not in self.types]
+            found = self._type_gaps[types] = UnknownValue(
+                _TYPES_ABSENT.get(self.origin, _TYPES_ABSENT[SNAPSHOT]).format(
+                    types=" or ".join(missing))) if missing else None
+        return found  # type: ignore[no-any-return]
+
+    def types_missing(self, types: Iterable[str]) -> list[str]:
+        """Of these types, those not known to be collected."""
+        return [] if self.all_types else sorted(set(types) - self.types)
+
     def gap_anywhere(self, kind: str) -> UnknownValue | None:
         """Why `kind` may be incomplete somewhere in the snapshot (None: complete)."""
         if kind not in self.held:
@@ -104,6 +143,32 @@ class Coverage:
     @property
     def resource_absent(self) -> UnknownValue:
         return self._resource_absent
+
+
+_UNSEEN: Any = object()
+
+
+def types_from_manifest(manifest: Mapping[str, Any] | None) -> frozenset[str]:
+    """The asset types a snapshot manifest says were collected as RESOURCE content: `ALL_TYPES`
+    when `asset_types_requested` requests every type (`"*"`, for RESOURCE or for all content),
+    plus the types it requested by name and those its `asset_types` counts. Empty when it
+    says nothing usable (then only the types the snapshot holds count)."""
+    if not isinstance(manifest, Mapping):
+        return frozenset()
+    out: set[str] = set()
+    requested = manifest.get("asset_types_requested")
+    if isinstance(requested, Mapping):
+        by_kind = {str(k).upper(): v for k, v in requested.items()}
+        requested = by_kind.get(RESOURCE)
+    if requested == ALL_TYPES:
+        out.add(ALL_TYPES)
+    elif isinstance(requested, list):
+        out.update(t for t in requested if isinstance(t, str) and t)
+    counted = manifest.get("asset_types")
+    if isinstance(counted, Mapping):
+        out.update(t for t, n in counted.items()
+                   if isinstance(t, str) and isinstance(n, int) and n > 0)
+    return frozenset(out)
 
 
 def coverage_from_manifest(manifest: Mapping[str, Any] | None,

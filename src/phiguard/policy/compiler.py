@@ -559,8 +559,28 @@ def _let_ref(form: Mapping[str, Any], many: bool) -> LetFn:
 def _let_referrers(form: Mapping[str, Any]) -> LetFn:
     spec = form["referrers"]
     types, path = tuple(spec["types"]), referrers_path(spec)
-    return lambda env: [AssetView(a, env.inv)
-                        for a in env.inv.referrers(types, path, env.subject.asset)]
+
+    def referrers(env: Env) -> Any:
+        inv = env.inv
+        # No asset of a type the snapshot may not hold is not "none refers to it".
+        gap = _types_gap(inv, types, None)
+        if gap is not None:
+            return gap
+        return [AssetView(a, inv) for a in inv.referrers(types, path, env.subject.asset)]
+    return referrers
+
+
+def _types_gap(inv: Inventory, types: tuple[str, ...],
+               nodes: tuple[str, ...] | None) -> UnknownValue | None:
+    """Why assets of these types may exist that the snapshot does not hold: a type not known
+    to be collected (`Coverage.type_gap`), or resources not collected below one of `nodes`
+    (the subject's ancestry; None: anywhere, as the candidates may be anywhere)."""
+    coverage = inv.coverage
+    gap = coverage.type_gap(types)
+    if gap is None and RESOURCE in coverage.gaps:
+        gap = (coverage.gap_anywhere(RESOURCE) if nodes is None
+               else coverage.gap_for(RESOURCE, nodes))
+    return gap
 
 
 def _owner_node(name: str) -> str:
@@ -618,6 +638,11 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
         if where is None and lazy_where is not None:
             where = ready(lazy_where)
         inv = env.inv
+        # No asset of a type the snapshot may not hold is not "none exist".
+        gap = _types_gap(inv, types, env.subject.asset.ancestors if within in (
+            "project", "ancestry") else None)
+        if gap is not None:
+            return gap
         facts = env.subject.facts()
         if within == "project":
             candidates = inv.in_project(types, facts["project"]) or inv.in_project(
