@@ -19,6 +19,12 @@ from phiguard.terraform import plan as plan_module
 from phiguard.terraform.plan import PlanError, parse_plan
 
 
+@pytest.fixture(autouse=True)
+def _msgspec_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """msgspec reads plans from a few MiB on: here it reads these small ones too."""
+    monkeypatch.setattr(plan_module, "_MSGSPEC_FROM", 0)
+
+
 def _after(raw: bytes) -> dict[str, object]:
     after = parse_plan(raw, "p.json").changes[0].after
     assert isinstance(after, dict)
@@ -85,6 +91,14 @@ def test_deep_nesting_is_decided_as_before(depth: int) -> None:
         assert isinstance(value, list) and len(value) == 1
         value = value[0]
     assert value == []
+
+
+def test_a_small_plan_is_read_by_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below `_MSGSPEC_FROM` bytes msgspec is not even imported (its import costs more than
+    it saves on a small plan)."""
+    monkeypatch.setattr(plan_module, "_MSGSPEC_FROM", 1 << 20)
+    monkeypatch.setitem(sys.modules, "msgspec", None)  # importing it would fail
+    assert _after(_plan_with("1"))["v"] == 1
 
 
 def test_a_large_plan_is_read_by_msgspec_and_equals_orjsons_reading(

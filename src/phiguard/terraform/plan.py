@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import msgspec
 import orjson
 
 from phiguard._util.slots import slot_maker
@@ -393,12 +392,13 @@ def _fast_loads(raw: bytes) -> Any:
     and is what orjson reads, else None (then `_loads` decides, slowly, with the place of the
     repeated key).
 
-    msgspec reads it (a third faster than orjson on a large plan), and orjson encodes back
-    what it read; when either refuses (msgspec: a number beyond a double, a lone surrogate,
-    nesting past its limit; orjson: an integer beyond 64 bits, which orjson itself would
-    have read as a float, or nesting past its own limit) the same test is made with orjson's
-    own reading. The two agree on everything else they accept (strings, floats to the last
-    bit, integers within 64 bits, key order).
+    msgspec reads a large one (a third faster than orjson; below `_MSGSPEC_FROM` bytes its
+    import costs more than it saves), and orjson encodes back what it read; when either
+    refuses (msgspec: a number beyond a double, a lone surrogate, nesting past its limit;
+    orjson: an integer beyond 64 bits, which orjson itself would have read as a float, or
+    nesting past its own limit) the same test is made with orjson's own reading. The two
+    agree on everything else they accept (strings, floats to the last bit, integers within
+    64 bits, key order).
 
     Both keep the last of two equal keys without a word, so the colons are counted twice: in
     the text and in orjson's compact re-encoding of what was read. Every key is followed by
@@ -408,10 +408,16 @@ def _fast_loads(raw: bytes) -> Any:
     anything orjson refuses or cannot encode back (nesting deeper than its limit), None."""
     if _ESCAPED_COLON.search(raw) is not None:
         return None
-    try:
-        doc = _decode(raw)
-        again = orjson.dumps(doc)
-    except (msgspec.DecodeError, orjson.JSONEncodeError, RecursionError, TypeError):
+    doc = again = None
+    if len(raw) >= _MSGSPEC_FROM:
+        import msgspec
+
+        try:
+            doc = msgspec.json.decode(raw)
+            again = orjson.dumps(doc)
+        except (msgspec.DecodeError, orjson.JSONEncodeError, RecursionError, TypeError):
+            again = None
+    if again is None:
         try:
             doc = orjson.loads(raw)
             again = orjson.dumps(doc)
@@ -420,7 +426,7 @@ def _fast_loads(raw: bytes) -> Any:
     return doc if raw.count(b":") == again.count(b":") else None
 
 
-_decode = msgspec.json.Decoder().decode
+_MSGSPEC_FROM = 4 << 20  # bytes of plan JSON (about 3,000 resources)
 
 
 def _loads(raw: bytes, file: str) -> Any:
