@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from phiguard.inventory.asset import Asset
+from phiguard.inventory.asset import Asset, UnknownValue
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
 from phiguard.testing import assets_from_records
@@ -152,8 +152,10 @@ def test_effective_iam_with_policy_only_records() -> None:
     inv = Inventory([a for a in assets if a.name == VM],
                     policies=[a for a in assets if a.name == PHI_PROJECT])
     vm = next(a for a in assets if a.name == VM)
-    assert [(b["role"], b["resource"]) for b in inv.effective_iam(vm)] == [
-        ("roles/owner", PHI_PROJECT)]
+    *known, absent = inv.effective_iam(vm)
+    assert [(b["role"], b["resource"]) for b in known] == [("roles/owner", PHI_PROJECT)]
+    # The folder and organization are not in the input: their bindings are not known.
+    assert isinstance(absent, UnknownValue) and "folders/77, organizations/9" in absent.why
 
 
 def test_effective_audit_configs_merge_hierarchy() -> None:

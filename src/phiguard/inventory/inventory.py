@@ -145,6 +145,13 @@ class Inventory:
         for owner in self._policy_owners.values():
             if owner.asset_type in HIERARCHY_TYPES:
                 self._node_policies[ref_key(owner.name)] = owner
+        # The folders and organizations the input holds (a record of the node or of its
+        # policies): one an asset lists among its ancestors but the input does not hold (a
+        # project-scoped export) has policies nobody here can read (`absent_ancestors`).
+        self._held_nodes = frozenset(
+            {ref_key(a.name) for a in self.of_types(_NODE_TYPES)}
+            | {node for node in self._node_policies if not node.startswith("projects/")})
+        self._absent: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._referrers: dict[tuple[tuple[str, ...], str], dict[str, list[Asset]]] = {}
         self._in_project: dict[tuple[str, ...], dict[str, list[Asset]]] = {}
         self._grants: dict[str, list[tuple[dict[str, Any], str, str]]] | None = None
@@ -461,9 +468,32 @@ class Inventory:
         owner = self._policy_owners.get(asset.name)
         return owner.iam_policy if owner is not None else None
 
-    def effective_iam(self, asset: Asset) -> list[dict[str, Any]]:
-        """Bindings on the asset and on every ancestor, each with the resource that holds it."""
-        out: list[dict[str, Any]] = []
+    def absent_ancestors(self, asset: Asset) -> tuple[str, ...]:
+        """The folders and organization above the asset (its `ancestors`) that the input does
+        not hold at all: neither their record nor any of their policies. A node held with no
+        IAM policy line has no policy; one not held has policies that are not known."""
+        chain = asset.ancestors
+        found = self._absent.get(chain)
+        if found is None:
+            found = self._absent[chain] = tuple(
+                node for node in chain if node.startswith(("folders/", "organizations/"))
+                and node not in self._held_nodes)
+        own = ref_key(asset.name) if asset.asset_type in _NODE_TYPES else None
+        return tuple(n for n in found if n != own) if own in found else found
+
+    def _absent_reason(self, asset: Asset, what: str) -> UnknownValue | None:
+        """Why `what` of the asset's ancestors is not known (None: every ancestor is held)."""
+        absent = self.absent_ancestors(asset)
+        if not absent:
+            return None
+        return UnknownValue(f"unknown: the input holds no record of {', '.join(absent)} "
+                            f"(above {asset.name}), so the {what} there are not known")
+
+    def effective_iam(self, asset: Asset) -> list[Any]:
+        """Bindings on the asset and on every ancestor, each with the resource that holds it;
+        an ancestor the input does not hold (`absent_ancestors`) adds an unknown element (its
+        bindings may add any role), so no verdict rests on the bindings it does not show."""
+        out: list[Any] = []
         for node in self._chain(asset):
             policy = self._policy_of(node)
             for binding in (policy or {}).get("bindings", ()):
@@ -472,11 +502,16 @@ class Inventory:
                 if "condition" in binding:
                     entry["condition"] = binding["condition"]
                 out.append(entry)
+        absent = self._absent_reason(asset, "IAM bindings")
+        if absent is not None:
+            out.append(absent)
         return out
 
-    def effective_audit_configs(self, asset: Asset) -> list[dict[str, Any]]:
-        """Audit configs on the asset and every ancestor, each with its resource."""
-        out: list[dict[str, Any]] = []
+    def effective_audit_configs(self, asset: Asset) -> list[Any]:
+        """Audit configs on the asset and every ancestor, each with its resource; an ancestor
+        the input does not hold adds an unknown element (it may enable logs or exempt members:
+        only what the known configs settle alone, an exemption, stands)."""
+        out: list[Any] = []
         for node in self._chain(asset):
             policy = self._policy_of(node)
             configs = (policy or {}).get("auditConfigs", ())
@@ -487,6 +522,9 @@ class Inventory:
                 exempted = sorted({m for c in cfg["auditLogConfigs"] for m in c["exemptedMembers"]})
                 out.append({"service": cfg["service"], "logTypes": log_types,
                             "exemptedMembers": exempted, "resource": node.name})
+        absent = self._absent_reason(asset, "audit configs")
+        if absent is not None:
+            out.append(absent)
         return out
 
     def org_policy(self, asset: Asset, constraint: str) -> dict[str, Any] | None:
@@ -501,6 +539,20 @@ class Inventory:
                 if policy.get("constraint") == constraint:
                     found.append((node, policy))
                     break
+        absent = self.absent_ancestors(asset)
+        if absent:
+            # A policy inherited from (or merged with) an ancestor the input does not hold is
+            # not known: the policies found decide only when one of them, below every absent
+            # ancestor, stops the inheritance (a boolean policy, a reset, a list that does not
+            # inherit).
+            place = {n: i for i, n in enumerate(asset.ancestors)}
+            stop = next((place.get(ref_key(holder.name), -1) for holder, policy in found
+                         if "listPolicy" not in policy
+                         or not (policy.get("listPolicy") or {}).get("inheritFromParent")
+                         or policy.get("restoreDefault") is not None), None)
+            if stop is None or any(place[n] < stop for n in absent):
+                return self._absent_reason(  # type: ignore[return-value]
+                    asset, f"org policies for {constraint}")
         if not found:
             return None
         node, nearest = found[0]
