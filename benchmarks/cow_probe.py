@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", type=int, default=12, help="tasks judged (from the middle)")
     ap.add_argument("--tasks-per-worker", type=int, nargs="+", default=[1, 4, 12])
     ap.add_argument("--per-rule", action="store_true")
+    ap.add_argument("--lazy-evaluators", action="store_true",
+                    help="let each worker generate the evaluators it needs (as before 22:50)")
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args(argv)
 
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     state = scan._State(engine, job.loaded, engine.subject_types(), engine.any_type_needs(),
                         job.now, job.config.waivers, "json", False)
     engine.warm(job.loaded.inventory)
+    if not args.lazy_evaluators:  # as the scan does before forking (scan._prepare)
+        for asset_type in job.loaded.counts:
+            engine._evaluator(asset_type)
     gc.collect()
     gc.freeze()  # as phiguard._util.parallel does before forking
     every = list(job._tasks())

@@ -52,6 +52,20 @@ class OutputWriter:
         except OSError as exc:
             raise self.failed(exc) from None
 
+    def write_bytes(self, data: bytes) -> None:
+        """Write UTF-8 `data` past the text layer (flushed first, so the order holds); a
+        stream without a UTF-8 binary buffer gets it decoded."""
+        buffer = getattr(self._fh, "buffer", None)
+        encoding = (getattr(self._fh, "encoding", None) or "").lower().replace("-", "")
+        if buffer is None or encoding != "utf8":
+            self.write(data.decode())
+            return
+        try:
+            self._fh.flush()
+            buffer.write(data)
+        except OSError as exc:
+            raise self.failed(exc) from None
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._fh, name)
 

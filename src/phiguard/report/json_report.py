@@ -11,8 +11,8 @@ from phiguard.errors import InputError
 from phiguard.findings import Finding
 from phiguard.report.summary import Tally
 
-__all__ = ["FINDINGS_SCHEMA", "finding_line", "read_findings", "write_findings", "write_footer",
-           "write_header"]
+__all__ = ["FINDINGS_SCHEMA", "finding_bytes", "finding_line", "read_findings", "write_findings",
+           "write_footer", "write_header", "write_utf8"]
 
 FINDINGS_SCHEMA = "phiguard.findings/v1"
 
@@ -22,8 +22,29 @@ def _dump(value: Any) -> str:
 
 
 def finding_line(finding: Finding) -> str:
-    """One result as it appears in the `results` array (workers serialize with this too)."""
+    """One result as it appears in the `results` array."""
     return _dump(finding.to_json())
+
+
+def finding_bytes(finding: Finding) -> bytes:
+    """`finding_line` as UTF-8 (a scan's workers serialize with this: the text is never
+    decoded, pickled as text and encoded again on its way to the file)."""
+    return orjson.dumps(finding.to_json(), option=orjson.OPT_NON_STR_KEYS)
+
+
+def write_utf8(out: IO[str], data: bytes) -> None:
+    """Write UTF-8 `data` to the text stream `out`: to its binary buffer when it has one (the
+    text layer flushed first, so the order holds), else decoded."""
+    put = getattr(out, "write_bytes", None)  # phiguard._util.outputs.OutputWriter
+    if put is not None:
+        put(data)
+        return
+    buffer = getattr(out, "buffer", None)
+    if buffer is not None and getattr(out, "encoding", "").lower().replace("-", "") == "utf8":
+        out.flush()
+        buffer.write(data)
+        return
+    out.write(data.decode())
 
 
 def write_header(out: IO[str], run: dict[str, Any]) -> None:

@@ -14,55 +14,117 @@ OUTCOMES = ("PASS", "FAIL", "UNKNOWN", "WAIVED")
 
 
 class Tally:
-    """Counts by outcome, severity, rule and control; keeps up to `keep` non-passing findings."""
+    """Counts by outcome, severity, rule and control; keeps up to `keep` non-passing findings.
+
+    `add` only counts the finding's (rule, outcome, severity, controls) in one dict (a scan
+    adds every finding, about a million at 1M assets); the counts by outcome, severity, rule
+    and control are folded from those keys when one of them is read.
+    """
 
     def __init__(self, keep: int = 5000) -> None:
         self.keep = keep
-        self.outcomes: Counter[str] = Counter()
-        self.failing_by_severity: Counter[str] = Counter()
+        # (rule id, outcome, severity, controls) -> findings not yet folded into the counters
+        self._pending: dict[tuple[str, Outcome, str, tuple[str, ...]], int] = {}
+        self._outcomes: Counter[str] = Counter()
+        self._failing_by_severity: Counter[str] = Counter()
         # UNKNOWN findings by severity: `--fail-on-unknown` counts them (never in the JSON)
-        self.unknown_by_severity: Counter[str] = Counter()
-        self.by_rule: dict[str, Counter[str]] = defaultdict(Counter)
-        self.by_control: dict[str, Counter[str]] = defaultdict(Counter)
-        self.rules_of_control: dict[str, set[str]] = defaultdict(set)
+        self._unknown_by_severity: Counter[str] = Counter()
+        self._by_rule: dict[str, Counter[str]] = defaultdict(Counter)
+        self._by_control: dict[str, Counter[str]] = defaultdict(Counter)
+        self._rules_of_control: dict[str, set[str]] = defaultdict(set)
+        self._worst_failing = -1
         self.assets: set[str] = set()
         self.notable: list[Finding] = []
         self.dropped = 0
-        self.worst_failing = -1
 
     def add(self, finding: Finding) -> None:
-        outcome = finding.outcome.value
-        self.outcomes[outcome] += 1
-        self.by_rule[finding.rule_id][outcome] += 1
-        for control in finding.controls:
-            self.by_control[control][outcome] += 1
-            self.rules_of_control[control].add(finding.rule_id)
-        if finding.outcome is Outcome.FAIL:
-            self.failing_by_severity[finding.severity] += 1
-            self.worst_failing = max(self.worst_failing, severity_rank(finding.severity))
-        elif finding.outcome is Outcome.UNKNOWN:
-            self.unknown_by_severity[finding.severity] += 1
-        if finding.outcome is not Outcome.PASS:
+        outcome = finding.outcome
+        key = (finding.rule_id, outcome, finding.severity, finding.controls)
+        pending = self._pending
+        pending[key] = pending.get(key, 0) + 1
+        if outcome is not Outcome.PASS:
             if len(self.notable) < self.keep:
                 self.notable.append(finding)
             else:
                 self.dropped += 1
 
+    def _fold(self) -> None:
+        """The pending counts, added to the counters."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        for (rule_id, outcome, severity, controls), n in pending.items():
+            value = outcome.value
+            self._outcomes[value] += n
+            self._by_rule[rule_id][value] += n
+            for control in controls:
+                self._by_control[control][value] += n
+                self._rules_of_control[control].add(rule_id)
+            if outcome is Outcome.FAIL:
+                self._failing_by_severity[severity] += n
+                self._worst_failing = max(self._worst_failing, severity_rank(severity))
+            elif outcome is Outcome.UNKNOWN:
+                self._unknown_by_severity[severity] += n
+
+    @property
+    def outcomes(self) -> Counter[str]:
+        self._fold()
+        return self._outcomes
+
+    @property
+    def failing_by_severity(self) -> Counter[str]:
+        self._fold()
+        return self._failing_by_severity
+
+    @property
+    def unknown_by_severity(self) -> Counter[str]:
+        self._fold()
+        return self._unknown_by_severity
+
+    @property
+    def by_rule(self) -> dict[str, Counter[str]]:
+        self._fold()
+        return self._by_rule
+
+    @property
+    def by_control(self) -> dict[str, Counter[str]]:
+        self._fold()
+        return self._by_control
+
+    @property
+    def rules_of_control(self) -> dict[str, set[str]]:
+        self._fold()
+        return self._rules_of_control
+
+    @property
+    def worst_failing(self) -> int:
+        self._fold()
+        return self._worst_failing
+
+    @worst_failing.setter
+    def worst_failing(self, value: int) -> None:
+        self._fold()
+        self._worst_failing = value
+
     def merge(self, other: Tally) -> None:
         """Fold in a tally kept elsewhere (a worker's), keeping this one's `keep` limit."""
-        self.outcomes.update(other.outcomes)
-        self.failing_by_severity.update(other.failing_by_severity)
-        self.unknown_by_severity.update(other.unknown_by_severity)
-        for rule_id, counts in other.by_rule.items():
-            self.by_rule[rule_id].update(counts)
-        for control, counts in other.by_control.items():
-            self.by_control[control].update(counts)
-        for control, rules in other.rules_of_control.items():
-            self.rules_of_control[control] |= rules
+        pending = self._pending
+        for key, n in other._pending.items():
+            pending[key] = pending.get(key, 0) + n
+        if other._outcomes:  # counts `other` has folded already
+            self.outcomes.update(other._outcomes)
+            self.failing_by_severity.update(other._failing_by_severity)
+            self.unknown_by_severity.update(other._unknown_by_severity)
+            for rule_id, counts in other._by_rule.items():
+                self._by_rule[rule_id].update(counts)
+            for control, counts in other._by_control.items():
+                self._by_control[control].update(counts)
+            for control, rules in other._rules_of_control.items():
+                self._rules_of_control[control] |= rules
+            self._worst_failing = max(self._worst_failing, other._worst_failing)
         room = max(0, self.keep - len(self.notable))
         self.notable.extend(other.notable[:room])
         self.dropped += other.dropped + max(0, len(other.notable) - room)
-        self.worst_failing = max(self.worst_failing, other.worst_failing)
 
     def watch(self, findings: Iterable[Finding]) -> Iterator[Finding]:
         for finding in findings:
