@@ -9,6 +9,7 @@ import pytest
 
 from _paths import RULES
 from phiguard.findings import Finding
+from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.rule import Rule, load_rule
@@ -171,8 +172,14 @@ def test_outside_identities_are_judged_where_they_reach_phi() -> None:
 def test_phi_reach_of_a_folder_is_unknown_when_phi_projects_have_no_known_ancestry() -> None:
     """A Terraform plan without a snapshot may not place the PHI project under any folder:
     then a folder's reach is not known (and MFA-004 still judges its grants)."""
-    records = [folder("222"), project("111111111111", "phi-prod", ["projects/111111111111"])]
-    inv = Inventory(assets_from_records(records), phi=PhiConfig(projects=frozenset({"phi-prod"})))
+    # A plan's project (no CAI content types): a snapshot's record listing the project alone
+    # in its ancestors, with no parent, is a project outside any organization (placed).
+    planned = Asset(name=CRM + "projects/111111111111",
+                    asset_type="cloudresourcemanager.googleapis.com/Project",
+                    data={"projectId": "phi-prod", "name": "phi-prod"},
+                    ancestors=("projects/111111111111",))
+    inv = Inventory([*assets_from_records([folder("222")]), planned],
+                    phi=PhiConfig(projects=frozenset({"phi-prod"})))
     reach = inv.facts(inv.get(CRM + "folders/222"))["phi_reach"]  # type: ignore[arg-type]
     assert reach is not True and reach is not False
     known = Inventory(assets_from_records([folder("222"), folder("444"), *BASE[:2]]),

@@ -74,10 +74,15 @@ def learn_project(projects: ProjectIndex, asset: Asset) -> None:
                       and name.startswith("projects/") else asset.name.rsplit("/", 1)[-1])
         project_id = data.get("projectId")
         labels = data.get("labels") if isinstance(data.get("labels"), dict) else None
+        # A project outside any organization: Cloud Asset Inventory lists it alone in its
+        # ancestors, and its Resource Manager body (v1 `parent`, v3 `parent`) names no parent.
+        # Only a snapshot's record with its resource shows that (a plan's never does).
+        orgless = (asset.content is not None and RESOURCE in asset.content and bool(data)
+                   and "parent" not in data and asset.ancestors == (f"projects/{number}",))
         projects.learn(number=number,
                        project_id=project_id if isinstance(project_id, str) and project_id
                        else None,
-                       labels=labels, ancestors=asset.ancestors)
+                       labels=labels, ancestors=asset.ancestors, orgless=orgless)
         return
     first = asset.ancestors[0] if asset.ancestors else ""
     in_name = project_of_name(asset.name)

@@ -61,6 +61,10 @@ class ProjectInfo:
     id: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     ancestors: tuple[str, ...] = ()
+    # Shown to have no parent: a Cloud Asset Inventory record of the project whose ancestors
+    # are the project alone and whose Resource Manager body has no `parent` (a project outside
+    # any organization). Its place is known: nothing is above it.
+    orgless: bool = False
 
 
 class ProjectIndex:
@@ -70,7 +74,8 @@ class ProjectIndex:
         self._by_key: dict[str, ProjectInfo] = {}
 
     def learn(self, *, number: str | None, project_id: str | None,
-              labels: Mapping[str, str] | None = None, ancestors: Iterable[str] = ()) -> None:
+              labels: Mapping[str, str] | None = None, ancestors: Iterable[str] = (),
+              orgless: bool = False) -> None:
         info = (self._by_key.get(number) if number else None) or (
             self._by_key.get(project_id) if project_id else None) or ProjectInfo()
         info.number = info.number or number
@@ -80,6 +85,7 @@ class ProjectIndex:
         anc = tuple(ancestors)
         if len(anc) > len(info.ancestors):
             info.ancestors = anc
+        info.orgless = info.orgless or orgless
         for key in (info.number, info.id):
             if key:
                 self._by_key[key] = info
@@ -121,6 +127,8 @@ class PhiScope:
                 above = _continued([a for a in info.ancestors if not a.startswith("projects/")],
                                    above_of)
                 phi_ancestors.update(above)
+                if info.orgless and len(info.ancestors) <= 1:
+                    continue  # outside any organization: nothing is above it
                 if not above or not above[-1].startswith("organizations/"):
                     unplaced.append(info.id or info.number or node or "?")
         # The host projects of the PHI networks (a Shared VPC host is often outside the PHI
