@@ -678,15 +678,19 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
                 owners[0], owners[1] = candidates, places
             at = sorted(i for node in nodes for i in owners[1].get(node, ()))
             candidates = [candidates[i] for i in at]  # in their order, as a filter keeps them
-        out = []
+        out: list[Any] = []
         for cand in candidates:
             view = AssetView(cand, inv)
             # `phi` of a planned asset may be unknown (its network known only after apply):
-            # not surely PHI, not surely outside it; kept with the non-PHI candidates.
+            # not surely PHI, not surely outside it. `within: phi` leaves it out; `within:
+            # nonphi` keeps it as that unknown value (below), never as a non-PHI asset.
+            scope: Any = True
             if within == "phi" and view.facts()["phi"] is not True:
                 continue
-            if within == "nonphi" and view.facts()["phi"] is True:
-                continue
+            if within == "nonphi":
+                scope = view.facts()["phi"]
+                if scope is True:
+                    continue
             if where is not None:
                 saved = env.vars.get(var)
                 env.vars[var] = (view, f"{var}")
@@ -706,6 +710,11 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
                         env.vars[var] = saved
                 if verdict != PASS:
                     continue
+            if isinstance(scope, UnknownValue):
+                if one:
+                    return scope
+                out.append(scope)
+                continue
             out.append(view)
             if one:
                 return view
