@@ -127,6 +127,8 @@ class Spec:
     missing: list[str]
     content: frozenset[str] | None
     gaps: tuple[tuple[str, str], ...]
+    # the asset types the manifest says were collected (coverage.types_from_manifest)
+    asset_types: frozenset[str]
     waivers: tuple[Waiver, ...]
     at: datetime | None
     manifest_time: datetime | None
@@ -222,6 +224,9 @@ class Context:
     grants: dict[str, list[Grant]] = field(default_factory=dict)
     kinds: frozenset[str] = frozenset()  # policy content some asset carries
     ranks: dict[str, tuple[int, ...]] = field(default_factory=dict)  # held: name -> order
+    # the asset types of which the run counted a resource, keyed join targets included (the
+    # local engine holds every resource of a type rules look for: each counts it collected)
+    types: frozenset[str] = frozenset()
 
 
 # One binding naming a member: (order of its policy, binding, member; the binding; the
@@ -705,7 +710,8 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
                  for member, entries in grants}
         context = Context(uuid.uuid4().hex, held, owners, projects, now, table,
                           frozenset(kind for kind, _ in kinds),
-                          {a.name: order for order, a in reversed(ranked)})
+                          {a.name: order for order, a in reversed(ranked)},
+                          frozenset(t for t, n in total.items() if n))
         blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
         meta.broadcast_bytes = len(blob)
         inventory = _inventory(spec, pickle.loads(blob))
@@ -723,7 +729,7 @@ def _inventory(spec: Spec, context: Context) -> _BeamInventory:
     return _BeamInventory([*context.held, *spec.users], phi=spec.phi, policies=context.owners,
                           projects=context.projects, missing_sources=spec.missing,
                           content=content, content_gaps=spec.gaps, grants=context.grants,
-                          ranks=context.ranks)
+                          ranks=context.ranks, asset_types=spec.asset_types | context.types)
 
 
 _CACHE: dict[str, tuple[_BeamInventory, datetime]] = {}  # per worker process: token -> built

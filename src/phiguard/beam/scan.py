@@ -35,7 +35,7 @@ from phiguard.config import Config
 from phiguard.errors import InputError, UsageError
 from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset, Source
-from phiguard.inventory.coverage import coverage_from_manifest
+from phiguard.inventory.coverage import coverage_from_manifest, types_from_manifest
 from phiguard.inventory.readers import read_users
 from phiguard.inventory.snapshot import check_unique_users
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
@@ -131,7 +131,8 @@ class BeamScan:
             types=self.engine.subject_types(), needs=self.engine.any_type_needs(),
             engine=self.engine, users=users, phi=config.phi,
             missing=[t for t in SOURCE_DEPENDENT_TYPES if not users],
-            content=content, gaps=gaps, waivers=config.waivers, at=at,
+            content=content, gaps=gaps, asset_types=types_from_manifest(manifest),
+            waivers=config.waivers, at=at,
             manifest_time=manifest_time, fallback_now=fallback,
             organization=config.organization, work=self.work)
         try:

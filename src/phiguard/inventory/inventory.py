@@ -106,10 +106,14 @@ class Inventory:
         content: Iterable[str] | None = None,
         content_gaps: Iterable[tuple[str, str]] = (),
         origin: str = SNAPSHOT,
+        asset_types: Iterable[str] = (),
     ) -> None:
         """`content`: the content types the snapshot was collected with (None: those some
         asset carries); `content_gaps`: (content type, parent) pairs not collected; `origin`:
-        where the assets come from (see `Coverage`), so a reason names what is missing."""
+        where the assets come from (see `Coverage`), so a reason names what is missing;
+        `asset_types`: the asset types the input says were collected (`ALL_TYPES`: every
+        one), to which a snapshot adds those it holds (a plan overlay's caller gives the
+        snapshot's: a planned asset does not tell what the snapshot lacks)."""
         self.projects = projects or ProjectIndex()
         # A project's other spellings (its id for its number and back), by the one written.
         self._other_spellings: dict[str, tuple[str, ...]] = {}
@@ -140,9 +144,12 @@ class Inventory:
                 held.add(ORG_POLICY)
             if owner.access_policy is not None:
                 held.add(ACCESS_POLICY)
+        types = set(asset_types)
+        if origin == SNAPSHOT:
+            types.update(t for t, of_type in self._by_type.items() if of_type)
         self.coverage = Coverage(held, [(kind, alt) for kind, parent in content_gaps
                                         for alt in (parent, *self._project_spellings(parent))],
-                                 origin)
+                                 origin, types)
         self.missing_sources = frozenset(missing_sources)
         # A plan's values may be known only after apply (a snapshot's never are).
         self._planned = origin != SNAPSHOT

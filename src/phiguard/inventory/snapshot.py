@@ -33,7 +33,7 @@ from phiguard.inventory._duplicates import KINDS, Entries, absorb, contains_sort
 from phiguard.inventory._envelopes import iter_items, light_envelope, value_of
 from phiguard.inventory._survey import Fields, projected, surveys
 from phiguard.inventory.asset import Asset, new_source
-from phiguard.inventory.coverage import coverage_from_manifest
+from phiguard.inventory.coverage import coverage_from_manifest, types_from_manifest
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.readers import (
     BOM,
@@ -235,7 +235,8 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     missing = [t for t in SOURCE_DEPENDENT_TYPES if not users]
     content, gaps = coverage_from_manifest(files.manifest)
     inventory = Inventory([*held, *users], phi=phi, policies=owners, projects=projects,
-                          missing_sources=missing, content=content, content_gaps=gaps)
+                          missing_sources=missing, content=content, content_gaps=gaps,
+                          asset_types=types_from_manifest(files.manifest))
     read_time = None
     if files.manifest:
         raw_time = files.manifest.get("read_time", files.manifest.get("readTime"))

@@ -26,7 +26,9 @@ from phiguard.inventory.coverage import (
     IAM_POLICY,
     PLAN,
     PLAN_AND_SNAPSHOT,
+    RESOURCE,
     coverage_from_manifest,
+    types_from_manifest,
 )
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.refs import ref_key
@@ -143,12 +145,16 @@ class PlanGate:
                  baseline: Iterable[str] = (), snapshot_inputs: list[dict[str, str]] | None = None,
                  jobs: int = 1, content: Iterable[str] | None = None,
                  content_gaps: Iterable[tuple[str, str]] = (),
-                 baseline_fails: Mapping[str, str] | None = None) -> None:
+                 baseline_fails: Mapping[str, str] | None = None,
+                 asset_types: Iterable[str] | None = None) -> None:
         """`content` and `content_gaps`: the snapshot's coverage (see `SnapshotBase`), so
         content it lacks is UNKNOWN in the overlay as in a scan of it. `baseline`: the
         `fingerprint`s of the baseline's non-passing findings; `baseline_fails`: of its FAILs,
         each with its severity (the highest when several). Only those excuse a FAIL now (see
-        `excused`)."""
+        `excused`). `asset_types`: the asset types the snapshot was collected with (see
+        `SnapshotBase`; None: those it holds a resource of): a planned asset does not tell
+        what a partial snapshot lacks. A plan alone declares every asset it is judged against
+        (see `Coverage`)."""
         config.check_against(pack)
         self.plan = plan
         self.pack = pack
@@ -179,6 +185,10 @@ class PlanGate:
         # policies of what it holds.
         self._base_iam = self._content is None or IAM_POLICY in self._content
         self._origin = PLAN if base is None else PLAN_AND_SNAPSHOT
+        self._asset_types = frozenset(
+            asset_types if asset_types is not None
+            else {a.asset_type for a in base.values() if a.content is None
+                  or RESOURCE in a.content} if base is not None else ())
         self._other_assets: dict[str, str] = {}  # name -> type, of the split halves
         # A large plan without deletions or a snapshot is split in two: each process converts
         # its half (plus the join targets and IAM holders every rule may need) and judges it.
@@ -206,7 +216,8 @@ class PlanGate:
 
     def _inventory(self, world: World) -> Inventory:
         return Inventory(world.assets.values(), phi=self.config.phi, content=self._content,
-                         content_gaps=self._content_gaps, origin=self._origin)
+                         content_gaps=self._content_gaps, origin=self._origin,
+                         asset_types=self._asset_types)
 
     # --------------------------------------------------------------------------------------
 
@@ -676,6 +687,8 @@ class SnapshotBase:
     inputs: list[dict[str, str]]  # the inputs' manifest entries
     content: frozenset[str]  # the content types it holds (its manifest's, else its records')
     content_gaps: tuple[tuple[str, str], ...]  # (content type, parent) its manifest lists
+    # the asset types it was collected with (its manifest's, and those it holds a resource of)
+    asset_types: frozenset[str] = frozenset()
 
 
 def snapshot_base(paths: list[Path], engine: Engine, config: Config) -> SnapshotBase:
@@ -695,4 +708,6 @@ def snapshot_base(paths: list[Path], engine: Engine, config: Config) -> Snapshot
                 ancestors[info.id] = tuple(info.ancestors)
     _, gaps = coverage_from_manifest(files.manifest)
     return SnapshotBase(assets, numbers, ancestors, files.inputs(),
-                        loaded.inventory.coverage.held, gaps)
+                        loaded.inventory.coverage.held, gaps,
+                        types_from_manifest(files.manifest) | {t for t, n in loaded.counts.items()
+                                                               if n})
