@@ -104,7 +104,7 @@ def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path 
     pack = load_pack(rules)
     view = pack.for_framework(framework)  # the reports' framework; the gate judges every rule
     config = load_config(config_path)
-    base = numbers = ancestors = content = None
+    base = numbers = ancestors = content = asset_types = None
     inputs: list[dict[str, str]] = []
     gaps: tuple[tuple[str, str], ...] = ()
     if snapshots:
@@ -116,6 +116,7 @@ def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path 
         base, numbers, ancestors, inputs = (current.assets, current.numbers, current.ancestors,
                                             current.inputs)
         content, gaps = current.content, current.content_gaps
+        asset_types = current.asset_types
     prints: set[str] = set()
     fails: dict[str, str] = {}  # of the baseline's FAILs: the only ones that excuse a FAIL
     if baseline is not None:
@@ -136,7 +137,7 @@ def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path 
                     ancestors=ancestors, everything=everything, baseline=prints,
                     baseline_fails=fails,
                     snapshot_inputs=inputs, content=content, content_gaps=gaps,
-                    jobs=jobs or 1)
+                    jobs=jobs or 1, asset_types=asset_types)
     stages.note(jobs=gate.jobs, split=gate._split)
     stages.stage("judge")
     findings = list(gate.findings())
