@@ -8,6 +8,8 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 import phiguard.scan as scan_module
 from _paths import DEMO
 from phiguard._util.outputs import atomic_output
@@ -64,3 +66,27 @@ def test_every_type_has_its_evaluator_before_the_judging_pass() -> None:
     assert set(job.loaded.counts) <= generated
     for _ in results:
         pass
+
+
+def test_the_exit_gate_counts_without_rebuilding_the_notable_findings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`failing` (the exit code) reads the framework's counts only: narrowing the 5,000 kept
+    findings to the framework's controls took 0.06-0.19 s of every scan's exit at 200k."""
+    import phiguard.report.framework as framework
+    from phiguard.findings import Finding, Outcome
+    from phiguard.report.summary import Tally
+    from phiguard.runs.common import failing
+
+    pack = load_pack([])
+    view = pack.for_framework("hipaa")
+    rule = next(r for r in view.rules if r.severity == "high")
+    tally = Tally()
+    tally.add(Finding(rule.id, "//a", "t", Outcome.FAIL, "high", rule.controls, "m"))
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the gate narrowed the notable findings")
+
+    monkeypatch.setattr(framework, "framework_findings", refuse)
+    assert failing(tally, "high", view)
+    assert not failing(tally, "critical", view)
+    assert framework.framework_tally(tally, view, notable=False).notable == []

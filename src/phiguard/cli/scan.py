@@ -92,6 +92,10 @@ def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple
     # --engine beam
     inputs: list[Any] = list(snapshot) if engine == "beam" else [
         s if s.startswith("gs://") else Path(s) for s in snapshot]
+    # The run's result outlives `body`: were it dropped when `body` returns, the whole
+    # Inventory would be freed object by object just before the command exits at once
+    # (exiting_at_once), about half a second at a million assets.
+    kept: list[Any] = []
 
     def body() -> int:
         from phiguard.cli._gate import exit_code
@@ -105,6 +109,7 @@ def scan_command(snapshot: tuple[str, ...], config_path: Path | None, fmt: tuple
                           jobs=jobs, color=color, framework=framework, engine=engine,
                           pipeline_args=pipeline_args, bigquery_shards=bigquery_shards,
                           notify=lambda note: click.echo(f"phiguard: note: {note}", err=True))
+        kept.append(result)
         if bundle is not None:
             click.echo(f"phiguard: evidence bundle written to {bundle}", err=True)
         # the findings of the framework reported with (--framework) only, as the reports

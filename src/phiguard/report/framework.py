@@ -55,9 +55,10 @@ def framework_findings(findings: Iterable[F], view: RulePack) -> Iterator[F]:
         yield finding if names == finding.controls else replace(finding, controls=names)
 
 
-def framework_tally(tally: Tally, view: RulePack) -> Tally:
+def framework_tally(tally: Tally, view: RulePack, *, notable: bool = True) -> Tally:
     """A tally kept over every finding, as the framework sees it: counts of the framework's
-    rules only, control counts from the rules that evidence each control."""
+    rules only, control counts from the rules that evidence each control; without `notable`,
+    the counts alone (its `notable` findings left empty, their `dropped` count zero)."""
     if view.framework is None:
         return tally
     rules = view.by_id()
@@ -75,8 +76,9 @@ def framework_tally(tally: Tally, view: RulePack) -> Tally:
         for control in rule.controls:
             out.by_control[control].update(counts)
             out.rules_of_control[control].add(rid)
-    out.notable = list(framework_findings(tally.notable, view))
-    out.dropped = tally.dropped
+    if notable:
+        out.notable = list(framework_findings(tally.notable, view))
+        out.dropped = tally.dropped
     out.worst_failing = max((severity_rank(s) for s in out.failing_by_severity), default=-1)
     return out
 

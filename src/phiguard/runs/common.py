@@ -55,7 +55,7 @@ def failing(tally: Tally, fail_on: str, view: RulePack | None = None, *,
     if view is not None:
         from phiguard.report.framework import framework_tally
 
-        tally = framework_tally(tally, view)
+        tally = framework_tally(tally, view, notable=False)  # the counts decide
     return bool(tally.failing_at_or_above(fail_on)
                 or (unknown and tally.unknown_at_or_above(fail_on)))
 
