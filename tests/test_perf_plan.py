@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import random
@@ -177,3 +178,46 @@ def test_a_run_without_plugins_does_not_import_importlib_metadata(tmp_path: Path
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert out.stdout.strip() == "True"
+
+
+# -- the command process: what the run built is left for the exit to give back ---------------
+
+PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
+
+
+def test_the_plan_command_process_keeps_its_result_for_the_exit(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As its own process (`the_command`), the plan command exits at once after its body;
+    the body leaves its result referenced, so returning from it does not free every asset
+    and finding one by one first. Same exit code and report as in any other caller."""
+    from click.testing import CliRunner
+
+    from phiguard.cli import _errors, main
+    from phiguard.cli import plan as plan_cli
+
+    args = ["plan", str(PLANS / "public-principals.json"), "-c", str(PLANS / "phiguard.yaml"),
+            "--at", "2026-11-25T00:00:00Z", "-f", "json", "-o"]
+    want = CliRunner().invoke(main, [*args, str(tmp_path / "want.json")])
+    assert want.exit_code == 1
+    assert plan_cli._KEPT == []  # not the command process: nothing kept
+
+    exits: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(plan_cli, "the_command", lambda: True)
+    monkeypatch.setattr(_errors, "the_command", lambda: True)
+    monkeypatch.setattr(_errors.os, "_exit", fake_exit)
+    monkeypatch.setattr(plan_cli, "_KEPT", [])
+    collecting = gc.isenabled()
+    try:
+        got = CliRunner().invoke(main, [*args, str(tmp_path / "got.json")])
+    finally:  # the command turns the cyclic collector off for the rest of its process
+        if collecting:
+            gc.enable()
+    assert (got.exit_code, exits) == (1, [1])
+    kept = plan_cli._KEPT
+    assert len(kept) == 1 and type(kept[0]).__name__ == "PlanResult"
+    assert (tmp_path / "got.json").read_bytes() == (tmp_path / "want.json").read_bytes()

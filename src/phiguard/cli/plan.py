@@ -27,6 +27,7 @@ from phiguard.cli._options import (
 __all__ = ["plan_command"]
 
 FORMATS = ("text", "json", "markdown", "sarif")
+_KEPT: list[object] = []  # see plan_command's body
 
 
 @click.command("plan")
@@ -80,7 +81,14 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
         from phiguard.cli._gate import exit_code
 
         # the findings of the framework reported with (--framework) only, as the reports
-        return exit_code(result.tally, fail_on, result.gate.pack.for_framework(framework),
+        code = exit_code(result.tally, fail_on, result.gate.pack.for_framework(framework),
                          fail_on_unknown)
+        if the_command():
+            # This process exits at once after the body (`exiting_at_once`): what the run
+            # built stays referenced until then, rather than freed object by object when
+            # this frame ends (0.06 CPU s for a 10,000-resource plan) just before the exit
+            # gives all of the memory back at once.
+            _KEPT.append(result)
+        return code
 
     run(exiting_at_once(noting_scope(body, config_path)), debug)
