@@ -12,10 +12,12 @@ processes), `_duplicates` (repeated and conflicting records).
 
 from __future__ import annotations
 
+import gc
 from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from heapq import merge
@@ -122,7 +124,35 @@ def load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCon
     `Engine.reach_only_types`): one is held only when its name carries an IAM policy.
     `judged`: what pass 2 judges, as `materialize` is told it (`types`, `any_needs`); with it,
     `LoadedContext.picks` says which records of plain NDJSON pass 2 needs to read at all.
+
+    The cyclic garbage collector is paused meanwhile (`_collector_paused`).
     """
+    with _collector_paused():
+        return _load_context(files, context_types, phi, jobs, fields, judged=judged,
+                             reach_only=reach_only)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pass 1 makes no reference cycles (what it drops, reference counting frees) and keeps
+    much of what it makes to the end: every collection during it walks the records held so
+    far only to find them alive (at 200,000 assets, 37 collections, 0.27 CPU s of the 2.6 s
+    of the envelope pass, freeing nothing). Paused here, resumed as it was after (a collector
+    the caller disabled stays so); what is held is walked by the next collections as ever."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiConfig,
+                  jobs: int, fields: Fields | None, *,
+                  judged: tuple[frozenset[str] | None, frozenset[str] | None] | None,
+                  reach_only: frozenset[str]) -> LoadedContext:
     wanted = frozenset(context_types) | HIERARCHY_TYPES
     # Reach-only types pass 2 judges (and so validates) are read by envelope in pass 1, and
     # only the records whose name carries an IAM policy are read whole, at its end (`_later`).
