@@ -73,10 +73,6 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
             # on again, its first collection would walk every object the run made (0.3 s of
             # CPU for a 10,000-resource plan) just before this process exits without it
             gc.disable()
-        if the_command():
-            from phiguard.terraform import plan as plans
-
-            plans.kept_documents = _KEPT  # see _KEPT.append below
         outputs = chosen_outputs(fmt, output, output_dir, FORMATS)
         result = run_plan_gate(plan_file, rules=rules, config_path=config_path,
                                snapshots=snapshots, everything=everything, baseline=baseline,
