@@ -316,21 +316,39 @@ class Inventory:
             cache[asset.name] = facts
         return facts
 
-    def _compute_facts(self, asset: Asset) -> dict[str, Any]:
+    def phi(self, asset: Asset) -> bool | UnknownValue:
+        """`facts(asset)["phi"]` without the other facts: the engine asks it of every judged
+        asset (`scope: phi`), and most need no other."""
+        whole = asset.content is None or RESOURCE in asset.content
+        cached = (self._facts if whole else self._owner_facts).get(asset.name)
+        if cached is not None and cached["asset_type"] == asset.asset_type:
+            return cached["phi"]  # type: ignore[no-any-return]
         first = asset.ancestors[0] if asset.ancestors else ""
-        location = asset.location or _location_from_data(asset.data)
+        return self._scope_of(asset, self._placed(asset, first)[0])
+
+    def _placed(self, asset: Asset, first: str, location: str | None = None,
+                ) -> tuple[str | None, str | None, str | None, str | None]:
+        """`_place`, kept per project and location (the same for every asset there)."""
         if asset.asset_type == PROJECT_TYPE:
-            project, number, location, region = self._place(asset, first, location)
-        else:
-            # The same for every asset of a project in a location: worked out once each.
-            place_key = (first, project_of_name(asset.name), location)
-            place = self._places.get(place_key)
-            if place is None:
-                place = self._places[place_key] = self._place(asset, first, location)
-            project, number, location, region = place
+            return self._place(asset, first, location)
+        place_key = (first, project_of_name(asset.name), location)
+        place = self._places.get(place_key)
+        if place is None:
+            place = self._places[place_key] = self._place(asset, first, location)
+        return place
+
+    def _scope_of(self, asset: Asset, project: str | None) -> bool | UnknownValue:
+        """The facts' `phi` of an asset in this project."""
         phi: bool | UnknownValue = self.asset_is_phi(asset, project)
         if not phi and self._planned and asset.asset_type in NETWORK_PATHS:
             phi = self._planned_scope(asset)
+        return phi
+
+    def _compute_facts(self, asset: Asset) -> dict[str, Any]:
+        first = asset.ancestors[0] if asset.ancestors else ""
+        location = asset.location or _location_from_data(asset.data)
+        project, number, location, region = self._placed(asset, first, location)
+        phi = self._scope_of(asset, project)
         # A grant on this asset reaches PHI: it is in PHI scope, or a folder or organization
         # above a PHI project (`grants within: phi` asks the same of each binding's owner).
         reach: bool | UnknownValue = phi

@@ -51,7 +51,7 @@ from phiguard.policy.compiler import (
     resolver,
     use_generated,
 )
-from phiguard.policy.language import QUANTIFIERS
+from phiguard.policy.language import QUANTIFIERS, let_kind
 from phiguard.policy.operators import OPERATORS
 from phiguard.policy.paths import MISSING, parse_path, walk
 
@@ -402,7 +402,9 @@ class _Writer:
             put(d + 1, f"v{k}, r{k} = UNKNOWN, [_arg_unknown(a{k}, c{k})]")
             put(d, "else:")
             d += 1
-            test = None
+            # The comparisons compare with any value (`item.key equals key`): written out too.
+            test = (self.inline(op_name, f"x{k}", arg, None)
+                    if op_name in ("equals", "not_equals", "in", "not_in") else None)
         failed = self.because(node, f"_Why(c{k}, x{k}, {name}, {arg})")
         if test is not None:
             # A built-in operator that never answers None, written out.
@@ -533,7 +535,8 @@ use_generated(_generate)  # rules compiled from now on use generated conditions
 # functions) are constants of the namespace, never source text.
 
 # Names the evaluator's namespace must be given (see `generate_evaluator`).
-EVALUATOR_RUNTIME = frozenset({"_new", "_shown", "_finish", "_carries", "_phi", "_source",
+EVALUATOR_RUNTIME = frozenset({"_new", "_shown", "_finish", "_carries", "_phi", "_facts_phi",
+                               "_source",
                                "_PASSED", "AssetView", "Env", "NO_LETS", "NO_CACHE"})
 
 
@@ -564,6 +567,28 @@ def _when_key(cr: CompiledRule) -> str | None:
     return json.dumps(node, sort_keys=True, default=repr)
 
 
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, Mapping):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list | tuple):
+        return [s for value in node for s in _strings(value)]
+    return []
+
+
+def _reads_facts(cr: CompiledRule) -> bool:
+    """Whether a rule may read the asset's facts beyond `phi`: a path from its `asset` root, a
+    `find` let (it looks the asset's project up). Only a choice of speed: the `scope: phi` test
+    of an evaluator whose rules (those judging any asset with content) read them computes all
+    the facts at once and reads `phi` from them; otherwise it asks for `phi` alone."""
+    rule = cr.rule
+    if any(let_kind(form) == "find" for form in rule.let.values()):
+        return True
+    texts = _strings([rule.assert_, rule.when, list(rule.evidence), list(rule.let.values())])
+    return any(t == "asset" or t.startswith(("asset.", "asset[")) for t in texts)
+
+
 def evaluator_source(rules: Sequence[CompiledRule],
                      runtime: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The source of `evaluate(asset, inv, now) -> list[Finding]`, judging an asset by every
@@ -574,13 +599,14 @@ def evaluator_source(rules: Sequence[CompiledRule],
     w = _Writer(frozenset(), frozenset())
     w.ns.update(runtime)
     put = w.put
+    # Half the assets of an organization meet no rule that applies (out of PHI scope, without
+    # the content a rule judges): what only judging or a finding needs (the Env, the source
+    # text, the evidence renderings) is made when the first rule applies or finds.
     put(1, "view = AssetView(asset, inv)")
-    put(1, "env = Env(view, inv, now, NO_LETS, NO_LETS)")
-    put(1, "blame = env.blame")
+    put(1, "env = None")
     put(1, "data = view.data")
     put(1, "out = []")
-    put(1, "rendered = {}")
-    put(1, "source = _source(asset)")
+    put(1, "source = MISSING")
     put(1, "name = asset.name")
     put(1, "asset_type = asset.asset_type")
     put(1, "phi = None")
@@ -589,6 +615,8 @@ def evaluator_source(rules: Sequence[CompiledRule],
     keys = [_when_key(cr) for cr in rules]
     repeated = [key for key, n in Counter(k for k in keys if k is not None).items() if n > 1]
     shared = {key: str(i) for i, key in enumerate(repeated)}
+    phi_of = "_facts_phi" if any(_reads_facts(cr) for cr in rules
+                                 if not cr.rule.content_types) else "_phi"
     for i in shared.values():
         put(1, f"when{i} = None")
     for cr, key in zip(rules, keys, strict=True):
@@ -602,9 +630,12 @@ def evaluator_source(rules: Sequence[CompiledRule],
             d += 1
         if rule.scope == "phi":
             put(d, "if phi is None:")
-            put(d + 1, "phi = _phi(view)")
+            put(d + 1, f"phi = {phi_of}(view)")
             put(d, "if phi:")
             d += 1
+        put(d, "if env is None:")
+        put(d + 1, "env = Env(view, inv, now, NO_LETS, NO_LETS)")
+        put(d + 1, "blame = env.blame")
         put(d, f"env.params = {w.const(cr.params)}")
         lets = w.const(cr.lets)
         put(d, f"env.lets = lt = {lets}")
@@ -637,6 +668,9 @@ def evaluator_source(rules: Sequence[CompiledRule],
             put(d + 1, f"ev[c{n}] = x{n}")
         put(d, "blame.clear()")
         put(d, f"v, r = {w.const(compiled(check))}(env)")
+        put(d, "if source is MISSING:")  # this asset's first finding
+        put(d + 1, "source = _source(asset)")
+        put(d + 1, "rendered = {}")
         put(d, "if v == PASS:")
         put(d + 1, f"out.append(_new({w.const(rule.id)}, name, asset_type, _PASSED, "
             f"{w.const(rule.severity)}, {w.const(rule.controls)}, {w.const(rule.title)}, "

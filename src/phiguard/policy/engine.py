@@ -202,6 +202,14 @@ def _source_of(asset: Asset) -> str | None:
 
 
 def _phi_of(view: AssetView) -> bool:
+    """Whether the asset is in PHI scope: its facts' `phi`, without the other facts unless a
+    rule has read them already."""
+    facts = view._facts
+    return bool(facts["phi"] if facts is not None else view.inv.phi(view.asset))
+
+
+def _facts_phi(view: AssetView) -> bool:
+    """`_phi_of` for an asset whose rules read its other facts too: all of them, once."""
     return bool(view.facts()["phi"])
 
 
@@ -212,8 +220,8 @@ def _nothing(asset: Asset, inv: Inventory, now: datetime) -> list[Finding]:
 # What a generated evaluator calls (see codegen.generate_evaluator).
 _RUNTIME: dict[str, Any] = {
     "_new": _new_finding, "_shown": _shown_evidence, "_finish": _finish, "_carries": _carries,
-    "_phi": _phi_of, "_source": _source_of, "_PASSED": _PASSED, "AssetView": AssetView,
-    "Env": Env, "NO_LETS": _NO_LETS, "NO_CACHE": _NO_CACHE,
+    "_phi": _phi_of, "_facts_phi": _facts_phi, "_source": _source_of, "_PASSED": _PASSED,
+    "AssetView": AssetView, "Env": Env, "NO_LETS": _NO_LETS, "NO_CACHE": _NO_CACHE,
 }
 
 
