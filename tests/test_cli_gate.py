@@ -51,6 +51,8 @@ def _snapshot(root: Path) -> Path:
     snap.mkdir()
     (snap / "resources.ndjson").write_text(
         "".join(json.dumps(r) + "\n" for r in (project, firewall)))
+    # the whole organization: every asset type was collected, so no log sink means none
+    (snap / "manifest.json").write_text('{"asset_types_requested": "*"}')
     return snap
 
 

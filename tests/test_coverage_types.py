@@ -232,20 +232,27 @@ def test_plan_alone_keeps_its_fails() -> None:
 
 
 def test_plan_over_a_partial_snapshot(tmp_path: Path) -> None:
-    """Over a snapshot that may lack DNS policies, one bound to the network outside the plan
-    is not known: UNKNOWN, saying so; over one that says every type was collected, FAIL."""
-    partial = _partial(tmp_path, {DNS_POLICY}, None)
-    outcome, message = _plan(["--snapshot", str(partial)])[("LOG-012", NEW_NETWORK)]
-    assert outcome == "UNKNOWN"
-    assert DNS_POLICY in message and "the plan does not declare" in message
+    """Over a snapshot that may lack subnetworks, a non-PHI one outside the plan is not known:
+    NET-004 on the planned PHI firewalls is UNKNOWN, saying so; over one that says every type
+    was collected, it is judged. What refers to the network the plan creates is in the plan
+    (nothing that exists can refer to it yet): LOG-012 FAILs over either snapshot."""
+    partial = _partial(tmp_path, {DNS_POLICY, SUBNETWORK}, None)
+    found = _plan(["--snapshot", str(partial)])
+    net004 = {a: v for (r, a), v in found.items() if r == "NET-004"}
+    assert net004 and {o for o, _ in net004.values()} == {"UNKNOWN"}
+    for _, message in net004.values():
+        assert SUBNETWORK in message and "the plan does not declare" in message
+    assert found[("LOG-012", NEW_NETWORK)][0] == "FAIL"
     whole = tmp_path / "whole"
     whole.mkdir()
     for f in partial.iterdir():
         shutil.copy(f, whole / f.name)
     (whole / "manifest.json").write_text(json.dumps(
         {"asset_types_requested": {"RESOURCE": "*"}}))
-    assert _gate(whole)[("LOG-012", NEW_NETWORK)] is Outcome.FAIL
-    assert _gate(partial)[("LOG-012", NEW_NETWORK)] is Outcome.UNKNOWN
+    judged = _gate(whole)
+    assert {judged[("NET-004", a)] for a in net004} <= {Outcome.PASS, Outcome.FAIL}
+    assert judged[("LOG-012", NEW_NETWORK)] is Outcome.FAIL
+    assert _gate(partial)[("LOG-012", NEW_NETWORK)] is Outcome.FAIL
 
 
 def _gate(snapshot: Path) -> dict[tuple[str, str | None], Outcome]:

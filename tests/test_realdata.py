@@ -141,6 +141,9 @@ def test_the_older_enable_flow_logs_field_turns_flow_logs_on(scanned: dict[str, 
 _ABSENT = re.compile(r"(?P<path>\S+) is absent")
 _UNKNOWN = re.compile(r"(?P<path>\S+) is unknown: (?P<why>.*)")
 _NOT_IN = re.compile(r"(?P<path>\S+): (?P<ref>\S+) is not in the snapshot")
+# coverage per asset type: a find or referrers over types the file holds no resource of
+_TYPES_ABSENT = re.compile(r"the snapshot has no (?P<types>\S+(?: or \S+)*) assets and does "
+                           r"not say they were collected")
 
 
 class Snapshot:
@@ -186,6 +189,11 @@ def _check_reason(reason: str, finding: dict[str, Any], snap: Snapshot) -> None:
             reason.startswith("the value compared with ")
             and "is not known: the snapshot has no directory users" in reason):
         assert not snap.has("primaryEmail"), where  # MFA-004's secondary domains, say
+        return
+    if m := _TYPES_ABSENT.search(reason):
+        for asset_type in m["types"].split(" or "):
+            assert not any(r.get("asset_type") == asset_type and r.get("resource") is not None
+                           for r in snap.records), where
         return
     if m := _ABSENT.fullmatch(reason):
         path = m["path"]
@@ -233,7 +241,9 @@ def test_unknown_verdicts_name_what_the_real_data_lacks(scanned: dict[str, Scann
             continue
         message = finding["message"]
         assert message.startswith("Cannot evaluate: "), message
-        for reason in message.removeprefix("Cannot evaluate: ").split("; "):
+        # an unknown `when` names its reasons, then what would fail if the rule applies
+        reasons = re.sub(r" \(if it applies: .*\)$", "", message.removeprefix("Cannot evaluate: "))
+        for reason in reasons.split("; "):
             _check_reason(reason, finding, snap)
 
 

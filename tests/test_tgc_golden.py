@@ -633,6 +633,11 @@ def test_plan_findings_agree_with_a_scan_of_googles_cai(tmp_path: Path) -> None:
                     "ancestors": r.get("ancestors") or ancestors(r)} for r in _expected(pair)]
         base = _ndjson(tmp_path / "base" / pair / "assets.ndjson", baseline())
         cai = _ndjson(tmp_path / "cai" / pair / "assets.ndjson", records + list(assumed.values()))
+        # What Google's converter assumes offline, and its output, are this test's whole
+        # organization: their manifests say so (every asset type collected), as phiguard
+        # collect's would, so no rule is UNKNOWN for a type nobody exported
+        for snapshot in (base, cai):
+            (snapshot / "manifest.json").write_text('{"asset_types_requested": "*"}')
         args = ["-c", str(config), "--at", AT, "-f", "json"]
         planned = CliRunner().invoke(main, ["plan", str(plan), "--all", "--snapshot", str(base),
                                             *args])

@@ -74,6 +74,9 @@ class Coverage:
         self.types = frozenset(types)
         self.all_types = ALL_TYPES in self.types or origin == PLAN
         self._type_gaps: dict[tuple[str, ...], UnknownValue | None] = {}
+        # Names of assets every referrer of which the input holds, whatever it says of their
+        # types: those a plan creates (nothing that exists yet can refer to them).
+        self.new: frozenset[str] = frozenset()
         self.gaps: dict[str, frozenset[str]] = {}
         for kind, parent in gaps:
             self.gaps[kind] = self.gaps.get(kind, frozenset()) | {parent}

@@ -562,11 +562,13 @@ def _let_referrers(form: Mapping[str, Any]) -> LetFn:
 
     def referrers(env: Env) -> Any:
         inv = env.inv
-        # No asset of a type the snapshot may not hold is not "none refers to it".
+        subject = env.subject.asset
+        # No asset of a type the snapshot may not hold is not "none refers to it" (unless the
+        # subject is new: what refers to it is new too, so declared where it is).
         gap = _types_gap(inv, types, None)
-        if gap is not None:
+        if gap is not None and subject.name not in inv.coverage.new:
             return gap
-        return [AssetView(a, inv) for a in inv.referrers(types, path, env.subject.asset)]
+        return [AssetView(a, inv) for a in inv.referrers(types, path, subject)]
     return referrers
 
 

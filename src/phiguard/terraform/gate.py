@@ -215,9 +215,16 @@ class PlanGate:
                      if info.number and info.id}
 
     def _inventory(self, world: World) -> Inventory:
-        return Inventory(world.assets.values(), phi=self.config.phi, content=self._content,
-                         content_gaps=self._content_gaps, origin=self._origin,
-                         asset_types=self._asset_types)
+        inventory = Inventory(world.assets.values(), phi=self.config.phi, content=self._content,
+                              content_gaps=self._content_gaps, origin=self._origin,
+                              asset_types=self._asset_types)
+        # What refers to an asset the plan creates is in the plan, whatever the snapshot says
+        # of the referrers' types: nothing that exists can refer to it yet.
+        base = self._base or {}
+        inventory.coverage.new = frozenset(
+            name for name, change in world.changed.items()
+            if change.is_create and not change.is_delete and name not in base)
+        return inventory
 
     # --------------------------------------------------------------------------------------
 
