@@ -90,3 +90,33 @@ def test_the_exit_gate_counts_without_rebuilding_the_notable_findings(
     assert failing(tally, "high", view)
     assert not failing(tally, "critical", view)
     assert framework.framework_tally(tally, view, notable=False).notable == []
+
+
+def test_inputs_are_hashed_beside_a_serial_scan_and_the_record_is_the_same() -> None:
+    """One process: the inputs' sha256 is worked out in a thread while pass 1 reads; with
+    workers it is worked out when the run record is first asked for. Same record either way,
+    and worked out once however many reports ask for it."""
+    import threading
+
+    from phiguard._util.hashing import sha256_file
+
+    config = load_config(DEMO / "phiguard.yaml")
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    before = {t.name for t in threading.enumerate()}
+    serial = scan_module.Scan([DEMO], load_pack([]), config, jobs=1, at=at)
+    parallel = scan_module.Scan([DEMO], load_pack([]), config, jobs=2, at=at)
+    assert serial.run_info()["inputs"] == parallel.run_info()["inputs"]
+    assert serial.run_info()["inputs"] is serial.run_info()["inputs"]  # hashed once
+    for entry in serial.run_info()["inputs"]:
+        assert entry["sha256"] == sha256_file(Path(entry["path"]))
+    assert "phiguard-inputs" not in before
+
+
+def test_a_hashing_error_reaches_the_caller_of_the_result() -> None:
+    def broken() -> str:
+        raise OSError(2, "No such file or directory")
+
+    for now in (True, False):
+        result = scan_module._later(broken, now=now)
+        with pytest.raises(OSError, match="No such file"):
+            result()

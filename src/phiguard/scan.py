@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from phiguard import __version__
 from phiguard._util import stages
@@ -59,17 +60,25 @@ from phiguard.report.summary import Tally
 
 __all__ = ["Scan", "auto_jobs", "default_jobs", "long_lived_heap"]
 
+_T = TypeVar("_T")
+
 CHUNK = 2000  # records per task when the parent reads them (gzip, JSON documents)
 NOTABLE_PER_TASK = 500
 # Workers are replaced after this many tasks: their heaps, and the pages they copied from the
-# parent, go back to the system instead of growing through a long scan.
+# parent, go back to the system instead of growing through a long scan. Only past
+# RECYCLE_ABOVE_BYTES of plain NDJSON: each new worker copies again the pages it touches
+# (at 200k assets, 262 MiB, a worker kept to the end: 15.1-16.1 CPU s and 558-573 MiB tree
+# PSS; replaced every 4 tasks: 17.3-17.4 CPU s, 512-521 MiB; load 6-7.5).
 MAX_TASKS_PER_WORKER = 4
+RECYCLE_ABOVE_BYTES = 384 * 2**20
 
 # `jobs=0` (the CLI's default): how many processes the machine and the work allow (auto_jobs).
 AUTO_MAX_JOBS = 4  # measured on 2 CPUs only: no more without evidence that it helps
 # Plain NDJSON per process (8 MiB byte ranges): 13 MiB (10k assets) ran no faster with two,
-# 50 MiB (40k) sometimes faster, 128 MiB (100k, idle machine) 1.5x faster.
-AUTO_BYTES_PER_JOB = 32 * 2**20
+# 50 MiB (40k) sometimes faster, 128 MiB (100k, idle machine) 1.5x faster when each asset
+# cost more; after the per-asset work got cheaper, 125 MiB (100k, idle) ran slower with two
+# (5.42 s against 5.11 s) and 250 MiB (200k) faster (8.7 against 15.9 s, earlier code).
+AUTO_BYTES_PER_JOB = 96 * 2**20
 AUTO_FREE_CPU = 0.5  # a process for each CPU at least this idle
 # ... and no more than this: past it every worker copies so much of the shared heap that two
 # processes stop paying. Measured on 2 idle CPUs, one process against two: 262 MiB (200k
@@ -238,6 +247,14 @@ class Scan:
         self.jobs, self.jobs_reason = (max(1, jobs), "asked") if jobs > 0 else \
             auto_jobs(self.files)
         stages.note(jobs=self.jobs, jobs_reason=self.jobs_reason)
+        # The inputs' sha256 (the run record's `inputs`): hashed beside pass 1 in a thread,
+        # which hashlib and file reads let run on another CPU (1.3 GB at 1M assets, about a
+        # second). Not beside workers: a process forked while the thread runs would not need
+        # it, but a lock it holds would be copied held.
+        self._inputs = _later(self.files.inputs, now=self.jobs == 1)
+        plain = sum(path.stat().st_size for path in self.files.asset_files
+                    if is_plain_ndjson(path))
+        self._tasks_per_worker = MAX_TASKS_PER_WORKER if plain > RECYCLE_ABOVE_BYTES else None
         with long_lived_heap():
             self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
                                        jobs=self.jobs, fields=self.engine.context_fields(),
@@ -282,7 +299,7 @@ class Scan:
             "rules_evaluated": rules,
             "snapshot_time": format_time(self.loaded.read_time) if self.loaded.read_time else None,
             "evaluated_at": format_time(self.now),
-            "inputs": self.files.inputs(),
+            "inputs": self._inputs(),
             "asset_counts": dict(sorted(self.loaded.counts.items())),
             "records": self.loaded.records,
             "config": self.config.to_json(),
@@ -334,7 +351,7 @@ class Scan:
                     gc.collect()
             stages.stage("judging pass")
             for result in ordered_map(_run, state, self._tasks(), jobs=self.jobs,
-                                      tasks_per_worker=MAX_TASKS_PER_WORKER):
+                                      tasks_per_worker=self._tasks_per_worker):
                 if result.stages is not None:
                     stages.add(result.stages, workers=parallel)
                 yield result
@@ -394,6 +411,33 @@ class Scan:
     @property
     def waivers(self) -> list[dict[str, Any]]:
         return self.book.report()
+
+
+def _later(work: Callable[[], _T], *, now: bool) -> Callable[[], _T]:
+    """`work()`, run once: started in a thread now when `now`, else when first asked for; the
+    callable returned gives its result (or raises its error) and waits for it if need be."""
+    done: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            done.append((True, work()))
+        except BaseException as exc:  # raised to the caller of the result, as a serial call would
+            done.append((False, exc))
+
+    thread = threading.Thread(target=run, name="phiguard-inputs", daemon=True) if now else None
+    if thread is not None:
+        thread.start()
+
+    def result() -> _T:
+        if thread is not None:
+            thread.join()
+        elif not done:
+            run()
+        ok, value = done[0]
+        if not ok:
+            raise value
+        return cast(_T, value)
+    return result
 
 
 def _prepare(engine: Engine, asset_types: Iterable[str]) -> None:
