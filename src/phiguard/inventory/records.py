@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from phiguard._util.slots import slot_maker
@@ -279,11 +280,28 @@ _FAST_BOTH = frozenset({RESOURCE, IAM_POLICY})
 _VALID_TIMES: set[str] = set()  # update_time texts already parsed as RFC 3339 (bounded)
 
 
+def _instant(text: str) -> datetime | None:
+    """`parse_time(text)`, and at once for the usual `...Z` text: Python reads a UTC time
+    written with `Z` as it reads it with `+00:00` (which `parse_time` writes for it, after
+    cutting a fraction to the microseconds Python keeps, as Python cuts it), so where
+    `fromisoformat` reads the text as it is, `parse_time` gives the same instant. (A text it
+    does not read goes to `parse_time`, which may read it, stripped or lower-case.)"""
+    if text[-1:] == "Z":
+        try:
+            return _from_iso(text)
+        except ValueError:
+            pass
+    return parse_time(text)
+
+
+_from_iso = datetime.fromisoformat
+
+
 def valid_time(text: str) -> bool:
     """Whether `parse_time` reads `text`, remembered for the texts seen (most repeat)."""
     if text in _VALID_TIMES:
         return True
-    if parse_time(text) is None:
+    if _instant(text) is None:
         return False
     if len(_VALID_TIMES) >= 1 << 16:
         _VALID_TIMES.clear()
@@ -591,7 +609,9 @@ def _latest(first: str | None, second: str | None) -> str | None:
     """The later of two RFC 3339 times, compared as times (precision and zones differ)."""
     if first is None or second is None:
         return first or second
-    a, b = parse_time(first), parse_time(second)
+    if first == second:
+        return first
+    a, b = _instant(first), _instant(second)
     if a is None or b is None:
         return first
     return second if b > a else first
