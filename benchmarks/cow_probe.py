@@ -85,15 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         return lambda: [scan._run(state, t) for t in chosen]
 
     if args.per_rule:
-        plan = engine._plan
+        # The generated evaluator of a type judges the rules `rules_for` gives: in each child
+        # the engine is left with one rule (or none) and generates its evaluators again.
+        rules_for = engine.rules_for
         rows = {}
         ids: list[str | None] = [None, *(cr.rule.id for cr in engine.rules)]
         for rule_id in ids:
             def only(asset_type: str, rule_id: str | None = rule_id) -> Any:
-                return [p for p in plan(asset_type) if p[0] == rule_id]
+                return [cr for cr in rules_for(asset_type) if cr.rule.id == rule_id]
 
-            def one_rule(rule_id: str | None = rule_id, only: Any = only) -> None:
-                engine._plan = only  # type: ignore[method-assign]
+            def one_rule(only: Any = only) -> None:
+                engine.rules_for = only  # type: ignore[method-assign]
+                engine._evaluators = {}
                 scan._run(state, tasks[0])
 
             rows[rule_id or "(no rule)"] = _in_child(one_rule)
