@@ -37,7 +37,8 @@ from phiguard.inventory.types import (
     principals_of,
 )
 
-__all__ = ["REACH_TYPES", "Inventory", "learn_project", "reach_fields"]
+__all__ = ["REACH_TYPES", "Inventory", "MaybeItems", "MaybeMember", "learn_project",
+           "reach_fields"]
 
 _RM = "//cloudresourcemanager.googleapis.com/"
 _NUMBER = re.compile(r"^\d+$")
@@ -640,20 +641,22 @@ class Inventory:
         unknown: UnknownValue | None = None
         for binding, resource, spelled in entries:
             name = resource if isinstance(resource, str) else resource.name
+            reach: bool | UnknownValue = True
             if within == "phi":
                 reach = self.reach(resource)
-                if isinstance(reach, UnknownValue):
-                    unknown = unknown or reach
-                    out.append(UnknownValue(f"{reach.why} (the grant of {binding['role']})"))
-                    continue
                 if not reach:
                     continue
             grant = {"role": binding["role"], "resource": name, "member": spelled}
             if "condition" in binding:
                 grant["condition"] = binding["condition"]
+            if isinstance(reach, UnknownValue):
+                # In the list only if it reaches PHI: a member that may or may not be there.
+                unknown = unknown or reach
+                out.append(MaybeMember(f"{reach.why} (the grant of {binding['role']})", grant))
+                continue
             out.append(grant)
         if unknown is not None and all(isinstance(g, UnknownValue) for g in out):
-            return unknown
+            return MaybeItems(unknown.why, out)
         return out
 
     def reach(self, resource: Asset | str) -> bool | UnknownValue:
@@ -700,6 +703,33 @@ class Inventory:
                         continue  # a plan value known only after apply
                     index[sys.intern(member.lower())].append((binding, owner.name, member))
         return index
+
+
+class MaybeMember(UnknownValue):
+    """An element of a list that belongs to it only if something not known holds (a grant
+    whose PHI reach is not known, in `grants within: phi`), with the value it would have.
+
+    Anything that does not know it sees an unknown value. The quantifiers judge `value` and
+    let it decide nothing: the verdict it would decide as a member (`some`, `none`: its
+    condition passes; `every`: fails) is UNKNOWN with `why`; any other, as if it were absent.
+    So a grant of a role no rule cares about never makes the verdict unknown."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, why: str, value: Any) -> None:
+        super().__init__(why)
+        self.value = value
+
+
+class MaybeItems(UnknownValue):
+    """A list all of whose elements are `MaybeMember`s: as a whole it is not known (how many
+    elements it has, whether it is empty), but a quantifier judges its `items`."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, why: str, items: list[Any]) -> None:
+        super().__init__(why)
+        self.items = items
 
 
 def _account_keys(asset: Asset) -> list[str]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset, UnknownValue
-from phiguard.inventory.inventory import Inventory
+from phiguard.inventory.inventory import Inventory, MaybeItems, MaybeMember
 from phiguard.policy.compiler import (
     _BLOCKING,
     _NO_REASONS,
@@ -62,6 +62,7 @@ __all__ = ["LazyCondition", "compiled", "evaluator_source", "generate_condition"
 _BASE: dict[str, Any] = {
     "PASS": PASS, "FAIL": FAIL, "UNKNOWN": UNKNOWN, "MISSING": MISSING, "CAP": MAX_EVIDENCE,
     "NO": _NO_REASONS, "BLOCKING": _BLOCKING, "_blocked": _blocked, "_Why": _Why,
+    "MAYBE": MaybeMember, "MAYBE_ITEMS": MaybeItems,
     "_SLD": (str, list, dict), "walk": walk, "_get": _get, "_AssetView": AssetView,
     "__builtins__": {"isinstance": isinstance, "len": len, "enumerate": enumerate,
                      "list": list, "type": type, "dict": dict},
@@ -208,6 +209,8 @@ class _Writer:
         self.fetch(node["path"], f"x{k}", f"c{k}", d)
         put(d, f"if x{k} is MISSING:")
         put(d + 1, f"x{k} = " + (self.const(default) if default is not MISSING else "[]"))
+        put(d, f"if type(x{k}) is MAYBE_ITEMS:")  # each element a MaybeMember
+        put(d + 1, f"x{k} = x{k}.items")
         put(d, f"if isinstance(x{k}, BLOCKING):")
         put(d + 1, f"v{k}, r{k} = _blocked(x{k}, c{k})")
         put(d, f"elif not isinstance(x{k}, list):")
@@ -225,6 +228,11 @@ class _Writer:
         put(d + 1, f"for i{k}, e{k} in enumerate(x{k}):")
         body = d + 2
         put(body, f'p{k} = f"{{c{k}}}[{{i{k}}}]"')
+        # An element only if what is not known holds (`MaybeMember`): judged, deciding nothing.
+        put(body, f"q{k} = type(e{k}) is MAYBE")
+        put(body, f"if q{k}:")
+        put(body + 1, f"y{k} = e{k}.why")
+        put(body + 1, f"e{k} = e{k}.value")
         put(body, f"vars[{var}] = (e{k}, p{k})")
         name = node.get("as", "item")
         outer = self.scope.get(name)
@@ -236,6 +244,9 @@ class _Writer:
             self.scope[name] = outer
         put(body, f"if v{c} == UNKNOWN:")
         put(body + 1, f"u{k}.extend(r{c}[:1])")
+        put(body, f"elif q{k}:")
+        put(body + 1, f"if v{c} == {'FAIL' if quant == 'every' else 'PASS'}:")
+        put(body + 2, f'u{k}.append(f"{{p{k}}} is {{y{k}}}")')
         if quant == "some":
             put(body, f"elif v{c} == PASS:")
             put(body + 1, f"del blame[s{k}:]")

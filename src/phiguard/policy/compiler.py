@@ -16,7 +16,7 @@ from typing import Any
 
 from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
 from phiguard.inventory.coverage import IAM_POLICY, ORG_POLICY, RESOURCE
-from phiguard.inventory.inventory import Inventory
+from phiguard.inventory.inventory import Inventory, MaybeItems, MaybeMember
 from phiguard.inventory.refs import ref_key
 from phiguard.inventory.types import ORG_TYPE, principals_of
 from phiguard.policy.language import (
@@ -411,6 +411,8 @@ def _compile_quantifier(node: Mapping[str, Any], quant: str,
         value, cpath = resolve(env)
         if value is MISSING:
             value = default if default is not MISSING else []
+        if type(value) is MaybeItems:
+            value = value.items  # each element a MaybeMember, judged below
         blocked = _blocked(value, cpath)
         if blocked:
             return blocked
@@ -425,6 +427,16 @@ def _compile_quantifier(node: Mapping[str, Any], quant: str,
         start = len(blame)
         try:
             for i, item in enumerate(value):
+                if type(item) is MaybeMember:
+                    # An element only if what is not known holds: it decides nothing.
+                    env.vars[var] = (item.value, f"{cpath}[{i}]")
+                    verdict, reasons = child(env)
+                    del blame[start:]
+                    if verdict == UNKNOWN:
+                        unknown.extend(reasons[:1])
+                    elif verdict == (FAIL if quant == "every" else PASS):
+                        unknown.append(f"{cpath}[{i}] is {item.why}")
+                    continue
                 env.vars[var] = (item, f"{cpath}[{i}]")
                 verdict, reasons = child(env)
                 if verdict == UNKNOWN:

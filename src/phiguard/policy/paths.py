@@ -134,7 +134,8 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
             value = MISSING if got is None else got
             prefix += suffixes.get(seg) or _suffix(seg)
             continue
-        if value is MISSING or kind is Unresolved or kind is UnknownValue:
+        # (an unknown value of a subclass too: a list element that may not be one)
+        if value is MISSING or kind is Unresolved or isinstance(value, UnknownValue):
             return value, prefix
         if seg is ALL:
             if kind is not list and kind is not tuple:
