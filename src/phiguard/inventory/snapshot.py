@@ -281,11 +281,16 @@ def _load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCo
 
 def _at_line(record: Record, lines_before: int) -> Record:
     """A record read in a range after `lines_before` lines of its file, at its line in the
-    file (pass 1 reads ranges apart, each counting lines from its start)."""
-    r = record
-    return new_record(r.name, r.asset_type, r.kinds, r.data, r.iam_policy, r.org_policy,
-                      r.access_policy, r.ancestors, r.location, r.parent, r.update_time,
-                      new_source(r.source.file, r.source.line + lines_before))
+    file (pass 1 reads ranges apart, each counting lines from its start). The record is one
+    a survey just made (or unpickled) and nothing else holds yet: its source is replaced in
+    place, a quarter of the cost of a new record (0.7 against 3.8 us; one per policy and
+    held record of every range but the first)."""
+    source = record.source
+    _set(record, "source", new_source(source.file, source.line + lines_before))
+    return record
+
+
+_set = object.__setattr__  # (Record is frozen: see `_at_line`)
 
 
 def _in_file(error: SnapshotError, start: int, lines_before: int) -> SnapshotError:
