@@ -194,3 +194,35 @@ def test_an_evaluator_whose_rules_read_facts_computes_them_once(tmp_path: Path) 
     generated = [f for a in assets for f in engine.evaluate_asset(a, inv, NOW)]
     assert generated == _looped(rules, assets, inv)
     assert [f.outcome.value for f in generated] == ["PASS"]
+
+
+@pytest.mark.parametrize("path", [
+    "data.metadata.items", "project.data.commonInstanceMetadata.items",
+    "data.template.containers[0].env", "data.spec.template.spec.containers[*].env",
+    "data.metadata", "data.metadata.items[0]", "data.config.environmentVariables",
+    "data.metadata.secretKeys"])
+def test_metadata_and_environment_evidence_is_redacted_as_before(path: str) -> None:
+    # `_render` of a value read in metadata or environment variables (one pass for a list
+    # of flat objects) gives `redact(path, evidence_value(value))`, the two-pass reference.
+    from phiguard.policy.compiler import evidence_value
+    from phiguard.policy.paths import MISSING
+    from phiguard.redaction import REDACTED, redact
+
+    values: list[Any] = [
+        [{"key": "enable-oslogin", "value": "TRUE"}, {"key": "startup-script", "value": "x"}],
+        [{"name": "DB_PASSWORD", "value": "hunter2"}, {"name": "PORT", "value": 8080}],
+        [{"key": "ssh-keys", "value": None}, {"key": "k"}, {"value": "lonely"}],
+        [{"key": "enable-oslogin", "value": "TRUE", "password": "p", "note": None}],
+        [{"key": "a", "value": {"nested": "secret"}}],  # not flat: the two passes
+        [{"key": "a", "value": MISSING}], [{"key": "a", "value": UnknownValue()}],
+        [{"key": str(i), "value": str(i)} for i in range(60)],  # cut to 50
+        [{f"k{i}": i for i in range(60)}], [], ["enable-oslogin", 3, None], [[{"value": 1}]],
+        {"items": [{"key": "enable-oslogin", "value": "TRUE"}], "fingerprint": "f"},
+    ]
+    for value in values:
+        got = engine_module._render(path, value, {})
+        assert got == redact(path, evidence_value(value)), value
+    flat = [{"key": "startup-script", "value": "rm -rf /"}]
+    shown = engine_module._render(path, flat, {})
+    assert "rm -rf /" not in repr(shown) and REDACTED in repr(shown)
+    assert flat == [{"key": "startup-script", "value": "rm -rf /"}]  # the data is not changed

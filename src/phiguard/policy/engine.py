@@ -110,11 +110,29 @@ def _render(path: str, value: Any, rendered: dict[tuple[str, int], tuple[Any, An
     if kind is dict or kind is list:
         last, in_metadata, in_env = path_context(path)
         out = (_shown(value, last) if not (in_metadata or in_env)
-               else redact(path, evidence_value(value)))
+               else _shown_secretive(value, last, in_metadata, in_env))
     else:
         out = redact(path, evidence_value(value))
     rendered[key] = (value, out)
     return out
+
+
+def _shown_secretive(value: Any, last: str, in_metadata: bool, in_env: bool) -> Any:
+    """`redact_field(evidence_value(value), last, in_metadata, in_env)` for a value read in
+    instance metadata or environment variables: a list of flat objects (metadata `items`,
+    `env` pairs: each item's values scalars, nothing for `evidence_value` to change or cut)
+    redacted item by item without copying it first."""
+    if (type(value) is not list or len(value) > _EVIDENCE_ITEMS
+            or (last and field_flags(last)[0])):
+        return redact_field(evidence_value(value), last, in_metadata, in_env)
+    shown: list[Any] = []
+    for item in value:
+        if type(item) is not dict or len(item) > _EVIDENCE_ITEMS or not all(
+                type(v) in _PLAIN for v in item.values()):
+            return redact_field(evidence_value(value), last, in_metadata, in_env)
+        out = redact_field(item, last, in_metadata, in_env)
+        shown.append(dict(item) if out is item else out)
+    return shown
 
 
 def _shown(value: Any, last: str) -> Any:
