@@ -64,3 +64,28 @@ def test_workers_are_replaced_only_past_the_recycling_size(monkeypatch: pytest.M
     monkeypatch.setattr(scan_module, "RECYCLE_ABOVE_BYTES", 0)
     job = Scan([DEMO], load_pack([]), config, jobs=2, at=at)
     assert job._tasks_per_worker == scan_module.MAX_TASKS_PER_WORKER
+
+
+def test_the_memory_pass_1_freed_is_given_back_before_pass_2_of_a_large_snapshot(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from _paths import DEMO
+
+    calls: list[int] = []
+    monkeypatch.setattr(scan_module, "release_free_memory", lambda: calls.append(1))
+    config = load_config(DEMO / "phiguard.yaml")
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    for threshold, expected in ((2**40, []), (0, [1])):
+        calls.clear()
+        monkeypatch.setattr(scan_module, "TRIM_ABOVE_BYTES", threshold)
+        job = Scan([DEMO], load_pack([]), config, jobs=1, at=at)
+        job.tally(scan_module.Tally())
+        assert calls == expected
+
+
+def test_releasing_free_memory_is_harmless() -> None:
+    from phiguard._util.parallel import release_free_memory
+
+    kept = [bytes(1000) for _ in range(10_000)]
+    del kept[::2]
+    release_free_memory()
+    assert all(b == bytes(1000) for b in kept)

@@ -52,7 +52,7 @@ class OutputWriter:
         except OSError as exc:
             raise self.failed(exc) from None
 
-    def write_bytes(self, data: bytes) -> None:
+    def write_bytes(self, data: bytes | bytearray) -> None:
         """Write UTF-8 `data` past the text layer (flushed first, so the order holds); a
         stream without a UTF-8 binary buffer gets it decoded."""
         buffer = getattr(self._fh, "buffer", None)

@@ -32,7 +32,7 @@ def finding_bytes(finding: Finding) -> bytes:
     return orjson.dumps(finding.to_json(), option=orjson.OPT_NON_STR_KEYS)
 
 
-def write_utf8(out: IO[str], data: bytes) -> None:
+def write_utf8(out: IO[str], data: bytes | bytearray) -> None:
     """Write UTF-8 `data` to the text stream `out`: to its binary buffer when it has one (the
     text layer flushed first, so the order holds), else decoded."""
     put = getattr(out, "write_bytes", None)  # phiguard._util.outputs.OutputWriter
