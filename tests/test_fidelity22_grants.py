@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from _engines import interpreted as _interpreted
 from _paths import RULES
 from phiguard.findings import Finding
 from phiguard.inventory.asset import UnknownValue
@@ -20,7 +21,6 @@ from phiguard.inventory.inventory import Inventory, MaybeItems, MaybeMember
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.rule import load_rule
 from phiguard.testing import assets_from_records, run_rule
-from test_policy_codegen import _interpreted
 
 CRM = "//cloudresourcemanager.googleapis.com/"
 ORG = "organizations/123456789012"

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _paths import PLANS
 from _plans import change, plan_doc
 from phiguard.terraform import plan as plan_module
 from phiguard.terraform.plan import PlanError, parse_plan
@@ -182,7 +183,6 @@ def test_a_run_without_plugins_does_not_import_importlib_metadata(tmp_path: Path
 
 # -- the command process: what the run built is left for the exit to give back ---------------
 
-PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
 
 
 def test_the_plan_command_process_keeps_its_result_for_the_exit(

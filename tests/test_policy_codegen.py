@@ -3,8 +3,6 @@ and a rule's text never becomes source code."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from _engines import interpreted as _interpreted
+from _engines import looped as _looped
 from _paths import DEMO
 from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset
@@ -19,7 +19,6 @@ from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy import codegen, compiler
 from phiguard.policy import engine as engine_module
-from phiguard.policy.compiler import compile_condition
 from phiguard.policy.engine import Engine
 from phiguard.policy.rule import Rule, load_rule
 from phiguard.runs.common import load_pack
@@ -28,38 +27,6 @@ from phiguard.testing import DEFAULT_AT, _example_assets, load_example, run_rule
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 FW = "compute.googleapis.com/Firewall"
 ANC = ("projects/111", "organizations/1")
-
-
-@contextmanager
-def _interpreted() -> Iterator[None]:
-    """Rules compiled inside this block use the closures of `compile_condition`, and engines
-    judge inside it by the loop over rules (`Engine._judge`), not a generated evaluator: the
-    reference everything generated is compared with."""
-    real = codegen.generate_condition
-
-    def closures(node: Any, consts: frozenset[str] = frozenset(), name: str = "",
-                 lets: frozenset[str] = frozenset()) -> Any:
-        return compile_condition(node, consts)
-    codegen.generate_condition = closures  # type: ignore[assignment]
-    try:
-        with _looped():
-            yield
-    finally:
-        codegen.generate_condition = real  # type: ignore[assignment]
-
-
-@contextmanager
-def _looped() -> Iterator[None]:
-    """Engines judge inside this block by the loop over rules (`Engine._judge`)."""
-    real = Engine._evaluator
-
-    def loop(self: Engine, asset_type: str) -> Any:
-        return self._judge
-    Engine._evaluator = loop  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Engine._evaluator = real  # type: ignore[method-assign]
 
 
 def _examples(rule: Rule) -> list[Path]:
