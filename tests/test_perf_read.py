@@ -117,3 +117,21 @@ def test_the_later_time_of_two() -> None:
         "2026-01-01T00:00:00.1234567Z"  # the same microsecond: the first
     assert _latest("not a time", "2026-01-01T00:00:00Z") == "not a time"
     assert _latest(None, "2026-01-01T00:00:00Z") == "2026-01-01T00:00:00Z"
+
+
+def test_inside_a_long_lived_heap_what_pass_one_kept_is_frozen_at_its_end() -> None:
+    """Inside `long_lived_heap` (a scan), what pass 1 keeps lives to the end: it is moved to
+    the permanent generation when the pass ends, not walked by the collections that follow
+    until a full one freezes it. Outside it nothing is frozen (nothing would unfreeze it)."""
+    from phiguard._util.parallel import long_lived_heap
+
+    load = _loader()
+    with long_lived_heap():
+        before = gc.get_freeze_count()
+        loaded = load()
+        kept = gc.get_freeze_count() - before
+        assert gc.isenabled()
+    assert kept > loaded.records  # every held record, its asset and their data
+    assert gc.get_freeze_count() == 0  # unfrozen on leaving
+    load()
+    assert gc.get_freeze_count() == 0

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, Generic, TypeVar
 
 __all__ = ["available_memory", "busy_cpus", "can_fork", "long_lived_heap", "ordered_map",
-           "release_free_memory", "usable_cpus"]
+           "release_free_memory", "settle_heap", "usable_cpus"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -303,6 +303,16 @@ def long_lived_heap() -> Iterator[None]:
         with contextlib.suppress(ValueError):
             gc.callbacks.remove(_freeze_survivors)
         gc.unfreeze()
+
+
+def settle_heap() -> None:
+    """Inside `long_lived_heap`: what is alive now lives to the end (a pass just built it), so
+    it goes to the permanent generation at once instead of after the next collections walk
+    it only to find it alive (the first youngest-generation collection after pass 1 walked
+    all it kept: 0.2 CPU s at 200,000 assets). Outside it, nothing: a heap frozen there would
+    never be unfrozen."""
+    if _holding[0]:
+        gc.freeze()
 
 
 def _fork(work: Callable[[Any, Any], Any], state: Any, workers: list[_Worker]) -> _Worker | None:
