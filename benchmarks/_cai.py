@@ -16,7 +16,7 @@ ASSETS_PER_PROJECT = 2000
 PART_ASSETS = 2000
 DOMAIN = "example-health.com"
 # Bump when the records change, so cached snapshots (benchmarks/out/) are regenerated.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 MANIFEST = "generate.json"  # what was generated, beside the snapshot (not inside it)
 
 Record = dict[str, Any]

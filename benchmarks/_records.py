@@ -1142,5 +1142,31 @@ def gen_header(plan: OrgPlan, w: Writer) -> None:
                                  "effectiveTime": RFC3339[rng.getrandbits(12)]}},
             f"//cloudresourcemanager.googleapis.com/projects/{home.number}", "us", home.ancestors,
         )
+    # A log-based metric and a DNS server policy in the logging project, so that the snapshot
+    # holds both types, as a real organization's export does: without any, a scan cannot tell
+    # "none exist" from "not exported" and judges MON-001..008 and LOG-012 UNKNOWN (coverage per
+    # asset type). Neither satisfies a rule (the metric counts 5xx responses, the policy is bound
+    # to no network), so the rules' verdicts are those of an organization without them. Fixed
+    # values, no draw from `rng`: every other record is as before.
+    home = plan.projects[0]
+    w.add(
+        f"//logging.googleapis.com/projects/{home.number}/metrics/lb-5xx",
+        "logging.googleapis.com/LogMetric",
+        {"name": "lb-5xx", "description": "HTTP(S) load balancer 5xx responses",
+         "filter": 'resource.type="http_load_balancer" AND httpRequest.status>=500',
+         "metricDescriptor": {"metricKind": "DELTA", "valueType": "INT64", "unit": "1"},
+         "createTime": "2025-01-15T10:00:00Z", "updateTime": "2025-01-15T10:00:00Z"},
+        f"//cloudresourcemanager.googleapis.com/projects/{home.number}", "global",
+        home.ancestors,
+    )
+    w.add(
+        f"//dns.googleapis.com/projects/{home.id}/policies/inbound-forwarding",
+        "dns.googleapis.com/Policy",
+        {"kind": "dns#policy", "id": "4312698705529112230", "name": "inbound-forwarding",
+         "description": "inbound forwarding for on-premises resolvers, not yet bound",
+         "enableInboundForwarding": True, "enableLogging": False, "networks": []},
+        f"//cloudresourcemanager.googleapis.com/projects/{home.number}", "global",
+        home.ancestors,
+    )
 
 

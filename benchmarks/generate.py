@@ -76,7 +76,8 @@ def plan_org(assets: int, seed: int) -> OrgPlan:
         anc = (f"folders/{fid}", *parent.ancestors)
         subs.append(Folder(fid, disp, f"folders/{parent.id}", anc))
     folders = (*top, *subs)
-    header = 1 + len(folders) + 4  # organization, folders, two org log sinks and their buckets
+    # organization, folders, two org log sinks and their buckets, a log metric and a DNS policy
+    header = 1 + len(folders) + 6
 
     # Skewed project sizes: a few big data projects, many small ones (log-normal weights).
     weights = [rng.lognormvariate(0, 0.9) for _ in range(n_projects)]
