@@ -355,7 +355,7 @@ class Scan:
                 self.engine.warm(self.loaded.inventory)
                 # ... and the generated evaluator of every type, which each worker would
                 # otherwise generate again (0.3 CPU s for 42 types)
-                _prepare(self.engine, self.loaded.counts)
+                self.engine.prepare(self.loaded.counts)
                 if parallel:
                     gc.collect()
             stages.stage("judging pass")
@@ -447,17 +447,6 @@ def _later(work: Callable[[], _T], *, now: bool) -> Callable[[], _T]:
             raise value
         return cast(_T, value)
     return result
-
-
-def _prepare(engine: Engine, asset_types: Iterable[str]) -> None:
-    """Generate the evaluator of each asset type now (see `Engine.prepare`)."""
-    prepare = getattr(engine, "prepare", None)
-    if prepare is not None:
-        prepare(asset_types)
-        return
-    for asset_type in asset_types:  # an Engine without `prepare` yet
-        if asset_type not in engine._evaluators:
-            engine._evaluator(asset_type)
 
 
 def _utc_now() -> datetime:

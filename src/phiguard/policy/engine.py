@@ -379,6 +379,14 @@ class Engine:
             evaluate = self._evaluator(asset.asset_type)
         return evaluate(asset, inv, now)
 
+    def prepare(self, asset_types: Iterable[str]) -> None:
+        """Generate the evaluator of each asset type now, not at its first asset: before a
+        scan forks its workers, so they share the generated code instead of each generating
+        it again."""
+        for asset_type in asset_types:
+            if asset_type not in self._evaluators:
+                self._evaluator(asset_type)
+
     def _evaluator(self, asset_type: str) -> Evaluator:
         """How assets of a type are judged: one generated function for all its rules (see
         codegen.generate_evaluator), else the loop of `_judge` over them."""
