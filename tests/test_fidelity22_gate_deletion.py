@@ -5,16 +5,11 @@ rule fails only if the asset is in PHI scope, which the plan does not tell yet."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import orjson
-from click.testing import CliRunner
-
-from _paths import PLANS
-from _plans import change, plan_doc
-from phiguard.cli import main
+from _planned_vm import hardened, nic, vm_results
+from _plans import change
 
 WEB = "web-prod"  # not in PHI scope (fixtures/plans/phiguard.yaml: phi-prod)
 PHI_NET = "projects/phi-prod/global/networks/phi-vpc"
@@ -22,29 +17,13 @@ PHI_SUBNET = "projects/phi-prod/regions/us-east4/subnetworks/app"
 WEB_SUBNET = f"projects/{WEB}/regions/us-east4/subnetworks/app"
 
 
-def _instance(subnetwork: str, network: str | None, external: bool) -> dict[str, Any]:
-    nic: dict[str, Any] = {"subnetwork": subnetwork, "ipv6_access_config": [],
-                           "access_config": [{"network_tier": "PREMIUM"}] if external else []}
-    if network is not None:
-        nic["network"] = network
-    return {"name": "batch-1", "project": WEB, "zone": "us-east4-a", "can_ip_forward": False,
-            "deletion_protection": True,
-            "metadata": {"enable-oslogin": "TRUE", "enable-oslogin-2fa": "TRUE",
-                         "block-project-ssh-keys": "TRUE", "serial-port-enable": "FALSE"},
-            "shielded_instance_config": [{"enable_secure_boot": True, "enable_vtpm": True,
-                                          "enable_integrity_monitoring": True}],
-            "service_account": [{"email": f"batch@{WEB}.iam.gserviceaccount.com",
-                                 "scopes": ["logging-write"]}],
-            "network_interface": [nic]}
-
-
 def _run(tmp_path: Path, after_network: str | None) -> dict[str, dict[str, Any]]:
     """The VM sits on the PHI network before the plan, with no external address (VM-001
     passes); the plan gives it one and moves it to a subnetwork whose network is known only
     after apply (unless `after_network`), and deletes an IAM member on it (the deletion path
     judges it as the holder of what is deleted)."""
-    before = _instance(PHI_SUBNET, PHI_NET, external=False)
-    after = _instance(WEB_SUBNET, after_network, external=True)
+    before = hardened("batch-1", WEB, "batch", nic(PHI_SUBNET, PHI_NET))
+    after = hardened("batch-1", WEB, "batch", nic(WEB_SUBNET, after_network, external=True))
     nic_unknown: dict[str, Any] = {"network_ip": True, "name": True,
                                    "access_config": [{"nat_ip": True}]}
     if after_network is None:
@@ -57,13 +36,7 @@ def _run(tmp_path: Path, after_network: str | None) -> dict[str, dict[str, Any]]
                        "role": "roles/compute.viewer",
                        "member": "user:ann@example-health.com"}),
     ]
-    plan = tmp_path / "plan.json"
-    plan.write_bytes(orjson.dumps(plan_doc(changes)))
-    result = CliRunner().invoke(main, ["plan", str(plan), "-c", str(PLANS / "phiguard.yaml"),
-                                       "--at", "2026-11-25T00:00:00Z", "-f", "json"],
-                                catch_exceptions=False)
-    doc = json.loads(result.stdout)
-    return {r["rule_id"]: r for r in doc["results"] if r["rule_id"].startswith("VM-")}
+    return vm_results(tmp_path, changes)
 
 
 def test_a_deletion_failure_on_an_undecided_scope_is_unknown(tmp_path: Path) -> None:

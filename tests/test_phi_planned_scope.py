@@ -5,21 +5,15 @@ silently "not PHI"."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import orjson
-from click.testing import CliRunner
-
-from _paths import PLANS
-from _plans import change, make_plan, plan_doc
-from phiguard.cli import main
+from _planned_vm import hardened, nic, planned_instance, vm_results
+from _plans import change
 from phiguard.inventory.asset import UnknownValue
 from phiguard.inventory.coverage import PLAN
 from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
-from phiguard.terraform.world import build_world
 
 WEB = "web-prod"  # not in PHI scope (fixtures/plans/phiguard.yaml: phi-prod)
 WEB_SUBNET = f"projects/{WEB}/regions/us-east4/subnetworks/app"
@@ -30,36 +24,17 @@ def _vm(subnetwork: str, *, external: bool = True, network: str | None = None,
         ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A VM in web-prod, its network known only after apply unless given; `external`: an
     ephemeral external address (VM-001 FAILs on a PHI VM)."""
-    nic: dict[str, Any] = {"subnetwork": subnetwork, "ipv6_access_config": [],
-                           "access_config": [{"network_tier": "PREMIUM"}] if external else []}
     nic_unknown: dict[str, Any] = {"network_ip": True, "name": True}
     if network is None:
         nic_unknown["network"] = True
-    else:
-        nic["network"] = network
     if external:
         nic_unknown["access_config"] = [{"nat_ip": True}]
-    after = {"name": "batch-1", "project": WEB, "zone": "us-east4-a", "can_ip_forward": False,
-             "deletion_protection": True,
-             "metadata": {"enable-oslogin": "TRUE", "enable-oslogin-2fa": "TRUE",
-                          "block-project-ssh-keys": "TRUE", "serial-port-enable": "FALSE"},
-             "shielded_instance_config": [{"enable_secure_boot": True, "enable_vtpm": True,
-                                           "enable_integrity_monitoring": True}],
-             "service_account": [{"email": f"batch@{WEB}.iam.gserviceaccount.com",
-                                  "scopes": ["logging-write"]}],
-             "network_interface": [nic]}
+    after = hardened("batch-1", WEB, "batch", nic(subnetwork, network, external=external))
     return after, {"instance_id": True, "network_interface": [nic_unknown]}
 
 
 def _results(tmp_path: Path, after: dict[str, Any], unknown: dict[str, Any]) -> dict[str, Any]:
-    plan = tmp_path / "plan.json"
-    plan.write_bytes(orjson.dumps(plan_doc([change("google_compute_instance", "x", after,
-                                                   unknown=unknown)])))
-    result = CliRunner().invoke(main, ["plan", str(plan), "-c", str(PLANS / "phiguard.yaml"),
-                                       "--at", "2026-11-25T00:00:00Z", "-f", "json"],
-                                catch_exceptions=False)
-    doc = json.loads(result.stdout)
-    return {r["rule_id"]: r for r in doc["results"] if r["rule_id"].startswith("VM-")}
+    return vm_results(tmp_path, [change("google_compute_instance", "x", after, unknown=unknown)])
 
 
 def test_a_failure_on_a_vm_whose_network_is_known_after_apply_is_unknown(tmp_path: Path) -> None:
@@ -90,10 +65,7 @@ def test_a_known_non_phi_network_is_not_phi(tmp_path: Path) -> None:
 def test_a_held_subnetwork_tells_the_network() -> None:
     """The subnetwork the plan (or snapshot) holds names its network: a PHI network settles
     the instance's scope, a non-PHI one leaves it outside, none leaves it unknown."""
-    after, unknown = _vm(WEB_SUBNET)
-    world = build_world(make_plan([change("google_compute_instance", "x", after,
-                                          unknown=unknown)]), "after")
-    (vm,) = [a for a in world.assets.values() if a.asset_type == "compute.googleapis.com/Instance"]
+    vm = planned_instance(*_vm(WEB_SUBNET))
     phi_net = "projects/host/global/networks/phi-vpc"
 
     def scope(network: str | None) -> Any:

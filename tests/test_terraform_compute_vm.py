@@ -4,18 +4,12 @@ by VM-001..005 as the CAI record after apply would be."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import orjson
-from click.testing import CliRunner
-
-from _paths import PLANS
-from _plans import change, make_plan, plan_doc
-from phiguard.cli import main
+from _planned_vm import hardened, nic, planned_instance, vm_results
+from _plans import change
 from phiguard.inventory.asset import UnknownValue
-from phiguard.terraform.world import build_world
 
 P = "phi-prod"
 VPC = f"projects/{P}/global/networks/phi-vpc"
@@ -24,39 +18,21 @@ ADDRESS = "google_compute_instance.x"
 
 
 def _vm(**extra: Any) -> dict[str, Any]:
-    nic = {"network": VPC, "subnetwork": SUBNET, "access_config": [], "ipv6_access_config": []}
-    nic.update(extra.pop("nic", {}))
-    return {"name": "ehr-api-1", "project": P, "zone": "us-east4-a", "can_ip_forward": False,
-            "deletion_protection": True,
-            "metadata": {"enable-oslogin": "TRUE", "enable-oslogin-2fa": "TRUE",
-                         "block-project-ssh-keys": "TRUE", "serial-port-enable": "FALSE"},
-            "shielded_instance_config": [{"enable_secure_boot": True, "enable_vtpm": True,
-                                          "enable_integrity_monitoring": True}],
-            "service_account": [{"email": f"ehr-api@{P}.iam.gserviceaccount.com",
-                                 "scopes": ["logging-write"]}],
-            "network_interface": [nic], **extra}
+    interface = nic(SUBNET, VPC)
+    interface.update(extra.pop("nic", {}))
+    return {**hardened("ehr-api-1", P, "ehr-api", interface), **extra}
 
 
 def _outcomes(tmp_path: Path, after: dict[str, Any], unknown: Any = None,
               config: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
-    plan = tmp_path / "plan.json"
-    plan.write_bytes(orjson.dumps(plan_doc([change("google_compute_instance", "x", after,
-                                                   unknown=unknown)], config)))
-    result = CliRunner().invoke(main, ["plan", str(plan), "-c", str(PLANS / "phiguard.yaml"),
-                                       "--at", "2026-11-25T00:00:00Z", "-f", "json"],
-                                catch_exceptions=False)
-    doc = json.loads(result.stdout)
-    return {r["rule_id"]: r["outcome"] for r in doc["results"]
-            if r["rule_id"].startswith("VM-")}
+    found = vm_results(tmp_path, [change("google_compute_instance", "x", after,
+                                         unknown=unknown)], config)
+    return {rule_id: r["outcome"] for rule_id, r in found.items()}
 
 
 def _data(after: dict[str, Any], unknown: Any = None,
           config: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    world = build_world(make_plan([change("google_compute_instance", "x", after,
-                                          unknown=unknown)], config), "after")
-    (asset,) = [a for a in world.assets.values()
-                if a.asset_type == "compute.googleapis.com/Instance"]
-    return dict(asset.data)
+    return dict(planned_instance(after, unknown, config).data)
 
 
 def test_hardened_vm_passes_every_vm_rule(tmp_path: Path) -> None:
