@@ -7,12 +7,26 @@ evaluator and the interpreted closures) judge alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
 
+from _crm import (
+    CONFIG,
+    CRM,
+    ORG,
+    PHI_ANC,
+    SA_EMAIL,
+    SA_MEMBER,
+    SA_NAME,
+    WEB_ANC,
+    account,
+    project,
+    user,
+    web,
+)
 from _engines import interpreted as _interpreted
 from _paths import RULES
 from phiguard.findings import Finding
@@ -22,27 +36,11 @@ from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.rule import load_rule
 from phiguard.testing import assets_from_records, run_rule
 
-CRM = "//cloudresourcemanager.googleapis.com/"
-ORG = "organizations/123456789012"
-WEB_ANC = ["projects/333333333333", "folders/444", ORG]
-PHI_ANC = ["projects/111111111111", "folders/222", ORG]
-SA_EMAIL = "deployer@web-prod.iam.gserviceaccount.com"
-SA = f"serviceAccount:{SA_EMAIL}"
-SA_NAME = "//iam.googleapis.com/projects/web-prod/serviceAccounts/117730095516128349902"
 KEY_NAME = SA_NAME + "/keys/0123456789abcdef"
 PERSON = "user:ann@example-health.com"
-CONFIG = {"phi": {"projects": ["phi-prod"]}}  # phi-prod is not in the snapshot below
+# CONFIG makes phi-prod PHI; the snapshots below hold it only where phi_prod() adds it
 
 ENGINES: list[Callable[[], Any]] = [nullcontext, _interpreted]
-
-
-def web() -> dict[str, Any]:
-    return {"name": CRM + "projects/333333333333",
-            "asset_type": "cloudresourcemanager.googleapis.com/Project",
-            "resource": {"data": {"projectNumber": "333333333333", "projectId": "web-prod",
-                                  "lifecycleState": "ACTIVE",
-                                  "parent": {"type": "folder", "id": "444"}}},
-            "ancestors": WEB_ANC}
 
 
 def org(*bindings: tuple[str, str]) -> dict[str, Any]:
@@ -54,20 +52,8 @@ def org(*bindings: tuple[str, str]) -> dict[str, Any]:
 
 def phi_prod(*bindings: tuple[str, str]) -> list[dict[str, Any]]:
     """phi-prod in the snapshot (placed under folders/222), with its IAM policy."""
-    return [{"name": CRM + "projects/111111111111",
-             "asset_type": "cloudresourcemanager.googleapis.com/Project",
-             "resource": {"data": {"projectNumber": "111111111111", "projectId": "phi-prod",
-                                   "lifecycleState": "ACTIVE",
-                                   "parent": {"type": "folder", "id": "222"}}},
-             "ancestors": PHI_ANC,
+    return [{**project("111111111111", "phi-prod", PHI_ANC),
              "iam_policy": {"bindings": [{"role": r, "members": [m]} for r, m in bindings]}}]
-
-
-def account() -> dict[str, Any]:
-    return {"name": SA_NAME, "asset_type": "iam.googleapis.com/ServiceAccount",
-            "resource": {"data": {"email": SA_EMAIL, "projectId": "web-prod",
-                                  "uniqueId": "117730095516128349902"}},
-            "ancestors": WEB_ANC}
 
 
 def key() -> dict[str, Any]:
@@ -77,13 +63,6 @@ def key() -> dict[str, Any]:
                                   "keyType": "USER_MANAGED",
                                   "validAfterTime": "2024-01-01T00:00:00Z"}},
             "ancestors": WEB_ANC}
-
-
-def user() -> dict[str, Any]:
-    return {"kind": "admin#directory#user", "id": "104857392018475629301",
-            "primaryEmail": "ann@example-health.com", "isAdmin": False,
-            "isDelegatedAdmin": False, "suspended": False, "archived": False,
-            "isEnrolledIn2Sv": False, "isEnforcedIn2Sv": False}
 
 
 def judge(rule_id: str, records: list[dict[str, Any]], subject: str,
@@ -98,25 +77,21 @@ def judge(rule_id: str, records: list[dict[str, Any]], subject: str,
     return found.get(subject)
 
 
-@contextmanager
-def _none() -> Iterator[None]:
-    yield
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 def test_iam_001_passes_when_only_a_harmless_grant_is_of_unknown_reach(
         engine: Callable[[], Any]) -> None:
     """A Viewer on the organization: whether it reaches PHI is not known, but as no Viewer
     fails IAM-001 the verdict does not depend on it (UNKNOWN before)."""
-    found = judge("IAM-001", [account(), web(), org(("roles/viewer", SA))], SA_NAME, engine)
+    found = judge("IAM-001", [account(), web(), org(("roles/viewer", SA_MEMBER))], SA_NAME, engine)
     assert found is not None and found.outcome.value == "PASS", found and found.message
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_iam_001_is_unknown_when_a_failing_grant_is_of_unknown_reach(
         engine: Callable[[], Any]) -> None:
-    found = judge("IAM-001", [account(), web(), org(("roles/viewer", SA), ("roles/editor", SA))],
-                  SA_NAME, engine)
+    records = [account(), web(),
+               org(("roles/viewer", SA_MEMBER), ("roles/editor", SA_MEMBER))]
+    found = judge("IAM-001", records, SA_NAME, engine)
     assert found is not None and found.outcome.value == "UNKNOWN"
     assert "phi-prod" in found.message and "roles/editor" in found.message
 
@@ -125,8 +100,8 @@ def test_iam_001_is_unknown_when_a_failing_grant_is_of_unknown_reach(
 def test_iam_001_fails_on_a_known_grant_beside_unknown_ones(engine: Callable[[], Any]) -> None:
     """phi-prod held (the organization is then known to be above it) but a second PHI
     project missing: an Editor on phi-prod fails whatever the organization's grants."""
-    records = [account(), web(), org(("roles/viewer", SA)),
-               *phi_prod(("roles/editor", SA))]
+    records = [account(), web(), org(("roles/viewer", SA_MEMBER)),
+               *phi_prod(("roles/editor", SA_MEMBER))]
     config = {"phi": {"projects": ["phi-prod", "phi-ghost"]}}
     found = judge("IAM-001", records, SA_NAME, engine, config=config)
     assert found is not None and found.outcome.value == "FAIL"
@@ -149,13 +124,13 @@ def test_reaching_phi_stays_unknown_when_every_grant_is_of_unknown_reach(
     UNKNOWN (their `count_gte: 1` reads the list as a whole)."""
     mfa = judge("MFA-001", [web(), org(("roles/viewer", PERSON))], "user", engine, users=True)
     assert mfa is not None and mfa.outcome.value == "UNKNOWN"
-    iam = judge("IAM-003", [account(), key(), web(), org(("roles/viewer", SA))], KEY_NAME,
+    iam = judge("IAM-003", [account(), key(), web(), org(("roles/viewer", SA_MEMBER))], KEY_NAME,
                 engine)
     assert iam is not None and iam.outcome.value == "UNKNOWN"
 
 
 def test_the_grants_value() -> None:
-    inv = Inventory(assets_from_records([account(), web(), org(("roles/viewer", SA))]),
+    inv = Inventory(assets_from_records([account(), web(), org(("roles/viewer", SA_MEMBER))]),
                     phi=PhiConfig(projects=frozenset({"phi-prod"})))
     sa = inv.get(SA_NAME)
     assert sa is not None
@@ -163,7 +138,7 @@ def test_the_grants_value() -> None:
     assert isinstance(grants, MaybeItems) and isinstance(grants, UnknownValue)
     [member] = grants.items
     assert isinstance(member, MaybeMember)
-    assert member.value == {"role": "roles/viewer", "resource": CRM + ORG, "member": SA}
+    assert member.value == {"role": "roles/viewer", "resource": CRM + ORG, "member": SA_MEMBER}
     assert "phi-prod" in member.why
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from _crm import CRM, ORG, SA_MEMBER, SA_NAME, account
+from _crm import web as web_project
 from _paths import RULES
 from phiguard.inventory.asset import UnknownValue
 from phiguard.inventory.inventory import Inventory
@@ -15,11 +17,6 @@ from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.rule import load_rule
 from phiguard.testing import assets_from_records, run_rule
 
-CRM = "//cloudresourcemanager.googleapis.com/"
-ORG = "organizations/123456789012"
-WEB_ANC = ["projects/333333333333", "folders/444", ORG]
-SA_EMAIL = "deployer@web-prod.iam.gserviceaccount.com"
-SA_NAME = "//iam.googleapis.com/projects/web-prod/serviceAccounts/117730095516128349902"
 PHI_CONFIG = PhiConfig(projects=frozenset({"phi-solo"}))
 
 
@@ -35,27 +32,21 @@ def phi_solo(parent: dict[str, str] | None = None) -> dict[str, Any]:
 
 
 def web() -> list[dict[str, Any]]:
+    """web-prod, its folder (the deployer an Editor there), the organization (a Viewer there)
+    and the deployer."""
     return [
-        {"name": CRM + "projects/333333333333",
-         "asset_type": "cloudresourcemanager.googleapis.com/Project",
-         "resource": {"data": {"projectNumber": "333333333333", "projectId": "web-prod",
-                               "lifecycleState": "ACTIVE",
-                               "parent": {"type": "folder", "id": "444"}}},
-         "ancestors": WEB_ANC},
+        web_project(),
         {"name": CRM + "folders/444", "asset_type": "cloudresourcemanager.googleapis.com/Folder",
          "resource": {"data": {"name": "folders/444", "parent": ORG, "displayName": "web"}},
          "ancestors": ["folders/444", ORG],
          "iam_policy": {"bindings": [{"role": "roles/editor",
-                                      "members": [f"serviceAccount:{SA_EMAIL}"]}]}},
+                                      "members": [SA_MEMBER]}]}},
         {"name": CRM + ORG, "asset_type": "cloudresourcemanager.googleapis.com/Organization",
          "resource": {"data": {"name": ORG, "displayName": "example-health.com"}},
          "ancestors": [ORG],
          "iam_policy": {"bindings": [{"role": "roles/viewer",
-                                      "members": [f"serviceAccount:{SA_EMAIL}"]}]}},
-        {"name": SA_NAME, "asset_type": "iam.googleapis.com/ServiceAccount",
-         "resource": {"data": {"email": SA_EMAIL, "projectId": "web-prod",
-                               "uniqueId": "117730095516128349902"}},
-         "ancestors": WEB_ANC},
+                                      "members": [SA_MEMBER]}]}},
+        account(),
     ]
 
 

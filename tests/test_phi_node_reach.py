@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from _crm import CONFIG, CRM, ORG, PHI_ANC, SA_MEMBER, SA_NAME, account, project, user, web
 from _paths import RULES
 from phiguard.findings import Finding
 from phiguard.inventory.asset import UnknownValue
@@ -15,25 +16,6 @@ from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.rule import load_rule
 from phiguard.testing import assets_from_records, run_rule
-
-CRM = "//cloudresourcemanager.googleapis.com/"
-ORG = "organizations/123456789012"
-PHI_ANC = ["projects/111111111111", "folders/222", ORG]
-WEB_ANC = ["projects/333333333333", "folders/444", ORG]
-SA_EMAIL = "deployer@web-prod.iam.gserviceaccount.com"
-SA_MEMBER = f"serviceAccount:{SA_EMAIL}"
-SA_NAME = "//iam.googleapis.com/projects/web-prod/serviceAccounts/117730095516128349902"
-
-
-def project(number: str, project_id: str, ancestors: list[str]) -> dict[str, Any]:
-    kind, ident = ancestors[1].split("/") if len(ancestors) > 1 else ("", "")
-    data: dict[str, Any] = {"projectNumber": number, "projectId": project_id,
-                            "lifecycleState": "ACTIVE"}
-    if kind:
-        data["parent"] = {"type": kind.removesuffix("s"), "id": ident}
-    return {"name": f"{CRM}projects/{number}",
-            "asset_type": "cloudresourcemanager.googleapis.com/Project",
-            "resource": {"data": data}, "ancestors": ancestors}
 
 
 def node(name: str, ancestors: list[str], role: str | None = None,
@@ -56,24 +38,8 @@ def node(name: str, ancestors: list[str], role: str | None = None,
     return out
 
 
-def account() -> dict[str, Any]:
-    return {"name": SA_NAME, "asset_type": "iam.googleapis.com/ServiceAccount",
-            "resource": {"data": {"name": f"projects/web-prod/serviceAccounts/{SA_EMAIL}",
-                                  "projectId": "web-prod", "uniqueId": "117730095516128349902",
-                                  "email": SA_EMAIL}},
-            "ancestors": WEB_ANC}
-
-
-def user(email: str) -> dict[str, Any]:
-    return {"kind": "admin#directory#user", "id": "104857392018475629301",
-            "primaryEmail": email, "isAdmin": False, "isDelegatedAdmin": False,
-            "suspended": False, "archived": False, "isEnrolledIn2Sv": False,
-            "isEnforcedIn2Sv": False}
-
-
-WEB = project("333333333333", "web-prod", WEB_ANC)
+WEB = web()
 PHI = project("111111111111", "phi-prod", PHI_ANC)
-CONFIG = {"phi": {"projects": ["phi-prod"]}}
 
 
 def iam_001(records: list[dict[str, Any]], config: dict[str, Any] = CONFIG) -> Finding:
