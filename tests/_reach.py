@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from _paths import DEMO
 
@@ -22,10 +23,14 @@ def org_with_one_granted_instance(tmp_path: Path) -> tuple[Path, str, set[str]]:
     assert len(instances) > 1
     granted = instances[0]
     with open(org / "iam_policy.ndjson", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({
-            "name": granted["name"], "asset_type": INSTANCE,
+        fh.write(json.dumps(instance_grant(granted)) + "\n")
+    return org, str(granted["name"]), {str(i["name"]) for i in instances}
+
+
+def instance_grant(instance: dict[str, Any]) -> dict[str, Any]:
+    """An IAM policy record for this instance's resource record: alice may log in as admin."""
+    return {"name": instance["name"], "asset_type": INSTANCE,
             "iam_policy": {"version": 1, "etag": "BwYAAAAAAAA=", "bindings": [
                 {"role": "roles/compute.osAdminLogin",
                  "members": ["user:alice@example-health.com"]}]},
-            "ancestors": granted["ancestors"]}) + "\n")
-    return org, str(granted["name"]), {str(i["name"]) for i in instances}
+            "ancestors": instance["ancestors"]}

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from _paths import DEMO, RULES
+from _reach import INSTANCE, instance_grant
 from phiguard.cli import main
 from phiguard.config import load_config
 from phiguard.inventory import snapshot
@@ -29,11 +30,22 @@ SMALL = 4096  # bytes per range: the demo's IAM policies (66 lines, ~48 KB) span
 WHOLE = 1 << 30  # one range per file: every line read from the file's start
 ORPHAN = "//storage.googleapis.com/oh-phi-orphan-lines"
 BUCKET = "storage.googleapis.com/Bucket"
-INSTANCE = "compute.googleapis.com/Instance"
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _write(path: Path, records: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+def _append(path: Path, *records: dict[str, Any]) -> int:
+    """Appends these records, one a line; the last one's line in the file."""
+    with open(path, "a", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record) + "\n")
+    return len(_lines(path))
 
 
 def _org(tmp_path: Path) -> tuple[Path, int]:
@@ -44,9 +56,7 @@ def _org(tmp_path: Path) -> tuple[Path, int]:
     iam = org / "iam_policy.ndjson"
     policies = _lines(iam)
     bucket = next(p for p in policies if p["asset_type"] == BUCKET)
-    with open(iam, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({**bucket, "name": ORPHAN}) + "\n")
-    line = len(_lines(iam))
+    line = _append(iam, {**bucket, "name": ORPHAN})
     assert _lines(iam)[line - 1]["name"] == ORPHAN
     assert len(iam.read_bytes()) > 4 * SMALL  # well after the first range
     return org, line
@@ -85,12 +95,7 @@ def test_held_records_and_policies_carry_their_line_in_the_file(
     # the last instance granted: a reach-only type, read by envelope in pass 1 and read whole
     # at its end (`_read_later`) for its grant
     last = [r for r in _lines(org / "resources.ndjson") if r["asset_type"] == INSTANCE][-1]
-    with open(org / "iam_policy.ndjson", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"name": last["name"], "asset_type": INSTANCE,
-                             "iam_policy": {"version": 1, "etag": "BwYAAAAAAAA=", "bindings": [
-                                 {"role": "roles/compute.osAdminLogin",
-                                  "members": ["user:alice@example-health.com"]}]},
-                             "ancestors": last["ancestors"]}) + "\n")
+    _append(org / "iam_policy.ndjson", instance_grant(last))
     monkeypatch.setattr(snapshot, "RANGE_BYTES", SMALL)
     engine = Engine(load_pack([RULES]).rules, params=load_config(DEMO / "phiguard.yaml").params)
     loaded = load_context(discover([org]), engine.context_types(),
@@ -136,7 +141,7 @@ def test_a_policy_of_another_type_fails_at_its_line(
     at = max(i for i, p in enumerate(policies) if p["asset_type"] == BUCKET and p["name"] != ORPHAN)
     name = policies[at]["name"]
     policies[at]["asset_type"] = "storage.googleapis.com/Object"
-    iam.write_text("".join(json.dumps(p) + "\n" for p in policies), encoding="utf-8")
+    _write(iam, policies)
     resources = _lines(org / "resources.ndjson")
     where = 1 + next(i for i, r in enumerate(resources) if r["name"] == name)
     message = _error(org, tmp_path, monkeypatch, jobs)
@@ -153,11 +158,8 @@ def test_two_policy_records_of_one_name_fail_at_their_lines(
     iam = org / "iam_policy.ndjson"
     org_policy = _lines(org / "org_policy.ndjson")[0]
     padding = [p for p in _lines(iam) if p["name"] != ORPHAN][:8]
-    with open(iam, "a", encoding="utf-8") as fh:
-        for p in padding:  # repeats (duplicates judged once) to put it in a later range
-            fh.write(json.dumps(p) + "\n")
-        fh.write(json.dumps({**org_policy, "name": ORPHAN}) + "\n")
-    second = len(_lines(iam))
+    # eight repeated records (duplicates judged once) put it in a later range
+    second = _append(iam, *padding, {**org_policy, "name": ORPHAN})
     message = _error(org, tmp_path, monkeypatch, jobs)
     assert (f"{iam}:{second}: {ORPHAN} has asset type {org_policy['asset_type']} here but "
             f"{BUCKET} at {iam}:{line}") in message
@@ -170,7 +172,7 @@ def test_a_malformed_policy_late_in_its_file_fails_at_its_line(
     iam = org / "iam_policy.ndjson"
     policies = _lines(iam)
     policies[line - 1]["iam_policy"]["bindings"] = "everyone"
-    iam.write_text("".join(json.dumps(p) + "\n" for p in policies), encoding="utf-8")
+    _write(iam, policies)
     message = _error(org, tmp_path, monkeypatch, jobs)
     assert f"{iam}:{line}: " in message
 
@@ -184,11 +186,8 @@ def test_a_conflicting_policy_late_in_its_file_names_both_lines(
     changed = json.loads(json.dumps(policies[line - 1]))
     changed["iam_policy"]["bindings"] = changed["iam_policy"]["bindings"][:1]
     assert changed != policies[line - 1]
-    with open(iam, "a", encoding="utf-8") as fh:
-        for p in policies[:8]:  # repeats (duplicates judged once) to put it in a later range
-            fh.write(json.dumps(p) + "\n")
-        fh.write(json.dumps(changed) + "\n")
-    second = len(_lines(iam))
+    # eight repeated records (duplicates judged once) put it in a later range
+    second = _append(iam, *policies[:8], changed)
     message = _error(org, tmp_path, monkeypatch, jobs)
     assert (f"{iam}:{second}: conflicting duplicate: {ORPHAN} (IAM_POLICY) differs from the "
             f"record at {iam}:{line}") in message
