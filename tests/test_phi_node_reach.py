@@ -99,17 +99,23 @@ def _inventory(records: list[dict[str, Any]], **phi: Any) -> Inventory:
     return Inventory(assets_from_records(records), phi=PhiConfig(**phi))
 
 
+def _without_and_with(folder: str, records: list[dict[str, Any]],
+                      **phi: Any) -> tuple[Inventory, Inventory]:
+    """These records and the organization (a Viewer granted there), without and with the
+    record of `folder` (directly under the organization)."""
+    records = [*records, node(ORG, [ORG], "roles/viewer")]
+    return (_inventory(records, **phi),
+            _inventory([*records, node(folder, [folder, ORG])], **phi))
+
+
 def test_a_chain_ending_at_a_folder_is_continued_from_the_folders_record() -> None:
     """A planned project may show only its folder: the organization above that folder is
     known from the folder's own record; without it the organization's reach is unknown."""
     planned = project("111111111111", "phi-prod", ["projects/111111111111", "folders/222"])
-    alone = _inventory([planned, node(ORG, [ORG], "roles/viewer")],
-                       projects=frozenset({"phi-prod"}))
+    alone, placed = _without_and_with("folders/222", [planned],
+                                      projects=frozenset({"phi-prod"}))
     assert isinstance(alone.reach(CRM + ORG), UnknownValue)
     assert alone.reach(CRM + "folders/222") is True
-    placed = _inventory([planned, node(ORG, [ORG], "roles/viewer"),
-                         node("folders/222", ["folders/222", ORG])],
-                        projects=frozenset({"phi-prod"}))
     assert placed.reach(CRM + ORG) is True
     assert placed.reach(CRM + "folders/444") is False
     assert placed.facts(placed.get(CRM + ORG))["phi_reach"] is True  # type: ignore[arg-type]
@@ -117,15 +123,11 @@ def test_a_chain_ending_at_a_folder_is_continued_from_the_folders_record() -> No
 
 def test_a_phi_folder_not_placed_leaves_the_organizations_reach_unknown() -> None:
     """A configured PHI folder the input does not place may be below any organization."""
-    inv = _inventory([WEB, node(ORG, [ORG], "roles/viewer")],
-                     folders=frozenset({"folders/999"}))
+    inv, placed = _without_and_with("folders/999", [WEB], folders=frozenset({"folders/999"}))
     reach = inv.reach(CRM + ORG)
     assert isinstance(reach, UnknownValue)
     assert "folders/999" in reach.why
     assert inv.reach(CRM + "folders/999") is True
-    placed = _inventory([WEB, node(ORG, [ORG], "roles/viewer"),
-                         node("folders/999", ["folders/999", ORG])],
-                        folders=frozenset({"folders/999"}))
     assert placed.reach(CRM + ORG) is True
     assert placed.reach(CRM + "folders/444") is False
 
