@@ -37,6 +37,7 @@ from phiguard.config import Config, Waiver
 from phiguard.errors import UsageError
 from phiguard.findings import Finding, Outcome
 from phiguard.inventory.asset import Asset
+from phiguard.inventory.coverage import asset_types_missing, types_sought
 from phiguard.inventory.readers import (
     RawItem,
     SnapshotFiles,
@@ -282,6 +283,10 @@ class Scan:
         self.notes += [f"warning: {w}" for w in self.scope_warnings]
         self.content_missing = self.loaded.inventory.coverage.missing()
         self.notes += [f"warning: {w}" for w in self.content_missing]
+        # The asset types rules look for that the snapshot does not know to be collected (the
+        # run says so when it is over, with the assets they left UNKNOWN: runs.scan).
+        self.asset_types_missing = asset_types_missing(
+            self.loaded.inventory.coverage, types_sought(cr.rule for cr in self.engine.rules))
         now = at or self.loaded.read_time
         if now is None:
             # Google's Terraform converter output and older export dumps carry no time at all:
@@ -312,6 +317,8 @@ class Scan:
             "config": self.config.to_json(),
             **({"scope_warnings": self.scope_warnings} if self.scope_warnings else {}),
             **({"content_missing": self.content_missing} if self.content_missing else {}),
+            **({"asset_types_missing": self.asset_types_missing}
+               if self.asset_types_missing else {}),
             # A collected snapshot's failed sources (see phiguard.collect), shown as gaps.
             **({"coverage_gaps": gaps} if (gaps := (self.files.manifest or {})
                                            .get("coverage_gaps")) else {}),

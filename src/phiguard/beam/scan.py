@@ -35,7 +35,11 @@ from phiguard.config import Config
 from phiguard.errors import InputError, UsageError
 from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset, Source
-from phiguard.inventory.coverage import coverage_from_manifest, types_from_manifest
+from phiguard.inventory.coverage import (
+    coverage_from_manifest,
+    run_types_missing,
+    types_from_manifest,
+)
 from phiguard.inventory.readers import read_users
 from phiguard.inventory.snapshot import check_unique_users
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
@@ -175,6 +179,8 @@ class BeamScan:
         self.notes += [f"warning: {w}" for w in self.scope_warnings]
         self.content_missing = meta.content_missing
         self.notes += [f"warning: {w}" for w in self.content_missing]
+        self.asset_types_missing = run_types_missing(
+            (cr.rule for cr in self.engine.rules), manifest, meta.counts)
         assert meta.now is not None
         self.now = meta.now
         if at is None and self.read_time is None:
@@ -230,6 +236,8 @@ class BeamScan:
             "config": self.config.to_json(),
             **({"scope_warnings": self.scope_warnings} if self.scope_warnings else {}),
             **({"content_missing": self.content_missing} if self.content_missing else {}),
+            **({"asset_types_missing": self.asset_types_missing}
+               if self.asset_types_missing else {}),
             **({"coverage_gaps": gaps} if (gaps := manifest.get("coverage_gaps")) else {}),
         }
 

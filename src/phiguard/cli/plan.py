@@ -77,7 +77,8 @@ def plan_command(plan_file: Path, config_path: Path | None, snapshots: tuple[Pat
         result = run_plan_gate(plan_file, rules=rules, config_path=config_path,
                                snapshots=snapshots, everything=everything, baseline=baseline,
                                tf_root=tf_root, outputs=outputs, output_dir=output_dir,
-                               at=when, jobs=jobs, framework=framework)
+                               at=when, jobs=jobs, framework=framework,
+                               notify=lambda note: click.echo(f"phiguard: note: {note}", err=True))
         from phiguard.cli._gate import exit_code
 
         # the findings of the framework reported with (--framework) only, as the reports

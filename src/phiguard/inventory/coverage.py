@@ -18,13 +18,15 @@ not, rules see an unknown value (UNKNOWN, with the reason), never an empty polic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from phiguard.inventory.asset import CONTENT_TYPES, UnknownValue
 
 __all__ = ["ALL_TYPES", "IAM_POLICY", "PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT", "Coverage",
-           "coverage_from_manifest", "types_from_manifest"]
+           "asset_types_missing", "coverage_from_manifest", "run_types_missing",
+           "types_cited", "types_from_manifest", "types_missing_warning", "types_sought"]
 
 RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = CONTENT_TYPES
 
@@ -193,3 +195,89 @@ def coverage_from_manifest(manifest: Mapping[str, Any] | None,
         if isinstance(kind, str) and kind.upper() in CONTENT_TYPES and isinstance(parent, str):
             gaps.append((kind.upper(), parent))
     return held, tuple(gaps)
+
+
+# The run level view of the types not known to be collected ------------------------------------
+
+def types_sought(rules: Iterable[Any]) -> dict[str, list[str]]:
+    """The asset types these rules look for with `find` or `referrers` lets (those of the
+    definitions they use included), each with the ids of the rules that do, sorted."""
+    out: dict[str, set[str]] = {}
+    for rule in rules:
+        for form in rule.let.values():
+            for kind in ("find", "referrers"):
+                spec = form.get(kind) if isinstance(form, Mapping) else None
+                if isinstance(spec, Mapping):
+                    for asset_type in spec.get("types") or ():
+                        out.setdefault(str(asset_type), set()).add(str(rule.id))
+    return {t: sorted(ids) for t, ids in sorted(out.items())}
+
+
+def asset_types_missing(coverage: Coverage, sought: Mapping[str, Sequence[str]],
+                        ) -> list[dict[str, Any]]:
+    """Of the types rules look for (`types_sought`), those the input does not know to be
+    collected, each with the rules that look for it: the findings JSON's
+    `run.asset_types_missing`, sorted by type (empty when the input says nothing is missing)."""
+    return [{"asset_type": t, "rules": list(sought[t])} for t in coverage.types_missing(sought)]
+
+
+def run_types_missing(rules: Iterable[Any], manifest: Mapping[str, Any] | None,
+                      counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    """`asset_types_missing` of a scan from what every engine has: the snapshot's manifest
+    and its RESOURCE records by type (`run.asset_counts`). The same answer as its Inventory's
+    coverage for the types rules look for: the Inventory holds every resource of them."""
+    collected = types_from_manifest(manifest) | {t for t, n in counts.items() if n}
+    return asset_types_missing(Coverage((), types=collected), types_sought(rules))
+
+
+_CITED = re.compile(r"has no (\S+(?: or \S+)*) assets and does not say they were collected")
+
+
+def types_cited(message: str) -> list[str]:
+    """The asset types a finding's message says were not known to be collected."""
+    if "does not say they were collected" not in message:
+        return []
+    return sorted({t for found in _CITED.findall(message) for t in found.split(" or ")})
+
+
+def _rule_ranges(ids: Sequence[str]) -> str:
+    """Rule ids, runs of consecutive numbers of one prefix shortened: MON-001..008."""
+    out: list[str] = []
+    run: list[tuple[str, int, str]] = []
+
+    def flush() -> None:
+        if len(run) >= 3:
+            out.append(f"{run[0][2]}..{run[-1][2].rsplit('-', 1)[1]}")
+        else:
+            out.extend(r[2] for r in run)
+        run.clear()
+
+    for rid in ids:
+        prefix, _, number = rid.rpartition("-")
+        if prefix and number.isdigit():
+            if run and (run[-1][0] != prefix or run[-1][1] + 1 != int(number)
+                        or len(run[-1][2]) != len(rid)):
+                flush()
+            run.append((prefix, int(number), rid))
+        else:
+            flush()
+            out.append(rid)
+    flush()
+    return ", ".join(out)
+
+
+def types_missing_warning(missing: Sequence[Mapping[str, Any]],
+                          unknown_assets: Mapping[str, int] | None = None) -> str:
+    """The one line for the user: each type not known to be collected, the rules that look
+    for it and, when counted (`unknown_assets`), on how many assets they were UNKNOWN for it."""
+    parts = []
+    for item in missing:
+        rules = _rule_ranges(list(item["rules"]))
+        if unknown_assets is not None:
+            n = unknown_assets.get(str(item["asset_type"]), 0)
+            rules += (f" UNKNOWN on {n} asset{'' if n == 1 else 's'}" if n
+                      else ": no finding UNKNOWN for want of it")
+        parts.append(f"{item['asset_type']} ({rules})")
+    return ("the snapshot has no assets of these types that rules look for, and does not say "
+            f"they were collected: {'; '.join(parts)}; export every asset type, or use "
+            "phiguard collect (a manifest with asset_types_requested)")

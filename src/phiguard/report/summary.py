@@ -7,10 +7,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from phiguard.findings import SEVERITIES, Finding, Outcome, severity_rank
+from phiguard.inventory.coverage import types_cited
 
 __all__ = ["Tally"]
 
 OUTCOMES = ("PASS", "FAIL", "UNKNOWN", "WAIVED")
+_NOT_COLLECTED = "does not say they were collected"
 
 
 class Tally:
@@ -36,6 +38,9 @@ class Tally:
         self.assets: set[str] = set()
         self.notable: list[Finding] = []
         self.dropped = 0
+        # asset type -> the assets with an UNKNOWN finding saying that type was not known to
+        # be collected (coverage per asset type; never in the JSON)
+        self.types_unknown: dict[str, set[str]] = {}
 
     def add(self, finding: Finding) -> None:
         outcome = finding.outcome
@@ -43,6 +48,9 @@ class Tally:
         pending = self._pending
         pending[key] = pending.get(key, 0) + 1
         if outcome is not Outcome.PASS:
+            if outcome is Outcome.UNKNOWN and _NOT_COLLECTED in finding.message:
+                for asset_type in types_cited(finding.message):
+                    self.types_unknown.setdefault(asset_type, set()).add(finding.asset)
             if len(self.notable) < self.keep:
                 self.notable.append(finding)
             else:
@@ -122,6 +130,8 @@ class Tally:
             for control, rules in other._rules_of_control.items():
                 self._rules_of_control[control] |= rules
             self._worst_failing = max(self._worst_failing, other._worst_failing)
+        for asset_type, assets in other.types_unknown.items():
+            self.types_unknown.setdefault(asset_type, set()).update(assets)
         room = max(0, self.keep - len(self.notable))
         self.notable.extend(other.notable[:room])
         self.dropped += other.dropped + max(0, len(other.notable) - room)

@@ -4,7 +4,7 @@ format asked (the PR gate writes SARIF, the Markdown comment and JSON from one j
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,11 +50,13 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
                   everything: bool = False, baseline: Path | None = None,
                   tf_root: Path | None = None, outputs: Sequence[Output] = (),
                   output_dir: str | None = None, at: datetime | None = None,
-                  jobs: int = 0, framework: str = "hipaa") -> PlanResult:
+                  jobs: int = 0, framework: str = "hipaa",
+                  notify: Callable[[str], None] = lambda note: None) -> PlanResult:
     """Judge `plan_file` and write `outputs`. `jobs` 0 means one process (two were slower on
     a busy 2-core machine: the halves convert the join targets twice). Raises a PhiguardError
     for bad input (a malformed plan is never a pass). With PHIGUARD_STAGE_TIMES set, the time
-    of each stage is written there (phiguard._util.stages).
+    of each stage is written there (phiguard._util.stages). `notify` hears, before any report
+    is written, the asset types rules look for that a `snapshots` does not know to be collected.
     """
     import gc
 
@@ -72,7 +74,7 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
         return _run_plan_gate(plan_file, rules=rules, config_path=config_path,
                               snapshots=snapshots, everything=everything, baseline=baseline,
                               tf_root=tf_root, outputs=outputs, output_dir=output_dir, at=at,
-                              jobs=jobs, framework=framework)
+                              jobs=jobs, framework=framework, notify=notify)
     finally:
         if collecting:
             gc.enable()
@@ -82,7 +84,8 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
 def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path | None,
                    snapshots: Sequence[Path], everything: bool, baseline: Path | None,
                    tf_root: Path | None, outputs: Sequence[Output], output_dir: str | None,
-                   at: datetime | None, jobs: int, framework: str) -> PlanResult:
+                   at: datetime | None, jobs: int, framework: str,
+                   notify: Callable[[str], None]) -> PlanResult:
     from phiguard._util import stages
 
     stages.stage("setup (rules, config)")
@@ -158,6 +161,21 @@ def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path 
     tally = Tally()
     for f in findings:
         tally.add(f)
+    if snapshots:
+        # The asset types rules look for that the snapshot does not know to be collected (a
+        # plan alone declares every asset it is judged against: none then).
+        from phiguard.inventory.coverage import (
+            asset_types_missing,
+            types_missing_warning,
+            types_sought,
+        )
+
+        missing = asset_types_missing(gate.inventory.coverage,
+                                      types_sought(cr.rule for cr in gate.engine.rules))
+        if missing:
+            run_info["asset_types_missing"] = missing
+            counts = {t: len(assets) for t, assets in tally.types_unknown.items()}
+            notify(f"warning: {types_missing_warning(missing, counts)}")
     result = PlanResult(gate, run_info, findings, tally, list(outputs), view)
     stages.stage("render")
     with open_outputs(result.outputs) as streams:

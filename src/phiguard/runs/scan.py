@@ -66,8 +66,10 @@ def run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path] = (),
     findings as BigQuery NDJSON shards (phiguard.beam.bigquery).
 
     `notify` hears the notes about the input (skipped files, scope warnings) before any
-    report is written. Raises a PhiguardError for bad input; nothing is written then. With
-    PHIGUARD_STAGE_TIMES set, the time of each stage is written there (phiguard._util.stages).
+    report is written, and the asset types rules look for that the snapshot does not know to
+    be collected when the run is over. Raises a PhiguardError for bad input; nothing is
+    written then. With PHIGUARD_STAGE_TIMES set, the time of each stage is written there
+    (phiguard._util.stages).
     """
     from phiguard._util import stages
 
@@ -165,6 +167,7 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
                 if output.fmt == "text":
                     _text(out, output, result, job.run_info(), color)
         stages.note(findings=dict(tally.outcomes))
+        _note_types_missing(job, tally, notify)
         return result
     run_info = job.run_info()
     if bundle is not None:
@@ -178,7 +181,19 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
     stages.stage("report")
     _write(result, run_info, color)
     stages.note(findings=dict(tally.outcomes))
+    _note_types_missing(job, tally, notify)
     return result
+
+
+def _note_types_missing(job: Scan, tally: Tally, notify: Callable[[str], None]) -> None:
+    """Once the run is over: the asset types rules look for that the snapshot does not know to
+    be collected (`run.asset_types_missing`), with the assets UNKNOWN for want of each."""
+    from phiguard.inventory.coverage import types_missing_warning
+
+    missing = job.asset_types_missing
+    if missing:
+        counts = {t: len(assets) for t, assets in tally.types_unknown.items()}
+        notify(f"warning: {types_missing_warning(missing, counts)}")
 
 
 def _write(result: ScanResult, run_info: dict[str, Any], color: bool | None) -> None:
