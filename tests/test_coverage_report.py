@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from _paths import DEMO, PLANS
+from _paths import DEMO, PLANS, RULES
 from phiguard.cli import main
 from phiguard.errors import InputError
 from phiguard.inventory.coverage import (
@@ -82,7 +82,7 @@ def test_partial_export_names_the_types_and_rules(partial: tuple[Path, dict[str,
     assert sink_rules == sorted(sink_rules)
     assert {"LOG-002", "LOG-011", "LOG-003", "ENC-012", *MONS} <= set(sink_rules)
     # every rule named looks for the type, and every rule that does is named
-    sought = types_sought(load_pack([Path(__file__).parent.parent / "rules"]).rules)
+    sought = types_sought(load_pack([RULES]).rules)
     assert sink_rules == sought[SINK] and missing[0]["rules"] == sought[METRIC]
     # and the findings say so on the assets the warning counts
     assert _unknown_assets(doc, METRIC) and _unknown_assets(doc, SINK)
@@ -119,7 +119,7 @@ def test_engine_independent_answer_is_the_inventory_s(partial: tuple[Path, dict[
     """The Beam engine computes the field from the manifest and the counts of RESOURCE
     records (run_types_missing): the same as the local engine's Inventory coverage."""
     _, doc, _ = partial
-    rules = load_pack([Path(__file__).parent.parent / "rules"]).rules
+    rules = load_pack([RULES]).rules
     assert run_types_missing(rules, None, doc["run"]["asset_counts"]) == \
         doc["run"]["asset_types_missing"]
     assert run_types_missing(rules, {"asset_types_requested": "*"},
