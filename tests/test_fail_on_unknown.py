@@ -23,10 +23,13 @@ AT = "2026-11-25T00:00:00Z"
 
 def _ghost(tmp_path: Path) -> Path:
     """The demo org with a PHI project that is not in it: whether a grant on a folder or the
-    organization reaches PHI is unknown, so IAM-001 is UNKNOWN for the service accounts
-    granted there and PASS for the rest; nothing is known to reach PHI, nothing FAILs."""
+    organization reaches PHI is unknown. IAM-001 counts the custom role the organization grants
+    tf-deployer (phiPlatformDeployer) as an admin role here, so that grant, of unknown reach,
+    makes it UNKNOWN for that account (a harmless role of unknown reach would decide nothing)
+    and PASS for the rest; nothing is known to reach PHI, nothing FAILs."""
     config = tmp_path / "phiguard.yaml"
-    config.write_text('organization: "123456789012"\nphi:\n  projects: [ghost-phi]\n')
+    config.write_text('organization: "123456789012"\nphi:\n  projects: [ghost-phi]\n'
+                      "params:\n  IAM-001: {admin_role_pattern: '(?i)admin|deployer'}\n")
     return config
 
 
