@@ -201,3 +201,23 @@ def test_the_sentence_pieces() -> None:
     assert "(LOG-002: no finding UNKNOWN for want of it)" in types_missing_warning(
         [{"asset_type": SINK, "rules": ["LOG-002"]}], {})
     assert Coverage((), types=("*",)).types_missing([SINK]) == []
+
+
+def test_audit_of_some_types_says_which_rules_lack_theirs(emu: Any, tmp_path: Path,
+                                                          demo_dir: Path) -> None:
+    """`phiguard audit --asset-type ...` collects only those types: its manifest names them,
+    so the types rules look for beyond them are not known to be collected, and the audit
+    says so as a scan does (its evidence bundle's findings JSON too)."""
+    runner = CliRunner(env={"PHIGUARD_GCP_ENDPOINT": emu.base})
+    result = runner.invoke(main, [
+        "audit", "--org", "123456789012", "--config", str(demo_dir / "phiguard.yaml"),
+        "--store", str(tmp_path / "h.db"), "--bundle", str(tmp_path / "ev"),
+        "--directory-customer", "my_customer",
+        "--asset-type", "cloudresourcemanager.googleapis.com/Project",
+        "--asset-type", SINK], catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    doc = json.loads((tmp_path / "ev" / "findings.json").read_text())
+    missing = {m["asset_type"]: m["rules"] for m in doc["run"]["asset_types_missing"]}
+    assert SINK not in missing and missing[METRIC] == MONS
+    line = [x for x in result.stderr.splitlines() if "does not say" in x]
+    assert len(line) == 1 and f"{METRIC} (MON-001..008" in line[0], result.stderr

@@ -121,6 +121,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
     from phiguard.config import load_config
     from phiguard.errors import StoreError
     from phiguard.report.summary import Tally
+    from phiguard.runs.scan import note_types_missing
     from phiguard.scan import Scan
     from phiguard.store.db import Store
     from phiguard.store.drift import drift
@@ -190,6 +191,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
                 entry["path"] = collected_path(entry["path"], root)
         tally = Tally()
         findings = list(tally.watch(job.findings()))
+        note_types_missing(job, tally, notify)
         with Store(store_path) as store:  # the history this run is reported against
             trend = trend_view(store, findings)
         if local_bundle is not None:

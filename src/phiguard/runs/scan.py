@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from phiguard.scan import Scan
     from phiguard.store.gcs import GcsUrl
 
-__all__ = ["SCAN_FORMATS", "ScanResult", "run_scan"]
+__all__ = ["SCAN_FORMATS", "ScanResult", "note_types_missing", "run_scan"]
 
 SCAN_FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv", "ndjson")
 
@@ -167,7 +167,7 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
                 if output.fmt == "text":
                     _text(out, output, result, job.run_info(), color)
         stages.note(findings=dict(tally.outcomes))
-        _note_types_missing(job, tally, notify)
+        note_types_missing(job, tally, notify)
         return result
     run_info = job.run_info()
     if bundle is not None:
@@ -181,13 +181,14 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
     stages.stage("report")
     _write(result, run_info, color)
     stages.note(findings=dict(tally.outcomes))
-    _note_types_missing(job, tally, notify)
+    note_types_missing(job, tally, notify)
     return result
 
 
-def _note_types_missing(job: Scan, tally: Tally, notify: Callable[[str], None]) -> None:
+def note_types_missing(job: Any, tally: Tally, notify: Callable[[str], None]) -> None:
     """Once the run is over: the asset types rules look for that the snapshot does not know to
-    be collected (`run.asset_types_missing`), with the assets UNKNOWN for want of each."""
+    be collected (`run.asset_types_missing` of a scan, either engine), with the assets UNKNOWN
+    for want of each (counted by `tally`)."""
     from phiguard.inventory.coverage import types_missing_warning
 
     missing = job.asset_types_missing
