@@ -64,7 +64,7 @@ from phiguard.inventory.records import (
     parse_record,
 )
 from phiguard.inventory.refs import ref_key
-from phiguard.inventory.scope import PhiConfig, ProjectIndex
+from phiguard.inventory.scope import PhiConfig, ProjectIndex, Tenancy
 from phiguard.inventory.snapshot import materialize
 from phiguard.inventory.types import HIERARCHY_TYPES, NETWORK_PATHS, principals_of
 from phiguard.policy.compiler import CompiledRule
@@ -185,6 +185,7 @@ class FileMeta:
     records: int
     latest: datetime | None
     projects: list[tuple[str | None, str | None, dict[str, str], tuple[str, ...]]]
+    tenancy: Tenancy = field(default_factory=Tenancy)  # the networks of each project's resources
 
 
 @dataclass
@@ -227,6 +228,7 @@ class Context:
     # the asset types of which the run counted a resource, keyed join targets included (the
     # local engine holds every resource of a type rules look for: each counts it collected)
     types: frozenset[str] = frozenset()
+    tenancy: Tenancy = field(default_factory=Tenancy)  # every file's, as pass 1 gathers them
 
 
 # One binding naming a member: (order of its policy, binding, member; the binding; the
@@ -309,7 +311,7 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
                            spec.fields)
             yield beam.pvalue.TaggedOutput("meta", FileMeta(
                 number, digest or sha256_of(copy), found.records, found.latest,
-                found.projects))
+                found.projects, found.tenancy))
             if found.error is not None:
                 yield _error_out(ErrorAt.of((SURVEY, number, found.error.line or 0),
                                             found.error))
@@ -701,6 +703,9 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
             for number, id_, labels, ancestors in m.projects:
                 projects.learn(number=number, project_id=id_, labels=labels or None,
                                ancestors=ancestors)
+        tenancy = Tenancy()
+        for m in metas:
+            tenancy.update(m.tenancy)
         ranked = [(order, a) for kind, order, a in sorted(pieces, key=lambda p: p[1])
                   if kind == "held"]
         held = [a for _, a in ranked]
@@ -711,7 +716,7 @@ class BuildContext(beam.DoFn):  # type: ignore[misc]
         context = Context(uuid.uuid4().hex, held, owners, projects, now, table,
                           frozenset(kind for kind, _ in kinds),
                           {a.name: order for order, a in reversed(ranked)},
-                          frozenset(t for t, n in total.items() if n))
+                          frozenset(t for t, n in total.items() if n), tenancy)
         blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
         meta.broadcast_bytes = len(blob)
         inventory = _inventory(spec, pickle.loads(blob))
@@ -729,7 +734,8 @@ def _inventory(spec: Spec, context: Context) -> _BeamInventory:
     return _BeamInventory([*context.held, *spec.users], phi=spec.phi, policies=context.owners,
                           projects=context.projects, missing_sources=spec.missing,
                           content=content, content_gaps=spec.gaps, grants=context.grants,
-                          ranks=context.ranks, asset_types=spec.asset_types | context.types)
+                          ranks=context.ranks, asset_types=spec.asset_types | context.types,
+                          tenancy=context.tenancy)
 
 
 _CACHE: dict[str, tuple[_BeamInventory, datetime]] = {}  # per worker process: token -> built

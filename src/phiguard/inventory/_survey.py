@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
@@ -27,7 +29,7 @@ from phiguard.inventory._duplicates import (
 )
 from phiguard.inventory._envelopes import envelope, light_envelope
 from phiguard.inventory.asset import Asset
-from phiguard.inventory.inventory import learn_project
+from phiguard.inventory.inventory import TENANT_PATHS, learn_project, note_tenancy
 from phiguard.inventory.readers import (
     RawItem,
     SnapshotFiles,
@@ -38,7 +40,7 @@ from phiguard.inventory.readers import (
 )
 from phiguard.inventory.records import RESOURCE, Record, parse_record, project_data
 from phiguard.inventory.refs import project_of_name
-from phiguard.inventory.scope import ProjectIndex, ProjectInfo
+from phiguard.inventory.scope import ProjectIndex, ProjectInfo, Tenancy
 from phiguard.inventory.types import PROJECT_TYPE
 
 __all__ = ["Fields", "Survey", "projected", "surveys"]
@@ -96,6 +98,9 @@ class Survey:
     # reads whole afterwards if it turns out to need them, five numbers each: record number,
     # row in `entries`, key (hash((name, RESOURCE))), byte offset from `start`, line number.
     deferred: array[int] | None = None
+    # The networks each project's resources sit on (`note_tenancy`, of every record of a
+    # TENANT_PATHS type: a scan holds only those with an IAM policy)
+    tenancy: Tenancy = field(default_factory=Tenancy)
 
 
 def projected(record: Record, fields: Fields) -> Record:
@@ -195,6 +200,7 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
     """
     projects = ProjectIndex()
     learn_from_name = _Learner(projects)
+    tenancy = result.tenancy
     latest: datetime | None = None
     best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
     entries = result.entries
@@ -229,6 +235,8 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
                 # Only its envelope decoded here: pass 2 decodes and validates it before
                 # judging it (or, if it is plain and of a type no rule judges, skips it).
                 name, asset_type, update_time, ancestors, is_plain = raw_env
+                if asset_type in TENANT_PATHS:
+                    _note_raw(tenancy, raw or b"", asset_type, name, ancestors)
                 key = hash((name, RESOURCE))
                 if track:
                     if is_plain:
@@ -280,6 +288,10 @@ def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
     `value` when there is none) and read whole; its update time."""
     if raw is not None:
         value = decode_line(raw, file, line)
+    if type(value) is dict:
+        asset_type = value.get("asset_type", value.get("assetType"))
+        if asset_type in TENANT_PATHS:
+            _note(result.tenancy, value, asset_type, value.get("name"), value.get("ancestors"))
     light = light_envelope(value, wanted)
     if light is not None:
         item = RawItem(file, line, raw, None if raw is not None else value, index=index)
@@ -317,6 +329,25 @@ def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
     if record.kinds != _RESOURCE_ONLY or record.asset_type in wanted:
         result.parsed[index] = record
     return record.update_time
+
+
+def _note(tenancy: Tenancy, value: Any, asset_type: str, name: Any, ancestors: Any) -> None:
+    """`note_tenancy` of a decoded record that carries its resource (any record of the name
+    may: policies ride apart)."""
+    resource = value.get("resource") if type(value) is dict else None
+    if type(resource) is dict:
+        note_tenancy(tenancy, asset_type, name, ancestors, resource.get("data"))
+
+
+def _note_raw(tenancy: Tenancy, raw: bytes, asset_type: str, name: str,
+              ancestors: list[str]) -> None:
+    """`_note` of a line read by envelope only. A line that does not decode is refused where
+    it is judged; one never judged leaves its project undecided."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = {"resource": {}}
+    _note(tenancy, value, asset_type, name, ancestors)
 
 
 _SHALLOW = 254  # opening brackets: orjson serializes no deeper (see _duplicates._canonical)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
 
@@ -26,7 +26,7 @@ from phiguard.inventory.coverage import (
 )
 from phiguard.inventory.records import CONDITIONAL
 from phiguard.inventory.refs import project_of_name, ref_key, region_of
-from phiguard.inventory.scope import PhiConfig, PhiScope, ProjectIndex
+from phiguard.inventory.scope import PhiConfig, PhiScope, ProjectIndex, Tenancy
 from phiguard.inventory.types import (
     FOLDER_TYPE,
     HIERARCHY_TYPES,
@@ -37,8 +37,8 @@ from phiguard.inventory.types import (
     principals_of,
 )
 
-__all__ = ["REACH_TYPES", "Inventory", "MaybeItems", "MaybeMember", "learn_project",
-           "reach_fields"]
+__all__ = ["REACH_TYPES", "TENANT_PATHS", "Inventory", "MaybeItems", "MaybeMember",
+           "learn_project", "note_tenancy", "reach_fields"]
 
 _RM = "//cloudresourcemanager.googleapis.com/"
 _NUMBER = re.compile(r"^\d+$")
@@ -59,6 +59,90 @@ def reach_fields(asset_type: str) -> frozenset[str]:
     """The top-level `data` keys PHI scope reads of an asset of this type (its network)."""
     return frozenset(p.split(".", 1)[0].removesuffix("[*]")
                      for p in NETWORK_PATHS.get(asset_type, ()))
+
+
+# The types of NETWORK_PATHS whose network may be another project's (a Shared VPC host's), with
+# the paths that name it, and whether Google's API always shows it (Compute Engine v1:
+# `Instance.networkInterfaces[]`, each with its `network`; a forwarding rule's or address's
+# `network` is for internal ones only, a Cloud SQL instance's `privateNetwork` for private IP
+# only, a DNS policy's `networks` may be empty). Networks, subnetworks, firewalls and routes
+# sit in their network's own project, whose scope is its own.
+TENANT_PATHS: dict[str, tuple[tuple[str, ...], bool]] = {
+    asset_type: (NETWORK_PATHS[asset_type], asset_type == _INSTANCE)
+    for asset_type in ("compute.googleapis.com/Instance", "compute.googleapis.com/ForwardingRule",
+                       "compute.googleapis.com/Address", "sqladmin.googleapis.com/Instance",
+                       "redis.googleapis.com/Instance", "container.googleapis.com/Cluster",
+                       "dns.googleapis.com/Policy")}
+
+
+def note_tenancy(tenancy: Tenancy, asset_type: str, name: str, ancestors: Any,
+                 data: Any) -> None:
+    """Add to `tenancy` the networks a resource of a TENANT_PATHS type sits on, under its
+    project (the number its ancestors start with, else the project its name shows); a
+    network it must show and does not, or one known only after apply, leaves its project
+    undecided. Tolerant of bad input: the record is validated where it is judged."""
+    paths, required = TENANT_PATHS[asset_type]
+    first = ancestors[0] if isinstance(ancestors, list | tuple) and ancestors else None
+    if isinstance(first, str) and first.startswith("projects/"):
+        project: str | None = first[9:]
+    else:
+        project = project_of_name(name) if isinstance(name, str) else None
+    if not project:
+        return
+    keys: set[str] = set()
+    open_ = False
+    for path in paths:
+        for value in _path_ends(data, _split_path(path), required):
+            if isinstance(value, str) and value:
+                # A few hundred networks are referenced by every resource on them.
+                key = _NETWORK_KEYS.get(value)
+                if key is None:
+                    key = ref_key(value)
+                    if len(_NETWORK_KEYS) < 100_000:
+                        _NETWORK_KEYS[value] = key
+                keys.add(key)
+            else:  # absent where Google always shows it, or known only after apply
+                open_ = True
+    if keys:
+        known = tenancy.networks.get(project)
+        if known is None:
+            tenancy.networks[project] = keys
+        else:
+            known.update(keys)
+    if open_:
+        tenancy.undecided.add(project)
+
+
+_NETWORK_KEYS: dict[str, str] = {}  # network reference -> ref_key
+
+
+@cache
+def _split_path(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def _path_ends(value: Any, parts: tuple[str, ...], required: bool) -> Iterator[Any]:
+    """The values at the end of a dotted path (`[*]` fans out a list); None where a key is
+    absent and `required`; a value known only after apply where it stands."""
+    if not parts:
+        yield value
+        return
+    if isinstance(value, UnknownValue):
+        yield value
+        return
+    part = parts[0]
+    fan = part.endswith("[*]")
+    key = part[:-3] if fan else part
+    if not isinstance(value, dict) or value.get(key) is None:
+        if required:
+            yield None
+        return
+    child = value[key]
+    if fan and isinstance(child, list):
+        for item in child:
+            yield from _path_ends(item, parts[1:], required)
+    else:
+        yield from _path_ends(child, parts[1:], required)
 
 
 def learn_project(projects: ProjectIndex, asset: Asset) -> None:
@@ -108,13 +192,16 @@ class Inventory:
         content_gaps: Iterable[tuple[str, str]] = (),
         origin: str = SNAPSHOT,
         asset_types: Iterable[str] = (),
+        tenancy: Tenancy | None = None,
     ) -> None:
         """`content`: the content types the snapshot was collected with (None: those some
         asset carries); `content_gaps`: (content type, parent) pairs not collected; `origin`:
         where the assets come from (see `Coverage`), so a reason names what is missing;
         `asset_types`: the asset types the input says were collected (`ALL_TYPES`: every
         one), to which a snapshot adds those it holds (a plan overlay's caller gives the
-        snapshot's: a planned asset does not tell what the snapshot lacks)."""
+        snapshot's: a planned asset does not tell what the snapshot lacks); `tenancy`: the
+        networks each project's resources sit on, read from every record (a scan holds few
+        of them), to which the resources held here add theirs."""
         self.projects = projects or ProjectIndex()
         # A project's other spellings (its id for its number and back), by the one written.
         self._other_spellings: dict[str, tuple[str, ...]] = {}
@@ -133,10 +220,18 @@ class Inventory:
                 self._policy_owners.setdefault(asset.name, asset)
         for asset in [*self._by_name.values(), *self._policy_owners.values()]:
             learn_project(self.projects, asset)
+        held_tenancy = Tenancy()
+        if tenancy is not None:
+            held_tenancy.update(tenancy)
+        for asset_type in TENANT_PATHS:
+            for asset in self._by_type.get(asset_type, ()):
+                if asset.content is None or RESOURCE in asset.content:
+                    note_tenancy(held_tenancy, asset_type, asset.name, asset.ancestors,
+                                 asset.data)
         self.scope = PhiScope(phi or PhiConfig(), self.projects, {
             ref_key(a.name): a.ancestors
             for a in [*self._by_type.get(FOLDER_TYPE, ()), *self._policy_owners.values()]
-            if a.asset_type == FOLDER_TYPE and a.ancestors})
+            if a.asset_type == FOLDER_TYPE and a.ancestors}, held_tenancy)
         held = {RESOURCE, *(content or ())}
         for owner in self._policy_owners.values():
             if owner.iam_policy is not None:
@@ -353,9 +448,8 @@ class Inventory:
         # A grant on this asset reaches PHI: it is in PHI scope, or a folder or organization
         # above a PHI project (`grants within: phi` asks the same of each binding's owner).
         reach: bool | UnknownValue = phi
-        if not reach and asset.asset_type == PROJECT_TYPE and self.scope.network_hosts:
-            info = self.projects.get(project)  # the host of a PHI network reaches it
-            reach = info is not None and bool({info.id, info.number} & self.scope.network_hosts)
+        if not reach and asset.asset_type == PROJECT_TYPE:
+            reach = self._project_reach(project, number)
         if not reach and asset.asset_type in _NODE_TYPES:
             reach = self._node_reach(ref_key(asset.name))
         if not reach and asset.asset_type in REACH_TYPES:
@@ -372,6 +466,24 @@ class Inventory:
             "phi_reach": reach,
             "update_time": asset.update_time,
         }
+
+    def _project_reach(self, project: str | None, number: str | None) -> bool | UnknownValue:
+        """Whether a grant on a project outside PHI scope reaches PHI: it hosts a PHI network,
+        or a resource of it sits on one (a Shared VPC's service project: the resource
+        inherits the project's policy); unknown when a resource of it does not show the
+        network it is on."""
+        scope = self.scope
+        info = self.projects.get(project) or self.projects.get(number)
+        spellings = {project, number} | ({info.id, info.number} if info is not None else set())
+        if any(s in scope.network_hosts for s in spellings if s):
+            return True
+        found = scope.tenant_reach(*spellings)
+        if found is None:
+            return UnknownValue(
+                f"unknown: whether a resource of project {project} is on a PHI network is not "
+                f"known (its record does not show the network it is on), so whether a grant "
+                f"on the project reaches PHI is not known")
+        return found
 
     def _place(self, asset: Asset, first: str, location: str | None,
                ) -> tuple[str | None, str | None, str | None, str | None]:
@@ -685,7 +797,11 @@ class Inventory:
         if known is not None:
             return known
         reason = self._node_reasons.get(node)
-        if reason is None:
+        if reason is None and self.scope.phi_ancestry_known:
+            reason = self._node_reasons[node] = UnknownValue(
+                f"unknown: whether {node} is above a resource on a PHI network is not known (a "
+                f"resource of a project below it does not show the network it is on)")
+        elif reason is None:
             reason = self._node_reasons[node] = UnknownValue(
                 f"unknown: whether {node} is above a PHI project is not known (the folders and "
                 f"organization above {self.scope.unplaced_text()} are not known)")

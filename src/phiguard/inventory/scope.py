@@ -9,7 +9,7 @@ from typing import Any
 
 from phiguard.inventory.refs import ref_key
 
-__all__ = ["PhiConfig", "PhiScope", "ProjectIndex", "ProjectInfo", "network_problem"]
+__all__ = ["PhiConfig", "PhiScope", "ProjectIndex", "ProjectInfo", "Tenancy", "network_problem"]
 
 
 _NETWORK = re.compile(r"projects/[^/]+/global/networks/[^/]+")
@@ -102,13 +102,31 @@ class ProjectIndex:
         return list(seen.values())
 
 
+@dataclass
+class Tenancy:
+    """The VPC networks the resources of each project sit on: `networks`, project number (or
+    id) -> keys (`ref_key`) of the networks its resources reference; `undecided`, the projects
+    a resource of which does not show its network (no value, or one known only after apply).
+    Only the types whose network may be another project's are read (`TENANT_PATHS`)."""
+
+    networks: dict[str, set[str]] = field(default_factory=dict)
+    undecided: set[str] = field(default_factory=set)
+
+    def update(self, other: Tenancy) -> None:
+        for project, keys in other.networks.items():
+            self.networks.setdefault(project, set()).update(keys)
+        self.undecided.update(other.undecided)
+
+
 class PhiScope:
     """Answers whether a project, network or hierarchy node holds PHI."""
 
     def __init__(self, config: PhiConfig, projects: ProjectIndex,
-                 folders: Mapping[str, Iterable[str]] | None = None) -> None:
+                 folders: Mapping[str, Iterable[str]] | None = None,
+                 tenancy: Tenancy | None = None) -> None:
         """`folders`: the ancestors of folders the input holds (`folders/F` -> its ancestors,
-        itself first), so that a PHI project's chain ending at a folder can be continued."""
+        itself first), so that a PHI project's chain ending at a folder can be continued.
+        `tenancy`: the VPC networks each project's resources sit on (see `Tenancy`)."""
         self.config = config
         self.projects = projects
         self._network_keys = {ref_key(n) for n in config.networks}
@@ -139,6 +157,22 @@ class PhiScope:
             if hosting is not None:
                 phi_ancestors.update(_continued(
                     [a for a in hosting.ancestors if not a.startswith("projects/")], above_of))
+        # The projects with a resource on a PHI network (a Shared VPC's service projects, or
+        # any project whose resource uses a PHI network): a grant on one, or above it, reaches
+        # that resource (it inherits the project's policy), as a host project's does.
+        tenancy = tenancy or Tenancy()
+        tenants: set[str] = set()
+        undecided: set[str] = set()
+        for project, keys in sorted(tenancy.networks.items()):
+            if any(self.network_is_phi(key) for key in keys):
+                tenants.add(project)
+        undecided.update(p for p in tenancy.undecided if p not in tenants)
+        self.network_tenants = self._spellings(tenants)
+        for project in sorted(tenants):
+            tenant = projects.get(project)
+            if tenant is not None:
+                phi_ancestors.update(_continued(
+                    [a for a in tenant.ancestors if not a.startswith("projects/")], above_of))
         for folder in sorted(config.folders):
             above = _continued([folder], above_of)
             phi_ancestors.update(above[1:])
@@ -154,6 +188,34 @@ class PhiScope:
         self.networks_possible = bool(config.all or config.networks or config.projects
                                       or phi_ancestors or any(
                                           self._info_is_phi(i) for i in projects.all()))
+        # The projects a resource of which does not show the network it is on, when some
+        # network can be a PHI one: a grant on one (or above it, unless known to reach PHI
+        # otherwise) may reach PHI.
+        if not self.networks_possible:
+            undecided.clear()
+        self.undecided_tenants = self._spellings(undecided)
+        self.undecided_above = frozenset(
+            node for project in sorted(undecided) if (placed := projects.get(project))
+            for node in _continued([a for a in placed.ancestors if not a.startswith("projects/")],
+                                   above_of))
+
+    def _spellings(self, keys: Iterable[str]) -> frozenset[str]:
+        """Projects by id and number, each as given and spelled the other way."""
+        out = set(keys)
+        for key in list(out):
+            info = self.projects.get(key)
+            if info is not None:
+                out.update(k for k in (info.id, info.number) if k)
+        return frozenset(out)
+
+    def tenant_reach(self, *spellings: str | None) -> bool | None:
+        """Whether the project (by its id or number) has a resource on a PHI network (True),
+        has none (False), or a resource of it does not show its network (None)."""
+        if any(s in self.network_tenants for s in spellings if s):
+            return True
+        if any(s in self.undecided_tenants for s in spellings if s):
+            return None
+        return False
 
     def _info_is_phi(self, info: ProjectInfo) -> bool:
         cfg = self.config
@@ -245,12 +307,15 @@ class PhiScope:
 
     def node_reach(self, node: str) -> bool | None:
         """Whether a grant on a folder or organization reaches PHI: it holds PHI or is above a
-        PHI project, a PHI folder or a PHI network's host project (True), it is known not to
-        (False), or that is not known (None: some PHI project's or folder's place in the
-        hierarchy is not known, `unplaced`)."""
+        PHI project, a PHI folder, a PHI network's host project or a project with a resource
+        on a PHI network (True), it is known not to (False), or that is not known (None: some
+        PHI project's or folder's place in the hierarchy is not known, `unplaced`, or a project
+        below it has a resource that does not show its network, `undecided_above`)."""
         if self.node_is_phi(node):
             return True
-        if self.phi_ancestry_known or node.startswith("projects/"):
+        if node.startswith("projects/"):
+            return False
+        if self.phi_ancestry_known and node not in self.undecided_above:
             return False
         return None
 

@@ -57,7 +57,7 @@ from phiguard.inventory.records import (
     parse_record,
     resource_asset,
 )
-from phiguard.inventory.scope import PhiConfig, ProjectIndex
+from phiguard.inventory.scope import PhiConfig, ProjectIndex, Tenancy
 from phiguard.inventory.types import HIERARCHY_TYPES, SOURCE_DEPENDENT_TYPES
 
 __all__ = ["LoadedContext", "Picks", "check_unique_users", "iter_items", "load_context",
@@ -166,6 +166,7 @@ def _load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCo
     policies: dict[str, Record] = {}
     context: dict[str, Record] = {}
     projects = ProjectIndex()
+    tenancy = Tenancy()
     counts: Counter[str] = Counter()
     latest: datetime | None = None
     records = 0
@@ -206,6 +207,7 @@ def _load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCo
         for number_, id_, labels, ancestors in part.projects:
             projects.learn(number=number_, project_id=id_, labels=labels or None,
                            ancestors=ancestors)
+        tenancy.update(part.tenancy)
         if part.latest is not None and (latest is None or part.latest > latest):
             latest = part.latest
         records += part.records
@@ -270,7 +272,7 @@ def _load_context(files: SnapshotFiles, context_types: Iterable[str], phi: PhiCo
     content, gaps = coverage_from_manifest(files.manifest)
     inventory = Inventory([*held, *users], phi=phi, policies=owners, projects=projects,
                           missing_sources=missing, content=content, content_gaps=gaps,
-                          asset_types=types_from_manifest(files.manifest))
+                          asset_types=types_from_manifest(files.manifest), tenancy=tenancy)
     read_time = None
     if files.manifest:
         raw_time = files.manifest.get("read_time", files.manifest.get("readTime"))
