@@ -221,3 +221,26 @@ def test_audit_of_some_types_says_which_rules_lack_theirs(emu: Any, tmp_path: Pa
     assert SINK not in missing and missing[METRIC] == MONS
     line = [x for x in result.stderr.splitlines() if "does not say" in x]
     assert len(line) == 1 and f"{METRIC} (MON-001..008" in line[0], result.stderr
+
+
+def test_every_engine_says_the_same(partial: tuple[Path, dict[str, Any], str],
+                                    tmp_path: Path) -> None:
+    """One process, two (the workers' tallies merged) and the Beam engine: the same field and
+    the same warning, counts included."""
+    from phiguard.cli._options import parse_at
+    from phiguard.runs.outputs import Output
+    from phiguard.runs.scan import run_scan
+
+    snap, _, _ = partial
+    said: dict[str, tuple[bytes, list[str]]] = {}
+    for name, engine, jobs, args in (
+            ("j1", "local", 1, []), ("j2", "local", 2, []),
+            ("beam", "beam", 1, ["--runner", "DirectRunner", "--direct_running_mode=in_memory"])):
+        notes: list[str] = []
+        path = tmp_path / f"{name}.json"
+        run_scan([snap], config_path=DEMO / "phiguard.yaml", jobs=jobs,
+                 outputs=[Output("json", path, "--output")], at=parse_at(AT), engine=engine,
+                 pipeline_args=args, notify=notes.append)
+        said[name] = (path.read_bytes(), [n for n in notes if "does not say" in n])
+    assert len(said["j1"][1]) == 1 and "UNKNOWN on" in said["j1"][1][0]
+    assert said["j2"] == said["j1"] and said["beam"] == said["j1"]
