@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _partial import partial_demo
 from _paths import DEMO, PLANS, RULES
 from phiguard.cli import main
 from phiguard.errors import InputError
@@ -38,19 +39,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _partial(tmp: Path, drop: set[str]) -> Path:
-    """The demo organization without the assets of `drop` and without a manifest (a raw
-    `gcloud asset export --asset-types=...` of the other types)."""
-    out = tmp / "partial"
-    out.mkdir()
-    for src in DEMO.glob("*.ndjson"):
-        kept = [line for line in src.read_text().splitlines()
-                if line.strip() and json.loads(line).get("asset_type") not in drop]
-        (out / src.name).write_text("\n".join(kept) + "\n")
-    shutil.copy(DEMO / "directory-users.json", out / "directory-users.json")
-    return out
-
-
 def _scan(snapshot: Path, out: Path, fmt: str = "json") -> tuple[int, str]:
     result = CliRunner().invoke(main, ["scan", str(snapshot), "-c", str(DEMO / "phiguard.yaml"),
                                        "--at", AT, "-f", fmt, "-o", str(out)],
@@ -62,7 +50,7 @@ def _scan(snapshot: Path, out: Path, fmt: str = "json") -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def partial(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
     tmp = tmp_path_factory.mktemp("partial")
-    snap = _partial(tmp, {SINK, METRIC})
+    snap = partial_demo(tmp, {SINK, METRIC})
     _, stderr = _scan(snap, tmp / "findings.json")
     return snap, read_findings(str(tmp / "findings.json")), stderr
 
@@ -107,7 +95,7 @@ def test_complete_export_says_nothing(tmp_path: Path) -> None:
     assert "asset_types_missing" not in doc["run"]
     assert "does not say" not in stderr
     # a manifest saying every type was requested: zero assets of a type mean none
-    snap = _partial(tmp_path, {SINK, METRIC})
+    snap = partial_demo(tmp_path, {SINK, METRIC})
     (snap / "manifest.json").write_text(json.dumps({"asset_types_requested": {"RESOURCE": "*"}}))
     _, stderr = _scan(snap, tmp_path / "g.json")
     assert "asset_types_missing" not in json.loads((tmp_path / "g.json").read_text())["run"]
@@ -152,7 +140,7 @@ def test_html_shows_the_types_in_chromium(partial: tuple[Path, dict[str, Any], s
 
 
 def test_plan_over_a_partial_snapshot_says_it(tmp_path: Path) -> None:
-    snap = _partial(tmp_path, {SINK, METRIC})
+    snap = partial_demo(tmp_path, {SINK, METRIC})
     out = {}
     for name, args in (("partial", ["--snapshot", str(snap)]), ("whole", ["--snapshot",
                                                                           str(DEMO)]),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from _partial import partial_demo
 from _paths import DEMO
 from phiguard import load_config, load_pack, scan_snapshot
 from phiguard.findings import Finding, Outcome
@@ -34,21 +35,6 @@ DNS_POLICY = "dns.googleapis.com/Policy"
 FIREWALL = "compute.googleapis.com/Firewall"
 SUBNETWORK = "compute.googleapis.com/Subnetwork"
 MONS = [f"MON-00{i}" for i in range(1, 9)]
-
-
-def _partial(tmp: Path, drop: set[str], manifest: dict[str, object] | None) -> Path:
-    """The demo organization without the assets of `drop` (as `gcloud asset export
-    --asset-types=...` without them writes it), with this manifest (None: none at all)."""
-    out = tmp / "snap"
-    out.mkdir()
-    for src in DEMO.glob("*.ndjson"):
-        kept = [line for line in src.read_text().splitlines()
-                if line.strip() and json.loads(line).get("asset_type") not in drop]
-        (out / src.name).write_text("\n".join(kept) + "\n")
-    shutil.copy(DEMO / "directory-users.json", out / "directory-users.json")
-    if manifest is not None:
-        (out / "manifest.json").write_text(json.dumps(manifest))
-    return out
 
 
 def _scan(path: Path) -> dict[str, list[Finding]]:
@@ -85,7 +71,7 @@ def test_demo_holds_the_types_and_judges_them(demo: dict[str, list[Finding]]) ->
 def test_missing_type_is_unknown_not_fail(tmp_path: Path, drop: set[str],
                                           rules: list[str],
                                           demo: dict[str, list[Finding]]) -> None:
-    found = _scan(_partial(tmp_path, drop, None))
+    found = _scan(partial_demo(tmp_path, drop, None))
     for rule in rules:
         assert found[rule], rule
         assert len(found[rule]) == len(demo[rule])
@@ -99,7 +85,7 @@ def test_missing_subnetworks_never_pass_an_open_firewall(tmp_path: Path,
                                                          demo: dict[str, list[Finding]]) -> None:
     """NET-004 compares a PHI firewall's sources with the non-PHI subnetworks: without any
     subnetwork in the export, a 0.0.0.0/0 rule must not PASS for want of them."""
-    found = {f.asset: f for f in _scan(_partial(tmp_path, {SUBNETWORK}, None))["NET-004"]}
+    found = {f.asset: f for f in _scan(partial_demo(tmp_path, {SUBNETWORK}, None))["NET-004"]}
     before = {f.asset: f for f in demo["NET-004"]}
     assert found.keys() == before.keys()
     opened = [name for name, f in before.items() if f.outcome is Outcome.FAIL]
@@ -117,7 +103,7 @@ def test_missing_subnetworks_never_pass_an_open_firewall(tmp_path: Path,
 def test_pass_from_other_data_stays(tmp_path: Path, demo: dict[str, list[Finding]]) -> None:
     """MON-00x passes through a project's own metric and alert without the sinks: dropping
     the sinks keeps those PASSes; only verdicts that read the sinks change, to UNKNOWN."""
-    found = _scan(_partial(tmp_path, {SINK}, None))
+    found = _scan(partial_demo(tmp_path, {SINK}, None))
     kept = 0
     for rule in MONS:
         before = {f.asset: f.outcome for f in demo[rule]}
@@ -135,7 +121,7 @@ def test_manifest_saying_every_type_was_collected(tmp_path: Path,
     manifest = {"content_types": ["RESOURCE", "IAM_POLICY", "ORG_POLICY", "ACCESS_POLICY"],
                 "asset_types_requested": {"RESOURCE": "*", "IAM_POLICY": "*",
                                           "ORG_POLICY": "*", "ACCESS_POLICY": "*"}}
-    found = _scan(_partial(tmp_path, {SINK}, manifest))
+    found = _scan(partial_demo(tmp_path, {SINK}, manifest))
     for rule in ("LOG-002", "LOG-011"):
         assert _outcomes(found[rule]) == {Outcome.FAIL}, rule
         assert len(found[rule]) == len(demo[rule])
@@ -146,7 +132,7 @@ def test_manifest_requesting_other_types(tmp_path: Path) -> None:
     among them with no asset has none."""
     manifest = {"asset_types_requested": {"RESOURCE": [
         "cloudresourcemanager.googleapis.com/Project", METRIC, ALERT, SNAP]}}
-    found = _scan(_partial(tmp_path, {SINK, SNAP}, manifest))
+    found = _scan(partial_demo(tmp_path, {SINK, SNAP}, manifest))
     assert _outcomes(found["LOG-002"]) == {Outcome.UNKNOWN}
     assert Outcome.FAIL in _outcomes(found["BAK-004"])  # requested, and there are none
     assert not any(SNAP in f.message for f in found["BAK-004"])
@@ -190,7 +176,7 @@ def test_beam_judges_a_partial_export_as_the_local_engine(tmp_path: Path,
     from phiguard.runs.outputs import Output
     from phiguard.runs.scan import run_scan
 
-    snap = _partial(tmp_path, {SINK, DNS_POLICY, SUBNETWORK}, manifest)
+    snap = partial_demo(tmp_path, {SINK, DNS_POLICY, SUBNETWORK}, manifest)
     out: dict[str, bytes] = {}
     for engine, args in (("local", []), ("beam", ["--runner", "DirectRunner",
                                                   "--direct_running_mode=in_memory"])):
@@ -236,7 +222,7 @@ def test_plan_over_a_partial_snapshot(tmp_path: Path) -> None:
     NET-004 on the planned PHI firewalls is UNKNOWN, saying so; over one that says every type
     was collected, it is judged. What refers to the network the plan creates is in the plan
     (nothing that exists can refer to it yet): LOG-012 FAILs over either snapshot."""
-    partial = _partial(tmp_path, {DNS_POLICY, SUBNETWORK}, None)
+    partial = partial_demo(tmp_path, {DNS_POLICY, SUBNETWORK}, None)
     found = _plan(["--snapshot", str(partial)])
     net004 = {a: v for (r, a), v in found.items() if r == "NET-004"}
     assert net004 and {o for o, _ in net004.values()} == {"UNKNOWN"}
