@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from phiguard.policy.rule import Rule, RulePack
 
 __all__ = [
     "OUTCOMES",
+    "REASON_FIELDS",
     "Location",
+    "Reason",
     "control_order",
     "control_status",
     "display_value",
@@ -24,6 +27,7 @@ __all__ = [
     "normalize_asset",
     "parse_source",
     "rule_area",
+    "run_reasons",
     "template_env",
     "templates_dir",
 ]
@@ -118,3 +122,68 @@ def parse_source(source: str | None) -> Location:
     if match:
         return Location(match["file"], int(match["line"]), None)
     return Location(source, None, None)
+
+
+# The run block's fields saying why results are UNKNOWN (or see fewer resources) for the whole
+# run, in the order reports show them, and the heading each gets.
+REASON_FIELDS = ("scope_warnings", "content_missing", "asset_types_missing", "coverage_gaps")
+REASON_TITLES = {"scope_warnings": "PHI scope", "content_missing": "content missing",
+                 "asset_types_missing": "asset type not known to be collected",
+                 "coverage_gaps": "coverage gap"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One run-level reason, as a sentence for a reader; `field` names the run block's field
+    it comes from (scope_warnings, content_missing, asset_types_missing, coverage_gaps)."""
+
+    field: str
+    text: str
+
+    @property
+    def title(self) -> str:
+        return REASON_TITLES[self.field]
+
+
+def _items(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _gap_text(gap: Any) -> str:
+    if not isinstance(gap, Mapping):
+        return f"a source could not be read: {gap}"
+    where = " ".join(str(gap[k]) for k in ("source", "what") if gap.get(k)) or "a source"
+    detail = ", ".join(str(x) for x in (gap.get("error"), gap.get("status") and
+                                         f"HTTP {gap.get('status')}") if x)
+    text = f"{where} could not be read: {gap.get('reason') or 'no reason recorded'}"
+    text += f" ({detail})" if detail else ""
+    consequence = gap.get("consequence")
+    return f"{text}. {consequence}" if consequence else f"{text}."
+
+
+def _type_text(item: Any) -> str:
+    if not isinstance(item, Mapping):
+        return f"{item}: not known to be collected"
+    rules = ", ".join(str(r) for r in _items(item.get("rules")))
+    return (f"{item.get('asset_type')}: the snapshot holds none and does not say they were "
+            f"collected; rules that look for them are UNKNOWN where a verdict rests on them"
+            + (f" ({rules})" if rules else ""))
+
+
+def run_reasons(run: Mapping[str, Any]) -> list[Reason]:
+    """Why results of this run are UNKNOWN for want of data, whatever the rule: one sentence
+    per scope warning, missing content type, asset type not known to be collected and
+    coverage gap of the run block (findings JSON `run`), in that order; empty for a complete
+    snapshot. A run block of odd shapes (edited by hand) is shown as it is, never an error."""
+    out: list[Reason] = []
+    for text in _items(run.get("scope_warnings")):
+        out.append(Reason("scope_warnings", str(text)))
+    for text in _items(run.get("content_missing")):
+        out.append(Reason("content_missing", str(text)))
+    for item in _items(run.get("asset_types_missing")):
+        out.append(Reason("asset_types_missing", _type_text(item)))
+    for gap in _items(run.get("coverage_gaps")):
+        out.append(Reason("coverage_gaps", _gap_text(gap)))
+    return out

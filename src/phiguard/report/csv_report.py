@@ -1,4 +1,9 @@
-"""CSV for spreadsheets: one row per result, with the rule title and remediation beside it."""
+"""CSV for spreadsheets: one row per result, with the rule title and remediation beside it.
+
+When the run's input lacked data every rule of a kind needs (scope warnings, content or asset
+types missing, coverage gaps), the rows after the header say so first: one per reason, with
+rule_id `run.<field of the findings JSON run block>`, outcome WARNING and the reason as the
+message."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import IO, Any
 
 from phiguard.findings import Finding
 from phiguard.policy.rule import RulePack
-from phiguard.report._common import display_value
+from phiguard.report._common import display_value, run_reasons
 from phiguard.report._redact import redact_evidence
 
 __all__ = ["COLUMNS", "render_csv"]
@@ -30,6 +35,12 @@ def render_csv(out: IO[str], findings: Iterable[Finding], run: Mapping[str, Any]
     rules = pack.by_id()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
+    for reason in run_reasons(run):
+        # Why results are UNKNOWN for the whole run, first: rule_id `run.FIELD` (the run
+        # block's field), outcome WARNING, the sentence as the message.
+        note = {"rule_id": f"run.{reason.field}", "rule_title": reason.title,
+                "outcome": "WARNING", "message": reason.text}
+        writer.writerow([_cell(note.get(c, "")) for c in COLUMNS])
     for f in findings:
         rule = rules.get(f.rule_id)
         waiver = f.waiver or {}

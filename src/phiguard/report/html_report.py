@@ -22,6 +22,7 @@ from phiguard.report._common import (
     display_value,
     parse_source,
     rule_area,
+    run_reasons,
     severity_sort_key,
     template_env,
 )
@@ -180,6 +181,7 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
     catalog = pack.framework
     return {
         "run": run,
+        "reasons": run_reasons(run),
         "framework": {
             "name": catalog.name if catalog else "hipaa",
             "title": framework_title(pack),

@@ -2,7 +2,9 @@
 
 FAIL is a <failure> carrying the message and the evidence; UNKNOWN is an <error> (the check
 could not run on the data given, and must not look like a pass); WAIVED is <skipped> with the
-waiver's reason; PASS is a plain testcase.
+waiver's reason; PASS is a plain testcase. The run-level reasons for UNKNOWN results (scope
+warnings, content or asset types missing, coverage gaps) are a last suite, `phiguard.run`, of
+no tests: one property per reason, and the sentences as its system-err.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import IO, Any
 
 from phiguard.findings import Finding, Outcome
 from phiguard.policy.rule import RulePack
-from phiguard.report._common import display_value
+from phiguard.report._common import display_value, run_reasons
 from phiguard.report._redact import redact_evidence
 from phiguard.report.framework import framework_findings, framework_pack, framework_title
 
@@ -83,6 +85,18 @@ def render_junit(out: IO[str], findings: Iterable[Finding], run: Mapping[str, An
                     f"{waiver.get('approved_by', '?')}, expires {waiver.get('expires', '?')})"))
     for key, n in totals.items():
         root.set(key, str(n))
+    reasons = run_reasons(run)
+    if reasons:
+        # Why results are UNKNOWN for the whole run: a suite of no tests (the counts stay the
+        # findings'), one property per reason and the sentences as its error output.
+        suite = ET.SubElement(root, "testsuite", {
+            "name": "phiguard.run", "tests": "0", "failures": "0", "errors": "0",
+            "skipped": "0", "time": "0", "timestamp": timestamp})
+        props = ET.SubElement(suite, "properties")
+        for reason in reasons:
+            ET.SubElement(props, "property", name=reason.field, value=_clean(reason.text))
+        ET.SubElement(suite, "system-err").text = _clean("\n".join(
+            f"warning: {r.title}: {r.text}" for r in reasons))
     ET.indent(root, space=" ")
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     out.write(ET.tostring(root, encoding="unicode"))

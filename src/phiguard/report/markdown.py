@@ -20,6 +20,7 @@ from phiguard.report._common import (
     control_order,
     control_status,
     display_value,
+    run_reasons,
     template_env,
 )
 from phiguard.report._redact import redact_evidence
@@ -106,6 +107,7 @@ def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str,
         "failing_by_severity": tally.to_json()["failing_by_severity"],
         "total_failing": total_failing, "controls": controls,
         "waivers": [dict(w) for w in waivers], "unknown_total": tally.outcomes.get("UNKNOWN", 0),
+        "reasons": run_reasons(run),
     }
     n_rows, n_details, show_matrix = min(len(failing), 300), min(len(failing), 50), True
     while True:

@@ -7,7 +7,10 @@ the asset as a logical location and, when the finding has a source, a physical l
 snapshot file and line, or the plan file with the resource address as a second logical
 location). PASS results are left out unless `include_passing`: code scanning shows only
 problems, and GitHub caps a run at 25,000 results. WAIVED results carry an accepted external
-suppression with the waiver's reason; UNKNOWN results are `kind: review`.
+suppression with the waiver's reason; UNKNOWN results are `kind: review`, their message saying
+what was missing. The run-level reasons for UNKNOWN results (a PHI scope not decided, content or
+asset types missing from the snapshot, coverage gaps) are warning notifications of the run's
+invocation, absent when there are none.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import orjson
 
 from phiguard.findings import Finding, Outcome
 from phiguard.policy.rule import Rule, RulePack
-from phiguard.report._common import fingerprint, parse_source
+from phiguard.report._common import REASON_FIELDS, fingerprint, parse_source, run_reasons
 from phiguard.report._redact import redact_evidence
 from phiguard.report.framework import framework_findings, framework_label, framework_pack
 
@@ -143,22 +146,35 @@ def sarif_document(findings: Iterable[Finding], run: Mapping[str, Any], pack: Ru
         "rules": [_rule_descriptor(r, pack) for r in rules],
     }
     org = (run.get("config") or {}).get("organization") or "unknown"
+    sarif_run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        # One category per framework: code scanning keeps each framework's alerts apart.
+        "automationDetails": {"id": f"phiguard/{framework_label(pack).lower()}/{org}/"},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+        "properties": {
+            "rulePackDigest": run.get("rule_pack_digest"),
+            "snapshotTime": run.get("snapshot_time"),
+            "evaluatedAt": run.get("evaluated_at"),
+            "waivers": [dict(w) for w in waivers],
+        },
+    }
+    reasons = run_reasons(run)
+    if reasons:
+        # Why results are UNKNOWN for the whole run: SARIF's place for what a tool must tell
+        # about its run is a notification of the invocation (code scanning shows them on
+        # the tool's status page); the run block's fields go along as they are, for tools.
+        sarif_run["invocations"] = [{
+            "executionSuccessful": True,
+            "toolExecutionNotifications": [
+                {"level": "warning", "message": {"text": f"{r.title}: {r.text}"},
+                 "descriptor": {"id": r.field}} for r in reasons],
+        }]
+        sarif_run["properties"].update({f: run[f] for f in REASON_FIELDS if run.get(f)})
     return {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            # One category per framework: code scanning keeps each framework's alerts apart.
-            "automationDetails": {"id": f"phiguard/{framework_label(pack).lower()}/{org}/"},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-            "properties": {
-                "rulePackDigest": run.get("rule_pack_digest"),
-                "snapshotTime": run.get("snapshot_time"),
-                "evaluatedAt": run.get("evaluated_at"),
-                "waivers": [dict(w) for w in waivers],
-            },
-        }],
+        "runs": [sarif_run],
     }
 
 

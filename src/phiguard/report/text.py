@@ -8,7 +8,7 @@ from typing import IO, Any
 
 from phiguard.findings import Finding, Outcome, severity_rank
 from phiguard.policy.rule import RulePack
-from phiguard.report._common import control_order
+from phiguard.report._common import control_order, run_reasons
 from phiguard.report.framework import (
     framework_label,
     framework_pack,
@@ -68,6 +68,13 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
     for outcome in OUTCOMES:
         counts.append(f"{outcome} {tally.outcomes.get(outcome, 0)}   ", style=_OUT_STYLE[outcome])
     console.print(counts)
+    reasons = run_reasons(run)
+    if reasons:
+        console.print()
+        console.print(Text(f"Why results are UNKNOWN: what this run's input lacks "
+                           f"({len(reasons)})", style="bold yellow"))
+        for reason in reasons:
+            console.print(Text(f"  {reason.title}: {P(reason.text)}"))
 
     controls = pack.controls
     rules = pack.by_id()
