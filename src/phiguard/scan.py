@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any, Generic, TypeVar, cast
 
 from phiguard import __version__
 from phiguard._util import stages
@@ -29,6 +29,7 @@ from phiguard._util.parallel import (
     can_fork,
     long_lived_heap,
     ordered_map,
+    parent_working,
     release_free_memory,
     usable_cpus,
 )
@@ -60,7 +61,7 @@ from phiguard.policy.waivers import WaiverBook
 from phiguard.report.json_report import finding_bytes, write_footer, write_header, write_utf8
 from phiguard.report.summary import Tally
 
-__all__ = ["Scan", "auto_jobs", "default_jobs", "long_lived_heap"]
+__all__ = ["Scan", "auto_jobs", "auto_survey_jobs", "default_jobs", "long_lived_heap"]
 
 _T = TypeVar("_T")
 
@@ -93,6 +94,7 @@ AUTO_MAX_BYTES = 768 * 2**20
 # benchmark orgs: 1.0 / 0.67 for one process, 0.44 / 0.21 more for each worker).
 AUTO_MEMORY_FIRST = 1.0
 AUTO_MEMORY_PER_WORKER = 0.5
+SURVEY_MEMORY = 0.1  # ... and pass 1's worker (a range's survey at a time)
 
 # A task: (file, byte offset, lines before, records before, end offset, the records to read
 # in it or None for all) of an uncompressed NDJSON shard, which the worker reads itself; or
@@ -110,6 +112,7 @@ class _State:
     waivers: tuple[Waiver, ...]
     mode: str  # "objects" | "json" | "tally"
     timed: bool = False  # PHIGUARD_STAGE_TIMES: split each task's time by stage (_run_timed)
+    pid: int = field(default_factory=os.getpid)  # the scan's own process
 
 
 @dataclass
@@ -120,6 +123,7 @@ class _Result:
     # the findings JSON lines, UTF-8, joined by ",\n"
     text: bytearray = field(default_factory=bytearray)
     stages: dict[str, tuple[float, float]] | None = None  # (wall, CPU) by stage, when timed
+    by_worker: bool = False  # judged in a worker process, not the scan's own
 
 
 def _items(task: Task) -> Iterator[RawItem]:
@@ -213,6 +217,7 @@ def _run_timed(state: _State, task: Task | Iterable[RawItem]) -> _Result:
     read += clock() - start
     result.stages = stages.split({READ: read, EVALUATE: judge, SERIALIZE: write},
                                  time.process_time() - cpu)
+    result.by_worker = os.getpid() != state.pid
     return result
 
 
@@ -253,19 +258,23 @@ class Scan:
         # jobs 0: chosen here, from the snapshot and the machine (auto_jobs); N >= 1: as asked
         self.jobs, self.jobs_reason = (max(1, jobs), "asked") if jobs > 0 else \
             auto_jobs(self.files)
-        stages.note(jobs=self.jobs, jobs_reason=self.jobs_reason)
+        # pass 1's processes: as many, or two where only pass 2's memory kept it to one
+        self.survey_jobs = self.jobs if jobs > 0 else auto_survey_jobs(self.files, self.jobs)
+        stages.note(jobs=self.jobs, jobs_reason=self.jobs_reason, survey_jobs=self.survey_jobs)
         # The inputs' sha256 (the run record's `inputs`): hashed beside pass 1 in a thread,
         # which hashlib and file reads let run on another CPU (1.3 GB at 1M assets, about a
         # second). Not beside workers: a process forked while the thread runs would not need
         # it, but a lock it holds would be copied held.
-        self._inputs = _later(self.files.inputs, now=self.jobs == 1)
+        # With pass 1 in two processes and pass 2 in one, it is hashed beside pass 2.
+        self._inputs = _Deferred(self.files.inputs, now=self.jobs == 1 and self.survey_jobs == 1)
         plain = sum(path.stat().st_size for path in self.files.asset_files
                     if is_plain_ndjson(path))
         self._plain = plain
         self._tasks_per_worker = MAX_TASKS_PER_WORKER if plain > RECYCLE_ABOVE_BYTES else None
-        with long_lived_heap():
+        with long_lived_heap(), parent_working():
             self.loaded = load_context(self.files, self.engine.context_types(), config.phi,
-                                       jobs=self.jobs, fields=self.engine.context_fields(),
+                                       jobs=self.survey_jobs,
+                                       fields=self.engine.context_fields(),
                                        judged=(self.engine.subject_types(),
                                                self.engine.any_type_needs()),
                                        reach_only=self.engine.reach_only_types())
@@ -350,6 +359,8 @@ class Scan:
                        self.engine.any_type_needs(), self.now, self.config.waivers, mode,
                        timed)
         parallel = self.jobs > 1 and can_fork()
+        if not parallel:
+            self._inputs.start()  # (no process is forked from here on)
         if self._plain > TRIM_ABOVE_BYTES:
             release_free_memory()  # what pass 1 freed (at 200k assets 27 of 211 MiB)
         with long_lived_heap():
@@ -366,10 +377,12 @@ class Scan:
                 if parallel:
                     gc.collect()
             stages.stage("judging pass")
+            # this process judges too: `jobs` processes in all, one of them forked
             for result in ordered_map(_run, state, self._tasks(), jobs=self.jobs,
-                                      tasks_per_worker=self._tasks_per_worker):
+                                      tasks_per_worker=self._tasks_per_worker,
+                                      parent_works=True):
                 if result.stages is not None:
-                    stages.add(result.stages, workers=parallel)
+                    stages.add(result.stages, workers=result.by_worker)
                 yield result
             # Assets that only exist as policies, and directory users, are judged here.
             tail = [self.loaded.policies[n].to_asset() for n in self.loaded.policy_only]
@@ -429,31 +442,39 @@ class Scan:
         return self.book.report()
 
 
-def _later(work: Callable[[], _T], *, now: bool) -> Callable[[], _T]:
-    """`work()`, run once: started in a thread now when `now`, else when first asked for; the
-    callable returned gives its result (or raises its error) and waits for it if need be."""
-    done: list[tuple[bool, Any]] = []
+class _Deferred(Generic[_T]):
+    """`work()`, run once: in a thread started now when `now` (or by `start()`), else when
+    first asked for; calling the object gives its result (or raises its error), waiting for
+    it if need be."""
 
-    def run() -> None:
+    def __init__(self, work: Callable[[], _T], *, now: bool) -> None:
+        self._work = work
+        self._done: list[tuple[bool, Any]] = []
+        self._thread: threading.Thread | None = None
+        if now:
+            self.start()
+
+    def _run(self) -> None:
         try:
-            done.append((True, work()))
+            self._done.append((True, self._work()))
         except BaseException as exc:  # raised to the caller of the result, as a serial call would
-            done.append((False, exc))
+            self._done.append((False, exc))
 
-    thread = threading.Thread(target=run, name="phiguard-inputs", daemon=True) if now else None
-    if thread is not None:
-        thread.start()
+    def start(self) -> None:
+        if self._thread is None and not self._done:
+            self._thread = threading.Thread(target=self._run, name="phiguard-inputs",
+                                            daemon=True)
+            self._thread.start()
 
-    def result() -> _T:
-        if thread is not None:
-            thread.join()
-        elif not done:
-            run()
-        ok, value = done[0]
+    def __call__(self) -> _T:
+        if self._thread is not None:
+            self._thread.join()
+        elif not self._done:
+            self._run()
+        ok, value = self._done[0]
         if not ok:
             raise value
         return cast(_T, value)
-    return result
 
 
 def _utc_now() -> datetime:
@@ -505,3 +526,23 @@ def auto_jobs(files: SnapshotFiles, *, sample: float = 0.2) -> tuple[int, str]:
     if by_cpu < 2:
         return 1, f"{busy:.1f} of {cpus:g} CPUs busy with other work"
     return min(jobs, by_cpu), why + f", {busy:.1f} busy with other work"
+
+
+def auto_survey_jobs(files: SnapshotFiles, jobs: int, *, sample: float = 0.2) -> int:
+    """How many processes run pass 1 (the survey of byte ranges) when the user did not say,
+    given `jobs`, what `auto_jobs` chose for pass 2: as many, except past AUTO_MAX_BYTES,
+    where pass 2 runs in one process for want of memory: pass 1 then runs in two (this one
+    and one forked worker) when two CPUs are free. Its worker is forked before the heap
+    grows and keeps little (each range's survey goes to this process, which keeps it), so
+    the second process costs little memory, unlike a pass 2 worker, which copies the pages
+    of the shared heap it reads."""
+    if jobs > 1 or not can_fork() or usable_cpus() < 2:
+        return jobs
+    size = sum(path.stat().st_size for path in files.asset_files if is_plain_ndjson(path))
+    if size <= AUTO_MAX_BYTES:
+        return jobs  # one process for both passes, for the reason auto_jobs gave
+    free = available_memory()
+    if free is not None and free < (AUTO_MEMORY_FIRST + SURVEY_MEMORY) * size:
+        return 1
+    busy = busy_cpus(sample)
+    return 2 if int(usable_cpus() - busy + AUTO_FREE_CPU) >= 2 else 1

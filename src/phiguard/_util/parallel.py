@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, Generic, TypeVar
 
 __all__ = ["available_memory", "busy_cpus", "can_fork", "long_lived_heap", "ordered_map",
-           "release_free_memory", "settle_heap", "usable_cpus"]
+           "parent_working", "release_free_memory", "settle_heap", "usable_cpus"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -153,7 +153,11 @@ class _Worker:
     pid: int
     conn: Connection
     done: int = 0
-    task: int | None = None  # index of the task it holds
+    held: list[int] = field(default_factory=list)  # indexes of the tasks it holds, in order
+
+    @property
+    def task(self) -> int | None:
+        return self.held[0] if self.held else None
 
 
 @dataclass
@@ -177,10 +181,33 @@ class _Run(Generic[T, R]):
         return index, task
 
 
-def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs: int,
-                tasks_per_worker: int | None = None, window: int | None = None) -> Iterator[R]:
-    """`work(state, task)` for each task, in order; in up to `jobs` forked workers.
+# Tasks a worker holds at once when the parent works too: one to work on and one queued, so
+# it never waits for the parent (busy with a task of its own) to hand it the next.
+_DEPTH = 2
+_parent_works = [False]  # the default of `ordered_map(parent_works=None)`: see `parent_working`
 
+
+@contextmanager
+def parent_working() -> Iterator[None]:
+    """Inside this block, `ordered_map` calls that do not say otherwise run tasks in this
+    process too (see `ordered_map`'s `parent_works`)."""
+    was = _parent_works[0]
+    _parent_works[0] = True
+    try:
+        yield
+    finally:
+        _parent_works[0] = was
+
+
+def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs: int,
+                tasks_per_worker: int | None = None, window: int | None = None,
+                parent_works: bool | None = None) -> Iterator[R]:
+    """`work(state, task)` for each task, in order; in up to `jobs` processes.
+
+    `parent_works` (default: inside `parent_working`): this process runs tasks too, between
+    handing tasks out and collecting results, so `jobs` processes work in all (`jobs - 1`
+    forked workers); otherwise `jobs` workers work and this one waits. `work` must then leave
+    `state` as it found it (what a task changes in a worker is lost; here it would stay).
     `window` bounds how far ahead of the oldest result not yet yielded tasks are handed out
     (default: twice `jobs`), which bounds the results held here.
     """
@@ -188,8 +215,11 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
         for task in tasks:
             yield work(state, task)
         return
+    helping = _parent_works[0] if parent_works is None else parent_works
+    forks = jobs - 1 if helping else jobs
+    depth = _DEPTH if helping else 1
     run: _Run[T, R] = _Run(iter(tasks))
-    ahead = max(jobs, window or 2 * jobs)
+    ahead = max(forks * depth + 1, window or 2 * jobs)
     workers: list[_Worker] = []
     following = 0  # index of the next result to yield
     failed = False
@@ -197,10 +227,12 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
     thaw = not _holding[0] and gc.get_freeze_count() == 0
     try:
         while True:
-            # hand out tasks to idle workers, forking new ones as needed
+            # hand out tasks to workers with room, forking new ones as needed
             while not failed and following + ahead > run.sent:
-                idle = next((w for w in workers if w.task is None), None)
-                if idle is None and len(workers) >= jobs:
+                idle = min((w for w in workers if len(w.held) < depth and (
+                    tasks_per_worker is None or w.done + len(w.held) < tasks_per_worker)),
+                    key=lambda w: len(w.held), default=None)
+                if idle is None and len(workers) >= forks:
                     break
                 got = run.next_task()
                 if got is None:
@@ -208,14 +240,14 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
                 index, task = got
                 run.pending[index] = task
                 if idle is None:
-                    idle = _fork(work, state, workers)
+                    idle = _fork(work, state, workers, threaded=helping)
                     if idle is None:
                         failed = True
                         break
                     workers.append(idle)
                 try:
                     idle.conn.send((index, task))
-                    idle.task = index
+                    idle.held.append(index)
                 except OSError:
                     failed = True
             if failed:
@@ -227,27 +259,28 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
             if not run.pending:
                 if run.exhausted:
                     return
+                if not helping:
+                    continue
+            if helping and following + ahead > run.sent:
+                got = run.next_task()
+                if got is not None:
+                    index, task = got
+                    run.pending[index] = task
+                    try:
+                        value = work(state, task)
+                    except Exception:
+                        # raised again in order, by the serial run of what is left (below)
+                        failed = True
+                        break
+                    run.pending.pop(index)
+                    run.results[index] = value
+                    failed = _receive(run, workers, tasks_per_worker, block=False)
+                    if failed:
+                        break
+                    continue
+            if not run.pending:
                 continue
-            # wait for a result
-            busy = {w.conn: w for w in workers if w.task is not None}
-            for ready in wait(list(busy)):
-                worker = busy[ready]  # type: ignore[index]
-                try:
-                    index, status, value = worker.conn.recv()
-                except (EOFError, OSError):
-                    failed = True
-                    _retire(workers, worker, kill=True)
-                    continue
-                if status != _OK or index != worker.task:
-                    failed = True
-                    _retire(workers, worker, kill=True)
-                    continue
-                run.pending.pop(index)
-                run.results[index] = value
-                worker.task = None
-                worker.done += 1
-                if tasks_per_worker is not None and worker.done >= tasks_per_worker:
-                    _retire(workers, worker, kill=False)
+            failed = _receive(run, workers, tasks_per_worker, block=True)
             if failed:
                 break
     finally:
@@ -255,7 +288,7 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
             _retire(workers, worker, kill=True)
         if thaw:
             gc.unfreeze()
-    # A worker failed: the results already received stand; every other task runs here.
+    # A task failed: the results already received stand; every other task runs here.
     for index in range(following, run.sent):
         if index in run.results:
             yield run.results.pop(index)
@@ -263,6 +296,40 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
             yield work(state, run.pending.pop(index))
     for task in run.tasks:
         yield work(state, task)
+
+
+def _receive(run: _Run[Any, Any], workers: list[_Worker], tasks_per_worker: int | None, *,
+             block: bool) -> bool:
+    """Take in the results workers have sent (waiting for one when `block`); True when a
+    worker failed."""
+    busy = {w.conn: w for w in workers if w.held}
+    if not busy:
+        return False
+    failed = False
+    for ready in wait(list(busy), timeout=None if block else 0):
+        worker = busy[ready]  # type: ignore[index]
+        while True:
+            try:
+                index, status, value = worker.conn.recv()
+            except (EOFError, OSError):
+                failed = True
+                _retire(workers, worker, kill=True)
+                break
+            if status != _OK or index != worker.task:
+                failed = True
+                _retire(workers, worker, kill=True)
+                break
+            run.pending.pop(index)
+            run.results[index] = value
+            worker.held.pop(0)
+            worker.done += 1
+            if not worker.held and tasks_per_worker is not None and \
+                    worker.done >= tasks_per_worker:
+                _retire(workers, worker, kill=False)
+                break
+            if not worker.held or not worker.conn.poll():
+                break
+    return failed
 
 
 def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
@@ -315,7 +382,8 @@ def settle_heap() -> None:
         gc.freeze()
 
 
-def _fork(work: Callable[[Any, Any], Any], state: Any, workers: list[_Worker]) -> _Worker | None:
+def _fork(work: Callable[[Any, Any], Any], state: Any, workers: list[_Worker], *,
+          threaded: bool = False) -> _Worker | None:
     parent_end, child_end = Pipe(duplex=True)
     gc.freeze()  # the inherited heap stays shared: no collector pass in the worker touches it
     try:
@@ -331,7 +399,7 @@ def _fork(work: Callable[[Any, Any], Any], state: Any, workers: list[_Worker]) -
             parent_end.close()
             for other in workers:
                 other.conn.close()
-            _serve(work, state, child_end)
+            (_serve_threaded if threaded else _serve)(work, state, child_end)
             code = 0
         finally:
             os._exit(code)
@@ -352,6 +420,41 @@ def _serve(work: Callable[[Any, Any], Any], state: Any,
             conn.send((index, _FAILED, repr(exc)))
             return
         conn.send((index, _OK, result))
+
+
+def _serve_threaded(work: Callable[[Any, Any], Any], state: Any,
+                    conn: Connection) -> None:  # pragma: no cover - runs in the worker
+    """`_serve`, with results sent by a thread of their own: a result larger than the pipe
+    holds does not keep the worker from its next task while the parent is busy with one."""
+    import queue
+    import threading
+
+    out: queue.SimpleQueue[tuple[int, str, Any] | None] = queue.SimpleQueue()
+
+    def send() -> None:
+        while (item := out.get()) is not None:
+            try:
+                conn.send(item)
+            except OSError:
+                return
+
+    sender = threading.Thread(target=send, name="phiguard-results", daemon=True)
+    sender.start()
+    try:
+        while True:
+            try:
+                index, task = conn.recv()
+            except EOFError:
+                return
+            try:
+                result = work(state, task)
+            except BaseException as exc:
+                out.put((index, _FAILED, repr(exc)))
+                return
+            out.put((index, _OK, result))
+    finally:
+        out.put(None)
+        sender.join()
 
 
 def _retire(workers: list[_Worker], worker: _Worker, *, kill: bool) -> None:
