@@ -91,6 +91,43 @@ CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any]]] = [
       "allow": [{"protocol": "tcp", "ports": ["5432"]}], "log_config": []},
      "compute.googleapis.com/Firewall", f"{C}/global/firewalls/unlogged",
      {"logConfig": {"enable": False}}),
+    # firewall policies: hierarchical ones are named by the number Google allocates (the
+    # provider's computed `name`), network ones by their name in the project (one CAI type)
+    ("google_compute_firewall_policy",
+     {"name": "123456", "parent": "organizations/123456789012", "short_name": "org-baseline",
+      "description": "d"},
+     "compute.googleapis.com/FirewallPolicy",
+     "//compute.googleapis.com/locations/global/firewallPolicies/123456",
+     {"kind": "compute#firewallPolicy", "shortName": "org-baseline",
+      "parent": "organizations/123456789012", "description": "d"}),
+    ("google_compute_network_firewall_policy", {"name": "phi-policy", "project": P},
+     "compute.googleapis.com/FirewallPolicy", f"{C}/global/firewallPolicies/phi-policy",
+     {"name": "phi-policy"}),
+    ("google_compute_region_network_firewall_policy",
+     {"name": "phi-policy", "project": P, "region": "us-east4"},
+     "compute.googleapis.com/FirewallPolicy", f"{C}/regions/us-east4/firewallPolicies/phi-policy",
+     {"name": "phi-policy", "region": f"{URL}/regions/us-east4"}),
+    ("google_compute_firewall_policy_with_rules",
+     {"policy_id": "77", "name": "77", "parent": "folders/222", "short_name": "fp",
+      "rule": [{"priority": 1000, "action": "allow", "direction": "INGRESS", "disabled": False,
+                "target_resources": [],
+                "match": [{"src_ip_ranges": ["0.0.0.0/0"], "src_fqdns": [],
+                           "layer4_config": [{"ip_protocol": "tcp", "ports": ["22"]}]}]}]},
+     "compute.googleapis.com/FirewallPolicy",
+     "//compute.googleapis.com/locations/global/firewallPolicies/77",
+     {"parent": "folders/222",
+      "rules": [{"priority": 1000, "action": "allow", "direction": "INGRESS", "disabled": False,
+                 "match": {"srcIpRanges": ["0.0.0.0/0"],
+                           "layer4Configs": [{"ipProtocol": "tcp", "ports": ["22"]}]}}]}),
+    ("google_compute_network_firewall_policy_with_rules",
+     {"name": "np", "project": P,
+      "rule": [{"priority": 10, "action": "deny", "direction": "INGRESS",
+                "match": [{"src_ip_ranges": ["0.0.0.0/0"], "src_region_codes": ["US"],
+                           "layer4_config": [{"ip_protocol": "all", "ports": []}]}]}]},
+     "compute.googleapis.com/FirewallPolicy", f"{C}/global/firewallPolicies/np",
+     {"rules": [{"priority": 10, "action": "deny", "direction": "INGRESS",
+                 "match": {"srcIpRanges": ["0.0.0.0/0"], "srcRegionCodes": ["US"],
+                           "layer4Configs": [{"ipProtocol": "all"}]}}]}),
     ("google_compute_network", {"name": "phi-vpc", "project": P, "auto_create_subnetworks": False},
      "compute.googleapis.com/Network", f"{C}/global/networks/phi-vpc",
      {"name": "phi-vpc", "autoCreateSubnetworks": False,
@@ -555,5 +592,9 @@ PUBLIC_IAM_HOLDERS: list[tuple[str, dict[str, Any], str, str]] = [
      "artifactregistry.googleapis.com/Repository",
      f"//artifactregistry.googleapis.com/projects/{P}/locations/us-east4/repositories/apps"),
 ]
+# firewall policy rules and associations: parts of their policy's asset (test_s23_fw_plan.py)
+FIREWALL_POLICY_PARTS = {f"google_compute_{kind}firewall_policy_{part}"
+                         for kind in ("", "network_", "region_network_")
+                         for part in ("rule", "association")}
 PUBLIC_IAM_PARTS = {f"{prefix}_iam_{kind}" for prefix, *_ in PUBLIC_IAM_HOLDERS
                     for kind in ("member", "binding", "policy")}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from _converter_cases import CASES, PUBLIC_IAM_PARTS, C, P
+from _converter_cases import CASES, FIREWALL_POLICY_PARTS, PUBLIC_IAM_PARTS, C, P
 from _paths import PLANS, RULES
 from _plans import change, make_plan
 from phiguard.google import is_cai_asset_type, schema_of, validate_resource
@@ -110,6 +110,7 @@ PART_CASES = {
                                                    "kms_crypto_key")
       for kind in ("member", "binding", "policy")),
     *PUBLIC_IAM_PARTS,  # test_terraform_public_iam.py
+    *FIREWALL_POLICY_PARTS,  # test_s23_fw_plan.py
     "google_project_iam_member", "google_project_iam_binding", "google_project_iam_policy",
     "google_project_iam_audit_config", "google_folder_iam_member", "google_folder_iam_binding",
     "google_folder_iam_policy", "google_folder_iam_audit_config",

@@ -1,9 +1,11 @@
 """Converter tables for Compute Engine: load balancing (SSL policies, proxies, URL maps,
-forwarding rules, backend services), VPC (networks, subnetworks, peerings, firewalls), VMs,
+forwarding rules, backend services), VPC (networks, subnetworks, peerings, firewalls), firewall
+policies (hierarchical, global and regional network ones, their rules and associations), VMs,
 disks and their snapshot schedules, instance groups and autoscalers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from phiguard.inventory.refs import ref_key
@@ -13,6 +15,7 @@ from phiguard.terraform.convert import (
     Converter,
     Field,
     Part,
+    Transform,
     each,
     kv_items,
     register,
@@ -371,6 +374,140 @@ def _autoscaler(regional: bool) -> Converter:
                       "autoscalingPolicy.cpuUtilization.utilizationTarget", api_default=0.6)))
 
 
+# Firewall policies. Cloud Asset lists hierarchical, global network and regional network
+# firewall policies under one type, told apart by the name (Google's terraform-google-conversion,
+# pkg/services/compute/compute_*firewall_policy_tfplan2cai.go and cai2hcl's convert_resource.go):
+# //compute.googleapis.com/locations/global/firewallPolicies/<number> (hierarchical: the name
+# is a number Google allocates), .../projects/P/global/firewallPolicies/N and
+# .../projects/P/regions/R/firewallPolicies/N. Its data is the Compute API's FirewallPolicy,
+# whose `rules` and `associations` hold what the provider's separate rule and association
+# resources declare, so those are parts of the policy's asset.
+FIREWALL_POLICY_TYPE = "compute.googleapis.com/FirewallPolicy"
+_HIERARCHICAL = "//compute.googleapis.com/locations/global/firewallPolicies/"
+
+
+def _listed(value: Any, ctx: Context) -> Any:
+    # the plan shows an unset list attribute as []; the API shows no such field
+    return ABSENT if value == [] else value
+
+
+def _match(layer4: str, src_tags: str) -> Transform:
+    inner = each(
+        Field("src_ip_ranges", "srcIpRanges", _listed),
+        Field("dest_ip_ranges", "destIpRanges", _listed),
+        Field("src_region_codes", "srcRegionCodes", _listed),
+        Field("dest_region_codes", "destRegionCodes", _listed),
+        Field("src_fqdns", "srcFqdns", _listed), Field("dest_fqdns", "destFqdns", _listed),
+        Field("src_address_groups", "srcAddressGroups", _listed),
+        Field("dest_address_groups", "destAddressGroups", _listed),
+        Field("src_threat_intelligences", "srcThreatIntelligences", _listed),
+        Field("dest_threat_intelligences", "destThreatIntelligences", _listed),
+        # compute v1 names the network context srcNetworkContext (the provider's
+        # src_network_scope writes the beta API's srcNetworkScope, which v1 does not define)
+        Field("src_network_context", "srcNetworkContext"),
+        Field("dest_network_context", "destNetworkContext"),
+        Field("src_networks", "srcNetworks", _listed),
+        Field(layer4, "layer4Configs", each(Field("ip_protocol", "ipProtocol"),
+                                            Field("ports", "ports", _ports))),
+        Field(src_tags, "srcSecureTags", each(Field("name", "name"))))
+
+    def first(value: Any, ctx: Context) -> Any:
+        got = inner(value, ctx)  # a block list in Terraform, one object in REST
+        return got[0] if isinstance(got, list) and got else ABSENT
+    return first
+
+
+def _rule_fields(layer4: str, src_tags: str, target_tags: str) -> tuple[Field, ...]:
+    return (Field("description", "description"), Field("rule_name", "ruleName"),
+            Field("priority", "priority"), Field("action", "action"),
+            Field("direction", "direction"), Field("disabled", "disabled"),
+            Field("enable_logging", "enableLogging"),
+            Field("match", "match", _match(layer4, src_tags)),
+            Field("target_resources", "targetResources", _listed),
+            Field("target_service_accounts", "targetServiceAccounts", _listed),
+            Field(target_tags, "targetSecureTags", each(Field("name", "name"))),
+            Field("security_profile_group", "securityProfileGroup"),
+            Field("tls_inspect", "tlsInspect"))
+
+
+_RULE = each(*_rule_fields("layer4_configs", "src_secure_tags", "target_secure_tags"))
+
+
+def _policy_of(kind: str) -> Callable[[Any, Context], tuple[str, str] | None]:
+    """The policy a rule or association resource belongs to (its `firewall_policy`): kind
+    "org" (hierarchical), "global" or "region" (network firewall policies)."""
+    def parent(values: Any, ctx: Context) -> tuple[str, str] | None:
+        policy = known(values, "firewall_policy", ctx)
+        if not isinstance(policy, str) or not policy or ctx.change is None:
+            return None
+        key = ref_key(policy)
+        if "firewallPolicies/" in key and (kind == "org") == key.startswith("locations/"):
+            return FIREWALL_POLICY_TYPE, "//compute.googleapis.com/" + key
+        short = key.rsplit("/", 1)[-1]
+        if kind == "org":
+            return FIREWALL_POLICY_TYPE, _HIERARCHICAL + short
+        scope = ctx.scope(ctx.change, values)
+        where = "global" if kind == "global" else f"regions/{scope['region']}"
+        return (FIREWALL_POLICY_TYPE,
+                f"//compute.googleapis.com/projects/{scope['project']}/{where}"
+                f"/firewallPolicies/{short}")
+    return parent
+
+
+def _rule_piece(values: Any, ctx: Context) -> Any:
+    got = _RULE([values], ctx)
+    return got[0] if isinstance(got, list) and got else {}
+
+
+def _association_piece(network: bool) -> Callable[[Any, Context], Any]:
+    def piece(values: Any, ctx: Context) -> Any:
+        target = known(values, "attachment_target", ctx)
+        if network and isinstance(target, str) and target and "/" not in target \
+                and ctx.change is not None:
+            project = ctx.scope(ctx.change, values)["project"]
+            target = f"projects/{project}/global/networks/{target}"
+        out: dict[str, Any] = {"attachmentTarget": target}
+        name = tf_get(values, "name")
+        if name is not None:
+            out["name"] = name
+        return out
+    return piece
+
+
+def _firewall_policy(kind: str, with_rules: bool = False) -> Converter:
+    tf = {"org": "google_compute_firewall_policy",
+          "global": "google_compute_network_firewall_policy",
+          "region": "google_compute_region_network_firewall_policy"}[kind]
+    fields: list[Field] = [Field("description", "description")]
+    if kind == "org":
+        fields += [Field("short_name", "shortName"), Field("parent", "parent")]
+    else:
+        fields += [Field("name", "name"), Field("policy_type", "policyType")]
+    if kind == "region":
+        fields.append(Field("region", "region", region_url))
+    if with_rules:
+        fields.append(Field("rule", "rules", each(
+            *_rule_fields("layer4_config", "src_secure_tag", "target_secure_tag"))))
+    return Converter(
+        tf_type=tf + ("_with_rules" if with_rules else ""), asset_type=FIREWALL_POLICY_TYPE,
+        name=(_HIERARCHICAL + "{name}" if kind == "org" else COMPUTE_PROJECT + (
+            "/global" if kind == "global" else "/regions/{region}") + "/firewallPolicies/{name}"),
+        location="{region}" if kind == "region" else "global",
+        constants={"kind": "compute#firewallPolicy"}, fields=tuple(fields))
+
+
+def _firewall_policy_parts() -> tuple[Part, ...]:
+    parts = []
+    for kind, prefix in (("org", "google_compute_firewall_policy"),
+                         ("global", "google_compute_network_firewall_policy"),
+                         ("region", "google_compute_region_network_firewall_policy")):
+        parts += [Part(tf_type=prefix + "_rule", kind="append", target="rules",
+                       parent=_policy_of(kind), piece=_rule_piece),
+                  Part(tf_type=prefix + "_association", kind="append", target="associations",
+                       parent=_policy_of(kind), piece=_association_piece(kind != "org"))]
+    return tuple(parts)
+
+
 def _instance_parent(values: Any, ctx: Context) -> tuple[str, str] | None:
     name = known(values, "instance_name", ctx, want_ref=False)
     zone = tf_get(values, "zone")
@@ -478,6 +615,9 @@ register(
                 Field("confidential_instance_config.confidential_instance_type",
                       "confidentialInstanceConfig.confidentialInstanceType")),
         build=_instance_build),
+    _firewall_policy("org"), _firewall_policy("global"), _firewall_policy("region"),
+    _firewall_policy("org", with_rules=True), _firewall_policy("global", with_rules=True),
+    *_firewall_policy_parts(),
     _disk(False), _disk(True), _attachment(False), _attachment(True),
     Converter(
         tf_type="google_compute_resource_policy",
