@@ -60,6 +60,7 @@ def history_command(store_path: str, limit: int, fmt: str, debug: bool) -> None:
     """Recorded runs with their counts, the failure trend and mean time to remediate."""
 
     def body() -> int:
+        from phiguard.report._common import run_reasons
         from phiguard.report.text import printable
         from phiguard.store.db import Store
         from phiguard.store.drift import mean_time_to_remediate
@@ -81,6 +82,8 @@ def history_command(store_path: str, limit: int, fmt: str, debug: bool) -> None:
                        f"{delta:>4} {r.counts.get('UNKNOWN', 0):>5} "
                        f"{r.counts.get('WAIVED', 0):>5} {r.counts.get('PASS', 0):>6}  "
                        f"{len(r.coverage_gaps):>4}  {printable(r.scope)}")
+            for reason in run_reasons(r.warnings):  # what the run's input lacked
+                click.echo(f"      why UNKNOWN: {reason.title}: {printable(reason.text)}")
             previous = fails
         if mttr:
             click.echo("mean days to remediate: " +
@@ -102,23 +105,34 @@ def diff_command(store_path: str, run_a: int | None, run_b: int | None, fmt: str
     """New, resolved and persisting failures between two runs (default: the last two)."""
 
     def body() -> int:
+        from phiguard.report._common import run_reasons
         from phiguard.report.text import printable
         from phiguard.store.db import Store
-        from phiguard.store.drift import drift
+        from phiguard.store.drift import drift, warnings_change
 
         with _reading(store_path) as path, Store.for_reading(path) as store:
             change = drift(store, run_a, run_b)
+        # Why results are UNKNOWN: what one run's input lacked and the other's did not
+        lacks, regained = warnings_change(change.before, change.after)
         if fmt == "json":
             click.echo(json.dumps({
                 "before": change.before.id if change.before else None,
                 "after": change.after.id,
                 "new": [asdict(c) for c in change.new],
                 "resolved": [asdict(c) for c in change.resolved],
-                "persisting": [asdict(c) for c in change.persisting]}, indent=2))
+                "persisting": [asdict(c) for c in change.persisting],
+                "warnings": {"new": lacks, "gone": regained}}, indent=2))
             return 0
         before = f"run {change.before.id}" if change.before else "nothing"
         click.echo(f"run {change.after.id} against {before}: {len(change.new)} new, "
                    f"{len(change.resolved)} resolved, {len(change.persisting)} persisting")
+        since = f", not in run {change.before.id}" if change.before else ""
+        for reason in run_reasons(lacks):
+            click.echo(f"  why UNKNOWN{since}: {reason.title}: {printable(reason.text)}")
+        if change.before is not None:
+            for reason in run_reasons(regained):
+                click.echo(f"  why UNKNOWN in run {change.before.id}, no longer: "
+                           f"{reason.title}: {printable(reason.text)}")
         for label, items in (("new", change.new), ("resolved", change.resolved),
                              ("persisting", change.persisting)):
             for c in items:

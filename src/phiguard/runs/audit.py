@@ -69,9 +69,10 @@ def run_audit(store: Path | str, *, org: str | None = None, folder: str | None =
     the store is downloaded first and uploaded after recording with a generation precondition;
     a Cloud Storage bundle is built locally and uploaded after the store, so a run that cannot
     be recorded leaves no evidence behind. `evidence` (a directory or gs:// prefix) gets the
-    bundle in a new RUN folder named by the run's time and number. The HTML report (`output`)
-    follows `framework`; the bundle's report and the store keep the default (HIPAA) view and
-    every finding.
+    bundle in a new RUN folder named by the run's time and number. The HTML reports (`output`
+    and the bundle's) follow `framework`; the bundle's findings JSON and the store keep every
+    finding of every framework. The scope and content warnings go to `notify` as scan's do,
+    and the store keeps the run's reasons for UNKNOWN results beside its coverage gaps.
 
     `engine="beam"` runs the scan stage as an Apache Beam pipeline with the pipeline options
     `beam_args` (phiguard.runs.beam_stage); collection, store, bundle and report are the same."""
@@ -181,6 +182,8 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
             job, root = beam_job(target, pack, config, beam_args, notify)
         else:
             job = Scan([target], pack, config)
+        for note in job.notes:  # the scope and content warnings, as scan says them
+            notify(note)
         run_info = job.run_info()
         if scratch is not None:
             from phiguard.runs.beam_stage import collected_path
@@ -197,7 +200,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
         if local_bundle is not None:
             from phiguard.report.bundle import write_bundle
 
-            findings = write_bundle(local_bundle, run_info, findings, pack,
+            findings = write_bundle(local_bundle, run_info, findings, view,
                                     lambda: job.waivers, config_file=config_path,
                                     sign_key=sign_key, trend=trend)
         if output is not None:
@@ -226,7 +229,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
         from phiguard.report.remote import write_bundle_to
 
         try:
-            write_bundle_to(place, run_info, findings, pack, lambda: job.waivers,
+            write_bundle_to(place, run_info, findings, view, lambda: job.waivers,
                             config_file=config_path, sign_key=sign_key, trend=trend)
         except (OutputError, UsageError) as exc:
             # The run is in the store already: say so, and where its evidence is missing.

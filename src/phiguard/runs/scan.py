@@ -173,7 +173,9 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
     if bundle is not None:
         from phiguard.report.remote import write_bundle_to
 
-        result.findings = write_bundle_to(bundle, run_info, tally.watch(job.findings()), pack,
+        # the bundle's report follows the framework, as the run's other reports do; its
+        # findings JSON keeps every finding
+        result.findings = write_bundle_to(bundle, run_info, tally.watch(job.findings()), view,
                                           lambda: job.waivers, config_file=config_path,
                                           sign_key=sign_key)
     else:

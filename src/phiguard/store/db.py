@@ -12,7 +12,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from phiguard.errors import StoreError
 from phiguard.findings import Finding
 from phiguard.inventory.refs import ref_key
 
-__all__ = ["MIGRATIONS", "Run", "Store", "fingerprint"]
+__all__ = ["MIGRATIONS", "WARNING_FIELDS", "Run", "Store", "fingerprint"]
 
 # Each entry moves the schema from version i to i + 1. Never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -50,7 +50,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN coverage_gaps TEXT NOT NULL DEFAULT '[]';
     CREATE INDEX results_fingerprint ON results(fingerprint, run_id);
     """,
+    # The run's reasons for UNKNOWN results beside its coverage gaps: a JSON object of the
+    # findings JSON run block's scope_warnings, content_missing and asset_types_missing (those
+    # the run had); runs recorded before it have none recorded ('{}').
+    """
+    ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '{}';
+    """,
 )
+# The run block's fields a run's `warnings` keeps (its coverage_gaps have their own column).
+WARNING_FIELDS = ("scope_warnings", "content_missing", "asset_types_missing")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -71,6 +79,9 @@ class Run:
     rule_pack_digest: str
     counts: dict[str, int]
     coverage_gaps: list[dict[str, Any]]
+    # Why results of the run are UNKNOWN for want of data, by run block field (WARNING_FIELDS):
+    # what the run's input lacked, so a drift can tell it from a change of the organization.
+    warnings: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def _json_or_none(text: Any) -> Any:
@@ -222,19 +233,22 @@ class Store:
 
     def record(self, run_info: dict[str, Any], findings: Iterable[Finding], *, scope: str,
                coverage_gaps: list[dict[str, Any]] | None = None) -> int:
-        """Store one run and all its results in one transaction; nothing if anything fails."""
+        """Store one run and all its results in one transaction; nothing if anything fails.
+        The run block's reasons for UNKNOWN results (WARNING_FIELDS) are kept with it."""
         config = json.dumps(run_info.get("config"), sort_keys=True, separators=(",", ":"))
         counts: Counter[str] = Counter()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             cur = self.db.execute(
                 "INSERT INTO runs (recorded_at, snapshot_time, scope, config_digest, "
-                "tool_version, rule_pack_digest, counts, coverage_gaps) "
-                "VALUES (?, ?, ?, ?, ?, ?, '{}', ?)",
+                "tool_version, rule_pack_digest, counts, coverage_gaps, warnings) "
+                "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?)",
                 (_now(), run_info.get("snapshot_time"), scope,
                  "sha256:" + hashlib.sha256(config.encode()).hexdigest(),
                  str(run_info.get("tool_version", "")), str(run_info.get("rule_pack_digest", "")),
-                 json.dumps(coverage_gaps or [])))
+                 json.dumps(coverage_gaps or []),
+                 json.dumps({k: list(run_info[k]) for k in WARNING_FIELDS
+                             if run_info.get(k)})))
             run_id = int(cur.lastrowid or 0)
             rows = []
             for f in findings:
@@ -265,7 +279,7 @@ class Store:
     def runs(self, limit: int | None = None) -> list[Run]:
         """Runs, oldest first (the last `limit` if given)."""
         sql = ("SELECT id, recorded_at, snapshot_time, scope, config_digest, tool_version, "
-               "rule_pack_digest, counts, coverage_gaps FROM runs ORDER BY id DESC")
+               "rule_pack_digest, counts, coverage_gaps, warnings FROM runs ORDER BY id DESC")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         try:
@@ -295,7 +309,11 @@ class Store:
             raise bad("counts", "a JSON object of outcome counts")
         if not (isinstance(gaps, list) and all(isinstance(g, dict) for g in gaps)):
             raise bad("coverage_gaps", "a JSON array of gaps")
-        return Run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts, gaps)
+        warnings = _json_or_none(r[9])
+        if not (isinstance(warnings, dict) and all(k in WARNING_FIELDS and isinstance(v, list)
+                                                   for k, v in warnings.items())):
+            raise bad("warnings", "a JSON object of arrays (" + ", ".join(WARNING_FIELDS) + ")")
+        return Run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts, gaps, warnings)
 
     def run(self, run_id: int) -> Run:
         for r in self.runs():

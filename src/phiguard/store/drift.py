@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from phiguard._util.times import parse_time
 from phiguard.store.db import Run, Store
 
-__all__ = ["Change", "Drift", "drift", "mean_time_to_remediate"]
+__all__ = ["Change", "Drift", "drift", "mean_time_to_remediate", "run_lacks", "warnings_change"]
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,31 @@ def mean_time_to_remediate(store: Store) -> dict[str, float]:
             spans.setdefault(area, []).append((_when(run) - _when(since)).total_seconds()
                                               / 86400)
     return {area: round(sum(v) / len(v), 1) for area, v in sorted(spans.items())}
+
+
+def run_lacks(run: Run) -> dict[str, list[Any]]:
+    """What a recorded run's input lacked, by findings JSON run block field: its reasons for
+    UNKNOWN results (scope warnings, content and asset types missing) and coverage gaps."""
+    out = {k: list(v) for k, v in run.warnings.items() if v}
+    if run.coverage_gaps:
+        out["coverage_gaps"] = list(run.coverage_gaps)
+    return out
+
+
+def warnings_change(before: Run | None, after: Run) -> tuple[dict[str, list[Any]],
+                                                             dict[str, list[Any]]]:
+    """(new, gone): the reasons for UNKNOWN results `after` has that `before` had not, and
+    those `before` had that `after` has not, by field. Results UNKNOWN for a new reason are
+    what the run's input lost, not a change of the organization."""
+    old = run_lacks(before) if before is not None else {}
+    now = run_lacks(after)
+
+    def minus(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        out = {}
+        for key, items in a.items():
+            left = [i for i in items if i not in b.get(key, [])]
+            if left:
+                out[key] = left
+        return out
+
+    return minus(now, old), minus(old, now)
