@@ -231,3 +231,22 @@ def test_html_says_why_in_chromium(lossy: dict[str, str], whole: dict[str, str],
         assert f'href="#{anchor}"' in notice, anchor
     for absent in ('id="run-warnings"', 'id="scope-warnings"', 'id="content-missing"'):
         assert absent not in doms["whole"]
+
+
+def test_scan_warns_of_every_reason_on_stderr(tmp_path: Path) -> None:
+    """The warnings a scan prints name every reason the reports carry: a collected snapshot's
+    coverage gaps too, not only the scope, content and asset type warnings."""
+    snapshot, config = lossy_snapshot(tmp_path)
+    result = CliRunner().invoke(main, ["scan", str(snapshot), "-c", str(config), "--at", AT,
+                                       "-f", "json", "-o", str(tmp_path / "f.json")],
+                                catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    run = json.loads((tmp_path / "f.json").read_text())["run"]
+    for fact in _facts(run):
+        assert any(fact in line for line in warnings), (fact, result.stderr)
+    [gap] = [line for line in warnings if "coverage gap" in line]
+    assert gap.startswith("phiguard: note: warning: coverage gap: ") and "permission denied" in gap
+    whole = CliRunner().invoke(main, ["scan", str(DEMO), "-c", str(DEMO / "phiguard.yaml"),
+                                      "--at", AT, "-f", "json", "-o", str(tmp_path / "g.json")])
+    assert "warning:" not in whole.stderr

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from phiguard.scan import Scan
     from phiguard.store.gcs import GcsUrl
 
-__all__ = ["SCAN_FORMATS", "ScanResult", "note_types_missing", "run_scan"]
+__all__ = ["SCAN_FORMATS", "ScanResult", "note_coverage_gaps", "note_types_missing", "run_scan"]
 
 SCAN_FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv", "ndjson")
 
@@ -65,11 +65,11 @@ def run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path] = (),
     `bigquery_shards` (Beam only): a folder or gs:// prefix where the workers also write the
     findings as BigQuery NDJSON shards (phiguard.beam.bigquery).
 
-    `notify` hears the notes about the input (skipped files, scope warnings) before any
-    report is written, and the asset types rules look for that the snapshot does not know to
-    be collected when the run is over. Raises a PhiguardError for bad input; nothing is
-    written then. With PHIGUARD_STAGE_TIMES set, the time of each stage is written there
-    (phiguard._util.stages).
+    `notify` hears the notes about the input (skipped files, scope and content warnings, the
+    manifest's coverage gaps) before any report is written, and the asset types rules look
+    for that the snapshot does not know to be collected when the run is over. Raises a
+    PhiguardError for bad input; nothing is written then. With PHIGUARD_STAGE_TIMES set, the
+    time of each stage is written there (phiguard._util.stages).
     """
     from phiguard._util import stages
 
@@ -137,6 +137,7 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
         raise UsageError(f"unknown engine {engine!r} (expected local or beam)")
     for note in job.notes:
         notify(note)
+    note_coverage_gaps(job, notify)
     if bigquery_shards is not None:
         from phiguard.beam.bigquery import write_bigquery_shards
 
@@ -185,6 +186,16 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
     stages.note(findings=dict(tally.outcomes))
     note_types_missing(job, tally, notify)
     return result
+
+
+def note_coverage_gaps(job: Any, notify: Callable[[str], None]) -> None:
+    """Before the run: the sources a collected snapshot's manifest says could not be read
+    (`run.coverage_gaps`), one warning each, as `phiguard collect` and `audit` say them."""
+    from phiguard.report._common import run_reasons
+
+    gaps = (getattr(job.files, "manifest", None) or {}).get("coverage_gaps")
+    for reason in run_reasons({"coverage_gaps": gaps}):
+        notify(f"warning: coverage gap: {reason.text}")
 
 
 def note_types_missing(job: Any, tally: Tally, notify: Callable[[str], None]) -> None:
