@@ -14,19 +14,24 @@ not, rules see an unknown value (UNKNOWN, with the reason), never an empty polic
   (`asset_types_requested` of RESOURCE content `"*"`, as `phiguard collect` writes it), when
   the manifest lists it (requested or counted), or when the snapshot holds at least one
   resource of it. A type with no assets and no such statement is not known to be collected.
+
+A `find` or `referrers` over several types, some collected and some not, is known in part
+(`PartialItems`): the assets of the collected types are elements of it, more may exist. What
+they decide stands (`judge_partial`); only what the missing types could change is unknown.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from phiguard.inventory.asset import CONTENT_TYPES, UnknownValue
 
-__all__ = ["ALL_TYPES", "IAM_POLICY", "PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT", "Coverage",
-           "asset_types_missing", "coverage_from_manifest", "run_types_missing",
-           "types_cited", "types_from_manifest", "types_missing_warning", "types_sought"]
+__all__ = ["ALL_TYPES", "IAM_POLICY", "PARTIAL_OPS", "PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT",
+           "Coverage", "PartialItems", "asset_types_missing", "coverage_from_manifest",
+           "judge_partial", "run_types_missing", "types_cited", "types_from_manifest",
+           "types_missing_warning", "types_sought"]
 
 RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = CONTENT_TYPES
 
@@ -121,6 +126,17 @@ class Coverage:
                     types=" or ".join(missing))) if missing else None
         return found  # type: ignore[no-any-return]
 
+    def known_in_part(self, types: tuple[str, ...], nodes: tuple[str, ...] | None) -> bool:
+        """Whether the assets of these types (some not known to be collected: `type_gap`) are
+        known in part (`PartialItems`): some of the types were collected, and no resource was
+        left uncollected below `nodes` (the subject's ancestry; None: anywhere). The input
+        holds no asset of a type not known to be collected, so those it holds of `types` are
+        those of the collected ones (and, over a plan, the planned ones)."""
+        if not any(t in self.types for t in types):
+            return False
+        return not (RESOURCE in self.gaps
+                    and (nodes is None or self.gap_for(RESOURCE, nodes) is not None))
+
     def types_missing(self, types: Iterable[str]) -> list[str]:
         """Of these types, those not known to be collected."""
         return [] if self.all_types else sorted(set(types) - self.types)
@@ -151,6 +167,45 @@ class Coverage:
 
 
 _UNSEEN: Any = object()
+
+
+class PartialItems(UnknownValue):
+    """A list known only in part: `items` are elements of it, and more may exist that the input
+    does not hold (`why`: the assets of a type not known to be collected, in a `find` or
+    `referrers` over several types).
+
+    Anything that does not know it sees an unknown value. A quantifier judges `items` and lets
+    a verdict they decide stand (`some`: one passes; `every`: one fails; `none`: one matches),
+    else it is UNKNOWN with `why`; a fan-out (`list[*].x`) gives the list of what it gives of
+    the items, known in part too; an operator judges by `judge_partial`."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, why: str, items: list[Any]) -> None:
+        super().__init__(why)
+        self.items = items
+
+
+# Operators whose truth more elements cannot take away, and those whose falsity they cannot.
+_MORE_KEEPS_TRUE = frozenset({"count_gte", "distinct_gte", "contains"})
+_MORE_KEEPS_FALSE = frozenset({"count_lte", "not_contains"})
+PARTIAL_OPS = _MORE_KEEPS_TRUE | _MORE_KEEPS_FALSE | {"empty"}  # those `judge_partial` decides
+
+
+def judge_partial(op: str, fn: Callable[[Any, Any, Any], bool | None], value: PartialItems,
+                  arg: Any, env: Any) -> bool | None:
+    """An operator's answer on a list known in part: what its known elements decide whatever
+    else it holds (at least N elements, N distinct values, an element found; not empty), None
+    when that depends on the elements not known."""
+    items = value.items
+    if op == "empty":
+        # more elements never make a non-empty list empty
+        return (not arg) if items else None
+    if op in _MORE_KEEPS_TRUE:
+        return True if fn(items, arg, env) else None
+    if op in _MORE_KEEPS_FALSE:
+        return False if fn(items, arg, env) is False else None
+    return None
 
 
 def types_from_manifest(manifest: Mapping[str, Any] | None) -> frozenset[str]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset, UnknownValue
+from phiguard.inventory.coverage import PARTIAL_OPS, PartialItems
 from phiguard.inventory.inventory import Inventory, MaybeItems, MaybeMember
 from phiguard.policy.compiler import (
     _BLOCKING,
@@ -62,7 +63,7 @@ __all__ = ["LazyCondition", "compiled", "evaluator_source", "generate_condition"
 _BASE: dict[str, Any] = {
     "PASS": PASS, "FAIL": FAIL, "UNKNOWN": UNKNOWN, "MISSING": MISSING, "CAP": MAX_EVIDENCE,
     "NO": _NO_REASONS, "BLOCKING": _BLOCKING, "_blocked": _blocked, "_Why": _Why,
-    "MAYBE": MaybeMember, "MAYBE_ITEMS": MaybeItems,
+    "MAYBE": MaybeMember, "MAYBE_ITEMS": MaybeItems, "PARTIAL": PartialItems,
     "_SLD": (str, list, dict), "walk": walk, "_get": _get, "_AssetView": AssetView,
     "__builtins__": {"isinstance": isinstance, "len": len, "enumerate": enumerate,
                      "list": list, "type": type, "dict": dict},
@@ -209,8 +210,11 @@ class _Writer:
         self.fetch(node["path"], f"x{k}", f"c{k}", d)
         put(d, f"if x{k} is MISSING:")
         put(d + 1, f"x{k} = " + (self.const(default) if default is not MISSING else "[]"))
+        put(d, f"z{k} = None")  # why more elements than those judged may exist
         put(d, f"if type(x{k}) is MAYBE_ITEMS:")  # each element a MaybeMember
         put(d + 1, f"x{k} = x{k}.items")
+        put(d, f"elif type(x{k}) is PARTIAL:")  # known in part: `PartialItems`
+        put(d + 1, f"z{k}, x{k} = x{k}.why, x{k}.items")
         put(d, f"if isinstance(x{k}, BLOCKING):")
         put(d + 1, f"v{k}, r{k} = _blocked(x{k}, c{k})")
         put(d, f"elif not isinstance(x{k}, list):")
@@ -272,6 +276,8 @@ class _Writer:
         put(d + 1, "else:")
         put(d + 2, f"vars[{var}] = w{k}")
         put(d, f"if v{k} is None:")
+        put(d + 1, f"if z{k} is not None:")
+        put(d + 2, f'u{k}.append(f"{{c{k}}} is {{z{k}}}")')
         put(d + 1, f"if u{k}:")
         put(d + 2, f"v{k}, r{k} = UNKNOWN, u{k}")
         if quant == "some":
@@ -393,7 +399,12 @@ class _Writer:
             put(d + 1, f"x{k} = {self.const(default)}")
         self.record(d, f"c{k}", f"x{k}")
         put(d, f"if isinstance(x{k}, BLOCKING):")
-        put(d + 1, f"v{k}, r{k} = _blocked(x{k}, c{k})")
+        if op_name in PARTIAL_OPS:
+            # a list known in part (`PartialItems`): judged as the interpreted leaf does
+            put(d + 1, f"v{k}, r{k} = {self.const(compile_condition(node, self.consts))}(env) "
+                f"if type(x{k}) is PARTIAL else _blocked(x{k}, c{k})")
+        else:
+            put(d + 1, f"v{k}, r{k} = _blocked(x{k}, c{k})")
         if not op.judges_absence:
             put(d, f"elif x{k} is MISSING:")
             put(d + 1, f'v{k}, r{k} = UNKNOWN, [f"{{c{k}}} is absent"]')

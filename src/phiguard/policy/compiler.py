@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from phiguard.inventory.asset import USER_TYPE, Asset, UnknownValue
-from phiguard.inventory.coverage import IAM_POLICY, ORG_POLICY, RESOURCE
+from phiguard.inventory.coverage import (
+    IAM_POLICY,
+    ORG_POLICY,
+    RESOURCE,
+    PartialItems,
+    judge_partial,
+)
 from phiguard.inventory.inventory import Inventory, MaybeItems, MaybeMember
 from phiguard.inventory.refs import ref_key
 from phiguard.inventory.types import ORG_TYPE, principals_of
@@ -345,6 +351,18 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
     resolve = resolver(path, consts)
     cap = MAX_EVIDENCE
 
+    def partial(env: Env, value: PartialItems, cpath: str) -> Result:
+        # A list known in part (`PartialItems`): what its known elements decide stands.
+        arg = get_arg(env)
+        verdict = (None if arg is MISSING or isinstance(arg, _BLOCKING)
+                   else judge_partial(op_name, fn, value, arg, env))
+        if verdict is None:
+            return _blocked(value, cpath)  # type: ignore[return-value]
+        if verdict:
+            return PASS, _NO_REASONS
+        env.blame.append((cpath, value.items))
+        return FAIL, [because or _Why(cpath, value.items, op_name, arg)]  # type: ignore[list-item]
+
     def leaf(env: Env) -> Result:
         value, cpath = resolve(env)
         if value is MISSING and default is not MISSING:
@@ -353,6 +371,8 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
         if cpath not in evidence and len(evidence) < cap:
             evidence[cpath] = value
         if isinstance(value, _BLOCKING):
+            if type(value) is PartialItems:
+                return partial(env, value, cpath)
             return _blocked(value, cpath)  # type: ignore[return-value]
         if value is MISSING and not judges_absence:
             return UNKNOWN, [f"{cpath} is absent"]
@@ -378,6 +398,8 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
             if cpath not in evidence and len(evidence) < cap:
                 evidence[cpath] = value
             if isinstance(value, _BLOCKING):
+                if type(value) is PartialItems:
+                    return partial(env, value, cpath)
                 return _blocked(value, cpath)  # type: ignore[return-value]
             if value is MISSING and not judges_absence:
                 return UNKNOWN, [f"{cpath} is absent"]
@@ -411,8 +433,11 @@ def _compile_quantifier(node: Mapping[str, Any], quant: str,
         value, cpath = resolve(env)
         if value is MISSING:
             value = default if default is not MISSING else []
+        more = None  # why more elements than those judged may exist (`PartialItems`)
         if type(value) is MaybeItems:
             value = value.items  # each element a MaybeMember, judged below
+        elif type(value) is PartialItems:
+            more, value = value.why, value.items
         blocked = _blocked(value, cpath)
         if blocked:
             return blocked
@@ -457,6 +482,8 @@ def _compile_quantifier(node: Mapping[str, Any], quant: str,
                 env.vars.pop(var, None)
             else:
                 env.vars[var] = saved
+        if more is not None:
+            unknown.append(f"{cpath} is {more}")
         if unknown:
             return UNKNOWN, unknown
         if quant == "some":
@@ -578,9 +605,12 @@ def _let_referrers(form: Mapping[str, Any]) -> LetFn:
         # No asset of a type the snapshot may not hold is not "none refers to it" (unless the
         # subject is new: what refers to it is new too, so declared where it is).
         gap = _types_gap(inv, types, None)
+        found = [AssetView(a, inv) for a in inv.referrers(types, path, subject)]
         if gap is not None and subject.name not in inv.coverage.new:
-            return gap
-        return [AssetView(a, inv) for a in inv.referrers(types, path, subject)]
+            # those of the types collected are referrers; others may exist
+            return (PartialItems(gap.why, found) if inv.coverage.known_in_part(types, None)
+                    else gap)
+        return found
     return referrers
 
 
@@ -652,10 +682,11 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
         if where is None and lazy_where is not None:
             where = ready(lazy_where)
         inv = env.inv
-        # No asset of a type the snapshot may not hold is not "none exist".
-        gap = _types_gap(inv, types, env.subject.asset.ancestors if within in (
-            "project", "ancestry") else None)
-        if gap is not None:
+        # No asset of a type the snapshot may not hold is not "none exist"; those of the types
+        # collected are found, and others may exist (`PartialItems`).
+        below = env.subject.asset.ancestors if within in ("project", "ancestry") else None
+        gap = _types_gap(inv, types, below)
+        if gap is not None and (one or not inv.coverage.known_in_part(types, below)):
             return gap
         facts = env.subject.facts()
         if within == "project":
@@ -732,6 +763,8 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
             out.append(view)
             if one:
                 return view
+        if gap is not None:
+            return PartialItems(gap.why, out)
         return MISSING if one else out
     return find
 

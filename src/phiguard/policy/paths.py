@@ -9,6 +9,7 @@ from typing import Any
 
 from phiguard.errors import RuleError
 from phiguard.inventory.asset import UnknownValue
+from phiguard.inventory.coverage import PartialItems
 
 __all__ = ["ALL", "MISSING", "Path", "PathSyntaxError", "Unresolved", "parse_path"]
 
@@ -136,6 +137,11 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
             continue
         # (an unknown value of a subclass too: a list element that may not be one)
         if value is MISSING or kind is Unresolved or isinstance(value, UnknownValue):
+            if kind is PartialItems and seg is ALL:
+                # a list known in part fans out to the list of what its elements give, known
+                # in part too (an unknown value of an element stays that)
+                got, prefix = walk(value.items, prefix, segments[i:], get)
+                return (PartialItems(value.why, got) if type(got) is list else got), prefix
             return value, prefix
         if seg is ALL:
             if kind is not list and kind is not tuple:
