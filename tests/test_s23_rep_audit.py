@@ -7,15 +7,19 @@ organization. The evidence bundle's report follows --framework, as the audit's -
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
 
-from _paths import DEMO
+from _paths import DEMO, RULES
 from _s23_rep import GONE
 from phiguard.cli import main
+from phiguard.policy.rule import load_pack
+from phiguard.report._common import rule_area
 from phiguard.store.db import MIGRATIONS, Store
 
 ORG = "123456789012"
@@ -147,3 +151,28 @@ def test_scan_bundle_report_follows_the_framework(tmp_path: Path) -> None:
                                 catch_exceptions=False)
     assert result.exit_code in (0, 1), result.output
     assert 'data-framework="cis-gcp-5.0"' in (tmp_path / "ev" / "report.html").read_text()
+
+
+def test_the_trend_counts_the_framework_s_rules(emu: Any, tmp_path: Path) -> None:
+    """The audit report's failure trend (this run and those recorded) and its changes since
+    the last run count the rules of the report's framework, as the rest of the report does."""
+    cis = {r.id for r in load_pack([RULES]).for_framework("cis-gcp-5.0").rules}
+    store = tmp_path / "h.db"
+    _audit(emu, DEMO / "phiguard.yaml", store)  # a recorded run of every rule before it
+    _audit(emu, DEMO / "phiguard.yaml", store, "--framework", "cis-gcp-5.0",
+           "--bundle", str(tmp_path / "ev"), "--output", str(tmp_path / "r.html"))
+    results = json.loads((tmp_path / "ev" / "findings.json").read_text())["results"]
+    expected = Counter(rule_area(r["rule_id"]) for r in results
+                       if r["outcome"] == "FAIL" and r["rule_id"] in cis)
+    assert set(expected) and any(rule_area(r) not in expected for r in
+                                 {r["rule_id"] for r in results if r["outcome"] == "FAIL"})
+    for page in (tmp_path / "r.html", tmp_path / "ev" / "report.html"):
+        trend = page.read_text().split('<section id="trend">', 1)[1].split("</section>", 1)[0]
+        shown = {}
+        for area, body in re.findall(r'<g data-area="([^"]+)">(.*?)</g>', trend, re.S):
+            counts = re.findall(r"<title>[^:<]+: (\d+) failing</title>", body)
+            shown[area] = [int(n) for n in counts]
+        assert {a: n[-1] for a, n in shown.items() if n[-1]} == dict(expected), page
+        # the run recorded before counts the same rules: the same failures, no change
+        assert all(n[0] == n[-1] for n in shown.values())
+        assert 'data-change="new"' not in trend and 'data-change="resolved"' not in trend

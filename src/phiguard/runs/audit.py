@@ -196,7 +196,8 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
         findings = list(tally.watch(job.findings()))
         note_types_missing(job, tally, notify)
         with Store(store_path) as store:  # the history this run is reported against
-            trend = trend_view(store, findings)
+            # the trend counts the rules of the report's framework, as the report does
+            trend = trend_view(store, findings, rules={r.id for r in view.rules})
         if local_bundle is not None:
             from phiguard.report.bundle import write_bundle
 

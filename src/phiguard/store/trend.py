@@ -4,7 +4,7 @@ since the last recorded run."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from phiguard.findings import Finding, Outcome
@@ -22,18 +22,27 @@ def _by_area(rule_ids: Iterable[str]) -> Counter[str]:
 
 
 def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
-               width: int = 640, height: int = 180) -> dict[str, Any]:
+               width: int = 640, height: int = 180,
+               rules: Collection[str] | None = None) -> dict[str, Any]:
     """Failures by area for the last `limit - 1` recorded runs plus this one (not yet
     recorded), laid out for an inline SVG chart, and the failures new or resolved since the
-    last recorded run."""
+    last recorded run. `rules`: only the failures of these rules count (a report's framework
+    view: the store keeps every rule's); None counts every rule."""
     runs = store.runs()[-(limit - 1):] if limit > 1 else []
+
+    def failing_of(run_id: int) -> dict[str, tuple[str, str, str]]:
+        found = store.failing(run_id)
+        if rules is None:
+            return found
+        return {k: v for k, v in found.items() if v[0] in rules}
+
     columns: list[tuple[str, Counter[str]]] = []
     for run in runs:
-        failing = store.failing(run.id)
+        failing = failing_of(run.id)
         label = (run.snapshot_time or run.recorded_at)[:10]
         columns.append((f"#{run.id} {label}", _by_area(r for r, _, _ in failing.values())))
     current = {fingerprint(f.rule_id, f.asset): f for f in findings
-               if f.outcome is Outcome.FAIL}
+               if f.outcome is Outcome.FAIL and (rules is None or f.rule_id in rules)}
     columns.append(("this run", _by_area(f.rule_id for f in current.values())))
     areas = sorted({a for _, counts in columns for a in counts})
     top = max([1, *(n for _, counts in columns for n in counts.values())])
@@ -46,7 +55,7 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
                        "polyline": " ".join(f"{x},{y}" for x, y, _ in points)})
     changes: dict[str, Any] | None = None
     if runs:
-        before = store.failing(runs[-1].id)
+        before = failing_of(runs[-1].id)
         new = [current[k] for k in sorted(current) if k not in before]
         resolved = [before[k] for k in sorted(before) if k not in current]
         changes = {
