@@ -167,6 +167,34 @@ def test_an_export_without_the_attached_folder_is_unknown(tmp_path: Path, demo_d
     assert "folders/999 is not in the snapshot" in finding["message"]
 
 
+def test_both_engines_judge_the_policies_alike(tmp_path: Path, demo_dir: Path) -> None:
+    """The Beam engine's findings on the organization with its firewall policies (one attached
+    to a folder the export does not hold) are the local engine's byte for byte."""
+    from phiguard.cli._options import parse_at
+    from phiguard.runs.outputs import Output
+    from phiguard.runs.scan import run_scan
+
+    world = tmp_path / "org"
+    shutil.copytree(demo_dir, world)
+    orphan = _hierarchical("518217480399", "elsewhere", "folders/999",
+                           [_rule(1000, "allow", ["0.0.0.0/0"], ["5432"])])
+    with (world / "resources.ndjson").open("a") as extra:
+        for record in [*POLICIES, orphan]:
+            extra.write(json.dumps(record) + "\n")
+
+    def scan(out: Path, **beam: Any) -> bytes:
+        run_scan([world], config_path=world / "phiguard.yaml",
+                 outputs=[Output("json", str(out), "--output")], at=parse_at(AT), **beam)
+        return out.read_bytes()
+
+    local = scan(tmp_path / "local.json")
+    assert _verdicts(json.loads(local)) == {**EXPECTED, ("NET-009", orphan["name"]): "PASS",
+                                            ("NET-010", orphan["name"]): "UNKNOWN"}
+    beam = scan(tmp_path / "beam.json", engine="beam",
+                pipeline_args=["--runner", "DirectRunner", "--direct_running_mode=in_memory"])
+    assert beam == local
+
+
 # The plan gate ---------------------------------------------------------------------------------
 
 def _org_plan(src: list[str], target: str = PHI_FOLDER) -> dict[str, Any]:
