@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from _plans import change, plan_doc
@@ -115,11 +116,14 @@ def test_policy_records_follow_googles_schema() -> None:
         assert validate_resource(record["asset_type"], record["resource"]["data"]) == []
 
 
-def test_collected_policies_are_judged_through_the_cli(tmp_path: Path, demo_dir: Path) -> None:
+@pytest.mark.parametrize("method", [[], ["--export", "gs://phi-exports/nightly"]],
+                         ids=["list", "export"])
+def test_collected_policies_are_judged_through_the_cli(tmp_path: Path, demo_dir: Path,
+                                                       method: list[str]) -> None:
     """The emulated Cloud Asset API serves the demo organization plus four firewall policies;
-    `phiguard collect` lists them with every other type and `phiguard scan` judges them: the
-    organization's SSH rule fails NET-009 and NET-010, the PHI folder's postgres rule NET-010,
-    the non-PHI folder's policy gets no NET-010 result."""
+    `phiguard collect` lists (or exports) them with every other type and `phiguard scan`
+    judges them: the organization's SSH rule fails NET-009 and NET-010, the PHI folder's
+    postgres rule NET-010, the non-PHI folder's policy gets no NET-010 result."""
     from emulator import Emulator
 
     world = tmp_path / "org"
@@ -128,10 +132,11 @@ def test_collected_policies_are_judged_through_the_cli(tmp_path: Path, demo_dir:
         for record in POLICIES:
             extra.write(json.dumps(record) + "\n")
     with Emulator(world) as emu:
+        emu.export.polls = 0  # the export is done at once
         result = CliRunner(env={"PHIGUARD_GCP_ENDPOINT": emu.base}).invoke(main, [
             "collect", "--org", "123456789012", "--output", str(tmp_path / "snap"),
-            "--directory-customer", "my_customer", "--config", str(world / "phiguard.yaml")],
-            catch_exceptions=False)
+            "--directory-customer", "my_customer", "--config", str(world / "phiguard.yaml"),
+            *method], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     snap = b"".join(p.read_bytes() for p in (tmp_path / "snap").rglob("*.ndjson*")
                     if p.suffix == ".ndjson")
