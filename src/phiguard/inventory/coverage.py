@@ -44,10 +44,14 @@ ALL_TYPES = "*"  # in the asset types collected: every type was
 # from (a plan alone declares every asset the gate judges against: see `Coverage`).
 _TYPES_ABSENT = {
     SNAPSHOT: "unknown: the snapshot has no {types} assets and does not say they were "
-              "collected (a partial export? export every asset type, or use phiguard collect)",
+              "collected (a partial export? export them too, at the organization: gcloud "
+              "asset export --organization=ORG --asset-types={listed}; or export every asset "
+              "type, or use phiguard collect)",
     PLAN_AND_SNAPSHOT: "unknown: the snapshot has no {types} assets and does not say they "
-                       "were collected (a partial export?), so those the plan does not "
-                       "declare are not known",
+                       "were collected (a partial export? export them too, at the "
+                       "organization: gcloud asset export --organization=ORG "
+                       "--asset-types={listed}), so those the plan does not declare are not "
+                       "known",
 }
 # Why a content type is absent everywhere, by where the content comes from ...
 _ABSENT = {
@@ -123,7 +127,7 @@ class Coverage:
             missing = [t for t in dict.fromkeys(types) if t not in self.types]
             found = self._type_gaps[types] = UnknownValue(
                 _TYPES_ABSENT.get(self.origin, _TYPES_ABSENT[SNAPSHOT]).format(
-                    types=" or ".join(missing))) if missing else None
+                    types=" or ".join(missing), listed=",".join(missing))) if missing else None
         return found  # type: ignore[no-any-return]
 
     def known_in_part(self, types: tuple[str, ...], nodes: tuple[str, ...] | None) -> bool:
