@@ -54,6 +54,9 @@ def test_audit_says_records_and_compares_why(emu: Any, tmp_path: Path) -> None:
     for text in (*run["scope_warnings"], *run["content_missing"]):
         assert f"phiguard: note: warning: {text}" in lossy.stderr, lossy.stderr
     assert GONE in lossy.stderr and "IAM_POLICY content was not collected under" in lossy.stderr
+    # the failures this run could not judge are not counted resolved: the summary says so
+    summary = lossy.stdout.splitlines()[0]
+    assert re.search(r", \d+ now UNKNOWN", summary), summary
     # the store keeps them beside the coverage gaps
     with Store(store) as db:
         first, second = db.runs()

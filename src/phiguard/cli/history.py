@@ -121,11 +121,13 @@ def diff_command(store_path: str, run_a: int | None, run_b: int | None, fmt: str
                 "new": [asdict(c) for c in change.new],
                 "resolved": [asdict(c) for c in change.resolved],
                 "persisting": [asdict(c) for c in change.persisting],
+                "unknown": [asdict(c) for c in change.unknown],
                 "warnings": {"new": lacks, "gone": regained}}, indent=2))
             return 0
         before = f"run {change.before.id}" if change.before else "nothing"
         click.echo(f"run {change.after.id} against {before}: {len(change.new)} new, "
-                   f"{len(change.resolved)} resolved, {len(change.persisting)} persisting")
+                   f"{len(change.resolved)} resolved, {len(change.persisting)} persisting"
+                   + (f", {len(change.unknown)} now UNKNOWN" if change.unknown else ""))
         since = f", not in run {change.before.id}" if change.before else ""
         for reason in run_reasons(lacks):
             click.echo(f"  why UNKNOWN{since}: {reason.title}: {printable(reason.text)}")
@@ -133,8 +135,9 @@ def diff_command(store_path: str, run_a: int | None, run_b: int | None, fmt: str
             for reason in run_reasons(regained):
                 click.echo(f"  why UNKNOWN in run {change.before.id}, no longer: "
                            f"{reason.title}: {printable(reason.text)}")
+        # unknown: failing before, UNKNOWN now (not known to be resolved)
         for label, items in (("new", change.new), ("resolved", change.resolved),
-                             ("persisting", change.persisting)):
+                             ("persisting", change.persisting), ("unknown", change.unknown)):
             for c in items:
                 click.echo(f"  {label:<10} {c.severity:<8} {c.rule_id:<9} first seen "
                            f"{c.first_seen} ({c.age_days} d)  {printable(c.asset)}")

@@ -323,9 +323,14 @@ class Store:
 
     def failing(self, run_id: int) -> dict[str, tuple[str, str, str]]:
         """fingerprint -> (rule id, asset, severity) of the run's FAIL results."""
+        return self.with_outcome(run_id, "FAIL")
+
+    def with_outcome(self, run_id: int, outcome: str) -> dict[str, tuple[str, str, str]]:
+        """fingerprint -> (rule id, asset, severity) of the run's results of this outcome."""
         try:
             rows = self.db.execute("SELECT fingerprint, rule_id, asset, severity FROM results "
-                                   "WHERE run_id = ? AND outcome = 'FAIL'", (run_id,)).fetchall()
+                                   "WHERE run_id = ? AND outcome = ?",
+                                   (run_id, outcome)).fetchall()
         except sqlite3.Error as exc:
             raise store_error(self.path, exc) from None
         out: dict[str, tuple[str, str, str]] = {}

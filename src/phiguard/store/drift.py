@@ -28,6 +28,9 @@ class Drift:
     new: list[Change] = field(default_factory=list)
     resolved: list[Change] = field(default_factory=list)
     persisting: list[Change] = field(default_factory=list)
+    # failing before, UNKNOWN after: the run could not judge it (its input lacked the data),
+    # so it is not known to be resolved
+    unknown: list[Change] = field(default_factory=list)
 
 
 def _when(run: Run) -> datetime:
@@ -75,27 +78,30 @@ def drift(store: Store, before: int | None = None, after: int | None = None) -> 
         (out.persisting if fp in before_fail else out.new).append(change)
     if a_index is not None:
         earlier = _first_seen(store, runs, a_index)
+        after_unknown = store.with_outcome(runs[b_index].id, "UNKNOWN")
         for fp, (rule, asset, sev) in sorted(before_fail.items(), key=lambda kv: kv[1]):
             if fp not in after_fail:
                 seen = earlier[fp]
-                out.resolved.append(Change(rule, asset, sev, seen.snapshot_time or
-                                           seen.recorded_at,
-                                           round((now - _when(seen)).total_seconds() / 86400,
-                                                 1)))
+                into = out.unknown if fp in after_unknown else out.resolved
+                into.append(Change(rule, asset, sev, seen.snapshot_time or seen.recorded_at,
+                                   round((now - _when(seen)).total_seconds() / 86400, 1)))
     return out
 
 
 def mean_time_to_remediate(store: Store) -> dict[str, float]:
     """Mean days from first failing to the first run without the failure, per rule area
-    (the rule id's prefix: TLS, MFA, ...), over every failure resolved in the history."""
+    (the rule id's prefix: TLS, MFA, ...), over every failure resolved in the history. A run
+    where the result is UNKNOWN (its input lacked the data) does not resolve it: the failure
+    is resolved by the first later run that judges it and does not fail it."""
     runs = store.runs()
     spans: dict[str, list[float]] = {}
     streak: dict[str, tuple[str, Run]] = {}
     for run in runs:
         failing = store.failing(run.id)
+        unknown = store.with_outcome(run.id, "UNKNOWN") if streak else {}
         for fp, (rule, _asset, _sev) in failing.items():
             streak.setdefault(fp, (rule, run))
-        for fp in [fp for fp in streak if fp not in failing]:
+        for fp in [fp for fp in streak if fp not in failing and fp not in unknown]:
             rule, since = streak.pop(fp)
             area = rule.split("-")[0]
             spans.setdefault(area, []).append((_when(run) - _when(since)).total_seconds()

@@ -26,8 +26,9 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
                rules: Collection[str] | None = None) -> dict[str, Any]:
     """Failures by area for the last `limit - 1` recorded runs plus this one (not yet
     recorded), laid out for an inline SVG chart, and the failures new or resolved since the
-    last recorded run. `rules`: only the failures of these rules count (a report's framework
-    view: the store keeps every rule's); None counts every rule."""
+    last recorded run (a failure UNKNOWN in this run is not resolved: `unknown`). `rules`:
+    only the failures of these rules count (a report's framework view: the store keeps every
+    rule's); None counts every rule."""
     runs = store.runs()[-(limit - 1):] if limit > 1 else []
 
     def failing_of(run_id: int) -> dict[str, tuple[str, str, str]]:
@@ -43,6 +44,8 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
         columns.append((f"#{run.id} {label}", _by_area(r for r, _, _ in failing.values())))
     current = {fingerprint(f.rule_id, f.asset): f for f in findings
                if f.outcome is Outcome.FAIL and (rules is None or f.rule_id in rules)}
+    unknown = {fingerprint(f.rule_id, f.asset) for f in findings
+               if f.outcome is Outcome.UNKNOWN}
     columns.append(("this run", _by_area(f.rule_id for f in current.values())))
     areas = sorted({a for _, counts in columns for a in counts})
     top = max([1, *(n for _, counts in columns for n in counts.values())])
@@ -57,12 +60,16 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
     if runs:
         before = failing_of(runs[-1].id)
         new = [current[k] for k in sorted(current) if k not in before]
-        resolved = [before[k] for k in sorted(before) if k not in current]
+        gone = [k for k in sorted(before) if k not in current]
+        # failing before and UNKNOWN now: this run could not judge it, so not resolved
+        resolved = [before[k] for k in gone if k not in unknown]
         changes = {
             "against": f"#{runs[-1].id}",
             "new": [{"rule_id": f.rule_id, "asset": f.asset, "severity": f.severity}
                     for f in new],
             "resolved": [{"rule_id": r, "asset": a, "severity": s} for r, a, s in resolved],
+            "unknown": [{"rule_id": r, "asset": a, "severity": s}
+                        for r, a, s in (before[k] for k in gone if k in unknown)],
         }
     return {"columns": [label for label, _ in columns], "series": series, "top": top,
             "width": width, "height": height, "step": step, "changes": changes}
