@@ -46,6 +46,16 @@ class Finding:
             "outcome": self.outcome.value,
             "severity": self.severity,
             "controls": list(self.controls),
+        }
+        out.update(self.json_tail())
+        return out
+
+    def json_tail(self) -> dict[str, Any]:
+        """The members of `to_json` from `message` on, in order: what is left of a finding
+        once its rule, asset, type, outcome, severity and controls are written (findings JSON
+        writes those from a cache per rule: phiguard.report.json_report.finding_bytes). A
+        subclass that adds members adds them here."""
+        out: dict[str, Any] = {
             "message": self.message,
             "evidence": [{"path": p, "value": v} for p, v in self.evidence],
             "waiver": self.waiver,

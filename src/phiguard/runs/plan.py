@@ -188,13 +188,20 @@ def _render(fmt: str, out: IO[str], result: PlanResult, pack: RulePack,
             locate: Any) -> None:
     gate, run_info, findings = result.gate, result.run, result.findings
     if fmt == "json":
-        from phiguard.report.json_report import finding_line, write_footer, write_header
+        from phiguard.report.json_report import (
+            finding_bytes,
+            write_footer,
+            write_header,
+            write_utf8,
+        )
 
-        # as write_findings, with the tally the run already made of these findings
+        # as write_findings, with the tally the run already made of these findings; the
+        # results as UTF-8 bytes, a few large writes (never decoded to text to be encoded
+        # again on the way out)
         write_header(out, run_info)
-        for start in range(0, len(findings), 4096):  # a few large writes, not one a finding
-            out.write(("\n" if start == 0 else ",\n") + ",\n".join(
-                finding_line(f) for f in findings[start:start + 4096]))
+        for start in range(0, len(findings), 4096):
+            write_utf8(out, (b"\n" if start == 0 else b",\n") + b",\n".join(
+                [finding_bytes(f) for f in findings[start:start + 4096]]))
         write_footer(out, result.tally, gate.waivers)
     elif fmt == "text":
         from phiguard.report.framework import framework_tally

@@ -52,8 +52,8 @@ class PlanFinding(Finding):
     change: str | None = None  # create | update | delete | no-op | replace
     location: dict[str, Any] | None = None  # {"file", "line"} of the .tf block (--tf-root)
 
-    def to_json(self) -> dict[str, Any]:
-        out = Finding.to_json(self)
+    def json_tail(self) -> dict[str, Any]:
+        out = Finding.json_tail(self)
         if self.address:
             out["address"] = self.address
         if self.change:
@@ -63,8 +63,6 @@ class PlanFinding(Finding):
         if self.location is not None:
             out["location"] = self.location
         return out
-
-
 
 
 # `PlanFinding(...)` with its fields given in order, built through its slots (half the cost of
