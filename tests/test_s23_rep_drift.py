@@ -94,3 +94,35 @@ def test_report_changes_show_now_unknown(tmp_path: Path) -> None:
     assert table.count('data-change="resolved"') == 1
     [row] = [r for r in table.split("<tr") if 'data-change="unknown"' in r]
     assert "IAM-001" in row
+
+
+def test_a_failure_judged_again_is_not_new(tmp_path: Path) -> None:
+    """Failing, then UNKNOWN, then failing again: the failure persists from its first run (the
+    UNKNOWN run did not judge it), in diff and in the report's changes; a result first
+    UNKNOWN and then failing is new."""
+    path = tmp_path / "h.db"
+    _store(path)
+    other = "//compute.googleapis.com/projects/oh-shared-net/global/firewalls/other"
+    with Store(path) as db:
+        third = [_f("IAM-001", IAM, "FAIL"), _f("NET-001", NET, "PASS"),
+                 _f("NET-001", other, "UNKNOWN")]
+        # against run 2 (IAM-001 UNKNOWN there, failing in run 1): not a new failure
+        assert trend_view(db, third)["changes"]["new"] == []
+        db.record(_run(9), third, scope="organizations/1")
+        later = [_f("IAM-001", IAM, "FAIL"), _f("NET-001", NET, "PASS"),
+                 _f("NET-001", other, "FAIL")]
+        trend = trend_view(db, later)
+        db.record(_run(13), later, scope="organizations/1")
+        change = drift(db, 2, 3)
+        assert [(c.rule_id, c.first_seen) for c in change.persisting] == [
+            ("IAM-001", "2026-11-01T00:00:00Z")]
+        assert change.new == [] and change.unknown == []
+        assert change.persisting[0].age_days == 8.0
+        after = drift(db)  # run 3 -> 4
+        assert [(c.asset, c.first_seen) for c in after.persisting] == [
+            (IAM, "2026-11-01T00:00:00Z")]
+        # other: UNKNOWN in run 3, FAIL in run 4, never judged failing before: new
+        assert [(c.asset, c.first_seen) for c in after.new] == [
+            (other, "2026-11-13T00:00:00Z")]
+    # the report's changes against run 3 say the same
+    assert [c["asset"] for c in trend["changes"]["new"]] == [other]

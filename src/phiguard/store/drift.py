@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 from phiguard._util.times import parse_time
 from phiguard.store.db import Run, Store
 
-__all__ = ["Change", "Drift", "drift", "mean_time_to_remediate", "run_lacks", "warnings_change"]
+__all__ = ["Change", "Drift", "drift", "failing_when_last_judged", "mean_time_to_remediate",
+           "run_lacks", "warnings_change"]
 
 
 @dataclass(frozen=True)
@@ -40,17 +42,34 @@ def _when(run: Run) -> datetime:
 
 
 def _first_seen(store: Store, runs: list[Run], upto: int) -> dict[str, Run]:
-    """For each failure of runs[upto], the first run of its unbroken streak of failing."""
+    """For each failure of runs[upto], the first run of its unbroken streak of failing; a run
+    where the result is UNKNOWN (it could not judge it) does not break the streak."""
     open_ = set(store.failing(runs[upto].id))
     first = {fp: runs[upto] for fp in open_}
     for i in range(upto - 1, -1, -1):
         if not open_:
             break
-        still = open_ & set(store.failing(runs[i].id))
-        for fp in still:
+        failing = store.failing(runs[i].id)
+        for fp in open_ & failing.keys():
             first[fp] = runs[i]
-        open_ = still
+        unknown = store.with_outcome(runs[i].id, "UNKNOWN")
+        open_ = {fp for fp in open_ if fp in failing or fp in unknown}
     return first
+
+
+def failing_when_last_judged(store: Store, runs: list[Run], upto: int,
+                             fingerprints: Iterable[str]) -> set[str]:
+    """Of these results, those whose last judged outcome (UNKNOWN runs skipped) at or before
+    runs[upto] is FAIL: failing again after runs that could not judge them is not new."""
+    out: set[str] = set()
+    open_ = set(fingerprints)
+    for i in range(upto, -1, -1):
+        if not open_:
+            break
+        out |= open_ & store.failing(runs[i].id).keys()
+        unknown = store.with_outcome(runs[i].id, "UNKNOWN")
+        open_ = {fp for fp in open_ if fp in unknown}
+    return out
 
 
 def drift(store: Store, before: int | None = None, after: int | None = None) -> Drift:
@@ -71,11 +90,14 @@ def drift(store: Store, before: int | None = None, after: int | None = None) -> 
     after_fail = store.failing(runs[b_index].id)
     before_fail = store.failing(runs[a_index].id) if a_index is not None else {}
     first = _first_seen(store, runs, b_index)
+    # failing after, not before, but failing when last judged before it: persisting
+    carried = (failing_when_last_judged(store, runs, a_index, after_fail.keys() - before_fail)
+               if a_index is not None else set())
     for fp, (rule, asset, sev) in sorted(after_fail.items(), key=lambda kv: kv[1]):
         seen = first[fp]
         change = Change(rule, asset, sev, seen.snapshot_time or seen.recorded_at,
                         round((now - _when(seen)).total_seconds() / 86400, 1))
-        (out.persisting if fp in before_fail else out.new).append(change)
+        (out.persisting if fp in before_fail or fp in carried else out.new).append(change)
     if a_index is not None:
         earlier = _first_seen(store, runs, a_index)
         after_unknown = store.with_outcome(runs[b_index].id, "UNKNOWN")

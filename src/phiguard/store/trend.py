@@ -10,6 +10,7 @@ from typing import Any
 from phiguard.findings import Finding, Outcome
 from phiguard.report._common import rule_area
 from phiguard.store.db import Store, fingerprint
+from phiguard.store.drift import failing_when_last_judged
 
 __all__ = ["trend_view"]
 
@@ -59,7 +60,11 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
     changes: dict[str, Any] | None = None
     if runs:
         before = failing_of(runs[-1].id)
-        new = [current[k] for k in sorted(current) if k not in before]
+        # failing when last judged (the run before could not judge it): not new
+        every = store.runs()
+        carried = failing_when_last_judged(store, every, len(every) - 1,
+                                           current.keys() - before.keys())
+        new = [current[k] for k in sorted(current) if k not in before and k not in carried]
         gone = [k for k in sorted(before) if k not in current]
         # failing before and UNKNOWN now: this run could not judge it, so not resolved
         resolved = [before[k] for k in gone if k not in unknown]
