@@ -46,6 +46,18 @@ def _no_hidden_connection_attempts() -> Iterator[None]:
     assert not attempts, "; ".join(attempts)
 
 
+@pytest.fixture(autouse=True)
+def _generated_from_the_first_asset() -> Iterator[None]:
+    """Engines judge every asset by their generated evaluators, as before `interpret_first`
+    (the tests that compare them with the interpreted closures judge a few assets); the tiers
+    themselves are tested in tests/test_s23_eval_tiers.py."""
+    from phiguard.policy.engine import Engine
+
+    saved, Engine.interpret_first = Engine.interpret_first, 0
+    yield
+    Engine.interpret_first = saved
+
+
 @pytest.fixture(scope="session")
 def rules_dir() -> Path:
     return RULES
