@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import orjson
 
 from phiguard.inventory.readers import RawItem, SnapshotFiles, decode_line, iter_raw
-from phiguard.inventory.records import Record, parse_record
+from phiguard.inventory.records import Record, parse_record, valid_time
 
-__all__ = ["Envelope", "decode", "envelope", "iter_items", "light_envelope", "raw_envelope",
-           "value_of"]
+__all__ = ["Envelope", "Held", "decode", "envelope", "held_line", "iter_items", "light_envelope",
+           "raw_envelope", "value_of"]
 
 
 def iter_items(files: SnapshotFiles) -> Iterator[RawItem]:
@@ -210,3 +211,70 @@ def envelope(raw: bytes, wanted: set[str]) -> tuple[str, str, str | None, list[s
             return None
     update_time = head.update_time if head.update_time is not None else head.updateTime
     return name, asset_type, update_time, head.ancestors or [], not keyed
+
+
+class _HeldResource(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A `resource` object as Cloud Asset Inventory writes it (either flavour): every field a
+    string, but `data`, kept as its bytes; any other key fails the decode."""
+
+    version: str | None = None
+    discovery_document_uri: str | None = None
+    discoveryDocumentUri: str | None = None
+    discovery_name: str | None = None
+    discoveryName: str | None = None
+    resource_url: str | None = None
+    resourceUrl: str | None = None
+    parent: str | None = None
+    location: str | None = None
+    data: msgspec.Raw = msgspec.Raw()
+
+
+class _HeldLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A line carrying RESOURCE content and nothing else, no policy key at all (not even a
+    null one), every envelope field of the type `parse_record` wants; any other key fails."""
+
+    name: str
+    resource: _HeldResource
+    asset_type: str | None = None
+    assetType: str | None = None
+    ancestors: list[str] | None = None
+    update_time: str | None = None
+    updateTime: str | None = None
+
+
+_HELD = msgspec.json.Decoder(_HeldLine)
+
+# name, type, `resource.data` (None: absent or null), ancestors (None: absent or null),
+# location, parent, update time
+Held = tuple[str, str, dict[str, Any] | None, list[str] | None, str | None, str | None,
+             str | None]
+
+
+def held_line(raw: bytes) -> Held | None:
+    """The fields of a plain RESOURCE line (no policy key, `data` an object or null) as
+    `parse_record` reads them, its `data` decoded by orjson and the rest of the line checked
+    by type, so a line it answers is one `decode_line` and `parse_record` accept and read
+    alike; None for any other line (a key of any other name, a value of another type, a bad
+    update time, JSON either decoder refuses), which takes the full decode and parse."""
+    try:
+        head = _HELD.decode(raw)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return None
+    name = head.name
+    asset_type = head.asset_type if head.asset_type is not None else head.assetType
+    if not name or not asset_type:
+        return None
+    resource = head.resource
+    data: Any = None
+    if resource.data:
+        try:
+            data = orjson.loads(memoryview(resource.data))
+        except orjson.JSONDecodeError:
+            return None
+        if data is not None and type(data) is not dict:
+            return None
+    update_time = head.update_time if head.update_time is not None else head.updateTime
+    if update_time is not None and not valid_time(update_time):
+        return None
+    return (name, asset_type, data, head.ancestors, resource.location, resource.parent,
+            update_time)

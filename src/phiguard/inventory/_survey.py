@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from phiguard._util.parallel import ordered_map
@@ -27,7 +28,7 @@ from phiguard.inventory._duplicates import (
     light_digest,
     raw_digest,
 )
-from phiguard.inventory._envelopes import envelope, light_envelope
+from phiguard.inventory._envelopes import Held, envelope, held_line, light_envelope
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import TENANT_PATHS, learn_project, note_tenancy
 from phiguard.inventory.readers import (
@@ -38,8 +39,14 @@ from phiguard.inventory.readers import (
     iter_raw,
     range_lines,
 )
-from phiguard.inventory.records import RESOURCE, Record, parse_record, project_data
-from phiguard.inventory.refs import project_of_name
+from phiguard.inventory.records import (
+    RESOURCE,
+    Record,
+    parse_record,
+    project_data,
+    resource_record,
+)
+from phiguard.inventory.refs import project_of_name, ref_key
 from phiguard.inventory.scope import ProjectIndex, ProjectInfo, Tenancy
 from phiguard.inventory.types import PROJECT_TYPE
 
@@ -258,8 +265,13 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
                     type_id = type_names[asset_type] = len(type_names)
                 add_type(type_id)
             else:
-                update_time = _full_row(file, line, raw, index, value, wanted, result,
-                                        fields or {}, learn_from_name, add)
+                held = held_line(raw) if raw is not None else None
+                if held is not None and held[1] in wanted and _shallow(raw or b""):
+                    update_time = _held_row(file, line, raw or b"", index, held, result,
+                                            fields or {}, learn_from_name, add)
+                else:
+                    update_time = _full_row(file, line, raw, index, value, wanted, result,
+                                            fields or {}, learn_from_name, add)
             if update_time:
                 utc = update_time[-1:] in "Zz"
                 if not utc or update_time[:19] >= best[:19]:
@@ -331,6 +343,29 @@ def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
     return record.update_time
 
 
+def _held_row(file: str, line: int, raw: bytes, index: int, held: Held, result: Survey,
+              fields: Fields, learn_from_name: _Learner,
+              add: Callable[[int, bytes, int, str, str], None]) -> str | None:
+    """`_full_row` of a shallow plain RESOURCE line of a type kept whole (`held_line`), what
+    it does for one, from the fields decoded there: the same tenancy, record, entry, digest
+    and projects."""
+    name, asset_type, data, ancestors, location, parent, update_time = held
+    if asset_type in TENANT_PATHS:
+        note_tenancy(result.tenancy, asset_type, name, ancestors, data)
+    keep = None if asset_type == PROJECT_TYPE else fields.get(asset_type)
+    record = resource_record(name, asset_type, data, ancestors, location, parent, update_time,
+                             file, line, keep)
+    if result.plain is not None and result.plain_rows is not None:  # (a range)
+        result.plain.append(index)
+        result.plain_rows.append(len(result.entries))
+    add(hash((name, RESOURCE)), raw_digest(raw), index, asset_type, RESOURCE)
+    learn_from_name.asset(name, asset_type, record.ancestors, record)
+    if asset_type == PROJECT_TYPE:
+        record = projected(record, fields)
+    result.parsed[index] = record
+    return update_time
+
+
 def _note(tenancy: Tenancy, value: Any, asset_type: str, name: Any, ancestors: Any) -> None:
     """`note_tenancy` of a decoded record that carries its resource (any record of the name
     may: policies ride apart)."""
@@ -343,11 +378,97 @@ def _note_raw(tenancy: Tenancy, raw: bytes, asset_type: str, name: str,
               ancestors: list[str]) -> None:
     """`_note` of a line read by envelope only. A line that does not decode is refused where
     it is judged; one never judged leaves its project undecided."""
+    reader = _TENANT_READERS.get(asset_type)
+    if reader is not None:
+        try:
+            line = reader[0].decode(raw)
+        except (msgspec.DecodeError, RecursionError, ValueError):
+            pass  # (a value of another type on the path, say: read as ever, below)
+        else:
+            if line.resource is not None:
+                _note_path(tenancy, line.resource.data, reader[1], TENANT_PATHS[asset_type][1],
+                           name, ancestors)
+            return
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         value = {"resource": {}}
     _note(tenancy, value, asset_type, name, ancestors)
+
+
+# A TENANT_PATHS type's network path, as msgspec types: `resource.data` down that path only,
+# every other key skipped unread; an object on the path where another type stands (an array
+# that is not one, a network that is not a string) fails the decode.
+_Path = tuple[tuple[str, bool], ...]  # (key, whether `[*]` fans out its array)
+
+
+def _tenant_reader(asset_type: str) -> tuple[msgspec.json.Decoder[Any], _Path] | None:
+    paths = TENANT_PATHS[asset_type][0]
+    if len(paths) != 1:
+        return None
+    parts = tuple((part.removesuffix("[*]"), part.endswith("[*]"))
+                  for part in paths[0].split("."))
+    if not all(key.isidentifier() for key, _ in parts):
+        return None
+    inner: Any = str
+    for depth, (key, fan) in reversed(list(enumerate(parts))):
+        kind = list[inner] if fan else inner
+        inner = msgspec.defstruct(f"_Step{depth}", [(key, kind | None, None)], gc=False)
+    resource = msgspec.defstruct("_TenantResource", [("data", inner | None, None)], gc=False)
+    line = msgspec.defstruct("_TenantLine", [("resource", resource | None, None)], gc=False)
+    return msgspec.json.Decoder(line), parts
+
+
+_TENANT_READERS = {t: r for t in TENANT_PATHS if (r := _tenant_reader(t)) is not None}
+_REF_KEYS: dict[str, str] = {}  # network reference -> ref_key (a few hundred networks)
+
+
+def _note_path(tenancy: Tenancy, data: Any, parts: _Path, required: bool, name: str,
+               ancestors: list[str]) -> None:
+    """`note_tenancy` of a record whose `resource.data` its type's reader decoded: the same
+    networks and undecided project, read from the decoded path alone."""
+    first = ancestors[0] if ancestors else None
+    if first is not None and first.startswith("projects/"):
+        project: str | None = first[9:]
+    else:
+        project = project_of_name(name)
+    if not project:
+        return
+    keys: set[str] = set()
+    open_ = required if data is None else _ends(data, parts, 0, required, keys)
+    if keys:
+        known = tenancy.networks.get(project)
+        if known is None:
+            tenancy.networks[project] = keys
+        else:
+            known.update(keys)
+    if open_:
+        tenancy.undecided.add(project)
+
+
+def _ends(value: Any, parts: _Path, depth: int, required: bool, keys: set[str]) -> bool:
+    """Add the network keys at the end of the path to `keys`; whether a value is missing there
+    (absent where `required`, or empty), as `inventory._path_ends` walks it."""
+    if depth == len(parts):
+        if value:
+            key = _REF_KEYS.get(value)
+            if key is None:
+                key = ref_key(value)
+                if len(_REF_KEYS) < 100_000:
+                    _REF_KEYS[value] = key
+            keys.add(key)
+            return False
+        return True
+    name, fan = parts[depth]
+    child = getattr(value, name)
+    if child is None:
+        return required
+    if fan:
+        missing = False
+        for item in child:
+            missing = _ends(item, parts, depth + 1, required, keys) or missing
+        return missing
+    return _ends(child, parts, depth + 1, required, keys)
 
 
 _SHALLOW = 254  # opening brackets: orjson serializes no deeper (see _duplicates._canonical)

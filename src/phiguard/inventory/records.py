@@ -20,7 +20,8 @@ from phiguard.errors import SnapshotError
 from phiguard.inventory.asset import Asset, Source, content_set, new_asset, new_source
 
 __all__ = ["ACCESS_FIELDS", "CONDITIONAL", "Record", "access_objects", "merge_records",
-           "new_record", "parse_record", "project_data", "resource_asset", "valid_time"]
+           "new_record", "parse_record", "project_data", "resource_asset", "resource_record",
+           "valid_time"]
 
 RESOURCE, IAM_POLICY = "RESOURCE", "IAM_POLICY"
 ORG_POLICY, ACCESS_POLICY = "ORG_POLICY", "ACCESS_POLICY"
@@ -454,6 +455,22 @@ def _fast_record(obj: Any, file: str, line: int,
 
 
 _RESOURCE_CONTENT = content_set(_FAST_RESOURCE_ONLY)
+
+
+def resource_record(name: str, asset_type: str, data: dict[str, Any] | None,
+                    ancestors: list[str] | None, location: str | None, parent: str | None,
+                    update_time: str | None, file: str, line: int,
+                    data_keys: frozenset[str] | None = None) -> Record:
+    """`parse_record(obj, file, line, data_keys)` of a record carrying only RESOURCE content
+    whose fields are given already checked as `_fast_fields` checks them: a non-empty name
+    and type, `data` an object (None: absent or null), strings, a valid update time."""
+    if data is None:
+        data = {}
+    elif data_keys is not None and data:
+        data = {k: v for k, v in data.items() if k in data_keys}
+    return new_record(name, asset_type, _FAST_RESOURCE_ONLY, data, None, None, None,
+                      tuple(ancestors) if ancestors else (), location, parent, update_time,
+                      new_source(file, line))
 
 
 def resource_asset(obj: Any, file: str, line: int) -> Asset | None:
