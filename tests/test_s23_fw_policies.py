@@ -303,3 +303,16 @@ def test_gate_network_policy_rule_on_the_phi_network(tmp_path: Path, demo_dir: P
     name = f"//compute.googleapis.com/projects/{project}/global/firewallPolicies/phi-net-policy"
     got = {r["rule_id"]: r["outcome"] for r in got_doc["results"] if r["asset"] == name}
     assert got == {"NET-009": "FAIL", "NET-010": "FAIL"}
+
+
+def test_gate_source_known_only_after_apply_is_unknown(tmp_path: Path, demo_dir: Path) -> None:
+    """A planned SSH rule whose source ranges come from another resource's output (known only
+    after apply) is UNKNOWN for NET-009, never PASS."""
+    doc = _org_plan(["0.0.0.0/0"])
+    rule = doc["resource_changes"][1]["change"]
+    del rule["after"]["match"][0]["src_ip_ranges"]
+    rule["after_unknown"]["match"] = [{"src_ip_ranges": True}]
+    _, got_doc = _gate(tmp_path, demo_dir, doc, "--snapshot", str(demo_dir))
+    name = HIER + "(google_compute_firewall_policy.org)"
+    got = {r["rule_id"]: r["outcome"] for r in got_doc["results"] if r["asset"] == name}
+    assert got == {"NET-009": "UNKNOWN", "NET-010": "UNKNOWN"}

@@ -413,7 +413,9 @@ def _match(layer4: str, src_tags: str) -> Transform:
 
     def first(value: Any, ctx: Context) -> Any:
         got = inner(value, ctx)  # a block list in Terraform, one object in REST
-        return got[0] if isinstance(got, list) and got else ABSENT
+        if isinstance(got, list):
+            return got[0] if got else ABSENT
+        return got  # known only after apply: stays unknown
     return first
 
 
