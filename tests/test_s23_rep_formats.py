@@ -152,6 +152,10 @@ def test_sarif_says_why(lossy: dict[str, str], whole: dict[str, str]) -> None:
     assert invocation["executionSuccessful"] is True
     notes = invocation["toolExecutionNotifications"]
     assert {n["descriptor"]["id"] for n in notes} == set(REASON_FIELDS)
+    # each descriptor names one of the driver's notification descriptors (SARIF 3.52.3)
+    declared = run["tool"]["driver"]["notifications"]
+    assert [d["id"] for d in declared] == list(REASON_FIELDS)
+    assert all(declared[n["descriptor"]["index"]]["id"] == n["descriptor"]["id"] for n in notes)
     assert all(n["level"] == "warning" for n in notes)
     texts = " ".join(n["message"]["text"] for n in notes)
     for fact in _facts(_run(lossy)):

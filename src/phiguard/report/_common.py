@@ -18,6 +18,7 @@ from phiguard.policy.rule import Rule, RulePack
 __all__ = [
     "OUTCOMES",
     "REASON_FIELDS",
+    "REASON_TITLES",
     "Location",
     "Reason",
     "control_order",

@@ -24,7 +24,13 @@ import orjson
 
 from phiguard.findings import Finding, Outcome
 from phiguard.policy.rule import Rule, RulePack
-from phiguard.report._common import REASON_FIELDS, fingerprint, parse_source, run_reasons
+from phiguard.report._common import (
+    REASON_FIELDS,
+    REASON_TITLES,
+    fingerprint,
+    parse_source,
+    run_reasons,
+)
 from phiguard.report._redact import redact_evidence
 from phiguard.report.framework import framework_findings, framework_label, framework_pack
 
@@ -164,11 +170,15 @@ def sarif_document(findings: Iterable[Finding], run: Mapping[str, Any], pack: Ru
         # Why results are UNKNOWN for the whole run: SARIF's place for what a tool must tell
         # about its run is a notification of the invocation (code scanning shows them on
         # the tool's status page); the run block's fields go along as they are, for tools.
+        fields = list(dict.fromkeys(r.field for r in reasons))
+        driver["notifications"] = [{"id": f, "shortDescription": {"text": REASON_TITLES[f]}}
+                                   for f in fields]
         sarif_run["invocations"] = [{
             "executionSuccessful": True,
             "toolExecutionNotifications": [
                 {"level": "warning", "message": {"text": f"{r.title}: {r.text}"},
-                 "descriptor": {"id": r.field}} for r in reasons],
+                 "descriptor": {"id": r.field, "index": fields.index(r.field)}}
+                for r in reasons],
         }]
         sarif_run["properties"].update({f: run[f] for f in REASON_FIELDS if run.get(f)})
     return {
