@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
 
 from phiguard.cli._errors import run
-from phiguard.cli._options import debug_option, single_format_option
+from phiguard.cli._options import debug_option, rules_option, single_format_option
 
 __all__ = ["diff_command", "history_command"]
 
@@ -29,6 +29,27 @@ def _existing(path: Path) -> Path:
         raise StoreError(f"{path}: empty file, not a phiguard store (phiguard audit --store "
                          "creates one)")
     return path
+
+
+_framework_option = click.option(
+    "--framework", metavar="CATALOG",
+    help="Count only the rules this control catalog's reports show (hipaa, cis-gcp-5.0, or "
+         "one given with --rules), as `audit --framework` does; default: every rule recorded.")
+
+
+def _rules_of(rules: tuple[Path, ...], framework: str | None) -> frozenset[str] | None:
+    """The rule ids the framework's reports show; None without --framework (every rule),
+    or when the pack has no catalog of that name and keeps every rule (a pack of one's own)."""
+    if framework is None:
+        if rules:
+            from phiguard.errors import UsageError
+
+            raise UsageError("--rules names the pack --framework is read from: add --framework")
+        return None
+    from phiguard.cli._gate import framework_view
+
+    view = framework_view(rules, framework)
+    return None if view.framework is None else frozenset(view.by_id())
 
 
 @contextmanager
@@ -54,9 +75,13 @@ def _reading(value: str) -> Iterator[Path]:
 @click.option("--store", "store_path", required=True, metavar="FILE|gs://BUCKET/OBJECT",
               help="The run history `audit --store` writes (a gs:// store is downloaded).")
 @click.option("--limit", type=click.IntRange(1), default=30, show_default=True)
+@_framework_option
+@rules_option("Rule directory or catalog the --framework is read from (default: the bundled "
+              "pack).")
 @single_format_option(("text", "json"))
 @debug_option
-def history_command(store_path: str, limit: int, fmt: str, debug: bool) -> None:
+def history_command(store_path: str, limit: int, framework: str | None,
+                    rules: tuple[Path, ...], fmt: str, debug: bool) -> None:
     """Recorded runs with their counts, the failure trend and mean time to remediate."""
 
     def body() -> int:
@@ -65,11 +90,15 @@ def history_command(store_path: str, limit: int, fmt: str, debug: bool) -> None:
         from phiguard.store.db import Store
         from phiguard.store.drift import mean_time_to_remediate
 
+        seen = _rules_of(rules, framework)
         with _reading(store_path) as path, Store.for_reading(path) as store:
             runs = store.runs(limit)
-            mttr = mean_time_to_remediate(store)
+            if seen is not None:
+                runs = [replace(r, counts=store.counts_of(r.id, seen)) for r in runs]
+            mttr = mean_time_to_remediate(store, seen)
         if fmt == "json":
-            click.echo(json.dumps({"runs": [asdict(r) for r in runs],
+            click.echo(json.dumps({**({"framework": framework} if framework else {}),
+                                   "runs": [asdict(r) for r in runs],
                                    "mean_days_to_remediate": mttr}, indent=2))
             return 0
         previous: int | None = None
@@ -98,10 +127,13 @@ def history_command(store_path: str, limit: int, fmt: str, debug: bool) -> None:
               help="The run history `audit --store` writes (a gs:// store is downloaded).")
 @click.argument("run_a", type=int, required=False)
 @click.argument("run_b", type=int, required=False)
+@_framework_option
+@rules_option("Rule directory or catalog the --framework is read from (default: the bundled "
+              "pack).")
 @single_format_option(("text", "json"))
 @debug_option
-def diff_command(store_path: str, run_a: int | None, run_b: int | None, fmt: str,
-                 debug: bool) -> None:
+def diff_command(store_path: str, run_a: int | None, run_b: int | None, framework: str | None,
+                 rules: tuple[Path, ...], fmt: str, debug: bool) -> None:
     """New, resolved and persisting failures between two runs (default: the last two)."""
 
     def body() -> int:
@@ -110,8 +142,12 @@ def diff_command(store_path: str, run_a: int | None, run_b: int | None, fmt: str
         from phiguard.store.db import Store
         from phiguard.store.drift import drift, warnings_change
 
+        seen = _rules_of(rules, framework)
         with _reading(store_path) as path, Store.for_reading(path) as store:
             change = drift(store, run_a, run_b)
+        if seen is not None:
+            for name in ("new", "resolved", "persisting", "unknown"):
+                setattr(change, name, [c for c in getattr(change, name) if c.rule_id in seen])
         # Why results are UNKNOWN: what one run's input lacked and the other's did not
         lacks, regained = warnings_change(change.before, change.after)
         if fmt == "json":

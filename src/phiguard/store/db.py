@@ -10,7 +10,7 @@ import hashlib
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -320,6 +320,19 @@ class Store:
             if r.id == run_id:
                 return r
         raise StoreError(f"{self.path}: no run {run_id} (see `phiguard history`)")
+
+    def counts_of(self, run_id: int, rules: Collection[str]) -> dict[str, int]:
+        """The run's result counts by outcome, of these rules only (a framework's view)."""
+        try:
+            rows = self.db.execute("SELECT rule_id, outcome, COUNT(*) FROM results WHERE "
+                                   "run_id = ? GROUP BY rule_id, outcome", (run_id,)).fetchall()
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+        counts: Counter[str] = Counter()
+        for rule_id, outcome, n in rows:
+            if rule_id in rules:
+                counts[str(outcome)] += int(n)
+        return dict(sorted(counts.items()))
 
     def failing(self, run_id: int) -> dict[str, tuple[str, str, str]]:
         """fingerprint -> (rule id, asset, severity) of the run's FAIL results."""

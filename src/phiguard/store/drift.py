@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,16 +110,20 @@ def drift(store: Store, before: int | None = None, after: int | None = None) -> 
     return out
 
 
-def mean_time_to_remediate(store: Store) -> dict[str, float]:
+def mean_time_to_remediate(store: Store,
+                           rules: Collection[str] | None = None) -> dict[str, float]:
     """Mean days from first failing to the first run without the failure, per rule area
     (the rule id's prefix: TLS, MFA, ...), over every failure resolved in the history. A run
     where the result is UNKNOWN (its input lacked the data) does not resolve it: the failure
-    is resolved by the first later run that judges it and does not fail it."""
+    is resolved by the first later run that judges it and does not fail it. `rules`: only
+    the failures of these rules (a framework's view); None: every rule's."""
     runs = store.runs()
     spans: dict[str, list[float]] = {}
     streak: dict[str, tuple[str, Run]] = {}
     for run in runs:
         failing = store.failing(run.id)
+        if rules is not None:
+            failing = {k: v for k, v in failing.items() if v[0] in rules}
         unknown = store.with_outcome(run.id, "UNKNOWN") if streak else {}
         for fp, (rule, _asset, _sev) in failing.items():
             streak.setdefault(fp, (rule, run))
