@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,15 @@ def _children() -> set[int]:
 
 
 def _square(state: dict[str, int], task: int) -> tuple[int, int, int, bytes]:
+    if os.getpid() == state.get("parent"):
+        time.sleep(0.01)  # the parent is slow: workers, even forked anew, are not too slow
     # a result larger than a pipe holds: the worker sends it while working on the next
     return task, task * task + state["offset"], os.getpid(), b"x" * (task % 7 * 40_000)
 
 
 @pytest.mark.parametrize("per_worker", [None, 1, 3])
 def test_the_parent_and_one_worker_share_the_tasks(per_worker: int | None) -> None:
-    got = list(ordered_map(_square, {"offset": 1}, range(60), jobs=2,
+    got = list(ordered_map(_square, {"offset": 1, "parent": os.getpid()}, range(60), jobs=2,
                            tasks_per_worker=per_worker, parent_works=True))
     assert [(t, v, len(b)) for t, v, _, b in got] == \
         [(t, t * t + 1, t % 7 * 40_000) for t in range(60)]
@@ -88,6 +91,24 @@ def _killed_in_worker(state: dict[str, int], task: int) -> tuple[int, int]:
     if task == state["bad"] and os.getpid() != state["parent"]:
         os.kill(os.getpid(), signal.SIGKILL)
     return task, os.getpid()
+
+
+def _slow_in_worker(state: dict[str, int], task: int) -> tuple[int, int]:
+    if os.getpid() != state["parent"]:
+        time.sleep(0.5)
+    return task, os.getpid()
+
+
+def test_a_starved_worker_has_its_tasks_run_here() -> None:
+    """A worker far slower than this process (its CPU busy with other work) has the task
+    whose result is due next taken from it: the run is not held to the worker's pace."""
+    state = {"parent": os.getpid()}
+    started = time.perf_counter()
+    got = list(ordered_map(_slow_in_worker, state, range(20), jobs=2, parent_works=True))
+    assert [t for t, _ in got] == list(range(20))
+    assert [p for _, p in got].count(os.getpid()) >= 18
+    assert time.perf_counter() - started < 5  # 20 tasks waited for: 10 s
+    assert not _children()
 
 
 def test_a_killed_worker_leaves_the_serial_results() -> None:

@@ -167,6 +167,9 @@ class _Run(Generic[T, R]):
     results: dict[int, R] = field(default_factory=dict)  # received, not yet yielded
     sent: int = 0
     exhausted: bool = False
+    handed: dict[int, float] = field(default_factory=dict)  # index -> when a worker got it
+    taken: set[int] = field(default_factory=set)  # run here while a worker held them
+    own: list[float] = field(default_factory=lambda: [0.0, 0.0])  # tasks run here, seconds
 
     def next_task(self) -> tuple[int, T] | None:
         if self.exhausted:
@@ -248,6 +251,7 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
                 try:
                     idle.conn.send((index, task))
                     idle.held.append(index)
+                    run.handed[index] = time.perf_counter()
                 except OSError:
                     failed = True
             if failed:
@@ -266,23 +270,26 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
                 if got is not None:
                     index, task = got
                     run.pending[index] = task
-                    try:
-                        value = work(state, task)
-                    except Exception:
-                        # raised again in order, by the serial run of what is left (below)
-                        failed = True
+                    if not _run_here(work, state, run, index):
+                        failed = True  # raised again in order by the serial run below
                         break
-                    run.pending.pop(index)
-                    run.results[index] = value
-                    failed = _receive(run, workers, tasks_per_worker, block=False)
+                    failed = _receive(run, workers, tasks_per_worker, timeout=0)
                     if failed:
                         break
                     continue
             if not run.pending:
                 continue
-            failed = _receive(run, workers, tasks_per_worker, block=True)
+            timeout = _patience(run, workers, following) if helping else None
+            failed = _receive(run, workers, tasks_per_worker, timeout=timeout)
             if failed:
                 break
+            if timeout is not None and following in run.pending and following not in run.taken:
+                # The worker holding the next result is far slower than this process (its
+                # CPU busy with other work): run that task here rather than wait for it.
+                run.taken.add(following)
+                if not _run_here(work, state, run, following):
+                    failed = True
+                    break
     finally:
         for worker in list(workers):
             _retire(workers, worker, kill=True)
@@ -298,15 +305,50 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
         yield work(state, task)
 
 
+# A worker that takes this many times as long as this process would to run a task, counted
+# from when it could have started it, has it taken from it (`parent_works`): a worker starved
+# of CPU by other work costs a few repeated tasks, never a run slower than one process.
+SLOWER = 2.0
+
+
+def _run_here(work: Callable[[Any, Any], Any], state: Any, run: _Run[Any, Any],
+              index: int) -> bool:
+    """Run a pending task in this process; False when it raised (it stays pending)."""
+    started = time.perf_counter()
+    try:
+        value = work(state, run.pending[index])
+    except Exception:
+        return False
+    run.own[0] += time.perf_counter() - started
+    run.own[1] += 1
+    run.pending.pop(index)
+    run.results[index] = value
+    return True
+
+
+def _patience(run: _Run[Any, Any], workers: list[_Worker], following: int) -> float | None:
+    """How long to wait for the next result before running its task here (None: as long as
+    it takes): until its worker has taken SLOWER times as long as this process takes on
+    average for it and the tasks it held before it."""
+    if not run.own[1] or following not in run.handed or following in run.taken:
+        return None
+    holder = next((w for w in workers if following in w.held), None)
+    if holder is None:
+        return None
+    mean = run.own[0] / run.own[1]
+    due = run.handed[following] + SLOWER * mean * (holder.held.index(following) + 1)
+    return max(0.0, due - time.perf_counter())
+
+
 def _receive(run: _Run[Any, Any], workers: list[_Worker], tasks_per_worker: int | None, *,
-             block: bool) -> bool:
-    """Take in the results workers have sent (waiting for one when `block`); True when a
-    worker failed."""
+             timeout: float | None) -> bool:
+    """Take in the results workers have sent, waiting up to `timeout` seconds (None: until
+    one comes); True when a worker failed."""
     busy = {w.conn: w for w in workers if w.held}
     if not busy:
         return False
     failed = False
-    for ready in wait(list(busy), timeout=None if block else 0):
+    for ready in wait(list(busy), timeout=timeout):
         worker = busy[ready]  # type: ignore[index]
         while True:
             try:
@@ -319,9 +361,13 @@ def _receive(run: _Run[Any, Any], workers: list[_Worker], tasks_per_worker: int 
                 failed = True
                 _retire(workers, worker, kill=True)
                 break
-            run.pending.pop(index)
-            run.results[index] = value
             worker.held.pop(0)
+            run.handed.pop(index, None)
+            if index in run.taken:  # run here meanwhile: its result stands
+                run.taken.discard(index)
+            else:
+                run.pending.pop(index)
+                run.results[index] = value
             worker.done += 1
             if not worker.held and tasks_per_worker is not None and \
                     worker.done >= tasks_per_worker:
