@@ -201,3 +201,19 @@ def test_tenancy_read_by_path_as_note_tenancy(tmp_path: Path, monkeypatch: pytes
 
 def test_every_tenant_type_has_a_path_reader() -> None:
     assert set(_survey._TENANT_READERS) == set(TENANT_PATHS)
+
+
+def test_held_records_share_their_ancestry_parent_and_location(tmp_path: Path) -> None:
+    """Pass 1 keeps one object per ancestry, parent and location among the records it holds,
+    whichever reader made them (a million held records repeat a few thousand)."""
+    fw = {"name": "fw", "network": NET}
+    lines = [json.dumps({**_rec(FIREWALL, n, fw), "ancestors": ["projects/7", "organizations/1"]})
+             for n in range(4)]
+    lines.append(lines[0].replace('"asset_type"', '"iam_policy": null, "asset_type"'))  # parsed
+    lines[-1] = lines[-1].replace("/t0", "/t9")
+    got = _surveyed(tmp_path, lines, frozenset({FIREWALL}))
+    held = list(got[9].values())
+    assert len(held) == 5 and held[0].ancestors == ("projects/7", "organizations/1")
+    for record in held[1:]:
+        assert record.ancestors is held[0].ancestors
+        assert record.parent is held[0].parent and record.location is held[0].location
