@@ -126,14 +126,15 @@ def test_an_expired_key_is_not_an_active_key(scanned: dict[str, Scanned]) -> Non
 def test_the_older_enable_flow_logs_field_turns_flow_logs_on(scanned: dict[str, Scanned]) -> None:
     """policy-library's subnet `correct` has `enableFlowLogs: true` and no `logConfig` (the
     field compute v1 still defines beside its successor `logConfig.enable`): its flow logs are
-    on with the API's defaults, so LOG-015 fails it for the default sampling (0.5), not for
-    flow logs being off."""
+    on with the API's defaults, so LOG-015 fails it for the default metadata
+    (EXCLUDE_ALL_METADATA), not for flow logs being off (its sampling, 0.5 "unless otherwise
+    specified by the org policy", is not known: the file holds no org policies)."""
     found = {f["asset"].rsplit("/", 1)[-1]: f for f in
              scanned["policy-library/network_enable_flow_logs.json"].findings
              if f["rule_id"] == "LOG-015"}
     assert found["correct"]["outcome"] == "FAIL"
     assert "off" not in found["correct"]["message"], found["correct"]["message"]
-    assert "sample" in found["correct"]["message"]
+    assert "metadata" in found["correct"]["message"]
     assert "off" in found["bad"]["message"]  # enableFlowLogs false, no logConfig
 
 # honest UNKNOWNs --------------------------------------------------------------------------
@@ -559,6 +560,13 @@ PINNED: dict[str, dict[str, str]] = {
         "//cloudresourcemanager.googleapis.com/projects/example-project":
             "IAM-007=FAIL IAM-009=PASS IAM-010=PASS JIT-001=FAIL SOD-001=PASS SOD-002=PASS",
     },
+    # A regional cluster (location us-central1) whose nodes run in one zone (locations
+    # [us-central1-c]): the control plane is replicated, but a zone outage takes down every
+    # node, so the workloads handling ePHI stop.
+    "policy-library/gke_cluster_location-joe-clust3.json": {
+        "//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/joe-clust3":
+            "DR-004=FAIL",
+    },
     "terraform-google-conversion/tfplan2cai-example_compute_ssl_policy.json": {
         ("//compute.googleapis.com/projects/{{.Provider.project}}/global/sslPolicies/"
          "custom-ssl-policy"):
@@ -580,12 +588,12 @@ PINNED: dict[str, dict[str, str]] = {
             "IAM-005=UNKNOWN VM-001=FAIL VM-003=PASS VM-004=FAIL BAK-008=FAIL",
     },
     # Google's converter leaves out what the Terraform configuration does not set: the runtime
-    # identity is then the default account the API documents; ingressSettings has no default
-    # in the Cloud Functions v1 definition.
+    # identity is then the default account the API documents, and ingressSettings ALLOW_ALL
+    # ("If unspecified, ALLOW_ALL will be used": Google's IngressSettings enum).
     ("terraform-google-conversion/"
      "tfplan2cai-example_google_cloudfunctions_function.json"): {
         "//cloudfunctions.googleapis.com/projects/{{.Provider.project}}/locations/us-east1/"
-        "functions/my-cf": "SRV-003=UNKNOWN SRV-004=FAIL",
+        "functions/my-cf": "SRV-003=FAIL SRV-004=FAIL",
     },
     "terraform-google-conversion/tfplan2cai-example_cloud_run_service.json": {
         "//run.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/services/"
