@@ -562,11 +562,12 @@ VERDICT_DIFFERENCES: dict[tuple[str, str, str], str] = {
                          f"disks/{name}"): _AFTER_APPLY for pair, name in _DISKS.items()},
     ("sql", "ENC-002", f"//cloudsql.googleapis.com/projects/{PROJECT}/instances/main-instance"):
         _DROPPED,
-    ("example_google_cloudfunctions_function", "SRV-003",
-     f"//cloudfunctions.googleapis.com/projects/{PROJECT}/locations/australia-southeast1/"
-     "functions/function-test"):
-        "Google's converter leaves out the plan's ingress_settings ALLOW_ALL, so the scan of its "
-        "output is UNKNOWN where the plan FAILs SRV-003",
+    **{(pair, "PUB-002", f"//cloudsql.googleapis.com/projects/{PROJECT}/instances/"
+                         "main-instance"):
+       "Google's converter leaves out ipv4_enabled (true: Terraform's default, which the plan "
+       "applies), and Cloud SQL documents no default for it, so the scan of its output is "
+       "UNKNOWN where the plan decides PUB-002"
+       for pair in ("sql", "example_sql_database_instance")},
     ("example_google_cloudfunctions_function", "SRV-004",
      f"//cloudfunctions.googleapis.com/projects/{PROJECT}/locations/australia-southeast1/"
      "functions/function-test"):

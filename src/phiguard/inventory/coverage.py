@@ -45,7 +45,7 @@ ALL_TYPES = "*"  # in the asset types collected: every type was
 _TYPES_ABSENT = {
     SNAPSHOT: "unknown: the snapshot has no {types} assets and does not say they were "
               "collected (a partial export? export them too, at the organization: gcloud "
-              "asset export --organization=ORG --asset-types={listed}; or export every asset "
+              "asset export --organization=ORG --asset-types={listed}, or export every asset "
               "type, or use phiguard collect)",
     PLAN_AND_SNAPSHOT: "unknown: the snapshot has no {types} assets and does not say they "
                        "were collected (a partial export? export them too, at the "
