@@ -560,6 +560,13 @@ PINNED: dict[str, dict[str, str]] = {
         "//cloudresourcemanager.googleapis.com/projects/example-project":
             "IAM-007=FAIL IAM-009=PASS IAM-010=PASS JIT-001=FAIL SOD-001=PASS SOD-002=PASS",
     },
+    # A regional cluster (location us-central1) whose nodes run in one zone (locations
+    # [us-central1-c]): the control plane is replicated, but a zone outage takes down every
+    # node, so the workloads handling ePHI stop.
+    "policy-library/gke_cluster_location-joe-clust3.json": {
+        "//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/joe-clust3":
+            "DR-004=FAIL",
+    },
     "terraform-google-conversion/tfplan2cai-example_compute_ssl_policy.json": {
         ("//compute.googleapis.com/projects/{{.Provider.project}}/global/sslPolicies/"
          "custom-ssl-policy"):
