@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import struct
 from array import array
 from collections.abc import Iterator
 from itertools import compress, pairwise
@@ -110,10 +111,12 @@ def raw_digest(raw: bytes) -> bytes:
     (`_not_the_same`), so a digest made in another process can cost time, never a verdict."""
     if raw[-2:] != b"}\n" or raw[:1] != b"{":  # else it is already its stripped form + LF
         raw = raw.strip() + b"\n"
-    return b"r" + (hash(raw) & _MASK64).to_bytes(8, "little") + _PAD
+    return _RAW_DIGEST(b"r", hash(raw) & _MASK64)
 
 
 _MASK64 = (1 << 64) - 1
+# b"r", the 8 bytes little-endian, zeros to DIGEST_BYTES (as b"r" + to_bytes(8) + padding)
+_RAW_DIGEST = struct.Struct("<cQ8x").pack
 
 
 def _find_first(files: SnapshotFiles, key: int, before: RawItem) -> str:

@@ -207,6 +207,7 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
     """
     projects = ProjectIndex()
     learn_from_name = _Learner(projects)
+    settled = learn_from_name.settled
     tenancy = result.tenancy
     latest: datetime | None = None
     best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
@@ -253,7 +254,10 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
                         later.extend((index, len(keys), key, value - start, line))
                         learn_from_name.asset(name, asset_type, ancestors)
                     else:
-                        learn_from_name(name, ancestors)
+                        # `learn_from_name`, not called for a project it has settled (most)
+                        info = settled.get(ancestors[0] if ancestors else "")
+                        if info is None or len(ancestors) > len(info.ancestors):
+                            learn_from_name(name, ancestors)
                 else:
                     learn_from_name(name, ancestors)
                 add_key(key)
