@@ -567,6 +567,14 @@ PINNED: dict[str, dict[str, str]] = {
         "//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/joe-clust3":
             "DR-004=FAIL",
     },
+    # The converter spells an API key's restrictions in Terraform's block names (api_targets,
+    # android_key_restrictions), not apikeys v2's: the record restricts the key, in a spelling
+    # the rule cannot judge, so KEY-002 is UNKNOWN, not a FAIL for an unrestricted key.
+    "terraform-google-conversion/tfplan2cai-example_apikeys_key.json": {
+        ("//apikeys.googleapis.com/v2/projects/{{.Provider.project}}/locations/global/keys/"
+         "placeholder-JHfWqOQi"):
+            "KEY-002=UNKNOWN",
+    },
     "terraform-google-conversion/tfplan2cai-example_compute_ssl_policy.json": {
         ("//compute.googleapis.com/projects/{{.Provider.project}}/global/sslPolicies/"
          "custom-ssl-policy"):
