@@ -3,27 +3,13 @@
 
 One module per command; shared options are in `_options`. Command modules import only click
 and this package at module level, so `phiguard --help` starts fast; the runs and the library
-load when a command runs. Nothing below this package imports it.
+load when a command runs. A command's module is imported when that command is asked for
+(`phiguard.cli._app.COMMANDS`), so `phiguard plan` does not build the other eleven. Nothing below
+this package imports it.
 """
 
 from __future__ import annotations
 
 from phiguard.cli._app import main
-from phiguard.cli.audit import audit_command
-from phiguard.cli.collect import collect_command
-from phiguard.cli.evidence import evidence_group
-from phiguard.cli.fix import fix_group
-from phiguard.cli.history import diff_command, history_command
-from phiguard.cli.plan import plan_command
-from phiguard.cli.report import report_command
-from phiguard.cli.rules import rules_group
-from phiguard.cli.scan import scan_command
-from phiguard.cli.schema import schema_command
-from phiguard.cli.verify import verify_command
 
 __all__ = ["main"]
-
-for _command in (scan_command, rules_group, report_command, verify_command, plan_command,
-                 collect_command, audit_command, history_command, diff_command, fix_group,
-                 evidence_group, schema_command):
-    main.add_command(_command)
