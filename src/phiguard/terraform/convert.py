@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from phiguard._util.slots import slot_maker
 from phiguard.inventory.asset import Asset, Source, UnknownValue, new_asset
 from phiguard.inventory.refs import project_of_name, ref_key
 from phiguard.policy.rule import Rule
@@ -175,6 +176,8 @@ class Context:
                     parent = (f"folders/{folder}" if isinstance(folder, str) and folder else
                               f"organizations/{org}" if isinstance(org, str) and org else None)
                     self.project_ancestors[pid] = (node, parent) if parent else (node,)
+        # whether the plan has a configuration to read (asked for every unknown attribute)
+        self._any_refs = bool(plan.references)
         self._assets: dict[str, Asset | None] = {}
         self._busy: set[str] = set()
         self._values: dict[str, Any] = {}
@@ -206,7 +209,7 @@ class Context:
     def _configured_paths(self, change: ResourceChange) -> frozenset[str] | None:
         """The attribute paths the resource's configuration block sets, and every path one
         of them lies under (None: no configuration for it in the plan)."""
-        if not self.plan.references:
+        if not self._any_refs:
             return None
         address = change.config_address
         paths = self._configured.get(address)
@@ -301,7 +304,7 @@ class Context:
         """`read` of a field whose attribute value (`tf_get(values, f.src, ABSENT)`) is known
         to the caller already."""
         if isinstance(value, UnknownValue):
-            if f.ref is not None or self.plan.references:
+            if f.ref is not None or self._any_refs:
                 configured = self.configured(change, f.src)
                 if configured is False and f.api_default is not _ABSENT:
                     return f.api_default
@@ -522,7 +525,11 @@ def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any)
     return new_asset(name, conv.asset_type, data, None, (), None, ctx.ancestors_of(project),
                      location, f"//cloudresourcemanager.googleapis.com/projects/"
                                f"{ctx.project_numbers.get(project, project)}",
-                     None, Source(file=ctx.plan.file, address=change.address), None)
+                     None, _new_source(ctx.plan.file, 0, change.address), None)
+
+
+# `Source(file, line, address)` built through its slots, as the asset is
+_new_source: Callable[..., Source] = slot_maker(Source)
 
 
 # transforms used by the tables ---------------------------------------------------------------

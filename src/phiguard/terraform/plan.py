@@ -286,6 +286,15 @@ class References(Mapping[str, dict[str, list[str]]]):
             self._flat[address] = flat
         return flat
 
+    def get(self, address: str, default: Any = None) -> Any:
+        """`Mapping.get` without its `KeyError` round trip (converters ask once per resource)."""
+        flat = self._flat.get(address)
+        if flat is not None:
+            return flat
+        if address not in self.raw:
+            return default
+        return self[address]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.raw)
 

@@ -12,15 +12,28 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from phiguard.inventory.asset import Asset, Source, UnknownValue
+from phiguard.inventory.asset import Asset, Source, UnknownValue, new_asset
 from phiguard.terraform.convert import CONVERTERS, PARTS, Context, Part
 from phiguard.terraform.plan import Plan, ResourceChange
 
 __all__ = ["World", "build_world", "load_tables"]
 
+
+def _replace(asset: Asset, **changes: Any) -> Asset:
+    """`dataclasses.replace(asset, ...)` through the slots (Asset has no `__post_init__`):
+    a third of what the dataclass's `__init__` costs, once per created bucket or project of
+    a large plan."""
+    values = [changes.pop(name) if name in changes else getattr(asset, name)
+              for name in _ASSET_FIELDS]
+    if changes:  # pragma: no cover - a caller's typo, as replace would say
+        raise TypeError(f"Asset has no fields {sorted(changes)}")
+    return new_asset(*values)
+
+
+_ASSET_FIELDS = tuple(f.name for f in fields(Asset))
 _UNSEEN = UnknownValue("not in the plan (pass --snapshot to see the rest of the policy)")
 
 
@@ -157,15 +170,15 @@ def build_world(plan: Plan, side: str, base: Mapping[str, Asset] | None = None, 
             email = asset.data.get("email")  # one account, however each side names it
             same = world.account(f"serviceAccounts/{email}") if isinstance(email, str) else None
             if same is not None:
-                asset = replace(asset, name=same.name)
+                asset = _replace(asset, name=same.name)
         prior = world.assets.get(asset.name)
         if prior is not None:
-            asset = replace(asset, iam_policy=prior.iam_policy, org_policy=prior.org_policy,
+            asset = _replace(asset, iam_policy=prior.iam_policy, org_policy=prior.org_policy,
                             ancestors=prior.ancestors or asset.ancestors,
                             update_time=prior.update_time)
         elif (change.is_create and side == "after" and asset.asset_type in _POLICY_HOLDERS
               and asset.iam_policy is None):
-            asset = replace(asset, iam_policy={"bindings": []})
+            asset = _replace(asset, iam_policy={"bindings": []})
         world.assets[asset.name] = asset
         if asset.asset_type == _SA:
             if prior is None:
@@ -202,7 +215,7 @@ def _mark_undeclared_iam(world: World, side: str, known_base: Mapping[str, Asset
             + ("the snapshot has no IAM_POLICY content for it" if snapshot else
                "no snapshot was given (pass --snapshot to judge the IAM_POLICY content that "
                "exists)"))
-        world.assets[name] = replace(asset, iam_policy={
+        world.assets[name] = _replace(asset, iam_policy={
             "bindings": [{"role": why, "members": why}], "auditConfigs": why})
 
 
@@ -243,7 +256,7 @@ def _parent_asset(world: World, ctx: Context, change: ResourceChange, part: Part
     if asset is not None:
         if asset.iam_policy is None and part.kind.startswith(("iam", "audit")):
             known = name in base or any(c.is_create for c in world.origin.get(name, ()))
-            asset = replace(asset, iam_policy={"bindings": [] if known else
+            asset = _replace(asset, iam_policy={"bindings": [] if known else
                                                [{"role": _UNSEEN, "members": _UNSEEN}]})
             if not known:
                 world.partial.add(name)
@@ -306,19 +319,19 @@ def _merge(world: World, asset: Asset, part: Part, piece: Any, add: bool) -> Ass
             items.append(piece)
         elif not add and piece in items:
             items.remove(piece)
-        return replace(asset, data={**asset.data, part.target: items})
+        return _replace(asset, data={**asset.data, part.target: items})
     if kind == "org_policy":
         if not isinstance(piece, dict):
             return asset
         kept = tuple(p for p in asset.org_policy if p.get("constraint") != piece.get("constraint"))
-        return replace(asset, org_policy=(*kept, piece) if add else kept)
+        return _replace(asset, org_policy=(*kept, piece) if add else kept)
     if kind == "iam_policy":
         if add:
             policy = piece if isinstance(piece, dict) else {
                 "bindings": [{"role": _UNSEEN, "members": _UNSEEN}]}
         else:
             policy = {"bindings": [{"role": _UNSEEN, "members": _UNSEEN}]}
-        return replace(asset, iam_policy=policy)
+        return _replace(asset, iam_policy=policy)
     policy = world.own_policy(asset.iam_policy)
     if kind == "audit_config":
         configs = [c for c in policy.get("auditConfigs", []) if c.get("service")
@@ -328,7 +341,7 @@ def _merge(world: World, asset: Asset, part: Part, piece: Any, add: bool) -> Ass
         policy["auditConfigs"] = configs
     else:
         _merge_binding(world, policy, piece, kind, add)
-    return asset if policy is asset.iam_policy else replace(asset, iam_policy=policy)
+    return asset if policy is asset.iam_policy else _replace(asset, iam_policy=policy)
 
 
 def _copy_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
