@@ -116,3 +116,38 @@ def test_plan_json_report_lines_are_each_findings_to_json(tmp_path: Path) -> Non
     # one result a line, each exactly the finding's encoded to_json
     lines = raw.split(b'"results": [\n', 1)[1].split(b"\n],\n", 1)[0].split(b",\n")
     assert lines == [_reference(f) for f in result.findings]
+
+
+def test_sarif_and_markdown_written_together_frame_the_findings_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PR gate's reports from one judgement are the bytes each makes alone, and the
+    framework's findings are made once for both (terraform.render.framed)."""
+    from datetime import UTC, datetime
+
+    from phiguard.runs.outputs import Output
+    from phiguard.runs.plan import run_plan_gate
+    from phiguard.terraform import render
+
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    alone = {}
+    for fmt in ("sarif", "markdown"):
+        path = tmp_path / f"alone.{fmt}"
+        run_plan_gate(PLANS / "iam.json", config_path=PLANS / "phiguard.yaml",
+                      outputs=[Output(fmt, str(path))], at=at)
+        alone[fmt] = path.read_bytes()
+    calls = []
+    real = render.framed
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(render, "framed", counting)
+    run_plan_gate(PLANS / "iam.json", config_path=PLANS / "phiguard.yaml",
+                  outputs=[Output("sarif", str(tmp_path / "both.sarif")),
+                           Output("markdown", str(tmp_path / "both.md")),
+                           Output("json", str(tmp_path / "both.json"))], at=at)
+    assert len(calls) == 1
+    assert (tmp_path / "both.sarif").read_bytes() == alone["sarif"]
+    assert (tmp_path / "both.md").read_bytes() == alone["markdown"]
+    assert alone["sarif"].endswith(b"}\n") and json.loads(alone["sarif"])["runs"]

@@ -178,15 +178,21 @@ def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path 
             notify(f"warning: {types_missing_warning(missing, counts)}")
     result = PlanResult(gate, run_info, findings, tally, list(outputs), view)
     stages.stage("render")
+    framed: list[PlanFinding] = []  # the framework's findings, made once for SARIF and Markdown
     with open_outputs(result.outputs) as streams:
         for output, out in zip(result.outputs, streams, strict=True):
-            _render(output.fmt, out, result, view, locator.locate if locator else None)
+            _render(output.fmt, out, result, view, locator.locate if locator else None, framed)
     return result
 
 
 def _render(fmt: str, out: IO[str], result: PlanResult, pack: RulePack,
-            locate: Any) -> None:
+            locate: Any, framed: list[PlanFinding]) -> None:
+    """`framed`: empty, or `terraform.render.framed` of the findings (kept there when made)."""
     gate, run_info, findings = result.gate, result.run, result.findings
+    if fmt in ("sarif", "markdown") and not framed:
+        from phiguard.terraform.render import framed as framing
+
+        framed.extend(framing(findings, pack))
     if fmt == "json":
         from phiguard.report.json_report import (
             finding_bytes,
@@ -217,8 +223,8 @@ def _render(fmt: str, out: IO[str], result: PlanResult, pack: RulePack,
     elif fmt == "sarif":
         from phiguard.terraform.render import render_plan_sarif
 
-        render_plan_sarif(out, run_info, findings, pack, gate.waivers)
+        render_plan_sarif(out, run_info, framed, pack, gate.waivers, framed_already=True)
     else:
         from phiguard.terraform.render import render_plan_markdown
 
-        render_plan_markdown(out, run_info, findings, pack, gate.waivers)
+        render_plan_markdown(out, run_info, framed, pack, gate.waivers, framed_already=True)

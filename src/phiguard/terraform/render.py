@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from phiguard.policy.rule import RulePack
     from phiguard.terraform.gate import PlanFinding
 
-__all__ = ["render_plan_markdown", "render_plan_sarif", "render_plan_text"]
+__all__ = ["framed", "render_plan_markdown", "render_plan_sarif", "render_plan_text"]
 
 
 def render_plan_text(out: IO[str], run: dict[str, Any], tally: Tally,
@@ -74,17 +74,30 @@ def stream(findings: Iterable[Finding], tally: Tally) -> Iterable[Finding]:
         yield finding
 
 
+def framed(findings: Iterable[PlanFinding], pack: RulePack) -> list[PlanFinding]:
+    """The findings as the reports' framework sees them (`framework_findings` under
+    `framework_pack`): what the SARIF and the Markdown comment each start from, so a run
+    writing both can frame them once and pass `framed=True`."""
+    from phiguard.report.framework import framework_findings, framework_pack
+
+    return list(framework_findings(findings, framework_pack(pack)))
+
+
 def render_plan_sarif(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
-                      pack: RulePack, waivers: list[dict[str, Any]]) -> None:
+                      pack: RulePack, waivers: list[dict[str, Any]], *,
+                      framed_already: bool = False) -> None:
     """SARIF through the report package, with the plan's addresses, fixes and .tf
-    locations added."""
+    locations added. `framed_already`: `findings` is `framed(findings, pack)`."""
     import orjson
 
-    from phiguard.report.framework import framework_findings, framework_pack
+    from phiguard.report.framework import framework_pack
+    from phiguard.report.json_report import write_utf8
     from phiguard.report.sarif import sarif_document
 
-    pack = framework_pack(pack)  # results and locations below: the framework's findings only
-    findings = list(framework_findings(findings, pack))
+    # results and locations below: the framework's findings only
+    if not framed_already:
+        findings = framed(findings, pack)
+    pack = framework_pack(pack)
     doc = sarif_document(findings, run_info, pack, waivers)
     shown = [f for f in findings if f.outcome.value != "PASS"]
     for result, finding in zip(doc["runs"][0]["results"], shown, strict=True):
@@ -98,17 +111,22 @@ def render_plan_sarif(out: IO[str], run_info: dict[str, Any], findings: list[Pla
         if finding.address:
             result["properties"]["address"] = finding.address
     doc["runs"][0]["properties"]["notEvaluated"] = run_info.get("not_evaluated", [])
-    out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    # the UTF-8 orjson wrote, as it is (a large plan's SARIF is tens of MB)
+    write_utf8(out, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
 
 
 def render_plan_markdown(out: IO[str], run_info: dict[str, Any], findings: list[PlanFinding],
-                         pack: RulePack, waivers: list[dict[str, Any]]) -> None:
-    """The PR comment: the report package's Markdown, then where to fix each failure."""
-    from phiguard.report.framework import framework_findings, framework_pack
+                         pack: RulePack, waivers: list[dict[str, Any]], *,
+                         framed_already: bool = False) -> None:
+    """The PR comment: the report package's Markdown, then where to fix each failure.
+    `framed_already`: `findings` is `framed(findings, pack)`."""
+    from phiguard.report.framework import framework_pack
     from phiguard.report.markdown import md_escape, render_markdown
 
-    pack = framework_pack(pack)  # the comment and its fix table: the framework's findings
-    findings = list(framework_findings(findings, pack))
+    # the comment and its fix table: the framework's findings
+    if not framed_already:
+        findings = framed(findings, pack)
+    pack = framework_pack(pack)
     out.write("<!-- phiguard-plan -->\n")
     render_markdown(out, findings, run_info, pack, waivers)
     failing = [f for f in findings if f.outcome.value == "FAIL"]
