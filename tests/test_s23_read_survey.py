@@ -217,3 +217,19 @@ def test_held_records_share_their_ancestry_parent_and_location(tmp_path: Path) -
     for record in held[1:]:
         assert record.ancestors is held[0].ancestors
         assert record.parent is held[0].parent and record.location is held[0].location
+
+
+def test_policies_and_ancestries_share_their_names(tmp_path: Path) -> None:
+    """The roles and members of the IAM policies pass 1 holds, and the names of different
+    ancestries, are one object per value too."""
+    def grant(n: int, project: str) -> str:
+        return json.dumps({"name": f"//storage.googleapis.com/b{n}", "asset_type": "b",
+                           "iam_policy": {"bindings": [{"role": "roles/viewer",
+                                                        "members": ["group:g@x.org"]}]},
+                           "ancestors": [project, "folders/9", "organizations/1"]})
+    got = _surveyed(tmp_path, [grant(1, "projects/1"), grant(2, "projects/2")], frozenset())
+    first, second = got[9].values()
+    assert first.ancestors != second.ancestors
+    assert first.ancestors[1] is second.ancestors[1] and first.ancestors[2] is second.ancestors[2]
+    one, two = first.iam_policy["bindings"][0], second.iam_policy["bindings"][0]
+    assert one == two and one["role"] is two["role"] and one["members"][0] is two["members"][0]

@@ -334,6 +334,9 @@ def _fast_iam(policy: Any) -> dict[str, Any] | None:
     raw_bindings = policy.get("bindings")
     if raw_bindings is not None and type(raw_bindings) is not list:
         return None
+    if len(_SHARED) > _SHARED_MAX:
+        _SHARED.clear()
+    share = _SHARED.setdefault
     bindings = []
     for binding in raw_bindings or ():
         if type(binding) is not dict:
@@ -342,7 +345,9 @@ def _fast_iam(policy: Any) -> dict[str, Any] | None:
         members = _fast_strings(binding.get("members"))
         if type(role) is not str or members is None:
             return None
-        item: dict[str, Any] = {"role": role, "members": members}
+        # (roles and members repeat across policies: one object each, as `_SHARED` says)
+        item: dict[str, Any] = {"role": share(role, role),
+                                "members": [share(m, m) for m in members]}
         condition = binding.get("condition")
         if condition is not None:
             if type(condition) is not dict:
@@ -454,7 +459,7 @@ def _fast_record(obj: Any, file: str, line: int,
         _SHARED.clear()
     share = _SHARED.setdefault
     return new_record(name, asset_type, kinds, data, iam, None, None,
-                      share(ancestors, ancestors) if ancestors else ancestors,
+                      _shared_ancestors(ancestors) if ancestors else ancestors,
                       share(location, location) if location else location,
                       share(parent, parent) if parent else parent, update_time,
                       new_source(file, line))
@@ -479,7 +484,7 @@ def resource_record(name: str, asset_type: str, data: dict[str, Any] | None,
     share = _SHARED.setdefault
     held = tuple(ancestors) if ancestors else ()
     return new_record(name, asset_type, _FAST_RESOURCE_ONLY, data, None, None, None,
-                      share(held, held) if held else held,
+                      _shared_ancestors(held) if held else held,
                       share(location, location) if location else location,
                       share(parent, parent) if parent else parent, update_time,
                       new_source(file, line))
@@ -490,6 +495,16 @@ def resource_record(name: str, asset_type: str, data: dict[str, Any] | None,
 # keeps were copies). Bounded: the frequent ones come back at once after a clear.
 _SHARED: dict[Any, Any] = {}
 _SHARED_MAX = 1 << 16
+
+
+def _shared_ancestors(ancestors: tuple[str, ...]) -> tuple[str, ...]:
+    """The shared ancestry equal to `ancestors`, its names shared too (an organization's
+    projects repeat its folders and organization)."""
+    held: tuple[str, ...] | None = _SHARED.get(ancestors)
+    if held is None:
+        share = _SHARED.setdefault
+        held = _SHARED[ancestors] = tuple([share(name, name) for name in ancestors])
+    return held
 
 
 def resource_asset(obj: Any, file: str, line: int) -> Asset | None:
