@@ -265,7 +265,8 @@ class Scan:
         # which hashlib and file reads let run on another CPU (1.3 GB at 1M assets, about a
         # second). Not beside workers: a process forked while the thread runs would not need
         # it, but a lock it holds would be copied held.
-        # With pass 1 in two processes and pass 2 in one, it is hashed beside pass 2.
+        # With pass 1 in two processes and pass 2 in one, it is hashed once pass 1's worker is
+        # gone (the findings JSON's header, written before pass 2, waits for it).
         self._inputs = _Deferred(self.files.inputs, now=self.jobs == 1 and self.survey_jobs == 1)
         plain = sum(path.stat().st_size for path in self.files.asset_files
                     if is_plain_ndjson(path))
@@ -278,6 +279,8 @@ class Scan:
                                        judged=(self.engine.subject_types(),
                                                self.engine.any_type_needs()),
                                        reach_only=self.engine.reach_only_types())
+        if self.jobs == 1:
+            self._inputs.start()  # (no process is forked from here on)
         users = len(self.loaded.users)
         stages.note(records=self.loaded.records, users=users,
                     assets=sum(self.loaded.counts.values()) - users,
@@ -359,8 +362,6 @@ class Scan:
                        self.engine.any_type_needs(), self.now, self.config.waivers, mode,
                        timed)
         parallel = self.jobs > 1 and can_fork()
-        if not parallel:
-            self._inputs.start()  # (no process is forked from here on)
         if self._plain > TRIM_ABOVE_BYTES:
             release_free_memory()  # what pass 1 freed (at 200k assets 27 of 211 MiB)
         with long_lived_heap():
