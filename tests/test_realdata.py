@@ -575,6 +575,15 @@ PINNED: dict[str, dict[str, str]] = {
          "placeholder-JHfWqOQi"):
             "KEY-002=UNKNOWN",
     },
+    # The converter writes releaseChannel as Terraform's block, a list of one object naming
+    # RAPID: GKE-009 cannot read the API's releaseChannel.channel there, so UNKNOWN (and its
+    # node pools are not listed), not a FAIL for a cluster on no channel. A regional cluster
+    # whose record lists no node zones passes DR-004 (GKE spreads the nodes over the region).
+    "terraform-google-conversion/tfplan2cai-example_container_cluster.json": {
+        ("//container.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/"
+         "clusters/cluster-test"):
+            "GKE-009=UNKNOWN DR-004=PASS GKE-003=PASS GKE-007=FAIL",
+    },
     "terraform-google-conversion/tfplan2cai-example_compute_ssl_policy.json": {
         ("//compute.googleapis.com/projects/{{.Provider.project}}/global/sslPolicies/"
          "custom-ssl-policy"):
