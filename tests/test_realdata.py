@@ -584,6 +584,34 @@ PINNED: dict[str, dict[str, str]] = {
          "clusters/cluster-test"):
             "GKE-009=UNKNOWN DR-004=PASS GKE-003=PASS GKE-007=FAIL",
     },
+    # Fields the Terraform configuration leaves out, read as the APIs document them: Redis AUTH
+    # off ("Default value is false") and transit encryption as the record states DISABLED; no
+    # customer-managed key on the instance, key (no rotationPeriod), table or database; a topic
+    # naming kmsKeyName; a bucket with versioning on, a default KMS key and location EU.
+    "terraform-google-conversion/tfplan2cai-example_redis_instance.json": {
+        ("//redis.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/instances/"
+         "ha-memory-cache"):
+            "ENC-011=FAIL STO-001=FAIL TLS-007=FAIL",
+    },
+    "terraform-google-conversion/tfplan2cai-example_kms_crypto_key.json": {
+        "//cloudkms.googleapis.com/key-ring-test/cryptoKeys/crypto-key-example": "ENC-006=FAIL",
+    },
+    "terraform-google-conversion/tfplan2cai-example_pubsub_topic.json": {
+        "//pubsub.googleapis.com/projects/{{.Provider.project}}/topics/test": "ENC-009=PASS",
+    },
+    "terraform-google-conversion/tfplan2cai-example_bigquery_table.json": {
+        "//bigquery.googleapis.com/projects/{{.Provider.project}}/datasets/dataset/tables/table":
+            "ENC-007=FAIL",
+    },
+    "terraform-google-conversion/tfplan2cai-example_spanner_database.json": {
+        ("//spanner.googleapis.com/projects/{{.Provider.project}}/instances/placeholder-BpLnfgDs/"
+         "databases/my-database"):
+            "ENC-013=FAIL",
+    },
+    "terraform-google-conversion/tfplan2cai-full_storage_bucket.json": {
+        "//storage.googleapis.com/image-store-bucket":
+            "BAK-005=PASS DR-003=PASS ENC-001=PASS PUB-005=UNKNOWN",
+    },
     "terraform-google-conversion/tfplan2cai-example_compute_ssl_policy.json": {
         ("//compute.googleapis.com/projects/{{.Provider.project}}/global/sslPolicies/"
          "custom-ssl-policy"):
