@@ -152,3 +152,20 @@ def test_demo_without_clusters_every_engine(tmp_path: Path) -> None:
     # may exist there)
     assert sorted(plat.values()) == [Outcome.PASS.value, Outcome.PASS.value,
                                      Outcome.UNKNOWN.value], plat
+
+
+def test_evidence_shows_the_known_items_and_why_more_may_exist(tmp_path: Path) -> None:
+    # a PASS decided by the collected types shows the regions that decided it, then the reason
+    # the list may hold more
+    from phiguard import load_config, scan_snapshot
+
+    snap = partial_demo(tmp_path, {GKE})
+    found = [f for f in scan_snapshot(snap, pack=load_pack([RULES]),
+                                      config=load_config(DEMO / "phiguard.yaml"), at=AT)
+             if f.rule_id == "PLAT-003" and f.outcome == Outcome.PASS]
+    assert found
+    for f in found:
+        regions = dict(f.evidence)["tier[*].asset.region"]
+        assert isinstance(regions, list), regions
+        assert {"us-east4", "us-central1"} <= set(regions[:-1]), regions
+        assert regions[-1].startswith("<unknown: ") and GKE in regions[-1], regions

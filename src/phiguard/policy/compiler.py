@@ -286,6 +286,8 @@ def evidence_value(value: Any) -> Any:
     if isinstance(value, Unresolved):
         return f"<not in snapshot: {value.ref}>"
     if isinstance(value, UnknownValue):
+        if type(value) is PartialItems:  # the items known, then why more may exist
+            return [*(evidence_value(v) for v in value.items[:49]), f"<{value.why}>"]
         return f"<{value.why}>"
     if isinstance(value, list):
         return [evidence_value(v) for v in value[:50]]
