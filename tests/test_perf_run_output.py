@@ -116,7 +116,9 @@ def test_a_hashing_error_reaches_the_caller_of_the_result() -> None:
     def broken() -> str:
         raise OSError(2, "No such file or directory")
 
-    for now in (True, False):
-        result = scan_module._later(broken, now=now)
+    for now, start in ((True, False), (False, False), (False, True)):
+        result = scan_module._Deferred(broken, now=now)
+        if start:
+            result.start()  # started later, in a thread (pass 1 in two processes)
         with pytest.raises(OSError, match="No such file"):
             result()
