@@ -316,3 +316,41 @@ def test_gate_source_known_only_after_apply_is_unknown(tmp_path: Path, demo_dir:
     name = HIER + "(google_compute_firewall_policy.org)"
     got = {r["rule_id"]: r["outcome"] for r in got_doc["results"] if r["asset"] == name}
     assert got == {"NET-009": "UNKNOWN", "NET-010": "UNKNOWN"}
+
+
+def _existing_rule_change(actions: tuple[str, ...], after_src: list[str] | None
+                          ) -> dict[str, Any]:
+    """A change of the organization policy's existing SSH rule (priority 1000 of policy
+    518217480321, which the snapshot holds): an update to another source, or a delete."""
+    def rule(src: list[str]) -> dict[str, Any]:
+        return {"firewall_policy": "518217480321", "priority": 1000, "action": "allow",
+                "direction": "INGRESS", "disabled": False, "enable_logging": True,
+                "target_resources": [], "description": None,
+                "match": [{"src_ip_ranges": src, "src_fqdns": [], "src_region_codes": [],
+                           "layer4_configs": [{"ip_protocol": "tcp", "ports": ["22"]}]}]}
+    return plan_doc([change("google_compute_firewall_policy_rule", "ssh",
+                            rule(after_src) if after_src is not None else None,
+                            actions=actions, before=rule(["0.0.0.0/0"]))])
+
+
+@pytest.mark.parametrize("actions,after_src", [(("update",), ["35.235.240.0/20"]),
+                                                (("delete",), None)])
+def test_gate_credits_a_change_to_a_rule_the_snapshot_holds(
+        tmp_path: Path, demo_dir: Path, actions: tuple[str, ...],
+        after_src: list[str] | None) -> None:
+    """A plan that narrows (or deletes) the organization's SSH-from-anywhere rule replaces the
+    rule of that priority in the policy the snapshot holds: the API keys a policy's rules by
+    priority, so the snapshot's copy (with output-only fields the plan never shows) goes."""
+    world = tmp_path / "org"
+    shutil.copytree(demo_dir, world)
+    with (world / "resources.ndjson").open("a") as extra:
+        for record in POLICIES:
+            extra.write(json.dumps(record) + "\n")
+    _, doc = _gate(tmp_path, world, _existing_rule_change(actions, after_src),
+                   "--snapshot", str(world), "--all")
+    got = {r["rule_id"]: r["outcome"] for r in doc["results"]
+           if r["asset"] == HIER + "518217480321"}
+    assert got == {"NET-009": "PASS", "NET-010": "PASS"}
+    (policy,) = [r for r in doc["results"] if r["asset"] == HIER + "518217480321"
+                 and r["rule_id"] == "NET-009"]
+    assert "0.0.0.0/0" not in json.dumps(policy["evidence"])

@@ -127,6 +127,9 @@ class Part:
     parent: Callable[[Any, Context], tuple[str, str] | None]
     piece: Callable[[Any, Context], Any]
     target: str = ""  # for `append`: the REST list field of the parent
+    # for `append`: the field naming an item of that list (a firewall policy's rules by
+    # `priority`): a piece replaces, or removes, the item of its name, as the API keys them
+    key: str = ""
 
 
 CONVERTERS: dict[str, Converter] = {}

@@ -315,7 +315,14 @@ def _merge(world: World, asset: Asset, part: Part, piece: Any, add: bool) -> Ass
     if kind == "append":
         current = asset.data.get(part.target)
         items = list(current) if isinstance(current, list) else []
-        if add and piece not in items:
+        named = piece.get(part.key) if part.key and isinstance(piece, dict) else None
+        if named is not None:
+            # the item of that name goes either way: the snapshot's copy carries output-only
+            # fields (kind, ruleTupleCount) the plan's piece never equals
+            items = [i for i in items if not (isinstance(i, dict) and i.get(part.key) == named)]
+            if add:
+                items.append(piece)
+        elif add and piece not in items:
             items.append(piece)
         elif not add and piece in items:
             items.remove(piece)

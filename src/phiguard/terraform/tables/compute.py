@@ -503,10 +503,11 @@ def _firewall_policy_parts() -> tuple[Part, ...]:
     for kind, prefix in (("org", "google_compute_firewall_policy"),
                          ("global", "google_compute_network_firewall_policy"),
                          ("region", "google_compute_region_network_firewall_policy")):
-        parts += [Part(tf_type=prefix + "_rule", kind="append", target="rules",
+        parts += [Part(tf_type=prefix + "_rule", kind="append", target="rules", key="priority",
                        parent=_policy_of(kind), piece=_rule_piece),
                   Part(tf_type=prefix + "_association", kind="append", target="associations",
-                       parent=_policy_of(kind), piece=_association_piece(kind != "org"))]
+                       key="name", parent=_policy_of(kind),
+                       piece=_association_piece(kind != "org"))]
     return tuple(parts)
 
 
