@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any
 
 from phiguard.findings import Finding, Outcome, severity_rank
+from phiguard.report._common import run_reasons
 from phiguard.report.summary import OUTCOMES, Tally
 from phiguard.report.text import printable
 
@@ -31,6 +32,11 @@ def render_plan_text(out: IO[str], run: dict[str, Any], tally: Tally,
     if suppressed:
         out.write(f"   (in baseline, not shown: {suppressed})")
     out.write("\n")
+    reasons = run_reasons(run)
+    if reasons:  # why results are UNKNOWN for want of data (a partial --snapshot), as scan says
+        out.write(f"\nWhy results are UNKNOWN: what this run's input lacks ({len(reasons)})\n")
+        for reason in reasons:
+            out.write(f"  {reason.title}: {printable(reason.text)}\n")
     failing = sorted((f for f in tally.notable if f.outcome is Outcome.FAIL),
                      key=lambda f: (-severity_rank(f.severity), _address(f), f.rule_id))
     if failing:
