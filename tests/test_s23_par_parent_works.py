@@ -70,6 +70,29 @@ def test_parent_working_is_the_default_inside_the_block_only() -> None:
     assert os.getpid() not in outside
 
 
+def test_parent_working_in_one_thread_leaves_the_others_alone() -> None:
+    """A thread inside the block (one scan of a server judging several at once) does not make
+    another thread's map run tasks in this process."""
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with parent_working():
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(10)
+        pids = {p for _, _, p, _ in ordered_map(_square, {"offset": 0}, range(20), jobs=2)}
+    finally:
+        release.set()
+        holder.join()
+    assert os.getpid() not in pids
+
+
 def _bad_here(state: dict[str, int], task: int) -> int:
     if task == state["bad"]:
         raise ValueError(f"bad task {task}")

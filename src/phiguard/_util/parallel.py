@@ -22,6 +22,7 @@ import contextlib
 import gc
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -187,19 +188,21 @@ class _Run(Generic[T, R]):
 # Tasks a worker holds at once when the parent works too: one to work on and one queued, so
 # it never waits for the parent (busy with a task of its own) to hand it the next.
 _DEPTH = 2
-_parent_works = [False]  # the default of `ordered_map(parent_works=None)`: see `parent_working`
+# the default of `ordered_map(parent_works=None)` in each thread: see `parent_working`
+_parent_works = threading.local()
 
 
 @contextmanager
 def parent_working() -> Iterator[None]:
-    """Inside this block, `ordered_map` calls that do not say otherwise run tasks in this
-    process too (see `ordered_map`'s `parent_works`)."""
-    was = _parent_works[0]
-    _parent_works[0] = True
+    """Inside this block, `ordered_map` calls of this thread that do not say otherwise run
+    tasks in this process too (see `ordered_map`'s `parent_works`); other threads' calls (a
+    server judging several scans at once) are left as they were."""
+    was = getattr(_parent_works, "on", False)
+    _parent_works.on = True
     try:
         yield
     finally:
-        _parent_works[0] = was
+        _parent_works.on = was
 
 
 def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs: int,
@@ -218,7 +221,7 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
         for task in tasks:
             yield work(state, task)
         return
-    helping = _parent_works[0] if parent_works is None else parent_works
+    helping = getattr(_parent_works, "on", False) if parent_works is None else parent_works
     forks = jobs - 1 if helping else jobs
     depth = _DEPTH if helping else 1
     run: _Run[T, R] = _Run(iter(tasks))
