@@ -26,11 +26,13 @@ SNAPSHOT, DISK = "compute.googleapis.com/Snapshot", "compute.googleapis.com/Disk
 # What the shipped pack cannot key (docs/scale.md): a find over every asset of the type
 # (NET-004's non-PHI subnetworks and service accounts, MON-00x's alert policies and log
 # metrics, whose rules also read log sinks), grants (service accounts), and Compute Engine's
-# per-project metadata (one per project, read by every instance of it).
+# per-project metadata (one per project, read by every instance of it), and the networks a
+# firewall policy is attached to (NET-010's `refs` over folders, organizations and networks:
+# a list of references of several types, which the keyed plan does not take; networks are few).
 BROADCAST = {"compute.googleapis.com/Subnetwork", "iam.googleapis.com/ServiceAccount",
              "monitoring.googleapis.com/AlertPolicy", "logging.googleapis.com/LogMetric",
              "logging.googleapis.com/LogSink", "compute.googleapis.com/Project",
-             "compute.googleapis.com/Instance"}
+             "compute.googleapis.com/Instance", "compute.googleapis.com/Network"}
 
 
 def _engine() -> Engine:
