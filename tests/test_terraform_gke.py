@@ -122,3 +122,28 @@ def test_planned_hardened_cluster_passes_every_gke_rule(tmp_path: Path) -> None:
 
 def test_planned_lax_cluster_fails_every_gke_rule(tmp_path: Path) -> None:
     assert _outcomes(LAX, tmp_path) == dict.fromkeys(GKE, "FAIL")
+
+
+def _regional(configured: dict[str, Any]) -> dict[str, Any]:
+    """A planned regional cluster whose node_locations are known only after apply; the
+    configuration block sets `configured` (an expression per attribute)."""
+    after = {k: v for k, v in HARDENED.items() if k != "node_locations"}
+    plan = make_plan([change("google_container_cluster", "phi", after,
+                             unknown={"node_locations": True})],
+                     {"google_container_cluster.phi": configured})
+    (asset,) = build_world(plan, "after").assets.values()
+    return asset.data
+
+
+def test_regional_node_zones_the_configuration_leaves_to_gke_are_not_listed() -> None:
+    """node_locations the configuration does not set are GKE's choice (the region's zones):
+    the converted record lists none, as the API's own would not narrow them, so DR-004 judges
+    the cluster as regional instead of UNKNOWN; node_locations set from another resource's
+    output stay unknown."""
+    from phiguard.inventory.asset import UnknownValue
+
+    left = _regional({"name": {"constant_value": "phi-gke"}})
+    assert "locations" not in left
+    assert left["location"] == "us-east4"
+    computed = _regional({"node_locations": {"references": ["local.zones"]}})
+    assert isinstance(computed.get("locations"), UnknownValue)

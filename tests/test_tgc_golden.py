@@ -601,12 +601,6 @@ VERDICT_DIFFERENCES: dict[tuple[str, str, str], str] = {
        "plan, which lists the default pool, decides"
        for pair, name in (("example_container_cluster", "my-gke-cluster"),
                           ("full_container_cluster", "test-cluster"))},
-    ("example_container_cluster", "DR-004", f"//container.googleapis.com/projects/{PROJECT}/"
-                                            "locations/us-central1/clusters/my-gke-cluster"):
-        "a regional cluster whose node_locations the configuration leaves to GKE: the plan "
-        "knows them only after apply (UNKNOWN: DR-004 judges the node zones a record lists); "
-        "Google's converter leaves them out, and a regional record listing no node zones "
-        "PASSes (GKE spreads the nodes over the region)",
     ("example_container_cluster", "GKE-009", f"//container.googleapis.com/projects/{PROJECT}/"
                                              "locations/us-central1/clusters/my-gke-cluster"):
         "the release channel is known only after apply: the plan says UNKNOWN; Google's "

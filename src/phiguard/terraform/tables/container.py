@@ -77,6 +77,10 @@ def _cluster_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
         and ctx.configured(ctx.change, "node_locations") is False)
     if zonal and unset:  # the API puts a zonal cluster's nodes in its zone
         data["locations"] = [location]
+    elif unset and "locations" in data:
+        # node zones the configuration leaves to GKE (the region's default zones): no list
+        # that narrows them, as Google's converter writes it
+        del data["locations"]
     _authorized_networks(data, values)
     config = data.get("networkConfig")
     network = config.get("network") if isinstance(config, dict) else None
