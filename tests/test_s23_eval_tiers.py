@@ -145,3 +145,22 @@ def test_the_demo_org_is_judged_alike_by_every_tier(first: int) -> None:
     assert generated == mixed == interpreted
     assert len({f.rule_id for f in generated}) > 100
     assert len(generated) > 500
+
+
+@pytest.mark.parametrize("first", [5], indirect=True)
+def test_prepare_leaves_a_type_of_few_assets_interpreted(tmp_path: Path, first: int) -> None:
+    # A scan prepares evaluators before forking, from how many assets of each type it holds:
+    # a type of no more than `interpret_first` would never use its evaluator.
+    rules = _rules(tmp_path)
+    few = Engine(rules)
+    few.prepare({FW: 5, "compute.googleapis.com/Network": 100})
+    assert FW not in few._evaluators
+    many = Engine(rules)
+    many.prepare({FW: 6})
+    assert FW in many._evaluators
+    named = Engine(rules)
+    named.prepare([FW])  # no counts: generated, as asked
+    assert FW in named._evaluators
+    assets = _assets()[:5]
+    assert _judge(few, assets) == _judge(many, assets) == _judge(named, assets)
+    assert FW not in few._evaluators  # its five assets judged interpreted
