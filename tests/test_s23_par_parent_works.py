@@ -203,6 +203,9 @@ def test_pass_one_gets_two_processes_only_past_the_memory_bound_on_free_cpus(
     assert auto_survey_jobs(big, 2) == 2  # pass 2 in two: pass 1 too, as before
     machine["busy"] = 0.6  # one CPU busy with other work: one process, never slower
     assert auto_survey_jobs(big, 1) == 1
+    machine["busy"] = 0.3  # ... nor when a third of one is: the split costs CPU
+    assert auto_survey_jobs(big, 1) == 1
+    assert auto_survey_jobs(big, 2) == 2
     machine["busy"] = 0.0
     machine["memory"] = 3.0 * MIB  # the heap alone needs about the snapshot's size
     assert auto_survey_jobs(big, 1) == 1

@@ -95,6 +95,10 @@ AUTO_MAX_BYTES = 768 * 2**20
 AUTO_MEMORY_FIRST = 1.0
 AUTO_MEMORY_PER_WORKER = 0.5
 SURVEY_MEMORY = 0.1  # ... and pass 1's worker (a range's survey at a time)
+# Pass 1 in two processes costs 35-45 % more CPU (each range the worker surveys is pickled
+# there and unpickled here): only on CPUs this idle. At 1M with 1.4-2.4 CPUs of other work
+# (forced) its wall was 19.2 s against 14.3 s for one process.
+SURVEY_MAX_BUSY = 0.2
 
 # A task: (file, byte offset, lines before, records before, end offset, the records to read
 # in it or None for all) of an uncompressed NDJSON shard, which the worker reads itself; or
@@ -533,10 +537,10 @@ def auto_survey_jobs(files: SnapshotFiles, jobs: int, *, sample: float = 0.2) ->
     """How many processes run pass 1 (the survey of byte ranges) when the user did not say,
     given `jobs`, what `auto_jobs` chose for pass 2: as many, except past AUTO_MAX_BYTES,
     where pass 2 runs in one process for want of memory: pass 1 then runs in two (this one
-    and one forked worker) when two CPUs are free. Its worker is forked before the heap
-    grows and keeps little (each range's survey goes to this process, which keeps it), so
-    the second process costs little memory, unlike a pass 2 worker, which copies the pages
-    of the shared heap it reads."""
+    and one forked worker) when the CPUs are idle (SURVEY_MAX_BUSY). Its worker is forked
+    before the heap grows and keeps little (each range's survey goes to this process, which
+    keeps it), so the second process costs little memory, unlike a pass 2 worker, which
+    copies the pages of the shared heap it reads."""
     if jobs > 1 or not can_fork() or usable_cpus() < 2:
         return jobs
     size = sum(path.stat().st_size for path in files.asset_files if is_plain_ndjson(path))
@@ -545,5 +549,4 @@ def auto_survey_jobs(files: SnapshotFiles, jobs: int, *, sample: float = 0.2) ->
     free = available_memory()
     if free is not None and free < (AUTO_MEMORY_FIRST + SURVEY_MEMORY) * size:
         return 1
-    busy = busy_cpus(sample)
-    return 2 if int(usable_cpus() - busy + AUTO_FREE_CPU) >= 2 else 1
+    return 2 if busy_cpus(sample) <= SURVEY_MAX_BUSY else 1
