@@ -567,22 +567,14 @@ PINNED: dict[str, dict[str, str]] = {
         "//container.googleapis.com/projects/transfer-repos/zones/us-central1-c/clusters/joe-clust3":
             "DR-004=FAIL",
     },
-    # The converter spells an API key's restrictions in Terraform's block names (api_targets,
-    # android_key_restrictions), not apikeys v2's: the record restricts the key, in a spelling
-    # the rule cannot judge, so KEY-002 is UNKNOWN, not a FAIL for an unrestricted key.
-    "terraform-google-conversion/tfplan2cai-example_apikeys_key.json": {
-        ("//apikeys.googleapis.com/v2/projects/{{.Provider.project}}/locations/global/keys/"
-         "placeholder-JHfWqOQi"):
-            "KEY-002=UNKNOWN",
-    },
-    # The converter writes releaseChannel as Terraform's block, a list of one object naming
-    # RAPID: GKE-009 cannot read the API's releaseChannel.channel there, so UNKNOWN (and its
-    # node pools are not listed), not a FAIL for a cluster on no channel. A regional cluster
-    # whose record lists no node zones passes DR-004 (GKE spreads the nodes over the region).
+    # A regional cluster whose record lists no node zones passes DR-004 (GKE spreads the nodes
+    # over the region). (The converter writes releaseChannel as Terraform's block, a list, which
+    # container v1 does not define: GKE-009 reads the API's releaseChannel.channel only, so no
+    # pin here; see the session notes.)
     "terraform-google-conversion/tfplan2cai-example_container_cluster.json": {
         ("//container.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/"
          "clusters/cluster-test"):
-            "GKE-009=UNKNOWN DR-004=PASS GKE-003=PASS GKE-007=FAIL",
+            "DR-004=PASS GKE-003=PASS GKE-007=FAIL",
     },
     # Fields the Terraform configuration leaves out, read as the APIs document them: Redis AUTH
     # off ("Default value is false") and transit encryption as the record states DISABLED; no
