@@ -12,12 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
+from _paths import PLANS
 from phiguard.findings import Finding, Outcome
 from phiguard.report import json_report
 from phiguard.report.json_report import finding_bytes, finding_line
 from phiguard.terraform.gate import PlanFinding
-
-PLANS = Path(__file__).resolve().parent.parent / "fixtures" / "plans"
 
 
 def _reference(finding: Finding) -> bytes:
