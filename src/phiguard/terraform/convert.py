@@ -157,6 +157,15 @@ def _region_of_zone(zone: Any) -> Any:
     return zone
 
 
+def _project_parent_node(values: Any) -> str | None:
+    """The folder or organization a google_project's values place it under (None: neither)."""
+    if not isinstance(values, dict):
+        return None
+    folder, org = values.get("folder_id"), values.get("org_id")
+    return (f"folders/{folder}" if isinstance(folder, str) and folder else
+            f"organizations/{org}" if isinstance(org, str) and org else None)
+
+
 class Context:
     """One side (`before` or `after`) of a plan being converted; resolves references between
     planned resources and memoizes converted assets by address."""
@@ -175,9 +184,7 @@ class Context:
                     self.project_numbers.setdefault(pid, number)
                 if isinstance(pid, str) and pid not in self.project_ancestors:
                     node = f"projects/{self.project_numbers.get(pid, pid)}"
-                    folder, org = values.get("folder_id"), values.get("org_id")
-                    parent = (f"folders/{folder}" if isinstance(folder, str) and folder else
-                              f"organizations/{org}" if isinstance(org, str) and org else None)
+                    parent = _project_parent_node(values)
                     self.project_ancestors[pid] = (node, parent) if parent else (node,)
         # whether the plan has a configuration to read (asked for every unknown attribute)
         self._any_refs = bool(plan.references)
@@ -524,8 +531,15 @@ def _convert(conv: Converter, change: ResourceChange, ctx: Context, values: Any)
     project = scope["project"]
     name = conv.name.format(**scope)
     location = conv.location.format(**scope) if conv.location else None
+    ancestors = ctx.ancestors_of(project)
+    if conv.tf_type == "google_project" and len(ancestors) == 1:
+        # a project whose id is known only after apply still shows where it goes: its own
+        # folder_id / org_id (else the folder's policies would silently read as none)
+        above = _project_parent_node(values)
+        if above is not None:
+            ancestors = (*ancestors, above)
     # (built through its slots: see `new_asset`)
-    return new_asset(name, conv.asset_type, data, None, (), None, ctx.ancestors_of(project),
+    return new_asset(name, conv.asset_type, data, None, (), None, ancestors,
                      location, f"//cloudresourcemanager.googleapis.com/projects/"
                                f"{ctx.project_numbers.get(project, project)}",
                      None, _new_source(ctx.plan.file, 0, change.address), None)
