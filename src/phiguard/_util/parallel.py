@@ -456,8 +456,12 @@ def _fork(work: Callable[[Any, Any], Any], state: Any, workers: list[_Worker], *
     return _Worker(pid, parent_end)
 
 
-def _serve(work: Callable[[Any, Any], Any], state: Any,
-           conn: Connection) -> None:  # pragma: no cover - runs in the worker
+def _serve(work: Callable[[Any, Any], Any], state: Any, conn: Connection,
+           put: Callable[[tuple[int, str, Any]], Any] | None = None,
+           ) -> None:  # pragma: no cover - runs in the worker
+    """Judge the tasks `conn` hands over until it closes, each result (or the first failure,
+    which ends the loop) given to `put` (default: sent back on `conn`)."""
+    put = conn.send if put is None else put
     while True:
         try:
             index, task = conn.recv()
@@ -466,9 +470,9 @@ def _serve(work: Callable[[Any, Any], Any], state: Any,
         try:
             result = work(state, task)
         except BaseException as exc:
-            conn.send((index, _FAILED, repr(exc)))
+            put((index, _FAILED, repr(exc)))
             return
-        conn.send((index, _OK, result))
+        put((index, _OK, result))
 
 
 def _serve_threaded(work: Callable[[Any, Any], Any], state: Any,
@@ -490,17 +494,7 @@ def _serve_threaded(work: Callable[[Any, Any], Any], state: Any,
     sender = threading.Thread(target=send, name="phiguard-results", daemon=True)
     sender.start()
     try:
-        while True:
-            try:
-                index, task = conn.recv()
-            except EOFError:
-                return
-            try:
-                result = work(state, task)
-            except BaseException as exc:
-                out.put((index, _FAILED, repr(exc)))
-                return
-            out.put((index, _OK, result))
+        _serve(work, state, conn, out.put)
     finally:
         out.put(None)
         sender.join()
