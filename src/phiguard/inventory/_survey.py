@@ -440,14 +440,7 @@ def _note_path(tenancy: Tenancy, data: Any, parts: _Path, required: bool, name: 
         return
     keys: set[str] = set()
     open_ = required if data is None else _ends(data, parts, 0, required, keys)
-    if keys:
-        known = tenancy.networks.get(project)
-        if known is None:
-            tenancy.networks[project] = keys
-        else:
-            known.update(keys)
-    if open_:
-        tenancy.undecided.add(project)
+    tenancy.note(project, keys, open_)
 
 
 def _ends(value: Any, parts: _Path, depth: int, required: bool, keys: set[str]) -> bool:

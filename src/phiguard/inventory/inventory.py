@@ -103,14 +103,7 @@ def note_tenancy(tenancy: Tenancy, asset_type: str, name: str, ancestors: Any,
                 keys.add(key)
             else:  # absent where Google always shows it, or known only after apply
                 open_ = True
-    if keys:
-        known = tenancy.networks.get(project)
-        if known is None:
-            tenancy.networks[project] = keys
-        else:
-            known.update(keys)
-    if open_:
-        tenancy.undecided.add(project)
+    tenancy.note(project, keys, open_)
 
 
 _NETWORK_KEYS: dict[str, str] = {}  # network reference -> ref_key

@@ -117,6 +117,18 @@ class Tenancy:
             self.networks.setdefault(project, set()).update(keys)
         self.undecided.update(other.undecided)
 
+    def note(self, project: str, keys: set[str], undecided: bool) -> None:
+        """One resource of `project`: the network keys it references (`keys`, kept as the
+        project's set when it is the first), and whether one it should show is missing."""
+        if keys:
+            known = self.networks.get(project)
+            if known is None:
+                self.networks[project] = keys
+            else:
+                known.update(keys)
+        if undecided:
+            self.undecided.add(project)
+
 
 class PhiScope:
     """Answers whether a project, network or hierarchy node holds PHI."""
