@@ -22,7 +22,6 @@ import os
 import struct
 import sys
 import types
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,17 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import phiguard.scan as scan
-    from phiguard.config import load_config
-    from phiguard.runs.common import load_pack
+    from cow_probe import loaded_scan
 
-    snap = args.snapshot
-    job = scan.Scan([snap / "assets.ndjson", snap / "users.json"], load_pack([]),
-                    load_config(snap / "phiguard.yaml"), jobs=2,
-                    at=datetime(2026, 11, 25, tzinfo=UTC))
-    engine = job.engine
-    state = scan._State(engine, job.loaded, engine.subject_types(), engine.any_type_needs(),
-                        job.now, job.config.waivers, "json", False)
-    engine.warm(job.loaded.inventory)  # as the scan does before forking
+    job, engine, state = loaded_scan(args.snapshot)  # as the scan holds it before forking
     engine.prepare(job.loaded.counts)
     gc.collect()
     gc.freeze()

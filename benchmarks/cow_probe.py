@@ -48,6 +48,23 @@ def _in_child(job: Any) -> tuple[int, float]:
     return int(got or b"0"), round(usage.ru_utime + usage.ru_stime, 2)
 
 
+def loaded_scan(snap: Path) -> tuple[Any, Any, Any]:
+    """A generated org's scan (`benchmarks/generate.py` layout) as `--jobs 2` holds it before
+    forking: pass 1 and the join index done, the engine warmed; (scan, engine, task state)."""
+    import phiguard.scan as scan
+    from phiguard.config import load_config
+    from phiguard.runs.common import load_pack
+
+    job = scan.Scan([snap / "assets.ndjson", snap / "users.json"], load_pack([]),
+                    load_config(snap / "phiguard.yaml"), jobs=2,
+                    at=datetime(2026, 11, 25, tzinfo=UTC))
+    engine = job.engine
+    state = scan._State(engine, job.loaded, engine.subject_types(), engine.any_type_needs(),
+                        job.now, job.config.waivers, "json", False)
+    engine.warm(job.loaded.inventory)
+    return job, engine, state
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("snapshot", type=Path)
@@ -60,17 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import phiguard.scan as scan
-    from phiguard.config import load_config
-    from phiguard.runs.common import load_pack
 
-    snap = args.snapshot
-    job = scan.Scan([snap / "assets.ndjson", snap / "users.json"], load_pack([]),
-                    load_config(snap / "phiguard.yaml"), jobs=2,
-                    at=datetime(2026, 11, 25, tzinfo=UTC))
-    engine = job.engine
-    state = scan._State(engine, job.loaded, engine.subject_types(), engine.any_type_needs(),
-                        job.now, job.config.waivers, "json", False)
-    engine.warm(job.loaded.inventory)
+    job, engine, state = loaded_scan(args.snapshot)
     if not args.lazy_evaluators:  # as the scan does before forking (scan._prepare)
         for asset_type in job.loaded.counts:
             engine._evaluator(asset_type)
