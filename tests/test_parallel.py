@@ -8,12 +8,12 @@ import os
 import signal
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from _paths import DEMO, PLANS, RULES
+from _procs import children as _children
 from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
 from phiguard.config import load_config
@@ -45,22 +45,6 @@ def _in_workers(how: str, real: Callable[..., Any]) -> Callable[..., Any]:
         return real(*args, **kwargs)
 
     return wrapper
-
-
-def _children() -> set[int]:
-    """Live (not reaped) children of this process."""
-    me = os.getpid()
-    out = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == me:
-                out.add(int(entry.name))
-    return out
 
 
 # --- the map itself ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 
 import phiguard.scan as scan_module
 from _paths import DEMO, RULES
+from _procs import children as _children
 from phiguard._util.parallel import ordered_map, parent_working
 from phiguard._util.times import parse_time
 from phiguard.config import load_config
@@ -27,17 +28,6 @@ from phiguard.scan import Scan, auto_survey_jobs
 MIB = 2**20
 
 
-def _children() -> set[int]:
-    me, out = os.getpid(), set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-                out.add(int(entry.name))
-    return out
 
 
 def _square(state: dict[str, int], task: int) -> tuple[int, int, int, bytes]:
