@@ -30,7 +30,7 @@ from phiguard.inventory._duplicates import (
 )
 from phiguard.inventory._envelopes import Held, envelope, held_line, light_envelope
 from phiguard.inventory.asset import Asset
-from phiguard.inventory.inventory import TENANT_PATHS, learn_project, note_tenancy
+from phiguard.inventory.inventory import TENANT_PATHS, learn_project, network_key, note_tenancy
 from phiguard.inventory.readers import (
     RawItem,
     SnapshotFiles,
@@ -46,7 +46,7 @@ from phiguard.inventory.records import (
     project_data,
     resource_record,
 )
-from phiguard.inventory.refs import project_of_name, ref_key
+from phiguard.inventory.refs import project_of_name
 from phiguard.inventory.scope import ProjectIndex, ProjectInfo, Tenancy
 from phiguard.inventory.types import PROJECT_TYPE
 
@@ -424,7 +424,6 @@ def _tenant_reader(asset_type: str) -> tuple[msgspec.json.Decoder[Any], _Path] |
 
 
 _TENANT_READERS = {t: r for t in TENANT_PATHS if (r := _tenant_reader(t)) is not None}
-_REF_KEYS: dict[str, str] = {}  # network reference -> ref_key (a few hundred networks)
 
 
 def _note_path(tenancy: Tenancy, data: Any, parts: _Path, required: bool, name: str,
@@ -448,12 +447,7 @@ def _ends(value: Any, parts: _Path, depth: int, required: bool, keys: set[str]) 
     (absent where `required`, or empty), as `inventory._path_ends` walks it."""
     if depth == len(parts):
         if value:
-            key = _REF_KEYS.get(value)
-            if key is None:
-                key = ref_key(value)
-                if len(_REF_KEYS) < 100_000:
-                    _REF_KEYS[value] = key
-            keys.add(key)
+            keys.add(network_key(value))
             return False
         return True
     name, fan = parts[depth]

@@ -94,19 +94,24 @@ def note_tenancy(tenancy: Tenancy, asset_type: str, name: str, ancestors: Any,
     for path in paths:
         for value in _path_ends(data, _split_path(path), required):
             if isinstance(value, str) and value:
-                # A few hundred networks are referenced by every resource on them.
-                key = _NETWORK_KEYS.get(value)
-                if key is None:
-                    key = ref_key(value)
-                    if len(_NETWORK_KEYS) < 100_000:
-                        _NETWORK_KEYS[value] = key
-                keys.add(key)
+                keys.add(network_key(value))
             else:  # absent where Google always shows it, or known only after apply
                 open_ = True
     tenancy.note(project, keys, open_)
 
 
 _NETWORK_KEYS: dict[str, str] = {}  # network reference -> ref_key
+
+
+def network_key(value: str) -> str:
+    """`ref_key` of a network reference, remembered (a few hundred networks are referenced
+    by every resource on them; at most 100,000 kept)."""
+    key = _NETWORK_KEYS.get(value)
+    if key is None:
+        key = ref_key(value)
+        if len(_NETWORK_KEYS) < 100_000:
+            _NETWORK_KEYS[value] = key
+    return key
 
 
 @cache
