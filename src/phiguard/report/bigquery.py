@@ -6,7 +6,7 @@ One row per finding, in the order of the findings JSON's `results`, so that
 
 takes the file as it is, with the schema `phiguard schema bigquery` prints (shipped as
 `data/findings-bigquery-schema.json`, a BigQuery v2 `TableSchema.fields` list). A row is the
-finding's JSON object with three changes and four run columns:
+finding's JSON object with three changes and five run columns:
 
 - `evidence` is a repeated RECORD of (`path`, `value`) where `value` is the JSON text of the
   evidence value, byte for byte as the findings JSON writes it. A JSON column would have taken
@@ -18,6 +18,13 @@ finding's JSON object with three changes and four run columns:
 - `source` is always present (null when the finding has none), so every row has one shape.
 - `evaluated_at`, `snapshot_time` (TIMESTAMP), `rule_pack_digest` and `tool_version` come from
   the run, so the rows of many runs can share one table (partitioned by `evaluated_at`).
+- `run_warnings` (REPEATED RECORD of `field`, `text`) says why results of the run are UNKNOWN
+  for want of data, whatever the rule (`report._common.run_reasons` of the run block: scope
+  warnings, content and asset types missing, coverage gaps), as every other format says it;
+  empty for a complete snapshot. The schema gained it after it first shipped, as the last
+  column and REPEATED with no REQUIRED field inside, so an existing table takes it (`bq update
+  TABLE SCHEMA.json`, or a load with `--schema_update_option=ALLOW_FIELD_ADDITION`) and reads
+  it as an empty array on the rows loaded before.
 
 `check_row` validates a decoded row against a schema as BigQuery's loader would (types, modes,
 no unknown fields); the tests run it over every row of the demo organization.
@@ -67,6 +74,7 @@ def run_columns(run: Mapping[str, Any], where: str = "run") -> dict[str, Any]:
     """The run's columns of every row. `where` names the findings file in errors (a report of a
     file someone handed us); phiguard's own runs always have the fields right."""
     from phiguard._util.times import format_time, parse_time
+    from phiguard.report._common import run_reasons
 
     out: dict[str, Any] = {}
     for key in _RUN_TIMES:
@@ -85,6 +93,7 @@ def run_columns(run: Mapping[str, Any], where: str = "run") -> dict[str, Any]:
             raise InputError(f"`run.{key}` must be a string for the BigQuery column {key}, "
                              f"got {value!r}", file=where, line=2)
         out[key] = value
+    out["run_warnings"] = [{"field": r.field, "text": r.text} for r in run_reasons(run)]
     return out
 
 
