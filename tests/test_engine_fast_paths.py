@@ -21,7 +21,7 @@ from phiguard.inventory.inventory import Inventory
 from phiguard.inventory.scope import PhiConfig
 from phiguard.policy.compiler import AssetView, Env, evidence_value, resolver
 from phiguard.policy.engine import Engine, _render, evaluate
-from phiguard.policy.paths import MISSING, Unresolved, parse_path, walk
+from phiguard.policy.paths import MISSING, Misshapen, Unresolved, parse_path, walk
 from phiguard.policy.rule import Rule, load_rule
 from phiguard.redaction import REDACTED, redact
 
@@ -212,23 +212,27 @@ def test_find_within_ancestry_keeps_each_assets_own_in_order(tmp_path: Path) -> 
 
 
 _UNKNOWN = UnknownValue("unknown: known after apply")
+_SHAPE = Misshapen("a string where Google defines an object")
 
 
 @pytest.mark.parametrize(("text", "want"), [
-    # Keys after a fan-out are read in place: absent and null keys and non-objects are left
-    # out, an element that is not an object is walked in general, an unknown value stops the
-    # walk at its element; other shapes take the general walk.
-    ("data.nics[*].network", (["n0", "n2", "n4"], "data.nics[*].network")),
-    ("data.nics[*].cfg.mode", (["m0"], "data.nics[*].cfg.mode")),
+    # Keys after a fan-out are read in place: absent and null keys are left out, an element
+    # that is not an object is walked in general, an unknown value stops the walk at its
+    # element, and so does a key read through a value that is not an object (a shape the
+    # path does not read, named where it is); other shapes take the general walk.
+    ("data.nics[*].network", (_SHAPE, "data.nics[2]")),
+    ("data.nics[*].cfg.mode", (_SHAPE, "data.nics[2]")),
+    ("data.objs[*].network", (["n0", "n2"], "data.objs[*].network")),
+    ("data.objs[*].cfg.mode", (["m0"], "data.objs[*].cfg.mode")),
     ("data.nics[*]", ([{"network": "n0", "cfg": {"mode": "m0"}}, {"network": None}, "n1",
                        {"network": "n2", "cfg": "flat"}, {"network": "n4"}], "data.nics[*]")),
-    ("data.nics[*].network.deeper", ([], "data.nics[*].network.deeper")),
+    ("data.objs[*].network.deeper", (_SHAPE, "data.objs[0].network")),
     ("data.odd[*].network", (_UNKNOWN, "data.odd[1]")),
     ("data.odd[*].cfg.mode", (_UNKNOWN, "data.odd[2]")),
     ("data.lists[*].items[*].k", ([1, 2, 3], "data.lists[*].items.k")),
     ("data.lists[*].items[0].k", ([1, 3], "data.lists[*].items[0].k")),
     ("data.none[*].k", (MISSING, "data.none")),
-    ("data.flat[*].k", (MISSING, "data.flat")),
+    ("data.flat[*].k", (_SHAPE, "data.flat")),
 ])
 def test_a_fan_out_walks_each_element_as_the_general_walk(text: str, want: Any) -> None:
     data = {
@@ -237,6 +241,10 @@ def test_a_fan_out_walks_each_element_as_the_general_walk(text: str, want: Any) 
         "odd": [{"network": "a"}, {"network": _UNKNOWN}, {"cfg": _UNKNOWN}],
         "lists": [{"items": [{"k": 1}, {"k": 2}]}, {"items": []}, {"items": [{"k": 3}]}],
         "flat": "x",
+        "objs": [{"network": "n0", "cfg": {"mode": "m0"}}, {"network": None}, {},
+                 {"network": "n2"}],
     }
     path = parse_path(text)
-    assert walk(data, path.root, path.segments, lambda v, k: MISSING) == want
+    got = walk(data, path.root, path.segments, lambda v, k: MISSING)
+    assert got == want
+    assert type(got[0]) is type(want[0])

@@ -313,4 +313,4 @@ def test_a_when_rules_share_is_judged_once_and_recorded_by_each(tmp_path: Path) 
     assert [(f.rule_id, f.outcome.value) for f in generated[:3]] == [
         ("GEN-910", "PASS"), ("GEN-911", "FAIL"), ("GEN-912", "PASS")]
     assert [p for p, _ in generated[1].evidence] == [
-        "data.priority", "data.direction", "data.labels", "data.name"]  # absent from there
+        "data.priority", "data.direction", "data.labels.env", "data.name"]  # its default

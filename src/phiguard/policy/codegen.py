@@ -49,6 +49,7 @@ from phiguard.policy.compiler import (
     _roots,
     _Why,
     compile_condition,
+    defaulted_path,
     resolver,
     use_generated,
 )
@@ -397,6 +398,7 @@ class _Writer:
         if default is not MISSING:
             put(d, f"if x{k} is MISSING:")
             put(d + 1, f"x{k} = {self.const(default)}")
+            put(d + 1, f"c{k} = {self.const(defaulted_path(parse_path(node['path'])))}(c{k})")
         self.record(d, f"c{k}", f"x{k}")
         put(d, f"if isinstance(x{k}, BLOCKING):")
         if op_name in PARTIAL_OPS:

@@ -33,7 +33,7 @@ from phiguard.policy.language import (
     referrers_path,
 )
 from phiguard.policy.operators import OPERATORS
-from phiguard.policy.paths import MISSING, Path, Unresolved, parse_path, walk
+from phiguard.policy.paths import ALL, MISSING, Path, Unresolved, _suffix, parse_path, walk
 from phiguard.policy.rule import Rule
 
 __all__ = ["FAIL", "PASS", "UNKNOWN", "CompiledRule", "Env", "compile_rule"]
@@ -341,6 +341,33 @@ def _arg_getter(arg: Any, consts: frozenset[str] = frozenset()) -> Callable[[Env
 _BLOCKING = (Unresolved, UnknownValue)
 
 
+def defaulted_path(path: Path) -> Callable[[str], str]:
+    """The concrete path a leaf's default stands for, from where the walk found nothing: the
+    walk stops at the first absent key (`data.serviceConfig`), the default is the value of the
+    whole path (`data.serviceConfig.ingressSettings`). The walk's concrete path is its root's
+    (the root's name, or a list element's `...[i]`) and then the segments it took, so the
+    segments it did not take are found from the end."""
+    taken: list[tuple[str, str]] = []  # (text of segments[:i+1], text of segments[i+1:])
+    segments, text = path.segments, ""
+    for i, seg in enumerate(segments):
+        if seg is ALL:
+            break  # a fan-out gives a list, never an absent value
+        text += _suffix(seg)
+        rest = "".join("[*]" if s is ALL else _suffix(s) for s in segments[i + 1:])
+        taken.append((text, rest))
+    taken.reverse()
+    root = path.root
+
+    def full(cpath: str) -> str:
+        for text, rest in taken:
+            if cpath.endswith(text):
+                head = cpath[:-len(text)]
+                if head == root or head.endswith("]"):
+                    return cpath + rest
+        return cpath
+    return full
+
+
 def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset()) -> Cond:
     path = parse_path(node["path"])
     (op_name,) = set(node) - {"path", "default", "because"}
@@ -351,6 +378,7 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
     raw_arg = node[op_name]
     get_arg = _arg_getter(raw_arg, consts)
     resolve = resolver(path, consts)
+    full_path = defaulted_path(path)
     cap = MAX_EVIDENCE
 
     def partial(env: Env, value: PartialItems, cpath: str) -> Result:
@@ -368,7 +396,7 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
     def leaf(env: Env) -> Result:
         value, cpath = resolve(env)
         if value is MISSING and default is not MISSING:
-            value = default
+            value, cpath = default, full_path(cpath)
         evidence = env.evidence
         if cpath not in evidence and len(evidence) < cap:
             evidence[cpath] = value
@@ -395,7 +423,7 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
         def literal_leaf(env: Env) -> Result:
             value, cpath = resolve(env)
             if value is MISSING and default is not MISSING:
-                value = default
+                value, cpath = default, full_path(cpath)
             evidence = env.evidence
             if cpath not in evidence and len(evidence) < cap:
                 evidence[cpath] = value

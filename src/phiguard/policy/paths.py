@@ -11,7 +11,8 @@ from phiguard.errors import RuleError
 from phiguard.inventory.asset import UnknownValue
 from phiguard.inventory.coverage import PartialItems
 
-__all__ = ["ALL", "MISSING", "Path", "PathSyntaxError", "Unresolved", "parse_path"]
+__all__ = ["ALL", "MISSING", "Misshapen", "Path", "PathSyntaxError", "Unresolved", "json_kind",
+           "parse_path"]
 
 
 class _Missing:
@@ -35,6 +36,40 @@ class Unresolved:
 
 
 ALL = object()  # the `[*]` segment
+
+
+class Misshapen(UnknownValue):
+    """A value of another JSON shape than the one a path reads it as: a key walked through a
+    list or a string (Terraform's blocks are lists of one object where Google's APIs define an
+    object), a fan-out or index over an object. Nothing under it is known: it is neither absent
+    nor present. `path` is the concrete path of the value itself."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, why: str, path: str = "") -> None:
+        super().__init__(why)
+        self.path = path
+
+
+# The JSON kind of a Python value as a reason names it.
+_KINDS: dict[type, str] = {dict: "an object", list: "a list", tuple: "a list", str: "a string",
+                           bool: "a boolean", int: "a number", float: "a number"}
+
+
+def json_kind(value: Any) -> str:
+    """`a list`, `a string`, ...: how a reason names the JSON type of a value."""
+    return _KINDS.get(type(value), "a value")
+
+
+# Roots whose values are Google's data (a resource, its IAM and org policies): a shape the path
+# reads is one Google defines there (the contract tests hold every rule path to that).
+_GOOGLE_ROOTS = ("data", "iam_policy", "org_policy")
+
+
+def misshapen(value: Any, prefix: str, want: str) -> Misshapen:
+    """What a path reads through `value` (at concrete path `prefix`), which is not `want`."""
+    who = "Google defines" if prefix.startswith(_GOOGLE_ROOTS) else "the rule reads"
+    return Misshapen(f"{json_kind(value)} where {who} {want}", prefix)
 
 _TOKEN = re.compile(
     r"""\.?(?P<name>[A-Za-z_$][A-Za-z0-9_$-]*)   # .name
@@ -145,6 +180,8 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
             return value, prefix
         if seg is ALL:
             if kind is not list and kind is not tuple:
+                if kind in _KINDS:
+                    return misshapen(value, prefix, "a list"), prefix
                 return MISSING, prefix
             rest = segments[i + 1:]
             nested = any(s is ALL for s in rest)
@@ -158,11 +195,18 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
                     for k, key in enumerate(rest):
                         if type(sub) is not dict:
                             sub, _ = walk(sub, "", rest[k:], get)
+                            if type(sub) is Misshapen:
+                                # walked again to name where it is (a rare shape)
+                                sub, _ = walk(item, f"{prefix}[{j}]", rest, get)
+                                return sub, sub.path
                             break
                         got = sub.get(key)
                         sub = MISSING if got is None else got
                 else:
                     sub, _ = walk(item, "", rest, get)
+                    if type(sub) is Misshapen:
+                        sub, _ = walk(item, f"{prefix}[{j}]", rest, get)
+                        return sub, sub.path
                 if isinstance(sub, Unresolved | UnknownValue):
                     return sub, f"{prefix}[{j}]"
                 if sub is MISSING:
@@ -173,8 +217,15 @@ def walk(value: Any, prefix: str, segments: tuple[Any, ...], get: Getter) -> tup
                     out.append(sub)
             return out, f"{prefix}[*]" + "".join(_fmt("", s) for s in rest if s is not ALL)
         if isinstance(seg, int):
-            in_range = (kind is list or kind is tuple) and -len(value) <= seg < len(value)
-            value = value[seg] if in_range else MISSING
+            if kind is not list and kind is not tuple:
+                if kind in _KINDS:
+                    return misshapen(value, prefix, "a list"), prefix
+                value = MISSING
+            else:
+                value = value[seg] if -len(value) <= seg < len(value) else MISSING
+        elif kind in _KINDS:
+            # a key of a list, a string, a number or a boolean: not an object
+            return misshapen(value, prefix, "an object"), prefix
         else:
             value = get(value, seg)
         prefix = _fmt(prefix, seg)
