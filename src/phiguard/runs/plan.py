@@ -70,11 +70,17 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
     collecting = gc.isenabled()
     if not snapshots:
         gc.disable()
+    from phiguard.policy import code_cache, codegen
+
     try:
-        return _run_plan_gate(plan_file, rules=rules, config_path=config_path,
-                              snapshots=snapshots, everything=everything, baseline=baseline,
-                              tf_root=tf_root, outputs=outputs, output_dir=output_dir, at=at,
-                              jobs=jobs, framework=framework, notify=notify)
+        # the rules' generated code compiled by an earlier run of the same pack and Python
+        # (0.11 of 1.7 CPU s for a 10,000-resource plan), kept for the next when new
+        with code_cache.kept(codegen._CODE):
+            return _run_plan_gate(plan_file, rules=rules, config_path=config_path,
+                                  snapshots=snapshots, everything=everything,
+                                  baseline=baseline,
+                                  tf_root=tf_root, outputs=outputs, output_dir=output_dir,
+                                  at=at, jobs=jobs, framework=framework, notify=notify)
     finally:
         if collecting:
             gc.enable()
