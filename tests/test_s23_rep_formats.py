@@ -69,6 +69,8 @@ def _facts(run: dict[str, Any]) -> list[str]:
     block has it, each missing asset type, and the unreadable source of each gap."""
     return [*run["scope_warnings"], *run["content_missing"],
             *(m["asset_type"] for m in run["asset_types_missing"]),
+            *(m["asset_type"] for m in run["subject_types_missing"]),
+            *(m["asset_type"] for m in run["pre_v1_asset_types"]),
             *(f"{g['source']} {g['what']}" for g in run["coverage_gaps"])]
 
 
@@ -93,6 +95,11 @@ def test_run_reasons_one_sentence_each(lossy: dict[str, str]) -> None:
     metric, sink = by_field["asset_types_missing"]
     assert metric.startswith(METRIC) and "MON-001" in metric and "UNKNOWN" in metric
     assert sink.startswith(SINK) and "LOG-002" in sink
+    assert any(t.startswith("the snapshot holds no compute.googleapis.com/FirewallPolicy "
+                            "assets") and "NET-009, NET-010 assessed none" in t
+               for t in by_field["subject_types_missing"])
+    [old] = by_field["pre_v1_asset_types"]
+    assert old.startswith("google.compute.Firewall (1 asset)") and "no rule" in old
     [gap] = by_field["coverage_gaps"]
     assert "directory users of customer my_customer" in gap and "permission denied" in gap
     assert "HTTP 403" in gap and GAP["consequence"] in gap

@@ -37,6 +37,7 @@ from phiguard.findings import Finding
 from phiguard.inventory.asset import Asset, Source
 from phiguard.inventory.coverage import (
     coverage_from_manifest,
+    run_coverage,
     run_types_missing,
     types_from_manifest,
 )
@@ -181,6 +182,10 @@ class BeamScan:
         self.notes += [f"warning: {w}" for w in self.content_missing]
         self.asset_types_missing = run_types_missing(
             (cr.rule for cr in self.engine.rules), manifest, meta.counts)
+        # the types rules judge that the snapshot does not know to be collected, and pre-v1
+        # type names no rule judges: from the manifest and the counts, as the local engine
+        self.run_coverage = run_coverage((cr.rule for cr in self.engine.rules), manifest,
+                                         self.counts)
         assert meta.now is not None
         self.now = meta.now
         if at is None and self.read_time is None:
@@ -238,6 +243,7 @@ class BeamScan:
             **({"content_missing": self.content_missing} if self.content_missing else {}),
             **({"asset_types_missing": self.asset_types_missing}
                if self.asset_types_missing else {}),
+            **self.run_coverage,
             **({"coverage_gaps": gaps} if (gaps := manifest.get("coverage_gaps")) else {}),
         }
 

@@ -26,12 +26,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from phiguard.inventory.asset import CONTENT_TYPES, UnknownValue
+from phiguard.inventory.asset import CONTENT_TYPES, USER_TYPE, UnknownValue
 
 __all__ = ["ALL_TYPES", "IAM_POLICY", "PARTIAL_OPS", "PLAN", "PLAN_AND_SNAPSHOT", "SNAPSHOT",
            "Coverage", "PartialItems", "asset_types_missing", "coverage_from_manifest",
-           "judge_partial", "run_types_missing", "types_cited", "types_from_manifest",
-           "types_missing_warning", "types_sought"]
+           "judge_partial", "pre_v1_types", "run_coverage", "run_coverage_warnings",
+           "run_types_missing", "subject_types", "types_cited", "types_from_manifest",
+           "types_missing_warning", "types_sought", "unassessed_rules"]
 
 RESOURCE, IAM_POLICY, ORG_POLICY, ACCESS_POLICY = CONTENT_TYPES
 
@@ -232,7 +233,34 @@ def types_from_manifest(manifest: Mapping[str, Any] | None) -> frozenset[str]:
     if isinstance(counted, Mapping):
         out.update(t for t, n in counted.items()
                    if isinstance(t, str) and isinstance(n, int) and n > 0)
+    sources = manifest.get("sources")
+    for source in sources if isinstance(sources, list) else ():
+        if isinstance(source, Mapping) and not source.get("error"):
+            out.update(_exported_types(source.get("command")))
     return frozenset(out)
+
+
+_FLAG = re.compile(r"--([a-z-]+)(?:[= ]('[^']*'|\"[^\"]*\"|\S+))?")
+_TYPE_NAME = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.googleapis\.com/[A-Za-z0-9]+")
+
+
+def _exported_types(command: Any) -> set[str]:
+    """The asset types a manifest source's recorded `gcloud asset export` command exported as
+    RESOURCE content: every type (`ALL_TYPES`) without `--asset-types` ("otherwise, it will
+    snapshot all asset types": Google's ExportAssetsRequest.asset_types), else the types it
+    names exactly (a regular expression among them names nothing here: this only ever
+    narrows). Nothing for another command, or another content type (without
+    `--content-type` gcloud exports asset names only)."""
+    if not isinstance(command, str) or not command.startswith(("gcloud asset export ",
+                                                                "gcloud beta asset export ")):
+        return set()
+    flags = {m[1]: m[2].strip("'\"") for m in _FLAG.finditer(command)}
+    if flags.get("content-type", "").lower() != "resource":
+        return set()
+    listed = flags.get("asset-types")
+    if listed is None:
+        return {ALL_TYPES}
+    return {t for t in listed.split(",") if _TYPE_NAME.fullmatch(t)}
 
 
 def coverage_from_manifest(manifest: Mapping[str, Any] | None,
@@ -289,6 +317,73 @@ def run_types_missing(rules: Iterable[Any], manifest: Mapping[str, Any] | None,
     return asset_types_missing(Coverage((), types=collected), types_sought(rules))
 
 
+def subject_types(rules: Iterable[Any]) -> dict[str, list[str]]:
+    """The asset types these rules judge (their own `asset_types`; `"*"` aside), each with the
+    ids of the rules that judge it, sorted."""
+    out: dict[str, set[str]] = {}
+    for rule in rules:
+        for asset_type in rule.asset_types:
+            if asset_type != ALL_TYPES:
+                out.setdefault(str(asset_type), set()).add(str(rule.id))
+    return {t: sorted(ids) for t, ids in sorted(out.items())}
+
+
+# Cloud Asset type names before v1 (2018 exports: google.compute.Firewall), which name no type
+# a rule judges: Cloud Asset v1 names them service.googleapis.com/Kind.
+_PRE_V1 = re.compile(r"google\.[a-z0-9]+(?:\.[a-z0-9]+)*\.[A-Z][A-Za-z0-9]*")
+
+
+def pre_v1_types(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The run's asset types of the pre-v1 form (`google.compute.Firewall`), each with its
+    count of assets: the findings JSON's `run.pre_v1_asset_types`, sorted by type. No rule
+    judges them, and their data has the older shape (`sourceRange`, `port`, `disk` where v1
+    has `sourceRanges`, `ports`, `disks`), so they are named, not mapped."""
+    return [{"asset_type": t, "assets": n} for t, n in sorted(counts.items())
+            if n and _PRE_V1.fullmatch(t)]
+
+
+def run_coverage(rules: Iterable[Any], manifest: Mapping[str, Any] | None,
+                 counts: Mapping[str, int]) -> dict[str, Any]:
+    """The run block's fields on the asset types rules judge that a scan cannot judge, from
+    what every engine has (the snapshot's manifest, its assets by type: `run.asset_counts`,
+    directory users included), each present only when not empty:
+    - `subject_types_missing`: the types rules judge (their own `asset_types`) that the
+      snapshot holds none of and does not know to be collected (`types_from_manifest`), each
+      with those rules, which judged nothing of it: none may exist, or some may (a partial
+      export). `[{"asset_type": ..., "rules": [...]}]`, sorted by type;
+    - `pre_v1_asset_types`: `pre_v1_types`."""
+    rules = list(rules)
+    collected = types_from_manifest(manifest) | {t for t, n in counts.items() if n}
+    out: dict[str, Any] = {}
+    if ALL_TYPES not in collected:
+        judged = subject_types(rules)
+        missing = [{"asset_type": t, "rules": ids} for t, ids in judged.items()
+                   if t not in collected]
+        if missing:
+            out["subject_types_missing"] = missing
+    elif not counts.get(USER_TYPE):
+        # directory users are no Cloud Asset type: every type exported leaves them unread
+        ids = subject_types(rules).get(USER_TYPE)
+        if ids:
+            out["subject_types_missing"] = [{"asset_type": USER_TYPE, "rules": ids}]
+    old = pre_v1_types(counts)
+    if old:
+        out["pre_v1_asset_types"] = old
+    return out
+
+
+def unassessed_rules(run: Mapping[str, Any]) -> frozenset[str]:
+    """The rules a run block says judged nothing of an asset type of theirs that was not known
+    to be collected (`subject_types_missing`): a control with one of them is not fully
+    assessed, whatever its other rules found."""
+    items = run.get("subject_types_missing")
+    out: set[str] = set()
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, Mapping) and isinstance(item.get("rules"), list):
+            out.update(str(r) for r in item["rules"])
+    return frozenset(out)
+
+
 _CITED = re.compile(r"has no (\S+(?: or \S+)*) assets and does not say they were collected")
 
 
@@ -340,3 +435,27 @@ def types_missing_warning(missing: Sequence[Mapping[str, Any]],
     return ("the snapshot has no assets of these types that rules look for, and does not say "
             f"they were collected: {'; '.join(parts)}; export every asset type, or use "
             "phiguard collect (a manifest with asset_types_requested)")
+
+
+def run_coverage_warnings(fields: Mapping[str, Any]) -> list[str]:
+    """The lines for the user (on stderr, before the results) of `run_coverage`'s fields: the
+    rules that judged nothing of a type of theirs not known to be collected, and the pre-v1
+    type names no rule judges."""
+    out = []
+    missing = fields.get("subject_types_missing") or ()
+    if missing:
+        parts = [f"{item['asset_type']} ({_rule_ranges(list(item['rules']))})"
+                 for item in missing]
+        out.append("rules not assessed: the snapshot holds no assets of these types that "
+                   "rules judge, and nothing in it shows they were exported, so those rules "
+                   "assessed none of them (their controls are UNKNOWN unless a result fails): "
+                   f"{'; '.join(parts)}; export every asset type, or use phiguard collect (a "
+                   "manifest with asset_types_requested)")
+    old = fields.get("pre_v1_asset_types") or ()
+    if old:
+        parts = [f"{item['asset_type']} ({item['assets']} "
+                 f"asset{'' if item['assets'] == 1 else 's'})" for item in old]
+        out.append("assets with pre-v1 Cloud Asset type names, judged by no rule: "
+                   f"{', '.join(parts)} (Cloud Asset v1 names types service.googleapis.com/Kind "
+                   "and its data differs; export again with gcloud asset export)")
+    return out

@@ -13,6 +13,7 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from phiguard.findings import SEVERITIES
+from phiguard.inventory.asset import USER_TYPE
 from phiguard.policy.rule import Rule, RulePack
 
 __all__ = [
@@ -68,12 +69,17 @@ def control_order(pack: RulePack, seen: set[str] | dict[str, Any]) -> list[str]:
     return ordered + extra
 
 
-def control_status(counts: dict[str, int]) -> str:
-    """FAIL if anything fails, else UNKNOWN if anything could not be judged, else PASS; NO DATA."""
-    if not any(counts.get(o, 0) for o in OUTCOMES):
-        return "NO DATA"
+def control_status(counts: dict[str, int], unassessed: bool = False) -> str:
+    """FAIL if anything fails, else UNKNOWN if anything could not be judged, else PASS; NO DATA.
+    `unassessed`: a rule of it judged nothing of an asset type of its own that the snapshot
+    does not know to be collected (`run.subject_types_missing`, see `unassessed_rules`): not a
+    clean PASS nor NO DATA, such assets may exist, so UNKNOWN unless something fails."""
     if counts.get("FAIL", 0):
         return "FAIL"
+    if unassessed:
+        return "UNKNOWN"
+    if not any(counts.get(o, 0) for o in OUTCOMES):
+        return "NO DATA"
     if counts.get("UNKNOWN", 0):
         return "UNKNOWN"
     return "PASS"
@@ -127,16 +133,19 @@ def parse_source(source: str | None) -> Location:
 
 # The run block's fields saying why results are UNKNOWN (or see fewer resources) for the whole
 # run, in the order reports show them, and the heading each gets.
-REASON_FIELDS = ("scope_warnings", "content_missing", "asset_types_missing", "coverage_gaps")
+REASON_FIELDS = ("scope_warnings", "content_missing", "asset_types_missing",
+                 "subject_types_missing", "pre_v1_asset_types", "coverage_gaps")
 REASON_TITLES = {"scope_warnings": "PHI scope", "content_missing": "content missing",
                  "asset_types_missing": "asset type not known to be collected",
+                 "subject_types_missing": "rules not assessed",
+                 "pre_v1_asset_types": "pre-v1 asset type names",
                  "coverage_gaps": "coverage gap"}
 
 
 @dataclass(frozen=True)
 class Reason:
     """One run-level reason, as a sentence for a reader; `field` names the run block's field
-    it comes from (scope_warnings, content_missing, asset_types_missing, coverage_gaps)."""
+    it comes from (`REASON_FIELDS`)."""
 
     field: str
     text: str
@@ -173,10 +182,36 @@ def _type_text(item: Any) -> str:
             + (f" ({rules})" if rules else ""))
 
 
+def _subject_text(item: Any) -> str:
+    if not isinstance(item, Mapping):
+        return f"{item}: not known to be collected; rules that judge it assessed none"
+    rules = ", ".join(str(r) for r in _items(item.get("rules")))
+    if item.get("asset_type") == USER_TYPE:
+        held = ("the snapshot holds no directory users (directory-users.json, from the Admin "
+                "SDK Directory API users.list)")
+    else:
+        held = (f"the snapshot holds no {item.get('asset_type')} assets and nothing in it "
+                "shows they were exported")
+    return (f"{held}, so {rules or 'the rules that judge them'} assessed none: not "
+            "\"none exist\", some may; controls with these rules are UNKNOWN unless one of "
+            "their results fails (export every asset type, or use phiguard collect)")
+
+
+def _pre_v1_text(item: Any) -> str:
+    if not isinstance(item, Mapping):
+        return f"{item}: a pre-v1 Cloud Asset type name that no rule judges"
+    n = item.get("assets")
+    count = f" ({n} asset{'' if n == 1 else 's'})" if isinstance(n, int) else ""
+    return (f"{item.get('asset_type')}{count}: a pre-v1 Cloud Asset type name (2018 exports), "
+            "judged by no rule: Cloud Asset v1 names types service.googleapis.com/Kind and "
+            "their data differs (export again with gcloud asset export)")
+
+
 def run_reasons(run: Mapping[str, Any]) -> list[Reason]:
     """Why results of this run are UNKNOWN for want of data, whatever the rule: one sentence
-    per scope warning, missing content type, asset type not known to be collected and
-    coverage gap of the run block (findings JSON `run`), in that order; empty for a complete
+    per scope warning, missing content type, asset type rules look for or judge that is not
+    known to be collected, pre-v1 type name and coverage gap of the run block (findings JSON
+    `run`), in that order; empty for a complete
     snapshot. A run block of odd shapes (edited by hand) is shown as it is, never an error."""
     out: list[Reason] = []
     for text in _items(run.get("scope_warnings")):
@@ -185,6 +220,10 @@ def run_reasons(run: Mapping[str, Any]) -> list[Reason]:
         out.append(Reason("content_missing", str(text)))
     for item in _items(run.get("asset_types_missing")):
         out.append(Reason("asset_types_missing", _type_text(item)))
+    for item in _items(run.get("subject_types_missing")):
+        out.append(Reason("subject_types_missing", _subject_text(item)))
+    for item in _items(run.get("pre_v1_asset_types")):
+        out.append(Reason("pre_v1_asset_types", _pre_v1_text(item)))
     for gap in _items(run.get("coverage_gaps")):
         out.append(Reason("coverage_gaps", _gap_text(gap)))
     return out

@@ -11,11 +11,12 @@ the framework's controls is left out of that framework's report.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from phiguard.findings import Finding, Outcome, severity_rank
+from phiguard.inventory.coverage import unassessed_rules
 from phiguard.policy.rule import DEFAULT_FRAMEWORK, Control, RulePack
 from phiguard.report.summary import Tally
 
@@ -23,7 +24,7 @@ F = TypeVar("F", bound=Finding)
 
 __all__ = ["NOT_AUTOMATABLE", "NOT_COVERED", "control_label", "framework_findings",
            "framework_label", "framework_pack", "framework_tally", "framework_title",
-           "uncovered_status"]
+           "unassessed_controls", "unassessed_types", "uncovered_status"]
 
 NOT_COVERED = "NOT COVERED"
 NOT_AUTOMATABLE = "NOT AUTOMATABLE"
@@ -114,3 +115,25 @@ def uncovered_status(control: Control | None, has_rules: bool) -> str | None:
     if not control.covered:
         return NOT_COVERED
     return None
+
+
+def unassessed_types(run: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Rule id -> the asset types of its own it judged nothing of because the snapshot does
+    not know them to be collected (`run.subject_types_missing`)."""
+    out: dict[str, list[str]] = {}
+    items = run.get("subject_types_missing")
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, Mapping) and isinstance(item.get("rules"), list):
+            for rid in item["rules"]:
+                out.setdefault(str(rid), []).append(str(item.get("asset_type")))
+    return out
+
+
+def unassessed_controls(pack: RulePack, run: Mapping[str, Any]) -> frozenset[str]:
+    """The controls (of the pack as the framework sees it) with a rule that judged nothing of
+    an asset type of its own the snapshot does not know to be collected: not fully assessed,
+    so their status is UNKNOWN unless a result of theirs fails (`control_status`), never a
+    clean PASS or NO DATA."""
+    rules = pack.by_id()
+    return frozenset(control for rid in unassessed_rules(run) if rid in rules
+                     for control in rules[rid].controls)

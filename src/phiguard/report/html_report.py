@@ -32,6 +32,8 @@ from phiguard.report.framework import (
     framework_label,
     framework_pack,
     framework_title,
+    unassessed_controls,
+    unassessed_types,
     uncovered_status,
 )
 from phiguard.report.summary import Tally
@@ -122,6 +124,10 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
         for control in rule.controls if rule else ():
             rules_of_control.setdefault(control, set()).add(rid)
 
+    # rules that judged nothing of a type of theirs the snapshot may lack, and their controls
+    unassessed = unassessed_types(run)
+    not_assessed = unassessed_controls(pack, run)
+
     def rule_view(rid: str) -> dict[str, Any]:
         rule = rules.get(rid)
         counts = tally.by_rule.get(rid, Counter())
@@ -136,7 +142,8 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
             "controls": list(rule.controls) if rule else [],
             "references": list(rule.references) if rule else [],
             "counts": {o: counts.get(o, 0) for o in OUTCOMES},
-            "status": control_status(dict(counts)),
+            "status": control_status(dict(counts), rid in unassessed),
+            "unassessed": unassessed.get(rid, []),
         }
 
     controls = []
@@ -173,7 +180,7 @@ def build_view(findings: Iterable[Finding], run: Mapping[str, Any], pack: RulePa
             # A paragraph no rule can evidence from CAI says so (NOT COVERED), and a manual
             # recommendation says it is not automatable; neither is a status of results.
             "status": (uncovered_status(catalog_entry, bool(rule_views))
-                       or control_status(dict(counts))),
+                       or control_status(dict(counts), cid in not_assessed)),
             "rules": rule_views,
         })
     config = run.get("config") or {}

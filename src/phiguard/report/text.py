@@ -3,7 +3,7 @@ and severity, with evidence."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import IO, Any
 
 from phiguard.findings import Finding, Outcome, severity_rank
@@ -14,6 +14,7 @@ from phiguard.report.framework import (
     framework_pack,
     framework_tally,
     framework_title,
+    unassessed_controls,
     uncovered_status,
 )
 from phiguard.report.summary import OUTCOMES, Tally
@@ -131,16 +132,20 @@ def render_text(out: IO[str], run: dict[str, Any], tally: Tally, pack: RulePack,
     table = Table(title=f"{P(label)} control matrix", title_justify="left", show_lines=False)
     for col in ("control", "title", "rules", *OUTCOMES, "status"):
         table.add_column(col, justify="right" if col in OUTCOMES else "left")
+    # controls with a rule that judged nothing of a type of its own the snapshot may lack
+    not_assessed = unassessed_controls(pack, run)
     for control_id in control_order(pack, tally.by_control):
         c = tally.by_control.get(control_id)
         title = P(controls[control_id].title) if control_id in controls else ""
         n_rules = len(tally.rules_of_control.get(control_id, ()))
-        if not c:
+        if not c and control_id not in not_assessed:
             status = uncovered_status(controls.get(control_id), n_rules > 0) or "NO DATA"
             table.add_row(P(control_id.split("/", 1)[-1]), title, str(n_rules), "0", "0", "0", "0",
                           Text(status.lower(), style="dim"))
             continue
-        status = ("FAIL" if c["FAIL"] else "UNKNOWN" if c["UNKNOWN"] else "PASS")
+        c = c or Counter()
+        status = ("FAIL" if c["FAIL"] else "UNKNOWN" if c["UNKNOWN"] or control_id in not_assessed
+                  else "PASS")
         table.add_row(P(control_id.split("/", 1)[-1]), title, str(n_rules),
                       *(str(c.get(o, 0)) for o in OUTCOMES), Text(status, style=_OUT_STYLE[status]))
     console.print(table)

@@ -55,13 +55,21 @@ def check_findings_doc(doc: dict[str, Any], raw: bytes, path: str) -> None:
     if gaps is not None and not (isinstance(gaps, list)
                                  and all(isinstance(g, dict) for g in gaps)):
         fail("`run.coverage_gaps` must be an array of objects", 2)
-    missing = run.get("asset_types_missing")
-    if missing is not None and not (isinstance(missing, list) and all(
+    for field in ("asset_types_missing", "subject_types_missing"):
+        missing = run.get(field)
+        if missing is not None and not (isinstance(missing, list) and all(
+                isinstance(m, dict) and isinstance(m.get("asset_type"), str)
+                and isinstance(m.get("rules"), list)
+                and all(isinstance(r, str) for r in m["rules"]) for m in missing)):
+            fail(f"`run.{field}` must be an array of {{asset_type, rules}} objects (a string "
+                 "and an array of rule ids)", 2)
+    old = run.get("pre_v1_asset_types")
+    if old is not None and not (isinstance(old, list) and all(
             isinstance(m, dict) and isinstance(m.get("asset_type"), str)
-            and isinstance(m.get("rules"), list) and all(isinstance(r, str) for r in m["rules"])
-            for m in missing)):
-        fail("`run.asset_types_missing` must be an array of {asset_type, rules} objects (a "
-             "string and an array of rule ids)", 2)
+            and isinstance(m.get("assets"), int) and not isinstance(m["assets"], bool)
+            for m in old)):
+        fail("`run.pre_v1_asset_types` must be an array of {asset_type, assets} objects (a "
+             "string and a number)", 2)
     rules = run.get("rules_evaluated")
     if rules is not None and not (isinstance(rules, list)
                                   and all(isinstance(r, str) for r in rules)):

@@ -122,7 +122,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
     from phiguard.config import load_config
     from phiguard.errors import StoreError
     from phiguard.report.summary import Tally
-    from phiguard.runs.scan import note_types_missing
+    from phiguard.runs.scan import note_run_coverage, note_types_missing
     from phiguard.scan import Scan
     from phiguard.store.db import Store
     from phiguard.store.drift import drift
@@ -184,6 +184,7 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
             job = Scan([target], pack, config)
         for note in job.notes:  # the scope and content warnings, as scan says them
             notify(note)
+        note_run_coverage(job, notify)
         run_info = job.run_info()
         if scratch is not None:
             from phiguard.runs.beam_stage import collected_path

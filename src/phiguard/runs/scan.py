@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from phiguard.scan import Scan
     from phiguard.store.gcs import GcsUrl
 
-__all__ = ["SCAN_FORMATS", "ScanResult", "note_coverage_gaps", "note_types_missing", "run_scan"]
+__all__ = ["SCAN_FORMATS", "ScanResult", "note_coverage_gaps", "note_run_coverage",
+           "note_types_missing", "run_scan"]
 
 SCAN_FORMATS = ("text", "json", "html", "sarif", "junit", "markdown", "csv", "ndjson")
 
@@ -137,6 +138,7 @@ def _run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path],
         raise UsageError(f"unknown engine {engine!r} (expected local or beam)")
     for note in job.notes:
         notify(note)
+    note_run_coverage(job, notify)
     note_coverage_gaps(job, notify)
     if bigquery_shards is not None:
         from phiguard.beam.bigquery import write_bigquery_shards
@@ -196,6 +198,16 @@ def note_coverage_gaps(job: Any, notify: Callable[[str], None]) -> None:
     gaps = (getattr(job.files, "manifest", None) or {}).get("coverage_gaps")
     for reason in run_reasons({"coverage_gaps": gaps}):
         notify(f"warning: coverage gap: {reason.text}")
+
+
+def note_run_coverage(job: Any, notify: Callable[[str], None]) -> None:
+    """Before the run: the rules that judge nothing of a type of theirs the snapshot does not
+    know to be collected (`run.subject_types_missing`), and pre-v1 type names no rule judges
+    (`run.pre_v1_asset_types`), of either engine."""
+    from phiguard.inventory.coverage import run_coverage_warnings
+
+    for text in run_coverage_warnings(getattr(job, "run_coverage", None) or {}):
+        notify(f"warning: {text}")
 
 
 def note_types_missing(job: Any, tally: Tally, notify: Callable[[str], None]) -> None:
