@@ -207,7 +207,7 @@ def parent_working() -> Iterator[None]:
 
 def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs: int,
                 tasks_per_worker: int | None = None, window: int | None = None,
-                parent_works: bool | None = None) -> Iterator[R]:
+                parent_works: bool | None = None, first_here: int = 0) -> Iterator[R]:
     """`work(state, task)` for each task, in order; in up to `jobs` processes.
 
     `parent_works` (default: inside `parent_working`): this process runs tasks too, between
@@ -216,6 +216,10 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
     `state` as it found it (what a task changes in a worker is lost; here it would stay).
     `window` bounds how far ahead of the oldest result not yet yielded tasks are handed out
     (default: twice `jobs`), which bounds the results held here.
+    `first_here` (with `parent_works`): this process runs that many tasks before it forks
+    any worker, so what `work` builds on first use and keeps in `state` (caches, lazy
+    indexes) is built once, here, and shared by every worker instead of each building its
+    own; the garbage those tasks left is collected before the first fork.
     """
     if jobs <= 1 or not can_fork():
         for task in tasks:
@@ -232,7 +236,19 @@ def ordered_map(work: Callable[[S, T], R], state: S, tasks: Iterable[T], *, jobs
     # leave a heap the caller froze as it was
     thaw = not _holding[0] and gc.get_freeze_count() == 0
     try:
-        while True:
+        if helping and first_here > 0:
+            for _ in range(first_here):
+                got = run.next_task()
+                if got is None:
+                    break
+                index, task = got
+                run.pending[index] = task
+                if not _run_here(work, state, run, index):
+                    failed = True  # raised again in order by the serial run below
+                    break
+            if not failed and not run.exhausted:
+                gc.collect()  # (what the tasks left is not frozen into the workers' heap)
+        while not failed:
             # hand out tasks to workers with room, forking new ones as needed
             while not failed and following + ahead > run.sent:
                 idle = min((w for w in workers if len(w.held) < depth and (
