@@ -99,7 +99,7 @@ def test_report_changes_show_now_unknown(tmp_path: Path) -> None:
 def test_a_failure_judged_again_is_not_new(tmp_path: Path) -> None:
     """Failing, then UNKNOWN, then failing again: the failure persists from its first run (the
     UNKNOWN run did not judge it), in diff and in the report's changes; a result first
-    UNKNOWN and then failing is new."""
+    UNKNOWN and then failing is "now failing, was UNKNOWN", not new."""
     path = tmp_path / "h.db"
     _store(path)
     other = "//compute.googleapis.com/projects/oh-shared-net/global/firewalls/other"
@@ -121,8 +121,11 @@ def test_a_failure_judged_again_is_not_new(tmp_path: Path) -> None:
         after = drift(db)  # run 3 -> 4
         assert [(c.asset, c.first_seen) for c in after.persisting] == [
             (IAM, "2026-11-01T00:00:00Z")]
-        # other: UNKNOWN in run 3, FAIL in run 4, never judged failing before: new
-        assert [(c.asset, c.first_seen) for c in after.new] == [
-            (other, "2026-11-13T00:00:00Z")]
+        # other: UNKNOWN in run 3, FAIL in run 4, never judged failing before: not new but
+        # "now failing, was UNKNOWN" (session 24), first seen when first judged failing
+        assert after.new == []
+        assert [(c.asset, c.first_seen, c.unknown_since) for c in after.was_unknown] == [
+            (other, "2026-11-13T00:00:00Z", "2026-11-09T00:00:00Z")]
     # the report's changes against run 3 say the same
-    assert [c["asset"] for c in trend["changes"]["new"]] == [other]
+    assert trend["changes"]["new"] == []
+    assert [c["asset"] for c in trend["changes"]["was_unknown"]] == [other]

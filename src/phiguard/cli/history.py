@@ -94,7 +94,8 @@ def history_command(store_path: str, limit: int, framework: str | None,
         with _reading(store_path) as path, Store.for_reading(path) as store:
             runs = store.runs(limit)
             if seen is not None:
-                runs = [replace(r, counts=store.counts_of(r.id, seen)) for r in runs]
+                counts = store.counts_by_run([r.id for r in runs], seen)
+                runs = [replace(r, counts=counts[r.id]) for r in runs]
             mttr = mean_time_to_remediate(store, seen)
         if fmt == "json":
             click.echo(json.dumps({**({"framework": framework} if framework else {}),
@@ -146,7 +147,7 @@ def diff_command(store_path: str, run_a: int | None, run_b: int | None, framewor
         with _reading(store_path) as path, Store.for_reading(path) as store:
             change = drift(store, run_a, run_b)
         if seen is not None:
-            for name in ("new", "resolved", "persisting", "unknown"):
+            for name in ("new", "resolved", "persisting", "unknown", "was_unknown"):
                 setattr(change, name, [c for c in getattr(change, name) if c.rule_id in seen])
         # Why results are UNKNOWN: what one run's input lacked and the other's did not
         lacks, regained = warnings_change(change.before, change.after)
@@ -158,12 +159,15 @@ def diff_command(store_path: str, run_a: int | None, run_b: int | None, framewor
                 "resolved": [asdict(c) for c in change.resolved],
                 "persisting": [asdict(c) for c in change.persisting],
                 "unknown": [asdict(c) for c in change.unknown],
+                "was_unknown": [asdict(c) for c in change.was_unknown],
                 "warnings": {"new": lacks, "gone": regained}}, indent=2))
             return 0
         before = f"run {change.before.id}" if change.before else "nothing"
         click.echo(f"run {change.after.id} against {before}: {len(change.new)} new, "
                    f"{len(change.resolved)} resolved, {len(change.persisting)} persisting"
-                   + (f", {len(change.unknown)} now UNKNOWN" if change.unknown else ""))
+                   + (f", {len(change.unknown)} now UNKNOWN" if change.unknown else "")
+                   + (f", {len(change.was_unknown)} now failing (was UNKNOWN)"
+                      if change.was_unknown else ""))
         since = f", not in run {change.before.id}" if change.before else ""
         for reason in run_reasons(lacks):
             click.echo(f"  why UNKNOWN{since}: {reason.title}: {printable(reason.text)}")
@@ -171,12 +175,15 @@ def diff_command(store_path: str, run_a: int | None, run_b: int | None, framewor
             for reason in run_reasons(regained):
                 click.echo(f"  why UNKNOWN in run {change.before.id}, no longer: "
                            f"{reason.title}: {printable(reason.text)}")
-        # unknown: failing before, UNKNOWN now (not known to be resolved)
-        for label, items in (("new", change.new), ("resolved", change.resolved),
+        # unknown: failing before, UNKNOWN now (not known to be resolved); now FAIL: UNKNOWN
+        # before, failing now (there unjudged, not known to be new)
+        for label, items in (("new", change.new), ("now FAIL", change.was_unknown),
+                             ("resolved", change.resolved),
                              ("persisting", change.persisting), ("unknown", change.unknown)):
             for c in items:
+                since = f", was UNKNOWN since {c.unknown_since}" if c.unknown_since else ""
                 click.echo(f"  {label:<10} {c.severity:<8} {c.rule_id:<9} first seen "
-                           f"{c.first_seen} ({c.age_days} d)  {printable(c.asset)}")
+                           f"{c.first_seen} ({c.age_days} d){since}  {printable(c.asset)}")
         return 0
 
     run(body, debug)

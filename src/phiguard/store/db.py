@@ -10,10 +10,12 @@ import hashlib
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Generator, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from phiguard.errors import StoreError
 from phiguard.findings import Finding
 from phiguard.inventory.refs import ref_key
 
-__all__ = ["MIGRATIONS", "WARNING_FIELDS", "Run", "Store", "fingerprint"]
+__all__ = ["MIGRATIONS", "WARNING_FIELDS", "Result", "Run", "Store", "fingerprint"]
 
 # Each entry moves the schema from version i to i + 1. Never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -82,6 +84,10 @@ class Run:
     # Why results of the run are UNKNOWN for want of data, by run block field (WARNING_FIELDS):
     # what the run's input lacked, so a drift can tell it from a change of the organization.
     warnings: dict[str, list[Any]] = field(default_factory=dict)
+
+
+# One stored result: (outcome, rule id, asset, severity).
+Result = tuple[str, str, str, str]
 
 
 def _json_or_none(text: Any) -> Any:
@@ -333,6 +339,80 @@ class Store:
             if rule_id in rules:
                 counts[str(outcome)] += int(n)
         return dict(sorted(counts.items()))
+
+    def rule_counts(self, run_ids: Collection[int]) -> dict[int, Counter[tuple[str, str]]]:
+        """(rule id, outcome) -> number of results, of each of these runs: one query."""
+        ids = sorted(set(run_ids))
+        out: dict[int, Counter[tuple[str, str]]] = {i: Counter() for i in ids}
+        if not ids:
+            return out
+        try:
+            cur = self.db.execute("SELECT run_id, rule_id, outcome, COUNT(*) FROM results "
+                                  "WHERE run_id BETWEEN ? AND ? GROUP BY run_id, rule_id, "
+                                  "outcome", (ids[0], ids[-1]))
+            for run_id, rule_id, outcome, n in cur:
+                if run_id in out:
+                    out[run_id][(str(rule_id), str(outcome))] += int(n)
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+        return out
+
+    def counts_by_run(self, run_ids: Collection[int],
+                      rules: Collection[str]) -> dict[int, dict[str, int]]:
+        """`counts_of` of each of these runs, read with one query."""
+        out: dict[int, dict[str, int]] = {}
+        for run_id, counts in self.rule_counts(run_ids).items():
+            mine: Counter[str] = Counter()
+            for (rule_id, outcome), n in counts.items():
+                if rule_id in rules:
+                    mine[outcome] += n
+            out[run_id] = dict(sorted(mine.items()))
+        return out
+
+    def results_by_run(self, runs: Sequence[Run], outcomes: Collection[str] = ("FAIL",
+                                                                               "UNKNOWN"),
+                       *, newest_first: bool = False
+                       ) -> Generator[tuple[Run, dict[str, Result]], None, None]:
+        """For each of these runs (oldest first, or newest first), fingerprint -> Result of
+        its results of these outcomes: one query, read run by run as the caller goes (memory:
+        one run's rows). Close the iterator (or exhaust it) to end the query."""
+        if not runs:
+            return
+        order = sorted(runs, key=lambda r: r.id, reverse=newest_first)
+        wanted = sorted(set(outcomes))
+        marks = ", ".join("?" * len(wanted))
+        try:
+            cur = self.db.execute(
+                "SELECT run_id, fingerprint, outcome, rule_id, asset, severity, "
+                "typeof(fingerprint) = 'text' AND typeof(rule_id) = 'text' AND "
+                "typeof(asset) = 'text' AND typeof(severity) = 'text' FROM results "
+                f"WHERE run_id BETWEEN ? AND ? AND outcome IN ({marks}) ORDER BY run_id "
+                + ("DESC" if newest_first else "ASC"),
+                (min(r.id for r in runs), max(r.id for r in runs), *wanted))
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+        try:
+            groups = groupby(cur, key=itemgetter(0))
+            group = next(groups, None)
+            for run in order:
+                # skip the runs between these runs that were not asked for
+                while group is not None and (group[0] > run.id if newest_first
+                                             else group[0] < run.id):
+                    group = next(groups, None)
+                if group is None or group[0] != run.id:
+                    yield run, {}
+                    continue
+                rows = list(group[1])
+                if not all(r[6] for r in rows):
+                    raise StoreError(f"{self.path}: run {run.id}: a result row holds a value "
+                                     "that is not text (the store was edited or damaged)")
+                found: dict[str, Result] = {r[1]: (r[2], r[3], r[4], r[5]) for r in rows}
+                group = next(groups, None)
+                yield run, found
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+        finally:
+            cur.close()
 
     def failing(self, run_id: int) -> dict[str, tuple[str, str, str]]:
         """fingerprint -> (rule id, asset, severity) of the run's FAIL results."""

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from phiguard._util.times import parse_time
-from phiguard.store.db import Run, Store
+from phiguard.store.db import Result, Run, Store
 
-__all__ = ["Change", "Drift", "drift", "failing_when_last_judged", "mean_time_to_remediate",
-           "run_lacks", "warnings_change"]
+__all__ = ["Change", "Drift", "drift", "failing_when_last_judged", "judged_before",
+           "mean_time_to_remediate", "run_lacks", "warnings_change"]
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,10 @@ class Change:
     rule_id: str
     asset: str
     severity: str
-    first_seen: str  # recorded_at of the first run of the unbroken failing streak
+    first_seen: str  # snapshot (or recorded) time of the first run of the failing streak
     age_days: float
+    # was_unknown only: the time of the first run of the unbroken UNKNOWN streak before it
+    unknown_since: str | None = None
 
 
 @dataclass
@@ -33,6 +35,9 @@ class Drift:
     # failing before, UNKNOWN after: the run could not judge it (its input lacked the data),
     # so it is not known to be resolved
     unknown: list[Change] = field(default_factory=list)
+    # UNKNOWN before (and not failing when last judged), failing after: it was there,
+    # unjudged, so not known to be new ("now failing, was UNKNOWN")
+    was_unknown: list[Change] = field(default_factory=list)
 
 
 def _when(run: Run) -> datetime:
@@ -41,35 +46,93 @@ def _when(run: Run) -> datetime:
     return parsed
 
 
-def _first_seen(store: Store, runs: list[Run], upto: int) -> dict[str, Run]:
-    """For each failure of runs[upto], the first run of its unbroken streak of failing; a run
-    where the result is UNKNOWN (it could not judge it) does not break the streak."""
-    open_ = set(store.failing(runs[upto].id))
-    first = {fp: runs[upto] for fp in open_}
-    for i in range(upto - 1, -1, -1):
-        if not open_:
-            break
-        failing = store.failing(runs[i].id)
-        for fp in open_ & failing.keys():
-            first[fp] = runs[i]
-        unknown = store.with_outcome(runs[i].id, "UNKNOWN")
-        open_ = {fp for fp in open_ if fp in failing or fp in unknown}
-    return first
+def _time(run: Run) -> str:
+    return run.snapshot_time or run.recorded_at
+
+
+@dataclass
+class _Streak:
+    """A walk back over the runs from runs[start] for these fingerprints: `found` keeps, for
+    each, the earliest run marked (its outcome is `mark`) before the streak ends, a streak going
+    on through runs where the outcome is one of `keep` (absent or any other outcome ends it)."""
+
+    start: int
+    open: set[str]
+    mark: str
+    keep: frozenset[str]
+    found: dict[str, Run] = field(default_factory=dict)
+
+    def step(self, index: int, run: Run, results: dict[str, Result]) -> None:
+        if index > self.start or not self.open:
+            return
+        for fp in self.open:
+            got = results.get(fp)
+            if got is not None and got[0] == self.mark:
+                self.found[fp] = run
+        self.open = {fp for fp in self.open
+                     if (got := results.get(fp)) is not None and got[0] in self.keep}
+
+
+def _walk_back(store: Store, runs: list[Run], streaks: list[_Streak]) -> None:
+    """Run every streak walk with one query over the runs, newest first, stopping when no
+    walk has anything left to look for."""
+    live = [s for s in streaks if s.open]
+    if not live:
+        return
+    top = max(s.start for s in live)
+    walk = store.results_by_run(runs[: top + 1], newest_first=True)
+    try:
+        for back, (run, results) in enumerate(walk):
+            index = top - back
+            for streak in live:
+                streak.step(index, run, results)
+            if all(not s.open for s in live):
+                break
+    finally:
+        walk.close()
+
+
+def _failing_streak(start: int, fingerprints: Iterable[str]) -> _Streak:
+    """First run of each failure's unbroken streak of failing up to runs[start]; a run where
+    the result is UNKNOWN (it could not judge it) does not break the streak."""
+    return _Streak(start, set(fingerprints), "FAIL", frozenset(("FAIL", "UNKNOWN")))
+
+
+def _last_judged(start: int, fingerprints: Iterable[str]) -> _Streak:
+    """Of these results, those (`found`) whose last judged outcome (UNKNOWN runs skipped) at
+    or before runs[start] is FAIL."""
+    return _Streak(start, set(fingerprints), "FAIL", frozenset(("UNKNOWN",)))
 
 
 def failing_when_last_judged(store: Store, runs: list[Run], upto: int,
                              fingerprints: Iterable[str]) -> set[str]:
     """Of these results, those whose last judged outcome (UNKNOWN runs skipped) at or before
     runs[upto] is FAIL: failing again after runs that could not judge them is not new."""
-    out: set[str] = set()
-    open_ = set(fingerprints)
-    for i in range(upto, -1, -1):
-        if not open_:
-            break
-        out |= open_ & store.failing(runs[i].id).keys()
-        unknown = store.with_outcome(runs[i].id, "UNKNOWN")
-        open_ = {fp for fp in open_ if fp in unknown}
-    return out
+    walk = _last_judged(upto, fingerprints)
+    _walk_back(store, runs, [walk])
+    return set(walk.found)
+
+
+def judged_before(store: Store, runs: list[Run], upto: int, fresh: Iterable[str],
+                  unknown: Iterable[str]) -> tuple[set[str], dict[str, Run]]:
+    """For failures not failing in runs[upto] (`fresh`): those failing when last judged at or
+    before it (not new), and, of the rest UNKNOWN in runs[upto] (`unknown`), the first run of
+    that UNKNOWN streak ("now failing, was UNKNOWN"); one query."""
+    carried = _last_judged(upto, fresh)
+    since = _Streak(upto, set(fresh) & set(unknown), "UNKNOWN", frozenset(("UNKNOWN",)))
+    _walk_back(store, runs, [carried, since])
+    return set(carried.found), {k: v for k, v in since.found.items() if k not in carried.found}
+
+
+def _pair(store: Store, runs: list[Run], indexes: list[int]) -> dict[int, dict[str, Result]]:
+    """The FAIL and UNKNOWN results of these runs (one query)."""
+    by_id = {run.id: results for run, results in
+             store.results_by_run([runs[i] for i in sorted(set(indexes))])}
+    return {i: by_id[runs[i].id] for i in indexes}
+
+
+def _of(results: dict[str, Result], outcome: str) -> dict[str, tuple[str, str, str]]:
+    return {fp: (r[1], r[2], r[3]) for fp, r in results.items() if r[0] == outcome}
 
 
 def drift(store: Store, before: int | None = None, after: int | None = None) -> Drift:
@@ -87,26 +150,41 @@ def drift(store: Store, before: int | None = None, after: int | None = None) -> 
         a_index = b_index - 1 if b_index > 0 else None
     out = Drift(runs[a_index] if a_index is not None else None, runs[b_index])
     now = _when(runs[b_index])
-    after_fail = store.failing(runs[b_index].id)
-    before_fail = store.failing(runs[a_index].id) if a_index is not None else {}
-    first = _first_seen(store, runs, b_index)
-    # failing after, not before, but failing when last judged before it: persisting
-    carried = (failing_when_last_judged(store, runs, a_index, after_fail.keys() - before_fail)
-               if a_index is not None else set())
-    for fp, (rule, asset, sev) in sorted(after_fail.items(), key=lambda kv: kv[1]):
-        seen = first[fp]
-        change = Change(rule, asset, sev, seen.snapshot_time or seen.recorded_at,
-                        round((now - _when(seen)).total_seconds() / 86400, 1))
-        (out.persisting if fp in before_fail or fp in carried else out.new).append(change)
+    got = _pair(store, runs, [b_index] if a_index is None else [b_index, a_index])
+    after_fail = _of(got[b_index], "FAIL")
+    after_unknown = _of(got[b_index], "UNKNOWN")
+    before_fail = _of(got[a_index], "FAIL") if a_index is not None else {}
+    before_unknown = _of(got[a_index], "UNKNOWN") if a_index is not None else {}
+    fresh = after_fail.keys() - before_fail.keys()
+    first = _failing_streak(b_index, after_fail)
+    walks = [first]
     if a_index is not None:
-        earlier = _first_seen(store, runs, a_index)
-        after_unknown = store.with_outcome(runs[b_index].id, "UNKNOWN")
-        for fp, (rule, asset, sev) in sorted(before_fail.items(), key=lambda kv: kv[1]):
+        # failing after, not before, but failing when last judged before it: persisting
+        carried = _last_judged(a_index, fresh)
+        earlier = _failing_streak(a_index, before_fail.keys() - after_fail.keys())
+        since = _Streak(a_index, fresh & before_unknown.keys(), "UNKNOWN",
+                        frozenset(("UNKNOWN",)))
+        walks += [carried, earlier, since]
+    _walk_back(store, runs, walks)
+
+    def change(item: tuple[str, str, str], seen: Run, unknown: Run | None = None) -> Change:
+        rule, asset, sev = item
+        return Change(rule, asset, sev, _time(seen),
+                      round((now - _when(seen)).total_seconds() / 86400, 1),
+                      _time(unknown) if unknown is not None else None)
+
+    for fp, item in sorted(after_fail.items(), key=lambda kv: kv[1]):
+        if fp in before_fail or (a_index is not None and fp in carried.found):
+            out.persisting.append(change(item, first.found[fp]))
+        elif a_index is not None and fp in since.found:
+            out.was_unknown.append(change(item, first.found[fp], since.found[fp]))
+        else:
+            out.new.append(change(item, first.found[fp]))
+    if a_index is not None:
+        for fp, item in sorted(before_fail.items(), key=lambda kv: kv[1]):
             if fp not in after_fail:
-                seen = earlier[fp]
                 into = out.unknown if fp in after_unknown else out.resolved
-                into.append(Change(rule, asset, sev, seen.snapshot_time or seen.recorded_at,
-                                   round((now - _when(seen)).total_seconds() / 86400, 1)))
+                into.append(change(item, earlier.found[fp]))
     return out
 
 
@@ -115,23 +193,26 @@ def mean_time_to_remediate(store: Store,
     """Mean days from first failing to the first run without the failure, per rule area
     (the rule id's prefix: TLS, MFA, ...), over every failure resolved in the history. A run
     where the result is UNKNOWN (its input lacked the data) does not resolve it: the failure
-    is resolved by the first later run that judges it and does not fail it. `rules`: only
-    the failures of these rules (a framework's view); None: every rule's."""
-    runs = store.runs()
+    is resolved by the first later run that judges it and does not fail it; nor does it start
+    one (UNKNOWN -> FAIL counts from the run that judged it failing). `rules`: only the
+    failures of these rules (a framework's view); None: every rule's. One query, read run by
+    run (memory: one run's failing and UNKNOWN results and the open failures)."""
     spans: dict[str, list[float]] = {}
     streak: dict[str, tuple[str, Run]] = {}
-    for run in runs:
-        failing = store.failing(run.id)
-        if rules is not None:
-            failing = {k: v for k, v in failing.items() if v[0] in rules}
-        unknown = store.with_outcome(run.id, "UNKNOWN") if streak else {}
-        for fp, (rule, _asset, _sev) in failing.items():
-            streak.setdefault(fp, (rule, run))
-        for fp in [fp for fp in streak if fp not in failing and fp not in unknown]:
-            rule, since = streak.pop(fp)
-            area = rule.split("-")[0]
-            spans.setdefault(area, []).append((_when(run) - _when(since)).total_seconds()
-                                              / 86400)
+    walk = store.results_by_run(store.runs())
+    try:
+        for run, results in walk:
+            failing = {fp for fp, r in results.items()
+                       if r[0] == "FAIL" and (rules is None or r[1] in rules)}
+            for fp in failing:
+                streak.setdefault(fp, (results[fp][1], run))
+            for fp in [fp for fp in streak if fp not in results]:  # judged, not failing
+                rule, since = streak.pop(fp)
+                area = rule.split("-")[0]
+                spans.setdefault(area, []).append((_when(run) - _when(since)).total_seconds()
+                                                  / 86400)
+    finally:
+        walk.close()
     return {area: round(sum(v) / len(v), 1) for area, v in sorted(spans.items())}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from phiguard.findings import Finding, Outcome
 from phiguard.report._common import rule_area
 from phiguard.store.db import Store, fingerprint
-from phiguard.store.drift import failing_when_last_judged
+from phiguard.store.drift import judged_before
 
 __all__ = ["trend_view"]
 
@@ -27,54 +27,74 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
                rules: Collection[str] | None = None) -> dict[str, Any]:
     """Failures by area for the last `limit - 1` recorded runs plus this one (not yet
     recorded), laid out for an inline SVG chart, and the failures new or resolved since the
-    last recorded run (a failure UNKNOWN in this run is not resolved: `unknown`). `rules`:
-    only the failures of these rules count (a report's framework view: the store keeps every
-    rule's); None counts every rule."""
-    runs = store.runs()[-(limit - 1):] if limit > 1 else []
+    last recorded run (a failure UNKNOWN in this run is not resolved: `unknown`; a result
+    UNKNOWN in the last run and failing in this one is not new: `was_unknown`, with the time
+    it has been UNKNOWN since). A column's failures leave out what the run could not judge:
+    `unknown` (each column's UNKNOWN results) and each series' `unknown` (by area) say how
+    many, so a fall of failures that is a rise of UNKNOWN is not read as remediation.
+    `rules`: only the results of these rules count (a report's framework view: the store
+    keeps every rule's); None counts every rule. Three queries, whatever the history."""
+    every = store.runs()
+    runs = every[-(limit - 1):] if limit > 1 else []
 
-    def failing_of(run_id: int) -> dict[str, tuple[str, str, str]]:
-        found = store.failing(run_id)
-        if rules is None:
-            return found
-        return {k: v for k, v in found.items() if v[0] in rules}
+    def counted(rule: str) -> bool:
+        return rules is None or rule in rules
 
-    columns: list[tuple[str, Counter[str]]] = []
+    by_run = store.rule_counts([r.id for r in runs])
+    columns: list[tuple[str, Counter[str], Counter[str]]] = []
     for run in runs:
-        failing = failing_of(run.id)
+        fails: Counter[str] = Counter()
+        unknowns: Counter[str] = Counter()
+        for (rule, outcome), n in by_run[run.id].items():
+            if counted(rule) and outcome in ("FAIL", "UNKNOWN"):
+                (fails if outcome == "FAIL" else unknowns)[rule_area(rule)] += n
         label = (run.snapshot_time or run.recorded_at)[:10]
-        columns.append((f"#{run.id} {label}", _by_area(r for r, _, _ in failing.values())))
+        columns.append((f"#{run.id} {label}", fails, unknowns))
     current = {fingerprint(f.rule_id, f.asset): f for f in findings
-               if f.outcome is Outcome.FAIL and (rules is None or f.rule_id in rules)}
+               if f.outcome is Outcome.FAIL and counted(f.rule_id)}
     unknown = {fingerprint(f.rule_id, f.asset) for f in findings
                if f.outcome is Outcome.UNKNOWN}
-    columns.append(("this run", _by_area(f.rule_id for f in current.values())))
-    areas = sorted({a for _, counts in columns for a in counts})
-    top = max([1, *(n for _, counts in columns for n in counts.values())])
+    columns.append(("this run", _by_area(f.rule_id for f in current.values()),
+                    _by_area(f.rule_id for f in findings
+                             if f.outcome is Outcome.UNKNOWN and counted(f.rule_id))))
+    areas = sorted({a for _, counts, _ in columns for a in counts})
+    top = max([1, *(n for _, counts, _ in columns for n in counts.values())])
     step = width / max(1, len(columns) - 1)
     series = []
     for i, area in enumerate(areas):
         points = [(round(j * step, 1), round(height - height * counts.get(area, 0) / top, 1),
-                   counts.get(area, 0)) for j, (_, counts) in enumerate(columns)]
+                   counts.get(area, 0)) for j, (_, counts, _) in enumerate(columns)]
         series.append({"area": area, "color": PALETTE[i % len(PALETTE)], "points": points,
-                       "polyline": " ".join(f"{x},{y}" for x, y, _ in points)})
+                       "polyline": " ".join(f"{x},{y}" for x, y, _ in points),
+                       "unknown": [unknowns.get(area, 0) for _, _, unknowns in columns]})
     changes: dict[str, Any] | None = None
     if runs:
-        before = failing_of(runs[-1].id)
-        # failing when last judged (the run before could not judge it): not new
-        every = store.runs()
-        carried = failing_when_last_judged(store, every, len(every) - 1,
-                                           current.keys() - before.keys())
-        new = [current[k] for k in sorted(current) if k not in before and k not in carried]
+        last = runs[-1]
+        [(_, results)] = store.results_by_run([last])
+        before = {fp: (r[1], r[2], r[3]) for fp, r in results.items()
+                  if r[0] == "FAIL" and counted(r[1])}
+        fresh = current.keys() - before.keys()
+        # failing when last judged (the run before could not judge it): not new; UNKNOWN in
+        # the run before and not failing when judged before that: now failing, was UNKNOWN
+        carried, since = judged_before(store, every, len(every) - 1, fresh,
+                                       (fp for fp, r in results.items() if r[0] == "UNKNOWN"))
+        new = [current[k] for k in sorted(current)
+               if k not in before and k not in carried and k not in since]
         gone = [k for k in sorted(before) if k not in current]
         # failing before and UNKNOWN now: this run could not judge it, so not resolved
         resolved = [before[k] for k in gone if k not in unknown]
         changes = {
-            "against": f"#{runs[-1].id}",
+            "against": f"#{last.id}",
             "new": [{"rule_id": f.rule_id, "asset": f.asset, "severity": f.severity}
                     for f in new],
             "resolved": [{"rule_id": r, "asset": a, "severity": s} for r, a, s in resolved],
             "unknown": [{"rule_id": r, "asset": a, "severity": s}
                         for r, a, s in (before[k] for k in gone if k in unknown)],
+            "was_unknown": [{"rule_id": current[k].rule_id, "asset": current[k].asset,
+                             "severity": current[k].severity,
+                             "unknown_since": since[k].snapshot_time or since[k].recorded_at}
+                            for k in sorted(since)],
         }
-    return {"columns": [label for label, _ in columns], "series": series, "top": top,
+    return {"columns": [label for label, _, _ in columns], "series": series, "top": top,
+            "unknown": [sum(unknowns.values()) for _, _, unknowns in columns],
             "width": width, "height": height, "step": step, "changes": changes}
