@@ -142,6 +142,11 @@ def test_the_older_enable_flow_logs_field_turns_flow_logs_on(scanned: dict[str, 
 _ABSENT = re.compile(r"(?P<path>\S+) is absent")
 _UNKNOWN = re.compile(r"(?P<path>\S+) is unknown: (?P<why>.*)")
 _NOT_IN = re.compile(r"(?P<path>\S+): (?P<ref>\S+) is not in the snapshot")
+# a value of another shape or JSON type than Google's (a Terraform block's list, "true")
+_SHAPE = re.compile(r"(?P<path>data\S*) is (?P<kind>an object|a list|a string|a number|"
+                    r"a boolean) where Google defines (?P<want>.+)")
+_KIND = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+         float: "a number"}
 # coverage per asset type: a find or referrers over types the file holds no resource of
 _TYPES_ABSENT = re.compile(r"the snapshot has no (?P<types>\S+(?: or \S+)*) assets and does "
                            r"not say they were collected")
@@ -165,6 +170,19 @@ class Snapshot:
                    and (r["name"].endswith(tail)
                         or (r["resource"].get("data") or {}).get("selfLink", "").endswith(tail))
                    for r in self.records)
+
+
+def _value(data: Any, path: str) -> Any:
+    """The value at a concrete `data...` path of the record's data (None if it has none)."""
+    value = data
+    for segment in parse_path(path).segments:
+        if isinstance(segment, str) and isinstance(value, dict):
+            value = value.get(segment)
+        elif isinstance(segment, int) and isinstance(value, list) and segment < len(value):
+            value = value[segment]
+        else:
+            return None
+    return value
 
 
 def _present(data: Any, path: str) -> bool:
@@ -228,6 +246,13 @@ def _check_reason(reason: str, finding: dict[str, Any], snap: Snapshot) -> None:
             return
     elif m := _NOT_IN.fullmatch(reason):
         assert not snap.mentions(m["ref"]), where
+        return
+    elif m := _SHAPE.fullmatch(reason):
+        # the real record has a value of that JSON kind there, not the one Google defines
+        assert asset in snap.resources, where
+        value = _value(snap.resources[asset], m["path"])
+        assert _KIND.get(type(value)) == m["kind"], (where, value)
+        assert not m["want"].startswith(m["kind"]), where
         return
     pytest.fail(f"an UNKNOWN reason this test cannot check yet (teach it): {where}")
 
@@ -568,13 +593,13 @@ PINNED: dict[str, dict[str, str]] = {
             "DR-004=FAIL",
     },
     # A regional cluster whose record lists no node zones passes DR-004 (GKE spreads the nodes
-    # over the region). (The converter writes releaseChannel as Terraform's block, a list, which
-    # container v1 does not define: GKE-009 reads the API's releaseChannel.channel only, so no
-    # pin here; see the session notes.)
+    # over the region). The converter writes releaseChannel and databaseEncryption as
+    # Terraform's blocks, lists of one object, where container v1 defines objects: GKE-009 and
+    # ENC-005 cannot read them and say so (UNKNOWN), not "no release channel" / "no CMEK".
     "terraform-google-conversion/tfplan2cai-example_container_cluster.json": {
         ("//container.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/"
          "clusters/cluster-test"):
-            "DR-004=PASS GKE-003=PASS GKE-007=FAIL",
+            "DR-004=PASS ENC-005=UNKNOWN GKE-003=PASS GKE-007=FAIL GKE-009=UNKNOWN",
     },
     # Fields the Terraform configuration leaves out, read as the APIs document them: Redis AUTH
     # off ("Default value is false") and transit encryption as the record states DISABLED; no

@@ -33,6 +33,7 @@ from phiguard.inventory.inventory import Inventory, MaybeItems, MaybeMember
 from phiguard.policy.compiler import (
     _BLOCKING,
     _NO_REASONS,
+    DIFFERS,
     FAIL,
     MAX_EVIDENCE,
     PASS,
@@ -50,6 +51,8 @@ from phiguard.policy.compiler import (
     _Why,
     compile_condition,
     defaulted_path,
+    mistyped,
+    other_type,
     resolver,
     use_generated,
 )
@@ -82,6 +85,8 @@ def _arg_unknown(arg: Any, cpath: str) -> str:
 
 
 _BASE["_arg_unknown"] = _arg_unknown
+_BASE["MIS"] = mistyped
+_BASE["OTHER"] = other_type
 
 
 def _builtin(name: str) -> bool:
@@ -430,7 +435,29 @@ class _Writer:
             test = (self.inline(op_name, f"x{k}", arg, None)
                     if op_name in ("equals", "not_equals", "in", "not_in") else None)
         failed = self.because(node, f"_Why(c{k}, x{k}, {name}, {arg})")
-        if test is not None:
+        differs = DIFFERS.get(op_name) if test is not None else None
+        if differs is not None:
+            # A comparison a value of another JSON type than Google's decides alone: asked
+            # only when the value differs and is of another type than the argument.
+            if not _is_literal(raw):
+                cross = f"OTHER(x{k}, {arg}, {name})"
+            elif op_name in ("in", "not_in"):
+                cross = f"type(x{k}) not in {self.const(frozenset(type(a) for a in raw))}"
+            else:
+                cross = f"type(x{k}) is not {self.const(type(raw))}"
+            mis = f"{cross} and (m{k} := MIS(env, c{k}, x{k})) is not None"
+            if differs:
+                put(d, f"if {test}:")
+                put(d + 1, f"if {mis}:")
+                put(d + 2, f"v{k}, r{k} = UNKNOWN, [m{k}]")
+                put(d + 1, "else:")
+                put(d + 2, f"v{k}, r{k} = PASS, NO")
+            else:
+                put(d, f"if {test}:")
+                put(d + 1, f"v{k}, r{k} = PASS, NO")
+                put(d, f"elif {mis}:")
+                put(d + 1, f"v{k}, r{k} = UNKNOWN, [m{k}]")
+        elif test is not None:
             # A built-in operator that never answers None, written out.
             put(d, f"if {test}:")
             put(d + 1, f"v{k}, r{k} = PASS, NO")

@@ -25,6 +25,7 @@ from phiguard.inventory.coverage import (
 from phiguard.inventory.inventory import Inventory, MaybeItems, MaybeMember
 from phiguard.inventory.refs import ref_key
 from phiguard.inventory.types import ORG_TYPE, principals_of
+from phiguard.policy import field_types
 from phiguard.policy.language import (
     LET_FORMS,
     QUANTIFIERS,
@@ -340,6 +341,24 @@ def _arg_getter(arg: Any, consts: frozenset[str] = frozenset()) -> Callable[[Env
 
 _BLOCKING = (Unresolved, UnknownValue)
 
+# The comparisons a value of another JSON type than Google's always decides the same way (it
+# differs from every literal), with the verdict their operator gives then.
+DIFFERS = {"equals": False, "in": False, "not_equals": True, "not_in": True}
+
+
+def other_type(value: Any, arg: Any, op_name: str) -> bool:
+    """Whether `value`'s type is none of the argument's (`in`: of its elements)."""
+    if op_name in ("in", "not_in"):
+        return isinstance(arg, list) and all(type(value) is not type(a) for a in arg)
+    return type(value) is not type(arg)
+
+
+def mistyped(env: Env, cpath: str, value: Any) -> str | None:
+    """Why a compared value is not of the JSON type Google defines at `cpath` (None: it is,
+    or nothing says). Asked only when the comparison found it different and of another type
+    than the argument, so the table behind it is read only then."""
+    return field_types.mistyped(env.subject.asset.asset_type, cpath, value)
+
 
 def defaulted_path(path: Path) -> Callable[[str], str]:
     """The concrete path a leaf's default stands for, from where the walk found nothing: the
@@ -379,6 +398,8 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
     get_arg = _arg_getter(raw_arg, consts)
     resolve = resolver(path, consts)
     full_path = defaulted_path(path)
+    # (None: an operator the type of the value does not decide alone)
+    differs = DIFFERS.get(op_name) if op.origin == "" else None
     cap = MAX_EVIDENCE
 
     def partial(env: Env, value: PartialItems, cpath: str) -> Result:
@@ -413,6 +434,10 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
         verdict = fn(value, arg, env)
         if verdict is None:
             return UNKNOWN, [_Why(cpath, value, "", op_name)]  # type: ignore[list-item]
+        if verdict is differs and other_type(value, arg, op_name):
+            shape = mistyped(env, cpath, value)
+            if shape is not None:
+                return UNKNOWN, [shape]
         if verdict:
             return PASS, _NO_REASONS
         env.blame.append((cpath, value))
@@ -436,6 +461,10 @@ def _compile_leaf(node: Mapping[str, Any], consts: frozenset[str] = frozenset())
             verdict = fn(value, raw_arg, env)
             if verdict is None:
                 return UNKNOWN, [_Why(cpath, value, "", op_name)]  # type: ignore[list-item]
+            if verdict is differs and other_type(value, raw_arg, op_name):
+                shape = mistyped(env, cpath, value)
+                if shape is not None:
+                    return UNKNOWN, [shape]
             if verdict:
                 return PASS, _NO_REASONS
             env.blame.append((cpath, value))
