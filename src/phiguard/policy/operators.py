@@ -540,3 +540,7 @@ def _member_domain_in(value: Any, arg: list[str], ctx: EvalContext) -> bool | No
     if domain is None:
         return None
     return domain in {a.lower() for a in arg}
+
+
+# Firewall evaluation-order operators (their module registers them with `_op` on import).
+from phiguard.policy import firewall_order  # noqa: E402,F401
