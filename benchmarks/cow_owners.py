@@ -73,17 +73,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("snapshot", type=Path)
     ap.add_argument("--task", type=float, default=0.5,
                     help="which task of the judging pass (a fraction of the way through)")
+    ap.add_argument("--first-here", type=int, default=None,
+                    help="tasks judged in the parent before forking (default: as the scan, "
+                         "phiguard.scan.FIRST_HERE)")
     ap.add_argument("--top", type=int, default=20)
     args = ap.parse_args(argv)
 
     import phiguard.scan as scan
     from cow_probe import loaded_scan
 
+    if args.first_here is None:
+        args.first_here = getattr(scan, "FIRST_HERE", 0)
     job, engine, state = loaded_scan(args.snapshot)  # as the scan holds it before forking
     engine.prepare(job.loaded.counts)
+    every = list(job._tasks())
+    for first in every[:args.first_here]:  # as the scan does before forking (FIRST_HERE)
+        scan._run(state, first)
     gc.collect()
     gc.freeze()
-    every = list(job._tasks())
     task = every[min(len(every) - 1, int(len(every) * args.task))]
     inv = job.loaded.inventory
     roots: dict[str, Any] = {}

@@ -1,6 +1,7 @@
 """How many of the parent's pages a `--jobs` worker copies, and why: loads a snapshot as
 `phiguard scan --jobs 2` does (pass 1, join indexes warmed, heap frozen), then forks workers
-that judge tasks of the judging pass and report their private dirty memory and CPU time.
+that judge tasks of the judging pass and report their private dirty memory and CPU time
+(after the parent judged the first `--first-here` tasks, as the scan does: scan.FIRST_HERE).
 
     .venv/bin/python benchmarks/cow_probe.py SNAPSHOT_DIR [--tasks-per-worker 1 4 12]
     .venv/bin/python benchmarks/cow_probe.py SNAPSHOT_DIR --per-rule   # one rule at a time
@@ -73,18 +74,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-rule", action="store_true")
     ap.add_argument("--lazy-evaluators", action="store_true",
                     help="let each worker generate the evaluators it needs (as before 22:50)")
+    ap.add_argument("--first-here", type=int, default=None,
+                    help="tasks judged in the parent before forking (default: as the scan, "
+                         "phiguard.scan.FIRST_HERE)")
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args(argv)
 
     import phiguard.scan as scan
 
+    if args.first_here is None:
+        args.first_here = getattr(scan, "FIRST_HERE", 0)
     job, engine, state = loaded_scan(args.snapshot)
     if not args.lazy_evaluators:  # as the scan does before forking (scan._prepare)
         for asset_type in job.loaded.counts:
             engine._evaluator(asset_type)
+    every = list(job._tasks())
+    for task in every[:args.first_here]:  # as the scan does before forking (scan.FIRST_HERE)
+        scan._run(state, task)
     gc.collect()
     gc.freeze()  # as phiguard._util.parallel does before forking
-    every = list(job._tasks())
     middle = max(0, len(every) // 2 - args.tasks // 2)
     tasks = every[middle:middle + args.tasks]
     out: dict[str, Any] = {"parent_private_mib": _private_mib(), "tasks": len(every)}
