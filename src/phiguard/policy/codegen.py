@@ -403,7 +403,12 @@ class _Writer:
         if default is not MISSING:
             put(d, f"if x{k} is MISSING:")
             put(d + 1, f"x{k} = {self.const(default)}")
-            put(d + 1, f"c{k} = {self.const(defaulted_path(parse_path(node['path'])))}(c{k})")
+            path = parse_path(node["path"])
+            if path.root in _FIXED_ROOTS and path.keys_only:
+                # (object keys from the asset or the parameters: the full path is known now)
+                put(d + 1, f"c{k} = {self.const(path.root + path.keys_only[-1])}")
+            else:
+                put(d + 1, f"c{k} = {self.const(defaulted_path(path))}(c{k})")
         self.record(d, f"c{k}", f"x{k}")
         put(d, f"if isinstance(x{k}, BLOCKING):")
         if op_name in PARTIAL_OPS:
