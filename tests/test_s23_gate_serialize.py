@@ -1,6 +1,6 @@
-"""Findings JSON lines (report.json_report.finding_bytes): the members before the message come
-from a cache per rule, type and outcome; the line is still exactly `orjson.dumps(to_json())`
-for every kind of finding, and the plan gate's JSON report writes those bytes."""
+"""Findings JSON lines (report.json_report.finding_bytes): one mapping encoded per finding, the
+outcome and controls as held; the line is exactly `orjson.dumps(to_json())` for every kind of
+finding, and the plan gate's JSON report writes those bytes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 
 from _paths import PLANS
 from phiguard.findings import Finding, Outcome
-from phiguard.report import json_report
 from phiguard.report.json_report import finding_bytes, finding_line
 from phiguard.terraform.gate import PlanFinding
 
@@ -54,15 +53,12 @@ CASES: list[Finding] = [
 
 @pytest.mark.parametrize("finding", CASES)
 def test_line_is_the_encoded_to_json(finding: Finding) -> None:
-    # twice: the first builds the cached head, the second uses it
-    assert finding_bytes(finding) == _reference(finding)
     assert finding_bytes(finding) == _reference(finding)
     assert finding_line(finding) == _reference(finding).decode()
     assert json.loads(finding_bytes(finding)) == json.loads(_reference(finding))
 
 
-def test_head_is_per_rule_type_outcome_severity_and_controls() -> None:
-    # findings that differ only in one of the cached members never share a head
+def test_findings_differing_in_one_leading_member_are_each_written_as_they_are() -> None:
     variants = [BASE, replace(BASE, rule_id="NET-002"),
                 replace(BASE, asset_type="compute.googleapis.com/FirewallPolicy"),
                 replace(BASE, outcome=Outcome.UNKNOWN), replace(BASE, severity="low"),
@@ -87,15 +83,6 @@ def test_a_subclass_that_writes_its_own_json_is_not_cut_short() -> None:
     finding = Tagged(**{f: getattr(BASE, f) for f in BASE.__dataclass_fields__}, tag="t")
     assert finding_bytes(finding) == _reference(finding)
     assert finding_bytes(finding).startswith(b'{"tag":"t",')
-
-
-def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(json_report, "_HEADS_MAX", 3)
-    json_report._HEADS.clear()
-    for i in range(10):
-        finding = replace(BASE, rule_id=f"R-{i:03d}")
-        assert finding_bytes(finding) == _reference(finding)
-        assert len(json_report._HEADS) <= 3
 
 
 def test_plan_json_report_lines_are_each_findings_to_json(tmp_path: Path) -> None:
