@@ -1,6 +1,6 @@
 """Firewall evaluation order end to end: an organization-level firewall policy `deny`
-reached first shadows a VPC rule (NET-001) and a folder policy's allow (NET-009), and the
-scan, the Beam engine and the plan gate (the deny planned, or the VPC rule planned) agree."""
+reached first shadows a folder policy's allow (NET-009), and the scan, the Beam engine and the
+plan gate (the deny planned) agree."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from _plans import change, plan_doc
@@ -18,8 +17,6 @@ from phiguard.google import validate_resource
 from test_s23_fw_policies import HIER, ORG, PHI_FOLDER, _hierarchical, _rule
 
 AT = "2026-11-25T00:00:00Z"
-# The demo's VPC rule admitting tcp:22 from 0.0.0.0/0 (NET-001 FAIL at the session's start).
-FAX = "//compute.googleapis.com/projects/oh-shared-net/global/firewalls/phi-allow-ssh-legacy-fax"
 DENY = _rule(100, "deny", ["0.0.0.0/0", "::/0"], ["22", "3389"])
 ORG_DENY = _hierarchical("518217480501", "org-deny-admin", ORG, [DENY])
 FOLDER_ALLOW = _hierarchical("518217480502", "phi-folder-ssh", PHI_FOLDER,
@@ -64,12 +61,11 @@ def test_records_follow_googles_schema() -> None:
 def test_scan_credits_the_org_deny_and_beam_agrees(tmp_path: Path, demo_dir: Path) -> None:
     world = _world(tmp_path, demo_dir, ORG_DENY, FOLDER_ALLOW)
     local = _scan(world, tmp_path / "local.json")
-    fax = _finding(local, "NET-001", FAX)
-    assert fax["outcome"] == "PASS"
+    allow = _finding(local, "NET-009", FOLDER_ALLOW["name"])
+    assert allow["outcome"] == "PASS"
     # the evidence shows the deny that shadows the rule, where it stands
-    denies = [e for e in fax["evidence"] if e["value"] == DENY]
+    denies = [e for e in allow["evidence"] if e["value"] == DENY]
     assert denies and "rules[0]" in denies[0]["path"]
-    assert _finding(local, "NET-009", FOLDER_ALLOW["name"])["outcome"] == "PASS"
     assert _finding(local, "NET-009", ORG_DENY["name"])["outcome"] == "PASS"
     beam = _scan(world, tmp_path / "beam.json", engine="beam",
                  pipeline_args=["--runner", "DirectRunner", "--direct_running_mode=in_memory"])
@@ -80,7 +76,6 @@ def test_a_goto_next_above_the_deny_leaves_the_rules_failing(tmp_path: Path,
                                                              demo_dir: Path) -> None:
     world = _world(tmp_path, demo_dir, ORG_DELEGATES, FOLDER_ALLOW)
     doc = _scan(world, tmp_path / "local.json")
-    assert _finding(doc, "NET-001", FAX)["outcome"] == "FAIL"
     assert _finding(doc, "NET-009", FOLDER_ALLOW["name"])["outcome"] == "FAIL"
 
 
@@ -119,31 +114,18 @@ def _planned_org_deny(ports: list[str]) -> dict[str, Any]:
                      "google_compute_firewall_policy_association.org": ref})
 
 
-@pytest.mark.parametrize(("ports", "outcome"), [(["22"], "PASS"), (["3389"], "FAIL")])
-def test_gate_credits_a_planned_org_deny_as_the_scan_does(
-        tmp_path: Path, demo_dir: Path, ports: list[str], outcome: str) -> None:
-    """The plan adds the organization's deny over the demo snapshot: the gate judges the
-    snapshot's VPC rule as a scan of the applied organization would."""
-    gate = _gate(tmp_path, demo_dir, _planned_org_deny(ports))
-    assert _finding(gate, "NET-001", FAX)["outcome"] == outcome
-    planned = HIER + "(google_compute_firewall_policy.org)"
-    assert _finding(gate, "NET-009", planned)["outcome"] == "PASS"
-    applied = _hierarchical("518217480509", "org-deny-admin", ORG,
-                            [_rule(100, "deny", ["0.0.0.0/0"], ports)])
-    scan = _scan(_world(tmp_path, demo_dir, applied), tmp_path / "scan.json")
-    assert _finding(scan, "NET-001", FAX)["outcome"] == outcome
-
-
-def test_gate_credits_the_snapshots_org_deny_to_a_planned_vpc_rule(tmp_path: Path,
-                                                                   demo_dir: Path) -> None:
-    world = _world(tmp_path, demo_dir, ORG_DENY)
-    doc = plan_doc([change("google_compute_firewall", "ssh", {
-        "name": "allow-ssh-world", "project": "oh-shared-net", "network": "phi-vpc",
-        "direction": "INGRESS", "priority": 1000, "disabled": False,
-        "source_ranges": ["0.0.0.0/0"], "allow": [{"protocol": "tcp", "ports": ["22"]}],
-        "deny": [], "source_tags": [], "target_tags": []})])
-    gate = _gate(tmp_path, world, doc)
-    name = "//compute.googleapis.com/projects/oh-shared-net/global/firewalls/allow-ssh-world"
-    assert _finding(gate, "NET-001", name)["outcome"] == "PASS"
-    gate = _gate(tmp_path, _world(tmp_path / "b", demo_dir, ORG_DELEGATES), doc)
-    assert _finding(gate, "NET-001", name)["outcome"] == "FAIL"
+def test_gate_credits_a_planned_org_deny_as_the_scan_does(tmp_path: Path,
+                                                         demo_dir: Path) -> None:
+    """The plan adds the organization's deny over the demo snapshot and the PHI folder's SSH
+    allow: the gate judges the folder policy as a scan of the applied organization would."""
+    world = _world(tmp_path, demo_dir, FOLDER_ALLOW)
+    for ports, outcome in ((["22"], "PASS"), (["3389"], "FAIL")):
+        gate = _gate(tmp_path, world, _planned_org_deny(ports))
+        assert _finding(gate, "NET-009", FOLDER_ALLOW["name"])["outcome"] == outcome
+        planned = HIER + "(google_compute_firewall_policy.org)"
+        assert _finding(gate, "NET-009", planned)["outcome"] == "PASS"
+        applied = _hierarchical("518217480509", "org-deny-admin", ORG,
+                                [_rule(100, "deny", ["0.0.0.0/0"], ports)])
+        scan = _scan(_world(tmp_path / ports[0], demo_dir, FOLDER_ALLOW, applied),
+                     tmp_path / "scan.json")
+        assert _finding(scan, "NET-009", FOLDER_ALLOW["name"])["outcome"] == outcome
