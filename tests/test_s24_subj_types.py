@@ -58,8 +58,9 @@ def test_a_raw_export_names_the_rules_its_missing_types_leave_unassessed(tmp_pat
     assert not [r for r in doc["results"] if r["rule_id"] in ("NET-009", "NET-010", "ENC-014")]
     # said before the results, with the rules
     assert f"{POLICY} (NET-009, NET-010)" in stderr and "assessed none" in stderr
-    # not the asset_types_missing field (those are types rules look for with find/referrers)
-    assert POLICY not in {m["asset_type"] for m in doc["run"].get("asset_types_missing", ())}
+    # not the asset_types_missing field (types rules look for with find/referrers): no rule
+    # looks for AlloyDB clusters, ENC-014 judges them
+    assert ALLOYDB not in {m["asset_type"] for m in doc["run"].get("asset_types_missing", ())}
 
 
 def test_an_export_of_every_type_says_nothing(tmp_path: Path) -> None:
