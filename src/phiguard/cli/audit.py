@@ -83,15 +83,16 @@ def audit_command(org: str | None, folder: str | None, projects: tuple[str, ...]
         # store and the bundle keep every finding of every framework.
         view = framework_view(rules, framework)
         findings = seen_by(view, result.findings)
-        new, resolved, persisting, unknown = (rules_seen_by(view, items) for items in (
+        new, resolved, persisting, unknown, judged = (rules_seen_by(view, items) for items in (
             result.change.new, result.change.resolved, result.change.persisting,
-            result.change.unknown))
+            result.change.unknown, result.change.was_unknown))
         gaps = result.manifest["coverage_gaps"]
         # unknown: failing in the run before, UNKNOWN in this one (not known to be resolved)
         click.echo(f"run {result.run_id}: {outcome_counts(findings)} · "
                    f"{len(new)} new, {len(resolved)} resolved, "
                    f"{len(persisting)} persisting failures"
                    + (f", {len(unknown)} now UNKNOWN" if unknown else "")
+                   + (f", {len(judged)} now failing (was UNKNOWN)" if judged else "")
                    + (f" · {len(gaps)} coverage gaps" if gaps else ""))
         for c in new:
             click.echo(f"  new  {c.severity:<8} {c.rule_id:<9} {printable(c.asset)}")
