@@ -73,14 +73,18 @@ def run_scan(snapshot: Sequence[Path | str], *, rules: Sequence[Path] = (),
     time of each stage is written there (phiguard._util.stages).
     """
     from phiguard._util import stages
+    from phiguard.policy import code_cache, codegen
 
     stages.begin("scan", jobs=jobs)
     try:
-        return _run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
-                         output_dir=output_dir, bundle=bundle, sign_key=sign_key, at=at,
-                         jobs=jobs, color=color, framework=framework, notify=notify,
-                         engine=engine, pipeline_args=pipeline_args,
-                         bigquery_shards=bigquery_shards)
+        # the rules' generated code compiled by an earlier run of the same pack is kept
+        # (policy.code_cache, as the plan gate does); forked workers inherit the table
+        with code_cache.kept(codegen._CODE):
+            return _run_scan(snapshot, rules=rules, config_path=config_path, outputs=outputs,
+                             output_dir=output_dir, bundle=bundle, sign_key=sign_key, at=at,
+                             jobs=jobs, color=color, framework=framework, notify=notify,
+                             engine=engine, pipeline_args=pipeline_args,
+                             bigquery_shards=bigquery_shards)
     finally:
         stages.finish()
 
