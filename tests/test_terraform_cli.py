@@ -420,13 +420,18 @@ def test_a_refused_plan_creates_no_output_dir(tmp_path: Path) -> None:
     assert [p.name for p in out.iterdir()] == ["phiguard.json"]
 
 
-def test_the_default_is_one_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Without --jobs a large plan is judged in this process (two were slower on a busy
-    machine: each half converts the join targets again); --jobs 2 still splits it."""
+def test_the_default_is_one_process_unless_the_cpus_are_idle(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without --jobs a large plan is judged in this process when other processes keep the
+    CPUs busy (the second process costs more than it saves then), in two when they leave
+    them idle; --jobs 2 splits it whatever the load. The same output every way."""
     from phiguard._util import parallel
     from phiguard.terraform import gate
 
     monkeypatch.setattr(gate, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(gate, "_cpu_mark", lambda: (None, 2, (0, 0), 0.0))
+    busy: list[float] = [1.0]
+    monkeypatch.setattr(gate, "_others_busy", lambda mark: busy[0])
     args = [str(PLANS / "iam.json"), "-c", str(CONFIG), "--at", AT, "-f", "json"]
     split = []
     real = parallel.ordered_map
@@ -443,6 +448,10 @@ def test_the_default_is_one_process(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert gc.isenabled()  # the run turns the cyclic collector off while it runs, then on
     two = _invoke(*args, "-j", "2")
     assert split and two.stdout == one.stdout
+    split.clear()
+    busy[0] = 0.0
+    idle = _invoke(*args)
+    assert split and idle.stdout == one.stdout
 
 
 def test_the_command_process_writes_everything_before_it_exits(tmp_path: Path) -> None:

@@ -47,8 +47,8 @@ _KEPT: list[object] = []  # see plan_command's body
 @fail_on_option
 @fail_on_unknown_option
 @at_option("now.")
-@jobs_option(0, 2, 0, "Processes judging a large plan: 1 or 2 (0: one; two were slower on a "
-                      "busy machine).")
+@jobs_option(0, 2, 0, "Processes judging a large plan: 1 or 2 (0: two when the CPUs are "
+                      "otherwise idle, else one).")
 @rules_option()
 @framework_option
 @debug_option

@@ -52,8 +52,8 @@ def run_plan_gate(plan_file: Path, *, rules: Sequence[Path] = (),
                   output_dir: str | None = None, at: datetime | None = None,
                   jobs: int = 0, framework: str = "hipaa",
                   notify: Callable[[str], None] = lambda note: None) -> PlanResult:
-    """Judge `plan_file` and write `outputs`. `jobs` 0 means one process (two were slower on
-    a busy 2-core machine: the halves convert the join targets twice). Raises a PhiguardError
+    """Judge `plan_file` and write `outputs`. `jobs` 0: a large plan in two processes when
+    the CPUs are otherwise idle, else one (`PlanGate`). Raises a PhiguardError
     for bad input (a malformed plan is never a pass). With PHIGUARD_STAGE_TIMES set, the time
     of each stage is written there (phiguard._util.stages). `notify` hears, before any report
     is written, the asset types rules look for that a `snapshots` does not know to be collected.
@@ -146,7 +146,7 @@ def _run_plan_gate(plan_file: Path, *, rules: Sequence[Path], config_path: Path 
                     ancestors=ancestors, everything=everything, baseline=prints,
                     baseline_fails=fails,
                     snapshot_inputs=inputs, content=content, content_gaps=gaps,
-                    jobs=jobs or 1, asset_types=asset_types)
+                    jobs=jobs, asset_types=asset_types)
     stages.note(jobs=gate.jobs, split=gate._split)
     stages.stage("judge")
     findings = list(gate.findings())

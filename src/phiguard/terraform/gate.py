@@ -7,7 +7,9 @@ deletions that remove a control another asset relies on, and drop what a baselin
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -170,7 +172,7 @@ class PlanGate:
         self._shown: dict[str, tuple[dict[str, int], ...]] = {}  # see _responsible
         self._fixes: dict[tuple[str, str], Fix | None] = {}  # (rule id, Terraform type)
         self._fix_texts: dict[int, tuple[Fix, str, str]] = {}  # see _fix_of
-        self.jobs = max(1, jobs)
+        self.jobs = max(1, jobs)  # 0: two when the CPUs are otherwise idle (see below)
         self.engine = Engine(pack.rules, params=config.params, enable=config.enable,
                              disable=config.disable)
         self.book = WaiverBook(config.waivers, at)
@@ -187,17 +189,23 @@ class PlanGate:
             asset_types if asset_types is not None
             else {a.asset_type for a in base.values() if a.content is None
                   or RESOURCE in a.content} if base is not None else ())
-        self._other_assets: dict[str, str] = {}  # name -> type, of the split halves
-        # A large plan without deletions or a snapshot is split in two: each process converts
-        # its half (plus the join targets and IAM holders every rule may need) and judges it.
-        self._split = (self.jobs > 1 and _can_fork() and base is None
-                       and not everything and len(plan.changes) >= PARALLEL_FROM
-                       and not any(c.is_delete for c in plan.changes))
-        if self._split:
-            self._use(build_world(plan, "after", only=lambda c: False))  # run facts only
-        else:
-            self._use(build_world(plan, "after", base, numbers=numbers, ancestors=ancestors,
-                                  base_iam=self._base_iam))
+        # A large plan without deletions or a snapshot may be judged in two processes: the
+        # world is built once, here, and a forked worker judges half its subjects while this
+        # process judges the other half (`_judge_split`). With `jobs` 0, only when other
+        # processes left the CPUs idle while the world was built: on a busy machine the
+        # second process costs more than it saves.
+        splittable = (jobs != 1 and base is None and not everything
+                      and len(plan.changes) >= PARALLEL_FROM
+                      and not any(c.is_delete for c in plan.changes) and _can_fork())
+        mark = _cpu_mark() if jobs <= 0 and splittable else None
+        self._halves: tuple[list[Asset], list[Asset]] = ([], [])  # see _judge_split
+        self._pid = 0  # the process that judges (and forks the worker of) a split plan
+        self._use(build_world(plan, "after", base, numbers=numbers, ancestors=ancestors,
+                              base_iam=self._base_iam))
+        if mark is not None:
+            busy = _others_busy(mark)
+            self.jobs = 2 if busy is not None and busy <= PLAN_MAX_BUSY else 1
+        self._split = splittable and self.jobs > 1
         self._partial_ok = {cr.rule.id for cr in self.engine.rules
                             if reads_only_bindings(cr.rule)}
         # (rule id, Terraform type) pairs the rule cannot judge in a plan (`unknown_in_plan`)
@@ -229,7 +237,6 @@ class PlanGate:
     def run_info(self) -> dict[str, Any]:
         """The `run` block of the findings document."""
         types = {a.name: a.asset_type for a in self.after.assets.values()}
-        types.update(self._other_assets)
         counts: dict[str, int] = {}
         for asset_type in types.values():
             counts[asset_type] = counts.get(asset_type, 0) + 1
@@ -395,31 +402,29 @@ class PlanGate:
                 append(self._decorate(finding, asset, responsible=responsible))
         return out
 
-    def _half(self, lo: int, hi: int) -> list[Asset]:
-        """Build this process's share of the world; its subjects: the assets whose first
-        change falls in [lo, hi)."""
-        shared = _shared_types(self.engine)
-        index = {c.address: i for i, c in enumerate(self.plan.changes)}
-        self._use(build_world(self.plan, "after", numbers=self._numbers,
-                              ancestors=self._ancestors,
-                              only=lambda c: lo <= index[c.address] < hi or c.type in shared))
-        return [self.after.assets[n] for n, c in self.after.changed.items()
-                if n in self.after.assets and lo <= index[c.address] < hi]
-
     def _judge_split(self) -> list[PlanFinding]:
-        """Judge the plan in two halves, in forked workers when they can be had (see
-        `ordered_map`). Findings come back as plain tuples (pickling the dataclasses costs
-        more than judging them), with the names and types of the assets each half built."""
+        """The subjects judged in two processes: a forked worker judges every other subject
+        (in type order, so both halves hold the same mix of types) while this process judges
+        the rest (see `ordered_map`: a worker that fails or falls far behind has its half
+        judged here). The worker's findings come back as plain tuples (pickling the
+        dataclasses costs more than judging them)."""
         from phiguard._util.parallel import ordered_map
 
-        mid = len(self.plan.changes) // 2
-        halves = [(0, mid), (mid, len(self.plan.changes))]
-        out: list[PlanFinding] = []
-        for rows, names, ids in ordered_map(_judge_half, self, halves, jobs=self.jobs,
-                                            tasks_per_worker=1):
-            self._other_assets.update(names)
-            self._ids.update(ids)
-            out.extend(_unrow(r) for r in rows)
+        subjects = sorted(self._subjects(), key=_asset_type)
+        # The first subject of each type is judged here before the fork: what judging builds
+        # on first use and keeps (the inventory's indexes and facts, each rule's compiled
+        # conditions) is then built once and shared, not once in each process.
+        first = {id(a): a for a in {a.asset_type: a for a in reversed(subjects)}.values()}
+        out = self._judge(list(first.values()))
+        rest = [a for a in subjects if id(a) not in first]
+        self._halves = (rest[0::2], rest[1::2])
+        self._pid = os.getpid()
+        try:
+            for found in ordered_map(_judge_half, self, (0, 1), jobs=self.jobs,
+                                     tasks_per_worker=1, parent_works=True):
+                out.extend(found if isinstance(found, list) else map(_unrow, found))
+        finally:
+            self._halves = ([], [])
         return out
 
     # --------------------------------------------------------------------------------------
@@ -597,13 +602,10 @@ class PlanGate:
 
 
 PARALLEL_FROM = 3000  # planned resources; below this a fork costs more than it saves
-# holders of IAM / list pieces: converted in both halves so a piece never lands on a stand-in
-_HOLDERS = frozenset({"cloudresourcemanager.googleapis.com/Project",
-                      "cloudresourcemanager.googleapis.com/Folder",
-                      "cloudresourcemanager.googleapis.com/Organization",
-                      "storage.googleapis.com/Bucket", "iam.googleapis.com/ServiceAccount",
-                      "compute.googleapis.com/Network", "compute.googleapis.com/Disk",
-                      "compute.googleapis.com/RegionDisk", "container.googleapis.com/Cluster"})
+# With `jobs` 0, the most CPUs other processes may have kept busy while the world was built for
+# a large plan to be judged in two processes (the second costs about 0.3 CPU s more for a
+# 10,000-resource plan: the fork's copied pages, its findings pickled and read back).
+PLAN_MAX_BUSY = 0.2
 
 
 def _can_fork() -> bool:
@@ -613,10 +615,33 @@ def _can_fork() -> bool:
     return can_fork()
 
 
-def _shared_types(engine: Engine) -> frozenset[str]:
-    """Terraform types both halves convert: join targets of the rules and piece holders."""
-    wanted = engine.context_types() | _HOLDERS
-    return frozenset(t for t, conv in CONVERTERS.items() if conv.asset_type in wanted)
+def _cpu_mark() -> tuple[set[int] | None, int, tuple[int, int], float] | None:
+    """This process's CPUs (None: every CPU) and how many, their busy and total jiffies and
+    this process's CPU seconds, now; None where /proc/stat cannot tell, or with one CPU."""
+    from phiguard._util.parallel import _cpu_ticks, usable_cpus
+
+    try:
+        mine: set[int] | None = set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        mine = None
+    cpus = len(mine) if mine is not None else (os.cpu_count() or 1)
+    ticks = _cpu_ticks(mine) if usable_cpus() >= 2 else None
+    return None if ticks is None else (mine, cpus, ticks, time.process_time())
+
+
+def _others_busy(mark: tuple[set[int] | None, int, tuple[int, int], float]) -> float | None:
+    """How many CPUs other processes kept busy since `mark` (`_cpu_mark`): the busy time of
+    this process's CPUs less its own, over the time passed (None: not known)."""
+    from phiguard._util.parallel import _cpu_ticks
+
+    mine, cpus, (busy0, total0), own0 = mark
+    now = _cpu_ticks(mine)
+    if now is None or now[1] <= total0:
+        return None
+    own = (time.process_time() - own0) * os.sysconf("SC_CLK_TCK")
+    return max(0.0, (now[0] - busy0 - own) * cpus / (now[1] - total0))
+
+
 _OUTCOMES = {o.value: o for o in Outcome}
 _PASS, _FAIL = Outcome.PASS, Outcome.FAIL
 _NONE_BLOCKED: frozenset[str] = frozenset()
@@ -633,12 +658,11 @@ def _scope_undecided(found: list[Finding], why: UnknownValue,
             if f.outcome is _FAIL and rules[f.rule_id].scope == "phi" else f for f in found]
 
 
-def _judge_half(gate: PlanGate, half: tuple[int, int]) -> tuple[
-        list[tuple[Any, ...]], dict[str, str], dict[str, str]]:
-    """One half of a split plan judged: its findings as rows, its assets' types by name, and
-    the project ids by number it learned (for baseline fingerprints)."""
-    rows = [_row(f) for f in gate._judge(gate._half(*half))]
-    return rows, {a.name: a.asset_type for a in gate.after.assets.values()}, dict(gate._ids)
+def _judge_half(gate: PlanGate, half: int) -> list[PlanFinding] | tuple[tuple[Any, ...], ...]:
+    """One half of a split plan's subjects judged (`_judge_split`): its findings, as rows
+    when judged in a forked worker (to be sent back)."""
+    found = gate._judge(list(gate._halves[half]))
+    return found if os.getpid() == gate._pid else tuple(_row(f) for f in found)
 
 
 def _row(f: PlanFinding) -> tuple[Any, ...]:
