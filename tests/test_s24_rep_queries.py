@@ -105,45 +105,7 @@ def test_history_with_a_framework_reads_a_fixed_number_of_times(
 # results absent from some runs), against an oracle over the whole outcome matrix.
 # --------------------------------------------------------------------------------------------
 
-def _matrix_store(path: Path, runs: int, assets: int, seed: int) -> list[dict[str, str]]:
-    rng = random.Random(seed)
-    matrix: list[dict[str, str]] = []
-    with Store(path) as db:
-        for day in range(runs):
-            row: dict[str, str] = {}
-            found = []
-            for i in range(assets):
-                outcome = rng.choices(("PASS", "FAIL", "UNKNOWN", None), (3, 4, 3, 1))[0]
-                if outcome is None:
-                    continue
-                asset = f"//compute.googleapis.com/x/{i}"
-                row[asset] = outcome
-                found.append(Finding(RULES[i % len(RULES)], asset, "t", Outcome(outcome),
-                                     "high", ("hipaa/164.312(a)(1)",), "m"))
-            db.record(_run(day), found, scope="organizations/1")
-            matrix.append(row)
-    return matrix
-
-
-def _first_seen(m: list[dict[str, str]], i: int, asset: str) -> int:
-    best = j = i
-    while j > 0 and m[j - 1].get(asset) in ("FAIL", "UNKNOWN"):
-        j -= 1
-        if m[j][asset] == "FAIL":
-            best = j
-    return best
-
-
-def _last_judged_failing(m: list[dict[str, str]], i: int, asset: str) -> bool:
-    while i >= 0 and m[i].get(asset) == "UNKNOWN":
-        i -= 1
-    return i >= 0 and m[i].get(asset) == "FAIL"
-
-
-def _unknown_since(m: list[dict[str, str]], i: int, asset: str) -> int:
-    while i > 0 and m[i - 1].get(asset) == "UNKNOWN":
-        i -= 1
-    return i
+LACK = "the snapshot holds no IAM_POLICY content: rules that read IAM policies are UNKNOWN"
 
 
 def _rule(asset: str) -> str:
@@ -154,52 +116,114 @@ def _order(assets: Iterable[str]) -> list[str]:
     return sorted(assets, key=lambda asset: (_rule(asset), asset))  # as drift lists them
 
 
-def _oracle(m: list[dict[str, str]], a: int, b: int) -> dict[str, list[tuple[str, int]]]:
+class History:
+    """The outcome matrix of a random store (None: no result), and which runs lacked data or
+    covered another scope than the run before: there no result reads as UNKNOWN."""
+
+    def __init__(self, path: Path, runs: int, assets: int, seed: int) -> None:
+        rng = random.Random(seed)
+        self.m: list[dict[str, str]] = []
+        self.lossy: list[bool] = []
+        self.scope: list[str] = []
+        with Store(path) as db:
+            for day in range(runs):
+                row: dict[str, str] = {}
+                found = []
+                for i in range(assets):
+                    outcome = rng.choices(("PASS", "FAIL", "UNKNOWN", None), (3, 4, 3, 1))[0]
+                    if outcome is None:
+                        continue
+                    asset = f"//compute.googleapis.com/x/{i}"
+                    row[asset] = outcome
+                    found.append(Finding(_rule(asset), asset, "t", Outcome(outcome), "high",
+                                         ("hipaa/164.312(a)(1)",), "m"))
+                lossy = day % 4 == 2 or rng.random() < 0.15
+                scope = "projects/p" if day == 7 or rng.random() < 0.1 else "organizations/1"
+                extra = {"content_missing": [LACK]} if lossy else {}
+                db.record({**_run(day), **extra}, found, scope=scope)
+                self.m.append(row)
+                self.lossy.append(lossy)
+                self.scope.append(scope)
+
+    def doubt(self, i: int, against: int | None = None) -> bool:
+        other = i - 1 if against is None else against
+        return self.lossy[i] or (other >= 0 and self.scope[i] != self.scope[other])
+
+    def eff(self, i: int, asset: str) -> str | None:
+        got = self.m[i].get(asset)
+        return got if got is not None else ("UNKNOWN" if self.doubt(i) else None)
+
+
+def _first_seen(h: History, i: int, asset: str) -> int:
+    best = j = i
+    while j > 0 and h.eff(j - 1, asset) in ("FAIL", "UNKNOWN"):
+        j -= 1
+        if h.eff(j, asset) == "FAIL":
+            best = j
+    return best
+
+
+def _last_judged_failing(h: History, i: int, asset: str) -> bool:
+    while i >= 0 and h.eff(i, asset) == "UNKNOWN":
+        i -= 1
+    return i >= 0 and h.eff(i, asset) == "FAIL"
+
+
+def _unknown_since(h: History, i: int, asset: str) -> int:
+    while i > 0 and h.eff(i - 1, asset) == "UNKNOWN":
+        i -= 1
+    return i
+
+
+def _oracle(h: History, a: int, b: int) -> dict[str, list[tuple[str, int]]]:
+    m = h.m
     out: dict[str, list[tuple[str, int]]] = {k: [] for k in (
         "new", "resolved", "persisting", "unknown", "was_unknown")}
     for asset in _order(k for k, v in m[b].items() if v == "FAIL"):
-        if m[a].get(asset) == "FAIL" or _last_judged_failing(m, a, asset):
-            out["persisting"].append((asset, _first_seen(m, b, asset)))
-        elif m[a].get(asset) == "UNKNOWN":
-            out["was_unknown"].append((asset, _unknown_since(m, a, asset)))
+        if m[a].get(asset) == "FAIL" or _last_judged_failing(h, a, asset):
+            out["persisting"].append((asset, _first_seen(h, b, asset)))
+        elif h.eff(a, asset) == "UNKNOWN":
+            out["was_unknown"].append((asset, _unknown_since(h, a, asset)))
         else:
-            out["new"].append((asset, _first_seen(m, b, asset)))
+            out["new"].append((asset, _first_seen(h, b, asset)))
     for asset in _order(k for k, v in m[a].items() if v == "FAIL"):
-        if m[b].get(asset) != "FAIL":
-            into = "unknown" if m[b].get(asset) == "UNKNOWN" else "resolved"
-            out[into].append((asset, _first_seen(m, a, asset)))
+        now = m[b].get(asset)
+        if now != "FAIL":
+            doubted = now is None and h.doubt(b, a)
+            into = "unknown" if now == "UNKNOWN" or doubted else "resolved"
+            out[into].append((asset, _first_seen(h, a, asset)))
     return out
 
 
-def _oracle_mttr(m: list[dict[str, str]]) -> dict[str, float]:
+def _oracle_mttr(h: History) -> dict[str, float]:
     spans: dict[str, list[int]] = {}
-    for asset in {k for row in m for k in row}:
-        rule = _rule(asset)
+    for asset in {k for row in h.m for k in row}:
         start = None
-        for i, row in enumerate(m):
-            outcome = row.get(asset)
+        for i in range(len(h.m)):
+            outcome = h.eff(i, asset)
             if outcome == "FAIL" and start is None:
                 start = i
             elif start is not None and outcome not in ("FAIL", "UNKNOWN"):
-                spans.setdefault(rule.split("-")[0], []).append(i - start)
+                spans.setdefault(_rule(asset).split("-")[0], []).append(i - start)
                 start = None
     return {area: round(sum(v) / len(v), 1) for area, v in sorted(spans.items())}
 
 
 def test_one_query_reading_matches_the_definitions(tmp_path: Path) -> None:
-    for seed in range(4):
+    for seed in range(6):
         path = tmp_path / f"m{seed}.db"
-        m = _matrix_store(path, 12, 30, seed)
+        h = History(path, 12, 30, seed)
+        assert any(h.lossy) and len(set(h.scope)) == 2, seed  # every case is exercised
         with Store(path) as db:
             runs = db.runs()
             day = {r.snapshot_time: i for i, r in enumerate(runs)}
             for a, b in [(i, i + 1) for i in range(11)] + [(0, 11), (3, 9), (9, 3)]:
                 got = drift(db, runs[a].id, runs[b].id)
-                want = _oracle(m, a, b)
+                want = _oracle(h, a, b)
                 for name in ("new", "resolved", "persisting", "unknown"):
                     assert [(c.asset, day[c.first_seen]) for c in getattr(got, name)] == (
                         want[name]), (seed, a, b, name)
                 assert [(c.asset, day[c.unknown_since]) for c in got.was_unknown] == (
                     want["was_unknown"]), (seed, a, b)
             # one day between runs: mean days to remediate is the mean of run spans
-            assert mean_time_to_remediate(db) == _oracle_mttr(m), seed
+            assert mean_time_to_remediate(db) == _oracle_mttr(h), seed

@@ -175,15 +175,18 @@ def diff_command(store_path: str, run_a: int | None, run_b: int | None, framewor
             for reason in run_reasons(regained):
                 click.echo(f"  why UNKNOWN in run {change.before.id}, no longer: "
                            f"{reason.title}: {printable(reason.text)}")
-        # unknown: failing before, UNKNOWN now (not known to be resolved); now FAIL: UNKNOWN
+        # unknown: failing before, UNKNOWN now or no result in a run that could not have
+        # judged it (not known to be resolved); now FAIL: UNKNOWN
         # before, failing now (there unjudged, not known to be new)
         for label, items in (("new", change.new), ("now FAIL", change.was_unknown),
                              ("resolved", change.resolved),
                              ("persisting", change.persisting), ("unknown", change.unknown)):
             for c in items:
                 since = f", was UNKNOWN since {c.unknown_since}" if c.unknown_since else ""
+                note = f" ({printable(c.note)})" if c.note else ""
                 click.echo(f"  {label:<10} {c.severity:<8} {c.rule_id:<9} first seen "
-                           f"{c.first_seen} ({c.age_days} d){since}  {printable(c.asset)}")
+                           f"{c.first_seen} ({c.age_days} d){since}  {printable(c.asset)}"
+                           f"{note}")
         return 0
 
     run(body, debug)

@@ -58,9 +58,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '{}';
     """,
+    # No table changes: a run's `warnings` may also hold subject_types_missing and
+    # pre_v1_asset_types, which a phiguard of version 3 would call damage; it now says the
+    # store was written by a newer phiguard.
+    """
+    -- runs.warnings: + subject_types_missing, pre_v1_asset_types
+    """,
 )
 # The run block's fields a run's `warnings` keeps (its coverage_gaps have their own column).
-WARNING_FIELDS = ("scope_warnings", "content_missing", "asset_types_missing")
+WARNING_FIELDS = ("scope_warnings", "content_missing", "asset_types_missing",
+                  "subject_types_missing", "pre_v1_asset_types")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -371,24 +378,30 @@ class Store:
 
     def results_by_run(self, runs: Sequence[Run], outcomes: Collection[str] = ("FAIL",
                                                                                "UNKNOWN"),
-                       *, newest_first: bool = False
+                       *, newest_first: bool = False, failed_in: Sequence[Run] = ()
                        ) -> Generator[tuple[Run, dict[str, Result]], None, None]:
         """For each of these runs (oldest first, or newest first), fingerprint -> Result of
-        its results of these outcomes: one query, read run by run as the caller goes (memory:
-        one run's rows). Close the iterator (or exhaust it) to end the query."""
+        its results of these outcomes, and of every outcome for the results failing in one of
+        the runs `failed_in` (so that a failure's PASS is told from its absence): one query,
+        read run by run as the caller goes (memory: one run's rows). Close the iterator (or
+        exhaust it) to end the query."""
         if not runs:
             return
         order = sorted(runs, key=lambda r: r.id, reverse=newest_first)
         wanted = sorted(set(outcomes))
-        marks = ", ".join("?" * len(wanted))
+        where = f"outcome IN ({', '.join('?' * len(wanted))})"
+        args: list[Any] = [min(r.id for r in runs), max(r.id for r in runs), *wanted]
+        if failed_in:
+            where = (f"({where} OR fingerprint IN (SELECT fingerprint FROM results WHERE "
+                     "outcome = 'FAIL' AND run_id BETWEEN ? AND ?))")
+            args += [min(r.id for r in failed_in), max(r.id for r in failed_in)]
         try:
             cur = self.db.execute(
                 "SELECT run_id, fingerprint, outcome, rule_id, asset, severity, "
                 "typeof(fingerprint) = 'text' AND typeof(rule_id) = 'text' AND "
                 "typeof(asset) = 'text' AND typeof(severity) = 'text' FROM results "
-                f"WHERE run_id BETWEEN ? AND ? AND outcome IN ({marks}) ORDER BY run_id "
-                + ("DESC" if newest_first else "ASC"),
-                (min(r.id for r in runs), max(r.id for r in runs), *wanted))
+                f"WHERE run_id BETWEEN ? AND ? AND {where} ORDER BY run_id "
+                + ("DESC" if newest_first else "ASC"), args)
         except sqlite3.Error as exc:
             raise store_error(self.path, exc) from None
         try:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from phiguard._util.times import parse_time
 from phiguard.store.db import Result, Run, Store
 
-__all__ = ["Change", "Drift", "drift", "failing_when_last_judged", "judged_before",
-           "mean_time_to_remediate", "run_lacks", "warnings_change"]
+__all__ = ["Change", "Drift", "absence_doubt", "absent_note", "drift",
+           "failing_when_last_judged", "judged_before", "mean_time_to_remediate", "run_lacks",
+           "warnings_change"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Change:
     age_days: float
     # was_unknown only: the time of the first run of the unbroken UNKNOWN streak before it
     unknown_since: str | None = None
+    # unknown only, when the run has no result for it at all: why that is not a resolution
+    note: str | None = None
 
 
 @dataclass
@@ -32,8 +35,9 @@ class Drift:
     new: list[Change] = field(default_factory=list)
     resolved: list[Change] = field(default_factory=list)
     persisting: list[Change] = field(default_factory=list)
-    # failing before, UNKNOWN after: the run could not judge it (its input lacked the data),
-    # so it is not known to be resolved
+    # failing before, UNKNOWN after, or without a result in a run that could not have judged
+    # it (its input lacked data, or it covered another scope: `Change.note`): not known to be
+    # resolved
     unknown: list[Change] = field(default_factory=list)
     # UNKNOWN before (and not failing when last judged), failing after: it was there,
     # unjudged, so not known to be new ("now failing, was UNKNOWN")
@@ -52,25 +56,38 @@ def _time(run: Run) -> str:
 
 @dataclass
 class _Streak:
-    """A walk back over the runs from runs[start] for these fingerprints: `found` keeps, for
-    each, the earliest run marked (its outcome is `mark`) before the streak ends, a streak going
-    on through runs where the outcome is one of `keep` (absent or any other outcome ends it)."""
+    """A walk back over the runs from runs[start] for these fingerprints (-> rule id): `found`
+    keeps, for each, the earliest run marked (its outcome is `mark`) before the streak ends, a
+    streak going on through runs where the outcome is one of `keep` (any other outcome, or no
+    result, ends it). No result in a run that could not have judged it (`absence_doubt`) is
+    read as UNKNOWN."""
 
     start: int
-    open: set[str]
+    open: dict[str, str]
     mark: str
     keep: frozenset[str]
     found: dict[str, Run] = field(default_factory=dict)
 
-    def step(self, index: int, run: Run, results: dict[str, Result]) -> None:
+    def step(self, index: int, run: Run, results: dict[str, Result],
+             doubt: tuple[str | None, frozenset[str]]) -> None:
         if index > self.start or not self.open:
             return
-        for fp in self.open:
+        still: dict[str, str] = {}
+        for fp, rule in self.open.items():
             got = results.get(fp)
-            if got is not None and got[0] == self.mark:
+            outcome = got[0] if got is not None else (
+                "UNKNOWN" if absent_note("", doubt, rule) is not None else None)
+            if outcome == self.mark:
                 self.found[fp] = run
-        self.open = {fp for fp in self.open
-                     if (got := results.get(fp)) is not None and got[0] in self.keep}
+            if outcome in self.keep:
+                still[fp] = rule
+        self.open = still
+
+
+def _doubt(runs: list[Run], index: int) -> tuple[str | None, frozenset[str]]:
+    """absence_doubt of runs[index] against the run before it."""
+    run = runs[index]
+    return absence_doubt(run_lacks(run), run.scope, runs[index - 1].scope if index else None)
 
 
 def _walk_back(store: Store, runs: list[Run], streaks: list[_Streak]) -> None:
@@ -80,54 +97,96 @@ def _walk_back(store: Store, runs: list[Run], streaks: list[_Streak]) -> None:
     if not live:
         return
     top = max(s.start for s in live)
-    walk = store.results_by_run(runs[: top + 1], newest_first=True)
+    walk = store.results_by_run(runs[: top + 1], newest_first=True, failed_in=runs[: top + 1])
     try:
         for back, (run, results) in enumerate(walk):
             index = top - back
+            doubt = _doubt(runs, index)
             for streak in live:
-                streak.step(index, run, results)
+                streak.step(index, run, results, doubt)
             if all(not s.open for s in live):
                 break
     finally:
         walk.close()
 
 
-def _failing_streak(start: int, fingerprints: Iterable[str]) -> _Streak:
+def _failing_streak(start: int, fingerprints: Mapping[str, str]) -> _Streak:
     """First run of each failure's unbroken streak of failing up to runs[start]; a run where
     the result is UNKNOWN (it could not judge it) does not break the streak."""
-    return _Streak(start, set(fingerprints), "FAIL", frozenset(("FAIL", "UNKNOWN")))
+    return _Streak(start, dict(fingerprints), "FAIL", frozenset(("FAIL", "UNKNOWN")))
 
 
-def _last_judged(start: int, fingerprints: Iterable[str]) -> _Streak:
+def _last_judged(start: int, fingerprints: Mapping[str, str]) -> _Streak:
     """Of these results, those (`found`) whose last judged outcome (UNKNOWN runs skipped) at
     or before runs[start] is FAIL."""
-    return _Streak(start, set(fingerprints), "FAIL", frozenset(("UNKNOWN",)))
+    return _Streak(start, dict(fingerprints), "FAIL", frozenset(("UNKNOWN",)))
+
+
+def _unknown_streak(start: int, fingerprints: Mapping[str, str]) -> _Streak:
+    """Of these results, those (`found`) UNKNOWN in runs[start], with the first run of that
+    unbroken UNKNOWN streak."""
+    return _Streak(start, dict(fingerprints), "UNKNOWN", frozenset(("UNKNOWN",)))
 
 
 def failing_when_last_judged(store: Store, runs: list[Run], upto: int,
-                             fingerprints: Iterable[str]) -> set[str]:
-    """Of these results, those whose last judged outcome (UNKNOWN runs skipped) at or before
-    runs[upto] is FAIL: failing again after runs that could not judge them is not new."""
+                             fingerprints: Mapping[str, str]) -> set[str]:
+    """Of these results (fingerprint -> rule id), those whose last judged outcome (UNKNOWN
+    runs skipped) at or before runs[upto] is FAIL: failing again after runs that could not
+    judge them is not new."""
     walk = _last_judged(upto, fingerprints)
     _walk_back(store, runs, [walk])
     return set(walk.found)
 
 
-def judged_before(store: Store, runs: list[Run], upto: int, fresh: Iterable[str],
-                  unknown: Iterable[str]) -> tuple[set[str], dict[str, Run]]:
-    """For failures not failing in runs[upto] (`fresh`): those failing when last judged at or
-    before it (not new), and, of the rest UNKNOWN in runs[upto] (`unknown`), the first run of
-    that UNKNOWN streak ("now failing, was UNKNOWN"); one query."""
+def judged_before(store: Store, runs: list[Run], upto: int,
+                  fresh: Mapping[str, str]) -> tuple[set[str], dict[str, Run]]:
+    """For failures (fingerprint -> rule id) not failing in runs[upto]: those failing when
+    last judged at or before it (not new), and, of the rest UNKNOWN in runs[upto], the first
+    run of that UNKNOWN streak ("now failing, was UNKNOWN"); one query."""
     carried = _last_judged(upto, fresh)
-    since = _Streak(upto, set(fresh) & set(unknown), "UNKNOWN", frozenset(("UNKNOWN",)))
+    since = _unknown_streak(upto, fresh)
     _walk_back(store, runs, [carried, since])
     return set(carried.found), {k: v for k, v in since.found.items() if k not in carried.found}
 
 
+def absence_doubt(lacks: Mapping[str, Any], scope: str | None,
+                  before_scope: str | None) -> tuple[str | None, frozenset[str]]:
+    """Why a failure with no result at all in a run (`lacks`: its run block's reasons for
+    UNKNOWN, `run_lacks`) is not known to be resolved: a sentence when that holds for every
+    rule (its input lacked content, had a coverage gap or a PHI scope entry matching nothing,
+    or it covered another scope than the run compared with), and the rules it lacked asset
+    types for.
+    Absent otherwise, a failure is resolved (its asset is gone or no longer in the rule's
+    reach)."""
+    why = None
+    kinds = [k for k in ("content_missing", "coverage_gaps", "scope_warnings",
+                         "pre_v1_asset_types") if lacks.get(k)]
+    if kinds:
+        why = f"its input lacked data ({', '.join(kinds)}; see why results are UNKNOWN)"
+    elif before_scope is not None and scope is not None and scope != before_scope:
+        why = f"it covered {scope}, not {before_scope}"
+    rules = frozenset(str(r) for key in ("asset_types_missing", "subject_types_missing")
+                      for item in lacks.get(key) or () if isinstance(item, Mapping)
+                      for r in item.get("rules") or ())
+    return why, rules
+
+
+def absent_note(run: str, doubt: tuple[str | None, frozenset[str]], rule: str) -> str | None:
+    why, rules = doubt
+    if why is not None:
+        return f"no result in {run}: {why}"
+    if rule in rules:
+        return (f"no result in {run}: it lacked asset types {rule} reads "
+                "(asset_types_missing, subject_types_missing)")
+    return None
+
+
 def _pair(store: Store, runs: list[Run], indexes: list[int]) -> dict[int, dict[str, Result]]:
-    """The FAIL and UNKNOWN results of these runs (one query)."""
+    """The FAIL and UNKNOWN results of these runs, and any result of the failures of the
+    last of them (one query)."""
     by_id = {run.id: results for run, results in
-             store.results_by_run([runs[i] for i in sorted(set(indexes))])}
+             store.results_by_run([runs[i] for i in sorted(set(indexes))],
+                                  failed_in=[runs[indexes[-1]]])}
     return {i: by_id[runs[i].id] for i in indexes}
 
 
@@ -154,16 +213,15 @@ def drift(store: Store, before: int | None = None, after: int | None = None) -> 
     after_fail = _of(got[b_index], "FAIL")
     after_unknown = _of(got[b_index], "UNKNOWN")
     before_fail = _of(got[a_index], "FAIL") if a_index is not None else {}
-    before_unknown = _of(got[a_index], "UNKNOWN") if a_index is not None else {}
-    fresh = after_fail.keys() - before_fail.keys()
-    first = _failing_streak(b_index, after_fail)
+    fresh = {fp: v[0] for fp, v in after_fail.items() if fp not in before_fail}
+    first = _failing_streak(b_index, {fp: v[0] for fp, v in after_fail.items()})
     walks = [first]
     if a_index is not None:
         # failing after, not before, but failing when last judged before it: persisting
         carried = _last_judged(a_index, fresh)
-        earlier = _failing_streak(a_index, before_fail.keys() - after_fail.keys())
-        since = _Streak(a_index, fresh & before_unknown.keys(), "UNKNOWN",
-                        frozenset(("UNKNOWN",)))
+        earlier = _failing_streak(a_index, {fp: v[0] for fp, v in before_fail.items()
+                                            if fp not in after_fail})
+        since = _unknown_streak(a_index, fresh)
         walks += [carried, earlier, since]
     _walk_back(store, runs, walks)
 
@@ -181,10 +239,17 @@ def drift(store: Store, before: int | None = None, after: int | None = None) -> 
         else:
             out.new.append(change(item, first.found[fp]))
     if a_index is not None:
+        doubt = absence_doubt(run_lacks(runs[b_index]), runs[b_index].scope,
+                              runs[a_index].scope)
         for fp, item in sorted(before_fail.items(), key=lambda kv: kv[1]):
-            if fp not in after_fail:
-                into = out.unknown if fp in after_unknown else out.resolved
-                into.append(change(item, earlier.found[fp]))
+            if fp in after_fail:
+                continue
+            note = (absent_note(f"run {runs[b_index].id}", doubt, item[0])
+                    if fp not in got[b_index] else None)
+            if fp in after_unknown or note is not None:
+                out.unknown.append(replace(change(item, earlier.found[fp]), note=note))
+            else:
+                out.resolved.append(change(item, earlier.found[fp]))
     return out
 
 
@@ -194,19 +259,30 @@ def mean_time_to_remediate(store: Store,
     (the rule id's prefix: TLS, MFA, ...), over every failure resolved in the history. A run
     where the result is UNKNOWN (its input lacked the data) does not resolve it: the failure
     is resolved by the first later run that judges it and does not fail it; nor does it start
-    one (UNKNOWN -> FAIL counts from the run that judged it failing). `rules`: only the
+    one (UNKNOWN -> FAIL counts from the run that judged it failing); nor does a run without
+    a result for it that could not have judged it (`absence_doubt`). `rules`: only the
     failures of these rules (a framework's view); None: every rule's. One query, read run by
     run (memory: one run's failing and UNKNOWN results and the open failures)."""
     spans: dict[str, list[float]] = {}
     streak: dict[str, tuple[str, Run]] = {}
-    walk = store.results_by_run(store.runs())
+    runs = store.runs()
+    walk = store.results_by_run(runs, failed_in=runs)
+    previous: Run | None = None
     try:
         for run, results in walk:
             failing = {fp for fp, r in results.items()
                        if r[0] == "FAIL" and (rules is None or r[1] in rules)}
             for fp in failing:
                 streak.setdefault(fp, (results[fp][1], run))
-            for fp in [fp for fp in streak if fp not in results]:  # judged, not failing
+            doubt = absence_doubt(run_lacks(run), run.scope,
+                                  previous.scope if previous is not None else None)
+            previous = run
+            for fp in list(streak):
+                got = results.get(fp)
+                if got is not None and got[0] in ("FAIL", "UNKNOWN"):
+                    continue
+                if got is None and absent_note("", doubt, streak[fp][0]) is not None:
+                    continue  # no result in a run that could not have judged it
                 rule, since = streak.pop(fp)
                 area = rule.split("-")[0]
                 spans.setdefault(area, []).append((_when(run) - _when(since)).total_seconds()

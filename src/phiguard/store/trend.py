@@ -4,13 +4,13 @@ since the last recorded run."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from phiguard.findings import Finding, Outcome
 from phiguard.report._common import rule_area
-from phiguard.store.db import Store, fingerprint
-from phiguard.store.drift import judged_before
+from phiguard.store.db import WARNING_FIELDS, Store, fingerprint
+from phiguard.store.drift import absence_doubt, absent_note, judged_before
 
 __all__ = ["trend_view"]
 
@@ -24,7 +24,8 @@ def _by_area(rule_ids: Iterable[str]) -> Counter[str]:
 
 def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
                width: int = 640, height: int = 180,
-               rules: Collection[str] | None = None) -> dict[str, Any]:
+               rules: Collection[str] | None = None, run: Mapping[str, Any] | None = None,
+               scope: str | None = None) -> dict[str, Any]:
     """Failures by area for the last `limit - 1` recorded runs plus this one (not yet
     recorded), laid out for an inline SVG chart, and the failures new or resolved since the
     last recorded run (a failure UNKNOWN in this run is not resolved: `unknown`; a result
@@ -33,7 +34,10 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
     `unknown` (each column's UNKNOWN results) and each series' `unknown` (by area) say how
     many, so a fall of failures that is a rise of UNKNOWN is not read as remediation.
     `rules`: only the results of these rules count (a report's framework view: the store
-    keeps every rule's); None counts every rule. Three queries, whatever the history."""
+    keeps every rule's); None counts every rule. `run` (this run's run block) and `scope`:
+    a failure of the last run with no result in this one is resolved only if this run could
+    have judged it (`drift.absence_doubt`: its input lacked nothing, its scope is the last
+    run's); otherwise it is `unknown`, with a `note`. Three queries, whatever the history."""
     every = store.runs()
     runs = every[-(limit - 1):] if limit > 1 else []
 
@@ -42,14 +46,14 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
 
     by_run = store.rule_counts([r.id for r in runs])
     columns: list[tuple[str, Counter[str], Counter[str]]] = []
-    for run in runs:
+    for past in runs:
         fails: Counter[str] = Counter()
         unknowns: Counter[str] = Counter()
-        for (rule, outcome), n in by_run[run.id].items():
+        for (rule, outcome), n in by_run[past.id].items():
             if counted(rule) and outcome in ("FAIL", "UNKNOWN"):
                 (fails if outcome == "FAIL" else unknowns)[rule_area(rule)] += n
-        label = (run.snapshot_time or run.recorded_at)[:10]
-        columns.append((f"#{run.id} {label}", fails, unknowns))
+        label = (past.snapshot_time or past.recorded_at)[:10]
+        columns.append((f"#{past.id} {label}", fails, unknowns))
     current = {fingerprint(f.rule_id, f.asset): f for f in findings
                if f.outcome is Outcome.FAIL and counted(f.rule_id)}
     unknown = {fingerprint(f.rule_id, f.asset) for f in findings
@@ -70,26 +74,34 @@ def trend_view(store: Store, findings: list[Finding], *, limit: int = 14,
     changes: dict[str, Any] | None = None
     if runs:
         last = runs[-1]
-        [(_, results)] = store.results_by_run([last])
+        [(_, results)] = store.results_by_run([last], ("FAIL",))
         before = {fp: (r[1], r[2], r[3]) for fp, r in results.items()
                   if r[0] == "FAIL" and counted(r[1])}
-        fresh = current.keys() - before.keys()
+        fresh = {k: f.rule_id for k, f in current.items() if k not in before}
         # failing when last judged (the run before could not judge it): not new; UNKNOWN in
         # the run before and not failing when judged before that: now failing, was UNKNOWN
-        carried, since = judged_before(store, every, len(every) - 1, fresh,
-                                       (fp for fp, r in results.items() if r[0] == "UNKNOWN"))
+        carried, since = judged_before(store, every, len(every) - 1, fresh)
         new = [current[k] for k in sorted(current)
                if k not in before and k not in carried and k not in since]
         gone = [k for k in sorted(before) if k not in current]
-        # failing before and UNKNOWN now: this run could not judge it, so not resolved
-        resolved = [before[k] for k in gone if k not in unknown]
+        # failing before and UNKNOWN now, or without a result in a run that could not have
+        # judged it: not resolved
+        lacks = {k: v for k, v in (run or {}).items()
+                 if k in (*WARNING_FIELDS, "coverage_gaps")}
+        doubt = absence_doubt(lacks, scope, last.scope)
+        present = {fingerprint(f.rule_id, f.asset) for f in findings}
+        notes = {k: absent_note("this run", doubt, before[k][0]) for k in gone
+                 if k not in present}
+        notes = {k: v for k, v in notes.items() if v is not None}
+        resolved = [before[k] for k in gone if k not in unknown and k not in notes]
         changes = {
             "against": f"#{last.id}",
             "new": [{"rule_id": f.rule_id, "asset": f.asset, "severity": f.severity}
                     for f in new],
             "resolved": [{"rule_id": r, "asset": a, "severity": s} for r, a, s in resolved],
-            "unknown": [{"rule_id": r, "asset": a, "severity": s}
-                        for r, a, s in (before[k] for k in gone if k in unknown)],
+            "unknown": [{"rule_id": before[k][0], "asset": before[k][1],
+                         "severity": before[k][2], "note": notes.get(k)}
+                        for k in gone if k in unknown or k in notes],
             "was_unknown": [{"rule_id": current[k].rule_id, "asset": current[k].asset,
                              "severity": current[k].severity,
                              "unknown_since": since[k].snapshot_time or since[k].recorded_at}
