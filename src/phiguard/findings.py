@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Any
+from operator import attrgetter
+from typing import Any, Self
+
+from phiguard._util.slots import slot_maker
 
 __all__ = ["SEVERITIES", "Finding", "Outcome", "severity_rank"]
 
@@ -64,6 +68,17 @@ class Finding:
             out["source"] = self.source
         return out
 
+    def with_controls(self, controls: tuple[str, ...]) -> Self:
+        """This finding with other controls: what `dataclasses.replace(self,
+        controls=controls)` gives, made through the slots (a framework's report re-labels
+        nearly every finding, and `replace` spent most of that in its field checks and the
+        frozen __init__). A class that `replace` must build itself (a `__post_init__`, a
+        field not set by __init__) is built by `replace`."""
+        copier = _COPIERS.get(type(self))
+        if copier is None:
+            copier = _copier(type(self))
+        return copier(self, controls)  # type: ignore[no-any-return]
+
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Finding:
         return cls(
@@ -78,3 +93,30 @@ class Finding:
             waiver=obj.get("waiver"),
             source=obj.get("source"),
         )
+
+
+_COPIERS: dict[type, Callable[[Any, tuple[str, ...]], Any]] = {}
+
+
+def _copier(cls: type) -> Callable[[Any, tuple[str, ...]], Any]:
+    """How `Finding.with_controls` copies an instance of `cls` (a Finding subclass too)."""
+    found = fields(cls)
+    # every field in a slot (no instance __dict__), each set by __init__, nothing after it
+    plain = (getattr(cls, "__dictoffset__", 1) == 0 and not hasattr(cls, "__post_init__")
+             and all(f.init for f in found))
+    if not plain:
+        def by_replace(finding: Any, controls: tuple[str, ...]) -> Any:
+            return replace(finding, controls=controls)
+        _COPIERS[cls] = by_replace
+        return by_replace
+    names = [f.name for f in found]
+    at = names.index("controls")
+    values = attrgetter(*names)
+    make: Callable[..., Any] = slot_maker(cls)
+
+    def copy(finding: Any, controls: tuple[str, ...]) -> Any:
+        args = list(values(finding))
+        args[at] = controls
+        return make(*args)
+    _COPIERS[cls] = copy
+    return copy

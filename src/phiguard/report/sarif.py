@@ -16,6 +16,7 @@ invocation, absent when there are none.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import IO, Any
 from urllib.parse import quote
@@ -43,7 +44,11 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 FINGERPRINT_KEY = "phiguardFinding/v1"
 
 
+@lru_cache(maxsize=4096)
 def _uri(path: str) -> str:
+    """The artifact URI of a source file, once per file (every result of a snapshot or a
+    plan names the same one or few files: a PurePosixPath and quoting per result cost more
+    than the rest of placing it)."""
     if path.startswith("/"):
         return "file://" + quote(path)
     return quote(str(PurePosixPath(path.replace("\\", "/"))))
