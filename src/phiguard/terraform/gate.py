@@ -198,7 +198,7 @@ class PlanGate:
                       and len(plan.changes) >= PARALLEL_FROM
                       and not any(c.is_delete for c in plan.changes) and _can_fork())
         mark = _cpu_mark() if jobs <= 0 and splittable else None
-        self._halves: tuple[list[Asset], list[Asset]] = ([], [])  # see _judge_split
+        self._parts: list[list[Asset]] = []  # see _judge_split
         self._pid = 0  # the process that judges (and forks the worker of) a split plan
         self._use(build_world(plan, "after", base, numbers=numbers, ancestors=ancestors,
                               base_iam=self._base_iam))
@@ -403,11 +403,12 @@ class PlanGate:
         return out
 
     def _judge_split(self) -> list[PlanFinding]:
-        """The subjects judged in two processes: a forked worker judges every other subject
-        (in type order, so both halves hold the same mix of types) while this process judges
-        the rest (see `ordered_map`: a worker that fails or falls far behind has its half
-        judged here). The worker's findings come back as plain tuples (pickling the
-        dataclasses costs more than judging them)."""
+        """The subjects judged in two processes: a forked worker and this process take
+        `SPLIT_PARTS` runs of them (in type order) as each is free (see `ordered_map`: a
+        worker that fails or falls far behind has its part judged here), so neither waits
+        long for the other, and the worker's findings are read back while this process still
+        judges. The worker's come back as plain tuples (pickling the dataclasses costs more
+        than judging them)."""
         from phiguard._util.parallel import ordered_map
 
         subjects = sorted(self._subjects(), key=_asset_type)
@@ -415,16 +416,17 @@ class PlanGate:
         # on first use and keeps (the inventory's indexes and facts, each rule's compiled
         # conditions) is then built once and shared, not once in each process.
         first = {id(a): a for a in {a.asset_type: a for a in reversed(subjects)}.values()}
-        out = self._judge(list(first.values()))
         rest = [a for a in subjects if id(a) not in first]
-        self._halves = (rest[0::2], rest[1::2])
+        size = max(1, -(-len(rest) // SPLIT_PARTS))
+        out = self._judge(list(first.values()))
+        self._parts = [rest[at:at + size] for at in range(0, len(rest), size)]
         self._pid = os.getpid()
         try:
-            for found in ordered_map(_judge_half, self, (0, 1), jobs=self.jobs,
-                                     tasks_per_worker=1, parent_works=True):
+            for found in ordered_map(_judge_part, self, range(len(self._parts)),
+                                     jobs=self.jobs, parent_works=True):
                 out.extend(found if isinstance(found, list) else map(_unrow, found))
         finally:
-            self._halves = ([], [])
+            self._parts = []
         return out
 
     # --------------------------------------------------------------------------------------
@@ -606,6 +608,7 @@ PARALLEL_FROM = 3000  # planned resources; below this a fork costs more than it 
 # a large plan to be judged in two processes (the second costs about 0.3 CPU s more for a
 # 10,000-resource plan: the fork's copied pages, its findings pickled and read back).
 PLAN_MAX_BUSY = 0.2
+SPLIT_PARTS = 16  # runs of subjects a split plan is judged in, taken by either process
 
 
 def _can_fork() -> bool:
@@ -658,10 +661,10 @@ def _scope_undecided(found: list[Finding], why: UnknownValue,
             if f.outcome is _FAIL and rules[f.rule_id].scope == "phi" else f for f in found]
 
 
-def _judge_half(gate: PlanGate, half: int) -> list[PlanFinding] | tuple[tuple[Any, ...], ...]:
-    """One half of a split plan's subjects judged (`_judge_split`): its findings, as rows
+def _judge_part(gate: PlanGate, part: int) -> list[PlanFinding] | tuple[tuple[Any, ...], ...]:
+    """One part of a split plan's subjects judged (`_judge_split`): its findings, as rows
     when judged in a forked worker (to be sent back)."""
-    found = gate._judge(list(gate._halves[half]))
+    found = gate._judge(gate._parts[part])
     return found if os.getpid() == gate._pid else tuple(_row(f) for f in found)
 
 
