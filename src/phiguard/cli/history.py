@@ -88,7 +88,7 @@ def history_command(store_path: str, limit: int, framework: str | None,
         from phiguard.report._common import run_reasons
         from phiguard.report.text import printable
         from phiguard.store.db import Store
-        from phiguard.store.drift import mean_time_to_remediate
+        from phiguard.store.drift import failures_not_judged, mean_time_to_remediate
 
         seen = _rules_of(rules, framework)
         with _reading(store_path) as path, Store.for_reading(path) as store:
@@ -97,9 +97,13 @@ def history_command(store_path: str, limit: int, framework: str | None,
                 counts = store.counts_by_run([r.id for r in runs], seen)
                 runs = [replace(r, counts=counts[r.id]) for r in runs]
             mttr = mean_time_to_remediate(store, seen)
+            # failures of the run before that a run did not judge: not in its FAIL count,
+            # not fixed either
+            unjudged = failures_not_judged(store, runs, seen)
         if fmt == "json":
             click.echo(json.dumps({**({"framework": framework} if framework else {}),
-                                   "runs": [asdict(r) for r in runs],
+                                   "runs": [{**asdict(r), "failures_not_judged": unjudged[r.id]}
+                                            for r in runs],
                                    "mean_days_to_remediate": mttr}, indent=2))
             return 0
         previous: int | None = None
@@ -112,6 +116,10 @@ def history_command(store_path: str, limit: int, framework: str | None,
                        f"{delta:>4} {r.counts.get('UNKNOWN', 0):>5} "
                        f"{r.counts.get('WAIVED', 0):>5} {r.counts.get('PASS', 0):>6}  "
                        f"{len(r.coverage_gaps):>4}  {printable(r.scope)}")
+            if unjudged[r.id]:
+                click.echo(f"      {unjudged[r.id]} failures of the run before not judged here "
+                           "(UNKNOWN, or no result where it could not judge them): not "
+                           "resolved, not in FAIL")
             for reason in run_reasons(r.warnings):  # what the run's input lacked
                 click.echo(f"      why UNKNOWN: {reason.title}: {printable(reason.text)}")
             previous = fails

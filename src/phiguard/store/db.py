@@ -378,22 +378,25 @@ class Store:
 
     def results_by_run(self, runs: Sequence[Run], outcomes: Collection[str] = ("FAIL",
                                                                                "UNKNOWN"),
-                       *, newest_first: bool = False, failed_in: Sequence[Run] = ()
+                       *, newest_first: bool = False, failed_in: Sequence[Run] = (),
+                       passes_in: Collection[int] | None = None
                        ) -> Generator[tuple[Run, dict[str, Result]], None, None]:
         """For each of these runs (oldest first, or newest first), fingerprint -> Result of
         its results of these outcomes, and of every outcome for the results failing in one of
-        the runs `failed_in` (so that a failure's PASS is told from its absence): one query,
-        read run by run as the caller goes (memory: one run's rows). Close the iterator (or
-        exhaust it) to end the query."""
+        the runs `failed_in` (so that a failure's PASS is told from its absence) in the runs
+        `passes_in` (None: in all of them): one query, read run by run as the caller goes
+        (memory: one run's rows). Close the iterator (or exhaust it) to end the query."""
         if not runs:
             return
         order = sorted(runs, key=lambda r: r.id, reverse=newest_first)
         wanted = sorted(set(outcomes))
         where = f"outcome IN ({', '.join('?' * len(wanted))})"
         args: list[Any] = [min(r.id for r in runs), max(r.id for r in runs), *wanted]
-        if failed_in:
-            where = (f"({where} OR fingerprint IN (SELECT fingerprint FROM results WHERE "
-                     "outcome = 'FAIL' AND run_id BETWEEN ? AND ?))")
+        if failed_in and (passes_in is None or passes_in):
+            only = ("" if passes_in is None else
+                    f"run_id IN ({', '.join(str(int(i)) for i in sorted(passes_in))}) AND ")
+            where = (f"({where} OR ({only}fingerprint IN (SELECT fingerprint FROM results "
+                     "WHERE outcome = 'FAIL' AND run_id BETWEEN ? AND ?)))")
             args += [min(r.id for r in failed_in), max(r.id for r in failed_in)]
         try:
             cur = self.db.execute(

@@ -11,8 +11,8 @@ from phiguard._util.times import parse_time
 from phiguard.store.db import Result, Run, Store
 
 __all__ = ["Change", "Drift", "absence_doubt", "absent_note", "drift",
-           "failing_when_last_judged", "judged_before", "mean_time_to_remediate", "run_lacks",
-           "warnings_change"]
+           "failing_when_last_judged", "failures_not_judged", "judged_before",
+           "mean_time_to_remediate", "run_lacks", "warnings_change"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,12 @@ def _doubt(runs: list[Run], index: int) -> tuple[str | None, frozenset[str]]:
     return absence_doubt(run_lacks(run), run.scope, runs[index - 1].scope if index else None)
 
 
+def _doubted(runs: list[Run], doubts: list[tuple[str | None, frozenset[str]]]) -> set[int]:
+    """Ids of the runs where no result may not mean resolved: there a failure's PASS must be
+    told from its absence (elsewhere both end a failure)."""
+    return {runs[i].id for i, (why, rules) in enumerate(doubts) if why is not None or rules}
+
+
 def _walk_back(store: Store, runs: list[Run], streaks: list[_Streak]) -> None:
     """Run every streak walk with one query over the runs, newest first, stopping when no
     walk has anything left to look for."""
@@ -97,11 +103,13 @@ def _walk_back(store: Store, runs: list[Run], streaks: list[_Streak]) -> None:
     if not live:
         return
     top = max(s.start for s in live)
-    walk = store.results_by_run(runs[: top + 1], newest_first=True, failed_in=runs[: top + 1])
+    doubts = [_doubt(runs, i) for i in range(top + 1)]
+    walk = store.results_by_run(runs[: top + 1], newest_first=True, failed_in=runs[: top + 1],
+                                passes_in=_doubted(runs, doubts))
     try:
         for back, (run, results) in enumerate(walk):
             index = top - back
-            doubt = _doubt(runs, index)
+            doubt = doubts[index]
             for streak in live:
                 streak.step(index, run, results, doubt)
             if all(not s.open for s in live):
@@ -266,17 +274,15 @@ def mean_time_to_remediate(store: Store,
     spans: dict[str, list[float]] = {}
     streak: dict[str, tuple[str, Run]] = {}
     runs = store.runs()
-    walk = store.results_by_run(runs, failed_in=runs)
-    previous: Run | None = None
+    doubts = [_doubt(runs, i) for i in range(len(runs))]
+    walk = store.results_by_run(runs, failed_in=runs, passes_in=_doubted(runs, doubts))
     try:
-        for run, results in walk:
+        for index, (run, results) in enumerate(walk):
             failing = {fp for fp, r in results.items()
                        if r[0] == "FAIL" and (rules is None or r[1] in rules)}
             for fp in failing:
                 streak.setdefault(fp, (results[fp][1], run))
-            doubt = absence_doubt(run_lacks(run), run.scope,
-                                  previous.scope if previous is not None else None)
-            previous = run
+            doubt = doubts[index]
             for fp in list(streak):
                 got = results.get(fp)
                 if got is not None and got[0] in ("FAIL", "UNKNOWN"):
@@ -290,6 +296,37 @@ def mean_time_to_remediate(store: Store,
     finally:
         walk.close()
     return {area: round(sum(v) / len(v), 1) for area, v in sorted(spans.items())}
+
+
+def failures_not_judged(store: Store, shown: list[Run],
+                        rules: Collection[str] | None = None) -> dict[int, int]:
+    """For each of these runs (a stretch of the history, oldest first), how many failures of
+    the run before it (in the store) it did not judge: UNKNOWN, or no result where it could
+    not have judged them (`absence_doubt`). Those leave its FAIL count without being fixed.
+    `rules`: of these rules only. One query."""
+    if not shown:
+        return {}
+    every = store.runs()
+    ids = [r.id for r in every]
+    start = max(ids.index(shown[0].id) - 1, 0)
+    stretch = every[start: ids.index(shown[-1].id) + 1]
+    doubts = [_doubt(every, start + i) for i in range(len(stretch))]
+    out = {r.id: 0 for r in shown}
+    previous: dict[str, str] = {}
+    walk = store.results_by_run(stretch, failed_in=stretch, passes_in=_doubted(stretch, doubts))
+    try:
+        for i, (run, results) in enumerate(walk):
+            if run.id in out:
+                for fp, rule in previous.items():
+                    got = results.get(fp)
+                    if (got[0] == "UNKNOWN" if got is not None
+                            else absent_note("", doubts[i], rule) is not None):
+                        out[run.id] += 1
+            previous = {fp: r[1] for fp, r in results.items()
+                        if r[0] == "FAIL" and (rules is None or r[1] in rules)}
+    finally:
+        walk.close()
+    return out
 
 
 def run_lacks(run: Run) -> dict[str, list[Any]]:
