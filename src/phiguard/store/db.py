@@ -97,6 +97,11 @@ class Run:
 Result = tuple[str, str, str, str]
 
 
+# How much an outcome says against compliance, for the one kept of two of the same result.
+_RANK = ("(CASE {0}.outcome WHEN 'FAIL' THEN 3 WHEN 'WAIVED' THEN 2 WHEN 'UNKNOWN' THEN 1 "
+         "ELSE 0 END)")
+
+
 def _json_or_none(text: Any) -> Any:
     """The JSON value of a text column, or None when it is not text holding JSON."""
     if not isinstance(text, str):
@@ -284,10 +289,12 @@ class Store:
         return run_id
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        # The same (rule, asset) twice in one run keeps the worse outcome: FAIL over the rest.
+        # The same (rule, asset) twice in one run keeps the worse outcome: FAIL over WAIVED
+        # (a failure accepted) over UNKNOWN over PASS (a PASS never stands over an UNKNOWN).
         self.db.executemany(
             "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, fingerprint) "
-            "DO UPDATE SET outcome = excluded.outcome WHERE excluded.outcome = 'FAIL'", rows)
+            f"DO UPDATE SET outcome = excluded.outcome WHERE {_RANK.format('excluded')} > "
+            f"{_RANK.format('results')}", rows)
 
     def runs(self, limit: int | None = None) -> list[Run]:
         """Runs, oldest first (the last `limit` if given)."""
