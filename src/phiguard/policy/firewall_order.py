@@ -144,7 +144,7 @@ def _enabled_ingress(rule: Mapping[str, Any]) -> bool:
 @_op("firewall_deny_covers", {"type": "object"},
      "(a firewall policy rule) is an enabled INGRESS deny for every VM that covers every source "
      "range, protocol and port of the argument (a VPC firewall's data or a policy rule)",
-     {"path": "deny", "firewall_deny_covers": {"path": "data"}})
+     {"path": "data.rules[0]", "firewall_deny_covers": {"path": "data.rules[1]"}})
 def deny_covers(value: Any, arg: Any, ctx: EvalContext) -> bool:
     if not isinstance(value, Mapping) or not isinstance(arg, Mapping):
         return False
@@ -215,7 +215,7 @@ def _policies(value: Any) -> list[Mapping[str, Any]] | None:
      "(the data of the firewall policies evaluated at one level: one policy or a list) holds "
      "the argument, a deny, and no rule that could match its traffic without denying it comes "
      "before it (a lower priority number in its policy; any place in another policy)",
-     {"path": "policy.data", "firewall_deny_first": {"path": "deny"}})
+     {"path": "data", "firewall_deny_first": {"path": "data.rules[0]"}})
 def deny_first(value: Any, arg: Any, ctx: EvalContext) -> bool:
     policies = _policies(value)
     if policies is None or not isinstance(arg, Mapping) or arg.get("action") != "deny":
