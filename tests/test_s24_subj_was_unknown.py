@@ -43,3 +43,23 @@ def test_a_failure_that_was_unknown_is_shown_as_such(tmp_path: Path) -> None:
     assert "now failing, was UNKNOWN" in row and "//a" in row.split("</tr>")[0]
     assert "2026-11-24T06:00:00Z" in row.split("</tr>")[0]
     assert "no failure appeared" not in table
+
+
+def test_the_chart_counts_what_went_unknown(tmp_path: Path) -> None:
+    # a run whose failures became UNKNOWN is not remediated: the chart says how many results
+    # were UNKNOWN under each column and in each area's point
+    with Store(tmp_path / "h.db") as store:
+        store.record(_run("2026-11-24T06:00:00Z"),
+                     [finding("//a", rule="NET-001"), finding("//b", rule="NET-002")],
+                     scope="o")
+        current = [finding("//a", Outcome.UNKNOWN, rule="NET-001"),
+                   finding("//b", Outcome.UNKNOWN, rule="NET-002")]
+        trend = trend_view(store, current)
+    out = io.StringIO()
+    render_html(out, current, _run("2026-11-25T06:00:00Z"), load_pack([RULES]), [], trend=trend)
+    page = out.getvalue()
+    html5lib.HTMLParser(strict=True).parse(page)
+    chart = page[page.index('<section id="trend">'):page.index("</svg>",
+                                                                 page.index('id="trend"'))]
+    assert chart.count('class="trend-unknown"') == 1 and ">2 UNKNOWN</text>" in chart
+    assert "NET: 0 failing, 2 UNKNOWN (not judged)" in chart
