@@ -29,7 +29,6 @@ from phiguard.report.markdown import render_markdown
 from report_data import SARIF_SCHEMA
 
 AT = "2026-11-25T00:00:00Z"
-FW_POLICY = "compute.googleapis.com/FirewallPolicy"
 FORMATS = ("json", "text", "markdown", "html", "sarif", "junit", "csv")
 EXT = {"json": "json", "text": "txt", "markdown": "md", "html": "html", "sarif": "sarif",
        "junit": "xml", "csv": "csv"}
@@ -80,8 +79,7 @@ def test_the_snapshot_gives_every_reason(lossy: dict[str, str]) -> None:
     assert all(run.get(f) for f in REASON_FIELDS), run.keys()
     assert any(GONE in w for w in run["scope_warnings"])
     assert any("IAM_POLICY" in c for c in run["content_missing"])
-    # (and firewall policies, which the demo lacks and NET-009 looks for)
-    assert {m["asset_type"] for m in run["asset_types_missing"]} - {FW_POLICY} == {SINK, METRIC}
+    assert {m["asset_type"] for m in run["asset_types_missing"]} == {SINK, METRIC}
     assert run["coverage_gaps"] == [GAP]
 
 
@@ -94,7 +92,7 @@ def test_run_reasons_one_sentence_each(lossy: dict[str, str]) -> None:
     assert list(by_field) == list(REASON_FIELDS)
     assert by_field["scope_warnings"] == run["scope_warnings"]
     assert by_field["content_missing"] == run["content_missing"]
-    metric, sink = (t for t in by_field["asset_types_missing"] if not t.startswith(FW_POLICY))
+    metric, sink = by_field["asset_types_missing"]
     assert metric.startswith(METRIC) and "MON-001" in metric and "UNKNOWN" in metric
     assert sink.startswith(SINK) and "LOG-002" in sink
     assert any(t.startswith("the snapshot holds no compute.googleapis.com/FirewallPolicy "

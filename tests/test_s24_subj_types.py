@@ -212,3 +212,20 @@ def test_both_engines_give_the_same_run_block(tmp_path: Path) -> None:
     assert _missing(json.loads(said["local"]))[ALLOYDB] == ["ENC-014"]
     assert [n for n in notes["beam"] if "assessed none" in n] == [
         n for n in notes["local"] if "assessed none" in n] != []
+
+
+def test_a_rules_own_type_is_not_among_the_types_it_looks_for() -> None:
+    # NET-009/NET-010 find the organization's firewall policies while judging a firewall
+    # policy: that type is held whenever the find runs, so a snapshot without any names it in
+    # subject_types_missing only, not as a type looked for (asset_types_missing)
+    from phiguard.inventory.coverage import types_sought
+
+    rules = load_pack([RULES]).rules
+    judged = {r.id: r for r in rules}
+    finds_own = [r.id for r in rules if any(
+        isinstance(form, dict) and POLICY in ((form.get("find") or {}).get("types") or ())
+        for form in r.let.values())]
+    sought = types_sought(rules)
+    assert finds_own and all(POLICY in judged[rid].asset_types for rid in finds_own)
+    assert POLICY not in sought
+    assert sought["logging.googleapis.com/LogSink"]  # other types still counted

@@ -288,15 +288,19 @@ def coverage_from_manifest(manifest: Mapping[str, Any] | None,
 
 def types_sought(rules: Iterable[Any]) -> dict[str, list[str]]:
     """The asset types these rules look for with `find` or `referrers` lets (those of the
-    definitions they use included), each with the ids of the rules that do, sorted."""
+    definitions they use included), each with the ids of the rules that do, sorted. A rule's
+    own asset types are left out: it looks for them only while judging an asset of them, so
+    the type is then held (a rule that judges none of them is `subject_types_missing`)."""
     out: dict[str, set[str]] = {}
     for rule in rules:
+        own = set(rule.asset_types)
         for form in rule.let.values():
             for kind in ("find", "referrers"):
                 spec = form.get(kind) if isinstance(form, Mapping) else None
                 if isinstance(spec, Mapping):
                     for asset_type in spec.get("types") or ():
-                        out.setdefault(str(asset_type), set()).add(str(rule.id))
+                        if asset_type not in own:
+                            out.setdefault(str(asset_type), set()).add(str(rule.id))
     return {t: sorted(ids) for t, ids in sorted(out.items())}
 
 
