@@ -341,19 +341,6 @@ class Store:
                 return r
         raise StoreError(f"{self.path}: no run {run_id} (see `phiguard history`)")
 
-    def counts_of(self, run_id: int, rules: Collection[str]) -> dict[str, int]:
-        """The run's result counts by outcome, of these rules only (a framework's view)."""
-        try:
-            rows = self.db.execute("SELECT rule_id, outcome, COUNT(*) FROM results WHERE "
-                                   "run_id = ? GROUP BY rule_id, outcome", (run_id,)).fetchall()
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from None
-        counts: Counter[str] = Counter()
-        for rule_id, outcome, n in rows:
-            if rule_id in rules:
-                counts[str(outcome)] += int(n)
-        return dict(sorted(counts.items()))
-
     def rule_counts(self, run_ids: Collection[int]) -> dict[int, Counter[tuple[str, str]]]:
         """(rule id, outcome) -> number of results, of each of these runs: one query."""
         ids = sorted(set(run_ids))
@@ -373,7 +360,8 @@ class Store:
 
     def counts_by_run(self, run_ids: Collection[int],
                       rules: Collection[str]) -> dict[int, dict[str, int]]:
-        """`counts_of` of each of these runs, read with one query."""
+        """Each of these runs' result counts by outcome, of these rules only (a framework's
+        view): one query."""
         out: dict[int, dict[str, int]] = {}
         for run_id, counts in self.rule_counts(run_ids).items():
             mine: Counter[str] = Counter()
@@ -436,23 +424,3 @@ class Store:
             raise store_error(self.path, exc) from None
         finally:
             cur.close()
-
-    def failing(self, run_id: int) -> dict[str, tuple[str, str, str]]:
-        """fingerprint -> (rule id, asset, severity) of the run's FAIL results."""
-        return self.with_outcome(run_id, "FAIL")
-
-    def with_outcome(self, run_id: int, outcome: str) -> dict[str, tuple[str, str, str]]:
-        """fingerprint -> (rule id, asset, severity) of the run's results of this outcome."""
-        try:
-            rows = self.db.execute("SELECT fingerprint, rule_id, asset, severity FROM results "
-                                   "WHERE run_id = ? AND outcome = ?",
-                                   (run_id, outcome)).fetchall()
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from None
-        out: dict[str, tuple[str, str, str]] = {}
-        for r in rows:
-            if not all(isinstance(v, str) for v in r):
-                raise StoreError(f"{self.path}: run {run_id}: a result row holds a value that "
-                                 "is not text (the store was edited or damaged)")
-            out[r[0]] = (r[1], r[2], r[3])
-        return out

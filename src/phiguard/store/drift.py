@@ -11,7 +11,7 @@ from phiguard._util.times import parse_time
 from phiguard.store.db import Result, Run, Store
 
 __all__ = ["Change", "Drift", "absence_doubt", "absent_note", "drift",
-           "failing_when_last_judged", "failures_not_judged", "judged_before",
+           "failures_not_judged", "judged_before",
            "mean_time_to_remediate", "run_lacks", "warnings_change"]
 
 
@@ -134,16 +134,6 @@ def _unknown_streak(start: int, fingerprints: Mapping[str, str]) -> _Streak:
     """Of these results, those (`found`) UNKNOWN in runs[start], with the first run of that
     unbroken UNKNOWN streak."""
     return _Streak(start, dict(fingerprints), "UNKNOWN", frozenset(("UNKNOWN",)))
-
-
-def failing_when_last_judged(store: Store, runs: list[Run], upto: int,
-                             fingerprints: Mapping[str, str]) -> set[str]:
-    """Of these results (fingerprint -> rule id), those whose last judged outcome (UNKNOWN
-    runs skipped) at or before runs[upto] is FAIL: failing again after runs that could not
-    judge them is not new."""
-    walk = _last_judged(upto, fingerprints)
-    _walk_back(store, runs, [walk])
-    return set(walk.found)
 
 
 def judged_before(store: Store, runs: list[Run], upto: int,
