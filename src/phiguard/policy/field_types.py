@@ -85,6 +85,8 @@ def generate(rules: Iterable[Any]) -> dict[str, Any]:
     types: dict[str, dict[str, str]] = {}
     for rule in rules:
         for read in rule_reads(rule):
+            if not read.path:
+                continue  # `data` itself: the resource
             key = "data" + "".join("[*]" if s == "[*]" else _suffix(s) for s in read.path)
             for asset_type in read.asset_types:
                 schema = field_schema(asset_type, read.path)
