@@ -198,7 +198,10 @@ def _audit(remote: RemoteStore | None, store_path: Path, *, org: str | None,
         note_types_missing(job, tally, notify)
         with Store(store_path) as store:  # the history this run is reported against
             # the trend counts the rules of the report's framework, as the report does
-            trend = trend_view(store, findings, rules={r.id for r in view.rules})
+            # a failure with no result in this run is resolved only if this run could have
+            # judged it (its input lacked nothing, its scope is the last run's)
+            trend = trend_view(store, findings, rules={r.id for r in view.rules},
+                               run=run_info, scope=",".join(parents))
         if local_bundle is not None:
             from phiguard.report.bundle import write_bundle
 
