@@ -230,3 +230,28 @@ def test_a_default_inside_a_quantifier_is_evidence_of_the_full_path(kind: str) -
     evidence = dict(got.evidence)
     assert evidence.get("data.nodePools[0].management.autoUpgrade") is False, evidence
     assert "data.nodePools[0].management" not in evidence, evidence
+
+
+# ------------------------------------------------------------------ both engines alike
+
+
+@pytest.mark.parametrize("assert_", [
+    {"path": "data.legacyAbac.enabled", "not_equals": True, "default": False},
+    {"path": "data.legacyAbac.enabled", "in": [False], "default": False},
+    {"path": "data.releaseChannel.channel", "not_in": ["UNSPECIFIED"], "default": "UNSPECIFIED"},
+    {"path": "data.nodePools", "every": {"path": "item.management.autoUpgrade",
+                                         "equals": True, "default": False}},
+    {"path": "data.nodePools[*].management.autoUpgrade", "contains": False},
+    {"path": "data.nodePools[0].management", "exists": False},
+    {"path": "data.releaseChannel.channel", "equals": {"path": "data.legacyAbac.enabled"}},
+])
+def test_odd_shapes_judged_alike_by_both_engines(assert_: Any, tmp_path: Path) -> None:
+    rule = _rule(tmp_path, GKE, assert_)
+    odd: list[Any] = [None, "true", 1, 1.5, True, [], [{"channel": "RAPID"}], {"enabled": "x"},
+                      {"channel": ["REGULAR"]}, {}]
+    for i, value in enumerate(odd):
+        asset = _cluster(legacyAbac=value, releaseChannel=value,
+                         nodePools=[_pool(autoUpgrade=value), {"name": "p", "management": value},
+                                    value])
+        got = [_judge(kind, rule, asset) for kind in ENGINES]
+        assert got[0] == got[1], (i, value)
