@@ -12,7 +12,6 @@ the framework's controls is left out of that framework's report.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from phiguard.findings import Finding, Outcome, severity_rank
@@ -47,13 +46,19 @@ def framework_findings(findings: Iterable[F], view: RulePack) -> Iterator[F]:
         return
     mine = catalog.controls
     rules = view.by_id()
+    # the controls shown, once per rule and controls carried (nearly every finding has some
+    # other catalog's controls, so is re-labelled: `with_controls`, not `replace`)
+    named: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
     for finding in findings:
-        rule = rules.get(finding.rule_id)
-        names = tuple(dict.fromkeys([*(c for c in finding.controls if c in mine),
-                                     *(rule.controls if rule else ())]))
+        key = (finding.rule_id, tuple(finding.controls))
+        names = named.get(key)
+        if names is None:
+            rule = rules.get(finding.rule_id)
+            names = named[key] = tuple(dict.fromkeys([
+                *(c for c in finding.controls if c in mine), *(rule.controls if rule else ())]))
         if not names:
             continue
-        yield finding if names == finding.controls else replace(finding, controls=names)
+        yield finding if names == finding.controls else finding.with_controls(names)
 
 
 def framework_tally(tally: Tally, view: RulePack, *, notable: bool = True) -> Tally:
