@@ -255,3 +255,25 @@ def test_odd_shapes_judged_alike_by_both_engines(assert_: Any, tmp_path: Path) -
                                     value])
         got = [_judge(kind, rule, asset) for kind in ENGINES]
         assert got[0] == got[1], (i, value)
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+def test_a_format_part_that_is_a_list_is_unknown_not_absent(kind: str, tmp_path: Path) -> None:
+    doc: dict[str, Any] = {
+        "id": "SHP-902", "title": "holds", "severity": "high",
+        "controls": ["hipaa/164.312(b)"], "description": "a test rule",
+        "asset_types": [GKE], "scope": "all",
+        "let": {"ref": {"format": "{data.name}/x"}},
+        "assert": {"path": "ref", "not_equals": "c/x", "default": "none"},
+        "remediation": {"summary": "fix it"},
+    }
+    folder = tmp_path / "SHP-902"
+    folder.mkdir()
+    (folder / "rule.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    rule = load_rule(folder / "rule.yaml")
+    assert _judge(kind, rule, _cluster()).outcome is Outcome.FAIL  # name "c"
+    odd = Asset("//container.googleapis.com/projects/p/locations/l/clusters/c", GKE,
+                {"name": ["c"]}, ancestors=ANC)
+    got = _judge(kind, rule, odd)
+    assert got.outcome is Outcome.UNKNOWN, got  # was the default, "none": PASS
+    assert "ref is made from data.name, a list where Google defines a string" in got.message

@@ -34,7 +34,16 @@ from phiguard.policy.language import (
     referrers_path,
 )
 from phiguard.policy.operators import OPERATORS
-from phiguard.policy.paths import ALL, MISSING, Path, Unresolved, _suffix, parse_path, walk
+from phiguard.policy.paths import (
+    ALL,
+    MISSING,
+    Path,
+    Unresolved,
+    _suffix,
+    misshapen,
+    parse_path,
+    walk,
+)
 from phiguard.policy.rule import Rule
 
 __all__ = ["FAIL", "PASS", "UNKNOWN", "CompiledRule", "Env", "compile_rule"]
@@ -883,11 +892,16 @@ def _let_format(form: Mapping[str, Any]) -> LetFn:
     def fmt(env: Env) -> Any:
         out = [pieces[0]]
         for i, path in enumerate(paths):
-            value, _ = env.resolve(path)
+            value, cpath = env.resolve(path)
             if value is MISSING or isinstance(value, Unresolved | UnknownValue):
                 return value if value is not MISSING else MISSING
             if not isinstance(value, str | int | float):
-                return MISSING
+                # an object or a list is no text: a shape the rule does not read
+                if type(value) not in (dict, list):
+                    return MISSING
+                shape = misshapen(value, cpath, "a string")
+                shape.why = f"made from {cpath}, {shape.why}"
+                return shape
             out.append(str(value))
             out.append(pieces[2 * i + 2])
         return "".join(out)
