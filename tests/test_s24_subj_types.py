@@ -229,3 +229,22 @@ def test_a_rules_own_type_is_not_among_the_types_it_looks_for() -> None:
     assert finds_own and all(POLICY in judged[rid].asset_types for rid in finds_own)
     assert POLICY not in sought
     assert sought["logging.googleapis.com/LogSink"]  # other types still counted
+
+
+def test_both_engines_name_pre_v1_types(tmp_path: Path) -> None:
+    from phiguard.cli._options import parse_at
+    from phiguard.runs.outputs import Output
+    from phiguard.runs.scan import run_scan
+
+    runs = {}
+    for name, engine, args in (
+            ("local", "local", []),
+            ("beam", "beam", ["--runner", "DirectRunner", "--direct_running_mode=in_memory"])):
+        path = tmp_path / f"{name}.json"
+        run_scan([REALDATA], at=parse_at(AT), outputs=[Output("json", str(path), "--output")],
+                 engine=engine, pipeline_args=args, notify=lambda _: None)
+        runs[name] = json.loads(path.read_text())["run"]
+    assert runs["beam"]["pre_v1_asset_types"] == runs["local"]["pre_v1_asset_types"] == [
+        {"asset_type": "google.compute.Firewall", "assets": 1},
+        {"asset_type": "google.compute.Instance", "assets": 1}]
+    assert runs["beam"]["subject_types_missing"] == runs["local"]["subject_types_missing"]
