@@ -25,7 +25,6 @@ from phiguard.inventory.coverage import (
 from phiguard.inventory.inventory import Inventory, MaybeItems, MaybeMember
 from phiguard.inventory.refs import ref_key
 from phiguard.inventory.types import ORG_TYPE, principals_of
-from phiguard.policy import field_types
 from phiguard.policy.language import (
     LET_FORMS,
     QUANTIFIERS,
@@ -365,7 +364,9 @@ def other_type(value: Any, arg: Any, op_name: str) -> bool:
 def mistyped(env: Env, cpath: str, value: Any) -> str | None:
     """Why a compared value is not of the JSON type Google defines at `cpath` (None: it is,
     or nothing says). Asked only when the comparison found it different and of another type
-    than the argument, so the table behind it is read only then."""
+    than the argument, so the table behind it (and its module) is read only then."""
+    from phiguard.policy import field_types
+
     return field_types.mistyped(env.subject.asset.asset_type, cpath, value)
 
 
