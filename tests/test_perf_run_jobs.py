@@ -1,7 +1,8 @@
 """`--jobs 0` at the sizes measured (issue 14): one process below 192 MiB of plain NDJSON
 (100k assets, 125 MiB, ran slower with two on an idle machine), two from there on an idle
-machine, one past AUTO_MAX_BYTES (1M assets: over the memory budget with two); and workers
-are replaced every few tasks only past RECYCLE_ABOVE_BYTES."""
+machine, and no more than two past AUTO_MAX_BYTES (1M assets: parent and one worker, forked
+after the parent's first task, 833-841 MiB PSS); and workers are replaced every few tasks only
+past RECYCLE_ABOVE_BYTES."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def idle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scan_module, "can_fork", lambda: True)
 
 
-@pytest.mark.parametrize(("mib", "jobs"), [(125, 1), (191, 1), (250, 2), (622, 2), (1247, 1)])
+@pytest.mark.parametrize(("mib", "jobs"), [(125, 1), (191, 1), (250, 2), (622, 2), (1247, 2)])
 def test_the_default_at_the_measured_sizes(idle: None, tmp_path: Path, mib: int,
                                            jobs: int) -> None:
     assert auto_jobs(discover([_sized(tmp_path, mib)]))[0] == jobs

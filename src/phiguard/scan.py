@@ -91,11 +91,17 @@ AUTO_MAX_JOBS = 4  # measured on 2 CPUs only: no more without evidence that it h
 # (5.42 s against 5.11 s) and 250 MiB (200k) faster (8.7 against 15.9 s, earlier code).
 AUTO_BYTES_PER_JOB = 96 * 2**20
 AUTO_FREE_CPU = 0.5  # a process for each CPU at least this idle
-# ... and no more than this: past it every worker copies so much of the shared heap that two
-# processes stop paying. Measured on 2 idle CPUs, one process against two: 262 MiB (200k
-# assets) 15.9 -> 8.7 s; 622 MiB (500k) 27.9 -> 22.0 s; 1,247 MiB (1M) 58.8 -> 61.2 s, 57.7
-# -> 85.4 CPU s and 874 -> 1,389 MiB tree PSS (over the 1 GiB the scan is held to).
+# Past this, no more than AUTO_MAX_JOBS_LARGE: each worker copies the pages of the shared heap
+# it touches, which grow with the organization. Measured on 2 idle CPUs, one process against
+# two workers (the parent idle, every worker walking every candidate of the rules' finds):
+# 262 MiB (200k assets) 15.9 -> 8.7 s; 622 MiB (500k) 27.9 -> 22.0 s; 1,247 MiB (1M) 58.8 ->
+# 61.2 s, 57.7 -> 85.4 CPU s and 874 -> 1,389 MiB tree PSS. The parent working beside one
+# worker forked after the parent's first task (FIRST_HERE): at 1M a fresh worker copies 60 MiB
+# in its first task, 82 after 4, 111 after 12 (cow_probe.py; 262 / ~300 before), for the CPU
+# of a worker kept to the end (3.51 against 3.33 CPU s for 12 tasks), and the whole scan
+# peaked at 833-841 MiB tree PSS (one process: 723) with findings byte-identical.
 AUTO_MAX_BYTES = 768 * 2**20
+AUTO_MAX_JOBS_LARGE = 2
 # Memory, as multiples of the snapshot's plain NDJSON bytes (peak PSS of the 200k / 1M
 # benchmark orgs: 1.0 / 0.67 for one process, 0.44 / 0.21 more for each worker).
 AUTO_MEMORY_FIRST = 1.0
@@ -518,12 +524,11 @@ def auto_jobs(files: SnapshotFiles, *, sample: float = 0.2) -> tuple[int, str]:
     by_work = size // AUTO_BYTES_PER_JOB
     if by_work < 2:
         return 1, f"{size / 2**20:.0f} MiB of plain NDJSON: too little to share out"
-    if size > AUTO_MAX_BYTES:
-        return 1, (f"{size / 2**20:.0f} MiB of plain NDJSON: more than "
-                   f"{AUTO_MAX_BYTES // 2**20} MiB, where a second process is slower and "
-                   "needs half again the memory")
     why = f"{size / 2**20:.0f} MiB of plain NDJSON, {cpus:g} CPUs"
     jobs = min(by_work, AUTO_MAX_JOBS, int(cpus))
+    if size > AUTO_MAX_BYTES:
+        jobs = min(jobs, AUTO_MAX_JOBS_LARGE)
+        why += f" (more than {AUTO_MAX_BYTES // 2**20} MiB: at most {AUTO_MAX_JOBS_LARGE})"
     free = available_memory()
     if free is not None:
         # the parent's heap, then each worker's own pages
@@ -542,8 +547,8 @@ def auto_jobs(files: SnapshotFiles, *, sample: float = 0.2) -> tuple[int, str]:
 def auto_survey_jobs(files: SnapshotFiles, jobs: int, *, sample: float = 0.2) -> int:
     """How many processes run pass 1 (the survey of byte ranges) when the user did not say,
     given `jobs`, what `auto_jobs` chose for pass 2: as many, except past AUTO_MAX_BYTES,
-    where pass 2 runs in one process for want of memory: pass 1 then runs in two (this one
-    and one forked worker) when the CPUs are idle (SURVEY_MAX_BUSY). Its worker is forked
+    where pass 2 may run in one process for want of memory: pass 1 then runs in two (this
+    one and one forked worker) when the CPUs are idle (SURVEY_MAX_BUSY). Its worker is forked
     before the heap grows and keeps little (each range's survey goes to this process, which
     keeps it), so the second process costs little memory, unlike a pass 2 worker, which
     copies the pages of the shared heap it reads."""
