@@ -137,14 +137,26 @@ def test_a_large_table_keeps_only_the_run(cache: Path, fresh_table: None, tmp_pa
     entry = code_cache.entry_path(cache)
     old = code_cache.read(entry)
     stale = {f"x = {i}\n": compile(f"x = {i}\n", "<stale>", "exec") for i in range(5)}
-    code_cache.write(cache, entry, {**old, **stale})
-    monkeypatch.setattr(code_cache, "MAX_ENTRIES", len(old))
-    _forget()
-    # one rule's code missing from the cache: the run compiles it and writes again
+    # one rule's code missing from the cache, and stale entries: the run compiles the missing
+    # code; the table with it is too large, so only what this run compiled is written
     dropped = next(iter(old))
-    kept = {s: c for s, c in code_cache.read(entry).items() if s != dropped}
+    kept = {s: c for s, c in {**old, **stale}.items() if s != dropped}
     code_cache.write(cache, entry, kept)
+    monkeypatch.setattr(code_cache, "MAX_BYTES", entry.stat().st_size)
+    _forget()
     _run(tmp_path / "b.json")
     after = code_cache.read(entry)
-    assert dropped in after
-    assert not set(stale) & set(after)
+    assert set(after) == {dropped}
+
+
+def test_a_table_within_the_limit_keeps_everything(cache: Path, fresh_table: None,
+                                                   tmp_path: Path) -> None:
+    _run(tmp_path / "a.json")
+    entry = code_cache.entry_path(cache)
+    old = code_cache.read(entry)
+    stale = {f"x = {i}\n": compile(f"x = {i}\n", "<stale>", "exec") for i in range(5)}
+    dropped = next(iter(old))
+    code_cache.write(cache, entry, {s: c for s, c in {**old, **stale}.items() if s != dropped})
+    _forget()
+    _run(tmp_path / "b.json")
+    assert set(code_cache.read(entry)) == set(old) | set(stale)

@@ -32,10 +32,12 @@ from types import CodeType
 
 from phiguard.policy.pack_cache import cache_dir
 
-__all__ = ["KEEP", "MAX_ENTRIES", "entry_path", "kept", "read", "write"]
+__all__ = ["KEEP", "MAX_BYTES", "entry_path", "kept", "read", "write"]
 
 KEEP = 4  # code files kept (one per Python and generator); the oldest go
-MAX_ENTRIES = 4096  # above this, a write keeps only what its run compiled
+# Above this many bytes a write keeps only what its run compiled (reading a large file costs
+# more than compiling what a run uses of it: a whole pack's code is about 3 MB).
+MAX_BYTES = 16 << 20
 _FORMAT = b"phiguard-code-cache/1\0"
 _SUFFIX = ".code"
 
@@ -79,14 +81,19 @@ def read(entry: Path) -> dict[str, CodeType]:
     return codes
 
 
-def write(folder: Path, entry: Path, codes: dict[str, CodeType]) -> None:
-    """Write `codes` to `entry` atomically (never an error: the next run compiles again)."""
+def write(folder: Path, entry: Path, codes: dict[str, CodeType],
+          fallback: dict[str, CodeType] | None = None) -> None:
+    """Write `codes` to `entry` atomically, or `fallback` instead when `codes` takes more than
+    MAX_BYTES (never an error: the next run compiles again)."""
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = folder.stat()
         if info.st_uid != os.getuid() or info.st_mode & 0o022:
             return
-        data = _FORMAT + marshal.dumps(codes)
+        data = marshal.dumps(codes)
+        if len(data) > MAX_BYTES and fallback is not None:
+            data = marshal.dumps(fallback)
+        data = _FORMAT + data
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".code-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -125,5 +132,4 @@ def kept(codes: dict[str, CodeType]) -> Iterator[None]:
            if source not in before and source not in cached}
     if not new:
         return
-    merged = {**cached, **new}
-    write(folder, entry, merged if len(merged) <= MAX_ENTRIES else new)
+    write(folder, entry, {**cached, **new}, new)
