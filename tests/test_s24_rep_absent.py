@@ -158,3 +158,11 @@ def test_a_store_of_the_reasons_before_is_refused_by_name_by_an_older_reader(
     db = sqlite3.connect(tmp_path / "h.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
     db.close()
+
+
+def test_the_same_scope_in_another_order_is_the_same_scope(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as db:
+        db.record(_run(1), [_f("NET-001", FW, "FAIL")], scope="projects/a,projects/b")
+        db.record(_run(5), [], scope="projects/b,projects/a")
+        change = drift(db)
+    assert [c.rule_id for c in change.resolved] == ["NET-001"] and change.unknown == []

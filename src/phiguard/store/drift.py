@@ -161,7 +161,8 @@ def absence_doubt(lacks: Mapping[str, Any], scope: str | None,
                          "pre_v1_asset_types") if lacks.get(k)]
     if kinds:
         why = f"its input lacked data ({', '.join(kinds)}; see why results are UNKNOWN)"
-    elif before_scope is not None and scope is not None and scope != before_scope:
+    elif (before_scope is not None and scope is not None
+          and sorted(scope.split(",")) != sorted(before_scope.split(","))):
         why = f"it covered {scope}, not {before_scope}"
     rules = frozenset(str(r) for key in ("asset_types_missing", "subject_types_missing")
                       for item in lacks.get(key) or () if isinstance(item, Mapping)
