@@ -113,19 +113,35 @@ def _walk(value: Any, last: str, in_metadata: bool, in_env: bool) -> Any:
     nothing in it is (so the common case copies nothing)."""
     if value is not None and last and _key(last)[0]:
         return REDACTED
-    if isinstance(value, Mapping):
+    kind = type(value)  # the exact types first: the Mapping test is a slow ABC check
+    if kind is dict:
         return _walk_map(value, last, in_metadata, in_env)
-    if isinstance(value, list):
+    if kind is list:
         return _walk_list(value, last, in_metadata, in_env)
+    if kind not in _SCALARS:
+        if isinstance(value, Mapping):
+            return _walk_map(value, last, in_metadata, in_env)
+        if isinstance(value, list):
+            return _walk_list(value, last, in_metadata, in_env)
     if value is not None and (in_metadata or in_env) and last and _key(last)[3]:
         return REDACTED  # an items[i].value read on its own: its key is not known here
     return value
+
+
+# Field names not named like a secret, met holding a scalar: outside instance metadata and
+# environment variables a scalar under one is kept as it is, so a mapping of scalars under
+# such names is kept whole without a call per field (see `_walk_map`). Learned as fields are
+# walked, at most _PLAIN_NAMES_MAX of them (past that, others take the walk).
+_PLAIN_NAMES: set[str] = set()
+_PLAIN_NAMES_MAX = 1 << 16
 
 
 def _child(value: Any, name: str, in_metadata: bool, in_env: bool) -> Any:
     """`_walk` of a field `name` of a mapping, with a fast path for scalars."""
     secret, metadata, env, is_value = _key(name)
     if type(value) in _SCALARS:
+        if not secret and len(_PLAIN_NAMES) < _PLAIN_NAMES_MAX:
+            _PLAIN_NAMES.add(name)
         if value is None:
             return None
         if secret or ((in_metadata or metadata or in_env or env) and is_value):
@@ -149,6 +165,9 @@ def _walk_map(value: Mapping[str, Any], last: str, in_metadata: bool, in_env: bo
                         else _child(v, str(k), in_metadata, in_env)
                         if isinstance(v, Mapping | list) else REDACTED)
                     for k, v in value.items()}
+    elif (type(value) is dict and _SCALARS.issuperset(map(type, value.values()))
+          and _PLAIN_NAMES.issuperset(value)):
+        return value  # scalars under plain names: what the loop below gives, without it
     copy: dict[str, Any] | None = None if type(value) is dict else {}
     for i, (k, v) in enumerate(value.items()):
         new = _child(v, str(k), in_metadata, in_env)
@@ -162,6 +181,8 @@ def _walk_map(value: Mapping[str, Any], last: str, in_metadata: bool, in_env: bo
 
 def _walk_list(value: list[Any], last: str, in_metadata: bool, in_env: bool) -> Any:
     scalar_redacted = (in_metadata or in_env) and bool(last) and _key(last)[3]
+    if not scalar_redacted and _SCALARS.issuperset(map(type, value)):
+        return value  # scalars kept as they are: what the loop below gives, without it
     copy: list[Any] | None = None
     for i, v in enumerate(value):
         if type(v) in _SCALARS and not scalar_redacted:
