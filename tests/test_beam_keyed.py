@@ -28,11 +28,13 @@ SNAPSHOT, DISK = "compute.googleapis.com/Snapshot", "compute.googleapis.com/Disk
 # metrics, whose rules also read log sinks), grants (service accounts), and Compute Engine's
 # per-project metadata (one per project, read by every instance of it), and the networks a
 # firewall policy is attached to (NET-010's `refs` over folders, organizations and networks:
-# a list of references of several types, which the keyed plan does not take; networks are few).
+# a list of references of several types, which the keyed plan does not take; networks are few),
+# and the organization's firewall policies NET-009/NET-010 find among every firewall policy.
 BROADCAST = {"compute.googleapis.com/Subnetwork", "iam.googleapis.com/ServiceAccount",
              "monitoring.googleapis.com/AlertPolicy", "logging.googleapis.com/LogMetric",
              "logging.googleapis.com/LogSink", "compute.googleapis.com/Project",
-             "compute.googleapis.com/Instance", "compute.googleapis.com/Network"}
+             "compute.googleapis.com/Instance", "compute.googleapis.com/Network",
+             "compute.googleapis.com/FirewallPolicy"}
 
 
 def _engine() -> Engine:
