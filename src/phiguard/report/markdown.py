@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import IO, Any
 
 from markupsafe import Markup
@@ -44,7 +45,13 @@ _ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;"
 
 def md_escape(value: Any, limit: int = 0) -> Markup:
     """Text safe in GitHub Markdown and HTML: no tags, links, emphasis, code or table breaks."""
-    text = str(value)
+    return _escaped(str(value), limit)
+
+
+@lru_cache(maxsize=8192)
+def _escaped(text: str, limit: int) -> Markup:
+    """`md_escape` of a text, once per text and limit (the comment is rendered again, with
+    fewer rows, until it fits: the same cells are escaped each time)."""
     if limit and len(text) > limit:
         text = text[: limit - 1] + "…"
     text = " ".join(text.split())  # a newline would end a table row
@@ -89,13 +96,21 @@ def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str,
                          "counts": {o: counts.get(o, 0) for o in OUTCOMES},
                          "status": uncovered or control_status(dict(counts))})
 
+    made: dict[int, dict[str, Any]] = {}  # by id: `failing` and `unknown` hold each finding
+
     def row(f: Finding) -> dict[str, Any]:
+        """A finding's row, made once however often the comment is rendered to fit."""
+        found = made.get(id(f))
+        if found is not None:
+            return found
         rule = rules.get(f.rule_id)
-        return {"rule_id": f.rule_id, "title": rule.title if rule else "",
-                "controls": ", ".join(c.split("/", 1)[-1] for c in f.controls),
-                "severity": f.severity, "asset": f.asset, "message": f.message,
-                "evidence": [(p, display_value(v, 200)) for p, v in redact_evidence(f.evidence)],
-                "remediation": str(rule.remediation.get("summary", "")) if rule else ""}
+        found = made[id(f)] = {
+            "rule_id": f.rule_id, "title": rule.title if rule else "",
+            "controls": ", ".join(c.split("/", 1)[-1] for c in f.controls),
+            "severity": f.severity, "asset": f.asset, "message": f.message,
+            "evidence": [(p, display_value(v, 200)) for p, v in redact_evidence(f.evidence)],
+            "remediation": str(rule.remediation.get("summary", "")) if rule else ""}
+        return found
 
     env = template_env()
     env.filters["md"] = md_escape
