@@ -661,6 +661,16 @@ PINNED: dict[str, dict[str, str]] = {
         "//run.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/services/"
         "cloudrun-to-get-cai": "SRV-001=FAIL SRV-002=FAIL",
     },
+    # run v2's shape (no v1 metadata): the v1 fields' absence says nothing (SRV-001/002 UNKNOWN).
+    "terraform-google-conversion/tfplan2cai-example_cloud_run_v2_service.json": {
+        "//run.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/services/"
+        "cloudrunv2-to-get-cai": "SRV-001=UNKNOWN SRV-002=UNKNOWN",
+    },
+    # Terraform's empty block `encryptionConfig: []` where dataproc v1 defines an object.
+    "terraform-google-conversion/tfplan2cai-example_google_dataproc_cluster.json": {
+        "//dataproc.googleapis.com/projects/{{.Provider.project}}/regions/us-central1/clusters/"
+        "my-new-cluster": "ENC-016=UNKNOWN",
+    },
     "terraform-google-conversion/tfplan2cai-example_dns_managed_zone.json": {
         "//dns.googleapis.com/projects/{{.Provider.project}}/managedZones/publiczone":
             "DNS-001=PASS DNS-002=PASS DNS-003=FAIL",
