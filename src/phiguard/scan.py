@@ -71,8 +71,17 @@ NOTABLE_PER_TASK = 500
 # parent, go back to the system instead of growing through a long scan. Only past
 # RECYCLE_ABOVE_BYTES of plain NDJSON: each new worker copies again the pages it touches
 # (at 200k assets, 262 MiB, a worker kept to the end: 15.1-16.1 CPU s and 558-573 MiB tree
-# PSS; replaced every 4 tasks: 17.3-17.4 CPU s, 512-521 MiB; load 6-7.5).
-MAX_TASKS_PER_WORKER = 4
+# PSS; replaced every 4 tasks: 17.3-17.4 CPU s, 512-521 MiB; load 6-7.5). Since a worker is
+# forked after the parent's first task (FIRST_HERE) it copies far less (1M: 60 MiB after one
+# task, 82 after 4, 111 after 12), and every 8 tasks halves the time the parent's worker
+# spends being replaced (1M, the parent and one worker: 3.9 s of a 22 s judging pass every 4
+# tasks, 1.4 s every 8).
+MAX_TASKS_PER_WORKER = 8
+# Results handed out ahead of the oldest one not yet written (ordered_map's window): with the
+# parent working, a worker holding the oldest task otherwise waits for its next while the
+# parent's later results fill the window (1M: the judging pass 25.3 s with 4, 20.3 with 8, one
+# process 31-32 s; each result a task's findings, about 5 MiB of JSON).
+WINDOW = 8
 RECYCLE_ABOVE_BYTES = 384 * 2**20
 # Tasks of the judging pass this process runs before it forks a worker: what the rules build
 # on first use (a `find`'s candidates and its index by key, lets computed once per scan) is
@@ -397,7 +406,8 @@ class Scan:
             # this process judges too: `jobs` processes in all, one of them forked
             for result in ordered_map(_run, state, self._tasks(), jobs=self.jobs,
                                       tasks_per_worker=self._tasks_per_worker,
-                                      parent_works=True, first_here=FIRST_HERE):
+                                      parent_works=True, first_here=FIRST_HERE,
+                                      window=WINDOW):
                 if result.stages is not None:
                     stages.add(result.stages, workers=result.by_worker)
                 yield result
