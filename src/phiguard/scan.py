@@ -38,7 +38,7 @@ from phiguard.config import Config, Waiver
 from phiguard.errors import UsageError
 from phiguard.findings import Finding, Outcome
 from phiguard.inventory.asset import Asset
-from phiguard.inventory.coverage import asset_types_missing, types_sought
+from phiguard.inventory.coverage import asset_types_missing, run_coverage, types_sought
 from phiguard.inventory.readers import (
     RawItem,
     SnapshotFiles,
@@ -324,6 +324,10 @@ class Scan:
         # run says so when it is over, with the assets they left UNKNOWN: runs.scan).
         self.asset_types_missing = asset_types_missing(
             self.loaded.inventory.coverage, types_sought(cr.rule for cr in self.engine.rules))
+        # The types rules judge that the snapshot does not know to be collected, and pre-v1
+        # type names no rule judges (runs.scan says them on stderr, reports as reasons).
+        self.run_coverage = run_coverage((cr.rule for cr in self.engine.rules),
+                                         self.files.manifest, self.loaded.counts)
         now = at or self.loaded.read_time
         if now is None:
             # Google's Terraform converter output and older export dumps carry no time at all:
@@ -356,6 +360,7 @@ class Scan:
             **({"content_missing": self.content_missing} if self.content_missing else {}),
             **({"asset_types_missing": self.asset_types_missing}
                if self.asset_types_missing else {}),
+            **self.run_coverage,
             # A collected snapshot's failed sources (see phiguard.collect), shown as gaps.
             **({"coverage_gaps": gaps} if (gaps := (self.files.manifest or {})
                                            .get("coverage_gaps")) else {}),
