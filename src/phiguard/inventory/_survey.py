@@ -20,6 +20,7 @@ import orjson
 from phiguard._util.parallel import ordered_map
 from phiguard._util.times import parse_time
 from phiguard.errors import SnapshotError
+from phiguard.inventory import readers
 from phiguard.inventory._duplicates import (
     KIND_CODES,
     Entries,
@@ -28,16 +29,18 @@ from phiguard.inventory._duplicates import (
     light_digest,
     raw_digest,
 )
-from phiguard.inventory._envelopes import Held, envelope, held_line, light_envelope
+from phiguard.inventory._envelopes import _LINE, Held, envelope, held_line, light_envelope
 from phiguard.inventory.asset import Asset
 from phiguard.inventory.inventory import TENANT_PATHS, learn_project, network_key, note_tenancy
 from phiguard.inventory.readers import (
+    BLANK_RUN,
+    BOM,
     RawItem,
     SnapshotFiles,
     decode_line,
     is_plain_ndjson,
     iter_raw,
-    range_lines,
+    too_long,
 )
 from phiguard.inventory.records import (
     RESOURCE,
@@ -204,97 +207,259 @@ def _survey_rows(rows: Iterable[Row], wanted: set[str], result: Survey,
     record is and which are plain (`Survey.offsets` ...), for pass 2. `deferred` (with
     `track` only): types of `wanted` whose records are read by envelope where they can be,
     and noted in `Survey.deferred`, for `load_context` to read whole if it needs them.
+    (`_survey_range` does the same over a range's bytes, quicker.)
     """
-    projects = ProjectIndex()
-    learn_from_name = _Learner(projects)
-    settled = learn_from_name.settled
-    tenancy = result.tenancy
-    latest: datetime | None = None
-    best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones are parsed
+    state = _Pass(wanted, result, fields or {}, track, deferred)
+    row, time_ = state.row, state.time
+    line = index = 0
+    best = ""
+    try:
+        for line, raw, index, value in rows:
+            update_time = row(line, raw, index, value)
+            if update_time and (update_time[-1:] not in "Zz" or update_time[:19] >= best):
+                best = time_(update_time, line)
+    except SnapshotError as exc:
+        result.error = exc
+    # the last record read (on an error, the one that failed)
+    result.records, result.lines = index, line
+    return state.finish()
+
+
+class _Pass:
+    """What one survey learns as it goes, and the handling of one record (`row`)."""
+
+    __slots__ = ("best", "deferred", "fields", "file", "latest", "learn", "light", "projects",
+                 "result", "start", "track", "wanted")
+
+    def __init__(self, wanted: set[str], result: Survey, fields: Fields, track: bool,
+                 deferred: frozenset[str]) -> None:
+        self.wanted, self.result, self.fields, self.track = wanted, result, fields, track
+        self.projects = ProjectIndex()
+        self.learn = _Learner(self.projects)
+        self.latest: datetime | None = None
+        self.best = ""  # the latest UTC (Z) update_time text seen; only later-looking ones
+        self.file, self.start = result.file, result.start  # are parsed (`time`)
+        if track:
+            result.offsets, result.line_numbers = array("i"), array("i")
+            result.plain, result.plain_rows = array("i"), array("i")
+            result.deferred, result.spent = array("q"), array("i")
+        else:
+            deferred = frozenset()
+        self.deferred = deferred
+        self.light = wanted - deferred if deferred else wanted
+
+    def row(self, line: int, raw: bytes | None, index: int, value: Any,
+            whole: bool = False) -> str | None:
+        """Pass 1 over one record; its update time. A raw NDJSON line, or the decoded `value`
+        when there is none (with `track`, `value` is the line's byte offset in the file).
+        `whole`: the line is known not to be read by envelope (its type is kept whole)."""
+        result, deferred, file = self.result, self.deferred, self.file
+        track = self.track
+        if track:
+            assert result.offsets is not None and result.line_numbers is not None
+            result.offsets.append(value - self.start)
+            result.line_numbers.append(line)
+        raw_env = envelope(raw, self.light) if raw is not None and not whole else None
+        if (raw_env is not None and raw_env[1] in deferred
+                and not _shallow(raw or b"")):
+            raw_env = None  # read whole, as when it was not deferred (see `_shallow`)
+        if raw_env is None:
+            held = held_line(raw) if raw is not None else None
+            if held is not None and held[1] in self.wanted and _shallow(raw or b""):
+                return _held_row(file, line, raw or b"", index, held, result, self.fields,
+                                 self.learn, result.entries.add)
+            return _full_row(file, line, raw, index, value, self.wanted, result, self.fields,
+                             self.learn, result.entries.add)
+        # Only its envelope decoded here: pass 2 decodes and validates it before judging it
+        # (or, if it is plain and of a type no rule judges, skips it).
+        name, asset_type, update_time, ancestors, is_plain = raw_env
+        if asset_type in TENANT_PATHS:
+            _note_raw(result.tenancy, raw or b"", asset_type, name, ancestors)
+        key = hash((name, RESOURCE))
+        entries = result.entries
+        if track:
+            assert result.plain is not None and result.plain_rows is not None
+            if is_plain:
+                result.plain.append(index)
+                result.plain_rows.append(len(entries.keys))
+            if asset_type in deferred:
+                assert result.deferred is not None
+                result.deferred.extend((index, len(entries.keys), key, value - self.start,
+                                        line))
+                self.learn.asset(name, asset_type, ancestors)
+            else:
+                self.learn(name, ancestors)
+        else:
+            self.learn(name, ancestors)
+        entries.add(key, raw_digest(raw or b""), index, asset_type, RESOURCE)
+        return update_time
+
+    def time(self, update_time: str, line: int) -> str:
+        """Take a record's update time into the latest one (refused if it is not RFC 3339);
+        the first 19 characters of the latest UTC text, which a later-looking one passes."""
+        utc = update_time[-1:] in "Zz"
+        if not utc or update_time[:19] >= self.best[:19]:
+            when = parse_time(update_time)
+            if when is None:
+                raise SnapshotError(f"update_time {update_time!r} is not an RFC 3339 time",
+                                    file=self.file, line=line)
+            if self.latest is None or when > self.latest:
+                self.latest = when
+                if utc:
+                    self.best = update_time
+        return self.best[:19]
+
+    def finish(self) -> Survey:
+        result = self.result
+        result.latest = self.latest
+        result.projects = [(i.number, i.id, dict(i.labels), tuple(i.ancestors))
+                           for i in self.projects.all()]
+        return result
+
+
+def _survey_range(file: str, start: int, end: int, wanted: set[str], fields: Fields,
+                  deferred: frozenset[str]) -> Survey:
+    """`_survey_rows(range_lines(...), track=True)` of one byte range of plain NDJSON, the
+    range read in one go and cut at its line feeds here, and the common line (a plain
+    RESOURCE line of a type not kept whole, its envelope as `envelope` reads it) surveyed
+    in the loop itself; every other line, and every line `range_lines` treats apart (the
+    first, blank or overlong ones), as `_survey_rows` surveys it (`_Pass.row`).
+
+    The loop runs a block of about _BLOCK bytes of lines per call (`_survey_lines`):
+    CPython 3.11 specializes a function's bytecode when it is entered (after a few calls),
+    never inside a loop already running, so a loop entered once per range would run the
+    first ranges of every scan unspecialized (at 100,000 assets, half of them)."""
+    result = Survey(file, start, end)
+    state = _Pass(wanted, result, fields, True, deferred)
+    at = (0, 0, 0, "")  # byte offset, line number, record number, `_Pass.time`'s answer
+    try:
+        try:
+            with open(file, "rb") as fh:
+                fh.seek(start)
+                data = fh.read(end - start) if end >= 0 else fh.read()
+        except OSError as exc:
+            raise SnapshotError(f"cannot read: {exc}", file=file) from None
+        size = len(data)
+        while at[0] < size:
+            at = _survey_lines(state, data, min(at[0] + _BLOCK, size), *at)
+    except SnapshotError as exc:
+        result.error = exc
+        # the last record read, the one that failed (as `_survey_rows` says it)
+        numbers = result.line_numbers
+        assert numbers is not None
+        result.records, result.lines = len(numbers), numbers[-1] if numbers else 0
+        return state.finish()
+    # every line of the range, blank ones after its last record too (the next range starts
+    # after them)
+    result.records, result.lines = at[2], at[1]
+    return state.finish()
+
+
+_BLOCK = 1 << 16
+
+
+def _survey_lines(state: _Pass, data: bytes, limit: int, pos: int, line: int, index: int,
+                  best: str) -> tuple[int, int, int, str]:
+    """`_survey_range`'s loop over the lines of `data` that start before byte `limit`, from
+    byte `pos`, after line `line` and record `index`; where it stopped, as it was given."""
+    result = state.result
+    row, time_, learn, settled = state.row, state.time, state.learn, state.learn.settled
+    light, tenancy, deferred, file = state.light, result.tenancy, state.deferred, state.file
+    start = state.start
     entries = result.entries
-    add = entries.add
-    # `add` of a RESOURCE entry, inlined below for the records read by envelope (most)
     keys, digests, type_names = entries.keys, entries.digests, entries.type_names
     add_key, add_number = keys.append, entries.numbers.append
     add_kind, add_type = entries.kinds.append, entries.type_ids.append
     resource_kind = KIND_CODES[RESOURCE]
-    file = result.file
-    line = index = 0
-    offsets, line_numbers, plain, plain_rows = array("i"), array("i"), array("i"), array("i")
-    later = array("q")
-    if track:
-        result.offsets, result.line_numbers = offsets, line_numbers
-        result.plain, result.plain_rows = plain, plain_rows
-        result.deferred, result.spent = later, array("i")
-    else:
-        deferred = frozenset()
-    light = wanted - deferred if deferred else wanted
-    start = result.start
-    try:
-        for line, raw, index, value in rows:
-            if track:
-                offsets.append(value - start)
-                line_numbers.append(line)
-            raw_env = envelope(raw, light) if raw is not None else None
-            if (raw_env is not None and raw_env[1] in deferred
-                    and not _shallow(raw or b"")):
-                raw_env = None  # read whole, as when it was not deferred (see `_shallow`)
-            if raw_env is not None:
-                # Only its envelope decoded here: pass 2 decodes and validates it before
-                # judging it (or, if it is plain and of a type no rule judges, skips it).
-                name, asset_type, update_time, ancestors, is_plain = raw_env
+    assert result.offsets is not None and result.line_numbers is not None
+    assert result.plain is not None and result.plain_rows is not None
+    assert result.deferred is not None
+    add_offset, add_line = result.offsets.append, result.line_numbers.append
+    add_plain, add_plain_row = result.plain.append, result.plain_rows.append
+    later = result.deferred
+    decode, decode_errors = _LINE_DECODE, _DECODE_ERRORS
+    longest = readers.MAX_LINE_BYTES
+    find, blanks, size = data.find, BLANK_RUN.match, len(data)
+    while pos < limit:
+        stop = find(b"\n", pos) + 1 or size
+        line += 1
+        raw = data[pos:stop]
+        if line == 1 or stop - pos > longest or raw.isspace():
+            if stop - pos > longest and len(raw.rstrip(b"\r\n")) > longest:
+                raise too_long(file, line)  # (before the line counts as read: below)
+            if line == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
+            if raw.isspace():
+                run = blanks(data, stop)
+                if run is not None:
+                    line += data.count(b"\n", stop, run.end())
+                    stop = run.end()
+                pos = stop
+                continue
+            index += 1
+            update_time = row(line, raw, index, start + pos)
+        else:
+            index += 1
+            try:
+                head = decode(raw)
+            except decode_errors:
+                head = None
+            whole = False
+            if head is not None:
+                name = head.name
+                asset_type = head.asset_type
+                if asset_type is None:
+                    asset_type = head.assetType
+                if asset_type in light:
+                    head, whole = None, True  # (`envelope` would decline it)
+                elif (not name or not asset_type or head.resource is None
+                        or head.iam_policy or head.iamPolicy or head.org_policy
+                        or head.orgPolicy or head.v2_org_policies
+                        or head.v2OrgPolicies or head.access_policy or head.accessPolicy
+                        or head.access_level or head.accessLevel
+                        or head.service_perimeter or head.servicePerimeter
+                        or (asset_type in deferred and not _shallow(raw))):
+                    head = None
+            if head is None:  # not the common line: as `_survey_rows` reads it
+                update_time = row(line, raw, index, start + pos, whole)
+            else:
+                # `_Pass.row` of a plain line read by envelope, inlined
+                assert asset_type is not None
+                ancestors = head.ancestors or []
+                update_time = head.update_time
+                if update_time is None:
+                    update_time = head.updateTime
+                add_offset(pos)
+                add_line(line)
                 if asset_type in TENANT_PATHS:
-                    _note_raw(tenancy, raw or b"", asset_type, name, ancestors)
+                    _note_raw(tenancy, raw, asset_type, name, ancestors)
                 key = hash((name, RESOURCE))
-                if track:
-                    if is_plain:
-                        plain.append(index)
-                        plain_rows.append(len(keys))
-                    if asset_type in deferred:
-                        later.extend((index, len(keys), key, value - start, line))
-                        learn_from_name.asset(name, asset_type, ancestors)
-                    else:
-                        # `learn_from_name`, not called for a project it has settled (most)
-                        info = settled.get(ancestors[0] if ancestors else "")
-                        if info is None or len(ancestors) > len(info.ancestors):
-                            learn_from_name(name, ancestors)
+                add_plain(index)
+                add_plain_row(len(keys))
+                if asset_type in deferred:
+                    later.extend((index, len(keys), key, pos, line))
+                    learn.asset(name, asset_type, ancestors)
                 else:
-                    learn_from_name(name, ancestors)
+                    # `learn`, not called for a project it has settled (most)
+                    info = settled.get(ancestors[0] if ancestors else "")
+                    if info is None or len(ancestors) > len(info.ancestors):
+                        learn(name, ancestors)
                 add_key(key)
-                digests += raw_digest(raw or b"")
+                digests += raw_digest(raw)
                 add_number(index)
                 add_kind(resource_kind)
                 type_id = type_names.get(asset_type)
                 if type_id is None:
                     type_id = type_names[asset_type] = len(type_names)
                 add_type(type_id)
-            else:
-                held = held_line(raw) if raw is not None else None
-                if held is not None and held[1] in wanted and _shallow(raw or b""):
-                    update_time = _held_row(file, line, raw or b"", index, held, result,
-                                            fields or {}, learn_from_name, add)
-                else:
-                    update_time = _full_row(file, line, raw, index, value, wanted, result,
-                                            fields or {}, learn_from_name, add)
-            if update_time:
-                utc = update_time[-1:] in "Zz"
-                if not utc or update_time[:19] >= best[:19]:
-                    when = parse_time(update_time)
-                    if when is None:
-                        raise SnapshotError(f"update_time {update_time!r} is not an RFC 3339 "
-                                            "time", file=file, line=line)
-                    if latest is None or when > latest:
-                        latest = when
-                        if utc:
-                            best = update_time
-    except SnapshotError as exc:
-        result.error = exc
-    # the last record read (on an error, the one that failed)
-    result.records, result.lines = index, line
-    result.latest = latest
-    result.projects = [(i.number, i.id, dict(i.labels), tuple(i.ancestors))
-                       for i in projects.all()]
-    return result
+        if update_time and (update_time[-1:] not in "Zz" or update_time[:19] >= best):
+            best = time_(update_time, line)
+        pos = stop
+    return pos, line, index, best
+
+
+_LINE_DECODE = _LINE.decode
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError, ValueError)
 
 
 def _full_row(file: str, line: int, raw: bytes | None, index: int, value: Any,
@@ -490,13 +655,7 @@ def _survey_task(plan: _Plan, task: Task) -> Survey:
     if isinstance(task, Path):
         return survey(iter_raw(task), wanted, Survey(str(task), -1, -1), plan.fields)
     file, start, end = task
-    lines_read = [0]
-    rows = range_lines(Path(file), start, end, lines_read)
-    result = _survey_rows(rows, wanted, Survey(file, start, end), plan.fields, track=True,
-                          deferred=plan.deferred)
-    # Blank lines after the range's last record count too: the next range starts after them.
-    result.lines = max(result.lines, lines_read[0])
-    return result
+    return _survey_range(file, start, end, wanted, plan.fields, plan.deferred)
 
 
 def _ranges(path: Path, size: int) -> list[tuple[int, int]]:

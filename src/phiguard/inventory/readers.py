@@ -31,6 +31,7 @@ from phiguard.inventory._files import is_compressed, is_data_name, open_binary, 
 from phiguard.inventory.asset import USER_TYPE, Asset, Source
 
 __all__ = [
+    "BLANK_RUN",
     "BOM",
     "MAX_LINE_BYTES",
     "RawItem",
@@ -44,6 +45,7 @@ __all__ = [
     "ndjson_lines",
     "picked_lines",
     "range_lines",
+    "too_long",
     "user_asset",
 ]
 
@@ -225,7 +227,7 @@ def ndjson_lines(path: Path, offset: int = 0, line_no: int = 0, index: int = 0, 
     return _ndjson(path, offset, line_no, index, end, lines_read, False)
 
 
-_BLANK_RUN = re.compile(rb"[ \t\r\n]*\n")  # whole lines of blanks (as _skip_blank_lines)
+BLANK_RUN = re.compile(rb"[ \t\r\n]*\n")  # whole lines of blanks (as _skip_blank_lines)
 
 
 def range_lines(path: Path, start: int, end: int,
@@ -239,14 +241,14 @@ def range_lines(path: Path, start: int, end: int,
             data = fh.read(end - start) if end >= 0 else fh.read()
     except OSError as exc:
         raise SnapshotError(f"cannot read: {exc}", file=file) from None
-    find, blanks, size = data.find, _BLANK_RUN.match, len(data)
+    find, blanks, size = data.find, BLANK_RUN.match, len(data)
     pos = line_no = index = 0
     while pos < size:
         stop = find(b"\n", pos) + 1 or size
         line_no += 1
         raw = data[pos:stop]
         if stop - pos > MAX_LINE_BYTES and len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
-            raise _too_long(file, line_no)
+            raise too_long(file, line_no)
         if line_no == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM):]
         if not raw.isspace():
@@ -261,7 +263,7 @@ def range_lines(path: Path, start: int, end: int,
     lines_read[0] = line_no
 
 
-def _too_long(file: str, line: int) -> SnapshotError:
+def too_long(file: str, line: int) -> SnapshotError:
     """The error of a line over MAX_LINE_BYTES (both NDJSON readers refuse it alike)."""
     return SnapshotError(f"line longer than {MAX_LINE_BYTES} bytes: not a CAI record "
                          "(a binary file, or JSON that is not one record per line?)",
@@ -290,7 +292,7 @@ def _ndjson(path: Path, offset: int, line_no: int, index: int, end: int,
             pos += len(raw)
             line_no += 1
             if len(raw) > MAX_LINE_BYTES and len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
-                raise _too_long(file, line_no)
+                raise too_long(file, line_no)
             if line_no == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
             if not raw.isspace():  # (no copy, unlike strip(): the same ASCII blanks)
