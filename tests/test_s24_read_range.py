@@ -1,6 +1,6 @@
 """Pass 1 over a byte range of plain NDJSON (`_survey._survey_range`, which cuts the range at
-its line feeds and surveys the common line in its own loop, a block of lines per call) must give exactly the survey of
-`_survey_rows` over `range_lines`' rows, the reader it replaces: the same entries, digests,
+its line feeds and surveys the common line in its own loop, a block of lines per call) must
+give exactly the survey of `_survey_rows` over `range_lines`' rows, the reader it replaces: the same entries, digests,
 held records, offsets, line numbers, plain and deferred records, tenancy, projects, latest
 time, line and record counts, and the same error, for every kind of line and every cut of
 the file at a line start.
@@ -116,7 +116,7 @@ def test_range_survey_is_the_rows_survey(tmp_path: Path, monkeypatch: pytest.Mon
     path.write_bytes(body)
     cuts = _cuts(body)
     for start in cuts[:3] + cuts[len(cuts) // 2:len(cuts) // 2 + 2] + cuts[-2:]:
-        for end in [c for c in cuts if c > start][:2] + [-1]:
+        for end in [*[c for c in cuts if c > start][:2], -1]:
             new, old = _both(path, start, end, deferred)
             assert new == old, (start, end)
     new, _ = _both(path, 0, -1, deferred)
