@@ -1,9 +1,9 @@
 """Pass 1 over a byte range of plain NDJSON (`_survey._survey_range`, which cuts the range at
 its line feeds and surveys the common line in its own loop, a block of lines per call) must
-give exactly the survey of `_survey_rows` over `range_lines`' rows, the reader it replaces: the same entries, digests,
-held records, offsets, line numbers, plain and deferred records, tenancy, projects, latest
-time, line and record counts, and the same error, for every kind of line and every cut of
-the file at a line start.
+give exactly the survey of `_survey_rows` over `range_lines`' rows, the reader it replaces:
+the same entries, digests, held records, offsets, line numbers, plain and deferred records,
+tenancy, projects, latest time, line and record counts, and the same error, for every kind
+of line and every cut of the file at a line start.
 """
 
 from __future__ import annotations
