@@ -15,6 +15,7 @@ invocation, absent when there are none.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -34,6 +35,7 @@ from phiguard.report._common import (
 )
 from phiguard.report._redact import redact_evidence
 from phiguard.report.framework import framework_findings, framework_label, framework_pack
+from phiguard.report.json_report import write_utf8
 
 __all__ = ["SARIF_SCHEMA_URI", "render_sarif", "sarif_document"]
 
@@ -197,6 +199,16 @@ def render_sarif(out: IO[str], findings: Iterable[Finding], run: Mapping[str, An
                  pack: RulePack, waivers: Sequence[Mapping[str, Any]] = (), *,
                  include_passing: bool = False) -> None:
     """Write the SARIF 2.1.0 log (indented JSON, stable key order)."""
-    doc = sarif_document(findings, run, pack, waivers, include_passing=include_passing)
-    out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+    # The collector paused while the log is built: it holds only plain dicts and lists, freed
+    # by their counts, yet every result adds a dozen, so a scan's heap (its inventory, when
+    # findings stream from it) was walked again and again by full collections.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        doc = sarif_document(findings, run, pack, waivers, include_passing=include_passing)
+    finally:
+        if collecting:
+            gc.enable()
+    # as UTF-8 past the text layer: not decoded here to be encoded again on its way out
+    write_utf8(out, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     out.write("\n")
