@@ -4,6 +4,7 @@ through the slots, for every kind of finding (a framework's report re-labels nea
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ class Derived(Finding):
     label: str = field(init=False, default="derived")
 
 
-def _members(finding: Finding) -> dict[str, object]:
+def _members(finding: Finding) -> dict[str, Any]:
     return {f.name: getattr(finding, f.name) for f in fields(finding)}
 
 
