@@ -661,6 +661,12 @@ PINNED: dict[str, dict[str, str]] = {
         "//run.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/services/"
         "cloudrun-to-get-cai": "SRV-001=FAIL SRV-002=FAIL",
     },
+    # restrictions in Terraform's block names (api_targets, android_key_restrictions), none of
+    # the fields apikeys v2 defines: KEY-002 cannot read them (UNKNOWN), not "unrestricted".
+    "terraform-google-conversion/tfplan2cai-example_apikeys_key.json": {
+        ("//apikeys.googleapis.com/v2/projects/{{.Provider.project}}/locations/global/keys/"
+         "placeholder-JHfWqOQi"): "KEY-002=UNKNOWN",
+    },
     # run v2's shape (no v1 metadata): the v1 fields' absence says nothing (SRV-001/002 UNKNOWN).
     "terraform-google-conversion/tfplan2cai-example_cloud_run_v2_service.json": {
         "//run.googleapis.com/projects/{{.Provider.project}}/locations/us-central1/services/"
