@@ -47,10 +47,23 @@ def _snapshot(root: Path) -> Path:
                               "disabled": False, "targetTags": ["web"],
                               "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}]}},
         "ancestors": ancestors, "update_time": "2026-11-24T12:00:00Z"}
+    # the organization and the folder, as an export of the organization holds them (an
+    # ancestor the input does not hold could own a log sink exporting the project's logs)
+    folder = {"name": "//cloudresourcemanager.googleapis.com/folders/222",
+              "asset_type": "cloudresourcemanager.googleapis.com/Folder",
+              "resource": {"version": "v2", "data": {"name": "folders/222", "parent": ORG,
+                                                     "displayName": "phi",
+                                                     "lifecycleState": "ACTIVE"}},
+              "ancestors": ["folders/222", ORG], "update_time": "2026-11-20T00:00:00Z"}
+    org = {"name": f"//cloudresourcemanager.googleapis.com/{ORG}",
+           "asset_type": "cloudresourcemanager.googleapis.com/Organization",
+           "resource": {"version": "v1", "data": {"name": ORG, "displayName": "example.com",
+                                                  "lifecycleState": "ACTIVE"}},
+           "ancestors": [ORG], "update_time": "2026-11-20T00:00:00Z"}
     snap = root / "snap"
     snap.mkdir()
     (snap / "resources.ndjson").write_text(
-        "".join(json.dumps(r) + "\n" for r in (project, firewall)))
+        "".join(json.dumps(r) + "\n" for r in (project, firewall, folder, org)))
     # the whole organization: every asset type was collected, so no log sink means none
     (snap / "manifest.json").write_text('{"asset_types_requested": "*"}')
     return snap

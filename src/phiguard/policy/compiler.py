@@ -734,6 +734,10 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
     lazy_where = _condition(spec["where"], name="find where") if "where" in spec else None
     where: Cond | None = None
     one = bool(spec.get("one", False))
+    # `uncollected: none`: the assets the snapshot holds, even of a type it does not say it
+    # collected or owned by ancestors it lacks (a join that can only take a failure away, such
+    # as a compensating control: nothing found, no credit)
+    complete = spec.get("uncollected") == "none"
 
     required = _required_path(spec["where"], var) if "where" in spec else None
     latest: list[Any] = [None, None]  # (inventory, its candidates that have `required`)
@@ -754,7 +758,7 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
         # No asset of a type the snapshot may not hold is not "none exist"; those of the types
         # collected are found, and others may exist (`PartialItems`).
         below = env.subject.asset.ancestors if within in ("project", "ancestry") else None
-        gap = _types_gap(inv, types, below)
+        gap = None if complete else _types_gap(inv, types, below)
         if gap is not None and (one or not inv.coverage.known_in_part(types, below)):
             return gap
         facts = env.subject.facts()
@@ -792,6 +796,11 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
                 owners[0], owners[1] = candidates, places
             at = sorted(i for node in nodes for i in owners[1].get(node, ()))
             candidates = [candidates[i] for i in at]  # in their order, as a filter keeps them
+            if gap is None and not complete:
+                # a folder or organization above the subject that the input does not hold (a
+                # project-scoped export) may own assets of these types (its log sinks): those
+                # found are elements, more may exist there
+                gap = _absent_owners(inv, env.subject.asset, types, owners[1])
         out: list[Any] = []
         for cand in candidates:
             view = AssetView(cand, inv)
@@ -833,9 +842,22 @@ def _let_find(form: Mapping[str, Any]) -> LetFn:
             if one:
                 return view
         if gap is not None:
-            return PartialItems(gap.why, out)
+            return gap if one else PartialItems(gap.why, out)
         return MISSING if one else out
     return find
+
+
+def _absent_owners(inv: Inventory, asset: Asset, types: tuple[str, ...],
+                   owned: Mapping[str, Any]) -> UnknownValue | None:
+    """Why assets of these types owned by the subject's ancestors may exist that the input
+    does not hold: ancestors it holds no record of (`Inventory.absent_ancestors`) and owns no
+    asset of these types in it (one that does was exported with its own)."""
+    absent = [n for n in inv.absent_ancestors(asset) if n not in owned]
+    if not absent:
+        return None
+    return UnknownValue(f"unknown: the input holds no record of {', '.join(absent)} (above "
+                        f"{asset.name}), so the {' or '.join(types)} assets they own are not "
+                        "known (a project-scoped export? export or collect at the organization)")
 
 
 def _equality_key(where: Mapping[str, Any], var: str) -> tuple[Path, Path] | None:

@@ -247,6 +247,7 @@ LET_FORMS: dict[str, LetForm] = {form.name: form for form in (
                      "properties": {"types": _TYPES, "within": {"enum": list(WITHIN_FIND)},
                                     "where": {"$ref": "#/$defs/condition"},
                                     "one": {"type": "boolean"},
+                                    "uncollected": {"enum": ["none"]},
                                     "as": {"type": "string", "pattern": IDENTIFIER}},
                      "additionalProperties": False},
             "assets of the types, filtered by place and condition", "object",
