@@ -151,7 +151,15 @@ def _outcomes(rtype: str, after: dict[str, Any], unknown: dict[str, Any],
     for asset in world.assets.values():
         for finding in ENGINE.evaluate_asset(asset, inv, NOW):
             out[finding.rule_id] = finding.outcome
+            if "where Google defines" in (finding.message or ""):
+                MISTYPED.add(finding.rule_id)
     return out
+
+
+# Rules that read a value of another JSON type than Google's in the last `_outcomes` (a drawn
+# `false` for a string attribute): UNKNOWN for that shape, which no real plan has (Terraform
+# converts a value to its attribute's type), so not a verdict the unknown value should predict.
+MISTYPED: set[str] = set()
 
 
 CANDIDATES = st.one_of(
@@ -190,8 +198,11 @@ def test_an_unknown_value_never_decides_a_verdict(field: tuple[Any, str],
     for value in candidates:
         concrete = copy.deepcopy(after)
         _set_tf(concrete, src, value)
+        MISTYPED.clear()
         seen = _outcomes(rtype, concrete, {}, _expressions(src))
         for rule_id, outcome in blind.items():
+            if seen.get(rule_id) is Outcome.UNKNOWN and rule_id in MISTYPED:
+                continue
             if outcome in (Outcome.PASS, Outcome.FAIL) and rule_id in seen:
                 assert seen[rule_id] is outcome, (rtype, src, value, rule_id, outcome,
                                                   seen[rule_id])

@@ -42,6 +42,14 @@ def _sql_build(data: dict[str, Any], values: Any, ctx: Context) -> None:
     settings = data.get("settings")
     ip_config = settings.get("ipConfiguration") if isinstance(settings, dict) else None
     ipv4 = ip_config.get("ipv4Enabled") if isinstance(ip_config, dict) else None
+    if (isinstance(ip_config, dict) and ip_config.get("requireSsl") is True
+            and ctx.change is not None
+            and ctx.configured(ctx.change, IP_CONFIG + "ssl_mode") is False
+            and is_unknown(tf_get(values, IP_CONFIG + "ssl_mode"))):
+        # sqladmin v1 allows only TRUSTED_CLIENT_CERTIFICATE_REQUIRED (MySQL, PostgreSQL) or
+        # ENCRYPTED_ONLY (SQL Server) with requireSsl true: the API default of sslMode does not
+        # apply, and the record carries the legacy flag alone, as an instance from before sslMode.
+        ip_config.pop("sslMode", None)
     if isinstance(addresses, list):
         data["ipAddresses"] = [{"ipAddress": a.get("ip_address"), "type": a.get("type")}
                                for a in addresses if isinstance(a, dict)]
