@@ -172,7 +172,8 @@ def test_reports_show_the_control_unknown_not_a_clean_pass(tmp_path: Path) -> No
         (out / name).mkdir(parents=True)
         result = CliRunner().invoke(main, [
             "scan", str(snap), "-c", str(DEMO / "phiguard.yaml"), "--at", AT,
-            "--output-dir", str(out / name), "-f", "html", "-f", "text", "-f", "json"],
+            "--output-dir", str(out / name), "-f", "html", "-f", "text", "-f", "json",
+            "-f", "markdown"],
             catch_exceptions=False, env={"COLUMNS": "200"})
         assert result.exit_code in (0, 1), result.output
     raw = json.loads((out / "raw" / "phiguard.json").read_text())
@@ -186,6 +187,10 @@ def test_reports_show_the_control_unknown_not_a_clean_pass(tmp_path: Path) -> No
         start = html.index(f'<tr data-control="{control}">')
         row = html[start:html.index("</tr>", start)]
         assert f">{want}</span>" in row and '"UNKNOWN">0<' in row, row
+        markdown = (out / name / "phiguard.md").read_text()
+        (row,) = [line for line in markdown.splitlines()
+                  if line.startswith("| 164\\.316\\(b\\)\\(2\\)\\(i\\) |")]
+        assert row.rstrip(" |").endswith(want), row
     html = (out / "raw" / "phiguard.html").read_text()
     assert 'data-unassessed="logging.googleapis.com/LogBucket"' in html
 

@@ -29,6 +29,7 @@ from phiguard.report.framework import (
     framework_findings,
     framework_label,
     framework_pack,
+    unassessed_controls,
     uncovered_status,
 )
 from phiguard.report.summary import Tally
@@ -87,6 +88,8 @@ def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str,
     total_failing = tally.outcomes.get("FAIL", 0)
     controls = []
     rules_of_control = {c for r in pack.rules for c in r.controls}
+    # controls with a rule that judged nothing of a type of its own the snapshot may lack
+    not_assessed = unassessed_controls(pack, run)
     for cid in control_order(pack, tally.by_control):
         counts: Mapping[str, int] = tally.by_control.get(cid, {})
         control = pack.controls.get(cid)
@@ -94,7 +97,8 @@ def render_markdown(out: IO[str], findings: Iterable[Finding], run: Mapping[str,
         controls.append({"short": cid.split("/", 1)[-1],
                          "title": control.title if control else "",
                          "counts": {o: counts.get(o, 0) for o in OUTCOMES},
-                         "status": uncovered or control_status(dict(counts))})
+                         "status": uncovered or control_status(dict(counts),
+                                                               cid in not_assessed)})
 
     made: dict[int, dict[str, Any]] = {}  # by id: `failing` and `unknown` hold each finding
 
