@@ -1,8 +1,9 @@
 """Firewall evaluation order: a firewall policy `deny` certainly reached first and covering an
 allowing rule is credited (NET-001, NET-009, NET-010); every doubt leaves the rule judged alone.
 
-The operators are `firewall_deny_covers` and `firewall_deny_first`
-(src/phiguard/policy/firewall_order.py); the rules' examples are the end-to-end cases.
+The operators are `firewall_deny_covers` and `firewall_deny_first` (the firewall
+evaluation-order section of src/phiguard/policy/operators.py); the rules' examples are the
+end-to-end cases.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from typing import Any
 
 import pytest
 
-import phiguard.policy.firewall_order  # noqa: F401  (registers the operators)
 from _engines import interpreted
 from phiguard.findings import Outcome
-from phiguard.policy.firewall_order import deny_covers, deny_first
-from phiguard.policy.operators import OPERATORS
+from phiguard.policy.operators import OPERATORS, deny_covers, deny_first
 from phiguard.runs.common import load_pack
 from phiguard.testing import DEFAULT_AT, _example_assets, load_example, run_rule
 
