@@ -14,53 +14,16 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from _fw_records import AT, HIER, ORG, PHI_FOLDER, URL, _hierarchical, _rule
 from _plans import change, plan_doc
 from phiguard.cli import main
 from phiguard.google import validate_resource
 from phiguard.terraform.plan import parse_plan
 from phiguard.terraform.world import build_world
 
-ORG = "organizations/123456789012"
-PHI_FOLDER = "folders/587410229301"
 NONPHI_FOLDER = "folders/587410229415"
-URL = "https://www.googleapis.com/compute/v1/"
 PHI_VPC = URL + "projects/oh-shared-net/global/networks/phi-vpc"
 WEB_VPC = URL + "projects/oh-web-prod/global/networks/web-vpc"
-HIER = "//compute.googleapis.com/locations/global/firewallPolicies/"
-AT = "2026-11-25T00:00:00Z"
-
-
-def _rule(priority: int, action: str, src: list[str], ports: list[str],
-          **extra: Any) -> dict[str, Any]:
-    return {"kind": "compute#firewallPolicyRule", "priority": priority, "action": action,
-            "direction": "INGRESS", "enableLogging": True,
-            "match": {"srcIpRanges": src,
-                      "layer4Configs": [{"ipProtocol": "tcp", "ports": ports}]}, **extra}
-
-
-def _goto_next() -> dict[str, Any]:
-    return {"kind": "compute#firewallPolicyRule", "priority": 2147483647, "action": "goto_next",
-            "direction": "INGRESS",
-            "match": {"srcIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}}
-
-
-def _hierarchical(number: str, short: str, target: str,
-                  rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "name": HIER + number, "asset_type": "compute.googleapis.com/FirewallPolicy",
-        "resource": {
-            "version": "v1",
-            "discovery_document_uri": "https://www.googleapis.com/discovery/v1/apis/compute/v1/rest",
-            "discovery_name": "FirewallPolicy",
-            "parent": f"//cloudresourcemanager.googleapis.com/{ORG}",
-            "data": {"kind": "compute#firewallPolicy", "id": number, "name": number,
-                     "shortName": short, "parent": ORG,
-                     "selfLink": f"{URL}locations/global/firewallPolicies/{number}",
-                     "associations": [{"name": f"{short}-assoc", "attachmentTarget": target,
-                                       "firewallPolicyId": number, "shortName": short}],
-                     "rules": [*rules, _goto_next()]},
-            "location": "global"},
-        "ancestors": [ORG], "update_time": "2026-11-20T08:00:00Z"}
 
 
 def _network_policy(name: str, network: str, rules: list[dict[str, Any]]) -> dict[str, Any]:

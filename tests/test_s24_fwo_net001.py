@@ -10,19 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from _plans import change, plan_doc
-from test_s23_fw_policies import ORG, _hierarchical, _rule
-from test_s24_fwo_gate import (
+from _fw_records import (
     DENY,
     FOLDER_ALLOW,
+    ORG,
     ORG_DELEGATES,
     ORG_DENY,
     _finding,
     _gate,
+    _hierarchical,
     _planned_org_deny,
+    _rule,
     _scan,
     _world,
 )
+from _plans import change, plan_doc
 
 # The demo's VPC rule admitting tcp:22 from 0.0.0.0/0 (NET-001 FAIL at the session's start).
 FAX = "//compute.googleapis.com/projects/oh-shared-net/global/firewalls/phi-allow-ssh-legacy-fax"

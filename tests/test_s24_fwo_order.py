@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from _engines import interpreted
+from _paths import RULES as PACK
 from phiguard.findings import Outcome
 from phiguard.policy.operators import OPERATORS, deny_covers, deny_first
 from phiguard.runs.common import load_pack
 from phiguard.testing import DEFAULT_AT, _example_assets, load_example, run_rule
 
-RULES = Path(__file__).resolve().parent.parent / "rules" / "hipaa"
+RULES = PACK / "hipaa"
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
