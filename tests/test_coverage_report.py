@@ -34,6 +34,9 @@ AT = "2026-11-25T00:00:00Z"
 SINK = "logging.googleapis.com/LogSink"
 METRIC = "logging.googleapis.com/LogMetric"
 MONS = [f"MON-00{i}" for i in range(1, 9)]
+# NET-001 looks for the organization's firewall policies (a deny that shadows a VPC rule): the
+# demo holds none and a partial export's counts do not say they were collected
+POLICY = "compute.googleapis.com/FirewallPolicy"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -64,14 +67,15 @@ def test_partial_export_names_the_types_and_rules(partial: tuple[Path, dict[str,
                                                   ) -> None:
     _, doc, _ = partial
     missing = doc["run"]["asset_types_missing"]
-    assert [m["asset_type"] for m in missing] == [METRIC, SINK]
-    assert missing[0]["rules"] == MONS
-    sink_rules = missing[1]["rules"]
+    assert [m["asset_type"] for m in missing] == [POLICY, METRIC, SINK]
+    assert missing[0]["rules"] == ["NET-001"]
+    assert missing[1]["rules"] == MONS
+    sink_rules = missing[2]["rules"]
     assert sink_rules == sorted(sink_rules)
     assert {"LOG-002", "LOG-011", "LOG-003", "ENC-012", *MONS} <= set(sink_rules)
     # every rule named looks for the type, and every rule that does is named
     sought = types_sought(load_pack([RULES]).rules)
-    assert sink_rules == sought[SINK] and missing[0]["rules"] == sought[METRIC]
+    assert sink_rules == sought[SINK] and missing[1]["rules"] == sought[METRIC]
     # and the findings say so on the assets the warning counts
     assert _unknown_assets(doc, METRIC) and _unknown_assets(doc, SINK)
 
@@ -112,8 +116,8 @@ def test_engine_independent_answer_is_the_inventory_s(partial: tuple[Path, dict[
         doc["run"]["asset_types_missing"]
     assert run_types_missing(rules, {"asset_types_requested": "*"},
                              doc["run"]["asset_counts"]) == []
-    assert run_types_missing(rules, {"asset_types": {METRIC: 2}},
-                             doc["run"]["asset_counts"])[0]["asset_type"] == SINK
+    assert [m["asset_type"] for m in run_types_missing(
+        rules, {"asset_types": {METRIC: 2}}, doc["run"]["asset_counts"])] == [POLICY, SINK]
 
 
 def test_html_shows_the_types_in_chromium(partial: tuple[Path, dict[str, Any], str],
@@ -152,8 +156,8 @@ def test_plan_over_a_partial_snapshot_says_it(tmp_path: Path) -> None:
         out[name] = (json.loads(result.stdout), result.stderr)
     doc, stderr = out["partial"]
     missing = doc["run"]["asset_types_missing"]
-    assert [m["asset_type"] for m in missing] == [METRIC, SINK]
-    assert missing[0]["rules"] == MONS
+    assert [m["asset_type"] for m in missing] == [POLICY, METRIC, SINK]
+    assert missing[1]["rules"] == MONS
     # the plan's configuration judges no project with the MON rules: none UNKNOWN for a
     # metric; the sink rules are
     assert f"{METRIC} (MON-001..008: no finding UNKNOWN for want of it)" in stderr

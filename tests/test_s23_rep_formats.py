@@ -79,7 +79,10 @@ def test_the_snapshot_gives_every_reason(lossy: dict[str, str]) -> None:
     assert all(run.get(f) for f in REASON_FIELDS), run.keys()
     assert any(GONE in w for w in run["scope_warnings"])
     assert any("IAM_POLICY" in c for c in run["content_missing"])
-    assert {m["asset_type"] for m in run["asset_types_missing"]} == {SINK, METRIC}
+    # (and the firewall policies NET-001 looks for: the demo holds none, the counts do not
+    # say they were collected)
+    assert {m["asset_type"] for m in run["asset_types_missing"]} == {
+        SINK, METRIC, "compute.googleapis.com/FirewallPolicy"}
     assert run["coverage_gaps"] == [GAP]
 
 
@@ -92,7 +95,8 @@ def test_run_reasons_one_sentence_each(lossy: dict[str, str]) -> None:
     assert list(by_field) == list(REASON_FIELDS)
     assert by_field["scope_warnings"] == run["scope_warnings"]
     assert by_field["content_missing"] == run["content_missing"]
-    metric, sink = by_field["asset_types_missing"]
+    policy, metric, sink = by_field["asset_types_missing"]
+    assert policy.startswith("compute.googleapis.com/FirewallPolicy") and "NET-001" in policy
     assert metric.startswith(METRIC) and "MON-001" in metric and "UNKNOWN" in metric
     assert sink.startswith(SINK) and "LOG-002" in sink
     assert any(t.startswith("the snapshot holds no compute.googleapis.com/FirewallPolicy "
