@@ -23,14 +23,13 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from types import CodeType
 
-from phiguard.policy.pack_cache import cache_dir
+from phiguard.policy.pack_cache import cache_dir, write_entry
 
 __all__ = ["KEEP", "MAX_BYTES", "entry_path", "kept", "read", "write"]
 
@@ -86,27 +85,12 @@ def write(folder: Path, entry: Path, codes: dict[str, CodeType],
     """Write `codes` to `entry` atomically, or `fallback` instead when `codes` takes more than
     MAX_BYTES (never an error: the next run compiles again)."""
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        info = folder.stat()
-        if info.st_uid != os.getuid() or info.st_mode & 0o022:
-            return
         data = marshal.dumps(codes)
         if len(data) > MAX_BYTES and fallback is not None:
             data = marshal.dumps(fallback)
-        data = _FORMAT + data
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".code-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, entry)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        entries = sorted(folder.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-KEEP]:
-            old.unlink(missing_ok=True)
-    except Exception:  # nowhere to cache
+    except Exception:  # nothing to cache: the next run compiles again
         return
+    write_entry(folder, entry, _FORMAT + data, _SUFFIX, KEEP)
 
 
 @contextmanager

@@ -114,12 +114,23 @@ def _read(entry: Path, kind: type[Pack]) -> Pack | None:
 
 def _write(folder: Path, entry: Path, pack: object) -> None:
     try:
+        data = _FORMAT + pickle.dumps(pack, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # not picklable: the next run loads from the files again
+        return
+    write_entry(folder, entry, data, ".pack", KEEP)
+
+
+def write_entry(folder: Path, entry: Path, data: bytes, suffix: str, keep: int) -> None:
+    """Write `data` to `entry` atomically in `folder` (made this user's alone if new), and keep
+    the `keep` newest files of `suffix` there. Nothing when the folder is not this user's alone
+    or cannot be written: never an error, the next run does the work again (the pack cache and
+    the generated code's cache, policy.code_cache)."""
+    try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = folder.stat()
         if info.st_uid != os.getuid() or info.st_mode & 0o022:
             return
-        data = _FORMAT + pickle.dumps(pack, protocol=pickle.HIGHEST_PROTOCOL)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pack-", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{suffix.lstrip('.')}-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -127,10 +138,10 @@ def _write(folder: Path, entry: Path, pack: object) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        entries = sorted(folder.glob("*.pack"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-KEEP]:
+        entries = sorted(folder.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime_ns)
+        for old in entries[:-keep]:
             old.unlink(missing_ok=True)
-    except Exception:  # nowhere to cache: the next run loads from the files again
+    except Exception:  # nowhere to cache
         return
 
 
