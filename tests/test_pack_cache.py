@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from _cache_env import private_cache
 from _paths import RULES
 from phiguard.errors import RuleError
 from phiguard.policy import pack_cache
@@ -18,10 +19,7 @@ from phiguard.policy.rule import _load_pack, load_pack
 
 @pytest.fixture()
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(pack_cache.CACHE_DIR_ENV, str(folder))
-    monkeypatch.delenv(pack_cache.NO_CACHE_ENV, raising=False)
-    return folder
+    return private_cache(tmp_path, monkeypatch)
 
 
 @pytest.fixture()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from _cache_env import empty_code_table, private_cache
 from _paths import PLANS
 from phiguard.policy import code_cache, codegen, pack_cache
 from phiguard.runs.outputs import Output
@@ -25,20 +26,14 @@ _AT = datetime(2026, 11, 25, tzinfo=UTC)
 
 @pytest.fixture()
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(pack_cache.CACHE_DIR_ENV, str(folder))
-    monkeypatch.delenv(pack_cache.NO_CACHE_ENV, raising=False)
-    return folder
+    return private_cache(tmp_path, monkeypatch)
 
 
 @pytest.fixture()
 def fresh_table() -> Iterator[None]:
     """The generator's table of this process emptied for the test and given back after."""
-    saved = dict(codegen._CODE)
-    codegen._CODE.clear()
-    yield
-    codegen._CODE.clear()
-    codegen._CODE.update(saved)
+    with empty_code_table():
+        yield
 
 
 @pytest.fixture()

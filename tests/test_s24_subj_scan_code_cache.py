@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from _cache_env import empty_code_table, private_cache
 from _paths import DEMO
-from phiguard.policy import codegen, pack_cache
+from phiguard.policy import codegen
 from phiguard.runs.outputs import Output
 from phiguard.runs.scan import run_scan
 
@@ -21,19 +22,13 @@ _AT = datetime(2026, 11, 25, tzinfo=UTC)
 
 @pytest.fixture()
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(pack_cache.CACHE_DIR_ENV, str(folder))
-    monkeypatch.delenv(pack_cache.NO_CACHE_ENV, raising=False)
-    return folder
+    return private_cache(tmp_path, monkeypatch)
 
 
 @pytest.fixture()
 def fresh_table() -> Iterator[None]:
-    saved = dict(codegen._CODE)
-    codegen._CODE.clear()
-    yield
-    codegen._CODE.clear()
-    codegen._CODE.update(saved)
+    with empty_code_table():
+        yield
 
 
 def test_second_scan_compiles_nothing_and_writes_the_same(
